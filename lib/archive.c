@@ -1,0 +1,1112 @@
+/*
+ * archive.c: see archive.h.  libarchive parses and writes the tar and
+ * gzip formats; every file system access is ours, made with *at() calls
+ * relative to directory descriptors and O_NOFOLLOW, so that no member can
+ * make us write or read through a link, whatever libarchive's own
+ * extraction flags would have done.
+ */
+#include "archive.h"
+
+#define AR_INCLUDE_LIBARCHIVE
+#include <archive.h> /* libarchive's, through ours: see archive.h */
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#define AR_MAX_HOPS 40 /* symbolic links followed when checking a target */
+#define AR_COPY_BUF 65536
+
+void
+ar_limits_from_config(struct ar_limits *lim, const struct config *cfg)
+{
+	lim->max_members = (uint64_t)cfg->archive_max_members;
+	lim->max_size = (uint64_t)cfg->archive_max_size;
+	lim->flags = 0;
+}
+
+/* A member name made printable and short enough for a one-line reason. */
+static const char *
+show(const char *name, char *buf, size_t len)
+{
+	size_t i, j = 0;
+
+	for (i = 0; name[i] != '\0' && j + 4 < len; i++)
+		buf[j++] = (name[i] >= 0x20 && name[i] < 0x7f) ? name[i] : '?';
+	if (name[i] != '\0' && j + 4 <= len) {
+		memcpy(buf + j, "...", 3);
+		j += 3;
+	}
+	buf[j] = '\0';
+	return buf;
+}
+
+int
+ar_normalize(const char *name, char *out, size_t outlen, const char **why)
+{
+	const char *p = name, *q;
+	size_t o = 0, n;
+
+	if (name[0] == '/') {
+		*why = "absolute path";
+		return -1;
+	}
+	while (*p != '\0') {
+		q = strchr(p, '/');
+		n = q ? (size_t)(q - p) : strlen(p);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			*why = "path with \"..\"";
+			return -1;
+		}
+		if (n > NAME_MAX) {
+			*why = "path component too long";
+			return -1;
+		}
+		if (n > 0 && !(n == 1 && p[0] == '.')) {
+			if (o + (o > 0) + n + 1 > outlen || o + n + 1 > PATH_MAX) {
+				*why = "path too long";
+				return -1;
+			}
+			if (o > 0)
+				out[o++] = '/';
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	if (o == 0) {
+		if (outlen < 2) {
+			*why = "path too long";
+			return -1;
+		}
+		out[o++] = '.';
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int
+ar_open_parent(int rootfd, const char *relpath, int create, const char **base)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = relpath, *slash;
+	int fd, nfd, made;
+
+	if ((fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return -1;
+	while ((slash = strchr(p, '/')) != NULL) {
+		size_t n = (size_t)(slash - p);
+
+		if (n > NAME_MAX) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p = slash + 1;
+		if (n == 0 || strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			close(fd);
+			errno = EINVAL;
+			return -1;
+		}
+		made = 0;
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, comp, 0700) == 0)
+				made = 1;
+			else if (errno != EEXIST) {
+				close(fd);
+				return -1;
+			}
+			nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (nfd < 0) {
+			int e = errno;
+
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (made && fchmod(nfd, 0755) < 0) {
+			int e = errno;
+
+			close(nfd);
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		close(fd);
+		fd = nfd;
+	}
+	*base = p;
+	return fd;
+}
+
+int
+ar_openat(int rootfd, const char *relpath, int flags, mode_t mode)
+{
+	const char *base;
+	int pfd, fd, e;
+
+	if (strcmp(relpath, ".") == 0 || relpath[0] == '\0')
+		return openat(rootfd, ".", (flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC);
+	if ((pfd = ar_open_parent(rootfd, relpath, (flags & O_CREAT) != 0, &base)) < 0)
+		return -1;
+	if (base[0] == '\0')
+		fd = openat(pfd, ".", (flags & ~(O_CREAT | O_EXCL)) | O_CLOEXEC);
+	else
+		fd = openat(pfd, base, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+	e = errno;
+	close(pfd);
+	errno = e;
+	return fd;
+}
+
+/* --- extraction --- */
+
+struct xctx {
+	struct archive *a;
+	int rootfd;
+	const struct ar_limits *lim;
+	struct ar_list *list;
+	size_t cap;
+	size_t *slots; /* name hash: index + 1, 0 empty */
+	size_t nslots;
+	uint64_t members, bytes;
+	char *err;
+	size_t errlen;
+};
+
+static int
+xfail(struct xctx *x, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+xfail(struct xctx *x, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(x->err, x->errlen, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+static size_t
+name_hash(const char *s)
+{
+	size_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static ssize_t
+x_find(const struct xctx *x, const char *name)
+{
+	size_t i;
+
+	if (x->nslots == 0)
+		return -1;
+	for (i = name_hash(name) & (x->nslots - 1); x->slots[i] != 0; i = (i + 1) & (x->nslots - 1))
+		if (strcmp(x->list->v[x->slots[i] - 1].name, name) == 0)
+			return (ssize_t)(x->slots[i] - 1);
+	return -1;
+}
+
+static void
+x_index(struct xctx *x, size_t idx)
+{
+	size_t i;
+
+	/* entries before idx are indexed, idx and later ones are not */
+	if ((idx + 1) * 2 > x->nslots) {
+		size_t n = x->nslots ? x->nslots * 2 : 1024;
+
+		free(x->slots);
+		x->slots = xcalloc(n, sizeof(*x->slots));
+		x->nslots = n;
+		for (size_t k = 0; k < idx; k++) {
+			for (i = name_hash(x->list->v[k].name) & (n - 1); x->slots[i] != 0;
+			     i = (i + 1) & (n - 1))
+				;
+			x->slots[i] = k + 1;
+		}
+	}
+	for (i = name_hash(x->list->v[idx].name) & (x->nslots - 1); x->slots[i] != 0;
+	     i = (i + 1) & (x->nslots - 1))
+		;
+	x->slots[i] = idx + 1;
+}
+
+/* Append a new entry (name taken over) and index it. */
+static struct ar_entry *
+x_add(struct xctx *x, const char *name, enum ar_type type, struct archive_entry *ae)
+{
+	struct ar_entry *e;
+	const char *s;
+
+	if (x->list->n == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : 64;
+		x->list->v = xrealloc(x->list->v, x->cap * sizeof(*x->list->v));
+	}
+	e = &x->list->v[x->list->n];
+	memset(e, 0, sizeof(*e));
+	e->name = xstrdup(name);
+	e->type = type;
+	e->mode = archive_entry_perm(ae) & 0777;
+	if (archive_entry_mtime_is_set(ae)) {
+		e->mtime = archive_entry_mtime(ae);
+		e->mtime_nsec = archive_entry_mtime_nsec(ae);
+	}
+	e->uid = archive_entry_uid(ae);
+	e->gid = archive_entry_gid(ae);
+	if ((s = archive_entry_uname(ae)) != NULL)
+		e->uname = xstrdup(s);
+	if ((s = archive_entry_gname(ae)) != NULL)
+		e->gname = xstrdup(s);
+	x->list->n++;
+	x_index(x, x->list->n - 1);
+	return e;
+}
+
+static void
+entry_times(const struct ar_entry *e, struct timespec ts[2])
+{
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)e->mtime;
+	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
+}
+
+/* Write the data of the current member to fd; 0 or a status. */
+static int
+x_copy_data(struct xctx *x, int fd, const char *shown, uint64_t size)
+{
+	const void *buf;
+	size_t len;
+	la_int64_t off;
+	int r;
+
+	for (;;) {
+		r = archive_read_data_block(x->a, &buf, &len, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+			return xfail(x, 400, "member %s: damaged or truncated archive: %s", shown,
+				     archive_error_string(x->a));
+		if (off < 0 || (uint64_t)off > size || len > size - (uint64_t)off)
+			return xfail(x, 400, "member %s: data beyond its size", shown);
+		while (len > 0) {
+			ssize_t n = pwrite(fd, buf, len, off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return xfail(x, 500, "member %s: write: %s", shown,
+					     n < 0 ? strerror(errno) : "short write");
+			buf = (const char *)buf + n;
+			len -= (size_t)n;
+			off += n;
+		}
+	}
+	if (ftruncate(fd, (off_t)size) < 0)
+		return xfail(x, 500, "member %s: truncate: %s", shown, strerror(errno));
+	return 0;
+}
+
+/* The lexical part of the symbolic link check: can target, read from the
+ * directory holding name, climb above the top?  1 if it does. */
+static int
+link_climbs_out(const char *name, const char *target)
+{
+	long depth = 0;
+	const char *p, *q;
+	size_t n;
+
+	for (p = name; (q = strchr(p, '/')) != NULL; p = q + 1)
+		depth++;
+	for (p = target; *p != '\0'; p += n + (p[n] == '/')) {
+		q = strchr(p, '/');
+		n = q ? (size_t)(q - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.'))
+			continue;
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return 1;
+		} else
+			depth++;
+	}
+	return 0;
+}
+
+static int
+x_extract_entry(struct xctx *x, struct archive_entry *ae)
+{
+	char name[PATH_MAX], shown[128], tshown[128];
+	const char *raw = archive_entry_pathname(ae), *why, *hard, *base;
+	enum ar_type type;
+	struct ar_entry *e;
+	struct timespec ts[2];
+	ssize_t idx;
+	int pfd = -1, fd = -1, st = 0;
+
+	if (raw == NULL)
+		return xfail(x, 400, "member with an unreadable name");
+	show(raw, shown, sizeof(shown));
+	if (ar_normalize(raw, name, sizeof(name), &why) < 0)
+		return xfail(x, 400, "member %s: %s", shown, why);
+	hard = archive_entry_hardlink(ae);
+	if (hard != NULL)
+		type = AR_HARDLINK;
+	else {
+		switch (archive_entry_filetype(ae)) {
+		case AE_IFREG:
+			type = AR_FILE;
+			break;
+		case AE_IFDIR:
+			type = AR_DIR;
+			break;
+		case AE_IFLNK:
+			type = AR_SYMLINK;
+			break;
+		case AE_IFCHR:
+		case AE_IFBLK:
+			return xfail(x, 400, "member %s: device nodes are not allowed", shown);
+		case AE_IFIFO:
+			return xfail(x, 400, "member %s: FIFOs are not allowed", shown);
+		case AE_IFSOCK:
+			return xfail(x, 400, "member %s: sockets are not allowed", shown);
+		default:
+			return xfail(x, 400, "member %s: unknown file type", shown);
+		}
+	}
+	if ((idx = x_find(x, name)) >= 0) {
+		e = &x->list->v[idx];
+		if (type != AR_DIR || e->type != AR_DIR)
+			return xfail(x, 400, "member %s appears twice", shown);
+		e->mode = archive_entry_perm(ae) & 0777;
+		e->mtime = archive_entry_mtime(ae);
+		e->mtime_nsec = archive_entry_mtime_nsec(ae);
+		return 0;
+	}
+	if (strcmp(name, ".") == 0) {
+		if (type != AR_DIR)
+			return xfail(x, 400, "member %s: the top is not a directory", shown);
+		x_add(x, name, type, ae);
+		return 0;
+	}
+
+	if (type == AR_HARDLINK) {
+		char tname[PATH_MAX];
+		const struct ar_entry *t;
+		const char *tbase;
+		int tfd;
+
+		show(hard, tshown, sizeof(tshown));
+		if (ar_normalize(hard, tname, sizeof(tname), &why) < 0)
+			return xfail(x, 400, "member %s: hard link to %s: %s", shown, tshown, why);
+		if ((idx = x_find(x, tname)) < 0)
+			return xfail(x, 400, "member %s: hard link to %s, which is not an earlier member",
+				     shown, tshown);
+		t = &x->list->v[idx];
+		if (t->type == AR_HARDLINK && (idx = x_find(x, t->link)) >= 0)
+			t = &x->list->v[idx]; /* links always name the file itself */
+		if (t->type != AR_FILE)
+			return xfail(x, 400, "member %s: hard link to %s, which is not a regular file",
+				     shown, tshown);
+		if ((tfd = ar_open_parent(x->rootfd, t->name, 0, &tbase)) < 0)
+			return xfail(x, 500, "member %s: %s", tshown, strerror(errno));
+		if ((pfd = ar_open_parent(x->rootfd, name, 1, &base)) < 0) {
+			close(tfd);
+			return xfail(x, 400, "member %s: path goes through a link or a file (%s)",
+				     shown, strerror(errno));
+		}
+		if (linkat(tfd, tbase, pfd, base, 0) < 0)
+			st = xfail(x, errno == EEXIST ? 400 : 500, "member %s: link: %s", shown,
+				   strerror(errno));
+		close(tfd);
+		close(pfd);
+		if (st)
+			return st;
+		/* the link shares the file's inode, so its mode and times; copy
+		 * them before x_add() moves the list */
+		{
+			struct ar_entry file = *t;
+
+			e = x_add(x, name, type, ae);
+			e->link = xstrdup(file.name);
+			e->mode = file.mode;
+			e->size = file.size;
+			e->mtime = file.mtime;
+			e->mtime_nsec = file.mtime_nsec;
+		}
+		return 0;
+	}
+
+	if (type == AR_SYMLINK) {
+		const char *target = archive_entry_symlink(ae);
+
+		if (target == NULL || target[0] == '\0')
+			return xfail(x, 400, "member %s: symbolic link without a target", shown);
+		show(target, tshown, sizeof(tshown));
+		if (target[0] == '/')
+			return xfail(x, 400, "member %s: symbolic link to an absolute path (%s)", shown,
+				     tshown);
+		if (link_climbs_out(name, target))
+			return xfail(x, 400, "member %s: symbolic link leaves the tree (%s)", shown,
+				     tshown);
+	}
+
+	if ((pfd = ar_open_parent(x->rootfd, name, 1, &base)) < 0)
+		return xfail(x, 400, "member %s: path goes through a link or a file (%s)", shown,
+			     strerror(errno));
+
+	switch (type) {
+	case AR_DIR:
+		if (mkdirat(pfd, base, 0700) < 0) {
+			struct stat sb;
+
+			if (errno != EEXIST || fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISDIR(sb.st_mode))
+				st = xfail(x, errno == EEXIST ? 400 : 500, "member %s: %s", shown,
+					   errno == EEXIST ? "exists and is not a directory"
+							   : strerror(errno));
+		}
+		if (st == 0)
+			x_add(x, name, type, ae);
+		break;
+	case AR_SYMLINK:
+		if (symlinkat(archive_entry_symlink(ae), pfd, base) < 0)
+			st = xfail(x, errno == EEXIST ? 400 : 500, "member %s: %s", shown,
+				   errno == EEXIST ? "already exists" : strerror(errno));
+		else {
+			e = x_add(x, name, type, ae);
+			e->link = xstrdup(archive_entry_symlink(ae));
+			entry_times(e, ts);
+			if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+				st = xfail(x, 500, "member %s: %s", shown, strerror(errno));
+		}
+		break;
+	case AR_FILE: {
+		uint64_t size = archive_entry_size_is_set(ae) && archive_entry_size(ae) > 0
+					? (uint64_t)archive_entry_size(ae)
+					: 0;
+
+		if (size > x->lim->max_size - x->bytes) {
+			st = xfail(x, 400, "archive expands to more than %llu bytes",
+				   (unsigned long long)x->lim->max_size);
+			break;
+		}
+		x->bytes += size;
+		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			st = xfail(x, errno == EEXIST ? 400 : 500, "member %s: %s", shown,
+				   errno == EEXIST ? "already exists" : strerror(errno));
+			break;
+		}
+		e = x_add(x, name, type, ae);
+		e->size = size;
+		if ((st = x_copy_data(x, fd, shown, size)) != 0)
+			break;
+		entry_times(e, ts);
+		if (fchmod(fd, e->mode | S_IRUSR | S_IWUSR) < 0 || futimens(fd, ts) < 0)
+			st = xfail(x, 500, "member %s: %s", shown, strerror(errno));
+		break;
+	}
+	default:
+		break;
+	}
+	if (fd >= 0 && close(fd) < 0 && st == 0)
+		st = xfail(x, 500, "member %s: close: %s", shown, strerror(errno));
+	close(pfd);
+	return st;
+}
+
+/*
+ * Resolve the symbolic link name -> target through the extracted tree the
+ * way the kernel would, following links inside it, without ever leaving
+ * it: 0 if it stays inside, -1 if it climbs out, is absolute somewhere
+ * along the way, or loops.  Every component pushed on cur has been checked
+ * not to be a link, so fstatat() on cur only ever sees a link at its end.
+ */
+static int
+link_stays_inside(int rootfd, const char *name, const char *target)
+{
+	char cur[PATH_MAX], rest[2 * PATH_MAX + 2], tmp[2 * PATH_MAX + 2], link[PATH_MAX];
+	size_t clen, n;
+	const char *slash;
+	char *p;
+	int hops = 0;
+	struct stat sb;
+	ssize_t ln;
+
+	snprintf(cur, sizeof(cur), "%s", name);
+	if ((p = strrchr(cur, '/')) != NULL)
+		*p = '\0';
+	else
+		cur[0] = '\0';
+	clen = strlen(cur);
+	if (strlen(target) >= sizeof(rest))
+		return -1;
+	strcpy(rest, target);
+	p = rest;
+	while (*p != '\0') {
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			p += n + (slash != NULL);
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			char *up;
+
+			if (clen == 0)
+				return -1;
+			up = strrchr(cur, '/');
+			clen = up ? (size_t)(up - cur) : 0;
+			cur[clen] = '\0';
+			p += n + (slash != NULL);
+			continue;
+		}
+		if (clen + 1 + n + 1 > sizeof(cur))
+			return -1;
+		if (clen > 0)
+			cur[clen++] = '/';
+		memcpy(cur + clen, p, n);
+		clen += n;
+		cur[clen] = '\0';
+		p += n + (slash != NULL);
+		if (fstatat(rootfd, cur, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(sb.st_mode))
+			continue;
+		if (++hops > AR_MAX_HOPS)
+			return -1;
+		if ((ln = readlinkat(rootfd, cur, link, sizeof(link) - 1)) <= 0)
+			return -1;
+		link[ln] = '\0';
+		if (link[0] == '/')
+			return -1;
+		/* the link's target replaces it, read from its directory */
+		{
+			char *up = strrchr(cur, '/');
+
+			clen = up ? (size_t)(up - cur) : 0;
+			cur[clen] = '\0';
+		}
+		n = strlen(p);
+		if ((size_t)ln + 1 + n + 1 > sizeof(tmp))
+			return -1;
+		memcpy(tmp, link, (size_t)ln);
+		tmp[ln] = '/';
+		memcpy(tmp + ln + 1, p, n + 1);
+		memcpy(rest, tmp, (size_t)ln + n + 2);
+		p = rest;
+	}
+	return 0;
+}
+
+/* Apply directory modes and times once nothing more is created in them. */
+static int
+x_finish_dirs(struct xctx *x)
+{
+	struct timespec ts[2];
+	char shown[128];
+
+	for (size_t i = x->list->n; i-- > 0;) {
+		const struct ar_entry *e = &x->list->v[i];
+		int fd;
+
+		if (e->type != AR_DIR || strcmp(e->name, ".") == 0)
+			continue;
+		show(e->name, shown, sizeof(shown));
+		if ((fd = ar_openat(x->rootfd, e->name, O_RDONLY | O_DIRECTORY, 0)) < 0)
+			return xfail(x, 500, "member %s: %s", shown, strerror(errno));
+		entry_times(e, ts);
+		if (fchmod(fd, e->mode | S_IRWXU) < 0 || futimens(fd, ts) < 0) {
+			close(fd);
+			return xfail(x, 500, "member %s: %s", shown, strerror(errno));
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+int
+ar_extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list *list,
+	      char *err, size_t errlen)
+{
+	struct xctx x;
+	struct archive_entry *ae;
+	char shown[128];
+	int r, st = 0;
+
+	memset(&x, 0, sizeof(x));
+	x.lim = lim;
+	x.list = list;
+	x.cap = list->n;
+	x.err = err;
+	x.errlen = errlen;
+	err[0] = '\0';
+	for (size_t i = 0; i < list->n; i++)
+		x_index(&x, i);
+	if ((x.rootfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		free(x.slots);
+		return xfail(&x, 500, "%s: %s", dest, strerror(errno));
+	}
+	if ((x.a = archive_read_new()) == NULL) {
+		st = xfail(&x, 500, "out of memory");
+		goto done;
+	}
+	archive_read_support_filter_gzip(x.a);
+	if (lim->flags & AR_ANY_FILTER) {
+		/* built-in decoders only: _all() would also run external
+		 * programs for the formats libarchive lacks */
+		archive_read_support_filter_bzip2(x.a);
+		archive_read_support_filter_xz(x.a);
+		archive_read_support_filter_zstd(x.a);
+	}
+	archive_read_support_format_tar(x.a);
+	if (archive_read_open_fd(x.a, fd, AR_COPY_BUF) != ARCHIVE_OK) {
+		st = xfail(&x, 400, "not a readable archive: %s", archive_error_string(x.a));
+		goto done;
+	}
+	if (!(lim->flags & AR_ANY_FILTER) && archive_filter_code(x.a, 0) != ARCHIVE_FILTER_GZIP) {
+		st = xfail(&x, 400, "not gzip-compressed");
+		goto done;
+	}
+	for (;;) {
+		r = archive_read_next_header(x.a, &ae);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			st = xfail(&x, 400, "damaged or truncated archive: %s",
+				   archive_error_string(x.a));
+			goto done;
+		}
+		if (++x.members > lim->max_members) {
+			st = xfail(&x, 400, "archive has more than %llu members",
+				   (unsigned long long)lim->max_members);
+			goto done;
+		}
+		if ((st = x_extract_entry(&x, ae)) != 0)
+			goto done;
+	}
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ar_entry *e = &list->v[i];
+
+		if (e->type == AR_SYMLINK && link_stays_inside(x.rootfd, e->name, e->link) < 0) {
+			st = xfail(&x, 400, "member %s: symbolic link leaves the tree",
+				   show(e->name, shown, sizeof(shown)));
+			goto done;
+		}
+	}
+	st = x_finish_dirs(&x);
+done:
+	if (x.a != NULL)
+		archive_read_free(x.a);
+	close(x.rootfd);
+	free(x.slots);
+	return st;
+}
+
+int
+ar_extract(const char *path, const char *dest, const struct ar_limits *lim, struct ar_list *list,
+	   char *err, size_t errlen)
+{
+	int fd, st;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return 500;
+	}
+	st = ar_extract_fd(fd, dest, lim, list, err, errlen);
+	close(fd);
+	return st;
+}
+
+void
+ar_list_free(struct ar_list *list)
+{
+	for (size_t i = 0; i < list->n; i++) {
+		free(list->v[i].name);
+		free(list->v[i].link);
+		free(list->v[i].uname);
+		free(list->v[i].gname);
+	}
+	free(list->v);
+	list->v = NULL;
+	list->n = 0;
+}
+
+ssize_t
+ar_list_find(const struct ar_list *list, const char *name)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (strcmp(list->v[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* --- writing --- */
+
+struct ar_writer {
+	struct archive *a;
+	struct archive_entry *ae;
+	int fd;
+	unsigned char *buf;
+};
+
+static void
+wfail(struct ar_writer *w, char *err, size_t errlen, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what,
+		 w->a && archive_error_string(w->a) ? archive_error_string(w->a) : "failed");
+}
+
+struct ar_writer *
+ar_writer_open(const char *path, int level, char *err, size_t errlen)
+{
+	struct ar_writer *w = xcalloc(1, sizeof(*w));
+	char lv[4];
+
+	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (w->fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(w);
+		return NULL;
+	}
+	w->buf = xmalloc(AR_COPY_BUF);
+	if ((w->a = archive_write_new()) == NULL || (w->ae = archive_entry_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	snprintf(lv, sizeof(lv), "%d", level >= 1 && level <= 9 ? level : 6);
+	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_add_filter_gzip(w->a) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(w->a, "gzip", "compression-level", lv) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(w->a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+	    archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
+		wfail(w, err, errlen, "archive setup");
+		goto fail;
+	}
+	return w;
+fail:
+	ar_writer_abort(w);
+	return NULL;
+}
+
+void
+ar_writer_abort(struct ar_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->a != NULL)
+		archive_write_free(w->a); /* closes nothing: the fd is ours */
+	if (w->ae != NULL)
+		archive_entry_free(w->ae);
+	if (w->fd >= 0)
+		close(w->fd);
+	free(w->buf);
+	free(w);
+}
+
+int
+ar_writer_close(struct ar_writer *w, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (archive_write_close(w->a) != ARCHIVE_OK) {
+		wfail(w, err, errlen, "archive close");
+		rc = -1;
+	}
+	if (rc == 0 && fsync(w->fd) < 0 && errno != EINVAL) {
+		snprintf(err, errlen, "fsync: %s", strerror(errno));
+		rc = -1;
+	}
+	if (close(w->fd) < 0 && rc == 0) {
+		snprintf(err, errlen, "close: %s", strerror(errno));
+		rc = -1;
+	}
+	w->fd = -1;
+	ar_writer_abort(w);
+	return rc;
+}
+
+int
+ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void *tail,
+	      size_t taillen, char *err, size_t errlen)
+{
+	char name[PATH_MAX + 4];
+	struct archive_entry *ae = w->ae;
+	struct stat sb;
+	uint64_t size = 0, off = 0;
+	int r;
+
+	if (strcmp(e->name, ".") == 0)
+		snprintf(name, sizeof(name), "./");
+	else
+		snprintf(name, sizeof(name), "./%s%s", e->name, e->type == AR_DIR ? "/" : "");
+	archive_entry_clear(ae);
+	archive_entry_set_pathname(ae, name);
+	archive_entry_set_perm(ae, e->mode & 0777);
+	archive_entry_set_mtime(ae, (time_t)e->mtime, e->mtime_nsec);
+	archive_entry_set_uid(ae, e->uid);
+	archive_entry_set_gid(ae, e->gid);
+	if (e->uname != NULL)
+		archive_entry_set_uname(ae, e->uname);
+	if (e->gname != NULL)
+		archive_entry_set_gname(ae, e->gname);
+	switch (e->type) {
+	case AR_DIR:
+		archive_entry_set_filetype(ae, AE_IFDIR);
+		break;
+	case AR_SYMLINK:
+		archive_entry_set_filetype(ae, AE_IFLNK);
+		archive_entry_set_symlink(ae, e->link);
+		break;
+	case AR_HARDLINK: {
+		char target[PATH_MAX + 4];
+
+		snprintf(target, sizeof(target), "./%s", e->link);
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_hardlink(ae, target);
+		archive_entry_set_size(ae, 0);
+		break;
+	}
+	case AR_FILE:
+		if (fstat(fd, &sb) < 0) {
+			snprintf(err, errlen, "%s: %s", e->name, strerror(errno));
+			return -1;
+		}
+		size = (uint64_t)sb.st_size;
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_size(ae, (la_int64_t)(size + taillen));
+		break;
+	}
+	r = archive_write_header(w->a, ae);
+	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+		wfail(w, err, errlen, e->name);
+		return -1;
+	}
+	if (e->type != AR_FILE)
+		return 0;
+	while (off < size) {
+		size_t want = size - off > AR_COPY_BUF ? AR_COPY_BUF : (size_t)(size - off);
+		ssize_t n = pread(fd, w->buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			snprintf(err, errlen, "%s: read: %s", e->name,
+				 n < 0 ? strerror(errno) : "file shrank");
+			return -1;
+		}
+		if (archive_write_data(w->a, w->buf, (size_t)n) != n) {
+			wfail(w, err, errlen, e->name);
+			return -1;
+		}
+		off += (uint64_t)n;
+	}
+	if (taillen > 0 && archive_write_data(w->a, tail, taillen) != (la_ssize_t)taillen) {
+		wfail(w, err, errlen, e->name);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- packing a tree --- */
+
+struct inode_name {
+	dev_t dev;
+	ino_t ino;
+	char *name;
+};
+
+struct packctx {
+	struct ar_writer *w;
+	int (*select)(const char *, const struct stat *, void *);
+	void *arg;
+	struct inode_name *inodes;
+	size_t ninodes, capinodes;
+	char *err;
+	size_t errlen;
+};
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int pack_dir(struct packctx *p, int dfd, const char *rel);
+
+/* Pack one directory entry; 0 or -1. */
+static int
+pack_one(struct packctx *p, int dfd, const char *rel, const char *name)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	struct ar_entry e;
+	struct stat sb;
+	int sel, fd, rc = 0;
+	ssize_t n;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", name) >=
+	    sizeof(path)) {
+		snprintf(p->err, p->errlen, "%s/%s: path too long", rel, name);
+		return -1;
+	}
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		snprintf(p->err, p->errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	sel = p->select ? p->select(path, &sb, p->arg) : 1;
+	if (sel == 0)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	e.name = path;
+	e.mode = sb.st_mode & 0777;
+	e.mtime = sb.st_mtim.tv_sec;
+	e.mtime_nsec = sb.st_mtim.tv_nsec;
+	e.uid = sb.st_uid;
+	e.gid = sb.st_gid;
+	if (S_ISDIR(sb.st_mode)) {
+		e.type = AR_DIR;
+		if (sel == 1 && ar_writer_add(p->w, &e, -1, NULL, 0, p->err, p->errlen) < 0)
+			return -1;
+		if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			snprintf(p->err, p->errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		rc = pack_dir(p, fd, path);
+		close(fd);
+		return rc;
+	}
+	if (sel != 1)
+		return 0;
+	if (S_ISLNK(sb.st_mode)) {
+		if ((n = readlinkat(dfd, name, link, sizeof(link) - 1)) < 0) {
+			snprintf(p->err, p->errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		link[n] = '\0';
+		e.type = AR_SYMLINK;
+		e.link = link;
+		return ar_writer_add(p->w, &e, -1, NULL, 0, p->err, p->errlen);
+	}
+	if (!S_ISREG(sb.st_mode))
+		return 0;
+	if (sb.st_nlink > 1) {
+		for (size_t i = 0; i < p->ninodes; i++) {
+			if (p->inodes[i].dev == sb.st_dev && p->inodes[i].ino == sb.st_ino) {
+				e.type = AR_HARDLINK;
+				e.link = p->inodes[i].name;
+				return ar_writer_add(p->w, &e, -1, NULL, 0, p->err, p->errlen);
+			}
+		}
+		if (p->ninodes == p->capinodes) {
+			p->capinodes = p->capinodes ? p->capinodes * 2 : 16;
+			p->inodes = xrealloc(p->inodes, p->capinodes * sizeof(*p->inodes));
+		}
+		p->inodes[p->ninodes].dev = sb.st_dev;
+		p->inodes[p->ninodes].ino = sb.st_ino;
+		p->inodes[p->ninodes++].name = xstrdup(path);
+	}
+	e.type = AR_FILE;
+	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		snprintf(p->err, p->errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = ar_writer_add(p->w, &e, fd, NULL, 0, p->err, p->errlen);
+	close(fd);
+	return rc;
+}
+
+static int
+pack_dir(struct packctx *p, int dfd, const char *rel)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd, rc = 0;
+
+	if ((fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0 || (d = fdopendir(fd)) == NULL) {
+		snprintf(p->err, p->errlen, "%s: %s", *rel ? rel : ".", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			names = xrealloc(names, cap * sizeof(*names));
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	if (errno != 0) {
+		snprintf(p->err, p->errlen, "%s: %s", *rel ? rel : ".", strerror(errno));
+		rc = -1;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = pack_one(p, dfd, rel, names[i]);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+int
+ar_pack_tree(const char *dir, const char *out, int level,
+	     int (*select)(const char *relpath, const struct stat *st, void *arg), void *arg,
+	     char *err, size_t errlen)
+{
+	struct packctx p;
+	int dfd, rc;
+
+	memset(&p, 0, sizeof(p));
+	p.select = select;
+	p.arg = arg;
+	p.err = err;
+	p.errlen = errlen;
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if ((p.w = ar_writer_open(out, level, err, errlen)) == NULL) {
+		close(dfd);
+		return -1;
+	}
+	rc = pack_dir(&p, dfd, "");
+	close(dfd);
+	if (rc == 0)
+		rc = ar_writer_close(p.w, err, errlen);
+	else
+		ar_writer_abort(p.w);
+	for (size_t i = 0; i < p.ninodes; i++)
+		free(p.inodes[i].name);
+	free(p.inodes);
+	if (rc < 0)
+		unlink(out);
+	return rc;
+}

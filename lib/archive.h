@@ -1,0 +1,142 @@
+/*
+ * archive.h: safe extraction and repacking of the tarballs clients upload
+ * (/sign/modules, /sign/tegra).
+ *
+ * Extraction never trusts a member name: every name is normalised and
+ * refused when absolute or holding "..", and every file system call is
+ * made relative to a directory descriptor with O_NOFOLLOW, one path
+ * component at a time, so nothing is ever written or read through a
+ * symbolic link and nothing outside the destination is touched.  Refused
+ * with 400 and a one-line reason: absolute or ".." names, symbolic links
+ * that resolve outside the tree (checked again, exactly, once the whole
+ * tree is out), hard links to anything but a regular file extracted
+ * earlier, device nodes, FIFOs and sockets, duplicate members, more than
+ * max_members members or more than max_size bytes of contents, input that
+ * is not a gzip-compressed tar or is damaged or truncated.
+ *
+ * Modes are kept without setuid, setgid and sticky bits (on disk the
+ * owner can always read and write files and enter directories: the list
+ * keeps the exact modes); modification times are kept.  The members are
+ * returned in archive order so that a signer can write its answer in the
+ * same order.  The writer makes gzip-compressed pax (restricted) tarballs
+ * whose member names start with "./", as `tar -C dir -czf out .` would.
+ */
+#ifndef DSS_ARCHIVE_H
+#define DSS_ARCHIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct config;
+
+/* ar_limits.flags */
+#define AR_ANY_FILTER 0x01 /* accept gzip, bzip2, xz, zstd or none, not only gzip */
+
+struct ar_limits {
+	uint64_t max_members; /* entries, directories and links included */
+	uint64_t max_size;    /* sum of the sizes of regular files */
+	int flags;
+};
+
+/* Limits from DIGSIGSERVER_ARCHIVE_MAX_MEMBERS / _MAX_SIZE, gzip only. */
+void ar_limits_from_config(struct ar_limits *lim, const struct config *cfg);
+
+enum ar_type { AR_DIR = 1, AR_FILE, AR_SYMLINK, AR_HARDLINK };
+
+struct ar_entry {
+	char *name;	 /* normalised: no "./", no "//", no trailing '/'; "." is the top */
+	char *link;	 /* AR_SYMLINK: target as stored; AR_HARDLINK: normalised member name */
+	enum ar_type type;
+	mode_t mode;	 /* permission bits, without setuid/setgid/sticky */
+	int64_t mtime;	 /* seconds */
+	long mtime_nsec;
+	uint64_t size;	 /* AR_FILE: bytes */
+	int64_t uid, gid;
+	char *uname, *gname; /* may be NULL */
+};
+
+struct ar_list {
+	struct ar_entry *v;
+	size_t n;
+};
+
+/*
+ * Extract the tarball at path (or open on fd) into the existing directory
+ * dest.  The members are appended to list (in archive order; a repeated
+ * directory updates its first entry).  Returns 0, 400 with a one-line
+ * reason in err for bad input, or 500 with a reason for a local failure
+ * (no space, I/O error).  After a failure dest may hold part of the tree:
+ * the caller removes it (util_rm_rf).
+ */
+int ar_extract(const char *path, const char *dest, const struct ar_limits *lim,
+	       struct ar_list *list, char *err, size_t errlen);
+int ar_extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list *list,
+		  char *err, size_t errlen);
+void ar_list_free(struct ar_list *list);
+/* Index of a member by normalised name, or -1. */
+ssize_t ar_list_find(const struct ar_list *list, const char *name);
+
+/*
+ * Normalise a member name into out: drop "./", empty and "." components,
+ * refuse absolute names and ".." (0, or -1 with *why set to a reason).
+ * "" and "./" give ".".
+ */
+int ar_normalize(const char *name, char *out, size_t outlen, const char **why);
+
+/*
+ * Open relpath (a normalised name) below the directory rootfd, walking one
+ * component at a time with O_NOFOLLOW: no component, the last included,
+ * may be a symbolic link.  flags as for openat (O_NOFOLLOW and O_CLOEXEC
+ * are added); with O_CREAT, missing parent directories are created 0755.
+ * Returns the descriptor or -1 with errno (ELOOP/ENOTDIR for a link).
+ */
+int ar_openat(int rootfd, const char *relpath, int flags, mode_t mode);
+/* Open the directory holding relpath the same way; *base points at the
+ * last component of relpath.  Returns the descriptor or -1 with errno. */
+int ar_open_parent(int rootfd, const char *relpath, int create, const char **base);
+
+/*
+ * Writing a tarball.  ar_writer_add() writes one member named "./" + name
+ * ("./" alone for "."; directories get a trailing '/').  For AR_FILE the
+ * contents are read from fd (its whole size, read from offset 0) followed
+ * by the tail bytes, if any; fd is ignored for other types.  Name, mode,
+ * mtime and owner come from the entry.
+ */
+struct ar_writer;
+
+/* Create path (it must not exist; 0600).  level: gzip level 1..9, or 0
+ * for the default (6).  NULL with a reason in err. */
+struct ar_writer *ar_writer_open(const char *path, int level, char *err, size_t errlen);
+int ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void *tail,
+		  size_t taillen, char *err, size_t errlen);
+/* Finish the archive and free w; 0 or -1 with err. */
+int ar_writer_close(struct ar_writer *w, char *err, size_t errlen);
+/* Free w without finishing (the file is left for the caller to remove). */
+void ar_writer_abort(struct ar_writer *w);
+
+/*
+ * Pack the tree under dir (not following links) into a new tarball at out,
+ * members named "./<relative path>" in sorted order, parents before
+ * children; the top directory itself is not a member.  select, if not
+ * NULL, decides per path (relative, no "./"): return 1 to include it, 0 to
+ * leave it out (a directory left out is not descended into), 2 to leave a
+ * directory out but descend into it.  Files with several links in the tree
+ * become hard links after the first.  Sockets, FIFOs and devices are left
+ * out.  0, or -1 with a reason in err (the partial output is removed).
+ */
+int ar_pack_tree(const char *dir, const char *out, int level,
+		 int (*select)(const char *relpath, const struct stat *st, void *arg), void *arg,
+		 char *err, size_t errlen);
+
+#endif
+
+/*
+ * This header shares its name with libarchive's.  archive.c defines
+ * AR_INCLUDE_LIBARCHIVE and includes <archive.h> a second time: found here
+ * through -I lib, this passes the include on to libarchive's own header.
+ */
+#if defined(AR_INCLUDE_LIBARCHIVE) && !defined(ARCHIVE_H_INCLUDED)
+#include_next <archive.h>
+#endif

@@ -1,0 +1,358 @@
+/*
+ * config.c: the settings table, and loading settings from defaults, a
+ * config file, the environment and the command line.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "util.h"
+
+#define CONF_PREFIX "DIGSIGSERVER_"
+
+const struct conf_setting conf_settings[] = {
+#define SETTING(NAME, member, type, def, min, max, help) \
+	{#NAME, offsetof(struct config, member), type, def, min, max, help},
+#include "settings.def"
+#undef SETTING
+};
+const size_t conf_nsettings = sizeof(conf_settings) / sizeof(conf_settings[0]);
+
+static const struct conf_setting *
+conf_find(const char *name)
+{
+	for (size_t i = 0; i < conf_nsettings; i++)
+		if (strcmp(conf_settings[i].name, name) == 0)
+			return &conf_settings[i];
+	return NULL;
+}
+
+const char *
+conf_loglevel_name(int level)
+{
+	static const char *const names[] = {"debug", "info", "warning", "error"};
+
+	return level >= 0 && level <= 3 ? names[level] : "info";
+}
+
+/* Parse a decimal integer within [min, max]; 0 or -1. */
+static int
+parse_int(const char *s, long long min, long long max, long long *out)
+{
+	char *end;
+	long long v;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!isdigit((unsigned char)*s) && *s != '-')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = {"1", "yes", "true", "on"};
+	static const char *const no[] = {"0", "no", "false", "off", ""};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		if (strcasecmp(s, yes[i]) == 0)
+			return *out = 1, 0;
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		if (strcasecmp(s, no[i]) == 0)
+			return *out = 0, 0;
+	return -1;
+}
+
+/* Store value into the field described by s; 0 or -1 and err. */
+static int
+conf_apply(struct config *cfg, const struct conf_setting *s, const char *value, char *err,
+	   size_t errlen)
+{
+	char *base = (char *)cfg + s->offset;
+
+	switch (s->type) {
+	case CONF_STR: {
+		char **p = (char **)base;
+		free(*p);
+		*p = value && *value ? xstrdup(value) : NULL;
+		return 0;
+	}
+	case CONF_INT:
+		if (parse_int(value, s->min, s->max, (long long *)base) < 0) {
+			snprintf(err, errlen, "DIGSIGSERVER_%s: \"%s\" is not an integer in %lld..%lld",
+				 s->name, value, s->min, s->max);
+			return -1;
+		}
+		return 0;
+	case CONF_BOOL:
+		if (parse_bool(value, (int *)base) < 0) {
+			snprintf(err, errlen, "DIGSIGSERVER_%s: \"%s\" is not a boolean (0/1, yes/no)",
+				 s->name, value);
+			return -1;
+		}
+		return 0;
+	case CONF_LOGLEVEL: {
+		int lvl = log_level_parse(value);
+		if (lvl < 0) {
+			snprintf(err, errlen,
+				 "DIGSIGSERVER_%s: \"%s\" is not debug, info, warning or error",
+				 s->name, value);
+			return -1;
+		}
+		*(int *)base = lvl;
+		return 0;
+	}
+	}
+	return -1;
+}
+
+void
+conf_defaults(struct config *cfg)
+{
+	char err[256];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < conf_nsettings; i++)
+		if (conf_settings[i].def != NULL &&
+		    conf_apply(cfg, &conf_settings[i], conf_settings[i].def, err, sizeof(err)) < 0)
+			fatalx("bad built-in default: %s", err);
+}
+
+int
+conf_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+	const struct conf_setting *s;
+
+	if (strncmp(name, CONF_PREFIX, strlen(CONF_PREFIX)) == 0)
+		name += strlen(CONF_PREFIX);
+	if ((s = conf_find(name)) == NULL) {
+		snprintf(err, errlen, "unknown setting DIGSIGSERVER_%.64s", name);
+		return -1;
+	}
+	return conf_apply(cfg, s, value, err, errlen);
+}
+
+int
+conf_load_buffer(struct config *cfg, const char *buf, size_t len, const char *what, char *err,
+		 size_t errlen)
+{
+	size_t pos = 0;
+	int lineno = 0;
+
+	while (pos < len) {
+		char line[4096], *key, *val, *eq, *end;
+		size_t n = 0;
+
+		lineno++;
+		while (pos < len && buf[pos] != '\n') {
+			if (n + 1 >= sizeof(line)) {
+				snprintf(err, errlen, "%s:%d: line too long", what, lineno);
+				return -1;
+			}
+			if (buf[pos] == '\0') {
+				snprintf(err, errlen, "%s:%d: NUL byte", what, lineno);
+				return -1;
+			}
+			line[n++] = buf[pos++];
+		}
+		pos++; /* the newline */
+		line[n] = '\0';
+		key = line;
+		while (isspace((unsigned char)*key))
+			key++;
+		if (*key == '\0' || *key == '#' || *key == ';')
+			continue;
+		if (strncmp(key, "export ", 7) == 0)
+			for (key += 7; isspace((unsigned char)*key); key++)
+				;
+		if ((eq = strchr(key, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%d: expected KEY=VALUE", what, lineno);
+			return -1;
+		}
+		*eq = '\0';
+		for (end = eq; end > key && isspace((unsigned char)end[-1]); end--)
+			end[-1] = '\0';
+		val = eq + 1;
+		while (isspace((unsigned char)*val))
+			val++;
+		end = val + strlen(val);
+		while (end > val && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		if (end - val >= 2 && (*val == '"' || *val == '\'') && end[-1] == *val) {
+			end[-1] = '\0';
+			val++;
+		}
+		if (strncmp(key, CONF_PREFIX, strlen(CONF_PREFIX)) != 0 && conf_find(key) == NULL) {
+			/* Foreign variables in a shared EnvironmentFile are fine. */
+			continue;
+		}
+		if (conf_set(cfg, key, val, err, errlen) < 0) {
+			char tmp[512];
+			snprintf(tmp, sizeof(tmp), "%s:%d: %s", what, lineno, err);
+			snprintf(err, errlen, "%s", tmp);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+conf_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (util_read_file(path, 1 << 20, &buf, &len) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = conf_load_buffer(cfg, buf, len, path, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int
+conf_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
+{
+	for (; *envp; envp++) {
+		const char *eq;
+		char name[128];
+
+		if (strncmp(*envp, CONF_PREFIX, strlen(CONF_PREFIX)) != 0)
+			continue;
+		if ((eq = strchr(*envp, '=')) == NULL || (size_t)(eq - *envp) >= sizeof(name))
+			continue;
+		memcpy(name, *envp, (size_t)(eq - *envp));
+		name[eq - *envp] = '\0';
+		if (conf_find(name + strlen(CONF_PREFIX)) == NULL) {
+			log_warnx("ignoring unknown environment variable %s", name);
+			continue;
+		}
+		if (conf_set(cfg, name, eq + 1, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+conf_validate(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *k = cfg->keyfile_uri;
+
+	if (k == NULL) {
+		snprintf(err, errlen, "DIGSIGSERVER_KEYFILE_URI is not set");
+		return -1;
+	}
+	if (strncmp(k, "file://", 7) != 0 && strncmp(k, "s3://", 5) != 0 && k[0] != '/') {
+		snprintf(err, errlen,
+			 "DIGSIGSERVER_KEYFILE_URI: \"%s\" is not a file://, s3:// URI or an absolute path",
+			 k);
+		return -1;
+	}
+	if (strncmp(k, "s3://", 5) == 0 && (k[5] == '\0' || k[5] == '/')) {
+		snprintf(err, errlen, "DIGSIGSERVER_KEYFILE_URI: \"%s\" names no bucket", k);
+		return -1;
+	}
+	if (cfg->work_dir == NULL || cfg->work_dir[0] != '/') {
+		snprintf(err, errlen, "DIGSIGSERVER_WORK_DIR must be an absolute path");
+		return -1;
+	}
+	if (cfg->address == NULL) {
+		snprintf(err, errlen, "DIGSIGSERVER_ADDRESS is empty");
+		return -1;
+	}
+	return 0;
+}
+
+void
+conf_print(const struct config *cfg, FILE *fp)
+{
+	for (size_t i = 0; i < conf_nsettings; i++) {
+		const struct conf_setting *s = &conf_settings[i];
+		const char *base = (const char *)cfg + s->offset;
+
+		fprintf(fp, "DIGSIGSERVER_%s=", s->name);
+		switch (s->type) {
+		case CONF_STR:
+			fprintf(fp, "%s\n", *(char *const *)base ? *(char *const *)base : "");
+			break;
+		case CONF_INT:
+			fprintf(fp, "%lld\n", *(const long long *)base);
+			break;
+		case CONF_BOOL:
+			fprintf(fp, "%d\n", *(const int *)base);
+			break;
+		case CONF_LOGLEVEL:
+			fprintf(fp, "%s\n", conf_loglevel_name(*(const int *)base));
+			break;
+		}
+	}
+}
+
+void
+conf_print_env_template(FILE *fp)
+{
+	fprintf(fp, "# digsigserver settings (systemd EnvironmentFile format, also read by\n"
+		    "# digsigserver --config FILE).  Every setting is shown with its default;\n"
+		    "# uncomment and change what you need.  The environment and the command\n"
+		    "# line take precedence over this file.\n");
+	for (size_t i = 0; i < conf_nsettings; i++) {
+		const struct conf_setting *s = &conf_settings[i];
+
+		fprintf(fp, "\n# %s\n#DIGSIGSERVER_%s=%s\n", s->help, s->name, s->def ? s->def : "");
+	}
+}
+
+void
+conf_print_help(FILE *fp)
+{
+	for (size_t i = 0; i < conf_nsettings; i++) {
+		const struct conf_setting *s = &conf_settings[i];
+
+		fprintf(fp, "  DIGSIGSERVER_%-24s %s\n  %-37s (default: %s)\n", s->name, s->help, "",
+			s->def ? s->def : "unset");
+	}
+}
+
+void
+conf_free(struct config *cfg)
+{
+	for (size_t i = 0; i < conf_nsettings; i++)
+		if (conf_settings[i].type == CONF_STR) {
+			char **p = (char **)((char *)cfg + conf_settings[i].offset);
+			free(*p);
+			*p = NULL;
+		}
+	free(cfg->config_file);
+	cfg->config_file = NULL;
+}
+
+void
+conf_copy(struct config *dst, const struct config *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < conf_nsettings; i++)
+		if (conf_settings[i].type == CONF_STR) {
+			char **p = (char **)((char *)dst + conf_settings[i].offset);
+			if (*p)
+				*p = xstrdup(*p);
+		}
+	if (dst->config_file)
+		dst->config_file = xstrdup(dst->config_file);
+}

@@ -1,0 +1,536 @@
+/*
+ * form.c: see form.h.  The body is read in 64 KiB slices and pushed
+ * through the multipart parser (multipart.c) or the urlencoded parser
+ * below, so memory use does not depend on the body size: a file part goes
+ * to disk through one fixed buffer, a field is held up to field_max.
+ *
+ * Files are named by the server (<dir>/upload-<n>); the client's filename
+ * is kept as information only and never used as a path.  On any error the
+ * files written so far are removed and the form is left empty.
+ */
+#include "form.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "multipart.h"
+#include "util.h"
+
+#define FORM_READ_SIZE (64 * 1024)
+#define FORM_WRITE_SIZE (64 * 1024)
+
+enum part_kind { PART_FIELD, PART_FILE, PART_SKIP };
+
+/* The state of one form being read. */
+struct form_ctx {
+	struct form *f;
+	const char *dir;
+	size_t field_max;
+	int max_parts;
+	int nfields_seen; /* urlencoded pairs, dropped ones included */
+	enum part_kind kind;
+	/* the current field: name, type and value so far */
+	char *name, *type;
+	char *value;
+	size_t vlen, vcap;
+	/* the current file: descriptor and write buffer */
+	int fd;
+	unsigned char *wbuf;
+	size_t wlen;
+	int nuploads;
+	/* urlencoded: in the value part of a pair; pending percent escape */
+	int in_value;
+	int pct;     /* 0, or 1/2 after '%' and after its first digit */
+	int pct_hi;
+};
+
+static int
+set_err(char *err, size_t errlen, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int
+set_err(char *err, size_t errlen, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return status;
+}
+
+/* A client-supplied name made safe to quote in a reason or a log line. */
+static void
+printable(const char *s, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && o + 4 < outlen; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		out[o++] = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char)ch : '?';
+	}
+	if (o + 4 >= outlen && len > o)
+		out[o++] = '.', out[o++] = '.', out[o++] = '.';
+	out[o] = '\0';
+}
+
+/* Whether a name is already taken by a field or a file. */
+static int
+name_taken(const struct form *f, const char *name)
+{
+	return form_field(f, name) != NULL || form_file(f, name) != NULL;
+}
+
+static int
+field_too_large(struct form_ctx *x, const char *name, size_t nlen, char *err, size_t errlen)
+{
+	char shown[48];
+
+	printable(name, nlen, shown, sizeof(shown));
+	return set_err(err, errlen, 413, "form field \"%s\" larger than %zu bytes", shown,
+		       x->field_max);
+}
+
+/* Append to the current field value, bounded by field_max. */
+static int
+value_append(struct form_ctx *x, const void *buf, size_t len)
+{
+	if (len > x->field_max - x->vlen)
+		return -1;
+	if (x->vlen + len + 1 > x->vcap) {
+		size_t ncap = x->vcap ? x->vcap : 256;
+
+		while (ncap < x->vlen + len + 1)
+			ncap *= 2;
+		if (ncap > x->field_max + 1)
+			ncap = x->field_max + 1;
+		x->value = xrealloc(x->value, ncap);
+		x->vcap = ncap;
+	}
+	memcpy(x->value + x->vlen, buf, len);
+	x->vlen += len;
+	return 0;
+}
+
+/* Hand the current value over to a new field. */
+static void
+field_add(struct form_ctx *x, const char *name, const char *type)
+{
+	struct form *f = x->f;
+	struct form_field *fl;
+
+	f->fields = xrealloc(f->fields, (f->nfields + 1) * sizeof(*f->fields));
+	fl = &f->fields[f->nfields++];
+	fl->name = xstrdup(name);
+	fl->type = xstrdup(type);
+	if (x->value == NULL)
+		x->value = xmalloc(1);
+	x->value[x->vlen] = '\0';
+	fl->value = x->value;
+	fl->len = x->vlen;
+	x->value = NULL;
+	x->vlen = x->vcap = 0;
+}
+
+/* --- multipart callbacks --- */
+
+/* Map a failed write or create to a status. */
+static int
+storage_error(int e, const char *what, char *err, size_t errlen)
+{
+	if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+		return set_err(err, errlen, 507, "not enough storage for the upload");
+	return set_err(err, errlen, 500, "%s the upload: %s", what, strerror(e));
+}
+
+static int
+file_flush(struct form_ctx *x, char *err, size_t errlen)
+{
+	if (x->wlen > 0 && util_write_all(x->fd, x->wbuf, x->wlen) < 0)
+		return storage_error(errno, "writing", err, errlen);
+	x->wlen = 0;
+	return 0;
+}
+
+static int
+part_begin(void *arg, const struct multipart_part *part, char *err, size_t errlen)
+{
+	struct form_ctx *x = arg;
+	struct form *f = x->f;
+	struct form_file *ff;
+	char *path;
+
+	if (name_taken(f, part->name)) {
+		/* the first occurrence wins */
+		x->kind = PART_SKIP;
+		return 0;
+	}
+	if (part->filename == NULL) {
+		x->kind = PART_FIELD;
+		free(x->name);
+		free(x->type);
+		x->name = xstrdup(part->name);
+		x->type = xstrdup(part->type);
+		x->vlen = 0;
+		return 0;
+	}
+	x->kind = PART_FILE;
+	path = xasprintf("%s/upload-%d", x->dir, x->nuploads++);
+	x->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (x->fd < 0) {
+		int e = errno;
+
+		free(path);
+		return storage_error(e, "creating", err, errlen);
+	}
+	f->files = xrealloc(f->files, (f->nfiles + 1) * sizeof(*f->files));
+	ff = &f->files[f->nfiles++];
+	ff->name = xstrdup(part->name);
+	ff->filename = xstrdup(part->filename);
+	ff->type = xstrdup(part->type);
+	ff->path = path;
+	ff->size = 0;
+	x->wlen = 0;
+	return 0;
+}
+
+static int
+part_data(void *arg, const void *buf, size_t len, char *err, size_t errlen)
+{
+	struct form_ctx *x = arg;
+	int rc;
+
+	switch (x->kind) {
+	case PART_SKIP:
+		return 0;
+	case PART_FIELD:
+		if (value_append(x, buf, len) < 0)
+			return field_too_large(x, x->name, strlen(x->name), err, errlen);
+		return 0;
+	case PART_FILE:
+		x->f->files[x->f->nfiles - 1].size += len;
+		if (x->wlen + len > FORM_WRITE_SIZE && (rc = file_flush(x, err, errlen)) != 0)
+			return rc;
+		if (len >= FORM_WRITE_SIZE) {
+			if (util_write_all(x->fd, buf, len) < 0)
+				return storage_error(errno, "writing", err, errlen);
+			return 0;
+		}
+		memcpy(x->wbuf + x->wlen, buf, len);
+		x->wlen += len;
+		return 0;
+	}
+	return 0;
+}
+
+static int
+part_end(void *arg, char *err, size_t errlen)
+{
+	struct form_ctx *x = arg;
+	int rc, fd;
+
+	switch (x->kind) {
+	case PART_SKIP:
+		break;
+	case PART_FIELD:
+		field_add(x, x->name, x->type);
+		break;
+	case PART_FILE:
+		if ((rc = file_flush(x, err, errlen)) != 0)
+			return rc;
+		fd = x->fd;
+		x->fd = -1;
+		if (close(fd) < 0)
+			return storage_error(errno, "closing", err, errlen);
+		break;
+	}
+	free(x->name);
+	free(x->type);
+	x->name = x->type = NULL;
+	x->kind = PART_SKIP;
+	return 0;
+}
+
+static const struct multipart_callbacks form_callbacks = {
+	.begin = part_begin,
+	.data = part_data,
+	.end = part_end,
+};
+
+/* --- application/x-www-form-urlencoded --- */
+
+static int
+hexval(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* A name=value pair has ended ('&' or the end of the body). */
+static int
+url_pair_end(struct form_ctx *x, char *err, size_t errlen)
+{
+	if (x->pct != 0)
+		return set_err(err, errlen, 400, "invalid percent escape in the form");
+	if (!x->in_value) {
+		/* the name is in value; a pair without '=' has an empty value */
+		free(x->name);
+		x->name = NULL;
+		if (x->vlen > 0) {
+			if (memchr(x->value, '\0', x->vlen) != NULL)
+				return set_err(err, errlen, 400, "NUL in a form field name");
+			x->name = xstrndup(x->value, x->vlen);
+		}
+		x->vlen = 0;
+	}
+	if (x->name != NULL && x->name[0] != '\0') {
+		if (++x->nfields_seen > x->max_parts)
+			return set_err(err, errlen, 400, "more than %d fields in the form",
+				       x->max_parts);
+		if (!name_taken(x->f, x->name))
+			field_add(x, x->name, "text/plain");
+	}
+	free(x->name);
+	x->name = NULL;
+	x->vlen = 0;
+	x->in_value = 0;
+	return 0;
+}
+
+/* Push urlencoded bytes through the pair state machine. */
+static int
+url_feed(struct form_ctx *x, const unsigned char *p, size_t n, char *err, size_t errlen)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = p[i];
+		int h;
+
+		if (x->pct != 0) {
+			if ((h = hexval(ch)) < 0)
+				return set_err(err, errlen, 400, "invalid percent escape in the form");
+			if (x->pct == 1) {
+				x->pct_hi = h;
+				x->pct = 2;
+				continue;
+			}
+			x->pct = 0;
+			ch = (unsigned char)(x->pct_hi * 16 + h);
+		} else if (ch == '%') {
+			x->pct = 1;
+			continue;
+		} else if (ch == '&') {
+			if ((rc = url_pair_end(x, err, errlen)) != 0)
+				return rc;
+			continue;
+		} else if (ch == '=' && !x->in_value) {
+			free(x->name);
+			x->name = xstrndup(x->value != NULL ? x->value : "", x->vlen);
+			if (strlen(x->name) != x->vlen)
+				return set_err(err, errlen, 400, "NUL in a form field name");
+			x->vlen = 0;
+			x->in_value = 1;
+			continue;
+		} else if (ch == '+') {
+			ch = ' ';
+		}
+		if (value_append(x, &ch, 1) < 0) {
+			if (x->in_value)
+				return field_too_large(x, x->name, strlen(x->name), err, errlen);
+			return set_err(err, errlen, 413, "form field name larger than %zu bytes",
+				       x->field_max);
+		}
+	}
+	return 0;
+}
+
+static void
+ctx_init(struct form_ctx *x, struct form *f, const char *dir, size_t field_max, int max_parts)
+{
+	memset(x, 0, sizeof(*x));
+	memset(f, 0, sizeof(*f));
+	x->f = f;
+	x->dir = dir;
+	x->field_max = field_max;
+	x->max_parts = max_parts;
+	x->fd = -1;
+	x->kind = PART_SKIP;
+}
+
+static void
+ctx_free(struct form_ctx *x)
+{
+	if (x->fd >= 0)
+		close(x->fd);
+	free(x->name);
+	free(x->type);
+	free(x->value);
+	free(x->wbuf);
+}
+
+/* Undo a failed read: remove the files written, empty the form. */
+static void
+form_discard(struct form *f)
+{
+	for (size_t i = 0; i < f->nfiles; i++)
+		unlink(f->files[i].path);
+	form_free(f);
+}
+
+int
+form_parse_urlencoded(const void *buf, size_t len, size_t field_max, int max_parts,
+		      struct form *f, char *err, size_t errlen)
+{
+	struct form_ctx x;
+	int rc;
+
+	ctx_init(&x, f, NULL, field_max, max_parts);
+	rc = url_feed(&x, buf, len, err, errlen);
+	if (rc == 0)
+		rc = url_pair_end(&x, err, errlen);
+	ctx_free(&x);
+	if (rc != 0)
+		form_discard(f);
+	return rc;
+}
+
+/* Read the rest of the body through a multipart parser or url_feed. */
+static int
+read_body(struct http_conn *c, struct http_request *req, struct form_ctx *x,
+	  struct multipart *mp, char *err, size_t errlen)
+{
+	unsigned char *buf = xmalloc(FORM_READ_SIZE);
+	int rc, status;
+
+	for (;;) {
+		ssize_t n = http_read_body(c, req, buf, FORM_READ_SIZE, &status, err, errlen);
+
+		if (n < 0) {
+			rc = status;
+			break;
+		}
+		if (n == 0) {
+			if (mp != NULL)
+				rc = multipart_finish(mp, err, errlen);
+			else
+				rc = url_pair_end(x, err, errlen);
+			break;
+		}
+		if (mp != NULL)
+			rc = multipart_feed(mp, buf, (size_t)n, err, errlen);
+		else
+			rc = url_feed(x, buf, (size_t)n, err, errlen);
+		if (rc != 0)
+			break;
+	}
+	free(buf);
+	return rc;
+}
+
+int
+form_read(struct http_conn *c, struct http_request *req, const char *dir, struct form *f,
+	  char *err, size_t errlen)
+{
+	const struct http_limits *lim = http_conn_limits(c);
+	const char *ct = http_header(req, "Content-Type");
+	char *type = NULL, *boundary = NULL;
+	struct form_ctx x;
+	int rc;
+
+	ctx_init(&x, f, dir, lim->field_max, lim->max_parts);
+	if (ct == NULL) {
+		unsigned char byte;
+		ssize_t n;
+
+		/* no Content-Type: only an empty body makes sense (an empty form) */
+		if (req->content_length > 0)
+			return set_err(err, errlen, 415, "a request body needs a Content-Type");
+		n = http_read_body(c, req, &byte, 1, &rc, err, errlen);
+		if (n < 0)
+			return rc;
+		if (n > 0)
+			return set_err(err, errlen, 415, "a request body needs a Content-Type");
+		return 0;
+	}
+	if (multipart_content_type(ct, &type, &boundary) < 0)
+		return set_err(err, errlen, 400, "malformed Content-Type");
+	if (strcmp(type, "multipart/form-data") == 0) {
+		struct multipart *mp;
+
+		if (boundary == NULL) {
+			rc = set_err(err, errlen, 400, "multipart body without a boundary");
+		} else {
+			x.wbuf = xmalloc(FORM_WRITE_SIZE);
+			mp = multipart_new(boundary, lim->max_parts, &form_callbacks, &x);
+			rc = read_body(c, req, &x, mp, err, errlen);
+			multipart_free(mp);
+		}
+	} else if (strcmp(type, "application/x-www-form-urlencoded") == 0) {
+		rc = read_body(c, req, &x, NULL, err, errlen);
+	} else {
+		char shown[48];
+
+		printable(type, strlen(type), shown, sizeof(shown));
+		rc = set_err(err, errlen, 415, "unsupported Content-Type \"%s\"", shown);
+	}
+	free(type);
+	free(boundary);
+	ctx_free(&x);
+	if (rc != 0)
+		form_discard(f);
+	return rc;
+}
+
+const char *
+form_field(const struct form *f, const char *name)
+{
+	for (size_t i = 0; i < f->nfields; i++)
+		if (strcmp(f->fields[i].name, name) == 0)
+			return f->fields[i].value;
+	return NULL;
+}
+
+const struct form_file *
+form_file(const struct form *f, const char *name)
+{
+	for (size_t i = 0; i < f->nfiles; i++)
+		if (strcmp(f->files[i].name, name) == 0)
+			return &f->files[i];
+	return NULL;
+}
+
+void
+form_free(struct form *f)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->nfields; i++) {
+		free(f->fields[i].name);
+		free(f->fields[i].type);
+		free(f->fields[i].value);
+	}
+	for (size_t i = 0; i < f->nfiles; i++) {
+		free(f->files[i].name);
+		free(f->files[i].filename);
+		free(f->files[i].type);
+		free(f->files[i].path);
+	}
+	free(f->fields);
+	free(f->files);
+	memset(f, 0, sizeof(*f));
+}

@@ -1,0 +1,779 @@
+/*
+ * http.c: see http.h.  A worker reads its one request here.
+ *
+ * Every read from the client goes through one buffer in struct http_conn
+ * (at least 64 KiB, and large enough to hold a whole head), which starts
+ * with the bytes the supervisor already read.  The head is located (blank
+ * line), checked against the limits, and parsed strictly: anything a
+ * proxy could read differently (bare CR, obs-fold, white space before a
+ * colon, conflicting lengths) is a 400.  The body is then handed out from
+ * the same buffer, de-chunked when needed.
+ */
+#include "http.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "reply.h"
+#include "util.h"
+
+#define CONN_READ_SIZE (64 * 1024)
+#define CHUNK_LINE_MAX 4096
+/* Content-Length and chunk sizes above this are refused outright. */
+#define LENGTH_MAX ((uint64_t)1 << 62)
+
+enum body_state { BODY_LENGTH, CHUNK_SIZE, CHUNK_DATA, CHUNK_DATA_END, CHUNK_TRAILER, BODY_DONE };
+
+struct http_conn {
+	int fd;
+	struct http_limits lim;
+	unsigned char *buf;
+	size_t cap, start, end; /* unread bytes are buf[start..end) */
+	uint64_t bytes_in;
+	/* head search state */
+	size_t scan;	  /* next byte to look at, relative to start */
+	size_t line;	  /* start of the current line, relative to start */
+	int seen_line;	  /* a non-empty line was seen */
+	/* body state */
+	int body_begun;
+	enum body_state state;
+	uint64_t body_read; /* body bytes handed out */
+	uint64_t left;	    /* of the body (Content-Length) or of the chunk */
+	size_t trailer_bytes;
+	int trailer_count;
+	int error;	    /* sticky status once reading the body failed */
+	char errmsg[128];
+};
+
+static int
+set_err(char *err, size_t errlen, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Write a reason into err and return status. */
+static int
+set_err(char *err, size_t errlen, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return status;
+}
+
+struct http_conn *
+http_conn_new(int fd, const struct http_limits *lim, const void *prefix, size_t prefix_len)
+{
+	struct http_conn *c = xcalloc(1, sizeof(*c));
+
+	c->fd = fd;
+	c->lim = *lim;
+	/* room for a whole head, or a whole trailer line with its CRLF */
+	c->cap = CONN_READ_SIZE;
+	if (c->cap < lim->header_max_size + 64)
+		c->cap = lim->header_max_size + 64;
+	if (c->cap < prefix_len)
+		c->cap = prefix_len;
+	c->buf = xmalloc(c->cap);
+	if (prefix_len > 0)
+		memcpy(c->buf, prefix, prefix_len);
+	c->end = prefix_len;
+	c->bytes_in = prefix_len;
+	return c;
+}
+
+void
+http_conn_free(struct http_conn *c)
+{
+	if (c == NULL)
+		return;
+	free(c->buf);
+	free(c);
+}
+
+uint64_t
+http_conn_bytes_in(const struct http_conn *c)
+{
+	return c->bytes_in;
+}
+
+const struct http_limits *
+http_conn_limits(const struct http_conn *c)
+{
+	return &c->lim;
+}
+
+/*
+ * Read once from the client into the free end of the buffer, waiting at
+ * most read_timeout_ms.  Returns the count, or -1 with the status in
+ * *status (408 on timeout, 400 when the client closed or failed).
+ */
+static ssize_t
+conn_fill(struct http_conn *c, const char *what, int *status, char *err, size_t errlen)
+{
+	if (c->start == c->end) {
+		c->start = c->end = 0;
+	} else if (c->end == c->cap && c->start > 0) {
+		memmove(c->buf, c->buf + c->start, c->end - c->start);
+		c->end -= c->start;
+		c->start = 0;
+	}
+	if (c->end == c->cap) {
+		*status = set_err(err, errlen, 500, "request buffer full");
+		return -1;
+	}
+	if (c->fd < 0) {
+		*status = set_err(err, errlen, 400, "client closed the connection");
+		return -1;
+	}
+	uint64_t deadline = util_now_ms() + (uint64_t)c->lim.read_timeout_ms;
+	for (;;) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		uint64_t now = util_now_ms();
+		ssize_t n;
+		int r;
+
+		if (now >= deadline) {
+			*status = set_err(err, errlen, 408, "timed out waiting for the %s", what);
+			return -1;
+		}
+		r = poll(&pfd, 1, (int)(deadline - now));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			*status = set_err(err, errlen, 500, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (r == 0)
+			continue;
+		n = read(c->fd, c->buf + c->end, c->cap - c->end);
+		if (n > 0) {
+			c->end += (size_t)n;
+			c->bytes_in += (uint64_t)n;
+			return n;
+		}
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (n == 0 || errno == ECONNRESET || errno == EPIPE)
+			*status = set_err(err, errlen, 400, "client closed the connection");
+		else
+			*status = set_err(err, errlen, 400, "reading the %s: %s", what, strerror(errno));
+		return -1;
+	}
+}
+
+/* --- the head --- */
+
+static int
+is_tchar(unsigned char ch)
+{
+	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+		return 1;
+	return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
+}
+
+static int
+hexval(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decode the path part of a target and collapse repeated slashes;
+ * NULL for an invalid escape, %00 or a decoded control character. */
+static char *
+decode_path(const char *s, size_t len)
+{
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				goto bad;
+			if ((hi = hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hexval((unsigned char)s[i + 2])) < 0)
+				goto bad;
+			ch = (unsigned char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (ch < 0x20 || ch == 0x7f)
+			goto bad;
+		if (ch == '/' && o > 0 && out[o - 1] == '/')
+			continue;
+		out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+	return out;
+bad:
+	free(out);
+	return NULL;
+}
+
+/* Parse the request target into target, path and query. */
+static int
+parse_target(struct http_request *req, const char *s, size_t len, char *err, size_t errlen)
+{
+	const char *p = s, *end = s + len, *q;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch <= 0x20 || ch == 0x7f)
+			return set_err(err, errlen, 400, "invalid character in the request target");
+	}
+	req->target = xstrndup(s, len);
+	if (len == 1 && s[0] == '*') {
+		req->path = xstrdup("*");
+		return 0;
+	}
+	if (len > 7 && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0)) {
+		/* absolute-form: skip the scheme and the authority */
+		p = memchr(s, ':', len) + 3;
+		while (p < end && *p != '/' && *p != '?' && *p != '#')
+			p++;
+	} else if (s[0] != '/') {
+		return set_err(err, errlen, 400, "invalid request target");
+	}
+	for (q = p; q < end && *q != '?' && *q != '#'; q++)
+		;
+	if (q == p)
+		req->path = xstrdup("/");
+	else if ((req->path = decode_path(p, (size_t)(q - p))) == NULL)
+		return set_err(err, errlen, 400, "invalid escape in the request path");
+	if (q < end && *q == '?') {
+		const char *qe = memchr(q, '#', (size_t)(end - q));
+
+		req->query = xstrndup(q + 1, (size_t)((qe ? qe : end) - q - 1));
+	}
+	return 0;
+}
+
+/* The request line: method SP target SP HTTP-version. */
+static int
+parse_request_line(struct http_request *req, const char *s, size_t len, char *err, size_t errlen)
+{
+	const char *sp1, *sp2, *v;
+	size_t mlen, vlen;
+	int rc;
+
+	if ((sp1 = memchr(s, ' ', len)) == NULL)
+		return set_err(err, errlen, 400, "malformed request line");
+	mlen = (size_t)(sp1 - s);
+	if (mlen == 0)
+		return set_err(err, errlen, 400, "malformed request line");
+	for (size_t i = 0; i < mlen; i++)
+		if (!is_tchar((unsigned char)s[i]))
+			return set_err(err, errlen, 400, "invalid method");
+	if (mlen >= sizeof(req->method))
+		return set_err(err, errlen, 501, "method not implemented");
+	memcpy(req->method, s, mlen);
+	req->method[mlen] = '\0';
+
+	v = sp1 + 1;
+	if ((sp2 = memchr(v, ' ', (size_t)(s + len - v))) == NULL)
+		return set_err(err, errlen, 400, "no HTTP version in the request line");
+	if (sp2 == v)
+		return set_err(err, errlen, 400, "malformed request line");
+	if ((rc = parse_target(req, v, (size_t)(sp2 - v), err, errlen)) != 0)
+		return rc;
+
+	v = sp2 + 1;
+	vlen = (size_t)(s + len - v);
+	if (vlen < 6 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9')
+		return set_err(err, errlen, 400, "malformed HTTP version");
+	if (vlen == 6 && v[5] != '1')
+		return set_err(err, errlen, 505, "HTTP version not supported");
+	if (vlen != 8 || v[6] != '.' || v[7] < '0' || v[7] > '9')
+		return set_err(err, errlen, 400, "malformed HTTP version");
+	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
+		return set_err(err, errlen, 505, "HTTP version not supported");
+	req->version_minor = v[7] - '0';
+	return 0;
+}
+
+/* One header line into req->headers. */
+static int
+parse_header(struct http_request *req, const char *s, size_t len, char *err, size_t errlen)
+{
+	const char *colon = memchr(s, ':', len), *v, *e;
+
+	if (s[0] == ' ' || s[0] == '\t')
+		return set_err(err, errlen, 400, "folded header line");
+	if (colon == NULL)
+		return set_err(err, errlen, 400, "header line without a colon");
+	if (colon == s)
+		return set_err(err, errlen, 400, "empty header name");
+	for (const char *p = s; p < colon; p++)
+		if (!is_tchar((unsigned char)*p))
+			return set_err(err, errlen, 400, "invalid header name");
+	v = colon + 1;
+	e = s + len;
+	for (const char *p = v; p < e; p++) {
+		unsigned char ch = (unsigned char)*p;
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return set_err(err, errlen, 400, "invalid character in a header value");
+	}
+	while (v < e && (*v == ' ' || *v == '\t'))
+		v++;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	if (req->nheaders % 16 == 0)
+		req->headers = xrealloc(req->headers,
+					((size_t)req->nheaders + 16) * sizeof(*req->headers));
+	req->headers[req->nheaders].name = xstrndup(s, (size_t)(colon - s));
+	req->headers[req->nheaders].value = xstrndup(v, (size_t)(e - v));
+	req->nheaders++;
+	return 0;
+}
+
+/* Compare a list element [s, e) to a word, case-insensitively. */
+static int
+word_is(const char *s, const char *e, const char *word)
+{
+	return (size_t)(e - s) == strlen(word) && strncasecmp(s, word, (size_t)(e - s)) == 0;
+}
+
+/* Derive content_length, chunked and expect_continue from the headers. */
+static int
+check_headers(struct http_request *req, char *err, size_t errlen)
+{
+	int nhost = 0, nte = 0, has_length = 0;
+
+	req->content_length = -1;
+	for (int i = 0; i < req->nheaders; i++) {
+		const char *name = req->headers[i].name, *v = req->headers[i].value;
+
+		if (strcasecmp(name, "Host") == 0) {
+			nhost++;
+		} else if (strcasecmp(name, "Content-Length") == 0) {
+			/* a list of equal values is tolerated (RFC 9110 8.6) */
+			const char *p = v;
+
+			do {
+				uint64_t n = 0;
+				int digits = 0;
+
+				while (*p == ' ' || *p == '\t')
+					p++;
+				for (; *p >= '0' && *p <= '9'; p++, digits++) {
+					n = n * 10 + (uint64_t)(*p - '0');
+					if (n > LENGTH_MAX)
+						return set_err(err, errlen, 400, "invalid Content-Length");
+				}
+				while (*p == ' ' || *p == '\t')
+					p++;
+				if (digits == 0 || (*p != ',' && *p != '\0'))
+					return set_err(err, errlen, 400, "invalid Content-Length");
+				if (has_length && (uint64_t)req->content_length != n)
+					return set_err(err, errlen, 400, "conflicting Content-Length values");
+				req->content_length = (int64_t)n;
+				has_length = 1;
+			} while (*p++ == ',');
+		} else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+			const char *p = v;
+
+			for (;;) {
+				const char *s, *e;
+
+				while (*p == ' ' || *p == '\t')
+					p++;
+				for (s = p; *p != ',' && *p != '\0'; p++)
+					;
+				for (e = p; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
+					;
+				if (e == s)
+					return set_err(err, errlen, 400, "invalid Transfer-Encoding");
+				if (!word_is(s, e, "chunked"))
+					return set_err(err, errlen, 501,
+						       "transfer coding not implemented");
+				if (++nte > 1)
+					return set_err(err, errlen, 400, "chunked applied twice");
+				if (*p++ == '\0')
+					break;
+			}
+		} else if (strcasecmp(name, "Expect") == 0) {
+			if (strcasecmp(v, "100-continue") != 0)
+				return set_err(err, errlen, 417, "unsupported expectation");
+			if (req->version_minor >= 1)
+				req->expect_continue = 1;
+		}
+	}
+	if (nte > 0 && has_length)
+		return set_err(err, errlen, 400, "both Content-Length and Transfer-Encoding");
+	req->chunked = nte > 0;
+	if (nhost > 1 || (nhost == 0 && req->version_minor >= 1))
+		return set_err(err, errlen, 400, nhost ? "several Host headers" : "no Host header");
+	return 0;
+}
+
+static int
+parse_head(const char *buf, size_t len, const struct http_limits *lim, struct http_request *req,
+	   char *err, size_t errlen)
+{
+	const char *p = buf, *end = buf + len;
+	int rc, first = 1;
+
+	if (len > lim->header_max_size)
+		return set_err(err, errlen, 431, "request head larger than %zu bytes",
+			       lim->header_max_size);
+	/* RFC 9112 2.2: empty lines before the request line are ignored. */
+	while (p < end && (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')))
+		p += *p == '\r' ? 2 : 1;
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *le;
+
+		if (nl == NULL)
+			return set_err(err, errlen, 400, "incomplete request head");
+		le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+		if (memchr(p, '\r', (size_t)(le - p)) != NULL)
+			return set_err(err, errlen, 400, "bare CR in the request head");
+		if (memchr(p, '\0', (size_t)(le - p)) != NULL)
+			return set_err(err, errlen, 400, "NUL in the request head");
+		if (first) {
+			if ((rc = parse_request_line(req, p, (size_t)(le - p), err, errlen)) != 0)
+				return rc;
+			first = 0;
+		} else if (le == p) {
+			break;
+		} else {
+			if (req->nheaders >= lim->header_max_count)
+				return set_err(err, errlen, 431, "more than %d header lines",
+					       lim->header_max_count);
+			if ((rc = parse_header(req, p, (size_t)(le - p), err, errlen)) != 0)
+				return rc;
+		}
+		p = nl + 1;
+	}
+	return check_headers(req, err, errlen);
+}
+
+/* Free req's allocations but keep the method (for the log line). */
+static void
+request_clear(struct http_request *req)
+{
+	char method[sizeof(req->method)];
+
+	memcpy(method, req->method, sizeof(method));
+	http_request_free(req);
+	memcpy(req->method, method, sizeof(method));
+}
+
+int
+http_parse_head(const char *buf, size_t len, const struct http_limits *lim,
+		struct http_request *req, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(req, 0, sizeof(*req));
+	req->content_length = -1;
+	if ((rc = parse_head(buf, len, lim, req, err, errlen)) != 0)
+		request_clear(req);
+	return rc;
+}
+
+/* Look for the blank line ending the head in the buffer; its length, or 0. */
+static size_t
+find_head_end(struct http_conn *c)
+{
+	const unsigned char *b = c->buf + c->start;
+	size_t n = c->end - c->start;
+
+	for (; c->scan < n; c->scan++) {
+		size_t len;
+
+		if (b[c->scan] != '\n')
+			continue;
+		len = c->scan - c->line;
+		if (len > 0 && b[c->scan - 1] == '\r')
+			len--;
+		c->line = c->scan + 1;
+		if (len > 0)
+			c->seen_line = 1;
+		else if (c->seen_line)
+			return c->scan + 1;
+	}
+	return 0;
+}
+
+int
+http_read_head(struct http_conn *c, struct http_request *req, char *err, size_t errlen)
+{
+	size_t hlen;
+	int status;
+
+	memset(req, 0, sizeof(*req));
+	req->content_length = -1;
+	while ((hlen = find_head_end(c)) == 0) {
+		if (c->end - c->start > c->lim.header_max_size)
+			return set_err(err, errlen, 431, "request head larger than %zu bytes",
+				       c->lim.header_max_size);
+		/* keep the head at the start of the buffer so it always fits */
+		if (c->start > 0) {
+			memmove(c->buf, c->buf + c->start, c->end - c->start);
+			c->end -= c->start;
+			c->start = 0;
+		}
+		if (conn_fill(c, "request head", &status, err, errlen) < 0)
+			return status;
+	}
+	status = http_parse_head((const char *)c->buf + c->start, hlen, &c->lim, req, err, errlen);
+	c->start += hlen;
+	c->scan = c->line = 0;
+	c->seen_line = 0;
+	return status;
+}
+
+const char *
+http_header(const struct http_request *req, const char *name)
+{
+	for (int i = 0; i < req->nheaders; i++)
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	return NULL;
+}
+
+void
+http_request_free(struct http_request *req)
+{
+	if (req == NULL)
+		return;
+	for (int i = 0; i < req->nheaders; i++) {
+		free(req->headers[i].name);
+		free(req->headers[i].value);
+	}
+	free(req->headers);
+	free(req->target);
+	free(req->path);
+	free(req->query);
+	memset(req, 0, sizeof(*req));
+	req->content_length = -1;
+}
+
+/* --- the body --- */
+
+/* Latch a body error and return -1. */
+static ssize_t
+body_fail(struct http_conn *c, int status, const char *reason, int *pstatus, char *err,
+	  size_t errlen)
+{
+	c->error = status;
+	snprintf(c->errmsg, sizeof(c->errmsg), "%s", reason);
+	*pstatus = status;
+	set_err(err, errlen, status, "%s", reason);
+	return -1;
+}
+
+/*
+ * Get the next line of a chunked body (size line, CRLF after data,
+ * trailer) into [*line, *line + *len), terminator excluded and consumed.
+ * 0, or -1 with status and err set.
+ */
+static int
+body_line(struct http_conn *c, size_t max, const char **line, size_t *len, int *status,
+	  char *err, size_t errlen)
+{
+	for (;;) {
+		const unsigned char *b = c->buf + c->start;
+		size_t n = c->end - c->start;
+		const unsigned char *nl = memchr(b, '\n', n);
+
+		if (nl != NULL) {
+			size_t l = (size_t)(nl - b);
+
+			if (l > 0 && b[l - 1] == '\r')
+				l--;
+			if (l > max) {
+				*status = set_err(err, errlen, 400, "chunked body line too long");
+				return -1;
+			}
+			if (memchr(b, '\r', l) != NULL || memchr(b, '\0', l) != NULL) {
+				*status = set_err(err, errlen, 400, "invalid character in a chunked body");
+				return -1;
+			}
+			*line = (const char *)b;
+			*len = l;
+			c->start += (size_t)(nl - b) + 1;
+			return 0;
+		}
+		if (n > max + 1) {
+			*status = set_err(err, errlen, 400, "chunked body line too long");
+			return -1;
+		}
+		if (conn_fill(c, "request body", status, err, errlen) < 0)
+			return -1;
+	}
+}
+
+/* A chunk-size line: hex size, optional white space and extensions. */
+static int
+parse_chunk_size(const char *s, size_t len, uint64_t *size)
+{
+	size_t i = 0;
+	uint64_t n = 0;
+	int h;
+
+	for (; i < len && (h = hexval((unsigned char)s[i])) >= 0; i++) {
+		if (i >= 16)
+			return -1;
+		n = n * 16 + (uint64_t)h;
+	}
+	if (i == 0 || n > LENGTH_MAX)
+		return -1;
+	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	if (i < len && s[i] != ';')
+		return -1;
+	*size = n;
+	return 0;
+}
+
+/* Copy up to len buffered body bytes (reading when nothing is buffered). */
+static ssize_t
+body_copy(struct http_conn *c, void *buf, size_t len, int *status, char *err, size_t errlen)
+{
+	size_t n;
+
+	if (c->start == c->end && conn_fill(c, "request body", status, err, errlen) < 0)
+		return -1;
+	n = c->end - c->start;
+	if (n > len)
+		n = len;
+	if (n > c->left)
+		n = (size_t)c->left;
+	memcpy(buf, c->buf + c->start, n);
+	c->start += n;
+	c->left -= n;
+	c->body_read += n;
+	return (ssize_t)n;
+}
+
+/* The first call: decide on the body before reading any of it. */
+static ssize_t
+body_begin(struct http_conn *c, struct http_request *req, int *status, char *err, size_t errlen)
+{
+	char reason[128];
+
+	c->body_begun = 1;
+	if (req->content_length >= 0 && (uint64_t)req->content_length > c->lim.body_max) {
+		snprintf(reason, sizeof(reason), "request body larger than %" PRIu64 " bytes",
+			 c->lim.body_max);
+		return body_fail(c, 413, reason, status, err, errlen);
+	}
+	if (req->chunked) {
+		c->state = CHUNK_SIZE;
+	} else if (req->content_length >= 0) {
+		c->state = BODY_LENGTH;
+		c->left = (uint64_t)req->content_length;
+	} else if (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
+		return body_fail(c, 411, "Content-Length or chunked encoding required", status, err,
+				 errlen);
+	} else {
+		c->state = BODY_LENGTH;
+		c->left = 0;
+	}
+	if (req->expect_continue && (req->chunked || c->left > 0)) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		if (c->fd >= 0 &&
+		    reply_write(c->fd, cont, sizeof(cont) - 1, c->lim.read_timeout_ms) < 0)
+			return body_fail(c, 400, "client closed the connection", status, err,
+					 errlen);
+	}
+	return 0;
+}
+
+ssize_t
+http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t len, int *status,
+	       char *err, size_t errlen)
+{
+	char reason[128];
+	const char *line;
+	size_t llen;
+	ssize_t n;
+	int st;
+
+	if (c->error) {
+		*status = set_err(err, errlen, c->error, "%s", c->errmsg);
+		return -1;
+	}
+	if (!c->body_begun && body_begin(c, req, status, err, errlen) < 0)
+		return -1;
+	if (len == 0)
+		return 0;
+	for (;;) {
+		switch (c->state) {
+		case BODY_DONE:
+			return 0;
+		case BODY_LENGTH:
+			if (c->left == 0) {
+				c->state = BODY_DONE;
+				return 0;
+			}
+			if ((n = body_copy(c, buf, len, &st, reason, sizeof(reason))) < 0)
+				return body_fail(c, st, reason, status, err, errlen);
+			return n;
+		case CHUNK_SIZE:
+			if (body_line(c, CHUNK_LINE_MAX, &line, &llen, &st, reason, sizeof(reason)) < 0)
+				return body_fail(c, st, reason, status, err, errlen);
+			if (parse_chunk_size(line, llen, &c->left) < 0)
+				return body_fail(c, 400, "invalid chunk size", status, err, errlen);
+			if (c->left > c->lim.body_max - c->body_read) {
+				snprintf(reason, sizeof(reason),
+					 "request body larger than %" PRIu64 " bytes", c->lim.body_max);
+				return body_fail(c, 413, reason, status, err, errlen);
+			}
+			c->state = c->left == 0 ? CHUNK_TRAILER : CHUNK_DATA;
+			break;
+		case CHUNK_DATA:
+			if ((n = body_copy(c, buf, len, &st, reason, sizeof(reason))) < 0)
+				return body_fail(c, st, reason, status, err, errlen);
+			if (c->left == 0)
+				c->state = CHUNK_DATA_END;
+			return n;
+		case CHUNK_DATA_END:
+			if (body_line(c, CHUNK_LINE_MAX, &line, &llen, &st, reason,
+				      sizeof(reason)) < 0)
+				return body_fail(c, st, reason, status, err, errlen);
+			if (llen != 0)
+				return body_fail(c, 400, "missing CRLF after chunk data", status, err,
+						 errlen);
+			c->state = CHUNK_SIZE;
+			break;
+		case CHUNK_TRAILER:
+			if (body_line(c, c->lim.header_max_size, &line, &llen, &st, reason,
+				      sizeof(reason)) < 0)
+				return body_fail(c, st, reason, status, err, errlen);
+			if (llen == 0) {
+				c->state = BODY_DONE;
+				return 0;
+			}
+			c->trailer_bytes += llen + 2;
+			if (++c->trailer_count > c->lim.header_max_count ||
+			    c->trailer_bytes > c->lim.header_max_size)
+				return body_fail(c, 431, "trailer too large", status, err, errlen);
+			if (line[0] == ' ' || line[0] == '\t' || memchr(line, ':', llen) == NULL)
+				return body_fail(c, 400, "malformed trailer line", status, err, errlen);
+			break;
+		}
+	}
+}

@@ -1,0 +1,581 @@
+/*
+ * keystore.c: see keystore.h.
+ *
+ * A store URI is parsed into either a root directory (file:// or a bare
+ * absolute path) or an S3 bucket and key prefix.  File keys are read with
+ * open + fstat + a bounded read; S3 keys with a bounded GET into memory
+ * (lib/s3.c).  Every failure is mapped to a status and a one-line reason
+ * for the client; the detail (paths, bucket, S3 error code) goes to the log.
+ */
+#include "keystore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "s3.h"
+#include "util.h"
+
+#define KS_SELECTOR_MAX 100
+
+struct ks_store {
+	int is_s3;
+	char *root;   /* file: the directory, without trailing slash */
+	char *bucket; /* s3 */
+	char *prefix; /* s3: "" or "a/b" without trailing slash */
+};
+
+int
+ks_selector_valid(const char *sel)
+{
+	size_t n;
+
+	if (sel == NULL)
+		return 0;
+	n = strlen(sel);
+	if (n == 0 || n > KS_SELECTOR_MAX)
+		return 0;
+	if (strcmp(sel, ".") == 0 || strcmp(sel, "..") == 0)
+		return 0;
+	return strspn(sel, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-") == n;
+}
+
+static void
+ks_store_free(struct ks_store *s)
+{
+	free(s->root);
+	free(s->bucket);
+	free(s->prefix);
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+ks_store_parse(const char *uri, struct ks_store *s, char *err, size_t errlen)
+{
+	const char *path = NULL;
+	size_t n;
+
+	memset(s, 0, sizeof(*s));
+	if (uri == NULL || *uri == '\0') {
+		snprintf(err, errlen, "key store URI not set");
+		return -1;
+	}
+	if (strncmp(uri, "s3://", 5) == 0) {
+		if (s3_parse_uri(uri, &s->bucket, &s->prefix, err, errlen) < 0)
+			return -1;
+		n = strlen(s->prefix);
+		while (n > 0 && s->prefix[n - 1] == '/')
+			s->prefix[--n] = '\0';
+		s->is_s3 = 1;
+		return 0;
+	}
+	if (strncmp(uri, "file://", 7) == 0)
+		path = uri + 7;
+	else if (uri[0] == '/')
+		path = uri;
+	if (path == NULL || path[0] != '/') {
+		snprintf(err, errlen, "key store URI must be file:///path, /path or s3://bucket/prefix");
+		return -1;
+	}
+	for (const char *p = path; *p; p++) {
+		if ((unsigned char)*p < 0x20) {
+			snprintf(err, errlen, "control character in key store path");
+			return -1;
+		}
+	}
+	n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	s->root = xstrndup(path, n);
+	return 0;
+}
+
+int
+ks_store_uri_valid(const char *uri, char *err, size_t errlen)
+{
+	struct ks_store s;
+	int rc = ks_store_parse(uri, &s, err, errlen);
+
+	ks_store_free(&s);
+	return rc;
+}
+
+/* The key's name below the store: "<selector>/<tag>/<file>"; 0 or -1. */
+static int
+ks_relname(const char *selector, const char *tag, const char *file, char *out, size_t outlen,
+	   char *err, size_t errlen)
+{
+	if (!ks_selector_valid(selector)) {
+		snprintf(err, errlen, "Invalid machine or distro name");
+		return -1;
+	}
+	if (!ks_selector_valid(tag) || !ks_selector_valid(file)) {
+		snprintf(err, errlen, "Invalid key name");
+		return -1;
+	}
+	if ((size_t)snprintf(out, outlen, "%s/%s/%s", selector, tag, file) >= outlen) {
+		snprintf(err, errlen, "Invalid key name");
+		return -1;
+	}
+	return 0;
+}
+
+int
+ks_key_location(const char *store_uri, const char *selector, const char *tag, const char *file,
+		char **out, char *err, size_t errlen)
+{
+	char rel[3 * (KS_SELECTOR_MAX + 1)];
+	struct ks_store s;
+
+	*out = NULL;
+	if (ks_relname(selector, tag, file, rel, sizeof(rel), err, errlen) < 0)
+		return -1;
+	if (ks_store_parse(store_uri, &s, err, errlen) < 0)
+		return -1;
+	if (s.is_s3)
+		*out = xasprintf("s3://%s/%s%s%s", s.bucket, s.prefix, *s.prefix ? "/" : "", rel);
+	else
+		*out = xasprintf("%s/%s", strcmp(s.root, "/") == 0 ? "" : s.root, rel);
+	ks_store_free(&s);
+	return 0;
+}
+
+/* errno values meaning "the store is not there right now", not "no such key". */
+static int
+ks_errno_unavailable(int e)
+{
+	return e == EIO || e == ESTALE || e == ETIMEDOUT || e == ENOMEDIUM || e == EHOSTDOWN ||
+	       e == EHOSTUNREACH || e == ENOLINK || e == ECONNREFUSED || e == ENETDOWN;
+}
+
+static int
+ks_load_file(const struct ks_store *s, const char *rel, struct ks_blob *out, char *err,
+	     size_t errlen)
+{
+	char *path = xasprintf("%s/%s", strcmp(s->root, "/") == 0 ? "" : s->root, rel);
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, status = 0;
+
+	/* O_NONBLOCK so that a FIFO planted in the store cannot hang the worker. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		int saved = errno;
+
+		if (saved == ENOENT || saved == ENOTDIR) {
+			struct stat rst;
+
+			if (stat(s->root, &rst) < 0 || !S_ISDIR(rst.st_mode)) {
+				log_warnx("key store %s is not a reachable directory", s->root);
+				snprintf(err, errlen, "Key store unavailable");
+				status = 503;
+			} else {
+				snprintf(err, errlen, "Key file missing: %s", rel);
+				status = 404;
+			}
+		} else if (saved == EACCES || saved == EPERM) {
+			log_warnx("%s: %s", path, strerror(saved));
+			snprintf(err, errlen, "Key file not readable by the service user: %s", rel);
+			status = 500;
+		} else if (ks_errno_unavailable(saved)) {
+			log_warnx("%s: %s", path, strerror(saved));
+			snprintf(err, errlen, "Key store unavailable");
+			status = 503;
+		} else {
+			log_warnx("%s: %s", path, strerror(saved));
+			snprintf(err, errlen, "Cannot read key file %s", rel);
+			status = 500;
+		}
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s: not a regular file", path);
+		snprintf(err, errlen, "Key file is not a regular file: %s", rel);
+		status = 500;
+		goto out;
+	}
+	if (st.st_size > KS_MAX_SIZE) {
+		log_warnx("%s: %lld bytes, larger than %d", path, (long long)st.st_size, KS_MAX_SIZE);
+		snprintf(err, errlen, "Key file too large: %s", rel);
+		status = 500;
+		goto out;
+	}
+	if (util_read_fd(fd, KS_MAX_SIZE, &buf, &len) < 0) {
+		int saved = errno;
+
+		log_warnx("%s: %s", path, strerror(saved));
+		if (saved == EFBIG) {
+			snprintf(err, errlen, "Key file too large: %s", rel);
+			status = 500;
+		} else if (ks_errno_unavailable(saved)) {
+			snprintf(err, errlen, "Key store unavailable");
+			status = 503;
+		} else {
+			snprintf(err, errlen, "Cannot read key file %s", rel);
+			status = 500;
+		}
+		goto out;
+	}
+	out->data = (unsigned char *)buf;
+	out->len = len;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return status;
+}
+
+/* S3 error codes that mean the credentials themselves were refused. */
+static int
+ks_s3_bad_credentials(const char *code)
+{
+	static const char *const codes[] = {"InvalidAccessKeyId", "SignatureDoesNotMatch",
+					    "ExpiredToken", "InvalidToken", "TokenRefreshRequired",
+					    "RequestTimeTooSkewed", "AuthorizationHeaderMalformed"};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+ks_load_s3(const struct config *cfg, const struct ks_store *s, const char *rel,
+	   struct ks_blob *out, char *err, size_t errlen)
+{
+	char *key = xasprintf("%s%s%s", s->prefix, *s->prefix ? "/" : "", rel);
+	struct s3_error e = {0};
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int st;
+
+	st = s3_get_mem(cfg, s->bucket, key, KS_MAX_SIZE, &buf, &len, &e);
+	free(key);
+	if (st == 0) {
+		out->data = buf;
+		out->len = len;
+		return 0;
+	}
+	log_warnx("key store: %s", e.msg);
+	switch (st) {
+	case 404:
+		if (strcmp(e.code, "NoSuchBucket") == 0) {
+			snprintf(err, errlen, "Key store bucket not found");
+			return 500;
+		}
+		snprintf(err, errlen, "Key file missing: %s", rel);
+		return 404;
+	case 403:
+		if (ks_s3_bad_credentials(e.code))
+			snprintf(err, errlen, "Key store refused access (check credentials): %s", e.code);
+		else
+			snprintf(err, errlen,
+				 "Key store denied access to %s (missing key, or no permission)", rel);
+		return 500;
+	case 503:
+		snprintf(err, errlen, "Key store unavailable");
+		return 503;
+	default:
+		if (strcmp(e.code, S3_CODE_TOO_LARGE) == 0)
+			snprintf(err, errlen, "Key file too large: %s", rel);
+		else if (strcmp(e.code, S3_CODE_NO_CREDENTIALS) == 0)
+			snprintf(err, errlen, "Key store credentials missing");
+		else
+			snprintf(err, errlen, "Key store error reading %s", rel);
+		return 500;
+	}
+}
+
+int
+ks_load(const struct config *cfg, const char *selector, const char *tag, const char *file,
+	struct ks_blob *out, char *err, size_t errlen)
+{
+	char rel[3 * (KS_SELECTOR_MAX + 1)];
+	struct ks_store s;
+	int st;
+
+	out->data = NULL;
+	out->len = 0;
+	if (ks_relname(selector, tag, file, rel, sizeof(rel), err, errlen) < 0)
+		return ks_selector_valid(selector) ? 500 : 400;
+	if (ks_store_parse(cfg->keyfile_uri, &s, err, errlen) < 0) {
+		log_warnx("%s", err);
+		snprintf(err, errlen, "Key store misconfigured");
+		return 500;
+	}
+	st = s.is_s3 ? ks_load_s3(cfg, &s, rel, out, err, errlen)
+		     : ks_load_file(&s, rel, out, err, errlen);
+	ks_store_free(&s);
+	if (st == 0)
+		log_debug("loaded key %s (%zu bytes)", rel, out->len);
+	return st;
+}
+
+int
+ks_load_optional(const struct config *cfg, const char *selector, const char *tag,
+		 const char *file, struct ks_blob *out, char *err, size_t errlen)
+{
+	int st = ks_load(cfg, selector, tag, file, out, err, errlen);
+
+	if (st == 404) {
+		if (errlen > 0)
+			err[0] = '\0';
+		return 1;
+	}
+	return st;
+}
+
+int
+ks_write_temp(const struct ks_blob *b, const char *dir, const char *name)
+{
+	char *path;
+	int fd, saved;
+
+	if (strchr(name, '/') != NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+	    *name == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	path = xasprintf("%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		saved = errno;
+		free(path);
+		errno = saved;
+		return -1;
+	}
+	if (fchmod(fd, 0600) < 0 || util_write_all(fd, b->data, b->len) < 0 || fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		unlink(path);
+		free(path);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) < 0) {
+		saved = errno;
+		unlink(path);
+		free(path);
+		errno = saved;
+		return -1;
+	}
+	free(path);
+	return 0;
+}
+
+void
+ks_blob_free(struct ks_blob *b)
+{
+	if (b == NULL)
+		return;
+	if (b->data != NULL)
+		util_cleanse_free(b->data, b->len + 1);
+	b->data = NULL;
+	b->len = 0;
+}
+
+/* --check-config ------------------------------------------------------- */
+
+/* Whose access is checked: the service user when running as root. */
+struct ks_who {
+	int as_process; /* use faccessat(AT_EACCESS) */
+	const char *name;
+	uid_t uid;
+	gid_t groups[64];
+	int ngroups;
+};
+
+static void
+ks_who_init(const struct config *cfg, struct ks_who *w)
+{
+	struct passwd *pw;
+
+	memset(w, 0, sizeof(*w));
+	w->as_process = 1;
+	w->name = "this process";
+	if (geteuid() != 0 || cfg->user == NULL)
+		return;
+	if ((pw = getpwnam(cfg->user)) == NULL || pw->pw_uid == 0) {
+		w->name = "root (the service user does not exist or is root)";
+		return;
+	}
+	w->as_process = 0;
+	w->name = cfg->user;
+	w->uid = pw->pw_uid;
+	w->ngroups = (int)(sizeof(w->groups) / sizeof(w->groups[0]));
+	if (getgrouplist(cfg->user, pw->pw_gid, w->groups, &w->ngroups) < 0)
+		w->ngroups = (int)(sizeof(w->groups) / sizeof(w->groups[0]));
+}
+
+/* Can w get the permission bits in need (4 read, 1 search) on path? */
+static int
+ks_who_can(const struct ks_who *w, const char *path, const struct stat *st, int need)
+{
+	int bits;
+
+	if (w->as_process)
+		return faccessat(AT_FDCWD, path, (need & 4 ? R_OK : 0) | (need & 1 ? X_OK : 0),
+				 AT_EACCESS) == 0;
+	if (st->st_uid == w->uid) {
+		bits = (st->st_mode >> 6) & 7;
+	} else {
+		int in_group = 0;
+
+		for (int i = 0; i < w->ngroups; i++)
+			if (w->groups[i] == st->st_gid)
+				in_group = 1;
+		bits = in_group ? (st->st_mode >> 3) & 7 : st->st_mode & 7;
+	}
+	return (bits & need) == need;
+}
+
+static int
+ks_check_tree(const struct ks_who *w, const char *dir, int depth, FILE *report, int *nkeys)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if ((d = opendir(dir)) == NULL) {
+		fprintf(report, "error: cannot list %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		char *p;
+
+		if (de->d_name[0] == '.')
+			continue;
+		p = xasprintf("%s/%s", dir, de->d_name);
+		if (stat(p, &st) < 0) {
+			fprintf(report, "warning: %s: %s\n", p, strerror(errno));
+		} else if (depth < 2 && S_ISDIR(st.st_mode)) {
+			if (!ks_who_can(w, p, &st, 5)) {
+				fprintf(report, "error: %s is not readable by %s\n", p, w->name);
+				rc = -1;
+			} else if (ks_check_tree(w, p, depth + 1, report, nkeys) < 0) {
+				rc = -1;
+			}
+		} else if (depth == 2 && S_ISREG(st.st_mode)) {
+			(*nkeys)++;
+			if (!ks_who_can(w, p, &st, 4)) {
+				fprintf(report, "error: %s is not readable by %s\n", p, w->name);
+				rc = -1;
+			}
+			if (st.st_mode & 077)
+				fprintf(report, "warning: %s is accessible to group or others (mode %04o)\n",
+					p, (unsigned)(st.st_mode & 07777));
+		}
+		free(p);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int
+ks_check_file_store(const struct ks_store *s, const struct ks_who *w, FILE *report)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int nkeys = 0;
+	size_t n = strlen(s->root);
+
+	if (n >= sizeof(path)) {
+		fprintf(report, "error: key store path too long\n");
+		return -1;
+	}
+	/* Every ancestor must be searchable by the service user. */
+	memcpy(path, s->root, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		char c = path[i];
+
+		path[i] = '\0';
+		if (stat(path, &st) < 0) {
+			fprintf(report, "error: key store %s: %s: %s\n", s->root, path, strerror(errno));
+			return -1;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			fprintf(report, "error: key store %s: %s is not a directory\n", s->root, path);
+			return -1;
+		}
+		if (!ks_who_can(w, path, &st, c == '\0' ? 5 : 1)) {
+			fprintf(report, "error: key store %s: %s is not %s by %s\n", s->root, path,
+				c == '\0' ? "readable" : "searchable", w->name);
+			return -1;
+		}
+		path[i] = c;
+	}
+	if (ks_check_tree(w, s->root, 0, report, &nkeys) < 0)
+		return -1;
+	if (nkeys == 0)
+		fprintf(report, "warning: key store %s holds no key files (<selector>/<tag>/<file>)\n",
+			s->root);
+	else
+		fprintf(report, "key store %s: %d key files readable by %s\n", s->root, nkeys,
+			w->name);
+	return 0;
+}
+
+static int
+ks_check_s3_store(const struct config *cfg, const struct ks_store *s, FILE *report)
+{
+	char *prefix = xasprintf("%s%s", s->prefix, *s->prefix ? "/" : "");
+	struct s3_error e = {0};
+	int found = 0, st;
+
+	st = s3_probe(cfg, s->bucket, prefix, &found, &e);
+	free(prefix);
+	if (st == 0) {
+		if (found)
+			fprintf(report, "key store s3://%s/%s: reachable, holds keys\n", s->bucket,
+				s->prefix);
+		else
+			fprintf(report, "warning: key store s3://%s/%s: reachable, but no keys under it\n",
+				s->bucket, s->prefix);
+		return 0;
+	}
+	if (st == 403 && !ks_s3_bad_credentials(e.code)) {
+		fprintf(report,
+			"warning: key store s3://%s/%s: listing refused (%s); keys may still be "
+			"readable, but missing keys will be reported as 500, not 404, without "
+			"s3:ListBucket\n",
+			s->bucket, s->prefix, e.code[0] ? e.code : "403");
+		return 0;
+	}
+	fprintf(report, "error: key store s3://%s/%s: %s\n", s->bucket, s->prefix, e.msg);
+	return -1;
+}
+
+int
+ks_check_access(const struct config *cfg, FILE *report)
+{
+	char err[256];
+	struct ks_store s;
+	struct ks_who w;
+	int rc;
+
+	if (ks_store_parse(cfg->keyfile_uri, &s, err, sizeof(err)) < 0) {
+		fprintf(report, "error: DIGSIGSERVER_KEYFILE_URI: %s\n", err);
+		return -1;
+	}
+	if (s.is_s3) {
+		rc = ks_check_s3_store(cfg, &s, report);
+	} else {
+		ks_who_init(cfg, &w);
+		rc = ks_check_file_store(&s, &w, report);
+	}
+	ks_store_free(&s);
+	return rc;
+}

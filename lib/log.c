@@ -1,0 +1,140 @@
+/*
+ * log.c: one-line log records to stderr and optionally syslog.
+ *
+ * Each line is written with a single write(2) so lines from the
+ * supervisor and its workers, which share stderr, never interleave.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_level = LOG_LVL_INFO;
+static int log_syslog;
+static char log_tag[64] = "digsigserver";
+
+static const char *const level_names[] = {"debug", "info", "warning", "error"};
+
+void
+log_init(const char *ident, int level, int use_syslog)
+{
+	log_level = level;
+	log_syslog = use_syslog;
+	if (use_syslog)
+		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void
+log_set_level(int level)
+{
+	log_level = level;
+}
+
+int
+log_get_level(void)
+{
+	return log_level;
+}
+
+void
+log_set_tag(const char *tag)
+{
+	snprintf(log_tag, sizeof(log_tag), "%s", tag);
+}
+
+int
+log_level_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
+		if (strcasecmp(s, level_names[i]) == 0)
+			return (int)i;
+	if (strcasecmp(s, "warn") == 0)
+		return LOG_LVL_WARNING;
+	if (strcasecmp(s, "critical") == 0)
+		return LOG_LVL_ERROR;
+	return -1;
+}
+
+/* Emit one formatted line at level (no level filtering here). */
+static void
+log_emit(int level, const char *func, const char *fmt, va_list ap)
+{
+	char msg[2048], line[2300];
+	struct timespec ts;
+	struct tm tm;
+	int n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* Never let a client-controlled byte break the one-line format. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: %s%s%s\n",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, ts.tv_nsec / 1000000, log_tag, (long)getpid(),
+		     level_names[level], func ? func : "", func ? ": " : "", msg);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	if (write(STDERR_FILENO, line, (size_t)n) < 0) {
+		/* nowhere left to report it */
+	}
+	if (log_syslog) {
+		static const int prio[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+		syslog(prio[level], "%s%s%s", func ? func : "", func ? ": " : "", msg);
+	}
+}
+
+void
+log_msg(int level, const char *func, const char *fmt, ...)
+{
+	va_list ap;
+	int saved = errno;
+
+	if (level < log_level)
+		return;
+	va_start(ap, fmt);
+	log_emit(level, func, fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+void
+log_request(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (LOG_LVL_INFO < log_level)
+		return;
+	va_start(ap, fmt);
+	log_emit(LOG_LVL_INFO, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_fatal(const char *func, int with_errno, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (with_errno)
+		log_msg(LOG_LVL_ERROR, func, "fatal: %s: %s", msg, strerror(saved));
+	else
+		log_msg(LOG_LVL_ERROR, func, "fatal: %s", msg);
+	exit(1);
+}

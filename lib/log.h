@@ -1,0 +1,37 @@
+/*
+ * log.h: logging for the supervisor and the workers.
+ *
+ * Lines go to stderr (foreground) and, when configured, to syslog.  The
+ * macros prefix the calling function's name.  Nothing logged may contain
+ * key material: callers log names and sizes, never contents.
+ */
+#ifndef DSS_LOG_H
+#define DSS_LOG_H
+
+#include <stdarg.h>
+
+enum log_level { LOG_LVL_DEBUG = 0, LOG_LVL_INFO, LOG_LVL_WARNING, LOG_LVL_ERROR };
+
+void log_init(const char *ident, int level, int use_syslog);
+void log_set_level(int level);
+int log_get_level(void);
+/* Set the prefix that tags each line (e.g. "worker 1234"). */
+void log_set_tag(const char *tag);
+void log_msg(int level, const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Log at info without a function prefix: the per-request line. */
+void log_request(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_fatal(const char *func, int with_errno, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+/* Parse "debug"/"info"/"warning"/"error" (case-insensitive); -1 if unknown. */
+int log_level_parse(const char *s);
+
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __func__, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __func__, __VA_ARGS__)
+#define log_warnx(...) log_msg(LOG_LVL_WARNING, __func__, __VA_ARGS__)
+#define log_errorx(...) log_msg(LOG_LVL_ERROR, __func__, __VA_ARGS__)
+/* fatal: with strerror(errno); fatalx: without. */
+#define fatal(...) log_fatal(__func__, 1, __VA_ARGS__)
+#define fatalx(...) log_fatal(__func__, 0, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,176 @@
+/*
+ * manifest.c: see manifest.h.  The rules follow the original server's
+ * parse_manifest(): the file is decoded as strict UTF-8 (a decoding error
+ * is a ValueError there, so an invalid manifest), iterated by lines with
+ * universal newlines, each line rstrip()ped and matched against
+ * "([^=]+)=(.*)".
+ */
+#include "manifest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned int cp;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Bytes of the white-space character that ends s[0..n), or 0: what
+ * Python's str.rstrip() removes (str.isspace()).
+ */
+static size_t
+trailing_space(const unsigned char *s, size_t n)
+{
+	static const char *const multi[] = {
+		"\xc2\x85", "\xc2\xa0", "\xe1\x9a\x80", "\xe2\x80\xa8", "\xe2\x80\xa9",
+		"\xe2\x80\xaf", "\xe2\x81\x9f", "\xe3\x80\x80",
+	};
+	unsigned char c;
+
+	if (n == 0)
+		return 0;
+	c = s[n - 1];
+	if (c == ' ' || (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x1f))
+		return 1;
+	if (c < 0x80)
+		return 0;
+	/* U+2000 .. U+200A */
+	if (n >= 3 && s[n - 3] == 0xe2 && s[n - 2] == 0x80 && c >= 0x80 && c <= 0x8a)
+		return 3;
+	for (size_t i = 0; i < sizeof(multi) / sizeof(multi[0]); i++) {
+		size_t l = strlen(multi[i]);
+
+		if (n >= l && memcmp(s + n - l, multi[i], l) == 0)
+			return l;
+	}
+	return 0;
+}
+
+void
+manifest_free(struct manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->vars[i].name);
+		free(m->vars[i].value);
+	}
+	free(m->vars);
+	m->vars = NULL;
+	m->n = 0;
+}
+
+const char *
+manifest_get(const struct manifest *m, const char *name)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (strcmp(m->vars[i].name, name) == 0)
+			return m->vars[i].value;
+	return NULL;
+}
+
+/* Set name (nlen bytes) to value (vlen bytes): the last duplicate wins. */
+static void
+manifest_set(struct manifest *m, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		if (strlen(m->vars[i].name) == nlen && memcmp(m->vars[i].name, name, nlen) == 0) {
+			free(m->vars[i].value);
+			m->vars[i].value = xstrndup(value, vlen);
+			return;
+		}
+	}
+	m->vars = xrealloc(m->vars, (m->n + 1) * sizeof(*m->vars));
+	m->vars[m->n].name = xstrndup(name, nlen);
+	m->vars[m->n].value = xstrndup(value, vlen);
+	m->n++;
+}
+
+int
+manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, size_t errlen)
+{
+	const unsigned char *u = (const unsigned char *)buf;
+	size_t pos = 0, lineno = 0;
+
+	m->vars = NULL;
+	m->n = 0;
+	for (size_t i = 0; i < len;) {
+		size_t l;
+
+		if (u[i] == '\0') {
+			snprintf(err, errlen, "NUL byte at offset %zu", i);
+			return -1;
+		}
+		if ((l = utf8_seq(u + i, len - i)) == 0) {
+			snprintf(err, errlen, "invalid UTF-8 at offset %zu", i);
+			return -1;
+		}
+		i += l;
+	}
+	while (pos < len) {
+		size_t end = pos, next, n;
+		const char *eq;
+
+		while (end < len && buf[end] != '\n' && buf[end] != '\r')
+			end++;
+		next = end;
+		if (next < len) {
+			if (buf[next] == '\r' && next + 1 < len && buf[next + 1] == '\n')
+				next += 2;
+			else
+				next++;
+		}
+		lineno++;
+		n = end - pos;
+		while (n > 0) {
+			size_t t = trailing_space(u + pos, n);
+
+			if (t == 0)
+				break;
+			n -= t;
+		}
+		eq = memchr(buf + pos, '=', n);
+		if (eq == NULL || eq == buf + pos) {
+			snprintf(err, errlen, "line %zu: %s", lineno,
+				 n == 0 ? "empty line" : eq == NULL ? "no '='" : "empty name");
+			manifest_free(m);
+			return -1;
+		}
+		manifest_set(m, buf + pos, (size_t)(eq - (buf + pos)), eq + 1,
+			     n - (size_t)(eq - (buf + pos)) - 1);
+		pos = next;
+	}
+	return 0;
+}

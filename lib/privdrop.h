@@ -1,0 +1,25 @@
+/*
+ * privdrop.h: dropping privileges, in one function and one fixed order.
+ */
+#ifndef DSS_PRIVDROP_H
+#define DSS_PRIVDROP_H
+
+#include <sys/types.h>
+
+struct priv_user {
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+	int valid; /* 0: do not switch user (not started as root) */
+};
+
+/* Look up the service user when running as root; 0 or -1 with err. */
+int priv_lookup(const char *name, struct priv_user *pu, char *err, size_t errlen);
+/*
+ * Become pu (when valid): setgroups, setresgid, setresuid, verify; then,
+ * always: RLIMIT_CORE 0, not dumpable, no new privileges, umask 077.
+ * Fatal on any failure.
+ */
+void priv_drop(const struct priv_user *pu);
+
+#endif

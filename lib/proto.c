@@ -1,0 +1,178 @@
+/*
+ * proto.c: sending and receiving the records of proto.h, with the client
+ * socket passed as SCM_RIGHTS ancillary data.  Everything about fd passing
+ * lives here.
+ */
+#include "proto.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+size_t
+proto_size(uint32_t type)
+{
+	switch (type) {
+	case PROTO_JOB:
+		return sizeof(struct proto_job);
+	case PROTO_READY:
+		return sizeof(struct proto_ready);
+	case PROTO_STARTED:
+		return sizeof(struct proto_started);
+	case PROTO_PROGRESS:
+		return sizeof(struct proto_progress);
+	case PROTO_CHILD:
+		return sizeof(struct proto_child);
+	case PROTO_RESPONDING:
+		return sizeof(struct proto_responding);
+	case PROTO_DONE:
+		return sizeof(struct proto_done);
+	case PROTO_AUDIT:
+		return sizeof(struct proto_audit);
+	}
+	return 0;
+}
+
+void
+proto_init(union proto_msg *msg, uint32_t type, uint32_t generation, uint64_t job_id)
+{
+	memset(msg, 0, sizeof(*msg));
+	msg->hdr.type = type;
+	msg->hdr.size = (uint32_t)proto_size(type);
+	msg->hdr.generation = generation;
+	msg->hdr.job_id = job_id;
+}
+
+int
+proto_send(int sock, const union proto_msg *msg, int fd)
+{
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cmsgbuf;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = (void *)msg;
+	iov.iov_len = msg->hdr.size;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
+		mh.msg_control = cmsgbuf.buf;
+		mh.msg_controllen = sizeof(cmsgbuf.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if ((size_t)n != msg->hdr.size) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+/* Check that a fixed char array holds a NUL-terminated string. */
+static int
+terminated(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+/* Type-specific checks of a record's contents; 0 or -1. */
+static int
+proto_check(const union proto_msg *msg)
+{
+	switch (msg->hdr.type) {
+	case PROTO_JOB:
+		return terminated(msg->job.peer, sizeof(msg->job.peer)) &&
+				       terminated(msg->job.identity, sizeof(msg->job.identity)) &&
+				       msg->job.prefix_len <= PROTO_PREFIX_MAX
+			       ? 0
+			       : -1;
+	case PROTO_STARTED:
+		return terminated(msg->started.endpoint, sizeof(msg->started.endpoint)) &&
+				       terminated(msg->started.selector,
+						  sizeof(msg->started.selector)) &&
+				       terminated(msg->started.identity,
+						  sizeof(msg->started.identity))
+			       ? 0
+			       : -1;
+	case PROTO_PROGRESS:
+		return terminated(msg->progress.text, sizeof(msg->progress.text)) ? 0 : -1;
+	case PROTO_AUDIT:
+		return msg->audit.len < PROTO_AUDIT_MAX &&
+				       msg->audit.json[msg->audit.len] == '\0'
+			       ? 0
+			       : -1;
+	}
+	return 0;
+}
+
+int
+proto_recv(int sock, union proto_msg *msg, int *fd)
+{
+	struct msghdr mh;
+	struct iovec iov;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} cmsgbuf;
+	struct cmsghdr *cm;
+	ssize_t n;
+	int got = -1, bad = 0;
+
+	*fd = -1;
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = msg;
+	iov.iov_len = sizeof(*msg);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cmsgbuf.buf;
+	mh.msg_controllen = sizeof(cmsgbuf.buf);
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < nfd; i++) {
+				int f;
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				if (got < 0)
+					got = f;
+				else {
+					close(f);
+					bad = 1;
+				}
+			}
+		}
+	}
+	if (n == 0 && got < 0)
+		return 0;
+	if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(struct proto_hdr) ||
+	    proto_size(msg->hdr.type) == 0 || msg->hdr.size != (size_t)n ||
+	    proto_size(msg->hdr.type) != (size_t)n || proto_check(msg) < 0 ||
+	    (got >= 0 && msg->hdr.type != PROTO_JOB)) {
+		if (got >= 0)
+			close(got);
+		errno = EPROTO;
+		return -1;
+	}
+	*fd = got;
+	return 1;
+}

@@ -1,0 +1,124 @@
+/*
+ * proto.h: the supervisor <-> worker contract.
+ *
+ * One SOCK_SEQPACKET socketpair per worker carries small fixed-size typed
+ * records, one per datagram.  Every record starts with struct proto_hdr:
+ * its type, its exact size, the worker generation and the job id.  The
+ * receiver checks type and size before it touches the body
+ * (proto_recv); a worker that sends anything else is killed.
+ *
+ *   supervisor -> worker   PROTO_JOB       + the client socket (SCM_RIGHTS)
+ *   worker -> supervisor   PROTO_READY     forked, privileges dropped, idle
+ *                          PROTO_STARTED   endpoint and key selector known
+ *                          PROTO_PROGRESS  a short text for /status
+ *                          PROTO_CHILD     an external tool's process group
+ *                          PROTO_RESPONDING the response has begun
+ *                          PROTO_DONE      status and byte counts
+ *                          PROTO_AUDIT     one audit record (JSON object)
+ */
+#ifndef DSS_PROTO_H
+#define DSS_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PROTO_PEER_MAX 64     /* "[addr]:port" text */
+#define PROTO_PREFIX_MAX 8192 /* request bytes the supervisor already read */
+#define PROTO_TEXT_MAX 128
+#define PROTO_AUDIT_MAX 16384
+
+enum proto_type {
+	PROTO_JOB = 1,
+	PROTO_READY,
+	PROTO_STARTED,
+	PROTO_PROGRESS,
+	PROTO_CHILD,
+	PROTO_RESPONDING,
+	PROTO_DONE,
+	PROTO_AUDIT,
+	PROTO_TYPE_MAX
+};
+
+struct proto_hdr {
+	uint32_t type;
+	uint32_t size; /* of the whole record */
+	uint32_t generation;
+	uint32_t pad;
+	uint64_t job_id;
+};
+
+struct proto_job {
+	struct proto_hdr hdr;
+	char peer[PROTO_PEER_MAX];
+	char identity[PROTO_TEXT_MAX]; /* authenticated client name, or "" */
+	uint32_t prefix_len;
+	char prefix[PROTO_PREFIX_MAX];
+};
+
+struct proto_ready {
+	struct proto_hdr hdr;
+};
+
+struct proto_started {
+	struct proto_hdr hdr;
+	char endpoint[32];
+	char selector[PROTO_TEXT_MAX];
+	char identity[PROTO_TEXT_MAX]; /* authenticated client name, or "" */
+};
+
+struct proto_progress {
+	struct proto_hdr hdr;
+	char text[PROTO_TEXT_MAX];
+};
+
+struct proto_child {
+	struct proto_hdr hdr;
+	int32_t pgid; /* 0: the tool has ended */
+};
+
+struct proto_responding {
+	struct proto_hdr hdr;
+};
+
+struct proto_done {
+	struct proto_hdr hdr;
+	int32_t status;
+	uint32_t pad;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+};
+
+struct proto_audit {
+	struct proto_hdr hdr;
+	uint32_t len;
+	char json[PROTO_AUDIT_MAX];
+};
+
+union proto_msg {
+	struct proto_hdr hdr;
+	struct proto_job job;
+	struct proto_ready ready;
+	struct proto_started started;
+	struct proto_progress progress;
+	struct proto_child child;
+	struct proto_responding responding;
+	struct proto_done done;
+	struct proto_audit audit;
+};
+
+/* The size a record of this type must have; 0 for an unknown type. */
+size_t proto_size(uint32_t type);
+/* Fill the header of msg for type. */
+void proto_init(union proto_msg *msg, uint32_t type, uint32_t generation, uint64_t job_id);
+/* Send one record, with fd as SCM_RIGHTS when fd >= 0; 0 or -1. */
+int proto_send(int sock, const union proto_msg *msg, int fd);
+/*
+ * Receive one record into msg and check it: a known type, the exact size,
+ * NUL-terminated strings, at most one passed fd (into *fd, else -1).
+ * Returns 1 for a record, 0 at end of stream, -1 on error or a bad record
+ * (errno EPROTO; any fd received is closed).
+ */
+int proto_recv(int sock, union proto_msg *msg, int *fd);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * reply.c: see reply.h.  Files go out with sendfile(2).
+ */
+#include "reply.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+const char *
+http_status_text(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 415: return "Unsupported Media Type";
+	case 417: return "Expectation Failed";
+	case 422: return "Unprocessable Entity";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	case 507: return "Insufficient Storage";
+	}
+	return "Unknown";
+}
+
+/* Wait until fd is writable or the deadline passes; 0 or -1 (ETIMEDOUT). */
+static int
+wait_writable(int fd, uint64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		uint64_t now = util_now_ms();
+		int r;
+
+		if (now >= deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		r = poll(&pfd, 1, (int)(deadline - now));
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+int
+reply_write(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	const char *p = buf;
+	uint64_t deadline = util_now_ms() + (uint64_t)timeout_ms;
+
+	while (len > 0) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(fd, deadline) == 0)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Format the status line and headers into buf; length or -1. */
+static int
+format_head(char *buf, size_t size, int status, const char *ctype, uint64_t len, const char *extra)
+{
+	int n = snprintf(buf, size,
+			 "HTTP/1.1 %d %s\r\n"
+			 "Server: digsigserver\r\n"
+			 "Connection: close\r\n"
+			 "Content-Type: %s\r\n"
+			 "Content-Length: %llu\r\n"
+			 "%s\r\n",
+			 status, http_status_text(status), ctype, (unsigned long long)len,
+			 extra ? extra : "");
+	return n < 0 || (size_t)n >= size ? -1 : n;
+}
+
+int
+http_reply(int fd, int status, const char *ctype, const void *body, size_t len, const char *extra,
+	   int timeout_ms, uint64_t *sent)
+{
+	char head[2048];
+	int n = format_head(head, sizeof(head), status, ctype, len, extra);
+
+	if (n < 0) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	if (reply_write(fd, head, (size_t)n, timeout_ms) < 0)
+		return -1;
+	if (len > 0 && reply_write(fd, body, len, timeout_ms) < 0)
+		return -1;
+	if (sent)
+		*sent += (uint64_t)n + len;
+	return 0;
+}
+
+int
+http_reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms,
+		uint64_t *sent)
+{
+	return http_reply(fd, status, "text/plain; charset=utf-8", text, strlen(text), extra,
+			  timeout_ms, sent);
+}
+
+int
+http_reply_file(int fd, int status, const char *path, const char *filename, int timeout_ms,
+		uint64_t *sent)
+{
+	char head[2048], disp[512];
+	struct stat st;
+	off_t off = 0;
+	int in, n, saved;
+	uint64_t deadline = util_now_ms() + (uint64_t)timeout_ms;
+
+	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(in);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(disp, sizeof(disp), "Content-Disposition: Attachment; filename=\"%s\"\r\n", filename);
+	n = format_head(head, sizeof(head), status, "application/octet-stream",
+			(uint64_t)st.st_size, disp);
+	if (n < 0 || reply_write(fd, head, (size_t)n, timeout_ms) < 0)
+		goto fail;
+	if (sent)
+		*sent += (uint64_t)n;
+	while (off < st.st_size) {
+		ssize_t w = sendfile(fd, in, &off, (size_t)(st.st_size - off));
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(fd, deadline) == 0)
+				continue;
+			goto fail;
+		}
+		if (w == 0) {
+			errno = EIO; /* the file shrank under us */
+			goto fail;
+		}
+		if (sent)
+			*sent += (uint64_t)w;
+	}
+	close(in);
+	return 0;
+fail:
+	saved = errno;
+	close(in);
+	errno = saved;
+	return -1;
+}

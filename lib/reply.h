@@ -1,0 +1,31 @@
+/*
+ * reply.h: writing HTTP responses.  Used by the supervisor (its own small
+ * answers: /status, 404, 503, 504 ...) and by the workers (text reasons
+ * and signed files).  Every response closes the connection.
+ */
+#ifndef DSS_REPLY_H
+#define DSS_REPLY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The reason phrase of a status code ("Not Found"). */
+const char *http_status_text(int status);
+/*
+ * Write a whole response with the given body.  extra holds further header
+ * lines, each ending in CRLF, or NULL.  Works on blocking and non-blocking
+ * sockets (waits up to timeout_ms for room).  Returns 0 or -1.
+ */
+int http_reply(int fd, int status, const char *ctype, const void *body, size_t len,
+	       const char *extra, int timeout_ms, uint64_t *sent);
+/* A text/plain; charset=utf-8 answer. */
+int http_reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms,
+		    uint64_t *sent);
+/* A file as application/octet-stream with Content-Disposition: Attachment. */
+int http_reply_file(int fd, int status, const char *path, const char *filename, int timeout_ms,
+		    uint64_t *sent);
+/* Write len bytes, polling on EAGAIN for at most timeout_ms in all; 0 or -1. */
+int reply_write(int fd, const void *buf, size_t len, int timeout_ms);
+
+#endif

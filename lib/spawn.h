@@ -1,0 +1,50 @@
+/*
+ * spawn.h: run an external signing tool and wait for it.
+ *
+ * The tool runs in a process group of its own (so a timeout can kill it
+ * and everything it started), in a given working directory, with exactly
+ * the given environment (argv[0] without a '/' is looked up in that
+ * environment's PATH, as Python's subprocess does), stdin from /dev/null,
+ * no other inherited descriptors, default signal handling, and stdout and
+ * stderr together in one pipe.  Each output line is logged at debug level
+ * and the last few are kept for the caller's warning on failure; strings
+ * named in redact (key material a tool might echo) are masked first.
+ */
+#ifndef DSS_SPAWN_H
+#define DSS_SPAWN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct spawn_opts {
+	char *const *argv;	    /* NULL-terminated; argv[0] is the program */
+	char *const *envp;	    /* NULL-terminated: the whole environment */
+	const char *cwd;	    /* working directory, or NULL */
+	const char *log_name;	    /* prefix of logged output lines; NULL: argv[0] */
+	size_t tail_lines;	    /* output lines to keep (0: none) */
+	const char *const *redact;  /* NULL-terminated strings to mask, or NULL */
+	/* Called with the tool's process group once it exists, and with 0
+	 * once it has been reaped (job_child). */
+	void (*on_pgid)(void *arg, pid_t pgid);
+	void *arg;
+};
+
+struct spawn_result {
+	int status; /* wait status of the tool */
+	char *tail; /* its last lines, '\n'-separated (never NULL after spawn_run) */
+};
+
+/*
+ * Run the tool and wait for it (and its output) to end; leftovers of its
+ * process group are killed once it has exited.  0 when it ran (look at
+ * r->status; exec failures show as exit status 127), or -1 with a reason in
+ * err when it could not be started.
+ */
+int spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t errlen);
+/* 1 when the status is a normal exit with code 0. */
+int spawn_ok(int status);
+/* "exit status 3", "killed by signal 9" ... */
+void spawn_describe(int status, char *buf, size_t len);
+void spawn_result_free(struct spawn_result *r);
+
+#endif

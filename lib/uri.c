@@ -1,0 +1,771 @@
+/*
+ * uri.c: see uri.h.
+ *
+ * A URI is first brought to a canonical text form (file:// with single
+ * slashes, or s3://bucket/key), which the prefix check compares against
+ * the configured prefixes in the same form.  An open artifact keeps a
+ * descriptor of its directory, so the temporary file, the identity check
+ * and the rename all happen in the directory that was checked, whatever
+ * happens to the path meanwhile.
+ */
+#include "uri.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "s3.h"
+#include "util.h"
+
+#define URI_MAX 4096
+
+struct uri_artifact {
+	const struct config *cfg;
+	int is_s3;
+	int fd;		  /* the current artifact, read-only */
+	long long size;
+	/* file:// */
+	char *path;	  /* canonical path of the artifact */
+	char *base;	  /* its name in dirfd */
+	int dirfd;
+	int have_orig;	  /* 0 for uri_upload of a new file */
+	struct stat orig; /* the original when opened */
+	/* s3:// */
+	char *bucket, *key;
+	char *inpath;	  /* <jobdir>/artifact.in */
+	char *jobdir;
+	char etag[128];
+	/* the replacement */
+	char *tmpname;	  /* file://: name in dirfd */
+	char *tmppath;	  /* its full path */
+	int outfd;
+	int committed;
+};
+
+/*
+ * Canonical form of an artifact URI or prefix, newly allocated: file:// +
+ * the path with runs of slashes collapsed, or s3://bucket/key.  *is_s3
+ * says which.  NULL with err for anything else.  A prefix may end in '/'.
+ */
+static char *
+uri_canonical(const char *uri, int is_prefix, int *is_s3, char *err, size_t errlen)
+{
+	const char *path;
+	char *out, *o;
+
+	if (strlen(uri) > URI_MAX) {
+		snprintf(err, errlen, "Invalid artifact URI (too long)");
+		return NULL;
+	}
+	for (const char *p = uri; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(err, errlen, "Invalid artifact URI (control character)");
+			return NULL;
+		}
+	}
+	if (strncmp(uri, "s3://", 5) == 0) {
+		char *bucket, *key;
+
+		if (s3_parse_uri(uri, &bucket, &key, err, errlen) < 0) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "Invalid artifact URI (%s)", why);
+			return NULL;
+		}
+		if (!is_prefix && (*key == '\0' || key[strlen(key) - 1] == '/')) {
+			free(bucket);
+			free(key);
+			snprintf(err, errlen, "Invalid artifact URI (no object key)");
+			return NULL;
+		}
+		*is_s3 = 1;
+		out = xasprintf("s3://%s/%s", bucket, key);
+		free(bucket);
+		free(key);
+		return out;
+	}
+	if (strncmp(uri, "file://", 7) == 0)
+		path = uri + 7;
+	else if (uri[0] == '/')
+		path = uri; /* the original server took bare paths too */
+	else
+		path = NULL;
+	if (path == NULL || path[0] != '/') {
+		snprintf(err, errlen, "Invalid artifact URI");
+		return NULL;
+	}
+	*is_s3 = 0;
+	out = xmalloc(strlen(path) + 8);
+	memcpy(out, "file://", 7);
+	o = out + 7;
+	for (const char *seg = path; *seg;) {
+		size_t n;
+
+		while (*seg == '/')
+			seg++;
+		if (*seg == '\0')
+			break;
+		n = strcspn(seg, "/");
+		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
+			free(out);
+			snprintf(err, errlen, "Invalid artifact URI (\".\" or \"..\" in the path)");
+			return NULL;
+		}
+		*o++ = '/';
+		memcpy(o, seg, n);
+		o += n;
+		seg += n;
+	}
+	if (o == out + 7 || (path[strlen(path) - 1] == '/')) {
+		if (!is_prefix) {
+			free(out);
+			snprintf(err, errlen, "Invalid artifact URI (names a directory)");
+			return NULL;
+		}
+		*o++ = '/';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Is canonical URI c under canonical prefix p (segment-wise)? */
+static int
+uri_under(const char *c, const char *p)
+{
+	size_t n = strlen(p);
+
+	if (strncmp(c, p, n) != 0)
+		return 0;
+	return p[n - 1] == '/' || c[n] == '\0' || c[n] == '/';
+}
+
+/*
+ * 1 if the canonical URI c is under one of the configured prefixes (or no
+ * prefixes are configured), else 0.  With resolve, file:// prefixes are
+ * compared by their real path too (a prefix may itself be a symlink).
+ */
+static int
+uri_allowed(const struct config *cfg, const char *c, int resolve)
+{
+	const char *list = cfg->artifact_uri_prefixes;
+	int allowed = 0, any = 0;
+	char *copy, *save = NULL;
+
+	if (list == NULL)
+		return 1;
+	copy = xstrdup(list);
+	for (char *tok = strtok_r(copy, ",", &save); tok && !allowed;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char err[128], *p;
+		int is_s3;
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		for (char *e = tok + strlen(tok); e > tok && (e[-1] == ' ' || e[-1] == '\t');)
+			*--e = '\0';
+		if (*tok == '\0')
+			continue;
+		any = 1;
+		if ((p = uri_canonical(tok, 1, &is_s3, err, sizeof(err))) == NULL) {
+			log_warnx("ignoring artifact URI prefix \"%s\": %s", tok, err);
+			continue;
+		}
+		if (uri_under(c, p))
+			allowed = 1;
+		else if (resolve && !is_s3) {
+			char real[PATH_MAX];
+
+			if (realpath(p + 7, real) != NULL) {
+				char *rp = xasprintf("file://%s%s", strcmp(real, "/") ? real : "",
+						     p[strlen(p) - 1] == '/' ? "/" : "");
+				allowed = uri_under(c, rp);
+				free(rp);
+			}
+		}
+		free(p);
+	}
+	free(copy);
+	return allowed || !any;
+}
+
+int
+uri_check(const struct config *cfg, const char *uri, char *err, size_t errlen)
+{
+	int is_s3;
+	char *c = uri_canonical(uri, 0, &is_s3, err, errlen);
+
+	if (c == NULL)
+		return 400;
+	if (!uri_allowed(cfg, c, 0)) {
+		free(c);
+		snprintf(err, errlen, "Artifact URI not allowed");
+		return 403;
+	}
+	free(c);
+	return 0;
+}
+
+static struct uri_artifact *
+uri_art_new(const struct config *cfg)
+{
+	struct uri_artifact *a = xcalloc(1, sizeof(*a));
+
+	a->cfg = cfg;
+	a->fd = a->dirfd = a->outfd = -1;
+	return a;
+}
+
+/* Map an S3 failure on an artifact to a status and a reason. */
+static int
+uri_s3_status(const struct s3_error *e, const char *doing, char *err, size_t errlen)
+{
+	log_warnx("artifact: %s", e->msg);
+	switch (e->status) {
+	case 404:
+		snprintf(err, errlen, "Artifact not found");
+		return 404;
+	case 403:
+		snprintf(err, errlen, "Artifact store refused access (%s)",
+			 e->code[0] ? e->code : "403");
+		return 403;
+	case 503:
+		snprintf(err, errlen, "Artifact store unavailable");
+		return 503;
+	default:
+		if (strcmp(e->code, S3_CODE_TOO_LARGE) == 0) {
+			snprintf(err, errlen, "Artifact too large");
+			return 413;
+		}
+		snprintf(err, errlen, "Artifact %s failed", doing);
+		return 500;
+	}
+}
+
+static int
+uri_open_file(struct uri_artifact *a, const char *canon, char *err, size_t errlen)
+{
+	const char *path = canon + 7;
+	const char *slash = strrchr(path, '/');
+	char *dir = xstrndup(path, (size_t)(slash - path));
+	int saved;
+
+	a->path = xstrdup(path);
+	a->base = xstrdup(slash + 1);
+	a->dirfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	saved = errno;
+	if (a->dirfd >= 0 && a->cfg->artifact_uri_prefixes != NULL) {
+		char real[PATH_MAX], *rc;
+
+		if (realpath(*dir ? dir : "/", real) == NULL) {
+			saved = errno;
+			close(a->dirfd);
+			a->dirfd = -1;
+		} else {
+			rc = xasprintf("file://%s/%s", strcmp(real, "/") ? real : "", a->base);
+			if (!uri_allowed(a->cfg, rc, 1)) {
+				free(rc);
+				free(dir);
+				snprintf(err, errlen, "Artifact URI not allowed (resolves elsewhere)");
+				return 403;
+			}
+			free(rc);
+		}
+	}
+	free(dir);
+	if (a->dirfd < 0) {
+		if (saved == ENOENT || saved == ENOTDIR) {
+			snprintf(err, errlen, "Artifact not found");
+			return 404;
+		}
+		if (saved == EACCES || saved == EPERM) {
+			snprintf(err, errlen, "Artifact directory not accessible to the service user");
+			return 403;
+		}
+		log_warnx("artifact %s: %s", a->path, strerror(saved));
+		snprintf(err, errlen, "Cannot open the artifact directory");
+		return 500;
+	}
+	a->fd = openat(a->dirfd, a->base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (a->fd < 0) {
+		saved = errno;
+		switch (saved) {
+		case ENOENT:
+			snprintf(err, errlen, "Artifact not found");
+			return 404;
+		case ELOOP:
+			snprintf(err, errlen, "Artifact is a symbolic link");
+			return 400;
+		case EACCES:
+		case EPERM:
+			snprintf(err, errlen, "Artifact not readable by the service user");
+			return 403;
+		default:
+			log_warnx("artifact %s: %s", a->path, strerror(saved));
+			snprintf(err, errlen, "Cannot open the artifact");
+			return 500;
+		}
+	}
+	if (fstat(a->fd, &a->orig) < 0 || !S_ISREG(a->orig.st_mode)) {
+		snprintf(err, errlen, "Artifact is not a regular file");
+		return 400;
+	}
+	if (fcntl(a->fd, F_SETFL, 0) < 0) {
+		snprintf(err, errlen, "Cannot open the artifact");
+		return 500;
+	}
+	a->have_orig = 1;
+	a->size = a->orig.st_size;
+	return 0;
+}
+
+static int
+uri_open_s3(struct uri_artifact *a, const char *canon, const char *jobdir, char *err,
+	    size_t errlen)
+{
+	struct s3_error e = {0};
+	struct stat st;
+	int rc;
+
+	if (s3_parse_uri(canon, &a->bucket, &a->key, err, errlen) < 0)
+		return 400;
+	a->jobdir = xstrdup(jobdir);
+	a->inpath = xasprintf("%s/artifact.in", jobdir);
+	a->fd = open(a->inpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (a->fd < 0) {
+		log_warnx("%s: %s", a->inpath, strerror(errno));
+		free(a->inpath);
+		a->inpath = NULL;
+		snprintf(err, errlen, "Cannot create the artifact download");
+		return 500;
+	}
+	rc = s3_get_fd(a->cfg, a->bucket, a->key, a->fd, a->cfg->archive_max_size, a->etag,
+		       sizeof(a->etag), &e);
+	if (rc != 0)
+		return uri_s3_status(&e, "download", err, errlen);
+	if (fstat(a->fd, &st) < 0 || lseek(a->fd, 0, SEEK_SET) < 0) {
+		snprintf(err, errlen, "Cannot read the artifact download");
+		return 500;
+	}
+	a->size = st.st_size;
+	a->have_orig = 1;
+	return 0;
+}
+
+int
+uri_open(const struct config *cfg, const char *uri, const char *jobdir,
+	 struct uri_artifact **art, char *err, size_t errlen)
+{
+	struct uri_artifact *a;
+	char *canon;
+	int is_s3, st;
+
+	*art = NULL;
+	if ((st = uri_check(cfg, uri, err, errlen)) != 0)
+		return st;
+	canon = uri_canonical(uri, 0, &is_s3, err, errlen);
+	a = uri_art_new(cfg);
+	a->is_s3 = is_s3;
+	st = is_s3 ? uri_open_s3(a, canon, jobdir, err, errlen)
+		   : uri_open_file(a, canon, err, errlen);
+	free(canon);
+	if (st != 0) {
+		uri_close(a);
+		return st;
+	}
+	*art = a;
+	return 0;
+}
+
+int
+uri_fd(const struct uri_artifact *art)
+{
+	return art->fd;
+}
+
+long long
+uri_size(const struct uri_artifact *art)
+{
+	return art->size;
+}
+
+const char *
+uri_path(const struct uri_artifact *art)
+{
+	return art->is_s3 ? art->inpath : art->path;
+}
+
+const char *
+uri_temp_path(const struct uri_artifact *art)
+{
+	return art->tmppath;
+}
+
+/* Create ".<name>.dss-XXXXXX" in dirfd; the fd, or -1 with errno. */
+static int
+uri_mktemp(int dirfd, const char *base, char **name)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char rnd[6];
+	char sfx[7];
+
+	for (int tries = 0; tries < 100; tries++) {
+		int fd;
+
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -1;
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			sfx[i] = chars[rnd[i] % (sizeof(chars) - 1)];
+		sfx[6] = '\0';
+		/* Keep the name within NAME_MAX whatever the artifact's name. */
+		*name = xasprintf(".%.*s.dss-%s", NAME_MAX - 16, base, sfx);
+		fd = openat(dirfd, *name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		free(*name);
+		*name = NULL;
+		if (errno != EEXIST)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+int
+uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen)
+{
+	*outfd = -1;
+	if (art->outfd >= 0 || art->tmppath != NULL) {
+		snprintf(err, errlen, "replacement already begun");
+		return 500;
+	}
+	if (art->is_s3) {
+		art->tmppath = xasprintf("%s/artifact.out", art->jobdir);
+		art->outfd = open(art->tmppath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				  0600);
+		if (art->outfd < 0) {
+			log_warnx("%s: %s", art->tmppath, strerror(errno));
+			free(art->tmppath);
+			art->tmppath = NULL;
+			snprintf(err, errlen, "Cannot create the signed artifact");
+			return 500;
+		}
+		*outfd = art->outfd;
+		return 0;
+	}
+	art->outfd = uri_mktemp(art->dirfd, art->base, &art->tmpname);
+	if (art->outfd < 0) {
+		int saved = errno;
+		const char *slash = strrchr(art->path, '/');
+
+		log_warnx("temporary file beside %s: %s", art->path, strerror(saved));
+		switch (saved) {
+		case EACCES:
+		case EPERM:
+			snprintf(err, errlen,
+				 "The service user needs write access to the artifact's directory %.*s",
+				 slash == art->path ? 1 : (int)(slash - art->path), art->path);
+			return 403;
+		case EROFS:
+			snprintf(err, errlen, "The artifact's directory is on a read-only file system");
+			return 403;
+		case ENOSPC:
+		case EDQUOT:
+			snprintf(err, errlen, "No space left for the signed artifact");
+			return 500;
+		default:
+			snprintf(err, errlen, "Cannot create the signed artifact");
+			return 500;
+		}
+	}
+	art->tmppath = xasprintf("%.*s/%s", (int)(strrchr(art->path, '/') - art->path), art->path,
+				 art->tmpname);
+	*outfd = art->outfd;
+	return 0;
+}
+
+static int
+uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
+{
+	struct stat now, tst;
+	int fd;
+
+	/* The name may have been written by a tool: use what it holds now. */
+	fd = openat(art->dirfd, art->tmpname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &tst) < 0 || !S_ISREG(tst.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "The signed artifact is missing");
+		return 500;
+	}
+	if (art->have_orig) {
+		if (fstatat(art->dirfd, art->base, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    now.st_dev != art->orig.st_dev || now.st_ino != art->orig.st_ino) {
+			close(fd);
+			snprintf(err, errlen, "Artifact changed during signing");
+			return 409;
+		}
+		if (fchmod(fd, art->orig.st_mode & 0777) < 0) {
+			log_warnx("fchmod %s: %s", art->tmppath, strerror(errno));
+			close(fd);
+			snprintf(err, errlen, "Cannot set the signed artifact's mode");
+			return 500;
+		}
+		/* Keep the group (and the owner, when running as root) if we may. */
+		if (fchown(fd, geteuid() == 0 ? art->orig.st_uid : (uid_t)-1, art->orig.st_gid) < 0 &&
+		    errno != EPERM)
+			log_warnx("fchown %s: %s", art->tmppath, strerror(errno));
+	} else if (fchmod(fd, 0644) < 0) {
+		log_warnx("fchmod %s: %s", art->tmppath, strerror(errno));
+	}
+	if (fsync(fd) < 0) {
+		log_warnx("fsync %s: %s", art->tmppath, strerror(errno));
+		close(fd);
+		snprintf(err, errlen, "Writing the signed artifact failed");
+		return 500;
+	}
+	close(fd);
+	if (renameat(art->dirfd, art->tmpname, art->dirfd, art->base) < 0) {
+		log_warnx("rename %s to %s: %s", art->tmppath, art->path, strerror(errno));
+		snprintf(err, errlen, "Replacing the artifact failed");
+		return 500;
+	}
+	free(art->tmpname);
+	art->tmpname = NULL;
+	if (fsync(art->dirfd) < 0)
+		log_warnx("fsync of the directory of %s: %s", art->path, strerror(errno));
+	return 0;
+}
+
+static int
+uri_commit_s3(struct uri_artifact *art, char *err, size_t errlen)
+{
+	struct s3_error e = {0};
+	int fd, rc;
+
+	if (art->have_orig && art->etag[0]) {
+		char etag[128] = "";
+
+		rc = s3_head(art->cfg, art->bucket, art->key, NULL, etag, sizeof(etag), &e);
+		if (rc == 404 || (rc == 0 && strcmp(etag, art->etag) != 0)) {
+			snprintf(err, errlen, "Artifact changed during signing");
+			return 409;
+		}
+		if (rc != 0)
+			return uri_s3_status(&e, "upload", err, errlen);
+	}
+	fd = open(art->tmppath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "The signed artifact is missing");
+		return 500;
+	}
+	rc = s3_put_fd(art->cfg, art->bucket, art->key, fd, &e);
+	close(fd);
+	if (rc != 0)
+		return uri_s3_status(&e, "upload", err, errlen);
+	return 0;
+}
+
+int
+uri_commit(struct uri_artifact *art, char *err, size_t errlen)
+{
+	int st;
+
+	if (art->tmppath == NULL || art->committed) {
+		snprintf(err, errlen, "no replacement to commit");
+		return 500;
+	}
+	if (art->outfd >= 0) {
+		close(art->outfd);
+		art->outfd = -1;
+	}
+	st = art->is_s3 ? uri_commit_s3(art, err, errlen) : uri_commit_file(art, err, errlen);
+	if (st != 0) {
+		uri_abort(art);
+		return st;
+	}
+	art->committed = 1;
+	log_info("replaced artifact %s%s%s", art->is_s3 ? art->bucket : art->path,
+		 art->is_s3 ? "/" : "", art->is_s3 ? art->key : "");
+	return 0;
+}
+
+void
+uri_abort(struct uri_artifact *art)
+{
+	if (art == NULL)
+		return;
+	if (art->outfd >= 0) {
+		close(art->outfd);
+		art->outfd = -1;
+	}
+	if (art->tmpname != NULL) {
+		if (unlinkat(art->dirfd, art->tmpname, 0) < 0 && errno != ENOENT)
+			log_warnx("unlink %s: %s", art->tmppath, strerror(errno));
+	} else if (art->is_s3 && art->tmppath != NULL) {
+		unlink(art->tmppath);
+	}
+	free(art->tmpname);
+	free(art->tmppath);
+	art->tmpname = NULL;
+	art->tmppath = NULL;
+}
+
+void
+uri_close(struct uri_artifact *art)
+{
+	if (art == NULL)
+		return;
+	if (!art->committed)
+		uri_abort(art);
+	else if (art->is_s3 && art->tmppath != NULL)
+		unlink(art->tmppath);
+	if (art->fd >= 0)
+		close(art->fd);
+	if (art->dirfd >= 0)
+		close(art->dirfd);
+	if (art->inpath != NULL)
+		unlink(art->inpath);
+	free(art->path);
+	free(art->base);
+	free(art->bucket);
+	free(art->key);
+	free(art->inpath);
+	free(art->jobdir);
+	free(art->tmpname);
+	free(art->tmppath);
+	free(art);
+}
+
+/* Copy all of in to out; 0 or -1 (errno). */
+static int
+uri_copy_fd(int in, int out)
+{
+	char *buf = xmalloc(1 << 20);
+	int rc = 0;
+
+	for (;;) {
+		ssize_t n = read(in, buf, 1 << 20);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (util_write_all(out, buf, (size_t)n) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+int
+uri_download(const struct config *cfg, const char *uri, const char *dest_path, char *err,
+	     size_t errlen)
+{
+	struct uri_artifact *a = NULL;
+	char *canon;
+	int is_s3, st, out;
+
+	if ((st = uri_check(cfg, uri, err, errlen)) != 0)
+		return st;
+	out = open(dest_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0) {
+		log_warnx("%s: %s", dest_path, strerror(errno));
+		snprintf(err, errlen, "Cannot create the download");
+		return 500;
+	}
+	canon = uri_canonical(uri, 0, &is_s3, err, errlen);
+	if (is_s3) {
+		struct s3_error e = {0};
+		char *bucket, *key;
+
+		s3_parse_uri(canon, &bucket, &key, err, errlen);
+		st = s3_get_fd(cfg, bucket, key, out, cfg->archive_max_size, NULL, 0, &e);
+		if (st != 0)
+			st = uri_s3_status(&e, "download", err, errlen);
+		free(bucket);
+		free(key);
+	} else {
+		a = uri_art_new(cfg);
+		st = uri_open_file(a, canon, err, errlen);
+		if (st == 0 && uri_copy_fd(a->fd, out) < 0) {
+			log_warnx("copying %s: %s", a->path, strerror(errno));
+			snprintf(err, errlen, "Copying the artifact failed");
+			st = 500;
+		}
+		uri_close(a);
+	}
+	free(canon);
+	if (close(out) < 0 && st == 0) {
+		snprintf(err, errlen, "Writing the download failed");
+		st = 500;
+	}
+	if (st != 0)
+		unlink(dest_path);
+	return st;
+}
+
+int
+uri_upload(const struct config *cfg, const char *src_path, const char *uri, char *err,
+	   size_t errlen)
+{
+	struct uri_artifact *a;
+	char *canon;
+	int is_s3, st, in, out;
+
+	if ((st = uri_check(cfg, uri, err, errlen)) != 0)
+		return st;
+	in = open(src_path, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		log_warnx("%s: %s", src_path, strerror(errno));
+		snprintf(err, errlen, "Cannot open the file to upload");
+		return 500;
+	}
+	canon = uri_canonical(uri, 0, &is_s3, err, errlen);
+	a = uri_art_new(cfg);
+	a->is_s3 = is_s3;
+	if (is_s3) {
+		struct s3_error e = {0};
+
+		s3_parse_uri(canon, &a->bucket, &a->key, err, errlen);
+		st = s3_put_fd(cfg, a->bucket, a->key, in, &e);
+		if (st != 0)
+			st = uri_s3_status(&e, "upload", err, errlen);
+		a->committed = 1;
+		goto out;
+	}
+	st = uri_open_file(a, canon, err, errlen);
+	if (st == 404 && a->dirfd >= 0) {
+		/* A new file: nothing to preserve. */
+		st = 0;
+		a->have_orig = 0;
+	}
+	if (st == 0)
+		st = uri_begin_replace(a, &out, err, errlen);
+	if (st == 0 && uri_copy_fd(in, out) < 0) {
+		log_warnx("copying %s: %s", src_path, strerror(errno));
+		snprintf(err, errlen, "Writing the artifact failed");
+		st = 500;
+	}
+	if (st == 0)
+		st = uri_commit(a, err, errlen);
+out:
+	close(in);
+	uri_close(a);
+	free(canon);
+	return st;
+}

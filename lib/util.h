@@ -1,0 +1,39 @@
+/*
+ * util.h: small helpers every module uses: allocation that cannot fail
+ * silently, whole-file reads with a bound, full writes, tree removal that
+ * never follows links, and a monotonic clock.
+ */
+#ifndef DSS_UTIL_H
+#define DSS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Read a whole file of at most max bytes into a NUL-terminated buffer;
+ * 0, or -1 with errno (EFBIG when larger than max). */
+int util_read_file(const char *path, size_t max, char **out, size_t *len);
+int util_read_fd(int fd, size_t max, char **out, size_t *len);
+/* Write all of buf (retrying on EINTR and short writes); 0 or -1. */
+int util_write_all(int fd, const void *buf, size_t len);
+/* Write buf to path created with mode (O_EXCL); 0 or -1. */
+int util_write_file(const char *path, const void *buf, size_t len, mode_t mode);
+/* Remove a directory tree without following symbolic links; 0 or -1. */
+int util_rm_rf(const char *path);
+/* Milliseconds on the monotonic clock. */
+uint64_t util_now_ms(void);
+/* Free a buffer after overwriting it (key material). */
+void util_cleanse_free(void *p, size_t len);
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void util_hex(const unsigned char *in, size_t len, char *out);
+/* Set or clear O_NONBLOCK; 0 or -1. */
+int util_set_nonblock(int fd, int on);
+
+#endif

@@ -1,0 +1,461 @@
+/*
+ * supervisor.c: the supervisor's event loop.
+ *
+ * It owns the listening socket and every client connection until a worker
+ * takes it.  For each connection it reads only the request line (bounded
+ * in size and time), answers /status, /healthz and /metrics itself, and
+ * hands POST /sign/... to an idle worker (pool.c) or the bounded queue
+ * (queue.c).  Everything it answers itself closes with a lingering close,
+ * so a client still sending its body sees the answer and not a reset.
+ * Signals: SIGTERM/SIGINT stop accepting and exit once accepted jobs are
+ * done; SIGHUP re-reads the configuration and replaces idle workers;
+ * SIGCHLD reaps workers.
+ */
+#include "supervisor.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "log.h"
+#include "reply.h"
+#include "reqline.h"
+#include "signer.h"
+#include "util.h"
+
+/* How long, and how much, a lingering close drains before giving up. */
+#define LINGER_MS 2000
+#define LINGER_MAX (1 << 20)
+/* Time allowed to write one of the supervisor's small answers. */
+#define SV_WRITE_TIMEOUT_MS 1000
+
+struct supervisor *sv;
+
+static struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_sigchld;
+extern int supervisor_reload(void);
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+
+void
+conn_count_status(int status)
+{
+	if (status >= 200 && status < 300)
+		sv->count.status_2xx++;
+	else if (status >= 400 && status < 500)
+		sv->count.status_4xx++;
+	else if (status >= 500)
+		sv->count.status_5xx++;
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->queued)
+		queue_remove(c);
+	if (c->ev_read)
+		event_free(c->ev_read);
+	if (c->ev_timer)
+		event_free(c->ev_timer);
+	if (c->fd >= 0)
+		close(c->fd);
+	sv->nconns--;
+	free(c);
+	if (sv->stopping)
+		event_base_loopbreak(sv->base); /* let the main loop check for the end */
+}
+
+void
+conn_log(struct conn *c, int status, uint64_t out)
+{
+	log_request("job=- client=%s method=%s path=%s endpoint=- selector=- status=%d in=%zu "
+		    "out=%llu ms=%llu",
+		    c->peer, c->method[0] ? c->method : "-", c->path[0] ? c->path : "-", status,
+		    c->len, (unsigned long long)out,
+		    (unsigned long long)(util_now_ms() - c->accepted_ms));
+}
+
+/* After an answer: stop sending, drain what the client still sends. */
+void
+conn_linger(struct conn *c)
+{
+	struct timeval tv = {LINGER_MS / 1000, (LINGER_MS % 1000) * 1000};
+
+	shutdown(c->fd, SHUT_WR);
+	c->lingering = 1;
+	c->drained = 0;
+	if (c->queued)
+		queue_remove(c);
+	event_del(c->ev_read);
+	event_add(c->ev_read, NULL);
+	evtimer_add(c->ev_timer, &tv);
+}
+
+void
+conn_adopt_linger(int fd, const char *peer)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	c->fd = fd;
+	c->accepted_ms = util_now_ms();
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	util_set_nonblock(fd, 1);
+	c->ev_read = event_new(sv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->ev_timer = evtimer_new(sv->base, conn_timer_cb, c);
+	if (c->ev_read == NULL || c->ev_timer == NULL)
+		fatalx("event_new failed");
+	sv->nconns++;
+	conn_linger(c);
+}
+
+void
+conn_reply(struct conn *c, int status, const char *text, const char *extra)
+{
+	uint64_t out = 0;
+	int head = strcmp(c->method, "HEAD") == 0;
+
+	conn_count_status(status);
+	if (http_reply(c->fd, status, "text/plain; charset=utf-8", text, head ? 0 : strlen(text),
+		       extra, SV_WRITE_TIMEOUT_MS, &out) < 0)
+		log_debug("answering %s: %s", c->peer, strerror(errno));
+	conn_log(c, status, out);
+	conn_linger(c);
+}
+
+/* The peer's address as text: "1.2.3.4:5" or "[::1]:5". */
+static void
+format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	int port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(out, outlen, "%s:%d", host, port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(out, outlen, "[%s]:%d", host, port);
+	} else {
+		snprintf(out, outlen, "unknown");
+	}
+}
+
+/* The request line is complete: answer it here or send it on. */
+static void
+route(struct conn *c, const char *nl)
+{
+	struct reqline rl;
+	int st = reqline_parse(c->buf, (size_t)(nl - c->buf), &rl);
+	int get;
+	char extra[128];
+
+	memcpy(c->method, rl.method, sizeof(c->method));
+	memcpy(c->path, rl.path, sizeof(c->path));
+	get = strcmp(c->method, "GET") == 0 || strcmp(c->method, "HEAD") == 0;
+	sv->count.requests++;
+	if (st == 404) {
+		conn_reply(c, 404, "Not found", NULL);
+		return;
+	}
+	if (st != 0) {
+		conn_reply(c, st, st == 505 ? "HTTP version not supported" : "Bad request line",
+			   NULL);
+		return;
+	}
+	if (strcmp(c->path, "/healthz") == 0 || strcmp(c->path, "/status") == 0 ||
+	    strcmp(c->path, "/metrics") == 0) {
+		if (!get) {
+			conn_reply(c, 405, "Method not allowed", "Allow: GET, HEAD\r\n");
+			return;
+		}
+		if (strcmp(c->path, "/healthz") == 0) {
+			conn_reply(c, sv->stopping ? 503 : 200, sv->stopping ? "stopping" : "ok",
+				   NULL);
+			return;
+		}
+		if (!status_allowed(&c->addr)) {
+			conn_reply(c, 403, "Forbidden", NULL);
+			return;
+		}
+		if (strcmp(c->path, "/status") == 0)
+			status_answer(c);
+		else
+			metrics_answer(c);
+		return;
+	}
+	if (signer_find(c->path) == NULL) {
+		conn_reply(c, 404, "Not found", NULL);
+		return;
+	}
+	if (strcmp(c->method, "POST") != 0) {
+		conn_reply(c, 405, "Method not allowed", "Allow: POST\r\n");
+		return;
+	}
+	if (sv->cfg.audit_required && !audit_ready()) {
+		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", sv->cfg.retry_after);
+		conn_reply(c, 503, "Audit trail cannot be written", extra);
+		return;
+	}
+	event_del(c->ev_read);
+	evtimer_del(c->ev_timer);
+	if (pool_dispatch(c))
+		return;
+	if (queue_length() >= sv->cfg.queue_max || queue_push(c) < 0) {
+		sv->count.rejected++;
+		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", sv->cfg.retry_after);
+		conn_reply(c, 503, "Server busy: all workers are busy and the queue is full", extra);
+		return;
+	}
+	{
+		struct timeval tv = {(time_t)sv->cfg.queue_wait, 0};
+		evtimer_add(c->ev_timer, &tv);
+	}
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	const char *nl;
+	ssize_t n;
+
+	(void)what;
+	if (c->lingering) {
+		char junk[16384];
+		n = recv(fd, junk, sizeof(junk), 0);
+		if (n > 0) {
+			c->drained += (size_t)n;
+			if (c->drained <= LINGER_MAX)
+				return;
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			return;
+		}
+		conn_close(c);
+		return;
+	}
+	if (c->queued) {
+		/* A queued client may only have sent more of its request; peek
+		 * for a close so the slot is not kept for nobody. */
+		char b;
+		n = recv(fd, &b, 1, MSG_PEEK);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_close(c);
+		else
+			event_del(c->ev_read); /* data waiting: leave it for the worker */
+		return;
+	}
+	n = recv(fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return;
+		conn_close(c);
+		return;
+	}
+	if (n == 0) {
+		conn_close(c);
+		return;
+	}
+	c->len += (size_t)n;
+	if ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
+		route(c, nl);
+		return;
+	}
+	if (c->len == sizeof(c->buf))
+		conn_reply(c, 414, "Request line too long", NULL);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	char extra[64];
+
+	(void)fd;
+	(void)what;
+	if (c->lingering) {
+		conn_close(c);
+	} else if (c->queued) {
+		sv->count.rejected++;
+		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", sv->cfg.retry_after);
+		conn_reply(c, 503, "Server busy: no worker became free in time", extra);
+	} else {
+		conn_reply(c, 408, "Request timeout", NULL);
+	}
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct timeval tv = {(time_t)sv->cfg.request_line_timeout, 0};
+		struct conn *c;
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warnx("accept: %s", strerror(errno));
+			return;
+		}
+		if (sv->nconns >= (unsigned)sv->cfg.max_connections) {
+			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+						   "Connection: close\r\nRetry-After: 5\r\n"
+						   "Content-Length: 0\r\n\r\n";
+			ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
+			(void)w;
+			sv->count.rejected++;
+			close(fd);
+			continue;
+		}
+		c = xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		c->addr = ss;
+		c->accepted_ms = util_now_ms();
+		format_peer(&ss, c->peer, sizeof(c->peer));
+		c->ev_read = event_new(sv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+		c->ev_timer = evtimer_new(sv->base, conn_timer_cb, c);
+		if (c->ev_read == NULL || c->ev_timer == NULL)
+			fatalx("event_new failed");
+		sv->nconns++;
+		event_add(c->ev_read, NULL);
+		evtimer_add(c->ev_timer, &tv);
+	}
+}
+
+/* Stop accepting; the loop ends when no accepted job is left. */
+static void
+begin_shutdown(void)
+{
+	if (sv->stopping)
+		return;
+	log_info("shutting down: no new connections, finishing %d job(s) and %d queued",
+		 pool_busy_jobs(), queue_length());
+	sv->stopping = 1;
+	if (sv->ev_listen) {
+		event_free(sv->ev_listen);
+		sv->ev_listen = NULL;
+	}
+	close(sv->listen_fd);
+	sv->listen_fd = -1;
+	event_base_loopbreak(sv->base);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		begin_shutdown();
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: re-reading the configuration");
+		if (supervisor_reload() == 0) {
+			audit_open(sv->cfg.audit_file);
+			pool_recycle_idle();
+		}
+		break;
+	case SIGCHLD:
+		pool_reap();
+		break;
+	}
+}
+
+/* Create the listening socket for cfg.address:cfg.port; fatal on error. */
+static int
+listen_on(const char *address, long long port)
+{
+	struct addrinfo hints = {0}, *res, *ai;
+	char portstr[16];
+	int fd = -1, on = 1, rc;
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%lld", port);
+	if ((rc = getaddrinfo(address, portstr, &hints, &res)) != 0)
+		fatalx("address %s: %s", address, gai_strerror(rc));
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+			break;
+		rc = errno;
+		close(fd);
+		fd = -1;
+		errno = rc;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		fatal("listen on %s:%lld", address, port);
+	return fd;
+}
+
+int
+supervisor_init(struct supervisor *s, char *const *envp)
+{
+	(void)envp;
+	sv = s;
+	s->start_ms = util_now_ms();
+	s->next_job_id = 1;
+	if ((s->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	s->listen_fd = listen_on(s->cfg.address, s->cfg.port);
+	s->ev_listen = event_new(s->base, s->listen_fd, EV_READ | EV_PERSIST, accept_cb, NULL);
+	ev_sigterm = evsignal_new(s->base, SIGTERM, signal_cb, NULL);
+	ev_sigint = evsignal_new(s->base, SIGINT, signal_cb, NULL);
+	ev_sighup = evsignal_new(s->base, SIGHUP, signal_cb, NULL);
+	ev_sigchld = evsignal_new(s->base, SIGCHLD, signal_cb, NULL);
+	if (!s->ev_listen || !ev_sigterm || !ev_sigint || !ev_sighup || !ev_sigchld)
+		fatalx("event_new failed");
+	event_add(s->ev_listen, NULL);
+	event_add(ev_sigterm, NULL);
+	event_add(ev_sigint, NULL);
+	event_add(ev_sighup, NULL);
+	event_add(ev_sigchld, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (audit_open(s->cfg.audit_file) < 0 && s->cfg.audit_required)
+		fatalx("DIGSIGSERVER_AUDIT_REQUIRED is set and the audit trail cannot be opened");
+	pool_init();
+	pool_fill();
+	log_info("digsigserver %s listening on %s:%lld with %lld workers", s->version,
+		 s->cfg.address, s->cfg.port, s->cfg.workers);
+	return 0;
+}
+
+int
+supervisor_run(struct supervisor *s)
+{
+	for (;;) {
+		if (event_base_loop(s->base, EVLOOP_ONCE) < 0)
+			fatalx("event loop failed");
+		if (s->stopping && pool_busy_jobs() == 0 && queue_length() == 0 && s->nconns == 0)
+			break;
+		if (s->stopping)
+			queue_run();
+	}
+	pool_shutdown();
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,159 @@
+/*
+ * check_config.c: unit tests of lib/config.c: defaults, the config file
+ * format, the environment, precedence and malformed values.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+static struct config cfg;
+static char err[512];
+
+static void
+setup(void)
+{
+	conf_defaults(&cfg);
+	err[0] = '\0';
+}
+
+static void
+teardown(void)
+{
+	conf_free(&cfg);
+}
+
+START_TEST(test_defaults)
+{
+	ck_assert_str_eq(cfg.address, "0.0.0.0");
+	ck_assert_int_eq(cfg.port, 9999);
+	ck_assert_int_eq(cfg.response_timeout, 300);
+	ck_assert_int_eq(cfg.request_max_size, 600000000LL);
+	ck_assert_str_eq(cfg.l4t_tools_base, "/opt/nvidia");
+	ck_assert_ptr_null(cfg.keyfile_uri);
+	ck_assert_int_eq(conf_validate(&cfg, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "KEYFILE_URI"));
+}
+END_TEST
+
+START_TEST(test_file_format)
+{
+	const char *text = "# comment\n"
+			   "\n"
+			   "DIGSIGSERVER_KEYFILE_URI=file:///srv/keys\n"
+			   "export DIGSIGSERVER_PORT = 8080\n"
+			   "DIGSIGSERVER_L4T_TOOLS_BASE=\"/opt/with space\"\n"
+			   "RESPONSE_TIMEOUT='42'\n"
+			   "OTHER_PROGRAM_SETTING=whatever\n"
+			   "DIGSIGSERVER_LOG_LEVEL=DEBUG\n";
+
+	ck_assert_int_eq(conf_load_buffer(&cfg, text, strlen(text), "t", err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.keyfile_uri, "file:///srv/keys");
+	ck_assert_int_eq(cfg.port, 8080);
+	ck_assert_str_eq(cfg.l4t_tools_base, "/opt/with space");
+	ck_assert_int_eq(cfg.response_timeout, 42);
+	ck_assert_int_eq(cfg.log_level, 0);
+	ck_assert_int_eq(conf_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(test_malformed)
+{
+	static const char *const bad[] = {
+		"DIGSIGSERVER_PORT=0\n",
+		"DIGSIGSERVER_PORT=65536\n",
+		"DIGSIGSERVER_PORT=80x\n",
+		"DIGSIGSERVER_RESPONSE_TIMEOUT=\n",
+		"DIGSIGSERVER_LOG_LEVEL=loud\n",
+		"DIGSIGSERVER_SYSLOG=maybe\n",
+		"DIGSIGSERVER_NO_SUCH_THING=1\n",
+		"just words\n",
+		"DIGSIGSERVER_WORKERS=-1\n",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_msg(conf_load_buffer(&cfg, bad[i], strlen(bad[i]), "t", err, sizeof(err)) ==
+				      -1,
+			      "accepted %s", bad[i]);
+		ck_assert_msg(strstr(err, "t:1:") != NULL, "no line number in \"%s\"", err);
+	}
+}
+END_TEST
+
+START_TEST(test_nul_byte)
+{
+	const char text[] = "DIGSIGSERVER_PORT=1\0\n";
+
+	ck_assert_int_eq(conf_load_buffer(&cfg, text, sizeof(text) - 1, "t", err, sizeof(err)), -1);
+}
+END_TEST
+
+START_TEST(test_env_precedence)
+{
+	char *env[] = {"DIGSIGSERVER_PORT=7000", "DIGSIGSERVER_KEYFILE_URI=s3://bucket/keys",
+		       "HOME=/root", NULL};
+	const char *file = "DIGSIGSERVER_PORT=6000\nDIGSIGSERVER_WORKERS=7\n";
+
+	ck_assert_int_eq(conf_load_buffer(&cfg, file, strlen(file), "f", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_load_env(&cfg, env, err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.port, 7000);
+	ck_assert_int_eq(cfg.workers, 7);
+	ck_assert_int_eq(conf_set(&cfg, "PORT", "7100", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.port, 7100);
+	ck_assert_int_eq(conf_validate(&cfg, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(test_keyfile_uri_forms)
+{
+	static const char *const good[] = {"file:///k", "/k", "s3://b", "s3://b/p/q"};
+	static const char *const bad[] = {"http://x", "k", "s3://", "s3:///x"};
+
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(conf_set(&cfg, "KEYFILE_URI", good[i], err, sizeof(err)), 0);
+		ck_assert_msg(conf_validate(&cfg, err, sizeof(err)) == 0, "%s refused", good[i]);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_int_eq(conf_set(&cfg, "KEYFILE_URI", bad[i], err, sizeof(err)), 0);
+		ck_assert_msg(conf_validate(&cfg, err, sizeof(err)) == -1, "%s accepted", bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_copy)
+{
+	struct config copy;
+
+	ck_assert_int_eq(conf_set(&cfg, "KEYFILE_URI", "/k", err, sizeof(err)), 0);
+	conf_copy(&copy, &cfg);
+	ck_assert_str_eq(copy.keyfile_uri, "/k");
+	ck_assert_ptr_ne(copy.keyfile_uri, cfg.keyfile_uri);
+	conf_free(&copy);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_file_format);
+	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_nul_byte);
+	tcase_add_test(tc, test_env_precedence);
+	tcase_add_test(tc, test_keyfile_uri_forms);
+	tcase_add_test(tc, test_copy);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

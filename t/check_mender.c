@@ -1,0 +1,743 @@
+/*
+ * check_mender.c: unit tests of lib/mender.c, the Mender artifact reader
+ * and re-writer.
+ *
+ * Real artifacts come from Debian's mender-artifact (3.9): what we write
+ * must be byte for byte what `mender-artifact sign` writes with the same
+ * RSA key, and `mender-artifact validate` must accept our EC signatures.
+ * Damaged artifacts are built here with a small tar writer, so that each
+ * way an artifact can lie or break is tried on its own.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "mender.h"
+#include "util.h"
+
+static char dir[] = "/tmp/check_mender.XXXXXX";
+static int have_tool; /* mender-artifact is installed */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Run a shell command in the scratch directory; its exit status. */
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	int n, rc;
+	va_list ap;
+
+	n = snprintf(cmd, sizeof(cmd), "cd %s && (", dir);
+	va_start(ap, fmt);
+	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n - 32, fmt, ap);
+	va_end(ap);
+	strcat(cmd, ") >/dev/null 2>&1");
+	rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static char *
+path(const char *name)
+{
+	static char buf[4][512];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+static char *
+slurp(const char *name, size_t *len)
+{
+	char *data;
+
+	ck_assert_int_eq(util_read_file(path(name), 1 << 30, &data, len), 0);
+	return data;
+}
+
+static void
+spit(const char *name, const void *data, size_t len)
+{
+	unlink(path(name));
+	ck_assert_int_eq(util_write_file(path(name), data, len, 0644), 0);
+}
+
+static struct mender_key *
+key(const char *name)
+{
+	struct mender_key *k = NULL;
+	char err[256], *pem;
+	size_t len;
+
+	pem = slurp(name, &len);
+	ck_assert_msg(mender_key_load(pem, len, &k, err, sizeof(err)) == 0, "%s: %s", name, err);
+	free(pem);
+	return k;
+}
+
+/*
+ * Sign in into out with k (NULL: no slot).  Returns the status; err and
+ * the result (freed here) are kept in the globals below for checks.
+ */
+static char err[512];
+static struct mender_result res;
+
+static int
+sign_file(const char *in, const char *out, struct mender_key *k, int copy_range)
+{
+	struct mender_opts o;
+	int ifd, ofd, rc;
+	char *sig = NULL;
+	size_t siglen;
+
+	mender_opts_init(&o);
+	o.copy_range = copy_range;
+	o.start_writeback = copy_range;
+	o.sig_len = k ? mender_key_sig_len(k) : 0;
+	ifd = open(path(in), O_RDONLY);
+	ck_assert_int_ge(ifd, 0);
+	unlink(path(out));
+	ofd = open(path(out), O_RDWR | O_CREAT | O_EXCL, 0644);
+	ck_assert_int_ge(ofd, 0);
+	rc = mender_rewrite(ifd, ofd, &o, &res, err, sizeof(err));
+	if (rc == 0 && k) {
+		ck_assert_int_eq(mender_sign(k, res.manifest, res.manifest_len, &sig, &siglen, err,
+					     sizeof(err)),
+				 0);
+		ck_assert_int_eq(mender_write_signature(ofd, &res, sig, siglen, err, sizeof(err)),
+				 0);
+	}
+	free(sig);
+	mender_result_free(&res);
+	close(ifd);
+	close(ofd);
+	return rc;
+}
+
+static int
+same_files(const char *a, const char *b)
+{
+	size_t la, lb;
+	char *da = slurp(a, &la), *db = slurp(b, &lb);
+	int same = la == lb && memcmp(da, db, la) == 0;
+
+	free(da);
+	free(db);
+	return same;
+}
+
+/* A small tar writer for hand-made artifacts. */
+struct tarbuf {
+	unsigned char *p;
+	size_t len;
+};
+
+static void
+tar_raw(struct tarbuf *t, const void *data, size_t len)
+{
+	t->p = xrealloc(t->p, t->len + len);
+	memcpy(t->p + t->len, data, len);
+	t->len += len;
+}
+
+static void
+tar_member(struct tarbuf *t, const char *name, char type, const void *data, size_t len)
+{
+	unsigned char h[512] = {0}, pad[512] = {0};
+	unsigned sum = 0;
+
+	snprintf((char *)h, 100, "%s", name);
+	snprintf((char *)h + 100, 8, "%07o", 0600);
+	snprintf((char *)h + 108, 8, "%07o", 0);
+	snprintf((char *)h + 116, 8, "%07o", 0);
+	snprintf((char *)h + 124, 12, "%011zo", len);
+	snprintf((char *)h + 136, 12, "%011o", 0);
+	h[156] = (unsigned char)type;
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	for (int i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 7, "%06o", sum);
+	tar_raw(t, h, 512);
+	tar_raw(t, data, len);
+	if (len % 512)
+		tar_raw(t, pad, 512 - len % 512);
+}
+
+static void
+tar_end(struct tarbuf *t)
+{
+	unsigned char z[1024] = {0};
+
+	tar_raw(t, z, sizeof(z));
+}
+
+static void
+hex_sha256(const void *p, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int l;
+
+	EVP_Digest(p, len, md, &l, EVP_sha256(), NULL);
+	util_hex(md, 32, out);
+}
+
+/* The parts of a hand-made artifact, each replaceable by a test. */
+struct parts {
+	const char *version;
+	const char *manifest; /* NULL: the true one */
+	const char *extra_line; /* appended to the true manifest */
+	const char *payload;	/* contents of data/0000/file */
+	const char *listed_payload; /* what the manifest claims it holds */
+	const char *skip;	/* member left out */
+	int old_sig;		/* add a manifest.sig */
+};
+
+static void
+build(const char *name, const struct parts *p)
+{
+	struct tarbuf art = {0}, inner = {0};
+	const char *version = p->version ? p->version : "{\"format\":\"mender\",\"version\":3}";
+	const char *payload = p->payload ? p->payload : "payload bytes\n";
+	const char *listed = p->listed_payload ? p->listed_payload : payload;
+	const char *header = "not parsed: only hashed";
+	char manifest[1024], hv[65], hh[65], hp[65];
+
+	tar_member(&inner, "file", '0', payload, strlen(payload));
+	tar_end(&inner);
+	hex_sha256(version, strlen(version), hv);
+	hex_sha256(header, strlen(header), hh);
+	hex_sha256(listed, strlen(listed), hp);
+	snprintf(manifest, sizeof(manifest), "%s  data/0000/file\n%s  header.tar\n%s  version\n%s",
+		 hp, hh, hv, p->extra_line ? p->extra_line : "");
+	if (p->manifest)
+		snprintf(manifest, sizeof(manifest), "%s", p->manifest);
+	tar_member(&art, "version", '0', version, strlen(version));
+	if (!p->skip || strcmp(p->skip, "manifest") != 0)
+		tar_member(&art, "manifest", '0', manifest, strlen(manifest));
+	if (p->old_sig)
+		tar_member(&art, "manifest.sig", '0', "b2xk", 4);
+	if (!p->skip || strcmp(p->skip, "header.tar") != 0)
+		tar_member(&art, "header.tar", '0', header, strlen(header));
+	if (!p->skip || strcmp(p->skip, "data") != 0)
+		tar_member(&art, "data/0000.tar", '0', inner.p, inner.len);
+	tar_end(&art);
+	spit(name, art.p, art.len);
+	free(art.p);
+	free(inner.p);
+}
+
+/* Rewrite a hand-made artifact without a key; its status. */
+static int
+try(const struct parts *p)
+{
+	build("made.mender", p);
+	return sign_file("made.mender", "made.out", NULL, 0);
+}
+
+START_TEST(test_rsa_identical)
+{
+	struct mender_key *k;
+
+	if (!have_tool)
+		return;
+	k = key("rsa.key");
+	ck_assert_int_eq(sign_file("plain.mender", "ours.mender", k, 0), 0);
+	ck_assert_int_eq(sh("mender-artifact sign -k rsa.key -o ref.mender plain.mender"), 0);
+	ck_assert(same_files("ours.mender", "ref.mender"));
+	/* the copy_file_range path writes the same bytes */
+	ck_assert_int_eq(sign_file("plain.mender", "ours2.mender", k, 1), 0);
+	ck_assert(same_files("ours2.mender", "ref.mender"));
+	ck_assert_int_eq(sh("mender-artifact validate -k rsa.pub ours.mender"), 0);
+	mender_key_free(k);
+}
+END_TEST
+
+START_TEST(test_rsa_pkcs8_gzip)
+{
+	struct mender_key *k;
+
+	if (!have_tool)
+		return;
+	/* mender-artifact reads PKCS#1 only: the same key in PKCS#8 must sign alike */
+	k = key("rsa8.key");
+	ck_assert_str_eq(mender_key_describe(k), "RSA-2048");
+	ck_assert_int_eq(sign_file("gz.mender", "ours.mender", k, 1), 0);
+	ck_assert_int_eq(sh("mender-artifact sign -k rsa.key -o ref.mender gz.mender"), 0);
+	ck_assert(same_files("ours.mender", "ref.mender"));
+	mender_key_free(k);
+}
+END_TEST
+
+START_TEST(test_ec_validates)
+{
+	static const char *const keys[] = {"ec.key", "ec8.key"};
+
+	if (!have_tool)
+		return;
+	for (int i = 0; i < 2; i++) {
+		struct mender_key *k = key(keys[i]);
+
+		ck_assert_str_eq(mender_key_describe(k), "EC-P256");
+		ck_assert_uint_eq(mender_key_sig_len(k), 88);
+		ck_assert_int_eq(sign_file("gz.mender", "ec.mender", k, i), 0);
+		ck_assert_int_eq(sh("mender-artifact validate -k ec.pub ec.mender"), 0);
+		ck_assert_int_ne(sh("mender-artifact validate -k rsa.pub ec.mender"), 0);
+		mender_key_free(k);
+	}
+}
+END_TEST
+
+START_TEST(test_resign)
+{
+	struct mender_key *k, *ek;
+
+	if (!have_tool)
+		return;
+	k = key("rsa.key");
+	ek = key("ec.key");
+	/* signed by mender-artifact with EC, re-signed here with RSA */
+	ck_assert_int_eq(sh("mender-artifact sign -k ec.key -o ecref.mender plain.mender"), 0);
+	ck_assert_int_eq(sign_file("ecref.mender", "again.mender", k, 0), 0);
+	ck_assert_int_eq(sh("mender-artifact sign -k rsa.key -o ref.mender plain.mender"), 0);
+	ck_assert(same_files("again.mender", "ref.mender"));
+	/* and the reader says it was signed */
+	{
+		struct mender_opts o;
+		int ifd = open(path("ecref.mender"), O_RDONLY);
+		int ofd = open(path("scratch"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+		mender_opts_init(&o);
+		o.sig_len = mender_key_sig_len(ek);
+		ck_assert_int_eq(mender_rewrite(ifd, ofd, &o, &res, err, sizeof(err)), 0);
+		ck_assert_int_eq(res.was_signed, 1);
+		ck_assert_int_eq(res.format_version, 3);
+		ck_assert_uint_eq(res.payload_files, 1);
+		mender_result_free(&res);
+		close(ifd);
+		close(ofd);
+	}
+	mender_key_free(k);
+	mender_key_free(ek);
+}
+END_TEST
+
+START_TEST(test_other_layouts)
+{
+	static const char *const arts[] = {"v2.mender", "module.mender", "augment.mender"};
+	struct mender_key *k;
+
+	if (!have_tool)
+		return;
+	k = key("rsa.key");
+	for (int i = 0; i < 3; i++) {
+		ck_assert_msg(sign_file(arts[i], "ours.mender", k, i % 2) == 0, "%s: %s", arts[i],
+			      err);
+		ck_assert_int_eq(sh("mender-artifact sign -k rsa.key -o ref.mender %s", arts[i]), 0);
+		ck_assert_msg(same_files("ours.mender", "ref.mender"), "%s differs", arts[i]);
+		ck_assert_int_eq(sh("mender-artifact validate -k rsa.pub ours.mender"), 0);
+	}
+	mender_key_free(k);
+}
+END_TEST
+
+START_TEST(test_sig_header)
+{
+	unsigned char blk[512];
+	size_t len;
+	char *signed_art;
+	const char *at;
+
+	if (!have_tool)
+		return;
+	/* the header block Go's archive/tar wrote for manifest.sig */
+	ck_assert_int_eq(sh("mender-artifact sign -k rsa.key -o ref.mender plain.mender"), 0);
+	signed_art = slurp("ref.mender", &len);
+	at = memmem(signed_art, len, "manifest.sig\0", 13);
+	ck_assert_ptr_nonnull(at);
+	mender_sig_header(blk, 344);
+	ck_assert(memcmp(blk, at, 512) == 0);
+	free(signed_art);
+}
+END_TEST
+
+START_TEST(test_made_ok)
+{
+	struct parts p = {0};
+
+	ck_assert_msg(try(&p) == 0, "%s", err);
+	p.old_sig = 1;
+	ck_assert_msg(try(&p) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(test_tampered_payload)
+{
+	struct parts p = {.payload = "evil bytes\n", .listed_payload = "payload bytes\n"};
+
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "checksum of data/0000/file does not match the manifest");
+}
+END_TEST
+
+START_TEST(test_tampered_real)
+{
+	size_t len;
+	char *a;
+	char *at;
+
+	if (!have_tool)
+		return;
+	/* flip one payload byte of a real artifact, after its manifest was written */
+	a = slurp("plain.mender", &len);
+	at = memmem(a, len, "data/0000.tar", 14);
+	ck_assert_ptr_nonnull(at);
+	at[512 + 512 + 100] ^= 1;
+	spit("bad.mender", a, len);
+	free(a);
+	ck_assert_int_eq(sign_file("bad.mender", "out.mender", NULL, 1), 400);
+	ck_assert_ptr_nonnull(strstr(err, "does not match the manifest"));
+}
+END_TEST
+
+START_TEST(test_manifest_lies)
+{
+	struct parts p = {0};
+
+	/* lists a file the artifact does not have */
+	p.extra_line = "0000000000000000000000000000000000000000000000000000000000000000  "
+		       "data/0000/other\n";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "manifest lists data/0000/other, which is not in the artifact");
+	/* a listed member is missing */
+	memset(&p, 0, sizeof(p));
+	p.skip = "data";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_ptr_nonnull(strstr(err, "data/0000/file, which is not in the artifact"));
+	/* the version file does not match */
+	memset(&p, 0, sizeof(p));
+	p.manifest = "0000000000000000000000000000000000000000000000000000000000000000  version\n";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "checksum of version does not match the manifest");
+	/* an empty manifest */
+	p.manifest = "";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "manifest does not list version");
+}
+END_TEST
+
+START_TEST(test_manifest_syntax)
+{
+	struct parts p = {0};
+	char line[256];
+
+	p.manifest = "not a manifest line\n";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "manifest: line 1 is malformed");
+	/* upper-case hex is not what mender compares against */
+	p.manifest = "ABCDEF0000000000000000000000000000000000000000000000000000000000  version\n";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "manifest: line 1 is malformed");
+	snprintf(line, sizeof(line), "%064d  version", 0);
+	p.manifest = line;
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "manifest: line 1 has no newline");
+	p.manifest = NULL;
+	p.extra_line = "0000000000000000000000000000000000000000000000000000000000000000  version\n";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "manifest lists version twice");
+}
+END_TEST
+
+START_TEST(test_not_artifacts)
+{
+	struct parts p = {0};
+	struct tarbuf t = {0};
+
+	spit("junk", "hello", 5);
+	ck_assert_int_eq(sign_file("junk", "out", NULL, 0), 400);
+	ck_assert_str_eq(err, "not a Mender artifact: not a tar archive");
+	spit("empty", "", 0);
+	ck_assert_int_eq(sign_file("empty", "out", NULL, 0), 400);
+	ck_assert_str_eq(err, "not a Mender artifact: empty archive");
+	tar_member(&t, "README", '0', "hi", 2);
+	tar_end(&t);
+	spit("plain.tar", t.p, t.len);
+	free(t.p);
+	ck_assert_int_eq(sign_file("plain.tar", "out", NULL, 0), 400);
+	ck_assert_str_eq(err, "not a Mender artifact: first member is README, not version");
+
+	p.version = "{\"format\":\"other\",\"version\":3}";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "not a Mender artifact: format is not \"mender\"");
+	p.version = "{\"format\":\"mender\",\"version\":1}";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "unsupported Mender artifact version 1");
+	p.version = "[1,2]";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "not a Mender artifact: version is not a JSON object");
+	p.version = NULL;
+	p.skip = "manifest";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err, "Mender artifact has header.tar where its manifest should be");
+	p.skip = "header.tar";
+	ck_assert_int_eq(try(&p), 400);
+	ck_assert_str_eq(err,
+			 "Mender artifact has no header.tar after its manifest, but data/0000.tar");
+}
+END_TEST
+
+START_TEST(test_broken_tar)
+{
+	struct parts p = {0};
+	size_t len;
+	char *a;
+
+	build("made.mender", &p);
+	a = slurp("made.mender", &len);
+	/* truncated in the middle of the payload member */
+	spit("cut.mender", a, len - 1024 - 300);
+	ck_assert_int_eq(sign_file("cut.mender", "out", NULL, 0), 400);
+	ck_assert_str_eq(err, "artifact is truncated in member data/0000.tar");
+	/* a damaged header checksum */
+	a[1024 + 148] ^= 1; /* the manifest's header */
+	spit("bad.mender", a, len);
+	ck_assert_int_eq(sign_file("bad.mender", "out", NULL, 0), 400);
+	ck_assert_str_eq(err, "bad tar header checksum at offset 1024");
+	free(a);
+}
+END_TEST
+
+START_TEST(test_unexpected_members)
+{
+	struct tarbuf art = {0}, inner = {0};
+	const char *version = "{\"format\":\"mender\",\"version\":3}";
+	char manifest[512], hv[65], hh[65];
+
+	hex_sha256(version, strlen(version), hv);
+	hex_sha256("h", 1, hh);
+	snprintf(manifest, sizeof(manifest), "%s  header.tar\n%s  version\n", hh, hv);
+	tar_member(&art, "version", '0', version, strlen(version));
+	tar_member(&art, "manifest", '0', manifest, strlen(manifest));
+	tar_member(&art, "header.tar", '0', "h", 1);
+	tar_end(&inner); /* an empty payload archive */
+	tar_member(&art, "data/0000.tar", '0', inner.p, inner.len);
+	tar_member(&art, "evil", '0', "x", 1);
+	tar_end(&art);
+	spit("u.mender", art.p, art.len);
+	ck_assert_int_eq(sign_file("u.mender", "out", NULL, 0), 400);
+	ck_assert_str_eq(err, "unexpected member evil in Mender artifact");
+	inner.len = 0;
+
+	/* a header-only artifact (no payload) is fine */
+	art.len = 0;
+	tar_member(&art, "version", '0', version, strlen(version));
+	tar_member(&art, "manifest", '0', manifest, strlen(manifest));
+	tar_member(&art, "header.tar", '0', "h", 1);
+	tar_end(&art);
+	spit("h.mender", art.p, art.len);
+	ck_assert_msg(sign_file("h.mender", "out", NULL, 0) == 0, "%s", err);
+
+	/* a symbolic link where a payload should be */
+	art.len = 0;
+	tar_member(&inner, "link", '2', "", 0);
+	tar_end(&inner);
+	tar_member(&art, "version", '0', version, strlen(version));
+	tar_member(&art, "manifest", '0', manifest, strlen(manifest));
+	tar_member(&art, "header.tar", '0', "h", 1);
+	tar_member(&art, "data/0000.tar", '0', inner.p, inner.len);
+	tar_end(&art);
+	spit("l.mender", art.p, art.len);
+	ck_assert_int_eq(sign_file("l.mender", "out", NULL, 0), 400);
+	ck_assert_str_eq(err, "data/0000.tar: link is not a regular file");
+
+	/* an outer member that is not a regular file */
+	art.len = 0;
+	tar_member(&art, "version", '5', "", 0);
+	tar_end(&art);
+	spit("d.mender", art.p, art.len);
+	ck_assert_int_eq(sign_file("d.mender", "out", NULL, 0), 400);
+	ck_assert_str_eq(err, "member version is not a regular file");
+	free(art.p);
+	free(inner.p);
+}
+END_TEST
+
+START_TEST(test_limits)
+{
+	struct parts p = {0};
+	struct mender_opts o;
+	int ifd, ofd;
+
+	build("made.mender", &p);
+	ifd = open(path("made.mender"), O_RDONLY);
+	ofd = open(path("scratch"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	mender_opts_init(&o);
+	o.meta_max = 100;
+	ck_assert_int_eq(mender_rewrite(ifd, ofd, &o, &res, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, "manifest is larger than 100 bytes");
+	mender_opts_init(&o);
+	o.max_members = 4;
+	ck_assert_int_eq(mender_rewrite(ifd, ofd, &o, &res, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, "artifact has more than 4 members");
+	mender_opts_init(&o);
+	o.max_expanded = 5;
+	ck_assert_int_eq(mender_rewrite(ifd, ofd, &o, &res, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, "payload expands past 5 bytes");
+	close(ifd);
+	close(ofd);
+	/* a pipe is no artifact */
+	{
+		int pfd[2];
+
+		ck_assert_int_eq(pipe(pfd), 0);
+		mender_opts_init(&o);
+		ck_assert_int_eq(mender_rewrite(pfd[0], pfd[1], &o, &res, err, sizeof(err)), 400);
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+}
+END_TEST
+
+START_TEST(test_keys)
+{
+	struct mender_key *k = NULL;
+	char *pem;
+	size_t len;
+	char e[256], fpr[65];
+
+	k = key("rsa.key");
+	ck_assert_uint_eq(mender_key_sig_len(k), 344);
+	ck_assert_int_eq(mender_key_fingerprint(k, fpr), 0);
+	ck_assert_uint_eq(strlen(fpr), 64);
+	mender_key_free(k);
+	k = NULL;
+	ck_assert_int_eq(mender_key_load("garbage", 7, &k, e, sizeof(e)), -1);
+	ck_assert_ptr_null(k);
+	pem = slurp("p384.key", &len);
+	ck_assert_int_eq(mender_key_load(pem, len, &k, e, sizeof(e)), -1);
+	ck_assert_str_eq(e, "EC key is not on curve P-256");
+	free(pem);
+	pem = slurp("ed.key", &len);
+	ck_assert_int_eq(mender_key_load(pem, len, &k, e, sizeof(e)), -1);
+	ck_assert_str_eq(e, "key type is neither RSA nor EC");
+	free(pem);
+	pem = slurp("enc.key", &len);
+	ck_assert_int_eq(mender_key_load(pem, len, &k, e, sizeof(e)), -1);
+	free(pem);
+}
+END_TEST
+
+START_TEST(test_ec_signature_form)
+{
+	struct mender_key *k = key("ec.key");
+	char *sig = NULL, e[256];
+	size_t len;
+	unsigned char raw[80];
+
+	/* base64 of exactly 64 bytes (r||s), padded, no newline */
+	ck_assert_int_eq(mender_sign(k, "abc", 3, &sig, &len, e, sizeof(e)), 0);
+	ck_assert_uint_eq(len, 88);
+	ck_assert_uint_eq(strlen(sig), 88);
+	ck_assert_ptr_null(strchr(sig, '\n'));
+	ck_assert_int_eq(sig[87], '=');
+	ck_assert_int_eq(EVP_DecodeBlock(raw, (unsigned char *)sig, 88), 66); /* 64 + padding */
+	free(sig);
+	mender_key_free(k);
+}
+END_TEST
+
+static Suite *
+mender_suite(void)
+{
+	Suite *s = suite_create("mender");
+	TCase *real = tcase_create("mender-artifact");
+	TCase *made = tcase_create("hand-made");
+
+	tcase_set_timeout(real, 120);
+	tcase_add_test(real, test_rsa_identical);
+	tcase_add_test(real, test_rsa_pkcs8_gzip);
+	tcase_add_test(real, test_ec_validates);
+	tcase_add_test(real, test_resign);
+	tcase_add_test(real, test_other_layouts);
+	tcase_add_test(real, test_sig_header);
+	tcase_add_test(real, test_tampered_real);
+	suite_add_tcase(s, real);
+	tcase_add_test(made, test_made_ok);
+	tcase_add_test(made, test_tampered_payload);
+	tcase_add_test(made, test_manifest_lies);
+	tcase_add_test(made, test_manifest_syntax);
+	tcase_add_test(made, test_not_artifacts);
+	tcase_add_test(made, test_broken_tar);
+	tcase_add_test(made, test_unexpected_members);
+	tcase_add_test(made, test_limits);
+	tcase_add_test(made, test_keys);
+	tcase_add_test(made, test_ec_signature_form);
+	suite_add_tcase(s, made);
+	return s;
+}
+
+/* Keys and real artifacts, made once for every test. */
+static void
+fixtures(void)
+{
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		exit(EXIT_FAILURE);
+	}
+	if (sh("openssl genrsa -traditional -out rsa.key 2048 && "
+	       "openssl pkcs8 -topk8 -nocrypt -in rsa.key -out rsa8.key && "
+	       "openssl pkey -in rsa.key -pubout -out rsa.pub && "
+	       "openssl ecparam -name prime256v1 -genkey -noout -out ec.key && "
+	       "openssl pkcs8 -topk8 -nocrypt -in ec.key -out ec8.key && "
+	       "openssl pkey -in ec.key -pubout -out ec.pub && "
+	       "openssl ecparam -name secp384r1 -genkey -noout -out p384.key && "
+	       "openssl genpkey -algorithm ed25519 -out ed.key && "
+	       "openssl genpkey -algorithm rsa -pkeyopt rsa_keygen_bits:1024 "
+	       "  -aes128 -pass pass:secret -out enc.key") != 0) {
+		fprintf(stderr, "cannot make keys with openssl\n");
+		exit(EXIT_FAILURE);
+	}
+	have_tool = sh("command -v mender-artifact") == 0;
+	if (!have_tool) {
+		fprintf(stderr, "mender-artifact is missing: its tests pass vacuously\n");
+		return;
+	}
+	if (sh("head -c 3000000 /dev/urandom >rootfs.ext4 && echo one >f1 && echo two >f2 && "
+	       "mender-artifact write rootfs-image -t dev -n plain -f rootfs.ext4 -o plain.mender "
+	       "  --compression none && "
+	       "mender-artifact write rootfs-image -t dev -n gz -f rootfs.ext4 -o gz.mender && "
+	       "mender-artifact write rootfs-image -v 2 -t dev -n v2 -f f1 -o v2.mender && "
+	       "mender-artifact write module-image -T mod -t dev -n mod -f f1 -f f2 "
+	       "  -o module.mender --compression lzma && "
+	       "mender-artifact write module-image -T mod -t dev -n aug -f f1 --augment-type mod "
+	       "  --augment-file f2 -o augment.mender") != 0) {
+		fprintf(stderr, "mender-artifact write failed\n");
+		exit(EXIT_FAILURE);
+	}
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	fixtures();
+	sr = srunner_create(mender_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	util_rm_rf(dir);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,276 @@
+/*
+ * check_spawn.c: unit tests of lib/spawn.c with real programs (sh, env,
+ * cat, sleep): the exact environment and PATH lookup, the working
+ * directory, stdin, closed descriptors, the process group and its
+ * clean-up, signal dispositions, the output tail and redaction.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+
+static pid_t seen[4];
+static int nseen;
+
+static void
+record_pgid(void *arg, pid_t pgid)
+{
+	(void)arg;
+	if (nseen < 4)
+		seen[nseen++] = pgid;
+}
+
+/* Run argv with envp; returns the wait status, tail in *tail (caller frees). */
+static int
+run(char *const *argv, char *const *envp, const char *cwd, size_t tail_lines,
+    const char *const *redact, char **tail)
+{
+	struct spawn_opts o = {
+		.argv = argv,
+		.envp = envp,
+		.cwd = cwd,
+		.tail_lines = tail_lines,
+		.redact = redact,
+		.on_pgid = record_pgid,
+	};
+	struct spawn_result r;
+	char err[256];
+
+	nseen = 0;
+	ck_assert_int_eq(spawn_run(&o, &r, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(r.tail);
+	if (tail)
+		*tail = r.tail;
+	else
+		spawn_result_free(&r);
+	return r.status;
+}
+
+static char *const std_env[] = {"PATH=/usr/bin:/bin", NULL};
+
+START_TEST(test_exact_environment)
+{
+	char *const argv[] = {"env", NULL};
+	char *const envp[] = {"PATH=/usr/bin:/bin", "MACHINE=jetson-tx2", "boardcfg=",
+			      "SPACED=a b", NULL};
+	char *tail;
+	int st;
+
+	setenv("DSS_SHOULD_NOT_LEAK", "1", 1);
+	st = run(argv, envp, NULL, 10, NULL, &tail);
+	ck_assert(spawn_ok(st));
+	ck_assert_str_eq(tail, "PATH=/usr/bin:/bin\nMACHINE=jetson-tx2\nboardcfg=\nSPACED=a b");
+	free(tail);
+}
+END_TEST
+
+START_TEST(test_path_from_envp)
+{
+	char *const argv[] = {"true", NULL};
+	char *const nopath[] = {"PATH=/nonexistent:/also/not", NULL};
+	char *tail;
+	int st;
+
+	/* The worker's own PATH does not count: only the tool's. */
+	setenv("PATH", "/usr/bin:/bin", 1);
+	st = run(argv, nopath, NULL, 5, NULL, &tail);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 127);
+	ck_assert_ptr_nonnull(strstr(tail, "cannot execute true"));
+	free(tail);
+	ck_assert(spawn_ok(run(argv, std_env, NULL, 0, NULL, NULL)));
+}
+END_TEST
+
+START_TEST(test_cwd_and_stdin)
+{
+	char *const pwd[] = {"sh", "-c", "pwd; cat; echo end", NULL};
+	char *const bad[] = {"true", NULL};
+	char *tail;
+	int st;
+
+	/* cat reads /dev/null: it ends at once */
+	st = run(pwd, std_env, "/usr/share", 5, NULL, &tail);
+	ck_assert(spawn_ok(st));
+	ck_assert_str_eq(tail, "/usr/share\nend");
+	free(tail);
+	st = run(bad, std_env, "/nonexistent-dir", 5, NULL, &tail);
+	ck_assert_int_eq(WEXITSTATUS(st), 127);
+	ck_assert_ptr_nonnull(strstr(tail, "cannot enter /nonexistent-dir"));
+	free(tail);
+}
+END_TEST
+
+START_TEST(test_descriptors_closed)
+{
+	char *const argv[] = {"sh", "-c", "[ -e /proc/$$/fd/57 ] && echo leaked; echo done", NULL};
+	char *tail;
+	int fd = open("/dev/null", O_RDONLY);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(dup2(fd, 57), 57); /* no O_CLOEXEC */
+	ck_assert(spawn_ok(run(argv, std_env, NULL, 5, NULL, &tail)));
+	ck_assert_str_eq(tail, "done");
+	free(tail);
+	close(57);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_process_group)
+{
+	/* field 5 of /proc/PID/stat is the process group */
+	char *const argv[] = {"sh", "-c", "cut -d' ' -f5 /proc/$$/stat; echo $$", NULL};
+	char *tail, *nl;
+	int st;
+
+	st = run(argv, std_env, NULL, 5, NULL, &tail);
+	ck_assert(spawn_ok(st));
+	ck_assert_int_eq(nseen, 2);
+	ck_assert_int_gt(seen[0], 0);
+	ck_assert_int_ne(seen[0], getpgrp());
+	ck_assert_int_eq(seen[1], 0);
+	nl = strchr(tail, '\n');
+	ck_assert_ptr_nonnull(nl);
+	*nl = '\0';
+	ck_assert_int_eq(atoi(tail), seen[0]); /* its own group ... */
+	ck_assert_int_eq(atoi(nl + 1), seen[0]); /* ... led by itself */
+	free(tail);
+}
+END_TEST
+
+START_TEST(test_leftovers_killed)
+{
+	/* The tool leaves a background process holding the output pipe. */
+	char *const argv[] = {"sh", "-c", "sleep 60 & echo $!", NULL};
+	char *tail;
+	pid_t left;
+	int i;
+
+	ck_assert(spawn_ok(run(argv, std_env, NULL, 5, NULL, &tail)));
+	left = (pid_t)atoi(tail);
+	free(tail);
+	ck_assert_int_gt(left, 0);
+	for (i = 0; i < 100 && kill(left, 0) == 0; i++)
+		usleep(20000);
+	ck_assert_int_ne(kill(left, 0), 0);
+}
+END_TEST
+
+START_TEST(test_output_closed_early)
+{
+	/* Closing its output does not make the tool count as finished. */
+	char *const argv[] = {"sh", "-c", "echo before; exec >/dev/null 2>&1; sleep 0.3; exit 4",
+			      NULL};
+	char *tail;
+	int st;
+
+	st = run(argv, std_env, NULL, 5, NULL, &tail);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 4);
+	ck_assert_str_eq(tail, "before");
+	free(tail);
+}
+END_TEST
+
+START_TEST(test_status_and_signals)
+{
+	char *const fail[] = {"sh", "-c", "echo oops >&2; exit 3", NULL};
+	char *const term[] = {"sh", "-c", "kill -TERM $$; sleep 5", NULL};
+	char how[64], *tail;
+	int st;
+
+	st = run(fail, std_env, NULL, 5, NULL, &tail);
+	ck_assert(!spawn_ok(st));
+	spawn_describe(st, how, sizeof(how));
+	ck_assert_str_eq(how, "exit status 3");
+	ck_assert_str_eq(tail, "oops"); /* stderr is captured too */
+	free(tail);
+	/* A caller ignoring SIGCHLD still gets the status. */
+	signal(SIGCHLD, SIG_IGN);
+	st = run(fail, std_env, NULL, 0, NULL, NULL);
+	ck_assert(signal(SIGCHLD, SIG_DFL) == SIG_IGN);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 3);
+	/* An ignored signal in the worker is not ignored in the tool. */
+	signal(SIGTERM, SIG_IGN);
+	st = run(term, std_env, NULL, 5, NULL, NULL);
+	signal(SIGTERM, SIG_DFL);
+	ck_assert(WIFSIGNALED(st));
+	spawn_describe(st, how, sizeof(how));
+	ck_assert_str_eq(how, "killed by signal 15");
+}
+END_TEST
+
+START_TEST(test_tail_and_redaction)
+{
+	char *const many[] = {"sh", "-c", "i=1; while [ $i -le 30 ]; do echo line $i; i=$((i+1)); done",
+			      NULL};
+	char *const secret[] = {"sh", "-c",
+				"echo 'key 0x1234abcd9 and 0x1234abcd9 again'; printf 'no newline'",
+				NULL};
+	const char *const redact[] = {"0x1234abcd9", NULL};
+	char *tail;
+
+	ck_assert(spawn_ok(run(many, std_env, NULL, 3, NULL, &tail)));
+	ck_assert_str_eq(tail, "line 28\nline 29\nline 30");
+	free(tail);
+	ck_assert(spawn_ok(run(secret, std_env, NULL, 5, redact, &tail)));
+	ck_assert_str_eq(tail, "key *** and *** again\nno newline");
+	free(tail);
+}
+END_TEST
+
+START_TEST(test_long_lines)
+{
+	char *const argv[] = {"sh", "-c", "head -c 10000 /dev/zero | tr '\\0' x; echo; echo short",
+			      NULL};
+	char *tail;
+
+	ck_assert(spawn_ok(run(argv, std_env, NULL, 4, NULL, &tail)));
+	/* 10000 bytes come as pieces of 4096, 4096 and 1808 */
+	ck_assert_uint_eq(strlen(tail), 4096 + 1 + 4096 + 1 + 1808 + 1 + 5);
+	ck_assert_str_eq(tail + strlen(tail) - 5, "short");
+	free(tail);
+}
+END_TEST
+
+static Suite *
+spawn_suite(void)
+{
+	Suite *s = suite_create("spawn");
+	TCase *tc = tcase_create("run");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_exact_environment);
+	tcase_add_test(tc, test_path_from_envp);
+	tcase_add_test(tc, test_cwd_and_stdin);
+	tcase_add_test(tc, test_descriptors_closed);
+	tcase_add_test(tc, test_process_group);
+	tcase_add_test(tc, test_leftovers_killed);
+	tcase_add_test(tc, test_output_closed_early);
+	tcase_add_test(tc, test_status_and_signals);
+	tcase_add_test(tc, test_tail_and_redaction);
+	tcase_add_test(tc, test_long_lines);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(spawn_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

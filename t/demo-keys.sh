@@ -1,0 +1,42 @@
+#!/bin/sh
+# t/demo-keys.sh DIR: create a demo key store under DIR/keys with freshly
+# generated development keys for every signer (machine "demo", distro
+# "demo"), owned by the service user when run as root.  Development keys
+# only: never use them for anything you ship.
+set -eu
+dir=${1:?usage: demo-keys.sh DIR}
+keys=$dir/keys
+mkdir -p "$dir"
+chmod 0755 "$dir"
+if [ -d "$keys/demo" ]; then
+	echo "demo key store: $keys (kept)"
+	exit 0
+fi
+umask 077
+mkdir -p "$keys/demo/kmodsign" "$keys/demo/swupdate" "$keys/demo/mender" "$keys/demo/tegrasign"
+q() { "$@" >/dev/null 2>&1; }
+# kernel module signing: key and self-signed certificate
+q openssl req -new -nodes -utf8 -sha512 -days 3650 -batch -x509 \
+	-subj "/O=digsigserver demo/CN=demo kernel module key" \
+	-newkey rsa:2048 -keyout "$keys/demo/kmodsign/kernel-signkey.priv" \
+	-out "$keys/demo/kmodsign/kernel-signkey.x509" \
+	-addext "basicConstraints=critical,CA:FALSE" -addext "keyUsage=digitalSignature" \
+	-addext "extendedKeyUsage=codeSigning"
+# swupdate: RSA key, and CMS key with certificate
+q openssl genrsa -out "$keys/demo/swupdate/rsa-private.key" 2048
+q openssl req -new -nodes -batch -x509 -days 3650 -subj "/O=digsigserver demo/CN=demo swupdate" \
+	-newkey rsa:2048 -keyout "$keys/demo/swupdate/cms-private.key" \
+	-out "$keys/demo/swupdate/cms.cert" \
+	-addext "keyUsage=digitalSignature" -addext "extendedKeyUsage=emailProtection"
+# mender: RSA key in PKCS#1 form (what mender-artifact itself reads)
+q openssl genrsa -traditional -out "$keys/demo/mender/private.key" 3072
+# tegra: PKC key
+q openssl genrsa -traditional -out "$keys/demo/tegrasign/rsa_priv.pem" 2048
+if [ "$(id -u)" -eq 0 ]; then
+	id digsigserver >/dev/null 2>&1 ||
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin digsigserver
+	chown -R digsigserver "$keys"
+fi
+chmod 0700 "$keys"
+echo "demo key store: $keys"

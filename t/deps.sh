@@ -1,0 +1,26 @@
+#!/bin/sh
+# t/deps.sh build|test: install the Debian packages digsigserver needs to
+# build (build) or to run its tests and benchmarks (test) when they are
+# missing.  Needs root (or sudo) only when something is missing.
+set -eu
+build_pkgs="autoconf automake libtool pkg-config make gcc libevent-dev libarchive-dev
+	libcurl4-openssl-dev libssl-dev libjansson-dev check openssl"
+test_pkgs="curl linux-kbuild-6.1 kmod mender-artifact swupdate cpio wrk clang
+	libclang-rt-14-dev valgrind nodejs npm nginx prometheus systemd procps psmisc"
+case "${1:-build}" in
+build) want=$build_pkgs ;;
+test) want=$test_pkgs ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,29 @@
+/*
+ * fuzz_config.c: libFuzzer harness for the configuration file parser
+ * (conf_load_buffer in lib/config.c).
+ */
+/* fuzz-sources: lib/config.c lib/util.c lib/log.c */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "log.h"
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int init;
+	struct config cfg;
+	char err[512];
+
+	if (!init) {
+		log_init("fuzz", LOG_LVL_ERROR + 1, 0);
+		init = 1;
+	}
+	conf_defaults(&cfg);
+	if (conf_load_buffer(&cfg, (const char *)data, size, "fuzz", err, sizeof(err)) == 0)
+		(void)conf_validate(&cfg, err, sizeof(err));
+	conf_free(&cfg);
+	return 0;
+}

@@ -1,0 +1,152 @@
+#!/bin/bash
+# t/regress/swupdate.sh: /sign/swupdate through the real daemon, with curl
+# as meta-swupdate's SWUPDATE_SIGN_TOOL sends it; openssl and Debian's
+# swupdate are the oracles.
+. "$(dirname "$0")/lib.sh"
+
+D=$KEYS/distro1/swupdate
+mkdir -p "$D" "$KEYS/nokeys/swupdate"
+openssl genrsa -out "$D/rsa-private.key" 2048 2>/dev/null
+openssl rsa -in "$D/rsa-private.key" -pubout -out "$T/rsa-public.pem" 2>/dev/null
+openssl req -new -nodes -batch -x509 -days 30 -subj "/O=test/CN=swupdate signer" \
+	-newkey rsa:2048 -keyout "$D/cms-private.key" -out "$D/cms.cert" \
+	-addext "keyUsage=digitalSignature" -addext "extendedKeyUsage=emailProtection" 2>/dev/null
+cp "$D/cms.cert" "$T/cms.cert"
+cp "$D/rsa-private.key" "$T/rsa-private.key"
+
+head -c 4096 /dev/urandom >"$T/payload.bin"
+sum=$(sha256sum "$T/payload.bin" | cut -d' ' -f1)
+cat >"$T/sw-description" <<EOT
+software =
+{
+	version = "1.0.0";
+	description = "digsigserver test";
+	images: (
+		{
+			filename = "payload.bin";
+			device = "/dev/null";
+			type = "raw";
+			sha256 = "$sum";
+		}
+	);
+}
+EOT
+
+dss_start || exit 1
+
+sign() { # sign METHOD [extra curl args]: writes $T/sig, prints the status
+	m=$1
+	shift
+	curl -s -o "$T/sig" -w '%{http_code}' -X POST -F sw-description=@"$T/sw-description" \
+		-F distro=distro1 -F method="$m" "$@" "$URL/sign/swupdate"
+}
+
+# --- RSA --------------------------------------------------------------------
+check_eq "RSA: 200" 200 "$(sign RSA)"
+openssl dgst -sha256 -sign "$T/rsa-private.key" -out "$T/sig.ref" "$T/sw-description"
+check "RSA: byte-identical to openssl dgst -sha256 -sign" cmp "$T/sig" "$T/sig.ref"
+check "RSA: verifies with openssl dgst -verify" \
+	openssl dgst -sha256 -verify "$T/rsa-public.pem" -signature "$T/sig" "$T/sw-description"
+check "RSA: exactly as the client calls it (curl --fail --output)" \
+	curl --fail -s -X POST -F sw-description=@"$T/sw-description" -F distro=distro1 \
+	-F method=RSA --output "$T/sw-description.sig" "$URL/sign/swupdate"
+check "RSA: the client's output file is the signature" cmp "$T/sw-description.sig" "$T/sig.ref"
+check "answer is application/octet-stream, Attachment sw-description.sig" sh -c "
+	curl -s -D - -o /dev/null -X POST -F sw-description=@'$T/sw-description' -F distro=distro1 \
+		'$URL/sign/swupdate' | tr -d '\r' >'$T/h' &&
+	grep -qi '^Content-Type: application/octet-stream' '$T/h' &&
+	grep -q '^Content-Disposition: Attachment; filename=\"sw-description.sig\"' '$T/h'"
+check_eq "method defaults to RSA" 200 "$(curl -s -o "$T/sig.default" -w '%{http_code}' -X POST \
+	-F sw-description=@"$T/sw-description" -F distro=distro1 "$URL/sign/swupdate")"
+check "default method gives the RSA signature" cmp "$T/sig.default" "$T/sig.ref"
+
+# --- RSA-PSS ----------------------------------------------------------------
+check_eq "RSA-PSS: 200" 200 "$(sign RSA-PSS)"
+check "RSA-PSS: verifies with openssl dgst -sigopt rsa_padding_mode:pss" \
+	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -verify "$T/rsa-public.pem" \
+	-signature "$T/sig" "$T/sw-description"
+
+# --- CMS --------------------------------------------------------------------
+check_eq "CMS: 200" 200 "$(sign CMS)"
+cp "$T/sig" "$T/sw-description.sig"
+check "CMS: verifies with openssl cms -verify (detached, binary)" \
+	openssl cms -verify -binary -inform DER -in "$T/sig" -content "$T/sw-description" \
+	-CAfile "$T/cms.cert" -purpose any -out /dev/null
+check "CMS: carries the signer certificate" sh -c "
+	openssl cms -cmsout -print -inform DER -in '$T/sig' | grep -q 'CN=swupdate signer'"
+check "CMS: no S/MIME capabilities attribute" sh -c "
+	! openssl cms -cmsout -print -inform DER -in '$T/sig' | grep -qi 'SMIMECapabilities'"
+# A .swu: cpio (newc with CRC) of sw-description, its signature, the payload.
+(cd "$T" && printf 'sw-description\nsw-description.sig\npayload.bin\n' |
+	cpio -o -H crc --quiet >"$T/update.swu")
+swupdate -v -c -k "$T/cms.cert" -i "$T/update.swu" >"$T/swupdate.log" 2>&1
+check "CMS: Debian's swupdate verifies the .swu (Verified OK)" grep -q "Verified OK" "$T/swupdate.log"
+# and a signature over other bytes must not verify
+printf 'tampered' >>"$T/sw-description.sig.bad"
+cp "$T/sw-description" "$T/sw-orig"
+printf '# changed\n' >>"$T/sw-description"
+(cd "$T" && printf 'sw-description\nsw-description.sig\npayload.bin\n' |
+	cpio -o -H crc --quiet >"$T/bad.swu")
+swupdate -v -c -k "$T/cms.cert" -i "$T/bad.swu" >"$T/swupdate-bad.log" 2>&1
+check "CMS: swupdate refuses a changed sw-description" sh -c "! grep -q 'Verified OK' '$T/swupdate-bad.log'"
+cp "$T/sw-orig" "$T/sw-description"
+
+# --- any bytes --------------------------------------------------------------
+head -c 3000 /dev/urandom >"$T/binary"
+check_eq "non-UTF-8 sw-description: 200" 200 "$(curl -s -o "$T/sig" -w '%{http_code}' -X POST \
+	-F sw-description=@"$T/binary" -F distro=distro1 "$URL/sign/swupdate")"
+check "non-UTF-8 sw-description: signature verifies" \
+	openssl dgst -sha256 -verify "$T/rsa-public.pem" -signature "$T/sig" "$T/binary"
+: >"$T/empty"
+check_eq "empty sw-description: 200" 200 "$(curl -s -o "$T/sig" -w '%{http_code}' -X POST \
+	-F sw-description=@"$T/empty" -F distro=distro1 "$URL/sign/swupdate")"
+check "empty sw-description: signature verifies" \
+	openssl dgst -sha256 -verify "$T/rsa-public.pem" -signature "$T/sig" "$T/empty"
+
+# --- errors -----------------------------------------------------------------
+req() { # req EXPECTED_STATUS EXPECTED_BODY DESC curl-args...
+	st=$1 body=$2 desc=$3
+	shift 3
+	got=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$@" "$URL/sign/swupdate")
+	check_eq "$desc: $st" "$st $body" "$got $(cat "$T/body")"
+}
+req 400 "Distro name missing" "no distro" -F sw-description=@"$T/sw-description"
+req 400 "Distro name missing" "empty distro" -F distro= -F sw-description=@"$T/sw-description"
+req 400 "Invalid sw-description" "no sw-description" -F distro=distro1
+req 400 "Invalid sw-description" "sw-description as text/plain" -F distro=distro1 \
+	-F "sw-description=@$T/sw-description;type=text/plain"
+req 400 "Invalid sw-description" "sw-description as a plain field" -F distro=distro1 \
+	-F "sw-description=<$T/sw-description"
+req 400 "Invalid parameters" "distro with a slash" -F distro=a/b -F sw-description=@"$T/sw-description"
+req 400 "Invalid parameters" "distro .." -F distro=.. -F sw-description=@"$T/sw-description"
+got=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=distro1 -F method=DSA \
+	-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "unknown method: 400" 400 "$got"
+got=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=nokeys -F method=RSA \
+	-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "missing RSA key: 404" 404 "$got"
+check "missing RSA key: the reason names the file" grep -q "nokeys/swupdate/rsa-private.key" "$T/body"
+got=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=nokeys -F method=CMS \
+	-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "missing CMS certificate: 404" 404 "$got"
+check "missing CMS certificate: the reason names the file" grep -q "nokeys/swupdate/cms.cert" "$T/body"
+got=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=unknown \
+	-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "unknown distro: 404" 404 "$got"
+
+# --- nothing leaks ------------------------------------------------------------
+check "work directory empty after the requests" sh -c "[ -z \"\$(ls -A '$DSS_WORK')\" ]"
+dss_stop
+check "no private key bytes in the log" python3 - "$DSS_LOG" "$D/rsa-private.key" "$D/cms-private.key" <<'PY'
+import sys, re, base64
+log = open(sys.argv[1], "rb").read()
+for k in sys.argv[2:]:
+    pem = open(k).read()
+    body = "".join(l for l in pem.splitlines() if not l.startswith("-----"))
+    der = base64.b64decode(body)
+    for i in range(0, len(body) - 24, 24):
+        assert body[i:i+24].encode() not in log, k
+    for i in range(0, len(der) - 16, 16):
+        assert der[i:i+16] not in log, k
+PY
+exit 0

@@ -1,0 +1,59 @@
+/*
+ * job.h: one request as a signer sees it: the form fields and uploaded
+ * files, the private job directory, and the answer being prepared.  Also
+ * the calls a signer makes to report progress and tool process groups to
+ * the supervisor.
+ */
+#ifndef DSS_JOB_H
+#define DSS_JOB_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "form.h"
+
+struct job {
+	const struct config *cfg;
+	uint64_t id;
+	char idstr[24];		/* job id as text, for names and logs */
+	uint32_t generation;
+	int chan;		/* socket to the supervisor */
+	int fd;			/* the client */
+	char peer[64];		/* client address */
+	char identity[128];	/* authenticated client, or "" */
+	char dir[PATH_MAX];	/* private 0700 job directory */
+	const char *endpoint;	/* signer name */
+	const char *selector;	/* validated machine/distro */
+	struct form form;	/* fields and uploaded files */
+	/* the answer */
+	int status;
+	char text[512];		/* text body when no file */
+	char file[PATH_MAX];	/* file body, if any */
+	char filename[128];	/* its Content-Disposition name */
+	char extra_headers[256];
+	uint64_t bytes_in, bytes_out;
+};
+
+/* A plain form field, or NULL. */
+const char *job_field(const struct job *job, const char *name);
+/* An uploaded file part, or NULL. */
+const struct form_file *job_file(const struct job *job, const char *name);
+/* Set a text answer and return status (for "return job_fail(...)"). */
+int job_fail(struct job *job, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Answer with a file from the job directory; returns 200. */
+int job_reply_file(struct job *job, const char *path, const char *filename);
+/* Answer 200 with a text body. */
+int job_reply_text(struct job *job, const char *text);
+/* A path inside the job directory ("<dir>/<name>"), in a static-free buffer. */
+int job_path(const struct job *job, const char *name, char *out, size_t outlen);
+/* Tell the supervisor what the job is doing now ("signed 120/4023"). */
+void job_progress(struct job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Tell the supervisor an external tool runs in process group pgid (0: ended),
+ * so a timeout kills it too. */
+void job_child(struct job *job, pid_t pgid);
+/* Send one audit record (a JSON object, without newline) to the supervisor. */
+void job_audit(struct job *job, const char *json);
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * mender.c: POST /sign/mender (distro, artifact-uri).
+ *
+ * As mendersign.bbclass uses it: the artifact stays where the build left
+ * it (file:// or s3://), the server signs it in place and answers
+ * "Signing successful".  The artifact is read once: lib/mender.c checks
+ * it is a Mender artifact whose manifest tells the truth about its header
+ * and payload while copying it into a replacement file with room for
+ * manifest.sig; only then is the manifest signed with
+ * <distro>/mender/private.key and the replacement committed in one atomic
+ * step (lib/uri.h), so a failure or a kill at any moment leaves the
+ * original artifact as it was.  An already signed artifact is re-signed.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "job.h"
+#include "keystore.h"
+#include "log.h"
+#include "mender.h"
+#include "signer.h"
+#include "uri.h"
+#include "util.h"
+
+/* Report reading progress to the supervisor (/status). */
+static void
+progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct job *job = arg;
+
+	job_progress(job, "checked %llu/%llu MiB", (unsigned long long)(done >> 20),
+		     (unsigned long long)(total >> 20));
+}
+
+/* Record the signature in the audit trail. */
+static void
+audit(struct job *job, const char *uri, const struct mender_key *key,
+      const struct mender_result *r)
+{
+	char fpr[65] = "";
+	json_t *o;
+	char *text;
+
+	if (mender_key_fingerprint(key, fpr) < 0)
+		log_warnx("job %s: cannot compute the key fingerprint", job->idstr);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:[{s:s, s:s}]}", "method",
+		      mender_key_describe(key), "key_sha256", fpr, "distro", job->selector,
+		      "artifact_uri", uri, "manifest_sha256", r->manifest_sha256, "resigned",
+		      r->was_signed, "payload_files", (json_int_t)r->payload_files, "signed",
+		      "name", "manifest", "sha256", r->manifest_sha256);
+	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
+		log_errorx("job %s: cannot build the audit record", job->idstr);
+		json_decref(o);
+		return;
+	}
+	job_audit(job, text);
+	free(text);
+	json_decref(o);
+}
+
+/* Load and parse the distro's key: 0, or the status of a job_fail. */
+static int
+load_key(struct job *job, struct mender_key **key)
+{
+	struct ks_blob blob = {0};
+	char err[256];
+	int st;
+
+	st = ks_load(job->cfg, job->selector, "mender", "private.key", &blob, err, sizeof(err));
+	if (st != 0)
+		return job_fail(job, st, "%s", err);
+	st = mender_key_load(blob.data, blob.len, key, err, sizeof(err));
+	ks_blob_free(&blob);
+	if (st != 0) {
+		/* a key the server cannot use is its operator's problem */
+		log_errorx("job %s: %s/mender/private.key: %s", job->idstr, job->selector, err);
+		return job_fail(job, 500, "Signing error");
+	}
+	return 0;
+}
+
+static int
+mender_run(struct job *job)
+{
+	const struct config *cfg = job->cfg;
+	const char *uri = job_field(job, "artifact-uri");
+	struct mender_key *key = NULL;
+	struct uri_artifact *art = NULL;
+	struct mender_opts o;
+	struct mender_result r;
+	char err[512], *sig = NULL;
+	size_t siglen = 0;
+	uint64_t t0 = util_now_ms();
+	int st, outfd = -1;
+
+	memset(&r, 0, sizeof(r));
+	if (uri == NULL || *uri == '\0')
+		return job_fail(job, 400, "Artifact URI missing");
+	if ((st = uri_check(cfg, uri, err, sizeof(err))) != 0)
+		return job_fail(job, st, "%s", err);
+	if ((st = load_key(job, &key)) != 0)
+		return st;
+
+	if ((st = uri_open(cfg, uri, job->dir, &art, err, sizeof(err))) != 0 ||
+	    (st = uri_begin_replace(art, &outfd, err, sizeof(err))) != 0) {
+		job_fail(job, st, "%s", err);
+		goto done;
+	}
+	mender_opts_init(&o);
+	o.copy_range = 1;
+	/* a local artifact is replaced in place: get its pages to disk early */
+	o.start_writeback = strncmp(uri, "s3://", 5) != 0;
+	o.sig_len = mender_key_sig_len(key);
+	o.max_members = (uint64_t)cfg->archive_max_members;
+	/*
+	 * Payloads are hashed as they stream by, in flat memory, and the
+	 * response timeout bounds the time: rootfs images larger than
+	 * ARCHIVE_MAX_SIZE are common, so their expanded size is not capped.
+	 */
+	o.max_expanded = UINT64_MAX;
+	o.progress = progress;
+	o.progress_arg = job;
+	st = mender_rewrite(uri_fd(art), outfd, &o, &r, err, sizeof(err));
+	if (st == 400) {
+		job_fail(job, st, "Invalid artifact: %s", err);
+		goto done;
+	} else if (st != 0) {
+		log_errorx("job %s: %s", job->idstr, err);
+		job_fail(job, st, "%s", err);
+		goto done;
+	}
+	if (mender_sign(key, r.manifest, r.manifest_len, &sig, &siglen, err, sizeof(err)) != 0 ||
+	    mender_write_signature(outfd, &r, sig, siglen, err, sizeof(err)) != 0) {
+		log_errorx("job %s: %s", job->idstr, err);
+		st = job_fail(job, 500, "Signing error");
+		goto done;
+	}
+	job_progress(job, "replacing artifact");
+	if ((st = uri_commit(art, err, sizeof(err))) != 0) {
+		log_errorx("job %s: %s", job->idstr, err);
+		job_fail(job, st, "%s", err);
+		goto done;
+	}
+	audit(job, uri, key, &r);
+	log_info("job %s: signed %s (%s, %llu bytes, %llu payload files%s) in %llu ms",
+		 job->idstr, uri, mender_key_describe(key), (unsigned long long)r.out_size,
+		 (unsigned long long)r.payload_files, r.was_signed ? ", re-signed" : "",
+		 (unsigned long long)(util_now_ms() - t0));
+	st = job_reply_text(job, "Signing successful");
+done:
+	uri_close(art);
+	free(sig);
+	mender_result_free(&r);
+	mender_key_free(key);
+	return st;
+}
+
+const struct signer signer_mender = {
+	.path = "/sign/mender",
+	.name = "mender",
+	.selector_field = "distro",
+	.selector_missing = "Distro name missing",
+	.takes_files = 0,
+	.run = mender_run,
+};

@@ -1,0 +1,1236 @@
+/*
+ * tegra.c: /sign/tegra, NVIDIA Jetson (L4T) secure-boot signing.
+ *
+ * The client (meta-tegra's tegrasign bbclass) uploads its whole flash
+ * package as a tar.gz with a MANIFEST of KEY=VALUE lines.  As the
+ * original's TegraSigner does, the job extracts it into a work directory,
+ * stages copies of the BSP's signing scripts from
+ * $L4T_TOOLS_BASE/L4T-<bspversion>-<tree>/Linux_for_Tegra into
+ * <work>/_tools (python2 launchers for the Python 2 ones), links a few of
+ * them into the work directory, writes the keys for the tool into a 0600
+ * directory beside it, and runs meta-tegra's <soc>-flash-helper (or
+ * tegra-signimage-helper for SIGNFILES) there with an environment of
+ * exactly the MANIFEST variables plus PATH and MACHINE:
+ *
+ *   BUPGENSPECS  one --bup run per spec, each with its settings upper-cased
+ *                as environment overrides; only payloads* is answered
+ *   SIGNFILES    tegra-signimage-helper on every uploaded file; only the
+ *                <file>.sig files are answered
+ *   otherwise    one --no-flash run; what was there before the run (inputs,
+ *                MANIFEST, staged tools and links) and the tool's scratch
+ *                files are removed (with BUPGEN, only payloads* is kept)
+ *
+ * The rest of the work directory is answered as signed-artifact.tar.gz
+ * with members "./...".  Stricter than the original: every bad input is a
+ * 400 with a reason (the original answers several with 500), and the file
+ * names the MANIFEST gives the command line must stay inside the artifact.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "archive.h"
+#include "job.h"
+#include "keystore.h"
+#include "log.h"
+#include "manifest.h"
+#include "pkey.h"
+#include "signer.h"
+#include "spawn.h"
+#include "util.h"
+
+#define TEGRA_TAG "tegrasign"
+#define TEGRA_ANSWER "signed-artifact.tar.gz"
+#define TEGRA_WORK "tegra-work" /* the original's workdir, inside the job dir */
+#define TEGRA_KEYS "tegra-keys" /* key files for the tool (0700 dir, 0600 files) */
+#define TEGRA_MANIFEST_MAX (1024 * 1024)
+#define TEGRA_TAIL_LINES 20
+#define TEGRA_AUDIT_FILES 64   /* past this, the audit lists a digest */
+#define TEGRA_AUDIT_BYTES 12000
+#define TEGRA_COPY_DEPTH 32
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+enum tegra_mode { MODE_SIGN, MODE_BUPGEN, MODE_BUPGENSPECS, MODE_SIGNFILES };
+
+static const char *const mode_names[] = {"sign", "bupgen", "bupgenspecs", "signfiles"};
+
+/* A growable NULL-terminated list of strings. */
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+struct tegra {
+	struct job *job;
+	const char *machine, *soctype, *bspversion;
+	int major, minor, maint;
+	int tegrasign_v3, encrypted_kernel;
+	enum tegra_mode mode;
+	char tools[PATH_MAX]; /* the BSP's Linux_for_Tegra */
+	char work[PATH_MAX];  /* extraction, staging and the tool's cwd */
+	char local[PATH_MAX]; /* <work>/_tools */
+	char keys[PATH_MAX];  /* <job>/tegra-keys */
+	char pkc[PATH_MAX], sbk[PATH_MAX], user_key[PATH_MAX]; /* "" when absent */
+	char key_fpr[65];
+	struct manifest mf;
+	struct strv scripts;  /* relative to Linux_for_Tegra */
+	struct strv redact;   /* key material a tool might echo */
+};
+
+static void
+strv_add(struct strv *s, char *str)
+{
+	if (s->n + 2 > s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
+	}
+	s->v[s->n++] = str;
+	s->v[s->n] = NULL;
+}
+
+static void
+add_all(struct strv *s, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		strv_add(s, xstrdup(list[i]));
+}
+
+static void
+strv_free(struct strv *s, int cleanse)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (cleanse)
+			util_cleanse_free(s->v[i], strlen(s->v[i]));
+		else
+			free(s->v[i]);
+	}
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Set (or replace) name=value in an environment list. */
+static void
+env_set(struct strv *env, const char *name, const char *value)
+{
+	size_t nl = strlen(name);
+
+	for (size_t i = 0; i < env->n; i++) {
+		if (strncmp(env->v[i], name, nl) == 0 && env->v[i][nl] == '=') {
+			free(env->v[i]);
+			env->v[i] = xasprintf("%s=%s", name, value);
+			return;
+		}
+	}
+	strv_add(env, xasprintf("%s=%s", name, value));
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted names in dir (not "." or ".."); 0 or -1. */
+static int
+list_dir(const char *dir, struct strv *out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			strv_add(out, xstrdup(de->d_name));
+	closedir(d);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
+	return 0;
+}
+
+static int
+at_least(const struct tegra *t, int major, int minor)
+{
+	return t->major > major || (t->major == major && t->minor >= minor);
+}
+
+/* Parse the first three dot-separated parts of v as numbers, as the
+ * original's int() of each does; 0 or -1.  The whole string must be one
+ * safe path segment: it names a directory. */
+static int
+parse_bspversion(struct tegra *t, const char *v)
+{
+	int *parts[3] = {&t->major, &t->minor, &t->maint};
+	const char *p = v;
+
+	if (v == NULL || !ks_selector_valid(v))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		int n = 0, digits = 0;
+
+		for (; isdigit((unsigned char)*p); p++, digits++)
+			if (digits < 6)
+				n = n * 10 + (*p - '0');
+		if (digits == 0 || digits > 6 || (*p != '.' && !(i == 2 && *p == '\0')))
+			return -1;
+		*parts[i] = n;
+		if (*p == '.')
+			p++;
+	}
+	return 0;
+}
+
+/*
+ * Check soctype and bspversion and find the BSP tree, as the original's
+ * TegraSigner constructor does; 0, or -1 with the reason logged.
+ */
+static int
+tegra_params(struct tegra *t, struct job *job)
+{
+	static const char *const socs[] = {"tegra186", "tegra194", "tegra210", "tegra234"};
+	struct stat st;
+	size_t i;
+	int n;
+
+	t->job = job;
+	t->soctype = job_field(job, "soctype");
+	t->bspversion = job_field(job, "bspversion");
+	for (i = 0; i < NELEM(socs); i++)
+		if (t->soctype != NULL && strcmp(t->soctype, socs[i]) == 0)
+			break;
+	if (i == NELEM(socs)) {
+		log_info("job %s: soctype invalid", job->idstr);
+		return -1;
+	}
+	if (parse_bspversion(t, t->bspversion) < 0) {
+		log_info("job %s: bspversion invalid", job->idstr);
+		return -1;
+	}
+	n = snprintf(t->tools, sizeof(t->tools), "%s/L4T-%s-%s/Linux_for_Tegra",
+		     job->cfg->l4t_tools_base, t->bspversion,
+		     strcmp(t->soctype, "tegra194") == 0 ? "tegra186" : t->soctype);
+	if (n < 0 || (size_t)n >= sizeof(t->tools) || stat(t->tools, &st) < 0 ||
+	    !S_ISDIR(st.st_mode)) {
+		log_info("job %s: no tools for soctype=%s bspversion=%s (%s)", job->idstr,
+			 t->soctype, t->bspversion, t->tools);
+		return -1;
+	}
+	if (strcmp(t->soctype, "tegra210") == 0) {
+		t->tegrasign_v3 = 0;
+		t->encrypted_kernel = 0;
+	} else {
+		t->tegrasign_v3 = at_least(t, 32, 5);
+		if (strcmp(t->soctype, "tegra194") == 0 || strcmp(t->soctype, "tegra234") == 0)
+			t->encrypted_kernel = t->major < 34;
+		else
+			t->encrypted_kernel = at_least(t, 32, 6);
+	}
+	return 0;
+}
+
+/* The BSP files staged for this soc and version (TegraSigner.__init__). */
+static void
+tegra_script_list(struct tegra *t)
+{
+	static const char *const signing[] = {
+		"bootloader/tegraflash.py", "bootloader/tegraflash_internal.py",
+		"bootloader/BUP_generator.py", "bootloader/odmsign.func",
+		"bootloader/l4t_bup_gen.func",
+	};
+	static const char *const v3_scripts[] = {"tegra-signimage-helper", "l4t_sign_image.sh"};
+	static const char *const v3_support[] = {
+		"bootloader/tegrasign_v3.py", "bootloader/tegrasign_v3_internal.py",
+		"bootloader/tegrasign_v3_util.py",
+	};
+	static const char *const r35[] = {
+		"bootloader/dtbcheck.py", "bootloader/tegraflash_impl_t234.py",
+		"bootloader/t194.py", "bootloader/t234.py", "bootloader/ed25519.py",
+		"bootloader/tegrasign_v3_hsm.py", "bootloader/tegraopenssl", "bootloader/pyfdt",
+	};
+	add_all(&t->scripts, signing, NELEM(signing));
+	strv_add(&t->scripts, xasprintf("bootloader/%s-flash-helper", t->soctype));
+	if (strcmp(t->soctype, "tegra210") == 0) {
+		if (at_least(t, 32, 6))
+			strv_add(&t->scripts, xstrdup("bootloader/nvflashxmlparse"));
+	} else {
+		strv_add(&t->scripts, xstrdup("bootloader/nvflashxmlparse"));
+		strv_add(&t->scripts, xstrdup("bootloader/rollback/rollback_parser.py"));
+		if (t->major == 32 && (t->minor > 7 || (t->minor == 7 && t->maint >= 4)))
+			strv_add(&t->scripts, xstrdup("bootloader/rewrite-tegraflash-args"));
+	}
+	if (t->tegrasign_v3) {
+		add_all(&t->scripts, v3_scripts, NELEM(v3_scripts));
+		add_all(&t->scripts, v3_support, NELEM(v3_support));
+	} else if (at_least(t, 32, 6)) {
+		add_all(&t->scripts, v3_support, NELEM(v3_support));
+	}
+	if (t->major == 35)
+		strv_add(&t->scripts, xstrdup("bootloader/tegrasign_v3_oemkey.yaml"));
+	else if (t->major >= 36)
+		strv_add(&t->scripts, xstrdup("bootloader/tegrasign_v3_oemkey_t234.yaml"));
+	if (t->major >= 35)
+		add_all(&t->scripts, r35, NELEM(r35));
+}
+
+/* Copy the regular file src to the new file dst with src's permission bits
+ * (shutil.copyfile + copymode, without setuid/setgid); 0 or -1. */
+static int
+copy_file(const char *src, const char *dst)
+{
+	char buf[65536];
+	struct stat st;
+	int in, out, rc = -1;
+	ssize_t n;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(in, &st) < 0) {
+		int e = errno;
+
+		close(in);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(in);
+		errno = EINVAL;
+		return -1;
+	}
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		close(in);
+		return -1;
+	}
+	while ((n = read(in, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			goto done;
+		}
+		if (util_write_all(out, buf, (size_t)n) < 0)
+			goto done;
+	}
+	if (fchmod(out, st.st_mode & 0777) < 0)
+		goto done;
+	rc = 0;
+done:
+	if (close(out) < 0)
+		rc = -1;
+	close(in);
+	return rc;
+}
+
+/* Copy a directory tree, leaving out __pycache__ (shutil.copytree with
+ * ignore_patterns("__pycache__")); links in the BSP tree are followed. */
+static int
+copy_tree(const char *src, const char *dst, int depth)
+{
+	struct strv names = {0};
+	struct stat st;
+	int rc = 0;
+
+	if (depth > TEGRA_COPY_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	if (stat(src, &st) < 0 || mkdir(dst, 0700) < 0 || list_dir(src, &names) < 0)
+		return -1;
+	for (size_t i = 0; i < names.n && rc == 0; i++) {
+		char *s, *d;
+		struct stat cst;
+
+		if (strcmp(names.v[i], "__pycache__") == 0)
+			continue;
+		s = xasprintf("%s/%s", src, names.v[i]);
+		d = xasprintf("%s/%s", dst, names.v[i]);
+		if (stat(s, &cst) < 0)
+			rc = -1;
+		else if (S_ISDIR(cst.st_mode))
+			rc = copy_tree(s, d, depth + 1);
+		else
+			rc = copy_file(s, d);
+		if (rc < 0)
+			log_warnx("copy %s: %s", s, strerror(errno));
+		free(s);
+		free(d);
+	}
+	strv_free(&names, 0);
+	if (rc == 0 && chmod(dst, st.st_mode & 0777) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* Does the script at path start with "#!...python" or "#!...python2"
+ * (the original's re.match(r'#!.*(python|python2)$', first line))? */
+static int
+needs_python2(const char *path)
+{
+	char line[4096];
+	size_t n;
+	FILE *fp = fopen(path, "re");
+
+	if (fp == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), fp) == NULL)
+		line[0] = '\0';
+	fclose(fp);
+	n = strlen(line);
+	while (n > 0 && isspace((unsigned char)line[n - 1]))
+		line[--n] = '\0';
+	if (strncmp(line, "#!", 2) != 0)
+		return 0;
+	return (n >= 8 && strcmp(line + n - 6, "python") == 0) ||
+	       (n >= 9 && strcmp(line + n - 7, "python2") == 0);
+}
+
+/* Copy one BSP file into <work>/_tools (TegraSigner._prepare_scripts). */
+static int
+stage_one(struct tegra *t, const char *script)
+{
+	char *src = xasprintf("%s/%s", t->tools, script);
+	char *dst = xasprintf("%s/%s", t->local, script);
+	char *real = NULL;
+	struct stat st;
+	int rc = -1, wrap = 0;
+
+	/* Parent directories (bootloader, bootloader/rollback). */
+	for (char *q = strchr(dst + strlen(t->local) + 1, '/'); q != NULL; q = strchr(q + 1, '/')) {
+		*q = '\0';
+		if (mkdir(dst, 0700) < 0 && errno != EEXIST) {
+			log_errorx("mkdir %s: %s", dst, strerror(errno));
+			*q = '/';
+			goto done;
+		}
+		*q = '/';
+	}
+	if (stat(src, &st) < 0) {
+		log_errorx("BSP file %s: %s", src, strerror(errno));
+		goto done;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if ((rc = copy_tree(src, dst, 0)) < 0)
+			log_errorx("copy %s: %s", src, strerror(errno));
+		goto done;
+	}
+	if (strcmp(script, "bootloader/BUP_generator.py") == 0 ||
+	    (strcmp(script, "bootloader/rollback/rollback_parser.py") == 0 &&
+	     strcmp(t->soctype, "tegra210") != 0)) {
+		if ((wrap = needs_python2(src)) < 0) {
+			log_errorx("read %s: %s", src, strerror(errno));
+			goto done;
+		}
+	}
+	real = wrap ? xasprintf("%s.real", dst) : xstrdup(dst);
+	if (copy_file(src, real) < 0) {
+		log_errorx("copy %s: %s", src, strerror(errno));
+		goto done;
+	}
+	if (wrap) {
+		char *body = xasprintf("#!/bin/sh\npython2 %s \"$@\"\n", real);
+
+		rc = util_write_file(dst, body, strlen(body), 0700);
+		if (rc == 0)
+			rc = chmod(dst, 0755);
+		if (rc < 0)
+			log_errorx("write %s: %s", dst, strerror(errno));
+		free(body);
+		log_debug("copy-wrapped %s -> %s", src, dst);
+		goto done;
+	}
+	log_debug("copied %s -> %s", src, dst);
+	rc = 0;
+done:
+	free(src);
+	free(dst);
+	free(real);
+	return rc;
+}
+
+/* Replace whatever is at <work>/<name> by a link to <_tools>/bootloader/<name>. */
+static int
+link_tool(struct tegra *t, const char *name)
+{
+	char *target = xasprintf("%s/bootloader/%s", t->local, name);
+	char *path = xasprintf("%s/%s", t->work, name);
+	int rc;
+
+	if ((rc = util_rm_rf(path)) == 0)
+		rc = symlink(target, path);
+	if (rc < 0)
+		log_errorx("symlink %s: %s", path, strerror(errno));
+	free(target);
+	free(path);
+	return rc;
+}
+
+/* Stage the tools and the links the helpers expect; 0 or -1 (logged). */
+static int
+tegra_stage(struct tegra *t)
+{
+	static const char *const links[] = {"tegraflash.py", "BUP_generator.py"};
+	static const char *const links_r35[] = {"dtbcheck.py", "t194.py", "t234.py"};
+	static const char *const links_t210[] = {"tegra210-flash-helper", "odmsign.func",
+						 "l4t_bup_gen.func"};
+	char *dir;
+	struct stat st;
+	int rc = 0;
+
+	if (util_rm_rf(t->local) < 0 || mkdir(t->local, 0700) < 0) {
+		log_errorx("mkdir %s: %s", t->local, strerror(errno));
+		return -1;
+	}
+	for (size_t i = 0; i < t->scripts.n; i++)
+		if (stage_one(t, t->scripts.v[i]) < 0)
+			return -1;
+	for (size_t i = 0; i < NELEM(links); i++)
+		if (link_tool(t, links[i]) < 0)
+			return -1;
+	if (t->major >= 35)
+		for (size_t i = 0; i < NELEM(links_r35); i++)
+			if (link_tool(t, links_r35[i]) < 0)
+				return -1;
+	if (strcmp(t->soctype, "tegra210") == 0) {
+		for (size_t i = 0; i < NELEM(links_t210); i++)
+			if (link_tool(t, links_t210[i]) < 0)
+				return -1;
+		return 0;
+	}
+	/* rollback/rollback_parser.py: a real directory, never the upload's link. */
+	dir = xasprintf("%s/rollback", t->work);
+	if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode) && unlink(dir) < 0)
+		rc = -1;
+	if (rc == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		rc = -1;
+	if (rc < 0)
+		log_errorx("mkdir %s: %s", dir, strerror(errno));
+	free(dir);
+	if (rc == 0)
+		rc = link_tool(t, "rollback/rollback_parser.py");
+	return rc;
+}
+
+/* A name from the MANIFEST that the helper reads: relative, no "..". */
+static int
+inside_name(const char *name)
+{
+	const char *why;
+	char norm[PATH_MAX];
+
+	return name[0] != '\0' && ar_normalize(name, norm, sizeof(norm), &why) == 0 &&
+	       strcmp(norm, ".") != 0;
+}
+
+/* os.path.splitext: split a path at the last '.' of its last component,
+ * leading dots of that component excepted. */
+static void
+split_ext(const char *path, char **root, const char **ext)
+{
+	const char *base = strrchr(path, '/'), *dot;
+
+	base = base ? base + 1 : path;
+	while (*base == '.')
+		base++;
+	dot = strrchr(base, '.');
+	if (dot == NULL)
+		dot = path + strlen(path);
+	*root = xstrndup(path, (size_t)(dot - path));
+	*ext = dot;
+}
+
+/* White space as Python's str.split() sees it in ASCII text. */
+static int
+spec_space(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* The white-space separated specs of BUPGENSPECS. */
+static void
+split_specs(const char *specs, struct strv *out)
+{
+	for (const char *p = specs; *p;) {
+		const char *end;
+
+		while (*p && spec_space(*p))
+			p++;
+		if (*p == '\0')
+			break;
+		for (end = p; *end && !spec_space(*end);)
+			end++;
+		strv_add(out, xstrndup(p, (size_t)(end - p)));
+		p = end;
+	}
+}
+
+/* Check one spec "var=value;var=value...": every setting has exactly one
+ * '=' and a name (the original's var, val = setting.split('=')). */
+static int
+check_spec(const char *spec)
+{
+	const char *s = spec;
+
+	for (;;) {
+		size_t len = strcspn(s, ";");
+		const char *eq = memchr(s, '=', len);
+
+		if (eq == NULL || eq == s || memchr(eq + 1, '=', len - (size_t)(eq - s) - 1) != NULL)
+			return -1;
+		if (s[len] == '\0')
+			return 0;
+		s += len + 1;
+	}
+}
+
+/*
+ * Check the MANIFEST for the mode: the variables the command line needs,
+ * the file names it passes, and the BUPGENSPECS syntax.  0, or 400 set.
+ */
+static int
+tegra_check_manifest(struct tegra *t)
+{
+	static const char *const need[] = {"DTBFILE", "ODMDATA", "LNXFILE"};
+	const char *specs, *v;
+
+	if ((specs = manifest_get(&t->mf, "BUPGENSPECS")) != NULL)
+		t->mode = MODE_BUPGENSPECS;
+	else if (manifest_get(&t->mf, "SIGNFILES") != NULL)
+		t->mode = MODE_SIGNFILES;
+	else if (manifest_get(&t->mf, "BUPGEN") != NULL)
+		t->mode = MODE_BUPGEN;
+	else
+		t->mode = MODE_SIGN;
+	if (t->mode == MODE_SIGNFILES)
+		return 0;
+	for (size_t i = 0; i < NELEM(need); i++)
+		if (manifest_get(&t->mf, need[i]) == NULL)
+			return job_fail(t->job, 400, "Invalid manifest: %s missing", need[i]);
+	if (!inside_name(manifest_get(&t->mf, "DTBFILE")) ||
+	    !inside_name(manifest_get(&t->mf, "LNXFILE")))
+		return job_fail(t->job, 400,
+				"Invalid manifest: DTBFILE and LNXFILE must name files in the artifact");
+	if ((v = manifest_get(&t->mf, "EMMC_BCTS")) != NULL) {
+		char *copy = xstrdup(v), *save = NULL;
+		int bad = 0;
+
+		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+			if (!inside_name(tok))
+				bad = 1;
+		free(copy);
+		if (bad)
+			return job_fail(t->job, 400,
+					"Invalid manifest: EMMC_BCTS must name files in the artifact");
+	}
+	if (strcmp(t->soctype, "tegra210") == 0 && (v = manifest_get(&t->mf, "boardcfg")) != NULL &&
+	    *v != '\0' && !inside_name(v))
+		return job_fail(t->job, 400,
+				"Invalid manifest: boardcfg must name a file in the artifact");
+	if (t->mode == MODE_BUPGENSPECS) {
+		struct strv list = {0};
+		size_t n, bad = 0;
+
+		split_specs(specs, &list);
+		for (size_t i = 0; i < list.n && bad == 0; i++)
+			if (check_spec(list.v[i]) < 0)
+				bad = i + 1;
+		n = list.n;
+		strv_free(&list, 0);
+		if (n == 0)
+			return job_fail(t->job, 400, "Invalid BUPGENSPECS: no spec");
+		if (bad)
+			return job_fail(t->job, 400,
+					"Invalid BUPGENSPECS: spec %zu: each setting must be name=value",
+					bad);
+	}
+	return 0;
+}
+
+/* The environment: the MANIFEST variables, PATH and MACHINE (_prepare_path). */
+static void
+tegra_env(struct tegra *t, struct strv *env)
+{
+	const char *cur = getenv("PATH");
+	char *path;
+
+	for (size_t i = 0; i < t->mf.n; i++)
+		env_set(env, t->mf.vars[i].name, t->mf.vars[i].value);
+	path = xasprintf("%s:%s/bootloader:%s:%s/bootloader%s%s", t->local, t->local, t->tools,
+			 t->tools, cur && *cur ? ":" : "", cur && *cur ? cur : "");
+	env_set(env, "PATH", path);
+	free(path);
+	env_set(env, "MACHINE", t->machine);
+}
+
+/* The flash helper's command line (_prepare_cmd). */
+static void
+tegra_cmd(struct tegra *t, struct strv *argv)
+{
+	const char *bcts = manifest_get(&t->mf, "EMMC_BCTS"), *boardcfg;
+	int t210 = strcmp(t->soctype, "tegra210") == 0;
+
+	strv_add(argv, xasprintf("%s%s-flash-helper", t210 ? "./" : "", t->soctype));
+	strv_add(argv, xstrdup(t->mode == MODE_BUPGENSPECS ? "--bup" : "--no-flash"));
+	strv_add(argv, xstrdup("-u"));
+	strv_add(argv, xstrdup(t->pkc));
+	if (!t210 && t->sbk[0]) {
+		strv_add(argv, xstrdup("-v"));
+		strv_add(argv, xstrdup(t->sbk));
+	}
+	if (!t210 && t->user_key[0]) {
+		strv_add(argv, xstrdup("--user_key"));
+		strv_add(argv, xstrdup(t->user_key));
+	}
+	strv_add(argv, xstrdup("flash.xml.in"));
+	strv_add(argv, xstrdup(manifest_get(&t->mf, "DTBFILE")));
+	if (bcts != NULL)
+		strv_add(argv, xstrdup(bcts));
+	else if (strcmp(t->soctype, "tegra194") == 0)
+		strv_add(argv, xasprintf("%s.cfg,%s-override.cfg", t->machine, t->machine));
+	else
+		strv_add(argv, xasprintf("%s.cfg", t->machine));
+	strv_add(argv, xstrdup(manifest_get(&t->mf, "ODMDATA")));
+	/* Present but empty in most clients' MANIFEST: an empty argument. */
+	if (t210 && (boardcfg = manifest_get(&t->mf, "boardcfg")) != NULL)
+		strv_add(argv, xstrdup(boardcfg));
+	strv_add(argv, xstrdup(manifest_get(&t->mf, "LNXFILE")));
+}
+
+static void
+on_pgid(void *arg, pid_t pgid)
+{
+	job_child(arg, pgid);
+}
+
+/* Run one tool; 0 when it succeeded, else 500 set (the reason is logged). */
+static int
+tegra_run(struct tegra *t, struct strv *argv, struct strv *env)
+{
+	struct spawn_opts o = {
+		.argv = argv->v,
+		.envp = env->v,
+		.cwd = t->work,
+		.log_name = argv->v[0],
+		.tail_lines = TEGRA_TAIL_LINES,
+		.redact = (const char *const *)t->redact.v,
+		.on_pgid = on_pgid,
+		.arg = t->job,
+	};
+	struct spawn_result r;
+	char err[256], how[64];
+	size_t cmdlen = 0;
+	char *cmd;
+
+	for (size_t i = 0; i < argv->n; i++)
+		cmdlen += strlen(argv->v[i]) + 3;
+	cmd = xmalloc(cmdlen + 1);
+	cmd[0] = '\0';
+	for (size_t i = 0; i < argv->n; i++) {
+		strcat(cmd, i ? " '" : "'");
+		strcat(cmd, argv->v[i]);
+		strcat(cmd, "'");
+	}
+	log_info("job %s: running %s", t->job->idstr, cmd);
+	free(cmd);
+	for (size_t i = 0; i < env->n; i++)
+		log_debug("job %s: env %s", t->job->idstr, env->v[i]);
+	if (spawn_run(&o, &r, err, sizeof(err)) < 0) {
+		log_errorx("job %s: %s: %s", t->job->idstr, argv->v[0], err);
+		return job_fail(t->job, 500, "Signing error");
+	}
+	if (spawn_ok(r.status)) {
+		spawn_result_free(&r);
+		return 0;
+	}
+	spawn_describe(r.status, how, sizeof(how));
+	log_warnx("job %s: %s failed: %s; its last output:", t->job->idstr, argv->v[0], how);
+	for (char *line = r.tail, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		if ((nl = strchr(line, '\n')) != NULL)
+			*nl = '\0';
+		log_warnx("job %s: | %s", t->job->idstr, line);
+	}
+	spawn_result_free(&r);
+	return job_fail(t->job, 500, "Signing error");
+}
+
+/* Remove <work>/<name>; name may have several components (from LNXFILE),
+ * which are opened without following links. */
+static void
+remove_name(struct tegra *t, const char *name)
+{
+	char *path;
+
+	if (strchr(name, '/') == NULL) {
+		path = xasprintf("%s/%s", t->work, name);
+		if (util_rm_rf(path) < 0)
+			log_warnx("remove %s: %s", path, strerror(errno));
+		free(path);
+		return;
+	}
+	int root = open(t->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *base;
+	char norm[PATH_MAX];
+	const char *why;
+	int dfd;
+
+	if (root < 0)
+		return;
+	if (ar_normalize(name, norm, sizeof(norm), &why) == 0 &&
+	    (dfd = ar_open_parent(root, norm, 0, &base)) >= 0) {
+		if (unlinkat(dfd, base, 0) < 0 && errno != ENOENT)
+			log_warnx("remove %s: %s", norm, strerror(errno));
+		close(dfd);
+	}
+	close(root);
+}
+
+/* Remove every top-level entry for which keep() is false. */
+static void
+remove_except(struct tegra *t, int (*keep)(const char *name, void *arg), void *arg)
+{
+	struct strv names = {0};
+
+	if (list_dir(t->work, &names) < 0)
+		return;
+	for (size_t i = 0; i < names.n; i++)
+		if (!keep(names.v[i], arg))
+			remove_name(t, names.v[i]);
+	strv_free(&names, 0);
+}
+
+static int
+keep_payloads(const char *name, void *arg)
+{
+	(void)arg;
+	return strncmp(name, "payloads", 8) == 0;
+}
+
+static int
+keep_listed(const char *name, void *arg)
+{
+	const struct strv *keep = arg;
+
+	for (size_t i = 0; i < keep->n; i++)
+		if (strcmp(keep->v[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Load a key, write it for the tool, remember its tokens for redaction.
+ * 0, 1 when optional and absent, or the answer's status. */
+static int
+tegra_key(struct tegra *t, const char *file, int optional, char *path, size_t pathlen)
+{
+	struct ks_blob b = {0};
+	char err[256];
+	int st, n;
+
+	path[0] = '\0';
+	if (optional)
+		st = ks_load_optional(t->job->cfg, t->machine, TEGRA_TAG, file, &b, err, sizeof(err));
+	else
+		st = ks_load(t->job->cfg, t->machine, TEGRA_TAG, file, &b, err, sizeof(err));
+	if (st == 1)
+		return 1;
+	if (st != 0)
+		return job_fail(t->job, st, "%s", err);
+	if (ks_write_temp(&b, t->keys, file) < 0) {
+		log_errorx("job %s: writing key %s: %s", t->job->idstr, file, strerror(errno));
+		ks_blob_free(&b);
+		return job_fail(t->job, 500, "Signing error");
+	}
+	n = snprintf(path, pathlen, "%s/%s", t->keys, file);
+	if (n < 0 || (size_t)n >= pathlen) {
+		ks_blob_free(&b);
+		return job_fail(t->job, 500, "Signing error");
+	}
+	if (strcmp(file, "rsa_priv.pem") == 0) {
+		EVP_PKEY *k = pkey_load_private(b.data, b.len);
+
+		if (k == NULL || pkey_fingerprint(k, t->key_fpr) < 0)
+			t->key_fpr[0] = '\0';
+		EVP_PKEY_free(k);
+	}
+	/* Words a tool could print: the base64 lines of a PEM file (not its
+	 * "-----BEGIN" lines or "Proc-Type:" headers), the hex words of
+	 * sbk.txt and user_key.txt. */
+	for (size_t i = 0; i < b.len;) {
+		size_t eol = i, j;
+
+		while (eol < b.len && b.data[eol] != '\n')
+			eol++;
+		if (memmem(b.data + i, eol - i, "-----", 5) != NULL ||
+		    memchr(b.data + i, ':', eol - i) != NULL) {
+			i = eol + 1;
+			continue;
+		}
+		for (; i < eol; i = j) {
+			while (i < eol && isspace(b.data[i]))
+				i++;
+			for (j = i; j < eol && !isspace(b.data[j]);)
+				j++;
+			if (j - i >= 4)
+				strv_add(&t->redact, xstrndup((const char *)b.data + i, j - i));
+		}
+		i = eol + 1;
+	}
+	ks_blob_free(&b);
+	return 0;
+}
+
+/* Regular files below dir, as "./relative/path", sorted. */
+static void
+walk_files(const char *dir, const char *rel, struct strv *out, int depth)
+{
+	struct strv names = {0};
+
+	if (depth > 64 || list_dir(dir, &names) < 0)
+		return;
+	for (size_t i = 0; i < names.n; i++) {
+		char *p = xasprintf("%s/%s", dir, names.v[i]);
+		char *r = xasprintf("%s/%s", rel, names.v[i]);
+		struct stat st;
+
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			walk_files(p, r, out, depth + 1);
+		else if (S_ISREG(st.st_mode))
+			strv_add(out, xstrdup(r));
+		free(p);
+		free(r);
+	}
+	strv_free(&names, 0);
+}
+
+/* One audit record: mode, key, and the answered files with their SHA-256
+ * (or, when they are many, long or not UTF-8, their count and the SHA-256
+ * of the list as sha256sum prints it: "<sha256>  <name>\n" lines). */
+static void
+tegra_audit(struct tegra *t, int runs)
+{
+	struct strv files = {0}, sums = {0};
+	json_t *o, *list;
+	char *text = NULL;
+	int ok = 1;
+
+	walk_files(t->work, ".", &files, 0);
+	for (size_t i = 0; i < files.n; i++) {
+		char *path = xasprintf("%s/%s", t->work, files.v[i] + 2);
+		char sum[65] = "";
+
+		if (pkey_sha256_file(path, sum) < 0)
+			log_warnx("job %s: sha256 %s: %s", t->job->idstr, files.v[i], strerror(errno));
+		strv_add(&sums, xstrdup(sum));
+		free(path);
+	}
+	o = json_object();
+	json_object_set_new(o, "method", json_string(mode_names[t->mode]));
+	json_object_set_new(o, "soctype", json_string(t->soctype));
+	json_object_set_new(o, "bspversion", json_string(t->bspversion));
+	json_object_set_new(o, "key_sha256", json_string(t->key_fpr));
+	json_object_set_new(o, "sbk", json_boolean(t->sbk[0] != '\0'));
+	json_object_set_new(o, "user_key", json_boolean(t->user_key[0] != '\0'));
+	json_object_set_new(o, "runs", json_integer(runs));
+	list = json_array();
+	for (size_t i = 0; i < files.n && ok && files.n <= TEGRA_AUDIT_FILES; i++) {
+		json_t *e = json_pack("{s:s,s:s}", "name", files.v[i], "sha256", sums.v[i]);
+
+		if (e == NULL || json_array_append_new(list, e) < 0)
+			ok = 0;
+	}
+	if (ok && files.n <= TEGRA_AUDIT_FILES) {
+		json_object_set(o, "signed", list);
+		text = json_dumps(o, JSON_COMPACT);
+	}
+	if (text == NULL || strlen(text) > TEGRA_AUDIT_BYTES) {
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		unsigned char md[SHA256_DIGEST_LENGTH];
+		char hex[65] = "";
+
+		if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+			for (size_t i = 0; i < files.n; i++) {
+				EVP_DigestUpdate(ctx, sums.v[i], strlen(sums.v[i]));
+				EVP_DigestUpdate(ctx, "  ", 2);
+				EVP_DigestUpdate(ctx, files.v[i], strlen(files.v[i]));
+				EVP_DigestUpdate(ctx, "\n", 1);
+			}
+			if (EVP_DigestFinal_ex(ctx, md, NULL))
+				util_hex(md, sizeof(md), hex);
+		}
+		EVP_MD_CTX_free(ctx);
+		free(text);
+		json_object_del(o, "signed");
+		json_object_set_new(o, "signed_count", json_integer((json_int_t)files.n));
+		json_object_set_new(o, "signed_list_sha256", json_string(hex));
+		text = json_dumps(o, JSON_COMPACT);
+	}
+	if (text != NULL)
+		job_audit(t->job, text);
+	else
+		log_warnx("job %s: no audit record", t->job->idstr);
+	free(text);
+	json_decref(list);
+	json_decref(o);
+	strv_free(&files, 0);
+	strv_free(&sums, 0);
+}
+
+static int
+tegra_precheck(struct job *job)
+{
+	const struct form_file *f = job_file(job, "artifact");
+	struct tegra t;
+
+	/* The original's order: the artifact, then soctype/bspversion/tree. */
+	if (f == NULL || strcmp(f->type, "application/octet-stream") != 0)
+		return job_fail(job, 400, "Invalid artifact");
+	memset(&t, 0, sizeof(t));
+	if (tegra_params(&t, job) < 0)
+		return job_fail(job, 400, "Invalid parameters");
+	return 0;
+}
+
+/* Extract the upload and read its MANIFEST; 0 or the status set. */
+static int
+tegra_unpack(struct tegra *t)
+{
+	const struct form_file *f = job_file(t->job, "artifact");
+	struct ar_limits lim;
+	struct ar_list list = {0};
+	char err[256], *buf = NULL, *path;
+	size_t len;
+	struct stat st;
+	int st_code;
+
+	job_progress(t->job, "extracting");
+	ar_limits_from_config(&lim, t->job->cfg);
+	if (mkdir(t->work, 0700) < 0) {
+		log_errorx("job %s: mkdir %s: %s", t->job->idstr, t->work, strerror(errno));
+		return job_fail(t->job, 500, "Signing error");
+	}
+	st_code = ar_extract(f->path, t->work, &lim, &list, err, sizeof(err));
+	ar_list_free(&list);
+	if (st_code == 400)
+		return job_fail(t->job, 400, "%s", err);
+	if (st_code != 0) {
+		log_errorx("job %s: extracting: %s", t->job->idstr, err);
+		return job_fail(t->job, 500, "Signing error");
+	}
+	/* The upload is no longer needed: give its space back. */
+	(void)unlink(f->path);
+
+	path = xasprintf("%s/MANIFEST", t->work);
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		free(path);
+		return job_fail(t->job, 400, "Invalid manifest: no MANIFEST in the artifact");
+	}
+	if (util_read_file(path, TEGRA_MANIFEST_MAX, &buf, &len) < 0) {
+		int e = errno;
+
+		free(path);
+		if (e == EFBIG)
+			return job_fail(t->job, 400, "Invalid manifest: too large");
+		log_errorx("job %s: read MANIFEST: %s", t->job->idstr, strerror(e));
+		return job_fail(t->job, 500, "Signing error");
+	}
+	free(path);
+	if (manifest_parse(buf, len, &t->mf, err, sizeof(err)) < 0) {
+		free(buf);
+		return job_fail(t->job, 400, "Invalid manifest: %s", err);
+	}
+	free(buf);
+	for (size_t i = 0; i < t->mf.n; i++)
+		log_debug("job %s: manifest %s=%s", t->job->idstr, t->mf.vars[i].name,
+			  t->mf.vars[i].value);
+	return 0;
+}
+
+/* Load the keys the mode needs into <job>/tegra-keys; 0 or the status set. */
+static int
+tegra_keys(struct tegra *t)
+{
+	int st;
+
+	if (mkdir(t->keys, 0700) < 0) {
+		log_errorx("job %s: mkdir %s: %s", t->job->idstr, t->keys, strerror(errno));
+		return job_fail(t->job, 500, "Signing error");
+	}
+	if ((st = tegra_key(t, "rsa_priv.pem", 0, t->pkc, sizeof(t->pkc))) != 0)
+		return st;
+	/* SBK and user key: only for the flash helper, never for tegra210. */
+	if (t->mode == MODE_SIGNFILES || strcmp(t->soctype, "tegra210") == 0)
+		return 0;
+	if ((st = tegra_key(t, "sbk.txt", 1, t->sbk, sizeof(t->sbk))) > 1)
+		return st;
+	if ((st = tegra_key(t, "user_key.txt", 1, t->user_key, sizeof(t->user_key))) > 1)
+		return st;
+	return 0;
+}
+
+/* The signing itself, for the mode; 0 or the status set. */
+static int
+tegra_sign(struct tegra *t, int *runs)
+{
+	struct strv env = {0}, argv = {0}, before = {0}, keep = {0};
+	int rc = 0;
+
+	tegra_env(t, &env);
+	if (t->mode == MODE_SIGNFILES) {
+		/* Everything uploaded (MANIFEST included), listed before staging. */
+		if (list_dir(t->work, &before) < 0) {
+			rc = job_fail(t->job, 500, "Signing error");
+			goto done;
+		}
+		for (size_t i = 0; i < before.n; i++)
+			strv_add(&keep, xasprintf("%s.sig", before.v[i]));
+	}
+	if (tegra_stage(t) < 0) {
+		rc = job_fail(t->job, 500, "Signing error");
+		goto done;
+	}
+	if (t->mode == MODE_SIGNFILES) {
+		strv_add(&argv, xstrdup("tegra-signimage-helper"));
+		strv_add(&argv, xasprintf("--chip 0x%.2s", t->soctype + 5));
+		strv_add(&argv, xstrdup("-u"));
+		strv_add(&argv, xstrdup(t->pkc));
+		for (size_t i = 0; i < before.n; i++)
+			strv_add(&argv, xstrdup(before.v[i]));
+		job_progress(t->job, "signing");
+		if ((rc = tegra_run(t, &argv, &env)) == 0) {
+			*runs = 1;
+			remove_except(t, keep_listed, &keep);
+		}
+		goto done;
+	}
+	tegra_cmd(t, &argv);
+	if (t->mode == MODE_BUPGENSPECS) {
+		struct strv specs = {0};
+		int n;
+
+		split_specs(manifest_get(&t->mf, "BUPGENSPECS"), &specs);
+		n = (int)specs.n;
+		for (int i = 0; i < n && rc == 0; i++) {
+			struct strv local = {0};
+			char *save = NULL;
+
+			for (size_t k = 0; k < env.n; k++)
+				strv_add(&local, xstrdup(env.v[k]));
+			/* Checked already: every setting is name=value. */
+			for (char *set = strtok_r(specs.v[i], ";", &save); set;
+			     set = strtok_r(NULL, ";", &save)) {
+				char *eq = strchr(set, '=');
+
+				*eq = '\0';
+				for (char *c = set; *c; c++)
+					*c = (char)toupper((unsigned char)*c);
+				log_debug("job %s: setting %s=%s", t->job->idstr, set, eq + 1);
+				env_set(&local, set, eq + 1);
+			}
+			job_progress(t->job, "bupgen spec %d/%d", i + 1, n);
+			rc = tegra_run(t, &argv, &local);
+			strv_free(&local, 0);
+		}
+		strv_free(&specs, 0);
+		if (rc == 0) {
+			*runs = n;
+			remove_except(t, keep_payloads, NULL);
+		}
+		goto done;
+	}
+	/* One run; afterwards, remove what was there before it and scratch files. */
+	if (list_dir(t->work, &before) < 0) {
+		rc = job_fail(t->job, 500, "Signing error");
+		goto done;
+	}
+	strv_add(&before, xstrdup("signed"));
+	strv_add(&before, xstrdup("encrypted_signed"));
+	strv_add(&before, xstrdup("flash.xml.tmp"));
+	if (strcmp(t->soctype, "tegra210") != 0) {
+		strv_add(&before, xstrdup("flash.xml"));
+		if (!t->encrypted_kernel) {
+			char *root;
+			const char *ext;
+
+			split_ext(manifest_get(&t->mf, "LNXFILE"), &root, &ext);
+			strv_add(&before, xasprintf("%s_sigheader%s.encrypt.signed", root, ext));
+			free(root);
+		}
+	}
+	job_progress(t->job, "signing");
+	if ((rc = tegra_run(t, &argv, &env)) == 0) {
+		*runs = 1;
+		if (t->mode == MODE_BUPGEN)
+			remove_except(t, keep_payloads, NULL);
+		else
+			for (size_t i = 0; i < before.n; i++)
+				remove_name(t, before.v[i]);
+	}
+done:
+	strv_free(&env, 0);
+	strv_free(&argv, 0);
+	strv_free(&before, 0);
+	strv_free(&keep, 0);
+	return rc;
+}
+
+static int
+tegra_run_job(struct job *job)
+{
+	struct tegra t;
+	char out[PATH_MAX], err[256];
+	int rc, runs = 0;
+
+	memset(&t, 0, sizeof(t));
+	if (tegra_params(&t, job) < 0)
+		return job_fail(job, 400, "Invalid parameters");
+	t.machine = job->selector;
+	if (job_path(job, TEGRA_WORK, t.work, sizeof(t.work)) < 0 ||
+	    job_path(job, TEGRA_KEYS, t.keys, sizeof(t.keys)) < 0 ||
+	    job_path(job, TEGRA_ANSWER, out, sizeof(out)) < 0 ||
+	    job_path(job, TEGRA_WORK "/_tools", t.local, sizeof(t.local)) < 0)
+		return job_fail(job, 500, "Signing error");
+	tegra_script_list(&t);
+	log_debug("job %s: machine=%s soctype=%s bspversion=%s tools=%s", job->idstr, t.machine,
+		  t.soctype, t.bspversion, t.tools);
+
+	if ((rc = tegra_unpack(&t)) != 0 || (rc = tegra_check_manifest(&t)) != 0 ||
+	    (rc = tegra_keys(&t)) != 0)
+		goto done;
+	rc = tegra_sign(&t, &runs);
+	/* The keys are not needed past the tool's run. */
+	if (util_rm_rf(t.keys) < 0)
+		log_warnx("job %s: removing %s: %s", job->idstr, t.keys, strerror(errno));
+	if (rc != 0)
+		goto done;
+	job_progress(job, "packing");
+	if (ar_pack_tree(t.work, out, 0, NULL, NULL, err, sizeof(err)) < 0) {
+		log_errorx("job %s: packing: %s", job->idstr, err);
+		rc = job_fail(job, 500, "Signing error");
+		goto done;
+	}
+	tegra_audit(&t, runs);
+	rc = job_reply_file(job, out, TEGRA_ANSWER);
+done:
+	util_rm_rf(t.keys);
+	manifest_free(&t.mf);
+	strv_free(&t.scripts, 0);
+	strv_free(&t.redact, 1);
+	return rc;
+}
+
+const struct signer signer_tegra = {
+	.path = "/sign/tegra",
+	.name = "tegra",
+	.selector_field = "machine",
+	.selector_missing = "Invalid parameters",
+	.takes_files = 1,
+	.run = tegra_run_job,
+	.precheck = tegra_precheck,
+};

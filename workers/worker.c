@@ -1,0 +1,255 @@
+/*
+ * worker.c: the worker main loop.
+ *
+ * A worker is forked by the supervisor, drops its privileges, reports
+ * READY and waits for a PROTO_JOB record carrying a client socket.  For
+ * each job it makes a private directory, reads the request (head, then
+ * the form: files go straight to disk), checks the key selector, runs the
+ * signer, and writes the answer, telling the supervisor when the job
+ * starts, when the response begins and when it is done.  Then it removes
+ * the job directory and, after cfg->jobs_per_worker jobs, exits so that no
+ * key or heap state outlives the job.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "job.h"
+#include "keystore.h"
+#include "log.h"
+#include "proto.h"
+#include "reply.h"
+#include "signer.h"
+#include "util.h"
+
+/* Time allowed to write an answer to a client that reads slowly. */
+#define WORKER_WRITE_TIMEOUT_MS 600000
+
+static void
+send_or_die(int chan, union proto_msg *msg)
+{
+	if (proto_send(chan, msg, -1) < 0)
+		fatal("channel to supervisor");
+}
+
+/* Tell the supervisor the endpoint and, once known, the key selector. */
+static void
+report_started(struct job *job)
+{
+	union proto_msg msg;
+
+	proto_init(&msg, PROTO_STARTED, job->generation, job->id);
+	snprintf(msg.started.endpoint, sizeof(msg.started.endpoint), "%s",
+		 job->endpoint ? job->endpoint : "");
+	snprintf(msg.started.selector, sizeof(msg.started.selector), "%s",
+		 job->selector ? job->selector : "");
+	snprintf(msg.started.identity, sizeof(msg.started.identity), "%s", job->identity);
+	send_or_die(job->chan, &msg);
+}
+
+/*
+ * Half-close and drain what the client still sends (a body we did not
+ * read), so that the close does not reset the connection and destroy the
+ * answer before the client has read it.  Bounded in time and bytes.
+ */
+static void
+linger_close(int fd)
+{
+	uint64_t deadline = util_now_ms() + 2000;
+	size_t drained = 0;
+	char buf[16384];
+
+	if (shutdown(fd, SHUT_WR) < 0)
+		return;
+	while (drained < (4u << 20)) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		uint64_t now = util_now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		drained += (size_t)n;
+	}
+}
+
+/* Write the job's answer to the client, bracketed by RESPONDING and DONE. */
+static void
+respond(struct job *job)
+{
+	union proto_msg msg;
+	int rc;
+
+	proto_init(&msg, PROTO_RESPONDING, job->generation, job->id);
+	send_or_die(job->chan, &msg);
+	if (job->file[0] != '\0')
+		rc = http_reply_file(job->fd, job->status, job->file, job->filename,
+				     WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+	else
+		rc = http_reply_text(job->fd, job->status, job->text,
+				     job->extra_headers[0] ? job->extra_headers : NULL,
+				     WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+	if (rc < 0)
+		log_warnx("job %s: writing the answer to %s: %s", job->idstr, job->peer,
+			  strerror(errno));
+	linger_close(job->fd);
+	proto_init(&msg, PROTO_DONE, job->generation, job->id);
+	msg.done.status = job->status;
+	msg.done.bytes_in = job->bytes_in;
+	msg.done.bytes_out = job->bytes_out;
+	send_or_die(job->chan, &msg);
+}
+
+/* Read the request and run its signer; leaves the answer in job. */
+static void
+run_job(struct job *job, struct http_conn *conn, struct http_request *req)
+{
+	const struct signer *signer;
+	const char *sel;
+	char err[512];
+	int status;
+
+	status = http_read_head(conn, req, err, sizeof(err));
+	if (status != 0) {
+		job_fail(job, status, "%s", err);
+		return;
+	}
+	if ((signer = signer_find(req->path)) == NULL) {
+		job_fail(job, 404, "Not found");
+		return;
+	}
+	if (strcmp(req->method, "POST") != 0) {
+		snprintf(job->extra_headers, sizeof(job->extra_headers), "Allow: POST\r\n");
+		job_fail(job, 405, "Method not allowed");
+		return;
+	}
+	job->endpoint = signer->name;
+	report_started(job);
+	status = form_read(conn, req, job->dir, &job->form, err, sizeof(err));
+	job->bytes_in = http_conn_bytes_in(conn);
+	if (status != 0) {
+		job_fail(job, status, "%s", err);
+		return;
+	}
+	if (signer->precheck != NULL && signer->precheck(job) != 0)
+		return;
+	sel = job_field(job, signer->selector_field);
+	if (sel == NULL || *sel == '\0') {
+		job_fail(job, 400, "%s", signer->selector_missing);
+		return;
+	}
+	if (!ks_selector_valid(sel)) {
+		job_fail(job, 400, "Invalid parameters");
+		return;
+	}
+	job->selector = sel;
+	report_started(job);
+	job->status = 500;
+	snprintf(job->text, sizeof(job->text), "Signing error");
+	status = signer->run(job);
+	if (status != job->status)
+		log_errorx("job %s: signer %s returned %d but set %d", job->idstr, signer->name,
+			   status, job->status);
+	if (job->status == 503 && job->extra_headers[0] == '\0')
+		snprintf(job->extra_headers, sizeof(job->extra_headers), "Retry-After: %lld\r\n",
+			 job->cfg->retry_after);
+}
+
+/* Serve one job handed over by the supervisor. */
+static void
+serve(const struct config *cfg, int chan, uint32_t generation, const struct proto_job *pj,
+      int fd)
+{
+	struct http_limits lim = {
+		.header_max_size = (size_t)cfg->header_max_size,
+		.header_max_count = (int)cfg->header_max_count,
+		.body_max = (uint64_t)cfg->request_max_size,
+		.read_timeout_ms = (int)(cfg->request_read_timeout * 1000),
+		.field_max = (size_t)cfg->field_max_size,
+		.max_parts = (int)cfg->form_max_parts,
+	};
+	struct http_request req;
+	struct http_conn *conn;
+	struct job job;
+	uint64_t t0 = util_now_ms();
+
+	memset(&job, 0, sizeof(job));
+	memset(&req, 0, sizeof(req));
+	job.cfg = cfg;
+	job.id = pj->hdr.job_id;
+	job.generation = generation;
+	job.chan = chan;
+	job.fd = fd;
+	snprintf(job.idstr, sizeof(job.idstr), "%llu", (unsigned long long)job.id);
+	snprintf(job.peer, sizeof(job.peer), "%s", pj->peer);
+	snprintf(job.identity, sizeof(job.identity), "%s", pj->identity);
+	snprintf(job.dir, sizeof(job.dir), "%s/job-%s", cfg->work_dir, job.idstr);
+
+	conn = http_conn_new(fd, &lim, pj->prefix, pj->prefix_len);
+	if (mkdir(job.dir, 0700) < 0) {
+		log_errorx("job %s: mkdir %s: %s", job.idstr, job.dir, strerror(errno));
+		job_fail(&job, 500, "Cannot create job directory");
+		job.dir[0] = '\0';
+	} else {
+		run_job(&job, conn, &req);
+	}
+	if (job.bytes_in == 0)
+		job.bytes_in = http_conn_bytes_in(conn);
+	respond(&job);
+	log_request("job=%s client=%s%s%s method=%s path=%s endpoint=%s selector=%s status=%d "
+		    "in=%llu out=%llu ms=%llu",
+		    job.idstr, job.peer, job.identity[0] ? " identity=" : "", job.identity,
+		    req.method[0] ? req.method : "-", req.path ? req.path : "-",
+		    job.endpoint ? job.endpoint : "-", job.selector ? job.selector : "-", job.status,
+		    (unsigned long long)job.bytes_in, (unsigned long long)job.bytes_out,
+		    (unsigned long long)(util_now_ms() - t0));
+	if (job.status >= 400 && job.text[0])
+		log_info("job %s: %d %s", job.idstr, job.status, job.text);
+	form_free(&job.form);
+	http_request_free(&req);
+	http_conn_free(conn);
+	close(fd);
+	if (job.dir[0] && util_rm_rf(job.dir) < 0)
+		log_warnx("job %s: removing %s: %s", job.idstr, job.dir, strerror(errno));
+}
+
+void
+worker_main(const struct config *cfg, int chan, uint32_t generation, const struct priv_user *pu)
+{
+	union proto_msg msg;
+	long long served = 0;
+	char tag[32];
+
+	priv_drop(pu);
+	snprintf(tag, sizeof(tag), "worker");
+	log_set_tag(tag);
+	if (!pu->valid)
+		log_info("not started as root: workers run as uid %u", (unsigned)getuid());
+	proto_init(&msg, PROTO_READY, generation, 0);
+	send_or_die(chan, &msg);
+	while (served < cfg->jobs_per_worker) {
+		int fd, r;
+
+		r = proto_recv(chan, &msg, &fd);
+		if (r == 0)
+			_exit(0); /* supervisor closed our channel: shut down */
+		if (r < 0)
+			fatal("channel from supervisor");
+		if (msg.hdr.type != PROTO_JOB || fd < 0)
+			fatalx("unexpected record %u from supervisor", msg.hdr.type);
+		serve(cfg, chan, generation, &msg.job, fd);
+		served++;
+	}
+	_exit(0);
+}
