@@ -788,13 +788,8 @@ s3_get_mem(const struct config *cfg, const char *bucket, const char *key, size_t
 	r.mem_max = max;
 	st = s3_perform(&r, e);
 	if (st == 0) {
-		if (r.mem == NULL) /* an empty object */
+		if (r.mem == NULL) /* an empty object: still a NUL-terminated buffer */
 			s3_mem_append(&r, "", 0);
-		if (r.mem == NULL) {
-			r.mem = xmalloc(1);
-			r.mem[0] = '\0';
-			r.mem_cap = 1;
-		}
 		*out = r.mem;
 		*len = r.mem_len;
 		r.mem = NULL;

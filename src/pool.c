@@ -129,6 +129,7 @@ static int
 spawn(void)
 {
 	struct worker *w;
+	uint32_t generation = next_generation++;
 	int sp[2];
 	pid_t pid;
 
@@ -136,24 +137,23 @@ spawn(void)
 		log_errorx("socketpair: %s", strerror(errno));
 		return -1;
 	}
-	w = xcalloc(1, sizeof(*w));
-	w->generation = next_generation++;
-	w->client_fd = -1;
-	w->state = W_STARTING;
-	w->spawned_ms = util_now_ms();
 	if ((pid = fork()) < 0) {
 		log_errorx("fork: %s", strerror(errno));
 		close(sp[0]);
 		close(sp[1]);
-		free(w);
 		return -1;
 	}
 	if (pid == 0) {
 		close(sp[0]);
-		become_worker(sp[1], w->generation);
+		become_worker(sp[1], generation);
 	}
 	setpgid(pid, pid); /* also done by the child; whoever runs first wins */
 	close(sp[1]);
+	w = xcalloc(1, sizeof(*w));
+	w->generation = generation;
+	w->client_fd = -1;
+	w->state = W_STARTING;
+	w->spawned_ms = util_now_ms();
 	w->pid = pid;
 	w->chan = sp[0];
 	util_set_nonblock(w->chan, 1);

@@ -31,6 +31,7 @@
 #include "reply.h"
 #include "reqline.h"
 #include "signer.h"
+#include "tokens.h"
 #include "util.h"
 
 /* How long, and how much, a lingering close drains before giving up. */
@@ -339,6 +340,26 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+/* (Re-)read DIGSIGSERVER_TOKENS_FILE; on error keep the table in force. */
+int
+supervisor_load_tokens(void)
+{
+	struct tokens *t = NULL;
+	char err[512];
+
+	if (sv->cfg.tokens_file == NULL) {
+		tokens_set_current(NULL);
+		return 0;
+	}
+	if (tokens_load(sv->cfg.tokens_file, &t, err, sizeof(err)) < 0) {
+		log_errorx("tokens file not loaded: %s", err);
+		return -1;
+	}
+	tokens_set_current(t);
+	log_info("access control: tokens from %s", sv->cfg.tokens_file);
+	return 0;
+}
+
 /* Stop accepting; the loop ends when no accepted job is left. */
 static void
 begin_shutdown(void)
@@ -370,6 +391,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		log_info("SIGHUP: re-reading the configuration");
 		if (supervisor_reload() == 0) {
+			supervisor_load_tokens();
 			audit_open(sv->cfg.audit_file);
 			pool_recycle_idle();
 		}
@@ -435,6 +457,8 @@ supervisor_init(struct supervisor *s, char *const *envp)
 	event_add(ev_sighup, NULL);
 	event_add(ev_sigchld, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (supervisor_load_tokens() < 0)
+		fatalx("cannot start without a valid tokens file");
 	if (audit_open(s->cfg.audit_file) < 0 && s->cfg.audit_required)
 		fatalx("DIGSIGSERVER_AUDIT_REQUIRED is set and the audit trail cannot be opened");
 	pool_init();

@@ -64,6 +64,7 @@ extern struct supervisor *sv;
 /* supervisor.c */
 int supervisor_init(struct supervisor *s, char *const *argv_env);
 int supervisor_run(struct supervisor *s);
+int supervisor_load_tokens(void);
 void conn_close(struct conn *c);
 /* Answer a connection with a text body and close it (lingering). */
 void conn_reply(struct conn *c, int status, const char *text, const char *extra);

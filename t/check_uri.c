@@ -453,10 +453,12 @@ START_TEST(test_kill_during_writeback)
 		if (uri_open(&cfg, uri, jobdir, &art, err, sizeof(err)) != 0 ||
 		    uri_begin_replace(art, &out, err, sizeof(err)) != 0)
 			_exit(1);
-		/* Write the signed copy forever: the parent kills us mid-way. */
-		for (;;)
+		/* Write the signed copy until the parent kills us mid-way (bounded). */
+		for (int i = 0; i < 4096; i++)
 			if (util_write_all(out, chunk, sizeof(chunk)) < 0)
 				_exit(2);
+		pause();
+		_exit(3);
 	}
 	/* Wait until the temporary file holds more than the original. */
 	for (int i = 0; i < 2000 && !found; i++) {
@@ -479,9 +481,9 @@ START_TEST(test_kill_during_writeback)
 			nanosleep(&ts, NULL);
 		}
 	}
-	ck_assert_msg(found, "the write-back never started");
 	ck_assert_int_eq(kill(pid, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	ck_assert_msg(found, "the write-back never started");
 	ck_assert(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
 	/* The original is whole; only a named temporary may be left behind. */
 	ck_assert(same_content(p, orig, olen));

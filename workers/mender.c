@@ -13,6 +13,7 @@
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,15 @@
 #include "signer.h"
 #include "uri.h"
 #include "util.h"
+
+/*
+ * The replaced original, kept open past the answer.  Closing the last
+ * reference to a replaced artifact frees its blocks and page cache, which
+ * for a large file takes a noticeable part of the job (150 ms for 512 MB
+ * on ext4); done at worker exit, or at the next job, the client does not
+ * wait for it.
+ */
+static int replaced_fd = -1;
 
 /* Report reading progress to the supervisor (/status). */
 static void
@@ -93,10 +103,14 @@ mender_run(struct job *job)
 	struct mender_result r;
 	char err[512], *sig = NULL;
 	size_t siglen = 0;
-	uint64_t t0 = util_now_ms();
+	uint64_t t0 = util_now_ms(), t_read = 0, t_commit = 0;
 	int st, outfd = -1;
 
 	memset(&r, 0, sizeof(r));
+	if (replaced_fd >= 0) {
+		close(replaced_fd);
+		replaced_fd = -1;
+	}
 	if (uri == NULL || *uri == '\0')
 		return job_fail(job, 400, "Artifact URI missing");
 	if ((st = uri_check(cfg, uri, err, sizeof(err))) != 0)
@@ -123,7 +137,9 @@ mender_run(struct job *job)
 	o.max_expanded = UINT64_MAX;
 	o.progress = progress;
 	o.progress_arg = job;
+	t_read = util_now_ms();
 	st = mender_rewrite(uri_fd(art), outfd, &o, &r, err, sizeof(err));
+	t_read = util_now_ms() - t_read;
 	if (st == 400) {
 		job_fail(job, st, "Invalid artifact: %s", err);
 		goto done;
@@ -139,16 +155,21 @@ mender_run(struct job *job)
 		goto done;
 	}
 	job_progress(job, "replacing artifact");
+	t_commit = util_now_ms();
 	if ((st = uri_commit(art, err, sizeof(err))) != 0) {
 		log_errorx("job %s: %s", job->idstr, err);
 		job_fail(job, st, "%s", err);
 		goto done;
 	}
+	t_commit = util_now_ms() - t_commit;
+	replaced_fd = dup(uri_fd(art)); /* may fail: then it is freed now */
 	audit(job, uri, key, &r);
-	log_info("job %s: signed %s (%s, %llu bytes, %llu payload files%s) in %llu ms",
+	log_info("job %s: signed %s (%s, %llu bytes, %llu payload files%s) in %llu ms "
+		 "(read, check and copy %llu ms, commit %llu ms)",
 		 job->idstr, uri, mender_key_describe(key), (unsigned long long)r.out_size,
 		 (unsigned long long)r.payload_files, r.was_signed ? ", re-signed" : "",
-		 (unsigned long long)(util_now_ms() - t0));
+		 (unsigned long long)(util_now_ms() - t0), (unsigned long long)t_read,
+		 (unsigned long long)t_commit);
 	st = job_reply_text(job, "Signing successful");
 done:
 	uri_close(art);

@@ -18,10 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "http.h"
 #include "job.h"
 #include "keystore.h"
@@ -29,6 +31,7 @@
 #include "proto.h"
 #include "reply.h"
 #include "signer.h"
+#include "tokens.h"
 #include "util.h"
 
 /* Time allowed to write an answer to a client that reads slowly. */
@@ -111,11 +114,53 @@ respond(struct job *job)
 	send_or_die(job->chan, &msg);
 }
 
+/*
+ * Who is asking: a certificate subject passed by a trusted TLS proxy, or a
+ * bearer token.  Returns the client from the tokens table, or NULL; sets
+ * job->identity either way when an identity is known.
+ */
+static const struct token_client *
+authenticate(struct job *job, const struct http_request *req, const struct tokens *tk)
+{
+	const struct config *cfg = job->cfg;
+	const char *subject = cfg->subject_header ? http_header(req, cfg->subject_header) : NULL;
+	const char *auth = http_header(req, "Authorization");
+	const struct token_client *client = NULL;
+
+	if (subject != NULL && *subject != '\0' && cfg->trusted_proxies != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct acl *acl = NULL;
+		char err[256];
+
+		if (getpeername(job->fd, (struct sockaddr *)&ss, &sl) == 0 &&
+		    acl_parse(cfg->trusted_proxies, &acl, err, sizeof(err)) == 0 &&
+		    acl_match(acl, (struct sockaddr *)&ss)) {
+			client = tk ? tokens_by_subject(tk, subject) : NULL;
+			if (client == NULL)
+				snprintf(job->identity, sizeof(job->identity), "subject:%s", subject);
+		}
+		acl_free(acl);
+	}
+	if (client == NULL && tk != NULL && auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0) {
+		const char *tok = auth + 7;
+
+		while (*tok == ' ')
+			tok++;
+		client = tokens_by_bearer(tk, tok);
+	}
+	if (client != NULL)
+		snprintf(job->identity, sizeof(job->identity), "%s", tokens_name(client));
+	return client;
+}
+
 /* Read the request and run its signer; leaves the answer in job. */
 static void
 run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 {
 	const struct signer *signer;
+	const struct token_client *client;
+	const struct tokens *tk;
 	const char *sel;
 	char err[512];
 	int status;
@@ -135,7 +180,20 @@ run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 		return;
 	}
 	job->endpoint = signer->name;
+	tk = tokens_current();
+	client = authenticate(job, req, tk);
+	if (tk != NULL && client == NULL) {
+		report_started(job);
+		snprintf(job->extra_headers, sizeof(job->extra_headers),
+			 "WWW-Authenticate: Bearer realm=\"digsigserver\"\r\n");
+		job_fail(job, 401, "Authentication required");
+		return;
+	}
 	report_started(job);
+	if (client != NULL && !tokens_allows_endpoint(client, signer->name)) {
+		job_fail(job, 403, "Not allowed: %s may not use %s", tokens_name(client), signer->name);
+		return;
+	}
 	status = form_read(conn, req, job->dir, &job->form, err, sizeof(err));
 	job->bytes_in = http_conn_bytes_in(conn);
 	if (status != 0) {
@@ -155,6 +213,11 @@ run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 	}
 	job->selector = sel;
 	report_started(job);
+	if (client != NULL && !tokens_allows_selector(client, sel)) {
+		job_fail(job, 403, "Not allowed: %s may not use the keys of %s", tokens_name(client),
+			 sel);
+		return;
+	}
 	job->status = 500;
 	snprintf(job->text, sizeof(job->text), "Signing error");
 	status = signer->run(job);

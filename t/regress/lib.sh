@@ -83,8 +83,11 @@ dss_start() {
 	dss_fix_keys
 	_pre=
 	if [ -n "${DSS_VALGRIND:-}" ]; then
+		# workers write their logs after dropping privileges
+		mkdir -p "$T/valgrind"
+		chmod 1777 "$T/valgrind"
 		_pre="valgrind -q --trace-children=yes --child-silent-after-fork=no --leak-check=full \
-			--errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$T/valgrind.%p.log"
+			--errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$T/valgrind/%p.log"
 	fi
 	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$DSS_WORK" \
 		DIGSIGSERVER_LOG_LEVEL=debug "$@" \

@@ -207,7 +207,7 @@ while [ ! -e "$T/job3/artifact.out" ] && [ $i -lt 200 ]; do
 	sleep 0.05
 done
 s3_put "$T/a1" dss-artifacts/ci/a1.mender >/dev/null
-cat "$T/signed" >"$T/fifo1"
+timeout 60 sh -c "cat '$T/signed' >'$T/fifo1'"
 wait "$pid"
 check_eq "object replaced by someone else while signing: 409" \
 	"409 Artifact changed during signing" "$(cat "$T/race.out")"

@@ -1,0 +1,240 @@
+/*
+ * tokens.c: see tokens.h.
+ */
+#include "tokens.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "util.h"
+
+struct token_client {
+	char *name;
+	char *endpoints; /* comma-separated globs */
+	char *selectors;
+	int kind;	 /* 1 bearer, 2 subject */
+	unsigned char hash[SHA256_DIGEST_LENGTH];
+	char *subject;
+};
+
+struct tokens {
+	struct token_client *v;
+	size_t n;
+};
+
+static struct tokens *current;
+
+/* Parse 64 hex digits into 32 bytes; 0 or -1. */
+static int
+parse_hash(const char *s, unsigned char out[SHA256_DIGEST_LENGTH])
+{
+	if (strlen(s) != 2 * SHA256_DIGEST_LENGTH)
+		return -1;
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		unsigned v;
+		if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]) ||
+		    sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (unsigned char)v;
+	}
+	return 0;
+}
+
+/* Next white-space-separated word of *p, NUL-terminated in place. */
+static char *
+word(char **p)
+{
+	char *s = *p, *w;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0')
+		return NULL;
+	w = s;
+	while (*s && *s != ' ' && *s != '\t')
+		s++;
+	if (*s)
+		*s++ = '\0';
+	*p = s;
+	return w;
+}
+
+int
+tokens_parse(const char *buf, size_t len, const char *what, struct tokens **out, char *err,
+	     size_t errlen)
+{
+	struct tokens *t = xcalloc(1, sizeof(*t));
+	char *copy = xstrndup(buf, len), *line, *save = NULL;
+	int lineno = 0;
+
+	*out = NULL;
+	if (memchr(buf, '\0', len) != NULL) {
+		snprintf(err, errlen, "%s: NUL byte", what);
+		goto fail;
+	}
+	for (line = copy; line != NULL; line = save) {
+		char *nl = strchr(line, '\n'), *p, *name, *eps, *sels, *cred;
+		struct token_client c = {0};
+
+		save = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		for (p = line + strlen(line); p > line && isspace((unsigned char)p[-1]); p--)
+			p[-1] = '\0';
+		p = line;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0' || *p == '#')
+			continue;
+		name = word(&p);
+		eps = word(&p);
+		sels = word(&p);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		cred = p;
+		if (!name || !eps || !sels || *cred == '\0') {
+			snprintf(err, errlen, "%s:%d: expected NAME ENDPOINTS SELECTORS CREDENTIAL",
+				 what, lineno);
+			goto fail;
+		}
+		if (strncmp(cred, "sha256:", 7) == 0) {
+			c.kind = 1;
+			if (parse_hash(cred + 7, c.hash) < 0) {
+				snprintf(err, errlen, "%s:%d: sha256: needs 64 hex digits", what,
+					 lineno);
+				goto fail;
+			}
+		} else if (strncmp(cred, "subject:", 8) == 0 && cred[8] != '\0') {
+			c.kind = 2;
+			c.subject = xstrdup(cred + 8);
+		} else {
+			snprintf(err, errlen, "%s:%d: credential must be sha256:HEX or subject:DN",
+				 what, lineno);
+			goto fail;
+		}
+		c.name = xstrdup(name);
+		c.endpoints = xstrdup(eps);
+		c.selectors = xstrdup(sels);
+		t->v = xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
+		t->v[t->n++] = c;
+	}
+	free(copy);
+	*out = t;
+	return 0;
+fail:
+	free(copy);
+	tokens_free(t);
+	return -1;
+}
+
+int
+tokens_load(const char *path, struct tokens **out, char *err, size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (util_read_file(path, 1 << 20, &buf, &len) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = tokens_parse(buf, len, path, out, err, errlen);
+	util_cleanse_free(buf, len);
+	return rc;
+}
+
+void
+tokens_free(struct tokens *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->n; i++) {
+		free(t->v[i].name);
+		free(t->v[i].endpoints);
+		free(t->v[i].selectors);
+		free(t->v[i].subject);
+	}
+	free(t->v);
+	free(t);
+}
+
+const struct token_client *
+tokens_by_bearer(const struct tokens *t, const char *token)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	const struct token_client *found = NULL;
+
+	if (t == NULL || token == NULL)
+		return NULL;
+	SHA256((const unsigned char *)token, strlen(token), md);
+	/* Look at every entry, whatever matched, in constant time per entry. */
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].kind == 1 && CRYPTO_memcmp(md, t->v[i].hash, sizeof(md)) == 0 &&
+		    found == NULL)
+			found = &t->v[i];
+	OPENSSL_cleanse(md, sizeof(md));
+	return found;
+}
+
+const struct token_client *
+tokens_by_subject(const struct tokens *t, const char *subject)
+{
+	if (t == NULL || subject == NULL)
+		return NULL;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i].kind == 2 && strcmp(t->v[i].subject, subject) == 0)
+			return &t->v[i];
+	return NULL;
+}
+
+const char *
+tokens_name(const struct token_client *c)
+{
+	return c->name;
+}
+
+/* 1 if value matches one of the comma-separated globs in list. */
+static int
+glob_list_match(const char *list, const char *value)
+{
+	char *copy = xstrdup(list), *tok, *save = NULL;
+	int hit = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok && !hit; tok = strtok_r(NULL, ",", &save))
+		hit = fnmatch(tok, value, 0) == 0;
+	free(copy);
+	return hit;
+}
+
+int
+tokens_allows_endpoint(const struct token_client *c, const char *endpoint)
+{
+	return glob_list_match(c->endpoints, endpoint);
+}
+
+int
+tokens_allows_selector(const struct token_client *c, const char *selector)
+{
+	return glob_list_match(c->selectors, selector);
+}
+
+void
+tokens_set_current(struct tokens *t)
+{
+	tokens_free(current);
+	current = t;
+}
+
+const struct tokens *
+tokens_current(void)
+{
+	return current;
+}
