@@ -645,13 +645,15 @@ x_finish_dirs(struct xctx *x)
 	return 0;
 }
 
-int
-ar_extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list *list,
-	      char *err, size_t errlen)
+/* ar_extract_fd, calling each (if not NULL) with every new member. */
+static int
+extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list *list,
+	   void (*each)(const struct ar_entry *e, void *arg), void *arg, char *err, size_t errlen)
 {
 	struct xctx x;
 	struct archive_entry *ae;
 	char shown[128];
+	size_t n;
 	int r, st = 0;
 
 	memset(&x, 0, sizeof(x));
@@ -702,8 +704,11 @@ ar_extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_l
 				   (unsigned long long)lim->max_members);
 			goto done;
 		}
+		n = list->n;
 		if ((st = x_extract_entry(&x, ae)) != 0)
 			goto done;
+		if (each != NULL && list->n > n)
+			each(&list->v[list->n - 1], arg);
 	}
 	for (size_t i = 0; i < list->n; i++) {
 		const struct ar_entry *e = &list->v[i];
@@ -724,8 +729,16 @@ done:
 }
 
 int
-ar_extract(const char *path, const char *dest, const struct ar_limits *lim, struct ar_list *list,
-	   char *err, size_t errlen)
+ar_extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list *list,
+	      char *err, size_t errlen)
+{
+	return extract_fd(fd, dest, lim, list, NULL, NULL, err, errlen);
+}
+
+int
+ar_extract_each(const char *path, const char *dest, const struct ar_limits *lim,
+		struct ar_list *list, void (*each)(const struct ar_entry *e, void *arg), void *arg,
+		char *err, size_t errlen)
 {
 	int fd, st;
 
@@ -733,9 +746,16 @@ ar_extract(const char *path, const char *dest, const struct ar_limits *lim, stru
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return 500;
 	}
-	st = ar_extract_fd(fd, dest, lim, list, err, errlen);
+	st = extract_fd(fd, dest, lim, list, each, arg, err, errlen);
 	close(fd);
 	return st;
+}
+
+int
+ar_extract(const char *path, const char *dest, const struct ar_limits *lim, struct ar_list *list,
+	   char *err, size_t errlen)
+{
+	return ar_extract_each(path, dest, lim, list, NULL, NULL, err, errlen);
 }
 
 void

@@ -74,6 +74,17 @@ int ar_extract(const char *path, const char *dest, const struct ar_limits *lim,
 	       struct ar_list *list, char *err, size_t errlen);
 int ar_extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list *list,
 		  char *err, size_t errlen);
+/*
+ * ar_extract, calling each(entry, arg) as soon as a member is on disk
+ * (contents written, in archive order; not for a repeated directory), so
+ * that work on it can start while the rest is extracted.  The entry is
+ * valid during the call only (the list grows).  Links are checked once
+ * the whole tree is out: work started early is wasted when the archive is
+ * refused in the end, never unsafe, since nothing follows links.
+ */
+int ar_extract_each(const char *path, const char *dest, const struct ar_limits *lim,
+		    struct ar_list *list, void (*each)(const struct ar_entry *e, void *arg),
+		    void *arg, char *err, size_t errlen);
 void ar_list_free(struct ar_list *list);
 /* Index of a member by normalised name, or -1. */
 ssize_t ar_list_find(const struct ar_list *list, const char *name);

@@ -323,7 +323,8 @@ url_feed(struct form_ctx *x, const unsigned char *p, size_t n, char *err, size_t
 
 		if (x->pct != 0) {
 			if ((h = hexval(ch)) < 0)
-				return set_err(err, errlen, 400, "invalid percent escape in the form");
+				return set_err(err, errlen, 400,
+					       "invalid percent escape in the form");
 			if (x->pct == 1) {
 				x->pct_hi = h;
 				x->pct = 2;

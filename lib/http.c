@@ -166,7 +166,8 @@ conn_fill(struct http_conn *c, const char *what, int *status, char *err, size_t 
 		if (n == 0 || errno == ECONNRESET || errno == EPIPE)
 			*status = set_err(err, errlen, 400, "client closed the connection");
 		else
-			*status = set_err(err, errlen, 400, "reading the %s: %s", what, strerror(errno));
+			*status = set_err(err, errlen, 400, "reading the %s: %s", what,
+					  strerror(errno));
 		return -1;
 	}
 }
@@ -378,14 +379,16 @@ check_headers(struct http_request *req, char *err, size_t errlen)
 				for (; *p >= '0' && *p <= '9'; p++, digits++) {
 					n = n * 10 + (uint64_t)(*p - '0');
 					if (n > LENGTH_MAX)
-						return set_err(err, errlen, 400, "invalid Content-Length");
+						return set_err(err, errlen, 400,
+							       "invalid Content-Length");
 				}
 				while (*p == ' ' || *p == '\t')
 					p++;
 				if (digits == 0 || (*p != ',' && *p != '\0'))
 					return set_err(err, errlen, 400, "invalid Content-Length");
 				if (has_length && (uint64_t)req->content_length != n)
-					return set_err(err, errlen, 400, "conflicting Content-Length values");
+					return set_err(err, errlen, 400,
+						       "conflicting Content-Length values");
 				req->content_length = (int64_t)n;
 				has_length = 1;
 			} while (*p++ == ',');
@@ -402,7 +405,8 @@ check_headers(struct http_request *req, char *err, size_t errlen)
 				for (e = p; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
 					;
 				if (e == s)
-					return set_err(err, errlen, 400, "invalid Transfer-Encoding");
+					return set_err(err, errlen, 400,
+						       "invalid Transfer-Encoding");
 				if (!word_is(s, e, "chunked"))
 					return set_err(err, errlen, 501,
 						       "transfer coding not implemented");
@@ -607,7 +611,8 @@ body_line(struct http_conn *c, size_t max, const char **line, size_t *len, int *
 				return -1;
 			}
 			if (memchr(b, '\r', l) != NULL || memchr(b, '\0', l) != NULL) {
-				*status = set_err(err, errlen, 400, "invalid character in a chunked body");
+				*status = set_err(err, errlen, 400,
+						  "invalid character in a chunked body");
 				return -1;
 			}
 			*line = (const char *)b;
@@ -733,13 +738,15 @@ http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t 
 				return body_fail(c, st, reason, status, err, errlen);
 			return n;
 		case CHUNK_SIZE:
-			if (body_line(c, CHUNK_LINE_MAX, &line, &llen, &st, reason, sizeof(reason)) < 0)
+			if (body_line(c, CHUNK_LINE_MAX, &line, &llen, &st, reason,
+				      sizeof(reason)) < 0)
 				return body_fail(c, st, reason, status, err, errlen);
 			if (parse_chunk_size(line, llen, &c->left) < 0)
 				return body_fail(c, 400, "invalid chunk size", status, err, errlen);
 			if (c->left > c->lim.body_max - c->body_read) {
 				snprintf(reason, sizeof(reason),
-					 "request body larger than %" PRIu64 " bytes", c->lim.body_max);
+					 "request body larger than %" PRIu64 " bytes",
+					 c->lim.body_max);
 				return body_fail(c, 413, reason, status, err, errlen);
 			}
 			c->state = c->left == 0 ? CHUNK_TRAILER : CHUNK_DATA;
@@ -755,8 +762,8 @@ http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t 
 				      sizeof(reason)) < 0)
 				return body_fail(c, st, reason, status, err, errlen);
 			if (llen != 0)
-				return body_fail(c, 400, "missing CRLF after chunk data", status, err,
-						 errlen);
+				return body_fail(c, 400, "missing CRLF after chunk data", status,
+						 err, errlen);
 			c->state = CHUNK_SIZE;
 			break;
 		case CHUNK_TRAILER:
@@ -772,7 +779,8 @@ http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t 
 			    c->trailer_bytes > c->lim.header_max_size)
 				return body_fail(c, 431, "trailer too large", status, err, errlen);
 			if (line[0] == ' ' || line[0] == '\t' || memchr(line, ':', llen) == NULL)
-				return body_fail(c, 400, "malformed trailer line", status, err, errlen);
+				return body_fail(c, 400, "malformed trailer line", status, err,
+						 errlen);
 			break;
 		}
 	}

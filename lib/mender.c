@@ -132,6 +132,10 @@ fail(struct rw *w, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(w->err, w->errlen, fmt, ap);
 	va_end(ap);
+	/* member names come from the artifact: keep the reason one printable line */
+	for (char *c = w->err; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
 	w->status = status;
 	return status;
 }
@@ -732,7 +736,8 @@ parse_manifest(struct rw *w, const char *what, const char *p, size_t len)
 		p += l;
 		len -= l;
 	}
-	qsort(w->ents, w->nents, sizeof(*w->ents), entry_cmp);
+	if (w->nents)
+		qsort(w->ents, w->nents, sizeof(*w->ents), entry_cmp);
 	for (size_t i = 1; i < w->nents; i++)
 		if (strcmp(w->ents[i - 1].name, w->ents[i].name) == 0)
 			return fail(w, 400, "%s lists %s twice", what, w->ents[i].name);
@@ -1060,7 +1065,10 @@ walk(struct rw *w, struct member *m)
 		free(data);
 		return w->status;
 	}
-	sha256(data, (size_t)m->size, version_md);
+	if (sha256(data, (size_t)m->size, version_md) != 0) {
+		free(data);
+		return fail(w, 500, "sha256 failed");
+	}
 	parse_version(w, data, (size_t)m->size);
 	free(data);
 	if (w->status)
@@ -1077,7 +1085,8 @@ walk(struct rw *w, struct member *m)
 	if (read_small(w, m, w->o->meta_max, &r->manifest) != 0)
 		return w->status;
 	r->manifest_len = (size_t)m->size;
-	sha256(r->manifest, r->manifest_len, md);
+	if (sha256(r->manifest, r->manifest_len, md) != 0)
+		return fail(w, 500, "sha256 failed");
 	util_hex(md, 32, r->manifest_sha256);
 	if (parse_manifest(w, "manifest", r->manifest, r->manifest_len) != 0)
 		return w->status;

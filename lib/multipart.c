@@ -437,15 +437,19 @@ emit(struct multipart *mp, const void *buf, size_t len, char *err, size_t errlen
 }
 
 /*
- * Look for the delimiter in p[0..n), passing on the data before it.
- * *used is what was consumed (the delimiter included); *found says
- * whether it was seen.
+ * Look for the delimiter in p[0..n), passing on the data before it in as
+ * few runs as possible.  *used is what was consumed (the delimiter
+ * included); *found says whether it was seen.  A partial match at the end
+ * is held back; held bytes are a prefix of the delimiter, so they need no
+ * copy.
  */
 static int
 scan(struct multipart *mp, const unsigned char *p, size_t n, size_t *used, int *found, char *err,
      size_t errlen)
 {
-	size_t i = 0, run = 0;
+	size_t i = 0;
+	size_t carried = mp->held; /* held bytes from the previous slice */
+	size_t mstart = 0;	   /* start in p of a match begun here */
 	int rc;
 
 	*found = 0;
@@ -457,32 +461,41 @@ scan(struct multipart *mp, const unsigned char *p, size_t n, size_t *used, int *
 				i = n;
 				break;
 			}
-			i = (size_t)(cr - p);
-			if ((rc = emit(mp, p + run, i - run, err, errlen)) != 0)
-				return rc;
+			mstart = (size_t)(cr - p);
 			mp->held = 1;
-			run = ++i;
+			i = mstart + 1;
 			continue;
 		}
 		if (p[i] == (unsigned char)mp->delim[mp->held]) {
 			mp->held++;
-			run = ++i;
+			i++;
 			if (mp->held == mp->dlen) {
+				/* the data before the delimiter; none if it began earlier */
+				if (carried == 0 && (rc = emit(mp, p, mstart, err, errlen)) != 0)
+					return rc;
 				mp->held = 0;
 				*found = 1;
 				*used = i;
 				return 0;
 			}
-		} else {
-			/* not a delimiter after all: the held bytes are data */
-			if ((rc = emit(mp, mp->delim, mp->held, err, errlen)) != 0)
-				return rc;
-			mp->held = 0;
-			run = i;
+			continue;
 		}
+		/* not a delimiter: the held bytes are data (those of this slice
+		 * already are, being part of p), p[i] is looked at again */
+		if (carried > 0) {
+			if ((rc = emit(mp, mp->delim, carried, err, errlen)) != 0)
+				return rc;
+			carried = 0;
+		}
+		mp->held = 0;
 	}
 	*used = n;
-	return emit(mp, p + run, n - run, err, errlen);
+	if (mp->held == 0)
+		return emit(mp, p, n, err, errlen);
+	/* keep the partial match back */
+	if (carried == 0)
+		return emit(mp, p, mstart, err, errlen);
+	return 0;
 }
 
 /* A delimiter line is complete: end the part before it, begin the next. */

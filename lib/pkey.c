@@ -10,11 +10,39 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include "log.h"
 #include "util.h"
+
+/* A throw-away P-256 key, parsed once to load the decoders. */
+static const char warm_up_key[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgiZNvlUBhiCvB6c+0\n"
+	"VEq5nzVKT0JMhe2SOVsrydAGNiyhRANCAAQPnmaOkML4EcVEmKO5MDAlF1xZumJR\n"
+	"NPMt+Bbafl/DGR4bool0Tvlx6BlxSFjkcOx7WTrJA78u6yrLQ5kFEY1q\n"
+	"-----END PRIVATE KEY-----\n";
+
+void
+pkey_warm_up(void)
+{
+	static const char *const mds[] = {"SHA256", "SHA384", "SHA512", "SHA1"};
+	EVP_PKEY *key;
+
+	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_ADD_ALL_CIPHERS |
+				    OPENSSL_INIT_ADD_ALL_DIGESTS,
+			    NULL);
+	for (size_t i = 0; i < sizeof(mds) / sizeof(mds[0]); i++)
+		EVP_MD_free(EVP_MD_fetch(NULL, mds[i], NULL));
+	key = pkey_load_private((const unsigned char *)warm_up_key, sizeof(warm_up_key) - 1);
+	if (key == NULL)
+		log_warnx("OpenSSL warm-up key did not parse");
+	EVP_PKEY_free(key);
+	ERR_clear_error();
+}
 
 EVP_PKEY *
 pkey_load_private(const unsigned char *data, size_t len)

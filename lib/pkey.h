@@ -10,6 +10,9 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+/* Initialise OpenSSL and fill its algorithm and decoder caches, once, in
+ * the supervisor: forked workers then start with them ready. */
+void pkey_warm_up(void);
 /* A private key from PEM (PKCS#1, SEC1 or PKCS#8, unencrypted) or DER;
  * NULL if it does not parse. */
 EVP_PKEY *pkey_load_private(const unsigned char *data, size_t len);

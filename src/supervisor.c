@@ -26,8 +26,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "audit.h"
 #include "log.h"
+#include "pkey.h"
 #include "reply.h"
 #include "reqline.h"
 #include "signer.h"
@@ -461,6 +464,10 @@ supervisor_init(struct supervisor *s, char *const *envp)
 		fatalx("cannot start without a valid tokens file");
 	if (audit_open(s->cfg.audit_file) < 0 && s->cfg.audit_required)
 		fatalx("DIGSIGSERVER_AUDIT_REQUIRED is set and the audit trail cannot be opened");
+	/* Libraries initialised once here are ready in every forked worker. */
+	pkey_warm_up();
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
 	pool_init();
 	pool_fill();
 	log_info("digsigserver %s listening on %s:%lld with %lld workers", s->version,

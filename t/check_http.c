@@ -344,7 +344,8 @@ START_TEST(test_content_length)
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11 "Content-Length: 0\r\n\r\n", &req), 0);
 	ck_assert_int_eq(req.content_length, 0);
 	http_request_free(&req);
-	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11 "Content-Length: 4611686018427387904\r\n\r\n",
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11
+			       "Content-Length: 4611686018427387904\r\n\r\n",
 			       &req),
 			 0);
 	http_request_free(&req);
@@ -372,13 +373,15 @@ START_TEST(test_transfer_encoding)
 {
 	struct http_request req;
 
-	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: Chunked\r\n\r\n", &req),
-			 0);
+	ck_assert_int_eq(
+		parse("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: Chunked\r\n\r\n", &req), 0);
 	ck_assert_int_eq(req.chunked, 1);
 	http_request_free(&req);
-	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip\r\n\r\n"), 501);
-	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip, chunked\r\n\r\n"),
+	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip\r\n\r\n"),
 			 501);
+	ck_assert_int_eq(
+		status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip, chunked\r\n\r\n"),
+		501);
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: identity\r\n\r\n"),
 			 501);
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11
@@ -450,8 +453,9 @@ END_TEST
 
 START_TEST(test_read_head_dribbled)
 {
-	static const char raw[] = "POST //sign/modules HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n"
-				  "Content-Type: text/plain\r\n\r\nhello world";
+	static const char raw[] =
+		"POST //sign/modules HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n"
+		"Content-Type: text/plain\r\n\r\nhello world";
 	struct http_request req;
 	struct writer w;
 	int sv[2];
@@ -673,8 +677,8 @@ START_TEST(test_chunked)
 
 	for (size_t i = 0; i < sizeof(pieces) / sizeof(*pieces); i++) {
 		for (size_t step = 1; step <= 64; step *= 4) {
-			ck_assert_int_eq(chunked_body(raw, sizeof(raw) - 1, &deflim, pieces[i], step, out,
-						      sizeof(out), &got),
+			ck_assert_int_eq(chunked_body(raw, sizeof(raw) - 1, &deflim, pieces[i],
+						      step, out, sizeof(out), &got),
 					 0);
 			ck_assert_str_eq(out, "hello 0123456789abcdefghijklmnopqrstuvwxyz");
 		}
@@ -884,7 +888,8 @@ START_TEST(test_big_prefix)
 	/* a prefix larger than the read buffer is kept whole */
 	size_t len = 200000;
 	char *raw = xmalloc(len + 100), body[64];
-	int n = snprintf(raw, 100, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n", len);
+	int n = snprintf(raw, 100, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n",
+			 len);
 	struct http_request req;
 	uint64_t total = 0;
 	int status;

@@ -201,6 +201,8 @@ struct parts {
 	const char *listed_payload; /* what the manifest claims it holds */
 	const char *skip;	/* member left out */
 	int old_sig;		/* add a manifest.sig */
+	const char *zip;	/* payload compressor command ("zstd") and */
+	const char *ext;	/* its extension (".zst") */
 };
 
 static void
@@ -211,10 +213,20 @@ build(const char *name, const struct parts *p)
 	const char *payload = p->payload ? p->payload : "payload bytes\n";
 	const char *listed = p->listed_payload ? p->listed_payload : payload;
 	const char *header = "not parsed: only hashed";
-	char manifest[1024], hv[65], hh[65], hp[65];
+	char manifest[1024], hv[65], hh[65], hp[65], dname[64];
 
 	tar_member(&inner, "file", '0', payload, strlen(payload));
 	tar_end(&inner);
+	snprintf(dname, sizeof(dname), "data/0000.tar%s", p->ext ? p->ext : "");
+	if (p->zip) {
+		size_t zlen;
+
+		spit("inner.tar", inner.p, inner.len);
+		ck_assert_int_eq(sh("%s -q -c inner.tar >inner.z", p->zip), 0);
+		free(inner.p);
+		inner.p = (unsigned char *)slurp("inner.z", &zlen);
+		inner.len = zlen;
+	}
 	hex_sha256(version, strlen(version), hv);
 	hex_sha256(header, strlen(header), hh);
 	hex_sha256(listed, strlen(listed), hp);
@@ -230,7 +242,7 @@ build(const char *name, const struct parts *p)
 	if (!p->skip || strcmp(p->skip, "header.tar") != 0)
 		tar_member(&art, "header.tar", '0', header, strlen(header));
 	if (!p->skip || strcmp(p->skip, "data") != 0)
-		tar_member(&art, "data/0000.tar", '0', inner.p, inner.len);
+		tar_member(&art, dname, '0', inner.p, inner.len);
 	tar_end(&art);
 	spit(name, art.p, art.len);
 	free(art.p);
@@ -378,6 +390,70 @@ START_TEST(test_made_ok)
 	ck_assert_msg(try(&p) == 0, "%s", err);
 	p.old_sig = 1;
 	ck_assert_msg(try(&p) == 0, "%s", err);
+}
+END_TEST
+
+START_TEST(test_compressed_payloads)
+{
+	static const char *const zips[][2] = {{"gzip", ".gz"}, {"xz", ".xz"}, {"zstd", ".zst"}};
+
+	for (int i = 0; i < 3; i++) {
+		struct parts p = {.zip = zips[i][0], .ext = zips[i][1]};
+
+		if (sh("command -v %s", zips[i][0]) != 0)
+			continue;
+		ck_assert_msg(try(&p) == 0, "%s: %s", zips[i][0], err);
+		p.payload = "tampered\n";
+		p.listed_payload = "payload bytes\n";
+		ck_assert_int_eq(try(&p), 400);
+		ck_assert_str_eq(err, "checksum of data/0000/file does not match the manifest");
+	}
+}
+END_TEST
+
+START_TEST(test_pax_member)
+{
+	struct tarbuf art = {0}, inner = {0};
+	const char *version = "{\"format\":\"mender\",\"version\":3}";
+	char manifest[512], hv[65], hh[65], hp[65], pax[128];
+	size_t len;
+	char *out;
+
+	/* the data member named and sized by a pax header, as Go writes past 8 GiB */
+	tar_member(&inner, "file", '0', "x", 1);
+	tar_end(&inner);
+	hex_sha256(version, strlen(version), hv);
+	hex_sha256("h", 1, hh);
+	hex_sha256("x", 1, hp);
+	snprintf(manifest, sizeof(manifest), "%s  data/0000/file\n%s  header.tar\n%s  version\n",
+		 hp, hh, hv);
+	{
+		char num[32];
+		int digits = snprintf(num, sizeof(num), "%zu", inner.len);
+
+		/* a record's length counts itself: "NN size=<digits>\n" */
+		snprintf(pax, sizeof(pax), "22 path=data/0000.tar\n%d size=%s\n", 9 + digits, num);
+	}
+	tar_member(&art, "version", '0', version, strlen(version));
+	tar_member(&art, "manifest", '0', manifest, strlen(manifest));
+	tar_member(&art, "header.tar", '0', "h", 1);
+	tar_member(&art, "PaxHeaders/x", 'x', pax, strlen(pax));
+	tar_member(&art, "short-name", '0', inner.p, inner.len);
+	tar_end(&art);
+	spit("pax.mender", art.p, art.len);
+	ck_assert_msg(sign_file("pax.mender", "pax.out", NULL, 0) == 0, "%s", err);
+	/* copied as it was: the output is the input (no slot asked for) */
+	out = slurp("pax.out", &len);
+	ck_assert_uint_eq(len, art.len);
+	ck_assert(memcmp(out, art.p, len) == 0);
+	free(out);
+	/* a malformed pax record */
+	memcpy(art.p + 3 * 1024 + 512, "99", 2);
+	spit("pax.mender", art.p, art.len);
+	ck_assert_int_eq(sign_file("pax.mender", "pax.out", NULL, 0), 400);
+	ck_assert_ptr_nonnull(strstr(err, "pax header"));
+	free(art.p);
+	free(inner.p);
 }
 END_TEST
 
@@ -674,6 +750,8 @@ mender_suite(void)
 	tcase_add_test(real, test_tampered_real);
 	suite_add_tcase(s, real);
 	tcase_add_test(made, test_made_ok);
+	tcase_add_test(made, test_compressed_payloads);
+	tcase_add_test(made, test_pax_member);
 	tcase_add_test(made, test_tampered_payload);
 	tcase_add_test(made, test_manifest_lies);
 	tcase_add_test(made, test_manifest_syntax);

@@ -216,8 +216,8 @@ START_TEST(test_split_three_ways)
 			struct transcript t = {0};
 			size_t cuts[2] = {i, j};
 
-			ck_assert_msg(run_cuts("XyZ", body, len, cuts, 2, 64, &t) == 0, "%zu,%zu: %s", i,
-				      j, err);
+			ck_assert_msg(run_cuts("XyZ", body, len, cuts, 2, 64, &t) == 0,
+				      "%zu,%zu: %s", i, j, err);
 			assert_transcript(&t, want, sizeof(want) - 1);
 			free(t.buf);
 		}
@@ -284,9 +284,10 @@ START_TEST(test_max_parts)
 	struct transcript t = {0};
 
 	for (int i = 0; i < 5; i++)
-		n += (size_t)snprintf(body + n, sizeof(body) - n,
-				      "--XyZ\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\n%d\r\n",
-				      i, i);
+		n += (size_t)snprintf(
+			body + n, sizeof(body) - n,
+			"--XyZ\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\n%d\r\n", i,
+			i);
 	n += (size_t)snprintf(body + n, sizeof(body) - n, "--XyZ--\r\n");
 	ck_assert_int_eq(run("XyZ", body, n, 5, &t), 0);
 	free(t.buf);
@@ -304,7 +305,8 @@ START_TEST(test_header_limits)
 	struct transcript t = {0};
 
 	/* the part's header bytes, blank line included, are bounded */
-	n = (size_t)snprintf(body, 200, "--XyZ\r\nContent-Disposition: form-data; name=a\r\nX-Pad: ");
+	n = (size_t)snprintf(body, 200,
+			     "--XyZ\r\nContent-Disposition: form-data; name=a\r\nX-Pad: ");
 	size_t hstart = 7;
 	while (n < hstart + MULTIPART_HEADER_MAX - 4)
 		body[n++] = 'p';
@@ -360,13 +362,15 @@ START_TEST(test_disposition)
 		{"form-data ; name = \"a b\" ; ", "[a b|-|text/plain]"},
 		{"form-data; name=\"say \\\"hi\\\"\"", "[say \"hi\"|-|text/plain]"},
 		{"form-data; name=\"back\\\\slash\"", "[back\\slash|-|text/plain]"},
-		{"form-data; name=\"semi;colon\"; filename=\"a;b.bin\"", "[semi;colon|a;b.bin|text/plain]"},
+		{"form-data; name=\"semi;colon\"; filename=\"a;b.bin\"",
+		 "[semi;colon|a;b.bin|text/plain]"},
 		{"form-data; name=\"f\"; filename=\"\"", "[f||text/plain]"},
 		{"form-data; name=\"f\"; filename*=UTF-8''%e2%82%ac%20rates.txt",
 		 "[f|\xe2\x82\xac rates.txt|text/plain]"},
 		{"form-data; name=\"f\"; filename=\"euro.txt\"; filename*=utf-8'en'%E2%82%AC.txt",
 		 "[f|\xe2\x82\xac.txt|text/plain]"},
-		{"form-data; name=\"caf\xc3\xa9\"; size=12; creation-date=\"x\"", "[caf\xc3\xa9|-|text/plain]"},
+		{"form-data; name=\"caf\xc3\xa9\"; size=12; creation-date=\"x\"",
+		 "[caf\xc3\xa9|-|text/plain]"},
 	};
 	static const char *const bad[] = {
 		"attachment; name=\"a\"",
@@ -393,7 +397,8 @@ START_TEST(test_disposition)
 		struct transcript t = {0};
 		char want[256];
 		int n = snprintf(body, sizeof(body),
-				 "--XyZ\r\nContent-Disposition: %s\r\n\r\n\r\n--XyZ--", ok[i].disposition);
+				 "--XyZ\r\nContent-Disposition: %s\r\n\r\n\r\n--XyZ--",
+				 ok[i].disposition);
 
 		snprintf(want, sizeof(want), "%s<end>", ok[i].want);
 		ck_assert_msg(run("XyZ", body, (size_t)n, 64, &t) == 0, "%s: %s", ok[i].disposition,
@@ -471,8 +476,9 @@ START_TEST(test_malformed)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		ck_assert_msg(status_of(bad[i]) == 400, "case %zu", i);
 	/* LF-only header lines are accepted, transport padding too */
-	ck_assert_int_eq(status_of("--XyZ \t \r\nContent-Disposition: form-data; name=a\n\nv\r\n--XyZ--"),
-			 0);
+	ck_assert_int_eq(
+		status_of("--XyZ \t \r\nContent-Disposition: form-data; name=a\n\nv\r\n--XyZ--"),
+		0);
 }
 END_TEST
 
@@ -507,11 +513,11 @@ START_TEST(test_content_type_parse)
 		 "multipart/form-data", "------------------------2d66bf7c3cbf98fb"},
 		{"Multipart/Form-Data;boundary=\"quoted boundary\"", "multipart/form-data",
 		 "quoted boundary"},
-		{"multipart/form-data; charset=utf-8; BOUNDARY=\"a'()+_,-./:=?\"", "multipart/form-data",
-		 "a'()+_,-./:=?"},
+		{"multipart/form-data; charset=utf-8; BOUNDARY=\"a'()+_,-./:=?\"",
+		 "multipart/form-data", "a'()+_,-./:=?"},
 		{"multipart/form-data", "multipart/form-data", NULL},
-		{"application/x-www-form-urlencoded; charset=UTF-8", "application/x-www-form-urlencoded",
-		 NULL},
+		{"application/x-www-form-urlencoded; charset=UTF-8",
+		 "application/x-www-form-urlencoded", NULL},
 		{"text/plain;", "text/plain", NULL},
 	};
 	static const char *const bad[] = {
@@ -539,15 +545,17 @@ START_TEST(test_content_type_parse)
 		free(boundary);
 	}
 	/* 70 characters is the longest boundary */
-	ck_assert_int_eq(multipart_content_type("multipart/form-data; boundary=12345678901234567890"
-						"12345678901234567890123456789012345678901234567890",
-						&type, &boundary),
-			 0);
+	ck_assert_int_eq(
+		multipart_content_type("multipart/form-data; boundary=12345678901234567890"
+				       "12345678901234567890123456789012345678901234567890",
+				       &type, &boundary),
+		0);
 	ck_assert_uint_eq(strlen(boundary), 70);
 	free(type);
 	free(boundary);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		ck_assert_msg(multipart_content_type(bad[i], &type, &boundary) == -1, "'%s'", bad[i]);
+		ck_assert_msg(multipart_content_type(bad[i], &type, &boundary) == -1, "'%s'",
+			      bad[i]);
 }
 END_TEST
 

@@ -6,11 +6,14 @@
  * signed as the kernel's sign-file would sign it (lib/modsign.c), with
  * member names starting "./", in the same order, with the same modes,
  * times, directories and symbolic links.  The original runs sign-file
- * once per module; here the tree is extracted safely (lib/archive.c),
- * the key is parsed once, and modules are signed by a pool of threads
- * (DIGSIGSERVER_SIGN_THREADS, 0 = one per core) while this thread writes
- * the answer in archive order, waiting for each module's signature.
- * Modules are streamed from disk, so memory does not grow with the tree.
+ * once per module; here the key is parsed once, the tree is extracted
+ * safely (lib/archive.c) and each module, as soon as it is on disk, is
+ * queued for a pool of signing threads (DIGSIGSERVER_SIGN_THREADS, 0 =
+ * one per core).  Once the whole archive has passed its checks, this
+ * thread writes the answer in archive order, waiting for each module's
+ * signature while the signers go on with the next ones.  Modules are
+ * mapped from disk and streamed into the answer: memory does not grow
+ * with the tree (a few hundred bytes of signature per module).
  *
  * Hard links: each name gets the contents its name calls for (a name
  * ending in ".ko" is signed, others are not), so a hard link is kept as a
@@ -52,26 +55,31 @@
 #define KMOD_CERT "kernel-signkey.x509"
 #define KMOD_ANSWER "signed-artifact.tar.gz"
 #define KMOD_PROGRESS_EVERY 100
-#define KMOD_GZIP_LEVEL 6
+/* gzip level of the answer: 1 compresses about three times faster than
+ * 6 for 10 % more bytes, which a build's network carries more cheaply
+ * than the signing server's one packing thread */
+#define KMOD_GZIP_LEVEL 1
 
 struct kmod_item {
-	size_t entry; /* index in the member list */
+	char *name;   /* member name */
 	int state;    /* 0 pending, 1 signed, -1 failed */
 	struct modsign_sig sig;
 };
 
+/* The work shared by the extracting/packing thread and the signers. */
 struct kmod_ctx {
 	const struct modsign_key *key;
 	const EVP_MD *md;
 	int rootfd;
-	const struct ar_list *list;
-	struct kmod_item *items;
-	size_t nitems;
-	size_t next; /* next item to sign */
-	int stop;    /* the packer gave up */
+	struct kmod_item **items; /* modules in archive order */
+	size_t nitems, cap;
+	size_t next;		  /* next item to sign */
+	int extracted;		  /* no more items will come */
+	int stop;		  /* signers must quit */
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	char err[256]; /* the first signing failure */
+	pthread_cond_t work; /* signers: an item came, or the end */
+	pthread_cond_t done; /* packer: an item was signed */
+	char err[256];	     /* the first signing failure */
 };
 
 static int
@@ -82,6 +90,28 @@ is_module(const char *name)
 	return n >= 3 && strcmp(name + n - 3, ".ko") == 0;
 }
 
+/* Extraction callback: queue a module for the signers as soon as it is on
+ * disk. */
+static void
+queue_member(const struct ar_entry *e, void *arg)
+{
+	struct kmod_ctx *c = arg;
+	struct kmod_item *it;
+
+	if ((e->type != AR_FILE && e->type != AR_HARDLINK) || !is_module(e->name))
+		return;
+	it = xcalloc(1, sizeof(*it));
+	it->name = xstrdup(e->name);
+	pthread_mutex_lock(&c->lock);
+	if (c->nitems == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 256;
+		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
+	}
+	c->items[c->nitems++] = it;
+	pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->lock);
+}
+
 /* A signing thread: take the next module, sign it, publish the result. */
 static void *
 sign_thread(void *arg)
@@ -89,56 +119,79 @@ sign_thread(void *arg)
 	struct kmod_ctx *c = arg;
 	char err[256];
 
+	pthread_mutex_lock(&c->lock);
 	for (;;) {
 		struct kmod_item *it;
 		int fd, rc;
 
-		pthread_mutex_lock(&c->lock);
-		if (c->stop || c->next == c->nitems) {
-			pthread_mutex_unlock(&c->lock);
+		while (!c->stop && c->next == c->nitems && !c->extracted)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->stop || c->next == c->nitems)
 			break;
-		}
-		it = &c->items[c->next++];
+		it = c->items[c->next++];
 		pthread_mutex_unlock(&c->lock);
 
 		err[0] = '\0';
-		fd = ar_openat(c->rootfd, c->list->v[it->entry].name, O_RDONLY, 0);
-		if (fd < 0) {
+		if ((fd = ar_openat(c->rootfd, it->name, O_RDONLY, 0)) < 0) {
 			snprintf(err, sizeof(err), "%s", strerror(errno));
 			rc = -1;
 		} else {
 			rc = modsign_sign_fd(c->key, c->md, fd, &it->sig, err, sizeof(err));
 			close(fd);
 		}
+
 		pthread_mutex_lock(&c->lock);
 		it->state = rc == 0 ? 1 : -1;
 		if (rc != 0 && c->err[0] == '\0')
-			snprintf(c->err, sizeof(c->err), "%s: %s", c->list->v[it->entry].name, err);
-		pthread_cond_broadcast(&c->cond);
-		pthread_mutex_unlock(&c->lock);
+			snprintf(c->err, sizeof(c->err), "%s: %s", it->name, err);
+		pthread_cond_broadcast(&c->done);
 	}
+	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
 
-/* Wait until item i is signed; 0, or -1 when it failed. */
+/* Start up to n signing threads; the number started (0 on failure). */
 static int
-wait_item(struct kmod_ctx *c, size_t i)
+start_signers(struct kmod_ctx *c, pthread_t *threads, int n)
+{
+	int started = 0;
+
+	for (; started < n; started++)
+		if (pthread_create(&threads[started], NULL, sign_thread, c) != 0)
+			break; /* fewer threads will do */
+	return started;
+}
+
+/* Tell the signers to quit (after the current module) and wait for them. */
+static void
+stop_signers(struct kmod_ctx *c, pthread_t *threads, int n)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stop = 1;
+	pthread_cond_broadcast(&c->work);
+	pthread_mutex_unlock(&c->lock);
+	for (int i = 0; i < n; i++)
+		pthread_join(threads[i], NULL);
+}
+
+/* Wait until item k is signed; 0, or -1 when it failed. */
+static int
+wait_item(struct kmod_ctx *c, size_t k)
 {
 	int state;
 
 	pthread_mutex_lock(&c->lock);
-	while ((state = c->items[i].state) == 0)
-		pthread_cond_wait(&c->cond, &c->lock);
+	while ((state = c->items[k]->state) == 0)
+		pthread_cond_wait(&c->done, &c->lock);
 	pthread_mutex_unlock(&c->lock);
 	return state > 0 ? 0 : -1;
 }
 
-/* Write member e (index idx) to w; item is its signature or NULL. */
+/* Write member e to w; item is its signature, or NULL. */
 static int
-pack_member(struct kmod_ctx *c, struct ar_writer *w, size_t idx, const struct kmod_item *item,
-	    char *err, size_t errlen)
+pack_member(struct kmod_ctx *c, struct ar_writer *w, const struct ar_entry *e,
+	    const struct kmod_item *item, char *err, size_t errlen)
 {
-	const struct ar_entry *e = &c->list->v[idx];
 	struct ar_entry copy;
 	int fd, rc;
 
@@ -159,6 +212,45 @@ pack_member(struct kmod_ctx *c, struct ar_writer *w, size_t idx, const struct km
 			   err, errlen);
 	close(fd);
 	return rc;
+}
+
+/* Write the answer in archive order, each module once its signature is
+ * there; 0 or -1 with err. */
+static int
+pack(struct job *job, struct kmod_ctx *c, const struct ar_list *list, const char *out,
+     char *err, size_t errlen)
+{
+	struct ar_writer *w;
+	size_t k = 0;
+
+	if ((w = ar_writer_open(out, KMOD_GZIP_LEVEL, err, errlen)) == NULL)
+		return -1;
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ar_entry *e = &list->v[i];
+		const struct kmod_item *item = NULL;
+
+		if ((e->type == AR_FILE || e->type == AR_HARDLINK) && is_module(e->name)) {
+			if (k >= c->nitems || strcmp(c->items[k]->name, e->name) != 0) {
+				snprintf(err, errlen, "%s: not queued for signing", e->name);
+				goto fail;
+			}
+			if (wait_item(c, k) < 0) {
+				pthread_mutex_lock(&c->lock);
+				snprintf(err, errlen, "signing %s", c->err);
+				pthread_mutex_unlock(&c->lock);
+				goto fail;
+			}
+			item = c->items[k++];
+		}
+		if (pack_member(c, w, e, item, err, errlen) < 0)
+			goto fail;
+		if (item != NULL && (k % KMOD_PROGRESS_EVERY == 0 || k == c->nitems))
+			job_progress(job, "signed %zu/%zu", k, c->nitems);
+	}
+	return ar_writer_close(w, err, errlen);
+fail:
+	ar_writer_abort(w);
+	return -1;
 }
 
 /* JSON string contents for name: ASCII kept, quotes, backslashes,
@@ -182,14 +274,12 @@ json_escape(const char *s, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-static const struct ar_list *sort_list; /* for cmp_items only */
-
 static int
 cmp_items(const void *a, const void *b)
 {
-	const struct kmod_item *x = a, *y = b;
+	const struct kmod_item *const *x = a, *const *y = b;
 
-	return strcmp(sort_list->v[x->entry].name, sort_list->v[y->entry].name);
+	return strcmp((*x)->name, (*y)->name);
 }
 
 /* The end of the record that starts at elems[i]: as many elements as fit
@@ -210,21 +300,20 @@ audit(struct job *job, const struct kmod_ctx *c, const char *hashalg)
 {
 	const size_t budget = PROTO_AUDIT_MAX - 512;
 	size_t n = c->nitems, i, end;
-	struct kmod_item *items = xcalloc(n ? n : 1, sizeof(*items));
+	struct kmod_item **items = xcalloc(n ? n : 1, sizeof(*items));
 	char **elems = xcalloc(n ? n : 1, sizeof(*elems));
 	char hex[65], listsum[65], head[512], name[8192]; /* long names are cut */
 	unsigned char md[32];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
 	memcpy(items, c->items, n * sizeof(*items));
-	sort_list = c->list;
 	qsort(items, n, sizeof(*items), cmp_items);
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
 		fatalx("out of memory");
 	for (i = 0; i < n; i++) {
-		const char *mod = c->list->v[items[i].entry].name;
+		const char *mod = items[i]->name;
 
-		util_hex(items[i].sig.sha256, sizeof(items[i].sig.sha256), hex);
+		util_hex(items[i]->sig.sha256, sizeof(items[i]->sig.sha256), hex);
 		EVP_DigestUpdate(ctx, hex, 64);
 		EVP_DigestUpdate(ctx, "  ./", 4);
 		EVP_DigestUpdate(ctx, mod, strlen(mod));
@@ -267,83 +356,6 @@ audit(struct job *job, const struct kmod_ctx *c, const char *hashalg)
 	free(items);
 }
 
-/* Sign and pack the extracted tree; 0 or -1 with err (a local failure). */
-static int
-sign_and_pack(struct job *job, struct kmod_ctx *c, const char *out, char *err, size_t errlen)
-{
-	struct ar_writer *w;
-	pthread_t *threads = NULL;
-	long nthreads = job->cfg->sign_threads;
-	size_t i, k = 0, done = 0;
-	int started = 0, rc = 0;
-
-	for (i = 0; i < c->list->n; i++)
-		if ((c->list->v[i].type == AR_FILE || c->list->v[i].type == AR_HARDLINK) &&
-		    is_module(c->list->v[i].name))
-			c->nitems++;
-	c->items = xcalloc(c->nitems ? c->nitems : 1, sizeof(*c->items));
-	for (i = 0; i < c->list->n; i++)
-		if ((c->list->v[i].type == AR_FILE || c->list->v[i].type == AR_HARDLINK) &&
-		    is_module(c->list->v[i].name))
-			c->items[k++].entry = i;
-
-	if ((w = ar_writer_open(out, KMOD_GZIP_LEVEL, err, errlen)) == NULL)
-		return -1;
-	if (nthreads <= 0)
-		nthreads = sysconf(_SC_NPROCESSORS_ONLN);
-	if (nthreads <= 0)
-		nthreads = 1;
-	if ((size_t)nthreads > c->nitems)
-		nthreads = (long)c->nitems;
-	threads = xcalloc(nthreads ? (size_t)nthreads : 1, sizeof(*threads));
-	for (; started < nthreads; started++) {
-		int e = pthread_create(&threads[started], NULL, sign_thread, c);
-
-		if (e != 0) {
-			if (started > 0)
-				break; /* fewer threads will do */
-			snprintf(err, errlen, "pthread_create: %s", strerror(e));
-			rc = -1;
-			break;
-		}
-	}
-	log_debug("job %s: %zu modules, %d signing threads", job->idstr, c->nitems, started);
-	job_progress(job, "signed 0/%zu", c->nitems);
-
-	for (i = 0, k = 0; rc == 0 && i < c->list->n; i++) {
-		const struct kmod_item *item = NULL;
-
-		if (k < c->nitems && c->items[k].entry == i) {
-			if (wait_item(c, k) < 0) {
-				pthread_mutex_lock(&c->lock);
-				snprintf(err, errlen, "signing %s", c->err);
-				pthread_mutex_unlock(&c->lock);
-				rc = -1;
-				break;
-			}
-			item = &c->items[k++];
-		}
-		if (pack_member(c, w, i, item, err, errlen) < 0) {
-			rc = -1;
-			break;
-		}
-		if (item != NULL && (++done % KMOD_PROGRESS_EVERY == 0 || done == c->nitems))
-			job_progress(job, "signed %zu/%zu", done, c->nitems);
-	}
-
-	pthread_mutex_lock(&c->lock);
-	c->stop = 1;
-	pthread_mutex_unlock(&c->lock);
-	for (int t = 0; t < started; t++)
-		pthread_join(threads[t], NULL);
-	free(threads);
-	if (rc == 0)
-		rc = ar_writer_close(w, err, errlen);
-	else
-		ar_writer_abort(w);
-	return rc;
-}
-
 static int
 kmod_run(struct job *job)
 {
@@ -354,8 +366,11 @@ kmod_run(struct job *job)
 	struct kmod_ctx c;
 	struct ar_limits lim;
 	struct ar_list list = {0};
-	char err[512], tree[PATH_MAX], out[PATH_MAX];
-	int st;
+	pthread_t *threads = NULL;
+	long nthreads = job->cfg->sign_threads;
+	char err[512], tree[PATH_MAX] = "", out[PATH_MAX];
+	uint64_t t0, t1;
+	int st, started = 0;
 
 	if (f == NULL || strcmp(f->type, "application/octet-stream") != 0)
 		return job_fail(job, 400, "Invalid artifact");
@@ -382,15 +397,37 @@ kmod_run(struct job *job)
 		return job_fail(job, 500, "Signing error");
 	}
 
+	memset(&c, 0, sizeof(c));
+	c.key = &key;
+	c.md = modsign_md(hashalg);
+	c.rootfd = -1;
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.work, NULL);
+	pthread_cond_init(&c.done, NULL);
 	if (job_path(job, "tree", tree, sizeof(tree)) < 0 ||
-	    job_path(job, KMOD_ANSWER, out, sizeof(out)) < 0 || mkdir(tree, 0700) < 0) {
+	    job_path(job, KMOD_ANSWER, out, sizeof(out)) < 0 || mkdir(tree, 0700) < 0 ||
+	    (c.rootfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		log_errorx("job %s: job directory: %s", job->idstr, strerror(errno));
-		modsign_key_free(&key);
-		return job_fail(job, 500, "Signing error");
+		job_fail(job, 500, "Signing error");
+		goto done;
+	}
+
+	/* the signers start at once and sign modules as they come out */
+	if (nthreads <= 0)
+		nthreads = sysconf(_SC_NPROCESSORS_ONLN);
+	if (nthreads <= 0)
+		nthreads = 1;
+	threads = xcalloc((size_t)nthreads, sizeof(*threads));
+	if ((started = start_signers(&c, threads, (int)nthreads)) == 0) {
+		log_errorx("job %s: cannot start signing threads", job->idstr);
+		job_fail(job, 500, "Signing error");
+		goto done;
 	}
 	ar_limits_from_config(&lim, job->cfg);
 	job_progress(job, "extracting");
-	st = ar_extract(f->path, tree, &lim, &list, err, sizeof(err));
+	t0 = util_now_ms();
+	st = ar_extract_each(f->path, tree, &lim, &list, queue_member, &c, err, sizeof(err));
+	t1 = util_now_ms();
 	if (st != 0) {
 		if (st == 400) {
 			log_warnx("job %s: invalid artifact: %s", job->idstr, err);
@@ -401,39 +438,42 @@ kmod_run(struct job *job)
 		}
 		goto done;
 	}
+	pthread_mutex_lock(&c.lock);
+	c.extracted = 1;
+	pthread_cond_broadcast(&c.work);
+	pthread_mutex_unlock(&c.lock);
+	log_debug("job %s: %zu modules, %d signing threads", job->idstr, c.nitems, started);
 
-	memset(&c, 0, sizeof(c));
-	c.key = &key;
-	c.md = modsign_md(hashalg);
-	c.list = &list;
-	pthread_mutex_init(&c.lock, NULL);
-	pthread_cond_init(&c.cond, NULL);
-	if ((c.rootfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || c.md == NULL) {
-		snprintf(err, sizeof(err), "tree: %s", c.md ? strerror(errno) : "no digest");
-		st = -1;
-	} else
-		st = sign_and_pack(job, &c, out, err, sizeof(err));
-	if (st == 0) {
-		audit(job, &c, hashalg);
-		log_info("job %s: signed %zu modules with %s (key %.16s)", job->idstr, c.nitems,
-			 hashalg, key.fingerprint);
-		job_reply_file(job, out, KMOD_ANSWER);
-	} else {
+	if (pack(job, &c, &list, out, err, sizeof(err)) < 0) {
 		log_errorx("job %s: %s", job->idstr, err);
 		unlink(out);
 		job_fail(job, 500, "Signing error");
+		goto done;
 	}
+	audit(job, &c, hashalg);
+	log_info("job %s: %zu members extracted in %llu ms; %zu modules signed with %s "
+		 "(key %.16s) and packed %llu ms later, %d threads",
+		 job->idstr, list.n, (unsigned long long)(t1 - t0), c.nitems, hashalg,
+		 key.fingerprint, (unsigned long long)(util_now_ms() - t1), started);
+	job_reply_file(job, out, KMOD_ANSWER);
+done:
+	if (started > 0)
+		stop_signers(&c, threads, started);
+	free(threads);
+	for (size_t i = 0; i < c.nitems; i++) {
+		modsign_sig_free(&c.items[i]->sig);
+		free(c.items[i]->name);
+		free(c.items[i]);
+	}
+	free(c.items);
 	if (c.rootfd >= 0)
 		close(c.rootfd);
-	for (size_t i = 0; i < c.nitems; i++)
-		modsign_sig_free(&c.items[i].sig);
-	free(c.items);
 	pthread_mutex_destroy(&c.lock);
-	pthread_cond_destroy(&c.cond);
-done:
+	pthread_cond_destroy(&c.work);
+	pthread_cond_destroy(&c.done);
 	modsign_key_free(&key);
 	ar_list_free(&list);
-	if (util_rm_rf(tree) < 0)
+	if (tree[0] != '\0' && util_rm_rf(tree) < 0 && errno != ENOENT)
 		log_warnx("job %s: removing %s: %s", job->idstr, tree, strerror(errno));
 	return job->status;
 }

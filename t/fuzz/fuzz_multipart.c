@@ -80,7 +80,10 @@ on_end(void *ctx, char *err, size_t errlen)
 static const struct multipart_callbacks cbs = {on_begin, on_data, on_end};
 
 static const char *const boundaries[] = {
-	"XyZ", "------------------------2d66bf7c3cbf98fb", "a", "----WebKitFormBoundary7MA4YWxkTrZu0gW",
+	"XyZ",
+	"------------------------2d66bf7c3cbf98fb",
+	"a",
+	"----WebKitFormBoundary7MA4YWxkTrZu0gW",
 };
 
 static int
@@ -136,7 +139,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (multipart_content_type(str, &type, &boundary) == 0) {
 		if (type == NULL || type[0] == '\0')
 			abort();
-		if (boundary != NULL && (boundary[0] == '\0' || strlen(boundary) > MULTIPART_BOUNDARY_MAX))
+		if (boundary != NULL &&
+		    (boundary[0] == '\0' || strlen(boundary) > MULTIPART_BOUNDARY_MAX))
 			abort();
 		free(type);
 		free(boundary);

@@ -244,7 +244,7 @@ while time.time() < end:
 PYEOF
 }
 seen=
-for try in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
 	f=$(fresh big.mender big.mender)
 	sign rsa1 "file://$f" >"$T/kill.code" &
 	cpid=$!

@@ -51,7 +51,8 @@ s3_get() { s3curl GET "/$1" && cp "$T/curl.out" "$2"; } # s3_get BUCKET/KEY FILE
 fault() { curl -s -X POST "$DIGSIGSERVER_S3_ENDPOINT/__dss_fault?$1"; }
 # requests seen by the emulator since mark
 mark() { _mark=$(wc -l <"$LOG"); }
-since() { tail -n +$((_mark + 1)) "$LOG"; }
+# (the emulator logs a request when its answer is sent: give it a moment)
+since() { sleep 0.3; tail -n +$((_mark + 1)) "$LOG"; }
 key() { # key SELECTOR TAG FILE: s3test's status line; the key in $T/key.out
 	rm -f "$T/key.out"
 	"$S3TEST" key "$1" "$2" "$3" "$T/key.out" 2>>"$T/s3test.log"
