@@ -437,8 +437,8 @@ x_extract_entry(struct xctx *x, struct archive_entry *ae)
 				     shown, strerror(errno));
 		}
 		if (linkat(tfd, tbase, pfd, base, 0) < 0)
-			st = xfail(x, errno == EEXIST ? 400 : 500, "member %s: link: %s", shown,
-				   strerror(errno));
+			st = xfail(x, errno == EEXIST || errno == EMLINK ? 400 : 500,
+				   "member %s: link: %s", shown, strerror(errno));
 		close(tfd);
 		close(pfd);
 		if (st)
@@ -463,6 +463,8 @@ x_extract_entry(struct xctx *x, struct archive_entry *ae)
 
 		if (target == NULL || target[0] == '\0')
 			return xfail(x, 400, "member %s: symbolic link without a target", shown);
+		if (strlen(target) >= PATH_MAX)
+			return xfail(x, 400, "member %s: symbolic link target too long", shown);
 		show(target, tshown, sizeof(tshown));
 		if (target[0] == '/')
 			return xfail(x, 400, "member %s: symbolic link to an absolute path (%s)", shown,
@@ -595,7 +597,8 @@ link_stays_inside(int rootfd, const char *name, const char *target)
 			continue;
 		if (++hops > AR_MAX_HOPS)
 			return -1;
-		if ((ln = readlinkat(rootfd, cur, link, sizeof(link) - 1)) <= 0)
+		ln = readlinkat(rootfd, cur, link, sizeof(link));
+		if (ln <= 0 || (size_t)ln >= sizeof(link))
 			return -1;
 		link[ln] = '\0';
 		if (link[0] == '/')

@@ -42,7 +42,7 @@
 
 #define BLOCK 512
 #define ROUND_BLOCK(n) (((n) + (BLOCK - 1)) & ~(uint64_t)(BLOCK - 1))
-#define IO_CHUNK (1024 * 1024)		/* bytes read at a time */
+#define IO_CHUNK (256 * 1024)		/* bytes read at a time: stays in L2 for hashing */
 #define COPY_CHUNK (8 * 1024 * 1024)	/* bytes per copy_file_range */
 #define COPY_MIN (1024 * 1024)		/* smaller members are copied inline */
 #define WRITEBACK_CHUNK (8 * 1024 * 1024)

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -62,6 +63,19 @@ wait_writable(int fd, uint64_t deadline)
 		if (r < 0 && errno != EINTR)
 			return -1;
 	}
+}
+
+void
+http_retry_after(char *buf, size_t size, long long base)
+{
+	static unsigned int seed;
+	long long secs = base;
+
+	if (seed == 0)
+		seed = (unsigned int)(util_now_ms() ^ (uint64_t)getpid() << 16);
+	if (base > 0)
+		secs += rand_r(&seed) % (base + 1);
+	snprintf(buf, size, "Retry-After: %lld\r\n", secs);
 }
 
 int

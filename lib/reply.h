@@ -25,6 +25,12 @@ int http_reply_text(int fd, int status, const char *text, const char *extra, int
 /* A file as application/octet-stream with Content-Disposition: Attachment. */
 int http_reply_file(int fd, int status, const char *path, const char *filename, int timeout_ms,
 		    uint64_t *sent);
+/*
+ * Format a "Retry-After: N" header line into buf: N is drawn at random
+ * between base and 2*base seconds, so that clients turned away together
+ * do not all come back at the same moment.
+ */
+void http_retry_after(char *buf, size_t size, long long base);
 /* Write len bytes, polling on EAGAIN for at most timeout_ms in all; 0 or -1. */
 int reply_write(int fd, const void *buf, size_t len, int timeout_ms);
 

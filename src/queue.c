@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "reply.h"
 #include "util.h"
 
 static TAILQ_HEAD(, conn) waiting = TAILQ_HEAD_INITIALIZER(waiting);
@@ -64,7 +65,7 @@ queue_run(void)
 
 			/* Every idle worker failed to take it (they are being
 			 * replaced); the client retries. */
-			snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", sv->cfg.retry_after);
+			http_retry_after(extra, sizeof(extra), sv->cfg.retry_after);
 			sv->count.rejected++;
 			conn_reply(c, 503, "Server busy: no worker could take the job", extra);
 		}

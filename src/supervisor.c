@@ -210,7 +210,7 @@ route(struct conn *c, const char *nl)
 		return;
 	}
 	if (sv->cfg.audit_required && !audit_ready()) {
-		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", sv->cfg.retry_after);
+		http_retry_after(extra, sizeof(extra), sv->cfg.retry_after);
 		conn_reply(c, 503, "Audit trail cannot be written", extra);
 		return;
 	}
@@ -220,7 +220,7 @@ route(struct conn *c, const char *nl)
 		return;
 	if (queue_length() >= sv->cfg.queue_max || queue_push(c) < 0) {
 		sv->count.rejected++;
-		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", sv->cfg.retry_after);
+		http_retry_after(extra, sizeof(extra), sv->cfg.retry_after);
 		conn_reply(c, 503, "Server busy: all workers are busy and the queue is full", extra);
 		return;
 	}
@@ -294,7 +294,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c);
 	} else if (c->queued) {
 		sv->count.rejected++;
-		snprintf(extra, sizeof(extra), "Retry-After: %lld\r\n", sv->cfg.retry_after);
+		http_retry_after(extra, sizeof(extra), sv->cfg.retry_after);
 		conn_reply(c, 503, "Server busy: no worker became free in time", extra);
 	} else {
 		conn_reply(c, 408, "Request timeout", NULL);

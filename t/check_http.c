@@ -191,7 +191,7 @@ START_TEST(test_request_line_bad)
 		"GET /a\x01 HTTP/1.1\r\n" H11 "\r\n",	/* control character */
 		"GET /a\rb HTTP/1.1\r\n" H11 "\r\n",	/* bare CR */
 		"GET / HTTP/1.1\r\r\n" H11 "\r\n",
-		"GET / HTTP/1.1\r\n" H11,		/* no blank line */
+		("GET / HTTP/1.1\r\n" H11),	/* no blank line */
 		"",
 		"\r\n\r\n",
 	};

@@ -528,8 +528,8 @@ START_TEST(test_content_type_parse)
 		"multipart/form-data; boundary=a{b",
 		"multipart/form-data; boundary=a; boundary=b",
 		"multipart/form-data; boundary=\"unterminated",
-		"multipart/form-data; boundary=12345678901234567890123456789012345678901234567890"
-		"123456789012345678901",
+		("multipart/form-data; boundary=12345678901234567890123456789012345678901234567890"
+		 "123456789012345678901"),
 	};
 	char *type, *boundary;
 

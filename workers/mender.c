@@ -11,6 +11,7 @@
  * step (lib/uri.h), so a failure or a kill at any moment leaves the
  * original artifact as it was.  An already signed artifact is re-signed.
  */
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -162,7 +163,8 @@ mender_run(struct job *job)
 		goto done;
 	}
 	t_commit = util_now_ms() - t_commit;
-	replaced_fd = dup(uri_fd(art)); /* may fail: then it is freed now */
+	/* may fail: then the old artifact is freed at uri_close, as usual */
+	replaced_fd = fcntl(uri_fd(art), F_DUPFD_CLOEXEC, 0);
 	audit(job, uri, key, &r);
 	log_info("job %s: signed %s (%s, %llu bytes, %llu payload files%s) in %llu ms "
 		 "(read, check and copy %llu ms, commit %llu ms)",

@@ -225,8 +225,7 @@ run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 		log_errorx("job %s: signer %s returned %d but set %d", job->idstr, signer->name,
 			   status, job->status);
 	if (job->status == 503 && job->extra_headers[0] == '\0')
-		snprintf(job->extra_headers, sizeof(job->extra_headers), "Retry-After: %lld\r\n",
-			 job->cfg->retry_after);
+		http_retry_after(job->extra_headers, sizeof(job->extra_headers), job->cfg->retry_after);
 }
 
 /* Serve one job handed over by the supervisor. */

@@ -109,6 +109,22 @@ work_empty() {
 	return 0
 }
 
+# audit_lines: how many lines the audit trail has.
+audit_lines() {
+	if [ -f "$T/audit.log" ]; then wc -l <"$T/audit.log"; else echo 0; fi
+}
+
+# wait_audit N: until the trail has more than N lines (the supervisor
+# writes a job's line when the worker reports it done, which can be just
+# after the client has its answer).
+wait_audit() {
+	_i=0
+	while [ "$(audit_lines)" -le "$1" ] && [ $_i -lt 200 ]; do
+		_i=$((_i + 1))
+		sleep 0.05
+	done
+}
+
 # last_audit EXPR: a field of the last audit line, via python.
 last_audit() {
 	tail -n 1 "$T/audit.log" | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
@@ -151,8 +167,10 @@ check "work directory empty" work_empty
 # --- audit ------------------------------------------------------------------
 fpr=$(openssl pkey -in "$T/keycopy/rsa2048/kmodsign/kernel-signkey.priv" -pubout -outform DER |
 	sha256sum | cut -d' ' -f1)
+lines=$(audit_lines)
 post audit -F machine=rsa2048 -F artifact=@modules-in.tar.gz >/dev/null
 unpack audit
+wait_audit "$lines"
 check_eq "audit: endpoint" modules "$(last_audit 'd["endpoint"]')"
 check_eq "audit: key fingerprint" "$fpr" "$(last_audit 'd["key_sha256"]')"
 check_eq "audit: default hash is sha512" sha512 "$(last_audit 'd["hashalg"]')"
@@ -234,8 +252,10 @@ while [ $i -lt 300 ]; do
 	i=$((i + 1))
 done
 (cd "$T" && tar -C many -czf many.tar.gz lib/modules)
+lines=$(audit_lines)
 code=$(post many -F machine=rsa2048 -F artifact=@many.tar.gz)
 check_eq "300 modules: 200" 200 "$code"
+wait_audit "$lines"
 check_eq "300 modules: one audit line lists them all" 300 "$(last_audit 'len(d["signed"])')"
 check "300 modules: signed" sh -c "tar -xOzf '$T/many.out' ./lib/modules/$VERSION/kernel/m299.ko |
 	tail -c 28 | grep -q 'Module signature appended'"
