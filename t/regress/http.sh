@@ -1,0 +1,92 @@
+#!/bin/bash
+# t/regress/http.sh: requests as curl sends them, through the real daemon:
+# uploads of 0 B, 1 KiB, 2 MiB (Expect: 100-continue) and one past
+# REQUEST_MAX_SIZE (413 before the body is read), a chunked upload, a
+# client that stalls mid-body (408, worker freed), a client that goes away
+# mid-upload, and the worker's peak RSS during a large upload.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$KEYS/d1/swupdate"
+openssl genrsa -out "$KEYS/d1/swupdate/rsa-private.key" 2048 2>/dev/null
+openssl rsa -in "$KEYS/d1/swupdate/rsa-private.key" -pubout -out "$T/pub" 2>/dev/null
+dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_REQUEST_READ_TIMEOUT=2 || exit 1
+
+sign() { # sign FILE [curl args]: status; the signature in $T/sig
+	f=$1
+	shift
+	curl -s -o "$T/sig" -w '%{http_code}' "$@" -X POST -F distro=d1 -F sw-description=@"$f" \
+		"$URL/sign/swupdate"
+}
+verify() { openssl dgst -sha256 -verify "$T/pub" -signature "$T/sig" "$1" >/dev/null; }
+
+: >"$T/0"
+head -c 1024 /dev/urandom >"$T/1k"
+head -c $((2 * 1024 * 1024)) /dev/urandom >"$T/2m"
+for f in 0 1k 2m; do
+	check_eq "upload of $f: 200" 200 "$(sign "$T/$f")"
+	check "upload of $f: the signature covers exactly the bytes sent" verify "$T/$f"
+done
+check "2 MiB upload went through Expect: 100-continue" sh -c "
+	curl -s -v -o /dev/null -X POST -F distro=d1 -F sw-description=@'$T/2m' '$URL/sign/swupdate' 2>&1 |
+	grep -q '< HTTP/1.1 100 Continue'"
+check_eq "chunked upload: 200" 200 "$(sign "$T/1k" -H 'Transfer-Encoding: chunked')"
+check "chunked upload: signature verifies" verify "$T/1k"
+
+# past REQUEST_MAX_SIZE: 413 without sending the body (a 700 MB sparse file)
+truncate -s 700M "$T/700m"
+start=$(date +%s%N)
+out=$(curl -s -o "$T/body" -w '%{http_code} %{size_upload}' -X POST -F distro=d1 \
+	-F sw-description=@"$T/700m" "$URL/sign/swupdate")
+ms=$((($(date +%s%N) - start) / 1000000))
+check_eq "700 MB upload: 413" 413 "${out%% *}"
+check "700 MB upload: refused before the body was sent (uploaded ${out#* } bytes in $ms ms)" \
+	sh -c "[ ${out#* } -lt 1048576 ]"
+rm -f "$T/700m"
+
+# a client that stalls mid-body gets 408 after REQUEST_READ_TIMEOUT and frees its worker
+python3 - "$PORT" >"$T/stall" <<'PY' &
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+body = b"--XyZ\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nd1\r\n--XyZ\r\n"
+s.sendall(b"POST /sign/swupdate HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+          b"Content-Length: 100000\r\n\r\n" + body)
+s.settimeout(10)
+print(s.recv(200).split(b"\r\n")[0].decode())
+PY
+stall=$!
+sleep 1
+check_eq "stalled client holds a worker meanwhile" 1 "$(status_field 'd["pool"]["busy"]')"
+wait $stall
+check_eq "client stalled mid-body: 408" "HTTP/1.1 408 Request Timeout" "$(cat "$T/stall")"
+sleep 0.3
+check_eq "... and the worker is free again" 2 "$(status_field 'd["pool"]["idle"]')"
+
+# a client that goes away mid-upload frees its worker at once, leaving nothing behind
+head -c $((20 * 1024 * 1024)) /dev/urandom >"$T/20m"
+curl -s -o /dev/null --limit-rate 1M -X POST -F distro=d1 -F sw-description=@"$T/20m" \
+	"$URL/sign/swupdate" &
+c=$!
+sleep 1
+kill $c
+wait $c 2>/dev/null
+sleep 0.5
+check_eq "client gone mid-upload: worker freed" 2 "$(status_field 'd["pool"]["idle"]')"
+check "client gone mid-upload: no job directory left" sh -c "[ -z \"\$(ls -A '$DSS_WORK')\" ]"
+
+# peak RSS of the worker while it receives a 500 MB upload
+head -c $((500 * 1024 * 1024)) /dev/zero >"$T/500m"
+curl -s -o /dev/null -X POST -F distro=d1 -F sw-description=@"$T/500m" "$URL/sign/swupdate" &
+c=$!
+peak=0
+while kill -0 $c 2>/dev/null; do
+	for p in $(status_field '" ".join(str(w["pid"]) for w in d["pool"]["workers"] if w["job"])' 2>/dev/null); do
+		v=$(awk '/^VmHWM/{print $2}' /proc/$p/status 2>/dev/null)
+		[ -n "$v" ] && [ "$v" -gt "$peak" ] && peak=$v
+	done
+	sleep 0.1
+done
+wait $c
+echo "# worker peak RSS during a 500 MB upload: $peak kB"
+check "worker peak RSS during a 500 MB upload stays under 16 MB ($peak kB)" sh -c "[ $peak -gt 0 ] && [ $peak -lt 16384 ]"
+rm -f "$T/500m" "$T/20m"
+exit 0
