@@ -2,8 +2,9 @@
 #
 #   make run     install missing packages, build, create a demo key store,
 #                serve on 127.0.0.1:9999 in the foreground
-#   make check   the same set-up, then every test layer; ends with
-#                "N passed, M failed"
+#   make check   the same set-up, then every test layer (unit and regress
+#                tests, again on an ASan+UBSan build, and every fuzz
+#                harness); ends with "N passed, M failed"
 #   make bench   benchmarks (t/bench), writes t/bench/results.md
 #   make fuzz    libFuzzer harnesses (t/fuzz), FUZZ_SECONDS each
 #   make install DESTDIR=... prefix=...
@@ -19,7 +20,7 @@ FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RUN_DIR ?= /tmp/digsigserver-demo
 
-.PHONY: all deps build run check check-unit check-asan check-valgrind bench fuzz install distcheck clean demo
+.PHONY: all deps build run check check-quick check-asan check-valgrind bench fuzz install distcheck clean demo
 
 all: build
 
@@ -45,21 +46,35 @@ run: demo
 
 $(ASAN_BUILD)/Makefile: configure
 	mkdir -p $(ASAN_BUILD)
-	cd $(ASAN_BUILD) && ../configure --enable-sanitizers --enable-werror CC=gcc
+	cd $(ASAN_BUILD) && ../configure --enable-sanitizers --enable-werror
 
-check: build
+# check: every layer, one closing line.  The sanitizer build runs the
+# same unit and regress tests; each fuzz harness runs FUZZ_SECONDS.
+check: build $(ASAN_BUILD)/Makefile
 	@sh t/deps.sh test
 	$(MAKE) -C $(BUILD) -j$(JOBS) check TESTS= >/dev/null
-	@sh t/run-tests $(BUILD)
+	$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) >/dev/null
+	$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) check TESTS= >/dev/null
+	@FUZZ_JOBS=$(JOBS) sh t/run-tests unit:$(BUILD) regress:$(BUILD) \
+		unit:$(ASAN_BUILD) regress-asan:$(ASAN_BUILD) fuzz:$(FUZZ_SECONDS)
+
+# check-quick: unit and regress tests of the normal build only.
+check-quick: build
+	@sh t/deps.sh test
+	$(MAKE) -C $(BUILD) -j$(JOBS) check TESTS= >/dev/null
+	@sh t/run-tests unit:$(BUILD) regress:$(BUILD)
 
 check-asan: deps $(ASAN_BUILD)/Makefile
-	$(MAKE) -C $(ASAN_BUILD) -j$(JOBS)
+	@sh t/deps.sh test
+	$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) >/dev/null
 	$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) check TESTS= >/dev/null
-	@DSS_SANITIZED=1 sh t/run-tests $(ASAN_BUILD)
+	@sh t/run-tests unit:$(ASAN_BUILD) regress-asan:$(ASAN_BUILD)
 
+# check-valgrind: the regress tests with the daemon and every worker under
+# valgrind memcheck (slow; run before a release).
 check-valgrind: build
 	@sh t/deps.sh test
-	@DSS_VALGRIND=1 sh t/run-tests $(BUILD) regress
+	@sh t/run-tests regress-valgrind:$(BUILD)
 
 bench: build
 	@sh t/deps.sh test

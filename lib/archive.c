@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -786,11 +787,36 @@ ar_list_find(const struct ar_list *list, const char *name)
 
 /* --- writing --- */
 
+/*
+ * With threads > 1 the tar stream is cut into AR_BLOCK-byte blocks that a
+ * pool of threads compresses, each into a gzip member of its own; the
+ * members are written in order, one after the other.  Concatenated gzip
+ * members are one valid gzip stream (RFC 1952 section 2.2): gzip, GNU tar,
+ * Python and libarchive read them whole.  At most 2 x threads blocks are
+ * in flight, so memory stays bounded.
+ */
+#define AR_BLOCK (1 << 20)
+
+struct ar_block {
+	unsigned char *in, *out;
+	size_t inlen, outlen;
+	int state; /* 0 filling, 1 queued, 2 compressed, -1 failed */
+};
+
 struct ar_writer {
 	struct archive *a;
 	struct archive_entry *ae;
 	int fd;
 	unsigned char *buf;
+	/* parallel gzip */
+	int level, nthreads;
+	pthread_t *threads;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ar_block *ring;
+	size_t nring;
+	uint64_t head, tail, next; /* written < head <= next to compress <= tail */
+	int quit, ioerr;
 };
 
 static void
@@ -800,11 +826,152 @@ wfail(struct ar_writer *w, char *err, size_t errlen, const char *what)
 		 w->a && archive_error_string(w->a) ? archive_error_string(w->a) : "failed");
 }
 
+/* Compress one block into a gzip member, with libarchive's raw format. */
+static int
+compress_block(int level, struct ar_block *b)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	size_t cap = b->inlen + b->inlen / 8 + 4096, used = 0;
+	char lv[4];
+	int rc = -1;
+
+	snprintf(lv, sizeof(lv), "%d", level);
+	b->out = xrealloc(b->out, cap);
+	if (a == NULL || e == NULL)
+		goto done;
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_pathname(e, "block");
+	archive_entry_set_size(e, (la_int64_t)b->inlen);
+	if (archive_write_set_format_raw(a) != ARCHIVE_OK ||
+	    archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(a, "gzip", "compression-level", lv) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
+	    archive_write_open_memory(a, b->out, cap, &used) != ARCHIVE_OK ||
+	    archive_write_header(a, e) != ARCHIVE_OK ||
+	    archive_write_data(a, b->in, b->inlen) != (la_ssize_t)b->inlen ||
+	    archive_write_close(a) != ARCHIVE_OK)
+		goto done;
+	b->outlen = used;
+	rc = 0;
+done:
+	if (e != NULL)
+		archive_entry_free(e);
+	if (a != NULL)
+		archive_write_free(a);
+	return rc;
+}
+
+static void *
+gzip_thread(void *arg)
+{
+	struct ar_writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct ar_block *b;
+		int rc;
+
+		while (!w->quit && w->next == w->tail)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->next == w->tail)
+			break;
+		b = &w->ring[w->next++ % w->nring];
+		pthread_mutex_unlock(&w->lock);
+		rc = compress_block(w->level, b);
+		pthread_mutex_lock(&w->lock);
+		b->state = rc == 0 ? 2 : -1;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Write the oldest block out once compressed (called with the lock held);
+ * 0 or -1. */
+static int
+drain_one(struct ar_writer *w)
+{
+	struct ar_block *b = &w->ring[w->head % w->nring];
+	int rc = 0;
+
+	while (b->state == 1)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	if (b->state < 0 || util_write_all(w->fd, b->out, b->outlen) < 0)
+		rc = -1;
+	pthread_mutex_lock(&w->lock);
+	b->state = 0;
+	b->inlen = 0;
+	w->head++;
+	return rc;
+}
+
+/* Queue the block being filled; 0 or -1. */
+static int
+submit_block(struct ar_writer *w)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&w->lock);
+	w->ring[w->tail % w->nring].state = 1;
+	w->tail++;
+	pthread_cond_broadcast(&w->cond);
+	while (rc == 0 && (w->tail - w->head == w->nring ||
+			   (w->head < w->tail && w->ring[w->head % w->nring].state != 1)))
+		rc = drain_one(w);
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
+/* libarchive's write callback in threaded mode: fill blocks. */
+static la_ssize_t
+gzip_write(struct archive *a, void *arg, const void *buf, size_t len)
+{
+	struct ar_writer *w = arg;
+	size_t done = 0;
+
+	while (done < len) {
+		struct ar_block *b = &w->ring[w->tail % w->nring];
+		size_t n = len - done < AR_BLOCK - b->inlen ? len - done : AR_BLOCK - b->inlen;
+
+		if (b->in == NULL)
+			b->in = xmalloc(AR_BLOCK);
+		memcpy(b->in + b->inlen, (const char *)buf + done, n);
+		b->inlen += n;
+		done += n;
+		if (b->inlen == AR_BLOCK && submit_block(w) < 0) {
+			w->ioerr = errno ? errno : EIO;
+			archive_set_error(a, w->ioerr, "write: %s", strerror(w->ioerr));
+			return -1;
+		}
+	}
+	return (la_ssize_t)len;
+}
+
+/* Submit the last block and write everything out; 0 or -1. */
+static int
+gzip_finish(struct ar_writer *w)
+{
+	int rc = 0;
+
+	if (w->ring[w->tail % w->nring].inlen > 0)
+		rc = submit_block(w);
+	pthread_mutex_lock(&w->lock);
+	while (w->head < w->tail)
+		if (drain_one(w) < 0)
+			rc = -1;
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
 struct ar_writer *
-ar_writer_open(const char *path, int level, char *err, size_t errlen)
+ar_writer_open_threads(const char *path, int level, int threads, char *err, size_t errlen)
 {
 	struct ar_writer *w = xcalloc(1, sizeof(*w));
 	char lv[4];
+	int r;
 
 	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
@@ -812,17 +979,44 @@ ar_writer_open(const char *path, int level, char *err, size_t errlen)
 		free(w);
 		return NULL;
 	}
+	w->level = level >= 1 && level <= 9 ? level : 6;
 	w->buf = xmalloc(AR_COPY_BUF);
 	if ((w->a = archive_write_new()) == NULL || (w->ae = archive_entry_new()) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	snprintf(lv, sizeof(lv), "%d", level >= 1 && level <= 9 ? level : 6);
-	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
-	    archive_write_add_filter_gzip(w->a) != ARCHIVE_OK ||
-	    archive_write_set_filter_option(w->a, "gzip", "compression-level", lv) != ARCHIVE_OK ||
-	    archive_write_set_filter_option(w->a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
-	    archive_write_open_fd(w->a, w->fd) != ARCHIVE_OK) {
+	snprintf(lv, sizeof(lv), "%d", w->level);
+	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK) {
+		wfail(w, err, errlen, "archive setup");
+		goto fail;
+	}
+	if (threads > 1) {
+		pthread_mutex_init(&w->lock, NULL);
+		pthread_cond_init(&w->cond, NULL);
+		w->nring = 2 * (size_t)threads;
+		w->ring = xcalloc(w->nring, sizeof(*w->ring));
+		w->threads = xcalloc((size_t)threads, sizeof(*w->threads));
+		for (; w->nthreads < threads; w->nthreads++)
+			if (pthread_create(&w->threads[w->nthreads], NULL, gzip_thread, w) != 0)
+				break;
+		if (w->nthreads == 0) {
+			snprintf(err, errlen, "cannot start compression threads");
+			goto fail;
+		}
+		/* no padding after the end-of-archive blocks, as with gzip */
+		r = archive_write_set_bytes_in_last_block(w->a, 1);
+		if (r == ARCHIVE_OK)
+			r = archive_write_open(w->a, w, NULL, gzip_write, NULL);
+	} else {
+		r = archive_write_add_filter_gzip(w->a);
+		if (r == ARCHIVE_OK)
+			r = archive_write_set_filter_option(w->a, "gzip", "compression-level", lv);
+		if (r == ARCHIVE_OK)
+			r = archive_write_set_filter_option(w->a, "gzip", "timestamp", NULL);
+		if (r == ARCHIVE_OK)
+			r = archive_write_open_fd(w->a, w->fd);
+	}
+	if (r != ARCHIVE_OK) {
 		wfail(w, err, errlen, "archive setup");
 		goto fail;
 	}
@@ -832,13 +1026,38 @@ fail:
 	return NULL;
 }
 
+struct ar_writer *
+ar_writer_open(const char *path, int level, char *err, size_t errlen)
+{
+	return ar_writer_open_threads(path, level, 1, err, errlen);
+}
+
 void
 ar_writer_abort(struct ar_writer *w)
 {
 	if (w == NULL)
 		return;
-	if (w->a != NULL)
+	if (w->a != NULL) {
+		/* in threaded mode this may still write blocks: harmless, the
+		 * caller removes the file */
 		archive_write_free(w->a); /* closes nothing: the fd is ours */
+	}
+	if (w->threads != NULL) {
+		pthread_mutex_lock(&w->lock);
+		w->quit = 1;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		for (int i = 0; i < w->nthreads; i++)
+			pthread_join(w->threads[i], NULL);
+		for (size_t i = 0; i < w->nring; i++) {
+			free(w->ring[i].in);
+			free(w->ring[i].out);
+		}
+		free(w->ring);
+		free(w->threads);
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+	}
 	if (w->ae != NULL)
 		archive_entry_free(w->ae);
 	if (w->fd >= 0)
@@ -854,6 +1073,10 @@ ar_writer_close(struct ar_writer *w, char *err, size_t errlen)
 
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
 		wfail(w, err, errlen, "archive close");
+		rc = -1;
+	}
+	if (rc == 0 && w->threads != NULL && gzip_finish(w) < 0) {
+		snprintf(err, errlen, "write: %s", strerror(errno ? errno : EIO));
 		rc = -1;
 	}
 	if (rc == 0 && fsync(w->fd) < 0 && errno != EINVAL) {

@@ -120,6 +120,10 @@ struct ar_writer;
 /* Create path (it must not exist; 0600).  level: gzip level 1..9, or 0
  * for the default (6).  NULL with a reason in err. */
 struct ar_writer *ar_writer_open(const char *path, int level, char *err, size_t errlen);
+/* The same, compressing with that many threads (1: in the caller's):
+ * the gzip stream is then a series of members, one per MiB of tar. */
+struct ar_writer *ar_writer_open_threads(const char *path, int level, int threads, char *err,
+					 size_t errlen);
 int ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void *tail,
 		  size_t taillen, char *err, size_t errlen);
 /* Finish the archive and free w; 0 or -1 with err. */

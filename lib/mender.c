@@ -9,7 +9,11 @@
  * helper thread copies the member with copy_file_range while this thread
  * only reads and hashes: on Linux both then share the page cache, the
  * kernel copies without a trip through user space, and write-back
- * starts while hashing goes on.
+ * starts while hashing goes on (measured on ext4: as fast as cp + sync,
+ * where reading, hashing and writing through one buffer took twice as
+ * long).  The inserted manifest.sig moves later members by a multiple of
+ * 512 bytes, not of the 4 KiB block size, so even a file system that can
+ * share extents (reflinks) copies the data; it is still one pass.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* copy_file_range, sync_file_range, memmem */

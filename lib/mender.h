@@ -12,8 +12,10 @@
  * header member and each file inside the data members, and that every
  * listed name exists.  Only when all of that holds does the caller sign
  * the manifest (mender_sign) and fill the slot (mender_write_signature),
- * so nothing is ever signed for a manifest that lies.  The output has the
- * exact bytes `mender-artifact sign` writes (Go archive/tar, USTAR).
+ * so nothing is ever signed for a manifest that lies.  For an artifact
+ * mender-artifact wrote, the output has the exact bytes `mender-artifact
+ * sign` writes (Go archive/tar, USTAR); headers are copied as they are, so
+ * other tar dialects keep their own encoding (Go would re-encode them).
  *
  * Memory stays flat: members are streamed through one buffer, and with
  * copy_range the bytes go input -> output by copy_file_range in a helper

@@ -501,6 +501,51 @@ START_TEST(test_writer_roundtrip)
 }
 END_TEST
 
+/* Parallel compression: a series of gzip members that GNU tar, gzip and
+ * the extractor read as one stream, with the same contents as one thread
+ * makes. */
+START_TEST(test_writer_threads)
+{
+	struct ar_writer *w1, *w4;
+	int root;
+
+	ck_assert_int_eq(sh("mkdir -p src/d && head -c 3500000 /dev/urandom > src/d/random && "
+			    "seq 1 400000 > src/d/text && printf small > src/d/small && "
+			    "tar -C src -czf t.tar.gz d"),
+			 0);
+	ck_assert_int_eq(extract("t.tar.gz"), 0);
+	ck_assert_int_ge(root = open(dest, O_RDONLY | O_DIRECTORY), 0);
+	ck_assert_ptr_nonnull(w1 = ar_writer_open_threads("one.tar.gz", 1, 1, err, sizeof(err)));
+	ck_assert_ptr_nonnull(w4 = ar_writer_open_threads("four.tar.gz", 1, 4, err, sizeof(err)));
+	for (size_t i = 0; i < list.n; i++) {
+		int fd = -1;
+
+		if (list.v[i].type == AR_FILE)
+			ck_assert_int_ge(fd = ar_openat(root, list.v[i].name, O_RDONLY, 0), 0);
+		ck_assert_int_eq(ar_writer_add(w1, &list.v[i], fd, "tail", 4, err, sizeof(err)), 0);
+		ck_assert_int_eq(ar_writer_add(w4, &list.v[i], fd, "tail", 4, err, sizeof(err)), 0);
+		if (fd >= 0)
+			close(fd);
+	}
+	ck_assert_msg(ar_writer_close(w1, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(ar_writer_close(w4, err, sizeof(err)) == 0, "%s", err);
+	close(root);
+	ck_assert_int_eq(sh("gzip -t four.tar.gz && gzip -dc one.tar.gz > one.tar && "
+			    "gzip -dc four.tar.gz > four.tar && cmp one.tar four.tar && "
+			    "[ $(gzip -dc four.tar.gz | wc -c) -gt 3500000 ]"),
+			 0);
+	ck_assert_int_eq(sh("mkdir back && tar -C back -x --no-same-owner -f four.tar.gz ./d && "
+			    "[ \"$(tail -c 4 back/d/random)\" = tail ]"),
+			 0);
+	reset();
+	ck_assert_int_eq(extract("four.tar.gz"), 0);
+	ck_assert_uint_eq(entry("d/random")->size, 3500004);
+	ck_assert_int_eq(sh("python3 -c \"import tarfile; t = tarfile.open('four.tar.gz'); "
+			    "assert t.extractfile('./d/text').read()[-4:] == b'tail'\""),
+			 0);
+}
+END_TEST
+
 START_TEST(test_writer_tail)
 {
 	struct ar_writer *w;
@@ -586,6 +631,7 @@ archive_suite(void)
 	tcase_set_timeout(tw, 120);
 	tcase_add_test(tw, test_writer_roundtrip);
 	tcase_add_test(tw, test_writer_tail);
+	tcase_add_test(tw, test_writer_threads);
 	tcase_add_test(tw, test_pack_tree);
 	suite_add_tcase(s, tw);
 	return s;

@@ -355,7 +355,8 @@ START_TEST(test_other_layouts)
 	for (int i = 0; i < 3; i++) {
 		ck_assert_msg(sign_file(arts[i], "ours.mender", k, i % 2) == 0, "%s: %s", arts[i],
 			      err);
-		ck_assert_int_eq(sh("mender-artifact sign -k rsa.key -o ref.mender %s", arts[i]), 0);
+		ck_assert_int_eq(sh("mender-artifact sign -k rsa.key -o ref.mender %s", arts[i]),
+				 0);
 		ck_assert_msg(same_files("ours.mender", "ref.mender"), "%s differs", arts[i]);
 		ck_assert_int_eq(sh("mender-artifact validate -k rsa.pub ours.mender"), 0);
 	}
@@ -529,7 +530,8 @@ START_TEST(test_manifest_syntax)
 	ck_assert_int_eq(try(&p), 400);
 	ck_assert_str_eq(err, "manifest: line 1 has no newline");
 	p.manifest = NULL;
-	p.extra_line = "0000000000000000000000000000000000000000000000000000000000000000  version\n";
+	p.extra_line = "0000000000000000000000000000000000000000000000000000000000000000"
+		       "  version\n";
 	ck_assert_int_eq(try(&p), 400);
 	ck_assert_str_eq(err, "manifest lists version twice");
 }

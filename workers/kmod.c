@@ -11,7 +11,8 @@
  * queued for a pool of signing threads (DIGSIGSERVER_SIGN_THREADS, 0 =
  * one per core).  Once the whole archive has passed its checks, this
  * thread writes the answer in archive order, waiting for each module's
- * signature while the signers go on with the next ones.  Modules are
+ * signature while the signers go on with the next ones, and as many
+ * threads compress it (lib/archive.c: parallel gzip).  Modules are
  * mapped from disk and streamed into the answer: memory does not grow
  * with the tree (a few hundred bytes of signature per module).
  *
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,7 +59,7 @@
 #define KMOD_PROGRESS_EVERY 100
 /* gzip level of the answer: 1 compresses about three times faster than
  * 6 for 10 % more bytes, which a build's network carries more cheaply
- * than the signing server's one packing thread */
+ * than the signing server its CPU time */
 #define KMOD_GZIP_LEVEL 1
 
 struct kmod_item {
@@ -215,15 +217,15 @@ pack_member(struct kmod_ctx *c, struct ar_writer *w, const struct ar_entry *e,
 }
 
 /* Write the answer in archive order, each module once its signature is
- * there; 0 or -1 with err. */
+ * there, compressed by that many threads; 0 or -1 with err. */
 static int
 pack(struct job *job, struct kmod_ctx *c, const struct ar_list *list, const char *out,
-     char *err, size_t errlen)
+     int threads, char *err, size_t errlen)
 {
 	struct ar_writer *w;
 	size_t k = 0;
 
-	if ((w = ar_writer_open(out, KMOD_GZIP_LEVEL, err, errlen)) == NULL)
+	if ((w = ar_writer_open_threads(out, KMOD_GZIP_LEVEL, threads, err, errlen)) == NULL)
 		return -1;
 	for (size_t i = 0; i < list->n; i++) {
 		const struct ar_entry *e = &list->v[i];
@@ -369,6 +371,7 @@ kmod_run(struct job *job)
 	pthread_t *threads = NULL;
 	long nthreads = job->cfg->sign_threads;
 	char err[512], tree[PATH_MAX] = "", out[PATH_MAX];
+	struct rusage ru;
 	uint64_t t0, t1;
 	int st, started = 0;
 
@@ -444,17 +447,22 @@ kmod_run(struct job *job)
 	pthread_mutex_unlock(&c.lock);
 	log_debug("job %s: %zu modules, %d signing threads", job->idstr, c.nitems, started);
 
-	if (pack(job, &c, &list, out, err, sizeof(err)) < 0) {
+	if (pack(job, &c, &list, out, started, err, sizeof(err)) < 0) {
 		log_errorx("job %s: %s", job->idstr, err);
 		unlink(out);
 		job_fail(job, 500, "Signing error");
 		goto done;
 	}
 	audit(job, &c, hashalg);
+	getrusage(RUSAGE_SELF, &ru);
 	log_info("job %s: %zu members extracted in %llu ms; %zu modules signed with %s "
-		 "(key %.16s) and packed %llu ms later, %d threads",
+		 "(key %.16s) and packed %llu ms later; %d threads, %lld ms of CPU, "
+		 "max RSS %ld KiB",
 		 job->idstr, list.n, (unsigned long long)(t1 - t0), c.nitems, hashalg,
-		 key.fingerprint, (unsigned long long)(util_now_ms() - t1), started);
+		 key.fingerprint, (unsigned long long)(util_now_ms() - t1), started,
+		 (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+			 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000,
+		 ru.ru_maxrss);
 	job_reply_file(job, out, KMOD_ANSWER);
 done:
 	if (started > 0)

@@ -181,6 +181,17 @@ done:
 	return st;
 }
 
+/* The original checks the URI before the distro. */
+static int
+mender_precheck(struct job *job)
+{
+	const char *uri = job_field(job, "artifact-uri");
+
+	if (uri == NULL || *uri == '\0')
+		return job_fail(job, 400, "Artifact URI missing");
+	return 0;
+}
+
 const struct signer signer_mender = {
 	.path = "/sign/mender",
 	.name = "mender",
@@ -188,4 +199,5 @@ const struct signer signer_mender = {
 	.selector_missing = "Distro name missing",
 	.takes_files = 0,
 	.run = mender_run,
+	.precheck = mender_precheck,
 };

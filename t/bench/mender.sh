@@ -114,6 +114,7 @@ for _ in $(seq "$RUNS"); do
 	rm -f "$T/art/copy.mender"
 	floor="$floor $(elapsed "$t0" "$t1")"
 done
+echo "samples (s): ours$ours; baseline$base; floor$floor" >&2
 ours=$(echo "$ours" | median)
 base=$(echo "$base" | median)
 floor=$(echo "$floor" | median)

@@ -11,7 +11,8 @@
  *     sentinel;
  *   - every member listed is a normalised name, is on disk with its type
  *     (reached without following links), and hard links name a file;
- *   - the writer's tarball of the tree extracts again to the same list.
+ *   - the writer's tarball of the tree (compressed by one thread or two)
+ *     extracts again to the same list.
  */
 /* fuzz-sources: lib/archive.c lib/util.c lib/log.c */
 #include <dirent.h>
@@ -111,16 +112,16 @@ check_tree(const struct ar_list *list, const char *dest)
 	close(root);
 }
 
-/* Write the tree back as a tarball. */
+/* Write the tree back as a tarball, compressed by threads threads. */
 static void
-repack(const struct ar_list *list, const char *dest, const char *out)
+repack(const struct ar_list *list, const char *dest, const char *out, int threads)
 {
 	char err[512];
 	struct ar_writer *w;
 	int root = open(dest, O_RDONLY | O_DIRECTORY);
 
 	unlink(out);
-	if (root < 0 || (w = ar_writer_open(out, 1, err, sizeof(err))) == NULL)
+	if (root < 0 || (w = ar_writer_open_threads(out, 1, threads, err, sizeof(err))) == NULL)
 		abort();
 	for (size_t i = 0; i < list->n; i++) {
 		int fd = -1;
@@ -181,7 +182,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_tree(&list, dest);
 
-	repack(&list, dest, out);
+	repack(&list, dest, out, 1 + (int)(size & 1));
 	if (mkdir(dest2, 0700) < 0)
 		abort();
 	lim.flags = 0;

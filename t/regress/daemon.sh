@@ -177,8 +177,12 @@ sleep 0.5
 fd500=$(ls /proc/$DSS_PID/fd | wc -l)
 rss500=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
 check_eq "supervisor fds after 500 requests = after 10" "$fd10" "$fd500"
-check "supervisor RSS after 500 requests within 512 kB of after 10 ($rss10 -> $rss500 kB)" \
-	sh -c "[ $rss500 -le $((rss10 + 512)) ]"
+if [ -n "${DSS_SANITIZED:-}" ]; then
+	skip "supervisor RSS after 500 requests" "ASan's quarantine holds freed memory"
+else
+	check "supervisor RSS after 500 requests within 512 kB of after 10 ($rss10 -> $rss500 kB)" \
+		sh -c "[ $rss500 -le $((rss10 + 512)) ]"
+fi
 check_eq "all 500 jobs counted" 500 "$(status_field 'd["totals"]["jobs"]')"
 check_eq "the 50 unknown paths counted as 4xx" 50 "$(status_field 'd["totals"]["4xx"]')"
 check_eq "no 5xx" 0 "$(status_field 'd["totals"]["5xx"]')"

@@ -262,10 +262,13 @@ check "300 modules: signed" sh -c "tar -xOzf '$T/many.out' ./lib/modules/$VERSIO
 dss_start DIGSIGSERVER_SIGN_THREADS=1 || exit 0
 code=$(post many1 -F machine=rsa2048 -F artifact=@many.tar.gz)
 check_eq "one signing thread: 200" 200 "$code"
-check "one signing thread: same answer" cmp "$T/many.out" "$T/many1.out"
+# the same tar; the gzip framing differs with the number of threads
+check "one signing thread: same answer" \
+	sh -c "gzip -dc '$T/many.out' > '$T/many.tar' && gzip -dc '$T/many1.out' | cmp - '$T/many.tar'"
 dss_start DIGSIGSERVER_SIGN_THREADS=7 || exit 0
 code=$(post many7 -F machine=rsa2048 -F artifact=@many.tar.gz)
-check_eq "seven signing threads: same answer" "200 ok" "$code $(cmp -s "$T/many.out" "$T/many7.out" && echo ok)"
+check_eq "seven signing threads: same answer" "200 ok" \
+	"$code $(gzip -dc "$T/many7.out" | cmp -s - "$T/many.tar" && echo ok)"
 
 # --- parameters and keys --------------------------------------------------------
 # bad NAME EXPECTED-CODE EXPECTED-BODY-START CURL-ARGS...

@@ -82,6 +82,15 @@ dss_start() {
 	DSS_LOG=$T/dss.log.$PORT
 	dss_fix_keys
 	_pre=
+	if [ -n "${DSS_SANITIZED:-}" ]; then
+		# sanitizer reports go to files the cleanup looks for (workers
+		# write theirs after dropping privileges)
+		mkdir -p "$T/san"
+		chmod 1777 "$T/san"
+		export ASAN_OPTIONS="log_path=$T/san/asan:detect_leaks=1:abort_on_error=0:halt_on_error=1"
+		export UBSAN_OPTIONS="log_path=$T/san/ubsan:print_stacktrace=1:halt_on_error=1"
+		export LSAN_OPTIONS="suppressions=$SRC/t/lsan.supp:print_suppressions=0"
+	fi
 	if [ -n "${DSS_VALGRIND:-}" ]; then
 		# workers write their logs after dropping privileges
 		mkdir -p "$T/valgrind"
@@ -132,8 +141,21 @@ status_field() {
 	curl -s "$URL/status" | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
 }
 
+# Sanitizer and valgrind reports of every daemon this script ran.
+_reports() {
+	for f in "$T"/san/* "$T"/valgrind/*; do
+		[ -s "$f" ] || continue
+		not_ok "no sanitizer or valgrind report ($(basename "$f"))" "$(head -40 "$f")"
+		_bad=1
+	done
+	if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ] && [ -z "${_bad:-}" ]; then
+		ok "no sanitizer or valgrind report"
+	fi
+}
+
 _cleanup() {
 	dss_stop
+	_reports
 	if [ -n "${DSS_KEEP:-}" ]; then
 		echo "# kept $T"
 	else

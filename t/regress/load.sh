@@ -26,8 +26,12 @@ sleep 0.5
 fd1=$(ls /proc/$DSS_PID/fd | wc -l)
 rss1=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
 check_eq "supervisor open fds unchanged by the load" "$fd0" "$fd1"
-check "supervisor RSS unchanged by the load ($rss0 -> $rss1 kB, within 1 MB)" \
-	sh -c "[ $rss1 -le $((rss0 + 1024)) ]"
+if [ -n "${DSS_SANITIZED:-}" ]; then
+	skip "supervisor RSS unchanged by the load" "ASan's quarantine holds freed memory"
+else
+	check "supervisor RSS unchanged by the load ($rss0 -> $rss1 kB, within 1 MB)" \
+		sh -c "[ $rss1 -le $((rss0 + 1024)) ]"
+fi
 check_eq "every job counted as 2xx by /status" "$((N + 100))" "$(status_field 'd["totals"]["jobs"]')"
 check "no job directories left" sh -c "[ -z \"\$(ls -A '$DSS_WORK')\" ]"
 dss_stop
@@ -42,9 +46,13 @@ import json; d = json.load(open('$T/busy.json'))
 assert set(d['status']) <= {'200', '503'}, d
 assert d.get('503_without_retry_after', 0) == 0 and d['errors'] == 0, d
 assert d['status'].get('503', 0) == d['503_with_retry_after'], d"
-# Bursts above capacity (64 requests at once against 4 workers + 8 queue
+dss_stop
+
+# Bursts above capacity (64 requests at once against 4 workers + 16 queue
 # places): clients that retry as the bbclasses do (curl --retry 4,
-# honouring Retry-After) all succeed.
+# honouring Retry-After, here 2 to 4 s) all succeed.
+dss_start DIGSIGSERVER_WORKERS=4 DIGSIGSERVER_QUEUE_MAX=16 DIGSIGSERVER_RETRY_AFTER=2 \
+	DIGSIGSERVER_LOG_LEVEL=warning || exit 1
 for burst in 1 2 3; do
 	$LOAD --retry 4 "$URL" /sign/swupdate 64 64 distro=d1 sw-description=@"$T/sw-description" >"$T/retry.json"
 	echo "# $(cat "$T/retry.json")"

@@ -73,6 +73,8 @@ check_eq "no artifact-uri: 400 Artifact URI missing" "400 Artifact URI missing" 
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F artifact-uri="file://$A/x" \
 	"$URL/sign/mender")
 check_eq "no distro: 400 Distro name missing" "400 Distro name missing" "$code $(body)"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F other=1 "$URL/sign/mender")
+check_eq "neither: the URI is checked first, as in the original" "400 Artifact URI missing" "$code $(body)"
 
 # --- RSA, byte for byte with mender-artifact sign -----------------------------
 f=$(fresh plain.mender plain.mender)

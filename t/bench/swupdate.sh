@@ -1,0 +1,69 @@
+#!/bin/bash
+# t/bench/swupdate.sh: RSA-2048 sw-description signing at 8 concurrent
+# clients (wrk posting the multipart body curl sends), against
+#  - the original's method, measured in the same run: per request, copy the
+#    key to a temporary directory and run `openssl dgst -sha256 -sign` as a
+#    new process, 8 at a time;
+#  - the limit: `openssl speed -multi <cores> rsa2048` signatures per second.
+# Also the median latency of a single request.  Default settings (4
+# workers, one job per worker).
+. "$(dirname "$0")/lib.sh"
+SECS=${BENCH_SECONDS:-10}
+
+mkdir -p "$KEYS/bench/swupdate"
+openssl genrsa -out "$KEYS/bench/swupdate/rsa-private.key" 2048 2>/dev/null
+printf 'software =\n{\n\tversion = "1.0.0";\n\thardware-compatibility: [ "1.0" ];\n};\n' >"$T/sw-description"
+cp "$KEYS/bench/swupdate/rsa-private.key" "$T/key"
+
+# the body curl -F distro=bench -F method=RSA -F sw-description=@... sends
+python3 - "$T" <<'PY'
+import sys, os
+t = sys.argv[1]
+b = "------------------------dss0bench0boundary"
+sw = open(os.path.join(t, "sw-description"), "rb").read()
+body = (("--%s\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nbench\r\n"
+         "--%s\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\nRSA\r\n"
+         "--%s\r\nContent-Disposition: form-data; name=\"sw-description\"; filename=\"sw-description\"\r\n"
+         "Content-Type: application/octet-stream\r\n\r\n") % (b, b, b)).encode() + sw + ("\r\n--%s--\r\n" % b).encode()
+# keep CRLF exact: the body goes into the Lua script as hex
+hexbody = body.hex()
+lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=%s"\n'
+       'local h = "%s"\nwrk.body = (h:gsub("..", function(c) return string.char(tonumber(c, 16)) end))\n') % (b, hexbody)
+open(os.path.join(t, "post.lua"), "w").write(lua)
+PY
+
+dss_start DIGSIGSERVER_LOG_LEVEL=warning || exit 1
+# single-request latency (curl, sequential)
+for i in $(seq 30); do
+	curl -s -o /dev/null -w '%{time_total}\n' -X POST -F distro=bench -F method=RSA \
+		-F sw-description=@"$T/sw-description" "$URL/sign/swupdate"
+done | median >"$T/lat"
+lat_ms=$(awk '{printf "%.1f", $1 * 1000}' "$T/lat")
+wrk -t2 -c8 -d"${SECS}s" -s "$T/post.lua" "$URL/sign/swupdate" >"$T/wrk.out" 2>&1
+ours=$(awk '/^Requests\/sec/{printf "%.0f", $2}' "$T/wrk.out")
+sed 's/^/# wrk: /' "$T/wrk.out"
+if grep -q 'Non-2xx' "$T/wrk.out"; then
+	echo "# WARNING: not every answer was 200"
+fi
+dss_stop
+
+# the original's method, 8 at a time, for the same time
+cat >"$T/orig.sh" <<EOT
+d=\$(mktemp -d)
+cp "$T/key" "\$d/rsa-private.key"
+openssl dgst -sha256 -sign "\$d/rsa-private.key" -out "\$d/sig" "$T/sw-description"
+rm -rf "\$d"
+EOT
+n=0
+end=$(($(date +%s) + SECS))
+start=$(date +%s%N)
+while [ "$(date +%s)" -lt $end ]; do
+	seq 200 | xargs -P 8 -I{} sh "$T/orig.sh"
+	n=$((n + 200))
+done
+elapsed=$((($(date +%s%N) - start) / 1000000))
+orig=$((n * 1000 / elapsed))
+limit=$(openssl speed -multi "$(nproc)" -seconds 3 rsa2048 2>/dev/null |
+	awk '/^rsa 2048 bits/{printf "%.0f", $6}')
+bench_row "| swupdate RSA-2048, 8 clients | $ours req/s | $orig req/s (openssl dgst per request) | $(awk "BEGIN{printf \"%.1fx\", $ours/$orig}") | $limit sign/s (openssl speed -multi $(nproc)); ours = $(awk "BEGIN{printf \"%.0f%%\", 100*$ours/$limit}") | median single request $lat_ms ms |"
+exit 0
