@@ -355,6 +355,14 @@ link_climbs_out(const char *name, const char *target)
 	return 0;
 }
 
+/* The status for a failed walk to a member's directory: the archive's
+ * fault when a component is a link or a file, ours otherwise. */
+static int
+walk_status(int e)
+{
+	return e == ELOOP || e == ENOTDIR || e == EEXIST ? 400 : 500;
+}
+
 static int
 x_extract_entry(struct xctx *x, struct archive_entry *ae)
 {
@@ -433,9 +441,11 @@ x_extract_entry(struct xctx *x, struct archive_entry *ae)
 		if ((tfd = ar_open_parent(x->rootfd, t->name, 0, &tbase)) < 0)
 			return xfail(x, 500, "member %s: %s", tshown, strerror(errno));
 		if ((pfd = ar_open_parent(x->rootfd, name, 1, &base)) < 0) {
+			int saved = errno;
+
 			close(tfd);
-			return xfail(x, 400, "member %s: path goes through a link or a file (%s)",
-				     shown, strerror(errno));
+			return xfail(x, walk_status(saved), "member %s: path goes through a link or a "
+				     "file (%s)", shown, strerror(saved));
 		}
 		if (linkat(tfd, tbase, pfd, base, 0) < 0)
 			st = xfail(x, errno == EEXIST || errno == EMLINK ? 400 : 500,
@@ -476,8 +486,8 @@ x_extract_entry(struct xctx *x, struct archive_entry *ae)
 	}
 
 	if ((pfd = ar_open_parent(x->rootfd, name, 1, &base)) < 0)
-		return xfail(x, 400, "member %s: path goes through a link or a file (%s)", shown,
-			     strerror(errno));
+		return xfail(x, walk_status(errno), "member %s: path goes through a link or a file (%s)",
+			     shown, strerror(errno));
 
 	switch (type) {
 	case AR_DIR:

@@ -1,7 +1,10 @@
 /*
  * pkey.c: see pkey.h.  Parsed keys live in OpenSSL's memory; the blobs
- * they came from are cleansed by their owners (keystore.c).
+ * they came from are cleansed by their owners (keystore.c), and the DER
+ * decoded from them here is cleansed before it is freed.
  */
+/* RSA and EC_KEY are deprecated in OpenSSL 3: see load_known() for why. */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "pkey.h"
 
 #include <errno.h>
@@ -10,6 +13,9 @@
 #include <unistd.h>
 
 #include <openssl/bio.h>
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -44,15 +50,98 @@ pkey_warm_up(void)
 	ERR_clear_error();
 }
 
+/*
+ * The common key forms (PKCS#1 RSA, SEC1 EC, PKCS#8 of either) parsed with
+ * the ASN.1 templates directly.  OpenSSL 3.0's generic decoder builds a
+ * chain of every provider's decoders for each call, which costs more than
+ * the signature itself; this path skips that.  NULL: not one of these.
+ */
+static EVP_PKEY *
+load_known(const char *label, const unsigned char *der, long len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *key = NULL;
+
+	if (strcmp(label, "RSA PRIVATE KEY") == 0) {
+		RSA *rsa = d2i_RSAPrivateKey(NULL, &p, len);
+		if (rsa && (key = EVP_PKEY_new()) != NULL && EVP_PKEY_assign_RSA(key, rsa) == 1)
+			return key;
+		RSA_free(rsa);
+	} else if (strcmp(label, "EC PRIVATE KEY") == 0) {
+		EC_KEY *ec = d2i_ECPrivateKey(NULL, &p, len);
+		if (ec && EC_KEY_get0_group(ec) && (key = EVP_PKEY_new()) != NULL &&
+		    EVP_PKEY_assign_EC_KEY(key, ec) == 1)
+			return key;
+		EC_KEY_free(ec);
+	} else if (strcmp(label, "PRIVATE KEY") == 0) {
+		PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
+		const ASN1_OBJECT *oid;
+		const X509_ALGOR *alg;
+		const unsigned char *inner;
+		int innerlen;
+
+		if (p8 == NULL || !PKCS8_pkey_get0(&oid, &inner, &innerlen, &alg, p8)) {
+			PKCS8_PRIV_KEY_INFO_free(p8);
+			return NULL;
+		}
+		if (OBJ_obj2nid(oid) == NID_rsaEncryption) {
+			RSA *rsa = d2i_RSAPrivateKey(NULL, &inner, innerlen);
+			if (rsa && (key = EVP_PKEY_new()) != NULL && EVP_PKEY_assign_RSA(key, rsa) == 1)
+				goto done;
+			RSA_free(rsa);
+		} else if (OBJ_obj2nid(oid) == NID_X9_62_id_ecPublicKey) {
+			const ASN1_OBJECT *curve = NULL;
+			const void *pval;
+			int ptype;
+			EC_KEY *ec = NULL;
+			EC_GROUP *group = NULL;
+
+			X509_ALGOR_get0(NULL, &ptype, &pval, alg);
+			if (ptype == V_ASN1_OBJECT)
+				curve = pval;
+			if (curve && (group = EC_GROUP_new_by_curve_name(OBJ_obj2nid(curve))) &&
+			    (ec = EC_KEY_new()) && EC_KEY_set_group(ec, group) &&
+			    d2i_ECPrivateKey(&ec, &inner, innerlen) &&
+			    (key = EVP_PKEY_new()) != NULL && EVP_PKEY_assign_EC_KEY(key, ec) == 1) {
+				EC_GROUP_free(group);
+				goto done;
+			}
+			EC_GROUP_free(group);
+			EC_KEY_free(ec);
+		}
+		EVP_PKEY_free(key);
+		key = NULL;
+	done:
+		PKCS8_PRIV_KEY_INFO_free(p8);
+		return key;
+	}
+	EVP_PKEY_free(key);
+	return NULL;
+}
+
 EVP_PKEY *
 pkey_load_private(const unsigned char *data, size_t len)
 {
 	EVP_PKEY *key = NULL;
+	char *label = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long derlen = 0;
 	BIO *bio;
 
 	if (len > INT32_MAX || (bio = BIO_new_mem_buf(data, (int)len)) == NULL)
 		return NULL;
-	key = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
+	if (PEM_read_bio(bio, &label, &header, &der, &derlen) == 1) {
+		/* encrypted PEM (a header) is left to the generic path, which refuses it */
+		if (header == NULL || *header == '\0')
+			key = load_known(label, der, derlen);
+		OPENSSL_clear_free(der, (size_t)derlen);
+		OPENSSL_free(label);
+		OPENSSL_free(header);
+	}
+	if (key == NULL) {
+		(void)BIO_reset(bio);
+		key = PEM_read_bio_PrivateKey(bio, NULL, NULL, (void *)"");
+	}
 	if (key == NULL) {
 		const unsigned char *p = data;
 		key = d2i_AutoPrivateKey(NULL, &p, (long)len);

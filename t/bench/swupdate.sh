@@ -48,21 +48,7 @@ fi
 dss_stop
 
 # the original's method, 8 at a time, for the same time
-cat >"$T/orig.sh" <<EOT
-d=\$(mktemp -d)
-cp "$T/key" "\$d/rsa-private.key"
-openssl dgst -sha256 -sign "\$d/rsa-private.key" -out "\$d/sig" "$T/sw-description"
-rm -rf "\$d"
-EOT
-n=0
-end=$(($(date +%s) + SECS))
-start=$(date +%s%N)
-while [ "$(date +%s)" -lt $end ]; do
-	seq 200 | xargs -P 8 -I{} sh "$T/orig.sh"
-	n=$((n + 200))
-done
-elapsed=$((($(date +%s%N) - start) / 1000000))
-orig=$((n * 1000 / elapsed))
+orig=$(python3 "$SRC/t/bench/orig_swupdate.py" "$T/key" "$T/sw-description" "$SECS" 8)
 limit=$(openssl speed -multi "$(nproc)" -seconds 3 rsa2048 2>/dev/null |
 	awk '/^rsa 2048 bits/{printf "%.0f", $6}')
 bench_row "| swupdate RSA-2048, 8 clients | $ours req/s | $orig req/s (openssl dgst per request) | $(awk "BEGIN{printf \"%.1fx\", $ours/$orig}") | $limit sign/s (openssl speed -multi $(nproc)); ours = $(awk "BEGIN{printf \"%.0f%%\", 100*$ours/$limit}") | median single request $lat_ms ms |"
