@@ -224,6 +224,8 @@ route(struct conn *c, const char *nl)
 		conn_reply(c, 503, "Server busy: all workers are busy and the queue is full", extra);
 		return;
 	}
+	if (sv->stopping)
+		pool_fill(); /* workers that finished since the signal were not replaced */
 	{
 		struct timeval tv = {(time_t)sv->cfg.queue_wait, 0};
 		evtimer_add(c->ev_timer, &tv);
@@ -301,11 +303,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static void
-accept_cb(evutil_socket_t lfd, short what, void *arg)
+/* Accept up to 64 connections; 1 if the backlog may hold more. */
+static int
+accept_some(int lfd)
 {
-	(void)what;
-	(void)arg;
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -314,9 +315,11 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
 				log_warnx("accept: %s", strerror(errno));
-			return;
+			return 0;
 		}
 		if (sv->nconns >= (unsigned)sv->cfg.max_connections) {
 			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
@@ -341,6 +344,15 @@ accept_cb(evutil_socket_t lfd, short what, void *arg)
 		event_add(c->ev_read, NULL);
 		evtimer_add(c->ev_timer, &tv);
 	}
+	return 1;
+}
+
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	accept_some(lfd);
 }
 
 /* (Re-)read DIGSIGSERVER_TOKENS_FILE; on error keep the table in force. */
@@ -371,6 +383,10 @@ begin_shutdown(void)
 		return;
 	log_info("shutting down: no new connections, finishing %d job(s) and %d queued",
 		 pool_busy_jobs(), queue_length());
+	/* Connections the kernel completed before the signal are accepted
+	 * jobs: take them all, as closing the listener would reset them. */
+	while (accept_some(sv->listen_fd))
+		;
 	sv->stopping = 1;
 	if (sv->ev_listen) {
 		event_free(sv->ev_listen);

@@ -291,6 +291,35 @@ START_TEST(test_symlink_inside)
 }
 END_TEST
 
+START_TEST(test_symlink_long)
+{
+	MKTAR("--format pax t.tar.gz \"sym:l=$(printf 'a/%%.0s' $(seq 1 2100))\"");
+	assert_refused("too long");
+}
+END_TEST
+
+static void
+count_each(const struct ar_entry *e, void *arg)
+{
+	char *seen = arg;
+
+	strcat(seen, e->name);
+	strcat(seen, e->type == AR_FILE ? "(f) " : e->type == AR_DIR ? "(d) " : "(l) ");
+}
+
+/* The callback sees each member once it is on disk, in order. */
+START_TEST(test_each)
+{
+	char seen[256] = "";
+
+	MKTAR("t.tar.gz dir:d file:d/a=1 dir:d@0700 sym:d/s=a hard:h=d/a file:z");
+	ck_assert_int_eq(ar_extract_each("t.tar.gz", dest, &lim, &list, count_each, seen, err,
+					 sizeof(err)),
+			 0);
+	ck_assert_str_eq(seen, "d(d) d/a(f) d/s(l) h(l) z(f) ");
+}
+END_TEST
+
 /* A member below a symbolic link is never written through it. */
 START_TEST(test_write_through_symlink)
 {
@@ -615,6 +644,8 @@ archive_suite(void)
 	tcase_add_test(tc, test_symlink_climbs);
 	tcase_add_test(tc, test_symlink_chain);
 	tcase_add_test(tc, test_symlink_inside);
+	tcase_add_test(tc, test_symlink_long);
+	tcase_add_test(tc, test_each);
 	tcase_add_test(tc, test_write_through_symlink);
 	tcase_add_test(tc, test_hardlink_outside);
 	tcase_add_test(tc, test_hardlink_later);

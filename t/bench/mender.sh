@@ -9,7 +9,7 @@
 #   floor     cp of the artifact + sync: the least any in-place rewrite
 #             that reaches the disk can cost
 # and the worker's peak RSS (VmHWM, polled from /proc during the job).
-# Prints a markdown table: ours, baseline, baseline/ours, floor,
+# Prints one markdown table row: ours, baseline, baseline/ours, floor,
 # ours/floor, peak RSS.  BENCH_MB changes the payload size.
 BUILD=${1:-${BUILD:-build}}
 export BUILD
@@ -118,6 +118,5 @@ echo "samples (s): ours$ours; baseline$base; floor$floor" >&2
 ours=$(echo "$ours" | median)
 base=$(echo "$base" | median)
 floor=$(echo "$floor" | median)
-echo "| benchmark ($((size / 1048576)) MiB artifact, file://) | ours s | original pipeline s | speed-up | cp+sync s | ours/floor | worker peak RSS |"
-echo "|---|---|---|---|---|---|---|"
-echo "$ours $base $floor $rss" | awk -v mb="$MB" '{printf "| mender sign %s MB in place | %.2f | %.2f | %.1fx | %.2f | %.2fx | %.1f MB |\n", mb, $1, $2, $2 / $1, $3, $1 / $3, $4 / 1024}'
+# one row in the format of t/bench/run-all's table
+echo "$ours $base $floor $rss" | awk -v mb="$MB" '{printf "| mender: sign a %s MB artifact in place (file://) | %.2f s | %.2f s (copy, mender-artifact sign, copy back, sync) | %.1fx | floor cp+sync %.2f s: ours = %.2fx floor | worker peak RSS %.1f MB |\n", mb, $1, $2, $2 / $1, $3, $1 / $3, $4 / 1024}'

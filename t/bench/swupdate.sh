@@ -51,5 +51,5 @@ dss_stop
 orig=$(python3 "$SRC/t/bench/orig_swupdate.py" "$T/key" "$T/sw-description" "$SECS" 8)
 limit=$(openssl speed -multi "$(nproc)" -seconds 3 rsa2048 2>/dev/null |
 	awk '/^rsa 2048 bits/{printf "%.0f", $6}')
-bench_row "| swupdate RSA-2048, 8 clients | $ours req/s | $orig req/s (openssl dgst per request) | $(awk "BEGIN{printf \"%.1fx\", $ours/$orig}") | $limit sign/s (openssl speed -multi $(nproc)); ours = $(awk "BEGIN{printf \"%.0f%%\", 100*$ours/$limit}") | median single request $lat_ms ms |"
+bench_row "| swupdate: RSA-2048 signatures, 8 clients (wrk) | $ours req/s | $orig req/s (openssl dgst per request) | $(awk "BEGIN{printf \"%.1fx\", $ours/$orig}") | limit $limit sign/s (openssl speed -multi $(nproc)): ours = $(awk "BEGIN{printf \"%.0f%%\", 100*$ours/$limit}") | median single request $lat_ms ms |"
 exit 0

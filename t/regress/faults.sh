@@ -1,0 +1,752 @@
+#!/bin/bash
+# t/regress/faults.sh: faults under load, through the real daemon.
+#  - workers SIGKILLed at random while 16 clients send about 1000 swupdate
+#    and some Mender requests: exactly the killed jobs' clients get 500,
+#    every other request a correct 200, the pool stays full, the crashes
+#    are counted, every Mender artifact is the original or validly signed;
+#  - a worker stopped with SIGSTOP is killed at RESPONSE_TIMEOUT (504);
+#  - a full work directory (a small tmpfs, when root) gives a clean 507 or
+#    500, never a partial answer or a damaged artifact, and the next job
+#    after freeing space works;
+#  - the S3 key store failing or going away mid-job gives 503 with
+#    Retry-After;
+#  - SIGTERM under load: every request connected before the signal gets a
+#    full 200;
+#  - afterwards no job directory is left and no key byte is in any log,
+#    answer or file outside the key store.
+# Slow and abusive clients are in slowloris.sh.
+. "$(dirname "$0")/lib.sh"
+
+MA=mender-artifact
+EMU=$SRC/t/s3/s3-emulator
+EMU_DIR=$T/s3
+SMALL=$T/small
+N=1000
+M=24
+if [ -n "${DSS_SANITIZED:-}" ]; then
+	N=300
+	M=8
+fi
+BG=
+
+faults_cleanup() {
+	for p in $BG; do
+		kill "$p" 2>/dev/null
+	done
+	[ -f "$EMU_DIR/pid" ] && "$EMU" stop "$EMU_DIR" >/dev/null 2>&1
+	dss_stop
+	mountpoint -q "$SMALL" && umount -l "$SMALL"
+	_cleanup
+}
+trap faults_cleanup EXIT
+
+wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
+	_end=$(($(date +%s%N) / 1000000 + $1 * 1000))
+	shift
+	until "$@"; do
+		[ $(($(date +%s%N) / 1000000)) -ge $_end ] && return 1
+		sleep 0.05
+	done
+}
+# FAULTS_ONLY="2 4" runs only those sections (when debugging this script).
+section() { [ -z "${FAULTS_ONLY:-}" ] || case " $FAULTS_ONLY " in *" $1 "*) ;; *) return 1 ;; esac; }
+pool_full() { [ "$(status_field 'd["pool"]["idle"] == d["pool"]["size"]')" = True ]; }
+no_job_dirs() { # no_job_dirs DIR...: no job-* entry in any
+	for _d in "$@"; do
+		[ -z "$(ls -A "$_d" 2>/dev/null | grep '^job-')" ] || { ls -l "$_d"; return 1; }
+	done
+}
+
+# --- keys and inputs ----------------------------------------------------------
+touch "$T/.start"
+mkdir -p "$KEYS/d1/swupdate" "$KEYS/m1/mender" "$KEYS/k1/kmodsign"
+openssl genrsa -out "$KEYS/d1/swupdate/rsa-private.key" 2048 2>/dev/null
+openssl genrsa -traditional -out "$KEYS/m1/mender/private.key" 2048 2>/dev/null
+openssl pkey -in "$KEYS/m1/mender/private.key" -pubout -out "$T/mender.pub"
+openssl req -new -nodes -batch -x509 -days 3650 -newkey rsa:2048 -subj "/CN=faults kmod" \
+	-keyout "$KEYS/k1/kmodsign/kernel-signkey.priv" -out "$KEYS/k1/kmodsign/kernel-signkey.x509" \
+	2>/dev/null
+printf 'software = { version = "1.0"; };\n' >"$T/sw-description"
+openssl dgst -sha256 -sign "$KEYS/d1/swupdate/rsa-private.key" -out "$T/sw.sig" "$T/sw-description"
+openssl pkey -in "$KEYS/d1/swupdate/rsa-private.key" -pubout -out "$T/sw.pub"
+
+# Python helpers: a multipart client that records when each connection was
+# made, its local port and whether the answer was complete.
+cat >"$T/dss.py" <<'PY'
+import asyncio, json, os, time, urllib.request, uuid
+
+def form(parts):
+    """parts: [(name, value)], value "@path" for a file part."""
+    b = "------------------------" + uuid.uuid4().hex[:16]
+    out = []
+    for name, value in parts:
+        out.append(("--%s\r\n" % b).encode())
+        if value.startswith("@"):
+            with open(value[1:], "rb") as f:
+                data = f.read()
+            out.append(('Content-Disposition: form-data; name="%s"; filename="%s"\r\n'
+                        'Content-Type: application/octet-stream\r\n\r\n'
+                        % (name, os.path.basename(value[1:]))).encode())
+            out.append(data)
+        else:
+            out.append(('Content-Disposition: form-data; name="%s"\r\n\r\n' % name).encode())
+            out.append(value.encode())
+        out.append(b"\r\n")
+    out.append(("--%s--\r\n" % b).encode())
+    return b, b"".join(out)
+
+def head(host, port, path, boundary, length):
+    return ("POST %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: */*\r\nContent-Length: %d\r\n"
+            "Content-Type: multipart/form-data; boundary=%s\r\n\r\n"
+            % (path, host, port, length, boundary)).encode()
+
+def parse(data):
+    """(status, headers, body, complete) of a raw HTTP answer."""
+    hd, sep, body = data.partition(b"\r\n\r\n")
+    lines = hd.decode("latin-1").split("\r\n")
+    try:
+        status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/1.") else 0
+    except (IndexError, ValueError):
+        status = 0
+    headers = {}
+    for l in lines[1:]:
+        k, _, v = l.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    complete = bool(sep) and "content-length" in headers and \
+        int(headers["content-length"]) == len(body)
+    return status, headers, body, complete
+
+def status(url):
+    return json.load(urllib.request.urlopen(url + "/status", timeout=10))
+
+def hostport(url):
+    h, p = url.split("://", 1)[1].rstrip("/").rsplit(":", 1)
+    return h, int(p)
+
+async def post(host, port, path, boundary, body, timeout=120):
+    r = {"t0": time.monotonic(), "tc": None, "port": None, "status": 0, "error": None,
+         "complete": False, "body": b"", "headers": {}}
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except Exception as e:
+        r["error"] = "connect: " + type(e).__name__
+        r["t1"] = time.monotonic()
+        return r
+    r["tc"] = time.monotonic()
+    return await exchange(r, reader, writer, host, port, path, boundary, body, timeout)
+
+async def exchange(r, reader, writer, host, port, path, boundary, body, timeout=120):
+    """Send the request on an open connection and read the answer into r."""
+    r["port"] = writer.get_extra_info("sockname")[1]
+    try:
+        writer.write(head(host, port, path, boundary, len(body)) + body)
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), timeout)
+        r["status"], r["headers"], r["body"], r["complete"] = parse(data)
+    except Exception as e:
+        r["error"] = type(e).__name__
+    finally:
+        writer.close()
+    r["t1"] = time.monotonic()
+    return r
+PY
+
+# killload.py URL N CONC SW SIG MENDER_LIST OUT: N swupdate requests and
+# one Mender request per artifact, CONC at a time, while a killer picks a
+# random busy worker every 50-150 ms (a Mender one when it can), stops it
+# (SIGSTOP), checks in /status that it is still in the same job and has
+# not begun its answer, and then kills it (SIGKILL), or lets it go on
+# (SIGCONT).  Kills that land while a worker writes its answer are not
+# made: the supervisor has handed the client over by then.
+cat >"$T/killload.py" <<'PY'
+import asyncio, json, os, random, signal, sys, threading, time
+sys.path.insert(0, os.path.dirname(sys.argv[0]))
+import dss
+
+url, n, conc, sw, sigfile, mlist, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+    sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7]
+host, port = dss.hostport(url)
+refsig = open(sigfile, "rb").read()
+arts = [l.strip() for l in open(mlist) if l.strip()]
+swb = dss.form([("distro", "d1"), ("sw-description", "@" + sw)])
+tasks = [("swupdate", None)] * n
+for i, a in enumerate(arts):
+    tasks.insert((i + 1) * len(tasks) // (len(arts) + 1), ("mender", a))
+done = threading.Event()
+hits, skipped = [], [0]
+
+def killer():
+    while not done.is_set():
+        time.sleep(random.uniform(0.05, 0.15))
+        try:
+            d = dss.status(url)
+        except Exception:
+            continue
+        cands = [w for w in d["pool"]["workers"]
+                 if w["state"] == "busy" and w["job"] and not w["job"]["responding"]]
+        if not cands:
+            continue
+        mend = [w for w in cands if w["job"]["endpoint"] == "mender"]
+        w = random.choice(mend if mend and random.random() < 0.7 else cands)
+        pid, jid = w["pid"], w["job"]["id"]
+        try:
+            os.kill(pid, signal.SIGSTOP)
+        except ProcessLookupError:
+            continue
+        time.sleep(0.03)
+        try:
+            d = dss.status(url)
+            w2 = [x for x in d["pool"]["workers"] if x["pid"] == pid]
+        except Exception:
+            w2 = []
+        if w2 and w2[0]["job"] and w2[0]["job"]["id"] == jid and not w2[0]["job"]["responding"]:
+            j = w2[0]["job"]
+            os.kill(pid, signal.SIGKILL)
+            hits.append({"pid": pid, "job": jid, "endpoint": j["endpoint"],
+                         "port": int(j["client"].rsplit(":", 1)[1]), "t": time.monotonic()})
+        else:
+            os.kill(pid, signal.SIGCONT)
+            skipped[0] += 1
+
+async def main():
+    results = []
+    it = iter(tasks)
+
+    async def client():
+        for kind, art in it:
+            if kind == "swupdate":
+                r = await dss.post(host, port, "/sign/swupdate", *swb)
+                r["ok"] = r["status"] == 200 and r["complete"] and r["body"] == refsig
+            else:
+                b = dss.form([("distro", "m1"), ("artifact-uri", "file://" + art)])
+                r = await dss.post(host, port, "/sign/mender", *b)
+                r["ok"] = r["status"] == 200 and r["complete"] and r["body"] == b"Signing successful"
+                r["artifact"] = art
+            r["kind"] = kind
+            results.append(r)
+    t = threading.Thread(target=killer)
+    t.start()
+    try:
+        await asyncio.gather(*(client() for _ in range(conc)))
+    finally:
+        done.set()
+        t.join()
+    return results
+
+results = asyncio.run(main())
+# the request each kill hit: its local port, connected before the kill and
+# answered after it
+killed = set()
+for h in hits:
+    m = [i for i, r in enumerate(results)
+         if r["port"] == h["port"] and r["tc"] <= h["t"] <= r["t1"]]
+    h["requests"] = len(m)
+    killed.update(m)
+bad = []
+for i, r in enumerate(results):
+    if i in killed:
+        good = r["status"] == 500 and r["complete"]
+    else:
+        good = r["ok"]
+    if not good:
+        bad.append({"i": i, "kind": r["kind"], "status": r["status"], "error": r["error"],
+                    "killed": i in killed, "body": r["body"][:80].decode("latin-1")})
+status = {}
+for r in results:
+    status[str(r["status"])] = status.get(str(r["status"]), 0) + 1
+json.dump({"requests": len(results), "status": status, "kills": len(hits),
+           "mender_kills": sum(1 for h in hits if h["endpoint"] == "mender"),
+           "skipped": skipped[0], "killed_requests": len(killed),
+           "unmatched_kills": [h for h in hits if h["requests"] != 1],
+           "bad": bad[:20], "nbad": len(bad),
+           "hit_jobs": sorted(h["job"] for h in hits),
+           "mender": [[r["artifact"], r["status"]] for r in results if r["kind"] == "mender"]},
+          open(out, "w"))
+PY
+
+# partial.py URL PATH CMD FIELD=VALUE... FILEFIELD=@PATH: send the head and
+# half of the body, wait until a worker has the job, run CMD ({pid} is the
+# worker's pid), send the rest and print the answer as JSON.
+cat >"$T/partial.py" <<'PY'
+import json, os, socket, subprocess, sys, time
+sys.path.insert(0, os.path.dirname(sys.argv[0]))
+import dss
+
+url, path, cmd = sys.argv[1], sys.argv[2], sys.argv[3]
+host, port = dss.hostport(url)
+b, body = dss.form([a.split("=", 1) for a in sys.argv[4:]])
+s = socket.create_connection((host, port))
+me = "%s:%d" % s.getsockname()[:2]
+half = len(body) // 2
+s.sendall(dss.head(host, port, path, b, len(body)) + body[:half])
+pid, end = None, time.time() + 10
+while pid is None and time.time() < end:
+    for w in dss.status(url)["pool"]["workers"]:
+        if w["job"] and w["job"]["client"] == me:
+            pid = w["pid"]
+    time.sleep(0.02)
+subprocess.run(cmd.replace("{pid}", str(pid)), shell=True, check=False)
+t0 = time.monotonic()
+s.sendall(body[half:])
+s.settimeout(60)
+data = b""
+while True:
+    try:
+        chunk = s.recv(65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    data += chunk
+st, hd, bd, complete = dss.parse(data)
+print(json.dumps({"pid": pid, "status": st, "retry_after": hd.get("retry-after"),
+                  "body": bd.decode("latin-1"), "complete": complete,
+                  "seconds": round(time.monotonic() - t0, 2)}))
+PY
+chmod 0644 "$T"/*.py
+
+# === 1. workers SIGKILLed at random under load ===================================
+if section 1; then
+if command -v $MA >/dev/null 2>&1; then
+	head -c 4000000 /dev/urandom >"$T/rootfs.ext4"
+	$MA write rootfs-image -t testdev -n faults -f "$T/rootfs.ext4" -o "$T/orig.mender" \
+		--compression none >/dev/null 2>&1
+	rm -f "$T/rootfs.ext4"
+	mkdir -p "$T/art"
+	: >"$T/mender.list"
+	for i in $(seq "$M"); do
+		cp "$T/orig.mender" "$T/art/a$i.mender"
+		echo "$T/art/a$i.mender" >>"$T/mender.list"
+	done
+	[ -n "$DSS_USER" ] && chown -R "$DSS_USER" "$T/art"
+else
+	: >"$T/mender.list"
+fi
+dss_start DIGSIGSERVER_WORKERS=4 || exit 1
+python3 "$T/killload.py" "$URL" "$N" 16 "$T/sw-description" "$T/sw.sig" "$T/mender.list" \
+	"$T/kill.json"
+echo "# $(python3 -c "import json; d=json.load(open('$T/kill.json')); d.pop('mender'); d.pop('hit_jobs'); print(json.dumps(d))")"
+kills=$(python3 -c "import json; print(json.load(open('$T/kill.json'))['kills'])")
+check "SIGKILL under load: workers were killed in their jobs ($kills kills)" \
+	sh -c "[ '$kills' -gt 0 ]"
+check "SIGKILL under load: each kill hit exactly one client's request" python3 -c "
+import json; d = json.load(open('$T/kill.json')); assert not d['unmatched_kills'], d['unmatched_kills']"
+check "SIGKILL under load: the killed jobs' clients got 500, every other request a correct 200" \
+	python3 -c "
+import json; d = json.load(open('$T/kill.json'))
+assert d['nbad'] == 0, d['bad']
+assert d['status'] == {k: v for k, v in (('200', d['requests'] - d['kills']), ('500', d['kills'])) if v}, d['status']"
+check "SIGKILL under load: the pool is full again" wait_for 3 pool_full
+check_eq "SIGKILL under load: totals.crashes = kills that hit a job" "$kills" \
+	"$(status_field 'd["totals"]["crashes"]')"
+check_eq "SIGKILL under load: totals.5xx = kills" "$kills" "$(status_field 'd["totals"]["5xx"]')"
+check_eq "SIGKILL under load: the log names exactly the killed jobs" \
+	"$(python3 -c "import json; print(' '.join(sorted(json.load(open('$T/kill.json'))['hit_jobs'])))")" \
+	"$(sed -n 's/.*died of signal 9 during job \([0-9]*\).*/\1/p' "$DSS_LOG" | sort | tr '\n' ' ' | sed 's/ $//')"
+check "SIGKILL under load: no job directory left" no_job_dirs "$DSS_WORK"
+if [ -s "$T/mender.list" ]; then
+	mk=$(python3 -c "import json; print(json.load(open('$T/kill.json'))['mender_kills'])")
+	python3 -c "
+import json
+for a, s in json.load(open('$T/kill.json'))['mender']: print(a, s)" >"$T/mender.out"
+	bad=
+	signed=0
+	orig=0
+	while read -r a s; do
+		if cmp -s "$a" "$T/orig.mender" && [ "$s" != 200 ]; then
+			orig=$((orig + 1))
+		elif $MA validate -k "$T/mender.pub" "$a" >/dev/null 2>&1; then
+			signed=$((signed + 1))
+		else
+			bad="$bad $(basename "$a") ($s)"
+		fi
+	done <"$T/mender.out"
+	check_eq "SIGKILL under load: each of $M Mender artifacts is the original (killed) or validly signed ($mk killed: $orig original, $signed signed)" \
+		"" "$bad"
+	left=$(ls -A "$T/art" | grep -v '^a[0-9]*\.mender$' | tr '\n' ' ')
+	echo "# temporary files a killed Mender job left beside its artifact: ${left:-none}"
+	rm -f "$T"/art/.a*.mender.dss-*
+else
+	skip "Mender artifacts under SIGKILL" "mender-artifact is not installed"
+fi
+dss_stop
+fi
+
+# === 2. a stopped worker is killed at RESPONSE_TIMEOUT ===========================
+if section 2; then
+dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_RESPONSE_TIMEOUT=2 || exit 1
+python3 "$T/partial.py" "$URL" /sign/swupdate 'kill -STOP {pid}' distro=d1 \
+	sw-description=@"$T/sw-description" >"$T/stop.json"
+echo "# $(cat "$T/stop.json")"
+spid=$(python3 -c "import json; print(json.load(open('$T/stop.json'))['pid'])")
+check_eq "SIGSTOP: the stopped worker's client gets 504 at RESPONSE_TIMEOUT" "504 True" \
+	"$(python3 -c "import json; d=json.load(open('$T/stop.json')); print(d['status'], 1 <= d['seconds'] <= 4)")"
+check "SIGSTOP: the stopped worker is killed and reaped" wait_for 2 sh -c "! kill -0 $spid 2>/dev/null"
+check "SIGSTOP: the pool is refilled" wait_for 2 pool_full
+check_eq "SIGSTOP: counted as a timeout, not a crash" "1 0" \
+	"$(status_field 'd["totals"]["timeouts"], d["totals"]["crashes"]' | tr -d '(),')"
+check "SIGSTOP: no job directory left" no_job_dirs "$DSS_WORK"
+check_eq "SIGSTOP: the next job works" 200 "$(curl -s -o "$T/sig" -w '%{http_code}' -X POST \
+	-F distro=d1 -F sw-description=@"$T/sw-description" "$URL/sign/swupdate")"
+dss_stop
+fi
+
+# === 3. a full work directory ====================================================
+# mkmods DIR COUNT KB: a tar.gz of COUNT random "modules" of KB kB each in DIR.tar.gz
+mkmods() {
+	rm -rf "$1"
+	mkdir -p "$1/lib/modules/6.1.0-f/kernel/drivers"
+	for i in $(seq "$2"); do
+		head -c $(($3 * 1024)) /dev/urandom >"$1/lib/modules/6.1.0-f/kernel/drivers/m$i.ko"
+	done
+	tar -C "$1" -czf "$1.tar.gz" lib/modules
+	rm -rf "$1"
+}
+# kmod_answer_ok FILE COUNT: a complete tarball with COUNT signed modules
+kmod_answer_ok() {
+	gzip -t "$1" 2>/dev/null || return 1
+	rm -rf "$T/unpack" && mkdir "$T/unpack" && tar -C "$T/unpack" -xzf "$1" || return 1
+	[ "$(find "$T/unpack" -name '*.ko' | wc -l)" -eq "$2" ] || return 1
+	for f in $(find "$T/unpack" -name '*.ko'); do
+		[ "$(tail -c 28 "$f")" = "~Module signature appended~" ] || return 1
+	done
+}
+# clean_error CODE HEADERS BODY: a 507 or 500 with a short text/plain reason
+clean_error() {
+	case $1 in 507 | 500) ;; *) echo "status $1"; return 1 ;; esac
+	tr -d '\r' <"$2" | grep -qi '^Content-Type: text/plain' || { cat "$2"; return 1; }
+	[ "$(stat -c %s "$3")" -lt 200 ] || { echo "body of $(stat -c %s "$3") bytes"; return 1; }
+}
+# fill KB: leave KB kB free on the small file system
+fill() {
+	rm -f "$SMALL/filler"
+	_avail=$(df --output=avail -B1024 "$SMALL" | tail -1)
+	[ "$_avail" -gt "$1" ] && head -c $(((_avail - $1) * 1024)) /dev/zero >"$SMALL/filler"
+	return 0
+}
+if ! section 3; then
+	:
+elif [ "$(id -u)" -ne 0 ]; then
+	skip "full work directory" "not root: cannot mount a small tmpfs"
+elif ! { mkdir -p "$SMALL" && mount -t tmpfs -o size=4m,mode=0755 tmpfs "$SMALL"; }; then
+	skip "full work directory" "mounting a tmpfs failed"
+else
+	mkmods "$T/mods" 6 100
+	mkdir -p "$SMALL/art"
+	[ -n "$DSS_USER" ] && chown "$DSS_USER" "$SMALL/art"
+	dss_start DIGSIGSERVER_WORK_DIR="$SMALL/work" DIGSIGSERVER_WORKERS=2 || exit 1
+	used0=$(df --output=used -B1024 "$SMALL" | tail -1)
+	head -c 6000000 /dev/urandom >"$T/6m"
+	code=$(curl -s -D "$T/h" -o "$T/body" -w '%{http_code}' -X POST -F distro=d1 \
+		-F sw-description=@"$T/6m" "$URL/sign/swupdate")
+	check "full disk: a 6 MB upload into a 4 MB work dir gets a clean 507/500 ($code $(cat "$T/body"))" \
+		clean_error "$code" "$T/h" "$T/body"
+	check "full disk: its job directory is gone" no_job_dirs "$SMALL/work"
+	check_eq "full disk: the space is given back" "$used0" "$(df --output=used -B1024 "$SMALL" | tail -1)"
+	# every size of free space from too little for the upload to enough
+	# for upload, tree and answer: a complete answer or a clean error
+	oks=0
+	errs=0
+	for kb in 100 300 500 700 900 1100 1300 1500 1700 1900 2100 2500; do
+		fill $kb
+		code=$(curl -s -D "$T/h" -o "$T/body" -w '%{http_code}' -X POST -F machine=k1 \
+			-F artifact=@"$T/mods.tar.gz" "$URL/sign/modules")
+		if [ "$code" = 200 ]; then
+			if kmod_answer_ok "$T/body" 6; then
+				oks=$((oks + 1))
+			else
+				not_ok "full disk: kmod with $kb kB free: a 200 carries the complete answer"
+			fi
+		elif out=$(clean_error "$code" "$T/h" "$T/body"); then
+			errs=$((errs + 1))
+			echo "# kmod with $kb kB free: $code $(cat "$T/body")"
+		else
+			not_ok "full disk: kmod with $kb kB free: a clean 507/500" "$out"
+		fi
+		no_job_dirs "$SMALL/work" >/dev/null || not_ok "full disk: kmod with $kb kB free: no job directory left"
+	done
+	check "full disk: kmod jobs with 100 kB to 2.5 MB free: complete answers ($oks) or clean 5xx ($errs), both seen" \
+		sh -c "[ $oks -gt 0 ] && [ $errs -gt 0 ] && [ $((oks + errs)) -eq 12 ]"
+	if command -v $MA >/dev/null 2>&1; then
+		head -c 1500000 /dev/urandom >"$T/r.ext4"
+		$MA write rootfs-image -t testdev -n small -f "$T/r.ext4" -o "$T/small.mender" \
+			--compression none >/dev/null 2>&1
+		rm -f "$SMALL/filler"
+		cp "$T/small.mender" "$SMALL/art/s.mender"
+		[ -n "$DSS_USER" ] && chown "$DSS_USER" "$SMALL/art/s.mender"
+		fill 700
+		code=$(curl -s -D "$T/h" -o "$T/body" -w '%{http_code}' -X POST -F distro=m1 \
+			-F artifact-uri="file://$SMALL/art/s.mender" "$URL/sign/mender")
+		check "full disk: Mender write-back without room: a clean 507/500 ($code $(cat "$T/body"))" \
+			clean_error "$code" "$T/h" "$T/body"
+		check "full disk: the artifact is the original" cmp "$T/small.mender" "$SMALL/art/s.mender"
+		check_eq "full disk: no temporary file left beside it" "s.mender" "$(ls -A "$SMALL/art")"
+	fi
+	rm -f "$SMALL/filler"
+	check_eq "space freed: a small job works again" 200 "$(curl -s -o "$T/sig" -w '%{http_code}' \
+		-X POST -F distro=d1 -F sw-description=@"$T/sw-description" "$URL/sign/swupdate")"
+	check "space freed: its signature verifies" \
+		openssl dgst -sha256 -verify "$T/sw.pub" -signature "$T/sig" "$T/sw-description"
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F machine=k1 \
+		-F artifact=@"$T/mods.tar.gz" "$URL/sign/modules")
+	check "space freed: a kmod job works again ($code)" kmod_answer_ok "$T/body" 6
+	if command -v $MA >/dev/null 2>&1; then
+		check_eq "space freed: the Mender job works again" 200 "$(curl -s -o "$T/body" -w '%{http_code}' \
+			-X POST -F distro=m1 -F artifact-uri="file://$SMALL/art/s.mender" "$URL/sign/mender")"
+		check "space freed: the artifact is validly signed" \
+			$MA validate -k "$T/mender.pub" "$SMALL/art/s.mender"
+	fi
+	check "full disk: no job directory left" no_job_dirs "$SMALL/work"
+	dss_stop
+fi
+
+# === 4. the S3 key store fails or goes away ======================================
+# answer_503 JSON: "503 True" when the answer is 503 with a Retry-After
+answer_503() {
+	python3 -c "import json; d=json.load(open('$1')); print(d['status'], (d['retry_after'] or '').isdigit())"
+}
+if ! section 4; then
+	:
+elif ! command -v node >/dev/null 2>&1; then
+	skip "S3 key store faults" "node is not installed"
+elif ! "$EMU" start "$EMU_DIR" >"$T/emu.env" 2>"$T/emu.err"; then
+	not_ok "S3 emulator starts" "$(cat "$T/emu.err")"
+else
+	. "$T/emu.env"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+		-T "$KEYS/d1/swupdate/rsa-private.key" \
+		"$DIGSIGSERVER_S3_ENDPOINT/dss-keys/store/d1/swupdate/rsa-private.key")
+	check_eq "S3: key put into the emulated store" 200 "$code"
+	fault() { curl -s -o /dev/null -X POST "$DIGSIGSERVER_S3_ENDPOINT/__dss_fault?$1"; }
+	dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_WORKERS=2 \
+		DIGSIGSERVER_S3_RETRIES=1 DIGSIGSERVER_NET_CONNECT_TIMEOUT=2 \
+		DIGSIGSERVER_NET_TRANSFER_TIMEOUT=2 DIGSIGSERVER_RETRY_AFTER=7 || exit 1
+	sw_post() { curl -s -D "$T/h" -o "$T/sig" -w '%{http_code}' -X POST -F distro=d1 \
+		-F sw-description=@"$T/sw-description" "$URL/sign/swupdate"; }
+	retry_after() { tr -d '\r' <"$T/h" | sed -n 's/^Retry-After: //Ip'; }
+	check_eq "S3: signing with the key from the store works" 200 "$(sw_post)"
+	check "S3: ... byte for byte the reference signature" cmp "$T/sig" "$T/sw.sig"
+	fault "status=500&count=100"
+	code=$(sw_post)
+	check_eq "S3: store answering 500 to every request: 503 with Retry-After ($(retry_after))" \
+		"503 1" "$code $(retry_after | grep -c '^[0-9][0-9]*$')"
+	fault "status=0&count=100"
+	code=$(sw_post)
+	check_eq "S3: store closing every connection: 503 with Retry-After ($(retry_after))" \
+		"503 1" "$code $(retry_after | grep -c '^[0-9][0-9]*$')"
+	fault "status=200&count=100&delay=6"
+	code=$(sw_post)
+	check_eq "S3: store answering too slowly: 503 with Retry-After ($(retry_after))" \
+		"503 1" "$code $(retry_after | grep -c '^[0-9][0-9]*$')"
+	fault "count=0"
+	check_eq "S3: the store back: 200" 200 "$(sw_post)"
+	# the emulator stops while the client is still sending its request
+	python3 "$T/partial.py" "$URL" /sign/swupdate "'$EMU' stop '$EMU_DIR' >/dev/null 2>&1" \
+		distro=d1 sw-description=@"$T/sw-description" >"$T/s3stop.json"
+	echo "# $(cat "$T/s3stop.json")"
+	check_eq "S3: the store gone mid-job: 503 with Retry-After" "503 True" "$(answer_503 "$T/s3stop.json")"
+	check_eq "S3: the store gone: every later job 503 with Retry-After" "503 1" \
+		"$(sw_post) $(retry_after | grep -c '^[0-9][0-9]*$')"
+	check "S3: the pool is full" wait_for 2 pool_full
+	check_eq "S3: no crash, no timeout" "0 0" \
+		"$(status_field 'd["totals"]["crashes"], d["totals"]["timeouts"]' | tr -d '(),')"
+	check "S3: no job directory left" no_job_dirs "$DSS_WORK"
+	dss_stop
+fi
+
+# === 5. SIGTERM under load =======================================================
+# termload.py URL PID CONC SW SIG OUT: CONC clients send requests one after
+# the other; after a second the daemon gets SIGTERM; each client stops at
+# its first refused connection; 16 more connections are made just before
+# the signal and send their requests after it.  Every request whose
+# connection was made before the signal must get a full, correct 200.
+cat >"$T/termload.py" <<'PY'
+import asyncio, json, os, signal, sys, time
+sys.path.insert(0, os.path.dirname(sys.argv[0]))
+import dss
+
+url, pid, conc, burst, hold, sw, sigfile, out = sys.argv[1], int(sys.argv[2]), \
+    int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == "hold", sys.argv[6], sys.argv[7], sys.argv[8]
+host, port = dss.hostport(url)
+refsig = open(sigfile, "rb").read()
+b = dss.form([("distro", "d1"), ("sw-description", "@" + sw)])
+results, term = [], {}
+
+async def client():
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        r = await dss.post(host, port, "/sign/swupdate", *b, timeout=40)
+        results.append(r)
+        if r["tc"] is None:
+            break
+
+async def killer():
+    # connections made just before the signal, most of them still in the
+    # listener's backlog when it comes, send their requests only after it
+    await asyncio.sleep(1.0)
+    if hold:
+        os.kill(pid, signal.SIGSTOP)
+    conns = await asyncio.gather(*(asyncio.open_connection(host, port) for _ in range(burst)))
+    t = time.monotonic()
+    term["t"] = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    if hold:
+        os.kill(pid, signal.SIGCONT)
+    rs = [{"t0": t, "tc": t, "status": 0, "error": None, "complete": False, "body": b"",
+           "headers": {}} for _ in conns]
+    await asyncio.gather(*(dss.exchange(r, rd, wr, host, port, "/sign/swupdate", *b, timeout=40)
+                           for r, (rd, wr) in zip(rs, conns)))
+    results.extend(rs)
+
+async def main():
+    await asyncio.gather(killer(), *(client() for _ in range(conc)))
+
+asyncio.run(main())
+before = [r for r in results if r["tc"] is not None and r["tc"] < term["t"]]
+after = [r for r in results if r["tc"] is not None and r["tc"] >= term["t"]]
+lost = [{"status": r["status"], "error": r["error"], "ms_after_term": round((r["t1"] - term["t"]) * 1000)}
+        for r in before if not (r["status"] == 200 and r["complete"] and r["body"] == refsig)]
+count = lambda rs: {k: sum(1 for r in rs if (str(r["status"]) if r["tc"] else r["error"]) == k)
+                    for k in set(str(r["status"]) if r["tc"] else r["error"] for r in rs)}
+json.dump({"before": len(before), "after": count(after),
+           "refused": sum(1 for r in results if r["tc"] is None),
+           "lost": lost[:5], "nlost": len(lost)}, open(out, "w"))
+PY
+if section 5; then
+	dss_start DIGSIGSERVER_WORKERS=4 DIGSIGSERVER_QUEUE_MAX=1000 || exit 1
+	wpids=$(status_field '" ".join(str(w["pid"]) for w in d["pool"]["workers"])')
+	python3 "$T/termload.py" "$URL" "$DSS_PID" 32 "${FAULTS_BURST:-200}" "${FAULTS_HOLD:-hold}" "$T/sw-description" "$T/sw.sig" "$T/term.json"
+	echo "# $(cat "$T/term.json")"
+	check "SIGTERM under load: every request connected before it got a full 200" python3 -c "
+import json; d = json.load(open('$T/term.json')); assert d['before'] > 0 and d['nlost'] == 0, d"
+	check "SIGTERM under load: later connections are refused" python3 -c "
+import json; d = json.load(open('$T/term.json')); assert d['refused'] == 32, d"
+	wait "$DSS_PID"
+	rc=$?
+	DSS_PID=
+	check_eq "SIGTERM under load: exit status 0" 0 "$rc"
+	check "SIGTERM under load: no worker left behind" sh -c "for p in $wpids; do ! kill -0 \$p 2>/dev/null || exit 1; done"
+	check "SIGTERM under load: no job directory left" no_job_dirs "$DSS_WORK"
+fi
+
+# late.py URL PID DELAY: connect, SIGTERM the daemon, send the request
+# DELAY seconds later; prints the status (the body must be the signature).
+cat >"$T/late.py" <<'PY'
+import json, os, signal, socket, sys, time
+sys.path.insert(0, os.path.dirname(sys.argv[0]))
+import dss
+
+url, pid, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+host, port = dss.hostport(url)
+b, body = dss.form([("distro", "d1"), ("sw-description", "@" + os.environ["SW"])])
+s = socket.create_connection((host, port))
+os.kill(pid, signal.SIGTERM)
+time.sleep(delay)
+s.sendall(dss.head(host, port, "/sign/swupdate", b, len(body)) + body)
+s.settimeout(60)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+st, hd, bd, complete = dss.parse(data)
+print(st, complete and bd == open(os.environ["SIG"], "rb").read())
+PY
+if section 5; then
+	# The only worker is busy when SIGTERM comes and exits once done; a
+	# client connected before the signal sends its request after that.
+	dss_start DIGSIGSERVER_WORKERS=1 || exit 1
+	head -c 200000 /dev/urandom >"$T/200k"
+	curl -s -o /dev/null -w '%{http_code}' --limit-rate 400k -X POST -F distro=d1 \
+		-F sw-description=@"$T/200k" "$URL/sign/swupdate" >"$T/slow.code" &
+	slow=$!
+	wait_for 3 sh -c "[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pool\"][\"busy\"])')\" = 1 ]"
+	start=$(date +%s)
+	out=$(SW=$T/sw-description SIG=$T/sw.sig timeout 60 python3 "$T/late.py" "$URL" "$DSS_PID" 1.5)
+	wait $slow
+	check_eq "SIGTERM: the job running at the signal completes" 200 "$(cat "$T/slow.code")"
+	check_eq "SIGTERM: a request sent after the last worker finished, on a connection made before the signal: 200 (in $(($(date +%s) - start)) s)" \
+		"200 True" "$out"
+	wait "$DSS_PID"
+	rc=$?
+	DSS_PID=
+	check_eq "SIGTERM: exit status 0" 0 "$rc"
+fi
+
+# === nothing lost, nothing leaked ================================================
+check "no job directory in any work directory" no_job_dirs "$T/work" "$SMALL/work"
+# keyscan.py KEYS SINCE: every private key in KEYS, as 24-character chunks
+# of its base64 text and 16-byte chunks of its DER, must appear in no file
+# under $T (the key store and the S3 emulator's objects aside: they are key
+# stores) nor in any file the service user could have written since SINCE
+# in /tmp, /var/tmp and /dev/shm.
+cat >"$T/keyscan.py" <<'PY'
+import base64, os, subprocess, sys
+keys, since, top = sys.argv[1], os.stat(sys.argv[2]).st_mtime, sys.argv[3]
+skip = [os.path.realpath(p) for p in sys.argv[4:]]
+
+def openssl(args, data):
+    return subprocess.run(["openssl", "pkey"] + args, input=data, capture_output=True,
+                          check=True).stdout
+
+chunks = []
+for d, _, files in os.walk(keys):
+    for f in files:
+        pem = open(os.path.join(d, f), "rb").read()
+        if b"PRIVATE KEY" not in pem:
+            continue
+        # the public key (modulus, point) is inside the private key's DER:
+        # only chunks that are not public count
+        pub = openssl(["-pubout", "-outform", "DER"], pem)
+        for der in (openssl(["-outform", "DER"], pem), openssl(["-outform", "DER", "-traditional"], pem)):
+            for i in range(0, len(der) - 18):
+                part = der[i:i + 18]
+                if part[:16] in pub or part in pub:
+                    continue
+                if i % 16 == 0:
+                    chunks.append((f, part[:16]))
+                    chunks.append((f, part[:16].hex().encode()))
+                if i % 18 == 0:
+                    # base64 of these bytes at each of the three alignments
+                    for a in range(3):
+                        b = base64.b64encode(der[max(0, i - a):i - a + 21] if i >= a else b"")
+                        if len(b) == 28:
+                            chunks.append((f, b[4:24]))
+assert chunks, "no keys found"
+bad, seen = [], set()
+def scan(path):
+    if path in seen:
+        return
+    seen.add(path)
+    try:
+        data = open(path, "rb").read()
+    except OSError:
+        return
+    for name, c in chunks:
+        if c in data:
+            bad.append("%s holds bytes of %s" % (path, name))
+            return
+for root in [top, "/tmp", "/var/tmp", "/dev/shm"]:
+    for d, dirs, files in os.walk(root):
+        dirs[:] = [x for x in dirs if os.path.realpath(os.path.join(d, x)) not in skip]
+        for f in files:
+            p = os.path.join(d, f)
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            if not os.path.isfile(p) or os.path.islink(p):
+                continue
+            if p.startswith(top + "/") or (st.st_mtime >= since and st.st_size < (64 << 20)):
+                scan(p)
+print("%d files scanned, %d chunks" % (len(seen), len(chunks)))
+if bad:
+    print("\n".join(bad[:20]))
+    sys.exit(1)
+PY
+check "no key byte in any log, answer or file outside the key store" \
+	python3 "$T/keyscan.py" "$KEYS" "$T/.start" "$T" "$KEYS" "$EMU_DIR/data"
+
+exit 0
