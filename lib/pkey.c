@@ -24,29 +24,59 @@
 #include "log.h"
 #include "util.h"
 
-/* A throw-away P-256 key, parsed once to load the decoders. */
-static const char warm_up_key[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgiZNvlUBhiCvB6c+0\n"
-	"VEq5nzVKT0JMhe2SOVsrydAGNiyhRANCAAQPnmaOkML4EcVEmKO5MDAlF1xZumJR\n"
-	"NPMt+Bbafl/DGR4bool0Tvlx6BlxSFjkcOx7WTrJA78u6yrLQ5kFEY1q\n"
-	"-----END PRIVATE KEY-----\n";
+/* Sign once with key through the EVP calls the signers use. */
+static void
+warm_sign(EVP_PKEY *key)
+{
+	unsigned char sig[512];
+	size_t siglen = sizeof(sig);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx != NULL && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1)
+		(void)EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)"warm", 4);
+	EVP_MD_CTX_free(ctx);
+}
+
+/* Make a throw-away key, write it as PKCS#8 PEM, read it back through
+ * pkey_load_private and sign with it. */
+static void
+warm_key(EVP_PKEY *made)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	EVP_PKEY *key = NULL;
+	char *pem;
+	long len;
+
+	if (made == NULL || mem == NULL ||
+	    !PEM_write_bio_PrivateKey(mem, made, NULL, NULL, 0, NULL, NULL) ||
+	    (len = BIO_get_mem_data(mem, &pem)) <= 0 ||
+	    (key = pkey_load_private((const unsigned char *)pem, (size_t)len)) == NULL)
+		log_warnx("OpenSSL warm-up: a throw-away key did not round-trip");
+	else
+		warm_sign(key);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(made);
+	BIO_free(mem); /* a throw-away key: nothing to cleanse */
+}
 
 void
 pkey_warm_up(void)
 {
 	static const char *const mds[] = {"SHA256", "SHA384", "SHA512", "SHA1"};
-	EVP_PKEY *key;
 
 	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG | OPENSSL_INIT_ADD_ALL_CIPHERS |
 				    OPENSSL_INIT_ADD_ALL_DIGESTS,
 			    NULL);
 	for (size_t i = 0; i < sizeof(mds) / sizeof(mds[0]); i++)
 		EVP_MD_free(EVP_MD_fetch(NULL, mds[i], NULL));
-	key = pkey_load_private((const unsigned char *)warm_up_key, sizeof(warm_up_key) - 1);
-	if (key == NULL)
-		log_warnx("OpenSSL warm-up key did not parse");
-	EVP_PKEY_free(key);
+	/*
+	 * The first signature of a process fetches the key management and
+	 * signature implementations and sets up the random generators; done
+	 * here once, every forked worker inherits them (a fork still reseeds
+	 * the generators).  Small keys: only the code paths matter.
+	 */
+	warm_key(EVP_RSA_gen(1024));
+	warm_key(EVP_EC_gen("P-256"));
 	ERR_clear_error();
 }
 

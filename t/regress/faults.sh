@@ -675,6 +675,186 @@ if section 5; then
 	check_eq "SIGTERM: exit status 0" 0 "$rc"
 fi
 
+# === 6. slow clients ===============================================================
+# slow.py PORT N SECONDS READY OUT: N connections that send a request line
+# one byte a second; READY is written once all are connected; after
+# SECONDS it writes how many the server answered or closed, and exits.
+cat >"$T/slow.py" <<'PY'
+import asyncio, json, sys
+port, n, secs, ready, out = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+line = b"POST /sign/swupdate HTTP/1.1\r\n"
+
+async def main():
+    conns = []
+    for _ in range(n):
+        conns.append(await asyncio.open_connection("127.0.0.1", port))
+    open(ready, "w").write("%d\n" % len(conns))
+    answered, i = {}, 0
+    loop = asyncio.get_running_loop()
+    end = loop.time() + secs
+    while loop.time() < end:
+        for _, w in conns:
+            if not w.is_closing():
+                w.write(line[i % len(line):i % len(line) + 1])
+        i += 1
+        await asyncio.sleep(1)
+    for r, w in conns:
+        try:
+            data = await asyncio.wait_for(r.read(200), 0.01)
+        except asyncio.TimeoutError:
+            data = None
+        except OSError:
+            data = b"reset"
+        k = "open" if data is None else (data.split(b"\r\n")[0].decode("latin-1") or "closed")
+        answered[k] = answered.get(k, 0) + 1
+    json.dump(answered, open(out, "w"))
+
+asyncio.run(main())
+PY
+# latency: the slowest of 5 signing requests, in ms
+latency() {
+	for _i in 1 2 3 4 5; do
+		curl -s -o "$T/lat.sig" -w '%{http_code} %{time_total}\n' -X POST -F distro=d1 \
+			-F sw-description=@"$T/sw-description" "$URL/sign/swupdate"
+	done | awk '$1 != 200 { bad = 1 } { ms = $2 * 1000; if (ms > max) max = ms }
+		END { if (bad) print -1; else printf "%d\n", max }'
+}
+if section 6; then
+	NSLOW=500
+	dss_start DIGSIGSERVER_WORKERS=4 DIGSIGSERVER_REQUEST_LINE_TIMEOUT=60 || exit 1
+	latency >/dev/null
+	fd0=$(ls /proc/$DSS_PID/fd | wc -l)
+	jobs0=$(status_field 'd["totals"]["jobs"]')
+	lat0=$(latency)
+	python3 "$T/slow.py" "$PORT" $NSLOW 8 "$T/slow.ready" "$T/slow.json" &
+	slowpid=$!
+	BG="$BG $slowpid"
+	wait_for 10 test -s "$T/slow.ready"
+	sleep 1.5
+	fd1=$(ls /proc/$DSS_PID/fd | wc -l)
+	lat1=$(latency)
+	echo "# signing latency: $lat0 ms alone, $lat1 ms beside $NSLOW slow clients ($((fd1 - fd0)) more fds)"
+	check "the supervisor holds the $NSLOW slow connections" sh -c "[ $((fd1 - fd0)) -ge $NSLOW ]"
+	check "$NSLOW clients sending a byte a second delay signing by less than 1 s ($lat0 -> $lat1 ms)" \
+		sh -c "[ $lat0 -ge 0 ] && [ $lat1 -ge 0 ] && [ $lat1 -le $((lat0 + 1000)) ]"
+	check_eq "the slow clients take no worker" "0 5" \
+		"$(status_field 'd["pool"]["busy"], d["totals"]["jobs"] - '"$jobs0" | tr -d '(),')"
+	wait $slowpid
+	check_eq "every slow connection is still waiting for its request line" "{\"open\": $NSLOW}" \
+		"$(cat "$T/slow.json")"
+	check "once they are gone, the supervisor's fds are back" wait_for 2 sh -c \
+		"[ \$(ls /proc/$DSS_PID/fd | wc -l) -eq $fd0 ]"
+	dss_stop
+
+	# past DIGSIGSERVER_MAX_CONNECTIONS a new connection gets 503 at once
+	rm -f "$T/slow.ready"
+	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_MAX_CONNECTIONS=100 || exit 1
+	python3 "$T/slow.py" "$PORT" 150 3 "$T/slow.ready" "$T/slow.json" &
+	slowpid=$!
+	BG="$BG $slowpid"
+	wait_for 10 test -s "$T/slow.ready"
+	out=$(curl -s -D "$T/h" -o /dev/null -w '%{http_code} %{time_total}' -X POST -F distro=d1 \
+		-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+	check "past MAX_CONNECTIONS=100: 503 with Retry-After within a second ($out)" sh -c \
+		"[ '${out% *}' = 503 ] && tr -d '\r' <'$T/h' | grep -q '^Retry-After: [0-9]' && [ \$(echo '${out#* }' | cut -d. -f1) -lt 1 ]"
+	wait $slowpid
+	check_eq "past MAX_CONNECTIONS=100: of 150 slow connections 100 held, 50 refused with 503" \
+		'{"HTTP/1.1 503 Service Unavailable": 50, "open": 100}' \
+		"$(python3 -c "import json; print(json.dumps(json.load(open('$T/slow.json')), sort_keys=True))")"
+	dss_stop
+fi
+
+# === 7. clients that go away ======================================================
+# abort.py URL WORK MODE FILE: a client that goes away mid-upload (closing
+# its socket, or resetting it) or right after the headers of a large
+# answer; prints how long until its worker was free and the job directory gone.
+cat >"$T/abort.py" <<'PY'
+import json, os, socket, struct, sys, time
+sys.path.insert(0, os.path.dirname(sys.argv[0]))
+import dss
+
+url, work, mode, path = sys.argv[1:5]
+host, port = dss.hostport(url)
+res = {"mode": mode}
+
+def myjob(me):
+    for w in dss.status(url)["pool"]["workers"]:
+        if w["job"] and w["job"]["client"] == me:
+            return w
+    return None
+
+s = socket.socket()
+if mode == "download":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    b, body = dss.form([("machine", "k1"), ("artifact", "@" + path)])
+else:
+    b, body = dss.form([("distro", "d1"), ("sw-description", "@" + path)])
+s.connect((host, port))
+me = "%s:%d" % s.getsockname()[:2]
+end = time.time() + 20
+if mode == "download":
+    s.sendall(dss.head(host, port, "/sign/modules", b, len(body)) + body)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        c = s.recv(1)
+        if not c:
+            break
+        data += c
+    st, hd, _, _ = dss.parse(data)
+    res["status"], res["length"] = st, int(hd.get("content-length", 0))
+    w = myjob(me)
+    while time.time() < end and not (w and w["job"]["responding"]):
+        time.sleep(0.02)
+        w = myjob(me)
+else:
+    s.sendall(dss.head(host, port, "/sign/swupdate", b, len(body)) + body[:len(body) // 10])
+    w = myjob(me)
+    while time.time() < end and not w:
+        time.sleep(0.02)
+        w = myjob(me)
+res["worker_seen"] = bool(w)
+if mode == "upload-reset":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+t0 = time.monotonic()
+s.close()
+res["ms"] = None
+while time.monotonic() - t0 < 5:
+    d = dss.status(url)
+    free = not any(x["job"] and x["job"]["client"] == me for x in d["pool"]["workers"])
+    if free and d["pool"]["idle"] == d["pool"]["size"] and \
+            not [e for e in os.listdir(work) if e.startswith("job-")]:
+        res["ms"] = round((time.monotonic() - t0) * 1000)
+        break
+    time.sleep(0.01)
+print(json.dumps(res))
+PY
+if section 7; then
+	dss_start DIGSIGSERVER_WORKERS=2 || exit 1
+	head -c $((20 * 1024 * 1024)) /dev/urandom >"$T/20m"
+	for mode in upload-close upload-reset; do
+		python3 "$T/abort.py" "$URL" "$DSS_WORK" $mode "$T/20m" >"$T/abort.json"
+		echo "# $(cat "$T/abort.json")"
+		check "client gone mid-upload ($mode): worker free, pool full, no job directory within 1 s" \
+			python3 -c "
+import json; d = json.load(open('$T/abort.json')); assert d['worker_seen'] and d['ms'] is not None and d['ms'] <= 1000, d"
+	done
+	rm -f "$T/20m"
+	mkmods "$T/big" 16 512
+	python3 "$T/abort.py" "$URL" "$DSS_WORK" download "$T/big.tar.gz" >"$T/abort.json"
+	echo "# $(cat "$T/abort.json")"
+	check "client gone after the headers of an 8 MB answer: worker free, pool full, no job directory within 1 s" \
+		python3 -c "
+import json; d = json.load(open('$T/abort.json'))
+assert d['status'] == 200 and d['length'] > 8000000 and d['worker_seen'], d
+assert d['ms'] is not None and d['ms'] <= 1000, d"
+	check "  ... the worker logged the broken answer" grep -q 'writing the answer to' "$DSS_LOG"
+	check_eq "  ... no crash, no timeout" "0 0" \
+		"$(status_field 'd["totals"]["crashes"], d["totals"]["timeouts"]' | tr -d '(),')"
+	check_eq "the next request works" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+		-F distro=d1 -F sw-description=@"$T/sw-description" "$URL/sign/swupdate")"
+	dss_stop
+fi
+
 # === nothing lost, nothing leaked ================================================
 check "no job directory in any work directory" no_job_dirs "$T/work" "$SMALL/work"
 # keyscan.py KEYS SINCE: every private key in KEYS, as 24-character chunks
