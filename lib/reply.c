@@ -148,16 +148,27 @@ int
 http_reply_file(int fd, int status, const char *path, const char *filename, int timeout_ms,
 		uint64_t *sent)
 {
-	char head[2048], disp[512];
-	struct stat st;
-	off_t off = 0;
-	int in, n, saved;
-	uint64_t deadline = util_now_ms() + (uint64_t)timeout_ms;
+	int in, rc, saved;
 
 	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return -1;
+	rc = http_reply_fd(fd, status, in, filename, timeout_ms, sent);
+	saved = errno;
+	close(in);
+	errno = saved;
+	return rc;
+}
+
+int
+http_reply_fd(int fd, int status, int in, const char *filename, int timeout_ms, uint64_t *sent)
+{
+	char head[2048], disp[512];
+	struct stat st;
+	off_t off = 0;
+	int n;
+	uint64_t deadline = util_now_ms() + (uint64_t)timeout_ms;
+
 	if (fstat(in, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(in);
 		errno = EINVAL;
 		return -1;
 	}
@@ -165,7 +176,7 @@ http_reply_file(int fd, int status, const char *path, const char *filename, int 
 	n = format_head(head, sizeof(head), status, "application/octet-stream",
 			(uint64_t)st.st_size, disp);
 	if (n < 0 || reply_write(fd, head, (size_t)n, timeout_ms) < 0)
-		goto fail;
+		return -1;
 	if (sent)
 		*sent += (uint64_t)n;
 	while (off < st.st_size) {
@@ -176,20 +187,14 @@ http_reply_file(int fd, int status, const char *path, const char *filename, int 
 				continue;
 			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(fd, deadline) == 0)
 				continue;
-			goto fail;
+			return -1;
 		}
 		if (w == 0) {
 			errno = EIO; /* the file shrank under us */
-			goto fail;
+			return -1;
 		}
 		if (sent)
 			*sent += (uint64_t)w;
 	}
-	close(in);
 	return 0;
-fail:
-	saved = errno;
-	close(in);
-	errno = saved;
-	return -1;
 }

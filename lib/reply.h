@@ -23,6 +23,8 @@ int http_reply(int fd, int status, const char *ctype, const void *body, size_t l
 int http_reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms,
 		    uint64_t *sent);
 /* A file as application/octet-stream with Content-Disposition: Attachment. */
+int http_reply_fd(int fd, int status, int in, const char *filename, int timeout_ms,
+		  uint64_t *sent);
 int http_reply_file(int fd, int status, const char *path, const char *filename, int timeout_ms,
 		    uint64_t *sent);
 /*

@@ -4,15 +4,18 @@
  * A worker is forked by the supervisor, drops its privileges, reports
  * READY and waits for a PROTO_JOB record carrying a client socket.  For
  * each job it makes a private directory, reads the request (head, then
- * the form: files go straight to disk), checks the key selector, runs the
- * signer, and writes the answer, telling the supervisor when the job
- * starts, when the response begins and when it is done.  Then it removes
- * the job directory and, after cfg->jobs_per_worker jobs, exits so that no
- * key or heap state outlives the job.
+ * the form: files go straight to disk), checks the key selector and runs
+ * the signer.  It then removes the job directory, keeping only an open
+ * descriptor of a file answer, so that a client never finds its job's
+ * files left behind once it has its answer, and writes the answer,
+ * telling the supervisor when the job starts, when the response begins
+ * and when it is done.  After cfg->jobs_per_worker jobs it exits, so that
+ * no key or heap state outlives the job.
  */
 #include "worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,18 +90,23 @@ linger_close(int fd)
 	}
 }
 
-/* Write the job's answer to the client, bracketed by RESPONDING and DONE. */
+/*
+ * Write the job's answer to the client, bracketed by RESPONDING and DONE.
+ * A file answer is read from body_fd, opened before the job directory was
+ * removed, so nothing of the job is left on disk when the client sees its
+ * answer.
+ */
 static void
-respond(struct job *job)
+respond(struct job *job, int body_fd)
 {
 	union proto_msg msg;
 	int rc;
 
 	proto_init(&msg, PROTO_RESPONDING, job->generation, job->id);
 	send_or_die(job->chan, &msg);
-	if (job->file[0] != '\0')
-		rc = http_reply_file(job->fd, job->status, job->file, job->filename,
-				     WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+	if (body_fd >= 0)
+		rc = http_reply_fd(job->fd, job->status, body_fd, job->filename,
+				   WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
 	else
 		rc = http_reply_text(job->fd, job->status, job->text,
 				     job->extra_headers[0] ? job->extra_headers : NULL,
@@ -244,6 +252,8 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	struct http_request req;
 	struct http_conn *conn;
 	struct job job;
+	int body_fd = -1;
+	char selector[PROTO_TEXT_MAX];
 	uint64_t t0 = util_now_ms();
 
 	memset(&job, 0, sizeof(job));
@@ -268,22 +278,31 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	}
 	if (job.bytes_in == 0)
 		job.bytes_in = http_conn_bytes_in(conn);
-	respond(&job);
+	if (job.file[0] != '\0' && (body_fd = open(job.file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		log_errorx("job %s: opening the answer %s: %s", job.idstr, job.file, strerror(errno));
+		job_fail(&job, 500, "Signing error");
+	}
+	/* the selector lives in the form, which goes now */
+	snprintf(selector, sizeof(selector), "%s", job.selector ? job.selector : "-");
+	job.selector = NULL;
+	form_free(&job.form);
+	if (job.dir[0] && util_rm_rf(job.dir) < 0)
+		log_warnx("job %s: removing %s: %s", job.idstr, job.dir, strerror(errno));
+	respond(&job, body_fd);
+	if (body_fd >= 0)
+		close(body_fd);
 	log_request("job=%s client=%s%s%s method=%s path=%s endpoint=%s selector=%s status=%d "
 		    "in=%llu out=%llu ms=%llu",
 		    job.idstr, job.peer, job.identity[0] ? " identity=" : "", job.identity,
 		    req.method[0] ? req.method : "-", req.path ? req.path : "-",
-		    job.endpoint ? job.endpoint : "-", job.selector ? job.selector : "-", job.status,
+		    job.endpoint ? job.endpoint : "-", selector, job.status,
 		    (unsigned long long)job.bytes_in, (unsigned long long)job.bytes_out,
 		    (unsigned long long)(util_now_ms() - t0));
 	if (job.status >= 400 && job.text[0])
 		log_info("job %s: %d %s", job.idstr, job.status, job.text);
-	form_free(&job.form);
 	http_request_free(&req);
 	http_conn_free(conn);
 	close(fd);
-	if (job.dir[0] && util_rm_rf(job.dir) < 0)
-		log_warnx("job %s: removing %s: %s", job.idstr, job.dir, strerror(errno));
 }
 
 void
