@@ -5,8 +5,28 @@ set -eu
 dss=$1
 dir=$2
 work=$dir/work
+src=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$dir/samples"
+chmod 0755 "$dir/samples"
 printf 'software = { version = "1.0"; };\n' >"$dir/samples/sw-description"
+# a small tree of real module objects, packed as the bbclass packs it
+if [ ! -f "$dir/samples/modules-in.tar.gz" ] && command -v gcc >/dev/null; then
+	rm -rf "$dir/samples/tree"
+	sh "$src/t/fixtures/mkmodules.sh" "$dir/samples/tree" 6.1.0-demo 8 >/dev/null 2>&1 &&
+		tar -C "$dir/samples/tree" -czf "$dir/samples/modules-in.tar.gz" lib
+	rm -rf "$dir/samples/tree"
+fi
+# an unsigned Mender artifact the service user may replace
+if [ ! -f "$dir/samples/demo.mender" ] && command -v mender-artifact >/dev/null; then
+	head -c 1048576 /dev/urandom >"$dir/samples/rootfs.img"
+	mender-artifact write rootfs-image -t demo-device -n demo-1 -f "$dir/samples/rootfs.img" \
+		-o "$dir/samples/demo.mender" --compression none >/dev/null 2>&1
+	rm -f "$dir/samples/rootfs.img"
+fi
+if [ "$(id -u)" -eq 0 ] && id digsigserver >/dev/null 2>&1; then
+	chown digsigserver "$dir/samples"
+	[ -f "$dir/samples/demo.mender" ] && chown digsigserver "$dir/samples/demo.mender"
+fi
 cat <<EOT
 digsigserver demo: key store $dir/keys (machine and distro "demo")
 
@@ -17,10 +37,13 @@ Try, from another terminal:
        --output /tmp/sw-description.sig http://127.0.0.1:9999/sign/swupdate
   openssl dgst -sha256 -verify <(openssl rsa -in $dir/keys/demo/swupdate/rsa-private.key -pubout) \\
        -signature /tmp/sw-description.sig $dir/samples/sw-description
-  curl --fail -X POST -F machine=demo -F hashalg=sha512 -F artifact=@modules.tar.gz \\
-       --output signed-artifact.tar.gz http://127.0.0.1:9999/sign/modules
-  curl --fail -X POST -F distro=demo -F artifact-uri=file:///path/to/x.mender \\
+  curl --fail -X POST -F machine=demo -F hashalg=sha512 \\
+       -F artifact=@$dir/samples/modules-in.tar.gz \\
+       --output /tmp/signed-artifact.tar.gz http://127.0.0.1:9999/sign/modules
+  curl --fail -X POST -F distro=demo -F artifact-uri=file://$dir/samples/demo.mender \\
        http://127.0.0.1:9999/sign/mender
+  mender-artifact validate -k <(openssl rsa -in $dir/keys/demo/mender/private.key -pubout) \\
+       $dir/samples/demo.mender
 
 Stop with Ctrl-C.
 EOT

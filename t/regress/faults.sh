@@ -726,7 +726,7 @@ if section 6; then
 	fd0=$(ls /proc/$DSS_PID/fd | wc -l)
 	lat0=$(latency)
 	jobs0=$(status_field 'd["totals"]["jobs"]')
-	python3 "$T/slow.py" "$PORT" $NSLOW 8 "$T/slow.ready" "$T/slow.json" &
+	python3 "$T/slow.py" "$PORT" $NSLOW 5 "$T/slow.ready" "$T/slow.json" &
 	slowpid=$!
 	BG="$BG $slowpid"
 	wait_for 10 test -s "$T/slow.ready"
