@@ -9,6 +9,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "util.h"
@@ -173,4 +174,39 @@ manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, size_
 		pos = next;
 	}
 	return 0;
+}
+
+int
+manifest_env_name_ok(const char *name, size_t len)
+{
+	/* exact names */
+	static const char *const deny[] = {
+		"PATH", "MACHINE", "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "IFS", "PS4",
+		"CDPATH", "GLOBIGNORE", "PROMPT_COMMAND", "HOME", "TMPDIR", "GCONV_PATH",
+		"LOCPATH", "NLSPATH", "HOSTALIASES", "LOCALDOMAIN", "RES_OPTIONS", "TZDIR",
+		"GETCONF_DIR", "LANGUAGE", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR", "CURL_HOME",
+		"GIT_EXEC_PATH", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "MAKEFLAGS", "SHELL",
+	};
+	/* prefixes */
+	static const char *const deny_prefix[] = {
+		"LD_", "BASH_FUNC_", "PYTHON", "PERL", "RUBY", "NODE_", "OPENSSL_", "MALLOC_",
+		"GLIBC_", "LUA_", "TCL", "JAVA_", "DYLD_", "GCONV", "SUDO_",
+	};
+	char buf[64];
+
+	if (len == 0 || len >= sizeof(buf) || !(isalpha((unsigned char)name[0]) || name[0] == '_'))
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		if (!(isalnum((unsigned char)name[i]) || name[i] == '_'))
+			return 0;
+		buf[i] = (char)toupper((unsigned char)name[i]);
+	}
+	buf[len] = '\0';
+	for (size_t i = 0; i < sizeof(deny) / sizeof(deny[0]); i++)
+		if (strcmp(buf, deny[i]) == 0)
+			return 0;
+	for (size_t i = 0; i < sizeof(deny_prefix) / sizeof(deny_prefix[0]); i++)
+		if (strncmp(buf, deny_prefix[i], strlen(deny_prefix[i])) == 0)
+			return 0;
+	return 1;
 }

@@ -32,4 +32,13 @@ int manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, s
 const char *manifest_get(const struct manifest *m, const char *name);
 void manifest_free(struct manifest *m);
 
+/*
+ * 1 if a MANIFEST or BUPGENSPECS name may go into an external tool's
+ * environment: a shell name ([A-Za-z_][A-Za-z0-9_]*) that is none of the
+ * variables with which a client could make the dynamic linker, a shell,
+ * Python, Perl or OpenSSL load code or files of its choosing (LD_*,
+ * BASH_ENV, PYTHON*, ...), nor PATH and MACHINE, which the server sets.
+ */
+int manifest_env_name_ok(const char *name, size_t len);
+
 #endif

@@ -585,6 +585,8 @@ check_spec(const char *spec)
 
 		if (eq == NULL || eq == s || memchr(eq + 1, '=', len - (size_t)(eq - s) - 1) != NULL)
 			return -1;
+		if (!manifest_env_name_ok(s, (size_t)(eq - s)))
+			return -2;
 		if (s[len] == '\0')
 			return 0;
 		s += len + 1;
@@ -609,6 +611,11 @@ tegra_check_manifest(struct tegra *t)
 		t->mode = MODE_BUPGEN;
 	else
 		t->mode = MODE_SIGN;
+	/* The variables become the tool's environment: nothing that loads code. */
+	for (size_t i = 0; i < t->mf.n; i++)
+		if (!manifest_env_name_ok(t->mf.vars[i].name, strlen(t->mf.vars[i].name)))
+			return job_fail(t->job, 400, "Invalid manifest: %.64s may not be set",
+					t->mf.vars[i].name);
 	if (t->mode == MODE_SIGNFILES)
 		return 0;
 	for (size_t i = 0; i < NELEM(need); i++)
@@ -637,15 +644,21 @@ tegra_check_manifest(struct tegra *t)
 	if (t->mode == MODE_BUPGENSPECS) {
 		struct strv list = {0};
 		size_t n, bad = 0;
+		int why = 0;
 
 		split_specs(specs, &list);
 		for (size_t i = 0; i < list.n && bad == 0; i++)
-			if (check_spec(list.v[i]) < 0)
+			if ((why = check_spec(list.v[i])) < 0)
 				bad = i + 1;
 		n = list.n;
 		strv_free(&list, 0);
 		if (n == 0)
 			return job_fail(t->job, 400, "Invalid BUPGENSPECS: no spec");
+		if (bad && why == -2)
+			return job_fail(t->job, 400,
+					"Invalid BUPGENSPECS: spec %zu: a setting names a variable that "
+					"may not be set",
+					bad);
 		if (bad)
 			return job_fail(t->job, 400,
 					"Invalid BUPGENSPECS: spec %zu: each setting must be name=value",

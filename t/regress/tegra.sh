@@ -494,6 +494,19 @@ for spec in "fab=B01=2" "fab" "fab=B01;" "fab=B01;;boardsku=1" "=B01" "fab=B01 b
 	expect400 "BUPGENSPECS '$spec': 400 Invalid BUPGENSPECS" "Invalid BUPGENSPECS" \
 		tx2 tegra186 32.7.4 "$T/badspec.tar.gz"
 done
+# MANIFEST variables become the tool's environment: none that loads code
+for v in LD_PRELOAD=./evil.so ld_library_path=. BASH_ENV=./x.sh ENV=./x.sh \
+	PYTHONPATH=. PYTHONSTARTUP=./x.py PERL5OPT=-Mx PATH=. MACHINE=other \
+	"BASH_FUNC_x%%=() { id; }" OPENSSL_CONF=./x.cnf GCONV_PATH=. "BAD-NAME=1" "1X=1"; do
+	{ manifest boot.img; echo "$v"; } | badpkg envvar
+	expect400 "MANIFEST ${v%%=*}: 400, not passed to the tool" "Invalid manifest" \
+		tx2 tegra186 32.7.4 "$T/envvar.tar.gz"
+done
+for spec in "ld_preload=./evil.so" "fab=B01;BASH_ENV=./x.sh" "pythonpath=."; do
+	{ manifest boot.img; echo "BUPGENSPECS=$spec"; } | badpkg badspec
+	expect400 "BUPGENSPECS setting '$spec': 400" "Invalid BUPGENSPECS" \
+		tx2 tegra186 32.7.4 "$T/badspec.tar.gz"
+done
 { manifest boot.img; echo "BUPGENSPECS=  "; } | badpkg nospec
 expect400 "BUPGENSPECS without a spec: 400" "Invalid BUPGENSPECS" tx2 tegra186 32.7.4 "$T/nospec.tar.gz"
 python3 - "$T/evil.tar.gz" <<'EOF'
