@@ -58,6 +58,7 @@ ar_normalize(const char *name, char *out, size_t outlen, const char **why)
 {
 	const char *p = name, *q;
 	size_t o = 0, n;
+	int depth = 0;
 
 	if (name[0] == '/') {
 		*why = "absolute path";
@@ -75,6 +76,10 @@ ar_normalize(const char *name, char *out, size_t outlen, const char **why)
 			return -1;
 		}
 		if (n > 0 && !(n == 1 && p[0] == '.')) {
+			if (++depth > AR_MAX_DEPTH) {
+				*why = "path too deep";
+				return -1;
+			}
 			if (o + (o > 0) + n + 1 > outlen || o + n + 1 > PATH_MAX) {
 				*why = "path too long";
 				return -1;

@@ -94,6 +94,8 @@ ssize_t ar_list_find(const struct ar_list *list, const char *name);
  * refuse absolute names and ".." (0, or -1 with *why set to a reason).
  * "" and "./" give ".".
  */
+/* Most path components a member may have (real trees need a dozen). */
+#define AR_MAX_DEPTH 64
 int ar_normalize(const char *name, char *out, size_t outlen, const char **why);
 
 /*

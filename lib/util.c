@@ -182,18 +182,22 @@ util_write_file(const char *path, const void *buf, size_t len, mode_t mode)
 	return 0;
 }
 
-/* Remove everything below the directory open at dfd; 0 or -1. */
+/* How deep rm_below recurses before it moves a subtree up instead. */
+#define RM_MAX_DEPTH 32
+
+/*
+ * Remove everything below the directory open at dfd (closed here).  Below
+ * RM_MAX_DEPTH a directory is not entered but renamed into the top
+ * directory (topfd) and *moved set, so the caller's next pass removes it:
+ * trees of any depth go without deep recursion or long paths.  0 or -1.
+ */
 static int
-rm_below(int dfd, int depth)
+rm_below(int topfd, int dfd, int depth, int *moved)
 {
 	DIR *d;
 	struct dirent *de;
 	int rc = 0;
 
-	if (depth > 256) {
-		errno = ELOOP;
-		return -1;
-	}
 	if ((d = fdopendir(dfd)) == NULL) {
 		close(dfd);
 		return -1;
@@ -204,17 +208,30 @@ rm_below(int dfd, int depth)
 		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
 			continue;
 		if (errno == EISDIR || errno == EPERM) {
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub;
+
+			if (depth >= RM_MAX_DEPTH) {
+				static unsigned long seq;
+				char name[64];
+
+				snprintf(name, sizeof(name), ".rm-deep-%ld-%lu", (long)getpid(), ++seq);
+				if (renameat(dirfd(d), de->d_name, topfd, name) == 0)
+					*moved = 1;
+				else
+					rc = -1;
+				continue;
+			}
+			sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0) {
 				rc = -1;
 				continue;
 			}
 			/* A tool may have left a directory without write bits. */
 			fchmod(sub, 0700);
-			if (rm_below(sub, depth + 1) < 0)
+			if (rm_below(topfd, sub, depth + 1, moved) < 0)
 				rc = -1;
-			if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
+			if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0 &&
+			    !(errno == ENOTEMPTY && *moved))
 				rc = -1;
 		} else if (errno != ENOENT) {
 			rc = -1;
@@ -228,6 +245,7 @@ int
 util_rm_rf(const char *path)
 {
 	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int moved, rc;
 
 	if (dfd < 0) {
 		if (errno == ENOENT)
@@ -237,7 +255,20 @@ util_rm_rf(const char *path)
 		return -1;
 	}
 	fchmod(dfd, 0700);
-	if (rm_below(dfd, 0) < 0)
+	do {
+		int sub = dup(dfd);
+
+		moved = 0;
+		if (sub < 0) {
+			close(dfd);
+			return -1;
+		}
+		rc = rm_below(dfd, sub, 0, &moved);
+		if (lseek(dfd, 0, SEEK_SET) < 0)
+			break;
+	} while (moved);
+	close(dfd);
+	if (rc < 0)
 		return -1;
 	if (rmdir(path) < 0 && errno != ENOENT)
 		return -1;

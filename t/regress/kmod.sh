@@ -338,6 +338,9 @@ $MKTAR "$T/symup.tar.gz" dir:lib "sym:lib/up=../../outside" "file:lib/up/evil.ko
 hostile symlink-climbs symup.tar.gz
 $MKTAR "$T/symchain.tar.gz" dir:a dir:a/b "sym:a/b/s=../.." "sym:lib=a/b/s/.."
 hostile symlink-chain symchain.tar.gz
+deep=lib; for i in $(seq 80); do deep=$deep/d; done
+$MKTAR "$T/deep.tar.gz" "file:$deep/x.ko=x"
+hostile path-too-deep deep.tar.gz
 $MKTAR "$T/hardout.tar.gz" dir:lib "hard:lib/passwd=/etc/passwd"
 hostile hardlink-absolute hardout.tar.gz
 $MKTAR "$T/hardup.tar.gz" dir:lib "hard:lib/x=../outside/x"
