@@ -39,13 +39,14 @@ line_hash(const char *buf, size_t len, char out[65])
 	util_hex(md, sizeof(md), out);
 }
 
-/* Find the hash of the last line of an open trail; 0 or -1. */
+/* Find the hash of the last line of an open trail, reading backwards
+ * from the end until the line's start; 0 or -1. */
 static int
 read_last_hash(int fd, char out[65])
 {
 	struct stat st;
-	char *buf;
-	size_t len, start;
+	char *buf = NULL;
+	size_t len = 0, start, want = 65536;
 	off_t from;
 
 	memset(out, '0', 64);
@@ -54,23 +55,26 @@ read_last_hash(int fd, char out[65])
 		return -1;
 	if (st.st_size == 0)
 		return 0;
-	/* Lines are bounded by the record size; read the tail only. */
-	from = st.st_size > (1 << 22) ? st.st_size - (1 << 22) : 0;
-	len = (size_t)(st.st_size - from);
-	buf = xmalloc(len + 1);
-	if (pread(fd, buf, len, from) != (ssize_t)len) {
-		free(buf);
-		return -1;
+	for (;;) {
+		from = st.st_size > (off_t)want ? st.st_size - (off_t)want : 0;
+		len = (size_t)(st.st_size - from);
+		buf = xrealloc(buf, len + 1);
+		if (pread(fd, buf, len, from) != (ssize_t)len) {
+			free(buf);
+			return -1;
+		}
+		if (buf[len - 1] != '\n') {
+			log_errorx("audit trail %s does not end with a newline", audit_path);
+			free(buf);
+			return -1;
+		}
+		for (start = len - 1; start > 0 && buf[start - 1] != '\n'; start--)
+			;
+		if (start > 0 || from == 0)
+			break;
+		want *= 4; /* the last line is longer than what was read */
 	}
-	if (buf[len - 1] != '\n') {
-		log_errorx("audit trail %s does not end with a newline", audit_path);
-		free(buf);
-		return -1;
-	}
-	len--;
-	for (start = len; start > 0 && buf[start - 1] != '\n'; start--)
-		;
-	line_hash(buf + start, len - start, out);
+	line_hash(buf + start, len - 1 - start, out);
 	free(buf);
 	return 0;
 }

@@ -60,7 +60,12 @@ struct worker {
 	char key_sha256[65];
 	json_t *audit_signed;
 	json_t *audit_extra;
+	size_t audit_bytes;	/* of records taken for this job */
+	size_t audit_omitted;	/* records past AUDIT_JOB_MAX, dropped */
 };
+
+/* Most audit record bytes kept per job (the rest is counted, not kept). */
+#define AUDIT_JOB_MAX (1u << 20)
 
 static TAILQ_HEAD(, worker) workers = TAILQ_HEAD_INITIALIZER(workers);
 static uint32_t next_generation = 1;
@@ -249,6 +254,12 @@ kill_worker(struct worker *w)
 static void
 audit_job_end(struct worker *w, int status, const char *result)
 {
+	if (w->audit_omitted > 0) {
+		if (w->audit_extra == NULL)
+			w->audit_extra = json_object();
+		json_object_set_new(w->audit_extra, "records_omitted",
+				    json_integer((json_int_t)w->audit_omitted));
+	}
 	if (w->endpoint[0] != '\0') {
 		struct audit_job aj = {
 			.job_id = w->job_id,
@@ -272,6 +283,7 @@ audit_job_end(struct worker *w, int status, const char *result)
 	json_decref(w->audit_extra);
 	w->audit_signed = w->audit_extra = NULL;
 	w->key_sha256[0] = '\0';
+	w->audit_bytes = w->audit_omitted = 0;
 }
 
 /* Merge one PROTO_AUDIT object from a worker into w's job. */
@@ -279,14 +291,21 @@ static void
 audit_merge(struct worker *w, const char *text)
 {
 	json_error_t jerr;
-	json_t *o = json_loads(text, 0, &jerr), *v;
+	json_t *o, *v;
 	const char *k;
 
+	if (w->audit_bytes > AUDIT_JOB_MAX) {
+		/* past the bound: not even parsed, only counted */
+		w->audit_omitted++;
+		return;
+	}
+	o = json_loads(text, 0, &jerr);
 	if (!json_is_object(o)) {
 		log_warnx("worker %ld: audit record is not a JSON object", (long)w->pid);
 		json_decref(o);
 		return;
 	}
+	w->audit_bytes += strlen(text);
 	json_object_foreach(o, k, v) {
 		if (strcmp(k, "key_sha256") == 0 && json_is_string(v)) {
 			snprintf(w->key_sha256, sizeof(w->key_sha256), "%s", json_string_value(v));
