@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -161,6 +163,34 @@ prepare_work_dir(const struct config *cfg, const struct priv_user *pu, int fix, 
 	return 0;
 }
 
+/*
+ * Raise the descriptor limit to its hard maximum and keep MAX_CONNECTIONS
+ * below it, with room for the workers' channels and their clients.
+ */
+static void
+fit_connections(struct config *cfg)
+{
+	struct rlimit rl;
+	long long room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	room = rl.rlim_cur == RLIM_INFINITY ? LLONG_MAX : (long long)rl.rlim_cur - 4 * cfg->workers - 64;
+	if (room < 16)
+		room = 16;
+	if (cfg->max_connections > room) {
+		log_warnx("DIGSIGSERVER_MAX_CONNECTIONS lowered from %lld to %lld to fit the descriptor "
+			  "limit of %llu",
+			  cfg->max_connections, room, (unsigned long long)rl.rlim_cur);
+		cfg->max_connections = room;
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -255,6 +285,7 @@ main(int argc, char **argv)
 	}
 	if (!s->user.valid)
 		log_info("not started as root: workers run as uid %u", (unsigned)getuid());
+	fit_connections(&s->cfg);
 	supervisor_init(s, environ);
 	return supervisor_run(s);
 }

@@ -55,6 +55,7 @@ struct worker {
 	uint64_t job_start_ms;
 	int responding;
 	int timed_out;
+	int aborted; /* the supervisor answered the job itself (crash, timeout) */
 	pid_t tool_pgid;
 	/* what the worker reported for the audit trail */
 	char key_sha256[65];
@@ -326,6 +327,7 @@ audit_merge(struct worker *w, const char *text)
 static void
 abort_job(struct worker *w, int status, const char *text)
 {
+	w->aborted = 1;
 	if (w->client_fd >= 0) {
 		uint64_t out = 0;
 
@@ -355,7 +357,7 @@ worker_fail(struct worker *w, const char *why)
 {
 	log_errorx("worker %ld: %s; killing it", (long)w->pid, why);
 	kill_worker(w);
-	if (w->state == W_BUSY && !w->timed_out) {
+	if (w->state == W_BUSY && !w->aborted) {
 		abort_job(w, 500, "Signing error");
 		sv->count.crashes++;
 	}
@@ -470,7 +472,7 @@ job_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->state != W_BUSY)
+	if (w->state != W_BUSY || w->aborted)
 		return;
 	log_warnx("job %llu (%s for %s) exceeded RESPONSE_TIMEOUT of %lld s; killing worker %ld",
 		  (unsigned long long)w->job_id, w->endpoint[0] ? w->endpoint : "-", w->peer,
@@ -509,6 +511,7 @@ pool_dispatch(struct conn *c)
 		w->client_fd = c->fd;
 		w->responding = 0;
 		w->timed_out = 0;
+		w->aborted = 0;
 		w->tool_pgid = 0;
 		w->job_start_ms = util_now_ms();
 		w->endpoint[0] = w->selector[0] = w->progress[0] = w->identity[0] = '\0';
@@ -550,6 +553,8 @@ pool_reap(void)
 					log_errorx("worker %ld exited (%d) during job %llu",
 						   (long)pid, WEXITSTATUS(status),
 						   (unsigned long long)w->job_id);
+			}
+			if (!w->aborted) { /* else worker_fail or the timer answered */
 				sv->count.crashes++;
 				abort_job(w, 500, "Signing error");
 			}

@@ -45,10 +45,11 @@
 
 struct supervisor *sv;
 
-static struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_sigchld;
+static struct event *ev_sigterm, *ev_sigint, *ev_sighup, *ev_sigchld, *ev_resume;
 extern int supervisor_reload(void);
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void pause_accepting(int err);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 void
@@ -317,7 +318,9 @@ accept_some(int lfd)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				pause_accepting(errno);
+			else if (errno != EAGAIN)
 				log_warnx("accept: %s", strerror(errno));
 			return 0;
 		}
@@ -375,6 +378,36 @@ supervisor_load_tokens(void)
 	return 0;
 }
 
+/* Out of descriptors or memory: the listener stays readable, so stop
+ * watching it for a moment instead of spinning; warn at most every 10 s. */
+static void
+pause_accepting(int err)
+{
+	static uint64_t last_warning;
+	struct timeval tv = {0, 100000};
+	uint64_t now = util_now_ms();
+
+	if (now - last_warning >= 10000) {
+		log_warnx("accept: %s; pausing new connections (%u held)", strerror(err),
+			  sv->nconns);
+		last_warning = now;
+	}
+	if (sv->ev_listen != NULL && ev_resume != NULL) {
+		event_del(sv->ev_listen);
+		evtimer_add(ev_resume, &tv);
+	}
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (sv->ev_listen != NULL && !sv->stopping)
+		event_add(sv->ev_listen, NULL);
+}
+
 /* Stop accepting; the loop ends when no accepted job is left. */
 static void
 begin_shutdown(void)
@@ -385,7 +418,7 @@ begin_shutdown(void)
 		 pool_busy_jobs(), queue_length());
 	/* Connections the kernel completed before the signal are accepted
 	 * jobs: take them all, as closing the listener would reset them. */
-	while (accept_some(sv->listen_fd))
+	for (int rounds = 0; rounds < 64 && accept_some(sv->listen_fd); rounds++)
 		;
 	sv->stopping = 1;
 	if (sv->ev_listen) {
@@ -468,7 +501,8 @@ supervisor_init(struct supervisor *s, char *const *envp)
 	ev_sigint = evsignal_new(s->base, SIGINT, signal_cb, NULL);
 	ev_sighup = evsignal_new(s->base, SIGHUP, signal_cb, NULL);
 	ev_sigchld = evsignal_new(s->base, SIGCHLD, signal_cb, NULL);
-	if (!s->ev_listen || !ev_sigterm || !ev_sigint || !ev_sighup || !ev_sigchld)
+	ev_resume = evtimer_new(s->base, resume_cb, NULL);
+	if (!s->ev_listen || !ev_sigterm || !ev_sigint || !ev_sighup || !ev_sigchld || !ev_resume)
 		fatalx("event_new failed");
 	event_add(s->ev_listen, NULL);
 	event_add(ev_sigterm, NULL);
