@@ -327,6 +327,9 @@ audit_merge(struct worker *w, const char *text)
 static void
 abort_job(struct worker *w, int status, const char *text)
 {
+	if (w->aborted)
+		return;
+	w->aborted = 1;
 	w->aborted = 1;
 	if (w->client_fd >= 0) {
 		uint64_t out = 0;
@@ -374,6 +377,8 @@ handle_record(struct worker *w, const union proto_msg *m)
 		worker_fail(w, "record with a wrong generation");
 		return;
 	}
+	if (w->aborted)
+		return; /* the job was answered and the worker is being killed */
 	if (jobscoped && (w->state != W_BUSY || m->hdr.job_id != w->job_id)) {
 		worker_fail(w, "record for a job it does not have");
 		return;
@@ -385,7 +390,10 @@ handle_record(struct worker *w, const union proto_msg *m)
 			return;
 		}
 		w->state = W_IDLE;
-		spawn_failures = 0;
+		if (spawn_failures > 0) {
+			spawn_failures = 0;
+			pool_fill(); /* the probe worked: the rest of the pool now */
+		}
 		queue_run();
 		if (sv->stopping && queue_length() == 0)
 			shutdown(w->chan, SHUT_WR); /* not needed any more */
@@ -512,6 +520,7 @@ pool_dispatch(struct conn *c)
 		w->responding = 0;
 		w->timed_out = 0;
 		w->aborted = 0;
+		w->aborted = 0;
 		w->tool_pgid = 0;
 		w->job_start_ms = util_now_ms();
 		w->endpoint[0] = w->selector[0] = w->progress[0] = w->identity[0] = '\0';
@@ -544,7 +553,7 @@ pool_reap(void)
 		if (event_pending(w->ev_chan, EV_READ, NULL))
 			chan_cb(w->chan, EV_READ, w);
 		if (w->state == W_BUSY) {
-			if (!w->timed_out) {
+			if (!w->aborted) {
 				if (WIFSIGNALED(status))
 					log_errorx("worker %ld died of signal %d during job %llu",
 						   (long)pid, WTERMSIG(status),
