@@ -250,6 +250,29 @@ uri_s3_status(const struct s3_error *e, const char *doing, char *err, size_t err
 	}
 }
 
+/* 1 if the directory real is inside the work directory or a file:// key
+ * store: an artifact there could be another job's file or a key. */
+static int
+uri_in_server_dirs(const struct config *cfg, const char *real)
+{
+	const char *roots[2] = {cfg->work_dir, NULL};
+
+	if (cfg->keyfile_uri != NULL && strncmp(cfg->keyfile_uri, "s3://", 5) != 0)
+		roots[1] = strncmp(cfg->keyfile_uri, "file://", 7) == 0 ? cfg->keyfile_uri + 7
+									 : cfg->keyfile_uri;
+	for (size_t i = 0; i < 2; i++) {
+		char root[PATH_MAX];
+		size_t n;
+
+		if (roots[i] == NULL || realpath(roots[i], root) == NULL)
+			continue;
+		n = strlen(root);
+		if (strncmp(real, root, n) == 0 && (real[n] == '\0' || real[n] == '/' || n == 1))
+			return 1;
+	}
+	return 0;
+}
+
 static int
 uri_open_file(struct uri_artifact *a, const char *canon, char *err, size_t errlen)
 {
@@ -262,16 +285,20 @@ uri_open_file(struct uri_artifact *a, const char *canon, char *err, size_t errle
 	a->base = xstrdup(slash + 1);
 	a->dirfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	saved = errno;
-	if (a->dirfd >= 0 && a->cfg->artifact_uri_prefixes != NULL) {
-		char real[PATH_MAX], *rc;
+	if (a->dirfd >= 0) {
+		char real[PATH_MAX], fdpath[64], *rc;
 
-		if (realpath(*dir ? dir : "/", real) == NULL) {
+		/* the directory actually opened, not the name, which may have
+		 * been swapped for a symbolic link since */
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", a->dirfd);
+		if (realpath(fdpath, real) == NULL) {
 			saved = errno;
 			close(a->dirfd);
 			a->dirfd = -1;
 		} else {
 			rc = xasprintf("file://%s/%s", strcmp(real, "/") ? real : "", a->base);
-			if (!uri_allowed(a->cfg, rc, 1)) {
+			if ((a->cfg->artifact_uri_prefixes != NULL && !uri_allowed(a->cfg, rc, 1)) ||
+			    uri_in_server_dirs(a->cfg, real)) {
 				free(rc);
 				free(dir);
 				snprintf(err, errlen, "Artifact URI not allowed (resolves elsewhere)");

@@ -912,7 +912,9 @@ walk_files(const char *dir, const char *rel, struct strv *out, int depth)
 		char *r = xasprintf("%s/%s", rel, names.v[i]);
 		struct stat st;
 
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+		if (lstat(p, &st) < 0)
+			; /* gone meanwhile: nothing to list */
+		else if (S_ISDIR(st.st_mode))
 			walk_files(p, r, out, depth + 1);
 		else if (S_ISREG(st.st_mode))
 			strv_add(out, xstrdup(r));

@@ -76,6 +76,13 @@ check_eq "no distro: 400 Distro name missing" "400 Distro name missing" "$code $
 code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F other=1 "$URL/sign/mender")
 check_eq "neither: the URI is checked first, as in the original" "400 Artifact URI missing" "$code $(body)"
 
+# the server's own directories are never artifacts, prefixes or not
+for u in "file://$KEYS/rsa1/mender/private.key" "file://$DSS_WORK/some.mender"; do
+	code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=rsa1 -F artifact-uri="$u" \
+		"$URL/sign/mender")
+	check_eq "artifact-uri inside the key store or work directory: 403" 403 "$code"
+done
+
 # --- RSA, byte for byte with mender-artifact sign -----------------------------
 f=$(fresh plain.mender plain.mender)
 check "the bbclass's command line: curl --fail -X POST -F distro -F artifact-uri" \
