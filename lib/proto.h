@@ -24,7 +24,8 @@
 #include <sys/types.h>
 
 #define PROTO_PEER_MAX 64     /* "[addr]:port" text */
-#define PROTO_PREFIX_MAX 8192 /* request bytes the supervisor already read */
+#define PROTO_PREFIX_MAX 16384 /* request bytes the supervisor already read: the
+				 * head, as HEADER_MAX_SIZE is at most this */
 #define PROTO_TEXT_MAX 128
 #define PROTO_AUDIT_MAX 16384
 

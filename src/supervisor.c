@@ -2,10 +2,12 @@
  * supervisor.c: the supervisor's event loop.
  *
  * It owns the listening socket and every client connection until a worker
- * takes it.  For each connection it reads only the request line (bounded
- * in size and time), answers /status, /healthz and /metrics itself, and
- * hands POST /sign/... to an idle worker (pool.c) or the bounded queue
- * (queue.c).  Everything it answers itself closes with a lingering close,
+ * takes it.  For each connection it reads the request line (bounded in
+ * size and time) and routes on it alone: /status, /healthz and /metrics
+ * are answered here; for POST /sign/... it waits, within the same time
+ * bound, until the head is complete (without parsing it: the worker does)
+ * and hands the connection to an idle worker (pool.c) or the bounded
+ * queue (queue.c).  Everything it answers itself closes with a lingering close,
  * so a client still sending its body sees the answer and not a reset.
  * Signals: SIGTERM/SIGINT stop accepting and exit once accepted jobs are
  * done; SIGHUP re-reads the configuration and replaces idle workers;
@@ -50,6 +52,7 @@ extern int supervisor_reload(void);
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void pause_accepting(int err);
+static void head_check(struct conn *c);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 void
@@ -215,6 +218,35 @@ route(struct conn *c, const char *nl)
 		conn_reply(c, 503, "Audit trail cannot be written", extra);
 		return;
 	}
+	/* A signing request waits here until its whole head is in, so a
+	 * client sending its headers slowly never holds a worker. */
+	c->want_head = 1;
+	head_check(c);
+}
+
+/* 1 when c->buf holds the end of the request head. */
+static int
+head_complete(const struct conn *c)
+{
+	for (size_t i = 1; i < c->len; i++)
+		if (c->buf[i] == '\n' &&
+		    (c->buf[i - 1] == '\n' || (i >= 2 && c->buf[i - 1] == '\r' && c->buf[i - 2] == '\n')))
+			return 1;
+	return 0;
+}
+
+/* A signing request with its head complete goes to a worker or the queue. */
+static void
+head_check(struct conn *c)
+{
+	char extra[128];
+
+	if (!head_complete(c)) {
+		if (c->len == sizeof(c->buf))
+			conn_reply(c, 431, "Request header fields too large", NULL);
+		return; /* more to come, within REQUEST_LINE_TIMEOUT */
+	}
+	c->want_head = 0;
 	event_del(c->ev_read);
 	evtimer_del(c->ev_timer);
 	if (pool_dispatch(c))
@@ -277,6 +309,10 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->len += (size_t)n;
+	if (c->want_head) {
+		head_check(c);
+		return;
+	}
 	if ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
 		route(c, nl);
 		return;

@@ -29,6 +29,7 @@ struct conn {
 	char path[256];
 	uint64_t accepted_ms;
 	uint64_t queued_ms;
+	int want_head; /* a signing request waiting for the end of its head */
 	int lingering; /* answered; draining the client's input before close */
 	size_t drained;
 	TAILQ_ENTRY(conn) entry; /* in the queue */

@@ -91,6 +91,13 @@ before=$(status_field 'd["totals"]["jobs"]')
 check_eq "slow request line: 408 after REQUEST_LINE_TIMEOUT" "408" "$(python3 -c "
 import socket,time; s=socket.create_connection(('127.0.0.1',$PORT)); s.sendall(b'POST /sign/swu'); s.settimeout(5); print(s.recv(100).split()[1].decode())")"
 check_eq "slow request line used no worker" "$before" "$(status_field 'd["totals"]["jobs"]')"
+before=$(status_field 'd["totals"]["jobs"]')
+check_eq "signing request with headers trickling in: 408 after REQUEST_LINE_TIMEOUT" "408" "$(python3 -c "
+import socket,time; s=socket.create_connection(('127.0.0.1',$PORT)); s.sendall(b'POST /sign/swupdate HTTP/1.1\r\nHost: x\r\n')
+for i in range(3):
+    time.sleep(0.4); s.sendall(b'X-Slow: 1\r\n')
+s.settimeout(5); print(s.recv(100).split()[1].decode())")"
+check_eq "... and it never took a worker" "$before" "$(status_field 'd["totals"]["jobs"]')"
 
 # --- the queue ------------------------------------------------------------
 post_slow "$T/s1" 100k &
