@@ -142,7 +142,7 @@ else
 fi
 say "(a) and (b) give $same trees"
 
-bench_row "$(printf '| kmod %s: %d modules (%d MB), RSA-%s %s, %d cores | %.1f s | %.1f s (tar, sign-file per module, tar) | %.1fx |' \
+bench_row "$(printf '| kmod %s: %d modules (%d MB), RSA-%s %s, %d cores | %.1f s | %.1f s (tar, sign-file per module, tar) | %.1fx | | |' \
 	"$pkg" "$nmods" "$((size / 1000000))" "$BITS" "$HASH" "$(nproc)" "$tb" "$ta" \
 	"$(awk "BEGIN{printf \"%.2f\", $ta / $tb}")")"
 exit 0

@@ -26,8 +26,9 @@ MA=mender-artifact
 EMU=$SRC/t/s3/s3-emulator
 EMU_DIR=$T/s3
 SMALL=$T/small
-N=1000
-M=24
+N=1000 # swupdate requests while workers are killed
+M=24   # Mender artifacts signed meanwhile
+BURST=200 # connections made just before SIGTERM
 if [ -n "${DSS_SANITIZED:-}" ]; then
 	N=300
 	M=8
@@ -35,6 +36,7 @@ fi
 if [ -n "${DSS_VALGRIND:-}" ]; then
 	N=100
 	M=4
+	BURST=20
 fi
 BG=
 
@@ -659,9 +661,9 @@ json.dump({"before": len(before), "after": count(after),
            "lost": lost[:5], "nlost": len(lost)}, open(out, "w"))
 PY
 if section 5; then
-	dss_start DIGSIGSERVER_WORKERS=4 DIGSIGSERVER_QUEUE_MAX=1000 || exit 1
+	dss_start DIGSIGSERVER_WORKERS=4 DIGSIGSERVER_QUEUE_MAX=1000 DIGSIGSERVER_QUEUE_WAIT=600 || exit 1
 	wpids=$(status_field '" ".join(str(w["pid"]) for w in d["pool"]["workers"])')
-	python3 "$T/termload.py" "$URL" "$DSS_PID" 32 "${FAULTS_BURST:-200}" "${FAULTS_HOLD:-hold}" "$T/sw-description" "$T/sw.sig" "$T/term.json"
+	python3 "$T/termload.py" "$URL" "$DSS_PID" 32 "$BURST" hold "$T/sw-description" "$T/sw.sig" "$T/term.json"
 	echo "# $(cat "$T/term.json")"
 	check "SIGTERM under load: every request connected before it got a full 200" python3 -c "
 import json; d = json.load(open('$T/term.json')); assert d['before'] > 0 and d['nlost'] == 0, d"
@@ -906,42 +908,59 @@ fi
 
 # === nothing lost, nothing leaked ================================================
 check "no job directory in any work directory" no_job_dirs "$T/work" "$SMALL/work"
-# keyscan.py KEYS SINCE: every private key in KEYS, as 24-character chunks
-# of its base64 text and 16-byte chunks of its DER, must appear in no file
-# under $T (the key store and the S3 emulator's objects aside: they are key
-# stores) nor in any file the service user could have written since SINCE
-# in /tmp, /var/tmp and /dev/shm.
+# keyscan.py KEYS SINCE TOP SKIP...: no part of the private numbers of any
+# key in KEYS, raw, as hex or as base64 of its PEM or DER, may be in a file
+# under TOP (but SKIP: the key store and the S3 emulator's objects are key
+# stores) nor in a file the service user could have written since SINCE in
+# /tmp, /var/tmp and /dev/shm (found with grep -F, which is quick).
 cat >"$T/keyscan.py" <<'PY'
-import base64, os, subprocess, sys
+import base64, os, re, subprocess, sys
 keys, since, top = sys.argv[1], os.stat(sys.argv[2]).st_mtime, sys.argv[3]
 skip = [os.path.realpath(p) for p in sys.argv[4:]]
 
-def pkey(args, data):
-    return subprocess.run(["openssl", "pkey"] + args, input=data, capture_output=True,
-                          check=True).stdout
+def openssl(args, data):
+    return subprocess.run(["openssl"] + args, input=data, capture_output=True, check=True).stdout
 
+def secrets(pem):
+    """The private numbers (RSA d, p, q, dp, dq, qinv; EC priv) as bytes."""
+    text = openssl(["pkey", "-text", "-noout"], pem).decode()
+    out = []
+    for label, hexdump in re.findall(r"^(\w+):\n((?:[ \t]+[0-9a-f:]+\n)+)", text, re.M):
+        if label in ("modulus", "pub"):
+            continue
+        b = bytes.fromhex(re.sub(r"[^0-9a-f]", "", hexdump)).lstrip(b"\0")
+        if len(b) >= 16:
+            out.append(b)
+    return out
+
+# Patterns of the secret numbers only (structure and public parts are the
+# same in other keys): 16 bytes raw and as hex, 8 bytes as openssl's
+# colon hex, and base64 of 15 bytes at every alignment of each encoding.
 pats = set()
 for d, _, files in os.walk(keys):
     for f in files:
         pem = open(os.path.join(d, f), "rb").read()
         if b"PRIVATE KEY" not in pem:
             continue
-        # the public key (modulus, point) is inside the private key's DER:
-        # only chunks that are not public count
-        pub = pkey(["-pubout", "-outform", "DER"], pem)
-        pkcs8 = subprocess.run(["openssl", "pkcs8", "-topk8", "-nocrypt", "-outform", "DER"],
-                               input=pem, capture_output=True, check=True).stdout
-        for der in (pkcs8, pkey(["-outform", "DER", "-traditional"], pem)):
-            # raw and hex: 16 bytes every 8 (grep patterns hold no NUL or newline)
-            for i in range(0, len(der) - 16, 8):
-                w = der[i:i + 16]
-                if b"\n" not in w and b"\0" not in w and w not in pub:
-                    pats.update((w, w.hex().encode()))
-            # base64 of 15 bytes, every 3 bytes, at each of the three alignments
+        nums = secrets(pem)
+        assert nums, f
+        for n in nums:
+            for i in range(0, len(n) - 16, 8):
+                w = n[i:i + 16]
+                if b"\n" not in w and b"\0" not in w:
+                    pats.add(w)
+                pats.update((w.hex().encode(), w.hex().upper().encode()))
+                pats.add(":".join("%02x" % c for c in w[:8]).encode())
+        ders = [openssl(["pkey", "-outform", "DER", "-traditional"], pem),
+                openssl(["pkcs8", "-topk8", "-nocrypt", "-outform", "DER"], pem)]
+        for der in ders:
+            ranges = [(der.find(n), der.find(n) + len(n)) for n in nums]
+            assert all(a >= 0 for a, _ in ranges), f
             for r in range(3):
                 b64 = base64.b64encode(der[r:])
                 for j in range(0, len(b64) - 20, 4):
-                    if der[r + j // 4 * 3:r + j // 4 * 3 + 15] not in pub:
+                    lo = r + j // 4 * 3
+                    if any(a <= lo and lo + 15 <= b for a, b in ranges):
                         pats.add(b64[j:j + 20])
 assert pats, "no keys found"
 with open(os.path.join(top, ".keyscan.pats"), "wb") as f:
