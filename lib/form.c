@@ -50,23 +50,6 @@ struct form_ctx {
 	int pct_hi;
 };
 
-static int
-set_err(char *err, size_t errlen, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-set_err(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
-
 /* A client-supplied name made safe to quote in a reason or a log line. */
 static void
 printable(const char *s, size_t len, char *out, size_t outlen)
@@ -96,7 +79,7 @@ field_too_large(struct form_ctx *x, const char *name, size_t nlen, char *err, si
 	char shown[48];
 
 	printable(name, nlen, shown, sizeof(shown));
-	return set_err(err, errlen, 413, "form field \"%s\" larger than %zu bytes", shown,
+	return util_err(err, errlen, 413, "form field \"%s\" larger than %zu bytes", shown,
 		       x->field_max);
 }
 
@@ -148,8 +131,8 @@ static int
 storage_error(int e, const char *what, char *err, size_t errlen)
 {
 	if (e == ENOSPC || e == EDQUOT || e == EFBIG)
-		return set_err(err, errlen, 507, "not enough storage for the upload");
-	return set_err(err, errlen, 500, "%s the upload: %s", what, strerror(e));
+		return util_err(err, errlen, 507, "not enough storage for the upload");
+	return util_err(err, errlen, 500, "%s the upload: %s", what, strerror(e));
 }
 
 static int
@@ -268,38 +251,26 @@ static const struct multipart_callbacks form_callbacks = {
 
 /* --- application/x-www-form-urlencoded --- */
 
-static int
-hexval(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* A name=value pair has ended ('&' or the end of the body). */
 static int
 url_pair_end(struct form_ctx *x, char *err, size_t errlen)
 {
 	if (x->pct != 0)
-		return set_err(err, errlen, 400, "invalid percent escape in the form");
+		return util_err(err, errlen, 400, "invalid percent escape in the form");
 	if (!x->in_value) {
 		/* the name is in value; a pair without '=' has an empty value */
 		free(x->name);
 		x->name = NULL;
 		if (x->vlen > 0) {
 			if (memchr(x->value, '\0', x->vlen) != NULL)
-				return set_err(err, errlen, 400, "NUL in a form field name");
+				return util_err(err, errlen, 400, "NUL in a form field name");
 			x->name = xstrndup(x->value, x->vlen);
 		}
 		x->vlen = 0;
 	}
 	if (x->name != NULL && x->name[0] != '\0') {
 		if (++x->nfields_seen > x->max_parts)
-			return set_err(err, errlen, 400, "more than %d fields in the form",
+			return util_err(err, errlen, 400, "more than %d fields in the form",
 				       x->max_parts);
 		if (!name_taken(x->f, x->name))
 			field_add(x, x->name, "text/plain");
@@ -322,8 +293,8 @@ url_feed(struct form_ctx *x, const unsigned char *p, size_t n, char *err, size_t
 		int h;
 
 		if (x->pct != 0) {
-			if ((h = hexval(ch)) < 0)
-				return set_err(err, errlen, 400,
+			if ((h = util_hexval(ch)) < 0)
+				return util_err(err, errlen, 400,
 					       "invalid percent escape in the form");
 			if (x->pct == 1) {
 				x->pct_hi = h;
@@ -343,7 +314,7 @@ url_feed(struct form_ctx *x, const unsigned char *p, size_t n, char *err, size_t
 			free(x->name);
 			x->name = xstrndup(x->value != NULL ? x->value : "", x->vlen);
 			if (strlen(x->name) != x->vlen)
-				return set_err(err, errlen, 400, "NUL in a form field name");
+				return util_err(err, errlen, 400, "NUL in a form field name");
 			x->vlen = 0;
 			x->in_value = 1;
 			continue;
@@ -353,7 +324,7 @@ url_feed(struct form_ctx *x, const unsigned char *p, size_t n, char *err, size_t
 		if (value_append(x, &ch, 1) < 0) {
 			if (x->in_value)
 				return field_too_large(x, x->name, strlen(x->name), err, errlen);
-			return set_err(err, errlen, 413, "form field name larger than %zu bytes",
+			return util_err(err, errlen, 413, "form field name larger than %zu bytes",
 				       x->field_max);
 		}
 	}
@@ -460,21 +431,21 @@ form_read(struct http_conn *c, struct http_request *req, const char *dir, struct
 
 		/* no Content-Type: only an empty body makes sense (an empty form) */
 		if (req->content_length > 0)
-			return set_err(err, errlen, 415, "a request body needs a Content-Type");
+			return util_err(err, errlen, 415, "a request body needs a Content-Type");
 		n = http_read_body(c, req, &byte, 1, &rc, err, errlen);
 		if (n < 0)
 			return rc;
 		if (n > 0)
-			return set_err(err, errlen, 415, "a request body needs a Content-Type");
+			return util_err(err, errlen, 415, "a request body needs a Content-Type");
 		return 0;
 	}
 	if (multipart_content_type(ct, &type, &boundary) < 0)
-		return set_err(err, errlen, 400, "malformed Content-Type");
+		return util_err(err, errlen, 400, "malformed Content-Type");
 	if (strcmp(type, "multipart/form-data") == 0) {
 		struct multipart *mp;
 
 		if (boundary == NULL) {
-			rc = set_err(err, errlen, 400, "multipart body without a boundary");
+			rc = util_err(err, errlen, 400, "multipart body without a boundary");
 		} else {
 			x.wbuf = xmalloc(FORM_WRITE_SIZE);
 			mp = multipart_new(boundary, lim->max_parts, &form_callbacks, &x);
@@ -487,7 +458,7 @@ form_read(struct http_conn *c, struct http_request *req, const char *dir, struct
 		char shown[48];
 
 		printable(type, strlen(type), shown, sizeof(shown));
-		rc = set_err(err, errlen, 415, "unsupported Content-Type \"%s\"", shown);
+		rc = util_err(err, errlen, 415, "unsupported Content-Type \"%s\"", shown);
 	}
 	free(type);
 	free(boundary);

@@ -52,24 +52,6 @@ struct http_conn {
 	char errmsg[128];
 };
 
-static int
-set_err(char *err, size_t errlen, int status, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* Write a reason into err and return status. */
-static int
-set_err(char *err, size_t errlen, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return status;
-}
-
 struct http_conn *
 http_conn_new(int fd, const struct http_limits *lim, const void *prefix, size_t prefix_len)
 {
@@ -128,11 +110,11 @@ conn_fill(struct http_conn *c, const char *what, int *status, char *err, size_t 
 		c->start = 0;
 	}
 	if (c->end == c->cap) {
-		*status = set_err(err, errlen, 500, "request buffer full");
+		*status = util_err(err, errlen, 500, "request buffer full");
 		return -1;
 	}
 	if (c->fd < 0) {
-		*status = set_err(err, errlen, 400, "client closed the connection");
+		*status = util_err(err, errlen, 400, "client closed the connection");
 		return -1;
 	}
 	uint64_t deadline = util_now_ms() + (uint64_t)c->lim.read_timeout_ms;
@@ -143,14 +125,14 @@ conn_fill(struct http_conn *c, const char *what, int *status, char *err, size_t 
 		int r;
 
 		if (now >= deadline) {
-			*status = set_err(err, errlen, 408, "timed out waiting for the %s", what);
+			*status = util_err(err, errlen, 408, "timed out waiting for the %s", what);
 			return -1;
 		}
 		r = poll(&pfd, 1, (int)(deadline - now));
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			*status = set_err(err, errlen, 500, "poll: %s", strerror(errno));
+			*status = util_err(err, errlen, 500, "poll: %s", strerror(errno));
 			return -1;
 		}
 		if (r == 0)
@@ -164,35 +146,15 @@ conn_fill(struct http_conn *c, const char *what, int *status, char *err, size_t 
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (n == 0 || errno == ECONNRESET || errno == EPIPE)
-			*status = set_err(err, errlen, 400, "client closed the connection");
+			*status = util_err(err, errlen, 400, "client closed the connection");
 		else
-			*status = set_err(err, errlen, 400, "reading the %s: %s", what,
+			*status = util_err(err, errlen, 400, "reading the %s: %s", what,
 					  strerror(errno));
 		return -1;
 	}
 }
 
 /* --- the head --- */
-
-static int
-is_tchar(unsigned char ch)
-{
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-		return 1;
-	return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-static int
-hexval(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decode the path part of a target and collapse repeated slashes;
  * NULL for an invalid escape, %00 or a decoded control character. */
@@ -210,8 +172,8 @@ decode_path(const char *s, size_t len)
 
 			if (i + 2 >= len)
 				goto bad;
-			if ((hi = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)s[i + 2])) < 0)
+			if ((hi = util_hexval((unsigned char)s[i + 1])) < 0 ||
+			    (lo = util_hexval((unsigned char)s[i + 2])) < 0)
 				goto bad;
 			ch = (unsigned char)(hi * 16 + lo);
 			i += 2;
@@ -239,7 +201,7 @@ parse_target(struct http_request *req, const char *s, size_t len, char *err, siz
 		unsigned char ch = (unsigned char)s[i];
 
 		if (ch <= 0x20 || ch == 0x7f)
-			return set_err(err, errlen, 400, "invalid character in the request target");
+			return util_err(err, errlen, 400, "invalid character in the request target");
 	}
 	req->target = xstrndup(s, len);
 	if (len == 1 && s[0] == '*') {
@@ -252,14 +214,14 @@ parse_target(struct http_request *req, const char *s, size_t len, char *err, siz
 		while (p < end && *p != '/' && *p != '?' && *p != '#')
 			p++;
 	} else if (s[0] != '/') {
-		return set_err(err, errlen, 400, "invalid request target");
+		return util_err(err, errlen, 400, "invalid request target");
 	}
 	for (q = p; q < end && *q != '?' && *q != '#'; q++)
 		;
 	if (q == p)
 		req->path = xstrdup("/");
 	else if ((req->path = decode_path(p, (size_t)(q - p))) == NULL)
-		return set_err(err, errlen, 400, "invalid escape in the request path");
+		return util_err(err, errlen, 400, "invalid escape in the request path");
 	if (q < end && *q == '?') {
 		const char *qe = memchr(q, '#', (size_t)(end - q));
 
@@ -277,36 +239,36 @@ parse_request_line(struct http_request *req, const char *s, size_t len, char *er
 	int rc;
 
 	if ((sp1 = memchr(s, ' ', len)) == NULL)
-		return set_err(err, errlen, 400, "malformed request line");
+		return util_err(err, errlen, 400, "malformed request line");
 	mlen = (size_t)(sp1 - s);
 	if (mlen == 0)
-		return set_err(err, errlen, 400, "malformed request line");
+		return util_err(err, errlen, 400, "malformed request line");
 	for (size_t i = 0; i < mlen; i++)
-		if (!is_tchar((unsigned char)s[i]))
-			return set_err(err, errlen, 400, "invalid method");
+		if (!util_is_tchar((unsigned char)s[i]))
+			return util_err(err, errlen, 400, "invalid method");
 	if (mlen >= sizeof(req->method))
-		return set_err(err, errlen, 501, "method not implemented");
+		return util_err(err, errlen, 501, "method not implemented");
 	memcpy(req->method, s, mlen);
 	req->method[mlen] = '\0';
 
 	v = sp1 + 1;
 	if ((sp2 = memchr(v, ' ', (size_t)(s + len - v))) == NULL)
-		return set_err(err, errlen, 400, "no HTTP version in the request line");
+		return util_err(err, errlen, 400, "no HTTP version in the request line");
 	if (sp2 == v)
-		return set_err(err, errlen, 400, "malformed request line");
+		return util_err(err, errlen, 400, "malformed request line");
 	if ((rc = parse_target(req, v, (size_t)(sp2 - v), err, errlen)) != 0)
 		return rc;
 
 	v = sp2 + 1;
 	vlen = (size_t)(s + len - v);
 	if (vlen < 6 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9')
-		return set_err(err, errlen, 400, "malformed HTTP version");
+		return util_err(err, errlen, 400, "malformed HTTP version");
 	if (vlen == 6 && v[5] != '1')
-		return set_err(err, errlen, 505, "HTTP version not supported");
+		return util_err(err, errlen, 505, "HTTP version not supported");
 	if (vlen != 8 || v[6] != '.' || v[7] < '0' || v[7] > '9')
-		return set_err(err, errlen, 400, "malformed HTTP version");
+		return util_err(err, errlen, 400, "malformed HTTP version");
 	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
-		return set_err(err, errlen, 505, "HTTP version not supported");
+		return util_err(err, errlen, 505, "HTTP version not supported");
 	req->version_minor = v[7] - '0';
 	return 0;
 }
@@ -318,21 +280,21 @@ parse_header(struct http_request *req, const char *s, size_t len, char *err, siz
 	const char *colon = memchr(s, ':', len), *v, *e;
 
 	if (s[0] == ' ' || s[0] == '\t')
-		return set_err(err, errlen, 400, "folded header line");
+		return util_err(err, errlen, 400, "folded header line");
 	if (colon == NULL)
-		return set_err(err, errlen, 400, "header line without a colon");
+		return util_err(err, errlen, 400, "header line without a colon");
 	if (colon == s)
-		return set_err(err, errlen, 400, "empty header name");
+		return util_err(err, errlen, 400, "empty header name");
 	for (const char *p = s; p < colon; p++)
-		if (!is_tchar((unsigned char)*p))
-			return set_err(err, errlen, 400, "invalid header name");
+		if (!util_is_tchar((unsigned char)*p))
+			return util_err(err, errlen, 400, "invalid header name");
 	v = colon + 1;
 	e = s + len;
 	for (const char *p = v; p < e; p++) {
 		unsigned char ch = (unsigned char)*p;
 
 		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-			return set_err(err, errlen, 400, "invalid character in a header value");
+			return util_err(err, errlen, 400, "invalid character in a header value");
 	}
 	while (v < e && (*v == ' ' || *v == '\t'))
 		v++;
@@ -379,15 +341,15 @@ check_headers(struct http_request *req, char *err, size_t errlen)
 				for (; *p >= '0' && *p <= '9'; p++, digits++) {
 					n = n * 10 + (uint64_t)(*p - '0');
 					if (n > LENGTH_MAX)
-						return set_err(err, errlen, 400,
+						return util_err(err, errlen, 400,
 							       "invalid Content-Length");
 				}
 				while (*p == ' ' || *p == '\t')
 					p++;
 				if (digits == 0 || (*p != ',' && *p != '\0'))
-					return set_err(err, errlen, 400, "invalid Content-Length");
+					return util_err(err, errlen, 400, "invalid Content-Length");
 				if (has_length && (uint64_t)req->content_length != n)
-					return set_err(err, errlen, 400,
+					return util_err(err, errlen, 400,
 						       "conflicting Content-Length values");
 				req->content_length = (int64_t)n;
 				has_length = 1;
@@ -405,28 +367,28 @@ check_headers(struct http_request *req, char *err, size_t errlen)
 				for (e = p; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
 					;
 				if (e == s)
-					return set_err(err, errlen, 400,
+					return util_err(err, errlen, 400,
 						       "invalid Transfer-Encoding");
 				if (!word_is(s, e, "chunked"))
-					return set_err(err, errlen, 501,
+					return util_err(err, errlen, 501,
 						       "transfer coding not implemented");
 				if (++nte > 1)
-					return set_err(err, errlen, 400, "chunked applied twice");
+					return util_err(err, errlen, 400, "chunked applied twice");
 				if (*p++ == '\0')
 					break;
 			}
 		} else if (strcasecmp(name, "Expect") == 0) {
 			if (strcasecmp(v, "100-continue") != 0)
-				return set_err(err, errlen, 417, "unsupported expectation");
+				return util_err(err, errlen, 417, "unsupported expectation");
 			if (req->version_minor >= 1)
 				req->expect_continue = 1;
 		}
 	}
 	if (nte > 0 && has_length)
-		return set_err(err, errlen, 400, "both Content-Length and Transfer-Encoding");
+		return util_err(err, errlen, 400, "both Content-Length and Transfer-Encoding");
 	req->chunked = nte > 0;
 	if (nhost > 1 || (nhost == 0 && req->version_minor >= 1))
-		return set_err(err, errlen, 400, nhost ? "several Host headers" : "no Host header");
+		return util_err(err, errlen, 400, nhost ? "several Host headers" : "no Host header");
 	return 0;
 }
 
@@ -438,7 +400,7 @@ parse_head(const char *buf, size_t len, const struct http_limits *lim, struct ht
 	int rc, first = 1;
 
 	if (len > lim->header_max_size)
-		return set_err(err, errlen, 431, "request head larger than %zu bytes",
+		return util_err(err, errlen, 431, "request head larger than %zu bytes",
 			       lim->header_max_size);
 	/* RFC 9112 2.2: empty lines before the request line are ignored. */
 	while (p < end && (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n')))
@@ -447,12 +409,12 @@ parse_head(const char *buf, size_t len, const struct http_limits *lim, struct ht
 		const char *nl = memchr(p, '\n', (size_t)(end - p)), *le;
 
 		if (nl == NULL)
-			return set_err(err, errlen, 400, "incomplete request head");
+			return util_err(err, errlen, 400, "incomplete request head");
 		le = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
 		if (memchr(p, '\r', (size_t)(le - p)) != NULL)
-			return set_err(err, errlen, 400, "bare CR in the request head");
+			return util_err(err, errlen, 400, "bare CR in the request head");
 		if (memchr(p, '\0', (size_t)(le - p)) != NULL)
-			return set_err(err, errlen, 400, "NUL in the request head");
+			return util_err(err, errlen, 400, "NUL in the request head");
 		if (first) {
 			if ((rc = parse_request_line(req, p, (size_t)(le - p), err, errlen)) != 0)
 				return rc;
@@ -461,7 +423,7 @@ parse_head(const char *buf, size_t len, const struct http_limits *lim, struct ht
 			break;
 		} else {
 			if (req->nheaders >= lim->header_max_count)
-				return set_err(err, errlen, 431, "more than %d header lines",
+				return util_err(err, errlen, 431, "more than %d header lines",
 					       lim->header_max_count);
 			if ((rc = parse_header(req, p, (size_t)(le - p), err, errlen)) != 0)
 				return rc;
@@ -529,7 +491,7 @@ http_read_head(struct http_conn *c, struct http_request *req, char *err, size_t 
 	req->content_length = -1;
 	while ((hlen = find_head_end(c)) == 0) {
 		if (c->end - c->start > c->lim.header_max_size)
-			return set_err(err, errlen, 431, "request head larger than %zu bytes",
+			return util_err(err, errlen, 431, "request head larger than %zu bytes",
 				       c->lim.header_max_size);
 		/* keep the head at the start of the buffer so it always fits */
 		if (c->start > 0) {
@@ -583,7 +545,7 @@ body_fail(struct http_conn *c, int status, const char *reason, int *pstatus, cha
 	c->error = status;
 	snprintf(c->errmsg, sizeof(c->errmsg), "%s", reason);
 	*pstatus = status;
-	set_err(err, errlen, status, "%s", reason);
+	util_err(err, errlen, status, "%s", reason);
 	return -1;
 }
 
@@ -607,11 +569,11 @@ body_line(struct http_conn *c, size_t max, const char **line, size_t *len, int *
 			if (l > 0 && b[l - 1] == '\r')
 				l--;
 			if (l > max) {
-				*status = set_err(err, errlen, 400, "chunked body line too long");
+				*status = util_err(err, errlen, 400, "chunked body line too long");
 				return -1;
 			}
 			if (memchr(b, '\r', l) != NULL || memchr(b, '\0', l) != NULL) {
-				*status = set_err(err, errlen, 400,
+				*status = util_err(err, errlen, 400,
 						  "invalid character in a chunked body");
 				return -1;
 			}
@@ -621,7 +583,7 @@ body_line(struct http_conn *c, size_t max, const char **line, size_t *len, int *
 			return 0;
 		}
 		if (n > max + 1) {
-			*status = set_err(err, errlen, 400, "chunked body line too long");
+			*status = util_err(err, errlen, 400, "chunked body line too long");
 			return -1;
 		}
 		if (conn_fill(c, "request body", status, err, errlen) < 0)
@@ -637,7 +599,7 @@ parse_chunk_size(const char *s, size_t len, uint64_t *size)
 	uint64_t n = 0;
 	int h;
 
-	for (; i < len && (h = hexval((unsigned char)s[i])) >= 0; i++) {
+	for (; i < len && (h = util_hexval((unsigned char)s[i])) >= 0; i++) {
 		if (i >= 16)
 			return -1;
 		n = n * 16 + (uint64_t)h;
@@ -718,7 +680,7 @@ http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t 
 	int st;
 
 	if (c->error) {
-		*status = set_err(err, errlen, c->error, "%s", c->errmsg);
+		*status = util_err(err, errlen, c->error, "%s", c->errmsg);
 		return -1;
 	}
 	if (!c->body_begun && body_begin(c, req, status, err, errlen) < 0)

@@ -76,26 +76,6 @@ fail_cb(struct multipart *mp, int status, char *err, size_t errlen)
 	return fail(mp, status, err, errlen, "%s", err != NULL && errlen > 0 ? err : "form error");
 }
 
-static int
-is_tchar(unsigned char ch)
-{
-	if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
-		return 1;
-	return ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL;
-}
-
-static int
-hexval(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 static const char *
 skip_ows(const char *p)
 {
@@ -139,7 +119,7 @@ parse_params(const char *s, char **first, param_fn fn, void *arg)
 		p = skip_ows(p + 1); /* past ';' */
 		if (*p == '\0')
 			break; /* a trailing ';' */
-		for (name = p; is_tchar((unsigned char)*p); p++)
+		for (name = p; util_is_tchar((unsigned char)*p); p++)
 			;
 		if ((nlen = (size_t)(p - name)) == 0)
 			goto bad;
@@ -245,9 +225,9 @@ decode_ext_value(const char *v)
 	out = o = xmalloc(strlen(q2) + 1);
 	for (p = q2 + 1; *p != '\0'; p++) {
 		if (*p == '%') {
-			int hi = hexval((unsigned char)p[1]), lo;
+			int hi = util_hexval((unsigned char)p[1]), lo;
 
-			if (hi < 0 || (lo = hexval((unsigned char)p[2])) < 0 || (hi | lo) == 0) {
+			if (hi < 0 || (lo = util_hexval((unsigned char)p[2])) < 0 || (hi | lo) == 0) {
 				free(out);
 				return NULL;
 			}
@@ -380,7 +360,7 @@ header_line(struct multipart *mp, char *err, size_t errlen)
 	if ((colon = strchr(s, ':')) == NULL || colon == s)
 		return fail(mp, 400, err, errlen, "malformed part header");
 	for (char *p = s; p < colon; p++)
-		if (!is_tchar((unsigned char)*p))
+		if (!util_is_tchar((unsigned char)*p))
 			return fail(mp, 400, err, errlen, "malformed part header");
 	*colon = '\0';
 	v = (char *)skip_ows(colon + 1);

@@ -3,15 +3,9 @@
  */
 #include "reqline.h"
 
-#include <ctype.h>
 #include <string.h>
 
-/* 1 if c is a token character (RFC 9110). */
-static int
-is_tchar(int c)
-{
-	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
+#include "util.h"
 
 int
 reqline_parse(const char *line, size_t len, struct reqline *rl)
@@ -22,7 +16,7 @@ reqline_parse(const char *line, size_t len, struct reqline *rl)
 	rl->method[0] = rl->path[0] = '\0';
 	if (end > p && end[-1] == '\r')
 		end--;
-	for (sp1 = p; sp1 < end && is_tchar((unsigned char)*sp1); sp1++)
+	for (sp1 = p; sp1 < end && util_is_tchar((unsigned char)*sp1); sp1++)
 		;
 	if (sp1 == p || sp1 >= end || *sp1 != ' ' || (size_t)(sp1 - p) >= sizeof(rl->method))
 		return 400;

@@ -33,6 +33,14 @@ uint64_t util_now_ms(void);
 void util_cleanse_free(void *p, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void util_hex(const unsigned char *in, size_t len, char *out);
+/* Write a formatted reason into err (when err is not NULL) and return
+ * status: "return util_err(err, errlen, 400, ...)". */
+int util_err(char *err, size_t errlen, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* 1 if c is an HTTP token character (RFC 9110 tchar). */
+int util_is_tchar(int c);
+/* The value of a hex digit, or -1. */
+int util_hexval(int c);
 /* Set or clear O_NONBLOCK; 0 or -1. */
 int util_set_nonblock(int fd, int on);
 

@@ -2,7 +2,7 @@
  * fuzz_reqline.c: libFuzzer harness for the supervisor's request-line
  * parser (lib/reqline.c), the first client bytes the daemon reads.
  */
-/* fuzz-sources: lib/reqline.c */
+/* fuzz-sources: lib/reqline.c lib/util.c lib/log.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
