@@ -54,7 +54,6 @@ struct worker {
 	char progress[PROTO_TEXT_MAX];
 	uint64_t job_start_ms;
 	int responding;
-	int timed_out;
 	int aborted; /* the supervisor answered the job itself (crash, timeout) */
 	pid_t tool_pgid;
 	/* what the worker reported for the audit trail */
@@ -330,7 +329,6 @@ abort_job(struct worker *w, int status, const char *text)
 	if (w->aborted)
 		return;
 	w->aborted = 1;
-	w->aborted = 1;
 	if (w->client_fd >= 0) {
 		uint64_t out = 0;
 
@@ -485,7 +483,6 @@ job_timer_cb(evutil_socket_t fd, short what, void *arg)
 	log_warnx("job %llu (%s for %s) exceeded RESPONSE_TIMEOUT of %lld s; killing worker %ld",
 		  (unsigned long long)w->job_id, w->endpoint[0] ? w->endpoint : "-", w->peer,
 		  sv->cfg.response_timeout, (long)w->pid);
-	w->timed_out = 1;
 	sv->count.timeouts++;
 	kill_worker(w);
 	abort_job(w, 504, "Signing timed out");
@@ -518,8 +515,6 @@ pool_dispatch(struct conn *c)
 		w->job_id = sv->next_job_id++;
 		w->client_fd = c->fd;
 		w->responding = 0;
-		w->timed_out = 0;
-		w->aborted = 0;
 		w->aborted = 0;
 		w->tool_pgid = 0;
 		w->job_start_ms = util_now_ms();
@@ -562,8 +557,6 @@ pool_reap(void)
 					log_errorx("worker %ld exited (%d) during job %llu",
 						   (long)pid, WEXITSTATUS(status),
 						   (unsigned long long)w->job_id);
-			}
-			if (!w->aborted) { /* else worker_fail or the timer answered */
 				sv->count.crashes++;
 				abort_job(w, 500, "Signing error");
 			}
