@@ -57,10 +57,6 @@
 #define KMOD_CERT "kernel-signkey.x509"
 #define KMOD_ANSWER "signed-artifact.tar.gz"
 #define KMOD_PROGRESS_EVERY 100
-/* gzip level of the answer: 1 compresses about three times faster than
- * 6 for 10 % more bytes, which a build's network carries more cheaply
- * than the signing server its CPU time */
-#define KMOD_GZIP_LEVEL 1
 
 struct kmod_item {
 	char *name;   /* member name */
@@ -225,7 +221,7 @@ pack(struct job *job, struct kmod_ctx *c, const struct ar_list *list, const char
 	struct ar_writer *w;
 	size_t k = 0;
 
-	if ((w = ar_writer_open_threads(out, KMOD_GZIP_LEVEL, threads, err, errlen)) == NULL)
+	if ((w = ar_writer_open_threads(out, (int)job->cfg->gzip_level, threads, err, errlen)) == NULL)
 		return -1;
 	for (size_t i = 0; i < list->n; i++) {
 		const struct ar_entry *e = &list->v[i];

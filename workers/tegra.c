@@ -1225,7 +1225,7 @@ tegra_run_job(struct job *job)
 	if (rc != 0)
 		goto done;
 	job_progress(job, "packing");
-	if (ar_pack_tree(t.work, out, 0, NULL, NULL, err, sizeof(err)) < 0) {
+	if (ar_pack_tree(t.work, out, (int)t.job->cfg->gzip_level, NULL, NULL, err, sizeof(err)) < 0) {
 		log_errorx("job %s: packing: %s", job->idstr, err);
 		rc = job_fail(job, 500, "Signing error");
 		goto done;
