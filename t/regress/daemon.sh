@@ -20,14 +20,6 @@ post_sw() {
 }
 busy() { status_field 'd["pool"]["busy"]'; }
 idle() { status_field 'd["pool"]["idle"]'; }
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-	_end=$(($(date +%s%N) / 1000000 + $1 * 1000))
-	shift
-	until "$@"; do
-		[ $(($(date +%s%N) / 1000000)) -ge $_end ] && return 1
-		sleep 0.05
-	done
-}
 
 # --- command line ---------------------------------------------------------
 "$DSS" --help >"$T/help"

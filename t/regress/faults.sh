@@ -53,14 +53,6 @@ faults_cleanup() {
 }
 trap faults_cleanup EXIT
 
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-	_end=$(($(date +%s%N) / 1000000 + $1 * 1000))
-	shift
-	until "$@"; do
-		[ $(($(date +%s%N) / 1000000)) -ge $_end ] && return 1
-		sleep 0.05
-	done
-}
 section() { [ -z "${FAULTS_ONLY:-}" ] || case " $FAULTS_ONLY " in *" $1 "*) ;; *) return 1 ;; esac; }
 pool_full() { [ "$(status_field 'd["pool"]["idle"] == d["pool"]["size"]')" = True ]; }
 no_job_dirs() { # no_job_dirs DIR...: no job-* entry in any

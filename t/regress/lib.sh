@@ -6,6 +6,7 @@
 #   dss_start [VAR=val ...]  start the daemon (sets URL DSS_PID DSS_LOG DSS_WORK)
 #   dss_stop                 SIGTERM and wait
 #   ok / not_ok / check / check_eq / skip    one TAP-like line each
+#   wait_for SECONDS CMD...  poll until CMD succeeds
 
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${BUILD:-$SRC/build}
@@ -134,6 +135,16 @@ dss_stop() {
 	wait "$DSS_PID" 2>/dev/null
 	DSS_PID=
 	return 0
+}
+
+# wait_for SECONDS CMD...: run CMD until it succeeds, for at most SECONDS.
+wait_for() {
+	_end=$(($(date +%s%N) / 1000000 + $1 * 1000))
+	shift
+	until "$@"; do
+		[ $(($(date +%s%N) / 1000000)) -ge $_end ] && return 1
+		sleep 0.05
+	done
 }
 
 # status_field EXPR: a value from /status via python's json module.
