@@ -35,7 +35,7 @@ struct conf_setting {
 extern const struct conf_setting conf_settings[];
 extern const size_t conf_nsettings;
 
-/* Fill cfg with defaults; 0 on success. */
+/* Fill cfg with the built-in defaults. */
 void conf_defaults(struct config *cfg);
 /* Set one setting by name (without prefix) from text; 0, or -1 and err. */
 int conf_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen);

@@ -286,6 +286,6 @@ main(int argc, char **argv)
 	if (!s->user.valid)
 		log_info("not started as root: workers run as uid %u", (unsigned)getuid());
 	fit_connections(&s->cfg);
-	supervisor_init(s, environ);
+	supervisor_init(s);
 	return supervisor_run(s);
 }

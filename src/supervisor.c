@@ -523,9 +523,8 @@ listen_on(const char *address, long long port)
 }
 
 int
-supervisor_init(struct supervisor *s, char *const *envp)
+supervisor_init(struct supervisor *s)
 {
-	(void)envp;
 	sv = s;
 	s->start_ms = util_now_ms();
 	s->next_job_id = 1;

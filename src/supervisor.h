@@ -63,7 +63,7 @@ struct supervisor {
 extern struct supervisor *sv;
 
 /* supervisor.c */
-int supervisor_init(struct supervisor *s, char *const *argv_env);
+int supervisor_init(struct supervisor *s);
 int supervisor_run(struct supervisor *s);
 int supervisor_load_tokens(void);
 void conn_close(struct conn *c);
@@ -91,8 +91,7 @@ void pool_shutdown(void);
 int pool_count(int state);
 int pool_busy_jobs(void);
 void pool_reap(void);
-/* Write the workers' part of /status. */
-struct json_t;
+/* Write the workers' part of /status into a jansson array. */
 void pool_status_json(void *array);
 
 enum worker_state { W_STARTING, W_IDLE, W_BUSY, W_EXITING };
