@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "http.h"
 #include "multipart.h"
 #include "util.h"
@@ -39,8 +41,9 @@ struct form_ctx {
 	char *name, *type;
 	char *value;
 	size_t vlen, vcap;
-	/* the current file: descriptor and write buffer */
+	/* the current file: descriptor and write buffer, or (no dir) digest */
 	int fd;
+	EVP_MD_CTX *md;
 	unsigned char *wbuf;
 	size_t wlen;
 	int nuploads;
@@ -167,13 +170,22 @@ part_begin(void *arg, const struct multipart_part *part, char *err, size_t errle
 		return 0;
 	}
 	x->kind = PART_FILE;
-	path = xasprintf("%s/upload-%d", x->dir, x->nuploads++);
-	x->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (x->fd < 0) {
-		int e = errno;
+	if (x->dir == NULL) {
+		/* digest only */
+		path = NULL;
+		if (x->md == NULL && (x->md = EVP_MD_CTX_new()) == NULL)
+			return util_err(err, errlen, 500, "out of memory");
+		if (EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1)
+			return util_err(err, errlen, 500, "SHA-256 unavailable");
+	} else {
+		path = xasprintf("%s/upload-%d", x->dir, x->nuploads++);
+		x->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (x->fd < 0) {
+			int e = errno;
 
-		free(path);
-		return storage_error(e, "creating", err, errlen);
+			free(path);
+			return storage_error(e, "creating", err, errlen);
+		}
 	}
 	f->files = xrealloc(f->files, (f->nfiles + 1) * sizeof(*f->files));
 	ff = &f->files[f->nfiles++];
@@ -182,6 +194,7 @@ part_begin(void *arg, const struct multipart_part *part, char *err, size_t errle
 	ff->type = xstrdup(part->type);
 	ff->path = path;
 	ff->size = 0;
+	memset(ff->sha256, 0, sizeof(ff->sha256));
 	x->wlen = 0;
 	return 0;
 }
@@ -201,6 +214,10 @@ part_data(void *arg, const void *buf, size_t len, char *err, size_t errlen)
 		return 0;
 	case PART_FILE:
 		x->f->files[x->f->nfiles - 1].size += len;
+		if (x->dir == NULL)
+			return EVP_DigestUpdate(x->md, buf, len) == 1
+				       ? 0
+				       : util_err(err, errlen, 500, "SHA-256 failed");
 		if (x->wlen + len > FORM_WRITE_SIZE && (rc = file_flush(x, err, errlen)) != 0)
 			return rc;
 		if (len >= FORM_WRITE_SIZE) {
@@ -228,6 +245,11 @@ part_end(void *arg, char *err, size_t errlen)
 		field_add(x, x->name, x->type);
 		break;
 	case PART_FILE:
+		if (x->dir == NULL) {
+			if (EVP_DigestFinal_ex(x->md, x->f->files[x->f->nfiles - 1].sha256, NULL) != 1)
+				return util_err(err, errlen, 500, "SHA-256 failed");
+			break;
+		}
 		if ((rc = file_flush(x, err, errlen)) != 0)
 			return rc;
 		fd = x->fd;
@@ -349,6 +371,7 @@ ctx_free(struct form_ctx *x)
 {
 	if (x->fd >= 0)
 		close(x->fd);
+	EVP_MD_CTX_free(x->md);
 	free(x->name);
 	free(x->type);
 	free(x->value);
@@ -360,7 +383,8 @@ static void
 form_discard(struct form *f)
 {
 	for (size_t i = 0; i < f->nfiles; i++)
-		unlink(f->files[i].path);
+		if (f->files[i].path != NULL)
+			unlink(f->files[i].path);
 	form_free(f);
 }
 
@@ -447,7 +471,8 @@ form_read(struct http_conn *c, struct http_request *req, const char *dir, struct
 		if (boundary == NULL) {
 			rc = util_err(err, errlen, 400, "multipart body without a boundary");
 		} else {
-			x.wbuf = xmalloc(FORM_WRITE_SIZE);
+			if (dir != NULL)
+				x.wbuf = xmalloc(FORM_WRITE_SIZE);
 			mp = multipart_new(boundary, lim->max_parts, &form_callbacks, &x);
 			rc = read_body(c, req, &x, mp, err, errlen);
 			multipart_free(mp);

@@ -27,8 +27,10 @@ struct form_file {
 	char *name;
 	char *filename; /* as the client sent it: informational only */
 	char *type;	/* as for fields */
-	char *path;	/* where it was written, inside the job directory */
+	char *path;	/* where it was written, inside the job directory; NULL
+			 * when the form was read without one */
 	uint64_t size;
+	unsigned char sha256[32]; /* read without a directory: its SHA-256 */
 };
 
 struct form {
@@ -40,7 +42,9 @@ struct form {
 
 /*
  * Read the whole body of req into f, files into dir as upload-<n> (0600,
- * never the client's filename).  0, or an HTTP status with a one-line
+ * never the client's filename).  With dir NULL no file is written: each
+ * file part is only hashed (form_file.sha256), for signers that need no
+ * more than the digest of what they sign.  0, or an HTTP status with a one-line
  * reason in err: 400 (malformed, truncated, too many parts), 411, 413
  * (body or field too large), 415 (not a form), 507 (no space for a file),
  * or what http_read_body returned.  On error f is left empty and the

@@ -34,10 +34,46 @@ proto_size(uint32_t type)
 	return 0;
 }
 
+/*
+ * JOB and AUDIT records end in a variable part; only its used bytes go on
+ * the wire (a job's request head is usually a few hundred bytes of the 16
+ * KiB its record can hold).  The bytes before that part, and the wire
+ * length of msg as filled in.
+ */
+static size_t
+fixed_size(uint32_t type)
+{
+	switch (type) {
+	case PROTO_JOB:
+		return offsetof(struct proto_job, prefix);
+	case PROTO_AUDIT:
+		return offsetof(struct proto_audit, json);
+	}
+	return proto_size(type);
+}
+
+static size_t
+wire_size(const union proto_msg *msg)
+{
+	switch (msg->hdr.type) {
+	case PROTO_JOB:
+		if (msg->job.prefix_len > PROTO_PREFIX_MAX)
+			return 0;
+		return fixed_size(PROTO_JOB) + msg->job.prefix_len;
+	case PROTO_AUDIT:
+		if (msg->audit.len >= PROTO_AUDIT_MAX)
+			return 0;
+		return fixed_size(PROTO_AUDIT) + msg->audit.len + 1; /* with its NUL */
+	}
+	return proto_size(msg->hdr.type);
+}
+
 void
 proto_init(union proto_msg *msg, uint32_t type, uint32_t generation, uint64_t job_id)
 {
-	memset(msg, 0, sizeof(*msg));
+	size_t clear = fixed_size(type);
+
+	memset(msg, 0, clear > sizeof(msg->hdr) ? clear : sizeof(msg->hdr));
 	msg->hdr.type = type;
 	msg->hdr.size = (uint32_t)proto_size(type);
 	msg->hdr.generation = generation;
@@ -48,18 +84,27 @@ int
 proto_send(int sock, const union proto_msg *msg, int fd)
 {
 	struct msghdr mh;
-	struct iovec iov;
+	struct iovec iov[2];
+	struct proto_hdr hdr = msg->hdr;
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} cmsgbuf;
+	size_t size = wire_size(msg);
 	ssize_t n;
 
+	if (size == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	hdr.size = (uint32_t)size;
 	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = (void *)msg;
-	iov.iov_len = msg->hdr.size;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (char *)msg + sizeof(hdr);
+	iov[1].iov_len = size - sizeof(hdr);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
 	if (fd >= 0) {
 		struct cmsghdr *cm;
 
@@ -77,7 +122,7 @@ proto_send(int sock, const union proto_msg *msg, int fd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
-	if ((size_t)n != msg->hdr.size) {
+	if ((size_t)n != size) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -166,7 +211,8 @@ proto_recv(int sock, union proto_msg *msg, int *fd)
 		return 0;
 	if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(struct proto_hdr) ||
 	    proto_size(msg->hdr.type) == 0 || msg->hdr.size != (size_t)n ||
-	    proto_size(msg->hdr.type) != (size_t)n || proto_check(msg) < 0 ||
+	    (size_t)n < fixed_size(msg->hdr.type) || wire_size(msg) != (size_t)n ||
+	    proto_check(msg) < 0 ||
 	    (got >= 0 && msg->hdr.type != PROTO_JOB)) {
 		if (got >= 0)
 			close(got);

@@ -108,9 +108,11 @@ union proto_msg {
 	struct proto_audit audit;
 };
 
-/* The size a record of this type must have; 0 for an unknown type. */
+/* The largest size a record of this type can have; 0 for an unknown type.
+ * JOB and AUDIT records end in a variable part (prefix, json) of which
+ * only the used bytes are sent; every other record has exactly this size. */
 size_t proto_size(uint32_t type);
-/* Fill the header of msg for type. */
+/* Fill the header of msg for type and zero its fixed fields. */
 void proto_init(union proto_msg *msg, uint32_t type, uint32_t generation, uint64_t job_id);
 /* Send one record, with fd as SCM_RIGHTS when fd >= 0; 0 or -1. */
 int proto_send(int sock, const union proto_msg *msg, int fd);

@@ -120,17 +120,23 @@ int
 http_reply(int fd, int status, const char *ctype, const void *body, size_t len, const char *extra,
 	   int timeout_ms, uint64_t *sent)
 {
-	char head[2048];
+	char head[4096];
 	int n = format_head(head, sizeof(head), status, ctype, len, extra);
 
 	if (n < 0) {
 		errno = EOVERFLOW;
 		return -1;
 	}
-	if (reply_write(fd, head, (size_t)n, timeout_ms) < 0)
+	if ((size_t)n + len <= sizeof(head)) {
+		/* small answers (texts, signatures) in one write */
+		if (len > 0)
+			memcpy(head + n, body, len);
+		if (reply_write(fd, head, (size_t)n + len, timeout_ms) < 0)
+			return -1;
+	} else if (reply_write(fd, head, (size_t)n, timeout_ms) < 0 ||
+		   (len > 0 && reply_write(fd, body, len, timeout_ms) < 0)) {
 		return -1;
-	if (len > 0 && reply_write(fd, body, len, timeout_ms) < 0)
-		return -1;
+	}
 	if (sent)
 		*sent += (uint64_t)n + len;
 	return 0;
@@ -157,6 +163,16 @@ http_reply_file(int fd, int status, const char *path, const char *filename, int 
 	close(in);
 	errno = saved;
 	return rc;
+}
+
+int
+http_reply_data(int fd, int status, const void *data, size_t len, const char *filename,
+		int timeout_ms, uint64_t *sent)
+{
+	char disp[512];
+
+	snprintf(disp, sizeof(disp), "Content-Disposition: Attachment; filename=\"%s\"\r\n", filename);
+	return http_reply(fd, status, "application/octet-stream", data, len, disp, timeout_ms, sent);
 }
 
 int

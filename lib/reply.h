@@ -22,6 +22,10 @@ int http_reply(int fd, int status, const char *ctype, const void *body, size_t l
 /* A text/plain; charset=utf-8 answer. */
 int http_reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms,
 		    uint64_t *sent);
+/* len bytes of data as application/octet-stream with Content-Disposition:
+ * Attachment (a signature held in memory). */
+int http_reply_data(int fd, int status, const void *data, size_t len, const char *filename,
+		    int timeout_ms, uint64_t *sent);
 /* A file as application/octet-stream with Content-Disposition: Attachment. */
 int http_reply_fd(int fd, int status, int in, const char *filename, int timeout_ms,
 		  uint64_t *sent);

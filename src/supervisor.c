@@ -28,13 +28,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "audit.h"
+#include "lazylib.h"
 #include "log.h"
 #include "pkey.h"
 #include "reply.h"
 #include "reqline.h"
+#include "s3.h"
 #include "signer.h"
 #include "tokens.h"
 #include "util.h"
@@ -466,6 +466,27 @@ begin_shutdown(void)
 	event_base_loopbreak(sv->base);
 }
 
+/*
+ * When the key store or an artifact prefix is on S3, load and initialise
+ * libcurl here, once, so that every forked worker has it ready; otherwise
+ * it stays unloaded and the workers' image small (lazylib.h).  0 or -1.
+ */
+static int
+prepare_s3(const struct config *cfg)
+{
+	char err[300];
+
+	if (!(cfg->keyfile_uri && strncmp(cfg->keyfile_uri, "s3://", 5) == 0) &&
+	    !(cfg->artifact_uri_prefixes && strstr(cfg->artifact_uri_prefixes, "s3://")))
+		return 0;
+	if (lazylib_curl(err, sizeof(err)) < 0) {
+		log_errorx("%s", err);
+		return -1;
+	}
+	s3_global_init();
+	return 0;
+}
+
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -479,6 +500,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		log_info("SIGHUP: re-reading the configuration");
 		if (supervisor_reload() == 0) {
+			(void)prepare_s3(&sv->cfg);
 			supervisor_load_tokens();
 			audit_open(sv->cfg.audit_file);
 			pool_recycle_idle();
@@ -551,8 +573,8 @@ supervisor_init(struct supervisor *s)
 		fatalx("DIGSIGSERVER_AUDIT_REQUIRED is set and the audit trail cannot be opened");
 	/* Libraries initialised once here are ready in every forked worker. */
 	pkey_warm_up();
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatalx("curl_global_init failed");
+	if (prepare_s3(&s->cfg) < 0)
+		fatalx("cannot start: the configuration uses s3:// but libcurl cannot be loaded");
 	pool_init();
 	pool_fill();
 	log_info("digsigserver %s listening on %s:%lld with %lld workers", s->version,

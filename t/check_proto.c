@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -125,9 +126,20 @@ START_TEST(test_audit_length)
 	union proto_msg out, in;
 	int fd;
 
+	size_t fixed = offsetof(struct proto_audit, json);
+
+	/* the sender refuses a length its record cannot hold... */
 	proto_init(&out, PROTO_AUDIT, 1, 1);
 	out.audit.len = PROTO_AUDIT_MAX;
-	ck_assert_int_eq(proto_send(sp[0], &out, -1), 0);
+	ck_assert_int_eq(proto_send(sp[0], &out, -1), -1);
+	/* ...and the receiver one that does not match what arrived */
+	strcpy(out.audit.json, "{}");
+	out.audit.len = 5;
+	out.hdr.size = (uint32_t)(fixed + 3);
+	ck_assert_int_eq(send(sp[0], &out, fixed + 3, 0), (ssize_t)(fixed + 3));
+	ck_assert_int_eq(proto_recv(sp[1], &in, &fd), -1);
+	out.audit.len = PROTO_AUDIT_MAX;
+	ck_assert_int_eq(send(sp[0], &out, fixed + 3, 0), (ssize_t)(fixed + 3));
 	ck_assert_int_eq(proto_recv(sp[1], &in, &fd), -1);
 	proto_init(&out, PROTO_AUDIT, 1, 1);
 	strcpy(out.audit.json, "{}");
@@ -135,6 +147,31 @@ START_TEST(test_audit_length)
 	ck_assert_int_eq(proto_send(sp[0], &out, -1), 0);
 	ck_assert_int_eq(proto_recv(sp[1], &in, &fd), 1);
 	ck_assert_str_eq(in.audit.json, "{}");
+}
+END_TEST
+
+/* Only the used part of a job's prefix goes on the wire, and a record
+ * whose prefix length disagrees with its size is refused. */
+START_TEST(test_job_prefix_length)
+{
+	union proto_msg out, in;
+	size_t fixed = offsetof(struct proto_job, prefix);
+	int fd;
+
+	proto_init(&out, PROTO_JOB, 1, 7);
+	memcpy(out.job.prefix, "POST / HTTP/1.1\r\n", 17);
+	out.job.prefix_len = 17;
+	ck_assert_int_eq(proto_send(sp[0], &out, -1), 0);
+	ck_assert_int_eq(recv(sp[1], &in, sizeof(in), MSG_PEEK), (ssize_t)(fixed + 17));
+	ck_assert_int_eq(proto_recv(sp[1], &in, &fd), 1);
+	ck_assert_uint_eq(in.job.prefix_len, 17);
+	ck_assert_int_eq(memcmp(in.job.prefix, "POST / HTTP/1.1\r\n", 17), 0);
+	ck_assert_uint_eq(in.job.hdr.job_id, 7);
+	out.hdr.size = (uint32_t)(fixed + 10);
+	ck_assert_int_eq(send(sp[0], &out, fixed + 10, 0), (ssize_t)(fixed + 10));
+	ck_assert_int_eq(proto_recv(sp[1], &in, &fd), -1);
+	out.job.prefix_len = PROTO_PREFIX_MAX + 1;
+	ck_assert_int_eq(proto_send(sp[0], &out, -1), -1);
 }
 END_TEST
 
@@ -178,6 +215,7 @@ main(void)
 	tcase_add_test(tc, test_short_header);
 	tcase_add_test(tc, test_unterminated_string);
 	tcase_add_test(tc, test_audit_length);
+	tcase_add_test(tc, test_job_prefix_length);
 	tcase_add_test(tc, test_fd_on_wrong_type);
 	tcase_add_test(tc, test_eof);
 	suite_add_tcase(s, tc);

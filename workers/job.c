@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -32,6 +33,9 @@ job_fail(struct job *job, int status, const char *fmt, ...)
 	vsnprintf(job->text, sizeof(job->text), fmt, ap);
 	va_end(ap);
 	job->file[0] = '\0';
+	free(job->data);
+	job->data = NULL;
+	job->data_len = 0;
 	job->status = status;
 	return status;
 }
@@ -39,7 +43,23 @@ job_fail(struct job *job, int status, const char *fmt, ...)
 int
 job_reply_file(struct job *job, const char *path, const char *filename)
 {
+	free(job->data);
+	job->data = NULL;
+	job->data_len = 0;
 	snprintf(job->file, sizeof(job->file), "%s", path);
+	snprintf(job->filename, sizeof(job->filename), "%s", filename);
+	job->text[0] = '\0';
+	job->status = 200;
+	return 200;
+}
+
+int
+job_reply_data(struct job *job, unsigned char *data, size_t len, const char *filename)
+{
+	free(job->data);
+	job->data = data;
+	job->data_len = len;
+	job->file[0] = '\0';
 	snprintf(job->filename, sizeof(job->filename), "%s", filename);
 	job->text[0] = '\0';
 	job->status = 200;
@@ -51,6 +71,9 @@ job_reply_text(struct job *job, const char *text)
 {
 	snprintf(job->text, sizeof(job->text), "%s", text);
 	job->file[0] = '\0';
+	free(job->data);
+	job->data = NULL;
+	job->data_len = 0;
 	job->status = 200;
 	return 200;
 }

@@ -31,6 +31,8 @@ struct job {
 	int status;
 	char text[512];		/* text body when no file */
 	char file[PATH_MAX];	/* file body, if any */
+	unsigned char *data;	/* or a body in memory (malloc'ed), if any */
+	size_t data_len;
 	char filename[128];	/* its Content-Disposition name */
 	char extra_headers[256];
 	uint64_t bytes_in, bytes_out;
@@ -44,6 +46,9 @@ const struct form_file *job_file(const struct job *job, const char *name);
 int job_fail(struct job *job, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Answer with a file from the job directory; returns 200. */
 int job_reply_file(struct job *job, const char *path, const char *filename);
+/* Answer 200 with len bytes of data (malloc'ed; the job owns and frees it)
+ * as an attachment named filename; returns 200. */
+int job_reply_data(struct job *job, unsigned char *data, size_t len, const char *filename);
 /* Answer 200 with a text body. */
 int job_reply_text(struct job *job, const char *text);
 /* A path inside the job directory ("<dir>/<name>"), in a static-free buffer. */

@@ -3,9 +3,11 @@
  *
  * Each signer is one file in workers/ exporting one const struct signer,
  * listed in signers.c.  The worker loop has already read the request, put
- * uploaded files into the job directory, checked the key selector (it is
+ * uploaded files into the job directory (or, digest_only, hashed them
+ * without one), checked the key selector (it is
  * one safe path segment) and told the supervisor the job started; run()
- * signs and leaves the answer in the job (job_reply_file / job_fail) and
+ * signs and leaves the answer in the job (job_reply_file, job_reply_data or
+ * job_fail) and
  * returns its HTTP status.
  */
 #ifndef DSS_SIGNER_H
@@ -19,6 +21,8 @@ struct signer {
 	const char *selector_field;   /* form field naming the key set */
 	const char *selector_missing; /* 400 body when that field is absent */
 	int takes_files;	      /* 0: only fields (urlencoded bodies are fine) */
+	int digest_only;	      /* files are only hashed (form_file.sha256):
+				       * no job directory at all */
 	int (*run)(struct job *job);
 	/* Optional: checks the original makes before it looks at the selector
 	 * (for the same error body when several things are wrong); 0 or the

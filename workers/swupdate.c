@@ -8,8 +8,10 @@
  *   CMS      detached DER SignedData with the signer certificate, binary,
  *            no S/MIME capabilities (as `openssl cms -sign -binary
  *            -nosmimecap -outform DER`)
- * Any bytes are accepted as sw-description.  The answer is the raw
- * signature, sw-description.sig.
+ * Any bytes are accepted as sw-description.  It is never stored: the
+ * worker hashes it as it arrives (SHA-256, which every method signs) and
+ * the job has no directory.  The answer is the raw signature,
+ * sw-description.sig, sent from memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -62,37 +64,25 @@ load_key(struct job *job, const char *file, EVP_PKEY **key)
 	return 0;
 }
 
-/* Sign the file at path with PKCS#1 v1.5 or PSS over SHA-256 into sig. */
+/* Sign a SHA-256 digest with PKCS#1 v1.5 or PSS (salt length = digest
+ * length) into sig: the same signature EVP_DigestSign over the data gives. */
 static int
-sign_rsa(EVP_PKEY *key, int pss, const char *path, unsigned char **sig, size_t *siglen)
+sign_rsa(EVP_PKEY *key, int pss, const unsigned char md[32], unsigned char **sig, size_t *siglen)
 {
-	unsigned char buf[65536];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pctx = NULL;
-	int fd = -1, rc = -1;
-	ssize_t n;
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(key, NULL);
+	int rc = -1;
 
 	*sig = NULL;
-	if (ctx == NULL || EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, key) != 1)
+	if (pctx == NULL || EVP_PKEY_sign_init(pctx) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1)
 		goto done;
 	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
 		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
 		goto done;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		goto done;
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto done;
-		}
-		if (EVP_DigestSignUpdate(ctx, buf, (size_t)n) != 1)
-			goto done;
-	}
-	if (EVP_DigestSignFinal(ctx, NULL, siglen) != 1)
+	if (EVP_PKEY_sign(pctx, NULL, siglen, md, 32) != 1)
 		goto done;
 	*sig = xmalloc(*siglen);
-	if (EVP_DigestSignFinal(ctx, *sig, siglen) != 1)
+	if (EVP_PKEY_sign(pctx, *sig, siglen, md, 32) != 1)
 		goto done;
 	rc = 0;
 done:
@@ -100,29 +90,37 @@ done:
 		free(*sig);
 		*sig = NULL;
 	}
-	if (fd >= 0)
-		close(fd);
-	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_CTX_free(pctx);
 	return rc;
 }
 
-/* Make a detached CMS SignedData over the file at path into sig. */
+/*
+ * A detached CMS SignedData over content whose SHA-256 is md, into sig:
+ * what `openssl cms -sign -binary -nosmimecap -outform DER` makes from the
+ * content itself.  The signer certificate is included; the signed
+ * attributes are contentType (data), messageDigest and signingTime, and
+ * the signature is over them, so the content is needed only as its digest.
+ */
 static int
-sign_cms(EVP_PKEY *key, X509 *cert, const char *path, unsigned char **sig, size_t *siglen)
+sign_cms(EVP_PKEY *key, X509 *cert, const unsigned char md[32], unsigned char **sig,
+	 size_t *siglen)
 {
-	BIO *in = BIO_new_file(path, "rb");
-	CMS_ContentInfo *cms = NULL;
+	const unsigned int flags = CMS_BINARY | CMS_DETACHED | CMS_NOSMIMECAP | CMS_PARTIAL;
+	CMS_ContentInfo *cms;
+	CMS_SignerInfo *si;
 	unsigned char *der = NULL;
-	int n;
+	int n = -1;
 
 	*sig = NULL;
-	if (in == NULL)
+	if ((cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL)
 		return -1;
-	cms = CMS_sign(cert, key, NULL, in, CMS_BINARY | CMS_DETACHED | CMS_NOSMIMECAP);
-	BIO_free(in);
-	if (cms == NULL)
-		return -1;
-	n = i2d_CMS_ContentInfo(cms, &der);
+	if ((si = CMS_add1_signer(cms, cert, key, EVP_sha256(), flags)) != NULL &&
+	    CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
+					OBJ_nid2obj(NID_pkcs7_data), -1) == 1 &&
+	    CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, md,
+					32) == 1 &&
+	    CMS_set_detached(cms, 1) == 1 && CMS_SignerInfo_sign(si) == 1)
+		n = i2d_CMS_ContentInfo(cms, &der);
 	CMS_ContentInfo_free(cms);
 	if (n <= 0)
 		return -1;
@@ -135,12 +133,14 @@ sign_cms(EVP_PKEY *key, X509 *cert, const char *path, unsigned char **sig, size_
 
 /* Record the signature in the audit trail. */
 static void
-audit(struct job *job, const char *method, EVP_PKEY *key, const char *path)
+audit(struct job *job, const char *method, EVP_PKEY *key, const unsigned char md[32])
 {
-	char fpr[65] = "", sum[65] = "", json[512];
+	char fpr[65] = "", sum[65], json[512];
 
-	if (pkey_fingerprint(key, fpr) < 0 || pkey_sha256_file(path, sum) < 0)
-		log_warnx("job %s: cannot compute audit digests", job->idstr);
+	if (pkey_fingerprint(key, fpr) < 0)
+		log_warnx("job %s: cannot compute the key's fingerprint", job->idstr);
+	for (int i = 0; i < 32; i++)
+		snprintf(sum + 2 * i, 3, "%02x", md[i]);
 	snprintf(json, sizeof(json),
 		 "{\"method\":\"%s\",\"key_sha256\":\"%s\",\"signed\":[{\"name\":\"sw-description\","
 		 "\"sha256\":\"%s\"}]}",
@@ -158,7 +158,6 @@ swupdate_run(struct job *job)
 	X509 *cert = NULL;
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
-	char out[PATH_MAX];
 	int st, pss = 0;
 
 	f = job_file(job, "sw-description");
@@ -188,26 +187,21 @@ swupdate_run(struct job *job)
 		}
 		if ((st = load_key(job, "cms-private.key", &key)) != 0)
 			goto done;
-		st = sign_cms(key, cert, f->path, &sig, &siglen);
+		st = sign_cms(key, cert, f->sha256, &sig, &siglen);
 	} else {
 		pss = strcmp(method, "RSA-PSS") == 0;
 		if ((st = load_key(job, "rsa-private.key", &key)) != 0)
 			goto done;
-		st = sign_rsa(key, pss, f->path, &sig, &siglen);
+		st = sign_rsa(key, pss, f->sha256, &sig, &siglen);
 	}
 	if (st < 0) {
 		log_openssl("signing sw-description");
 		st = job_fail(job, 500, "Signing error");
 		goto done;
 	}
-	if (job_path(job, "sw-description.sig", out, sizeof(out)) < 0 ||
-	    util_write_file(out, sig, siglen, 0600) < 0) {
-		log_warnx("job %s: writing the signature: %s", job->idstr, strerror(errno));
-		st = job_fail(job, 500, "Signing error");
-		goto done;
-	}
-	audit(job, method, key, f->path);
-	st = job_reply_file(job, out, "sw-description.sig");
+	audit(job, method, key, f->sha256);
+	st = job_reply_data(job, sig, siglen, "sw-description.sig");
+	sig = NULL; /* the job's now */
 done:
 	free(sig);
 	EVP_PKEY_free(key);
@@ -221,5 +215,6 @@ const struct signer signer_swupdate = {
 	.selector_field = "distro",
 	.selector_missing = "Distro name missing",
 	.takes_files = 1,
+	.digest_only = 1,
 	.run = swupdate_run,
 };

@@ -107,6 +107,9 @@ respond(struct job *job, int body_fd)
 	if (body_fd >= 0)
 		rc = http_reply_fd(job->fd, job->status, body_fd, job->filename,
 				   WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+	else if (job->data != NULL)
+		rc = http_reply_data(job->fd, job->status, job->data, job->data_len, job->filename,
+				     WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
 	else
 		rc = http_reply_text(job->fd, job->status, job->text,
 				     job->extra_headers[0] ? job->extra_headers : NULL,
@@ -162,6 +165,19 @@ authenticate(struct job *job, const struct http_request *req, const struct token
 	return client;
 }
 
+/* Create the job's private directory (job->dir); 0, or -1 with a 500 set. */
+static int
+make_job_dir(struct job *job)
+{
+	snprintf(job->dir, sizeof(job->dir), "%s/job-%s", job->cfg->work_dir, job->idstr);
+	if (mkdir(job->dir, 0700) == 0)
+		return 0;
+	log_errorx("job %s: mkdir %s: %s", job->idstr, job->dir, strerror(errno));
+	job->dir[0] = '\0';
+	job_fail(job, 500, "Cannot create job directory");
+	return -1;
+}
+
 /* Read the request and run its signer; leaves the answer in job. */
 static void
 run_job(struct job *job, struct http_conn *conn, struct http_request *req)
@@ -202,7 +218,10 @@ run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 		job_fail(job, 403, "Not allowed: %s may not use %s", tokens_name(client), signer->name);
 		return;
 	}
-	status = form_read(conn, req, job->dir, &job->form, err, sizeof(err));
+	if (!signer->digest_only && make_job_dir(job) < 0)
+		return;
+	status = form_read(conn, req, signer->digest_only ? NULL : job->dir, &job->form, err,
+			   sizeof(err));
 	job->bytes_in = http_conn_bytes_in(conn);
 	if (status != 0) {
 		job_fail(job, status, "%s", err);
@@ -266,16 +285,9 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	snprintf(job.idstr, sizeof(job.idstr), "%llu", (unsigned long long)job.id);
 	snprintf(job.peer, sizeof(job.peer), "%s", pj->peer);
 	snprintf(job.identity, sizeof(job.identity), "%s", pj->identity);
-	snprintf(job.dir, sizeof(job.dir), "%s/job-%s", cfg->work_dir, job.idstr);
 
 	conn = http_conn_new(fd, &lim, pj->prefix, pj->prefix_len);
-	if (mkdir(job.dir, 0700) < 0) {
-		log_errorx("job %s: mkdir %s: %s", job.idstr, job.dir, strerror(errno));
-		job_fail(&job, 500, "Cannot create job directory");
-		job.dir[0] = '\0';
-	} else {
-		run_job(&job, conn, &req);
-	}
+	run_job(&job, conn, &req);
 	if (job.bytes_in == 0)
 		job.bytes_in = http_conn_bytes_in(conn);
 	if (job.file[0] != '\0' && (body_fd = open(job.file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
@@ -302,6 +314,7 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 		log_info("job %s: %d %s", job.idstr, job.status, job.text);
 	http_request_free(&req);
 	http_conn_free(conn);
+	free(job.data);
 	close(fd);
 }
 
