@@ -286,6 +286,8 @@ else
 		code=$(curl -s -o "$T/sig" -w '%{http_code}' -X POST -F sw-description=@"$D1" \
 			-F distro=distro1 -F method=RSA "$URL/sign/swupdate")
 		check_eq "daemon: swupdate signing with the key from s3:// (200)" 200 "$code"
+		check "daemon: libcurl loaded in the supervisor, before forking workers" \
+			grep -q 'libcurl' "/proc/$DSS_PID/maps"
 		openssl dgst -sha256 -sign "$T/rsa.pem" -out "$T/sig.ref" "$D1"
 		check "daemon: signature byte-identical to openssl's" cmp "$T/sig" "$T/sig.ref"
 		code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F sw-description=@"$D1" \

@@ -13,6 +13,12 @@ openssl req -new -nodes -batch -x509 -days 30 -subj "/O=test/CN=swupdate signer"
 	-addext "keyUsage=digitalSignature" -addext "extendedKeyUsage=emailProtection" 2>/dev/null
 cp "$D/cms.cert" "$T/cms.cert"
 cp "$D/rsa-private.key" "$T/rsa-private.key"
+# a CMS signer with an EC key
+E=$KEYS/ecdistro/swupdate
+mkdir -p "$E"
+openssl req -new -nodes -batch -x509 -days 30 -subj "/O=test/CN=swupdate ec signer" \
+	-newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$E/cms-private.key" -out "$E/cms.cert" \
+	-addext "keyUsage=digitalSignature" 2>/dev/null
 
 head -c 4096 /dev/urandom >"$T/payload.bin"
 sum=$(sha256sum "$T/payload.bin" | cut -d' ' -f1)
@@ -90,6 +96,78 @@ printf '# changed\n' >>"$T/sw-description"
 swupdate -v -c -k "$T/cms.cert" -i "$T/bad.swu" >"$T/swupdate-bad.log" 2>&1
 check "CMS: swupdate refuses a changed sw-description" sh -c "! grep -q 'Verified OK' '$T/swupdate-bad.log'"
 cp "$T/sw-orig" "$T/sw-description"
+
+check_eq "CMS with an EC (P-256) key: 200" 200 "$(curl -s -o "$T/sig.ec" -w '%{http_code}' -X POST \
+	-F sw-description=@"$T/sw-description" -F distro=ecdistro -F method=CMS "$URL/sign/swupdate")"
+check "CMS with an EC key: verifies with openssl cms -verify" \
+	openssl cms -verify -binary -inform DER -in "$T/sig.ec" -content "$T/sw-description" \
+	-CAfile "$E/cms.cert" -purpose any -out /dev/null
+# the signed attributes openssl cms -sign -binary -nosmimecap puts in
+signed_attrs() {
+	openssl cms -cmsout -print -inform DER -in "$1" |
+		awk '/signedAttrs:/{on=1; next} /signatureAlgorithm:/{on=0} on && /object:/{print $2}' | sort
+}
+openssl cms -sign -binary -nosmimecap -outform DER -in "$T/sw-description" -signer "$E/cms.cert" \
+	-inkey "$E/cms-private.key" -out "$T/sig.ec.ref"
+check_eq "CMS: the same signed attributes as openssl cms -sign" \
+	"$(signed_attrs "$T/sig.ec.ref" | tr '\n' ' ')" "$(signed_attrs "$T/sig.ec" | tr '\n' ' ')"
+
+# --- large input, streamed ------------------------------------------------------
+# sw-description is hashed as it arrives, never stored: a large one signs
+# the same as openssl over the file, in RSA and CMS
+head -c 5000000 /dev/urandom >"$T/large"
+check_eq "5 MB sw-description (RSA): 200" 200 "$(curl -s -o "$T/sig" -w '%{http_code}' -X POST \
+	-F sw-description=@"$T/large" -F distro=distro1 "$URL/sign/swupdate")"
+openssl dgst -sha256 -sign "$T/rsa-private.key" -out "$T/sig.ref" "$T/large"
+check "5 MB sw-description (RSA): byte-identical to openssl dgst" cmp "$T/sig" "$T/sig.ref"
+check_eq "5 MB sw-description (CMS): 200" 200 "$(curl -s -o "$T/sig" -w '%{http_code}' -X POST \
+	-F sw-description=@"$T/large" -F distro=distro1 -F method=CMS "$URL/sign/swupdate")"
+check "5 MB sw-description (CMS): verifies" \
+	openssl cms -verify -binary -inform DER -in "$T/sig" -content "$T/large" \
+	-CAfile "$T/cms.cert" -purpose any -out /dev/null
+# a client that sends half of sw-description and waits: the worker holds
+# the job, and nothing of it is on disk
+python3 - "$PORT" "$T/large" "$T/slow.sig" "$DSS_WORK" >"$T/slow.out" 2>&1 <<'PY'
+import socket, sys, time, os
+port, path, out, work = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+data = open(path, "rb").read()
+b = "dssslowboundary"
+pre = ("--%s\r\nContent-Disposition: form-data; name=\"sw-description\"; filename=\"sw-description\"\r\n"
+       "Content-Type: application/octet-stream\r\n\r\n" % b).encode()
+post = ("\r\n--%s\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\ndistro1\r\n--%s--\r\n" % (b, b)).encode()
+body = pre + data + post
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(("POST /sign/swupdate HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=%s\r\n"
+           "Content-Length: %d\r\n\r\n" % (b, len(body))).encode())
+half = len(body) // 2
+s.sendall(body[:half])
+time.sleep(1.5)
+print("during upload:", sorted(os.listdir(work)))
+s.sendall(body[half:])
+resp = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    resp += c
+head, _, sig = resp.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode())
+open(out, "wb").write(sig)
+PY
+check "slow upload: no job directory or file while sw-description arrives" \
+	grep -qx 'during upload: \[\]' "$T/slow.out"
+check "slow upload: 200 and the signature is openssl's" sh -c "
+	grep -q 'HTTP/1.1 200' '$T/slow.out' && cmp '$T/slow.sig' '$T/sig.ref'"
+if [ "$(id -u)" -eq 0 ]; then
+	# workers fork from a supervisor that has not loaded libarchive or
+	# libcurl (a file:// key store): neither is mapped in an idle worker
+	w=$(pgrep -P "$DSS_PID" | head -n1)
+	check "an idle worker maps neither libarchive nor libcurl" sh -c "
+		[ -n '$w' ] && grep -q libcrypto /proc/$w/maps &&
+		! grep -qE 'libarchive|libcurl' /proc/$w/maps /proc/$DSS_PID/maps"
+else
+	skip "an idle worker maps neither libarchive nor libcurl" "not root: cannot read a worker's maps"
+fi
 
 # --- any bytes --------------------------------------------------------------
 head -c 3000 /dev/urandom >"$T/binary"
