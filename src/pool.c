@@ -447,8 +447,10 @@ static void
 chan_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
-	union proto_msg *m = xmalloc(sizeof(*m));
+	static union proto_msg *m; /* one, reused: the supervisor is single-threaded */
 
+	if (m == NULL)
+		m = xmalloc(sizeof(*m));
 	(void)what;
 	for (;;) {
 		int pfd, r = proto_recv(fd, m, &pfd);
@@ -468,7 +470,6 @@ chan_cb(evutil_socket_t fd, short what, void *arg)
 		if (!event_pending(w->ev_chan, EV_READ, NULL))
 			break;
 	}
-	free(m);
 }
 
 static void
@@ -492,25 +493,24 @@ int
 pool_dispatch(struct conn *c)
 {
 	struct worker *w;
-	union proto_msg *m;
+	static union proto_msg *m; /* one, reused */
 
+	if (m == NULL)
+		m = xmalloc(sizeof(*m));
 	TAILQ_FOREACH(w, &workers, entry) {
 		struct timeval tv = {(time_t)sv->cfg.response_timeout, 0};
 
 		if (w->state != W_IDLE)
 			continue;
-		m = xmalloc(sizeof(*m));
 		proto_init(m, PROTO_JOB, w->generation, sv->next_job_id);
 		snprintf(m->job.peer, sizeof(m->job.peer), "%s", c->peer);
 		m->job.prefix_len = (uint32_t)c->len;
 		memcpy(m->job.prefix, c->buf, c->len);
 		if (proto_send(w->chan, m, c->fd) < 0) {
-			free(m);
 			worker_fail(w, "cannot send it a job");
 			w->state = W_EXITING;
 			continue;
 		}
-		free(m);
 		w->state = W_BUSY;
 		w->job_id = sv->next_job_id++;
 		w->client_fd = c->fd;

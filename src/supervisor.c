@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,13 +110,23 @@ conn_linger(struct conn *c)
 	evtimer_add(c->ev_timer, &tv);
 }
 
+/* A new connection for fd, its fields zeroed but for buf (see conn). */
+static struct conn *
+conn_new(int fd)
+{
+	struct conn *c = xmalloc(sizeof(*c));
+
+	memset(c, 0, offsetof(struct conn, buf));
+	c->fd = fd;
+	c->accepted_ms = util_now_ms();
+	return c;
+}
+
 void
 conn_adopt_linger(int fd, const char *peer)
 {
-	struct conn *c = xcalloc(1, sizeof(*c));
+	struct conn *c = conn_new(fd);
 
-	c->fd = fd;
-	c->accepted_ms = util_now_ms();
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	util_set_nonblock(fd, 1);
 	c->ev_read = event_new(sv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
@@ -370,10 +381,8 @@ accept_some(int lfd)
 			close(fd);
 			continue;
 		}
-		c = xcalloc(1, sizeof(*c));
-		c->fd = fd;
+		c = conn_new(fd);
 		c->addr = ss;
-		c->accepted_ms = util_now_ms();
 		format_peer(&ss, c->peer, sizeof(c->peer));
 		c->ev_read = event_new(sv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
 		c->ev_timer = evtimer_new(sv->base, conn_timer_cb, c);

@@ -23,8 +23,7 @@ struct conn {
 	struct event *ev_timer;
 	struct sockaddr_storage addr;
 	char peer[PROTO_PEER_MAX];
-	char buf[PROTO_PREFIX_MAX]; /* bytes read so far (the request line ...) */
-	size_t len;
+	size_t len; /* of buf */
 	char method[16];	/* from the request line (reqline.h) */
 	char path[256];
 	uint64_t accepted_ms;
@@ -34,6 +33,10 @@ struct conn {
 	size_t drained;
 	TAILQ_ENTRY(conn) entry; /* in the queue */
 	int queued;
+	/* last, and not cleared when a connection is accepted: only the bytes
+	 * read are ever touched (every fork of a worker makes each page the
+	 * supervisor then writes cost a copy) */
+	char buf[PROTO_PREFIX_MAX]; /* bytes read so far (the request line ...) */
 };
 
 struct counters {
