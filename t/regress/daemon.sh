@@ -27,6 +27,9 @@ check "--help lists every setting" sh -c "
 	for s in \$(grep -o '^SETTING([A-Z0-9_]*' '$SRC/lib/settings.def' | cut -c9-); do
 		grep -q \"DIGSIGSERVER_\$s\" '$T/help' || { echo missing \$s; exit 1; }
 	done"
+check "built hardened: full RELRO, immediate binding, stack protector" sh -c "
+	readelf -lW '$DSS' | grep -q GNU_RELRO && readelf -dW '$DSS' | grep -q 'BIND_NOW' &&
+	readelf --dyn-syms -W '$DSS' | grep -q __stack_chk_fail"
 check "--version prints the version" sh -c "'$DSS' --version | grep -q '^digsigserver [0-9]'"
 msg=$(env -u DIGSIGSERVER_KEYFILE_URI "$DSS" --port 1 2>&1)
 rc=$?
