@@ -88,6 +88,12 @@ http_conn_bytes_in(const struct http_conn *c)
 	return c->bytes_in;
 }
 
+size_t
+http_conn_buffered(const struct http_conn *c)
+{
+	return c->end - c->start;
+}
+
 const struct http_limits *
 http_conn_limits(const struct http_conn *c)
 {

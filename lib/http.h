@@ -53,6 +53,9 @@ void http_conn_free(struct http_conn *c);
 uint64_t http_conn_bytes_in(const struct http_conn *c);
 /* The limits the connection was created with. */
 const struct http_limits *http_conn_limits(const struct http_conn *c);
+/* Bytes read from the socket but not handed out yet (after the body: what
+ * the client sent beyond its request). */
+size_t http_conn_buffered(const struct http_conn *c);
 
 /* Read and parse the head: 0, or an HTTP status (400, 408, 417, 431, 501,
  * 505 ...) with a one-line reason in err.  On error req holds nothing that

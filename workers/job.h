@@ -36,6 +36,7 @@ struct job {
 	char filename[128];	/* its Content-Disposition name */
 	char extra_headers[256];
 	uint64_t bytes_in, bytes_out;
+	int input_done;		/* the whole request was read, nothing beyond it */
 };
 
 /* A plain form field, or NULL. */

@@ -90,6 +90,18 @@ linger_close(int fd)
 	}
 }
 
+/* Whether the client has sent bytes not read yet (or the socket failed). */
+static int
+input_pending(int fd)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno != EAGAIN && errno != EWOULDBLOCK;
+	return n > 0;
+}
+
 /*
  * Write the job's answer to the client, bracketed by RESPONDING and DONE.
  * A file answer is read from body_fd, opened before the job directory was
@@ -117,7 +129,14 @@ respond(struct job *job, int body_fd)
 	if (rc < 0)
 		log_warnx("job %s: writing the answer to %s: %s", job->idstr, job->peer,
 			  strerror(errno));
-	linger_close(job->fd);
+	/*
+	 * When the whole request was read and nothing more has arrived, the
+	 * close cannot reset the connection: close at once.  Otherwise (an
+	 * answer given before the body was read, or more bytes sent after it)
+	 * linger.
+	 */
+	if (!job->input_done || input_pending(job->fd))
+		linger_close(job->fd);
 	proto_init(&msg, PROTO_DONE, job->generation, job->id);
 	msg.done.status = job->status;
 	msg.done.bytes_in = job->bytes_in;
@@ -227,6 +246,7 @@ run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 		job_fail(job, status, "%s", err);
 		return;
 	}
+	job->input_done = !http_conn_buffered(conn);
 	if (signer->precheck != NULL && signer->precheck(job) != 0)
 		return;
 	sel = job_field(job, signer->selector_field);

@@ -32,6 +32,37 @@ check "2 MiB upload went through Expect: 100-continue" sh -c "
 check_eq "chunked upload: 200" 200 "$(sign "$T/1k" -H 'Transfer-Encoding: chunked')"
 check "chunked upload: signature verifies" verify "$T/1k"
 
+# A client that has read its whole answer but keeps the connection open:
+# the request was read to its end, so the worker closes at once instead of
+# lingering for the client's close, and is free again.
+python3 - "$PORT" "$T/1k" >"$T/keep.out" 2>&1 <<'PY' &
+import socket, sys, time
+port, path = int(sys.argv[1]), sys.argv[2]
+data = open(path, "rb").read()
+b = "dsskeepboundary"
+body = (("--%s\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nd1\r\n"
+         "--%s\r\nContent-Disposition: form-data; name=\"sw-description\"; filename=\"s\"\r\n"
+         "Content-Type: application/octet-stream\r\n\r\n") % (b, b)).encode() + data + ("\r\n--%s--\r\n" % b).encode()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(("POST /sign/swupdate HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=%s\r\n"
+           "Content-Length: %d\r\n\r\n" % (b, len(body))).encode() + body)
+resp = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    resp += c
+print(resp.split(b"\r\n")[0].decode(), flush=True)
+time.sleep(3)  # the connection stays open on this side
+s.close()
+PY
+keep=$!
+wait_for 5 grep -q 'HTTP/1.1' "$T/keep.out"
+check_eq "client keeping its connection open: answered 200" "HTTP/1.1 200 OK" "$(head -n1 "$T/keep.out")"
+check "  ... and the worker is free before the client closes" wait_for 1 sh -c "
+	[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pool\"][\"busy\"])')\" = 0 ]"
+wait $keep
+
 # past REQUEST_MAX_SIZE: 413 without sending the body (a 700 MB sparse file)
 truncate -s 700M "$T/700m"
 start=$(date +%s%N)
