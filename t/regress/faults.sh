@@ -17,6 +17,9 @@
 #    connections get 503 at once;
 #  - clients that go away mid-upload or right after the headers of a large
 #    answer free their worker at once and leave no job directory;
+#  - workers that die before they are ready (a setresuid that fails,
+#    through an LD_PRELOAD shim) make the supervisor back off, and the
+#    pool refills once they start again;
 #  - afterwards no job directory is left and no key byte is in any log,
 #    answer or file outside the key store.
 # FAULTS_ONLY="2 4" runs only those sections (when debugging this script).
@@ -982,6 +985,68 @@ if bad:
     print("\n".join(bad[:20]))
     sys.exit(1)
 PY
+# --- workers that die before they are ready: forks are throttled -------------
+# A shim (LD_PRELOAD) makes setresuid fail while a flag file exists, so
+# every new worker dies in its privilege drop, before READY.  The
+# supervisor must back off (200 ms, 400 ms, 800 ms, ...) instead of forking
+# in a loop, and refill the pool once workers start again.
+if section 8; then
+	if [ "$(id -u)" -ne 0 ] || [ -n "${DSS_SANITIZED:-}" ] || [ -n "${DSS_VALGRIND:-}" ] ||
+		! command -v gcc >/dev/null; then
+		skip "workers dying before READY: forks throttled" \
+			"needs root (a privilege drop), gcc and a plain build (LD_PRELOAD)"
+	else
+		cat >"$T/failuid.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+int
+setresuid(uid_t r, uid_t e, uid_t s)
+{
+	static int (*real)(uid_t, uid_t, uid_t);
+	const char *flag = getenv("DSS_TEST_FAIL_SETUID");
+
+	if (flag != NULL && access(flag, F_OK) == 0) {
+		errno = EPERM;
+		return -1;
+	}
+	if (real == NULL)
+		real = (int (*)(uid_t, uid_t, uid_t))dlsym(RTLD_NEXT, "setresuid");
+	return real(r, e, s);
+}
+EOC
+		gcc -shared -fPIC -o "$T/failuid.so" "$T/failuid.c"
+		rm -f "$T/nofork"
+		if dss_start DIGSIGSERVER_WORKERS=2 LD_PRELOAD="$T/failuid.so" \
+			DSS_TEST_FAIL_SETUID="$T/nofork"; then
+			post_ok() {
+				[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -F distro=d1 \
+					-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")" = 200 ]
+			}
+			wait_for 10 pool_full
+			check "throttle: signing works before the fault" post_ok
+			touch "$T/nofork"
+			pkill -KILL -P "$DSS_PID"
+			sleep 3
+			n=$(grep -c 'died before it was ready' "$DSS_LOG")
+			check "throttle: $n forks died in 3 s, backing off (not a fork loop)" \
+				sh -c "[ $n -ge 2 ] && [ $n -le 8 ]"
+			check "throttle: the delay grows (200, 400, 800 ms, ...)" sh -c "
+				grep -q 'next fork in 400 ms' '$DSS_LOG' && grep -q 'next fork in 800 ms' '$DSS_LOG'"
+			check "throttle: the supervisor is alive and answers /healthz" \
+				sh -c "curl -s -o /dev/null -w '%{http_code}' '$URL/healthz' | grep -qE '^(200|503)$'"
+			rm -f "$T/nofork"
+			check "throttle: once workers start again the pool refills" wait_for 20 pool_full
+			check "throttle: and signs again" post_ok
+			dss_stop
+		else
+			not_ok "daemon starts with the setresuid shim"
+		fi
+	fi
+fi
+
 ks0=$(date +%s%N)
 check "no key byte in any log, answer or file outside the key store" \
 	python3 "$T/keyscan.py" "$KEYS" "$T/.start" "$T" "$KEYS" "$EMU_DIR/data"
