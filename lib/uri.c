@@ -44,9 +44,10 @@ struct uri_artifact {
 	char *jobdir;
 	char etag[128];
 	/* the replacement */
-	char *tmpname;	  /* file://: name in dirfd */
-	char *tmppath;	  /* its full path */
+	char *tmpname;	  /* file://: name in dirfd (NULL while unnamed) */
+	char *tmppath;	  /* its full path, or a description while unnamed */
 	int outfd;
+	int unnamed;	  /* file://: an O_TMPFILE, given a name only to commit */
 	int committed;
 };
 
@@ -433,30 +434,74 @@ uri_path(const struct uri_artifact *art)
 const char *
 uri_temp_path(const struct uri_artifact *art)
 {
-	return art->tmppath;
+	return art->unnamed ? NULL : art->tmppath;
 }
 
-/* Create ".<name>.dss-XXXXXX" in dirfd; the fd, or -1 with errno. */
-static int
-uri_mktemp(int dirfd, const char *base, char **name)
+/* A fresh ".<name>.dss-XXXXXX" (newly allocated), or NULL with errno. */
+static char *
+uri_tempname(const char *base)
 {
 	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	unsigned char rnd[6];
 	char sfx[7];
 
-	for (int tries = 0; tries < 100; tries++) {
-		int fd;
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return NULL;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		sfx[i] = chars[rnd[i] % (sizeof(chars) - 1)];
+	sfx[6] = '\0';
+	/* Keep the name within NAME_MAX whatever the artifact's name. */
+	return xasprintf(".%.*s.dss-%s", NAME_MAX - 16, base, sfx);
+}
 
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+/*
+ * Make the replacement in dirfd: an unnamed O_TMPFILE when the file system
+ * has them and /proc can name it later (*name NULL: a kill while it is
+ * written leaves nothing behind), else ".<name>.dss-XXXXXX" created
+ * O_EXCL.  The fd, or -1 with errno.
+ */
+static int
+uri_mktemp(int dirfd, const char *base, char **name)
+{
+	int fd;
+
+	*name = NULL;
+	if (access("/proc/self/fd", X_OK) == 0) {
+		fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			return fd;
+		/* these say the file system cannot; anything else is an answer */
+		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
 			return -1;
-		for (size_t i = 0; i < sizeof(rnd); i++)
-			sfx[i] = chars[rnd[i] % (sizeof(chars) - 1)];
-		sfx[6] = '\0';
-		/* Keep the name within NAME_MAX whatever the artifact's name. */
-		*name = xasprintf(".%.*s.dss-%s", NAME_MAX - 16, base, sfx);
+	}
+	for (int tries = 0; tries < 100; tries++) {
+		if ((*name = uri_tempname(base)) == NULL)
+			return -1;
 		fd = openat(dirfd, *name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			return fd;
+		free(*name);
+		*name = NULL;
+		if (errno != EEXIST)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* Give the unnamed replacement (fd) a temporary name in dirfd, for the
+ * rename; 0 or -1 with errno. */
+static int
+uri_name_temp(int dirfd, int fd, const char *base, char **name)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (int tries = 0; tries < 100; tries++) {
+		if ((*name = uri_tempname(base)) == NULL)
+			return -1;
+		if (linkat(AT_FDCWD, proc, dirfd, *name, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
 		free(*name);
 		*name = NULL;
 		if (errno != EEXIST)
@@ -513,8 +558,9 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 			return 500;
 		}
 	}
+	art->unnamed = art->tmpname == NULL;
 	art->tmppath = xasprintf("%.*s/%s", (int)(strrchr(art->path, '/') - art->path), art->path,
-				 art->tmpname);
+				 art->unnamed ? "(unnamed temporary file)" : art->tmpname);
 	*outfd = art->outfd;
 	return 0;
 }
@@ -525,8 +571,13 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 	struct stat now, tst;
 	int fd;
 
-	/* The name may have been written by a tool: use what it holds now. */
-	fd = openat(art->dirfd, art->tmpname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (art->unnamed) {
+		fd = art->outfd;
+		art->outfd = -1;
+	} else {
+		/* The name may have been written by a tool: use what it holds now. */
+		fd = openat(art->dirfd, art->tmpname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
 	if (fd < 0 || fstat(fd, &tst) < 0 || !S_ISREG(tst.st_mode)) {
 		if (fd >= 0)
 			close(fd);
@@ -557,6 +608,13 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 		log_warnx("fsync %s: %s", art->tmppath, strerror(errno));
 		close(fd);
 		snprintf(err, errlen, "Writing the signed artifact failed");
+		return 500;
+	}
+	/* an unnamed replacement gets its name only now, just before the rename */
+	if (art->unnamed && uri_name_temp(art->dirfd, fd, art->base, &art->tmpname) < 0) {
+		log_warnx("naming the replacement of %s: %s", art->path, strerror(errno));
+		close(fd);
+		snprintf(err, errlen, "Replacing the artifact failed");
 		return 500;
 	}
 	close(fd);
@@ -610,7 +668,7 @@ uri_commit(struct uri_artifact *art, char *err, size_t errlen)
 		snprintf(err, errlen, "no replacement to commit");
 		return 500;
 	}
-	if (art->outfd >= 0) {
+	if (art->outfd >= 0 && !art->unnamed) {
 		close(art->outfd);
 		art->outfd = -1;
 	}

@@ -21,14 +21,17 @@
  *	uri_close(art)                                    (aborts if not committed)
  *
  * file://: the artifact is opened O_NOFOLLOW and must be a regular file.
- * The temporary file is ".<name>.dss-XXXXXX" in the artifact's own
- * directory (so rename(2) can replace it), created O_EXCL 0600; committing
- * copies the original's permission bits and group onto it, fsyncs it,
- * checks that the original was not replaced meanwhile (409), renames it
- * over the original and fsyncs the directory.  A kill at any moment leaves
- * the original or the signed artifact, never a partial one; a kill before
- * the rename may leave the temporary file behind (its name says what it
- * is).  The signed file is owned by the service user.
+ * The replacement is made in the artifact's own directory (so rename(2)
+ * can replace it): an unnamed O_TMPFILE where the file system has them,
+ * else ".<name>.dss-XXXXXX" created O_EXCL 0600.  Committing copies the
+ * original's permission bits and group onto it, fsyncs it, checks that the
+ * original was not replaced meanwhile (409), links the unnamed file as
+ * ".<name>.dss-XXXXXX", renames that over the original and fsyncs the
+ * directory.  A kill at any moment leaves the original or the signed
+ * artifact, never a partial one; only a kill in the instant between the
+ * link and the rename (or, without O_TMPFILE, any time before the rename)
+ * leaves the temporary file behind (its name says what it is).  The
+ * signed file is owned by the service user.
  * s3://: the artifact is downloaded to <jobdir>/artifact.in (at most
  * DIGSIGSERVER_ARCHIVE_MAX_SIZE bytes), the replacement is
  * <jobdir>/artifact.out, and committing uploads it (multipart past
@@ -63,7 +66,8 @@ long long uri_size(const struct uri_artifact *art);
 const char *uri_path(const struct uri_artifact *art);
 /* Create the replacement; *outfd (owned by art) is open for writing. */
 int uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen);
-/* The replacement's path, for a tool that writes by name (after begin). */
+/* The replacement's path, for a tool that writes by name (after begin);
+ * NULL when it has no name (O_TMPFILE): then only outfd can write it. */
 const char *uri_temp_path(const struct uri_artifact *art);
 /* Replace the artifact by what was written to the replacement. */
 int uri_commit(struct uri_artifact *art, char *err, size_t errlen);

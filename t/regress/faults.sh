@@ -1033,8 +1033,11 @@ EOC
 			n=$(grep -c 'died before it was ready' "$DSS_LOG")
 			check "throttle: $n forks died in 3 s, backing off (not a fork loop)" \
 				sh -c "[ $n -ge 2 ] && [ $n -le 8 ]"
-			check "throttle: the delay grows (200, 400, 800 ms, ...)" sh -c "
-				grep -q 'next fork in 400 ms' '$DSS_LOG' && grep -q 'next fork in 800 ms' '$DSS_LOG'"
+			delays=$(sed -n 's/.*next fork in \([0-9]*\) ms.*/\1/p' "$DSS_LOG" | tr '\n' ' ')
+			check "throttle: the delay doubles from one death to the next ($delays ms)" \
+				python3 -c "
+d = [int(x) for x in '$delays'.split()]
+assert len(d) >= 2 and d[0] >= 200 and all(b >= 2 * a for a, b in zip(d, d[1:])), d"
 			check "throttle: the supervisor is alive and answers /healthz" \
 				sh -c "curl -s -o /dev/null -w '%{http_code}' '$URL/healthz' | grep -qE '^(200|503)$'"
 			rm -f "$T/nofork"
