@@ -35,24 +35,15 @@ check "chunked upload: signature verifies" verify "$T/1k"
 # A client that has read its whole answer but keeps the connection open:
 # the request was read to its end, so the worker closes at once instead of
 # lingering for the client's close, and is free again.
-python3 - "$PORT" "$T/1k" >"$T/keep.out" 2>&1 <<'PY' &
-import socket, sys, time
-port, path = int(sys.argv[1]), sys.argv[2]
-data = open(path, "rb").read()
-b = "dsskeepboundary"
-body = (("--%s\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nd1\r\n"
-         "--%s\r\nContent-Disposition: form-data; name=\"sw-description\"; filename=\"s\"\r\n"
-         "Content-Type: application/octet-stream\r\n\r\n") % (b, b)).encode() + data + ("\r\n--%s--\r\n" % b).encode()
-s = socket.create_connection(("127.0.0.1", port))
-s.sendall(("POST /sign/swupdate HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=%s\r\n"
-           "Content-Length: %d\r\n\r\n" % (b, len(body))).encode() + body)
-resp = b""
-while True:
-    c = s.recv(65536)
-    if not c:
-        break
-    resp += c
-print(resp.split(b"\r\n")[0].decode(), flush=True)
+python3 - "$SRC/t/regress" "$PORT" "$T/1k" >"$T/keep.out" 2>&1 <<'PY' &
+import sys, time
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[1])
+import rawhttp
+ctype, body = rawhttp.form([("distro", "d1"), ("sw-description", "s", open(sys.argv[3], "rb").read())])
+s = rawhttp.post_head(int(sys.argv[2]), "/sign/swupdate", ctype, len(body))
+s.sendall(body)
+print(rawhttp.read_answer(s)[0], flush=True)
 time.sleep(3)  # the connection stays open on this side
 s.close()
 PY

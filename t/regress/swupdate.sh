@@ -127,31 +127,23 @@ check "5 MB sw-description (CMS): verifies" \
 	-CAfile "$T/cms.cert" -purpose any -out /dev/null
 # a client that sends half of sw-description and waits: the worker holds
 # the job, and nothing of it is on disk
-python3 - "$PORT" "$T/large" "$T/slow.sig" "$DSS_WORK" >"$T/slow.out" 2>&1 <<'PY'
-import socket, sys, time, os
-port, path, out, work = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-data = open(path, "rb").read()
-b = "dssslowboundary"
-pre = ("--%s\r\nContent-Disposition: form-data; name=\"sw-description\"; filename=\"sw-description\"\r\n"
-       "Content-Type: application/octet-stream\r\n\r\n" % b).encode()
-post = ("\r\n--%s\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\ndistro1\r\n--%s--\r\n" % (b, b)).encode()
-body = pre + data + post
-s = socket.create_connection(("127.0.0.1", port))
-s.sendall(("POST /sign/swupdate HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=%s\r\n"
-           "Content-Length: %d\r\n\r\n" % (b, len(body))).encode())
+python3 - "$SRC/t/regress" "$PORT" "$T/large" "$T/slow.sig" "$DSS_WORK" >"$T/slow.out" 2>&1 <<'PY'
+import os, sys, time
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[1])
+import rawhttp
+port, path, out, work = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+# the file first, as the real client sends it
+ctype, body = rawhttp.form([("sw-description", "sw-description", open(path, "rb").read()),
+                            ("distro", "distro1")])
+s = rawhttp.post_head(port, "/sign/swupdate", ctype, len(body))
 half = len(body) // 2
 s.sendall(body[:half])
 time.sleep(1.5)
 print("during upload:", sorted(os.listdir(work)))
 s.sendall(body[half:])
-resp = b""
-while True:
-    c = s.recv(65536)
-    if not c:
-        break
-    resp += c
-head, _, sig = resp.partition(b"\r\n\r\n")
-print(head.split(b"\r\n")[0].decode())
+status, _, sig = rawhttp.read_answer(s)
+print(status)
 open(out, "wb").write(sig)
 PY
 check "slow upload: no job directory or file while sw-description arrives" \
