@@ -479,10 +479,14 @@ else
 	dss_start DIGSIGSERVER_WORK_DIR="$SMALL/work" DIGSIGSERVER_WORKERS=2 || exit 1
 	used0=$(df --output=used -B1024 "$SMALL" | tail -1)
 	head -c 6000000 /dev/urandom >"$T/6m"
-	code=$(curl -s -D "$T/h" -o "$T/body" -w '%{http_code}' -X POST -F distro=d1 \
-		-F sw-description=@"$T/6m" "$URL/sign/swupdate")
+	code=$(curl -s -D "$T/h" -o "$T/body" -w '%{http_code}' -X POST -F machine=k1 \
+		-F artifact=@"$T/6m" "$URL/sign/modules")
 	check "full disk: a 6 MB upload into a 4 MB work dir gets a clean 507/500 ($code $(cat "$T/body"))" \
 		clean_error "$code" "$T/h" "$T/body"
+	# a sw-description is only hashed as it arrives: the full disk does not matter
+	code=$(curl -s -o "$T/sig" -w '%{http_code}' -X POST -F distro=d1 \
+		-F sw-description=@"$T/6m" "$URL/sign/swupdate")
+	check_eq "full disk: a 6 MB sw-description is still signed (nothing of it is stored)" 200 "$code"
 	check "full disk: its job directory is gone" no_job_dirs "$SMALL/work"
 	check_eq "full disk: the space is given back" "$used0" "$(df --output=used -B1024 "$SMALL" | tail -1)"
 	# every size of free space from too little for the upload to enough
