@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "form.h"
 #include "http.h"
 #include "util.h"
@@ -84,6 +86,9 @@ request(const char *ctype, const char *body, size_t blen, size_t *len)
 	return raw;
 }
 
+/* Read forms without a directory: files are only hashed. */
+static int digest_mode;
+
 /* Read a whole request held in memory (the supervisor's prefix) as a form. */
 static int
 read_form_lim(const char *raw, size_t len, const struct http_limits *lim, struct form *f)
@@ -94,7 +99,7 @@ read_form_lim(const char *raw, size_t len, const struct http_limits *lim, struct
 
 	err[0] = '\0';
 	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	rc = form_read(c, &req, dir, f, err, sizeof(err));
+	rc = form_read(c, &req, digest_mode ? NULL : dir, f, err, sizeof(err));
 	http_request_free(&req);
 	http_conn_free(c);
 	return rc;
@@ -216,7 +221,7 @@ read_form_socket(const char *raw, size_t len, size_t head_len, size_t piece,
 	ck_assert_int_eq(pthread_create(&w->thread, NULL, writer_main, w), 0);
 	c = http_conn_new(sv[0], lim, NULL, 0);
 	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	rc = form_read(c, &req, dir, f, err, sizeof(err));
+	rc = form_read(c, &req, digest_mode ? NULL : dir, f, err, sizeof(err));
 	http_request_free(&req);
 	http_conn_free(c);
 	close(sv[0]);
@@ -306,6 +311,42 @@ START_TEST(test_curl_dribbled)
 	ck_assert_int_eq(read_form_socket(raw, len, 0, 1, &deflim, &f, &w), 0);
 	assert_curl_form(&f);
 	form_free(&f);
+	free(raw);
+	free(body);
+}
+END_TEST
+
+/* Without a directory a file part is only hashed: nothing on disk, its
+ * SHA-256 and size, whole or one byte per write. */
+START_TEST(test_digest_only)
+{
+	unsigned char want[32];
+	size_t blen, len;
+	char *body = curl_body(&blen);
+	char *raw = request(CT_MULTIPART, body, blen, &len);
+	const struct form_file *ff;
+	struct form f;
+	struct writer w;
+
+	SHA256((const unsigned char *)artifact, sizeof(artifact) - 1, want);
+	digest_mode = 1;
+	for (int piece = 0; piece < 2; piece++) {
+		if (piece == 0)
+			ck_assert_int_eq(read_form_lim(raw, len, &deflim, &f), 0);
+		else
+			ck_assert_int_eq(read_form_socket(raw, len, 0, 1, &deflim, &f, &w), 0);
+		ck_assert_str_eq(form_field(&f, "machine"), "jetson-agx-xavier");
+		ck_assert_uint_eq(f.nfiles, 1);
+		ff = form_file(&f, "artifact");
+		ck_assert_ptr_nonnull(ff);
+		ck_assert_ptr_null(ff->path);
+		ck_assert_str_eq(ff->type, "application/octet-stream");
+		ck_assert_uint_eq(ff->size, sizeof(artifact) - 1);
+		ck_assert_mem_eq(ff->sha256, want, 32);
+		ck_assert_int_eq(count_files(), 0);
+		form_free(&f);
+	}
+	digest_mode = 0;
 	free(raw);
 	free(body);
 }
@@ -847,6 +888,7 @@ form_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_curl);
 	tcase_add_test(tc, test_curl_dribbled);
+	tcase_add_test(tc, test_digest_only);
 	tcase_add_test(tc, test_chunked_continue);
 	tcase_add_test(tc, test_duplicates);
 	tcase_add_test(tc, test_field_max);

@@ -13,13 +13,9 @@
  * the job has no directory.  The answer is the raw signature,
  * sw-description.sig, sent from memory.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
