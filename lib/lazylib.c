@@ -11,9 +11,13 @@
 #include "lazylib.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define AR_INCLUDE_LIBARCHIVE /* <archive.h> is libarchive's: see lib/archive.h */
 #include <archive.h>
@@ -75,6 +79,47 @@ int
 lazylib_curl(char *err, size_t errlen)
 {
 	return load(&lz_curl, open_curl, err, errlen);
+}
+
+int
+lazylib_probe_archive(char *err, size_t errlen)
+{
+	char why[256] = "";
+	int p[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(p) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (lazylib_archive(why, sizeof(why)) < 0) {
+			(void)!write(p[1], why, strlen(why));
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	n = read(p[0], why, sizeof(why) - 1);
+	why[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			snprintf(err, errlen, "waitpid: %s", strerror(errno));
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	snprintf(err, errlen, "%s", why[0] ? why : "the probe for libarchive failed");
+	return -1;
 }
 
 int

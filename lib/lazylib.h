@@ -25,6 +25,11 @@
  * ends the process (fatalx). */
 int lazylib_archive(char *err, size_t errlen);
 int lazylib_curl(char *err, size_t errlen);
+/* Check, in a short-lived child process, that libarchive can be loaded,
+ * leaving this process without it: 0, or -1 with the reason in err.  The
+ * supervisor calls it at start, so a missing library is said at once
+ * rather than on the first archive job. */
+int lazylib_probe_archive(char *err, size_t errlen);
 /* Whether the library is loaded in this process (for the tests). */
 int lazylib_archive_loaded(void);
 int lazylib_curl_loaded(void);

@@ -475,6 +475,17 @@ begin_shutdown(void)
 	event_base_loopbreak(sv->base);
 }
 
+/* libarchive is loaded by the workers that need it (lazylib.h): check now,
+ * without loading it here, that it can be, rather than on the first job. */
+static void
+probe_archive(void)
+{
+	char err[300];
+
+	if (lazylib_probe_archive(err, sizeof(err)) < 0)
+		fatalx("cannot start: %s (the modules, Tegra and Mender signers need it)", err);
+}
+
 /*
  * When the key store or an artifact prefix is on S3, load and initialise
  * libcurl here, once, so that every forked worker has it ready; otherwise
@@ -582,6 +593,7 @@ supervisor_init(struct supervisor *s)
 		fatalx("DIGSIGSERVER_AUDIT_REQUIRED is set and the audit trail cannot be opened");
 	/* Libraries initialised once here are ready in every forked worker. */
 	pkey_warm_up();
+	probe_archive();
 	if (prepare_s3(&s->cfg) < 0)
 		fatalx("cannot start: the configuration uses s3:// but libcurl cannot be loaded");
 	pool_init();

@@ -34,6 +34,16 @@ START_TEST(test_archive_loaded_on_first_call)
 }
 END_TEST
 
+START_TEST(test_probe_leaves_archive_unloaded)
+{
+	char err[256] = "";
+
+	ck_assert_int_eq(lazylib_probe_archive(err, sizeof(err)), 0);
+	ck_assert_str_eq(err, "");
+	ck_assert_int_eq(lazylib_archive_loaded(), 0);
+}
+END_TEST
+
 START_TEST(test_curl_loaded_on_first_call)
 {
 	char err[CURL_ERROR_SIZE] = "";
@@ -76,6 +86,7 @@ main(void)
 	 * starts with neither library loaded */
 	tcase_add_test(tc, test_archive_loaded_on_first_call);
 	tcase_add_test(tc, test_curl_loaded_on_first_call);
+	tcase_add_test(tc, test_probe_leaves_archive_unloaded);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK);
