@@ -81,23 +81,8 @@ size=$(gzip -dc "$IN" | wc -c)
 say "input: $pkg, $nmods modules, $((size / 1000000)) MB unpacked, $(($(stat -c %s "$IN") / 1000000)) MB gzip"
 
 # --- the key ---------------------------------------------------------------
-cat >"$T/x509.genkey" <<EOF
-[ req ]
-default_bits = $BITS
-distinguished_name = req_distinguished_name
-prompt = no
-string_mask = utf8only
-x509_extensions = myexts
-[ req_distinguished_name ]
-CN = Benchmark module signing key
-[ myexts ]
-basicConstraints=critical,CA:FALSE
-keyUsage=digitalSignature
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-EOF
 mkdir -p "$KEYS/bench/kmodsign" "$T/key"
-openssl req -new -nodes -utf8 -sha512 -days 36500 -batch -x509 -config "$T/x509.genkey" \
+openssl req -new -nodes -utf8 -sha512 -days 36500 -batch -x509 -config "$SRC/t/fixtures/x509.genkey" \
 	-newkey "rsa:$BITS" -outform PEM -out "$T/key/kernel-signkey.x509" \
 	-keyout "$T/key/kernel-signkey.priv" 2>/dev/null || fail "openssl req failed"
 cp "$T/key"/* "$KEYS/bench/kmodsign/"

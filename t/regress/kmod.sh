@@ -16,33 +16,14 @@ if [ ! -x "$SIGN_FILE" ]; then
 	exit 0
 fi
 
-# --- keys: like the kernel's certs/x509.genkey -----------------------------
-cat >"$T/x509.genkey" <<'EOF'
-[ req ]
-default_bits = 4096
-distinguished_name = req_distinguished_name
-prompt = no
-string_mask = utf8only
-x509_extensions = myexts
-
-[ req_distinguished_name ]
-O = digsigserver regress
-CN = Regress module signing key
-emailAddress = regress@example.com
-
-[ myexts ]
-basicConstraints=critical,CA:FALSE
-keyUsage=digitalSignature
-subjectKeyIdentifier=hash
-authorityKeyIdentifier=keyid
-EOF
+# --- keys: like the kernel's certs/default_x509.genkey ---------------------
 
 # mkkey MACHINE NEWKEY-ARGS...: a key pair in the store for MACHINE.
 mkkey() {
 	_d=$KEYS/$1/kmodsign
 	shift
 	mkdir -p "$_d"
-	openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config "$T/x509.genkey" \
+	openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config "$SRC/t/fixtures/x509.genkey" \
 		"$@" -outform PEM -out "$_d/kernel-signkey.x509" \
 		-keyout "$_d/kernel-signkey.priv" 2>/dev/null
 }
@@ -155,7 +136,7 @@ check "modes, times, directories and links kept" \
 check "a symbolic link named .ko is left a link" \
 	test -L "$T/rsa2048-sha512.dir/lib/modules/$VERSION/kernel/alias.ko"
 mod=$T/rsa2048-sha512.dir/lib/modules/$VERSION/kernel/fs/mod2.ko
-check_eq "modinfo: signer" "Regress module signing key" "$(modinfo -F signer "$mod")"
+check_eq "modinfo: signer" "Test module signing key" "$(modinfo -F signer "$mod")"
 check_eq "modinfo: sig_hashalgo" sha512 "$(modinfo -F sig_hashalgo "$mod")"
 check_eq "modinfo sha256: sig_hashalgo" sha256 \
 	"$(modinfo -F sig_hashalgo "$T/rsa2048-sha256.dir/lib/modules/$VERSION/kernel/fs/mod2.ko")"
@@ -227,7 +208,7 @@ for h in sha256 sha512; do
 	check "ec $h: unpacks" unpack ec-$h
 	check "ec $h: every module verifies with openssl cms" verify_ec "$T/ec-$h.dir"
 	ecmod=$T/ec-$h.dir/lib/modules/$VERSION/kernel/drivers/usb/mod1.ko
-	check_eq "ec $h: modinfo signer" "Regress module signing key" "$(modinfo -F signer "$ecmod")"
+	check_eq "ec $h: modinfo signer" "Test module signing key" "$(modinfo -F signer "$ecmod")"
 	check_eq "ec $h: modinfo sig_hashalgo" $h "$(modinfo -F sig_hashalgo "$ecmod")"
 done
 
