@@ -80,86 +80,8 @@ printf 'software = { version = "1.0"; };\n' >"$T/sw-description"
 openssl dgst -sha256 -sign "$KEYS/d1/swupdate/rsa-private.key" -out "$T/sw.sig" "$T/sw-description"
 openssl pkey -in "$KEYS/d1/swupdate/rsa-private.key" -pubout -out "$T/sw.pub"
 
-# Python helpers: a multipart client that records when each connection was
-# made, its local port and whether the answer was complete.
-cat >"$T/dss.py" <<'PY'
-import asyncio, json, os, time, urllib.request, uuid
-
-def form(parts):
-    """parts: [(name, value)], value "@path" for a file part."""
-    b = "------------------------" + uuid.uuid4().hex[:16]
-    out = []
-    for name, value in parts:
-        out.append(("--%s\r\n" % b).encode())
-        if value.startswith("@"):
-            with open(value[1:], "rb") as f:
-                data = f.read()
-            out.append(('Content-Disposition: form-data; name="%s"; filename="%s"\r\n'
-                        'Content-Type: application/octet-stream\r\n\r\n'
-                        % (name, os.path.basename(value[1:]))).encode())
-            out.append(data)
-        else:
-            out.append(('Content-Disposition: form-data; name="%s"\r\n\r\n' % name).encode())
-            out.append(value.encode())
-        out.append(b"\r\n")
-    out.append(("--%s--\r\n" % b).encode())
-    return b, b"".join(out)
-
-def head(host, port, path, boundary, length):
-    return ("POST %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: */*\r\nContent-Length: %d\r\n"
-            "Content-Type: multipart/form-data; boundary=%s\r\n\r\n"
-            % (path, host, port, length, boundary)).encode()
-
-def parse(data):
-    """(status, headers, body, complete) of a raw HTTP answer."""
-    hd, sep, body = data.partition(b"\r\n\r\n")
-    lines = hd.decode("latin-1").split("\r\n")
-    try:
-        status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/1.") else 0
-    except (IndexError, ValueError):
-        status = 0
-    headers = {}
-    for l in lines[1:]:
-        k, _, v = l.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    complete = bool(sep) and "content-length" in headers and \
-        int(headers["content-length"]) == len(body)
-    return status, headers, body, complete
-
-def status(url):
-    return json.load(urllib.request.urlopen(url + "/status", timeout=10))
-
-def hostport(url):
-    h, p = url.split("://", 1)[1].rstrip("/").rsplit(":", 1)
-    return h, int(p)
-
-async def post(host, port, path, boundary, body, timeout=120):
-    r = {"t0": time.monotonic(), "tc": None, "port": None, "status": 0, "error": None,
-         "complete": False, "body": b"", "headers": {}}
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except Exception as e:
-        r["error"] = "connect: " + type(e).__name__
-        r["t1"] = time.monotonic()
-        return r
-    r["tc"] = time.monotonic()
-    return await exchange(r, reader, writer, host, port, path, boundary, body, timeout)
-
-async def exchange(r, reader, writer, host, port, path, boundary, body, timeout=120):
-    """Send the request on an open connection and read the answer into r."""
-    r["port"] = writer.get_extra_info("sockname")[1]
-    try:
-        writer.write(head(host, port, path, boundary, len(body)) + body)
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(), timeout)
-        r["status"], r["headers"], r["body"], r["complete"] = parse(data)
-    except Exception as e:
-        r["error"] = type(e).__name__
-    finally:
-        writer.close()
-    r["t1"] = time.monotonic()
-    return r
-PY
+# Python helpers (t/regress/dss.py), beside the scripts below that import them.
+cp "$SRC/t/regress/dss.py" "$T/dss.py"
 
 # killload.py URL N CONC SW SIG MENDER_LIST OUT: N swupdate requests (more
 # until the killer has hit 3 jobs) and one Mender request per artifact,
@@ -314,16 +236,7 @@ subprocess.run(cmd.replace("{pid}", str(pid)), shell=True, check=False)
 t0 = time.monotonic()
 s.sendall(body[half:])
 s.settimeout(60)
-data = b""
-while True:
-    try:
-        chunk = s.recv(65536)
-    except OSError:
-        break
-    if not chunk:
-        break
-    data += chunk
-st, hd, bd, complete = dss.parse(data)
+st, hd, bd, complete = dss.parse(dss.recv_all(s))
 print(json.dumps({"pid": pid, "status": st, "retry_after": hd.get("retry-after"),
                   "body": bd.decode("latin-1"), "complete": complete,
                   "seconds": round(time.monotonic() - t0, 2)}))
@@ -691,13 +604,7 @@ os.kill(pid, signal.SIGTERM)
 time.sleep(delay)
 s.sendall(dss.head(host, port, "/sign/swupdate", b, len(body)) + body)
 s.settimeout(60)
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-st, hd, bd, complete = dss.parse(data)
+st, hd, bd, complete = dss.parse(dss.recv_all(s))
 print(st, complete and bd == open(os.environ["SIG"], "rb").read())
 PY
 if section 5; then

@@ -35,15 +35,16 @@ check "chunked upload: signature verifies" verify "$T/1k"
 # A client that has read its whole answer but keeps the connection open:
 # the request was read to its end, so the worker closes at once instead of
 # lingering for the client's close, and is free again.
-python3 - "$SRC/t/regress" "$PORT" "$T/1k" >"$T/keep.out" 2>&1 <<'PY' &
-import sys, time
+python3 - "$SRC/t/regress" "$URL" "$T/1k" >"$T/keep.out" 2>&1 <<'PY' &
+import socket, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, sys.argv[1])
-import rawhttp
-ctype, body = rawhttp.form([("distro", "d1"), ("sw-description", "s", open(sys.argv[3], "rb").read())])
-s = rawhttp.post_head(int(sys.argv[2]), "/sign/swupdate", ctype, len(body))
-s.sendall(body)
-print(rawhttp.read_answer(s)[0], flush=True)
+import dss
+host, port = dss.hostport(sys.argv[2])
+b, body = dss.form([("distro", "d1"), ("sw-description", "@" + sys.argv[3])])
+s = socket.create_connection((host, port))
+s.sendall(dss.head(host, port, "/sign/swupdate", b, len(body)) + body)
+print(dss.recv_all(s).split(b"\r\n")[0].decode(), flush=True)
 time.sleep(3)  # the connection stays open on this side
 s.close()
 PY

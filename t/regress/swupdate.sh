@@ -127,29 +127,29 @@ check "5 MB sw-description (CMS): verifies" \
 	-CAfile "$T/cms.cert" -purpose any -out /dev/null
 # a client that sends half of sw-description and waits: the worker holds
 # the job, and nothing of it is on disk
-python3 - "$SRC/t/regress" "$PORT" "$T/large" "$T/slow.sig" "$DSS_WORK" >"$T/slow.out" 2>&1 <<'PY'
-import os, sys, time
+python3 - "$SRC/t/regress" "$URL" "$T/large" "$T/slow.sig" "$DSS_WORK" >"$T/slow.out" 2>&1 <<'PY'
+import os, socket, sys, time
 sys.dont_write_bytecode = True
 sys.path.insert(0, sys.argv[1])
-import rawhttp
-port, path, out, work = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+import dss
+(host, port), path, out, work = dss.hostport(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 # the file first, as the real client sends it
-ctype, body = rawhttp.form([("sw-description", "sw-description", open(path, "rb").read()),
-                            ("distro", "distro1")])
-s = rawhttp.post_head(port, "/sign/swupdate", ctype, len(body))
+b, body = dss.form([("sw-description", "@" + path), ("distro", "distro1")])
+s = socket.create_connection((host, port))
+s.sendall(dss.head(host, port, "/sign/swupdate", b, len(body)))
 half = len(body) // 2
 s.sendall(body[:half])
 time.sleep(1.5)
 print("during upload:", sorted(os.listdir(work)))
 s.sendall(body[half:])
-status, _, sig = rawhttp.read_answer(s)
-print(status)
+status, _, sig, _ = dss.parse(dss.recv_all(s))
+print("HTTP status", status)
 open(out, "wb").write(sig)
 PY
 check "slow upload: no job directory or file while sw-description arrives" \
 	grep -qx 'during upload: \[\]' "$T/slow.out"
 check "slow upload: 200 and the signature is openssl's" sh -c "
-	grep -q 'HTTP/1.1 200' '$T/slow.out' && cmp '$T/slow.sig' '$T/sig.ref'"
+	grep -qx 'HTTP status 200' '$T/slow.out' && cmp '$T/slow.sig' '$T/sig.ref'"
 if [ "$(id -u)" -eq 0 ]; then
 	# workers fork from a supervisor that has not loaded libarchive or
 	# libcurl (a file:// key store): neither is mapped in an idle worker
