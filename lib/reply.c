@@ -165,13 +165,20 @@ http_reply_file(int fd, int status, const char *path, const char *filename, int 
 	return rc;
 }
 
+/* The Content-Disposition header of an attachment named filename. */
+static void
+attachment(char *out, size_t outlen, const char *filename)
+{
+	snprintf(out, outlen, "Content-Disposition: Attachment; filename=\"%s\"\r\n", filename);
+}
+
 int
 http_reply_data(int fd, int status, const void *data, size_t len, const char *filename,
 		int timeout_ms, uint64_t *sent)
 {
 	char disp[512];
 
-	snprintf(disp, sizeof(disp), "Content-Disposition: Attachment; filename=\"%s\"\r\n", filename);
+	attachment(disp, sizeof(disp), filename);
 	return http_reply(fd, status, "application/octet-stream", data, len, disp, timeout_ms, sent);
 }
 
@@ -188,7 +195,7 @@ http_reply_fd(int fd, int status, int in, const char *filename, int timeout_ms, 
 		errno = EINVAL;
 		return -1;
 	}
-	snprintf(disp, sizeof(disp), "Content-Disposition: Attachment; filename=\"%s\"\r\n", filename);
+	attachment(disp, sizeof(disp), filename);
 	n = format_head(head, sizeof(head), status, "application/octet-stream",
 			(uint64_t)st.st_size, disp);
 	if (n < 0 || reply_write(fd, head, (size_t)n, timeout_ms) < 0)
