@@ -22,8 +22,6 @@ proto_size(uint32_t type)
 		return sizeof(struct proto_started);
 	case PROTO_PROGRESS:
 		return sizeof(struct proto_progress);
-	case PROTO_CHILD:
-		return sizeof(struct proto_child);
 	case PROTO_RESPONDING:
 		return sizeof(struct proto_responding);
 	case PROTO_DONE:

@@ -11,7 +11,6 @@
  *   worker -> supervisor   PROTO_READY     forked, privileges dropped, idle
  *                          PROTO_STARTED   endpoint and key selector known
  *                          PROTO_PROGRESS  a short text for /status
- *                          PROTO_CHILD     an external tool's process group
  *                          PROTO_RESPONDING the response has begun
  *                          PROTO_DONE      status and byte counts
  *                          PROTO_AUDIT     one audit record (JSON object)
@@ -34,7 +33,6 @@ enum proto_type {
 	PROTO_READY,
 	PROTO_STARTED,
 	PROTO_PROGRESS,
-	PROTO_CHILD,
 	PROTO_RESPONDING,
 	PROTO_DONE,
 	PROTO_AUDIT,
@@ -73,11 +71,6 @@ struct proto_progress {
 	char text[PROTO_TEXT_MAX];
 };
 
-struct proto_child {
-	struct proto_hdr hdr;
-	int32_t pgid; /* 0: the tool has ended */
-};
-
 struct proto_responding {
 	struct proto_hdr hdr;
 };
@@ -102,7 +95,6 @@ union proto_msg {
 	struct proto_ready ready;
 	struct proto_started started;
 	struct proto_progress progress;
-	struct proto_child child;
 	struct proto_responding responding;
 	struct proto_done done;
 	struct proto_audit audit;

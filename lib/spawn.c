@@ -2,11 +2,17 @@
  * spawn.c: see spawn.h.
  *
  * The parent polls the output pipe and, between reads, checks without
- * reaping (waitid WNOWAIT) whether the tool has exited.  Once it has, any
- * process it left in its group is killed before the tool is reaped, so
- * the group id cannot have been reused by then, and output still buffered
- * in the pipe is read for a short while.  A tool that never exits is the
- * supervisor's business: it kills the group reported through on_pgid.
+ * reaping (waitid WNOWAIT) whether the tool has exited.  Once it has,
+ * every other process below us is killed (reaper.c) before the tool is
+ * reaped, and output still buffered in the pipe is read for a short
+ * while.  A tool that never exits is the supervisor's business: it kills
+ * the worker at RESPONSE_TIMEOUT and then whatever was re-parented to it.
+ *
+ * Confinement uses an unprivileged user namespace mapping the worker's
+ * own uid and gid (so files keep their owner) and a private mount
+ * namespace.  The job directory is cloned as a detached mount
+ * (open_tree) before the directory holding it is covered, then attached
+ * again at its own path on top of the cover (move_mount).
  */
 #include "spawn.h"
 
@@ -17,10 +23,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "mask.h"
+#include "reaper.h"
 #include "util.h"
 
 #define SPAWN_LINE_MAX 4096	/* longer output lines are cut in pieces */
@@ -60,31 +73,6 @@ spawn_result_free(struct spawn_result *r)
 	r->tail = NULL;
 }
 
-/* Copy s into a new string with every redacted string replaced by "***". */
-static char *
-redact_line(const char *s, const char *const *redact)
-{
-	char *out = xstrdup(s);
-
-	if (redact == NULL)
-		return out;
-	for (size_t i = 0; redact[i] != NULL; i++) {
-		size_t rl = strlen(redact[i]);
-		char *hit;
-
-		if (rl == 0)
-			continue;
-		while ((hit = strstr(out, redact[i])) != NULL) {
-			size_t pre = (size_t)(hit - out);
-			char *n = xasprintf("%.*s***%s", (int)pre, out, hit + rl);
-
-			free(out);
-			out = n;
-		}
-	}
-	return out;
-}
-
 /* One complete output line: log it and keep it in the ring. */
 static void
 outbuf_line(struct outbuf *b)
@@ -94,7 +82,7 @@ outbuf_line(struct outbuf *b)
 	b->line[b->len] = '\0';
 	if (b->len > 0 && b->line[b->len - 1] == '\r')
 		b->line[b->len - 1] = '\0';
-	clean = redact_line(b->line, b->o->redact);
+	clean = mask_apply(b->o->mask, b->line);
 	log_debug("%s: %s", b->name, clean);
 	if (b->o->tail_lines > 0) {
 		free(b->ring[b->next]);
@@ -205,6 +193,151 @@ child_fail(const char *what, const char *arg, int e)
 	_exit(127);
 }
 
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#define COVER_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+/* In the child: write text to a /proc/self file; 0 or -1. */
+static int
+write_proc(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = util_write_all(fd, text, strlen(text));
+	if (close(fd) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* In the child: create path and its missing parents (0700). */
+static int
+mkdir_parents(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -1;
+		if (c == '\0')
+			return 0;
+		*p = c;
+	}
+}
+
+/* In the child: become root of a user namespace that maps only our own
+ * ids, with a mount namespace of our own. */
+static void
+enter_namespaces(void)
+{
+	char map[64];
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	/* A non-dumpable process may not write its own id maps. */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+		child_fail("cannot confine the tool:", "prctl", errno);
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		child_fail("cannot confine the tool (user namespaces disabled? see "
+			   "DIGSIGSERVER_TOOL_SANDBOX):",
+			   "unshare", errno);
+	snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)uid, (unsigned long)uid);
+	if (write_proc("/proc/self/setgroups", "deny") < 0 ||
+	    write_proc("/proc/self/uid_map", map) < 0)
+		child_fail("cannot confine the tool:", "uid_map", errno);
+	snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)gid, (unsigned long)gid);
+	if (write_proc("/proc/self/gid_map", map) < 0)
+		child_fail("cannot confine the tool:", "gid_map", errno);
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		child_fail("cannot confine the tool:", "mount --make-rprivate /", errno);
+}
+
+/* In the child: bind src over dst when dst is a directory. */
+static void
+bind_dir(const char *src, const char *dst)
+{
+	struct stat st;
+
+	if (stat(dst, &st) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		child_fail("cannot confine the tool: bind", dst, errno);
+}
+
+/* In the child: cover o->hide, keep o->keep, give the job its own /tmp. */
+static void
+confine(const struct spawn_opts *o)
+{
+	char tmp[4096];
+	int tree = -1;
+
+	enter_namespaces();
+	if (o->keep != NULL &&
+	    (tree = (int)syscall(SYS_open_tree, AT_FDCWD, o->keep,
+				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)) < 0)
+		child_fail("cannot confine the tool: open_tree", o->keep, errno);
+	for (size_t i = 0; o->hide[i] != NULL; i++) {
+		struct stat st;
+		int rc;
+
+		if (stat(o->hide[i], &st) < 0)
+			continue; /* nothing there to hide */
+		if (S_ISDIR(st.st_mode))
+			rc = mount("none", o->hide[i], "tmpfs", COVER_FLAGS, "size=64k,mode=0755");
+		else
+			rc = mount("/dev/null", o->hide[i], NULL, MS_BIND, NULL);
+		if (rc < 0)
+			child_fail("cannot confine the tool: cover", o->hide[i], errno);
+	}
+	if (tree >= 0) {
+		if (mkdir_parents(o->keep) < 0 ||
+		    syscall(SYS_move_mount, tree, "", AT_FDCWD, o->keep, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			child_fail("cannot confine the tool: move_mount", o->keep, errno);
+		close(tree);
+		snprintf(tmp, sizeof(tmp), "%s/.tmp", o->keep);
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			child_fail("cannot confine the tool: mkdir", tmp, errno);
+		/* (not where that would hide the job directory itself) */
+		if (strncmp(o->keep, "/tmp/", 5) != 0 && strncmp(o->keep, "/var/tmp/", 9) != 0) {
+			bind_dir(tmp, "/tmp");
+			bind_dir(tmp, "/var/tmp");
+		}
+	}
+	if (mount("none", "/dev/shm", "tmpfs", COVER_FLAGS, "size=16m,mode=1777") < 0 &&
+	    errno != ENOENT)
+		child_fail("cannot confine the tool: cover", "/dev/shm", errno);
+	/* The covers stay empty: read-only from now on. */
+	for (size_t i = 0; o->hide[i] != NULL; i++) {
+		struct stat st;
+
+		if (stat(o->hide[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+		    mount(NULL, o->hide[i], NULL, MS_REMOUNT | MS_RDONLY | COVER_FLAGS, NULL) < 0 &&
+		    errno != EINVAL)
+			child_fail("cannot confine the tool: remount", o->hide[i], errno);
+	}
+}
+
 static void __attribute__((noreturn))
 child(const struct spawn_opts *o, char **cands, int outfd)
 {
@@ -228,6 +361,8 @@ child(const struct spawn_opts *o, char **cands, int outfd)
 		for (int fd = 3; fd < (max > 0 ? max : 1024); fd++)
 			(void)close(fd);
 	}
+	if (o->hide != NULL)
+		confine(o);
 	if (o->cwd != NULL && chdir(o->cwd) < 0)
 		child_fail("cannot enter", o->cwd, errno);
 	for (size_t i = 0; cands[i] != NULL; i++) {
@@ -243,43 +378,83 @@ child(const struct spawn_opts *o, char **cands, int outfd)
 	child_fail("cannot execute", o->argv[0], e);
 }
 
-int
-spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t errlen)
+static int
+is_tool(pid_t pid, void *arg)
 {
-	struct sigaction dfl, old;
-	struct outbuf b;
-	char **cands, buf[8192];
-	int p[2], exited = 0, eof = 0, status = 0;
+	return pid == *(const pid_t *)arg;
+}
+
+/*
+ * Read the tool's output until it ends.  Once the tool has exited (seen
+ * without reaping it), every other process below us is killed, so that
+ * nothing it started holds the pipe open or outlives it.  Returns 1 when
+ * the tool was seen to exit, 0 when its output ended first.
+ */
+static int
+collect_output(struct outbuf *b, int fd, pid_t pid)
+{
+	char buf[8192];
+	int exited = 0;
 	uint64_t exit_ms = 0;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+		int pr;
+
+		if (!exited) {
+			siginfo_t si;
+
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+			    si.si_pid == pid) {
+				exited = 1;
+				exit_ms = util_now_ms();
+				(void)kill(-pid, SIGKILL);
+				reaper_kill(is_tool, &pid, 1);
+			}
+		} else if (util_now_ms() - exit_ms > SPAWN_DRAIN_MS) {
+			log_warnx("%s: output still open after the tool exited", b->name);
+			return exited;
+		}
+		if ((pr = poll(&pfd, 1, SPAWN_POLL_MS)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_warnx("poll: %s", strerror(errno));
+			return exited;
+		}
+		if (pr == 0)
+			continue;
+		if ((n = read(fd, buf, sizeof(buf))) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_warnx("read: %s", strerror(errno));
+			return exited;
+		}
+		if (n == 0)
+			return exited;
+		outbuf_feed(b, buf, (size_t)n);
+	}
+}
+
+/* Fork the tool with its output on a new pipe; the pid, or -1 and err. */
+static pid_t
+start_tool(const struct spawn_opts *o, int *outfd, char *err, size_t errlen)
+{
+	char **cands = exec_candidates(o->argv[0], o->envp);
+	int p[2];
 	pid_t pid;
 
-	r->status = 0;
-	r->tail = NULL;
-	memset(&b, 0, sizeof(b));
-	b.o = o;
-	b.name = o->log_name ? o->log_name : o->argv[0];
-	if (o->tail_lines > 0)
-		b.ring = xcalloc(o->tail_lines, sizeof(*b.ring));
-	cands = exec_candidates(o->argv[0], o->envp);
-	/* With SIGCHLD ignored the tool would be reaped behind our back. */
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(SIGCHLD, &dfl, &old);
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		sigaction(SIGCHLD, &old, NULL);
 		free_list(cands);
-		free(b.ring);
 		return -1;
 	}
 	if ((pid = fork()) < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
-		sigaction(SIGCHLD, &old, NULL);
 		close(p[0]);
 		close(p[1]);
 		free_list(cands);
-		free(b.ring);
 		return -1;
 	}
 	if (pid == 0)
@@ -289,62 +464,53 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t 
 		log_warnx("setpgid %ld: %s", (long)pid, strerror(errno));
 	close(p[1]);
 	free_list(cands);
-	if (o->on_pgid)
-		o->on_pgid(o->arg, pid);
-	log_debug("%s: started, process group %ld", b.name, (long)pid);
+	*outfd = p[0];
+	return pid;
+}
 
-	while (!eof) {
-		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-		int pr;
+int
+spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t errlen)
+{
+	struct sigaction dfl, old;
+	struct outbuf b;
+	int fd, status = 0;
+	pid_t pid;
 
-		if (!exited) {
-			siginfo_t si;
-
-			memset(&si, 0, sizeof(si));
-			if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-			    si.si_pid == pid) {
-				/* Exited, not yet reaped: its group id is still ours. */
-				exited = 1;
-				exit_ms = util_now_ms();
-				(void)kill(-pid, SIGKILL);
-			}
-		} else if (util_now_ms() - exit_ms > SPAWN_DRAIN_MS) {
-			log_warnx("%s: output still open after the tool exited", b.name);
-			break;
-		}
-		pr = poll(&pfd, 1, SPAWN_POLL_MS);
-		if (pr < 0) {
-			if (errno == EINTR)
-				continue;
-			log_warnx("poll: %s", strerror(errno));
-			break;
-		}
-		if (pr == 0)
-			continue;
-		ssize_t n = read(p[0], buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			log_warnx("read: %s", strerror(errno));
-			break;
-		}
-		if (n == 0)
-			eof = 1;
-		else
-			outbuf_feed(&b, buf, (size_t)n);
+	r->status = 0;
+	r->tail = NULL;
+	memset(&b, 0, sizeof(b));
+	b.o = o;
+	b.name = o->log_name ? o->log_name : o->argv[0];
+	/* Whatever the tool starts stays our descendant (reaper.h). */
+	if (reaper_enable() < 0) {
+		snprintf(err, errlen, "prctl PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
+		return -1;
 	}
-	close(p[0]);
-	if (b.len > 0)
-		outbuf_line(&b);
-	if (!exited && eof) {
+	/* With SIGCHLD ignored the tool would be reaped behind our back. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGCHLD, &dfl, &old);
+	if ((pid = start_tool(o, &fd, err, errlen)) < 0) {
+		sigaction(SIGCHLD, &old, NULL);
+		return -1;
+	}
+	log_debug("%s: started, process %ld", b.name, (long)pid);
+	if (o->tail_lines > 0)
+		b.ring = xcalloc(o->tail_lines, sizeof(*b.ring));
+	if (!collect_output(&b, fd, pid)) {
 		/* The tool closed its output but still runs: wait for it. */
 		siginfo_t si;
 
 		while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
 			;
 	}
-	/* Leftovers of the group (or, after an error, the tool itself). */
+	close(fd);
+	if (b.len > 0)
+		outbuf_line(&b);
+	/* Whatever is left, then the tool's status. */
 	(void)kill(-pid, SIGKILL);
+	reaper_kill(is_tool, &pid, 1);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			log_warnx("waitpid %ld: %s", (long)pid, strerror(errno));
@@ -352,9 +518,8 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t 
 			break;
 		}
 	}
+	reaper_kill(NULL, NULL, 1);
 	sigaction(SIGCHLD, &old, NULL);
-	if (o->on_pgid)
-		o->on_pgid(o->arg, 0);
 	r->status = status;
 	if (o->tail_lines > 0) {
 		r->tail = outbuf_tail(&b);

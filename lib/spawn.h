@@ -1,14 +1,26 @@
 /*
  * spawn.h: run an external signing tool and wait for it.
  *
- * The tool runs in a process group of its own (so a timeout can kill it
- * and everything it started), in a given working directory, with exactly
- * the given environment (argv[0] without a '/' is looked up in that
- * environment's PATH, as Python's subprocess does), stdin from /dev/null,
- * no other inherited descriptors, default signal handling, and stdout and
- * stderr together in one pipe.  Each output line is logged at debug level
- * and the last few are kept for the caller's warning on failure; strings
- * named in redact (key material a tool might echo) are masked first.
+ * The tool runs in a process group of its own, in a given working
+ * directory, with exactly the given environment (argv[0] without a '/' is
+ * looked up in that environment's PATH, as Python's subprocess does),
+ * stdin from /dev/null, no other inherited descriptors, default signal
+ * handling, and stdout and stderr together in one pipe.  Each output line
+ * is logged at debug level and the last few are kept for the caller's
+ * warning on failure; key material in them (mask.h) is masked first.
+ *
+ * Nothing the tool starts outlives it: the caller becomes a child
+ * subreaper (reaper.h), so a process that calls setsid or double-forks is
+ * still re-parented to it, and every descendant is killed once the tool
+ * has exited.  If the caller itself dies (a timeout kills the worker), the
+ * supervisor, a subreaper too, inherits and kills what is left.
+ *
+ * With hide set, the tool also runs confined (a user and mount namespace
+ * of its own): every path in hide is covered (a directory by an empty
+ * read-only tmpfs, a file by /dev/null), except keep, a directory below
+ * one of them that stays visible at its own path (the job directory), and
+ * /tmp, /var/tmp and /dev/shm are the job's own (keep/.tmp, a small
+ * tmpfs), so that jobs cannot see or leave files for each other.
  */
 #ifndef DSS_SPAWN_H
 #define DSS_SPAWN_H
@@ -22,11 +34,9 @@ struct spawn_opts {
 	const char *cwd;	    /* working directory, or NULL */
 	const char *log_name;	    /* prefix of logged output lines; NULL: argv[0] */
 	size_t tail_lines;	    /* output lines to keep (0: none) */
-	const char *const *redact;  /* NULL-terminated strings to mask, or NULL */
-	/* Called with the tool's process group once it exists, and with 0
-	 * once it has been reaped (job_child). */
-	void (*on_pgid)(void *arg, pid_t pgid);
-	void *arg;
+	const struct mask *mask;    /* secrets to mask in logged output, or NULL */
+	const char *const *hide;    /* NULL-terminated paths to hide, or NULL: unconfined */
+	const char *keep;	    /* with hide: the directory that stays visible */
 };
 
 struct spawn_result {
@@ -35,8 +45,8 @@ struct spawn_result {
 };
 
 /*
- * Run the tool and wait for it (and its output) to end; leftovers of its
- * process group are killed once it has exited.  0 when it ran (look at
+ * Run the tool and wait for it (and its output) to end; every process it
+ * left behind is killed once it has exited.  0 when it ran (look at
  * r->status; exec failures show as exit status 127), or -1 with a reason in
  * err when it could not be started.
  */

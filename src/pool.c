@@ -6,8 +6,11 @@
  * they come.  A job is handed over with the client socket; the supervisor
  * keeps its own copy of that socket until the worker says RESPONDING, so
  * that it can still answer 500 (crash) or 504 (timeout).  At
- * RESPONSE_TIMEOUT the worker's process group, and an external tool's
- * group if it reported one, get SIGKILL.  The job directory of a worker
+ * RESPONSE_TIMEOUT the worker and its process group get SIGKILL; the
+ * supervisor is a child subreaper (reaper.h), so whatever the job had
+ * started (an external tool, or anything that escaped its process group
+ * with setsid) is re-parented to it and killed here too.  No pid or group
+ * a worker names is ever signalled.  The job directory of a worker
  * that died in a job is removed here.  A worker that dies before it ever
  * became ready makes the next fork wait (exponential back-off), so a
  * broken setup cannot fork-loop.
@@ -29,6 +32,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "reaper.h"
 #include "reply.h"
 #include "util.h"
 #include "worker.h"
@@ -55,7 +59,6 @@ struct worker {
 	uint64_t job_start_ms;
 	int responding;
 	int aborted; /* the supervisor answered the job itself (crash, timeout) */
-	pid_t tool_pgid;
 	/* what the worker reported for the audit trail */
 	char key_sha256[65];
 	json_t *audit_signed;
@@ -185,6 +188,9 @@ respawn_cb(evutil_socket_t fd, short what, void *arg)
 void
 pool_init(void)
 {
+	/* What a job leaves behind is re-parented to us, never to init. */
+	if (reaper_enable() < 0)
+		fatal("prctl PR_SET_CHILD_SUBREAPER");
 	ev_respawn = evtimer_new(sv->base, respawn_cb, NULL);
 	if (ev_respawn == NULL)
 		fatalx("evtimer_new failed");
@@ -239,14 +245,26 @@ remove_job_dir(uint64_t job_id)
 		log_warnx("removing %s: %s", path, strerror(errno));
 }
 
-/* Kill a worker and any tool it reported. */
+/* Kill a worker (our own unreaped child, so its pid and the group it
+ * leads are still its own); what it started is re-parented to us when it
+ * dies and killed by pool_reap. */
 static void
 kill_worker(struct worker *w)
 {
-	if (w->tool_pgid > 0)
-		kill(-w->tool_pgid, SIGKILL);
 	kill(-w->pid, SIGKILL);
 	kill(w->pid, SIGKILL);
+}
+
+static int
+is_worker(pid_t pid, void *arg)
+{
+	struct worker *w;
+
+	(void)arg;
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->pid == pid)
+			return 1;
+	return 0;
 }
 
 /* Write the audit record of w's job (if it reached a signer) and forget
@@ -404,9 +422,6 @@ handle_record(struct worker *w, const union proto_msg *m)
 	case PROTO_PROGRESS:
 		snprintf(w->progress, sizeof(w->progress), "%s", m->progress.text);
 		break;
-	case PROTO_CHILD:
-		w->tool_pgid = m->child.pgid;
-		break;
 	case PROTO_RESPONDING:
 		w->responding = 1;
 		if (w->client_fd >= 0) {
@@ -426,7 +441,6 @@ handle_record(struct worker *w, const union proto_msg *m)
 		}
 		w->jobs++;
 		w->job_id = 0;
-		w->tool_pgid = 0;
 		if ((long long)w->jobs >= sv->cfg.jobs_per_worker || sv->stopping) {
 			w->state = W_EXITING;
 			pool_fill();
@@ -516,7 +530,6 @@ pool_dispatch(struct conn *c)
 		w->client_fd = c->fd;
 		w->responding = 0;
 		w->aborted = 0;
-		w->tool_pgid = 0;
 		w->job_start_ms = util_now_ms();
 		w->endpoint[0] = w->selector[0] = w->progress[0] = w->identity[0] = '\0';
 		snprintf(w->peer, sizeof(w->peer), "%s", c->peer);
@@ -533,7 +546,7 @@ pool_dispatch(struct conn *c)
 void
 pool_reap(void)
 {
-	int status;
+	int status, orphans = 0;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -542,8 +555,10 @@ pool_reap(void)
 		TAILQ_FOREACH(w, &workers, entry)
 			if (w->pid == pid)
 				break;
-		if (w == NULL)
-			continue; /* a grandchild re-parented to us */
+		if (w == NULL) {
+			orphans = 1; /* something a job started, re-parented to us */
+			continue;
+		}
 		/* Records sent just before the exit (DONE) come first. */
 		if (event_pending(w->ev_chan, EV_READ, NULL))
 			chan_cb(w->chan, EV_READ, w);
@@ -560,8 +575,7 @@ pool_reap(void)
 				sv->count.crashes++;
 				abort_job(w, 500, "Signing error");
 			}
-			if (w->tool_pgid > 0)
-				kill(-w->tool_pgid, SIGKILL);
+			orphans = 1;
 			remove_job_dir(w->job_id);
 		} else if (w->state == W_STARTING) {
 			spawn_failures++;
@@ -582,6 +596,10 @@ pool_reap(void)
 		else
 			pool_fill();
 	}
+	/* Every child that is not a worker was left by a job that ended:
+	 * kill it (each death may re-parent more; SIGCHLD brings us back). */
+	if (orphans && reaper_kill(is_worker, NULL, 0) > 0)
+		log_info("killed processes left behind by a job");
 	if (sv->stopping)
 		event_base_loopbreak(sv->base);
 }

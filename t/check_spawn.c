@@ -1,8 +1,10 @@
 /*
  * check_spawn.c: unit tests of lib/spawn.c with real programs (sh, env,
  * cat, sleep): the exact environment and PATH lookup, the working
- * directory, stdin, closed descriptors, the process group and its
- * clean-up, signal dispositions, the output tail and redaction.
+ * directory, stdin, closed descriptors, the process group, that nothing
+ * the tool starts outlives it (setsid, double fork), confinement (hidden
+ * paths, the kept job directory), signal dispositions, the output tail
+ * and masking of key material.
  */
 #include <check.h>
 #include <errno.h>
@@ -11,39 +13,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mask.h"
 #include "spawn.h"
-
-static pid_t seen[4];
-static int nseen;
-
-static void
-record_pgid(void *arg, pid_t pgid)
-{
-	(void)arg;
-	if (nseen < 4)
-		seen[nseen++] = pgid;
-}
 
 /* Run argv with envp; returns the wait status, tail in *tail (caller frees). */
 static int
 run(char *const *argv, char *const *envp, const char *cwd, size_t tail_lines,
-    const char *const *redact, char **tail)
+    const struct mask *mask, char **tail)
 {
 	struct spawn_opts o = {
 		.argv = argv,
 		.envp = envp,
 		.cwd = cwd,
 		.tail_lines = tail_lines,
-		.redact = redact,
-		.on_pgid = record_pgid,
+		.mask = mask,
 	};
 	struct spawn_result r;
 	char err[256];
 
-	nseen = 0;
 	ck_assert_int_eq(spawn_run(&o, &r, err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(r.tail);
 	if (tail)
@@ -133,15 +124,11 @@ START_TEST(test_process_group)
 
 	st = run(argv, std_env, NULL, 5, NULL, &tail);
 	ck_assert(spawn_ok(st));
-	ck_assert_int_eq(nseen, 2);
-	ck_assert_int_gt(seen[0], 0);
-	ck_assert_int_ne(seen[0], getpgrp());
-	ck_assert_int_eq(seen[1], 0);
 	nl = strchr(tail, '\n');
 	ck_assert_ptr_nonnull(nl);
 	*nl = '\0';
-	ck_assert_int_eq(atoi(tail), seen[0]); /* its own group ... */
-	ck_assert_int_eq(atoi(nl + 1), seen[0]); /* ... led by itself */
+	ck_assert_int_ne(atoi(tail), getpgrp());  /* its own group ... */
+	ck_assert_int_eq(atoi(tail), atoi(nl + 1)); /* ... led by itself */
 	free(tail);
 }
 END_TEST
@@ -161,6 +148,84 @@ START_TEST(test_leftovers_killed)
 	for (i = 0; i < 100 && kill(left, 0) == 0; i++)
 		usleep(20000);
 	ck_assert_int_ne(kill(left, 0), 0);
+}
+END_TEST
+
+/* Every pid in text (one a line) is gone: no process, not even a zombie. */
+static void
+assert_all_gone(char *text)
+{
+	int n = 0;
+
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		pid_t pid = (pid_t)atoi(line);
+
+		if (pid <= 0)
+			continue;
+		n++;
+		ck_assert_msg(kill(pid, 0) < 0 && errno == ESRCH, "process %ld survived",
+			      (long)pid);
+	}
+	ck_assert_int_gt(n, 0);
+}
+
+START_TEST(test_escapees_killed)
+{
+	/* A new session, a double fork, a new process group, and one that
+	 * closes its output: none may outlive the tool, and spawn_run returns
+	 * without waiting for them. */
+	char *const argv[] = {
+		"sh", "-c",
+		"setsid sleep 60 & echo $!; "
+		"( sleep 61 & echo $! ) ; "
+		"( ( exec setsid sh -c 'echo $$; exec sleep 62 >/dev/null 2>&1' & ) & ) ; "
+		"sh -c 'set -m; sleep 63 & echo $!' ; "
+		"sleep 0.2",
+		NULL};
+	char *tail;
+
+	ck_assert(spawn_ok(run(argv, std_env, NULL, 10, NULL, &tail)));
+	assert_all_gone(tail);
+	free(tail);
+}
+END_TEST
+
+START_TEST(test_confined)
+{
+	char dir[] = "/tmp/check_spawn.XXXXXX", path[400];
+	char *const argv[] = {"sh", "-c",
+			      "cat ../secret 2>/dev/null || echo hidden; cat file; ls -A .. | tr '\n' ' '; "
+			      "echo; cat /tmp/check_spawn_other 2>/dev/null || echo tmp-private",
+			      NULL};
+	const char *hide[] = {dir, NULL};
+	char keep[300];
+	struct spawn_opts o = {.argv = argv, .envp = std_env, .tail_lines = 10, .hide = hide};
+	struct spawn_result r;
+	char err[256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/secret", dir);
+	ck_assert_int_eq(system("true"), 0);
+	FILE *fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("the key\n", fp);
+	fclose(fp);
+	snprintf(keep, sizeof(keep), "%s/job-1", dir);
+	ck_assert_int_eq(mkdir(keep, 0700), 0);
+	snprintf(path, sizeof(path), "%s/file", keep);
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("job data\n", fp);
+	fclose(fp);
+	o.keep = keep;
+	o.cwd = keep;
+	ck_assert_int_eq(spawn_run(&o, &r, err, sizeof(err)), 0);
+	ck_assert_msg(spawn_ok(r.status), "tool failed: %s", r.tail);
+	/* the key store is covered, the job directory alone is visible */
+	ck_assert_str_eq(r.tail, "hidden\njob data\njob-1 \ntmp-private");
+	spawn_result_free(&r);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(path), 0);
 }
 END_TEST
 
@@ -214,17 +279,21 @@ START_TEST(test_tail_and_redaction)
 	char *const many[] = {"sh", "-c", "i=1; while [ $i -le 30 ]; do echo line $i; i=$((i+1)); done",
 			      NULL};
 	char *const secret[] = {"sh", "-c",
-				"echo 'key 0x1234abcd9 and 0x1234abcd9 again'; printf 'no newline'",
+				"echo 'key 1234abcd5678ef0111223344 and 0x1234abcd, 0x5678ef01, 0x11223344 again'; "
+				"printf 'no newline'",
 				NULL};
-	const char *const redact[] = {"0x1234abcd9", NULL};
+	const char key[] = "0x1234abcd 0x5678ef01 0x11223344 0x55667788\n";
+	struct mask *m = mask_new();
 	char *tail;
 
+	mask_add_key(m, (const unsigned char *)key, sizeof(key) - 1);
 	ck_assert(spawn_ok(run(many, std_env, NULL, 3, NULL, &tail)));
 	ck_assert_str_eq(tail, "line 28\nline 29\nline 30");
 	free(tail);
-	ck_assert(spawn_ok(run(secret, std_env, NULL, 5, redact, &tail)));
+	ck_assert(spawn_ok(run(secret, std_env, NULL, 5, m, &tail)));
 	ck_assert_str_eq(tail, "key *** and *** again\nno newline");
 	free(tail);
+	mask_free(m);
 }
 END_TEST
 
@@ -255,6 +324,8 @@ spawn_suite(void)
 	tcase_add_test(tc, test_descriptors_closed);
 	tcase_add_test(tc, test_process_group);
 	tcase_add_test(tc, test_leftovers_killed);
+	tcase_add_test(tc, test_escapees_killed);
+	tcase_add_test(tc, test_confined);
 	tcase_add_test(tc, test_output_closed_early);
 	tcase_add_test(tc, test_status_and_signals);
 	tcase_add_test(tc, test_tail_and_redaction);

@@ -109,16 +109,6 @@ job_progress(struct job *job, const char *fmt, ...)
 }
 
 void
-job_child(struct job *job, pid_t pgid)
-{
-	union proto_msg msg;
-
-	proto_init(&msg, PROTO_CHILD, job->generation, job->id);
-	msg.child.pgid = (int32_t)pgid;
-	job_send(job, &msg);
-}
-
-void
 job_audit(struct job *job, const char *json)
 {
 	union proto_msg msg;
@@ -132,4 +122,28 @@ job_audit(struct job *job, const char *json)
 	msg.audit.len = (uint32_t)len;
 	memcpy(msg.audit.json, json, len + 1);
 	job_send(job, &msg);
+}
+
+const char **
+job_tool_hide(const struct job *job, const char **hide)
+{
+	const struct config *cfg = job->cfg;
+	const char *store = cfg->keyfile_uri;
+	size_t n = 0;
+
+	if (!cfg->tool_sandbox)
+		return NULL;
+	hide[n++] = cfg->work_dir;
+	if (store != NULL && strncmp(store, "file://", 7) == 0)
+		store += 7;
+	if (store != NULL && store[0] == '/')
+		hide[n++] = store;
+	if (cfg->tokens_file != NULL)
+		hide[n++] = cfg->tokens_file;
+	if (cfg->audit_file != NULL)
+		hide[n++] = cfg->audit_file;
+	if (cfg->config_file != NULL)
+		hide[n++] = cfg->config_file;
+	hide[n] = NULL;
+	return hide;
 }

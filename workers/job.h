@@ -1,8 +1,7 @@
 /*
  * job.h: one request as a signer sees it: the form fields and uploaded
  * files, the private job directory, and the answer being prepared.  Also
- * the calls a signer makes to report progress and tool process groups to
- * the supervisor.
+ * the calls a signer makes to report progress to the supervisor.
  */
 #ifndef DSS_JOB_H
 #define DSS_JOB_H
@@ -56,9 +55,15 @@ int job_reply_text(struct job *job, const char *text);
 int job_path(const struct job *job, const char *name, char *out, size_t outlen);
 /* Tell the supervisor what the job is doing now ("signed 120/4023"). */
 void job_progress(struct job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Tell the supervisor an external tool runs in process group pgid (0: ended),
- * so a timeout kills it too. */
-void job_child(struct job *job, pid_t pgid);
+/* Most paths job_tool_hide() names. */
+#define JOB_HIDE_MAX 8
+/*
+ * What an external tool of this job must not see (spawn.h's hide): the
+ * work directory (other jobs), a file:// key store, the tokens, audit and
+ * configuration files.  Fills hide (JOB_HIDE_MAX entries) and returns it,
+ * or NULL when DIGSIGSERVER_TOOL_SANDBOX is off.
+ */
+const char **job_tool_hide(const struct job *job, const char **hide);
 /* Send one audit record (a JSON object, without newline) to the supervisor. */
 void job_audit(struct job *job, const char *json);
 

@@ -42,9 +42,11 @@
 
 #include "archive.h"
 #include "job.h"
+#include "flashvars.h"
 #include "keystore.h"
 #include "log.h"
 #include "manifest.h"
+#include "mask.h"
 #include "pkey.h"
 #include "signer.h"
 #include "spawn.h"
@@ -85,7 +87,8 @@ struct tegra {
 	char key_fpr[65];
 	struct manifest mf;
 	struct strv scripts;  /* relative to Linux_for_Tegra */
-	struct strv redact;   /* key material a tool might echo */
+	struct mask *mask;    /* key material a tool might echo */
+	struct strv execs;    /* "<mode> <path>" of uploaded files made non-executable */
 };
 
 static void
@@ -519,14 +522,15 @@ tegra_stage(struct tegra *t)
 	return rc;
 }
 
-/* A name from the MANIFEST that the helper reads: relative, no "..". */
+/* A name from the MANIFEST that the helper reads: relative, no "..", and
+ * never taken for an option (no leading '-'). */
 static int
 inside_name(const char *name)
 {
 	const char *why;
 	char norm[PATH_MAX];
 
-	return name[0] != '\0' && ar_normalize(name, norm, sizeof(norm), &why) == 0 &&
+	return name[0] != '\0' && name[0] != '-' && ar_normalize(name, norm, sizeof(norm), &why) == 0 &&
 	       strcmp(norm, ".") != 0;
 }
 
@@ -587,10 +591,47 @@ check_spec(const char *spec)
 			return -1;
 		if (!manifest_env_name_ok(s, (size_t)(eq - s)))
 			return -2;
+		if (strcspn(eq + 1, "$`&|<>\\()\"'") < len - (size_t)(eq - s) - 1)
+			return -3;
 		if (s[len] == '\0')
 			return 0;
 		s += len + 1;
 	}
+}
+
+/*
+ * The MANIFEST variables become the helper's environment.  Names that
+ * would make a shell, Python or the dynamic linker load code are refused
+ * (as before); of the rest, only those the helpers read are passed on
+ * (the allowlist of flashvars.h), and their values may hold nothing a
+ * shell interprets: the helpers eval command lines built from them.
+ * 0, or 400 set.
+ */
+static int
+tegra_check_vars(struct tegra *t)
+{
+	for (size_t i = 0; i < t->mf.n; i++) {
+		const char *name = t->mf.vars[i].name, *v = t->mf.vars[i].value;
+
+		if (!manifest_env_name_ok(name, strlen(name)))
+			return job_fail(t->job, 400, "Invalid manifest: %.64s may not be set", name);
+		if (!flashvars_env_passed(name)) {
+			log_info("job %s: MANIFEST %.64s is not passed to the helper (not one it reads)",
+				 t->job->idstr, name);
+			continue;
+		}
+		if (strcmp(name, "ODMDATA") == 0 && !flashvars_odmdata_ok(v))
+			return job_fail(t->job, 400,
+					"Invalid artifact: ODMDATA must be 0x<hex>, a number or a "
+					"comma-separated list of words");
+		if (strcmp(name, "BUPGENSPECS") != 0 &&
+		    !flashvars_env_value_ok(v, strcmp(name, "SIGNFILES") == 0))
+			return job_fail(t->job, 400,
+					"Invalid artifact: MANIFEST %s has characters a shell would "
+					"interpret",
+					name);
+	}
+	return 0;
 }
 
 /*
@@ -602,6 +643,7 @@ tegra_check_manifest(struct tegra *t)
 {
 	static const char *const need[] = {"DTBFILE", "ODMDATA", "LNXFILE"};
 	const char *specs, *v;
+	int rc;
 
 	if ((specs = manifest_get(&t->mf, "BUPGENSPECS")) != NULL)
 		t->mode = MODE_BUPGENSPECS;
@@ -611,11 +653,8 @@ tegra_check_manifest(struct tegra *t)
 		t->mode = MODE_BUPGEN;
 	else
 		t->mode = MODE_SIGN;
-	/* The variables become the tool's environment: nothing that loads code. */
-	for (size_t i = 0; i < t->mf.n; i++)
-		if (!manifest_env_name_ok(t->mf.vars[i].name, strlen(t->mf.vars[i].name)))
-			return job_fail(t->job, 400, "Invalid manifest: %.64s may not be set",
-					t->mf.vars[i].name);
+	if ((rc = tegra_check_vars(t)) != 0)
+		return rc;
 	if (t->mode == MODE_SIGNFILES)
 		return 0;
 	for (size_t i = 0; i < NELEM(need); i++)
@@ -659,6 +698,11 @@ tegra_check_manifest(struct tegra *t)
 					"Invalid BUPGENSPECS: spec %zu: a setting names a variable that "
 					"may not be set",
 					bad);
+		if (bad && why == -3)
+			return job_fail(t->job, 400,
+					"Invalid BUPGENSPECS: spec %zu: a value has characters a shell "
+					"would interpret",
+					bad);
 		if (bad)
 			return job_fail(t->job, 400,
 					"Invalid BUPGENSPECS: spec %zu: each setting must be name=value",
@@ -675,7 +719,8 @@ tegra_env(struct tegra *t, struct strv *env)
 	char *path;
 
 	for (size_t i = 0; i < t->mf.n; i++)
-		env_set(env, t->mf.vars[i].name, t->mf.vars[i].value);
+		if (flashvars_env_passed(t->mf.vars[i].name))
+			env_set(env, t->mf.vars[i].name, t->mf.vars[i].value);
 	path = xasprintf("%s:%s/bootloader:%s:%s/bootloader%s%s", t->local, t->local, t->tools,
 			 t->tools, cur && *cur ? ":" : "", cur && *cur ? cur : "");
 	env_set(env, "PATH", path);
@@ -717,25 +762,20 @@ tegra_cmd(struct tegra *t, struct strv *argv)
 	strv_add(argv, xstrdup(manifest_get(&t->mf, "LNXFILE")));
 }
 
-static void
-on_pgid(void *arg, pid_t pgid)
-{
-	job_child(arg, pgid);
-}
-
 /* Run one tool; 0 when it succeeded, else 500 set (the reason is logged). */
 static int
 tegra_run(struct tegra *t, struct strv *argv, struct strv *env)
 {
+	const char *hide[JOB_HIDE_MAX];
 	struct spawn_opts o = {
 		.argv = argv->v,
 		.envp = env->v,
 		.cwd = t->work,
 		.log_name = argv->v[0],
 		.tail_lines = TEGRA_TAIL_LINES,
-		.redact = (const char *const *)t->redact.v,
-		.on_pgid = on_pgid,
-		.arg = t->job,
+		.mask = t->mask,
+		.hide = job_tool_hide(t->job, hide),
+		.keep = t->job->dir,
 	};
 	struct spawn_result r;
 	char err[256], how[64];
@@ -837,7 +877,7 @@ keep_listed(const char *name, void *arg)
 	return 0;
 }
 
-/* Load a key, write it for the tool, remember its tokens for redaction.
+/* Load a key, write it for the tool, add it to the output mask.
  * 0, 1 when optional and absent, or the answer's status. */
 static int
 tegra_key(struct tegra *t, const char *file, int optional, char *path, size_t pathlen)
@@ -872,29 +912,8 @@ tegra_key(struct tegra *t, const char *file, int optional, char *path, size_t pa
 			t->key_fpr[0] = '\0';
 		EVP_PKEY_free(k);
 	}
-	/* Words a tool could print: the base64 lines of a PEM file (not its
-	 * "-----BEGIN" lines or "Proc-Type:" headers), the hex words of
-	 * sbk.txt and user_key.txt. */
-	for (size_t i = 0; i < b.len;) {
-		size_t eol = i, j;
-
-		while (eol < b.len && b.data[eol] != '\n')
-			eol++;
-		if (memmem(b.data + i, eol - i, "-----", 5) != NULL ||
-		    memchr(b.data + i, ':', eol - i) != NULL) {
-			i = eol + 1;
-			continue;
-		}
-		for (; i < eol; i = j) {
-			while (i < eol && isspace(b.data[i]))
-				i++;
-			for (j = i; j < eol && !isspace(b.data[j]);)
-				j++;
-			if (j - i >= 4)
-				strv_add(&t->redact, xstrndup((const char *)b.data + i, j - i));
-		}
-		i = eol + 1;
-	}
+	/* Whatever form a tool might print it in (mask.h). */
+	mask_add_key(t->mask, b.data, b.len);
 	ks_blob_free(&b);
 	return 0;
 }
@@ -1067,6 +1086,102 @@ tegra_unpack(struct tegra *t)
 	return 0;
 }
 
+/* Replace a file the helpers source by the server's rewrite of it; 0 or
+ * 400 set. */
+static int
+rewrite_sourced(struct tegra *t, const char *name, enum flashvars_file which)
+{
+	char *path = xasprintf("%s/%s", t->work, name), *buf = NULL, *out = NULL, err[256];
+	struct stat st;
+	size_t len;
+	int rc = 0;
+
+	if (lstat(path, &st) < 0)
+		goto done; /* absent: nothing to source */
+	if (!S_ISREG(st.st_mode)) {
+		rc = job_fail(t->job, 400, "Invalid artifact: %s is not a regular file", name);
+		goto done;
+	}
+	if (util_read_file(path, TEGRA_MANIFEST_MAX, &buf, &len) < 0) {
+		rc = job_fail(t->job, 400, "Invalid artifact: %s: %s", name, strerror(errno));
+		goto done;
+	}
+	if (flashvars_rewrite(which, buf, len, &out, err, sizeof(err)) < 0) {
+		rc = job_fail(t->job, 400, "Invalid artifact: %s", err);
+		goto done;
+	}
+	if (unlink(path) < 0 || util_write_file(path, out, strlen(out), 0644) < 0) {
+		log_errorx("job %s: rewriting %s: %s", t->job->idstr, name, strerror(errno));
+		rc = job_fail(t->job, 500, "Signing error");
+	}
+done:
+	free(path);
+	free(buf);
+	free(out);
+	return rc;
+}
+
+/*
+ * The upload as the helpers will see it: no top-level name they could
+ * take for an option, the files they source rewritten from their parsed
+ * values (flashvars.h), and no uploaded file executable (a helper that
+ * puts its working directory on PATH cannot run one; the modes come back
+ * before packing).  0 or the status set.
+ */
+static int
+tegra_prepare_upload(struct tegra *t)
+{
+	struct strv names = {0}, files = {0};
+	int rc;
+
+	if (list_dir(t->work, &names) < 0) {
+		log_errorx("job %s: listing %s: %s", t->job->idstr, t->work, strerror(errno));
+		return job_fail(t->job, 500, "Signing error");
+	}
+	for (size_t i = 0; i < names.n; i++) {
+		if (names.v[i][0] == '-') {
+			strv_free(&names, 0);
+			return job_fail(t->job, 400, "Invalid artifact: a file name starts with '-'");
+		}
+	}
+	strv_free(&names, 0);
+	if ((rc = rewrite_sourced(t, "flashvars", FLASHVARS_FLASHVARS)) != 0 ||
+	    (rc = rewrite_sourced(t, "bsp_version", FLASHVARS_BSP_VERSION)) != 0)
+		return rc;
+	walk_files(t->work, ".", &files, 0);
+	for (size_t i = 0; i < files.n; i++) {
+		char *path = xasprintf("%s/%s", t->work, files.v[i] + 2);
+		struct stat st;
+
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0) {
+			if (chmod(path, st.st_mode & 0666) < 0)
+				rc = -1;
+			strv_add(&t->execs, xasprintf("%o %s", (unsigned)(st.st_mode & 07777), path));
+		}
+		free(path);
+	}
+	strv_free(&files, 0);
+	if (rc < 0) {
+		log_errorx("job %s: chmod: %s", t->job->idstr, strerror(errno));
+		return job_fail(t->job, 500, "Signing error");
+	}
+	return 0;
+}
+
+/* Give the uploaded files that are still there their modes back. */
+static void
+tegra_restore_modes(struct tegra *t)
+{
+	for (size_t i = 0; i < t->execs.n; i++) {
+		char *sp = strchr(t->execs.v[i], ' ');
+		struct stat st;
+
+		if (lstat(sp + 1, &st) == 0 && S_ISREG(st.st_mode) &&
+		    chmod(sp + 1, (mode_t)strtoul(t->execs.v[i], NULL, 8)) < 0)
+			log_warnx("job %s: chmod %s: %s", t->job->idstr, sp + 1, strerror(errno));
+	}
+}
+
 /* Load the keys the mode needs into <job>/tegra-keys; 0 or the status set. */
 static int
 tegra_keys(struct tegra *t)
@@ -1145,6 +1260,12 @@ tegra_sign(struct tegra *t, int *runs)
 				*eq = '\0';
 				for (char *c = set; *c; c++)
 					*c = (char)toupper((unsigned char)*c);
+				if (!flashvars_env_passed(set)) {
+					log_info("job %s: BUPGENSPECS %.64s is not passed to the "
+						 "helper (not one it reads)",
+						 t->job->idstr, set);
+					continue;
+				}
 				log_debug("job %s: setting %s=%s", t->job->idstr, set, eq + 1);
 				env_set(&local, set, eq + 1);
 			}
@@ -1206,6 +1327,7 @@ tegra_run_job(struct job *job)
 	if (tegra_params(&t, job) < 0)
 		return job_fail(job, 400, "Invalid parameters");
 	t.machine = job->selector;
+	t.mask = mask_new();
 	if (job_path(job, TEGRA_WORK, t.work, sizeof(t.work)) < 0 ||
 	    job_path(job, TEGRA_KEYS, t.keys, sizeof(t.keys)) < 0 ||
 	    job_path(job, TEGRA_ANSWER, out, sizeof(out)) < 0 ||
@@ -1216,9 +1338,10 @@ tegra_run_job(struct job *job)
 		  t.soctype, t.bspversion, t.tools);
 
 	if ((rc = tegra_unpack(&t)) != 0 || (rc = tegra_check_manifest(&t)) != 0 ||
-	    (rc = tegra_keys(&t)) != 0)
+	    (rc = tegra_prepare_upload(&t)) != 0 || (rc = tegra_keys(&t)) != 0)
 		goto done;
 	rc = tegra_sign(&t, &runs);
+	tegra_restore_modes(&t);
 	/* The keys are not needed past the tool's run. */
 	if (util_rm_rf(t.keys) < 0)
 		log_warnx("job %s: removing %s: %s", job->idstr, t.keys, strerror(errno));
@@ -1236,7 +1359,8 @@ done:
 	util_rm_rf(t.keys);
 	manifest_free(&t.mf);
 	strv_free(&t.scripts, 0);
-	strv_free(&t.redact, 1);
+	mask_free(t.mask);
+	strv_free(&t.execs, 0);
 	return rc;
 }
 

@@ -43,6 +43,29 @@ mkpkg() {
 	echo "cfg" >"$1/$2.cfg"
 	echo "override" >"$1/$2-override.cfg"
 	echo "doflash" >"$1/doflash.sh"
+	chmod 0755 "$1/doflash.sh"
+	# the flash variables and BSP version the helpers source, as meta-tegra
+	# writes them (R32 tegra186 bare values, later ones quoted)
+	if [ "$2" = tx2 ]; then
+		cat >"$1/flashvars" <<'EOF'
+FLASHVARS="BPFDTB_FILE PINMUX_CONFIG"
+BPFDTB_FILE=tegra186-a02-bpmp-quill-p3310-1000-@BPFDTBREV@-00-te770d-ucm2.dtb
+PINMUX_CONFIG=tegra186-mb1-bct-pinmux-quill-p3310-1000-@BOARDREV@.cfg
+DEV_PARAMS=emmc.cfg
+EOF
+	else
+		cat >"$1/flashvars" <<'EOF'
+# flash variables
+FLASHVARS="BPFDTB_FILE"
+CHIPID=0x23
+BPFDTB_FILE="tegra234-bpmp-3701-0000-3737-0000.dtb"
+UPHY_CONFIG="--uphy tegra234-mb1-bct-uphylane-si.dtsi"
+CHIP_SKU="00:00:00:D0"
+PLUGIN_MANAGER_OVERLAYS="tegra234-p3737-0000+p3701-0000-dynamic.dtbo,tegra-optee.dtbo"
+DEFAULT_FAB="A00";
+EOF
+	fi
+	printf '# R35 (release), REVISION: 4.1\nBSP_BRANCH=35\nBSP_MAJOR=4\nBSP_MINOR=1\n' >"$1/bsp_version"
 }
 
 # manifest LNXFILE: the MANIFEST tegrasign_create_manifest writes.
@@ -623,6 +646,187 @@ check_eq "hanging helper: pool refilled (/status idle = 2)" 2 "$idle"
 check_eq "hanging helper: /status counts the timeout" 1 "$(status_field "d['totals']['timeouts']")"
 check "hanging helper: its job directory is gone" no_jobdirs
 check_eq "after the timeout, the next job signs" 200 "$(post tx2 tegra186 32.7.4 "$T/in1.tar.gz")"
+
+# ============================================================================
+# 13. hostile uploads: nothing from the upload runs, nothing outlives the job,
+#     the helper sees neither the key store nor other jobs
+# ============================================================================
+dss_stop
+TOKF=$T/tokens
+printf 'ci-bot tegra * sha256:%s\n' \
+	"$(printf 0123456789abcdef0123456789abcdef | sha256sum | cut -d' ' -f1)" >"$TOKF"
+[ -n "$DSS_USER" ] && chown "$DSS_USER" "$TOKF"
+chmod 0600 "$TOKF"
+dss_start DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" DIGSIGSERVER_AUDIT_FILE="$AUDIT" \
+	DIGSIGSERVER_TOKENS_FILE="$TOKF" DIGSIGSERVER_WORKERS=2 || exit 0
+AUTH=(-H "Authorization: Bearer 0123456789abcdef0123456789abcdef")
+PWN=$T/pwned
+# hostile_fv FILE-CONTENT DESC: a package whose flashvars is FILE-CONTENT
+hostile_fv() {
+	mkpkg "$P" tx2
+	manifest boot.img >"$P/MANIFEST"
+	printf '%s\n' "$1" >"$P/flashvars"
+	pack "$P" "$T/hfv.tar.gz"
+	_c=$(post tx2 tegra186 32.7.4 "$T/hfv.tar.gz" "${AUTH[@]}")
+	if [ "$_c" = 400 ] && body | grep -q '^Invalid artifact: flashvars line' && [ "$(nruns)" -eq 0 ]; then
+		ok "$2"
+	else
+		not_ok "$2" "status $_c, body [$(body | head -c 200)], runs $(nruns)"
+	fi
+}
+hostile_fv "cp \"\$keyfile\" ./stolen.pem; tar -cf ./store.tar $KEYS" \
+	"flashvars copying the key and the store: 400 Invalid artifact, helper never runs"
+hostile_fv 'BPFDTB_FILE="x$(touch '"$PWN"'.fv1)"' "flashvars value with \$(...): 400"
+hostile_fv 'BPFDTB_FILE=`touch '"$PWN"'.fv2`' "flashvars value with backquotes: 400"
+hostile_fv '( setsid sleep 25 & )' "flashvars starting a setsid survivor: 400"
+hostile_fv 'BPFDTB_FILE=a.dtb; touch '"$PWN"'.fv3' "flashvars with a second command after ';': 400"
+hostile_fv 'BPFDTB_FILE=a.dtb touch' "flashvars with a bare space (a command with an assignment): 400"
+hostile_fv 'BPFDTB_FILE="a.dtb' "flashvars with a quote that does not close: 400"
+hostile_fv 'binargs="--bins x"' "flashvars setting a helper's internal variable: 400"
+hostile_fv 'FLASHVARS="BPFDTB_FILE $(id)"' "FLASHVARS listing something that is not a name: 400"
+hostile_fv 'BPFDTB_FILE=a>b' "flashvars with a redirection: 400"
+check "no code from the flashvars tests ran" sh -c "! ls '$PWN'.* 2>/dev/null | grep -q ."
+check "no stolen key or store copy anywhere in the work dir" \
+	sh -c "! find '$DSS_WORK' -name stolen.pem -o -name store.tar | grep -q ."
+
+# bsp_version is sourced too
+mkpkg "$P" tx2
+manifest boot.img >"$P/MANIFEST"
+echo 'BSP_BRANCH=$(touch '"$PWN"'.bsp)' >"$P/bsp_version"
+pack "$P" "$T/hbsp.tar.gz"
+check_eq "bsp_version with \$(...): 400" 400 "$(post tx2 tegra186 32.7.4 "$T/hbsp.tar.gz" "${AUTH[@]}")"
+check "bsp_version: the reason names it, the helper never ran" \
+	sh -c "grep -q '^Invalid artifact: bsp_version line 1' '$T/out' && [ $(nruns) -eq 0 ]"
+mkpkg "$P" tx2
+manifest boot.img >"$P/MANIFEST"
+rm "$P/flashvars"
+mkdir "$P/flashvars"
+pack "$P" "$T/hdir.tar.gz"
+check_eq "flashvars that is not a regular file: 400" 400 "$(post tx2 tegra186 32.7.4 "$T/hdir.tar.gz" "${AUTH[@]}")"
+
+# ODMDATA is evaluated inside the helpers' command lines
+for odm in '$(touch '"$PWN"'.odm)' '0x1`id`' '0x1;id' 'a b' '0x1|id'; do
+	mkpkg "$P" tx2
+	{ manifest boot.img | grep -v '^ODMDATA='; printf 'ODMDATA=%s\n' "$odm"; } >"$P/MANIFEST"
+	pack "$P" "$T/hodm.tar.gz"
+	c=$(post tx2 tegra186 32.7.4 "$T/hodm.tar.gz" "${AUTH[@]}")
+	check "ODMDATA '$odm': 400 Invalid artifact, the helper never runs" \
+		sh -c "[ '$c' = 400 ] && grep -q '^Invalid artifact: ODMDATA' '$T/out' && [ $(nruns) -eq 0 ]"
+done
+check "no code from the ODMDATA tests ran" test ! -e "$PWN.odm"
+for odm in 0xB8190000 gbe-uphy-config-22,hsstp-lane-map-3,nvhs-uphy-config-0; do
+	mkpkg "$P" tx2
+	{ manifest boot.img | grep -v '^ODMDATA='; printf 'ODMDATA=%s\n' "$odm"; } >"$P/MANIFEST"
+	pack "$P" "$T/odm.tar.gz"
+	check_eq "ODMDATA '$odm' (a real form) signs" 200 "$(post tx2 tegra186 32.7.4 "$T/odm.tar.gz" "${AUTH[@]}")"
+done
+
+# other MANIFEST values and names
+for kv in 'BOARDID=3310$(id)' 'FAB=B0`id`' 'BOARDSKU=1;id' 'boardcfg=a|b' 'CHIPREV=1 2'; do
+	mkpkg "$P" tx2
+	{ manifest boot.img | grep -v "^${kv%%=*}="; printf '%s\n' "$kv"; } >"$P/MANIFEST"
+	pack "$P" "$T/hkv.tar.gz"
+	c=$(post tx2 tegra186 32.7.4 "$T/hkv.tar.gz" "${AUTH[@]}")
+	check "MANIFEST $kv: 400, the helper never runs" sh -c "[ '$c' = 400 ] && [ $(nruns) -eq 0 ]"
+done
+mkpkg "$P" tx2
+{ manifest boot.img; echo 'BUPGENSPECS=fab=B01;boardsku=$(id)'; } >"$P/MANIFEST"
+pack "$P" "$T/hspec.tar.gz"
+check_eq "BUPGENSPECS value with \$(...): 400" 400 "$(post tx2 tegra186 32.7.4 "$T/hspec.tar.gz" "${AUTH[@]}")"
+mkpkg "$P" tx2
+manifest -boot.img >"$P/MANIFEST"
+mv "$P/boot.img" "$P/-boot.img"
+pack "$P" "$T/hdash.tar.gz"
+check_eq "LNXFILE starting with '-': 400" 400 "$(post tx2 tegra186 32.7.4 "$T/hdash.tar.gz" "${AUTH[@]}")"
+mkpkg "$P" tx2
+manifest boot.img >"$P/MANIFEST"
+echo x >"$P/-rf"
+pack "$P" "$T/hdash2.tar.gz"
+check_eq "an uploaded file named '-rf': 400" 400 "$(post tx2 tegra186 32.7.4 "$T/hdash2.tar.gz" "${AUTH[@]}")"
+
+# TAR_OPTIONS and other variables the helpers do not read never reach them
+mkpkg "$P" tx2
+{ manifest boot.img; echo "TAR_OPTIONS=--checkpoint=1 --checkpoint-action=exec=touch$PWN.tar"
+  echo "binargs=--bins x"; } >"$P/MANIFEST"
+pack "$P" "$T/htar.tar.gz"
+check_eq "MANIFEST TAR_OPTIONS: the job signs" 200 "$(post tx2 tegra186 32.7.4 "$T/htar.tar.gz" "${AUTH[@]}")"
+R=$(runs)
+check "MANIFEST TAR_OPTIONS: not in the helper's environment, tar ran nothing" \
+	sh -c "! grep -q -e '^TAR_OPTIONS=' -e '^binargs=' '$R.env' && [ ! -e '$PWN.tar' ]"
+
+# a valid package: the helper sourced the server's copy of the right values
+mkpkg "$P" orin
+manifest boot.img >"$P/MANIFEST"
+pack "$P" "$T/good.tar.gz"
+check_eq "valid flashvars and bsp_version: 200" 200 "$(post orin tegra234 35.4.1 "$T/good.tar.gz" "${AUTH[@]}")"
+R=$(runs)
+check "the helper sourced the flash variables and the BSP version" sh -c "
+	grep -qx \"BPFDTB_FILE='tegra234-bpmp-3701-0000-3737-0000.dtb'\" '$R.fv' &&
+	grep -qx \"UPHY_CONFIG='--uphy tegra234-mb1-bct-uphylane-si.dtsi'\" '$R.fv' &&
+	grep -qx \"CHIP_SKU='00:00:00:D0'\" '$R.fv' && grep -qx \"BSP_MAJOR='4'\" '$R.fv'"
+
+# the tegra210 helper runs commands from its own directory, the upload: an
+# uploaded executable must not run; uploaded modes come back in the answer
+mkpkg "$P" nano
+{ manifest boot.img; echo "BUPGEN=1"; } >"$P/MANIFEST"
+printf '#!/bin/sh\ntouch %s\n' "$PWN.path" >"$P/nvflashxmlparse"
+chmod 0755 "$P/nvflashxmlparse"
+mkdir -p "$P/payloads_t21x"
+printf '#!/bin/sh\n' >"$P/payloads_t21x/run.sh"
+chmod 0755 "$P/payloads_t21x/run.sh"
+pack "$P" "$T/hpath.tar.gz"
+check_eq "tegra210 with an uploaded nvflashxmlparse: 200" 200 "$(post nano tegra210 32.7.4 "$T/hpath.tar.gz" "${AUTH[@]}")"
+check "the uploaded nvflashxmlparse did not run" test ! -e "$PWN.path"
+check "an uploaded executable kept in the answer keeps its mode" sh -c "
+	tar -tvzf '$T/out' | grep -q '^-rwx.* ./payloads_t21x/run.sh\$'"
+
+# what the helper sees: its own job, not the key store, not the tokens, not
+# the audit trail, not another job running at the same time
+mkpkg "$P" tx2
+{ manifest boot.img; echo "FAKE_SLEEP=3"; } >"$P/MANIFEST"
+pack "$P" "$T/slow1.tar.gz"
+rm -f "$REC"/*
+curl -s -o /dev/null -X POST -F machine=tx2 -F soctype=tegra186 -F bspversion=32.7.4 \
+	-F artifact=@"$T/slow1.tar.gz" "${AUTH[@]}" "$URL/sign/tegra" &
+bg=$!
+wait_for 20 sh -c "ls '$REC'/*.args >/dev/null 2>&1"
+printf '%s\n' "$KEYS/tx2/tegrasign/rsa_priv.pem" "$KEYS" "$TOKF" "$AUDIT" >"$REC/probe"
+curl -s -o "$T/out" -X POST -F machine=tx2 -F soctype=tegra186 -F bspversion=32.7.4 \
+	-F artifact=@"$T/in1.tar.gz" "${AUTH[@]}" "$URL/sign/tegra" >/dev/null
+wait $bg
+R2=$(ls "$REC"/*.probe 2>/dev/null | head -1)
+R2=${R2%.probe}
+check_eq "the helper cannot read the key store, the tokens or the audit trail" \
+	"$(sed 's/^/hidden /' "$REC/probe")" "$(cat "$R2.probe" 2>/dev/null)"
+check_eq "the helper sees only its own job in the work directory (another job runs)" \
+	1 "$(grep -c . "$R2.workdir" 2>/dev/null)"
+check "the helper could still read its own key file (0600 in its job)" grep -q '^-u 600 ' "$R2.keys"
+rm -f "$REC/probe"
+
+# nothing a helper starts outlives its job: a process in a new session
+mkpkg "$P" tx2
+{ manifest boot.img; echo "FAKE_ESCAPE=1"; } >"$P/MANIFEST"
+pack "$P" "$T/esc.tar.gz"
+check_eq "a helper leaving a setsid process behind: 200" 200 "$(post tx2 tegra186 32.7.4 "$T/esc.tar.gz" "${AUTH[@]}")"
+R=$(runs)
+esc=$(cat "$R.escpid" 2>/dev/null)
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+check "the setsid process is gone when the answer arrives" sh -c "[ -n '$esc' ] && ! kill -0 '$esc' 2>/dev/null"
+
+dss_stop
+dss_start DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" DIGSIGSERVER_RESPONSE_TIMEOUT=2 \
+	DIGSIGSERVER_WORKERS=2 || exit 0
+mkpkg "$P" tx2
+{ manifest boot.img; echo "FAKE_ESCAPE=1"; echo "FAKE_HANG=1"; } >"$P/MANIFEST"
+pack "$P" "$T/eschang.tar.gz"
+check_eq "a hanging helper with a setsid process: 504" 504 "$(post tx2 tegra186 32.7.4 "$T/eschang.tar.gz")"
+R=$(runs)
+esc=$(cat "$R.escpid" 2>/dev/null)
+if [ -n "$esc" ] && wait_for 10 gone "$esc"; then
+	ok "after the timeout the setsid process is killed too (by the supervisor)"
+else
+	not_ok "after the timeout the setsid process is killed too (by the supervisor)" "pid [$esc]"
+fi
 
 dss_stop
 exit 0
