@@ -75,6 +75,19 @@ wait_for 10 audit_has 1
 check_eq "... and the audit record keeps the identity, escaped the same way" \
 	'subject:CN=x\x20status=200\x20\x22q\x22\x20\xff\x5c' "$(record "$job" 'd.get("identity")')"
 
+check "without ARTIFACT_URI_PREFIXES the start-up log warns, once" \
+	test "$(grep -c 'ARTIFACT_URI_PREFIXES is not set: a client may name as artifact-uri any file' \
+		"$DSS_LOG")" = 1
+check_config() { # check_config [VAR=value...]: the output of --check-config
+	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$T/work" "$@" \
+		"$DSS" --check-config 2>&1
+}
+check_config >"$T/check-config"
+check "... and so does --check-config" \
+	grep -q '^# warning: DIGSIGSERVER_ARTIFACT_URI_PREFIXES is not set' "$T/check-config"
+check_eq "... but not when it is set" 0 \
+	"$(check_config DIGSIGSERVER_ARTIFACT_URI_PREFIXES="file://$T/art/" | grep -c 'is not set')"
+
 # --- NUL in a form field ----------------------------------------------------
 nul_post() { # nul_post VALUE: a hand-made multipart with distro=VALUE (NUL for a
 	# NUL byte), print the status and the reason
