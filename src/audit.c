@@ -35,8 +35,8 @@ static int audit_fd = -1;
 static char audit_prev[65];
 static char *audit_path;
 static uint64_t audit_failures;
-static uint64_t audit_lost;   /* records not written since the last one that was */
-static int audit_short;	      /* the last reservation failed (logged once) */
+static uint64_t audit_lost; /* records not written since the last one that was */
+static int audit_short;     /* the last reservation failed (logged once) */
 
 /*
  * Room kept allocated past the end of the trail while AUDIT_REQUIRED

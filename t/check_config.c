@@ -141,9 +141,8 @@ START_TEST(test_uri_prefix_warning)
 	ck_assert_ptr_nonnull(strstr(conf_warning(&cfg), "ARTIFACT_URI_PREFIXES is not set"));
 	ck_assert_int_eq(conf_set(&cfg, "ARTIFACT_URI_PREFIXES", " , ,", err, sizeof(err)), 0);
 	ck_assert_ptr_nonnull(conf_warning(&cfg));
-	ck_assert_int_eq(conf_set(&cfg, "ARTIFACT_URI_PREFIXES", "file:///srv/deploy/", err,
-				  sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    conf_set(&cfg, "ARTIFACT_URI_PREFIXES", "file:///srv/deploy/", err, sizeof(err)), 0);
 	ck_assert_ptr_null(conf_warning(&cfg));
 }
 END_TEST

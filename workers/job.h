@@ -37,7 +37,7 @@ struct job {
 	char extra_headers[256];
 	uint64_t bytes_in, bytes_out;
 	int input_done;		/* the whole request was read, nothing beyond it */
-	int audit_lost;		/* an audit record could not be sent */
+	int audit_lost;         /* an audit record could not be sent */
 };
 
 struct json_t;

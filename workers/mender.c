@@ -49,8 +49,7 @@ progress(void *arg, uint64_t done, uint64_t total)
 /* Record the signature in the audit trail; 0, or -1 when the record
  * could not be sent (the URI is the client's: job_audit_* escape it). */
 static int
-audit(struct job *job, const char *uri, const struct mender_key *key,
-      const struct mender_result *r)
+audit(struct job *job, const char *uri, const struct mender_key *key, const struct mender_result *r)
 {
 	char fpr[65] = "";
 	json_t *o = job_audit_new();
@@ -168,10 +167,10 @@ mender_run(struct job *job)
 	replaced_fd = fcntl(uri_fd(art), F_DUPFD_CLOEXEC, 0);
 	log_info("job %s: signed %s (%s, %llu bytes, %llu payload files%s) in %llu ms "
 		 "(read, check and copy %llu ms, commit %llu ms)",
-		 job->idstr, log_escape(uri, shown, sizeof(shown)), mender_key_describe(key), (unsigned long long)r.out_size,
-		 (unsigned long long)r.payload_files, r.was_signed ? ", re-signed" : "",
-		 (unsigned long long)(util_now_ms() - t0), (unsigned long long)t_read,
-		 (unsigned long long)t_commit);
+		 job->idstr, log_escape(uri, shown, sizeof(shown)), mender_key_describe(key),
+		 (unsigned long long)r.out_size, (unsigned long long)r.payload_files,
+		 r.was_signed ? ", re-signed" : "", (unsigned long long)(util_now_ms() - t0),
+		 (unsigned long long)t_read, (unsigned long long)t_commit);
 	st = job_reply_text(job, "Signing successful");
 done:
 	uri_close(art);

@@ -273,7 +273,8 @@ run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 			   status, job->status);
 	if (job->audit_lost && job->cfg->audit_required && job->status < 300) {
 		/* AUDIT_REQUIRED: no signature leaves without its record */
-		log_errorx("job %s: refusing the answer: its audit record was not sent", job->idstr);
+		log_errorx("job %s: refusing the answer: its audit record was not sent",
+			   job->idstr);
 		job_fail(job, 500, "Signing error");
 	}
 	if (job->status == 503 && job->extra_headers[0] == '\0')
@@ -336,8 +337,8 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 		    log_escape(job.identity, identity, sizeof(identity)),
 		    log_escape(req.method[0] ? req.method : "-", method, sizeof(method)),
 		    log_escape(req.path ? req.path : "-", path, sizeof(path)),
-		    job.endpoint ? job.endpoint : "-", log_escape(selector, sel, sizeof(sel)), job.status,
-		    (unsigned long long)job.bytes_in, (unsigned long long)job.bytes_out,
+		    job.endpoint ? job.endpoint : "-", log_escape(selector, sel, sizeof(sel)),
+		    job.status, (unsigned long long)job.bytes_in, (unsigned long long)job.bytes_out,
 		    (unsigned long long)(util_now_ms() - t0));
 	if (job.status >= 400 && job.text[0])
 		log_info("job %s: %d %s", job.idstr, job.status, job.text);
