@@ -280,6 +280,19 @@ conf_validate(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+const char *
+conf_warning(const struct config *cfg)
+{
+	const char *p = cfg->artifact_uri_prefixes;
+
+	/* a list of only commas and blanks limits nothing either (uri.c) */
+	for (; p != NULL && *p != '\0'; p++)
+		if (*p != ',' && *p != ' ' && *p != '\t')
+			return NULL;
+	return "DIGSIGSERVER_ARTIFACT_URI_PREFIXES is not set: a client may name as artifact-uri "
+	       "any file the service user can write";
+}
+
 void
 conf_print(const struct config *cfg, FILE *fp)
 {

@@ -49,6 +49,9 @@ int conf_load_buffer(struct config *cfg, const char *buf, size_t len, const char
 int conf_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen);
 /* Whole-configuration checks (required settings); 0 or -1 and err. */
 int conf_validate(const struct config *cfg, char *err, size_t errlen);
+/* A one-line warning about a valid but open configuration (no
+ * ARTIFACT_URI_PREFIXES), for --check-config and the start-up log; or NULL. */
+const char *conf_warning(const struct config *cfg);
 /* Print every effective setting as DIGSIGSERVER_NAME=value lines. */
 void conf_print(const struct config *cfg, FILE *fp);
 /* Print the sample environment file: every setting commented, with its

@@ -107,13 +107,24 @@ value_append(struct form_ctx *x, const void *buf, size_t len)
 	return 0;
 }
 
-/* Hand the current value over to a new field. */
-static void
-field_add(struct form_ctx *x, const char *name, const char *type)
+/*
+ * Hand the current value over to a new field; 0, or 400 with err for a
+ * value holding a NUL byte: signers read fields as C strings, so
+ * "demo\0/../../x" would be taken as "demo" while the bytes after it
+ * went unchecked.
+ */
+static int
+field_add(struct form_ctx *x, const char *name, const char *type, char *err, size_t errlen)
 {
 	struct form *f = x->f;
 	struct form_field *fl;
 
+	if (x->vlen > 0 && memchr(x->value, '\0', x->vlen) != NULL) {
+		char shown[48];
+
+		printable(name, strlen(name), shown, sizeof(shown));
+		return util_err(err, errlen, 400, "NUL byte in form field \"%s\"", shown);
+	}
 	f->fields = xrealloc(f->fields, (f->nfields + 1) * sizeof(*f->fields));
 	fl = &f->fields[f->nfields++];
 	fl->name = xstrdup(name);
@@ -125,6 +136,7 @@ field_add(struct form_ctx *x, const char *name, const char *type)
 	fl->len = x->vlen;
 	x->value = NULL;
 	x->vlen = x->vcap = 0;
+	return 0;
 }
 
 /* --- multipart callbacks --- */
@@ -242,7 +254,8 @@ part_end(void *arg, char *err, size_t errlen)
 	case PART_SKIP:
 		break;
 	case PART_FIELD:
-		field_add(x, x->name, x->type);
+		if ((rc = field_add(x, x->name, x->type, err, errlen)) != 0)
+			return rc;
 		break;
 	case PART_FILE:
 		if (x->dir == NULL) {
@@ -294,8 +307,12 @@ url_pair_end(struct form_ctx *x, char *err, size_t errlen)
 		if (++x->nfields_seen > x->max_parts)
 			return util_err(err, errlen, 400, "more than %d fields in the form",
 				       x->max_parts);
-		if (!name_taken(x->f, x->name))
-			field_add(x, x->name, "text/plain");
+		if (!name_taken(x->f, x->name)) {
+			int rc = field_add(x, x->name, "text/plain", err, errlen);
+
+			if (rc != 0)
+				return rc;
+		}
 	}
 	free(x->name);
 	x->name = NULL;

@@ -19,7 +19,7 @@ struct http_request;
 struct form_field {
 	char *name;
 	char *type;  /* content type: lower-case, no parameters, "text/plain" if absent */
-	char *value; /* NUL-terminated (may also hold NUL bytes: see len) */
+	char *value; /* NUL-terminated; a value holding a NUL byte is refused */
 	size_t len;
 };
 
@@ -45,7 +45,8 @@ struct form {
  * never the client's filename).  With dir NULL no file is written: each
  * file part is only hashed (form_file.sha256), for signers that need no
  * more than the digest of what they sign.  0, or an HTTP status with a one-line
- * reason in err: 400 (malformed, truncated, too many parts), 411, 413
+ * reason in err: 400 (malformed, truncated, too many parts, a NUL byte in
+ * a field), 411, 413
  * (body or field too large), 415 (not a form), 507 (no space for a file),
  * or what http_read_body returned.  On error f is left empty and the
  * files written are removed; form_free is harmless either way.

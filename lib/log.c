@@ -138,3 +138,55 @@ log_fatal(const char *func, int with_errno, const char *fmt, ...)
 		log_msg(LOG_LVL_ERROR, func, "fatal: %s", msg);
 	exit(1);
 }
+
+/* Whether a byte of a client's value is shown as itself. */
+static int
+plain_byte(unsigned char ch)
+{
+	return ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
+}
+
+char *
+log_escape(const char *s, char *out, size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, total = 0, room;
+
+	if (outlen == 0)
+		return out;
+	for (const char *p = s; *p != '\0'; p++)
+		total += plain_byte((unsigned char)*p) ? 1 : 4;
+	/* what does not fit is cut where the "\..." marker still fits */
+	room = total < outlen ? total : outlen > 5 ? outlen - 5 : 0;
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (plain_byte(ch)) {
+			if (o + 1 > room)
+				break;
+			out[o++] = (char)ch;
+		} else {
+			if (o + 4 > room)
+				break;
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	if (*s != '\0' && o + 4 < outlen)
+		memcpy(out + o, "\\...", 4), o += 4;
+	out[o] = '\0';
+	return out;
+}
+
+char *
+log_escape_dup(const char *s)
+{
+	size_t size = LOG_ESCAPED_SIZE(strlen(s));
+	char *out = malloc(size);
+
+	if (out == NULL)
+		fatalx("out of memory");
+	return log_escape(s, out, size);
+}

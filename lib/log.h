@@ -9,6 +9,7 @@
 #define DSS_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_DEBUG = 0, LOG_LVL_INFO, LOG_LVL_WARNING, LOG_LVL_ERROR };
 
@@ -25,6 +26,19 @@ void log_fatal(const char *func, int with_errno, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
 /* Parse "debug"/"info"/"warning"/"error" (case-insensitive); -1 if unknown. */
 int log_level_parse(const char *s);
+
+/*
+ * A client-supplied value made safe for a log line and an audit record:
+ * every byte outside '!'..'~', and '"' and '\\', becomes \xNN, so the
+ * value is one space-free field of printable ASCII (valid UTF-8 for JSON)
+ * and can be decoded back byte for byte.  out (outlen > 8) is always
+ * terminated; a value too long for it ends in "\..." (which no escaped
+ * value contains).  Returns out.
+ */
+#define LOG_ESCAPED_SIZE(len) (4 * (len) + 1)
+char *log_escape(const char *s, char *out, size_t outlen);
+/* The same into a new string (malloc'ed; never NULL). */
+char *log_escape_dup(const char *s);
 
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, __func__, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __func__, __VA_ARGS__)

@@ -274,6 +274,8 @@ main(int argc, char **argv)
 		if (prepare_work_dir(&s->cfg, &s->user, 0, err, sizeof(err)) < 0) {
 			printf("# warning: %s\n", err);
 		}
+		if (conf_warning(&s->cfg) != NULL)
+			printf("# warning: %s\n", conf_warning(&s->cfg));
 		if (ks_check_access(&s->cfg, stdout) < 0)
 			ok = 0;
 		printf("# configuration %s\n", ok ? "OK" : "has errors");
@@ -285,6 +287,8 @@ main(int argc, char **argv)
 	}
 	if (!s->user.valid)
 		log_info("not started as root: workers run as uid %u", (unsigned)getuid());
+	if (conf_warning(&s->cfg) != NULL)
+		log_warnx("%s", conf_warning(&s->cfg));
 	fit_connections(&s->cfg);
 	supervisor_init(s);
 	return supervisor_run(s);

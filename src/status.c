@@ -41,28 +41,45 @@ static struct series series[MAX_SERIES];
 static int nseries;
 static struct histogram hist[MAX_SERIES];
 static int nhist;
-static struct acl *status_acl;
+/* An address list from a setting, parsed again when SIGHUP changed it. */
+struct acl_setting {
+	char *spec;
+	struct acl *acl;
+};
+
+/* 1 if ss matches the list spec (setting name), 0 if not, -1 if the list
+ * does not parse. */
+static int
+acl_setting_match(struct acl_setting *as, const char *name, const char *spec,
+		  const struct sockaddr_storage *ss)
+{
+	if (spec == NULL)
+		spec = "";
+	if (as->spec == NULL || strcmp(as->spec, spec) != 0) {
+		char err[256];
+		struct acl *acl;
+
+		if (acl_parse(spec, &acl, err, sizeof(err)) < 0) {
+			log_errorx("DIGSIGSERVER_%s: %s", name, err);
+			return -1;
+		}
+		acl_free(as->acl);
+		as->acl = acl;
+		free(as->spec);
+		as->spec = xstrdup(spec);
+	}
+	return acl_match(as->acl, (const struct sockaddr *)ss);
+}
 
 int
 status_allowed(const struct sockaddr_storage *ss)
 {
-	static char *parsed_for;
+	static struct acl_setting allow, proxies;
 
-	/* Re-parse when SIGHUP changed the setting. */
-	if (parsed_for == NULL || strcmp(parsed_for, sv->cfg.status_allow ? sv->cfg.status_allow : "")) {
-		char err[256];
-		struct acl *acl;
-
-		if (acl_parse(sv->cfg.status_allow, &acl, err, sizeof(err)) < 0) {
-			log_errorx("DIGSIGSERVER_STATUS_ALLOW: %s", err);
-			return 0;
-		}
-		acl_free(status_acl);
-		status_acl = acl;
-		free(parsed_for);
-		parsed_for = xstrdup(sv->cfg.status_allow ? sv->cfg.status_allow : "");
-	}
-	return acl_match(status_acl, (const struct sockaddr *)ss);
+	/* A trusted proxy forwards its clients' requests: one from it is never
+	 * local, whatever address it comes from (nginx on loopback). */
+	return acl_setting_match(&allow, "STATUS_ALLOW", sv->cfg.status_allow, ss) == 1 &&
+	       acl_setting_match(&proxies, "TRUSTED_PROXIES", sv->cfg.trusted_proxies, ss) == 0;
 }
 
 void

@@ -134,6 +134,19 @@ START_TEST(test_copy)
 }
 END_TEST
 
+/* Without ARTIFACT_URI_PREFIXES any writable file may be named: warned. */
+START_TEST(test_uri_prefix_warning)
+{
+	ck_assert_ptr_nonnull(conf_warning(&cfg));
+	ck_assert_ptr_nonnull(strstr(conf_warning(&cfg), "ARTIFACT_URI_PREFIXES is not set"));
+	ck_assert_int_eq(conf_set(&cfg, "ARTIFACT_URI_PREFIXES", " , ,", err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(conf_warning(&cfg));
+	ck_assert_int_eq(
+	    conf_set(&cfg, "ARTIFACT_URI_PREFIXES", "file:///srv/deploy/", err, sizeof(err)), 0);
+	ck_assert_ptr_null(conf_warning(&cfg));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -150,6 +163,7 @@ main(void)
 	tcase_add_test(tc, test_env_precedence);
 	tcase_add_test(tc, test_keyfile_uri_forms);
 	tcase_add_test(tc, test_copy);
+	tcase_add_test(tc, test_uri_prefix_warning);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

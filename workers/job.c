@@ -1,6 +1,7 @@
 /*
  * job.c: the calls a signer makes on its job: form access, setting the
- * answer, and reports to the supervisor over the worker's channel.
+ * answer, and reports to the supervisor over the worker's channel,
+ * audit records among them (escaped here, so no signer can forget).
  */
 #include "job.h"
 
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "log.h"
 #include "proto.h"
@@ -108,20 +111,100 @@ job_progress(struct job *job, const char *fmt, ...)
 	job_send(job, &msg);
 }
 
-void
+/* A record was not sent: say so, and remember it for AUDIT_REQUIRED. */
+static int
+audit_lost(struct job *job, const char *why)
+{
+	log_errorx("job %s: audit record not sent: %s", job->idstr, why);
+	job->audit_lost = 1;
+	return -1;
+}
+
+int
 job_audit(struct job *job, const char *json)
 {
 	union proto_msg msg;
 	size_t len = strlen(json);
+	json_error_t jerr;
+	json_t *o;
 
-	if (len >= PROTO_AUDIT_MAX) {
-		log_errorx("audit record of %zu bytes is too long; dropped", len);
-		return;
+	if (len >= PROTO_AUDIT_MAX)
+		return audit_lost(job, "longer than the channel's record");
+	/* the supervisor would drop anything else */
+	o = json_loads(json, 0, &jerr);
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return audit_lost(job, "not a JSON object");
 	}
+	json_decref(o);
 	proto_init(&msg, PROTO_AUDIT, job->generation, job->id);
 	msg.audit.len = (uint32_t)len;
 	memcpy(msg.audit.json, json, len + 1);
 	job_send(job, &msg);
+	return 0;
+}
+
+json_t *
+job_audit_new(void)
+{
+	json_t *o = json_object();
+
+	if (o == NULL)
+		fatalx("out of memory");
+	return o;
+}
+
+/* value escaped, as a JSON string, or null. */
+static json_t *
+escaped(const char *value)
+{
+	json_t *v;
+	char *e;
+
+	if (value == NULL)
+		return json_null();
+	e = log_escape_dup(value);
+	v = json_string(e); /* printable ASCII: cannot fail but for memory */
+	free(e);
+	if (v == NULL)
+		fatalx("out of memory");
+	return v;
+}
+
+void
+job_audit_text(json_t *record, const char *key, const char *value)
+{
+	json_object_set_new(record, key, escaped(value));
+}
+
+void
+job_audit_item(json_t *record, const char *name, const char *sha256)
+{
+	json_t *list = json_object_get(record, "signed"), *item = json_object();
+
+	if (item == NULL)
+		fatalx("out of memory");
+	if (!json_is_array(list)) {
+		list = json_array();
+		json_object_set_new(record, "signed", list);
+	}
+	json_object_set_new(item, "name", escaped(name));
+	json_object_set_new(item, "sha256", escaped(sha256));
+	json_array_append_new(list, item);
+}
+
+int
+job_audit_send(struct job *job, json_t *record)
+{
+	char *text = json_dumps(record, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	int rc;
+
+	json_decref(record);
+	if (text == NULL)
+		return audit_lost(job, "cannot be encoded");
+	rc = job_audit(job, text);
+	free(text);
+	return rc;
 }
 
 const char **

@@ -36,7 +36,10 @@ struct job {
 	char extra_headers[256];
 	uint64_t bytes_in, bytes_out;
 	int input_done;		/* the whole request was read, nothing beyond it */
+	int audit_lost;         /* an audit record could not be sent */
 };
+
+struct json_t;
 
 /* A plain form field, or NULL. */
 const char *job_field(const struct job *job, const char *name);
@@ -64,7 +67,24 @@ void job_progress(struct job *job, const char *fmt, ...) __attribute__((format(p
  * or NULL when DIGSIGSERVER_TOOL_SANDBOX is off.
  */
 const char **job_tool_hide(const struct job *job, const char **hide);
-/* Send one audit record (a JSON object, without newline) to the supervisor. */
-void job_audit(struct job *job, const char *json);
+/*
+ * Audit records, merged by the supervisor into the job's line of the
+ * trail.  Build one with job_audit_new and the setters, which escape every
+ * text (log_escape), so whatever bytes a client sent (a URI, a file name)
+ * the record stays valid; then job_audit_send.  A record that cannot be
+ * sent is logged and marks the job (audit_lost): with AUDIT_REQUIRED its
+ * answer becomes 500, so no signature leaves without its record.  A signer
+ * that changes something in place sends its record before committing.
+ */
+struct json_t *job_audit_new(void);
+/* Set key to value as an escaped text (null when value is NULL). */
+void job_audit_text(struct json_t *record, const char *key, const char *value);
+/* Append {name (escaped), sha256} to the record's "signed" list. */
+void job_audit_item(struct json_t *record, const char *name, const char *sha256);
+/* Send the record and free it; 0, or -1 (too long: the job is marked). */
+int job_audit_send(struct job *job, struct json_t *record);
+/* Send a record already in JSON text (an object, without newline); 0 or
+ * -1 as for job_audit_send, also when json is not a JSON object. */
+int job_audit(struct job *job, const char *json);
 
 #endif

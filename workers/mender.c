@@ -46,30 +46,25 @@ progress(void *arg, uint64_t done, uint64_t total)
 		     (unsigned long long)(total >> 20));
 }
 
-/* Record the signature in the audit trail. */
-static void
-audit(struct job *job, const char *uri, const struct mender_key *key,
-      const struct mender_result *r)
+/* Record the signature in the audit trail; 0, or -1 when the record
+ * could not be sent (the URI is the client's: job_audit_* escape it). */
+static int
+audit(struct job *job, const char *uri, const struct mender_key *key, const struct mender_result *r)
 {
 	char fpr[65] = "";
-	json_t *o;
-	char *text;
+	json_t *o = job_audit_new();
 
 	if (mender_key_fingerprint(key, fpr) < 0)
 		log_warnx("job %s: cannot compute the key fingerprint", job->idstr);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:[{s:s, s:s}]}", "method",
-		      mender_key_describe(key), "key_sha256", fpr, "distro", job->selector,
-		      "artifact_uri", uri, "manifest_sha256", r->manifest_sha256, "resigned",
-		      r->was_signed, "payload_files", (json_int_t)r->payload_files, "signed",
-		      "name", "manifest", "sha256", r->manifest_sha256);
-	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
-		log_errorx("job %s: cannot build the audit record", job->idstr);
-		json_decref(o);
-		return;
-	}
-	job_audit(job, text);
-	free(text);
-	json_decref(o);
+	job_audit_text(o, "method", mender_key_describe(key));
+	job_audit_text(o, "key_sha256", fpr);
+	job_audit_text(o, "distro", job->selector);
+	job_audit_text(o, "artifact_uri", uri);
+	job_audit_text(o, "manifest_sha256", r->manifest_sha256);
+	json_object_set_new(o, "resigned", json_boolean(r->was_signed));
+	json_object_set_new(o, "payload_files", json_integer((json_int_t)r->payload_files));
+	job_audit_item(o, "manifest", r->manifest_sha256);
+	return job_audit_send(job, o);
 }
 
 /* Load and parse the distro's key: 0, or the status of a job_fail. */
@@ -102,7 +97,7 @@ mender_run(struct job *job)
 	struct uri_artifact *art = NULL;
 	struct mender_opts o;
 	struct mender_result r;
-	char err[512], *sig = NULL;
+	char err[512], *sig = NULL, shown[1024];
 	size_t siglen = 0;
 	uint64_t t0 = util_now_ms(), t_read = 0, t_commit = 0;
 	int st, outfd = -1;
@@ -155,6 +150,11 @@ mender_run(struct job *job)
 		st = job_fail(job, 500, "Signing error");
 		goto done;
 	}
+	/* before the commit: a signature whose record cannot be kept is not made */
+	if (audit(job, uri, key, &r) < 0 && cfg->audit_required) {
+		st = job_fail(job, 500, "Signing error");
+		goto done;
+	}
 	job_progress(job, "replacing artifact");
 	t_commit = util_now_ms();
 	if ((st = uri_commit(art, err, sizeof(err))) != 0) {
@@ -165,13 +165,12 @@ mender_run(struct job *job)
 	t_commit = util_now_ms() - t_commit;
 	/* may fail: then the old artifact is freed at uri_close, as usual */
 	replaced_fd = fcntl(uri_fd(art), F_DUPFD_CLOEXEC, 0);
-	audit(job, uri, key, &r);
 	log_info("job %s: signed %s (%s, %llu bytes, %llu payload files%s) in %llu ms "
 		 "(read, check and copy %llu ms, commit %llu ms)",
-		 job->idstr, uri, mender_key_describe(key), (unsigned long long)r.out_size,
-		 (unsigned long long)r.payload_files, r.was_signed ? ", re-signed" : "",
-		 (unsigned long long)(util_now_ms() - t0), (unsigned long long)t_read,
-		 (unsigned long long)t_commit);
+		 job->idstr, log_escape(uri, shown, sizeof(shown)), mender_key_describe(key),
+		 (unsigned long long)r.out_size, (unsigned long long)r.payload_files,
+		 r.was_signed ? ", re-signed" : "", (unsigned long long)(util_now_ms() - t0),
+		 (unsigned long long)t_read, (unsigned long long)t_commit);
 	st = job_reply_text(job, "Signing successful");
 done:
 	uri_close(art);

@@ -271,6 +271,12 @@ run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 	if (status != job->status)
 		log_errorx("job %s: signer %s returned %d but set %d", job->idstr, signer->name,
 			   status, job->status);
+	if (job->audit_lost && job->cfg->audit_required && job->status < 300) {
+		/* AUDIT_REQUIRED: no signature leaves without its record */
+		log_errorx("job %s: refusing the answer: its audit record was not sent",
+			   job->idstr);
+		job_fail(job, 500, "Signing error");
+	}
 	if (job->status == 503 && job->extra_headers[0] == '\0')
 		http_retry_after(job->extra_headers, sizeof(job->extra_headers), job->cfg->retry_after);
 }
@@ -292,7 +298,8 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	struct http_conn *conn;
 	struct job job;
 	int body_fd = -1;
-	char selector[PROTO_TEXT_MAX];
+	char selector[PROTO_TEXT_MAX], sel[LOG_ESCAPED_SIZE(PROTO_TEXT_MAX)];
+	char identity[LOG_ESCAPED_SIZE(sizeof(job.identity))], method[64], path[1024];
 	uint64_t t0 = util_now_ms();
 
 	memset(&job, 0, sizeof(job));
@@ -323,12 +330,15 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	respond(&job, body_fd);
 	if (body_fd >= 0)
 		close(body_fd);
+	/* client-supplied values escaped: each stays one field of the line */
 	log_request("job=%s client=%s%s%s method=%s path=%s endpoint=%s selector=%s status=%d "
 		    "in=%llu out=%llu ms=%llu",
-		    job.idstr, job.peer, job.identity[0] ? " identity=" : "", job.identity,
-		    req.method[0] ? req.method : "-", req.path ? req.path : "-",
-		    job.endpoint ? job.endpoint : "-", selector, job.status,
-		    (unsigned long long)job.bytes_in, (unsigned long long)job.bytes_out,
+		    job.idstr, job.peer, job.identity[0] ? " identity=" : "",
+		    log_escape(job.identity, identity, sizeof(identity)),
+		    log_escape(req.method[0] ? req.method : "-", method, sizeof(method)),
+		    log_escape(req.path ? req.path : "-", path, sizeof(path)),
+		    job.endpoint ? job.endpoint : "-", log_escape(selector, sel, sizeof(sel)),
+		    job.status, (unsigned long long)job.bytes_in, (unsigned long long)job.bytes_out,
 		    (unsigned long long)(util_now_ms() - t0));
 	if (job.status >= 400 && job.text[0])
 		log_info("job %s: %d %s", job.idstr, job.status, job.text);

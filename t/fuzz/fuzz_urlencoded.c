@@ -3,8 +3,8 @@
  * application/x-www-form-urlencoded parser (lib/form.c).
  *
  * Checks the limits hold (field size, number of fields), that names are
- * unique and values NUL-terminated, and that a failed parse leaves an
- * empty form.
+ * unique and values NUL-terminated without a NUL inside, and that a
+ * failed parse leaves an empty form.
  */
 /* fuzz-sources: lib/form.c lib/multipart.c lib/http.c lib/reply.c lib/util.c lib/log.c */
 #include <stdint.h>
@@ -31,7 +31,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < f.nfields; i++) {
 		const struct form_field *fl = &f.fields[i];
 
-		if (fl->len > field_max || fl->value[fl->len] != '\0' || fl->name[0] == '\0' ||
+		if (fl->len > field_max || fl->value[fl->len] != '\0' ||
+		    strlen(fl->value) != fl->len || fl->name[0] == '\0' ||
 		    strlen(fl->name) > field_max || strcmp(fl->type, "text/plain") != 0)
 			abort();
 		for (size_t j = 0; j < i; j++)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # t/regress/access.sh: access control with DIGSIGSERVER_TOKENS_FILE:
 # 401 without a valid bearer token, 403 outside a grant, the client's
-# name in the log and the audit trail, and a re-read on SIGHUP.
+# name in the log and the audit trail, and a re-read on SIGHUP; /status and
+# /metrics refused to a trusted proxy's address.
 . "$(dirname "$0")/lib.sh"
 
 for d in d1 d2; do
@@ -55,6 +56,19 @@ printf 'garbage line\n' >"$T/tokens"
 kill -HUP "$DSS_PID"
 sleep 0.5
 check_eq "a broken tokens file on SIGHUP keeps the old table" 200 "$(post d1 -H "Authorization: Bearer $tok_new")"
+
+# /status and /metrics: loopback may read them by default, but never a
+# trusted proxy (on loopback too, as the nginx example is): what comes
+# through it is another client's request
+dss_start DIGSIGSERVER_TRUSTED_PROXIES=127.0.0.2 || exit 1
+for p in /status /metrics; do
+	check_eq "$p from loopback: 200" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$URL$p")"
+	check_eq "$p from the trusted proxy's address 127.0.0.2: 403" 403 \
+		"$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$URL$p")"
+done
+dss_start DIGSIGSERVER_TRUSTED_PROXIES=127.0.0.2 DIGSIGSERVER_STATUS_ALLOW=127.0.0.0/8 || exit 1
+check_eq "an explicit STATUS_ALLOW does not open it to the trusted proxy either" 403 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 "$URL/status")"
 dss_stop
 check "a broken tokens file at start is refused" sh -c "
 	DIGSIGSERVER_KEYFILE_URI=file://$KEYS DIGSIGSERVER_WORK_DIR=$T/w2 DIGSIGSERVER_TOKENS_FILE=$T/tokens \

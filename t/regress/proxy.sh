@@ -2,7 +2,10 @@
 # t/regress/proxy.sh: the shipped nginx example (etc/nginx-digsigserver.conf)
 # on loopback with a generated CA, server and client certificates: a
 # client with a certificate is granted by its subject, one without is not,
-# and the subject header is believed only from the trusted proxy address.
+# and the subject header is believed only from the trusted proxy address;
+# /status and /metrics are not reachable through the proxy (nginx does not
+# forward them; access.sh shows digsigserver refusing them to the trusted
+# proxy's address).
 . "$(dirname "$0")/lib.sh"
 
 if ! command -v nginx >/dev/null; then
@@ -78,6 +81,18 @@ check_eq "certificate from another CA: refused by nginx" 400 \
 	"$(via --cert "$P/rogue.crt" --key "$P/rogue.key")"
 check_eq "no certificate but a forged subject header: 401" 401 \
 	"$(via -H "X-Client-Subject: $subject")"
+check_eq "a client URL with a trailing slash (//sign/...) still reaches the signer" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --cacert "$P/ca.crt" --cert "$P/client.crt" \
+		--key "$P/client.key" -X POST -F distro=d1 -F sw-description=@"$T/sw" \
+		"https://127.0.0.1:$NPORT//sign/swupdate")"
+# /status and /metrics tell about every job and client: not through the proxy
+for p in /status /metrics //status '/%73tatus' '/status?x=1' /sign/../metrics; do
+	check_eq "through the proxy: GET $p is not forwarded (404)" 404 \
+		"$(curl -s -o /dev/null -w '%{http_code}' --path-as-is --cacert "$P/ca.crt" \
+			--cert "$P/client.crt" --key "$P/client.key" "https://127.0.0.1:$NPORT$p")"
+done
+check_eq "direct loopback /status still works" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' "$URL/status")"
 check_eq "direct client forging the subject header (not a trusted proxy): 401" 401 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -H "X-Client-Subject: $subject" -X POST \
 		-F distro=d1 -F sw-description=@"$T/sw" "$URL/sign/swupdate")"
