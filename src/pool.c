@@ -344,6 +344,9 @@ audit_merge(struct worker *w, const char *text)
 static void
 abort_job(struct worker *w, int status, const char *text)
 {
+	char path[LOG_ESCAPED_SIZE(sizeof(w->path))];
+	char selector[LOG_ESCAPED_SIZE(sizeof(w->selector))];
+
 	if (w->aborted)
 		return;
 	w->aborted = 1;
@@ -365,9 +368,10 @@ abort_job(struct worker *w, int status, const char *text)
 	audit_job_end(w, status, status == 504 ? "timeout" : "crashed");
 	log_request("job=%llu client=%s method=POST path=%s endpoint=%s selector=%s status=%d "
 		    "in=- out=- ms=%llu",
-		    (unsigned long long)w->job_id, w->peer, w->path,
-		    w->endpoint[0] ? w->endpoint : "-", w->selector[0] ? w->selector : "-", status,
-		    (unsigned long long)(util_now_ms() - w->job_start_ms));
+		    (unsigned long long)w->job_id, w->peer, log_escape(w->path, path, sizeof(path)),
+		    w->endpoint[0] ? w->endpoint : "-",
+		    log_escape(w->selector[0] ? w->selector : "-", selector, sizeof(selector)),
+		    status, (unsigned long long)(util_now_ms() - w->job_start_ms));
 }
 
 /* Protocol violation or broken channel: the worker is not trusted any more. */
@@ -650,6 +654,18 @@ pool_shutdown(void)
 		kill_worker(w);
 }
 
+/* A client-supplied text for /status: escaped, so that it is valid UTF-8
+ * (json_string refuses anything else, and the key would go missing). */
+static json_t *
+escaped_string(const char *s)
+{
+	char *e = log_escape_dup(s);
+	json_t *v = json_string(e);
+
+	free(e);
+	return v;
+}
+
 void
 pool_status_json(void *array)
 {
@@ -674,12 +690,12 @@ pool_status_json(void *array)
 			json_object_set_new(j, "id", json_string(id));
 			json_object_set_new(j, "endpoint",
 					    w->endpoint[0] ? json_string(w->endpoint) : json_null());
-			json_object_set_new(j, "path", json_string(w->path));
+			json_object_set_new(j, "path", escaped_string(w->path));
 			json_object_set_new(j, "selector",
-					    w->selector[0] ? json_string(w->selector) : json_null());
+					    w->selector[0] ? escaped_string(w->selector) : json_null());
 			json_object_set_new(j, "client", json_string(w->peer));
 			json_object_set_new(j, "identity",
-					    w->identity[0] ? json_string(w->identity) : json_null());
+					    w->identity[0] ? escaped_string(w->identity) : json_null());
 			json_object_set_new(
 				j, "elapsed_seconds",
 				json_real((double)(now - w->job_start_ms) / 1000.0));
