@@ -943,16 +943,36 @@ walk_files(const char *dir, const char *rel, struct strv *out, int depth)
 	strv_free(&names, 0);
 }
 
+/* The SHA-256 of the list as sha256sum prints it ("<sha256>  <name>\n"). */
+static void
+list_digest(const struct strv *files, const struct strv *sums, char hex[65])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	hex[0] = '\0';
+	if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		for (size_t i = 0; i < files->n; i++) {
+			EVP_DigestUpdate(ctx, sums->v[i], strlen(sums->v[i]));
+			EVP_DigestUpdate(ctx, "  ", 2);
+			EVP_DigestUpdate(ctx, files->v[i], strlen(files->v[i]));
+			EVP_DigestUpdate(ctx, "\n", 1);
+		}
+		if (EVP_DigestFinal_ex(ctx, md, NULL))
+			util_hex(md, sizeof(md), hex);
+	}
+	EVP_MD_CTX_free(ctx);
+}
+
 /* One audit record: mode, key, and the answered files with their SHA-256
- * (or, when they are many, long or not UTF-8, their count and the SHA-256
- * of the list as sha256sum prints it: "<sha256>  <name>\n" lines). */
+ * (or, when they are many or long, their count and the SHA-256 of the
+ * list).  Names are escaped by job_audit_item, whatever their bytes. */
 static void
 tegra_audit(struct tegra *t, int runs)
 {
 	struct strv files = {0}, sums = {0};
-	json_t *o, *list;
-	char *text = NULL;
-	int ok = 1;
+	json_t *o = job_audit_new();
+	char *text;
 
 	walk_files(t->work, ".", &files, 0);
 	for (size_t i = 0; i < files.n; i++) {
@@ -964,54 +984,26 @@ tegra_audit(struct tegra *t, int runs)
 		strv_add(&sums, xstrdup(sum));
 		free(path);
 	}
-	o = json_object();
-	json_object_set_new(o, "method", json_string(mode_names[t->mode]));
-	json_object_set_new(o, "soctype", json_string(t->soctype));
-	json_object_set_new(o, "bspversion", json_string(t->bspversion));
-	json_object_set_new(o, "key_sha256", json_string(t->key_fpr));
+	job_audit_text(o, "method", mode_names[t->mode]);
+	job_audit_text(o, "soctype", t->soctype);
+	job_audit_text(o, "bspversion", t->bspversion);
+	job_audit_text(o, "key_sha256", t->key_fpr);
 	json_object_set_new(o, "sbk", json_boolean(t->sbk[0] != '\0'));
 	json_object_set_new(o, "user_key", json_boolean(t->user_key[0] != '\0'));
 	json_object_set_new(o, "runs", json_integer(runs));
-	list = json_array();
-	for (size_t i = 0; i < files.n && ok && files.n <= TEGRA_AUDIT_FILES; i++) {
-		json_t *e = json_pack("{s:s,s:s}", "name", files.v[i], "sha256", sums.v[i]);
+	for (size_t i = 0; i < files.n && files.n <= TEGRA_AUDIT_FILES; i++)
+		job_audit_item(o, files.v[i], sums.v[i]);
+	text = json_dumps(o, JSON_COMPACT);
+	if (files.n > TEGRA_AUDIT_FILES || text == NULL || strlen(text) > TEGRA_AUDIT_BYTES) {
+		char hex[65];
 
-		if (e == NULL || json_array_append_new(list, e) < 0)
-			ok = 0;
-	}
-	if (ok && files.n <= TEGRA_AUDIT_FILES) {
-		json_object_set(o, "signed", list);
-		text = json_dumps(o, JSON_COMPACT);
-	}
-	if (text == NULL || strlen(text) > TEGRA_AUDIT_BYTES) {
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		unsigned char md[SHA256_DIGEST_LENGTH];
-		char hex[65] = "";
-
-		if (ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-			for (size_t i = 0; i < files.n; i++) {
-				EVP_DigestUpdate(ctx, sums.v[i], strlen(sums.v[i]));
-				EVP_DigestUpdate(ctx, "  ", 2);
-				EVP_DigestUpdate(ctx, files.v[i], strlen(files.v[i]));
-				EVP_DigestUpdate(ctx, "\n", 1);
-			}
-			if (EVP_DigestFinal_ex(ctx, md, NULL))
-				util_hex(md, sizeof(md), hex);
-		}
-		EVP_MD_CTX_free(ctx);
-		free(text);
+		list_digest(&files, &sums, hex);
 		json_object_del(o, "signed");
 		json_object_set_new(o, "signed_count", json_integer((json_int_t)files.n));
 		json_object_set_new(o, "signed_list_sha256", json_string(hex));
-		text = json_dumps(o, JSON_COMPACT);
 	}
-	if (text != NULL)
-		job_audit(t->job, text);
-	else
-		log_warnx("job %s: no audit record", t->job->idstr);
 	free(text);
-	json_decref(list);
-	json_decref(o);
+	job_audit_send(t->job, o);
 	strv_free(&files, 0);
 	strv_free(&sums, 0);
 }
