@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "reply.h"
 #include "util.h"
 
 static const struct http_limits deflim = {
@@ -909,6 +910,32 @@ START_TEST(test_big_prefix)
 }
 END_TEST
 
+/* --- reason phrases (reply.c) --- */
+
+START_TEST(test_status_texts)
+{
+	/* every status the daemon sends (grep src lib workers for conn_reply,
+	 * job_fail, util_err, body_fail, fail, abort_job) ... */
+	static const int sent[] = {100, 200, 400, 401, 403, 404, 405, 408, 409, 411, 413,
+				   414, 415, 417, 422, 431, 500, 501, 503, 504, 505, 507};
+	/* ... and every code of RFC 9110, so that a new one cannot slip by */
+	static const int rfc9110[] = {100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301,
+				      302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404,
+				      405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415,
+				      416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505};
+
+	for (size_t i = 0; i < sizeof(sent) / sizeof(*sent); i++)
+		ck_assert_msg(strcmp(http_status_text(sent[i]), "Unknown") != 0, "%d", sent[i]);
+	for (size_t i = 0; i < sizeof(rfc9110) / sizeof(*rfc9110); i++)
+		ck_assert_msg(strcmp(http_status_text(rfc9110[i]), "Unknown") != 0, "%d",
+			      rfc9110[i]);
+	ck_assert_str_eq(http_status_text(409), "Conflict");
+	ck_assert_str_eq(http_status_text(414), "URI Too Long");
+	ck_assert_str_eq(http_status_text(404), "Not Found");
+	ck_assert_str_eq(http_status_text(299), "Unknown");
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -924,6 +951,7 @@ http_suite(void)
 	tcase_add_test(tc, test_transfer_encoding);
 	tcase_add_test(tc, test_expect);
 	tcase_add_test(tc, test_header_limits);
+	tcase_add_test(tc, test_status_texts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("socket");
