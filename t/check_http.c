@@ -910,6 +910,70 @@ START_TEST(test_big_prefix)
 }
 END_TEST
 
+/* --- the minimum upload rate --- */
+
+START_TEST(test_min_rate)
+{
+	static const char head[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n";
+	static char raw[sizeof(head) - 1 + 100000];
+	struct http_limits lim = deflim;
+	struct http_request req;
+	struct writer w;
+	int sv[2], status = 0;
+	size_t got;
+	ssize_t n;
+	char buf[64];
+	static char body[100001];
+	struct http_conn *c;
+
+	memcpy(raw, head, sizeof(head) - 1);
+	memset(raw + sizeof(head) - 1, 'x', 100000);
+	lim.min_rate = 1000;
+	lim.min_rate_grace_ms = 300;
+
+	/* the head handed over (as the supervisor does), then a body byte
+	 * every 50 ms (20 B/s): never idle long, but far below 1000 B/s, so
+	 * 408 once the grace is over */
+	start_writer(&w, sv, raw + sizeof(head) - 1, 100000, 1, 50 * 1000, 0);
+	w.no_close = 1;
+	c = http_conn_new(sv[0], &lim, head, sizeof(head) - 1);
+	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
+	while ((n = http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err))) > 0)
+		;
+	ck_assert_int_eq(n, -1);
+	ck_assert_int_eq(status, 408);
+	ck_assert_msg(strstr(err, "slower than 1000 bytes per second") != NULL, "%s", err);
+	http_request_free(&req);
+	http_conn_free(c);
+	shutdown(sv[0], SHUT_RDWR); /* stops the writer */
+	stop_writer(&w, sv);
+
+	/* 100 kB in 1 kB pieces, one a millisecond: well above the rate */
+	start_writer(&w, sv, raw, sizeof(raw), 1000, 1000, 0);
+	c = http_conn_new(sv[0], &lim, NULL, 0);
+	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
+	ck_assert_int_eq(read_all(c, &req, body, sizeof(body), &got, 4096), 0);
+	ck_assert_uint_eq(got, 100000);
+	http_request_free(&req);
+	http_conn_free(c);
+	stop_writer(&w, sv);
+
+	/* bytes that arrived while the reader was busy count even when it
+	 * comes back past the deadline */
+	start_writer(&w, sv, raw, sizeof(head) - 1 + 1000, 0, 0, 0);
+	w.no_close = 1;
+	c = http_conn_new(sv[0], &lim, NULL, 0);
+	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
+	pthread_join(w.thread, NULL);
+	usleep(600 * 1000);
+	ck_assert_int_gt(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), 0);
+	http_request_free(&req);
+	http_conn_free(c);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 /* --- reason phrases (reply.c) --- */
 
 START_TEST(test_status_texts)
@@ -970,6 +1034,7 @@ http_suite(void)
 	tcase_add_test(tc, test_chunked_limits);
 	tcase_add_test(tc, test_continue);
 	tcase_add_test(tc, test_continue_413);
+	tcase_add_test(tc, test_min_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }
