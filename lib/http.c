@@ -262,10 +262,14 @@ parse_target(struct http_request *req, const char *s, size_t len, char *err, siz
 		return 0;
 	}
 	if (len > 7 && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0)) {
-		/* absolute-form: skip the scheme and the authority */
-		p = memchr(s, ':', len) + 3;
-		while (p < end && *p != '/' && *p != '?' && *p != '#')
-			p++;
+		/* absolute-form (RFC 9112 3.2.2): skip the scheme and the
+		 * authority, which may not be empty (RFC 9110 4.2.1) */
+		const char *host = (const char *)memchr(s, ':', len) + 3;
+
+		for (p = host; p < end && *p != '/' && *p != '?' && *p != '#'; p++)
+			;
+		if (p == host)
+			return util_err(err, errlen, 400, "no host in the request target");
 	} else if (s[0] != '/') {
 		return util_err(err, errlen, 400, "invalid request target");
 	}

@@ -7,7 +7,9 @@
  * are answered here; for POST /sign/... it waits, within the same time
  * bound, until the head is complete (without parsing it: the worker does)
  * and hands the connection to an idle worker (pool.c) or the bounded
- * queue (queue.c).  Everything it answers itself closes with a lingering close,
+ * queue (queue.c).  Each read is scanned once (reqline_scan), so a client
+ * sending a byte at a time costs no more than one sending its head at once.
+ * Everything it answers itself closes with a lingering close,
  * so a client still sending its body sees the answer and not a reset.
  * Signals: SIGTERM/SIGINT stop accepting and exit once accepted jobs are
  * done; SIGHUP re-reads the configuration and replaces idle workers;
@@ -175,10 +177,10 @@ format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
 
 /* The request line is complete: answer it here or send it on. */
 static void
-route(struct conn *c, const char *nl)
+route(struct conn *c)
 {
 	struct reqline rl;
-	int st = reqline_parse(c->buf, (size_t)(nl - c->buf), &rl);
+	int st = reqline_parse(c->buf + c->scan.start, c->scan.line_len, &rl);
 	int get;
 	char extra[128];
 
@@ -235,24 +237,13 @@ route(struct conn *c, const char *nl)
 	head_check(c);
 }
 
-/* 1 when c->buf holds the end of the request head. */
-static int
-head_complete(const struct conn *c)
-{
-	for (size_t i = 1; i < c->len; i++)
-		if (c->buf[i] == '\n' &&
-		    (c->buf[i - 1] == '\n' || (i >= 2 && c->buf[i - 1] == '\r' && c->buf[i - 2] == '\n')))
-			return 1;
-	return 0;
-}
-
 /* A signing request with its head complete goes to a worker or the queue. */
 static void
 head_check(struct conn *c)
 {
 	char extra[128];
 
-	if (!head_complete(c)) {
+	if (!c->scan.have_head) {
 		if (c->len == sizeof(c->buf))
 			conn_reply(c, 431, "Request header fields too large", NULL);
 		return; /* more to come, within REQUEST_LINE_TIMEOUT */
@@ -280,7 +271,6 @@ static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	const char *nl;
 	ssize_t n;
 
 	(void)what;
@@ -320,12 +310,16 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->len += (size_t)n;
+	if (reqline_scan(&c->scan, c->buf, c->len) < 0) {
+		conn_reply(c, 400, "Bad request line", NULL);
+		return;
+	}
 	if (c->want_head) {
 		head_check(c);
 		return;
 	}
-	if ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
-		route(c, nl);
+	if (c->scan.have_line) {
+		route(c);
 		return;
 	}
 	if (c->len == sizeof(c->buf))

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "privdrop.h"
 #include "proto.h"
+#include "reqline.h"
 
 /* A client connection held by the supervisor before it reaches a worker. */
 struct conn {
@@ -28,6 +29,7 @@ struct conn {
 	char path[256];
 	uint64_t accepted_ms;
 	uint64_t queued_ms;
+	struct reqline_scan scan; /* how far buf has been scanned */
 	int want_head; /* a signing request waiting for the end of its head */
 	int lingering; /* answered; draining the client's input before close */
 	size_t drained;

@@ -1,10 +1,13 @@
 /*
- * check_http.c: unit tests of lib/http.c, the worker's request reader.
+ * check_http.c: unit tests of lib/http.c, the worker's request reader,
+ * of lib/reqline.c, the supervisor's request-line parser and head
+ * scanner, and of the reason phrases of lib/reply.c.
  *
  * Heads are parsed from memory (http_parse_head) for every malformed
  * case and limit, and read through real sockets (socketpair, with a
  * writer thread that can dribble bytes, pause or hang up) for the
- * buffering, body, chunked, 100-continue, timeout and hang-up cases.
+ * buffering, body, chunked, 100-continue, timeout, minimum rate and
+ * hang-up cases.
  */
 #include <check.h>
 #include <errno.h>
@@ -20,6 +23,7 @@
 
 #include "http.h"
 #include "reply.h"
+#include "reqline.h"
 #include "util.h"
 
 static const struct http_limits deflim = {
@@ -237,10 +241,12 @@ START_TEST(test_path)
 		{"/x#frag", "/x", NULL},
 		{"http://example:9999//sign/modules?q", "/sign/modules", "q"},
 		{"http://example", "/", NULL},
+		{"HTTPS://example/sign/swupdate", "/sign/swupdate", NULL},
 		{"*", "*", NULL},
 	};
 	static const char *const bad[] = {
 		"/a%00b", "/a%zzb", "/a%4", "/a%", "/a%%41", "/a%0a", "/a%7F", "/a%0",
+		"http:///sign/modules", "https://", "ftp://example/sign/modules",
 	};
 	char head[256];
 
@@ -974,6 +980,133 @@ START_TEST(test_min_rate)
 }
 END_TEST
 
+/* --- the supervisor's request line (reqline.c) --- */
+
+START_TEST(test_reqline_parse)
+{
+	static const struct {
+		const char *line, *method, *path;
+	} ok[] = {
+		{"POST /sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
+		{"POST /sign/swupdate HTTP/1.0\r", "POST", "/sign/swupdate"},
+		{"GET //healthz?x=1#f HTTP/1.1", "GET", "/healthz"},
+		/* absolute-form (RFC 9112 3.2.2) routes on its path */
+		{"POST http://127.0.0.1:9999/sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
+		{"POST HTTPS://signer.example//sign//swupdate?q HTTP/1.1", "POST", "/sign/swupdate"},
+		{"GET http://[::1]:9999/healthz HTTP/1.1", "GET", "/healthz"},
+		{"GET http://host HTTP/1.1", "GET", "/"},
+		{"GET http://host?q HTTP/1.1", "GET", "/"},
+	};
+	static const struct {
+		const char *line;
+		int status;
+	} bad[] = {
+		{"POST sign/swupdate HTTP/1.1", 400},
+		{"OPTIONS * HTTP/1.1", 400},
+		{"GET http:///healthz HTTP/1.1", 400},	/* no host */
+		{"GET https:// HTTP/1.1", 400},
+		{"GET ftp://host/healthz HTTP/1.1", 400},
+		{"GET http:/host/healthz HTTP/1.1", 400},
+		{"GET /healthz HTTP/2.0", 505},
+		{"GET  /healthz HTTP/1.1", 400},
+		{"", 400},
+	};
+	struct reqline rl;
+	char line[600];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		ck_assert_msg(reqline_parse(ok[i].line, strlen(ok[i].line), &rl) == 0, "%s",
+			      ok[i].line);
+		ck_assert_str_eq(rl.method, ok[i].method);
+		ck_assert_str_eq(rl.path, ok[i].path);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		ck_assert_msg(reqline_parse(bad[i].line, strlen(bad[i].line), &rl) == bad[i].status,
+			      "%s", bad[i].line);
+	/* a path longer than any route: 404, absolute-form too */
+	snprintf(line, sizeof(line), "GET http://h/%0300d HTTP/1.1", 0);
+	ck_assert_int_eq(reqline_parse(line, strlen(line), &rl), 404);
+}
+END_TEST
+
+/* Scan a head given whole, and again fed one byte at a time. */
+static void
+scan_both_ways(const char *head, struct reqline_scan *whole)
+{
+	struct reqline_scan s;
+	size_t len = strlen(head);
+
+	memset(whole, 0, sizeof(*whole));
+	ck_assert_int_eq(reqline_scan(whole, head, len), 0);
+	memset(&s, 0, sizeof(s));
+	for (size_t n = 1; n <= len; n++) {
+		ck_assert_int_eq(reqline_scan(&s, head, n), 0);
+		if (!s.have_head)
+			ck_assert_uint_eq(s.pos, n); /* every byte looked at once */
+	}
+	ck_assert_int_eq(s.have_line, whole->have_line);
+	ck_assert_int_eq(s.have_head, whole->have_head);
+	ck_assert_uint_eq(s.start, whole->start);
+	ck_assert_uint_eq(s.line_len, whole->line_len);
+	ck_assert_uint_eq(s.head_end, whole->head_end);
+}
+
+START_TEST(test_reqline_scan)
+{
+	static const char crlf[] = "POST /sign/swupdate HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\nbody";
+	static const char lf[] = "GET /healthz HTTP/1.0\n\nbody";
+	static const char lead[] = "\r\n\n\r\nGET /healthz HTTP/1.1\r\n\r\n";
+	struct reqline_scan s;
+	char buf[128];
+
+	scan_both_ways(crlf, &s);
+	ck_assert(s.have_line && s.have_head);
+	ck_assert_uint_eq(s.start, 0);
+	ck_assert_uint_eq(s.line_len, strlen("POST /sign/swupdate HTTP/1.1\r"));
+	ck_assert_uint_eq(s.head_end, strlen(crlf) - 4);
+
+	scan_both_ways(lf, &s);
+	ck_assert(s.have_line && s.have_head);
+	ck_assert_uint_eq(s.line_len, strlen("GET /healthz HTTP/1.0"));
+	ck_assert_uint_eq(s.head_end, strlen(lf) - 4);
+
+	/* empty lines before the request line are skipped, not a head end */
+	scan_both_ways(lead, &s);
+	ck_assert(s.have_line && s.have_head);
+	ck_assert_uint_eq(s.start, 5);
+	ck_assert_int_eq(s.empty_lines, 3);
+	ck_assert_uint_eq(s.head_end, strlen(lead));
+
+	/* a line holding "\r\r" is not empty; the head is not over */
+	scan_both_ways("GET / HTTP/1.1\r\n\r\r\nX: y\r\n", &s);
+	ck_assert(s.have_line && !s.have_head);
+
+	/* only REQLINE_EMPTY_MAX empty lines */
+	memset(buf, 0, sizeof(buf));
+	for (int i = 0; i < REQLINE_EMPTY_MAX; i++)
+		strcat(buf, "\r\n");
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), 0);
+	strcat(buf, "\n");
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), -1);
+
+	/* a scan resumes where it stopped: bytes before it are not looked
+	 * at again (here changed behind its back into what would end a head) */
+	snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: h\r\n");
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), 0);
+	ck_assert(s.have_line && !s.have_head);
+	memset(buf + 16, '\n', 9);
+	strcat(buf, "X: y\r\n");
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), 0);
+	ck_assert(!s.have_head);
+	strcat(buf, "\r\n");
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), 0);
+	ck_assert(s.have_head);
+	ck_assert_uint_eq(s.head_end, strlen(buf));
+}
+END_TEST
+
 /* --- reason phrases (reply.c) --- */
 
 START_TEST(test_status_texts)
@@ -1015,6 +1148,8 @@ http_suite(void)
 	tcase_add_test(tc, test_transfer_encoding);
 	tcase_add_test(tc, test_expect);
 	tcase_add_test(tc, test_header_limits);
+	tcase_add_test(tc, test_reqline_parse);
+	tcase_add_test(tc, test_reqline_scan);
 	tcase_add_test(tc, test_status_texts);
 	suite_add_tcase(s, tc);
 
