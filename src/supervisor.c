@@ -267,6 +267,65 @@ head_check(struct conn *c)
 	}
 }
 
+/* The client closed or reset its connection before its request was in:
+ * an abort, logged and counted unless it sent nothing at all (a port
+ * probe).  why is "closed" or an errno text. */
+static void
+conn_abort(struct conn *c, const char *why)
+{
+	if (c->len > 0) {
+		sv->count.aborted++;
+		log_info("client %s went away (%s) %s (%zu bytes read)", c->peer, why,
+			 c->queued ? "while waiting for a worker"
+				   : "before its request was complete",
+			 c->len);
+	} else {
+		log_debug("client %s went away (%s) without sending anything", c->peer, why);
+	}
+	conn_close(c);
+}
+
+/* Drain what an answered client still sends; close at its end. */
+static void
+linger_read(struct conn *c)
+{
+	char junk[16384];
+	ssize_t n = recv(c->fd, junk, sizeof(junk), 0);
+
+	if (n > 0) {
+		c->drained += (size_t)n;
+		if (c->drained <= LINGER_MAX)
+			return;
+	} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		return;
+	}
+	conn_close(c);
+}
+
+/*
+ * A queued client's socket became readable.  Its head is complete, so
+ * what follows is body (left for the worker) or a FIN: a client may
+ * half-close once its request is sent (RFC 9112 9.6; nc -N and some
+ * proxies do), and it still reads the answer, so a FIN only stops the
+ * watch.  A reset or an error is an abort and frees the slot.
+ */
+static void
+queued_read(struct conn *c)
+{
+	char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n >= 0) {
+		if (n == 0)
+			log_debug("client %s half-closed while waiting for a worker", c->peer);
+		event_del(c->ev_read); /* the rest is the worker's to read */
+		return;
+	}
+	conn_abort(c, strerror(errno));
+}
+
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -275,38 +334,18 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)what;
 	if (c->lingering) {
-		char junk[16384];
-		n = recv(fd, junk, sizeof(junk), 0);
-		if (n > 0) {
-			c->drained += (size_t)n;
-			if (c->drained <= LINGER_MAX)
-				return;
-		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			return;
-		}
-		conn_close(c);
+		linger_read(c);
 		return;
 	}
 	if (c->queued) {
-		/* A queued client may only have sent more of its request; peek
-		 * for a close so the slot is not kept for nobody. */
-		char b;
-		n = recv(fd, &b, 1, MSG_PEEK);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			conn_close(c);
-		else
-			event_del(c->ev_read); /* data waiting: leave it for the worker */
+		queued_read(c);
 		return;
 	}
 	n = recv(fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		conn_close(c);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	}
-	if (n == 0) {
-		conn_close(c);
+	if (n <= 0) {
+		conn_abort(c, n == 0 ? "closed" : strerror(errno));
 		return;
 	}
 	c->len += (size_t)n;

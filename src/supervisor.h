@@ -48,6 +48,7 @@ struct counters {
 	uint64_t crashes;	/* workers that died during a job */
 	uint64_t respawns;	/* workers forked to replace others */
 	uint64_t rejected;	/* 503 from a full queue or a long wait */
+	uint64_t aborted;	/* clients gone before their request was complete */
 	uint64_t jobs;		/* jobs handed to workers */
 };
 
