@@ -32,6 +32,7 @@ struct conn {
 	struct reqline_scan scan; /* how far buf has been scanned */
 	int want_head; /* a signing request waiting for the end of its head */
 	int lingering; /* answered; draining the client's input before close */
+	int reserved;  /* accepted past MAX_CONNECTIONS: supervisor pages only */
 	size_t drained;
 	TAILQ_ENTRY(conn) entry; /* in the queue */
 	int queued;
@@ -61,6 +62,7 @@ struct supervisor {
 	uint64_t start_ms;
 	uint64_t next_job_id;
 	unsigned nconns;	/* connections held (reading, queued, lingering) */
+	unsigned nreserved;	/* of which accepted past MAX_CONNECTIONS */
 	int stopping;		/* SIGTERM: no new connections */
 	struct counters count;
 	char version[32];
