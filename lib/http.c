@@ -37,6 +37,8 @@ struct http_conn {
 	unsigned char *buf;
 	size_t cap, start, end; /* unread bytes are buf[start..end) */
 	uint64_t bytes_in;
+	uint64_t rate_start_ms; /* when the minimum rate's grace began */
+	uint64_t rate_base;     /* bytes_in then (the prefix is not the client's pace) */
 	/* head search state */
 	size_t scan;	  /* next byte to look at, relative to start */
 	size_t line;	  /* start of the current line, relative to start */
@@ -70,6 +72,8 @@ http_conn_new(int fd, const struct http_limits *lim, const void *prefix, size_t 
 		memcpy(c->buf, prefix, prefix_len);
 	c->end = prefix_len;
 	c->bytes_in = prefix_len;
+	c->rate_start_ms = util_now_ms();
+	c->rate_base = prefix_len;
 	return c;
 }
 
@@ -101,8 +105,66 @@ http_conn_limits(const struct http_conn *c)
 }
 
 /*
+ * When the next bytes must have arrived: read_timeout_ms from now, or
+ * sooner the minimum rate's deadline, which starts min_rate_grace_ms
+ * after http_conn_new and moves a second later for each min_rate bytes
+ * received since (so only a client slower than min_rate on average ever
+ * meets it).  *by_rate says which one it is.
+ */
+static uint64_t
+read_deadline(const struct http_conn *c, int *by_rate)
+{
+	uint64_t idle = util_now_ms() + (uint64_t)c->lim.read_timeout_ms, rate;
+
+	*by_rate = 0;
+	if (c->lim.min_rate == 0)
+		return idle;
+	rate = c->rate_start_ms + (uint64_t)c->lim.min_rate_grace_ms +
+	       (c->bytes_in - c->rate_base) * 1000 / c->lim.min_rate;
+	if (rate >= idle)
+		return idle;
+	*by_rate = 1;
+	return rate;
+}
+
+/* Wait until the client's socket is readable, at most until
+ * read_deadline; 0, or -1 with the status (408, 500) in *status. */
+static int
+wait_input(const struct http_conn *c, const char *what, int *status, char *err, size_t errlen)
+{
+	int by_rate;
+	uint64_t deadline = read_deadline(c, &by_rate);
+
+	for (;;) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+		uint64_t now = util_now_ms();
+		/* polled even past the deadline: bytes already sent count
+		 * (the worker may have been busy with the previous ones) */
+		int r = poll(&pfd, 1, now < deadline ? (int)(deadline - now) : 0);
+
+		if (r > 0)
+			return 0;
+		if (r < 0 && errno != EINTR) {
+			*status = util_err(err, errlen, 500, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (r == 0 && util_now_ms() >= deadline) {
+			if (by_rate)
+				*status = util_err(err, errlen, 408,
+						   "%s arriving slower than %" PRIu64
+						   " bytes per second",
+						   what, c->lim.min_rate);
+			else
+				*status = util_err(err, errlen, 408,
+						   "timed out waiting for the %s", what);
+			return -1;
+		}
+	}
+}
+
+/*
  * Read once from the client into the free end of the buffer, waiting at
- * most read_timeout_ms.  Returns the count, or -1 with the status in
+ * most until read_deadline.  Returns the count, or -1 with the status in
  * *status (408 on timeout, 400 when the client closed or failed).
  */
 static ssize_t
@@ -123,26 +185,11 @@ conn_fill(struct http_conn *c, const char *what, int *status, char *err, size_t 
 		*status = util_err(err, errlen, 400, "client closed the connection");
 		return -1;
 	}
-	uint64_t deadline = util_now_ms() + (uint64_t)c->lim.read_timeout_ms;
 	for (;;) {
-		struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-		uint64_t now = util_now_ms();
 		ssize_t n;
-		int r;
 
-		if (now >= deadline) {
-			*status = util_err(err, errlen, 408, "timed out waiting for the %s", what);
+		if (wait_input(c, what, status, err, errlen) < 0)
 			return -1;
-		}
-		r = poll(&pfd, 1, (int)(deadline - now));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			*status = util_err(err, errlen, 500, "poll: %s", strerror(errno));
-			return -1;
-		}
-		if (r == 0)
-			continue;
 		n = read(c->fd, c->buf + c->end, c->cap - c->end);
 		if (n > 0) {
 			c->end += (size_t)n;
@@ -215,10 +262,14 @@ parse_target(struct http_request *req, const char *s, size_t len, char *err, siz
 		return 0;
 	}
 	if (len > 7 && (strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0)) {
-		/* absolute-form: skip the scheme and the authority */
-		p = memchr(s, ':', len) + 3;
-		while (p < end && *p != '/' && *p != '?' && *p != '#')
-			p++;
+		/* absolute-form (RFC 9112 3.2.2): skip the scheme and the
+		 * authority, which may not be empty (RFC 9110 4.2.1) */
+		const char *host = (const char *)memchr(s, ':', len) + 3;
+
+		for (p = host; p < end && *p != '/' && *p != '?' && *p != '#'; p++)
+			;
+		if (p == host)
+			return util_err(err, errlen, 400, "no host in the request target");
 	} else if (s[0] != '/') {
 		return util_err(err, errlen, 400, "invalid request target");
 	}

@@ -6,7 +6,11 @@
  * parsed with limits on size and header count (431), the body is read as
  * Content-Length or chunked, bounded by body_max (413, decided before the
  * body is read when Content-Length says so), with "100 Continue" sent when
- * the client expects it, and with an idle timeout (408).
+ * the client expects it, with an idle timeout (408), and with a minimum
+ * average rate (408): past a grace period a client must have sent
+ * min_rate bytes for each further second (mod_reqtimeout's MinRate), so
+ * a client dribbling a byte now and then cannot hold a worker until the
+ * response timeout.
  */
 #ifndef DSS_HTTP_H
 #define DSS_HTTP_H
@@ -20,6 +24,8 @@ struct http_limits {
 	int header_max_count;	 /* header lines */
 	uint64_t body_max;	 /* bytes of body (after de-chunking) */
 	int read_timeout_ms;	 /* idle time allowed between reads */
+	uint64_t min_rate;	 /* bytes/s averaged past the grace; 0: no minimum */
+	int min_rate_grace_ms;	 /* time from http_conn_new before min_rate applies */
 	size_t field_max;	 /* a plain form field */
 	int max_parts;		 /* parts in a multipart body */
 };

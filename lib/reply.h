@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* The reason phrase of a status code ("Not Found"). */
+/* The reason phrase of a status code ("Not Found"); "Unknown" for a code
+ * the table lacks (none the daemon sends: check_http.c). */
 const char *http_status_text(int status);
 /*
  * Write a whole response with the given body.  extra holds further header

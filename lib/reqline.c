@@ -4,14 +4,59 @@
 #include "reqline.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "util.h"
+
+/* Where the path of an absolute-form target starts (at '/', '?', '#' or
+ * end), t being the target; t itself for origin-form; NULL for anything
+ * else, an empty authority included (RFC 9110 4.2.1). */
+static const char *
+path_start(const char *t, const char *end)
+{
+	size_t n = (size_t)(end - t), skip;
+	const char *p;
+
+	if (n > 0 && t[0] == '/')
+		return t;
+	if (n > 7 && strncasecmp(t, "http://", 7) == 0)
+		skip = 7;
+	else if (n > 8 && strncasecmp(t, "https://", 8) == 0)
+		skip = 8;
+	else
+		return NULL; /* no "*", no other scheme */
+	for (p = t + skip; p < end && *p != '/' && *p != '?' && *p != '#'; p++)
+		;
+	return p == t + skip ? NULL : p;
+}
+
+/* Copy the path from p (query and fragment dropped, "//" collapsed); 0,
+ * or 404 when it is longer than any route. */
+static int
+copy_path(const char *p, const char *end, struct reqline *rl)
+{
+	size_t j = 0;
+
+	if (p == end || *p != '/')
+		rl->path[j++] = '/'; /* "http://host" or "http://host?q" */
+	for (; p < end && *p != '?' && *p != '#'; p++) {
+		if (*p == '/' && j > 0 && rl->path[j - 1] == '/')
+			continue;
+		if (j + 1 >= sizeof(rl->path)) {
+			rl->path[0] = '\0';
+			return 404; /* no route is this long */
+		}
+		rl->path[j++] = *p;
+	}
+	rl->path[j] = '\0';
+	return 0;
+}
 
 int
 reqline_parse(const char *line, size_t len, struct reqline *rl)
 {
-	const char *p = line, *end = line + len, *sp1, *sp2;
-	size_t n, j = 0;
+	const char *p = line, *end = line + len, *sp1, *sp2, *path;
+	size_t n;
 
 	rl->method[0] = rl->path[0] = '\0';
 	if (end > p && end[-1] == '\r')
@@ -32,17 +77,47 @@ reqline_parse(const char *line, size_t len, struct reqline *rl)
 		return 400;
 	if (n != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1'))
 		return 505;
-	if (sp1[1] != '/')
-		return 400; /* origin-form only: no absolute-form, no "*" */
-	for (const char *q = sp1 + 1; q < sp2 && *q != '?' && *q != '#'; q++) {
-		if (*q == '/' && j > 0 && rl->path[j - 1] == '/')
-			continue;
-		if (j + 1 >= sizeof(rl->path)) {
-			rl->path[0] = '\0';
-			return 404; /* no route is this long */
+	if ((path = path_start(sp1 + 1, sp2)) == NULL)
+		return 400;
+	return copy_path(path, sp2, rl);
+}
+
+/* The line [s->line, lf) has ended at the LF at lf. */
+static int
+line_ended(struct reqline_scan *s, const char *buf, size_t lf)
+{
+	size_t len = lf - s->line;
+	int empty = len == 0 || (len == 1 && buf[s->line] == '\r');
+
+	if (!s->have_line) {
+		if (!empty) {
+			s->have_line = 1;
+			s->start = s->line;
+			s->line_len = len;
+		} else if (++s->empty_lines > REQLINE_EMPTY_MAX) {
+			return -1;
 		}
-		rl->path[j++] = *q;
+	} else if (empty) {
+		s->have_head = 1;
+		s->head_end = lf + 1;
 	}
-	rl->path[j] = '\0';
+	s->line = lf + 1;
+	return 0;
+}
+
+int
+reqline_scan(struct reqline_scan *s, const char *buf, size_t len)
+{
+	while (!s->have_head && s->pos < len) {
+		const char *lf = memchr(buf + s->pos, '\n', len - s->pos);
+
+		if (lf == NULL) {
+			s->pos = len;
+			break;
+		}
+		s->pos = (size_t)(lf - buf) + 1;
+		if (line_ended(s, buf, (size_t)(lf - buf)) < 0)
+			return -1;
+	}
 	return 0;
 }

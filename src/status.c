@@ -161,6 +161,7 @@ status_answer(struct conn *c)
 	json_object_set_new(totals, "crashes", json_integer((json_int_t)sv->count.crashes));
 	json_object_set_new(totals, "respawns", json_integer((json_int_t)sv->count.respawns));
 	json_object_set_new(totals, "rejected", json_integer((json_int_t)sv->count.rejected));
+	json_object_set_new(totals, "aborted", json_integer((json_int_t)sv->count.aborted));
 	json_object_set_new(root, "totals", totals);
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
@@ -245,6 +246,9 @@ metrics_answer(struct conn *c)
 	     "# HELP digsigserver_rejected_total Connections answered 503 because the pool was busy.\n"
 	     "# TYPE digsigserver_rejected_total counter\n"
 	     "digsigserver_rejected_total %llu\n"
+	     "# HELP digsigserver_aborted_total Clients gone before their request was complete.\n"
+	     "# TYPE digsigserver_aborted_total counter\n"
+	     "digsigserver_aborted_total %llu\n"
 	     "# HELP digsigserver_audit_write_failures_total Audit records that could not be written.\n"
 	     "# TYPE digsigserver_audit_write_failures_total counter\n"
 	     "digsigserver_audit_write_failures_total %llu\n",
@@ -252,6 +256,7 @@ metrics_answer(struct conn *c)
 	     queue_length(), (unsigned long long)sv->count.timeouts,
 	     (unsigned long long)sv->count.crashes, (unsigned long long)sv->count.respawns,
 	     (unsigned long long)sv->count.rejected,
+	     (unsigned long long)sv->count.aborted,
 	     (unsigned long long)audit_write_failures());
 	answer(c, "text/plain; version=0.0.4; charset=utf-8", b);
 	free(b);

@@ -7,8 +7,20 @@
  * are answered here; for POST /sign/... it waits, within the same time
  * bound, until the head is complete (without parsing it: the worker does)
  * and hands the connection to an idle worker (pool.c) or the bounded
- * queue (queue.c).  Everything it answers itself closes with a lingering close,
+ * queue (queue.c).  Each read is scanned once (reqline_scan), so a client
+ * sending a byte at a time costs no more than one sending its head at once.
+ * Everything it answers itself closes with a lingering close,
  * so a client still sending its body sees the answer and not a reset.
+ *
+ * MAX_CONNECTIONS bounds the connections held.  Past it, a few more
+ * (RESERVED_CONNECTIONS) are accepted for the supervisor's own pages
+ * only: such a connection has RESERVED_WAIT_MS to send its request line,
+ * and anything but /healthz, /status or /metrics gets 503.  So idle or
+ * slow connections cannot starve a health check, while a flood of them
+ * still costs no more than the limit plus the reserve.  (Closing the
+ * oldest held connection instead, as nginx does with idle keep-alive
+ * ones, would let a flood push real clients out.)
+ *
  * Signals: SIGTERM/SIGINT stop accepting and exit once accepted jobs are
  * done; SIGHUP re-reads the configuration and replaces idle workers;
  * SIGCHLD reaps workers.
@@ -45,6 +57,9 @@
 #define LINGER_MAX (1 << 20)
 /* Time allowed to write one of the supervisor's small answers. */
 #define SV_WRITE_TIMEOUT_MS 1000
+/* Time a connection accepted past MAX_CONNECTIONS has for its request
+ * line: a health check sends it at once. */
+#define RESERVED_WAIT_MS 1000
 
 struct supervisor *sv;
 
@@ -78,6 +93,8 @@ conn_close(struct conn *c)
 		event_free(c->ev_timer);
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->reserved)
+		sv->nreserved--;
 	sv->nconns--;
 	free(c);
 	if (sv->stopping)
@@ -173,12 +190,31 @@ format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
 	}
 }
 
+/* 1 for the pages the supervisor answers itself. */
+static int
+supervisor_page(const char *path)
+{
+	return strcmp(path, "/healthz") == 0 || strcmp(path, "/status") == 0 ||
+	       strcmp(path, "/metrics") == 0;
+}
+
+/* Refuse a connection with 503 and Retry-After, counting it. */
+static void
+refuse_busy(struct conn *c, const char *text)
+{
+	char extra[128];
+
+	sv->count.rejected++;
+	http_retry_after(extra, sizeof(extra), sv->cfg.retry_after);
+	conn_reply(c, 503, text, extra);
+}
+
 /* The request line is complete: answer it here or send it on. */
 static void
-route(struct conn *c, const char *nl)
+route(struct conn *c)
 {
 	struct reqline rl;
-	int st = reqline_parse(c->buf, (size_t)(nl - c->buf), &rl);
+	int st = reqline_parse(c->buf + c->scan.start, c->scan.line_len, &rl);
 	int get;
 	char extra[128];
 
@@ -195,8 +231,11 @@ route(struct conn *c, const char *nl)
 			   NULL);
 		return;
 	}
-	if (strcmp(c->path, "/healthz") == 0 || strcmp(c->path, "/status") == 0 ||
-	    strcmp(c->path, "/metrics") == 0) {
+	if (c->reserved && !supervisor_page(c->path)) {
+		refuse_busy(c, "Server busy: too many connections");
+		return;
+	}
+	if (supervisor_page(c->path)) {
 		if (!get) {
 			conn_reply(c, 405, "Method not allowed", "Allow: GET, HEAD\r\n");
 			return;
@@ -235,24 +274,11 @@ route(struct conn *c, const char *nl)
 	head_check(c);
 }
 
-/* 1 when c->buf holds the end of the request head. */
-static int
-head_complete(const struct conn *c)
-{
-	for (size_t i = 1; i < c->len; i++)
-		if (c->buf[i] == '\n' &&
-		    (c->buf[i - 1] == '\n' || (i >= 2 && c->buf[i - 1] == '\r' && c->buf[i - 2] == '\n')))
-			return 1;
-	return 0;
-}
-
 /* A signing request with its head complete goes to a worker or the queue. */
 static void
 head_check(struct conn *c)
 {
-	char extra[128];
-
-	if (!head_complete(c)) {
+	if (!c->scan.have_head) {
 		if (c->len == sizeof(c->buf))
 			conn_reply(c, 431, "Request header fields too large", NULL);
 		return; /* more to come, within REQUEST_LINE_TIMEOUT */
@@ -263,9 +289,7 @@ head_check(struct conn *c)
 	if (pool_dispatch(c))
 		return;
 	if (queue_length() >= sv->cfg.queue_max || queue_push(c) < 0) {
-		sv->count.rejected++;
-		http_retry_after(extra, sizeof(extra), sv->cfg.retry_after);
-		conn_reply(c, 503, "Server busy: all workers are busy and the queue is full", extra);
+		refuse_busy(c, "Server busy: all workers are busy and the queue is full");
 		return;
 	}
 	if (sv->stopping)
@@ -276,56 +300,98 @@ head_check(struct conn *c)
 	}
 }
 
+/* The client closed or reset its connection before its request was in:
+ * an abort, logged and counted unless it sent nothing at all (a port
+ * probe).  why is "closed" or an errno text. */
+static void
+conn_abort(struct conn *c, const char *why)
+{
+	if (c->len > 0) {
+		sv->count.aborted++;
+		log_info("client %s went away (%s) %s (%zu bytes read)", c->peer, why,
+			 c->queued ? "while waiting for a worker"
+				   : "before its request was complete",
+			 c->len);
+	} else {
+		log_debug("client %s went away (%s) without sending anything", c->peer, why);
+	}
+	conn_close(c);
+}
+
+/* Drain what an answered client still sends; close at its end. */
+static void
+linger_read(struct conn *c)
+{
+	char junk[16384];
+	ssize_t n = recv(c->fd, junk, sizeof(junk), 0);
+
+	if (n > 0) {
+		c->drained += (size_t)n;
+		if (c->drained <= LINGER_MAX)
+			return;
+	} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		return;
+	}
+	conn_close(c);
+}
+
+/*
+ * A queued client's socket became readable.  Its head is complete, so
+ * what follows is body (left for the worker) or a FIN: a client may
+ * half-close once its request is sent (RFC 9112 9.6; nc -N and some
+ * proxies do), and it still reads the answer, so a FIN only stops the
+ * watch.  A reset or an error is an abort and frees the slot.
+ */
+static void
+queued_read(struct conn *c)
+{
+	char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n >= 0) {
+		if (n == 0)
+			log_debug("client %s half-closed while waiting for a worker", c->peer);
+		event_del(c->ev_read); /* the rest is the worker's to read */
+		return;
+	}
+	conn_abort(c, strerror(errno));
+}
+
 static void
 conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	const char *nl;
 	ssize_t n;
 
 	(void)what;
 	if (c->lingering) {
-		char junk[16384];
-		n = recv(fd, junk, sizeof(junk), 0);
-		if (n > 0) {
-			c->drained += (size_t)n;
-			if (c->drained <= LINGER_MAX)
-				return;
-		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			return;
-		}
-		conn_close(c);
+		linger_read(c);
 		return;
 	}
 	if (c->queued) {
-		/* A queued client may only have sent more of its request; peek
-		 * for a close so the slot is not kept for nobody. */
-		char b;
-		n = recv(fd, &b, 1, MSG_PEEK);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			conn_close(c);
-		else
-			event_del(c->ev_read); /* data waiting: leave it for the worker */
+		queued_read(c);
 		return;
 	}
 	n = recv(fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return;
-		conn_close(c);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	}
-	if (n == 0) {
-		conn_close(c);
+	if (n <= 0) {
+		conn_abort(c, n == 0 ? "closed" : strerror(errno));
 		return;
 	}
 	c->len += (size_t)n;
+	if (reqline_scan(&c->scan, c->buf, c->len) < 0) {
+		conn_reply(c, 400, "Bad request line", NULL);
+		return;
+	}
 	if (c->want_head) {
 		head_check(c);
 		return;
 	}
-	if ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
-		route(c, nl);
+	if (c->scan.have_line) {
+		route(c);
 		return;
 	}
 	if (c->len == sizeof(c->buf))
@@ -336,19 +402,56 @@ static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
-	char extra[64];
 
 	(void)fd;
 	(void)what;
 	if (c->lingering) {
 		conn_close(c);
 	} else if (c->queued) {
-		sv->count.rejected++;
-		http_retry_after(extra, sizeof(extra), sv->cfg.retry_after);
-		conn_reply(c, 503, "Server busy: no worker became free in time", extra);
+		refuse_busy(c, "Server busy: no worker became free in time");
+	} else if (c->reserved) {
+		refuse_busy(c, "Server busy: too many connections");
 	} else {
 		conn_reply(c, 408, "Request timeout", NULL);
 	}
+}
+
+/* Past MAX_CONNECTIONS and the reserve: 503 at once, nothing read. */
+static void
+refuse_at_once(int fd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+				   "Connection: close\r\nRetry-After: 5\r\n"
+				   "Content-Length: 0\r\n\r\n";
+	ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
+
+	(void)w; /* best effort: the client may be gone already */
+	sv->count.rejected++;
+	close(fd);
+}
+
+/* Hold a new connection and wait for its request line. */
+static void
+conn_start(int fd, const struct sockaddr_storage *ss, int reserved)
+{
+	struct timeval tv = {(time_t)sv->cfg.request_line_timeout, 0};
+	struct conn *c = conn_new(fd);
+
+	c->addr = *ss;
+	format_peer(ss, c->peer, sizeof(c->peer));
+	c->ev_read = event_new(sv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+	c->ev_timer = evtimer_new(sv->base, conn_timer_cb, c);
+	if (c->ev_read == NULL || c->ev_timer == NULL)
+		fatalx("event_new failed");
+	sv->nconns++;
+	if (reserved) {
+		c->reserved = 1;
+		sv->nreserved++;
+		tv.tv_sec = RESERVED_WAIT_MS / 1000;
+		tv.tv_usec = (RESERVED_WAIT_MS % 1000) * 1000;
+	}
+	event_add(c->ev_read, NULL);
+	evtimer_add(c->ev_timer, &tv);
 }
 
 /* Accept up to 64 connections; 1 if the backlog may hold more. */
@@ -358,9 +461,8 @@ accept_some(int lfd)
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
-		struct timeval tv = {(time_t)sv->cfg.request_line_timeout, 0};
-		struct conn *c;
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int over;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -371,26 +473,11 @@ accept_some(int lfd)
 				log_warnx("accept: %s", strerror(errno));
 			return 0;
 		}
-		if (sv->nconns >= (unsigned)sv->cfg.max_connections) {
-			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-						   "Connection: close\r\nRetry-After: 5\r\n"
-						   "Content-Length: 0\r\n\r\n";
-			ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
-			(void)w;
-			sv->count.rejected++;
-			close(fd);
-			continue;
-		}
-		c = conn_new(fd);
-		c->addr = ss;
-		format_peer(&ss, c->peer, sizeof(c->peer));
-		c->ev_read = event_new(sv->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-		c->ev_timer = evtimer_new(sv->base, conn_timer_cb, c);
-		if (c->ev_read == NULL || c->ev_timer == NULL)
-			fatalx("event_new failed");
-		sv->nconns++;
-		event_add(c->ev_read, NULL);
-		evtimer_add(c->ev_timer, &tv);
+		over = sv->nconns - sv->nreserved >= (unsigned)sv->cfg.max_connections;
+		if (over && sv->nreserved >= (unsigned)sv->cfg.reserved_connections)
+			refuse_at_once(fd);
+		else
+			conn_start(fd, &ss, over);
 	}
 	return 1;
 }

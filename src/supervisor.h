@@ -15,6 +15,7 @@
 #include "config.h"
 #include "privdrop.h"
 #include "proto.h"
+#include "reqline.h"
 
 /* A client connection held by the supervisor before it reaches a worker. */
 struct conn {
@@ -28,8 +29,10 @@ struct conn {
 	char path[256];
 	uint64_t accepted_ms;
 	uint64_t queued_ms;
+	struct reqline_scan scan; /* how far buf has been scanned */
 	int want_head; /* a signing request waiting for the end of its head */
 	int lingering; /* answered; draining the client's input before close */
+	int reserved;  /* accepted past MAX_CONNECTIONS: supervisor pages only */
 	size_t drained;
 	TAILQ_ENTRY(conn) entry; /* in the queue */
 	int queued;
@@ -46,6 +49,7 @@ struct counters {
 	uint64_t crashes;	/* workers that died during a job */
 	uint64_t respawns;	/* workers forked to replace others */
 	uint64_t rejected;	/* 503 from a full queue or a long wait */
+	uint64_t aborted;	/* clients gone before their request was complete */
 	uint64_t jobs;		/* jobs handed to workers */
 };
 
@@ -58,6 +62,7 @@ struct supervisor {
 	uint64_t start_ms;
 	uint64_t next_job_id;
 	unsigned nconns;	/* connections held (reading, queued, lingering) */
+	unsigned nreserved;	/* of which accepted past MAX_CONNECTIONS */
 	int stopping;		/* SIGTERM: no new connections */
 	struct counters count;
 	char version[32];

@@ -1,10 +1,13 @@
 /*
- * check_http.c: unit tests of lib/http.c, the worker's request reader.
+ * check_http.c: unit tests of lib/http.c, the worker's request reader,
+ * of lib/reqline.c, the supervisor's request-line parser and head
+ * scanner, and of the reason phrases of lib/reply.c.
  *
  * Heads are parsed from memory (http_parse_head) for every malformed
  * case and limit, and read through real sockets (socketpair, with a
  * writer thread that can dribble bytes, pause or hang up) for the
- * buffering, body, chunked, 100-continue, timeout and hang-up cases.
+ * buffering, body, chunked, 100-continue, timeout, minimum rate and
+ * hang-up cases.
  */
 #include <check.h>
 #include <errno.h>
@@ -19,6 +22,8 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "reply.h"
+#include "reqline.h"
 #include "util.h"
 
 static const struct http_limits deflim = {
@@ -236,10 +241,12 @@ START_TEST(test_path)
 		{"/x#frag", "/x", NULL},
 		{"http://example:9999//sign/modules?q", "/sign/modules", "q"},
 		{"http://example", "/", NULL},
+		{"HTTPS://example/sign/swupdate", "/sign/swupdate", NULL},
 		{"*", "*", NULL},
 	};
 	static const char *const bad[] = {
 		"/a%00b", "/a%zzb", "/a%4", "/a%", "/a%%41", "/a%0a", "/a%7F", "/a%0",
+		"http:///sign/modules", "https://", "ftp://example/sign/modules",
 	};
 	char head[256];
 
@@ -909,6 +916,223 @@ START_TEST(test_big_prefix)
 }
 END_TEST
 
+/* --- the minimum upload rate --- */
+
+START_TEST(test_min_rate)
+{
+	static const char head[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n";
+	static char raw[sizeof(head) - 1 + 100000];
+	struct http_limits lim = deflim;
+	struct http_request req;
+	struct writer w;
+	int sv[2], status = 0;
+	size_t got;
+	ssize_t n;
+	char buf[64];
+	static char body[100001];
+	struct http_conn *c;
+
+	memcpy(raw, head, sizeof(head) - 1);
+	memset(raw + sizeof(head) - 1, 'x', 100000);
+	lim.min_rate = 1000;
+	lim.min_rate_grace_ms = 300;
+
+	/* the head handed over (as the supervisor does), then a body byte
+	 * every 50 ms (20 B/s): never idle long, but far below 1000 B/s, so
+	 * 408 once the grace is over */
+	start_writer(&w, sv, raw + sizeof(head) - 1, 100000, 1, 50 * 1000, 0);
+	w.no_close = 1;
+	c = http_conn_new(sv[0], &lim, head, sizeof(head) - 1);
+	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
+	while ((n = http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err))) > 0)
+		;
+	ck_assert_int_eq(n, -1);
+	ck_assert_int_eq(status, 408);
+	ck_assert_msg(strstr(err, "slower than 1000 bytes per second") != NULL, "%s", err);
+	http_request_free(&req);
+	http_conn_free(c);
+	shutdown(sv[0], SHUT_RDWR); /* stops the writer */
+	stop_writer(&w, sv);
+
+	/* 100 kB in 1 kB pieces, one a millisecond: well above the rate */
+	start_writer(&w, sv, raw, sizeof(raw), 1000, 1000, 0);
+	c = http_conn_new(sv[0], &lim, NULL, 0);
+	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
+	ck_assert_int_eq(read_all(c, &req, body, sizeof(body), &got, 4096), 0);
+	ck_assert_uint_eq(got, 100000);
+	http_request_free(&req);
+	http_conn_free(c);
+	stop_writer(&w, sv);
+
+	/* bytes that arrived while the reader was busy count even when it
+	 * comes back past the deadline */
+	start_writer(&w, sv, raw, sizeof(head) - 1 + 1000, 0, 0, 0);
+	w.no_close = 1;
+	c = http_conn_new(sv[0], &lim, NULL, 0);
+	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
+	pthread_join(w.thread, NULL);
+	usleep(600 * 1000);
+	ck_assert_int_gt(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), 0);
+	http_request_free(&req);
+	http_conn_free(c);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* --- the supervisor's request line (reqline.c) --- */
+
+START_TEST(test_reqline_parse)
+{
+	static const struct {
+		const char *line, *method, *path;
+	} ok[] = {
+		{"POST /sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
+		{"POST /sign/swupdate HTTP/1.0\r", "POST", "/sign/swupdate"},
+		{"GET //healthz?x=1#f HTTP/1.1", "GET", "/healthz"},
+		/* absolute-form (RFC 9112 3.2.2) routes on its path */
+		{"POST http://127.0.0.1:9999/sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
+		{"POST HTTPS://signer.example//sign//swupdate?q HTTP/1.1", "POST", "/sign/swupdate"},
+		{"GET http://[::1]:9999/healthz HTTP/1.1", "GET", "/healthz"},
+		{"GET http://host HTTP/1.1", "GET", "/"},
+		{"GET http://host?q HTTP/1.1", "GET", "/"},
+	};
+	static const struct {
+		const char *line;
+		int status;
+	} bad[] = {
+		{"POST sign/swupdate HTTP/1.1", 400},
+		{"OPTIONS * HTTP/1.1", 400},
+		{"GET http:///healthz HTTP/1.1", 400},	/* no host */
+		{"GET https:// HTTP/1.1", 400},
+		{"GET ftp://host/healthz HTTP/1.1", 400},
+		{"GET http:/host/healthz HTTP/1.1", 400},
+		{"GET /healthz HTTP/2.0", 505},
+		{"GET  /healthz HTTP/1.1", 400},
+		{"", 400},
+	};
+	struct reqline rl;
+	char line[600];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		ck_assert_msg(reqline_parse(ok[i].line, strlen(ok[i].line), &rl) == 0, "%s",
+			      ok[i].line);
+		ck_assert_str_eq(rl.method, ok[i].method);
+		ck_assert_str_eq(rl.path, ok[i].path);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		ck_assert_msg(reqline_parse(bad[i].line, strlen(bad[i].line), &rl) == bad[i].status,
+			      "%s", bad[i].line);
+	/* a path longer than any route: 404, absolute-form too */
+	snprintf(line, sizeof(line), "GET http://h/%0300d HTTP/1.1", 0);
+	ck_assert_int_eq(reqline_parse(line, strlen(line), &rl), 404);
+}
+END_TEST
+
+/* Scan a head given whole, and again fed one byte at a time. */
+static void
+scan_both_ways(const char *head, struct reqline_scan *whole)
+{
+	struct reqline_scan s;
+	size_t len = strlen(head);
+
+	memset(whole, 0, sizeof(*whole));
+	ck_assert_int_eq(reqline_scan(whole, head, len), 0);
+	memset(&s, 0, sizeof(s));
+	for (size_t n = 1; n <= len; n++) {
+		ck_assert_int_eq(reqline_scan(&s, head, n), 0);
+		if (!s.have_head)
+			ck_assert_uint_eq(s.pos, n); /* every byte looked at once */
+	}
+	ck_assert_int_eq(s.have_line, whole->have_line);
+	ck_assert_int_eq(s.have_head, whole->have_head);
+	ck_assert_uint_eq(s.start, whole->start);
+	ck_assert_uint_eq(s.line_len, whole->line_len);
+	ck_assert_uint_eq(s.head_end, whole->head_end);
+}
+
+START_TEST(test_reqline_scan)
+{
+	static const char crlf[] = "POST /sign/swupdate HTTP/1.1\r\nHost: h\r\nX: y\r\n\r\nbody";
+	static const char lf[] = "GET /healthz HTTP/1.0\n\nbody";
+	static const char lead[] = "\r\n\n\r\nGET /healthz HTTP/1.1\r\n\r\n";
+	struct reqline_scan s;
+	char buf[128];
+
+	scan_both_ways(crlf, &s);
+	ck_assert(s.have_line && s.have_head);
+	ck_assert_uint_eq(s.start, 0);
+	ck_assert_uint_eq(s.line_len, strlen("POST /sign/swupdate HTTP/1.1\r"));
+	ck_assert_uint_eq(s.head_end, strlen(crlf) - 4);
+
+	scan_both_ways(lf, &s);
+	ck_assert(s.have_line && s.have_head);
+	ck_assert_uint_eq(s.line_len, strlen("GET /healthz HTTP/1.0"));
+	ck_assert_uint_eq(s.head_end, strlen(lf) - 4);
+
+	/* empty lines before the request line are skipped, not a head end */
+	scan_both_ways(lead, &s);
+	ck_assert(s.have_line && s.have_head);
+	ck_assert_uint_eq(s.start, 5);
+	ck_assert_int_eq(s.empty_lines, 3);
+	ck_assert_uint_eq(s.head_end, strlen(lead));
+
+	/* a line holding "\r\r" is not empty; the head is not over */
+	scan_both_ways("GET / HTTP/1.1\r\n\r\r\nX: y\r\n", &s);
+	ck_assert(s.have_line && !s.have_head);
+
+	/* only REQLINE_EMPTY_MAX empty lines */
+	memset(buf, 0, sizeof(buf));
+	for (int i = 0; i < REQLINE_EMPTY_MAX; i++)
+		strcat(buf, "\r\n");
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), 0);
+	strcat(buf, "\n");
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), -1);
+
+	/* a scan resumes where it stopped: bytes before it are not looked
+	 * at again (here changed behind its back into what would end a head) */
+	snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: h\r\n");
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), 0);
+	ck_assert(s.have_line && !s.have_head);
+	memset(buf + 16, '\n', 9);
+	strcat(buf, "X: y\r\n");
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), 0);
+	ck_assert(!s.have_head);
+	strcat(buf, "\r\n");
+	ck_assert_int_eq(reqline_scan(&s, buf, strlen(buf)), 0);
+	ck_assert(s.have_head);
+	ck_assert_uint_eq(s.head_end, strlen(buf));
+}
+END_TEST
+
+/* --- reason phrases (reply.c) --- */
+
+START_TEST(test_status_texts)
+{
+	/* every status the daemon sends (grep src lib workers for conn_reply,
+	 * job_fail, util_err, body_fail, fail, abort_job) ... */
+	static const int sent[] = {100, 200, 400, 401, 403, 404, 405, 408, 409, 411, 413,
+				   414, 415, 417, 422, 431, 500, 501, 503, 504, 505, 507};
+	/* ... and every code of RFC 9110, so that a new one cannot slip by */
+	static const int rfc9110[] = {100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301,
+				      302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404,
+				      405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415,
+				      416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505};
+
+	for (size_t i = 0; i < sizeof(sent) / sizeof(*sent); i++)
+		ck_assert_msg(strcmp(http_status_text(sent[i]), "Unknown") != 0, "%d", sent[i]);
+	for (size_t i = 0; i < sizeof(rfc9110) / sizeof(*rfc9110); i++)
+		ck_assert_msg(strcmp(http_status_text(rfc9110[i]), "Unknown") != 0, "%d",
+			      rfc9110[i]);
+	ck_assert_str_eq(http_status_text(409), "Conflict");
+	ck_assert_str_eq(http_status_text(414), "URI Too Long");
+	ck_assert_str_eq(http_status_text(404), "Not Found");
+	ck_assert_str_eq(http_status_text(299), "Unknown");
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -924,6 +1148,9 @@ http_suite(void)
 	tcase_add_test(tc, test_transfer_encoding);
 	tcase_add_test(tc, test_expect);
 	tcase_add_test(tc, test_header_limits);
+	tcase_add_test(tc, test_reqline_parse);
+	tcase_add_test(tc, test_reqline_scan);
+	tcase_add_test(tc, test_status_texts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("socket");
@@ -942,6 +1169,7 @@ http_suite(void)
 	tcase_add_test(tc, test_chunked_limits);
 	tcase_add_test(tc, test_continue);
 	tcase_add_test(tc, test_continue_413);
+	tcase_add_test(tc, test_min_rate);
 	suite_add_tcase(s, tc);
 	return s;
 }

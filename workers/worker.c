@@ -291,6 +291,8 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 		.header_max_count = (int)cfg->header_max_count,
 		.body_max = (uint64_t)cfg->request_max_size,
 		.read_timeout_ms = (int)(cfg->request_read_timeout * 1000),
+		.min_rate = (uint64_t)cfg->request_min_rate,
+		.min_rate_grace_ms = (int)(cfg->request_min_rate_grace * 1000),
 		.field_max = (size_t)cfg->field_max_size,
 		.max_parts = (int)cfg->form_max_parts,
 	};

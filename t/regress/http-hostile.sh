@@ -1,0 +1,261 @@
+#!/bin/bash
+# t/regress/http-hostile.sh: clients that bend HTTP, through the real daemon.
+#  - clients that half-close (shutdown(SHUT_WR)) after a complete request,
+#    more of them than workers: every one is queued, answered 200 and
+#    gets a valid signature; a queued client that resets is an abort,
+#    logged and counted;
+#  - a client sending a body byte a second, below REQUEST_MIN_RATE, gets
+#    408 once the grace is over and frees its worker; a slow but steady
+#    upload still works;
+#  - a head sent a byte at a time (every CR LF split across reads) is
+#    parsed as if sent at once;
+#  - absolute-form request targets and empty lines before the request
+#    line (RFC 9112 3.2.2, 2.2);
+#  - with MAX_CONNECTIONS held by idle clients, /healthz and /status still
+#    answer (reserved connections), a signing request gets 503 at once.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$KEYS/d1/swupdate"
+openssl genrsa -out "$KEYS/d1/swupdate/rsa-private.key" 2048 2>/dev/null
+openssl rsa -in "$KEYS/d1/swupdate/rsa-private.key" -pubout -out "$T/pub" 2>/dev/null
+printf 'software = { version = "1.0"; };\n' >"$T/sw"
+verify() { openssl dgst -sha256 -verify "$T/pub" -signature "$1" "$T/sw" >/dev/null; }
+total() { status_field "d['totals'].get('$1')"; }
+BG=
+trap 'for p in $BG; do kill $p 2>/dev/null; done; _cleanup' EXIT
+
+# hostile.py MODE URL ...: hand-made requests (see each mode)
+cat >"$T/hostile.py" <<'PY'
+import os, select, socket, struct, sys, threading, time
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.environ["REGRESS"])
+import dss
+
+mode, url = sys.argv[1], sys.argv[2]
+host, port = dss.hostport(url)
+sw = os.environ["SW"]
+
+def request(path="/sign/swupdate", lead=b""):
+    b, body = dss.form([("distro", "d1"), ("sw-description", "@" + sw)])
+    return lead + dss.head(host, port, path, b, len(body)) + body
+
+def status_line(data):
+    return data.split(b"\r\n")[0].decode("latin-1")
+
+if mode == "halfclose":
+    # halfclose URL CLIENTS EACH OUTDIR: CLIENTS threads each send EACH
+    # requests, half-closing after each; the signatures go to OUTDIR/N.sig
+    clients, each, out = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    def client(k):
+        for i in range(each):
+            s = socket.create_connection((host, port))
+            s.sendall(request())
+            s.shutdown(socket.SHUT_WR)
+            st, h, body, complete = dss.parse(dss.recv_all(s))
+            s.close()
+            n = k * each + i
+            print(n, st, complete, flush=True)
+            if st == 200 and complete:
+                open("%s/%d.sig" % (out, n), "wb").write(body)
+    ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+elif mode == "stall":
+    # stall URL: head and half a body, then nothing until killed
+    s = socket.create_connection((host, port))
+    data = request()
+    s.sendall(data[:len(data) - 20])
+    time.sleep(120)
+elif mode == "reset":
+    # reset URL READY: a complete head (no body yet), then a reset once
+    # the file READY exists
+    s = socket.create_connection((host, port))
+    data = request()
+    s.sendall(data[:data.index(b"\r\n\r\n") + 4])
+    while not os.path.exists(sys.argv[3]):
+        time.sleep(0.05)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+elif mode == "dribble":
+    # dribble URL SECONDS: a head, then a body byte a second until an
+    # answer comes (or SECONDS pass); prints the answer's status line and body
+    s = socket.create_connection((host, port))
+    data = request()
+    cut = data.index(b"\r\n\r\n") + 4
+    s.sendall(data[:cut])
+    end = time.monotonic() + float(sys.argv[3])
+    i = cut
+    while time.monotonic() < end:
+        if select.select([s], [], [], 1.0)[0]:
+            break
+        s.sendall(data[i:i + 1])
+        i += 1
+    s.settimeout(60)
+    st, h, body, complete = dss.parse(dss.recv_all(s))
+    print(st, body.decode("latin-1"))
+elif mode == "bytewise":
+    # bytewise URL PATH LEAD OUT: the head a byte at a time (each its own
+    # segment), after LEAD ("crlf" for one empty line, else none), then
+    # the body; prints the status, the answer body goes to OUT
+    path, lead, out = sys.argv[3], sys.argv[4], sys.argv[5]
+    data = request(path, b"\r\n" if lead == "crlf" else b"")
+    if path == "/healthz":
+        data = (b"\r\n" if lead == "crlf" else b"") + \
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: bytewise\r\n\r\n"
+    cut = data.index(b"GET" if path == "/healthz" else b"POST")
+    cut = data.index(b"\r\n\r\n", cut) + 4
+    s = socket.create_connection((host, port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for i in range(cut):
+        s.sendall(data[i:i + 1])
+        time.sleep(0.002)
+    s.sendall(data[cut:])
+    st, h, body, complete = dss.parse(dss.recv_all(s))
+    open(out, "wb").write(body)
+    print(st)
+elif mode == "raw":
+    # raw URL LEAD PATH: one request with LEAD empty lines before it
+    lead, path = int(sys.argv[3]), sys.argv[4]
+    s = socket.create_connection((host, port))
+    if path == "/healthz":
+        s.sendall(b"\r\n" * lead + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    else:
+        s.sendall(request(path, b"\r\n" * lead))
+    st, h, body, complete = dss.parse(dss.recv_all(s))
+    open(sys.argv[5], "wb").write(body)
+    print(st)
+elif mode == "idle":
+    # idle URL N READY STOP: N connections that send nothing; READY once
+    # made; at STOP (a file), prints how many are still open, then exits
+    n, ready, stop = int(sys.argv[3]), sys.argv[4], sys.argv[5]
+    conns = [socket.create_connection((host, port)) for _ in range(n)]
+    open(ready, "w").write("%d\n" % n)
+    while not os.path.exists(stop):
+        time.sleep(0.05)
+    still = 0
+    for s in conns:
+        try:
+            s.recv(1, socket.MSG_DONTWAIT)  # an answer, a close or a reset
+        except BlockingIOError:
+            still += 1  # nothing to read: still open
+        except OSError:
+            pass
+    print(still)
+elif mode == "silent":
+    # silent URL: connect, send nothing, print what the server says
+    s = socket.create_connection((host, port))
+    s.settimeout(30)
+    print(status_line(dss.recv_all(s)))
+PY
+export REGRESS=$SRC/t/regress SW=$T/sw
+hostile() { python3 "$T/hostile.py" "$@"; }
+
+# --- F3: half-closed clients, more than workers ---------------------------------
+CLIENTS=8 EACH=4
+[ -n "${DSS_VALGRIND:-}" ] && CLIENTS=4 EACH=2 # each job takes seconds there
+dss_start DIGSIGSERVER_WORKERS=1 || exit 1
+mkdir -p "$T/hc"
+hostile halfclose "$URL" $CLIENTS $EACH "$T/hc" >"$T/hc.out" 2>&1
+check_eq "$((CLIENTS * EACH)) requests half-closed after sending, $CLIENTS clients, 1 worker: all answered 200" \
+	$((CLIENTS * EACH)) "$(grep -c ' 200 True$' "$T/hc.out")"
+check "  ... each with a valid signature" sh -c "
+	[ \$(ls '$T/hc' | wc -l) = $((CLIENTS * EACH)) ] &&
+	for f in '$T'/hc/*.sig; do openssl dgst -sha256 -verify '$T/pub' -signature \$f '$T/sw' >/dev/null || exit 1; done"
+check "  ... and some of them half-closed while queued" grep -q 'half-closed while waiting for a worker' "$DSS_LOG"
+check_eq "  ... none counted as aborted" 0 "$(total aborted)"
+
+# a queued client that resets its connection is an abort: logged, counted
+python3 "$T/hostile.py" stall "$URL" &
+stall=$!
+BG="$BG $stall"
+wait_for 20 sh -c "[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pool\"][\"busy\"])')\" = 1 ]"
+python3 "$T/hostile.py" reset "$URL" "$T/reset.go" &
+reset=$!
+check "a second client waits in the queue" wait_for 20 sh -c \
+	"[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"queue\"][\"length\"])')\" = 1 ]"
+touch "$T/reset.go"
+wait $reset
+check "a queued client that resets leaves the queue at once" wait_for 20 sh -c \
+	"[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"queue\"][\"length\"])')\" = 0 ]"
+check_eq "  ... counted as aborted" 1 "$(total aborted)"
+check "  ... and logged" grep -q 'went away (Connection reset by peer) while waiting for a worker' "$DSS_LOG"
+kill $stall 2>/dev/null
+wait $stall 2>/dev/null
+# a client that closes in the middle of its request line
+python3 -c "
+import socket; s = socket.create_connection(('127.0.0.1', $PORT)); s.sendall(b'POST /sign/sw'); s.close()"
+check "a client closing mid-request-line is counted as aborted" wait_for 20 sh -c \
+	"[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"totals\"][\"aborted\"])')\" = 2 ]"
+check "  ... and logged" grep -q 'went away (closed) before its request was complete (13 bytes read)' "$DSS_LOG"
+dss_stop
+
+# --- F7: a minimum upload rate ----------------------------------------------------
+dss_start DIGSIGSERVER_WORKERS=1 DIGSIGSERVER_REQUEST_MIN_RATE=1000 \
+	DIGSIGSERVER_REQUEST_MIN_RATE_GRACE=2 DIGSIGSERVER_RESPONSE_TIMEOUT=20 || exit 1
+out=$(hostile dribble "$URL" 15)
+check_eq "a body byte a second, below REQUEST_MIN_RATE: 408 once the grace is over" \
+	"408 request body arriving slower than 1000 bytes per second" "$out"
+check "  ... and the worker is free again" wait_for 20 sh -c \
+	"[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pool\"][\"idle\"])')\" = 1 ]"
+head -c 60000 /dev/urandom >"$T/60k"
+check_eq "an upload at 20 kB/s, past the grace but above the rate: 200" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --limit-rate 20k -X POST -F distro=d1 \
+		-F sw-description=@"$T/60k" "$URL/sign/swupdate")"
+dss_stop
+
+# --- F12: a head a byte at a time; F16: absolute-form, empty lines first ------------
+dss_start DIGSIGSERVER_WORKERS=2 || exit 1
+check_eq "a signing request's head sent a byte at a time: 200" 200 \
+	"$(hostile bytewise "$URL" /sign/swupdate none "$T/bw.sig")"
+check "  ... with a valid signature" verify "$T/bw.sig"
+check_eq "  ... the same after an empty line: 200" 200 \
+	"$(hostile bytewise "$URL" /sign/swupdate crlf "$T/bw2.sig")"
+check "  ... with a valid signature" verify "$T/bw2.sig"
+check_eq "GET /healthz a byte at a time, after an empty line: 200" 200 \
+	"$(hostile bytewise "$URL" /healthz crlf "$T/bw.txt")"
+
+check_eq "absolute-form target (POST http://host:port/sign/swupdate): 200" 200 \
+	"$(curl -s -o "$T/abs.sig" -w '%{http_code}' --request-target "$URL/sign/swupdate" \
+		-X POST -F distro=d1 -F sw-description=@"$T/sw" "$URL/sign/swupdate")"
+check "  ... with a valid signature" verify "$T/abs.sig"
+check_eq "absolute-form GET http://host:port/healthz: 200" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --request-target "$URL/healthz" "$URL/healthz")"
+check_eq "absolute-form with another scheme: 400" 400 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --request-target "ftp://x/healthz" "$URL/healthz")"
+check_eq "two empty lines before GET /healthz: 200" 200 "$(hostile raw "$URL" 2 /healthz "$T/raw.txt")"
+check_eq "an empty line before a signing request: 200" 200 \
+	"$(hostile raw "$URL" 1 /sign/swupdate "$T/raw.sig")"
+check "  ... with a valid signature" verify "$T/raw.sig"
+check_eq "nine empty lines before the request line: 400" 400 \
+	"$(hostile raw "$URL" 9 /healthz "$T/raw.txt")"
+dss_stop
+
+# --- F16: /healthz while MAX_CONNECTIONS are held -------------------------------------
+dss_start DIGSIGSERVER_WORKERS=1 DIGSIGSERVER_MAX_CONNECTIONS=8 \
+	DIGSIGSERVER_REQUEST_LINE_TIMEOUT=60 || exit 1
+fd0=$(ls /proc/$DSS_PID/fd | wc -l)
+python3 "$T/hostile.py" idle "$URL" 8 "$T/idle.ready" "$T/idle.stop" >"$T/idle.out" &
+idle=$!
+BG="$BG $idle"
+wait_for 10 test -s "$T/idle.ready"
+check "the supervisor holds 8 idle connections (MAX_CONNECTIONS=8)" wait_for 20 sh -c \
+	"[ \$(ls /proc/$DSS_PID/fd | wc -l) -ge $((fd0 + 8)) ]"
+check_eq "/healthz still answers" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL/healthz")"
+check_eq "/status still answers" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$URL/status")"
+out=$(curl -s -D "$T/h" -o /dev/null -w '%{http_code}' --max-time 5 -X POST -F distro=d1 \
+	-F sw-description=@"$T/sw" "$URL/sign/swupdate")
+check "a signing request past the limit: 503 with Retry-After" sh -c \
+	"[ '$out' = 503 ] && tr -d '\r' <'$T/h' | grep -q '^Retry-After: [0-9]'"
+check_eq "a reserved connection that sends nothing: 503" "HTTP/1.1 503 Service Unavailable" \
+	"$(hostile silent "$URL")"
+touch "$T/idle.stop"
+wait $idle
+check_eq "the 8 idle connections were left alone" 8 "$(cat "$T/idle.out")"
+check_eq "once they are gone, signing works again" 200 \
+	"$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST -F distro=d1 \
+		-F sw-description=@"$T/sw" "$URL/sign/swupdate")"
+exit 0
