@@ -104,11 +104,13 @@ conn_close(struct conn *c)
 void
 conn_log(struct conn *c, int status, uint64_t out)
 {
+	char method[LOG_ESCAPED_SIZE(sizeof(c->method))], path[LOG_ESCAPED_SIZE(sizeof(c->path))];
+
 	log_request("job=- client=%s method=%s path=%s endpoint=- selector=- status=%d in=%zu "
 		    "out=%llu ms=%llu",
-		    c->peer, c->method[0] ? c->method : "-", c->path[0] ? c->path : "-", status,
-		    c->len, (unsigned long long)out,
-		    (unsigned long long)(util_now_ms() - c->accepted_ms));
+		    c->peer, log_escape(c->method[0] ? c->method : "-", method, sizeof(method)),
+		    log_escape(c->path[0] ? c->path : "-", path, sizeof(path)), status, c->len,
+		    (unsigned long long)out, (unsigned long long)(util_now_ms() - c->accepted_ms));
 }
 
 /* After an answer: stop sending, drain what the client still sends. */
