@@ -22,7 +22,8 @@ check "requests by endpoint and status" grep -q '^digsigserver_requests_total{en
 check "refused requests by status" grep -q '^digsigserver_requests_total{endpoint="swupdate",status="404"} 1$' "$T/metrics"
 check "duration histogram by endpoint" grep -q '^digsigserver_job_duration_seconds_count{endpoint="swupdate"} 4$' "$T/metrics"
 check "pool gauges" sh -c "grep -q '^digsigserver_pool_size 4$' '$T/metrics' && grep -q '^digsigserver_pool_workers{state=\"idle\"}' '$T/metrics'"
-for m in queue_length timeouts_total crashes_total respawns_total rejected_total audit_write_failures_total; do
+for m in queue_length timeouts_total crashes_total respawns_total rejected_total aborted_total \
+	audit_write_failures_total; do
 	check "metric digsigserver_$m" grep -q "^digsigserver_$m " "$T/metrics"
 done
 check_eq "/metrics from an address outside STATUS_ALLOW: 403" 403 \
