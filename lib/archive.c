@@ -22,6 +22,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef SYS_openat2
 #include <linux/openat2.h>
@@ -40,6 +41,9 @@ ar_limits_from_config(struct ar_limits *lim, const struct config *cfg)
 	memset(lim, 0, sizeof(*lim));
 	lim->max_members = (uint64_t)cfg->archive_max_members;
 	lim->max_size = (uint64_t)cfg->archive_max_size;
+	lim->max_ratio = (uint64_t)cfg->archive_max_ratio;
+	lim->ratio_floor = (uint64_t)cfg->archive_ratio_floor;
+	lim->max_cpu_ms = (uint64_t)cfg->archive_max_seconds * 1000;
 }
 
 /* --- SipHash-2-4, from the paper's description --- */
@@ -408,6 +412,8 @@ struct xctx {
 	size_t cap;
 	struct ar_index index;
 	uint64_t members, bytes;
+	uint64_t expand_max; /* ratio limit on the stream and the contents; 0 none */
+	uint64_t cpu_end;    /* thread CPU ms at which extraction stops; 0 never */
 	int pfd;             /* the directory of the last member written, or -1 */
 	size_t plen;
 	char ppath[PATH_MAX]; /* its name */
@@ -441,6 +447,55 @@ static ssize_t
 x_find(struct xctx *x, const char *name)
 {
 	return ar_index_find(&x->index, x->list, name);
+}
+
+/* CPU time of the calling thread in ms: the extraction's own, whatever
+ * the load (kmod's signers run beside it in threads of their own). */
+static uint64_t
+thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* 0, or 400 once the extraction has used up its CPU time. */
+static int
+x_budget(struct xctx *x)
+{
+	if (x->cpu_end == 0 || thread_cpu_ms() < x->cpu_end)
+		return 0;
+	return xfail(x, 400, "archive takes more than %llu.%03llu s of CPU time to extract",
+		     (unsigned long long)(x->lim->max_cpu_ms / 1000),
+		     (unsigned long long)(x->lim->max_cpu_ms % 1000));
+}
+
+/*
+ * 0, or 400 when the member whose header was just read, with size bytes
+ * of data still to come, takes the tar stream (headers included) or, for
+ * a file (file = 1), the files' total size past the ratio limit.  Checked
+ * before the data is read, so that a bomb is refused before it is
+ * written; a pax hard link's data, which libarchive skips, is
+ * decompressed all the same and counts too.
+ */
+static int
+x_expansion(struct xctx *x, uint64_t size, int file)
+{
+	la_int64_t read = archive_filter_bytes(x->a, 0);
+	uint64_t stream = read > 0 ? (uint64_t)read : 0;
+
+	if (x->expand_max == 0)
+		return 0;
+	if (size > x->expand_max || stream > x->expand_max - size ||
+	    (file && x->bytes > x->expand_max - size))
+		return xfail(x, 400,
+			     "archive expands to more than %llu bytes, over %llu times "
+			     "its compressed size",
+			     (unsigned long long)x->expand_max,
+			     (unsigned long long)x->lim->max_ratio);
+	return 0;
 }
 
 static int
@@ -552,7 +607,7 @@ x_copy_data(struct xctx *x, int fd, const char *shown, uint64_t size)
 	size_t len;
 	la_int64_t off;
 	uint64_t end = 0;
-	int r;
+	int r, st;
 
 	for (;;) {
 		r = archive_read_data_block(x->a, &buf, &len, &off);
@@ -563,6 +618,8 @@ x_copy_data(struct xctx *x, int fd, const char *shown, uint64_t size)
 				     archive_error_string(x->a));
 		if (off < 0 || (uint64_t)off > size || len > size - (uint64_t)off)
 			return xfail(x, 400, "member %s: data beyond its size", shown);
+		if ((st = x_budget(x)) != 0)
+			return st;
 		if (len > 0 && (uint64_t)off + len > end)
 			end = (uint64_t)off + len;
 		while (len > 0) {
@@ -674,7 +731,8 @@ x_hardlink(struct xctx *x, struct archive_entry *ae, const char *name, const cha
 	const char *tbase, *base;
 	int tfd, pfd, st;
 
-	if ((st = x_link_target(x, archive_entry_hardlink(ae), shown, &t)) != 0)
+	if ((st = x_link_target(x, archive_entry_hardlink(ae), shown, &t)) != 0 ||
+	    (st = x_expansion(x, declared_size(ae), 0)) != 0)
 		return st;
 	/* the link shares the file's inode, so its mode and times; copy them
 	 * before x_add() moves the list */
@@ -763,6 +821,8 @@ x_file(struct xctx *x, struct archive_entry *ae, const char *name, const char *s
 	if (size > x->lim->max_size - x->bytes)
 		return xfail(x, 400, "archive expands to more than %llu bytes",
 			     (unsigned long long)x->lim->max_size);
+	if ((st = x_expansion(x, size, 1)) != 0)
+		return st;
 	x->bytes += size;
 	if ((st = x_parent(x, name, shown, &base, &pfd)) != 0)
 		return st;
@@ -935,6 +995,7 @@ x_finish_dirs(struct xctx *x)
 {
 	struct timespec ts[2];
 	char shown[128];
+	int st;
 
 	for (size_t i = x->list->n; i-- > 0;) {
 		const struct ar_entry *e = &x->list->v[i];
@@ -942,6 +1003,8 @@ x_finish_dirs(struct xctx *x)
 
 		if (e->type != AR_DIR || strcmp(e->name, ".") == 0)
 			continue;
+		if ((st = x_budget(x)) != 0)
+			return st;
 		show(e->name, shown, sizeof(shown));
 		if ((fd = ar_openat(x->rootfd, e->name, O_RDONLY | O_DIRECTORY, 0)) < 0)
 			return xfail(x, 500, "member %s: %s", shown, strerror(errno));
@@ -968,7 +1031,7 @@ x_check_links(struct xctx *x)
 
 		if (e->type != AR_SYMLINK)
 			continue;
-		if (link_resolve(x, memo, i, 0) < 0)
+		if ((st = x_budget(x)) == 0 && link_resolve(x, memo, i, 0) < 0)
 			st = xfail(x, 400, "member %s: symbolic link leaves the tree",
 				   show(e->name, shown, sizeof(shown)));
 	}
@@ -989,10 +1052,13 @@ x_read_all(struct xctx *x, void (*each)(const struct ar_entry *e, void *arg), vo
 	for (;;) {
 		r = archive_read_next_header(x->a, &ae);
 		if (r == ARCHIVE_EOF)
-			return 0;
+			return x_budget(x); /* the last member's data was skipped */
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return xfail(x, 400, "damaged or truncated archive: %s",
 				     archive_error_string(x->a));
+		/* the headers count too: pax headers of a megabyte compress well */
+		if ((st = x_budget(x)) != 0 || (st = x_expansion(x, 0, 0)) != 0)
+			return st;
 		if (++x->members > x->lim->max_members)
 			return x_too_many(x);
 		n = x->list->n;
@@ -1025,6 +1091,23 @@ x_open_reader(struct xctx *x, int fd)
 	return 0;
 }
 
+/* The ratio limit for the input on fd: max_ratio times its size, at
+ * least ratio_floor; 0 for none. */
+static uint64_t
+expansion_limit(const struct ar_limits *lim, int fd)
+{
+	struct stat sb;
+	uint64_t n;
+
+	if (lim->max_ratio == 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	n = (uint64_t)sb.st_size;
+	n = n > UINT64_MAX / lim->max_ratio ? UINT64_MAX : n * lim->max_ratio;
+	if (n < lim->ratio_floor)
+		n = lim->ratio_floor;
+	return n > 0 ? n : 1;
+}
+
 /* ar_extract_fd, calling each (if not NULL) with every new member. */
 static int
 extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list *list,
@@ -1043,6 +1126,9 @@ extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list
 	err[0] = '\0';
 	if (ar_index_init(&x.index) < 0)
 		return xfail(&x, 500, "getrandom: %s", strerror(errno));
+	if (lim->max_cpu_ms > 0)
+		x.cpu_end = thread_cpu_ms() + lim->max_cpu_ms;
+	x.expand_max = expansion_limit(lim, fd);
 	for (size_t i = 0; i < list->n; i++)
 		ar_index_add(&x.index, list, i);
 	if ((x.rootfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {

@@ -13,8 +13,12 @@
  * tree is out), hard links to anything but a regular file extracted
  * earlier, device nodes, FIFOs and sockets, duplicate members, more than
  * max_members members (directories made for members' parents count),
- * or more than max_size bytes of contents, input that is not a
- * gzip-compressed tar or is damaged or truncated.
+ * more than max_size bytes of contents, an expansion past max_ratio times
+ * the compressed size, more than max_cpu_ms of CPU, input that is not a
+ * gzip-compressed tar or is damaged or truncated.  Size limits are
+ * checked against a member's declared size before any of it is written,
+ * and a sparse member counts its full (logical) size: that is what
+ * reading it back costs.
  *
  * Modes are kept without setuid, setgid and sticky bits (on disk the
  * owner can always read and write files and enter directories: the list
@@ -41,10 +45,21 @@ enum ar_type { AR_DIR = 1, AR_FILE, AR_SYMLINK, AR_HARDLINK };
 struct ar_limits {
 	uint64_t max_members; /* entries, directories and links included */
 	uint64_t max_size;    /* sum of the sizes of regular files */
+	/*
+	 * Neither the tar stream nor the files' total size may grow past
+	 * max_ratio times the size of the compressed input, or past
+	 * ratio_floor when that is more (small honest archives of zeros
+	 * compress far better than 100:1).  max_ratio 0: no ratio limit;
+	 * none either when the input's size is unknown (not a file).
+	 */
+	uint64_t max_ratio;
+	uint64_t ratio_floor;
+	uint64_t max_cpu_ms; /* CPU time of the extracting thread; 0: no limit */
 	int flags;
 };
 
-/* Limits from DIGSIGSERVER_ARCHIVE_MAX_MEMBERS / _MAX_SIZE, gzip only. */
+/* Limits from DIGSIGSERVER_ARCHIVE_MAX_MEMBERS, _MAX_SIZE, _MAX_RATIO,
+ * _RATIO_FLOOR and _MAX_SECONDS; gzip only. */
 void ar_limits_from_config(struct ar_limits *lim, const struct config *cfg);
 
 struct ar_entry {

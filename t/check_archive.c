@@ -40,7 +40,7 @@ setup(void)
 	ck_assert_int_eq(chdir(tmp), 0);
 	ck_assert_int_eq(mkdir("outside", 0700), 0);
 	memset(&list, 0, sizeof(list));
-	memset(&lim, 0, sizeof(lim));
+	memset(&lim, 0, sizeof(lim)); /* no ratio or CPU limit */
 	lim.max_members = 1000;
 	lim.max_size = 100000000;
 	err[0] = '\0';
@@ -317,6 +317,7 @@ END_TEST
 START_TEST(test_symlink_many)
 {
 	lim.max_members = 3000;
+	lim.max_cpu_ms = 2000;
 	MKTAR("t.tar.gz $(p=x; for i in $(seq 60); do echo dir:$p; p=$p/x; done) "
 	      "$(d=$(printf 'x/%%.0s' $(seq 60))$(printf '../%%.0s' $(seq 60)); "
 	      "for i in $(seq 0 37); do echo sym:c$i=${d}c$((i + 1)); done; echo sym:c38=${d}x) "
@@ -620,6 +621,105 @@ START_TEST(test_implicit_dirs_count)
 }
 END_TEST
 
+/* The ratio limit stops a bomb before its member is written. */
+START_TEST(test_ratio_bomb)
+{
+	struct stat sb;
+
+	lim.max_ratio = 100;
+	MKTAR("bomb.tar.gz big:zero=20000000");
+	ck_assert_int_eq(stat("bomb.tar.gz", &sb), 0);
+	ck_assert_int_lt(sb.st_size * 100, 20000000);
+	ck_assert_int_eq(extract("bomb.tar.gz"), 400);
+	ck_assert_msg(strstr(err, "over 100 times its compressed size") != NULL, "%s", err);
+	ck_assert_int_eq(access("dest/zero", F_OK), -1);
+	reset();
+	/* below the floor, the ratio does not matter */
+	lim.ratio_floor = 30000000;
+	ck_assert_msg(extract("bomb.tar.gz") == 0, "%s", err);
+}
+END_TEST
+
+/* The files' total counts: extraction stops at the limit, not after. */
+START_TEST(test_ratio_total)
+{
+	struct stat sb;
+	char cmd[256];
+
+	lim.max_ratio = 100;
+	MKTAR("t.tar.gz big:a=1000000 big:b=1000000 big:c=1000000 big:d=1000000 big:e=1000000 "
+	      "big:f=1000000 big:g=1000000 big:h=1000000 big:i=1000000 big:j=1000000");
+	ck_assert_int_eq(stat("t.tar.gz", &sb), 0);
+	ck_assert_int_lt(sb.st_size * 100, 10000000);
+	assert_refused("times its compressed size");
+	snprintf(cmd, sizeof(cmd), "[ $(cat dest/* | wc -c) -le %lld ]",
+		 (long long)sb.st_size * 100);
+	ck_assert_int_eq(sh("%s", cmd), 0);
+	ck_assert_int_eq(access("dest/j", F_OK), -1);
+}
+END_TEST
+
+/* Headers count too: pax records, and a pax hard link's data, which
+ * libarchive decompresses to skip it. */
+START_TEST(test_ratio_headers)
+{
+	lim.max_ratio = 100;
+	MKTAR("--format pax t.tar.gz paxpad:a=900000 paxpad:b=900000 paxpad:c=900000");
+	assert_refused("times its compressed size");
+	reset();
+	MKTAR("--format pax t.tar.gz file:f hardbig:h=50000000:f");
+	assert_refused("times its compressed size");
+	reset();
+	lim.max_ratio = 0;
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	ck_assert_uint_eq(list.n, 2);
+}
+END_TEST
+
+/* A sparse member counts its full size; extracted, its holes stay
+ * holes. */
+START_TEST(test_sparse)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(sh("mkdir sp && truncate -s 1G sp/holes && printf x >> sp/holes && "
+			    "tar -S -C sp -czf sparse.tar.gz holes && rm -r sp"),
+			 0);
+	ck_assert_int_eq(stat("sparse.tar.gz", &sb), 0);
+	ck_assert_int_lt(sb.st_size, 10000);
+	lim.max_size = 2000000000;
+	lim.max_ratio = 100;
+	lim.ratio_floor = 100000000;
+	ck_assert_int_eq(extract("sparse.tar.gz"), 400);
+	ck_assert_msg(strstr(err, "more than 100000000 bytes") != NULL, "%s", err);
+	reset();
+	lim.max_ratio = 0;
+	lim.max_size = 1000000000;
+	ck_assert_int_eq(extract("sparse.tar.gz"), 400);
+	ck_assert_msg(strstr(err, "more than 1000000000 bytes") != NULL, "%s", err);
+	reset();
+	lim.max_size = 2000000000;
+	ck_assert_msg(extract("sparse.tar.gz") == 0, "%s", err);
+	ck_assert_int_eq(stat("dest/holes", &sb), 0);
+	ck_assert_int_eq(sb.st_size, (1LL << 30) + 1);
+	ck_assert_int_lt(sb.st_blocks, 2048);
+	assert_nothing_outside();
+}
+END_TEST
+
+/* Past its CPU time an extraction stops with a reason. */
+START_TEST(test_cpu_budget)
+{
+	lim.max_members = 100000;
+	MKTAR("t.tar.gz many:d=20000");
+	lim.max_cpu_ms = 1; /* 20000 members take more than 20000 system calls */
+	assert_refused("s of CPU time");
+	reset();
+	lim.max_cpu_ms = 0;
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+}
+END_TEST
+
 START_TEST(test_openat)
 {
 	int root, fd;
@@ -819,6 +919,11 @@ archive_suite(void)
 	tcase_add_test(tc, test_index_keyed);
 	tcase_add_test(tc, test_colliding_names);
 	tcase_add_test(tc, test_implicit_dirs_count);
+	tcase_add_test(tc, test_ratio_bomb);
+	tcase_add_test(tc, test_ratio_total);
+	tcase_add_test(tc, test_ratio_headers);
+	tcase_add_test(tc, test_sparse);
+	tcase_add_test(tc, test_cpu_budget);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tw, setup, teardown);
 	tcase_set_timeout(tw, 120);
