@@ -435,12 +435,20 @@ xfail(struct xctx *x, int status, const char *fmt, ...)
 	return status;
 }
 
+/* A failed write or create: 507 when the file system is full, as for the
+ * upload itself (lib/form.c), 500 otherwise. */
+static int
+sys_status(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EFBIG ? 507 : 500;
+}
+
 /* The status for a failed walk to a member's directory: the archive's
  * fault when a component is a link or a file, ours otherwise. */
 static int
 walk_status(int e)
 {
-	return e == ELOOP || e == ENOTDIR || e == EEXIST ? 400 : 500;
+	return e == ELOOP || e == ENOTDIR || e == EEXIST ? 400 : sys_status(e);
 }
 
 static ssize_t
@@ -503,6 +511,18 @@ x_too_many(struct xctx *x)
 {
 	return xfail(x, 400, "archive has more than %llu members",
 		     (unsigned long long)x->lim->max_members);
+}
+
+/* 0, or 400 when the caller's admit hook refuses the member. */
+static int
+x_admit(struct xctx *x, const char *name, const char *shown, enum ar_type type, uint64_t size)
+{
+	char why[256] = "";
+
+	if (x->lim->admit == NULL ||
+	    x->lim->admit(name, type, size, x->lim->admit_arg, why, sizeof(why)) == 0)
+		return 0;
+	return xfail(x, 400, "member %s: %s", shown, why[0] ? why : "refused");
 }
 
 /* The declared size of the member's data (a sparse file's full size). */
@@ -628,7 +648,7 @@ x_copy_data(struct xctx *x, int fd, const char *shown, uint64_t size)
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
-				return xfail(x, 500,
+				return xfail(x, n < 0 ? sys_status(errno) : 500,
 					     "member %s: write: %s", shown,
 					     n < 0 ? strerror(errno) : "short write");
 			buf = (const char *)buf + n;
@@ -638,7 +658,7 @@ x_copy_data(struct xctx *x, int fd, const char *shown, uint64_t size)
 	}
 	/* a hole at the end */
 	if (end < size && ftruncate(fd, (off_t)size) < 0)
-		return xfail(x, 500, "member %s: truncate: %s", shown,
+		return xfail(x, sys_status(errno), "member %s: truncate: %s", shown,
 			     strerror(errno));
 	return 0;
 }
@@ -732,7 +752,8 @@ x_hardlink(struct xctx *x, struct archive_entry *ae, const char *name, const cha
 	int tfd, pfd, st;
 
 	if ((st = x_link_target(x, archive_entry_hardlink(ae), shown, &t)) != 0 ||
-	    (st = x_expansion(x, declared_size(ae), 0)) != 0)
+	    (st = x_expansion(x, declared_size(ae), 0)) != 0 ||
+	    (st = x_admit(x, name, shown, AR_HARDLINK, t->size)) != 0)
 		return st;
 	/* the link shares the file's inode, so its mode and times; copy them
 	 * before x_add() moves the list */
@@ -741,7 +762,7 @@ x_hardlink(struct xctx *x, struct archive_entry *ae, const char *name, const cha
 		return xfail(x, 500, "member %s: %s", file.name, strerror(errno));
 	if ((st = x_parent(x, name, shown, &base, &pfd)) == 0 &&
 	    linkat(tfd, tbase, pfd, base, 0) < 0)
-		st = xfail(x, errno == EEXIST || errno == EMLINK ? 400 : 500,
+		st = xfail(x, errno == EEXIST || errno == EMLINK ? 400 : sys_status(errno),
 			   "member %s: link: %s", shown, strerror(errno));
 	close(tfd);
 	if (st != 0)
@@ -778,7 +799,7 @@ x_symlink(struct xctx *x, struct archive_entry *ae, const char *name, const char
 	if ((st = x_parent(x, name, shown, &base, &pfd)) != 0)
 		return st;
 	if (symlinkat(target, pfd, base) < 0)
-		return xfail(x, errno == EEXIST ? 400 : 500, "member %s: %s", shown,
+		return xfail(x, errno == EEXIST ? 400 : sys_status(errno), "member %s: %s", shown,
 			     errno == EEXIST ? "already exists" : strerror(errno));
 	e = x_add(x, name, AR_SYMLINK, ae);
 	e->link = xstrdup(target);
@@ -800,7 +821,7 @@ x_dir(struct xctx *x, struct archive_entry *ae, const char *name, const char *sh
 	if (mkdirat(pfd, base, 0700) < 0) {
 		e = errno;
 		if (e != EEXIST)
-			return xfail(x, 500, "member %s: %s", shown, strerror(e));
+			return xfail(x, sys_status(e), "member %s: %s", shown, strerror(e));
 		/* made earlier as the parent of a member */
 		if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode))
 			return xfail(x, 400, "member %s: exists and is not a directory", shown);
@@ -818,6 +839,8 @@ x_file(struct xctx *x, struct archive_entry *ae, const char *name, const char *s
 	struct ar_entry *e;
 	int pfd, fd, st;
 
+	if ((st = x_admit(x, name, shown, AR_FILE, size)) != 0)
+		return st;
 	if (size > x->lim->max_size - x->bytes)
 		return xfail(x, 400, "archive expands to more than %llu bytes",
 			     (unsigned long long)x->lim->max_size);
@@ -828,7 +851,7 @@ x_file(struct xctx *x, struct archive_entry *ae, const char *name, const char *s
 		return st;
 	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return xfail(x, errno == EEXIST ? 400 : 500, "member %s: %s", shown,
+		return xfail(x, errno == EEXIST ? 400 : sys_status(errno), "member %s: %s", shown,
 			     errno == EEXIST ? "already exists" : strerror(errno));
 	e = x_add(x, name, AR_FILE, ae);
 	e->size = size;
@@ -839,7 +862,7 @@ x_file(struct xctx *x, struct archive_entry *ae, const char *name, const char *s
 			st = xfail(x, 500, "member %s: %s", shown, strerror(errno));
 	}
 	if (close(fd) < 0 && st == 0)
-		st = xfail(x, 500, "member %s: close: %s", shown, strerror(errno));
+		st = xfail(x, sys_status(errno), "member %s: close: %s", shown, strerror(errno));
 	return st;
 }
 

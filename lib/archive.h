@@ -18,7 +18,7 @@
  * gzip-compressed tar or is damaged or truncated.  Size limits are
  * checked against a member's declared size before any of it is written,
  * and a sparse member counts its full (logical) size: that is what
- * reading it back costs.
+ * reading it back costs.  A full disk gives 507.
  *
  * Modes are kept without setuid, setgid and sticky bits (on disk the
  * owner can always read and write files and enter directories: the list
@@ -56,10 +56,18 @@ struct ar_limits {
 	uint64_t ratio_floor;
 	uint64_t max_cpu_ms; /* CPU time of the extracting thread; 0: no limit */
 	int flags;
+	/*
+	 * If set, called before a regular file or a hard link is made, with
+	 * its normalised name and the size of its contents: 0 to go on, or
+	 * -1 with a one-line reason in why to refuse the archive (400).
+	 */
+	int (*admit)(const char *name, enum ar_type type, uint64_t size, void *arg, char *why,
+		     size_t whylen);
+	void *admit_arg;
 };
 
 /* Limits from DIGSIGSERVER_ARCHIVE_MAX_MEMBERS, _MAX_SIZE, _MAX_RATIO,
- * _RATIO_FLOOR and _MAX_SECONDS; gzip only. */
+ * _RATIO_FLOOR and _MAX_SECONDS; gzip only, no admit hook. */
 void ar_limits_from_config(struct ar_limits *lim, const struct config *cfg);
 
 struct ar_entry {
@@ -83,8 +91,9 @@ struct ar_list {
  * Extract the tarball at path (or open on fd) into the existing directory
  * dest.  The members are appended to list (in archive order; a repeated
  * directory updates its first entry).  Returns 0, 400 with a one-line
- * reason in err for bad input, or 500 with a reason for a local failure
- * (no space, I/O error).  After a failure dest may hold part of the tree:
+ * reason in err for bad input, 507 when the file system is full (ENOSPC,
+ * EDQUOT, EFBIG), or 500 with a reason for another local failure (I/O
+ * error).  After a failure dest may hold part of the tree:
  * the caller removes it (util_rm_rf).
  */
 int ar_extract(const char *path, const char *dest, const struct ar_limits *lim,

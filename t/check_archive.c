@@ -11,10 +11,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +42,7 @@ setup(void)
 	ck_assert_int_eq(chdir(tmp), 0);
 	ck_assert_int_eq(mkdir("outside", 0700), 0);
 	memset(&list, 0, sizeof(list));
-	memset(&lim, 0, sizeof(lim)); /* no ratio or CPU limit */
+	memset(&lim, 0, sizeof(lim)); /* no ratio, CPU or admit limit */
 	lim.max_members = 1000;
 	lim.max_size = 100000000;
 	err[0] = '\0';
@@ -720,6 +722,59 @@ START_TEST(test_cpu_budget)
 }
 END_TEST
 
+/* Refuses a ".ko" of 1000 bytes or more, as kmod refuses modules the
+ * kernel cannot load; counts its calls in *arg. */
+static int
+admit_small_modules(const char *name, enum ar_type type, uint64_t size, void *arg, char *why,
+		    size_t whylen)
+{
+	size_t n = strlen(name);
+
+	++*(int *)arg;
+	if (n < 3 || strcmp(name + n - 3, ".ko") != 0 || size < 1000)
+		return 0;
+	snprintf(why, whylen, "%s of %llu bytes", type == AR_HARDLINK ? "link" : "file",
+		 (unsigned long long)size);
+	return -1;
+}
+
+/* The admit hook sees files and hard links (with their file's size)
+ * before anything of them is written. */
+START_TEST(test_admit)
+{
+	int calls = 0;
+
+	lim.admit = admit_small_modules;
+	lim.admit_arg = &calls;
+	MKTAR("t.tar.gz file:a.ko dir:d big:d/big.ko=5000");
+	assert_refused("member d/big.ko: file of 5000 bytes");
+	ck_assert_int_eq(access("dest/d/big.ko", F_OK), -1);
+	ck_assert_int_eq(calls, 2);
+	reset();
+	MKTAR("t.tar.gz big:f=5000 hard:h.ko=f");
+	assert_refused("member h.ko: link of 5000 bytes");
+	ck_assert_int_eq(access("dest/h.ko", F_OK), -1);
+}
+END_TEST
+
+/* A full file system is 507, as for the upload; the file size limit
+ * stands in for it here (EFBIG is mapped as ENOSPC and EDQUOT are). */
+START_TEST(test_no_space)
+{
+	struct rlimit rl, saved;
+
+	MKTAR("t.tar.gz file:a big:b=1000000");
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	rl = saved;
+	rl.rlim_cur = 100000;
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_int_eq(extract("t.tar.gz"), 507);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	ck_assert_msg(strstr(err, "member b: write:") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(test_openat)
 {
 	int root, fd;
@@ -924,6 +979,8 @@ archive_suite(void)
 	tcase_add_test(tc, test_ratio_headers);
 	tcase_add_test(tc, test_sparse);
 	tcase_add_test(tc, test_cpu_budget);
+	tcase_add_test(tc, test_admit);
+	tcase_add_test(tc, test_no_space);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tw, setup, teardown);
 	tcase_set_timeout(tw, 120);
