@@ -19,8 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
 
 #include "config.h"
 #include "log.h"
@@ -32,9 +38,146 @@
 void
 ar_limits_from_config(struct ar_limits *lim, const struct config *cfg)
 {
+	memset(lim, 0, sizeof(*lim));
 	lim->max_members = (uint64_t)cfg->archive_max_members;
 	lim->max_size = (uint64_t)cfg->archive_max_size;
-	lim->flags = 0;
+	lim->max_ratio = (uint64_t)cfg->archive_max_ratio;
+	lim->ratio_floor = (uint64_t)cfg->archive_ratio_floor;
+	lim->max_cpu_ms = (uint64_t)cfg->archive_max_seconds * 1000;
+}
+
+/* --- SipHash-2-4, from the paper's description --- */
+
+static uint64_t
+rotl64(uint64_t x, int b)
+{
+	return (x << b) | (x >> (64 - b));
+}
+
+static uint64_t
+load_le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static void
+sip_round(uint64_t v[4])
+{
+	v[0] += v[1];
+	v[1] = rotl64(v[1], 13) ^ v[0];
+	v[0] = rotl64(v[0], 32);
+	v[2] += v[3];
+	v[3] = rotl64(v[3], 16) ^ v[2];
+	v[0] += v[3];
+	v[3] = rotl64(v[3], 21) ^ v[0];
+	v[2] += v[1];
+	v[1] = rotl64(v[1], 17) ^ v[2];
+	v[2] = rotl64(v[2], 32);
+}
+
+/* Absorb one 64-bit message word with two rounds (the "2" of 2-4). */
+static void
+sip_word(uint64_t v[4], uint64_t m)
+{
+	v[3] ^= m;
+	sip_round(v);
+	sip_round(v);
+	v[0] ^= m;
+}
+
+uint64_t
+ar_siphash(const unsigned char key[16], const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
+	uint64_t v[4] = {k0 ^ 0x736f6d6570736575ULL, k1 ^ 0x646f72616e646f6dULL,
+			 k0 ^ 0x6c7967656e657261ULL, k1 ^ 0x7465646279746573ULL};
+	uint64_t last = (uint64_t)len << 56;
+	size_t i;
+
+	for (i = 0; len - i >= 8; i += 8)
+		sip_word(v, load_le64(p + i));
+	for (size_t j = 0; i + j < len; j++)
+		last |= (uint64_t)p[i + j] << (8 * j);
+	sip_word(v, last);
+	v[2] ^= 0xff;
+	for (int r = 0; r < 4; r++)
+		sip_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+/* --- the name index --- */
+
+/*
+ * Keyed: with a fixed hash, names chosen to collide put every entry in
+ * one probe sequence, and each insertion walks all of it (an unkeyed
+ * FNV-1a index took 146 s for 199000 names, a 1.4 MB upload).
+ */
+int
+ar_index_init(struct ar_index *ix)
+{
+	memset(ix, 0, sizeof(*ix));
+	if (getrandom(ix->key, sizeof(ix->key), 0) != (ssize_t)sizeof(ix->key))
+		return -1;
+	return 0;
+}
+
+void
+ar_index_free(struct ar_index *ix)
+{
+	free(ix->slots);
+	ix->slots = NULL;
+	ix->nslots = 0;
+}
+
+static size_t
+index_slot(const struct ar_index *ix, const char *name)
+{
+	return (size_t)ar_siphash(ix->key, name, strlen(name)) & (ix->nslots - 1);
+}
+
+/* Put list index idx in the first free slot of its probe sequence. */
+static void
+index_put(struct ar_index *ix, const struct ar_list *list, size_t idx)
+{
+	size_t i = index_slot(ix, list->v[idx].name);
+
+	for (ix->probes++; ix->slots[i] != 0; ix->probes++)
+		i = (i + 1) & (ix->nslots - 1);
+	ix->slots[i] = idx + 1;
+}
+
+void
+ar_index_add(struct ar_index *ix, const struct ar_list *list, size_t idx)
+{
+	/* at most half full: probe sequences stay short */
+	if ((idx + 1) * 2 > ix->nslots) {
+		ix->nslots = ix->nslots ? ix->nslots * 2 : 1024;
+		free(ix->slots);
+		ix->slots = xcalloc(ix->nslots, sizeof(*ix->slots));
+		for (size_t k = 0; k < idx; k++)
+			index_put(ix, list, k);
+	}
+	index_put(ix, list, idx);
+}
+
+ssize_t
+ar_index_find(struct ar_index *ix, const struct ar_list *list, const char *name)
+{
+	size_t i;
+
+	if (ix->nslots == 0)
+		return -1;
+	for (i = index_slot(ix, name), ix->probes++; ix->slots[i] != 0; ix->probes++) {
+		if (strcmp(list->v[ix->slots[i] - 1].name, name) == 0)
+			return (ssize_t)(ix->slots[i] - 1);
+		i = (i + 1) & (ix->nslots - 1);
+	}
+	return -1;
 }
 
 /* A member name made printable and short enough for a one-line reason. */
@@ -104,12 +247,78 @@ ar_normalize(const char *name, char *out, size_t outlen, const char **why)
 	return 0;
 }
 
-int
-ar_open_parent(int rootfd, const char *relpath, int create, const char **base)
+/* Does the first len bytes of path hold a ".." component? */
+static int
+has_dotdot(const char *path, size_t len)
+{
+	for (size_t i = 0; i + 1 < len; i++)
+		if (path[i] == '.' && path[i + 1] == '.' && (i == 0 || path[i - 1] == '/') &&
+		    (i + 2 == len || path[i + 2] == '/'))
+			return 1;
+	return 0;
+}
+
+/*
+ * The directory named by the first len bytes of relpath, opened in one
+ * openat2() call that refuses symbolic links (any component), magic
+ * links, mount crossings and escapes from rootfd: the kernel walks the
+ * path instead of one openat() per component (a member 60 directories
+ * deep would otherwise cost 120 system calls).  -1 with errno; ENOSYS
+ * when the kernel (older than 5.6) or a seccomp filter lacks openat2, and
+ * the caller walks instead.
+ */
+static int
+open_dir_beneath(int rootfd, const char *relpath, size_t len)
+{
+#ifdef SYS_openat2
+	struct open_how how;
+	char dir[PATH_MAX];
+	long fd;
+
+	if (len >= sizeof(dir)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, relpath, len);
+	dir[len] = '\0';
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+	how.resolve =
+	    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	do
+		fd = syscall(SYS_openat2, rootfd, dir, &how, sizeof(how));
+	while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+	if (fd < 0 && (errno == EPERM || errno == E2BIG || errno == EINVAL))
+		errno = ENOSYS;
+	return (int)fd;
+#else
+	(void)rootfd;
+	(void)relpath;
+	(void)len;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* ar_open_parent, adding to *made the directories it creates. */
+static int
+open_parent(int rootfd, const char *relpath, int create, const char **base, uint64_t *made_dirs)
 {
 	char comp[NAME_MAX + 1];
 	const char *p = relpath, *slash;
 	int fd, nfd, made;
+
+	slash = strrchr(relpath, '/');
+	if (slash != NULL && slash > relpath && !has_dotdot(relpath, (size_t)(slash - relpath))) {
+		fd = open_dir_beneath(rootfd, relpath, (size_t)(slash - relpath));
+		if (fd >= 0) {
+			*base = slash + 1;
+			return fd;
+		}
+		/* a missing directory is made by the walk below */
+		if (errno != ENOSYS && !(errno == ENOENT && create))
+			return -1;
+	}
 
 	if ((fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 0)) < 0)
 		return -1;
@@ -157,11 +366,20 @@ ar_open_parent(int rootfd, const char *relpath, int create, const char **base)
 			errno = e;
 			return -1;
 		}
+		*made_dirs += (uint64_t)made;
 		close(fd);
 		fd = nfd;
 	}
 	*base = p;
 	return fd;
+}
+
+int
+ar_open_parent(int rootfd, const char *relpath, int create, const char **base)
+{
+	uint64_t made = 0;
+
+	return open_parent(rootfd, relpath, create, base, &made);
 }
 
 int
@@ -192,9 +410,13 @@ struct xctx {
 	const struct ar_limits *lim;
 	struct ar_list *list;
 	size_t cap;
-	size_t *slots; /* name hash: index + 1, 0 empty */
-	size_t nslots;
+	struct ar_index index;
 	uint64_t members, bytes;
+	uint64_t expand_max; /* ratio limit on the stream and the contents; 0 none */
+	uint64_t cpu_end;    /* thread CPU ms at which extraction stops; 0 never */
+	int pfd;             /* the directory of the last member written, or -1 */
+	size_t plen;
+	char ppath[PATH_MAX]; /* its name */
 	char *err;
 	size_t errlen;
 };
@@ -213,55 +435,152 @@ xfail(struct xctx *x, int status, const char *fmt, ...)
 	return status;
 }
 
-static size_t
-name_hash(const char *s)
+/* A failed write or create: 507 when the file system is full, as for the
+ * upload itself (lib/form.c), 500 otherwise. */
+static int
+sys_status(int e)
 {
-	size_t h = 14695981039346656037ULL;
+	return e == ENOSPC || e == EDQUOT || e == EFBIG ? 507 : 500;
+}
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
+/* The status for a failed walk to a member's directory: the archive's
+ * fault when a component is a link or a file, ours otherwise. */
+static int
+walk_status(int e)
+{
+	return e == ELOOP || e == ENOTDIR || e == EEXIST ? 400 : sys_status(e);
 }
 
 static ssize_t
-x_find(const struct xctx *x, const char *name)
+x_find(struct xctx *x, const char *name)
 {
-	size_t i;
-
-	if (x->nslots == 0)
-		return -1;
-	for (i = name_hash(name) & (x->nslots - 1); x->slots[i] != 0; i = (i + 1) & (x->nslots - 1))
-		if (strcmp(x->list->v[x->slots[i] - 1].name, name) == 0)
-			return (ssize_t)(x->slots[i] - 1);
-	return -1;
+	return ar_index_find(&x->index, x->list, name);
 }
 
-static void
-x_index(struct xctx *x, size_t idx)
+/* CPU time of the calling thread in ms: the extraction's own, whatever
+ * the load (kmod's signers run beside it in threads of their own). */
+static uint64_t
+thread_cpu_ms(void)
 {
-	size_t i;
+	struct timespec ts;
 
-	/* entries before idx are indexed, idx and later ones are not */
-	if ((idx + 1) * 2 > x->nslots) {
-		size_t n = x->nslots ? x->nslots * 2 : 1024;
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
-		free(x->slots);
-		x->slots = xcalloc(n, sizeof(*x->slots));
-		x->nslots = n;
-		for (size_t k = 0; k < idx; k++) {
-			for (i = name_hash(x->list->v[k].name) & (n - 1); x->slots[i] != 0;
-			     i = (i + 1) & (n - 1))
-				;
-			x->slots[i] = k + 1;
-		}
+/* 0, or 400 once the extraction has used up its CPU time. */
+static int
+x_budget(struct xctx *x)
+{
+	if (x->cpu_end == 0 || thread_cpu_ms() < x->cpu_end)
+		return 0;
+	return xfail(x, 400, "archive takes more than %llu.%03llu s of CPU time to extract",
+		     (unsigned long long)(x->lim->max_cpu_ms / 1000),
+		     (unsigned long long)(x->lim->max_cpu_ms % 1000));
+}
+
+/*
+ * 0, or 400 when the member whose header was just read, with size bytes
+ * of data still to come, takes the tar stream (headers included) or, for
+ * a file (file = 1), the files' total size past the ratio limit.  Checked
+ * before the data is read, so that a bomb is refused before it is
+ * written; a pax hard link's data, which libarchive skips, is
+ * decompressed all the same and counts too.
+ */
+static int
+x_expansion(struct xctx *x, uint64_t size, int file)
+{
+	la_int64_t read = archive_filter_bytes(x->a, 0);
+	uint64_t stream = read > 0 ? (uint64_t)read : 0;
+
+	if (x->expand_max == 0)
+		return 0;
+	if (size > x->expand_max || stream > x->expand_max - size ||
+	    (file && x->bytes > x->expand_max - size))
+		return xfail(x, 400,
+			     "archive expands to more than %llu bytes, over %llu times "
+			     "its compressed size",
+			     (unsigned long long)x->expand_max,
+			     (unsigned long long)x->lim->max_ratio);
+	return 0;
+}
+
+static int
+x_too_many(struct xctx *x)
+{
+	return xfail(x, 400, "archive has more than %llu members",
+		     (unsigned long long)x->lim->max_members);
+}
+
+/* 0, or 400 when the caller's admit hook refuses the member. */
+static int
+x_admit(struct xctx *x, const char *name, const char *shown, enum ar_type type, uint64_t size)
+{
+	char why[256] = "";
+
+	if (x->lim->admit == NULL ||
+	    x->lim->admit(name, type, size, x->lim->admit_arg, why, sizeof(why)) == 0)
+		return 0;
+	return xfail(x, 400, "member %s: %s", shown, why[0] ? why : "refused");
+}
+
+/* The declared size of the member's data (a sparse file's full size). */
+static uint64_t
+declared_size(struct archive_entry *ae)
+{
+	return archive_entry_size_is_set(ae) && archive_entry_size(ae) > 0
+		   ? (uint64_t)archive_entry_size(ae)
+		   : 0;
+}
+
+/*
+ * The directory holding name in *fd, made (0755) with any missing parent,
+ * each counted as a member, and name's last component in *base; 0 or a
+ * status.  The descriptor belongs to x: an archive lists a directory's
+ * members together, so the next member mostly finds it open.  Nothing is
+ * ever removed or renamed during an extraction, so the name keeps
+ * leading to that directory.
+ */
+static int
+x_parent(struct xctx *x, const char *name, const char *shown, const char **base, int *fd)
+{
+	const char *slash = strrchr(name, '/');
+	size_t len = slash != NULL ? (size_t)(slash - name) : 0;
+	uint64_t made = 0;
+	int nfd, e;
+
+	*base = slash != NULL ? slash + 1 : name;
+	*fd = x->rootfd;
+	if (slash == NULL)
+		return 0;
+	if (x->pfd >= 0 && len == x->plen && memcmp(name, x->ppath, len) == 0) {
+		*fd = x->pfd;
+		return 0;
 	}
-	for (i = name_hash(x->list->v[idx].name) & (x->nslots - 1); x->slots[i] != 0;
-	     i = (i + 1) & (x->nslots - 1))
-		;
-	x->slots[i] = idx + 1;
+	nfd = open_parent(x->rootfd, name, 1, base, &made);
+	e = errno;
+	x->members += made;
+	if (nfd < 0)
+		return walk_status(e) == 400
+			   ? xfail(x, 400, "member %s: path goes through a link or a file (%s)",
+				   shown, strerror(e))
+			   : xfail(x, walk_status(e), "member %s: %s", shown, strerror(e));
+	if (x->members > x->lim->max_members) {
+		close(nfd);
+		return x_too_many(x);
+	}
+	if (x->pfd >= 0)
+		close(x->pfd);
+	x->pfd = nfd;
+	memcpy(x->ppath, name, len);
+	x->ppath[len] = '\0';
+	x->plen = len;
+	*fd = nfd;
+	return 0;
 }
 
-/* Append a new entry (name taken over) and index it. */
+/* Append a new entry (name copied) and index it. */
 static struct ar_entry *
 x_add(struct xctx *x, const char *name, enum ar_type type, struct archive_entry *ae)
 {
@@ -288,7 +607,7 @@ x_add(struct xctx *x, const char *name, enum ar_type type, struct archive_entry 
 	if ((s = archive_entry_gname(ae)) != NULL)
 		e->gname = xstrdup(s);
 	x->list->n++;
-	x_index(x, x->list->n - 1);
+	ar_index_add(&x->index, x->list, x->list->n - 1);
 	return e;
 }
 
@@ -299,14 +618,16 @@ entry_times(const struct ar_entry *e, struct timespec ts[2])
 	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
 }
 
-/* Write the data of the current member to fd; 0 or a status. */
+/* Write the data of the current member to fd; 0 or a status.  A sparse
+ * member's holes stay holes. */
 static int
 x_copy_data(struct xctx *x, int fd, const char *shown, uint64_t size)
 {
 	const void *buf;
 	size_t len;
 	la_int64_t off;
-	int r;
+	uint64_t end = 0;
+	int r, st;
 
 	for (;;) {
 		r = archive_read_data_block(x->a, &buf, &len, &off);
@@ -317,21 +638,28 @@ x_copy_data(struct xctx *x, int fd, const char *shown, uint64_t size)
 				     archive_error_string(x->a));
 		if (off < 0 || (uint64_t)off > size || len > size - (uint64_t)off)
 			return xfail(x, 400, "member %s: data beyond its size", shown);
+		if ((st = x_budget(x)) != 0)
+			return st;
+		if (len > 0 && (uint64_t)off + len > end)
+			end = (uint64_t)off + len;
 		while (len > 0) {
 			ssize_t n = pwrite(fd, buf, len, off);
 
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
-				return xfail(x, 500, "member %s: write: %s", shown,
+				return xfail(x, n < 0 ? sys_status(errno) : 500,
+					     "member %s: write: %s", shown,
 					     n < 0 ? strerror(errno) : "short write");
 			buf = (const char *)buf + n;
 			len -= (size_t)n;
 			off += n;
 		}
 	}
-	if (ftruncate(fd, (off_t)size) < 0)
-		return xfail(x, 500, "member %s: truncate: %s", shown, strerror(errno));
+	/* a hole at the end */
+	if (end < size && ftruncate(fd, (off_t)size) < 0)
+		return xfail(x, sys_status(errno), "member %s: truncate: %s", shown,
+			     strerror(errno));
 	return 0;
 }
 
@@ -360,55 +688,201 @@ link_climbs_out(const char *name, const char *target)
 	return 0;
 }
 
-/* The status for a failed walk to a member's directory: the archive's
- * fault when a component is a link or a file, ours otherwise. */
+/* The member's type in *type; 0, or 400 for a type that is refused. */
 static int
-walk_status(int e)
+x_type(struct xctx *x, struct archive_entry *ae, const char *shown, enum ar_type *type)
 {
-	return e == ELOOP || e == ENOTDIR || e == EEXIST ? 400 : 500;
+	if (archive_entry_hardlink(ae) != NULL) {
+		*type = AR_HARDLINK;
+		return 0;
+	}
+	switch (archive_entry_filetype(ae)) {
+	case AE_IFREG:
+		*type = AR_FILE;
+		return 0;
+	case AE_IFDIR:
+		*type = AR_DIR;
+		return 0;
+	case AE_IFLNK:
+		*type = AR_SYMLINK;
+		return 0;
+	case AE_IFCHR:
+	case AE_IFBLK:
+		return xfail(x, 400, "member %s: device nodes are not allowed", shown);
+	case AE_IFIFO:
+		return xfail(x, 400, "member %s: FIFOs are not allowed", shown);
+	case AE_IFSOCK:
+		return xfail(x, 400, "member %s: sockets are not allowed", shown);
+	default:
+		return xfail(x, 400, "member %s: unknown file type", shown);
+	}
+}
+
+/* The regular file a hard link member names, in *file; 0 or 400. */
+static int
+x_link_target(struct xctx *x, const char *hard, const char *shown, const struct ar_entry **file)
+{
+	char tname[PATH_MAX], tshown[128];
+	const struct ar_entry *t;
+	const char *why;
+	ssize_t idx;
+
+	show(hard, tshown, sizeof(tshown));
+	if (ar_normalize(hard, tname, sizeof(tname), &why) < 0)
+		return xfail(x, 400, "member %s: hard link to %s: %s", shown, tshown, why);
+	if ((idx = x_find(x, tname)) < 0)
+		return xfail(x, 400, "member %s: hard link to %s, which is not an earlier member",
+			     shown, tshown);
+	t = &x->list->v[idx];
+	if (t->type == AR_HARDLINK && (idx = x_find(x, t->link)) >= 0)
+		t = &x->list->v[idx]; /* links always name the file itself */
+	if (t->type != AR_FILE)
+		return xfail(x, 400, "member %s: hard link to %s, which is not a regular file",
+			     shown, tshown);
+	*file = t;
+	return 0;
+}
+
+static int
+x_hardlink(struct xctx *x, struct archive_entry *ae, const char *name, const char *shown)
+{
+	const struct ar_entry *t = NULL;
+	struct ar_entry file, *e;
+	const char *tbase, *base;
+	int tfd, pfd, st;
+
+	if ((st = x_link_target(x, archive_entry_hardlink(ae), shown, &t)) != 0 ||
+	    (st = x_expansion(x, declared_size(ae), 0)) != 0 ||
+	    (st = x_admit(x, name, shown, AR_HARDLINK, t->size)) != 0)
+		return st;
+	/* the link shares the file's inode, so its mode and times; copy them
+	 * before x_add() moves the list */
+	file = *t;
+	if ((tfd = ar_open_parent(x->rootfd, file.name, 0, &tbase)) < 0)
+		return xfail(x, 500, "member %s: %s", file.name, strerror(errno));
+	if ((st = x_parent(x, name, shown, &base, &pfd)) == 0 &&
+	    linkat(tfd, tbase, pfd, base, 0) < 0)
+		st = xfail(x, errno == EEXIST || errno == EMLINK ? 400 : sys_status(errno),
+			   "member %s: link: %s", shown, strerror(errno));
+	close(tfd);
+	if (st != 0)
+		return st;
+	e = x_add(x, name, AR_HARDLINK, ae);
+	e->link = xstrdup(file.name);
+	e->mode = file.mode;
+	e->size = file.size;
+	e->mtime = file.mtime;
+	e->mtime_nsec = file.mtime_nsec;
+	return 0;
+}
+
+static int
+x_symlink(struct xctx *x, struct archive_entry *ae, const char *name, const char *shown)
+{
+	const char *target = archive_entry_symlink(ae), *base;
+	char tshown[128];
+	struct timespec ts[2];
+	struct ar_entry *e;
+	int pfd, st;
+
+	if (target == NULL || target[0] == '\0')
+		return xfail(x, 400, "member %s: symbolic link without a target", shown);
+	if (strlen(target) >= PATH_MAX)
+		return xfail(x, 400, "member %s: symbolic link target too long", shown);
+	show(target, tshown, sizeof(tshown));
+	if (target[0] == '/')
+		return xfail(x, 400, "member %s: symbolic link to an absolute path (%s)", shown,
+			     tshown);
+	if (link_climbs_out(name, target))
+		return xfail(x, 400, "member %s: symbolic link leaves the tree (%s)", shown,
+			     tshown);
+	if ((st = x_parent(x, name, shown, &base, &pfd)) != 0)
+		return st;
+	if (symlinkat(target, pfd, base) < 0)
+		return xfail(x, errno == EEXIST ? 400 : sys_status(errno), "member %s: %s", shown,
+			     errno == EEXIST ? "already exists" : strerror(errno));
+	e = x_add(x, name, AR_SYMLINK, ae);
+	e->link = xstrdup(target);
+	entry_times(e, ts);
+	if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return xfail(x, 500, "member %s: %s", shown, strerror(errno));
+	return 0;
+}
+
+static int
+x_dir(struct xctx *x, struct archive_entry *ae, const char *name, const char *shown)
+{
+	const char *base;
+	struct stat sb;
+	int pfd, st, e;
+
+	if ((st = x_parent(x, name, shown, &base, &pfd)) != 0)
+		return st;
+	if (mkdirat(pfd, base, 0700) < 0) {
+		e = errno;
+		if (e != EEXIST)
+			return xfail(x, sys_status(e), "member %s: %s", shown, strerror(e));
+		/* made earlier as the parent of a member */
+		if (fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode))
+			return xfail(x, 400, "member %s: exists and is not a directory", shown);
+	}
+	x_add(x, name, AR_DIR, ae);
+	return 0;
+}
+
+static int
+x_file(struct xctx *x, struct archive_entry *ae, const char *name, const char *shown)
+{
+	uint64_t size = declared_size(ae);
+	const char *base;
+	struct timespec ts[2];
+	struct ar_entry *e;
+	int pfd, fd, st;
+
+	if ((st = x_admit(x, name, shown, AR_FILE, size)) != 0)
+		return st;
+	if (size > x->lim->max_size - x->bytes)
+		return xfail(x, 400, "archive expands to more than %llu bytes",
+			     (unsigned long long)x->lim->max_size);
+	if ((st = x_expansion(x, size, 1)) != 0)
+		return st;
+	x->bytes += size;
+	if ((st = x_parent(x, name, shown, &base, &pfd)) != 0)
+		return st;
+	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return xfail(x, errno == EEXIST ? 400 : sys_status(errno), "member %s: %s", shown,
+			     errno == EEXIST ? "already exists" : strerror(errno));
+	e = x_add(x, name, AR_FILE, ae);
+	e->size = size;
+	st = x_copy_data(x, fd, shown, size);
+	if (st == 0) {
+		entry_times(e, ts);
+		if (fchmod(fd, e->mode | S_IRUSR | S_IWUSR) < 0 || futimens(fd, ts) < 0)
+			st = xfail(x, 500, "member %s: %s", shown, strerror(errno));
+	}
+	if (close(fd) < 0 && st == 0)
+		st = xfail(x, sys_status(errno), "member %s: close: %s", shown, strerror(errno));
+	return st;
 }
 
 static int
 x_extract_entry(struct xctx *x, struct archive_entry *ae)
 {
-	char name[PATH_MAX], shown[128], tshown[128];
-	const char *raw = archive_entry_pathname(ae), *why, *hard, *base;
+	char name[PATH_MAX], shown[128];
+	const char *raw = archive_entry_pathname(ae), *why;
 	enum ar_type type;
 	struct ar_entry *e;
-	struct timespec ts[2];
 	ssize_t idx;
-	int pfd = -1, fd = -1, st = 0;
+	int st;
 
 	if (raw == NULL)
 		return xfail(x, 400, "member with an unreadable name");
 	show(raw, shown, sizeof(shown));
 	if (ar_normalize(raw, name, sizeof(name), &why) < 0)
 		return xfail(x, 400, "member %s: %s", shown, why);
-	hard = archive_entry_hardlink(ae);
-	if (hard != NULL)
-		type = AR_HARDLINK;
-	else {
-		switch (archive_entry_filetype(ae)) {
-		case AE_IFREG:
-			type = AR_FILE;
-			break;
-		case AE_IFDIR:
-			type = AR_DIR;
-			break;
-		case AE_IFLNK:
-			type = AR_SYMLINK;
-			break;
-		case AE_IFCHR:
-		case AE_IFBLK:
-			return xfail(x, 400, "member %s: device nodes are not allowed", shown);
-		case AE_IFIFO:
-			return xfail(x, 400, "member %s: FIFOs are not allowed", shown);
-		case AE_IFSOCK:
-			return xfail(x, 400, "member %s: sockets are not allowed", shown);
-		default:
-			return xfail(x, 400, "member %s: unknown file type", shown);
-		}
-	}
+	if ((st = x_type(x, ae, shown, &type)) != 0)
+		return st;
 	if ((idx = x_find(x, name)) >= 0) {
 		e = &x->list->v[idx];
 		if (type != AR_DIR || e->type != AR_DIR)
@@ -424,217 +898,117 @@ x_extract_entry(struct xctx *x, struct archive_entry *ae)
 		x_add(x, name, type, ae);
 		return 0;
 	}
-
-	if (type == AR_HARDLINK) {
-		char tname[PATH_MAX];
-		const struct ar_entry *t;
-		const char *tbase;
-		int tfd;
-
-		show(hard, tshown, sizeof(tshown));
-		if (ar_normalize(hard, tname, sizeof(tname), &why) < 0)
-			return xfail(x, 400, "member %s: hard link to %s: %s", shown, tshown, why);
-		if ((idx = x_find(x, tname)) < 0)
-			return xfail(x, 400, "member %s: hard link to %s, which is not an earlier member",
-				     shown, tshown);
-		t = &x->list->v[idx];
-		if (t->type == AR_HARDLINK && (idx = x_find(x, t->link)) >= 0)
-			t = &x->list->v[idx]; /* links always name the file itself */
-		if (t->type != AR_FILE)
-			return xfail(x, 400, "member %s: hard link to %s, which is not a regular file",
-				     shown, tshown);
-		if ((tfd = ar_open_parent(x->rootfd, t->name, 0, &tbase)) < 0)
-			return xfail(x, 500, "member %s: %s", tshown, strerror(errno));
-		if ((pfd = ar_open_parent(x->rootfd, name, 1, &base)) < 0) {
-			int saved = errno;
-
-			close(tfd);
-			return xfail(x, walk_status(saved), "member %s: path goes through a link or a "
-				     "file (%s)", shown, strerror(saved));
-		}
-		if (linkat(tfd, tbase, pfd, base, 0) < 0)
-			st = xfail(x, errno == EEXIST || errno == EMLINK ? 400 : 500,
-				   "member %s: link: %s", shown, strerror(errno));
-		close(tfd);
-		close(pfd);
-		if (st)
-			return st;
-		/* the link shares the file's inode, so its mode and times; copy
-		 * them before x_add() moves the list */
-		{
-			struct ar_entry file = *t;
-
-			e = x_add(x, name, type, ae);
-			e->link = xstrdup(file.name);
-			e->mode = file.mode;
-			e->size = file.size;
-			e->mtime = file.mtime;
-			e->mtime_nsec = file.mtime_nsec;
-		}
-		return 0;
-	}
-
-	if (type == AR_SYMLINK) {
-		const char *target = archive_entry_symlink(ae);
-
-		if (target == NULL || target[0] == '\0')
-			return xfail(x, 400, "member %s: symbolic link without a target", shown);
-		if (strlen(target) >= PATH_MAX)
-			return xfail(x, 400, "member %s: symbolic link target too long", shown);
-		show(target, tshown, sizeof(tshown));
-		if (target[0] == '/')
-			return xfail(x, 400, "member %s: symbolic link to an absolute path (%s)", shown,
-				     tshown);
-		if (link_climbs_out(name, target))
-			return xfail(x, 400, "member %s: symbolic link leaves the tree (%s)", shown,
-				     tshown);
-	}
-
-	if ((pfd = ar_open_parent(x->rootfd, name, 1, &base)) < 0)
-		return xfail(x, walk_status(errno), "member %s: path goes through a link or a file (%s)",
-			     shown, strerror(errno));
-
 	switch (type) {
-	case AR_DIR:
-		if (mkdirat(pfd, base, 0700) < 0) {
-			struct stat sb;
-
-			if (errno != EEXIST || fstatat(pfd, base, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISDIR(sb.st_mode))
-				st = xfail(x, errno == EEXIST ? 400 : 500, "member %s: %s", shown,
-					   errno == EEXIST ? "exists and is not a directory"
-							   : strerror(errno));
-		}
-		if (st == 0)
-			x_add(x, name, type, ae);
-		break;
+	case AR_HARDLINK:
+		return x_hardlink(x, ae, name, shown);
 	case AR_SYMLINK:
-		if (symlinkat(archive_entry_symlink(ae), pfd, base) < 0)
-			st = xfail(x, errno == EEXIST ? 400 : 500, "member %s: %s", shown,
-				   errno == EEXIST ? "already exists" : strerror(errno));
-		else {
-			e = x_add(x, name, type, ae);
-			e->link = xstrdup(archive_entry_symlink(ae));
-			entry_times(e, ts);
-			if (utimensat(pfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
-				st = xfail(x, 500, "member %s: %s", shown, strerror(errno));
-		}
-		break;
-	case AR_FILE: {
-		uint64_t size = archive_entry_size_is_set(ae) && archive_entry_size(ae) > 0
-					? (uint64_t)archive_entry_size(ae)
-					: 0;
-
-		if (size > x->lim->max_size - x->bytes) {
-			st = xfail(x, 400, "archive expands to more than %llu bytes",
-				   (unsigned long long)x->lim->max_size);
-			break;
-		}
-		x->bytes += size;
-		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			st = xfail(x, errno == EEXIST ? 400 : 500, "member %s: %s", shown,
-				   errno == EEXIST ? "already exists" : strerror(errno));
-			break;
-		}
-		e = x_add(x, name, type, ae);
-		e->size = size;
-		if ((st = x_copy_data(x, fd, shown, size)) != 0)
-			break;
-		entry_times(e, ts);
-		if (fchmod(fd, e->mode | S_IRUSR | S_IWUSR) < 0 || futimens(fd, ts) < 0)
-			st = xfail(x, 500, "member %s: %s", shown, strerror(errno));
-		break;
+		return x_symlink(x, ae, name, shown);
+	case AR_DIR:
+		return x_dir(x, ae, name, shown);
+	case AR_FILE:
+		return x_file(x, ae, name, shown);
 	}
-	default:
-		break;
-	}
-	if (fd >= 0 && close(fd) < 0 && st == 0)
-		st = xfail(x, 500, "member %s: close: %s", shown, strerror(errno));
-	close(pfd);
-	return st;
+	return 0;
 }
 
 /*
- * Resolve the symbolic link name -> target through the extracted tree the
- * way the kernel would, following links inside it, without ever leaving
- * it: 0 if it stays inside, -1 if it climbs out, is absolute somewhere
- * along the way, or loops.  Every component pushed on cur has been checked
- * not to be a link, so fstatat() on cur only ever sees a link at its end.
+ * The symbolic link check, once the whole tree is out.  Each link is
+ * resolved the way the kernel would, through the extracted tree, never
+ * leaving it: every link met on the way is replaced by its own
+ * resolution, which is worked out once and kept (links to links are
+ * common, and resolving each chain anew cost a hostile archive of 14 kB
+ * of links 7 s of CPU); below a component that is missing or not a
+ * directory nothing more is looked up, since the kernel goes no further.
+ * A link fails when its target, or any link on the way, climbs out, is
+ * absolute or loops, or when more than AR_MAX_HOPS links are followed.
  */
-static int
-link_stays_inside(int rootfd, const char *name, const char *target)
-{
-	char cur[PATH_MAX], rest[2 * PATH_MAX + 2], tmp[2 * PATH_MAX + 2], link[PATH_MAX];
-	size_t clen, n;
-	const char *slash;
-	char *p;
-	int hops = 0;
-	struct stat sb;
-	ssize_t ln;
+struct link_memo {
+	char *path;    /* the resolution: a name inside the tree without links */
+	unsigned hops; /* links followed to get it, this one included */
+	int state;     /* 0 not yet, 1 being resolved, 2 done, -1 fails */
+};
 
-	snprintf(cur, sizeof(cur), "%s", name);
-	if ((p = strrchr(cur, '/')) != NULL)
-		*p = '\0';
-	else
-		cur[0] = '\0';
-	clen = strlen(cur);
-	if (strlen(target) >= sizeof(rest))
-		return -1;
-	strcpy(rest, target);
-	p = rest;
-	while (*p != '\0') {
+static int link_resolve(struct xctx *x, struct link_memo *memo, size_t idx, int depth);
+
+/* Resolve path, read from the directory cur holds (a name inside the tree
+ * without links, "" for the top), into cur, adding the links followed to
+ * *hops; 0 or -1. */
+static int
+resolve_path(struct xctx *x, struct link_memo *memo, char cur[PATH_MAX], const char *path,
+	     unsigned *hops, int depth)
+{
+	size_t clen = strlen(cur), n, ghost = 0; /* components below a missing one */
+	const char *p = path, *slash;
+	struct stat sb;
+	ssize_t idx;
+
+	for (; *p != '\0'; p += n + (slash != NULL)) {
 		slash = strchr(p, '/');
 		n = slash ? (size_t)(slash - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.')) {
-			p += n + (slash != NULL);
+		if (n == 0 || (n == 1 && p[0] == '.'))
 			continue;
-		}
 		if (n == 2 && p[0] == '.' && p[1] == '.') {
-			char *up;
+			char *up = strrchr(cur, '/');
 
 			if (clen == 0)
 				return -1;
-			up = strrchr(cur, '/');
 			clen = up ? (size_t)(up - cur) : 0;
 			cur[clen] = '\0';
-			p += n + (slash != NULL);
+			ghost -= ghost > 0;
 			continue;
 		}
-		if (clen + 1 + n + 1 > sizeof(cur))
+		if (clen + 1 + n + 1 > PATH_MAX)
 			return -1;
 		if (clen > 0)
 			cur[clen++] = '/';
 		memcpy(cur + clen, p, n);
 		clen += n;
 		cur[clen] = '\0';
-		p += n + (slash != NULL);
-		if (fstatat(rootfd, cur, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(sb.st_mode))
+		if (ghost > 0 || fstatat(x->rootfd, cur, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !(S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode))) {
+			ghost++;
 			continue;
-		if (++hops > AR_MAX_HOPS)
-			return -1;
-		ln = readlinkat(rootfd, cur, link, sizeof(link));
-		if (ln <= 0 || (size_t)ln >= sizeof(link))
-			return -1;
-		link[ln] = '\0';
-		if (link[0] == '/')
-			return -1;
-		/* the link's target replaces it, read from its directory */
-		{
-			char *up = strrchr(cur, '/');
-
-			clen = up ? (size_t)(up - cur) : 0;
-			cur[clen] = '\0';
 		}
-		n = strlen(p);
-		if ((size_t)ln + 1 + n + 1 > sizeof(tmp))
+		if (S_ISDIR(sb.st_mode))
+			continue;
+		if ((idx = x_find(x, cur)) < 0 || x->list->v[idx].type != AR_SYMLINK ||
+		    link_resolve(x, memo, (size_t)idx, depth + 1) < 0)
 			return -1;
-		memcpy(tmp, link, (size_t)ln);
-		tmp[ln] = '/';
-		memcpy(tmp + ln + 1, p, n + 1);
-		memcpy(rest, tmp, (size_t)ln + n + 2);
-		p = rest;
+		*hops += memo[idx].hops;
+		if (*hops > AR_MAX_HOPS)
+			return -1;
+		clen = strlen(memo[idx].path);
+		memcpy(cur, memo[idx].path, clen + 1);
 	}
+	return 0;
+}
+
+/* Resolve the link at list index idx into memo[idx]; 0 or -1. */
+static int
+link_resolve(struct xctx *x, struct link_memo *memo, size_t idx, int depth)
+{
+	const struct ar_entry *e = &x->list->v[idx];
+	struct link_memo *m = &memo[idx];
+	char cur[PATH_MAX], *slash;
+	unsigned hops = 1;
+
+	if (m->state != 0)
+		return m->state == 2 ? 0 : -1; /* 1: a loop */
+	if (depth > AR_MAX_HOPS || e->link[0] == '/') {
+		m->state = -1;
+		return -1;
+	}
+	m->state = 1;
+	snprintf(cur, sizeof(cur), "%s", e->name);
+	slash = strrchr(cur, '/');
+	*(slash != NULL ? slash : cur) = '\0';
+	if (resolve_path(x, memo, cur, e->link, &hops, depth) < 0) {
+		m->state = -1;
+		return -1;
+	}
+	m->path = xstrdup(cur);
+	m->hops = hops;
+	m->state = 2;
 	return 0;
 }
 
@@ -644,6 +1018,7 @@ x_finish_dirs(struct xctx *x)
 {
 	struct timespec ts[2];
 	char shown[128];
+	int st;
 
 	for (size_t i = x->list->n; i-- > 0;) {
 		const struct ar_entry *e = &x->list->v[i];
@@ -651,6 +1026,8 @@ x_finish_dirs(struct xctx *x)
 
 		if (e->type != AR_DIR || strcmp(e->name, ".") == 0)
 			continue;
+		if ((st = x_budget(x)) != 0)
+			return st;
 		show(e->name, shown, sizeof(shown));
 		if ((fd = ar_openat(x->rootfd, e->name, O_RDONLY | O_DIRECTORY, 0)) < 0)
 			return xfail(x, 500, "member %s: %s", shown, strerror(errno));
@@ -664,16 +1041,103 @@ x_finish_dirs(struct xctx *x)
 	return 0;
 }
 
+/* Check every symbolic link once the whole tree is out; 0 or 400. */
+static int
+x_check_links(struct xctx *x)
+{
+	struct link_memo *memo = xcalloc(x->list->n ? x->list->n : 1, sizeof(*memo));
+	char shown[128];
+	int st = 0;
+
+	for (size_t i = 0; i < x->list->n && st == 0; i++) {
+		const struct ar_entry *e = &x->list->v[i];
+
+		if (e->type != AR_SYMLINK)
+			continue;
+		if ((st = x_budget(x)) == 0 && link_resolve(x, memo, i, 0) < 0)
+			st = xfail(x, 400, "member %s: symbolic link leaves the tree",
+				   show(e->name, shown, sizeof(shown)));
+	}
+	for (size_t i = 0; i < x->list->n; i++)
+		free(memo[i].path);
+	free(memo);
+	return st;
+}
+
+/* Extract every member, calling each (if not NULL) with each new one. */
+static int
+x_read_all(struct xctx *x, void (*each)(const struct ar_entry *e, void *arg), void *arg)
+{
+	struct archive_entry *ae;
+	size_t n;
+	int r, st;
+
+	for (;;) {
+		r = archive_read_next_header(x->a, &ae);
+		if (r == ARCHIVE_EOF)
+			return x_budget(x); /* the last member's data was skipped */
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+			return xfail(x, 400, "damaged or truncated archive: %s",
+				     archive_error_string(x->a));
+		/* the headers count too: pax headers of a megabyte compress well */
+		if ((st = x_budget(x)) != 0 || (st = x_expansion(x, 0, 0)) != 0)
+			return st;
+		if (++x->members > x->lim->max_members)
+			return x_too_many(x);
+		n = x->list->n;
+		if ((st = x_extract_entry(x, ae)) != 0)
+			return st;
+		if (each != NULL && x->list->n > n)
+			each(&x->list->v[x->list->n - 1], arg);
+	}
+}
+
+/* Open the archive on fd for reading; 0 or a status. */
+static int
+x_open_reader(struct xctx *x, int fd)
+{
+	if ((x->a = archive_read_new()) == NULL)
+		return xfail(x, 500, "out of memory");
+	archive_read_support_filter_gzip(x->a);
+	if (x->lim->flags & AR_ANY_FILTER) {
+		/* built-in decoders only: _all() would also run external
+		 * programs for the formats libarchive lacks */
+		archive_read_support_filter_bzip2(x->a);
+		archive_read_support_filter_xz(x->a);
+		archive_read_support_filter_zstd(x->a);
+	}
+	archive_read_support_format_tar(x->a);
+	if (archive_read_open_fd(x->a, fd, AR_COPY_BUF) != ARCHIVE_OK)
+		return xfail(x, 400, "not a readable archive: %s", archive_error_string(x->a));
+	if (!(x->lim->flags & AR_ANY_FILTER) && archive_filter_code(x->a, 0) != ARCHIVE_FILTER_GZIP)
+		return xfail(x, 400, "not gzip-compressed");
+	return 0;
+}
+
+/* The ratio limit for the input on fd: max_ratio times its size, at
+ * least ratio_floor; 0 for none. */
+static uint64_t
+expansion_limit(const struct ar_limits *lim, int fd)
+{
+	struct stat sb;
+	uint64_t n;
+
+	if (lim->max_ratio == 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	n = (uint64_t)sb.st_size;
+	n = n > UINT64_MAX / lim->max_ratio ? UINT64_MAX : n * lim->max_ratio;
+	if (n < lim->ratio_floor)
+		n = lim->ratio_floor;
+	return n > 0 ? n : 1;
+}
+
 /* ar_extract_fd, calling each (if not NULL) with every new member. */
 static int
 extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list *list,
 	   void (*each)(const struct ar_entry *e, void *arg), void *arg, char *err, size_t errlen)
 {
 	struct xctx x;
-	struct archive_entry *ae;
-	char shown[128];
-	size_t n;
-	int r, st = 0;
+	int st;
 
 	memset(&x, 0, sizeof(x));
 	x.lim = lim;
@@ -681,69 +1145,32 @@ extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list
 	x.cap = list->n;
 	x.err = err;
 	x.errlen = errlen;
+	x.pfd = -1;
 	err[0] = '\0';
+	if (ar_index_init(&x.index) < 0)
+		return xfail(&x, 500, "getrandom: %s", strerror(errno));
+	if (lim->max_cpu_ms > 0)
+		x.cpu_end = thread_cpu_ms() + lim->max_cpu_ms;
+	x.expand_max = expansion_limit(lim, fd);
 	for (size_t i = 0; i < list->n; i++)
-		x_index(&x, i);
+		ar_index_add(&x.index, list, i);
 	if ((x.rootfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		free(x.slots);
+		ar_index_free(&x.index);
 		return xfail(&x, 500, "%s: %s", dest, strerror(errno));
 	}
-	if ((x.a = archive_read_new()) == NULL) {
-		st = xfail(&x, 500, "out of memory");
-		goto done;
-	}
-	archive_read_support_filter_gzip(x.a);
-	if (lim->flags & AR_ANY_FILTER) {
-		/* built-in decoders only: _all() would also run external
-		 * programs for the formats libarchive lacks */
-		archive_read_support_filter_bzip2(x.a);
-		archive_read_support_filter_xz(x.a);
-		archive_read_support_filter_zstd(x.a);
-	}
-	archive_read_support_format_tar(x.a);
-	if (archive_read_open_fd(x.a, fd, AR_COPY_BUF) != ARCHIVE_OK) {
-		st = xfail(&x, 400, "not a readable archive: %s", archive_error_string(x.a));
-		goto done;
-	}
-	if (!(lim->flags & AR_ANY_FILTER) && archive_filter_code(x.a, 0) != ARCHIVE_FILTER_GZIP) {
-		st = xfail(&x, 400, "not gzip-compressed");
-		goto done;
-	}
-	for (;;) {
-		r = archive_read_next_header(x.a, &ae);
-		if (r == ARCHIVE_EOF)
-			break;
-		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			st = xfail(&x, 400, "damaged or truncated archive: %s",
-				   archive_error_string(x.a));
-			goto done;
-		}
-		if (++x.members > lim->max_members) {
-			st = xfail(&x, 400, "archive has more than %llu members",
-				   (unsigned long long)lim->max_members);
-			goto done;
-		}
-		n = list->n;
-		if ((st = x_extract_entry(&x, ae)) != 0)
-			goto done;
-		if (each != NULL && list->n > n)
-			each(&list->v[list->n - 1], arg);
-	}
-	for (size_t i = 0; i < list->n; i++) {
-		const struct ar_entry *e = &list->v[i];
-
-		if (e->type == AR_SYMLINK && link_stays_inside(x.rootfd, e->name, e->link) < 0) {
-			st = xfail(&x, 400, "member %s: symbolic link leaves the tree",
-				   show(e->name, shown, sizeof(shown)));
-			goto done;
-		}
-	}
-	st = x_finish_dirs(&x);
-done:
+	st = x_open_reader(&x, fd);
+	if (st == 0)
+		st = x_read_all(&x, each, arg);
+	if (st == 0)
+		st = x_check_links(&x);
+	if (st == 0)
+		st = x_finish_dirs(&x);
 	if (x.a != NULL)
 		archive_read_free(x.a);
+	if (x.pfd >= 0)
+		close(x.pfd);
 	close(x.rootfd);
-	free(x.slots);
+	ar_index_free(&x.index);
 	return st;
 }
 

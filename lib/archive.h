@@ -5,14 +5,20 @@
  * Extraction never trusts a member name: every name is normalised and
  * refused when absolute or holding "..", and every file system call is
  * made relative to a directory descriptor with O_NOFOLLOW, one path
- * component at a time, so nothing is ever written or read through a
+ * component at a time (or in one openat2() call that refuses symbolic
+ * links and escapes), so nothing is ever written or read through a
  * symbolic link and nothing outside the destination is touched.  Refused
  * with 400 and a one-line reason: absolute or ".." names, symbolic links
  * that resolve outside the tree (checked again, exactly, once the whole
  * tree is out), hard links to anything but a regular file extracted
  * earlier, device nodes, FIFOs and sockets, duplicate members, more than
- * max_members members or more than max_size bytes of contents, input that
- * is not a gzip-compressed tar or is damaged or truncated.
+ * max_members members (directories made for members' parents count),
+ * more than max_size bytes of contents, an expansion past max_ratio times
+ * the compressed size, more than max_cpu_ms of CPU, input that is not a
+ * gzip-compressed tar or is damaged or truncated.  Size limits are
+ * checked against a member's declared size before any of it is written,
+ * and a sparse member counts its full (logical) size: that is what
+ * reading it back costs.  A full disk gives 507.
  *
  * Modes are kept without setuid, setgid and sticky bits (on disk the
  * owner can always read and write files and enter directories: the list
@@ -34,16 +40,35 @@ struct config;
 /* ar_limits.flags */
 #define AR_ANY_FILTER 0x01 /* accept gzip, bzip2, xz, zstd or none, not only gzip */
 
+enum ar_type { AR_DIR = 1, AR_FILE, AR_SYMLINK, AR_HARDLINK };
+
 struct ar_limits {
 	uint64_t max_members; /* entries, directories and links included */
 	uint64_t max_size;    /* sum of the sizes of regular files */
+	/*
+	 * Neither the tar stream nor the files' total size may grow past
+	 * max_ratio times the size of the compressed input, or past
+	 * ratio_floor when that is more (small honest archives of zeros
+	 * compress far better than 100:1).  max_ratio 0: no ratio limit;
+	 * none either when the input's size is unknown (not a file).
+	 */
+	uint64_t max_ratio;
+	uint64_t ratio_floor;
+	uint64_t max_cpu_ms; /* CPU time of the extracting thread; 0: no limit */
 	int flags;
+	/*
+	 * If set, called before a regular file or a hard link is made, with
+	 * its normalised name and the size of its contents: 0 to go on, or
+	 * -1 with a one-line reason in why to refuse the archive (400).
+	 */
+	int (*admit)(const char *name, enum ar_type type, uint64_t size, void *arg, char *why,
+		     size_t whylen);
+	void *admit_arg;
 };
 
-/* Limits from DIGSIGSERVER_ARCHIVE_MAX_MEMBERS / _MAX_SIZE, gzip only. */
+/* Limits from DIGSIGSERVER_ARCHIVE_MAX_MEMBERS, _MAX_SIZE, _MAX_RATIO,
+ * _RATIO_FLOOR and _MAX_SECONDS; gzip only, no admit hook. */
 void ar_limits_from_config(struct ar_limits *lim, const struct config *cfg);
-
-enum ar_type { AR_DIR = 1, AR_FILE, AR_SYMLINK, AR_HARDLINK };
 
 struct ar_entry {
 	char *name;	 /* normalised: no "./", no "//", no trailing '/'; "." is the top */
@@ -66,8 +91,9 @@ struct ar_list {
  * Extract the tarball at path (or open on fd) into the existing directory
  * dest.  The members are appended to list (in archive order; a repeated
  * directory updates its first entry).  Returns 0, 400 with a one-line
- * reason in err for bad input, or 500 with a reason for a local failure
- * (no space, I/O error).  After a failure dest may hold part of the tree:
+ * reason in err for bad input, 507 when the file system is full (ENOSPC,
+ * EDQUOT, EFBIG), or 500 with a reason for another local failure (I/O
+ * error).  After a failure dest may hold part of the tree:
  * the caller removes it (util_rm_rf).
  */
 int ar_extract(const char *path, const char *dest, const struct ar_limits *lim,
@@ -90,6 +116,30 @@ void ar_list_free(struct ar_list *list);
 ssize_t ar_list_find(const struct ar_list *list, const char *name);
 
 /*
+ * The name index of an extraction: list entries by name in a hash table
+ * with linear probing, hashed with SipHash-2-4 (Aumasson and Bernstein,
+ * 2012) under a random key drawn for each index, so that no set of names
+ * chosen in advance can make the probe sequences long.  probes counts the
+ * slots looked at.
+ */
+struct ar_index {
+	size_t *slots; /* list index + 1; 0: empty */
+	size_t nslots;
+	unsigned char key[16];
+	uint64_t probes;
+};
+
+/* An empty index under a new random key; 0, or -1 with errno. */
+int ar_index_init(struct ar_index *ix);
+/* Index list->v[idx]; the entries before it must be indexed already. */
+void ar_index_add(struct ar_index *ix, const struct ar_list *list, size_t idx);
+/* The position in list of the entry named name, or -1. */
+ssize_t ar_index_find(struct ar_index *ix, const struct ar_list *list, const char *name);
+void ar_index_free(struct ar_index *ix);
+/* SipHash-2-4 of len bytes at data under a 16-byte key. */
+uint64_t ar_siphash(const unsigned char key[16], const void *data, size_t len);
+
+/*
  * Normalise a member name into out: drop "./", empty and "." components,
  * refuse absolute names and ".." (0, or -1 with *why set to a reason).
  * "" and "./" give ".".
@@ -99,10 +149,12 @@ ssize_t ar_list_find(const struct ar_list *list, const char *name);
 int ar_normalize(const char *name, char *out, size_t outlen, const char **why);
 
 /*
- * Open relpath (a normalised name) below the directory rootfd, walking one
- * component at a time with O_NOFOLLOW: no component, the last included,
- * may be a symbolic link.  flags as for openat (O_NOFOLLOW and O_CLOEXEC
- * are added); with O_CREAT, missing parent directories are created 0755.
+ * Open relpath (a normalised name) below the directory rootfd, in one
+ * openat2() call that refuses links and escapes (or, on kernels without
+ * it, walking one component at a time with O_NOFOLLOW): no component, the
+ * last included, may be a symbolic link.  flags as for openat (O_NOFOLLOW
+ * and O_CLOEXEC are added); with O_CREAT, missing parent directories are
+ * created 0755.
  * Returns the descriptor or -1 with errno (ELOOP/ENOTDIR for a link).
  */
 int ar_openat(int rootfd, const char *relpath, int flags, mode_t mode);

@@ -193,6 +193,7 @@ FORWARD(archive, int, archive_read_next_header, (A *a, E **e), (a, e))
 FORWARD(archive, int, archive_read_data_block,
 	(A *a, const void **buf, size_t *size, la_int64_t *off), (a, buf, size, off))
 FORWARD(archive, int, archive_filter_code, (A *a, int n), (a, n))
+FORWARD(archive, la_int64_t, archive_filter_bytes, (A *a, int n), (a, n))
 FORWARD(archive, const char *, archive_error_string, (A *a), (a))
 
 void

@@ -25,6 +25,8 @@
 
 #define PKEY_ID_PKCS7 2
 
+_Static_assert(MODSIGN_MAX_LEN <= INT_MAX, "BIO_new_mem_buf() takes an int length");
+
 /* Put the first OpenSSL error (or what) into err and clear the queue. */
 static int
 ossl_fail(char *err, size_t errlen, const char *what)
@@ -103,7 +105,7 @@ modsign_sign_mem(const struct modsign_key *k, const EVP_MD *md, const void *data
 	int n, rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (len > INT_MAX) {
+	if ((unsigned long long)len > MODSIGN_MAX_LEN) {
 		snprintf(err, errlen, "module too large (%zu bytes)", len);
 		return -1;
 	}
@@ -178,7 +180,7 @@ modsign_sign_fd(const struct modsign_key *k, const EVP_MD *md, int fd, struct mo
 	}
 	if (sb.st_size == 0)
 		return modsign_sign_mem(k, md, "", 0, out, err, errlen);
-	if ((uint64_t)sb.st_size > INT_MAX) {
+	if ((uint64_t)sb.st_size > MODSIGN_MAX_LEN) {
 		snprintf(err, errlen, "module too large (%lld bytes)", (long long)sb.st_size);
 		return -1;
 	}

@@ -27,6 +27,10 @@
 #define MODSIGN_MARKER "~Module signature appended~\n"
 #define MODSIGN_MARKER_LEN (sizeof(MODSIGN_MARKER) - 1)
 #define MODSIGN_INFO_LEN 12 /* struct module_signature */
+/* The largest module signed, in bytes: the kernel reads no larger module
+ * file (kernel_read_file() refuses more than INT_MAX with EFBIG), and
+ * OpenSSL's memory BIO takes an int length. */
+#define MODSIGN_MAX_LEN 2147483647LL
 
 struct modsign_key {
 	EVP_PKEY *pkey;

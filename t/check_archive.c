@@ -11,10 +11,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,9 +42,9 @@ setup(void)
 	ck_assert_int_eq(chdir(tmp), 0);
 	ck_assert_int_eq(mkdir("outside", 0700), 0);
 	memset(&list, 0, sizeof(list));
+	memset(&lim, 0, sizeof(lim)); /* no ratio, CPU or admit limit */
 	lim.max_members = 1000;
 	lim.max_size = 100000000;
-	lim.flags = 0;
 	err[0] = '\0';
 }
 
@@ -291,6 +293,42 @@ START_TEST(test_symlink_inside)
 }
 END_TEST
 
+/* Links to links: a resolution met again is reused, hops still count. */
+START_TEST(test_symlink_hops)
+{
+	/* s resolves to the top, three times: the last ".." climbs out */
+	MKTAR("t.tar.gz dir:a dir:a/b sym:a/b/s=../.. sym:t=a/b/s/a/b/s/a/b/s/..");
+	assert_refused("leaves the tree");
+	reset();
+	/* a chain of 40 links is followed, one of 41 is not */
+	MKTAR("t.tar.gz dir:d $(for i in $(seq 1 39); do echo sym:l$i=l$((i + 1)); done) "
+	      "sym:l40=d");
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	reset();
+	MKTAR("t.tar.gz dir:d $(for i in $(seq 1 40); do echo sym:l$i=l$((i + 1)); done) "
+	      "sym:l41=d");
+	assert_refused("leaves the tree");
+}
+END_TEST
+
+/*
+ * 2000 links to a chain of 39 links, each going 60 directories down and
+ * up again: resolved anew for each link that was about 3.5 ms, 7 s in
+ * all, for an upload of 14 kB; each resolution is now made once.
+ */
+START_TEST(test_symlink_many)
+{
+	lim.max_members = 3000;
+	lim.max_cpu_ms = 2000;
+	MKTAR("t.tar.gz $(p=x; for i in $(seq 60); do echo dir:$p; p=$p/x; done) "
+	      "$(d=$(printf 'x/%%.0s' $(seq 60))$(printf '../%%.0s' $(seq 60)); "
+	      "for i in $(seq 0 37); do echo sym:c$i=${d}c$((i + 1)); done; echo sym:c38=${d}x) "
+	      "$(for i in $(seq 2000); do echo sym:l$i=c0; done)");
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	ck_assert_uint_eq(list.n, 2099);
+}
+END_TEST
+
 START_TEST(test_symlink_long)
 {
 	MKTAR("--format pax t.tar.gz \"sym:l=$(printf 'a/%%.0s' $(seq 1 2100))\"");
@@ -461,6 +499,279 @@ START_TEST(test_truncated)
 			 0);
 	reset();
 	ck_assert_int_eq(extract("cut.tar.gz"), 400);
+}
+END_TEST
+
+/* SipHash-2-4 known answers: key 00 01 .. 0f, messages 00 01 02 .. as
+ * in the reference implementation's vectors. */
+START_TEST(test_siphash)
+{
+	unsigned char key[16], msg[64];
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (unsigned char)i;
+	for (int i = 0; i < 64; i++)
+		msg[i] = (unsigned char)i;
+	ck_assert_uint_eq(ar_siphash(key, msg, 0), 0x726fdb47dd0e0e31ULL);
+	ck_assert_uint_eq(ar_siphash(key, msg, 7), 0xab0200f58b01d137ULL);
+	ck_assert_uint_eq(ar_siphash(key, msg, 15), 0xa129ca6149be45e5ULL);
+	ck_assert_uint_eq(ar_siphash(key, msg, 63), 0x958a324ceb064572ULL);
+	key[15] ^= 0x80;
+	ck_assert_uint_ne(ar_siphash(key, msg, 15), 0xa129ca6149be45e5ULL);
+}
+END_TEST
+
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * Append count entries named "d/m<i>_<4 letters>" to l whose 64-bit
+ * FNV-1a hashes are 0 in their low 19 bits, as mktar.py's collide: makes
+ * them: the low bits of FNV-1a depend on the low bits alone, and each
+ * 4-letter suffix maps them one to one, so a table of the suffix that
+ * leads from each state to 0 finds one for most prefixes.
+ */
+static void
+colliding_names(struct ar_list *l, size_t count)
+{
+	static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz012345";
+	const uint64_t prime = 1099511628211ULL, mask = (1u << 19) - 1;
+	uint64_t inverse = prime;
+	int32_t *suffix = xcalloc(mask + 1, sizeof(*suffix));
+	char name[64];
+
+	for (int k = 0; k < 6; k++) /* Newton's iteration: prime * inverse = 1 */
+		inverse *= 2 - prime * inverse;
+	for (uint32_t s = 0; s < (1u << 20); s++) {
+		uint64_t h = 0;
+
+		for (int k = 0; k < 4; k++) /* undo the suffix, last letter first */
+			h = ((h * inverse) & mask) ^ (unsigned char)alphabet[(s >> (5 * k)) & 31];
+		if (suffix[h] == 0)
+			suffix[h] = (int32_t)s + 1;
+	}
+	for (size_t i = 0; l->n < count; i++) {
+		int len = snprintf(name, sizeof(name), "d/m%07zu_", i);
+		int32_t s = suffix[fnv1a(name) & mask] - 1;
+
+		if (s < 0)
+			continue;
+		for (int k = 3; k >= 0; k--)
+			name[len++] = alphabet[(s >> (5 * k)) & 31];
+		name[len] = '\0';
+		l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+		memset(&l->v[l->n], 0, sizeof(*l->v));
+		l->v[l->n].name = xstrdup(name);
+		l->v[l->n++].type = AR_FILE;
+	}
+	free(suffix);
+}
+
+/*
+ * 40000 names that an unkeyed FNV-1a index puts in one probe sequence
+ * (about 8 x 10^8 probes, 7 s of CPU; 146 s for 199000 names) take a few
+ * probes each under the keyed index, and are all found.
+ */
+START_TEST(test_index_keyed)
+{
+	const size_t n = 40000;
+	struct ar_index ix;
+
+	colliding_names(&list, n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_uint_eq(fnv1a(list.v[i].name) & ((1u << 19) - 1), 0);
+	ck_assert_int_eq(ar_index_init(&ix), 0);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_eq(ar_index_find(&ix, &list, list.v[i].name), -1);
+		ar_index_add(&ix, &list, i);
+	}
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(ar_index_find(&ix, &list, list.v[i].name), (ssize_t)i);
+	ck_assert_int_eq(ar_index_find(&ix, &list, "d/missing"), -1);
+	ck_assert_uint_lt(ix.probes, 10 * 3 * n);
+	ar_index_free(&ix);
+}
+END_TEST
+
+/* The same names through a real extraction. */
+START_TEST(test_colliding_names)
+{
+	lim.max_members = 30000;
+	MKTAR("t.tar.gz collide:d=20000");
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	ck_assert_uint_eq(list.n, 20000);
+	ck_assert_int_eq(sh("[ $(ls dest/d | wc -l) -eq 20000 ]"), 0);
+}
+END_TEST
+
+/* Directories made for members' parents count as members. */
+START_TEST(test_implicit_dirs_count)
+{
+	lim.max_members = 10;
+	MKTAR("t.tar.gz file:a/b/c/d/e/f/g/h/i/j/k");
+	assert_refused("more than 10 members");
+	reset();
+	lim.max_members = 11;
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+}
+END_TEST
+
+/* The ratio limit stops a bomb before its member is written. */
+START_TEST(test_ratio_bomb)
+{
+	struct stat sb;
+
+	lim.max_ratio = 100;
+	MKTAR("bomb.tar.gz big:zero=20000000");
+	ck_assert_int_eq(stat("bomb.tar.gz", &sb), 0);
+	ck_assert_int_lt(sb.st_size * 100, 20000000);
+	ck_assert_int_eq(extract("bomb.tar.gz"), 400);
+	ck_assert_msg(strstr(err, "over 100 times its compressed size") != NULL, "%s", err);
+	ck_assert_int_eq(access("dest/zero", F_OK), -1);
+	reset();
+	/* below the floor, the ratio does not matter */
+	lim.ratio_floor = 30000000;
+	ck_assert_msg(extract("bomb.tar.gz") == 0, "%s", err);
+}
+END_TEST
+
+/* The files' total counts: extraction stops at the limit, not after. */
+START_TEST(test_ratio_total)
+{
+	struct stat sb;
+	char cmd[256];
+
+	lim.max_ratio = 100;
+	MKTAR("t.tar.gz big:a=1000000 big:b=1000000 big:c=1000000 big:d=1000000 big:e=1000000 "
+	      "big:f=1000000 big:g=1000000 big:h=1000000 big:i=1000000 big:j=1000000");
+	ck_assert_int_eq(stat("t.tar.gz", &sb), 0);
+	ck_assert_int_lt(sb.st_size * 100, 10000000);
+	assert_refused("times its compressed size");
+	snprintf(cmd, sizeof(cmd), "[ $(cat dest/* | wc -c) -le %lld ]",
+		 (long long)sb.st_size * 100);
+	ck_assert_int_eq(sh("%s", cmd), 0);
+	ck_assert_int_eq(access("dest/j", F_OK), -1);
+}
+END_TEST
+
+/* Headers count too: pax records, and a pax hard link's data, which
+ * libarchive decompresses to skip it. */
+START_TEST(test_ratio_headers)
+{
+	lim.max_ratio = 100;
+	MKTAR("--format pax t.tar.gz paxpad:a=900000 paxpad:b=900000 paxpad:c=900000");
+	assert_refused("times its compressed size");
+	reset();
+	MKTAR("--format pax t.tar.gz file:f hardbig:h=50000000:f");
+	assert_refused("times its compressed size");
+	reset();
+	lim.max_ratio = 0;
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	ck_assert_uint_eq(list.n, 2);
+}
+END_TEST
+
+/* A sparse member counts its full size; extracted, its holes stay
+ * holes. */
+START_TEST(test_sparse)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(sh("mkdir sp && truncate -s 1G sp/holes && printf x >> sp/holes && "
+			    "tar -S -C sp -czf sparse.tar.gz holes && rm -r sp"),
+			 0);
+	ck_assert_int_eq(stat("sparse.tar.gz", &sb), 0);
+	ck_assert_int_lt(sb.st_size, 10000);
+	lim.max_size = 2000000000;
+	lim.max_ratio = 100;
+	lim.ratio_floor = 100000000;
+	ck_assert_int_eq(extract("sparse.tar.gz"), 400);
+	ck_assert_msg(strstr(err, "more than 100000000 bytes") != NULL, "%s", err);
+	reset();
+	lim.max_ratio = 0;
+	lim.max_size = 1000000000;
+	ck_assert_int_eq(extract("sparse.tar.gz"), 400);
+	ck_assert_msg(strstr(err, "more than 1000000000 bytes") != NULL, "%s", err);
+	reset();
+	lim.max_size = 2000000000;
+	ck_assert_msg(extract("sparse.tar.gz") == 0, "%s", err);
+	ck_assert_int_eq(stat("dest/holes", &sb), 0);
+	ck_assert_int_eq(sb.st_size, (1LL << 30) + 1);
+	ck_assert_int_lt(sb.st_blocks, 2048);
+	assert_nothing_outside();
+}
+END_TEST
+
+/* Past its CPU time an extraction stops with a reason. */
+START_TEST(test_cpu_budget)
+{
+	lim.max_members = 100000;
+	MKTAR("t.tar.gz many:d=20000");
+	lim.max_cpu_ms = 1; /* 20000 members take more than 20000 system calls */
+	assert_refused("s of CPU time");
+	reset();
+	lim.max_cpu_ms = 0;
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+}
+END_TEST
+
+/* Refuses a ".ko" of 1000 bytes or more, as kmod refuses modules the
+ * kernel cannot load; counts its calls in *arg. */
+static int
+admit_small_modules(const char *name, enum ar_type type, uint64_t size, void *arg, char *why,
+		    size_t whylen)
+{
+	size_t n = strlen(name);
+
+	++*(int *)arg;
+	if (n < 3 || strcmp(name + n - 3, ".ko") != 0 || size < 1000)
+		return 0;
+	snprintf(why, whylen, "%s of %llu bytes", type == AR_HARDLINK ? "link" : "file",
+		 (unsigned long long)size);
+	return -1;
+}
+
+/* The admit hook sees files and hard links (with their file's size)
+ * before anything of them is written. */
+START_TEST(test_admit)
+{
+	int calls = 0;
+
+	lim.admit = admit_small_modules;
+	lim.admit_arg = &calls;
+	MKTAR("t.tar.gz file:a.ko dir:d big:d/big.ko=5000");
+	assert_refused("member d/big.ko: file of 5000 bytes");
+	ck_assert_int_eq(access("dest/d/big.ko", F_OK), -1);
+	ck_assert_int_eq(calls, 2);
+	reset();
+	MKTAR("t.tar.gz big:f=5000 hard:h.ko=f");
+	assert_refused("member h.ko: link of 5000 bytes");
+	ck_assert_int_eq(access("dest/h.ko", F_OK), -1);
+}
+END_TEST
+
+/* A full file system is 507, as for the upload; the file size limit
+ * stands in for it here (EFBIG is mapped as ENOSPC and EDQUOT are). */
+START_TEST(test_no_space)
+{
+	struct rlimit rl, saved;
+
+	MKTAR("t.tar.gz file:a big:b=1000000");
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	rl = saved;
+	rl.rlim_cur = 100000;
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_int_eq(extract("t.tar.gz"), 507);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	ck_assert_msg(strstr(err, "member b: write:") != NULL, "%s", err);
 }
 END_TEST
 
@@ -645,6 +956,8 @@ archive_suite(void)
 	tcase_add_test(tc, test_symlink_chain);
 	tcase_add_test(tc, test_symlink_inside);
 	tcase_add_test(tc, test_symlink_long);
+	tcase_add_test(tc, test_symlink_hops);
+	tcase_add_test(tc, test_symlink_many);
 	tcase_add_test(tc, test_each);
 	tcase_add_test(tc, test_write_through_symlink);
 	tcase_add_test(tc, test_hardlink_outside);
@@ -657,6 +970,17 @@ archive_suite(void)
 	tcase_add_test(tc, test_not_gzip);
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_openat);
+	tcase_add_test(tc, test_siphash);
+	tcase_add_test(tc, test_index_keyed);
+	tcase_add_test(tc, test_colliding_names);
+	tcase_add_test(tc, test_implicit_dirs_count);
+	tcase_add_test(tc, test_ratio_bomb);
+	tcase_add_test(tc, test_ratio_total);
+	tcase_add_test(tc, test_ratio_headers);
+	tcase_add_test(tc, test_sparse);
+	tcase_add_test(tc, test_cpu_budget);
+	tcase_add_test(tc, test_admit);
+	tcase_add_test(tc, test_no_space);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tw, setup, teardown);
 	tcase_set_timeout(tw, 120);

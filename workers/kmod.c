@@ -16,6 +16,10 @@
  * mapped from disk and streamed into the answer: memory does not grow
  * with the tree (a few hundred bytes of signature per module).
  *
+ * A module larger than 2 GiB, which the kernel would not load, is refused
+ * (400) before any of it is written, whatever the archive limits allow;
+ * a disk that fills up while extracting gives 507, as for the upload.
+ *
  * Hard links: each name gets the contents its name calls for (a name
  * ending in ".ko" is signed, others are not), so a hard link is kept as a
  * link only when neither it nor its file is a module; otherwise it is
@@ -86,6 +90,22 @@ is_module(const char *name)
 	size_t n = strlen(name);
 
 	return n >= 3 && strcmp(name + n - 3, ".ko") == 0;
+}
+
+/* Extraction's admit hook: a module larger than the kernel loads, which
+ * the signer cannot sign either, is refused before any of it is written
+ * (whatever the archive size limits allow). */
+static int
+admit_member(const char *name, enum ar_type type, uint64_t size, void *arg, char *why,
+	     size_t whylen)
+{
+	(void)type;
+	(void)arg;
+	if (!is_module(name) || size <= (uint64_t)MODSIGN_MAX_LEN)
+		return 0;
+	snprintf(why, whylen, "module larger than 2 GiB (%llu bytes): the kernel cannot load it",
+		 (unsigned long long)size);
+	return -1;
 }
 
 /* Extraction callback: queue a module for the signers as soon as it is on
@@ -423,6 +443,7 @@ kmod_run(struct job *job)
 		goto done;
 	}
 	ar_limits_from_config(&lim, job->cfg);
+	lim.admit = admit_member;
 	job_progress(job, "extracting");
 	t0 = util_now_ms();
 	st = ar_extract_each(f->path, tree, &lim, &list, queue_member, &c, err, sizeof(err));
@@ -431,6 +452,10 @@ kmod_run(struct job *job)
 		if (st == 400) {
 			log_warnx("job %s: invalid artifact: %s", job->idstr, err);
 			job_fail(job, 400, "Invalid artifact: %s", err);
+		} else if (st == 507) {
+			/* as for an upload that does not fit (lib/form.c) */
+			log_errorx("job %s: extracting: %s", job->idstr, err);
+			job_fail(job, 507, "not enough storage to extract the artifact");
 		} else {
 			log_errorx("job %s: extracting: %s", job->idstr, err);
 			job_fail(job, 500, "Signing error");

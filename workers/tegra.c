@@ -1045,6 +1045,10 @@ tegra_unpack(struct tegra *t)
 	ar_list_free(&list);
 	if (st_code == 400)
 		return job_fail(t->job, 400, "%s", err);
+	if (st_code == 507) {
+		log_errorx("job %s: extracting: %s", t->job->idstr, err);
+		return job_fail(t->job, 507, "not enough storage to extract the artifact");
+	}
 	if (st_code != 0) {
 		log_errorx("job %s: extracting: %s", t->job->idstr, err);
 		return job_fail(t->job, 500, "Signing error");
