@@ -375,7 +375,7 @@ uri_open_s3(struct uri_artifact *a, const char *canon, const char *jobdir, char 
 		snprintf(err, errlen, "Cannot create the artifact download");
 		return 500;
 	}
-	rc = s3_get_fd(a->cfg, a->bucket, a->key, a->fd, a->cfg->archive_max_size, a->etag,
+	rc = s3_get_fd(a->cfg, a->bucket, a->key, a->fd, a->cfg->artifact_max_size, a->etag,
 		       sizeof(a->etag), &e);
 	if (rc != 0)
 		return uri_s3_status(&e, "download", err, errlen);
@@ -779,7 +779,7 @@ uri_download(const struct config *cfg, const char *uri, const char *dest_path, c
 		char *bucket, *key;
 
 		s3_parse_uri(canon, &bucket, &key, err, errlen);
-		st = s3_get_fd(cfg, bucket, key, out, cfg->archive_max_size, NULL, 0, &e);
+		st = s3_get_fd(cfg, bucket, key, out, cfg->artifact_max_size, NULL, 0, &e);
 		if (st != 0)
 			st = uri_s3_status(&e, "download", err, errlen);
 		free(bucket);
