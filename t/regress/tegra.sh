@@ -565,6 +565,24 @@ check "failing helper: no key material anywhere in the log" sh -c "
 	for l in \$(grep -v -- ----- '$T/keycopy/tx2/tegrasign/rsa_priv.pem'); do
 		grep -q -F \"\$l\" '$DSS_LOG' && exit 1
 	done; exit 0"
+check "failing helper: no 16-character run of the key, in base64 or hex, in the log" python3 -c "
+import base64, re, subprocess, sys
+pem = open('$T/keycopy/tx2/tegrasign/rsa_priv.pem', 'rb').read()
+b64 = b''.join(l for l in pem.splitlines() if not l.startswith(b'-----')).decode()
+der = subprocess.run(['openssl', 'pkey', '-in', '$T/keycopy/tx2/tegrasign/rsa_priv.pem',
+    '-outform', 'DER'], capture_output=True).stdout
+hexes = [pem.hex(), der.hex()]
+log = open('$DSS_LOG', errors='replace').read()
+flat = re.sub(r'\\s', '', log)
+hexlog = re.sub(r'[^0-9a-f]', '', log.lower())
+for i in range(0, len(b64) - 16, 4):
+    if b64[i:i + 16] in flat:
+        sys.exit('base64 run at %d in the log' % i)
+for h in hexes:
+    for i in range(0, len(h) - 16, 2):
+        if h[i:i + 16] in hexlog:
+            sys.exit('hex run at %d in the log' % i)
+"
 check "SBK words never in the log" sh -c "! grep -q -e 0x0badcafe -e 0xfeedface '$DSS_LOG'"
 
 # ============================================================================
