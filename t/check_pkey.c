@@ -11,6 +11,7 @@
 
 #include <openssl/pem.h>
 
+#include "check_main.h"
 #include "pkey.h"
 #include "util.h"
 
@@ -138,20 +139,12 @@ START_TEST(test_certificates)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+pkey_suite(void)
 {
 	Suite *s = suite_create("pkey");
 	TCase *tc = tcase_create("pkey");
-	SRunner *sr;
-	int failed;
-	char cmd[600];
 
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
-	pkey_warm_up();
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_rsa_forms);
 	tcase_add_test(tc, test_ec_forms);
@@ -159,12 +152,26 @@ main(void)
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_certificates);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+/* One scratch directory for the whole run; 0 or -1. */
+static int
+make_dir(void)
+{
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return -1;
+	}
+	pkey_warm_up();
+	return 0;
+}
+
+static void
+remove_dir(void)
+{
+	if (check_sh(NULL, "rm -rf '%s'", dir) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+CHECK_MAIN(.suite = pkey_suite, .before = make_dir, .after = remove_dir);
