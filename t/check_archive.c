@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,23 +54,9 @@ teardown(void)
 		util_rm_rf(tmp);
 }
 
-/* Run a shell command in the scratch directory; its exit status. */
-static int
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
+/* A shell command in the scratch directory (setup() made it the current
+ * one); its exit status (t/check_main.h). */
+#define sh(...) check_sh(NULL, __VA_ARGS__)
 
 /* mktar.py with the given member specs into t.tar.gz. */
 #define MKTAR(...) ck_assert_int_eq(sh("python3 " TOP_SRCDIR "/t/fixtures/mktar.py " __VA_ARGS__), 0)

@@ -10,7 +10,6 @@
  */
 #include <check.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,24 +25,8 @@
 static char dir[] = "/tmp/check_mender.XXXXXX";
 static int have_tool; /* mender-artifact is installed */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command in the scratch directory; its exit status. */
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	int n, rc;
-	va_list ap;
-
-	n = snprintf(cmd, sizeof(cmd), "cd %s && (", dir);
-	va_start(ap, fmt);
-	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n - 32, fmt, ap);
-	va_end(ap);
-	strcat(cmd, ") >/dev/null 2>&1");
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+/* A command in the scratch directory, its output discarded; its exit status. */
+#define sh(...) check_sh(dir, "exec >/dev/null 2>&1; " __VA_ARGS__)
 
 static char *
 path(const char *name)

@@ -225,8 +225,7 @@ START_TEST(test_confined)
 	/* the key store is covered, the job directory alone is visible */
 	ck_assert_str_eq(r.tail, "hidden\njob data\njob-1 \ntmp-private");
 	spawn_result_free(&r);
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(path), 0);
+	ck_assert_int_eq(check_sh(NULL, "rm -rf '%s'", dir), 0);
 }
 END_TEST
 

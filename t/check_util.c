@@ -26,10 +26,8 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	/* not util_rm_rf(): that is what is under test */
+	if (check_sh(NULL, "rm -rf '%s'", dir) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
