@@ -15,7 +15,7 @@ struct check_main {
 	Suite *(*suite)(void); /* the tests */
 	int (*before)(void);   /* once before the run (fixtures); nonzero: exit 1 */
 	void (*after)(void);   /* once after the run (clean-up) */
-	int fork;	       /* each test in its own process, whatever CK_FORK says */
+	int fork;              /* each test in its own process, whatever CK_FORK says */
 };
 
 /* Run the suite, print Check's summary line ("NN%: Checks: N, Failures:
