@@ -28,7 +28,7 @@ RUN_DIR ?= /tmp/digsigserver-demo
 all: build
 
 deps:
-	@sh t/deps.sh build
+	@sh tools/deps.sh build
 
 configure: configure.ac Makefile.am
 	autoreconf -fi
@@ -42,10 +42,10 @@ build: deps $(BUILD)/Makefile
 	$(MAKE) -C $(BUILD) -j$(JOBS)
 
 demo: build
-	@sh t/demo-keys.sh $(RUN_DIR)
+	@sh tools/demo-keys.sh $(RUN_DIR)
 
 run: demo
-	@sh t/run-demo.sh $(BUILD)/digsigserver $(RUN_DIR)
+	@sh tools/run-demo.sh $(BUILD)/digsigserver $(RUN_DIR)
 
 $(ASAN_BUILD)/Makefile: configure
 	mkdir -p $(ASAN_BUILD)
@@ -54,7 +54,7 @@ $(ASAN_BUILD)/Makefile: configure
 # check: every layer, one closing line.  The sanitizer build runs the
 # same unit and regress tests; each fuzz harness runs FUZZ_SECONDS.
 check: build $(ASAN_BUILD)/Makefile
-	@sh t/deps.sh test
+	@sh tools/deps.sh test
 	$(MAKE) -C $(BUILD) -j$(JOBS) check TESTS= >/dev/null
 	$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) >/dev/null
 	$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) check TESTS= >/dev/null
@@ -63,12 +63,12 @@ check: build $(ASAN_BUILD)/Makefile
 
 # check-quick: unit and regress tests of the normal build only.
 check-quick: build
-	@sh t/deps.sh test
+	@sh tools/deps.sh test
 	$(MAKE) -C $(BUILD) -j$(JOBS) check TESTS= >/dev/null
 	@sh t/run-tests unit:$(BUILD) regress:$(BUILD)
 
 check-asan: deps $(ASAN_BUILD)/Makefile
-	@sh t/deps.sh test
+	@sh tools/deps.sh test
 	$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) >/dev/null
 	$(MAKE) -C $(ASAN_BUILD) -j$(JOBS) check TESTS= >/dev/null
 	@sh t/run-tests unit:$(ASAN_BUILD) regress-asan:$(ASAN_BUILD)
@@ -76,11 +76,11 @@ check-asan: deps $(ASAN_BUILD)/Makefile
 # check-valgrind: the regress tests with the daemon and every worker under
 # valgrind memcheck (slow; run before a release).
 check-valgrind: build
-	@sh t/deps.sh test
+	@sh tools/deps.sh test
 	@sh t/run-tests regress-valgrind:$(BUILD)
 
 bench: build
-	@sh t/deps.sh test
+	@sh tools/deps.sh test
 	@sh t/bench/run-all $(BUILD)
 
 fuzz: deps

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "archive.h"
 #include "util.h"
 
@@ -56,23 +57,9 @@ teardown(void)
 		util_rm_rf(tmp);
 }
 
-/* Run a shell command in the scratch directory; its exit status. */
-static int
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
+/* A shell command in the scratch directory (setup() made it the current
+ * one); its exit status (t/check_main.h). */
+#define sh(...) check_sh(NULL, __VA_ARGS__)
 
 /* mktar.py with the given member specs into t.tar.gz. */
 #define MKTAR(...) ck_assert_int_eq(sh("python3 " TOP_SRCDIR "/t/fixtures/mktar.py " __VA_ARGS__), 0)
@@ -992,14 +979,4 @@ archive_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(archive_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(.suite = archive_suite);

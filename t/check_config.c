@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "config.h"
 
 static struct config cfg;
@@ -147,13 +148,11 @@ START_TEST(test_uri_prefix_warning)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+config_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defaults);
@@ -165,9 +164,7 @@ main(void)
 	tcase_add_test(tc, test_copy);
 	tcase_add_test(tc, test_uri_prefix_warning);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+CHECK_MAIN(.suite = config_suite);

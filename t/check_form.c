@@ -30,6 +30,7 @@
 
 #include <openssl/sha.h>
 
+#include "check_main.h"
 #include "form.h"
 #include "http.h"
 #include "util.h"
@@ -944,14 +945,4 @@ form_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(form_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(.suite = form_suite);

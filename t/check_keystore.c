@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "config.h"
 #include "keystore.h"
 #include "util.h"
@@ -434,13 +435,11 @@ START_TEST(test_s3_failures)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+keystore_suite(void)
 {
 	Suite *s = suite_create("keystore");
 	TCase *tc = tcase_create("keystore");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -457,9 +456,7 @@ main(void)
 	tcase_add_test(tc, test_check_access);
 	tcase_add_test(tc, test_s3_failures);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+CHECK_MAIN(.suite = keystore_suite);

@@ -12,6 +12,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "check_main.h"
 #include "lazylib.h"
 
 START_TEST(test_archive_loaded_on_first_call)
@@ -74,24 +75,19 @@ START_TEST(test_curl_loaded_on_first_call)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+lazylib_suite(void)
 {
 	Suite *s = suite_create("lazylib");
 	TCase *tc = tcase_create("lazylib");
-	SRunner *sr;
-	int failed;
 
-	/* each test in its own process (Check's default fork mode), so each
+	/* each test in its own process (.fork below, even under CK_FORK=no), so each
 	 * starts with neither library loaded */
 	tcase_add_test(tc, test_archive_loaded_on_first_call);
 	tcase_add_test(tc, test_curl_loaded_on_first_call);
 	tcase_add_test(tc, test_probe_leaves_archive_unloaded);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_set_fork_status(sr, CK_FORK);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+CHECK_MAIN(.suite = lazylib_suite, .fork = 1);

@@ -10,7 +10,6 @@
  */
 #include <check.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,30 +18,15 @@
 
 #include <openssl/evp.h>
 
+#include "check_main.h"
 #include "mender.h"
 #include "util.h"
 
 static char dir[] = "/tmp/check_mender.XXXXXX";
 static int have_tool; /* mender-artifact is installed */
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* Run a shell command in the scratch directory; its exit status. */
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[4096];
-	int n, rc;
-	va_list ap;
-
-	n = snprintf(cmd, sizeof(cmd), "cd %s && (", dir);
-	va_start(ap, fmt);
-	vsnprintf(cmd + n, sizeof(cmd) - (size_t)n - 32, fmt, ap);
-	va_end(ap);
-	strcat(cmd, ") >/dev/null 2>&1");
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
+/* A command in the scratch directory, its output discarded; its exit status. */
+#define sh(...) check_sh(dir, "exec >/dev/null 2>&1; " __VA_ARGS__)
 
 static char *
 path(const char *name)
@@ -767,13 +751,13 @@ mender_suite(void)
 	return s;
 }
 
-/* Keys and real artifacts, made once for every test. */
-static void
+/* Keys and real artifacts, made once for every test; 0 or -1. */
+static int
 fixtures(void)
 {
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
-		exit(EXIT_FAILURE);
+		return -1;
 	}
 	if (sh("openssl genrsa -traditional -out rsa.key 2048 && "
 	       "openssl pkcs8 -topk8 -nocrypt -in rsa.key -out rsa8.key && "
@@ -786,12 +770,12 @@ fixtures(void)
 	       "openssl genpkey -algorithm rsa -pkeyopt rsa_keygen_bits:1024 "
 	       "  -aes128 -pass pass:secret -out enc.key") != 0) {
 		fprintf(stderr, "cannot make keys with openssl\n");
-		exit(EXIT_FAILURE);
+		return -1;
 	}
 	have_tool = sh("command -v mender-artifact") == 0;
 	if (!have_tool) {
 		fprintf(stderr, "mender-artifact is missing: its tests pass vacuously\n");
-		return;
+		return 0;
 	}
 	if (sh("head -c 3000000 /dev/urandom >rootfs.ext4 && echo one >f1 && echo two >f2 && "
 	       "mender-artifact write rootfs-image -t dev -n plain -f rootfs.ext4 -o plain.mender "
@@ -803,21 +787,16 @@ fixtures(void)
 	       "mender-artifact write module-image -T mod -t dev -n aug -f f1 --augment-type mod "
 	       "  --augment-file f2 -o augment.mender") != 0) {
 		fprintf(stderr, "mender-artifact write failed\n");
-		exit(EXIT_FAILURE);
+		return -1;
 	}
+	return 0;
 }
 
-int
-main(void)
+static void
+remove_fixtures(void)
 {
-	SRunner *sr;
-	int failed;
-
-	fixtures();
-	sr = srunner_create(mender_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	util_rm_rf(dir);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	if (util_rm_rf(dir) < 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
 }
+
+CHECK_MAIN(.suite = mender_suite, .before = fixtures, .after = remove_fixtures);

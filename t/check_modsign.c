@@ -10,13 +10,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "modsign.h"
 #include "util.h"
 
@@ -24,22 +24,9 @@
 
 static char tmp[PATH_MAX], err[512];
 
-static int
-sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
-sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return rc == -1 ? -1 : WEXITSTATUS(rc);
-}
+/* A shell command in the scratch directory (the current one); its exit
+ * status (t/check_main.h). */
+#define sh(...) check_sh(NULL, __VA_ARGS__)
 
 static const char genkey[] =
 	"[ req ]\n"
@@ -359,14 +346,4 @@ modsign_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(modsign_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(.suite = modsign_suite);

@@ -11,21 +11,14 @@
 
 #include <openssl/pem.h>
 
+#include "check_main.h"
 #include "pkey.h"
 #include "util.h"
 
 static char dir[] = "/tmp/check_pkey.XXXXXX";
 
-/* Run a shell command in dir; fail the test when it fails. */
-static void
-sh(const char *command, const void *unused)
-{
-	char cmd[2048];
-
-	(void)unused;
-	snprintf(cmd, sizeof(cmd), "cd %s && %s", dir, command);
-	ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
-}
+/* Run a command in dir; the test fails when it fails. */
+#define SH_OK(cmd) ck_assert_msg(check_sh(dir, "%s", cmd) == 0, "failed: %s", cmd)
 
 static EVP_PKEY *
 load(const char *name)
@@ -71,9 +64,9 @@ same_key(const char *name)
 
 START_TEST(test_rsa_forms)
 {
-	sh("openssl genrsa -traditional -out rsa1.pem 2048 2>/dev/null", NULL);
-	sh("openssl pkcs8 -topk8 -nocrypt -in rsa1.pem -out rsa8.pem", NULL);
-	sh("openssl pkey -in rsa1.pem -outform DER -out rsa.der", NULL);
+	SH_OK("openssl genrsa -traditional -out rsa1.pem 2048 2>/dev/null");
+	SH_OK("openssl pkcs8 -topk8 -nocrypt -in rsa1.pem -out rsa8.pem");
+	SH_OK("openssl pkey -in rsa1.pem -outform DER -out rsa.der");
 	same_key("rsa1.pem");
 	same_key("rsa8.pem");
 	same_key("rsa.der");
@@ -82,10 +75,10 @@ END_TEST
 
 START_TEST(test_ec_forms)
 {
-	sh("openssl ecparam -name prime256v1 -genkey -noout -out ec1.pem 2>/dev/null", NULL);
-	sh("openssl pkcs8 -topk8 -nocrypt -in ec1.pem -out ec8.pem", NULL);
-	sh("openssl ecparam -name secp384r1 -genkey -noout -out ec384.pem 2>/dev/null", NULL);
-	sh("openssl ecparam -name prime256v1 -genkey -out ecparams.pem 2>/dev/null", NULL);
+	SH_OK("openssl ecparam -name prime256v1 -genkey -noout -out ec1.pem 2>/dev/null");
+	SH_OK("openssl pkcs8 -topk8 -nocrypt -in ec1.pem -out ec8.pem");
+	SH_OK("openssl ecparam -name secp384r1 -genkey -noout -out ec384.pem 2>/dev/null");
+	SH_OK("openssl ecparam -name prime256v1 -genkey -out ecparams.pem 2>/dev/null");
 	same_key("ec1.pem");
 	same_key("ec8.pem");
 	same_key("ec384.pem");
@@ -95,18 +88,17 @@ END_TEST
 
 START_TEST(test_other_algorithms_fall_back)
 {
-	sh("openssl genpkey -algorithm ed25519 -out ed.pem 2>/dev/null", NULL);
+	SH_OK("openssl genpkey -algorithm ed25519 -out ed.pem 2>/dev/null");
 	same_key("ed.pem");
 }
 END_TEST
 
 START_TEST(test_refused)
 {
-	sh("openssl genrsa -aes128 -passout pass:x -out enc.pem 2048 2>/dev/null", NULL);
-	sh("openssl genrsa -out plain.pem 2048 2>/dev/null && "
-	   "openssl pkcs8 -topk8 -v2 aes-128-cbc -passout pass:x -in plain.pem -out enc8.pem",
-	   NULL);
-	sh("printf 'not a key' >junk; head -c 300 plain.pem >cut.pem", NULL);
+	SH_OK("openssl genrsa -aes128 -passout pass:x -out enc.pem 2048 2>/dev/null");
+	SH_OK("openssl genrsa -out plain.pem 2048 2>/dev/null && "
+	   "openssl pkcs8 -topk8 -v2 aes-128-cbc -passout pass:x -in plain.pem -out enc8.pem");
+	SH_OK("printf 'not a key' >junk; head -c 300 plain.pem >cut.pem");
 	ck_assert_ptr_null(load("enc.pem"));
 	ck_assert_ptr_null(load("enc8.pem"));
 	ck_assert_ptr_null(load("junk"));
@@ -121,9 +113,8 @@ START_TEST(test_certificates)
 	char path[512];
 	X509 *c;
 
-	sh("openssl req -x509 -new -nodes -newkey rsa:2048 -subj /CN=t -keyout k.pem -out c.pem "
-	   "2>/dev/null && openssl x509 -in c.pem -outform DER -out c.der",
-	   NULL);
+	SH_OK("openssl req -x509 -new -nodes -newkey rsa:2048 -subj /CN=t -keyout k.pem -out c.pem "
+	   "2>/dev/null && openssl x509 -in c.pem -outform DER -out c.der");
 	snprintf(path, sizeof(path), "%s/c.pem", dir);
 	ck_assert_int_eq(util_read_file(path, 1 << 20, &buf, &len), 0);
 	ck_assert_ptr_nonnull(c = pkey_load_cert((unsigned char *)buf, len));
@@ -138,20 +129,12 @@ START_TEST(test_certificates)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+pkey_suite(void)
 {
 	Suite *s = suite_create("pkey");
 	TCase *tc = tcase_create("pkey");
-	SRunner *sr;
-	int failed;
-	char cmd[600];
 
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
-	pkey_warm_up();
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_rsa_forms);
 	tcase_add_test(tc, test_ec_forms);
@@ -159,12 +142,26 @@ main(void)
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_certificates);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+/* One scratch directory for the whole run; 0 or -1. */
+static int
+make_dir(void)
+{
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return -1;
+	}
+	pkey_warm_up();
+	return 0;
+}
+
+static void
+remove_dir(void)
+{
+	if (check_sh(NULL, "rm -rf '%s'", dir) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+CHECK_MAIN(.suite = pkey_suite, .before = make_dir, .after = remove_dir);

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "proto.h"
 
 static int sp[2];
@@ -199,13 +200,11 @@ START_TEST(test_eof)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+proto_suite(void)
 {
 	Suite *s = suite_create("proto");
 	TCase *tc = tcase_create("proto");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_job_with_fd);
@@ -219,9 +218,7 @@ main(void)
 	tcase_add_test(tc, test_fd_on_wrong_type);
 	tcase_add_test(tc, test_eof);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+CHECK_MAIN(.suite = proto_suite);

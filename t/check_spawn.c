@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "mask.h"
 #include "spawn.h"
 
@@ -224,8 +225,7 @@ START_TEST(test_confined)
 	/* the key store is covered, the job directory alone is visible */
 	ck_assert_str_eq(r.tail, "hidden\njob data\njob-1 \ntmp-private");
 	spawn_result_free(&r);
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(path), 0);
+	ck_assert_int_eq(check_sh(NULL, "rm -rf '%s'", dir), 0);
 }
 END_TEST
 
@@ -334,14 +334,4 @@ spawn_suite(void)
 	return s;
 }
 
-int
-main(void)
-{
-	SRunner *sr = srunner_create(spawn_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+CHECK_MAIN(.suite = spawn_suite);

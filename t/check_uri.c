@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "config.h"
 #include "s3.h"
 #include "uri.h"
@@ -592,13 +593,11 @@ START_TEST(test_s3_unreachable)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+uri_suite(void)
 {
 	Suite *s = suite_create("uri");
 	TCase *tc = tcase_create("uri");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -615,9 +614,7 @@ main(void)
 	tcase_add_test(tc, test_s3_urls);
 	tcase_add_test(tc, test_s3_unreachable);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+CHECK_MAIN(.suite = uri_suite);

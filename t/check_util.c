@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "util.h"
 
 static char dir[64];
@@ -25,10 +26,8 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
+	/* not util_rm_rf(): that is what is under test */
+	if (check_sh(NULL, "rm -rf '%s'", dir) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
 }
 
@@ -100,13 +99,11 @@ START_TEST(test_read_file_bound)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+util_suite(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("util");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -114,9 +111,7 @@ main(void)
 	tcase_add_test(tc, test_rm_does_not_follow_links);
 	tcase_add_test(tc, test_read_file_bound);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+CHECK_MAIN(.suite = util_suite);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -281,6 +282,19 @@ run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 		http_retry_after(job->extra_headers, sizeof(job->extra_headers), job->cfg->retry_after);
 }
 
+/* The worker's peak resident set so far in kB (on Linux its VmHWM), or -1:
+ * the last field of the request log line, so that a test reads the peak
+ * instead of sampling /proc of a worker that may be done already. */
+static long
+peak_rss_kb(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return -1;
+	return ru.ru_maxrss;
+}
+
 /* Serve one job handed over by the supervisor. */
 static void
 serve(const struct config *cfg, int chan, uint32_t generation, const struct proto_job *pj,
@@ -334,14 +348,14 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 		close(body_fd);
 	/* client-supplied values escaped: each stays one field of the line */
 	log_request("job=%s client=%s%s%s method=%s path=%s endpoint=%s selector=%s status=%d "
-		    "in=%llu out=%llu ms=%llu",
+		    "in=%llu out=%llu ms=%llu rss_peak_kb=%ld",
 		    job.idstr, job.peer, job.identity[0] ? " identity=" : "",
 		    log_escape(job.identity, identity, sizeof(identity)),
 		    log_escape(req.method[0] ? req.method : "-", method, sizeof(method)),
 		    log_escape(req.path ? req.path : "-", path, sizeof(path)),
 		    job.endpoint ? job.endpoint : "-", log_escape(selector, sel, sizeof(sel)),
 		    job.status, (unsigned long long)job.bytes_in, (unsigned long long)job.bytes_out,
-		    (unsigned long long)(util_now_ms() - t0));
+		    (unsigned long long)(util_now_ms() - t0), peak_rss_kb());
 	if (job.status >= 400 && job.text[0])
 		log_info("job %s: %d %s", job.idstr, job.status, job.text);
 	http_request_free(&req);

@@ -23,8 +23,7 @@ mkdir -p "$KEYS/d1/swupdate" "$KEYS/d1/mender" "$T/audit"
 openssl genrsa -out "$KEYS/d1/swupdate/rsa-private.key" 2048 2>/dev/null
 openssl genrsa -traditional -out "$KEYS/d1/mender/private.key" 2048 2>/dev/null
 printf 'software = {};\n' >"$T/sw"
-own() { [ -n "$DSS_USER" ] && chown "$DSS_USER" "$@"; return 0; }
-own "$T/audit"
+dss_own "$T/audit"
 AUDIT=$T/audit/trail.jsonl
 
 post() { # post [curl args]: sign sw-description for d1, print the status
@@ -32,7 +31,7 @@ post() { # post [curl args]: sign sw-description for d1, print the status
 		"$@" "$URL/sign/swupdate"
 }
 # audit_has N: the trail has at least N lines (records follow the answer)
-audit_has() { [ -f "$AUDIT" ] && [ "$(wc -l <"$AUDIT")" -ge "$1" ]; }
+audit_has() { has_lines "$AUDIT" "$1"; }
 # record JOB EXPR: a field of JOB's audit record, via python
 record() {
 	python3 - "$AUDIT" "$1" "$2" <<'PY'
@@ -43,20 +42,20 @@ for l in open(sys.argv[1]):
         print(eval(sys.argv[3]))
 PY
 }
-last_job() { grep -o 'job=[0-9]*' "$DSS_LOG" | tail -1 | cut -d= -f2; }
 
 # --- a hostile subject, through a trusted proxy -----------------------------
 dss_start DIGSIGSERVER_AUDIT_FILE="$AUDIT" DIGSIGSERVER_TRUSTED_PROXIES=127.0.0.2 \
 	DIGSIGSERVER_AUDIT_REQUIRED=1 || exit 1
+log_mark
 subject=$'CN=x status=200 "q" \xff\\'
 check_eq "a subject with spaces, quotes and a non-UTF-8 byte: signed" 200 \
 	"$(post --interface 127.0.0.2 -H "X-Client-Subject: $subject")"
-job=$(last_job)
+job=$(logged_job ' path=/sign/swupdate .*status=200')
 check "the request log line is exactly its fields, the subject one of them" \
 	python3 - "$DSS_LOG" "$job" <<'PY'
 import sys
 want = ["job", "client", "identity", "method", "path", "endpoint", "selector", "status",
-        "in", "out", "ms"]
+        "in", "out", "ms", "rss_peak_kb"]
 for raw in open(sys.argv[1], "rb"):
     line = raw.decode("ascii")  # escaped: nothing but ASCII
     msg = line.rstrip("\n").split(" info: ", 1)[-1]
@@ -119,14 +118,15 @@ if command -v mender-artifact >/dev/null 2>&1; then
 		--compression none >/dev/null 2>&1
 	art=$A/$'art\xff.mender'
 	cp "$T/orig.mender" "$art"
-	own "$A" "$art"
+	dss_own "$A" "$art"
 	fpr=$(openssl rsa -in "$KEYS/d1/mender/private.key" -pubout -outform DER 2>/dev/null |
 		sha256sum | cut -d' ' -f1)
 	n=$(wc -l <"$AUDIT")
+	log_mark
 	code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=d1 \
 		--form-string "artifact-uri=file://$art" "$URL/sign/mender")
 	check_eq "mender: a non-UTF-8 artifact-uri is signed" 200 "$code"
-	job=$(last_job)
+	job=$(logged_job ' path=/sign/mender .*status=200')
 	wait_for 10 audit_has $((n + 1))
 	check_eq "... its audit record has the key fingerprint" "$fpr" \
 		"$(record "$job" 'd.get("key_sha256")')"
@@ -176,7 +176,7 @@ elif ! { mkdir -p "$SMALL" && mount -t tmpfs -o size=8m,mode=0755 tmpfs "$SMALL"
 	skip "full disk" "mounting a tmpfs failed"
 	exit 0
 fi
-own "$SMALL"
+dss_own "$SMALL"
 AUDIT=$SMALL/trail.jsonl
 
 # without AUDIT_REQUIRED: signing goes on; no half record; recovery

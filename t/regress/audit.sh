@@ -10,7 +10,7 @@ openssl rsa -in "$KEYS/d1/swupdate/rsa-private.key" -pubout -outform DER 2>/dev/
 	sha256sum | cut -d' ' -f1 >"$T/fpr"
 printf 'software = {};\n' >"$T/sw"
 mkdir -p "$T/audit"
-[ -n "$DSS_USER" ] && chown "$DSS_USER" "$T/audit"
+dss_own "$T/audit"
 AUDIT=$T/audit/trail.jsonl
 
 dss_start DIGSIGSERVER_AUDIT_FILE="$AUDIT" || exit 1
@@ -20,7 +20,7 @@ check_eq "signing 2" 200 "$(post d1)"
 check_eq "a refused attempt (missing key)" 404 "$(post nokeys)"
 check_eq "signing 3" 200 "$(post d1)"
 # the record is written when the worker reports DONE, just after the answer
-for i in $(seq 50); do [ "$(wc -l <"$AUDIT")" -ge 4 ] && break; sleep 0.05; done
+wait_for 10 has_lines "$AUDIT" 4
 check_eq "four lines, one per attempt" 4 "$(wc -l <"$AUDIT")"
 check "records carry the documented fields" python3 - "$AUDIT" "$(cat "$T/fpr")" "$(sha256sum "$T/sw" | cut -d' ' -f1)" <<'PY'
 import json, sys

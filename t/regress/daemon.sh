@@ -123,7 +123,9 @@ check_eq "the queued request completed" 200 "$(cat "$T/q3")"
 if [ -n "${DSS_VALGRIND:-}" ]; then
 	skip "worker credentials from /proc" "workers run inside valgrind"
 elif [ -n "$DSS_USER" ]; then
-	wpid=$(status_field 'd["pool"]["workers"][0]["pid"]')
+	# an idle worker of a settled pool: it stays until the next job
+	wait_for 30 pool_settled
+	wpid=$(status_field '[w["pid"] for w in d["pool"]["workers"] if w["state"] == "idle"][0]')
 	check_eq "worker uid is the service user's" "$(id -u $DSS_USER)" "$(awk '/^Uid:/{print $2}' /proc/$wpid/status)"
 	check_eq "worker gid is the service user's group" "$(id -g $DSS_USER)" "$(awk '/^Gid:/{print $2}' /proc/$wpid/status)"
 	check "worker real/effective/saved uids all dropped" sh -c "awk '/^Uid:/{exit !(\$2==\$3 && \$3==\$4 && \$4==\$5 && \$2!=0)}' /proc/$wpid/status"
@@ -161,24 +163,24 @@ check "no job directory left after the timeout" sh -c "[ -z \"\$(ls -A '$DSS_WOR
 check_eq "a normal job still works" 200 "$(post_sw)"
 
 # --- SIGHUP ---------------------------------------------------------------
-old=$(status_field '" ".join(sorted(str(w["pid"]) for w in d["pool"]["workers"]))')
+wait_for 30 pool_settled
+old=$(worker_pids)
 kill -HUP "$DSS_PID"
-sleep 0.5
-new=$(status_field '" ".join(sorted(str(w["pid"]) for w in d["pool"]["workers"] if w["state"] != "exiting"))')
-check "SIGHUP replaces idle workers" sh -c "[ -n '$new' ] && [ '$old' != '$new' ]"
+check "SIGHUP replaces idle workers" wait_for 30 workers_replaced "$old"
 check_eq "still serving after SIGHUP" 200 "$(post_sw)"
 dss_stop
 
 # --- leaks ------------------------------------------------------------------
 dss_start DIGSIGSERVER_WORKERS=4 || exit 1
 for i in $(seq 10); do post_sw >/dev/null; done
-sleep 0.3
-fd10=$(ls /proc/$DSS_PID/fd | wc -l)
+# compared at rest: jobs accounted for, every connection closed
+dss_settle
+fd10=$(dss_fds)
 rss10=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
 seq 490 | xargs -P 8 -I{} curl -s -o /dev/null -X POST -F distro=demo -F sw-description=@"$T/sw" "$URL/sign/swupdate"
 for i in $(seq 50); do curl -s -o /dev/null "$URL/status"; curl -s -o /dev/null "$URL/nothing"; done
-sleep 0.5
-fd500=$(ls /proc/$DSS_PID/fd | wc -l)
+dss_settle
+fd500=$(dss_fds)
 rss500=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
 check_eq "supervisor fds after 500 requests = after 10" "$fd10" "$fd500"
 if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ]; then
@@ -199,7 +201,9 @@ p1=$!
 wait_for 3 sh -c "[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pool\"][\"busy\"])')\" = 1 ]"
 wpids=$(status_field '" ".join(str(w["pid"]) for w in d["pool"]["workers"])')
 kill -TERM "$DSS_PID"
-sleep 0.3
+# the supervisor closes its listening socket
+not_listening() { ! ss -Hltn "( sport = :$PORT )" | grep -q .; }
+wait_for 10 not_listening
 check "after SIGTERM no new connections are accepted" sh -c "! curl -s -o /dev/null --max-time 2 '$URL/healthz'"
 wait $p1
 check_eq "SIGTERM lets the running job finish" 200 "$(cat "$T/g1")"

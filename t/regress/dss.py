@@ -3,7 +3,7 @@ curl -F sends them, made by hand when a test needs what curl cannot do
 (pause in the middle of a body, keep the connection open, record when each
 connection was made, its local port and whether the answer was complete).
 Scripts import it from t/regress (faults.sh copies it beside its own)."""
-import asyncio, json, os, time, urllib.request, uuid
+import asyncio, fcntl, json, os, struct, subprocess, termios, time, urllib.request, uuid
 
 def form(parts):
     """parts: [(name, value)], value "@path" for a file part."""
@@ -58,6 +58,24 @@ def recv_all(s):
             break
         data += chunk
     return data
+
+def read_by_server(s, timeout=60):
+    """Wait until the server has read every byte sent so far on socket s:
+    none left unacknowledged in s's send queue, none waiting in the
+    server's receive queue (ss).  True, or False after timeout seconds."""
+    cport = s.getsockname()[1]
+    sport = s.getpeername()[1]
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        unsent = struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, b"\0" * 4))[0]
+        out = subprocess.run(["ss", "-Htn", "state", "established",
+                              "( sport = :%d and dport = :%d )" % (sport, cport)],
+                             capture_output=True, text=True).stdout.split()
+        # the server's side of the connection: Recv-Q Send-Q Local Peer
+        if unsent == 0 and out and out[0] == "0":
+            return True
+        time.sleep(0.01)
+    return False
 
 def status(url):
     return json.load(urllib.request.urlopen(url + "/status", timeout=10))

@@ -58,14 +58,6 @@ trap faults_cleanup EXIT
 
 section() { [ -z "${FAULTS_ONLY:-}" ] || case " $FAULTS_ONLY " in *" $1 "*) ;; *) return 1 ;; esac; }
 pool_full() { [ "$(status_field 'd["pool"]["idle"] == d["pool"]["size"]')" = True ]; }
-no_job_dirs() { # no_job_dirs DIR...: no job-* entry in any
-	for _d in "$@"; do
-		for _j in "$_d"/job-*; do
-			[ -e "$_j" ] && { ls -l "$_d"; return 1; }
-		done
-	done
-	return 0
-}
 
 # --- keys and inputs ----------------------------------------------------------
 touch "$T/.start"
@@ -256,7 +248,7 @@ if command -v $MA >/dev/null 2>&1; then
 		cp "$T/orig.mender" "$T/art/a$i.mender"
 		echo "$T/art/a$i.mender" >>"$T/mender.list"
 	done
-	[ -n "$DSS_USER" ] && chown -R "$DSS_USER" "$T/art"
+	dss_own -R "$T/art"
 else
 	: >"$T/mender.list"
 fi
@@ -388,7 +380,7 @@ elif ! { mkdir -p "$SMALL" && mount -t tmpfs -o size=4m,mode=0755 tmpfs "$SMALL"
 else
 	mkmods "$T/mods" 6 100
 	mkdir -p "$SMALL/art"
-	[ -n "$DSS_USER" ] && chown "$DSS_USER" "$SMALL/art"
+	dss_own "$SMALL/art"
 	dss_start DIGSIGSERVER_WORK_DIR="$SMALL/work" DIGSIGSERVER_WORKERS=2 || exit 1
 	used0=$(df --output=used -B1024 "$SMALL" | tail -1)
 	head -c 6000000 /dev/urandom >"$T/6m"
@@ -432,7 +424,7 @@ else
 			--compression none >/dev/null 2>&1
 		rm -f "$SMALL/filler"
 		cp "$T/small.mender" "$SMALL/art/s.mender"
-		[ -n "$DSS_USER" ] && chown "$DSS_USER" "$SMALL/art/s.mender"
+		dss_own "$SMALL/art/s.mender"
 		fill 700
 		code=$(curl -s -D "$T/h" -o "$T/body" -w '%{http_code}' -X POST -F distro=m1 \
 			-F artifact-uri="file://$SMALL/art/s.mender" "$URL/sign/mender")
@@ -589,19 +581,33 @@ import json; d = json.load(open('$T/term.json')); assert d['refused'] == 32, d"
 	check "SIGTERM under load: no job directory left" no_job_dirs "$DSS_WORK"
 fi
 
-# late.py URL PID DELAY: connect, SIGTERM the daemon, send the request
-# DELAY seconds later; prints the status (the body must be the signature).
+# late.py URL PID: connect, SIGTERM the daemon, send the request once its
+# last worker has finished (the daemon has no child left: a stopping pool
+# is not refilled); prints the status (the body must be the signature).
 cat >"$T/late.py" <<'PY'
 import json, os, signal, socket, sys, time
 sys.path.insert(0, os.path.dirname(sys.argv[0]))
 import dss
 
-url, pid, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+url, pid = sys.argv[1], int(sys.argv[2])
+
+def children(parent):
+    n = 0
+    for p in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/status" % p) as f:
+                n += any(l.split() == ["PPid:", str(parent)] for l in f)
+        except (OSError, ValueError):
+            pass
+    return n
+
 host, port = dss.hostport(url)
 b, body = dss.form([("distro", "d1"), ("sw-description", "@" + os.environ["SW"])])
 s = socket.create_connection((host, port))
 os.kill(pid, signal.SIGTERM)
-time.sleep(delay)
+end = time.monotonic() + 60
+while children(pid) and time.monotonic() < end:
+    time.sleep(0.01)
 s.sendall(dss.head(host, port, "/sign/swupdate", b, len(body)) + body)
 s.settimeout(60)
 st, hd, bd, complete = dss.parse(dss.recv_all(s))
@@ -617,7 +623,7 @@ if section 5; then
 	slow=$!
 	wait_for 3 sh -c "[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pool\"][\"busy\"])')\" = 1 ]"
 	start=$(date +%s)
-	out=$(SW=$T/sw-description SIG=$T/sw.sig timeout 60 python3 "$T/late.py" "$URL" "$DSS_PID" 1.5)
+	out=$(SW=$T/sw-description SIG=$T/sw.sig timeout 90 python3 "$T/late.py" "$URL" "$DSS_PID")
 	wait $slow
 	check_eq "SIGTERM: the job running at the signal completes" 200 "$(cat "$T/slow.code")"
 	check_eq "SIGTERM: a request sent after the last worker finished, on a connection made before the signal: 200 (in $(($(date +%s) - start)) s)" \
@@ -676,17 +682,19 @@ if section 6; then
 	NSLOW=500
 	dss_start DIGSIGSERVER_WORKERS=4 DIGSIGSERVER_REQUEST_LINE_TIMEOUT=60 || exit 1
 	latency >/dev/null
-	wait_for 3 pool_full
-	sleep 0.3
-	fd0=$(ls /proc/$DSS_PID/fd | wc -l)
+	# at rest: every connection so far closed
+	dss_settle
+	fd0=$(dss_fds)
 	lat0=$(latency)
 	jobs0=$(status_field 'd["totals"]["jobs"]')
 	python3 "$T/slow.py" "$PORT" $NSLOW 5 "$T/slow.ready" "$T/slow.json" &
 	slowpid=$!
 	BG="$BG $slowpid"
 	wait_for 10 test -s "$T/slow.ready"
-	sleep 1.5
-	fd1=$(ls /proc/$DSS_PID/fd | wc -l)
+	# the supervisor has accepted them all
+	conns_at_least() { [ "$(dss_conns)" -ge "$1" ]; }
+	wait_for 30 conns_at_least $NSLOW
+	fd1=$(dss_fds)
 	held=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
 	lat1=$(latency)
 	echo "# signing latency: $lat0 ms alone, $lat1 ms beside $NSLOW slow clients ($((fd1 - fd0)) more fds)"

@@ -235,7 +235,9 @@ dss_stop
 # --- F16: /healthz while MAX_CONNECTIONS are held -------------------------------------
 dss_start DIGSIGSERVER_WORKERS=1 DIGSIGSERVER_MAX_CONNECTIONS=8 \
 	DIGSIGSERVER_REQUEST_LINE_TIMEOUT=60 || exit 1
-fd0=$(ls /proc/$DSS_PID/fd | wc -l)
+# at rest first: dss_start's own /status requests may still be closing
+dss_settle
+fd0=$(dss_fds)
 python3 "$T/hostile.py" idle "$URL" 8 "$T/idle.ready" "$T/idle.stop" >"$T/idle.out" &
 idle=$!
 BG="$BG $idle"

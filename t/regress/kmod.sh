@@ -78,17 +78,8 @@ unpack() {
 	tar -C "$T/$1.dir" -x --no-same-owner -f "$T/$1.out" ./lib/modules
 }
 
-# work_empty: the job directories are gone (the worker removes them just
-# after answering).
-work_empty() {
-	_i=0
-	while [ -n "$(ls -A "$DSS_WORK" 2>/dev/null)" ]; do
-		_i=$((_i + 1))
-		[ $_i -gt 100 ] && { ls -lAR "$DSS_WORK"; return 1; }
-		sleep 0.05
-	done
-	return 0
-}
+# work_empty (lib.sh) holds once the worker has removed its job directory,
+# which it does just after answering: wait for it.
 
 # audit_lines: how many lines the audit trail has.
 audit_lines() {
@@ -99,11 +90,7 @@ audit_lines() {
 # writes a job's line when the worker reports it done, which can be just
 # after the client has its answer).
 wait_audit() {
-	_i=0
-	while [ "$(audit_lines)" -le "$1" ] && [ $_i -lt 200 ]; do
-		_i=$((_i + 1))
-		sleep 0.05
-	done
+	wait_for 10 has_lines "$T/audit.log" $(($1 + 1))
 }
 
 # last_audit EXPR: a field of the last audit line, via python.
@@ -143,7 +130,7 @@ check_eq "modinfo sha256: sig_hashalgo" sha256 \
 check "a signed module is signed again, as sign-file does" sh -c "
 	[ \$(grep -c 'Module signature appended' \
 		'$T/rsa2048-sha512.dir/lib/modules/$VERSION/extra/presigned.ko') -eq 2 ]"
-check "work directory empty" work_empty
+check "work directory empty" wait_for 10 work_empty
 
 # --- audit ------------------------------------------------------------------
 fpr=$(openssl pkey -in "$T/keycopy/rsa2048/kmodsign/kernel-signkey.priv" -pubout -outform DER |
@@ -280,7 +267,7 @@ bad no-machine-dir 404 "" -F machine=unknown -F artifact=@modules-in.tar.gz
 bad no-cert 404 "" -F machine=nocert -F artifact=@modules-in.tar.gz
 check "missing certificate: the answer names the file" grep -q "kernel-signkey.x509" "$T/no-cert.out"
 bad key-mismatch 500 "Signing error" -F machine=mismatch -F artifact=@modules-in.tar.gz
-check "work directory empty" work_empty
+check "work directory empty" wait_for 10 work_empty
 
 # --- hostile and broken artifacts ---------------------------------------------
 # hostile NAME FILE [DESC]: 400 Invalid artifact, nothing outside, work empty.
@@ -296,7 +283,7 @@ hostile() {
 	else
 		not_ok "$1: nothing written outside" "$(ls -la "$T/outside")"
 	fi
-	check "$1: work directory empty" work_empty
+	check "$1: work directory empty" wait_for 10 work_empty
 }
 (cd "$T" && tar -C in -cf plain.tar lib/modules && cp plain.tar plain.tar.gz)
 hostile not-gzip plain.tar.gz
@@ -350,7 +337,7 @@ hostile bomb-members members.tar.gz
 $MKTAR "$T/members20.tar.gz" $(for i in $(seq 1 20); do echo "file:m$i.ko"; done)
 code=$(post members20 -F machine=rsa2048 -F artifact=@members20.tar.gz)
 check_eq "20 members under a limit of 20: 200" 200 "$code"
-check "work directory empty" work_empty
+check "work directory empty" wait_for 10 work_empty
 dss_stop
 check "no worker crashed, no sanitizer report" \
 	sh -c "! grep -i -e 'crashed' -e 'Sanitizer' -e 'runtime error' '$T'/dss.log.*"

@@ -7,6 +7,21 @@
 #   dss_stop                 SIGTERM and wait
 #   ok / not_ok / check / check_eq / skip    one TAP-like line each
 #   wait_for SECONDS CMD...  poll until CMD succeeds
+#   status_field EXPR        a value of /status (d is the parsed JSON)
+#   dss_own PATH...          give PATH to the service user (when root)
+#   has_lines FILE N         FILE has at least N lines
+#   work_empty [DIR]         nothing in DIR (default $DSS_WORK)
+#   no_job_dirs [DIR...]     no job-* entry in any DIR (default $DSS_WORK)
+#   pool_settled             every worker idle and ready, nothing queued
+#   worker_pids              the pids of the pool's workers
+#   dss_conns                client connections the supervisor holds open
+#   dss_fds                  how many descriptors the supervisor has open
+#   dss_settle [SECONDS]     wait until the pool is settled and the
+#                            supervisor holds no client connection
+#   dss_reload [SECONDS]     SIGHUP, then wait until every worker is a new,
+#                            idle one (workers take the new settings)
+#   log_mark; logged_job RE  the job id of the request log line matching RE
+#                            written since log_mark (waits for it)
 
 SRC=${SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${BUILD:-$SRC/build}
@@ -150,6 +165,130 @@ wait_for() {
 # status_field EXPR: a value from /status via python's json module.
 status_field() {
 	curl -s "$URL/status" | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+
+# Give the service user these files (when the tests run as root).
+dss_own() {
+	[ -n "$DSS_USER" ] && chown "$DSS_USER" "$@"
+	return 0
+}
+
+# has_lines FILE N: FILE exists and has at least N lines.
+has_lines() {
+	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+# work_empty [DIR]: DIR (the daemon's work directory) is empty; lists it when not.
+work_empty() {
+	[ -z "$(ls -A "${1:-$DSS_WORK}" 2>/dev/null)" ] && return 0
+	ls -lAR "${1:-$DSS_WORK}"
+	return 1
+}
+
+# no_job_dirs [DIR...]: no job-* entry in any DIR (the daemon's work directory).
+no_job_dirs() {
+	[ $# -gt 0 ] || set -- "$DSS_WORK"
+	for _d in "$@"; do
+		for _j in "$_d"/job-*; do
+			[ -e "$_j" ] && { ls -l "$_d"; return 1; }
+		done
+	done
+	return 0
+}
+
+# pool_settled: every worker is idle and ready (none starting, exiting or
+# busy) and nothing is queued: all jobs so far are fully accounted for.
+pool_settled() {
+	[ "$(status_field 'd["pool"]["idle"] == d["pool"]["size"] and d["pool"]["busy"] == 0 and
+d["pool"]["starting"] == 0 and d["pool"]["exiting"] == 0 and d["queue"]["length"] == 0 and
+len(d["pool"]["workers"]) == d["pool"]["size"]' 2>/dev/null)" = True ]
+}
+
+worker_pids() {
+	status_field '" ".join(str(w["pid"]) for w in d["pool"]["workers"])'
+}
+
+# dss_conns: how many TCP connections the supervisor holds open: its
+# sockets other than the listener and the worker channels (unix sockets).
+# A connection counts until the supervisor closes it, whatever TCP state
+# it has reached meanwhile.
+dss_conns() {
+	python3 - "$DSS_PID" <<'PY'
+import os, sys
+pid = sys.argv[1]
+other = set()
+for l in open("/proc/net/unix").readlines()[1:]:
+    f = l.split()
+    if len(f) > 6:
+        other.add(f[6])
+for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        for l in open(name).readlines()[1:]:
+            f = l.split()
+            if f[3] == "0A":  # LISTEN
+                other.add(f[9])
+    except FileNotFoundError:
+        pass
+n = 0
+for fd in os.listdir("/proc/%s/fd" % pid):
+    try:
+        t = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+    except OSError:
+        continue
+    if t.startswith("socket:[") and t[8:-1] not in other:
+        n += 1
+print(n)
+PY
+}
+
+dss_fds() {
+	ls "/proc/$DSS_PID/fd" | wc -l
+}
+
+_no_conns() {
+	[ "$(dss_conns)" = 0 ]
+}
+
+# dss_settle [SECONDS]: wait until the pool is settled, then until the
+# supervisor has closed every client connection (/status's own too), so
+# that its descriptors and memory can be compared with another moment.
+dss_settle() {
+	wait_for "${1:-30}" pool_settled && wait_for "${1:-30}" _no_conns
+}
+
+# workers_replaced PIDS: the pool is settled and none of its workers is
+# one of PIDS.
+workers_replaced() {
+	pool_settled || return 1
+	for _p in $(worker_pids); do
+		case " $1 " in *" $_p "*) return 1 ;; esac
+	done
+	return 0
+}
+
+# dss_reload [SECONDS]: SIGHUP, then wait until every worker is a new,
+# idle one (a worker takes the settings in force when it is forked).
+dss_reload() {
+	_old=$(worker_pids)
+	kill -HUP "$DSS_PID"
+	wait_for "${1:-30}" workers_replaced "$_old"
+}
+
+# log_mark: remember where the daemon's log ends now.
+log_mark() {
+	_log_mark=$(wc -l <"$DSS_LOG")
+}
+
+_logged_jobs() {
+	tail -n +$((${_log_mark:-0} + 1)) "$DSS_LOG" | grep -E "$1" | grep -o ' job=[0-9][0-9]*' |
+		cut -d= -f2 | grep .
+}
+
+# logged_job RE: the job id of the last request log line since log_mark
+# that matches RE (grep -E); waits for it, as a worker writes the line
+# just after its answer.
+logged_job() {
+	wait_for 10 _logged_jobs "$1" >/dev/null && _logged_jobs "$1" | tail -n 1
 }
 
 # Sanitizer and valgrind reports of every daemon this script ran.

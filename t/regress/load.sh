@@ -15,15 +15,16 @@ N=${DSS_LOAD_REQUESTS:-10000}
 dss_start DIGSIGSERVER_WORKERS=4 DIGSIGSERVER_LOG_LEVEL=warning || exit 1
 # warm up, then measure the supervisor
 $LOAD "$URL" /sign/swupdate 100 8 distro=d1 sw-description=@"$T/sw-description" >/dev/null
-sleep 0.3
-fd0=$(ls /proc/$DSS_PID/fd | wc -l)
+# compared at rest: jobs accounted for, every connection closed
+dss_settle
+fd0=$(dss_fds)
 rss0=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
 $LOAD "$URL" /sign/swupdate "$N" 64 distro=d1 sw-description=@"$T/sw-description" >"$T/load.json"
 echo "# $(cat "$T/load.json")"
 check "$N requests from 64 clients: all 200" python3 -c "
 import json; d = json.load(open('$T/load.json')); assert d['status'] == {'200': $N}, d"
-sleep 0.5
-fd1=$(ls /proc/$DSS_PID/fd | wc -l)
+dss_settle
+fd1=$(dss_fds)
 rss1=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
 check_eq "supervisor open fds unchanged by the load" "$fd0" "$fd1"
 if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ]; then

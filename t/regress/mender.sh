@@ -51,8 +51,7 @@ make_art "$T/src/gzip.mender"
 $MA write module-image -T testmod -t testdev -n module -f "$T/src/f1" -f "$T/src/f2" \
 	-o "$T/src/lzma.mender" --compression lzma >/dev/null 2>&1
 chmod 0644 "$T"/src/*.mender
-own() { [ -n "$DSS_USER" ] && chown "$DSS_USER" "$@"; return 0; }
-own "$A"
+dss_own "$A"
 
 dss_start || exit 1
 
@@ -63,7 +62,7 @@ sign() { # sign DISTRO URI: the HTTP status; the body in $T/body
 body() { cat "$T/body"; }
 fresh() { # fresh NAME SRC: a new copy in $A, owned by the service user
 	cp "$T/src/$2" "$A/$1"
-	own "$A/$1"
+	dss_own "$A/$1"
 	echo "$A/$1"
 }
 

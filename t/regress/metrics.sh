@@ -11,7 +11,8 @@ for i in 1 2 3; do
 	curl -s -o /dev/null -X POST -F distro=d1 -F sw-description=@"$T/sw" "$URL/sign/swupdate"
 done
 curl -s -o /dev/null -X POST -F distro=nokeys -F sw-description=@"$T/sw" "$URL/sign/swupdate"
-sleep 0.2
+# every job done and counted (the count follows the answer)
+wait_for 30 pool_settled
 curl -s "$URL/metrics" >"$T/metrics"
 if command -v promtool >/dev/null; then
 	check "promtool check metrics accepts /metrics" sh -c "promtool check metrics <'$T/metrics'"

@@ -61,10 +61,7 @@ EOT
 nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" &
 NGINX_PID=$!
 trap 'kill $NGINX_PID 2>/dev/null; wait $NGINX_PID 2>/dev/null; _cleanup' EXIT
-for i in $(seq 100); do
-	curl -s -o /dev/null --cacert "$P/ca.crt" "https://127.0.0.1:$NPORT/healthz" && break
-	sleep 0.05
-done
+wait_for 10 curl -s -o /dev/null --cacert "$P/ca.crt" "https://127.0.0.1:$NPORT/healthz"
 check "nginx example starts with the generated certificates" \
 	curl -s -o /dev/null --fail --cacert "$P/ca.crt" "https://127.0.0.1:$NPORT/healthz"
 via() { # via [curl args]: sign through nginx, print the status

@@ -51,8 +51,15 @@ s3_get() { s3curl GET "/$1" && cp "$T/curl.out" "$2"; } # s3_get BUCKET/KEY FILE
 fault() { curl -s -X POST "$DIGSIGSERVER_S3_ENDPOINT/__dss_fault?$1"; }
 # requests seen by the emulator since mark
 mark() { _mark=$(wc -l <"$LOG"); }
-# (the emulator logs a request when its answer is sent: give it a moment)
-since() { sleep 0.3; tail -n +$((_mark + 1)) "$LOG"; }
+# (the emulator logs a request once its answer is sent, which may be just
+# after the client has it: a marker request, logged at once, comes after
+# those, so the log is read up to the marker)
+since() {
+	_id=$(date +%s%N)
+	curl -s -o /dev/null "$DIGSIGSERVER_S3_ENDPOINT/__dss_mark?$_id"
+	wait_for 10 grep -q "__dss_mark?$_id " "$LOG"
+	tail -n +$((_mark + 1)) "$LOG" | sed "/__dss_mark?$_id /,\$d"
+}
 key() { # key SELECTOR TAG FILE: s3test's status line; the key in $T/key.out
 	rm -f "$T/key.out"
 	"$S3TEST" key "$1" "$2" "$3" "$T/key.out" 2>>"$T/s3test.log"
@@ -202,11 +209,7 @@ mkdir -p "$T/job3"
 "$S3TEST" replace s3://dss-artifacts/ci/a1.mender "$T/job3" "$T/fifo1" >"$T/race.out" \
 	2>>"$T/s3test.log" &
 pid=$!
-i=0
-while [ ! -e "$T/job3/artifact.out" ] && [ $i -lt 200 ]; do
-	i=$((i + 1))
-	sleep 0.05
-done
+wait_for 10 test -e "$T/job3/artifact.out"
 s3_put "$T/a1" dss-artifacts/ci/a1.mender >/dev/null
 timeout 60 sh -c "cat '$T/signed' >'$T/fifo1'"
 wait "$pid"
@@ -221,11 +224,8 @@ mark
 DIGSIGSERVER_S3_PART_SIZE=$((5 * MiB)) "$S3TEST" put "$T/big" s3://dss-artifacts/ci/a1.mender \
 	>/dev/null 2>>"$T/s3test.log" &
 pid=$!
-i=0
-while [ "$(since | grep -c 'partNumber=')" -lt 2 ] && [ $i -lt 200 ]; do
-	i=$((i + 1))
-	sleep 0.05
-done
+parts_up() { [ "$(since | grep -c 'partNumber=')" -ge 2 ]; }
+wait_for 10 parts_up
 {
 	kill -KILL "$pid"
 	wait "$pid"

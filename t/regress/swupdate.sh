@@ -139,7 +139,8 @@ s = socket.create_connection((host, port))
 s.sendall(dss.head(host, port, "/sign/swupdate", b, len(body)))
 half = len(body) // 2
 s.sendall(body[:half])
-time.sleep(1.5)
+# the worker has read that half (and kept it in memory)
+print("half read:", dss.read_by_server(s))
 print("during upload:", sorted(os.listdir(work)))
 s.sendall(body[half:])
 status, _, sig, _ = dss.parse(dss.recv_all(s))
@@ -147,13 +148,15 @@ print("HTTP status", status)
 open(out, "wb").write(sig)
 PY
 check "slow upload: no job directory or file while sw-description arrives" \
-	grep -qx 'during upload: \[\]' "$T/slow.out"
+	sh -c "grep -qx 'half read: True' '$T/slow.out' && grep -qx 'during upload: \[\]' '$T/slow.out'"
 check "slow upload: 200 and the signature is openssl's" sh -c "
 	grep -qx 'HTTP status 200' '$T/slow.out' && cmp '$T/slow.sig' '$T/sig.ref'"
 if [ "$(id -u)" -eq 0 ]; then
 	# workers fork from a supervisor that has not loaded libarchive or
 	# libcurl (a file:// key store): neither is mapped in an idle worker
-	w=$(pgrep -P "$DSS_PID" | head -n1)
+	# an idle worker of a settled pool: it stays until the next job
+	wait_for 30 pool_settled
+	w=$(status_field '[w["pid"] for w in d["pool"]["workers"] if w["state"] == "idle"][0]')
 	check "an idle worker maps neither libarchive nor libcurl" sh -c "
 		[ -n '$w' ] && grep -q libcrypto /proc/$w/maps &&
 		! grep -qE 'libarchive|libcurl' /proc/$w/maps /proc/$DSS_PID/maps"

@@ -135,15 +135,6 @@ got_env() { LC_ALL=C sort "$1.env"; }
 # expect_tools LIST...: the files _tools should hold ("<path> <mode> <type>").
 tools_files() { grep -v ' d$' "$1.tools" | cut -d' ' -f1 | LC_ALL=C sort; }
 sorted() { printf '%s\n' "$@" | LC_ALL=C sort; }
-# no_jobdirs: the worker has removed every job directory (waits a little).
-no_jobdirs() {
-	for _ in $(seq 1 40); do
-		ls -d "$DSS_WORK"/job-* >/dev/null 2>&1 || return 0
-		sleep 0.05
-	done
-	ls -ld "$DSS_WORK"/job-*
-	return 1
-}
 
 dss_start DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" DIGSIGSERVER_AUDIT_FILE="$AUDIT" \
 	DIGSIGSERVER_WORKERS=3 || exit 0
@@ -172,7 +163,7 @@ check "t186: key file is rsa_priv.pem beside the work dir, not in it" \
 	sh -c "[ \"\$(basename '$PKC')\" = rsa_priv.pem ] && case '$PKC' in '$CWD'/*) false ;; /*) true ;; *) false ;; esac"
 check_eq "t186: key file 0600, same bytes as the key store" "-u 600 $(keysum tx2 rsa_priv.pem)" \
 	"$(cat "$R.keys")"
-check "t186: no job directory (no key file) is left once the job is over" no_jobdirs
+check "t186: no job directory (no key file) is left once the job is over" wait_for 10 no_job_dirs
 check_eq "t186: exact environment: MANIFEST + PATH + MACHINE" \
 	"$(expect_env "$R" "$T/mf1" L4T-32.4.3-tegra186 tx2)" "$(got_env "$R")"
 check_eq "t186 R32.4.3: staged tools" \
@@ -555,7 +546,8 @@ pack "$P" "$T/fail.tar.gz"
 lines_before=$(wc -l <"$DSS_LOG")
 check_eq "failing helper: 500" 500 "$(post tx2 tegra186 32.7.4 "$T/fail.tar.gz")"
 check_eq "failing helper: body Signing error" "Signing error" "$(body)"
-sleep 0.3
+# the job's request log line comes after everything else it logs
+wait_for 10 sh -c "tail -n +$((lines_before + 1)) '$DSS_LOG' | grep -q 'path=/sign/tegra .*status=500'"
 tail -n +"$((lines_before + 1))" "$DSS_LOG" >"$T/faillog"
 check "failing helper: exit status at warning level" grep -q 'warning.*tegra186-flash-helper failed: exit status 3' "$T/faillog"
 check "failing helper: its last output lines at warning level" \
@@ -649,20 +641,14 @@ t0=$(date +%s)
 check_eq "hanging helper: 504" 504 "$(post tx2 tegra186 32.7.4 "$T/hang.tar.gz")"
 check "hanging helper: answered near RESPONSE_TIMEOUT=2" test $(($(date +%s) - t0)) -le 6
 R=$(runs)
-sleep 0.5
-check "hanging helper: the helper and its background child are gone" sh -c "
+check "hanging helper: the helper and its background child are gone" wait_for 10 sh -c "
 	for p in \$(cat '$R.bgpid') \$(cat '$R.pgid'); do
-		[ -d /proc/\$p ] && ! grep -q '^State:.*Z' /proc/\$p/status && exit 1
+		[ -d /proc/\$p ] && ! grep -q '^State:.*Z' /proc/\$p/status 2>/dev/null && exit 1
 	done; exit 0"
-idle=
-for _ in $(seq 1 100); do
-	idle=$(status_field "d['pool']['idle']" 2>/dev/null)
-	[ "$idle" = 2 ] && break
-	sleep 0.05
-done
-check_eq "hanging helper: pool refilled (/status idle = 2)" 2 "$idle"
+idle2() { [ "$(status_field "d['pool']['idle']" 2>/dev/null)" = 2 ]; }
+check "hanging helper: pool refilled (/status idle = 2)" wait_for 10 idle2
 check_eq "hanging helper: /status counts the timeout" 1 "$(status_field "d['totals']['timeouts']")"
-check "hanging helper: its job directory is gone" no_jobdirs
+check "hanging helper: its job directory is gone" wait_for 10 no_job_dirs
 check_eq "after the timeout, the next job signs" 200 "$(post tx2 tegra186 32.7.4 "$T/in1.tar.gz")"
 
 # ============================================================================
@@ -673,7 +659,7 @@ dss_stop
 TOKF=$T/tokens
 printf 'ci-bot tegra * sha256:%s\n' \
 	"$(printf 0123456789abcdef0123456789abcdef | sha256sum | cut -d' ' -f1)" >"$TOKF"
-[ -n "$DSS_USER" ] && chown "$DSS_USER" "$TOKF"
+dss_own "$TOKF"
 chmod 0600 "$TOKF"
 dss_start DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" DIGSIGSERVER_AUDIT_FILE="$AUDIT" \
 	DIGSIGSERVER_TOKENS_FILE="$TOKF" DIGSIGSERVER_WORKERS=2 || exit 0

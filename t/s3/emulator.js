@@ -20,7 +20,8 @@
  * Fault injection for retry tests: POST /__dss_fault?status=503&count=2
  * makes the next 2 S3 requests answer 503 (status=0 closes the connection
  * without an answer, delay=SECONDS holds the answer back, skip=N lets N
- * requests through first).
+ * requests through first).  GET /__dss_mark?ID is logged at once, so that
+ * a test knows every request answered before it is in the log.
  *
  * Usage: node emulator.js DIR [--bucket NAME]...
  *   Writes DIR/port (the proxy's port) once both servers listen, and
@@ -222,6 +223,13 @@ async function main() {
 		req.on('end', async () => {
 			const body = Buffer.concat(chunks);
 			const log = (status) => console.log(`${new Date().toISOString()} ${req.method} ${req.url} ${body.length} -> ${status}`);
+			if (req.url.startsWith('/__dss_mark')) {
+				// logged at once: a test reads the log up to it
+				res.writeHead(204);
+				res.end();
+				log('mark');
+				return;
+			}
 			if (req.url.startsWith('/__dss_fault')) {
 				const q = parseQuery(req.url.split('?')[1] || '');
 				faults = { status: +(q.status || 0), count: +(q.count || 0), delay: +(q.delay || 0),

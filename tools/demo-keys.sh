@@ -1,5 +1,5 @@
 #!/bin/sh
-# t/demo-keys.sh DIR: create a demo key store under DIR/keys with freshly
+# tools/demo-keys.sh DIR: create a demo key store under DIR/keys with freshly
 # generated development keys for every signer (machine "demo", distro
 # "demo"), owned by the service user when run as root.  Development keys
 # only: never use them for anything you ship.

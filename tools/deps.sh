@@ -1,5 +1,5 @@
 #!/bin/sh
-# t/deps.sh build|test: install the Debian packages digsigserver needs to
+# tools/deps.sh build|test: install the Debian packages digsigserver needs to
 # build (build) or to run its tests and benchmarks (test) when they are
 # missing.  Needs root (or sudo) only when something is missing.
 set -eu

@@ -1,0 +1,258 @@
+/*
+ * check_acl.c: unit tests of lib/acl.c, the address lists of
+ * STATUS_ALLOW and TRUSTED_PROXIES: IPv4 and IPv6 addresses and
+ * prefixes (on and off octet boundaries), IPv4-mapped IPv6 peers against
+ * IPv4 entries, separators, and bad entries refused with their text.
+ */
+#include <check.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "acl.h"
+#include "check_main.h"
+
+static char err[256];
+
+static struct acl *
+parse_ok(const char *spec)
+{
+	struct acl *a = NULL;
+
+	err[0] = '\0';
+	ck_assert_msg(acl_parse(spec, &a, err, sizeof(err)) == 0, "%s: %s", spec, err);
+	ck_assert_ptr_nonnull(a);
+	return a;
+}
+
+/* 1 if the textual address (IPv4 or IPv6) matches acl. */
+static int
+match(const struct acl *a, const char *addr)
+{
+	struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(1234)};
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(1234)};
+
+	if (inet_pton(AF_INET, addr, &v4.sin_addr) == 1)
+		return acl_match(a, (struct sockaddr *)&v4);
+	ck_assert_msg(inet_pton(AF_INET6, addr, &v6.sin6_addr) == 1, "bad test address %s", addr);
+	return acl_match(a, (struct sockaddr *)&v6);
+}
+
+START_TEST(test_empty)
+{
+	struct acl *a = parse_ok(NULL);
+
+	ck_assert_int_eq(match(a, "127.0.0.1"), 0);
+	ck_assert_int_eq(match(a, "::1"), 0);
+	acl_free(a);
+	a = parse_ok("");
+	ck_assert_int_eq(match(a, "127.0.0.1"), 0);
+	acl_free(a);
+	a = parse_ok(" , \t,");
+	ck_assert_int_eq(match(a, "0.0.0.0"), 0);
+	acl_free(a);
+	ck_assert_int_eq(match(NULL, "127.0.0.1"), 0);
+	acl_free(NULL);
+}
+END_TEST
+
+START_TEST(test_ipv4)
+{
+	struct acl *a = parse_ok("127.0.0.0/8,10.1.2.0/24,192.168.7.7,172.16.0.0/12");
+
+	ck_assert_int_eq(match(a, "127.0.0.1"), 1);
+	ck_assert_int_eq(match(a, "127.255.255.255"), 1);
+	ck_assert_int_eq(match(a, "128.0.0.1"), 0);
+	ck_assert_int_eq(match(a, "10.1.2.0"), 1);
+	ck_assert_int_eq(match(a, "10.1.2.255"), 1);
+	ck_assert_int_eq(match(a, "10.1.3.0"), 0);
+	ck_assert_int_eq(match(a, "10.1.1.255"), 0);
+	/* a bare address is a /32 */
+	ck_assert_int_eq(match(a, "192.168.7.7"), 1);
+	ck_assert_int_eq(match(a, "192.168.7.6"), 0);
+	ck_assert_int_eq(match(a, "192.168.7.8"), 0);
+	/* a prefix off an octet boundary */
+	ck_assert_int_eq(match(a, "172.16.0.1"), 1);
+	ck_assert_int_eq(match(a, "172.31.255.255"), 1);
+	ck_assert_int_eq(match(a, "172.32.0.0"), 0);
+	ck_assert_int_eq(match(a, "172.15.255.255"), 0);
+	/* IPv4 entries say nothing of native IPv6 addresses */
+	ck_assert_int_eq(match(a, "::1"), 0);
+	ck_assert_int_eq(match(a, "::127.0.0.1"), 0);
+	acl_free(a);
+
+	/* host bits in an entry are ignored past its prefix */
+	a = parse_ok("10.9.8.7/16");
+	ck_assert_int_eq(match(a, "10.9.0.1"), 1);
+	ck_assert_int_eq(match(a, "10.10.8.7"), 0);
+	acl_free(a);
+
+	/* /0 is every IPv4 address, and /31 two of them */
+	a = parse_ok("0.0.0.0/0");
+	ck_assert_int_eq(match(a, "255.255.255.255"), 1);
+	ck_assert_int_eq(match(a, "1.2.3.4"), 1);
+	ck_assert_int_eq(match(a, "2001:db8::1"), 0);
+	acl_free(a);
+	a = parse_ok("10.0.0.2/31");
+	ck_assert_int_eq(match(a, "10.0.0.2"), 1);
+	ck_assert_int_eq(match(a, "10.0.0.3"), 1);
+	ck_assert_int_eq(match(a, "10.0.0.1"), 0);
+	ck_assert_int_eq(match(a, "10.0.0.4"), 0);
+	acl_free(a);
+}
+END_TEST
+
+START_TEST(test_ipv6)
+{
+	struct acl *a = parse_ok("::1,2001:db8::/32,fe80::/10,2001:db8:1:2:3:4:5:6/127");
+
+	ck_assert_int_eq(match(a, "::1"), 1);
+	ck_assert_int_eq(match(a, "::2"), 0);
+	ck_assert_int_eq(match(a, "2001:db8::1"), 1);
+	ck_assert_int_eq(match(a, "2001:db8:ffff:ffff::1"), 1);
+	ck_assert_int_eq(match(a, "2001:db9::1"), 0);
+	ck_assert_int_eq(match(a, "2001:db7:ffff::1"), 0);
+	ck_assert_int_eq(match(a, "fe80::1"), 1);
+	ck_assert_int_eq(match(a, "febf:ffff::1"), 1);
+	ck_assert_int_eq(match(a, "fec0::1"), 0);
+	ck_assert_int_eq(match(a, "2001:db8:1:2:3:4:5:7"), 1);
+	/* IPv6 entries say nothing of IPv4 peers */
+	ck_assert_int_eq(match(a, "127.0.0.1"), 0);
+	acl_free(a);
+
+	a = parse_ok("::/0");
+	ck_assert_int_eq(match(a, "ffff::1"), 1);
+	ck_assert_int_eq(match(a, "1.2.3.4"), 0);
+	acl_free(a);
+}
+END_TEST
+
+/* An IPv4 client of a dual-stack socket arrives as ::ffff:a.b.c.d. */
+START_TEST(test_v4_mapped)
+{
+	struct acl *a = parse_ok("127.0.0.0/8,10.1.2.3");
+
+	ck_assert_int_eq(match(a, "::ffff:127.0.0.1"), 1);
+	ck_assert_int_eq(match(a, "::ffff:10.1.2.3"), 1);
+	ck_assert_int_eq(match(a, "::ffff:10.1.2.4"), 0);
+	ck_assert_int_eq(match(a, "::ffff:128.0.0.1"), 0);
+	/* not mapped: the IPv4-compatible form and a NAT64 prefix */
+	ck_assert_int_eq(match(a, "::127.0.0.1"), 0);
+	ck_assert_int_eq(match(a, "64:ff9b::127.0.0.1"), 0);
+	acl_free(a);
+
+	/* an IPv6 entry for the mapped range matches them too */
+	a = parse_ok("::ffff:0:0/96");
+	ck_assert_int_eq(match(a, "::ffff:8.8.8.8"), 1);
+	ck_assert_int_eq(match(a, "8.8.8.8"), 0);
+	acl_free(a);
+}
+END_TEST
+
+START_TEST(test_separators)
+{
+	struct acl *a = parse_ok("  127.0.0.1 ,::1\t10.0.0.0/8,,192.168.0.1 ");
+
+	ck_assert_int_eq(match(a, "127.0.0.1"), 1);
+	ck_assert_int_eq(match(a, "::1"), 1);
+	ck_assert_int_eq(match(a, "10.200.0.1"), 1);
+	ck_assert_int_eq(match(a, "192.168.0.1"), 1);
+	ck_assert_int_eq(match(a, "192.168.0.2"), 0);
+	acl_free(a);
+}
+END_TEST
+
+START_TEST(test_other_families)
+{
+	struct acl *a = parse_ok("0.0.0.0/0,::/0");
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+
+	ck_assert_int_eq(acl_match(a, (struct sockaddr *)&un), 0);
+	acl_free(a);
+}
+END_TEST
+
+START_TEST(test_bad_entries)
+{
+	static const char *bad[] = {
+	    "10.0.0.0/33",
+	    "::1/129",
+	    "10.0.0.0/",
+	    "10.0.0.0/x",
+	    "10.0.0.0/8x",
+	    "10.0.0.0/-1",
+	    "10.0.0.0/8/8",
+	    "/8",
+	    "localhost",
+	    "10.0.0",
+	    "10.0.0.256",
+	    "1.2.3.4.5",
+	    "::1::2",
+	    "2001:db8::g",
+	    "[::1]",
+	    "fe80::1%lo",
+	    "10.0.0.1:80",
+	    "0x7f.0.0.1",
+	    "2001:0db8:0000:0000:0000:ff00:0042:8329/64/1",
+	    "1111:2222:3333:4444:5555:6666:7777:8888:9999",
+	};
+	char spec[300], want[400];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct acl *a = (struct acl *)&a;
+
+		/* alone, and after good entries: the bad one is named */
+		snprintf(want, sizeof(want), "\"%s\" is not an address or address/prefix", bad[i]);
+		err[0] = '\0';
+		ck_assert_msg(acl_parse(bad[i], &a, err, sizeof(err)) == -1, "%s accepted", bad[i]);
+		ck_assert_ptr_null(a);
+		ck_assert_str_eq(err, want);
+		snprintf(spec, sizeof(spec), "127.0.0.1,::1 %s,10.0.0.1", bad[i]);
+		a = (struct acl *)&a;
+		err[0] = '\0';
+		ck_assert_msg(acl_parse(spec, &a, err, sizeof(err)) == -1, "%s accepted", spec);
+		ck_assert_ptr_null(a);
+		ck_assert_str_eq(err, want);
+	}
+}
+END_TEST
+
+/* An entry longer than any address is refused, not cut. */
+START_TEST(test_long_entry)
+{
+	char spec[200];
+	struct acl *a = NULL;
+
+	memset(spec, '1', sizeof(spec) - 1);
+	spec[sizeof(spec) - 1] = '\0';
+	ck_assert_int_eq(acl_parse(spec, &a, err, sizeof(err)), -1);
+	ck_assert_ptr_null(a);
+	ck_assert_ptr_nonnull(strstr(err, "is not an address or address/prefix"));
+	/* the longest IPv6 text with a prefix still fits */
+	a = parse_ok("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128");
+	ck_assert_int_eq(match(a, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), 1);
+	acl_free(a);
+}
+END_TEST
+
+static Suite *
+acl_suite(void)
+{
+	Suite *s = suite_create("acl");
+	TCase *tc = tcase_create("acl");
+
+	tcase_add_test(tc, test_empty);
+	tcase_add_test(tc, test_ipv4);
+	tcase_add_test(tc, test_ipv6);
+	tcase_add_test(tc, test_v4_mapped);
+	tcase_add_test(tc, test_separators);
+	tcase_add_test(tc, test_other_families);
+	tcase_add_test(tc, test_bad_entries);
+	tcase_add_test(tc, test_long_entry);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(.suite = acl_suite);

@@ -1,0 +1,54 @@
+/*
+ * check_main.c: see check_main.h.  Linked into every Check program as
+ * t/libcheckmain.a, so that a program with its own main() may still use
+ * check_sh().
+ */
+#include "check_main.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+int
+check_main_run(const struct check_main *m)
+{
+	SRunner *sr;
+	int failed;
+
+	if (m->before != NULL && m->before() != 0)
+		return EXIT_FAILURE;
+	sr = srunner_create(m->suite());
+	if (m->fork)
+		srunner_set_fork_status(sr, CK_FORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	if (m->after != NULL)
+		m->after();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+int
+check_sh(const char *dir, const char *fmt, ...)
+{
+	char *cmd, *full = NULL;
+	va_list ap;
+	int n, rc;
+
+	va_start(ap, fmt);
+	n = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	/* in a subshell, so that the command's own redirections and exits
+	 * stay its own */
+	if (dir != NULL && asprintf(&full, "cd '%s' && (%s\n)", dir, cmd) < 0) {
+		free(cmd);
+		return -1;
+	}
+	rc = system(full != NULL ? full : cmd);
+	free(full);
+	free(cmd);
+	return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
