@@ -141,7 +141,6 @@ proto_check(const union proto_msg *msg)
 	switch (msg->hdr.type) {
 	case PROTO_JOB:
 		return terminated(msg->job.peer, sizeof(msg->job.peer)) &&
-				       terminated(msg->job.identity, sizeof(msg->job.identity)) &&
 				       msg->job.prefix_len <= PROTO_PREFIX_MAX
 			       ? 0
 			       : -1;

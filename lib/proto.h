@@ -12,7 +12,7 @@
  *                          PROTO_STARTED   endpoint and key selector known
  *                          PROTO_PROGRESS  a short text for /status
  *                          PROTO_RESPONDING the response has begun
- *                          PROTO_DONE      status and byte counts
+ *                          PROTO_DONE      the status sent
  *                          PROTO_AUDIT     one audit record (JSON object)
  */
 #ifndef DSS_PROTO_H
@@ -36,7 +36,6 @@ enum proto_type {
 	PROTO_RESPONDING,
 	PROTO_DONE,
 	PROTO_AUDIT,
-	PROTO_TYPE_MAX
 };
 
 struct proto_hdr {
@@ -50,7 +49,6 @@ struct proto_hdr {
 struct proto_job {
 	struct proto_hdr hdr;
 	char peer[PROTO_PEER_MAX];
-	char identity[PROTO_TEXT_MAX]; /* authenticated client name, or "" */
 	uint32_t prefix_len;
 	char prefix[PROTO_PREFIX_MAX];
 };
@@ -79,8 +77,6 @@ struct proto_done {
 	struct proto_hdr hdr;
 	int32_t status;
 	uint32_t pad;
-	uint64_t bytes_in;
-	uint64_t bytes_out;
 };
 
 struct proto_audit {

@@ -186,21 +186,6 @@ http_reply_text(int fd, int status, const char *text, const char *extra, int tim
 			  timeout_ms, sent);
 }
 
-int
-http_reply_file(int fd, int status, const char *path, const char *filename, int timeout_ms,
-		uint64_t *sent)
-{
-	int in, rc, saved;
-
-	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return -1;
-	rc = http_reply_fd(fd, status, in, filename, timeout_ms, sent);
-	saved = errno;
-	close(in);
-	errno = saved;
-	return rc;
-}
-
 /* The Content-Disposition header of an attachment named filename. */
 static void
 attachment(char *out, size_t outlen, const char *filename)

@@ -30,8 +30,6 @@ int http_reply_data(int fd, int status, const void *data, size_t len, const char
 /* A file as application/octet-stream with Content-Disposition: Attachment. */
 int http_reply_fd(int fd, int status, int in, const char *filename, int timeout_ms,
 		  uint64_t *sent);
-int http_reply_file(int fd, int status, const char *path, const char *filename, int timeout_ms,
-		    uint64_t *sent);
 /*
  * Format a "Retry-After: N" header line into buf: N is drawn at random
  * between base and 2*base seconds, so that clients turned away together

@@ -139,8 +139,6 @@ respond(struct job *job, int body_fd)
 		linger_close(job->fd);
 	proto_init(&msg, PROTO_DONE, job->generation, job->id);
 	msg.done.status = job->status;
-	msg.done.bytes_in = job->bytes_in;
-	msg.done.bytes_out = job->bytes_out;
 	send_or_die(job->chan, &msg);
 }
 
@@ -313,7 +311,6 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	job.fd = fd;
 	snprintf(job.idstr, sizeof(job.idstr), "%llu", (unsigned long long)job.id);
 	snprintf(job.peer, sizeof(job.peer), "%s", pj->peer);
-	snprintf(job.identity, sizeof(job.identity), "%s", pj->identity);
 
 	conn = http_conn_new(fd, &lim, pj->prefix, pj->prefix_len);
 	run_job(&job, conn, &req);
