@@ -7,7 +7,8 @@
  * receiver checks type and size before it touches the body
  * (proto_recv); a worker that sends anything else is killed.
  *
- *   supervisor -> worker   PROTO_JOB       + the client socket (SCM_RIGHTS)
+ *   supervisor -> worker   PROTO_JOB       the route, the request bytes read so
+ *                                          far + the client socket (SCM_RIGHTS)
  *   worker -> supervisor   PROTO_READY     forked, privileges dropped, idle
  *                          PROTO_STARTED   endpoint and key selector known
  *                          PROTO_PROGRESS  a short text for /status
@@ -49,6 +50,7 @@ struct proto_hdr {
 struct proto_job {
 	struct proto_hdr hdr;
 	char peer[PROTO_PEER_MAX];
+	uint32_t route; /* the signer the supervisor chose (route.h) */
 	uint32_t prefix_len;
 	char prefix[PROTO_PREFIX_MAX];
 };

@@ -522,6 +522,7 @@ pool_dispatch(struct conn *c)
 			continue;
 		proto_init(m, PROTO_JOB, w->generation, sv->next_job_id);
 		snprintf(m->job.peer, sizeof(m->job.peer), "%s", c->peer);
+		m->job.route = (uint32_t)c->route;
 		m->job.prefix_len = (uint32_t)c->len;
 		memcpy(m->job.prefix, c->buf, c->len);
 		if (proto_send(w->chan, m, c->fd) < 0) {

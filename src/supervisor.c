@@ -48,7 +48,7 @@
 #include "reply.h"
 #include "reqline.h"
 #include "s3.h"
-#include "signer.h"
+#include "route.h"
 #include "tokens.h"
 #include "util.h"
 
@@ -257,12 +257,12 @@ route(struct conn *c)
 			metrics_answer(c);
 		return;
 	}
-	if (signer_find(c->path) == NULL) {
+	if ((c->route = route_find(c->path)) < 0) {
 		conn_reply(c, 404, "Not found", NULL);
 		return;
 	}
-	if (strcmp(c->method, "POST") != 0) {
-		conn_reply(c, 405, "Method not allowed", "Allow: POST\r\n");
+	if (strcmp(c->method, ROUTE_METHOD) != 0) {
+		conn_reply(c, 405, "Method not allowed", "Allow: " ROUTE_METHOD "\r\n");
 		return;
 	}
 	if (sv->cfg.audit_required && !audit_ready()) {

@@ -27,6 +27,7 @@ struct conn {
 	size_t len; /* of buf */
 	char method[16];	/* from the request line (reqline.h) */
 	char path[256];
+	int route;		/* the signer it goes to (route.h) */
 	uint64_t accepted_ms;
 	uint64_t queued_ms;
 	struct reqline_scan scan; /* how far buf has been scanned */
