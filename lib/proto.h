@@ -23,6 +23,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The descriptor of a child's channel to the supervisor (proc.h puts it there). */
+#define PROTO_CHANNEL_FD 3
+
 #define PROTO_PEER_MAX 64     /* "[addr]:port" text */
 #define PROTO_PREFIX_MAX 16384 /* request bytes the supervisor already read: the
 				 * head, as HEADER_MAX_SIZE is at most this */

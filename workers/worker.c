@@ -1,11 +1,12 @@
 /*
  * worker.c: the worker main loop.
  *
- * A worker is forked by the supervisor, drops its privileges, reports
- * READY and waits for a PROTO_JOB record carrying a client socket.  For
- * each job it makes a private directory, reads the request (head, then
- * the form: files go straight to disk), checks the key selector and runs
- * the signer.  It then removes the job directory, keeping only an open
+ * A worker is born by proc_spawn (proc.h: privileges dropped, its channel
+ * on PROTO_CHANNEL_FD), reports READY and waits for a PROTO_JOB record
+ * carrying a client socket and the signer the supervisor routed it to.
+ * For each job it makes a private directory, reads the request (head,
+ * then the form: files go straight to disk), checks the key selector and
+ * runs the signer.  It then removes the job directory, keeping only an open
  * descriptor of a file answer, so that a client never finds its job's
  * files left behind once it has its answer, and writes the answer,
  * telling the supervisor when the job starts, when the response begins
@@ -31,6 +32,7 @@
 #include "job.h"
 #include "keystore.h"
 #include "log.h"
+#include "proc.h"
 #include "proto.h"
 #include "reply.h"
 #include "signer.h"
@@ -263,8 +265,8 @@ check_selector(struct job *job, const struct signer *signer, const struct token_
 	job->selector = sel;
 	report_started(job);
 	if (client != NULL && !tokens_allows_selector(client, sel)) {
-		job_fail(job, 403, "Not allowed: %s may not use the keys of %s", tokens_name(client),
-			 sel);
+		job_fail(job, 403, "Not allowed: %s may not use the keys of %s",
+			 tokens_name(client), sel);
 		return -1;
 	}
 	return 0;
@@ -290,7 +292,8 @@ sign(struct job *job, const struct signer *signer)
 		job_fail(job, 500, "Signing error");
 	}
 	if (job->status == 503 && job->extra_headers[0] == '\0')
-		http_retry_after(job->extra_headers, sizeof(job->extra_headers), job->cfg->retry_after);
+		http_retry_after(job->extra_headers, sizeof(job->extra_headers),
+				 job->cfg->retry_after);
 }
 
 /* Read the request and run the signer the supervisor routed it to;
@@ -393,6 +396,9 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	if (signer == NULL)
 		fatalx("job %llu: the supervisor sent route %u, which no signer has",
 		       (unsigned long long)pj->hdr.job_id, pj->route);
+	/* the signer's name and the job id only: nothing a client chose */
+	proc_title("worker %u [%s job %llu]", generation, signer->name,
+		   (unsigned long long)pj->hdr.job_id);
 	memset(&job, 0, sizeof(job));
 	memset(&req, 0, sizeof(req));
 	job.cfg = cfg;
@@ -419,22 +425,18 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 }
 
 void
-worker_main(const struct config *cfg, int chan, uint32_t generation, const struct priv_user *pu)
+worker_main(const struct proc_ctx *ctx)
 {
+	const int chan = PROTO_CHANNEL_FD;
 	union proto_msg msg;
 	long long served = 0;
-	char tag[32];
 
-	priv_drop(pu);
-	snprintf(tag, sizeof(tag), "worker");
-	log_set_tag(tag);
-	if (!pu->valid)
-		log_info("not started as root: workers run as uid %u", (unsigned)getuid());
-	proto_init(&msg, PROTO_READY, generation, 0);
+	proto_init(&msg, PROTO_READY, ctx->generation, 0);
 	send_or_die(chan, &msg);
-	while (served < cfg->jobs_per_worker) {
+	while (served < ctx->cfg->jobs_per_worker) {
 		int fd, r;
 
+		proc_title("worker %u [idle]", ctx->generation);
 		r = proto_recv(chan, &msg, &fd);
 		if (r == 0)
 			_exit(0); /* supervisor closed our channel: shut down */
@@ -442,7 +444,7 @@ worker_main(const struct config *cfg, int chan, uint32_t generation, const struc
 			fatal("channel from supervisor");
 		if (msg.hdr.type != PROTO_JOB || fd < 0)
 			fatalx("unexpected record %u from supervisor", msg.hdr.type);
-		serve(cfg, chan, generation, &msg.job, fd);
+		serve(ctx->cfg, chan, ctx->generation, &msg.job, fd);
 		served++;
 	}
 	_exit(0);
