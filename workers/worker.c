@@ -431,12 +431,12 @@ worker_main(const struct proc_ctx *ctx)
 	union proto_msg msg;
 	long long served = 0;
 
+	proc_title("worker %u [idle]", ctx->generation);
 	proto_init(&msg, PROTO_READY, ctx->generation, 0);
 	send_or_die(chan, &msg);
 	while (served < ctx->cfg->jobs_per_worker) {
 		int fd, r;
 
-		proc_title("worker %u [idle]", ctx->generation);
 		r = proto_recv(chan, &msg, &fd);
 		if (r == 0)
 			_exit(0); /* supervisor closed our channel: shut down */
@@ -446,6 +446,7 @@ worker_main(const struct proc_ctx *ctx)
 			fatalx("unexpected record %u from supervisor", msg.hdr.type);
 		serve(ctx->cfg, chan, ctx->generation, &msg.job, fd);
 		served++;
+		proc_title("worker %u [idle]", ctx->generation);
 	}
 	_exit(0);
 }
