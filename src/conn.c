@@ -56,7 +56,8 @@ conn_held_reserved(void)
 	return held_reserved;
 }
 
-void
+/* Free c and its events, closing its socket unless it was handed over. */
+static void
 conn_close(struct conn *c)
 {
 	if (queue_queued(&c->wait))

@@ -81,7 +81,6 @@ void conn_answer(struct conn *c, int status, const char *ctype, const char *body
 void conn_reply(struct conn *c, int status, const char *text, const char *extra);
 /* Take over a client socket that was just answered, for a lingering close. */
 void conn_adopt_linger(int fd, const char *peer);
-void conn_close(struct conn *c);
 /* Connections held: all, and those accepted past MAX_CONNECTIONS. */
 unsigned conn_held(void);
 unsigned conn_held_reserved(void);

@@ -134,6 +134,29 @@ fit_connections(struct config *cfg)
 	}
 }
 
+/* The options that are settings: --port 1 is PORT=1, --debug LOG_LEVEL=debug. */
+static const struct {
+	int ch;
+	const char *setting;
+	const char *value; /* NULL: the option's argument */
+} option_settings[] = {
+	{'a', "ADDRESS", NULL}, {'p', "PORT", NULL},   {'d', "LOG_LEVEL", "debug"},
+	{'w', "WORKERS", NULL}, {'u', "USER", NULL},
+};
+
+/* If option ch is a setting, give it to options.h; 1 if it was. */
+static int
+option_setting(int ch)
+{
+	for (size_t i = 0; i < sizeof(option_settings) / sizeof(option_settings[0]); i++)
+		if (option_settings[i].ch == ch) {
+			options_set(option_settings[i].setting,
+				    option_settings[i].value ? option_settings[i].value : optarg);
+			return 1;
+		}
+	return 0;
+}
+
 /*
  * Read the command line into options.h; what to do, or the exit status
  * of an answer given here (--help, --version, --verify-audit) in *rc.
@@ -160,22 +183,9 @@ parse_args(int argc, char **argv, int *rc)
 
 	*rc = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (option_setting(ch))
+			continue;
 		switch (ch) {
-		case 'a':
-			options_set("ADDRESS", optarg);
-			break;
-		case 'p':
-			options_set("PORT", optarg);
-			break;
-		case 'd':
-			options_set("LOG_LEVEL", "debug");
-			break;
-		case 'w':
-			options_set("WORKERS", optarg);
-			break;
-		case 'u':
-			options_set("USER", optarg);
-			break;
 		case 'c':
 			options_set_file(optarg);
 			break;
