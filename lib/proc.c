@@ -27,6 +27,11 @@ extern char **environ;
 static char *title_area;
 static size_t title_size; /* bytes there, the terminating NUL included */
 static const char *title_name = "";
+/* The copies of argv main() reads and of the environment, kept here too:
+ * they live as long as the process (glibc's clearenv at exit under
+ * valgrind drops environ's reference; volatile, as nothing reads it). */
+static char **saved_argv;
+static char **volatile saved_environ;
 
 /* Copy the environment elsewhere; extend *end over the strings that
  * follow it, which then belong to the title. */
@@ -39,6 +44,7 @@ move_environment(char **end)
 	while (environ[n] != NULL)
 		n++;
 	copy = xcalloc(n + 1, sizeof(*copy));
+	saved_environ = copy;
 	for (size_t i = 0; i < n; i++) {
 		if (environ[i] == *end + 1)
 			*end = environ[i] + strlen(environ[i]);
@@ -50,14 +56,14 @@ move_environment(char **end)
 char **
 proc_title_init(int argc, char **argv, const char *name)
 {
-	char **copy = xcalloc((size_t)argc + 1, sizeof(*copy));
 	char *end;
 
+	saved_argv = xcalloc((size_t)argc + 1, sizeof(*saved_argv));
 	for (int i = 0; i < argc; i++)
-		copy[i] = xstrdup(argv[i]);
+		saved_argv[i] = xstrdup(argv[i]);
 	title_name = name;
 	if (argc < 1 || argv[0] == NULL)
-		return copy;
+		return saved_argv;
 	end = argv[0] + strlen(argv[0]);
 	for (int i = 1; i < argc; i++)
 		if (argv[i] == end + 1)
@@ -68,7 +74,7 @@ proc_title_init(int argc, char **argv, const char *name)
 	/* ps reads the area, not argv: nothing may follow argv[0] in it */
 	if (argc > 1)
 		argv[1] = NULL;
-	return copy;
+	return saved_argv;
 }
 
 void
