@@ -5,7 +5,8 @@
  * records, one per datagram.  Every record starts with struct proto_hdr:
  * its type, its exact size, the worker generation and the job id.  The
  * receiver checks type and size before it touches the body
- * (proto_recv); a worker that sends anything else is killed.
+ * (proto_recv); a worker that sends anything else, or a record out of its
+ * place in the sequence (the table in src/records.c), is killed.
  *
  *   supervisor -> worker   PROTO_JOB       the route, the request bytes read so
  *                                          far + the client socket (SCM_RIGHTS)
