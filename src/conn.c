@@ -146,7 +146,7 @@ conn_answer(struct conn *c, int status, const char *ctype, const char *body, con
 	int head = strcmp(c->method, "HEAD") == 0;
 
 	hooks->replied(status);
-	if (http_reply(c->fd, status, ctype, body, head ? 0 : strlen(body), extra,
+	if (reply_body(c->fd, status, ctype, body, head ? 0 : strlen(body), extra,
 		       SV_WRITE_TIMEOUT_MS, &out) < 0)
 		log_debug("answering %s: %s", c->peer, strerror(errno));
 	conn_log(c, status, out);

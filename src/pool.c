@@ -344,8 +344,8 @@ abort_job(struct worker *w, int status, const char *text)
 		uint64_t out = 0;
 
 		if (w->rec.phase != RECORD_RESPONDING) {
-			if (http_reply_text(w->client_fd, status, text, NULL, POOL_WRITE_TIMEOUT_MS,
-					    &out) < 0)
+			if (reply_text(w->client_fd, status, text, NULL, POOL_WRITE_TIMEOUT_MS,
+				       &out) < 0)
 				log_debug("answering %s: %s", w->peer, strerror(errno));
 			hooks->linger(w->client_fd, w->peer);
 		} else {

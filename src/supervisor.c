@@ -86,7 +86,7 @@ refuse_busy(struct conn *c, const char *text)
 	char extra[128];
 
 	sv.count.rejected++;
-	http_retry_after(extra, sizeof(extra), sv.cfg->retry_after);
+	reply_retry_after(extra, sizeof(extra), sv.cfg->retry_after);
 	conn_reply(c, 503, text, extra);
 }
 
@@ -180,7 +180,7 @@ route(struct conn *c)
 		return;
 	}
 	if (sv.cfg->audit_required && !audit_ready()) {
-		http_retry_after(extra, sizeof(extra), sv.cfg->retry_after);
+		reply_retry_after(extra, sizeof(extra), sv.cfg->retry_after);
 		conn_reply(c, 503, "Audit trail cannot be written", extra);
 		return;
 	}

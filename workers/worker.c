@@ -119,15 +119,15 @@ respond(struct job *job, int body_fd)
 	proto_init(&msg, PROTO_RESPONDING, job->generation, job->id);
 	send_or_die(job->chan, &msg);
 	if (body_fd >= 0)
-		rc = http_reply_fd(job->fd, job->status, body_fd, job->filename,
-				   WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+		rc = reply_fd(job->fd, job->status, body_fd, job->filename, WORKER_WRITE_TIMEOUT_MS,
+			      &job->bytes_out);
 	else if (job->data != NULL)
-		rc = http_reply_data(job->fd, job->status, job->data, job->data_len, job->filename,
-				     WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+		rc = reply_data(job->fd, job->status, job->data, job->data_len, job->filename,
+				WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
 	else
-		rc = http_reply_text(job->fd, job->status, job->text,
-				     job->extra_headers[0] ? job->extra_headers : NULL,
-				     WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+		rc = reply_text(job->fd, job->status, job->text,
+				job->extra_headers[0] ? job->extra_headers : NULL,
+				WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
 	if (rc < 0)
 		log_warnx("job %s: writing the answer to %s: %s", job->idstr, job->peer,
 			  strerror(errno));
@@ -292,8 +292,8 @@ sign(struct job *job, const struct signer *signer)
 		job_fail(job, 500, "Signing error");
 	}
 	if (job->status == 503 && job->extra_headers[0] == '\0')
-		http_retry_after(job->extra_headers, sizeof(job->extra_headers),
-				 job->cfg->retry_after);
+		reply_retry_after(job->extra_headers, sizeof(job->extra_headers),
+				  job->cfg->retry_after);
 }
 
 /* Read the request and run the signer the supervisor routed it to;
