@@ -143,7 +143,7 @@ place_fds(int chan, const struct proc_ctx *ctx)
 
 	src[n] = chan;
 	dst[n++] = PROTO_CHANNEL_FD;
-	for (int i = 0; i < ctx->nfds && i < PROC_FDS_MAX; i++) {
+	for (int i = 0; i < ctx->nfds; i++) {
 		if (ctx->fds[i].number <= PROTO_CHANNEL_FD)
 			fatalx("descriptor number %d is below the channel's", ctx->fds[i].number);
 		src[n] = ctx->fds[i].fd;
@@ -203,6 +203,10 @@ proc_spawn(const struct proc_role *role, const struct proc_ctx *ctx, int *chan)
 	int sp[2], saved;
 	pid_t pid;
 
+	if (role->main == NULL || ctx->nfds < 0 || ctx->nfds > PROC_FDS_MAX) {
+		errno = EINVAL; /* the supervisor's role, or too many descriptors */
+		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
 	if ((pid = fork()) < 0) {

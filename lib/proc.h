@@ -56,7 +56,8 @@ struct proc_role {
 /*
  * Fork a child for role with a new channel (a SOCK_SEQPACKET socketpair);
  * the parent gets the child's pid and its own end of the channel in
- * *chan.  -1 with errno when the channel or the fork failed.
+ * *chan.  -1 with errno when the channel or the fork failed (EINVAL for
+ * a role without main or more than PROC_FDS_MAX descriptors).
  */
 pid_t proc_spawn(const struct proc_role *role, const struct proc_ctx *ctx, int *chan);
 
