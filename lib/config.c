@@ -355,17 +355,3 @@ conf_free(struct config *cfg)
 	free(cfg->config_file);
 	cfg->config_file = NULL;
 }
-
-void
-conf_copy(struct config *dst, const struct config *src)
-{
-	*dst = *src;
-	for (size_t i = 0; i < conf_nsettings; i++)
-		if (conf_settings[i].type == CONF_STR) {
-			char **p = (char **)((char *)dst + conf_settings[i].offset);
-			if (*p)
-				*p = xstrdup(*p);
-		}
-	if (dst->config_file)
-		dst->config_file = xstrdup(dst->config_file);
-}

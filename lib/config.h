@@ -61,8 +61,6 @@ void conf_print_env_template(FILE *fp);
 void conf_print_help(FILE *fp);
 /* Free strings held by cfg. */
 void conf_free(struct config *cfg);
-/* Deep copy (for SIGHUP re-reads). */
-void conf_copy(struct config *dst, const struct config *src);
 const char *conf_loglevel_name(int level);
 
 #endif

@@ -15,7 +15,6 @@ enum log_level { LOG_LVL_DEBUG = 0, LOG_LVL_INFO, LOG_LVL_WARNING, LOG_LVL_ERROR
 
 void log_init(const char *ident, int level, int use_syslog);
 void log_set_level(int level);
-int log_get_level(void);
 /* Set the prefix that tags each line (e.g. "worker 1234"). */
 void log_set_tag(const char *tag);
 void log_msg(int level, const char *func, const char *fmt, ...)

@@ -141,7 +141,6 @@ proto_check(const union proto_msg *msg)
 	switch (msg->hdr.type) {
 	case PROTO_JOB:
 		return terminated(msg->job.peer, sizeof(msg->job.peer)) &&
-				       terminated(msg->job.identity, sizeof(msg->job.identity)) &&
 				       msg->job.prefix_len <= PROTO_PREFIX_MAX
 			       ? 0
 			       : -1;
@@ -164,6 +163,32 @@ proto_check(const union proto_msg *msg)
 	return 0;
 }
 
+/* The descriptors passed with a received message: the first in *got,
+ * any more closed; 1 when there were more, else 0. */
+static int
+take_fds(struct msghdr *mh, int *got)
+{
+	int more = 0;
+
+	*got = -1;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int f;
+
+			memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*got < 0) {
+				*got = f;
+			} else {
+				close(f);
+				more = 1;
+			}
+		}
+	}
+	return more;
+}
+
 int
 proto_recv(int sock, union proto_msg *msg, int *fd)
 {
@@ -173,9 +198,8 @@ proto_recv(int sock, union proto_msg *msg, int *fd)
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 	} cmsgbuf;
-	struct cmsghdr *cm;
 	ssize_t n;
-	int got = -1, bad = 0;
+	int got, bad;
 
 	*fd = -1;
 	memset(&mh, 0, sizeof(mh));
@@ -190,21 +214,7 @@ proto_recv(int sock, union proto_msg *msg, int *fd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -1;
-	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < nfd; i++) {
-				int f;
-				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-				if (got < 0)
-					got = f;
-				else {
-					close(f);
-					bad = 1;
-				}
-			}
-		}
-	}
+	bad = take_fds(&mh, &got);
 	if (n == 0 && got < 0)
 		return 0;
 	if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(struct proto_hdr) ||

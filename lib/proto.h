@@ -5,14 +5,16 @@
  * records, one per datagram.  Every record starts with struct proto_hdr:
  * its type, its exact size, the worker generation and the job id.  The
  * receiver checks type and size before it touches the body
- * (proto_recv); a worker that sends anything else is killed.
+ * (proto_recv); a worker that sends anything else, or a record out of its
+ * place in the sequence (the table in src/records.c), is killed.
  *
- *   supervisor -> worker   PROTO_JOB       + the client socket (SCM_RIGHTS)
+ *   supervisor -> worker   PROTO_JOB       the route, the request bytes read so
+ *                                          far + the client socket (SCM_RIGHTS)
  *   worker -> supervisor   PROTO_READY     forked, privileges dropped, idle
  *                          PROTO_STARTED   endpoint and key selector known
  *                          PROTO_PROGRESS  a short text for /status
  *                          PROTO_RESPONDING the response has begun
- *                          PROTO_DONE      status and byte counts
+ *                          PROTO_DONE      the status sent
  *                          PROTO_AUDIT     one audit record (JSON object)
  */
 #ifndef DSS_PROTO_H
@@ -21,6 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+/* The descriptor of a child's channel to the supervisor (proc.h puts it there). */
+#define PROTO_CHANNEL_FD 3
 
 #define PROTO_PEER_MAX 64     /* "[addr]:port" text */
 #define PROTO_PREFIX_MAX 16384 /* request bytes the supervisor already read: the
@@ -36,7 +41,6 @@ enum proto_type {
 	PROTO_RESPONDING,
 	PROTO_DONE,
 	PROTO_AUDIT,
-	PROTO_TYPE_MAX
 };
 
 struct proto_hdr {
@@ -50,7 +54,7 @@ struct proto_hdr {
 struct proto_job {
 	struct proto_hdr hdr;
 	char peer[PROTO_PEER_MAX];
-	char identity[PROTO_TEXT_MAX]; /* authenticated client name, or "" */
+	uint32_t route; /* the signer the supervisor chose (route.h) */
 	uint32_t prefix_len;
 	char prefix[PROTO_PREFIX_MAX];
 };
@@ -79,8 +83,6 @@ struct proto_done {
 	struct proto_hdr hdr;
 	int32_t status;
 	uint32_t pad;
-	uint64_t bytes_in;
-	uint64_t bytes_out;
 };
 
 struct proto_audit {

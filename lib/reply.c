@@ -72,7 +72,7 @@ static const struct {
 };
 
 const char *
-http_status_text(int status)
+reply_status_text(int status)
 {
 	for (size_t i = 0; i < sizeof(status_texts) / sizeof(status_texts[0]); i++)
 		if (status_texts[i].status == status)
@@ -102,7 +102,7 @@ wait_writable(int fd, uint64_t deadline)
 }
 
 void
-http_retry_after(char *buf, size_t size, long long base)
+reply_retry_after(char *buf, size_t size, long long base)
 {
 	static unsigned int seed;
 	long long secs = base;
@@ -147,13 +147,13 @@ format_head(char *buf, size_t size, int status, const char *ctype, uint64_t len,
 			 "Content-Type: %s\r\n"
 			 "Content-Length: %llu\r\n"
 			 "%s\r\n",
-			 status, http_status_text(status), ctype, (unsigned long long)len,
+			 status, reply_status_text(status), ctype, (unsigned long long)len,
 			 extra ? extra : "");
 	return n < 0 || (size_t)n >= size ? -1 : n;
 }
 
 int
-http_reply(int fd, int status, const char *ctype, const void *body, size_t len, const char *extra,
+reply_body(int fd, int status, const char *ctype, const void *body, size_t len, const char *extra,
 	   int timeout_ms, uint64_t *sent)
 {
 	char head[4096];
@@ -179,26 +179,10 @@ http_reply(int fd, int status, const char *ctype, const void *body, size_t len, 
 }
 
 int
-http_reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms,
-		uint64_t *sent)
+reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms, uint64_t *sent)
 {
-	return http_reply(fd, status, "text/plain; charset=utf-8", text, strlen(text), extra,
+	return reply_body(fd, status, "text/plain; charset=utf-8", text, strlen(text), extra,
 			  timeout_ms, sent);
-}
-
-int
-http_reply_file(int fd, int status, const char *path, const char *filename, int timeout_ms,
-		uint64_t *sent)
-{
-	int in, rc, saved;
-
-	if ((in = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return -1;
-	rc = http_reply_fd(fd, status, in, filename, timeout_ms, sent);
-	saved = errno;
-	close(in);
-	errno = saved;
-	return rc;
 }
 
 /* The Content-Disposition header of an attachment named filename. */
@@ -209,17 +193,18 @@ attachment(char *out, size_t outlen, const char *filename)
 }
 
 int
-http_reply_data(int fd, int status, const void *data, size_t len, const char *filename,
-		int timeout_ms, uint64_t *sent)
+reply_data(int fd, int status, const void *data, size_t len, const char *filename, int timeout_ms,
+	   uint64_t *sent)
 {
 	char disp[512];
 
 	attachment(disp, sizeof(disp), filename);
-	return http_reply(fd, status, "application/octet-stream", data, len, disp, timeout_ms, sent);
+	return reply_body(fd, status, "application/octet-stream", data, len, disp, timeout_ms,
+			  sent);
 }
 
 int
-http_reply_fd(int fd, int status, int in, const char *filename, int timeout_ms, uint64_t *sent)
+reply_fd(int fd, int status, int in, const char *filename, int timeout_ms, uint64_t *sent)
 {
 	char head[2048], disp[512];
 	struct stat st;

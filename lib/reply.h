@@ -12,32 +12,29 @@
 
 /* The reason phrase of a status code ("Not Found"); "Unknown" for a code
  * the table lacks (none the daemon sends: check_http.c). */
-const char *http_status_text(int status);
+const char *reply_status_text(int status);
 /*
  * Write a whole response with the given body.  extra holds further header
  * lines, each ending in CRLF, or NULL.  Works on blocking and non-blocking
  * sockets (waits up to timeout_ms for room).  Returns 0 or -1.
  */
-int http_reply(int fd, int status, const char *ctype, const void *body, size_t len,
+int reply_body(int fd, int status, const char *ctype, const void *body, size_t len,
 	       const char *extra, int timeout_ms, uint64_t *sent);
 /* A text/plain; charset=utf-8 answer. */
-int http_reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms,
-		    uint64_t *sent);
+int reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms,
+	       uint64_t *sent);
 /* len bytes of data as application/octet-stream with Content-Disposition:
  * Attachment (a signature held in memory). */
-int http_reply_data(int fd, int status, const void *data, size_t len, const char *filename,
-		    int timeout_ms, uint64_t *sent);
+int reply_data(int fd, int status, const void *data, size_t len, const char *filename,
+	       int timeout_ms, uint64_t *sent);
 /* A file as application/octet-stream with Content-Disposition: Attachment. */
-int http_reply_fd(int fd, int status, int in, const char *filename, int timeout_ms,
-		  uint64_t *sent);
-int http_reply_file(int fd, int status, const char *path, const char *filename, int timeout_ms,
-		    uint64_t *sent);
+int reply_fd(int fd, int status, int in, const char *filename, int timeout_ms, uint64_t *sent);
 /*
  * Format a "Retry-After: N" header line into buf: N is drawn at random
  * between base and 2*base seconds, so that clients turned away together
  * do not all come back at the same moment.
  */
-void http_retry_after(char *buf, size_t size, long long base);
+void reply_retry_after(char *buf, size_t size, long long base);
 /* Write len bytes, polling on EAGAIN for at most timeout_ms in all; 0 or -1. */
 int reply_write(int fd, const void *buf, size_t len, int timeout_ms);
 

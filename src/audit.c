@@ -12,6 +12,9 @@
  * resumes by itself when there is room (an incomplete last line found at
  * open, from a crash, is cut with a warning).  Client-supplied texts are
  * escaped (log_escape), so any bytes a client sends make valid JSON.
+ *
+ * Calls only lib/ (log, util), jansson and OpenSSL; pool.c hands it each
+ * job's record, the supervisor opens it and asks whether it is ready.
  */
 #include "audit.h"
 

@@ -1,40 +1,36 @@
 /*
  * main.c: digsigserver's command line and start-up.
  *
- * Settings come from the built-in defaults, then --config FILE, then the
- * DIGSIGSERVER_* environment, then the command line.  The supervisor
- * (supervisor.c) then runs until SIGTERM.
+ * The command line and the settings it names go to options.c, which also
+ * reads the file and the environment; main checks what the supervisor
+ * needs (the work directory, the descriptor limit), sets the process
+ * title (proc.h) and runs the supervisor (supervisor.c) until SIGTERM.
+ * Calls: options, supervisor, roles, audit (--verify-audit) and lib/.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "audit.h"
 #include "config.h"
 #include "keystore.h"
 #include "log.h"
+#include "options.h"
 #include "privdrop.h"
+#include "proc.h"
+#include "roles.h"
 #include "supervisor.h"
 #include "util.h"
 
-extern char **environ;
-
-/* Command-line settings, kept to re-apply over a SIGHUP re-read. */
-struct override {
-	const char *name;
-	const char *value;
-};
-static struct override overrides[16];
-static int noverrides;
-static char *config_path;
-static struct supervisor supervisor;
+/* What the command line asks for besides serving. */
+enum action { SERVE, CHECK_CONFIG, EXIT_OK, EXIT_USAGE };
 
 static void
 usage(FILE *fp)
@@ -59,63 +55,6 @@ usage(FILE *fp)
 		"Settings (environment variables; precedence: command line > environment >\n"
 		"config file > default):\n");
 	conf_print_help(fp);
-}
-
-static void
-add_override(const char *name, const char *value)
-{
-	if (noverrides == (int)(sizeof(overrides) / sizeof(overrides[0])))
-		fatalx("too many options");
-	overrides[noverrides].name = name;
-	overrides[noverrides].value = value;
-	noverrides++;
-}
-
-/* Build a configuration from every source; 0 or -1 with err. */
-static int
-load_config(struct config *cfg, char *err, size_t errlen)
-{
-	conf_defaults(cfg);
-	if (config_path != NULL) {
-		if (conf_load_file(cfg, config_path, err, errlen) < 0)
-			return -1;
-		cfg->config_file = xstrdup(config_path);
-	}
-	if (conf_load_env(cfg, environ, err, errlen) < 0)
-		return -1;
-	for (int i = 0; i < noverrides; i++)
-		if (conf_set(cfg, overrides[i].name, overrides[i].value, err, errlen) < 0)
-			return -1;
-	return conf_validate(cfg, err, errlen);
-}
-
-/* Called on SIGHUP: take new settings if they are valid. */
-int
-supervisor_reload(void)
-{
-	struct config fresh;
-	char err[512];
-
-	if (load_config(&fresh, err, sizeof(err)) < 0) {
-		log_errorx("configuration not reloaded: %s", err);
-		conf_free(&fresh);
-		return -1;
-	}
-	if (strcmp(fresh.address, sv->cfg.address) != 0 || fresh.port != sv->cfg.port)
-		log_warnx("address and port changes need a restart; keeping %s:%lld",
-			  sv->cfg.address, sv->cfg.port);
-	free(fresh.address);
-	fresh.address = xstrdup(sv->cfg.address);
-	fresh.port = sv->cfg.port;
-	if (strcmp(fresh.user ? fresh.user : "", sv->cfg.user ? sv->cfg.user : "") != 0)
-		log_warnx("a user change needs a restart; keeping %s",
-			  sv->cfg.user ? sv->cfg.user : "-");
-	free(fresh.user);
-	fresh.user = sv->cfg.user ? xstrdup(sv->cfg.user) : NULL;
-	conf_free(&sv->cfg);
-	sv->cfg = fresh;
-	log_set_level(sv->cfg.log_level);
-	return 0;
 }
 
 /* Create the work directory for the service user and clear jobs left by
@@ -144,8 +83,12 @@ prepare_work_dir(const struct config *cfg, const struct priv_user *pu, int fix, 
 			return -1;
 		}
 	}
-	if (!fix)
-		return access(cfg->work_dir, W_OK | X_OK) == 0 || pu->valid ? 0 : -1;
+	if (!fix) {
+		if (access(cfg->work_dir, W_OK | X_OK) == 0 || pu->valid)
+			return 0;
+		snprintf(err, errlen, "work directory %s: %s", cfg->work_dir, strerror(errno));
+		return -1;
+	}
 	if ((d = opendir(cfg->work_dir)) == NULL) {
 		snprintf(err, errlen, "work directory %s: %s", cfg->work_dir, strerror(errno));
 		return -1;
@@ -191,8 +134,35 @@ fit_connections(struct config *cfg)
 	}
 }
 
-int
-main(int argc, char **argv)
+/* The options that are settings: --port 1 is PORT=1, --debug LOG_LEVEL=debug. */
+static const struct {
+	int ch;
+	const char *setting;
+	const char *value; /* NULL: the option's argument */
+} option_settings[] = {
+	{'a', "ADDRESS", NULL}, {'p', "PORT", NULL},   {'d', "LOG_LEVEL", "debug"},
+	{'w', "WORKERS", NULL}, {'u', "USER", NULL},
+};
+
+/* If option ch is a setting, give it to options.h; 1 if it was. */
+static int
+option_setting(int ch)
+{
+	for (size_t i = 0; i < sizeof(option_settings) / sizeof(option_settings[0]); i++)
+		if (option_settings[i].ch == ch) {
+			options_set(option_settings[i].setting,
+				    option_settings[i].value ? option_settings[i].value : optarg);
+			return 1;
+		}
+	return 0;
+}
+
+/*
+ * Read the command line into options.h; what to do, or the exit status
+ * of an answer given here (--help, --version, --verify-audit) in *rc.
+ */
+static enum action
+parse_args(int argc, char **argv, int *rc)
 {
 	static const struct option opts[] = {
 		{"address", required_argument, NULL, 'a'},
@@ -208,88 +178,99 @@ main(int argc, char **argv)
 		{"verify-audit", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
-	struct supervisor *s = &supervisor;
-	int ch, check = 0;
-	char err[512];
+	enum action act = SERVE;
+	int ch;
 
-	log_init("digsigserver", LOG_LVL_INFO, 0);
+	*rc = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (option_setting(ch))
+			continue;
 		switch (ch) {
-		case 'a':
-			add_override("ADDRESS", optarg);
-			break;
-		case 'p':
-			add_override("PORT", optarg);
-			break;
-		case 'd':
-			add_override("LOG_LEVEL", "debug");
-			break;
-		case 'w':
-			add_override("WORKERS", optarg);
-			break;
-		case 'u':
-			add_override("USER", optarg);
-			break;
 		case 'c':
-			config_path = optarg;
+			options_set_file(optarg);
 			break;
 		case 'C':
-			check = 1;
+			act = CHECK_CONFIG;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return EXIT_OK;
 		case 'A':
-			return audit_verify(optarg, stdout) == 0 ? 0 : 1;
+			*rc = audit_verify(optarg, stdout) == 0 ? 0 : 1;
+			return EXIT_OK;
 		case 'E':
 			conf_print_env_template(stdout);
-			return 0;
+			return EXIT_OK;
 		case 'V':
 			printf("digsigserver %s\n", PACKAGE_VERSION);
-			return 0;
+			return EXIT_OK;
 		default:
 			usage(stderr);
-			return 2;
+			*rc = 2;
+			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "digsigserver: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
-		return 2;
+		*rc = 2;
+		return EXIT_USAGE;
 	}
-	snprintf(s->version, sizeof(s->version), "%s", PACKAGE_VERSION);
-	if (load_config(&s->cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "digsigserver: %s\n", err);
-		return 1;
-	}
-	log_init("digsigserver", s->cfg.log_level, s->cfg.syslog);
-	if (priv_lookup(s->cfg.user, &s->user, err, sizeof(err)) < 0) {
-		fprintf(stderr, "digsigserver: %s\n", err);
-		return 1;
-	}
-	if (check) {
-		int ok = 1;
+	return act;
+}
 
-		conf_print(&s->cfg, stdout);
-		if (prepare_work_dir(&s->cfg, &s->user, 0, err, sizeof(err)) < 0) {
-			printf("# warning: %s\n", err);
-		}
-		if (conf_warning(&s->cfg) != NULL)
-			printf("# warning: %s\n", conf_warning(&s->cfg));
-		if (ks_check_access(&s->cfg, stdout) < 0)
-			ok = 0;
-		printf("# configuration %s\n", ok ? "OK" : "has errors");
-		return ok ? 0 : 1;
-	}
-	if (prepare_work_dir(&s->cfg, &s->user, 1, err, sizeof(err)) < 0) {
+/* --check-config: print the settings and what is wrong; 0 or 1. */
+static int
+check_config(const struct config *cfg, const struct priv_user *user)
+{
+	char err[512];
+	int ok = 1;
+
+	conf_print(cfg, stdout);
+	if (prepare_work_dir(cfg, user, 0, err, sizeof(err)) < 0)
+		printf("# warning: %s\n", err);
+	if (conf_warning(cfg) != NULL)
+		printf("# warning: %s\n", conf_warning(cfg));
+	if (ks_check_access(cfg, stdout) < 0)
+		ok = 0;
+	printf("# configuration %s\n", ok ? "OK" : "has errors");
+	return ok ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct config cfg;
+	static struct priv_user user;
+	enum action act;
+	char err[512];
+	int rc;
+
+	/* argv's memory becomes the process title: from here on, its copy */
+	argv = proc_title_init(argc, argv, "digsigserver");
+	log_init("digsigserver", LOG_LVL_INFO, 0);
+	if ((act = parse_args(argc, argv, &rc)) == EXIT_OK || act == EXIT_USAGE)
+		return rc;
+	if (options_load(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "digsigserver: %s\n", err);
 		return 1;
 	}
-	if (!s->user.valid)
+	log_init("digsigserver", cfg.log_level, cfg.syslog);
+	if (priv_lookup(cfg.user, &user, err, sizeof(err)) < 0) {
+		fprintf(stderr, "digsigserver: %s\n", err);
+		return 1;
+	}
+	if (act == CHECK_CONFIG)
+		return check_config(&cfg, &user);
+	if (prepare_work_dir(&cfg, &user, 1, err, sizeof(err)) < 0) {
+		fprintf(stderr, "digsigserver: %s\n", err);
+		return 1;
+	}
+	if (!user.valid)
 		log_info("not started as root: workers run as uid %u", (unsigned)getuid());
-	if (conf_warning(&s->cfg) != NULL)
-		log_warnx("%s", conf_warning(&s->cfg));
-	fit_connections(&s->cfg);
-	supervisor_init(s);
-	return supervisor_run(s);
+	if (conf_warning(&cfg) != NULL)
+		log_warnx("%s", conf_warning(&cfg));
+	fit_connections(&cfg);
+	proc_title("%s", roles[ROLE_SUPERVISOR].name);
+	return supervisor_run(&cfg, &user);
 }

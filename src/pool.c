@@ -1,30 +1,35 @@
 /*
- * pool.c: the worker pool: birth, death, jobs and timeouts.
+ * pool.c: the worker pool (pool.h).
  *
- * Workers are forked ahead of need up to cfg.workers.  Each has a
- * SOCK_SEQPACKET channel; the supervisor reads its records (proto.h) as
- * they come.  A job is handed over with the client socket; the supervisor
- * keeps its own copy of that socket until the worker says RESPONDING, so
- * that it can still answer 500 (crash) or 504 (timeout).  At
- * RESPONSE_TIMEOUT the worker and its process group get SIGKILL; the
+ * Workers are forked ahead of need, each by proc_spawn (proc.h) in the
+ * worker role (roles.c), with a SOCK_SEQPACKET channel whose records
+ * (proto.h) are read as they come and checked against the record table
+ * (records.h) before anything is done with them: a record outside it
+ * gets the worker killed.  A job is handed over with the client socket;
+ * the pool keeps its own copy of that socket until the worker says
+ * RESPONDING, so that it can still answer 500 (crash) or 504 (timeout).
+ * At RESPONSE_TIMEOUT the worker and its process group get SIGKILL; the
  * supervisor is a child subreaper (reaper.h), so whatever the job had
  * started (an external tool, or anything that escaped its process group
  * with setsid) is re-parented to it and killed here too.  No pid or group
- * a worker names is ever signalled.  The job directory of a worker
- * that died in a job is removed here.  A worker that dies before it ever
+ * a worker names is ever signalled.  The job directory of a worker that
+ * died in a job is removed here.  A worker that dies before it ever
  * became ready makes the next fork wait (exponential back-off), so a
  * broken setup cannot fork-loop.
+ *
+ * Calls: records.h, roles.h and lib/ (proc, proto, audit trail through
+ * audit.h, reaper, reply, log, util); the supervisor only through its
+ * hooks.
  */
-#include "supervisor.h"
+#include "pool.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,10 +37,12 @@
 
 #include "audit.h"
 #include "log.h"
+#include "proto.h"
 #include "reaper.h"
+#include "records.h"
 #include "reply.h"
+#include "roles.h"
 #include "util.h"
-#include "worker.h"
 
 struct worker {
 	TAILQ_ENTRY(worker) entry;
@@ -43,12 +50,10 @@ struct worker {
 	int chan;
 	struct event *ev_chan;
 	struct event *ev_timer;
-	uint32_t generation;
-	enum worker_state state;
+	struct record_state rec; /* phase, generation, job id, records seen */
 	unsigned long jobs;
 	uint64_t spawned_ms;
 	/* the current job */
-	uint64_t job_id;
 	int client_fd; /* our copy until RESPONDING, else -1 */
 	char peer[PROTO_PEER_MAX];
 	char path[256];
@@ -57,121 +62,95 @@ struct worker {
 	char identity[PROTO_TEXT_MAX];
 	char progress[PROTO_TEXT_MAX];
 	uint64_t job_start_ms;
-	int responding;
-	int aborted; /* the supervisor answered the job itself (crash, timeout) */
+	int aborted; /* the pool answered the job itself (crash, timeout) */
 	/* what the worker reported for the audit trail */
 	char key_sha256[65];
 	json_t *audit_signed;
 	json_t *audit_extra;
-	size_t audit_bytes;	/* of records taken for this job */
-	size_t audit_omitted;	/* records past AUDIT_JOB_MAX, dropped */
+	size_t audit_bytes;   /* of records taken for this job */
+	size_t audit_omitted; /* records past AUDIT_JOB_MAX, dropped */
 };
 
 /* Most audit record bytes kept per job (the rest is counted, not kept). */
 #define AUDIT_JOB_MAX (1u << 20)
+/* Time allowed to write the pool's own answer (500, 504). */
+#define POOL_WRITE_TIMEOUT_MS 1000
 
 static TAILQ_HEAD(, worker) workers = TAILQ_HEAD_INITIALIZER(workers);
+static struct event_base *base;
+static const struct config *cfg;
+static const struct priv_user *user;
+static const struct pool_hooks *hooks;
 static uint32_t next_generation = 1;
-static int spawn_failures;	  /* consecutive deaths before READY */
-static struct event *ev_respawn;  /* deferred pool_fill after failures */
+static uint64_t next_job_id = 1;
+static int spawn_failures;	 /* consecutive deaths before READY */
+static struct event *ev_respawn; /* deferred pool_fill after failures */
 static int respawn_pending;
-static int filled_once;	  /* the first fill is not a respawn */
+static int filled_once; /* the first fill is not a respawn */
+static int draining;	/* shutting down: workers exit after their job */
+static uint64_t stat_jobs, stat_timeouts, stat_crashes, stat_respawns;
 
 static void chan_cb(evutil_socket_t fd, short what, void *arg);
 static void job_timer_cb(evutil_socket_t fd, short what, void *arg);
 
-static const char *const state_names[] = {"starting", "idle", "busy", "exiting"};
-
-int
-pool_count(int state)
+/* Workers in a phase; -1 for every one not exiting. */
+static int
+count(int phase)
 {
 	struct worker *w;
 	int n = 0;
 
 	TAILQ_FOREACH(w, &workers, entry)
-		if (state < 0 ? w->state != W_EXITING : (int)w->state == state)
+		if (phase < 0 ? w->rec.phase != RECORD_EXITING : (int)w->rec.phase == phase)
 			n++;
 	return n;
 }
 
 int
-pool_busy_jobs(void)
+pool_idle(void)
 {
-	return pool_count(W_BUSY);
+	return count(RECORD_IDLE);
 }
 
-/* The child side of a fork: become a worker. */
-static void __attribute__((noreturn))
-become_worker(int chan, uint32_t generation)
+int
+pool_busy(void)
 {
-	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE, SIGQUIT};
-	sigset_t all;
-	int devnull;
+	struct worker *w;
+	int n = 0;
 
-	setpgid(0, 0);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_DFL);
-	signal(SIGPIPE, SIG_IGN); /* a client going away is an error return, not death */
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (chan != 3) {
-		if (dup2(chan, 3) < 0)
-			_exit(126);
-		close(chan);
-	}
-	/* Nothing of the supervisor's (listener, other clients, other
-	 * workers' channels, libevent's fds) stays open in a worker. */
-	if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
-		for (int fd = 4; fd < 1024; fd++)
-			close(fd);
-	if ((devnull = open("/dev/null", O_RDONLY)) >= 0 && devnull != 0) {
-		dup2(devnull, 0);
-		close(devnull);
-	}
-	fcntl(3, F_SETFD, FD_CLOEXEC);
-	worker_main(&sv->cfg, 3, generation, &sv->user);
+	TAILQ_FOREACH(w, &workers, entry)
+		n += record_busy(w->rec.phase);
+	return n;
 }
 
 /* Fork one worker. */
 static int
 spawn(void)
 {
+	struct proc_ctx ctx = {.cfg = cfg, .user = user, .generation = next_generation++};
 	struct worker *w;
-	uint32_t generation = next_generation++;
-	int sp[2];
-	pid_t pid;
+	int chan;
+	pid_t pid = proc_spawn(&roles[ROLE_WORKER], &ctx, &chan);
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
-		log_errorx("socketpair: %s", strerror(errno));
+	if (pid < 0) {
+		log_errorx("forking a worker: %s", strerror(errno));
 		return -1;
 	}
-	if ((pid = fork()) < 0) {
-		log_errorx("fork: %s", strerror(errno));
-		close(sp[0]);
-		close(sp[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		close(sp[0]);
-		become_worker(sp[1], generation);
-	}
-	setpgid(pid, pid); /* also done by the child; whoever runs first wins */
-	close(sp[1]);
 	w = xcalloc(1, sizeof(*w));
-	w->generation = generation;
+	w->rec.phase = RECORD_STARTING;
+	w->rec.generation = ctx.generation;
 	w->client_fd = -1;
-	w->state = W_STARTING;
 	w->spawned_ms = util_now_ms();
 	w->pid = pid;
-	w->chan = sp[0];
+	w->chan = chan;
 	util_set_nonblock(w->chan, 1);
-	w->ev_chan = event_new(sv->base, w->chan, EV_READ | EV_PERSIST, chan_cb, w);
-	w->ev_timer = evtimer_new(sv->base, job_timer_cb, w);
+	w->ev_chan = event_new(base, w->chan, EV_READ | EV_PERSIST, chan_cb, w);
+	w->ev_timer = evtimer_new(base, job_timer_cb, w);
 	if (w->ev_chan == NULL || w->ev_timer == NULL)
 		fatalx("event_new failed");
 	event_add(w->ev_chan, NULL);
 	TAILQ_INSERT_TAIL(&workers, w, entry);
-	log_debug("worker %ld forked (generation %u)", (long)pid, w->generation);
+	log_debug("worker %ld forked (generation %u)", (long)pid, w->rec.generation);
 	return 0;
 }
 
@@ -186,12 +165,17 @@ respawn_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-pool_init(void)
+pool_init(struct event_base *b, const struct config *c, const struct priv_user *u,
+	  const struct pool_hooks *h)
 {
+	base = b;
+	cfg = c;
+	user = u;
+	hooks = h;
 	/* What a job leaves behind is re-parented to us, never to init. */
 	if (reaper_enable() < 0)
 		fatal("prctl PR_SET_CHILD_SUBREAPER");
-	ev_respawn = evtimer_new(sv->base, respawn_cb, NULL);
+	ev_respawn = evtimer_new(base, respawn_cb, NULL);
 	if (ev_respawn == NULL)
 		fatalx("evtimer_new failed");
 }
@@ -199,19 +183,17 @@ pool_init(void)
 void
 pool_fill(void)
 {
-	int want = (int)sv->cfg.workers;
+	int want = hooks->wanted();
 
-	if (sv->stopping && queue_length() == 0)
+	if (want == 0 || respawn_pending)
 		return;
-	if (respawn_pending)
-		return;
-	if (spawn_failures > 0 && pool_count(W_STARTING) > 0)
+	if (spawn_failures > 0 && count(RECORD_STARTING) > 0)
 		return; /* one probe at a time while workers keep dying */
-	while (pool_count(-1) < want) {
+	while (count(-1) < want) {
 		if (spawn() < 0)
 			break;
 		if (filled_once)
-			sv->count.respawns++;
+			stat_respawns++;
 		if (spawn_failures > 0)
 			break;
 	}
@@ -240,7 +222,7 @@ remove_job_dir(uint64_t job_id)
 {
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/job-%llu", sv->cfg.work_dir, (unsigned long long)job_id);
+	snprintf(path, sizeof(path), "%s/job-%llu", cfg->work_dir, (unsigned long long)job_id);
 	if (util_rm_rf(path) < 0)
 		log_warnx("removing %s: %s", path, strerror(errno));
 }
@@ -280,7 +262,7 @@ audit_job_end(struct worker *w, int status, const char *result)
 	}
 	if (w->endpoint[0] != '\0') {
 		struct audit_job aj = {
-			.job_id = w->job_id,
+			.job_id = w->rec.job_id,
 			.client = w->peer,
 			.identity = w->identity,
 			.endpoint = w->endpoint,
@@ -340,6 +322,14 @@ audit_merge(struct worker *w, const char *text)
 	json_decref(o);
 }
 
+/* Tell the supervisor w's job ended with status. */
+static void
+job_ended(struct worker *w, int status)
+{
+	hooks->job_end(w->endpoint[0] ? w->endpoint : "unknown", status,
+		       (double)(util_now_ms() - w->job_start_ms) / 1000.0);
+}
+
 /* The job on w ends without the worker's answer: answer it ourselves. */
 static void
 abort_job(struct worker *w, int status, const char *text)
@@ -353,23 +343,22 @@ abort_job(struct worker *w, int status, const char *text)
 	if (w->client_fd >= 0) {
 		uint64_t out = 0;
 
-		if (!w->responding) {
-			if (http_reply_text(w->client_fd, status, text, NULL, 1000, &out) < 0)
+		if (w->rec.phase != RECORD_RESPONDING) {
+			if (reply_text(w->client_fd, status, text, NULL, POOL_WRITE_TIMEOUT_MS,
+				       &out) < 0)
 				log_debug("answering %s: %s", w->peer, strerror(errno));
-			conn_adopt_linger(w->client_fd, w->peer);
+			hooks->linger(w->client_fd, w->peer);
 		} else {
 			close(w->client_fd);
 		}
 		w->client_fd = -1;
 	}
-	conn_count_status(status);
-	metrics_job_done(w->endpoint[0] ? w->endpoint : "unknown", status,
-			 (double)(util_now_ms() - w->job_start_ms) / 1000.0);
+	job_ended(w, status);
 	audit_job_end(w, status, status == 504 ? "timeout" : "crashed");
 	log_request("job=%llu client=%s method=POST path=%s endpoint=%s selector=%s status=%d "
 		    "in=- out=- ms=%llu",
-		    (unsigned long long)w->job_id, w->peer, log_escape(w->path, path, sizeof(path)),
-		    w->endpoint[0] ? w->endpoint : "-",
+		    (unsigned long long)w->rec.job_id, w->peer,
+		    log_escape(w->path, path, sizeof(path)), w->endpoint[0] ? w->endpoint : "-",
 		    log_escape(w->selector[0] ? w->selector : "-", selector, sizeof(selector)),
 		    status, (unsigned long long)(util_now_ms() - w->job_start_ms));
 }
@@ -380,43 +369,64 @@ worker_fail(struct worker *w, const char *why)
 {
 	log_errorx("worker %ld: %s; killing it", (long)w->pid, why);
 	kill_worker(w);
-	if (w->state == W_BUSY && !w->aborted) {
+	if (record_busy(w->rec.phase) && !w->aborted) {
 		abort_job(w, 500, "Signing error");
-		sv->count.crashes++;
+		stat_crashes++;
 	}
 	event_del(w->ev_chan);
+}
+
+/* READY: the worker is idle (unless it was told to exit meanwhile). */
+static void
+on_ready(struct worker *w)
+{
+	if (w->rec.phase != RECORD_IDLE)
+		return;
+	if (spawn_failures > 0) {
+		spawn_failures = 0;
+		pool_fill(); /* the probe worked: the rest of the pool now */
+	}
+	hooks->idle();
+	if (hooks->wanted() == 0)
+		shutdown(w->chan, SHUT_WR); /* not needed any more */
+}
+
+/* DONE: the job is over; the worker waits for the next or exits. */
+static void
+on_done(struct worker *w, int status)
+{
+	evtimer_del(w->ev_timer);
+	job_ended(w, status);
+	audit_job_end(w, status, NULL);
+	if (w->client_fd >= 0) {
+		close(w->client_fd);
+		w->client_fd = -1;
+	}
+	w->jobs++;
+	if ((long long)w->jobs >= cfg->jobs_per_worker || draining) {
+		w->rec.phase = RECORD_EXITING;
+		pool_fill();
+	} else {
+		hooks->idle();
+	}
 }
 
 /* Handle one record from w. */
 static void
 handle_record(struct worker *w, const union proto_msg *m)
 {
-	int jobscoped = m->hdr.type != PROTO_READY;
+	char why[96];
 
-	if (m->hdr.generation != w->generation) {
-		worker_fail(w, "record with a wrong generation");
-		return;
-	}
-	if (w->aborted)
+	if (w->aborted && m->hdr.generation == w->rec.generation)
 		return; /* the job was answered and the worker is being killed */
-	if (jobscoped && (w->state != W_BUSY || m->hdr.job_id != w->job_id)) {
-		worker_fail(w, "record for a job it does not have");
+	if (record_check(&w->rec, &m->hdr, why, sizeof(why)) < 0) {
+		worker_fail(w, why);
 		return;
 	}
+	record_taken(&w->rec, m->hdr.type);
 	switch (m->hdr.type) {
 	case PROTO_READY:
-		if (w->state != W_STARTING) {
-			worker_fail(w, "READY twice");
-			return;
-		}
-		w->state = W_IDLE;
-		if (spawn_failures > 0) {
-			spawn_failures = 0;
-			pool_fill(); /* the probe worked: the rest of the pool now */
-		}
-		queue_run();
-		if (sv->stopping && queue_length() == 0)
-			shutdown(w->chan, SHUT_WR); /* not needed any more */
+		on_ready(w);
 		break;
 	case PROTO_STARTED:
 		snprintf(w->endpoint, sizeof(w->endpoint), "%s", m->started.endpoint);
@@ -427,37 +437,17 @@ handle_record(struct worker *w, const union proto_msg *m)
 		snprintf(w->progress, sizeof(w->progress), "%s", m->progress.text);
 		break;
 	case PROTO_RESPONDING:
-		w->responding = 1;
 		if (w->client_fd >= 0) {
 			close(w->client_fd);
 			w->client_fd = -1;
 		}
 		break;
 	case PROTO_DONE:
-		evtimer_del(w->ev_timer);
-		conn_count_status(m->done.status);
-		metrics_job_done(w->endpoint[0] ? w->endpoint : "unknown", m->done.status,
-				 (double)(util_now_ms() - w->job_start_ms) / 1000.0);
-		audit_job_end(w, m->done.status, NULL);
-		if (w->client_fd >= 0) {
-			close(w->client_fd);
-			w->client_fd = -1;
-		}
-		w->jobs++;
-		w->job_id = 0;
-		if ((long long)w->jobs >= sv->cfg.jobs_per_worker || sv->stopping) {
-			w->state = W_EXITING;
-			pool_fill();
-		} else {
-			w->state = W_IDLE;
-			queue_run();
-		}
+		on_done(w, m->done.status);
 		break;
 	case PROTO_AUDIT:
 		audit_merge(w, m->audit.json);
 		break;
-	default:
-		worker_fail(w, "unexpected record type");
 	}
 }
 
@@ -497,54 +487,117 @@ job_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->state != W_BUSY || w->aborted)
+	if (!record_busy(w->rec.phase) || w->aborted)
 		return;
 	log_warnx("job %llu (%s for %s) exceeded RESPONSE_TIMEOUT of %lld s; killing worker %ld",
-		  (unsigned long long)w->job_id, w->endpoint[0] ? w->endpoint : "-", w->peer,
-		  sv->cfg.response_timeout, (long)w->pid);
-	sv->count.timeouts++;
+		  (unsigned long long)w->rec.job_id, w->endpoint[0] ? w->endpoint : "-", w->peer,
+		  cfg->response_timeout, (long)w->pid);
+	stat_timeouts++;
 	kill_worker(w);
 	abort_job(w, 504, "Signing timed out");
 }
 
+/* w has taken job: start its timer and forget the last job. */
+static void
+job_begins(struct worker *w, const struct pool_job *job)
+{
+	struct timeval tv = {(time_t)cfg->response_timeout, 0};
+
+	record_job(&w->rec, next_job_id++);
+	w->client_fd = job->fd;
+	w->aborted = 0;
+	w->job_start_ms = util_now_ms();
+	w->endpoint[0] = w->selector[0] = w->progress[0] = w->identity[0] = '\0';
+	snprintf(w->peer, sizeof(w->peer), "%s", job->peer);
+	snprintf(w->path, sizeof(w->path), "%s", job->path);
+	evtimer_add(w->ev_timer, &tv);
+	stat_jobs++;
+}
+
 int
-pool_dispatch(struct conn *c)
+pool_dispatch(const struct pool_job *job)
 {
 	struct worker *w;
 	static union proto_msg *m; /* one, reused */
 
 	if (m == NULL)
 		m = xmalloc(sizeof(*m));
+	if (job->prefix_len > sizeof(m->job.prefix))
+		fatalx("a request prefix of %zu bytes", job->prefix_len);
 	TAILQ_FOREACH(w, &workers, entry) {
-		struct timeval tv = {(time_t)sv->cfg.response_timeout, 0};
-
-		if (w->state != W_IDLE)
+		if (w->rec.phase != RECORD_IDLE)
 			continue;
-		proto_init(m, PROTO_JOB, w->generation, sv->next_job_id);
-		snprintf(m->job.peer, sizeof(m->job.peer), "%s", c->peer);
-		m->job.prefix_len = (uint32_t)c->len;
-		memcpy(m->job.prefix, c->buf, c->len);
-		if (proto_send(w->chan, m, c->fd) < 0) {
+		proto_init(m, PROTO_JOB, w->rec.generation, next_job_id);
+		snprintf(m->job.peer, sizeof(m->job.peer), "%s", job->peer);
+		m->job.route = (uint32_t)job->route;
+		m->job.prefix_len = (uint32_t)job->prefix_len;
+		memcpy(m->job.prefix, job->prefix, job->prefix_len);
+		if (proto_send(w->chan, m, job->fd) < 0) {
 			worker_fail(w, "cannot send it a job");
-			w->state = W_EXITING;
+			w->rec.phase = RECORD_EXITING;
 			continue;
 		}
-		w->state = W_BUSY;
-		w->job_id = sv->next_job_id++;
-		w->client_fd = c->fd;
-		w->responding = 0;
-		w->aborted = 0;
-		w->job_start_ms = util_now_ms();
-		w->endpoint[0] = w->selector[0] = w->progress[0] = w->identity[0] = '\0';
-		snprintf(w->peer, sizeof(w->peer), "%s", c->peer);
-		snprintf(w->path, sizeof(w->path), "%s", c->path);
-		evtimer_add(w->ev_timer, &tv);
-		sv->count.jobs++;
-		c->fd = -1; /* now the worker's (and ours in w->client_fd) */
-		conn_close(c);
+		job_begins(w, job);
 		return 1;
 	}
 	return 0;
+}
+
+/* Forget a dead worker. */
+static void
+free_worker(struct worker *w)
+{
+	TAILQ_REMOVE(&workers, w, entry);
+	event_free(w->ev_chan);
+	event_free(w->ev_timer);
+	close(w->chan);
+	if (w->client_fd >= 0)
+		close(w->client_fd);
+	json_decref(w->audit_signed);
+	json_decref(w->audit_extra);
+	free(w);
+}
+
+/* w died with wait status: answer its job if it had one.  1 when what
+ * its job started may be left behind. */
+static int
+worker_died(struct worker *w, int status)
+{
+	/* Records sent just before the exit (DONE) come first. */
+	if (event_pending(w->ev_chan, EV_READ, NULL))
+		chan_cb(w->chan, EV_READ, w);
+	if (record_busy(w->rec.phase)) {
+		if (!w->aborted) {
+			if (WIFSIGNALED(status))
+				log_errorx("worker %ld died of signal %d during job %llu",
+					   (long)w->pid, WTERMSIG(status),
+					   (unsigned long long)w->rec.job_id);
+			else
+				log_errorx("worker %ld exited (%d) during job %llu", (long)w->pid,
+					   WEXITSTATUS(status), (unsigned long long)w->rec.job_id);
+			stat_crashes++;
+			abort_job(w, 500, "Signing error");
+		}
+		remove_job_dir(w->rec.job_id);
+		return 1;
+	}
+	if (w->rec.phase == RECORD_STARTING) {
+		spawn_failures++;
+		log_errorx("worker %ld exited before it was ready (status %d)", (long)w->pid,
+			   status);
+	}
+	return 0;
+}
+
+static struct worker *
+find_worker(pid_t pid)
+{
+	struct worker *w;
+
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->pid == pid)
+			return w;
+	return NULL;
 }
 
 void
@@ -554,47 +607,15 @@ pool_reap(void)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct worker *w;
+		struct worker *w = find_worker(pid);
 
-		TAILQ_FOREACH(w, &workers, entry)
-			if (w->pid == pid)
-				break;
 		if (w == NULL) {
 			orphans = 1; /* something a job started, re-parented to us */
 			continue;
 		}
-		/* Records sent just before the exit (DONE) come first. */
-		if (event_pending(w->ev_chan, EV_READ, NULL))
-			chan_cb(w->chan, EV_READ, w);
-		if (w->state == W_BUSY) {
-			if (!w->aborted) {
-				if (WIFSIGNALED(status))
-					log_errorx("worker %ld died of signal %d during job %llu",
-						   (long)pid, WTERMSIG(status),
-						   (unsigned long long)w->job_id);
-				else
-					log_errorx("worker %ld exited (%d) during job %llu",
-						   (long)pid, WEXITSTATUS(status),
-						   (unsigned long long)w->job_id);
-				sv->count.crashes++;
-				abort_job(w, 500, "Signing error");
-			}
+		if (worker_died(w, status))
 			orphans = 1;
-			remove_job_dir(w->job_id);
-		} else if (w->state == W_STARTING) {
-			spawn_failures++;
-			log_errorx("worker %ld exited before it was ready (status %d)", (long)pid,
-				   status);
-		}
-		TAILQ_REMOVE(&workers, w, entry);
-		event_free(w->ev_chan);
-		event_free(w->ev_timer);
-		close(w->chan);
-		if (w->client_fd >= 0)
-			close(w->client_fd);
-		json_decref(w->audit_signed);
-		json_decref(w->audit_extra);
-		free(w);
+		free_worker(w);
 		if (spawn_failures > 0)
 			throttle_respawn();
 		else
@@ -604,8 +625,6 @@ pool_reap(void)
 	 * kill it (each death may re-parent more; SIGCHLD brings us back). */
 	if (orphans && reaper_kill(is_worker, NULL, 0) > 0)
 		log_info("killed processes left behind by a job");
-	if (sv->stopping)
-		event_base_loopbreak(sv->base);
 }
 
 void
@@ -614,12 +633,18 @@ pool_recycle_idle(void)
 	struct worker *w;
 
 	TAILQ_FOREACH(w, &workers, entry)
-		if (w->state == W_IDLE || w->state == W_STARTING) {
+		if (w->rec.phase == RECORD_IDLE || w->rec.phase == RECORD_STARTING) {
 			/* Closing our side tells an idle worker to exit. */
 			shutdown(w->chan, SHUT_WR);
-			w->state = W_EXITING;
+			w->rec.phase = RECORD_EXITING;
 		}
 	pool_fill();
+}
+
+void
+pool_drain(void)
+{
+	draining = 1;
 }
 
 void
@@ -636,16 +661,8 @@ pool_shutdown(void)
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 
 		if (pid > 0) {
-			TAILQ_FOREACH(w, &workers, entry)
-				if (w->pid == pid)
-					break;
-			if (w != NULL) {
-				TAILQ_REMOVE(&workers, w, entry);
-				event_free(w->ev_chan);
-				event_free(w->ev_timer);
-				close(w->chan);
-				free(w);
-			}
+			if ((w = find_worker(pid)) != NULL)
+				free_worker(w);
 			continue;
 		}
 		usleep(10000);
@@ -654,60 +671,63 @@ pool_shutdown(void)
 		kill_worker(w);
 }
 
-/* A client-supplied text for /status: escaped, so that it is valid UTF-8
- * (json_string refuses anything else, and the key would go missing). */
-static json_t *
-escaped_string(const char *s)
+void
+pool_snapshot(struct status_pool *p)
 {
-	char *e = log_escape_dup(s);
-	json_t *v = json_string(e);
-
-	free(e);
-	return v;
+	p->size = cfg->workers;
+	p->jobs_per_worker = cfg->jobs_per_worker;
+	p->timeout_seconds = cfg->response_timeout;
+	p->idle = count(RECORD_IDLE);
+	p->busy = pool_busy();
+	p->starting = count(RECORD_STARTING);
+	p->exiting = count(RECORD_EXITING);
+	p->jobs = stat_jobs;
+	p->timeouts = stat_timeouts;
+	p->crashes = stat_crashes;
+	p->respawns = stat_respawns;
 }
 
-void
-pool_status_json(void *array)
+/* The phase's name in /status. */
+static const char *
+state_name(enum record_phase phase)
 {
-	json_t *arr = array;
+	if (record_busy(phase))
+		return "busy";
+	return phase == RECORD_STARTING ? "starting" : phase == RECORD_IDLE ? "idle" : "exiting";
+}
+
+struct status_worker *
+pool_workers(size_t *n)
+{
 	struct worker *w;
+	struct status_worker *v;
 	uint64_t now = util_now_ms();
+	size_t i = 0;
 
+	TAILQ_FOREACH(w, &workers, entry)
+		i++;
+	v = xcalloc(i + 1, sizeof(*v));
+	i = 0;
 	TAILQ_FOREACH(w, &workers, entry) {
-		json_t *o = json_object();
+		struct status_worker *s = &v[i++];
 
-		json_object_set_new(o, "pid", json_integer(w->pid));
-		json_object_set_new(o, "state", json_string(state_names[w->state]));
-		json_object_set_new(o, "generation", json_integer(w->generation));
-		json_object_set_new(o, "jobs_served", json_integer((json_int_t)w->jobs));
-		json_object_set_new(o, "age_seconds",
-				    json_integer((json_int_t)((now - w->spawned_ms) / 1000)));
-		if (w->state == W_BUSY) {
-			json_t *j = json_object();
-			char id[24];
-
-			snprintf(id, sizeof(id), "%llu", (unsigned long long)w->job_id);
-			json_object_set_new(j, "id", json_string(id));
-			json_object_set_new(j, "endpoint",
-					    w->endpoint[0] ? json_string(w->endpoint) : json_null());
-			json_object_set_new(j, "path", escaped_string(w->path));
-			json_object_set_new(j, "selector",
-					    w->selector[0] ? escaped_string(w->selector) : json_null());
-			json_object_set_new(j, "client", json_string(w->peer));
-			json_object_set_new(j, "identity",
-					    w->identity[0] ? escaped_string(w->identity) : json_null());
-			json_object_set_new(
-				j, "elapsed_seconds",
-				json_real((double)(now - w->job_start_ms) / 1000.0));
-			json_object_set_new(j, "timeout_seconds",
-					    json_integer(sv->cfg.response_timeout));
-			json_object_set_new(j, "responding", json_boolean(w->responding));
-			json_object_set_new(j, "progress",
-					    w->progress[0] ? json_string(w->progress) : json_null());
-			json_object_set_new(o, "job", j);
-		} else {
-			json_object_set_new(o, "job", json_null());
-		}
-		json_array_append_new(arr, o);
+		s->pid = (long)w->pid;
+		s->state = state_name(w->rec.phase);
+		s->generation = w->rec.generation;
+		s->jobs_served = w->jobs;
+		s->age_seconds = (now - w->spawned_ms) / 1000;
+		if (!(s->busy = record_busy(w->rec.phase)))
+			continue;
+		s->job_id = w->rec.job_id;
+		s->endpoint = w->endpoint;
+		s->path = w->path;
+		s->selector = w->selector;
+		s->client = w->peer;
+		s->identity = w->identity;
+		s->progress = w->progress;
+		s->elapsed_seconds = (double)(now - w->job_start_ms) / 1000.0;
+		s->responding = w->rec.phase == RECORD_RESPONDING;
 	}
+	*n = i;
+	return v;
 }

@@ -1,73 +1,57 @@
 /*
- * queue.c: connections waiting for a worker, first come first served.
- * The length is bounded by QUEUE_MAX (route() answers 503 past it) and
- * the wait by QUEUE_WAIT (each connection's timer answers 503).
+ * queue.c: see queue.h.  QUEUE_MAX is the limit the supervisor passes to
+ * queue_push; QUEUE_WAIT is each waiting connection's own timer (conn.c).
  */
-#include "supervisor.h"
+#include "queue.h"
 
-#include <stdio.h>
-
-#include "reply.h"
-#include "util.h"
-
-static TAILQ_HEAD(, conn) waiting = TAILQ_HEAD_INITIALIZER(waiting);
-static int waiting_len;
+void
+queue_init(struct queue *q)
+{
+	TAILQ_INIT(&q->items);
+	q->length = 0;
+}
 
 int
-queue_push(struct conn *c)
+queue_push(struct queue *q, struct queue_item *it, void *owner, size_t limit)
 {
-	c->queued = 1;
-	c->queued_ms = util_now_ms();
-	TAILQ_INSERT_TAIL(&waiting, c, entry);
-	waiting_len++;
-	/* Watch for the client giving up while it waits. */
-	event_add(c->ev_read, NULL);
+	if (it->queued || q->length >= limit)
+		return -1;
+	it->owner = owner;
+	it->queued = 1;
+	TAILQ_INSERT_TAIL(&q->items, it, link);
+	q->length++;
 	return 0;
 }
 
 void
-queue_remove(struct conn *c)
+queue_remove(struct queue *q, struct queue_item *it)
 {
-	if (!c->queued)
+	if (!it->queued)
 		return;
-	TAILQ_REMOVE(&waiting, c, entry);
-	c->queued = 0;
-	waiting_len--;
+	TAILQ_REMOVE(&q->items, it, link);
+	it->queued = 0;
+	q->length--;
 }
 
-struct conn *
-queue_pop(void)
+void *
+queue_pop(struct queue *q)
 {
-	struct conn *c = TAILQ_FIRST(&waiting);
+	struct queue_item *it = TAILQ_FIRST(&q->items);
 
-	if (c != NULL) {
-		queue_remove(c);
-		event_del(c->ev_read);
-		evtimer_del(c->ev_timer);
-	}
-	return c;
+	if (it == NULL)
+		return NULL;
+	queue_remove(q, it);
+	return it->owner;
+}
+
+size_t
+queue_length(const struct queue *q)
+{
+	return q->length;
 }
 
 int
-queue_length(void)
+queue_queued(const struct queue_item *it)
 {
-	return waiting_len;
-}
-
-void
-queue_run(void)
-{
-	while (waiting_len > 0 && pool_count(W_IDLE) > 0) {
-		struct conn *c = queue_pop();
-
-		if (!pool_dispatch(c)) {
-			char extra[64];
-
-			/* Every idle worker failed to take it (they are being
-			 * replaced); the client retries. */
-			http_retry_after(extra, sizeof(extra), sv->cfg.retry_after);
-			sv->count.rejected++;
-			conn_reply(c, 503, "Server busy: no worker could take the job", extra);
-		}
-	}
+	return it->queued;
 }

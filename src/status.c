@@ -1,11 +1,9 @@
 /*
- * status.c: the supervisor's own pages and its counters.
- *   /status   JSON (jansson): version, uptime, pool, each worker and its
- *             job, the queue, totals
- *   /metrics  Prometheus text format
- * Who may read them is DIGSIGSERVER_STATUS_ALLOW (default loopback).
+ * status.c: the supervisor's pages rendered from a snapshot (status.h),
+ * and the per-endpoint counts and durations of finished jobs for
+ * /metrics.  Calls only lib/ (acl, log, util) and jansson.
  */
-#include "supervisor.h"
+#include "status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,9 +13,7 @@
 #include <jansson.h>
 
 #include "acl.h"
-#include "audit.h"
 #include "log.h"
-#include "reply.h"
 #include "util.h"
 
 #define MAX_SERIES 64
@@ -72,18 +68,29 @@ acl_setting_match(struct acl_setting *as, const char *name, const char *spec,
 }
 
 int
-status_allowed(const struct sockaddr_storage *ss)
+status_allowed(const struct sockaddr_storage *ss, const char *allow_spec, const char *proxies_spec)
 {
 	static struct acl_setting allow, proxies;
 
 	/* A trusted proxy forwards its clients' requests: one from it is never
 	 * local, whatever address it comes from (nginx on loopback). */
-	return acl_setting_match(&allow, "STATUS_ALLOW", sv->cfg.status_allow, ss) == 1 &&
-	       acl_setting_match(&proxies, "TRUSTED_PROXIES", sv->cfg.trusted_proxies, ss) == 0;
+	return acl_setting_match(&allow, "STATUS_ALLOW", allow_spec, ss) == 1 &&
+	       acl_setting_match(&proxies, "TRUSTED_PROXIES", proxies_spec, ss) == 0;
 }
 
 void
-metrics_job_done(const char *endpoint, int status, double seconds)
+status_count_reply(struct status_counters *c, int status)
+{
+	if (status >= 200 && status < 300)
+		c->status_2xx++;
+	else if (status >= 400 && status < 500)
+		c->status_4xx++;
+	else if (status >= 500)
+		c->status_5xx++;
+}
+
+void
+status_job_done(const char *endpoint, int status, double seconds)
 {
 	int i;
 
@@ -113,151 +120,220 @@ metrics_job_done(const char *endpoint, int status, double seconds)
 	}
 }
 
-/* Send a body the supervisor built, then linger. */
-static void
-answer(struct conn *c, const char *ctype, const char *body)
+/* A client-supplied text for /status: escaped, so that it is valid UTF-8
+ * (json_string refuses anything else, and the key would go missing);
+ * null when empty. */
+static json_t *
+escaped_or_null(const char *s)
 {
-	uint64_t out = 0;
-	int head = strcmp(c->method, "HEAD") == 0;
+	char *e;
+	json_t *v;
 
-	conn_count_status(200);
-	if (http_reply(c->fd, 200, ctype, body, head ? 0 : strlen(body),
-		       "Cache-Control: no-store\r\n", 1000, &out) < 0)
-		log_debug("answering %s: failed", c->peer);
-	conn_log(c, 200, out);
-	conn_linger(c);
+	if (s == NULL || s[0] == '\0')
+		return json_null();
+	e = log_escape_dup(s);
+	v = json_string(e);
+	free(e);
+	return v;
 }
 
-void
-status_answer(struct conn *c)
+/* A text of the daemon's own (a signer name, an address): as is, or null. */
+static json_t *
+string_or_null(const char *s)
 {
-	json_t *root = json_object(), *pool = json_object(), *arr = json_array();
-	json_t *queue = json_object(), *totals = json_object();
+	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
+}
+
+static json_t *
+worker_job_json(const struct status_worker *w, long long timeout_seconds)
+{
+	json_t *j = json_object();
+	char id[24];
+	char *path = log_escape_dup(w->path);
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)w->job_id);
+	json_object_set_new(j, "id", json_string(id));
+	json_object_set_new(j, "endpoint", string_or_null(w->endpoint));
+	json_object_set_new(j, "path", json_string(path));
+	json_object_set_new(j, "selector", escaped_or_null(w->selector));
+	json_object_set_new(j, "client", json_string(w->client));
+	json_object_set_new(j, "identity", escaped_or_null(w->identity));
+	json_object_set_new(j, "elapsed_seconds", json_real(w->elapsed_seconds));
+	json_object_set_new(j, "timeout_seconds", json_integer(timeout_seconds));
+	json_object_set_new(j, "responding", json_boolean(w->responding));
+	json_object_set_new(j, "progress", string_or_null(w->progress));
+	free(path);
+	return j;
+}
+
+static json_t *
+workers_json(const struct status_snapshot *s)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < s->nworkers; i++) {
+		const struct status_worker *w = &s->workers[i];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "pid", json_integer(w->pid));
+		json_object_set_new(o, "state", json_string(w->state));
+		json_object_set_new(o, "generation", json_integer(w->generation));
+		json_object_set_new(o, "jobs_served", json_integer((json_int_t)w->jobs_served));
+		json_object_set_new(o, "age_seconds", json_integer((json_int_t)w->age_seconds));
+		json_object_set_new(o, "job",
+				    w->busy ? worker_job_json(w, s->pool.timeout_seconds)
+					    : json_null());
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+static json_t *
+pool_json(const struct status_snapshot *s)
+{
+	json_t *pool = json_object();
+
+	json_object_set_new(pool, "size", json_integer(s->pool.size));
+	json_object_set_new(pool, "idle", json_integer(s->pool.idle));
+	json_object_set_new(pool, "busy", json_integer(s->pool.busy));
+	json_object_set_new(pool, "starting", json_integer(s->pool.starting));
+	json_object_set_new(pool, "exiting", json_integer(s->pool.exiting));
+	json_object_set_new(pool, "jobs_per_worker", json_integer(s->pool.jobs_per_worker));
+	json_object_set_new(pool, "workers", workers_json(s));
+	return pool;
+}
+
+static json_t *
+totals_json(const struct status_snapshot *s)
+{
+	json_t *t = json_object();
+	const struct status_counters *c = &s->count;
+
+	json_object_set_new(t, "requests", json_integer((json_int_t)c->requests));
+	json_object_set_new(t, "jobs", json_integer((json_int_t)s->pool.jobs));
+	json_object_set_new(t, "2xx", json_integer((json_int_t)c->status_2xx));
+	json_object_set_new(t, "4xx", json_integer((json_int_t)c->status_4xx));
+	json_object_set_new(t, "5xx", json_integer((json_int_t)c->status_5xx));
+	json_object_set_new(t, "timeouts", json_integer((json_int_t)s->pool.timeouts));
+	json_object_set_new(t, "crashes", json_integer((json_int_t)s->pool.crashes));
+	json_object_set_new(t, "respawns", json_integer((json_int_t)s->pool.respawns));
+	json_object_set_new(t, "rejected", json_integer((json_int_t)c->rejected));
+	json_object_set_new(t, "aborted", json_integer((json_int_t)c->aborted));
+	return t;
+}
+
+char *
+status_json(const struct status_snapshot *s)
+{
+	json_t *root = json_object(), *queue = json_object();
 	char *text;
 
-	json_object_set_new(root, "version", json_string(sv->version));
-	json_object_set_new(root, "uptime_seconds",
-			    json_integer((json_int_t)((util_now_ms() - sv->start_ms) / 1000)));
-	json_object_set_new(root, "stopping", json_boolean(sv->stopping));
-	json_object_set_new(pool, "size", json_integer(sv->cfg.workers));
-	json_object_set_new(pool, "idle", json_integer(pool_count(W_IDLE)));
-	json_object_set_new(pool, "busy", json_integer(pool_count(W_BUSY)));
-	json_object_set_new(pool, "starting", json_integer(pool_count(W_STARTING)));
-	json_object_set_new(pool, "exiting", json_integer(pool_count(W_EXITING)));
-	json_object_set_new(pool, "jobs_per_worker", json_integer(sv->cfg.jobs_per_worker));
-	pool_status_json(arr);
-	json_object_set_new(pool, "workers", arr);
-	json_object_set_new(root, "pool", pool);
-	json_object_set_new(queue, "length", json_integer(queue_length()));
-	json_object_set_new(queue, "limit", json_integer(sv->cfg.queue_max));
-	json_object_set_new(queue, "wait_limit_seconds", json_integer(sv->cfg.queue_wait));
+	json_object_set_new(root, "version", json_string(s->version));
+	json_object_set_new(root, "uptime_seconds", json_integer((json_int_t)s->uptime_seconds));
+	json_object_set_new(root, "stopping", json_boolean(s->stopping));
+	json_object_set_new(root, "pool", pool_json(s));
+	json_object_set_new(queue, "length", json_integer((json_int_t)s->queue_length));
+	json_object_set_new(queue, "limit", json_integer(s->queue_limit));
+	json_object_set_new(queue, "wait_limit_seconds", json_integer(s->queue_wait_seconds));
 	json_object_set_new(root, "queue", queue);
-	json_object_set_new(totals, "requests", json_integer((json_int_t)sv->count.requests));
-	json_object_set_new(totals, "jobs", json_integer((json_int_t)sv->count.jobs));
-	json_object_set_new(totals, "2xx", json_integer((json_int_t)sv->count.status_2xx));
-	json_object_set_new(totals, "4xx", json_integer((json_int_t)sv->count.status_4xx));
-	json_object_set_new(totals, "5xx", json_integer((json_int_t)sv->count.status_5xx));
-	json_object_set_new(totals, "timeouts", json_integer((json_int_t)sv->count.timeouts));
-	json_object_set_new(totals, "crashes", json_integer((json_int_t)sv->count.crashes));
-	json_object_set_new(totals, "respawns", json_integer((json_int_t)sv->count.respawns));
-	json_object_set_new(totals, "rejected", json_integer((json_int_t)sv->count.rejected));
-	json_object_set_new(totals, "aborted", json_integer((json_int_t)sv->count.aborted));
-	json_object_set_new(root, "totals", totals);
+	json_object_set_new(root, "totals", totals_json(s));
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (text == NULL)
 		fatalx("json_dumps failed");
-	answer(c, "application/json", text);
-	free(text);
+	return text;
 }
 
-/* Append printf-formatted text to a growing buffer. */
-static void
-emit(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+/* A growing text buffer for /metrics. */
+struct text {
+	char *buf;
+	size_t len, cap;
+};
 
 static void
-emit(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Append printf-formatted text to t. */
+static void
+emit(struct text *t, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	for (;;) {
 		va_start(ap, fmt);
-		n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
 		va_end(ap);
-		if (n >= 0 && (size_t)n < *cap - *len)
+		if (n >= 0 && (size_t)n < t->cap - t->len)
 			break;
-		*cap *= 2;
-		*buf = xrealloc(*buf, *cap);
+		t->cap *= 2;
+		t->buf = xrealloc(t->buf, t->cap);
 	}
-	*len += (size_t)n;
+	t->len += (size_t)n;
 }
 
-void
-metrics_answer(struct conn *c)
+/* The job counts by endpoint and status, and the duration histograms. */
+static void
+emit_jobs(struct text *t)
 {
-	size_t len = 0, cap = 8192;
-	char *b = xmalloc(cap);
-
-	b[0] = '\0';
-	emit(&b, &len, &cap,
-	     "# HELP digsigserver_requests_total Signing requests finished, by endpoint and status.\n"
-	     "# TYPE digsigserver_requests_total counter\n");
+	emit(t, "# HELP digsigserver_requests_total Signing requests finished, by endpoint and status.\n"
+		"# TYPE digsigserver_requests_total counter\n");
 	for (int i = 0; i < nseries; i++)
-		emit(&b, &len, &cap, "digsigserver_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
+		emit(t, "digsigserver_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
 		     series[i].endpoint, series[i].status, (unsigned long long)series[i].count);
-	emit(&b, &len, &cap,
-	     "# HELP digsigserver_job_duration_seconds Time from hand-over to a worker to the end of the job.\n"
-	     "# TYPE digsigserver_job_duration_seconds histogram\n");
+	emit(t, "# HELP digsigserver_job_duration_seconds Time from hand-over to a worker to the end of the job.\n"
+		"# TYPE digsigserver_job_duration_seconds histogram\n");
 	for (int i = 0; i < nhist; i++) {
 		for (size_t k = 0; k < NBUCKETS; k++)
-			emit(&b, &len, &cap,
-			     "digsigserver_job_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
+			emit(t, "digsigserver_job_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} %llu\n",
 			     hist[i].endpoint, buckets[k], (unsigned long long)hist[i].bucket[k]);
-		emit(&b, &len, &cap,
+		emit(t,
 		     "digsigserver_job_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} %llu\n"
 		     "digsigserver_job_duration_seconds_sum{endpoint=\"%s\"} %.6f\n"
 		     "digsigserver_job_duration_seconds_count{endpoint=\"%s\"} %llu\n",
 		     hist[i].endpoint, (unsigned long long)hist[i].count, hist[i].endpoint,
 		     hist[i].sum, hist[i].endpoint, (unsigned long long)hist[i].count);
 	}
-	emit(&b, &len, &cap,
-	     "# HELP digsigserver_pool_size Configured number of workers.\n"
-	     "# TYPE digsigserver_pool_size gauge\n"
-	     "digsigserver_pool_size %lld\n"
+}
+
+/* One unlabelled metric with its help and type lines. */
+static void
+emit_scalar(struct text *t, const char *name, const char *type, const char *help,
+	    unsigned long long value)
+{
+	emit(t, "# HELP digsigserver_%s %s\n# TYPE digsigserver_%s %s\ndigsigserver_%s %llu\n",
+	     name, help, name, type, name, value);
+}
+
+char *
+status_metrics(const struct status_snapshot *s)
+{
+	struct text t = {xmalloc(8192), 0, 8192};
+
+	t.buf[0] = '\0';
+	emit_jobs(&t);
+	emit_scalar(&t, "pool_size", "gauge", "Configured number of workers.",
+		    (unsigned long long)s->pool.size);
+	emit(&t,
 	     "# HELP digsigserver_pool_workers Workers by state.\n"
 	     "# TYPE digsigserver_pool_workers gauge\n"
 	     "digsigserver_pool_workers{state=\"idle\"} %d\n"
 	     "digsigserver_pool_workers{state=\"busy\"} %d\n"
-	     "digsigserver_pool_workers{state=\"starting\"} %d\n"
-	     "# HELP digsigserver_queue_length Connections waiting for a worker.\n"
-	     "# TYPE digsigserver_queue_length gauge\n"
-	     "digsigserver_queue_length %d\n"
-	     "# HELP digsigserver_timeouts_total Jobs killed at the response timeout.\n"
-	     "# TYPE digsigserver_timeouts_total counter\n"
-	     "digsigserver_timeouts_total %llu\n"
-	     "# HELP digsigserver_crashes_total Workers that died during a job.\n"
-	     "# TYPE digsigserver_crashes_total counter\n"
-	     "digsigserver_crashes_total %llu\n"
-	     "# HELP digsigserver_respawns_total Workers forked to replace others.\n"
-	     "# TYPE digsigserver_respawns_total counter\n"
-	     "digsigserver_respawns_total %llu\n"
-	     "# HELP digsigserver_rejected_total Connections answered 503 because the pool was busy.\n"
-	     "# TYPE digsigserver_rejected_total counter\n"
-	     "digsigserver_rejected_total %llu\n"
-	     "# HELP digsigserver_aborted_total Clients gone before their request was complete.\n"
-	     "# TYPE digsigserver_aborted_total counter\n"
-	     "digsigserver_aborted_total %llu\n"
-	     "# HELP digsigserver_audit_write_failures_total Audit records that could not be written.\n"
-	     "# TYPE digsigserver_audit_write_failures_total counter\n"
-	     "digsigserver_audit_write_failures_total %llu\n",
-	     sv->cfg.workers, pool_count(W_IDLE), pool_count(W_BUSY), pool_count(W_STARTING),
-	     queue_length(), (unsigned long long)sv->count.timeouts,
-	     (unsigned long long)sv->count.crashes, (unsigned long long)sv->count.respawns,
-	     (unsigned long long)sv->count.rejected,
-	     (unsigned long long)sv->count.aborted,
-	     (unsigned long long)audit_write_failures());
-	answer(c, "text/plain; version=0.0.4; charset=utf-8", b);
-	free(b);
+	     "digsigserver_pool_workers{state=\"starting\"} %d\n",
+	     s->pool.idle, s->pool.busy, s->pool.starting);
+	emit_scalar(&t, "queue_length", "gauge", "Connections waiting for a worker.",
+		    s->queue_length);
+	emit_scalar(&t, "timeouts_total", "counter", "Jobs killed at the response timeout.",
+		    s->pool.timeouts);
+	emit_scalar(&t, "crashes_total", "counter", "Workers that died during a job.",
+		    s->pool.crashes);
+	emit_scalar(&t, "respawns_total", "counter", "Workers forked to replace others.",
+		    s->pool.respawns);
+	emit_scalar(&t, "rejected_total", "counter",
+		    "Connections answered 503 because the pool was busy.", s->count.rejected);
+	emit_scalar(&t, "aborted_total", "counter",
+		    "Clients gone before their request was complete.", s->count.aborted);
+	emit_scalar(&t, "audit_write_failures_total", "counter",
+		    "Audit records that could not be written.", s->audit_write_failures);
+	return t.buf;
 }

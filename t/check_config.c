@@ -123,18 +123,6 @@ START_TEST(test_keyfile_uri_forms)
 }
 END_TEST
 
-START_TEST(test_copy)
-{
-	struct config copy;
-
-	ck_assert_int_eq(conf_set(&cfg, "KEYFILE_URI", "/k", err, sizeof(err)), 0);
-	conf_copy(&copy, &cfg);
-	ck_assert_str_eq(copy.keyfile_uri, "/k");
-	ck_assert_ptr_ne(copy.keyfile_uri, cfg.keyfile_uri);
-	conf_free(&copy);
-}
-END_TEST
-
 /* Without ARTIFACT_URI_PREFIXES any writable file may be named: warned. */
 START_TEST(test_uri_prefix_warning)
 {
@@ -161,7 +149,6 @@ config_suite(void)
 	tcase_add_test(tc, test_nul_byte);
 	tcase_add_test(tc, test_env_precedence);
 	tcase_add_test(tc, test_keyfile_uri_forms);
-	tcase_add_test(tc, test_copy);
 	tcase_add_test(tc, test_uri_prefix_warning);
 	suite_add_tcase(s, tc);
 	return s;

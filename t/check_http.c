@@ -1123,14 +1123,14 @@ START_TEST(test_status_texts)
 				      416, 417, 421, 422, 426, 500, 501, 502, 503, 504, 505};
 
 	for (size_t i = 0; i < sizeof(sent) / sizeof(*sent); i++)
-		ck_assert_msg(strcmp(http_status_text(sent[i]), "Unknown") != 0, "%d", sent[i]);
+		ck_assert_msg(strcmp(reply_status_text(sent[i]), "Unknown") != 0, "%d", sent[i]);
 	for (size_t i = 0; i < sizeof(rfc9110) / sizeof(*rfc9110); i++)
-		ck_assert_msg(strcmp(http_status_text(rfc9110[i]), "Unknown") != 0, "%d",
+		ck_assert_msg(strcmp(reply_status_text(rfc9110[i]), "Unknown") != 0, "%d",
 			      rfc9110[i]);
-	ck_assert_str_eq(http_status_text(409), "Conflict");
-	ck_assert_str_eq(http_status_text(414), "URI Too Long");
-	ck_assert_str_eq(http_status_text(404), "Not Found");
-	ck_assert_str_eq(http_status_text(299), "Unknown");
+	ck_assert_str_eq(reply_status_text(409), "Conflict");
+	ck_assert_str_eq(reply_status_text(414), "URI Too Long");
+	ck_assert_str_eq(reply_status_text(404), "Not Found");
+	ck_assert_str_eq(reply_status_text(299), "Unknown");
 }
 END_TEST
 

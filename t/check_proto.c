@@ -39,6 +39,7 @@ START_TEST(test_job_with_fd)
 	ck_assert_int_eq(pipe(pipefd), 0);
 	proto_init(&out, PROTO_JOB, 7, 42);
 	strcpy(out.job.peer, "127.0.0.1:5555");
+	out.job.route = 3;
 	out.job.prefix_len = 5;
 	memcpy(out.job.prefix, "POST ", 5);
 	ck_assert_int_eq(proto_send(sp[0], &out, pipefd[0]), 0);
@@ -48,6 +49,7 @@ START_TEST(test_job_with_fd)
 	ck_assert_uint_eq(in.hdr.generation, 7);
 	ck_assert_uint_eq(in.hdr.job_id, 42);
 	ck_assert_str_eq(in.job.peer, "127.0.0.1:5555");
+	ck_assert_uint_eq(in.job.route, 3);
 	ck_assert_int_eq(in.job.prefix_len, 5);
 	/* the passed descriptor is the pipe's read end */
 	ck_assert_int_eq(write(pipefd[1], "x", 1), 1);
@@ -61,7 +63,7 @@ END_TEST
 
 START_TEST(test_every_type_round_trips)
 {
-	for (uint32_t t = PROTO_READY; t < PROTO_TYPE_MAX; t++) {
+	for (uint32_t t = PROTO_READY; proto_size(t) != 0; t++) {
 		union proto_msg out, in;
 		int fd;
 

@@ -512,6 +512,5 @@ const struct signer signer_modules = {
 	.name = "modules",
 	.selector_field = "machine",
 	.selector_missing = "Invalid parameters",
-	.takes_files = 1,
 	.run = kmod_run,
 };

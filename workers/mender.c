@@ -196,7 +196,6 @@ const struct signer signer_mender = {
 	.name = "mender",
 	.selector_field = "distro",
 	.selector_missing = "Distro name missing",
-	.takes_files = 0,
 	.run = mender_run,
 	.precheck = mender_precheck,
 };

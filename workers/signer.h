@@ -2,7 +2,8 @@
  * signer.h: the interface between the worker loop and one signer.
  *
  * Each signer is one file in workers/ exporting one const struct signer,
- * listed in signers.c.  The worker loop has already read the request, put
+ * listed in signers.c.  The supervisor has routed the request to it on its
+ * path (route.h).  The worker loop has read the request, put
  * uploaded files into the job directory (or, digest_only, hashed them
  * without one), checked the key selector (it is
  * one safe path segment) and told the supervisor the job started; run()
@@ -20,7 +21,6 @@ struct signer {
 	const char *name;	      /* short name for logs, /status, metrics */
 	const char *selector_field;   /* form field naming the key set */
 	const char *selector_missing; /* 400 body when that field is absent */
-	int takes_files;	      /* 0: only fields (urlencoded bodies are fine) */
 	int digest_only;	      /* files are only hashed (form_file.sha256):
 				       * no job directory at all */
 	int (*run)(struct job *job);
@@ -30,8 +30,7 @@ struct signer {
 	int (*precheck)(struct job *job);
 };
 
-extern const struct signer *const signers[];
-/* The signer for a normalised path, or NULL. */
-const struct signer *signer_find(const char *path);
+/* The signer of a route (route.h) the supervisor chose, or NULL. */
+const struct signer *signer_at(unsigned route);
 
 #endif

@@ -1,9 +1,12 @@
 /*
  * signers.c: the table of signers.  Adding a signer is one line here, its
- * own file in workers/ and its tests.
+ * own file in workers/ and its tests.  The supervisor sees this table only
+ * through route.h (paths); the worker through signer.h.
  */
+#include <stddef.h>
 #include <string.h>
 
+#include "route.h"
 #include "signer.h"
 
 extern const struct signer signer_swupdate;
@@ -11,19 +14,26 @@ extern const struct signer signer_modules;
 extern const struct signer signer_mender;
 extern const struct signer signer_tegra;
 
-const struct signer *const signers[] = {
+static const struct signer *const signers[] = {
 	&signer_swupdate,
 	&signer_modules,
 	&signer_mender,
 	&signer_tegra,
-	NULL,
 };
 
-const struct signer *
-signer_find(const char *path)
+#define NSIGNERS (int)(sizeof(signers) / sizeof(signers[0]))
+
+int
+route_find(const char *path)
 {
-	for (const struct signer *const *s = signers; *s; s++)
-		if (strcmp((*s)->path, path) == 0)
-			return *s;
-	return NULL;
+	for (int i = 0; i < NSIGNERS; i++)
+		if (strcmp(signers[i]->path, path) == 0)
+			return i;
+	return -1;
+}
+
+const struct signer *
+signer_at(unsigned route)
+{
+	return route < (unsigned)NSIGNERS ? signers[route] : NULL;
 }

@@ -210,7 +210,6 @@ const struct signer signer_swupdate = {
 	.name = "swupdate",
 	.selector_field = "distro",
 	.selector_missing = "Distro name missing",
-	.takes_files = 1,
 	.digest_only = 1,
 	.run = swupdate_run,
 };

@@ -1365,7 +1365,6 @@ const struct signer signer_tegra = {
 	.name = "tegra",
 	.selector_field = "machine",
 	.selector_missing = "Invalid parameters",
-	.takes_files = 1,
 	.run = tegra_run_job,
 	.precheck = tegra_precheck,
 };

@@ -1,11 +1,12 @@
 /*
  * worker.c: the worker main loop.
  *
- * A worker is forked by the supervisor, drops its privileges, reports
- * READY and waits for a PROTO_JOB record carrying a client socket.  For
- * each job it makes a private directory, reads the request (head, then
- * the form: files go straight to disk), checks the key selector and runs
- * the signer.  It then removes the job directory, keeping only an open
+ * A worker is born by proc_spawn (proc.h: privileges dropped, its channel
+ * on PROTO_CHANNEL_FD), reports READY and waits for a PROTO_JOB record
+ * carrying a client socket and the signer the supervisor routed it to.
+ * For each job it makes a private directory, reads the request (head,
+ * then the form: files go straight to disk), checks the key selector and
+ * runs the signer.  It then removes the job directory, keeping only an open
  * descriptor of a file answer, so that a client never finds its job's
  * files left behind once it has its answer, and writes the answer,
  * telling the supervisor when the job starts, when the response begins
@@ -32,6 +33,7 @@
 #include "job.h"
 #include "keystore.h"
 #include "log.h"
+#include "proc.h"
 #include "proto.h"
 #include "reply.h"
 #include "signer.h"
@@ -118,15 +120,15 @@ respond(struct job *job, int body_fd)
 	proto_init(&msg, PROTO_RESPONDING, job->generation, job->id);
 	send_or_die(job->chan, &msg);
 	if (body_fd >= 0)
-		rc = http_reply_fd(job->fd, job->status, body_fd, job->filename,
-				   WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+		rc = reply_fd(job->fd, job->status, body_fd, job->filename, WORKER_WRITE_TIMEOUT_MS,
+			      &job->bytes_out);
 	else if (job->data != NULL)
-		rc = http_reply_data(job->fd, job->status, job->data, job->data_len, job->filename,
-				     WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+		rc = reply_data(job->fd, job->status, job->data, job->data_len, job->filename,
+				WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
 	else
-		rc = http_reply_text(job->fd, job->status, job->text,
-				     job->extra_headers[0] ? job->extra_headers : NULL,
-				     WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
+		rc = reply_text(job->fd, job->status, job->text,
+				job->extra_headers[0] ? job->extra_headers : NULL,
+				WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
 	if (rc < 0)
 		log_warnx("job %s: writing the answer to %s: %s", job->idstr, job->peer,
 			  strerror(errno));
@@ -140,8 +142,6 @@ respond(struct job *job, int body_fd)
 		linger_close(job->fd);
 	proto_init(&msg, PROTO_DONE, job->generation, job->id);
 	msg.done.status = job->status;
-	msg.done.bytes_in = job->bytes_in;
-	msg.done.bytes_out = job->bytes_out;
 	send_or_die(job->chan, &msg);
 }
 
@@ -198,74 +198,88 @@ make_job_dir(struct job *job)
 	return -1;
 }
 
-/* Read the request and run its signer; leaves the answer in job. */
-static void
-run_job(struct job *job, struct http_conn *conn, struct http_request *req)
+/*
+ * Who is asking, and may they use this signer: 0, or -1 with the answer
+ * (401, 403) set.  The supervisor learns the endpoint here (STARTED).
+ */
+static int
+admit(struct job *job, const struct signer *signer, const struct http_request *req,
+      const struct token_client **client)
 {
-	const struct signer *signer;
-	const struct token_client *client;
-	const struct tokens *tk;
-	const char *sel;
-	char err[512];
-	int status;
+	const struct tokens *tk = tokens_current();
 
-	status = http_read_head(conn, req, err, sizeof(err));
-	if (status != 0) {
-		job_fail(job, status, "%s", err);
-		return;
-	}
-	if ((signer = signer_find(req->path)) == NULL) {
-		job_fail(job, 404, "Not found");
-		return;
-	}
-	if (strcmp(req->method, "POST") != 0) {
-		snprintf(job->extra_headers, sizeof(job->extra_headers), "Allow: POST\r\n");
-		job_fail(job, 405, "Method not allowed");
-		return;
-	}
-	job->endpoint = signer->name;
-	tk = tokens_current();
-	client = authenticate(job, req, tk);
-	if (tk != NULL && client == NULL) {
-		report_started(job);
+	*client = authenticate(job, req, tk);
+	report_started(job);
+	if (tk != NULL && *client == NULL) {
 		snprintf(job->extra_headers, sizeof(job->extra_headers),
 			 "WWW-Authenticate: Bearer realm=\"digsigserver\"\r\n");
 		job_fail(job, 401, "Authentication required");
-		return;
+		return -1;
 	}
-	report_started(job);
-	if (client != NULL && !tokens_allows_endpoint(client, signer->name)) {
-		job_fail(job, 403, "Not allowed: %s may not use %s", tokens_name(client), signer->name);
-		return;
+	if (*client != NULL && !tokens_allows_endpoint(*client, signer->name)) {
+		job_fail(job, 403, "Not allowed: %s may not use %s", tokens_name(*client),
+			 signer->name);
+		return -1;
 	}
+	return 0;
+}
+
+/* Read the form (files into the job directory); 0, or -1 with the answer set. */
+static int
+read_form(struct job *job, const struct signer *signer, struct http_conn *conn,
+	  struct http_request *req)
+{
+	char err[512];
+	int status;
+
 	if (!signer->digest_only && make_job_dir(job) < 0)
-		return;
+		return -1;
 	status = form_read(conn, req, signer->digest_only ? NULL : job->dir, &job->form, err,
 			   sizeof(err));
 	job->bytes_in = http_conn_bytes_in(conn);
 	if (status != 0) {
 		job_fail(job, status, "%s", err);
-		return;
+		return -1;
 	}
 	job->input_done = !http_conn_buffered(conn);
+	return 0;
+}
+
+/* The signer's own checks, then the key selector: valid and allowed to
+ * the client; 0, or -1 with the answer set. */
+static int
+check_selector(struct job *job, const struct signer *signer, const struct token_client *client)
+{
+	const char *sel;
+
 	if (signer->precheck != NULL && signer->precheck(job) != 0)
-		return;
+		return -1;
 	sel = job_field(job, signer->selector_field);
 	if (sel == NULL || *sel == '\0') {
 		job_fail(job, 400, "%s", signer->selector_missing);
-		return;
+		return -1;
 	}
 	if (!ks_selector_valid(sel)) {
 		job_fail(job, 400, "Invalid parameters");
-		return;
+		return -1;
 	}
 	job->selector = sel;
 	report_started(job);
 	if (client != NULL && !tokens_allows_selector(client, sel)) {
-		job_fail(job, 403, "Not allowed: %s may not use the keys of %s", tokens_name(client),
-			 sel);
-		return;
+		job_fail(job, 403, "Not allowed: %s may not use the keys of %s",
+			 tokens_name(client), sel);
+		return -1;
 	}
+	return 0;
+}
+
+/* Run the signer; its answer, or 500 when it left none or its audit
+ * record was lost under AUDIT_REQUIRED. */
+static void
+sign(struct job *job, const struct signer *signer)
+{
+	int status;
+
 	job->status = 500;
 	snprintf(job->text, sizeof(job->text), "Signing error");
 	status = signer->run(job);
@@ -279,7 +293,45 @@ run_job(struct job *job, struct http_conn *conn, struct http_request *req)
 		job_fail(job, 500, "Signing error");
 	}
 	if (job->status == 503 && job->extra_headers[0] == '\0')
-		http_retry_after(job->extra_headers, sizeof(job->extra_headers), job->cfg->retry_after);
+		reply_retry_after(job->extra_headers, sizeof(job->extra_headers),
+				  job->cfg->retry_after);
+}
+
+/* Read the request and run the signer the supervisor routed it to;
+ * leaves the answer in job. */
+static void
+run_job(struct job *job, const struct signer *signer, struct http_conn *conn,
+	struct http_request *req)
+{
+	const struct token_client *client;
+	char err[512];
+	int status;
+
+	status = http_read_head(conn, req, err, sizeof(err));
+	if (status != 0) {
+		job_fail(job, status, "%s", err);
+		return;
+	}
+	job->endpoint = signer->name;
+	if (admit(job, signer, req, &client) < 0 || read_form(job, signer, conn, req) < 0 ||
+	    check_selector(job, signer, client) < 0)
+		return;
+	sign(job, signer);
+}
+
+/* The request limits of cfg. */
+static void
+request_limits(const struct config *cfg, struct http_limits *lim)
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->header_max_size = (size_t)cfg->header_max_size;
+	lim->header_max_count = (int)cfg->header_max_count;
+	lim->body_max = (uint64_t)cfg->request_max_size;
+	lim->read_timeout_ms = (int)(cfg->request_read_timeout * 1000);
+	lim->min_rate = (uint64_t)cfg->request_min_rate;
+	lim->min_rate_grace_ms = (int)(cfg->request_min_rate_grace * 1000);
+	lim->field_max = (size_t)cfg->field_max_size;
+	lim->max_parts = (int)cfg->form_max_parts;
 }
 
 /* The worker's peak resident set so far in kB (on Linux its VmHWM), or -1:
@@ -295,29 +347,72 @@ peak_rss_kb(void)
 	return ru.ru_maxrss;
 }
 
+/* The job's line in the request log, client-supplied values escaped so
+ * that each stays one field of the line. */
+static void
+log_job(const struct job *job, const struct http_request *req, const char *selector,
+	uint64_t t0)
+{
+	char sel[LOG_ESCAPED_SIZE(PROTO_TEXT_MAX)], identity[LOG_ESCAPED_SIZE(sizeof(job->identity))];
+	char method[64], path[1024];
+
+	log_request("job=%s client=%s%s%s method=%s path=%s endpoint=%s selector=%s status=%d "
+		    "in=%llu out=%llu ms=%llu rss_peak_kb=%ld",
+		    job->idstr, job->peer, job->identity[0] ? " identity=" : "",
+		    log_escape(job->identity, identity, sizeof(identity)),
+		    log_escape(req->method[0] ? req->method : "-", method, sizeof(method)),
+		    log_escape(req->path ? req->path : "-", path, sizeof(path)),
+		    job->endpoint ? job->endpoint : "-", log_escape(selector, sel, sizeof(sel)),
+		    job->status, (unsigned long long)job->bytes_in, (unsigned long long)job->bytes_out,
+		    (unsigned long long)(util_now_ms() - t0), peak_rss_kb());
+	if (job->status >= 400 && job->text[0])
+		log_info("job %s: %d %s", job->idstr, job->status, job->text);
+}
+
+/*
+ * Clear the job's traces before it answers: open a file answer, free the
+ * form and remove the job directory.  Returns the answer's descriptor or
+ * -1; the selector (which lived in the form) is copied to selector.
+ */
+static int
+clear_job(struct job *job, char *selector, size_t size)
+{
+	int body_fd = -1;
+
+	if (job->file[0] != '\0' &&
+	    (body_fd = open(job->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
+		log_errorx("job %s: opening the answer %s: %s", job->idstr, job->file,
+			   strerror(errno));
+		job_fail(job, 500, "Signing error");
+	}
+	snprintf(selector, size, "%s", job->selector ? job->selector : "-");
+	job->selector = NULL;
+	form_free(&job->form);
+	if (job->dir[0] && util_rm_rf(job->dir) < 0)
+		log_warnx("job %s: removing %s: %s", job->idstr, job->dir, strerror(errno));
+	return body_fd;
+}
+
 /* Serve one job handed over by the supervisor. */
 static void
 serve(const struct config *cfg, int chan, uint32_t generation, const struct proto_job *pj,
       int fd)
 {
-	struct http_limits lim = {
-		.header_max_size = (size_t)cfg->header_max_size,
-		.header_max_count = (int)cfg->header_max_count,
-		.body_max = (uint64_t)cfg->request_max_size,
-		.read_timeout_ms = (int)(cfg->request_read_timeout * 1000),
-		.min_rate = (uint64_t)cfg->request_min_rate,
-		.min_rate_grace_ms = (int)(cfg->request_min_rate_grace * 1000),
-		.field_max = (size_t)cfg->field_max_size,
-		.max_parts = (int)cfg->form_max_parts,
-	};
+	const struct signer *signer = signer_at(pj->route);
+	struct http_limits lim;
 	struct http_request req;
 	struct http_conn *conn;
 	struct job job;
-	int body_fd = -1;
-	char selector[PROTO_TEXT_MAX], sel[LOG_ESCAPED_SIZE(PROTO_TEXT_MAX)];
-	char identity[LOG_ESCAPED_SIZE(sizeof(job.identity))], method[64], path[1024];
+	int body_fd;
+	char selector[PROTO_TEXT_MAX];
 	uint64_t t0 = util_now_ms();
 
+	if (signer == NULL)
+		fatalx("job %llu: the supervisor sent route %u, which no signer has",
+		       (unsigned long long)pj->hdr.job_id, pj->route);
+	/* the signer's name and the job id only: nothing a client chose */
+	proc_title("worker %u [%s job %llu]", generation, signer->name,
+		   (unsigned long long)pj->hdr.job_id);
 	memset(&job, 0, sizeof(job));
 	memset(&req, 0, sizeof(req));
 	job.cfg = cfg;
@@ -327,37 +422,16 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	job.fd = fd;
 	snprintf(job.idstr, sizeof(job.idstr), "%llu", (unsigned long long)job.id);
 	snprintf(job.peer, sizeof(job.peer), "%s", pj->peer);
-	snprintf(job.identity, sizeof(job.identity), "%s", pj->identity);
-
+	request_limits(cfg, &lim);
 	conn = http_conn_new(fd, &lim, pj->prefix, pj->prefix_len);
-	run_job(&job, conn, &req);
+	run_job(&job, signer, conn, &req);
 	if (job.bytes_in == 0)
 		job.bytes_in = http_conn_bytes_in(conn);
-	if (job.file[0] != '\0' && (body_fd = open(job.file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		log_errorx("job %s: opening the answer %s: %s", job.idstr, job.file, strerror(errno));
-		job_fail(&job, 500, "Signing error");
-	}
-	/* the selector lives in the form, which goes now */
-	snprintf(selector, sizeof(selector), "%s", job.selector ? job.selector : "-");
-	job.selector = NULL;
-	form_free(&job.form);
-	if (job.dir[0] && util_rm_rf(job.dir) < 0)
-		log_warnx("job %s: removing %s: %s", job.idstr, job.dir, strerror(errno));
+	body_fd = clear_job(&job, selector, sizeof(selector));
 	respond(&job, body_fd);
 	if (body_fd >= 0)
 		close(body_fd);
-	/* client-supplied values escaped: each stays one field of the line */
-	log_request("job=%s client=%s%s%s method=%s path=%s endpoint=%s selector=%s status=%d "
-		    "in=%llu out=%llu ms=%llu rss_peak_kb=%ld",
-		    job.idstr, job.peer, job.identity[0] ? " identity=" : "",
-		    log_escape(job.identity, identity, sizeof(identity)),
-		    log_escape(req.method[0] ? req.method : "-", method, sizeof(method)),
-		    log_escape(req.path ? req.path : "-", path, sizeof(path)),
-		    job.endpoint ? job.endpoint : "-", log_escape(selector, sel, sizeof(sel)),
-		    job.status, (unsigned long long)job.bytes_in, (unsigned long long)job.bytes_out,
-		    (unsigned long long)(util_now_ms() - t0), peak_rss_kb());
-	if (job.status >= 400 && job.text[0])
-		log_info("job %s: %d %s", job.idstr, job.status, job.text);
+	log_job(&job, &req, selector, t0);
 	http_request_free(&req);
 	http_conn_free(conn);
 	free(job.data);
@@ -365,20 +439,16 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 }
 
 void
-worker_main(const struct config *cfg, int chan, uint32_t generation, const struct priv_user *pu)
+worker_main(const struct proc_ctx *ctx)
 {
+	const int chan = PROTO_CHANNEL_FD;
 	union proto_msg msg;
 	long long served = 0;
-	char tag[32];
 
-	priv_drop(pu);
-	snprintf(tag, sizeof(tag), "worker");
-	log_set_tag(tag);
-	if (!pu->valid)
-		log_info("not started as root: workers run as uid %u", (unsigned)getuid());
-	proto_init(&msg, PROTO_READY, generation, 0);
+	proc_title("worker %u [idle]", ctx->generation);
+	proto_init(&msg, PROTO_READY, ctx->generation, 0);
 	send_or_die(chan, &msg);
-	while (served < cfg->jobs_per_worker) {
+	while (served < ctx->cfg->jobs_per_worker) {
 		int fd, r;
 
 		r = proto_recv(chan, &msg, &fd);
@@ -388,8 +458,9 @@ worker_main(const struct config *cfg, int chan, uint32_t generation, const struc
 			fatal("channel from supervisor");
 		if (msg.hdr.type != PROTO_JOB || fd < 0)
 			fatalx("unexpected record %u from supervisor", msg.hdr.type);
-		serve(cfg, chan, generation, &msg.job, fd);
+		serve(ctx->cfg, chan, ctx->generation, &msg.job, fd);
 		served++;
+		proc_title("worker %u [idle]", ctx->generation);
 	}
 	_exit(0);
 }

@@ -1,0 +1,230 @@
+/*
+ * proc.c: see proc.h.  The child side of proc_spawn runs in a fresh fork
+ * of the supervisor: it may use nothing of the supervisor's but what its
+ * context hands it, and fails with fatal() (logged under the role's tag).
+ */
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+extern char **environ;
+
+/* The memory the title is written to: argv[0] up to the end of the last
+ * argument or environment string laid out right after it. */
+static char *title_area;
+static size_t title_size; /* bytes there, the terminating NUL included */
+static const char *title_name = "";
+/* The copies of argv main() reads and of the environment, kept here too:
+ * they live as long as the process (glibc's clearenv at exit under
+ * valgrind drops environ's reference; volatile, as nothing reads it). */
+static char **saved_argv;
+static char **volatile saved_environ;
+
+/* Copy the environment elsewhere; extend *end over the strings that
+ * follow it, which then belong to the title. */
+static void
+move_environment(char **end)
+{
+	size_t n = 0;
+	char **copy;
+
+	while (environ[n] != NULL)
+		n++;
+	copy = xcalloc(n + 1, sizeof(*copy));
+	saved_environ = copy;
+	for (size_t i = 0; i < n; i++) {
+		if (environ[i] == *end + 1)
+			*end = environ[i] + strlen(environ[i]);
+		copy[i] = xstrdup(environ[i]);
+	}
+	environ = copy;
+}
+
+char **
+proc_title_init(int argc, char **argv, const char *name)
+{
+	char *end;
+
+	saved_argv = xcalloc((size_t)argc + 1, sizeof(*saved_argv));
+	for (int i = 0; i < argc; i++)
+		saved_argv[i] = xstrdup(argv[i]);
+	title_name = name;
+	if (argc < 1 || argv[0] == NULL)
+		return saved_argv;
+	end = argv[0] + strlen(argv[0]);
+	for (int i = 1; i < argc; i++)
+		if (argv[i] == end + 1)
+			end = argv[i] + strlen(argv[i]);
+	move_environment(&end);
+	title_area = argv[0];
+	title_size = (size_t)(end - argv[0]) + 1;
+	/* ps reads the area, not argv: nothing may follow argv[0] in it */
+	if (argc > 1)
+		argv[1] = NULL;
+	return saved_argv;
+}
+
+void
+proc_title(const char *fmt, ...)
+{
+	char title[256];
+	va_list ap;
+	size_t len;
+	int n;
+
+	if (title_area == NULL)
+		return;
+	n = snprintf(title, sizeof(title), "%s: ", title_name);
+	if (n < 0 || (size_t)n >= sizeof(title))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(title + n, sizeof(title) - (size_t)n, fmt, ap);
+	va_end(ap);
+	len = strlen(title);
+	if (len >= title_size)
+		len = title_size - 1;
+	memcpy(title_area, title, len);
+	/* NUL padding: ps shows the title alone, not a tail of the old text */
+	memset(title_area + len, '\0', title_size - len);
+}
+
+/* Child: default dispositions, an empty mask, SIGPIPE ignored. */
+static void
+reset_signals(void)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGQUIT};
+	sigset_t none;
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (signal(sigs[i], SIG_DFL) == SIG_ERR)
+			fatal("signal %d", sigs[i]);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		fatal("signal SIGPIPE");
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		fatal("sigprocmask");
+}
+
+/* Child: close every descriptor from first up. */
+static void
+close_from(int first)
+{
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, 0U) == 0)
+		return;
+	for (int fd = first; fd < 1024; fd++)
+		close(fd);
+}
+
+/*
+ * Child: put the channel on PROTO_CHANNEL_FD and each of ctx->fds on its
+ * number, close-on-exec (an external tool a job runs gets none of them),
+ * and close everything else of the supervisor's (listener, clients,
+ * other children's channels, libevent's descriptors).  Each source is
+ * first copied above every target, so no dup2 overwrites one still to
+ * be placed.
+ */
+static void
+place_fds(int chan, const struct proc_ctx *ctx)
+{
+	int src[1 + PROC_FDS_MAX], dst[1 + PROC_FDS_MAX], n = 0, top = PROTO_CHANNEL_FD;
+
+	src[n] = chan;
+	dst[n++] = PROTO_CHANNEL_FD;
+	for (int i = 0; i < ctx->nfds; i++) {
+		if (ctx->fds[i].number <= PROTO_CHANNEL_FD)
+			fatalx("descriptor number %d is below the channel's", ctx->fds[i].number);
+		src[n] = ctx->fds[i].fd;
+		dst[n++] = ctx->fds[i].number;
+		if (ctx->fds[i].number > top)
+			top = ctx->fds[i].number;
+	}
+	for (int i = 0; i < n; i++)
+		if ((src[i] = fcntl(src[i], F_DUPFD_CLOEXEC, top + 1)) < 0)
+			fatal("fcntl F_DUPFD");
+	for (int fd = PROTO_CHANNEL_FD; fd <= top; fd++)
+		close(fd);
+	for (int i = 0; i < n; i++)
+		if (dup3(src[i], dst[i], O_CLOEXEC) < 0)
+			fatal("dup3 %d", dst[i]);
+	close_from(top + 1);
+}
+
+/* Child: stdin reads nothing (stdout and stderr stay: the log). */
+static void
+null_stdin(void)
+{
+	int fd = open("/dev/null", O_RDONLY);
+
+	if (fd < 0)
+		fatal("/dev/null");
+	if (fd != STDIN_FILENO) {
+		if (dup2(fd, STDIN_FILENO) < 0)
+			fatal("dup2 stdin");
+		close(fd);
+	}
+}
+
+/* The child side of proc_spawn. */
+static void __attribute__((noreturn))
+become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
+{
+	log_set_tag(role->name);
+	if (setpgid(0, 0) < 0)
+		fatal("setpgid");
+	reset_signals();
+	place_fds(chan, ctx);
+	null_stdin();
+	if (role->drop_privileges) {
+		priv_drop(ctx->user);
+		if (!ctx->user->valid)
+			log_info("not started as root: %ss run as uid %u", role->name,
+				 (unsigned)getuid());
+	}
+	proc_title("%s %u", role->name, ctx->generation);
+	role->main(ctx);
+}
+
+pid_t
+proc_spawn(const struct proc_role *role, const struct proc_ctx *ctx, int *chan)
+{
+	int sp[2], saved;
+	pid_t pid;
+
+	if (role->main == NULL || ctx->nfds < 0 || ctx->nfds > PROC_FDS_MAX) {
+		errno = EINVAL; /* the supervisor's role, or too many descriptors */
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+		return -1;
+	if ((pid = fork()) < 0) {
+		saved = errno;
+		close(sp[0]);
+		close(sp[1]);
+		errno = saved;
+		return -1;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		become(role, ctx, sp[1]);
+	}
+	/* also done by the child; whoever runs first wins, and the group
+	 * exists before the parent may signal it */
+	if (setpgid(pid, pid) < 0 && errno != EACCES)
+		log_debug("setpgid %ld: %s", (long)pid, strerror(errno));
+	close(sp[1]);
+	*chan = sp[0];
+	return pid;
+}

@@ -1,0 +1,16 @@
+/*
+ * roles.c: the table of process roles: what each kind of process is
+ * called (its log tag and process title), whether it drops privileges,
+ * and the function it runs once born (proc.h).  A new kind of process
+ * (the key process, which will hold the keys and sign for the workers) is
+ * one more line here and its main function.  Calls nothing; names
+ * worker_main (worker.h).
+ */
+#include "roles.h"
+
+#include "worker.h"
+
+const struct proc_role roles[ROLE_COUNT] = {
+	[ROLE_SUPERVISOR] = {.name = "supervisor", .drop_privileges = 0, .main = NULL},
+	[ROLE_WORKER] = {.name = "worker", .drop_privileges = 1, .main = worker_main},
+};

@@ -1,0 +1,15 @@
+/*
+ * roles.h: the process roles of digsigserver (proc.h), one line each in
+ * roles.c.  The supervisor is the parent; it forks the others with
+ * proc_spawn(&roles[ROLE_...], ...).
+ */
+#ifndef DSS_ROLES_H
+#define DSS_ROLES_H
+
+#include "proc.h"
+
+enum role { ROLE_SUPERVISOR, ROLE_WORKER, ROLE_COUNT };
+
+extern const struct proc_role roles[ROLE_COUNT];
+
+#endif

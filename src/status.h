@@ -1,0 +1,82 @@
+/*
+ * status.h: the supervisor's own pages, rendered from a snapshot.
+ *
+ *   /status   JSON: version, uptime, the pool and each worker and its job,
+ *             the queue, totals
+ *   /metrics  Prometheus text format
+ *
+ * The supervisor fills a struct status_snapshot (the pool its part,
+ * pool_snapshot) and status.c turns it into text; status.c keeps only the
+ * per-endpoint job counts and durations (status_job_done) and calls
+ * nothing outside lib/.  Who may read the pages is STATUS_ALLOW, never a
+ * TRUSTED_PROXIES address (status_allowed).
+ */
+#ifndef DSS_STATUS_H
+#define DSS_STATUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* What the supervisor counts itself. */
+struct status_counters {
+	uint64_t requests; /* every request line read */
+	uint64_t status_2xx, status_4xx, status_5xx;
+	uint64_t rejected; /* 503 from a full queue or a long wait */
+	uint64_t aborted;  /* clients gone before their request was complete */
+};
+
+/* The pool as a whole. */
+struct status_pool {
+	long long size;		   /* WORKERS */
+	long long jobs_per_worker; /* JOBS_PER_WORKER */
+	long long timeout_seconds; /* RESPONSE_TIMEOUT */
+	int idle, busy, starting, exiting;
+	uint64_t jobs;	   /* jobs handed to workers */
+	uint64_t timeouts; /* jobs killed at RESPONSE_TIMEOUT */
+	uint64_t crashes;  /* workers that died during a job */
+	uint64_t respawns; /* workers forked to replace others */
+};
+
+/* One worker and its job; the texts are raw (escaped when rendered) and
+ * "" when unknown. */
+struct status_worker {
+	long pid;
+	const char *state; /* starting, idle, busy, exiting */
+	uint32_t generation;
+	unsigned long jobs_served;
+	uint64_t age_seconds;
+	int busy; /* the job fields below are set */
+	uint64_t job_id;
+	const char *endpoint, *path, *selector, *client, *identity, *progress;
+	double elapsed_seconds;
+	int responding;
+};
+
+struct status_snapshot {
+	const char *version;
+	uint64_t uptime_seconds;
+	int stopping;
+	struct status_pool pool;
+	const struct status_worker *workers;
+	size_t nworkers;
+	size_t queue_length;
+	long long queue_limit;	      /* QUEUE_MAX */
+	long long queue_wait_seconds; /* QUEUE_WAIT */
+	struct status_counters count;
+	uint64_t audit_write_failures;
+};
+
+/* The /status body (malloc'ed). */
+char *status_json(const struct status_snapshot *s);
+/* The /metrics body (malloc'ed). */
+char *status_metrics(const struct status_snapshot *s);
+/* Record a finished job for /metrics (endpoint, status, seconds). */
+void status_job_done(const char *endpoint, int status, double seconds);
+/* Count an answer's status in c. */
+void status_count_reply(struct status_counters *c, int status);
+/* 1 when ss may read the pages: in the allow list, not a trusted proxy
+ * (each list the text of its setting, re-parsed when it changes). */
+int status_allowed(const struct sockaddr_storage *ss, const char *allow, const char *proxies);
+
+#endif

@@ -1,0 +1,52 @@
+#!/bin/bash
+# t/regress/proc.sh: every child is born the same way (lib/proc.c): ps
+# shows each process's role (the supervisor; a worker, idle or in its
+# job), and a worker holds its channel on descriptor 3, stdin on
+# /dev/null and nothing else of the supervisor's.
+. "$(dirname "$0")/lib.sh"
+
+mkdir -p "$KEYS/demo/swupdate"
+openssl genrsa -out "$KEYS/demo/swupdate/rsa-private.key" 2048 2>/dev/null
+head -c 400000 /dev/urandom >"$T/big"
+
+title() { ps -o args= -p "$1"; }
+workers() { pgrep -P "$DSS_PID"; }
+# titled PATTERN: some worker's title matches the extended regex PATTERN
+titled() {
+	for w in $(workers); do
+		title "$w" | grep -qE "$1" && return 0
+	done
+	return 1
+}
+all_idle() {
+	n=0
+	for w in $(workers); do
+		title "$w" | grep -qE '^digsigserver: worker [0-9]+ \[idle\]$' || return 1
+		n=$((n + 1))
+	done
+	[ $n -eq 2 ]
+}
+
+dss_start DIGSIGSERVER_WORKERS=2 || exit 1
+if [ -n "${DSS_VALGRIND:-}" ]; then
+	skip "process titles and worker descriptors" "under valgrind ps shows valgrind's command line"
+	exit 0
+fi
+check_eq "ps: the supervisor" "digsigserver: supervisor" "$(title "$DSS_PID")"
+check "ps: two idle workers, each with its number" wait_for 5 all_idle
+w=$(workers | head -n1)
+check_eq "a worker's descriptors: stdin, stdout, stderr and its channel only" "0 1 2 3" \
+	"$(ls /proc/"$w"/fd | sort -n | tr '\n' ' ' | sed 's/ $//')"
+check "... its channel on 3 is a socket" sh -c "readlink /proc/$w/fd/3 | grep -q '^socket:'"
+check_eq "... its stdin is /dev/null" /dev/null "$(readlink /proc/"$w"/fd/0)"
+
+curl -s -o /dev/null -w '%{http_code}' --limit-rate 100k -X POST -F distro=demo \
+	-F sw-description=@"$T/big" "$URL/sign/swupdate" >"$T/code" &
+p=$!
+check "ps: a busy worker shows its endpoint and job" wait_for 5 titled \
+	'^digsigserver: worker [0-9]+ \[swupdate job [0-9]+\]$'
+id=$(status_field '[w["job"]["id"] for w in d["pool"]["workers"] if w["job"]][0]')
+check "... the job /status shows" titled "\\[swupdate job $id\\]\$"
+wait $p
+check_eq "... and the job succeeds" 200 "$(cat "$T/code")"
+exit 0
