@@ -23,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "s3.h"
+#include "uri.h"
 #include "util.h"
 
 #define KS_SELECTOR_MAX 100
@@ -62,6 +63,7 @@ static int
 ks_store_parse(const char *uri, struct ks_store *s, char *err, size_t errlen)
 {
 	const char *path = NULL;
+	enum uri_kind kind;
 	size_t n;
 
 	memset(s, 0, sizeof(*s));
@@ -69,7 +71,8 @@ ks_store_parse(const char *uri, struct ks_store *s, char *err, size_t errlen)
 		snprintf(err, errlen, "key store URI not set");
 		return -1;
 	}
-	if (strncmp(uri, "s3://", 5) == 0) {
+	kind = uri_scheme(uri, &path);
+	if (kind == URI_S3) {
 		if (s3_parse_uri(uri, &s->bucket, &s->prefix, err, errlen) < 0)
 			return -1;
 		n = strlen(s->prefix);
@@ -78,11 +81,7 @@ ks_store_parse(const char *uri, struct ks_store *s, char *err, size_t errlen)
 		s->is_s3 = 1;
 		return 0;
 	}
-	if (strncmp(uri, "file://", 7) == 0)
-		path = uri + 7;
-	else if (uri[0] == '/')
-		path = uri;
-	if (path == NULL || path[0] != '/') {
+	if ((kind != URI_FILE && kind != URI_PATH) || path[0] != '/') {
 		snprintf(err, errlen, "key store URI must be file:///path, /path or s3://bucket/prefix");
 		return -1;
 	}

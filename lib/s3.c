@@ -28,6 +28,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "uri.h"
 #include "util.h"
 
 #define S3_MAX_PARTS 10000
@@ -188,11 +189,10 @@ s3_parse_uri(const char *uri, char **bucket, char **key, char *err, size_t errle
 	size_t blen;
 
 	*bucket = *key = NULL;
-	if (strncmp(uri, "s3://", 5) != 0) {
+	if (uri_scheme(uri, &b) != URI_S3) {
 		snprintf(err, errlen, "not an s3:// URI");
 		return -1;
 	}
-	b = uri + 5;
 	slash = strchr(b, '/');
 	blen = slash ? (size_t)(slash - b) : strlen(b);
 	if (blen == 0 || blen > 255 ||

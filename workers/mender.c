@@ -122,7 +122,7 @@ mender_run(struct job *job)
 	mender_opts_init(&o);
 	o.copy_range = 1;
 	/* a local artifact is replaced in place: get its pages to disk early */
-	o.start_writeback = strncmp(uri, "s3://", 5) != 0;
+	o.start_writeback = uri_scheme(uri, NULL) != URI_S3;
 	o.sig_len = mender_key_sig_len(key);
 	o.max_members = (uint64_t)cfg->archive_max_members;
 	/*
