@@ -112,6 +112,12 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return 0;
 }
 
+const char *
+buf_str(const struct buf *b)
+{
+	return b->data ? b->data : "";
+}
+
 size_t
 buf_room(const struct buf *b)
 {

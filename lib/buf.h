@@ -44,6 +44,8 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 /* Append formatted text: 0, or -1 (nothing appended) past max. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The text held: data, or "" while there is none. */
+const char *buf_str(const struct buf *b);
 /* How many more bytes it may take. */
 size_t buf_room(const struct buf *b);
 /* Empty it (cleansed when sensitive), keeping its storage. */

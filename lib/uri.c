@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "fsutil.h"
 #include "log.h"
 #include "s3.h"
 #include "util.h"
@@ -811,33 +812,6 @@ uri_close(struct uri_artifact *art)
 	free(art);
 }
 
-/* Copy all of in to out; 0 or -1 (errno). */
-static int
-uri_copy_fd(int in, int out)
-{
-	char *buf = xmalloc(1 << 20);
-	int rc = 0;
-
-	for (;;) {
-		ssize_t n = read(in, buf, 1 << 20);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (util_write_all(out, buf, (size_t)n) < 0) {
-			rc = -1;
-			break;
-		}
-	}
-	free(buf);
-	return rc;
-}
-
 int
 uri_download(const struct config *cfg, const char *uri, const char *dest_path, char *err,
 	     size_t errlen)
@@ -868,7 +842,7 @@ uri_download(const struct config *cfg, const char *uri, const char *dest_path, c
 	} else {
 		a = uri_art_new(cfg);
 		st = uri_open_file(a, canon, err, errlen);
-		if (st == 0 && uri_copy_fd(a->fd, out) < 0) {
+		if (st == 0 && fs_copy_fd(a->fd, out) < 0) {
 			log_warnx("copying %s: %s", a->path, strerror(errno));
 			snprintf(err, errlen, "Copying the artifact failed");
 			st = 500;
@@ -922,7 +896,7 @@ uri_upload(const struct config *cfg, const char *src_path, const char *uri, char
 	}
 	if (st == 0)
 		st = uri_begin_replace(a, &out, err, errlen);
-	if (st == 0 && uri_copy_fd(in, out) < 0) {
+	if (st == 0 && fs_copy_fd(in, out) < 0) {
 		log_warnx("copying %s: %s", src_path, strerror(errno));
 		snprintf(err, errlen, "Writing the artifact failed");
 		st = 500;

@@ -118,11 +118,13 @@ START_TEST(test_detach)
 	char *p;
 
 	buf_init(&b, 50, 0);
+	ck_assert_str_eq(buf_str(&b), "");
 	p = buf_detach(&b, &len);
 	ck_assert_str_eq(p, "");
 	ck_assert_uint_eq(len, 0);
 	free(p);
 	ck_assert_int_eq(buf_puts(&b, "kept"), 0);
+	ck_assert_str_eq(buf_str(&b), "kept");
 	p = buf_detach(&b, &len);
 	ck_assert_str_eq(p, "kept");
 	ck_assert_uint_eq(len, 4);
