@@ -1,6 +1,7 @@
 /*
- * check_mender.c: unit tests of lib/mender.c, the Mender artifact reader
- * and re-writer.
+ * check_mender.c: unit tests of the Mender artifact reader and re-writer
+ * (lib/mender_artifact.c with mender_tar.c, mender_manifest.c and
+ * mender_copy.c) and of its keys and signatures (lib/mender_key.c).
  *
  * Real artifacts come from Debian's mender-artifact (3.9): what we write
  * must be byte for byte what `mender-artifact sign` writes with the same
@@ -19,7 +20,8 @@
 
 #include <openssl/evp.h>
 
-#include "mender.h"
+#include "mender_artifact.h"
+#include "mender_key.h"
 #include "util.h"
 
 static char dir[] = "/tmp/check_mender.XXXXXX";

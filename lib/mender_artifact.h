@@ -1,6 +1,6 @@
 /*
- * mender.h: reading, checking and re-writing Mender artifacts (format 2
- * and 3), and making their manifest.sig.
+ * mender_artifact.h: reading, checking and re-writing Mender artifacts
+ * (format 2 and 3) with room for their manifest.sig.
  *
  * A Mender artifact is a plain tar: version, manifest, [manifest.sig],
  * [manifest-augment], header.tar[.gz|.xz|.zst], [header-augment.tar*],
@@ -11,7 +11,7 @@
  * checks every sha256 the manifest lists against the version file, the
  * header member and each file inside the data members, and that every
  * listed name exists.  Only when all of that holds does the caller sign
- * the manifest (mender_sign) and fill the slot (mender_write_signature),
+ * the manifest (lib/mender_key.h) and fill the slot (mender_write_signature),
  * so nothing is ever signed for a manifest that lies.  For an artifact
  * mender-artifact wrote, the output has the exact bytes `mender-artifact
  * sign` writes (Go archive/tar, USTAR); headers are copied as they are, so
@@ -19,10 +19,12 @@
  *
  * Memory stays flat: members are streamed through one buffer, and with
  * copy_range the bytes go input -> output by copy_file_range in a helper
- * thread while the calling thread hashes them from the page cache.
+ * thread (lib/mender_copy.h) while the calling thread hashes them from the
+ * page cache.  The outer tar is read by lib/mender_tar.h and the manifest's
+ * checksums are kept by lib/mender_manifest.h.
  */
-#ifndef DSS_MENDER_H
-#define DSS_MENDER_H
+#ifndef DSS_MENDER_ARTIFACT_H
+#define DSS_MENDER_ARTIFACT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -51,8 +53,6 @@ struct mender_result {
 	uint64_t payload_files;	/* files checked inside data members */
 };
 
-struct mender_key;
-
 /* Defaults: no copy_file_range, no slot, 16 MiB metadata, generous limits. */
 void mender_opts_init(struct mender_opts *o);
 
@@ -73,28 +73,5 @@ int mender_write_signature(int out, const struct mender_result *r, const char *s
 
 /* The tar header block mender-artifact writes for a manifest.sig of size bytes. */
 void mender_sig_header(unsigned char block[512], size_t size);
-
-/*
- * Parse a private key (lib/pkey.h: PEM as PKCS#1, SEC1 or PKCS#8, or DER):
- * RSA, or EC on P-256, the two kinds mender can verify.  Encrypted keys
- * are refused, never prompted for.  0, or -1 with a reason.
- */
-int mender_key_load(const void *pem, size_t len, struct mender_key **key, char *err,
-		    size_t errlen);
-void mender_key_free(struct mender_key *key);
-/* Length of the base64 manifest.sig this key makes. */
-size_t mender_key_sig_len(const struct mender_key *key);
-/* "RSA-2048", "EC-P256". */
-const char *mender_key_describe(const struct mender_key *key);
-/* Hex SHA-256 of the public key (DER SubjectPublicKeyInfo); 0 or -1. */
-int mender_key_fingerprint(const struct mender_key *key, char out[65]);
-/*
- * Sign msg as mender-artifact 3.x does: base64 (standard alphabet, padded,
- * no newline) of RSA PKCS#1 v1.5 over SHA-256, or of the raw 64-byte r||s
- * of ECDSA P-256 over SHA-256.  *sig is NUL-terminated, mender_key_sig_len
- * bytes long; free it with free().  0 or -1.
- */
-int mender_sign(const struct mender_key *key, const void *msg, size_t len, char **sig,
-		size_t *siglen, char *err, size_t errlen);
 
 #endif
