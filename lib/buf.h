@@ -26,11 +26,11 @@
 #define BUF_UNLIMITED (SIZE_MAX / 4)
 
 struct buf {
-	char *data;	/* NULL until the first byte (or buf_reserve) */
-	size_t len;	/* bytes held, the trailing NUL not counted */
-	size_t cap;	/* bytes allocated */
-	size_t max;	/* most bytes it may hold */
-	int sensitive;	/* cleanse storage it gives up */
+	char *data;    /* NULL until the first byte (or buf_reserve) */
+	size_t len;    /* bytes held, the trailing NUL not counted */
+	size_t cap;    /* bytes allocated */
+	size_t max;    /* most bytes it may hold */
+	int sensitive; /* cleanse storage it gives up */
 };
 
 /* An empty buf of at most max bytes (clamped to BUF_UNLIMITED). */
@@ -57,8 +57,8 @@ char *buf_detach(struct buf *b, size_t *len);
 void buf_free(struct buf *b);
 
 struct strv {
-	char **v;	/* NULL-terminated; NULL while nothing was added */
-	size_t n;	/* strings, the NULL not counted */
+	char **v; /* NULL-terminated; NULL while nothing was added */
+	size_t n; /* strings, the NULL not counted */
 	size_t cap;
 };
 

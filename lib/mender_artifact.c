@@ -37,12 +37,12 @@
 
 #define BLOCK MENDER_TAR_BLOCK
 #define ROUND_BLOCK MENDER_TAR_ROUND
-#define IO_CHUNK (256 * 1024)	    /* bytes read at a time: stays in L2 for hashing */
-#define COPY_MIN (1024 * 1024)	    /* smaller members are copied inline */
+#define IO_CHUNK (256 * 1024)  /* bytes read at a time: stays in L2 for hashing */
+#define COPY_MIN (1024 * 1024) /* smaller members are copied inline */
 #define WRITEBACK_CHUNK (8 * 1024 * 1024)
 #define PROGRESS_STEP (64 * 1024 * 1024)
-#define VERSION_MAX 65536	    /* largest version file */
-#define REASON_MAX 2048		    /* a reason from a helper module, before fail() */
+#define VERSION_MAX 65536 /* largest version file */
+#define REASON_MAX 2048   /* a reason from a helper module, before fail() */
 
 enum compression { COMP_NONE, COMP_GZIP, COMP_XZ, COMP_ZSTD };
 
@@ -82,7 +82,7 @@ static const char *const augment_names[] = {"header-augment.tar", "header-augmen
 					    NULL};
 
 static int fail(struct rw *w, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Record the first failure and return its status. */
 static int
@@ -152,8 +152,8 @@ member_begin(struct rw *w, struct mender_tar_member *m, int bulk, struct stream 
 	s->out_off = w->out_pos + m->hdrs.len;
 	if (bulk && w->o->copy_range && m->end - m->start >= COPY_MIN) {
 		s->copied = 1;
-		e = mender_copy_start(&w->cp, w->in, w->out, m->start, w->out_pos, m->end - m->start,
-				      w->o->start_writeback);
+		e = mender_copy_start(&w->cp, w->in, w->out, m->start, w->out_pos,
+				      m->end - m->start, w->o->start_writeback);
 		if (e != 0)
 			return fail(w, 500, "starting copy thread: %s", strerror(e));
 		return 0;
@@ -363,8 +363,7 @@ payload_name_ok(const char *s)
 		return 0;
 	for (; *s; s++)
 		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == ',' ||
-		      *s == '-'))
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == ',' || *s == '-'))
 			return 0;
 	return 1;
 }
@@ -388,7 +387,8 @@ hash_hole(struct rw *w, EVP_MD_CTX *ctx, int64_t *at, int64_t off)
 	static const unsigned char zeros[4096];
 
 	while (*at < off) {
-		size_t z = (uint64_t)(off - *at) < sizeof(zeros) ? (size_t)(off - *at) : sizeof(zeros);
+		size_t z =
+		    (uint64_t)(off - *at) < sizeof(zeros) ? (size_t)(off - *at) : sizeof(zeros);
 
 		EVP_DigestUpdate(ctx, zeros, z);
 		*at += (int64_t)z;
@@ -608,8 +608,7 @@ walk_manifest(struct rw *w, struct mender_tar_member *m, const unsigned char ver
 	if (got == 0)
 		return fail(w, 400, "Mender artifact has no manifest");
 	if (strcmp(m->name, "manifest") != 0)
-		return fail(w, 400, "Mender artifact has %s where its manifest should be",
-			    m->name);
+		return fail(w, 400, "Mender artifact has %s where its manifest should be", m->name);
 	if (read_small(w, m, w->o->meta_max, &r->manifest) != 0)
 		return w->status;
 	r->manifest_len = (size_t)m->size;
@@ -672,8 +671,9 @@ walk_headers_and_data(struct rw *w, struct mender_tar_member *m, int got, int au
 	got = next_member(w, m);
 	if (augmented) {
 		if (got == 0 || !match_name(m->name, augment_names, &comp))
-			return fail(w, 400, "Mender artifact has a manifest-augment but no "
-					    "header-augment.tar");
+			return fail(w, 400,
+				    "Mender artifact has a manifest-augment but no "
+				    "header-augment.tar");
 		if (hash_member(w, m) != 0)
 			return w->status;
 		got = next_member(w, m);

@@ -30,27 +30,27 @@
 #include <stdint.h>
 
 struct mender_opts {
-	int copy_range;		/* copy members with copy_file_range in a thread */
-	int start_writeback;	/* ask the kernel to write output pages out early */
-	size_t sig_len;		/* manifest.sig bytes to reserve (0: no slot) */
-	size_t meta_max;	/* largest version, manifest or manifest-augment */
-	uint64_t max_members;	/* outer members plus payload files */
-	uint64_t max_expanded;	/* payload bytes hashed, in all */
+	int copy_range;        /* copy members with copy_file_range in a thread */
+	int start_writeback;   /* ask the kernel to write output pages out early */
+	size_t sig_len;        /* manifest.sig bytes to reserve (0: no slot) */
+	size_t meta_max;       /* largest version, manifest or manifest-augment */
+	uint64_t max_members;  /* outer members plus payload files */
+	uint64_t max_expanded; /* payload bytes hashed, in all */
 	/* called now and then with bytes read so far and the input size */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;
 };
 
 struct mender_result {
-	int format_version;	/* 2 or 3 */
-	int was_signed;		/* the input had a manifest.sig */
-	char *manifest;		/* the manifest as read: the bytes to sign */
+	int format_version; /* 2 or 3 */
+	int was_signed;     /* the input had a manifest.sig */
+	char *manifest;     /* the manifest as read: the bytes to sign */
 	size_t manifest_len;
 	char manifest_sha256[65];
-	uint64_t sig_offset;	/* output offset of the manifest.sig slot */
-	size_t sig_len;		/* its reserved size */
-	uint64_t out_size;	/* bytes written in all */
-	uint64_t payload_files;	/* files checked inside data members */
+	uint64_t sig_offset;    /* output offset of the manifest.sig slot */
+	size_t sig_len;         /* its reserved size */
+	uint64_t out_size;      /* bytes written in all */
+	uint64_t payload_files; /* files checked inside data members */
 };
 
 /* Defaults: no copy_file_range, no slot, 16 MiB metadata, generous limits. */
@@ -63,8 +63,8 @@ void mender_opts_init(struct mender_opts *o);
  * the input is not a sound Mender artifact, 409 when it changed while
  * being read, 500 on an I/O failure; err says why in one line.
  */
-int mender_rewrite(int in, int out, const struct mender_opts *o, struct mender_result *r,
-		   char *err, size_t errlen);
+int mender_rewrite(int in, int out, const struct mender_opts *o, struct mender_result *r, char *err,
+		   size_t errlen);
 void mender_result_free(struct mender_result *r);
 
 /* Fill the slot of a rewrite with sig (exactly r->sig_len bytes); 0 or 500. */

@@ -14,7 +14,7 @@
 #include "fsutil.h"
 
 #define COPY_CHUNK (8 * 1024 * 1024) /* bytes per copy_file_range */
-#define BUF_CHUNK (256 * 1024)	     /* bytes per read where it cannot be used */
+#define BUF_CHUNK (256 * 1024)       /* bytes per read where it cannot be used */
 
 /* Write errors surface at the final fsync, so a failed hint is ignored on purpose. */
 void
@@ -53,8 +53,8 @@ copy_in_kernel(struct mender_copy *c, size_t want)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP ||
-			      errno == ENOSYS))
+		if (n < 0 &&
+		    (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS))
 			return -2;
 		return n;
 	}

@@ -16,8 +16,7 @@ struct mender_key;
  * RSA, or EC on P-256, the two kinds mender can verify.  Encrypted keys
  * are refused, never prompted for.  0, or -1 with a reason.
  */
-int mender_key_load(const void *pem, size_t len, struct mender_key **key, char *err,
-		    size_t errlen);
+int mender_key_load(const void *pem, size_t len, struct mender_key **key, char *err, size_t errlen);
 void mender_key_free(struct mender_key *key);
 /* Length of the base64 manifest.sig this key makes. */
 size_t mender_key_sig_len(const struct mender_key *key);

@@ -95,7 +95,8 @@ mender_manifest_add(struct mender_manifest *mf, const char *what, const char *p,
 
 		lineno++;
 		if (nl == NULL)
-			return util_err(err, errlen, -1, "%s: line %zu has no newline", what, lineno);
+			return util_err(err, errlen, -1, "%s: line %zu has no newline", what,
+					lineno);
 		l = (size_t)(nl - p) + 1;
 		e = nl;
 		while (s < e && is_space(*s))
@@ -131,7 +132,8 @@ mender_manifest_check(struct mender_manifest *mf, const char *name, const unsign
 		return util_err(err, errlen, -1, "manifest does not list %s", name);
 	util_hex(md, 32, hex);
 	if (strcmp(hex, e->hex) != 0)
-		return util_err(err, errlen, -1, "checksum of %s does not match the manifest", name);
+		return util_err(err, errlen, -1, "checksum of %s does not match the manifest",
+				name);
 	e->seen = 1;
 	return 0;
 }

@@ -28,14 +28,14 @@ void mender_manifest_init(struct mender_manifest *mf);
  * "manifest-augment"); 0, or -1 with a one-line reason in err (a line
  * without newline, a malformed line, a name listed twice).
  */
-int mender_manifest_add(struct mender_manifest *mf, const char *what, const char *text,
-			size_t len, char *err, size_t errlen);
+int mender_manifest_add(struct mender_manifest *mf, const char *what, const char *text, size_t len,
+			char *err, size_t errlen);
 /*
  * Check the SHA-256 md of the file called name against its line and mark
  * it seen; 0, or -1 with a reason (not listed, different checksum).
  */
-int mender_manifest_check(struct mender_manifest *mf, const char *name,
-			  const unsigned char md[32], char *err, size_t errlen);
+int mender_manifest_check(struct mender_manifest *mf, const char *name, const unsigned char md[32],
+			  char *err, size_t errlen);
 /* The first listed name not seen yet, or NULL. */
 const char *mender_manifest_unseen(const struct mender_manifest *mf);
 void mender_manifest_free(struct mender_manifest *mf);

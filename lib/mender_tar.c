@@ -18,8 +18,8 @@
 
 #define BLOCK MENDER_TAR_BLOCK
 #define ROUND_BLOCK MENDER_TAR_ROUND
-#define PAX_MAX 65536	   /* largest pax extended header */
-#define LONGNAME_MAX 4096  /* largest GNU long name */
+#define PAX_MAX 65536     /* largest pax extended header */
+#define LONGNAME_MAX 4096 /* largest GNU long name */
 /* Past this many bytes of extended headers a member is refused ... */
 #define EXT_MAX (PAX_MAX + 2 * LONGNAME_MAX)
 /* ... so its raw headers never take more than this. */
@@ -180,8 +180,8 @@ parse_pax(const char *p, size_t len, struct tar_ext *x)
 /* Read the data of an extended header at pos into m->hdrs (raw, padded)
  * and point *data at it; 0 or a status. */
 static int
-read_ext(struct tar_rd *rd, struct mender_tar_member *m, uint64_t pos, uint64_t size,
-	 uint64_t max, const char **data)
+read_ext(struct tar_rd *rd, struct mender_tar_member *m, uint64_t pos, uint64_t size, uint64_t max,
+	 const char **data)
 {
 	uint64_t padded = ROUND_BLOCK(size);
 	ssize_t n;
@@ -253,7 +253,8 @@ read_block(struct tar_rd *rd, const struct mender_tar_member *m, uint64_t pos,
 	if (n == 0 && m->hdrs.len == 0)
 		return 0; /* end of file at a member boundary */
 	if (n < BLOCK && pos == 0)
-		return util_err(rd->err, rd->errlen, 400, "not a Mender artifact: not a tar archive");
+		return util_err(rd->err, rd->errlen, 400,
+				"not a Mender artifact: not a tar archive");
 	if (n < BLOCK)
 		return util_err(rd->err, rd->errlen, 400, "artifact is truncated");
 	if (!is_zero_block(b))
@@ -329,7 +330,8 @@ member_done(struct tar_rd *rd, struct mender_tar_member *m, const unsigned char 
 		return util_err(rd->err, rd->errlen, 400,
 				"pax global headers are not supported in an artifact");
 	if (b[156] != '0' && b[156] != '\0')
-		return util_err(rd->err, rd->errlen, 400, "member %s is not a regular file", m->name);
+		return util_err(rd->err, rd->errlen, 400, "member %s is not a regular file",
+				m->name);
 	if (size > (UINT64_MAX >> 2))
 		return util_err(rd->err, rd->errlen, 400, "member %s is too large", m->name);
 	m->data = pos;
@@ -360,7 +362,8 @@ mender_tar_next(int fd, uint64_t pos, uint64_t in_size, struct mender_tar_member
 		if ((st = check_block(&rd, m, b, pos, &size)) != 0)
 			return st;
 		if (buf_append(&m->hdrs, b, BLOCK) < 0)
-			return util_err(err, errlen, 400, "too many tar extended headers at offset %llu",
+			return util_err(err, errlen, 400,
+					"too many tar extended headers at offset %llu",
 					(unsigned long long)pos);
 		pos += BLOCK;
 		if (b[156] != 'x' && b[156] != 'L' && b[156] != 'K')

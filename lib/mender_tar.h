@@ -25,10 +25,10 @@
 /* One member: its header blocks as read and where its parts are. */
 struct mender_tar_member {
 	char name[MENDER_TAR_NAME_MAX];
-	uint64_t start;	 /* input offset of its first header block */
-	uint64_t data;	 /* of its data */
-	uint64_t size;	 /* data bytes */
-	uint64_t end;	 /* past its padding */
+	uint64_t start;  /* input offset of its first header block */
+	uint64_t data;   /* of its data */
+	uint64_t size;   /* data bytes */
+	uint64_t end;    /* past its padding */
 	struct buf hdrs; /* header blocks and extended headers, raw */
 };
 
@@ -43,8 +43,8 @@ void mender_tar_member_init(struct mender_tar_member *m);
  * not, 500 when reading fails.  The reason may quote a member name as it
  * is in the archive.
  */
-int mender_tar_next(int fd, uint64_t pos, uint64_t in_size, struct mender_tar_member *m,
-		    char *err, size_t errlen);
+int mender_tar_next(int fd, uint64_t pos, uint64_t in_size, struct mender_tar_member *m, char *err,
+		    size_t errlen);
 void mender_tar_member_free(struct mender_tar_member *m);
 
 #endif

@@ -26,7 +26,6 @@
  * names the MANIFEST gives the command line must stay inside the artifact.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
