@@ -23,6 +23,7 @@
 #include "config.h"
 #include "log.h"
 #include "s3.h"
+#include "uri.h"
 #include "util.h"
 
 #define KS_SELECTOR_MAX 100
@@ -62,6 +63,7 @@ static int
 ks_store_parse(const char *uri, struct ks_store *s, char *err, size_t errlen)
 {
 	const char *path = NULL;
+	enum uri_kind kind;
 	size_t n;
 
 	memset(s, 0, sizeof(*s));
@@ -69,7 +71,8 @@ ks_store_parse(const char *uri, struct ks_store *s, char *err, size_t errlen)
 		snprintf(err, errlen, "key store URI not set");
 		return -1;
 	}
-	if (strncmp(uri, "s3://", 5) == 0) {
+	kind = uri_scheme(uri, &path);
+	if (kind == URI_S3) {
 		if (s3_parse_uri(uri, &s->bucket, &s->prefix, err, errlen) < 0)
 			return -1;
 		n = strlen(s->prefix);
@@ -78,11 +81,7 @@ ks_store_parse(const char *uri, struct ks_store *s, char *err, size_t errlen)
 		s->is_s3 = 1;
 		return 0;
 	}
-	if (strncmp(uri, "file://", 7) == 0)
-		path = uri + 7;
-	else if (uri[0] == '/')
-		path = uri;
-	if (path == NULL || path[0] != '/') {
+	if ((kind != URI_FILE && kind != URI_PATH) || path[0] != '/') {
 		snprintf(err, errlen, "key store URI must be file:///path, /path or s3://bucket/prefix");
 		return -1;
 	}
@@ -157,80 +156,76 @@ ks_errno_unavailable(int e)
 	       e == EHOSTUNREACH || e == ENOLINK || e == ECONNREFUSED || e == ENETDOWN;
 }
 
+/* The status and reason for a key file open() refused with errno e. */
+static int
+ks_open_error(const struct ks_store *s, const char *path, const char *rel, int e, char *err,
+	      size_t errlen)
+{
+	struct stat rst;
+
+	if (e == ENOENT || e == ENOTDIR) {
+		if (stat(s->root, &rst) < 0 || !S_ISDIR(rst.st_mode)) {
+			log_warnx("key store %s is not a reachable directory", s->root);
+			return util_err(err, errlen, 503, "Key store unavailable");
+		}
+		return util_err(err, errlen, 404, "Key file missing: %s", rel);
+	}
+	log_warnx("%s: %s", path, strerror(e));
+	if (e == EACCES || e == EPERM)
+		return util_err(err, errlen, 500, "Key file not readable by the service user: %s",
+				rel);
+	if (ks_errno_unavailable(e))
+		return util_err(err, errlen, 503, "Key store unavailable");
+	return util_err(err, errlen, 500, "Cannot read key file %s", rel);
+}
+
+/* Read the key file open at fd (path, rel for reasons) into out; 0 or a status. */
+static int
+ks_read_key(int fd, const char *path, const char *rel, struct ks_blob *out, char *err,
+	    size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	int e;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s: not a regular file", path);
+		return util_err(err, errlen, 500, "Key file is not a regular file: %s", rel);
+	}
+	if (st.st_size > KS_MAX_SIZE) {
+		log_warnx("%s: %lld bytes, larger than %d", path, (long long)st.st_size, KS_MAX_SIZE);
+		return util_err(err, errlen, 500, "Key file too large: %s", rel);
+	}
+	if (util_read_fd(fd, KS_MAX_SIZE, &buf, &len) < 0) {
+		e = errno;
+		log_warnx("%s: %s", path, strerror(e));
+		if (e == EFBIG)
+			return util_err(err, errlen, 500, "Key file too large: %s", rel);
+		if (ks_errno_unavailable(e))
+			return util_err(err, errlen, 503, "Key store unavailable");
+		return util_err(err, errlen, 500, "Cannot read key file %s", rel);
+	}
+	out->data = (unsigned char *)buf;
+	out->len = len;
+	return 0;
+}
+
 static int
 ks_load_file(const struct ks_store *s, const char *rel, struct ks_blob *out, char *err,
 	     size_t errlen)
 {
 	char *path = xasprintf("%s/%s", strcmp(s->root, "/") == 0 ? "" : s->root, rel);
-	struct stat st;
-	char *buf = NULL;
-	size_t len = 0;
-	int fd, status = 0;
+	int fd, status;
 
 	/* O_NONBLOCK so that a FIFO planted in the store cannot hang the worker. */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
-		int saved = errno;
-
-		if (saved == ENOENT || saved == ENOTDIR) {
-			struct stat rst;
-
-			if (stat(s->root, &rst) < 0 || !S_ISDIR(rst.st_mode)) {
-				log_warnx("key store %s is not a reachable directory", s->root);
-				snprintf(err, errlen, "Key store unavailable");
-				status = 503;
-			} else {
-				snprintf(err, errlen, "Key file missing: %s", rel);
-				status = 404;
-			}
-		} else if (saved == EACCES || saved == EPERM) {
-			log_warnx("%s: %s", path, strerror(saved));
-			snprintf(err, errlen, "Key file not readable by the service user: %s", rel);
-			status = 500;
-		} else if (ks_errno_unavailable(saved)) {
-			log_warnx("%s: %s", path, strerror(saved));
-			snprintf(err, errlen, "Key store unavailable");
-			status = 503;
-		} else {
-			log_warnx("%s: %s", path, strerror(saved));
-			snprintf(err, errlen, "Cannot read key file %s", rel);
-			status = 500;
-		}
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		log_warnx("%s: not a regular file", path);
-		snprintf(err, errlen, "Key file is not a regular file: %s", rel);
-		status = 500;
-		goto out;
-	}
-	if (st.st_size > KS_MAX_SIZE) {
-		log_warnx("%s: %lld bytes, larger than %d", path, (long long)st.st_size, KS_MAX_SIZE);
-		snprintf(err, errlen, "Key file too large: %s", rel);
-		status = 500;
-		goto out;
-	}
-	if (util_read_fd(fd, KS_MAX_SIZE, &buf, &len) < 0) {
-		int saved = errno;
-
-		log_warnx("%s: %s", path, strerror(saved));
-		if (saved == EFBIG) {
-			snprintf(err, errlen, "Key file too large: %s", rel);
-			status = 500;
-		} else if (ks_errno_unavailable(saved)) {
-			snprintf(err, errlen, "Key store unavailable");
-			status = 503;
-		} else {
-			snprintf(err, errlen, "Cannot read key file %s", rel);
-			status = 500;
-		}
-		goto out;
-	}
-	out->data = (unsigned char *)buf;
-	out->len = len;
-out:
-	if (fd >= 0)
+		status = ks_open_error(s, path, rel, errno, err, errlen);
+	} else {
+		status = ks_read_key(fd, path, rel, out, err, errlen);
 		close(fd);
+	}
 	free(path);
 	return status;
 }

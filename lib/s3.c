@@ -26,8 +26,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
+#include "uri.h"
 #include "util.h"
 
 #define S3_MAX_PARTS 10000
@@ -55,14 +57,12 @@ struct s3_req {
 	size_t body_len;
 	/* response */
 	enum s3_sink sink;
-	unsigned char *mem;
-	size_t mem_len, mem_cap, mem_max;
+	struct buf mem;	    /* SINK_MEM: the body (sensitive: may be a key) */
 	int dst_fd;
 	long long dst_len, dst_max;
 	int too_large;
 	int io_errno;
-	char *errbody;
-	size_t errbody_len;
+	struct buf errbody; /* the start of an error document */
 	long http;
 	char etag[128];
 	long long content_length;
@@ -188,11 +188,10 @@ s3_parse_uri(const char *uri, char **bucket, char **key, char *err, size_t errle
 	size_t blen;
 
 	*bucket = *key = NULL;
-	if (strncmp(uri, "s3://", 5) != 0) {
+	if (uri_scheme(uri, &b) != URI_S3) {
 		snprintf(err, errlen, "not an s3:// URI");
 		return -1;
 	}
-	b = uri + 5;
 	slash = strchr(b, '/');
 	blen = slash ? (size_t)(slash - b) : strlen(b);
 	if (blen == 0 || blen > 255 ||
@@ -265,35 +264,6 @@ s3_object_url(const struct config *cfg, const char *bucket, const char *key, con
 	return url;
 }
 
-/* Grow the memory sink by copying, so no stale key bytes stay behind. */
-static int
-s3_mem_append(struct s3_req *r, const char *p, size_t n)
-{
-	if (n > r->mem_max - r->mem_len) {
-		r->too_large = 1;
-		return -1;
-	}
-	if (r->mem_len + n + 1 > r->mem_cap) {
-		size_t ncap = r->mem_cap ? r->mem_cap : 4096;
-		unsigned char *nmem;
-
-		while (ncap < r->mem_len + n + 1)
-			ncap *= 2;
-		if (ncap > r->mem_max + 1)
-			ncap = r->mem_max + 1;
-		nmem = xmalloc(ncap);
-		if (r->mem_len)
-			memcpy(nmem, r->mem, r->mem_len);
-		util_cleanse_free(r->mem, r->mem_cap);
-		r->mem = nmem;
-		r->mem_cap = ncap;
-	}
-	memcpy(r->mem + r->mem_len, p, n);
-	r->mem_len += n;
-	r->mem[r->mem_len] = '\0';
-	return 0;
-}
-
 static size_t
 s3_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -304,21 +274,20 @@ s3_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
 	if (code < 200 || code >= 300) {
 		/* Keep the start of the error document for its <Code>. */
-		size_t room = S3_ERRBODY_MAX - r->errbody_len;
-		size_t take = n < room ? n : room;
+		size_t room = buf_room(&r->errbody);
 
-		if (r->errbody == NULL)
-			r->errbody = xmalloc(S3_ERRBODY_MAX + 1);
-		memcpy(r->errbody + r->errbody_len, ptr, take);
-		r->errbody_len += take;
-		r->errbody[r->errbody_len] = '\0';
+		buf_append(&r->errbody, ptr, n < room ? n : room);
 		return n;
 	}
 	switch (r->sink) {
 	case SINK_NONE:
 		return n;
 	case SINK_MEM:
-		return s3_mem_append(r, ptr, n) == 0 ? n : 0;
+		if (buf_append(&r->mem, ptr, n) < 0) {
+			r->too_large = 1;
+			return 0;
+		}
+		return n;
 	case SINK_FD:
 		if (r->dst_max >= 0 && (long long)n > r->dst_max - r->dst_len) {
 			r->too_large = 1;
@@ -522,13 +491,8 @@ s3_req_rewind(struct s3_req *r)
 	r->etag[0] = '\0';
 	r->content_length = -1;
 	r->curlerr[0] = '\0';
-	r->errbody_len = 0;
-	if (r->errbody)
-		r->errbody[0] = '\0';
-	if (r->mem != NULL) {
-		OPENSSL_cleanse(r->mem, r->mem_cap);
-		r->mem_len = 0;
-	}
+	buf_clear(&r->errbody);
+	buf_clear(&r->mem);
 	if (r->sink == SINK_FD && r->dst_len > 0) {
 		if (ftruncate(r->dst_fd, 0) < 0)
 			return -1;
@@ -537,28 +501,65 @@ s3_req_rewind(struct s3_req *r)
 	return 0;
 }
 
-static int
-s3_req_setup(struct s3_req *r, const struct s3_creds *cr, struct curl_slist **hdrs)
+/* The request's own headers; NULL when curl ran out of memory.  The
+ * list holds the session token: the caller cleanses it after use. */
+static struct curl_slist *
+s3_req_headers(const struct s3_req *r, const struct s3_creds *cr)
 {
-	CURL *c = r->curl;
+	struct curl_slist *hdrs = NULL;
 	char line[256];
-	int bad = 0;
 
-	curl_easy_reset(c);
-	*hdrs = NULL;
 	snprintf(line, sizeof(line), "x-amz-content-sha256: %s", r->payload_hash);
-	*hdrs = curl_slist_append(*hdrs, line);
+	hdrs = curl_slist_append(hdrs, line);
 	if (cr->token != NULL) {
 		char *t = xasprintf("x-amz-security-token: %s", cr->token);
 
-		*hdrs = curl_slist_append(*hdrs, t);
+		hdrs = curl_slist_append(hdrs, t);
 		util_cleanse_free(t, strlen(t));
 	}
 	if (r->ctype != NULL) {
 		snprintf(line, sizeof(line), "Content-Type: %s", r->ctype);
-		*hdrs = curl_slist_append(*hdrs, line);
+		hdrs = curl_slist_append(hdrs, line);
 	}
-	if (*hdrs == NULL)
+	return hdrs;
+}
+
+/* The options of r's method: its body source or none; 0 or -1. */
+static int
+s3_req_method(struct s3_req *r)
+{
+	CURL *c = r->curl;
+	int bad = 0;
+
+	if (strcmp(r->method, "HEAD") == 0) {
+		bad |= curl_easy_setopt(c, CURLOPT_NOBODY, 1L) != CURLE_OK;
+	} else if (strcmp(r->method, "PUT") == 0) {
+		bad |= curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_READFUNCTION, s3_read_cb) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_READDATA, r) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, s3_seek_cb) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_SEEKDATA, r) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->src_len) !=
+		       CURLE_OK;
+	} else if (strcmp(r->method, "POST") == 0) {
+		bad |= curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? r->body : "") != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len) !=
+		       CURLE_OK;
+	} else if (strcmp(r->method, "DELETE") == 0) {
+		bad |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE") != CURLE_OK;
+	}
+	return bad ? -1 : 0;
+}
+
+static int
+s3_req_setup(struct s3_req *r, const struct s3_creds *cr, struct curl_slist **hdrs)
+{
+	CURL *c = r->curl;
+	int bad = 0;
+
+	curl_easy_reset(c);
+	if ((*hdrs = s3_req_headers(r, cr)) == NULL)
 		return -1;
 	bad |= curl_easy_setopt(c, CURLOPT_URL, r->url) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
@@ -582,25 +583,7 @@ s3_req_setup(struct s3_req *r, const struct s3_creds *cr, struct curl_slist **hd
 	bad |= curl_easy_setopt(c, CURLOPT_USERNAME, cr->id) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_PASSWORD, cr->secret) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs) != CURLE_OK;
-	if (strcmp(r->method, "HEAD") == 0) {
-		bad |= curl_easy_setopt(c, CURLOPT_NOBODY, 1L) != CURLE_OK;
-	} else if (strcmp(r->method, "PUT") == 0) {
-		bad |= curl_easy_setopt(c, CURLOPT_UPLOAD, 1L) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_READFUNCTION, s3_read_cb) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_READDATA, r) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, s3_seek_cb) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_SEEKDATA, r) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->src_len) !=
-		       CURLE_OK;
-	} else if (strcmp(r->method, "POST") == 0) {
-		bad |= curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? r->body : "") != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len) !=
-		       CURLE_OK;
-	} else if (strcmp(r->method, "DELETE") == 0) {
-		bad |= curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE") != CURLE_OK;
-	}
-	return bad ? -1 : 0;
+	return bad || s3_req_method(r) < 0 ? -1 : 0;
 }
 
 static void
@@ -654,7 +637,7 @@ s3_outcome(struct s3_req *r, CURLcode rc, int *transient, struct s3_error *e)
 	}
 	if (r->http >= 200 && r->http < 300)
 		return 0;
-	s3_xml_text(r->errbody, "Code", code, sizeof(code));
+	s3_xml_text(r->errbody.data, "Code", code, sizeof(code));
 	if (r->http == 404) {
 		s3_seterr(e, 404, r->http, code, "S3 %s %s: 404 %s", r->method, r->what,
 			  code[0] ? code : "Not Found");
@@ -741,6 +724,8 @@ s3_req_init(struct s3_req *r, const struct config *cfg, CURL *c, const char *met
 	r->src_fd = -1;
 	r->dst_fd = -1;
 	r->dst_max = -1;
+	buf_init(&r->mem, 0, 1);
+	buf_init(&r->errbody, S3_ERRBODY_MAX, 0);
 	snprintf(r->payload_hash, sizeof(r->payload_hash), "%s", S3_EMPTY_SHA256);
 }
 
@@ -748,12 +733,9 @@ static void
 s3_req_free(struct s3_req *r)
 {
 	free(r->url);
-	free(r->errbody);
-	if (r->mem != NULL)
-		util_cleanse_free(r->mem, r->mem_cap);
+	buf_free(&r->errbody);
+	buf_free(&r->mem);
 	r->url = NULL;
-	r->errbody = NULL;
-	r->mem = NULL;
 }
 
 static CURL *
@@ -785,14 +767,11 @@ s3_get_mem(const struct config *cfg, const char *bucket, const char *key, size_t
 	s3_req_init(&r, cfg, c, "GET", what);
 	r.url = s3_object_url(cfg, bucket, key, NULL);
 	r.sink = SINK_MEM;
-	r.mem_max = max;
+	buf_init(&r.mem, max, 1);
 	st = s3_perform(&r, e);
 	if (st == 0) {
-		if (r.mem == NULL) /* an empty object: still a NUL-terminated buffer */
-			s3_mem_append(&r, "", 0);
-		*out = r.mem;
-		*len = r.mem_len;
-		r.mem = NULL;
+		/* an empty object too is a NUL-terminated buffer */
+		*out = (unsigned char *)buf_detach(&r.mem, len);
 	}
 	s3_req_free(&r);
 	curl_easy_cleanup(c);
@@ -898,12 +877,11 @@ s3_post(const struct config *cfg, CURL *c, const char *bucket, const char *key, 
 	r.ctype = *body ? "application/xml" : "application/octet-stream";
 	s3_sha256_hex(body, r.body_len, r.payload_hash);
 	r.sink = SINK_MEM;
-	r.mem_max = S3_XML_MAX;
+	buf_init(&r.mem, S3_XML_MAX, 1);
 	st = s3_perform(&r, e);
 	*doc = NULL;
 	if (st == 0) {
-		*doc = r.mem ? (char *)r.mem : xstrdup("");
-		r.mem = NULL;
+		*doc = buf_detach(&r.mem, NULL);
 	}
 	s3_req_free(&r);
 	return st;
@@ -923,109 +901,143 @@ s3_abort_upload(const struct config *cfg, CURL *c, const char *bucket, const cha
 	s3_req_free(&r);
 }
 
+/* A multipart upload in progress. */
+struct s3_upload {
+	const struct config *cfg;
+	CURL *c;
+	const char *bucket, *key, *what;
+	int fd;
+	long long size, part;
+	int nparts;
+	char *eid;	     /* the upload id, URL-encoded */
+	char (*etags)[128];  /* each part's ETag */
+};
+
+/* Parts of cfg->s3_part_size bytes, larger (whole MiB) when S3's
+ * 10,000 parts would not hold size bytes. */
+static void
+s3_plan_parts(struct s3_upload *u)
+{
+	u->part = u->cfg->s3_part_size;
+	if ((u->size + u->part - 1) / u->part > S3_MAX_PARTS) {
+		u->part = (u->size + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
+		u->part = (u->part + 1048575) / 1048576 * 1048576;
+	}
+	u->nparts = (int)((u->size + u->part - 1) / u->part);
+}
+
+/* CreateMultipartUpload: u->eid from its UploadId; 0 or a status. */
+static int
+s3_upload_start(struct s3_upload *u, struct s3_error *e)
+{
+	char uploadid[512], *doc = NULL;
+	int st;
+
+	if ((st = s3_post(u->cfg, u->c, u->bucket, u->key, u->what, "uploads=", "", &doc, e)) != 0)
+		return st;
+	st = s3_xml_text(doc, "UploadId", uploadid, sizeof(uploadid));
+	free(doc);
+	if (st < 0 || uploadid[0] == '\0') {
+		s3_seterr(e, 500, 200, "", "S3 POST %s: no UploadId in the answer", u->what);
+		return 500;
+	}
+	u->eid = s3_encode(uploadid, 0);
+	return 0;
+}
+
+/* UploadPart for every part, keeping their ETags; 0 or a status. */
+static int
+s3_upload_parts(struct s3_upload *u, struct s3_error *e)
+{
+	u->etags = xcalloc((size_t)u->nparts, sizeof(*u->etags));
+	for (int i = 0; i < u->nparts; i++) {
+		off_t off = (off_t)i * u->part;
+		long long len = u->size - off < u->part ? u->size - off : u->part;
+		char *q = xasprintf("partNumber=%d&uploadId=%s", i + 1, u->eid);
+		int st = s3_put_region(u->cfg, u->c, u->bucket, u->key, u->what, q, u->fd, off, len,
+				       u->etags[i], sizeof(u->etags[i]), e);
+
+		free(q);
+		if (st != 0)
+			return st;
+		if (u->etags[i][0] == '\0') {
+			s3_seterr(e, 500, 200, "", "S3 PUT %s: part %d answered without ETag", u->what,
+				  i + 1);
+			return 500;
+		}
+	}
+	return 0;
+}
+
+/* The CompleteMultipartUpload document listing the parts. */
+static void
+s3_complete_xml(const struct s3_upload *u, struct buf *xml)
+{
+	buf_puts(xml, "<CompleteMultipartUpload>");
+	for (int i = 0; i < u->nparts; i++) {
+		buf_printf(xml, "<Part><PartNumber>%d</PartNumber><ETag>", i + 1);
+		/* ETags are quoted hex: escape the quotes, nothing else occurs. */
+		for (const char *p = u->etags[i]; *p; p++) {
+			if (*p == '"')
+				buf_puts(xml, "&quot;");
+			else if (*p != '<' && *p != '>' && *p != '&')
+				buf_append(xml, p, 1);
+		}
+		buf_puts(xml, "</ETag></Part>");
+	}
+	buf_puts(xml, "</CompleteMultipartUpload>");
+}
+
+/* CompleteMultipartUpload; 0 or a status. */
+static int
+s3_upload_complete(struct s3_upload *u, struct s3_error *e)
+{
+	struct buf xml;
+	char *q = xasprintf("uploadId=%s", u->eid), *doc = NULL, code[64] = "";
+	int st;
+
+	buf_init(&xml, BUF_UNLIMITED, 0);
+	s3_complete_xml(u, &xml);
+	st = s3_post(u->cfg, u->c, u->bucket, u->key, u->what, q, buf_str(&xml), &doc, e);
+	if (st == 0 && strstr(doc, "<Error>") != NULL) {
+		/* CompleteMultipartUpload can fail after answering 200. */
+		s3_xml_text(doc, "Code", code, sizeof(code));
+		s3_seterr(e,
+			  strcmp(code, "InternalError") == 0 || strcmp(code, "SlowDown") == 0 ? 503
+											   : 500,
+			  200, code, "S3 POST %s: completing the upload failed: %s", u->what,
+			  code[0] ? code : "error");
+		st = e->status;
+	}
+	free(doc);
+	free(q);
+	buf_free(&xml);
+	return st;
+}
+
+/* Upload fd in parts; on any failure after the start, the upload is
+ * aborted so that S3 keeps no parts.  0 or a status. */
 static int
 s3_multipart(const struct config *cfg, CURL *c, const char *bucket, const char *key,
 	     const char *what, int fd, long long size, struct s3_error *e)
 {
-	long long part = cfg->s3_part_size;
-	char uploadid[512], *eid = NULL, *doc = NULL, *q = NULL, *xml = NULL;
-	char (*etags)[128] = NULL;
-	size_t xlen = 0, xcap = 0;
-	int nparts, st;
+	struct s3_upload u = {cfg, c, bucket, key, what, fd, size, 0, 0, NULL, NULL};
+	int st;
 
-	if ((size + part - 1) / part > S3_MAX_PARTS) {
-		part = (size + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
-		part = (part + 1048575) / 1048576 * 1048576;
-	}
-	nparts = (int)((size + part - 1) / part);
-	if ((st = s3_post(cfg, c, bucket, key, what, "uploads=", "", &doc, e)) != 0)
+	s3_plan_parts(&u);
+	if ((st = s3_upload_start(&u, e)) != 0)
 		return st;
-	if (s3_xml_text(doc, "UploadId", uploadid, sizeof(uploadid)) < 0 || uploadid[0] == '\0') {
-		free(doc);
-		s3_seterr(e, 500, 200, "", "S3 POST %s: no UploadId in the answer", what);
-		return 500;
-	}
-	free(doc);
-	doc = NULL;
-	eid = s3_encode(uploadid, 0);
-	log_debug("multipart upload of %s: %lld bytes in %d parts", what, size, nparts);
-	etags = xcalloc((size_t)nparts, sizeof(*etags));
-	for (int i = 0; i < nparts; i++) {
-		off_t off = (off_t)i * part;
-		long long len = size - off < part ? size - off : part;
+	log_debug("multipart upload of %s: %lld bytes in %d parts", what, size, u.nparts);
+	if ((st = s3_upload_parts(&u, e)) == 0)
+		st = s3_upload_complete(&u, e);
+	if (st != 0) {
+		char *q = xasprintf("uploadId=%s", u.eid);
 
-		q = xasprintf("partNumber=%d&uploadId=%s", i + 1, eid);
-		st = s3_put_region(cfg, c, bucket, key, what, q, fd, off, len, etags[i],
-				   sizeof(etags[i]), e);
+		s3_abort_upload(cfg, c, bucket, key, what, q);
 		free(q);
-		q = NULL;
-		if (st != 0)
-			goto fail;
-		if (etags[i][0] == '\0') {
-			s3_seterr(e, 500, 200, "", "S3 PUT %s: part %d answered without ETag", what,
-				  i + 1);
-			st = 500;
-			goto fail;
-		}
 	}
-	for (int i = -1; i <= nparts; i++) {
-		char *piece;
-
-		if (i < 0)
-			piece = xstrdup("<CompleteMultipartUpload>");
-		else if (i == nparts)
-			piece = xstrdup("</CompleteMultipartUpload>");
-		else {
-			/* ETags are quoted hex: escape the quotes, nothing else occurs. */
-			char esc[6 * 128];
-			size_t o = 0;
-
-			for (const char *p = etags[i]; *p && o + 7 < sizeof(esc); p++) {
-				if (*p == '"') {
-					memcpy(esc + o, "&quot;", 6);
-					o += 6;
-				} else if (*p != '<' && *p != '>' && *p != '&') {
-					esc[o++] = *p;
-				}
-			}
-			esc[o] = '\0';
-			piece = xasprintf("<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>",
-					  i + 1, esc);
-		}
-		size_t pl = strlen(piece);
-		if (xlen + pl + 1 > xcap) {
-			xcap = (xlen + pl + 1) * 2;
-			xml = xrealloc(xml, xcap);
-		}
-		memcpy(xml + xlen, piece, pl + 1);
-		xlen += pl;
-		free(piece);
-	}
-	q = xasprintf("uploadId=%s", eid);
-	st = s3_post(cfg, c, bucket, key, what, q, xml, &doc, e);
-	if (st == 0 && strstr(doc, "<Error>") != NULL) {
-		/* CompleteMultipartUpload can fail after answering 200. */
-		char code[64] = "";
-
-		s3_xml_text(doc, "Code", code, sizeof(code));
-		s3_seterr(e, strcmp(code, "InternalError") == 0 || strcmp(code, "SlowDown") == 0 ? 503
-											 : 500,
-			  200, code, "S3 POST %s: completing the upload failed: %s", what,
-			  code[0] ? code : "error");
-		st = e->status;
-	}
-	if (st == 0)
-		goto out;
-fail:
-	free(q);
-	q = xasprintf("uploadId=%s", eid);
-	s3_abort_upload(cfg, c, bucket, key, what, q);
-out:
-	free(q);
-	free(xml);
-	free(doc);
-	free(etags);
-	free(eid);
+	free(u.etags);
+	free(u.eid);
 	return st;
 }
 
@@ -1077,10 +1089,10 @@ s3_probe(const struct config *cfg, const char *bucket, const char *prefix, int *
 	r.url = s3_object_url(cfg, bucket, "", doc);
 	free(doc);
 	r.sink = SINK_MEM;
-	r.mem_max = S3_XML_MAX;
+	buf_init(&r.mem, S3_XML_MAX, 1);
 	st = s3_perform(&r, e);
 	if (st == 0)
-		*found = r.mem != NULL && strstr((char *)r.mem, "<Contents>") != NULL;
+		*found = strstr(buf_str(&r.mem), "<Contents>") != NULL;
 	s3_req_free(&r);
 	curl_easy_cleanup(c);
 	free(what);

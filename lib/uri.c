@@ -20,7 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "config.h"
+#include "fsutil.h"
 #include "log.h"
 #include "s3.h"
 #include "util.h"
@@ -51,63 +53,81 @@ struct uri_artifact {
 	int committed;
 };
 
-/*
- * Canonical form of an artifact URI or prefix, newly allocated: file:// +
- * the path with runs of slashes collapsed, or s3://bucket/key.  *is_s3
- * says which.  NULL with err for anything else.  A prefix may end in '/'.
- */
-static char *
-uri_canonical(const char *uri, int is_prefix, int *is_s3, char *err, size_t errlen)
+enum uri_kind
+uri_scheme(const char *uri, const char **rest)
 {
-	const char *path;
-	char *out, *o;
+	enum uri_kind kind = URI_OTHER;
+	size_t skip = 0;
 
+	if (uri == NULL) {
+		if (rest != NULL)
+			*rest = NULL;
+		return URI_OTHER;
+	}
+	if (strncmp(uri, "s3://", 5) == 0) {
+		kind = URI_S3;
+		skip = 5;
+	} else if (strncmp(uri, "file://", 7) == 0) {
+		kind = URI_FILE;
+		skip = 7;
+	} else if (uri[0] == '/') {
+		kind = URI_PATH;
+	}
+	if (rest != NULL)
+		*rest = uri + skip;
+	return kind;
+}
+
+/* A URI's text: not too long, no control characters; 0, or -1 with err. */
+static int
+uri_text_ok(const char *uri, char *err, size_t errlen)
+{
 	if (strlen(uri) > URI_MAX) {
 		snprintf(err, errlen, "Invalid artifact URI (too long)");
-		return NULL;
+		return -1;
 	}
 	for (const char *p = uri; *p; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
 			snprintf(err, errlen, "Invalid artifact URI (control character)");
-			return NULL;
+			return -1;
 		}
 	}
-	if (strncmp(uri, "s3://", 5) == 0) {
-		char *bucket, *key;
+	return 0;
+}
 
-		if (s3_parse_uri(uri, &bucket, &key, err, errlen) < 0) {
-			char why[128];
+/* The canonical form of an s3:// URI (see uri_canonical). */
+static char *
+uri_canonical_s3(const char *uri, int is_prefix, char *err, size_t errlen)
+{
+	char *bucket, *key, *out;
 
-			snprintf(why, sizeof(why), "%s", err);
-			snprintf(err, errlen, "Invalid artifact URI (%s)", why);
-			return NULL;
-		}
-		if (!is_prefix && (*key == '\0' || key[strlen(key) - 1] == '/')) {
-			free(bucket);
-			free(key);
-			snprintf(err, errlen, "Invalid artifact URI (no object key)");
-			return NULL;
-		}
-		*is_s3 = 1;
-		out = xasprintf("s3://%s/%s", bucket, key);
-		free(bucket);
-		free(key);
-		return out;
-	}
-	if (strncmp(uri, "file://", 7) == 0)
-		path = uri + 7;
-	else if (uri[0] == '/')
-		path = uri; /* the original server took bare paths too */
-	else
-		path = NULL;
-	if (path == NULL || path[0] != '/') {
-		snprintf(err, errlen, "Invalid artifact URI");
+	if (s3_parse_uri(uri, &bucket, &key, err, errlen) < 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "Invalid artifact URI (%s)", why);
 		return NULL;
 	}
-	*is_s3 = 0;
-	out = xmalloc(strlen(path) + 8);
-	memcpy(out, "file://", 7);
-	o = out + 7;
+	if (!is_prefix && (*key == '\0' || key[strlen(key) - 1] == '/')) {
+		free(bucket);
+		free(key);
+		snprintf(err, errlen, "Invalid artifact URI (no object key)");
+		return NULL;
+	}
+	out = xasprintf("s3://%s/%s", bucket, key);
+	free(bucket);
+	free(key);
+	return out;
+}
+
+/* The canonical form of an absolute path (see uri_canonical). */
+static char *
+uri_canonical_path(const char *path, int is_prefix, char *err, size_t errlen)
+{
+	struct buf out;
+
+	buf_init(&out, BUF_UNLIMITED, 0);
+	buf_puts(&out, "file://");
 	for (const char *seg = path; *seg;) {
 		size_t n;
 
@@ -117,25 +137,48 @@ uri_canonical(const char *uri, int is_prefix, int *is_s3, char *err, size_t errl
 			break;
 		n = strcspn(seg, "/");
 		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.')) {
-			free(out);
+			buf_free(&out);
 			snprintf(err, errlen, "Invalid artifact URI (\".\" or \"..\" in the path)");
 			return NULL;
 		}
-		*o++ = '/';
-		memcpy(o, seg, n);
-		o += n;
+		buf_puts(&out, "/");
+		buf_append(&out, seg, n);
 		seg += n;
 	}
-	if (o == out + 7 || (path[strlen(path) - 1] == '/')) {
+	if (out.len == 7 || path[strlen(path) - 1] == '/') {
 		if (!is_prefix) {
-			free(out);
+			buf_free(&out);
 			snprintf(err, errlen, "Invalid artifact URI (names a directory)");
 			return NULL;
 		}
-		*o++ = '/';
+		buf_puts(&out, "/");
 	}
-	*o = '\0';
-	return out;
+	return buf_detach(&out, NULL);
+}
+
+/*
+ * Canonical form of an artifact URI or prefix, newly allocated: file:// +
+ * the path with runs of slashes collapsed, or s3://bucket/key.  *is_s3
+ * says which.  NULL with err for anything else.  A prefix may end in '/'.
+ */
+static char *
+uri_canonical(const char *uri, int is_prefix, int *is_s3, char *err, size_t errlen)
+{
+	const char *rest;
+	enum uri_kind kind;
+
+	if (uri_text_ok(uri, err, errlen) < 0)
+		return NULL;
+	kind = uri_scheme(uri, &rest);
+	*is_s3 = kind == URI_S3;
+	if (kind == URI_S3)
+		return uri_canonical_s3(uri, is_prefix, err, errlen);
+	/* the original server took bare paths too */
+	if ((kind != URI_FILE && kind != URI_PATH) || rest[0] != '/') {
+		snprintf(err, errlen, "Invalid artifact URI");
+		return NULL;
+	}
+	return uri_canonical_path(rest, is_prefix, err, errlen);
 }
 
 /* Is canonical URI c under canonical prefix p (segment-wise)? */
@@ -257,10 +300,10 @@ static int
 uri_in_server_dirs(const struct config *cfg, const char *real)
 {
 	const char *roots[2] = {cfg->work_dir, NULL};
+	const char *store;
 
-	if (cfg->keyfile_uri != NULL && strncmp(cfg->keyfile_uri, "s3://", 5) != 0)
-		roots[1] = strncmp(cfg->keyfile_uri, "file://", 7) == 0 ? cfg->keyfile_uri + 7
-									 : cfg->keyfile_uri;
+	if (cfg->keyfile_uri != NULL && uri_scheme(cfg->keyfile_uri, &store) != URI_S3)
+		roots[1] = store;
 	for (size_t i = 0; i < 2; i++) {
 		char root[PATH_MAX];
 		size_t n;
@@ -274,58 +317,64 @@ uri_in_server_dirs(const struct config *cfg, const char *real)
 	return 0;
 }
 
+/* The status and reason for a directory that could not be opened (errno e). */
 static int
-uri_open_file(struct uri_artifact *a, const char *canon, char *err, size_t errlen)
+uri_dir_error(const struct uri_artifact *a, int e, char *err, size_t errlen)
 {
-	const char *path = canon + 7;
-	const char *slash = strrchr(path, '/');
-	char *dir = xstrndup(path, (size_t)(slash - path));
-	int saved;
+	if (e == ENOENT || e == ENOTDIR) {
+		snprintf(err, errlen, "Artifact not found");
+		return 404;
+	}
+	if (e == EACCES || e == EPERM) {
+		snprintf(err, errlen, "Artifact directory not accessible to the service user");
+		return 403;
+	}
+	log_warnx("artifact %s: %s", a->path, strerror(e));
+	snprintf(err, errlen, "Cannot open the artifact directory");
+	return 500;
+}
 
-	a->path = xstrdup(path);
-	a->base = xstrdup(slash + 1);
+/*
+ * Open the directory dir of the artifact as a->dirfd and check where it
+ * really is: the directory actually opened, not the name, which may have
+ * been swapped for a symbolic link since.  0 or a status (a->dirfd stays
+ * open on 403, so that uri_upload can tell a refusal from a new file).
+ */
+static int
+uri_open_dir(struct uri_artifact *a, const char *dir, char *err, size_t errlen)
+{
+	char real[PATH_MAX], fdpath[64], *rc;
+	int refused;
+
 	a->dirfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	saved = errno;
-	if (a->dirfd >= 0) {
-		char real[PATH_MAX], fdpath[64], *rc;
+	if (a->dirfd < 0)
+		return uri_dir_error(a, errno, err, errlen);
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", a->dirfd);
+	if (realpath(fdpath, real) == NULL) {
+		int e = errno;
 
-		/* the directory actually opened, not the name, which may have
-		 * been swapped for a symbolic link since */
-		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", a->dirfd);
-		if (realpath(fdpath, real) == NULL) {
-			saved = errno;
-			close(a->dirfd);
-			a->dirfd = -1;
-		} else {
-			rc = xasprintf("file://%s/%s", strcmp(real, "/") ? real : "", a->base);
-			if ((a->cfg->artifact_uri_prefixes != NULL && !uri_allowed(a->cfg, rc, 1)) ||
-			    uri_in_server_dirs(a->cfg, real)) {
-				free(rc);
-				free(dir);
-				snprintf(err, errlen, "Artifact URI not allowed (resolves elsewhere)");
-				return 403;
-			}
-			free(rc);
-		}
+		close(a->dirfd);
+		a->dirfd = -1;
+		return uri_dir_error(a, e, err, errlen);
 	}
-	free(dir);
-	if (a->dirfd < 0) {
-		if (saved == ENOENT || saved == ENOTDIR) {
-			snprintf(err, errlen, "Artifact not found");
-			return 404;
-		}
-		if (saved == EACCES || saved == EPERM) {
-			snprintf(err, errlen, "Artifact directory not accessible to the service user");
-			return 403;
-		}
-		log_warnx("artifact %s: %s", a->path, strerror(saved));
-		snprintf(err, errlen, "Cannot open the artifact directory");
-		return 500;
+	rc = xasprintf("file://%s/%s", strcmp(real, "/") ? real : "", a->base);
+	refused = (a->cfg->artifact_uri_prefixes != NULL && !uri_allowed(a->cfg, rc, 1)) ||
+		  uri_in_server_dirs(a->cfg, real);
+	free(rc);
+	if (refused) {
+		snprintf(err, errlen, "Artifact URI not allowed (resolves elsewhere)");
+		return 403;
 	}
+	return 0;
+}
+
+/* Open the artifact itself, a regular file in a->dirfd; 0 or a status. */
+static int
+uri_open_base(struct uri_artifact *a, char *err, size_t errlen)
+{
 	a->fd = openat(a->dirfd, a->base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (a->fd < 0) {
-		saved = errno;
-		switch (saved) {
+		switch (errno) {
 		case ENOENT:
 			snprintf(err, errlen, "Artifact not found");
 			return 404;
@@ -337,7 +386,7 @@ uri_open_file(struct uri_artifact *a, const char *canon, char *err, size_t errle
 			snprintf(err, errlen, "Artifact not readable by the service user");
 			return 403;
 		default:
-			log_warnx("artifact %s: %s", a->path, strerror(saved));
+			log_warnx("artifact %s: %s", a->path, strerror(errno));
 			snprintf(err, errlen, "Cannot open the artifact");
 			return 500;
 		}
@@ -353,6 +402,23 @@ uri_open_file(struct uri_artifact *a, const char *canon, char *err, size_t errle
 	a->have_orig = 1;
 	a->size = a->orig.st_size;
 	return 0;
+}
+
+static int
+uri_open_file(struct uri_artifact *a, const char *canon, char *err, size_t errlen)
+{
+	const char *path = canon + 7;
+	const char *slash = strrchr(path, '/');
+	char *dir = xstrndup(path, (size_t)(slash - path));
+	int st;
+
+	a->path = xstrdup(path);
+	a->base = xstrdup(slash + 1);
+	st = uri_open_dir(a, dir, err, errlen);
+	free(dir);
+	if (st != 0)
+		return st;
+	return uri_open_base(a, err, errlen);
 }
 
 static int
@@ -565,11 +631,43 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 	return 0;
 }
 
+/*
+ * Give the replacement (fd) what the original had: check that the
+ * original is still the file opened (409), copy its permission bits and
+ * its group (and owner, when running as root) where allowed.  A new file
+ * is 0644.  0 or a status.
+ */
+static int
+uri_take_over(const struct uri_artifact *art, int fd, char *err, size_t errlen)
+{
+	struct stat now;
+
+	if (!art->have_orig) {
+		if (fchmod(fd, 0644) < 0)
+			log_warnx("fchmod %s: %s", art->tmppath, strerror(errno));
+		return 0;
+	}
+	if (fstatat(art->dirfd, art->base, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    now.st_dev != art->orig.st_dev || now.st_ino != art->orig.st_ino) {
+		snprintf(err, errlen, "Artifact changed during signing");
+		return 409;
+	}
+	if (fchmod(fd, art->orig.st_mode & 0777) < 0) {
+		log_warnx("fchmod %s: %s", art->tmppath, strerror(errno));
+		snprintf(err, errlen, "Cannot set the signed artifact's mode");
+		return 500;
+	}
+	if (fchown(fd, geteuid() == 0 ? art->orig.st_uid : (uid_t)-1, art->orig.st_gid) < 0 &&
+	    errno != EPERM)
+		log_warnx("fchown %s: %s", art->tmppath, strerror(errno));
+	return 0;
+}
+
 static int
 uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 {
-	struct stat now, tst;
-	int fd;
+	struct stat tst;
+	int fd, st;
 
 	if (art->unnamed) {
 		fd = art->outfd;
@@ -584,25 +682,9 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 		snprintf(err, errlen, "The signed artifact is missing");
 		return 500;
 	}
-	if (art->have_orig) {
-		if (fstatat(art->dirfd, art->base, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    now.st_dev != art->orig.st_dev || now.st_ino != art->orig.st_ino) {
-			close(fd);
-			snprintf(err, errlen, "Artifact changed during signing");
-			return 409;
-		}
-		if (fchmod(fd, art->orig.st_mode & 0777) < 0) {
-			log_warnx("fchmod %s: %s", art->tmppath, strerror(errno));
-			close(fd);
-			snprintf(err, errlen, "Cannot set the signed artifact's mode");
-			return 500;
-		}
-		/* Keep the group (and the owner, when running as root) if we may. */
-		if (fchown(fd, geteuid() == 0 ? art->orig.st_uid : (uid_t)-1, art->orig.st_gid) < 0 &&
-		    errno != EPERM)
-			log_warnx("fchown %s: %s", art->tmppath, strerror(errno));
-	} else if (fchmod(fd, 0644) < 0) {
-		log_warnx("fchmod %s: %s", art->tmppath, strerror(errno));
+	if ((st = uri_take_over(art, fd, err, errlen)) != 0) {
+		close(fd);
+		return st;
 	}
 	if (fsync(fd) < 0) {
 		log_warnx("fsync %s: %s", art->tmppath, strerror(errno));
@@ -730,33 +812,6 @@ uri_close(struct uri_artifact *art)
 	free(art);
 }
 
-/* Copy all of in to out; 0 or -1 (errno). */
-static int
-uri_copy_fd(int in, int out)
-{
-	char *buf = xmalloc(1 << 20);
-	int rc = 0;
-
-	for (;;) {
-		ssize_t n = read(in, buf, 1 << 20);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -1;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (util_write_all(out, buf, (size_t)n) < 0) {
-			rc = -1;
-			break;
-		}
-	}
-	free(buf);
-	return rc;
-}
-
 int
 uri_download(const struct config *cfg, const char *uri, const char *dest_path, char *err,
 	     size_t errlen)
@@ -787,7 +842,7 @@ uri_download(const struct config *cfg, const char *uri, const char *dest_path, c
 	} else {
 		a = uri_art_new(cfg);
 		st = uri_open_file(a, canon, err, errlen);
-		if (st == 0 && uri_copy_fd(a->fd, out) < 0) {
+		if (st == 0 && fs_copy_fd(a->fd, out) < 0) {
 			log_warnx("copying %s: %s", a->path, strerror(errno));
 			snprintf(err, errlen, "Copying the artifact failed");
 			st = 500;
@@ -841,7 +896,7 @@ uri_upload(const struct config *cfg, const char *src_path, const char *uri, char
 	}
 	if (st == 0)
 		st = uri_begin_replace(a, &out, err, errlen);
-	if (st == 0 && uri_copy_fd(in, out) < 0) {
+	if (st == 0 && fs_copy_fd(in, out) < 0) {
 		log_warnx("copying %s: %s", src_path, strerror(errno));
 		snprintf(err, errlen, "Writing the artifact failed");
 		st = 500;

@@ -1,6 +1,7 @@
 /*
- * check_mender.c: unit tests of lib/mender.c, the Mender artifact reader
- * and re-writer.
+ * check_mender.c: unit tests of the Mender artifact reader and re-writer
+ * (lib/mender_artifact.c with mender_tar.c, mender_manifest.c and
+ * mender_copy.c) and of its keys and signatures (lib/mender_key.c).
  *
  * Real artifacts come from Debian's mender-artifact (3.9): what we write
  * must be byte for byte what `mender-artifact sign` writes with the same
@@ -19,7 +20,10 @@
 #include <openssl/evp.h>
 
 #include "check_main.h"
-#include "mender.h"
+#include "mender_artifact.h"
+#include "mender_key.h"
+#include "mender_manifest.h"
+#include "mender_tar.h"
 #include "util.h"
 
 static char dir[] = "/tmp/check_mender.XXXXXX";
@@ -719,6 +723,157 @@ START_TEST(test_ec_signature_form)
 }
 END_TEST
 
+/* A pax record "<len> key=value\n" whose length counts itself. */
+static void
+pax_record(char *out, size_t outlen, const char *key, const char *value)
+{
+	size_t body = strlen(key) + strlen(value) + 3, n = body + 1;
+
+	while ((size_t)snprintf(NULL, 0, "%zu", n) + body != n)
+		n = (size_t)snprintf(NULL, 0, "%zu", n) + body;
+	snprintf(out, outlen, "%zu %s=%s\n", n, key, value);
+}
+
+/* mender_tar_next reads pax paths and sizes, GNU long names and USTAR
+ * prefixes, keeps every header block raw, and stops at the end. */
+START_TEST(test_tar_reader)
+{
+	struct tarbuf t = {0};
+	struct mender_tar_member m;
+	char rec[256], longname[300], why[512];
+	int fd;
+
+	pax_record(rec, sizeof(rec), "path", "pax/given/name");
+	tar_member(&t, "PaxHeader", 'x', rec, strlen(rec));
+	tar_member(&t, "short", '0', "12345", 5);
+	memset(longname, 'n', 200);
+	longname[200] = '\0';
+	tar_member(&t, "././@LongLink", 'L', longname, 201);
+	tar_member(&t, "truncated", '0', "", 0);
+	tar_member(&t, "plain", '0', "x", 1);
+	tar_end(&t);
+	spit("reader.tar", t.p, t.len);
+	fd = open(path("reader.tar"), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	mender_tar_member_init(&m);
+
+	ck_assert_int_eq(mender_tar_next(fd, 0, t.len, &m, why, sizeof(why)), 1);
+	ck_assert_str_eq(m.name, "pax/given/name");
+	ck_assert_uint_eq(m.start, 0);
+	ck_assert_uint_eq(m.hdrs.len, 3 * 512); /* pax header, its data, the member's */
+	ck_assert_int_eq(memcmp(m.hdrs.data, t.p, m.hdrs.len), 0);
+	ck_assert_uint_eq(m.data, 3 * 512);
+	ck_assert_uint_eq(m.size, 5);
+	ck_assert_uint_eq(m.end, 4 * 512);
+
+	ck_assert_int_eq(mender_tar_next(fd, m.end, t.len, &m, why, sizeof(why)), 1);
+	ck_assert_str_eq(m.name, longname);
+	ck_assert_uint_eq(m.hdrs.len, 3 * 512);
+	ck_assert_uint_eq(m.size, 0);
+
+	ck_assert_int_eq(mender_tar_next(fd, m.end, t.len, &m, why, sizeof(why)), 1);
+	ck_assert_str_eq(m.name, "plain");
+	ck_assert_uint_eq(m.hdrs.len, 512);
+	ck_assert_uint_eq(m.end, t.len - 1024);
+
+	ck_assert_int_eq(mender_tar_next(fd, m.end, t.len, &m, why, sizeof(why)), 0);
+	mender_tar_member_free(&m);
+	close(fd);
+	free(t.p);
+}
+END_TEST
+
+/* What mender_tar_next refuses, with its reason. */
+START_TEST(test_tar_reader_refuses)
+{
+	static const struct {
+		char type;
+		const char *why;
+	} cases[] = {
+		{'5', "member dir is not a regular file"},
+		{'2', "member dir is not a regular file"},
+		{'g', "pax global headers are not supported in an artifact"},
+	};
+	struct mender_tar_member m;
+	char why[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tarbuf t = {0};
+		int fd;
+
+		tar_member(&t, "dir", cases[i].type, "", 0);
+		tar_end(&t);
+		spit("refused.tar", t.p, t.len);
+		fd = open(path("refused.tar"), O_RDONLY);
+		mender_tar_member_init(&m);
+		ck_assert_int_eq(mender_tar_next(fd, 0, t.len, &m, why, sizeof(why)), 400);
+		ck_assert_str_eq(why, cases[i].why);
+		mender_tar_member_free(&m);
+		close(fd);
+		free(t.p);
+	}
+	/* cut short inside the member's data: truncated */
+	{
+		struct tarbuf t = {0};
+		int fd;
+
+		tar_member(&t, "big", '0', "0123456789", 10);
+		spit("short.tar", t.p, 512 + 5);
+		fd = open(path("short.tar"), O_RDONLY);
+		mender_tar_member_init(&m);
+		ck_assert_int_eq(mender_tar_next(fd, 0, 512 + 5, &m, why, sizeof(why)), 400);
+		ck_assert_str_eq(why, "artifact is truncated in member big");
+		mender_tar_member_free(&m);
+		close(fd);
+		free(t.p);
+	}
+}
+END_TEST
+
+/* The checksum table: lines checked once each, unseen names told, a
+ * name listed twice (across manifest and augment) refused. */
+START_TEST(test_manifest_table)
+{
+	struct mender_manifest mf;
+	unsigned char md_a[32], md_b[32];
+	char text[512], hex_a[65], hex_b[65], why[512];
+	unsigned int l;
+
+	EVP_Digest("a", 1, md_a, &l, EVP_sha256(), NULL);
+	EVP_Digest("b", 1, md_b, &l, EVP_sha256(), NULL);
+	util_hex(md_a, 32, hex_a);
+	util_hex(md_b, 32, hex_b);
+	mender_manifest_init(&mf);
+	snprintf(text, sizeof(text), "%s  file-b\n\n  %s  file-a \n", hex_b, hex_a);
+	ck_assert_int_eq(mender_manifest_add(&mf, "manifest", text, strlen(text), why, sizeof(why)),
+			 0);
+	ck_assert_str_eq(mender_manifest_unseen(&mf), "file-a");
+	ck_assert_int_eq(mender_manifest_check(&mf, "file-a", md_b, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "checksum of file-a does not match the manifest");
+	ck_assert_int_eq(mender_manifest_check(&mf, "file-c", md_a, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "manifest does not list file-c");
+	ck_assert_int_eq(mender_manifest_check(&mf, "file-a", md_a, why, sizeof(why)), 0);
+	ck_assert_str_eq(mender_manifest_unseen(&mf), "file-b");
+	ck_assert_int_eq(mender_manifest_check(&mf, "file-b", md_b, why, sizeof(why)), 0);
+	ck_assert_ptr_null(mender_manifest_unseen(&mf));
+	snprintf(text, sizeof(text), "%s  file-a\n", hex_a);
+	ck_assert_int_eq(
+		mender_manifest_add(&mf, "manifest-augment", text, strlen(text), why, sizeof(why)),
+		-1);
+	ck_assert_str_eq(why, "manifest-augment lists file-a twice");
+	mender_manifest_free(&mf);
+
+	mender_manifest_init(&mf);
+	ck_assert_int_eq(mender_manifest_add(&mf, "manifest", "x  y\n", 5, why, sizeof(why)), -1);
+	ck_assert_str_eq(why, "manifest: line 1 is malformed");
+	snprintf(text, sizeof(text), "%s  file-a", hex_a);
+	ck_assert_int_eq(mender_manifest_add(&mf, "manifest", text, strlen(text), why, sizeof(why)),
+			 -1);
+	ck_assert_str_eq(why, "manifest: line 1 has no newline");
+	mender_manifest_free(&mf);
+}
+END_TEST
+
 static Suite *
 mender_suite(void)
 {
@@ -747,6 +902,9 @@ mender_suite(void)
 	tcase_add_test(made, test_limits);
 	tcase_add_test(made, test_keys);
 	tcase_add_test(made, test_ec_signature_form);
+	tcase_add_test(made, test_tar_reader);
+	tcase_add_test(made, test_tar_reader_refuses);
+	tcase_add_test(made, test_manifest_table);
 	suite_add_tcase(s, made);
 	return s;
 }

@@ -593,6 +593,37 @@ START_TEST(test_s3_unreachable)
 }
 END_TEST
 
+/* uri_scheme tells the kinds apart by their form alone. */
+START_TEST(test_scheme)
+{
+	static const struct {
+		const char *uri;
+		enum uri_kind kind;
+		const char *rest;
+	} cases[] = {
+		{"s3://bucket/key", URI_S3, "bucket/key"},
+		{"s3://", URI_S3, ""},
+		{"file:///srv/a", URI_FILE, "/srv/a"},
+		{"file://relative", URI_FILE, "relative"},
+		{"/srv/a", URI_PATH, "/srv/a"},
+		{"srv/a", URI_OTHER, "srv/a"},
+		{"S3://bucket/key", URI_OTHER, "S3://bucket/key"},
+		{"s3:/bucket", URI_OTHER, "s3:/bucket"},
+		{"http://x/y", URI_OTHER, "http://x/y"},
+		{"", URI_OTHER, ""},
+	};
+	const char *rest;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(uri_scheme(cases[i].uri, &rest), cases[i].kind);
+		ck_assert_str_eq(rest, cases[i].rest);
+		ck_assert_int_eq(uri_scheme(cases[i].uri, NULL), cases[i].kind);
+	}
+	ck_assert_int_eq(uri_scheme(NULL, &rest), URI_OTHER);
+	ck_assert_ptr_null(rest);
+}
+END_TEST
+
 static Suite *
 uri_suite(void)
 {
@@ -601,6 +632,7 @@ uri_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_scheme);
 	tcase_add_test(tc, test_syntax);
 	tcase_add_test(tc, test_prefixes);
 	tcase_add_test(tc, test_prefix_symlinks);

@@ -3,10 +3,10 @@
  *
  * As mendersign.bbclass uses it: the artifact stays where the build left
  * it (file:// or s3://), the server signs it in place and answers
- * "Signing successful".  The artifact is read once: lib/mender.c checks
- * it is a Mender artifact whose manifest tells the truth about its header
- * and payload while copying it into a replacement file with room for
- * manifest.sig; only then is the manifest signed with
+ * "Signing successful".  The artifact is read once: lib/mender_artifact.c
+ * checks it is a Mender artifact whose manifest tells the truth about its
+ * header and payload while copying it into a replacement file with room
+ * for manifest.sig; only then is the manifest signed with
  * <distro>/mender/private.key and the replacement committed in one atomic
  * step (lib/uri.h), so a failure or a kill at any moment leaves the
  * original artifact as it was.  An already signed artifact is re-signed.
@@ -22,7 +22,8 @@
 #include "job.h"
 #include "keystore.h"
 #include "log.h"
-#include "mender.h"
+#include "mender_artifact.h"
+#include "mender_key.h"
 #include "signer.h"
 #include "uri.h"
 #include "util.h"
@@ -88,42 +89,36 @@ load_key(struct job *job, struct mender_key **key)
 	return 0;
 }
 
-static int
-mender_run(struct job *job)
-{
-	const struct config *cfg = job->cfg;
-	const char *uri = job_field(job, "artifact-uri");
-	struct mender_key *key = NULL;
-	struct uri_artifact *art = NULL;
-	struct mender_opts o;
+/* One signing in progress. */
+struct msign {
+	struct job *job;
+	const char *uri;
+	struct mender_key *key;
+	struct uri_artifact *art;
 	struct mender_result r;
-	char err[512], *sig = NULL, shown[1024];
-	size_t siglen = 0;
-	uint64_t t0 = util_now_ms(), t_read = 0, t_commit = 0;
-	int st, outfd = -1;
+	char *sig;
+	int outfd;
+	uint64_t t_read, t_commit; /* ms spent reading and committing */
+};
 
-	memset(&r, 0, sizeof(r));
-	if (replaced_fd >= 0) {
-		close(replaced_fd);
-		replaced_fd = -1;
-	}
-	if (uri == NULL || *uri == '\0')
-		return job_fail(job, 400, "Artifact URI missing");
-	if ((st = uri_check(cfg, uri, err, sizeof(err))) != 0)
-		return job_fail(job, st, "%s", err);
-	if ((st = load_key(job, &key)) != 0)
-		return st;
+/* Open the artifact and copy it, checked, into its replacement with a
+ * slot for manifest.sig; 0 or the status of a job_fail. */
+static int
+copy_checked(struct msign *ms)
+{
+	const struct config *cfg = ms->job->cfg;
+	struct mender_opts o;
+	char err[512];
+	int st;
 
-	if ((st = uri_open(cfg, uri, job->dir, &art, err, sizeof(err))) != 0 ||
-	    (st = uri_begin_replace(art, &outfd, err, sizeof(err))) != 0) {
-		job_fail(job, st, "%s", err);
-		goto done;
-	}
+	if ((st = uri_open(cfg, ms->uri, ms->job->dir, &ms->art, err, sizeof(err))) != 0 ||
+	    (st = uri_begin_replace(ms->art, &ms->outfd, err, sizeof(err))) != 0)
+		return job_fail(ms->job, st, "%s", err);
 	mender_opts_init(&o);
 	o.copy_range = 1;
 	/* a local artifact is replaced in place: get its pages to disk early */
-	o.start_writeback = strncmp(uri, "s3://", 5) != 0;
-	o.sig_len = mender_key_sig_len(key);
+	o.start_writeback = uri_scheme(ms->uri, NULL) != URI_S3;
+	o.sig_len = mender_key_sig_len(ms->key);
 	o.max_members = (uint64_t)cfg->archive_max_members;
 	/*
 	 * Payloads are hashed as they stream by, in flat memory, and the
@@ -132,51 +127,91 @@ mender_run(struct job *job)
 	 */
 	o.max_expanded = UINT64_MAX;
 	o.progress = progress;
-	o.progress_arg = job;
-	t_read = util_now_ms();
-	st = mender_rewrite(uri_fd(art), outfd, &o, &r, err, sizeof(err));
-	t_read = util_now_ms() - t_read;
-	if (st == 400) {
-		job_fail(job, st, "Invalid artifact: %s", err);
-		goto done;
-	} else if (st != 0) {
-		log_errorx("job %s: %s", job->idstr, err);
-		job_fail(job, st, "%s", err);
-		goto done;
+	o.progress_arg = ms->job;
+	ms->t_read = util_now_ms();
+	st = mender_rewrite(uri_fd(ms->art), ms->outfd, &o, &ms->r, err, sizeof(err));
+	ms->t_read = util_now_ms() - ms->t_read;
+	if (st == 400)
+		return job_fail(ms->job, st, "Invalid artifact: %s", err);
+	if (st != 0) {
+		log_errorx("job %s: %s", ms->job->idstr, err);
+		return job_fail(ms->job, st, "%s", err);
 	}
-	if (mender_sign(key, r.manifest, r.manifest_len, &sig, &siglen, err, sizeof(err)) != 0 ||
-	    mender_write_signature(outfd, &r, sig, siglen, err, sizeof(err)) != 0) {
-		log_errorx("job %s: %s", job->idstr, err);
-		st = job_fail(job, 500, "Signing error");
-		goto done;
+	return 0;
+}
+
+/* Sign the manifest into the slot and record it; 0 or the status of a
+ * job_fail. */
+static int
+sign_slot(struct msign *ms)
+{
+	char err[512];
+	size_t siglen = 0;
+
+	if (mender_sign(ms->key, ms->r.manifest, ms->r.manifest_len, &ms->sig, &siglen, err,
+			sizeof(err)) != 0 ||
+	    mender_write_signature(ms->outfd, &ms->r, ms->sig, siglen, err, sizeof(err)) != 0) {
+		log_errorx("job %s: %s", ms->job->idstr, err);
+		return job_fail(ms->job, 500, "Signing error");
 	}
 	/* before the commit: a signature whose record cannot be kept is not made */
-	if (audit(job, uri, key, &r) < 0 && cfg->audit_required) {
-		st = job_fail(job, 500, "Signing error");
-		goto done;
+	if (audit(ms->job, ms->uri, ms->key, &ms->r) < 0 && ms->job->cfg->audit_required)
+		return job_fail(ms->job, 500, "Signing error");
+	return 0;
+}
+
+/* Replace the artifact by the signed one; 0 or the status of a job_fail. */
+static int
+commit(struct msign *ms)
+{
+	char err[512];
+	int st;
+
+	job_progress(ms->job, "replacing artifact");
+	ms->t_commit = util_now_ms();
+	if ((st = uri_commit(ms->art, err, sizeof(err))) != 0) {
+		log_errorx("job %s: %s", ms->job->idstr, err);
+		return job_fail(ms->job, st, "%s", err);
 	}
-	job_progress(job, "replacing artifact");
-	t_commit = util_now_ms();
-	if ((st = uri_commit(art, err, sizeof(err))) != 0) {
-		log_errorx("job %s: %s", job->idstr, err);
-		job_fail(job, st, "%s", err);
-		goto done;
-	}
-	t_commit = util_now_ms() - t_commit;
+	ms->t_commit = util_now_ms() - ms->t_commit;
 	/* may fail: then the old artifact is freed at uri_close, as usual */
-	replaced_fd = fcntl(uri_fd(art), F_DUPFD_CLOEXEC, 0);
+	replaced_fd = fcntl(uri_fd(ms->art), F_DUPFD_CLOEXEC, 0);
+	return 0;
+}
+
+static int
+mender_run(struct job *job)
+{
+	struct msign ms = {.job = job, .uri = job_field(job, "artifact-uri"), .outfd = -1};
+	char err[512], shown[1024];
+	uint64_t t0 = util_now_ms();
+	int st;
+
+	if (replaced_fd >= 0) {
+		close(replaced_fd);
+		replaced_fd = -1;
+	}
+	if (ms.uri == NULL || *ms.uri == '\0')
+		return job_fail(job, 400, "Artifact URI missing");
+	if ((st = uri_check(job->cfg, ms.uri, err, sizeof(err))) != 0)
+		return job_fail(job, st, "%s", err);
+	if ((st = load_key(job, &ms.key)) != 0)
+		return st;
+	if ((st = copy_checked(&ms)) != 0 || (st = sign_slot(&ms)) != 0 ||
+	    (st = commit(&ms)) != 0)
+		goto done;
 	log_info("job %s: signed %s (%s, %llu bytes, %llu payload files%s) in %llu ms "
 		 "(read, check and copy %llu ms, commit %llu ms)",
-		 job->idstr, log_escape(uri, shown, sizeof(shown)), mender_key_describe(key),
-		 (unsigned long long)r.out_size, (unsigned long long)r.payload_files,
-		 r.was_signed ? ", re-signed" : "", (unsigned long long)(util_now_ms() - t0),
-		 (unsigned long long)t_read, (unsigned long long)t_commit);
+		 job->idstr, log_escape(ms.uri, shown, sizeof(shown)), mender_key_describe(ms.key),
+		 (unsigned long long)ms.r.out_size, (unsigned long long)ms.r.payload_files,
+		 ms.r.was_signed ? ", re-signed" : "", (unsigned long long)(util_now_ms() - t0),
+		 (unsigned long long)ms.t_read, (unsigned long long)ms.t_commit);
 	st = job_reply_text(job, "Signing successful");
 done:
-	uri_close(art);
-	free(sig);
-	mender_result_free(&r);
-	mender_key_free(key);
+	uri_close(ms.art);
+	free(ms.sig);
+	mender_result_free(&ms.r);
+	mender_key_free(ms.key);
 	return st;
 }
 

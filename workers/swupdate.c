@@ -60,6 +60,26 @@ load_key(struct job *job, const char *file, EVP_PKEY **key)
 	return 0;
 }
 
+/* Load the CMS signer certificate from the store; 0 or the answer's status. */
+static int
+load_cert(struct job *job, X509 **cert)
+{
+	struct ks_blob cb = {0};
+	char err[256];
+	int st;
+
+	if ((st = ks_load(job->cfg, job->selector, SWU_TAG, "cms.cert", &cb, err, sizeof(err))) != 0)
+		return job_fail(job, st, "%s", err);
+	*cert = pkey_load_cert(cb.data, cb.len);
+	ks_blob_free(&cb);
+	if (*cert == NULL) {
+		log_warnx("job %s: %s/swupdate/cms.cert is not a certificate", job->idstr,
+			  job->selector);
+		return job_fail(job, 500, "Signing error");
+	}
+	return 0;
+}
+
 /* Sign a SHA-256 digest with PKCS#1 v1.5 or PSS (salt length = digest
  * length) into sig: the same signature EVP_DigestSign over the data gives. */
 static int
@@ -135,8 +155,7 @@ audit(struct job *job, const char *method, EVP_PKEY *key, const unsigned char md
 
 	if (pkey_fingerprint(key, fpr) < 0)
 		log_warnx("job %s: cannot compute the key's fingerprint", job->idstr);
-	for (int i = 0; i < 32; i++)
-		snprintf(sum + 2 * i, 3, "%02x", md[i]);
+	util_hex(md, 32, sum);
 	snprintf(json, sizeof(json),
 		 "{\"method\":\"%s\",\"key_sha256\":\"%s\",\"signed\":[{\"name\":\"sw-description\","
 		 "\"sha256\":\"%s\"}]}",
@@ -168,19 +187,8 @@ swupdate_run(struct job *job)
 		return job_fail(job, 400, "Invalid parameters: backend %s is not supported", backend);
 
 	if (strcmp(method, "CMS") == 0) {
-		struct ks_blob cb = {0};
-		char err[256];
-
-		if ((st = ks_load(job->cfg, job->selector, SWU_TAG, "cms.cert", &cb, err,
-				  sizeof(err))) != 0)
-			return job_fail(job, st, "%s", err);
-		cert = pkey_load_cert(cb.data, cb.len);
-		ks_blob_free(&cb);
-		if (cert == NULL) {
-			log_warnx("job %s: %s/swupdate/cms.cert is not a certificate", job->idstr,
-				  job->selector);
-			return job_fail(job, 500, "Signing error");
-		}
+		if ((st = load_cert(job, &cert)) != 0)
+			return st;
 		if ((st = load_key(job, "cms-private.key", &key)) != 0)
 			goto done;
 		st = sign_cms(key, cert, f->sha256, &sig, &siglen);

@@ -26,7 +26,6 @@
  * names the MANIFEST gives the command line must stay inside the artifact.
  */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -41,8 +40,10 @@
 #include <openssl/sha.h>
 
 #include "archive.h"
+#include "buf.h"
 #include "job.h"
 #include "flashvars.h"
+#include "fsutil.h"
 #include "keystore.h"
 #include "log.h"
 #include "manifest.h"
@@ -60,18 +61,11 @@
 #define TEGRA_TAIL_LINES 20
 #define TEGRA_AUDIT_FILES 64   /* past this, the audit lists a digest */
 #define TEGRA_AUDIT_BYTES 12000
-#define TEGRA_COPY_DEPTH 32
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 enum tegra_mode { MODE_SIGN, MODE_BUPGEN, MODE_BUPGENSPECS, MODE_SIGNFILES };
 
 static const char *const mode_names[] = {"sign", "bupgen", "bupgenspecs", "signfiles"};
-
-/* A growable NULL-terminated list of strings. */
-struct strv {
-	char **v;
-	size_t n, cap;
-};
 
 struct tegra {
 	struct job *job;
@@ -92,34 +86,10 @@ struct tegra {
 };
 
 static void
-strv_add(struct strv *s, char *str)
-{
-	if (s->n + 2 > s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 16;
-		s->v = xrealloc(s->v, s->cap * sizeof(*s->v));
-	}
-	s->v[s->n++] = str;
-	s->v[s->n] = NULL;
-}
-
-static void
 add_all(struct strv *s, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		strv_add(s, xstrdup(list[i]));
-}
-
-static void
-strv_free(struct strv *s, int cleanse)
-{
-	for (size_t i = 0; i < s->n; i++) {
-		if (cleanse)
-			util_cleanse_free(s->v[i], strlen(s->v[i]));
-		else
-			free(s->v[i]);
-	}
-	free(s->v);
-	memset(s, 0, sizeof(*s));
+		strv_add(s, list[i]);
 }
 
 /* Set (or replace) name=value in an environment list. */
@@ -135,31 +105,7 @@ env_set(struct strv *env, const char *name, const char *value)
 			return;
 		}
 	}
-	strv_add(env, xasprintf("%s=%s", name, value));
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The sorted names in dir (not "." or ".."); 0 or -1. */
-static int
-list_dir(const char *dir, struct strv *out)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (d == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			strv_add(out, xstrdup(de->d_name));
-	closedir(d);
-	if (out->n > 1)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
-	return 0;
+	strv_addf(env, "%s=%s", name, value);
 }
 
 static int
@@ -262,15 +208,15 @@ tegra_script_list(struct tegra *t)
 		"bootloader/tegrasign_v3_hsm.py", "bootloader/tegraopenssl", "bootloader/pyfdt",
 	};
 	add_all(&t->scripts, signing, NELEM(signing));
-	strv_add(&t->scripts, xasprintf("bootloader/%s-flash-helper", t->soctype));
+	strv_addf(&t->scripts, "bootloader/%s-flash-helper", t->soctype);
 	if (strcmp(t->soctype, "tegra210") == 0) {
 		if (at_least(t, 32, 6))
-			strv_add(&t->scripts, xstrdup("bootloader/nvflashxmlparse"));
+			strv_add(&t->scripts, "bootloader/nvflashxmlparse");
 	} else {
-		strv_add(&t->scripts, xstrdup("bootloader/nvflashxmlparse"));
-		strv_add(&t->scripts, xstrdup("bootloader/rollback/rollback_parser.py"));
+		strv_add(&t->scripts, "bootloader/nvflashxmlparse");
+		strv_add(&t->scripts, "bootloader/rollback/rollback_parser.py");
 		if (t->major == 32 && (t->minor > 7 || (t->minor == 7 && t->maint >= 4)))
-			strv_add(&t->scripts, xstrdup("bootloader/rewrite-tegraflash-args"));
+			strv_add(&t->scripts, "bootloader/rewrite-tegraflash-args");
 	}
 	if (t->tegrasign_v3) {
 		add_all(&t->scripts, v3_scripts, NELEM(v3_scripts));
@@ -279,98 +225,11 @@ tegra_script_list(struct tegra *t)
 		add_all(&t->scripts, v3_support, NELEM(v3_support));
 	}
 	if (t->major == 35)
-		strv_add(&t->scripts, xstrdup("bootloader/tegrasign_v3_oemkey.yaml"));
+		strv_add(&t->scripts, "bootloader/tegrasign_v3_oemkey.yaml");
 	else if (t->major >= 36)
-		strv_add(&t->scripts, xstrdup("bootloader/tegrasign_v3_oemkey_t234.yaml"));
+		strv_add(&t->scripts, "bootloader/tegrasign_v3_oemkey_t234.yaml");
 	if (t->major >= 35)
 		add_all(&t->scripts, r35, NELEM(r35));
-}
-
-/* Copy the regular file src to the new file dst with src's permission bits
- * (shutil.copyfile + copymode, without setuid/setgid); 0 or -1. */
-static int
-copy_file(const char *src, const char *dst)
-{
-	char buf[65536];
-	struct stat st;
-	int in, out, rc = -1;
-	ssize_t n;
-
-	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if (fstat(in, &st) < 0) {
-		int e = errno;
-
-		close(in);
-		errno = e;
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(in);
-		errno = EINVAL;
-		return -1;
-	}
-	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
-		close(in);
-		return -1;
-	}
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto done;
-		}
-		if (util_write_all(out, buf, (size_t)n) < 0)
-			goto done;
-	}
-	if (fchmod(out, st.st_mode & 0777) < 0)
-		goto done;
-	rc = 0;
-done:
-	if (close(out) < 0)
-		rc = -1;
-	close(in);
-	return rc;
-}
-
-/* Copy a directory tree, leaving out __pycache__ (shutil.copytree with
- * ignore_patterns("__pycache__")); links in the BSP tree are followed. */
-static int
-copy_tree(const char *src, const char *dst, int depth)
-{
-	struct strv names = {0};
-	struct stat st;
-	int rc = 0;
-
-	if (depth > TEGRA_COPY_DEPTH) {
-		errno = ELOOP;
-		return -1;
-	}
-	if (stat(src, &st) < 0 || mkdir(dst, 0700) < 0 || list_dir(src, &names) < 0)
-		return -1;
-	for (size_t i = 0; i < names.n && rc == 0; i++) {
-		char *s, *d;
-		struct stat cst;
-
-		if (strcmp(names.v[i], "__pycache__") == 0)
-			continue;
-		s = xasprintf("%s/%s", src, names.v[i]);
-		d = xasprintf("%s/%s", dst, names.v[i]);
-		if (stat(s, &cst) < 0)
-			rc = -1;
-		else if (S_ISDIR(cst.st_mode))
-			rc = copy_tree(s, d, depth + 1);
-		else
-			rc = copy_file(s, d);
-		if (rc < 0)
-			log_warnx("copy %s: %s", s, strerror(errno));
-		free(s);
-		free(d);
-	}
-	strv_free(&names, 0);
-	if (rc == 0 && chmod(dst, st.st_mode & 0777) < 0)
-		rc = -1;
-	return rc;
 }
 
 /* Does the script at path start with "#!...python" or "#!...python2"
@@ -396,58 +255,95 @@ needs_python2(const char *path)
 	       (n >= 9 && strcmp(line + n - 7, "python2") == 0);
 }
 
+/* Make the directories of dst below <work>/_tools (bootloader,
+ * bootloader/rollback); 0 or -1 (logged). */
+static int
+stage_parents(const struct tegra *t, char *dst)
+{
+	for (char *q = strchr(dst + strlen(t->local) + 1, '/'); q != NULL; q = strchr(q + 1, '/')) {
+		int rc;
+
+		*q = '\0';
+		rc = mkdir(dst, 0700) < 0 && errno != EEXIST ? -1 : 0;
+		if (rc < 0)
+			log_errorx("mkdir %s: %s", dst, strerror(errno));
+		*q = '/';
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Is script one the original runs through a python2 launcher, and does
+ * its first line ask for Python?  1, 0, or -1 (logged). */
+static int
+stage_needs_python2(const struct tegra *t, const char *script, const char *src)
+{
+	int wrap;
+
+	if (strcmp(script, "bootloader/BUP_generator.py") != 0 &&
+	    (strcmp(script, "bootloader/rollback/rollback_parser.py") != 0 ||
+	     strcmp(t->soctype, "tegra210") == 0))
+		return 0;
+	if ((wrap = needs_python2(src)) < 0)
+		log_errorx("read %s: %s", src, strerror(errno));
+	return wrap;
+}
+
+/* Stage src as <dst>.real with a launcher dst that runs it with python2;
+ * 0 or -1 (logged). */
+static int
+stage_wrapped(const char *src, const char *dst)
+{
+	char *real = xasprintf("%s.real", dst), *body;
+	int rc;
+
+	if (fs_copy_file(src, real) < 0) {
+		log_errorx("copy %s: %s", src, strerror(errno));
+		free(real);
+		return -1;
+	}
+	body = xasprintf("#!/bin/sh\npython2 %s \"$@\"\n", real);
+	rc = util_write_file(dst, body, strlen(body), 0700);
+	if (rc == 0)
+		rc = chmod(dst, 0755);
+	if (rc < 0)
+		log_errorx("write %s: %s", dst, strerror(errno));
+	log_debug("copy-wrapped %s -> %s", src, dst);
+	free(body);
+	free(real);
+	return rc;
+}
+
 /* Copy one BSP file into <work>/_tools (TegraSigner._prepare_scripts). */
 static int
 stage_one(struct tegra *t, const char *script)
 {
+	static const char *const no_pycache[] = {"__pycache__", NULL};
 	char *src = xasprintf("%s/%s", t->tools, script);
 	char *dst = xasprintf("%s/%s", t->local, script);
-	char *real = NULL;
 	struct stat st;
-	int rc = -1, wrap = 0;
+	int rc = -1, wrap;
 
-	/* Parent directories (bootloader, bootloader/rollback). */
-	for (char *q = strchr(dst + strlen(t->local) + 1, '/'); q != NULL; q = strchr(q + 1, '/')) {
-		*q = '\0';
-		if (mkdir(dst, 0700) < 0 && errno != EEXIST) {
-			log_errorx("mkdir %s: %s", dst, strerror(errno));
-			*q = '/';
-			goto done;
-		}
-		*q = '/';
-	}
+	if (stage_parents(t, dst) < 0)
+		goto done;
 	if (stat(src, &st) < 0) {
 		log_errorx("BSP file %s: %s", src, strerror(errno));
 		goto done;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		if ((rc = copy_tree(src, dst, 0)) < 0)
+		if ((rc = fs_copy_tree(src, dst, no_pycache)) < 0)
 			log_errorx("copy %s: %s", src, strerror(errno));
 		goto done;
 	}
-	if (strcmp(script, "bootloader/BUP_generator.py") == 0 ||
-	    (strcmp(script, "bootloader/rollback/rollback_parser.py") == 0 &&
-	     strcmp(t->soctype, "tegra210") != 0)) {
-		if ((wrap = needs_python2(src)) < 0) {
-			log_errorx("read %s: %s", src, strerror(errno));
-			goto done;
-		}
-	}
-	real = wrap ? xasprintf("%s.real", dst) : xstrdup(dst);
-	if (copy_file(src, real) < 0) {
-		log_errorx("copy %s: %s", src, strerror(errno));
+	if ((wrap = stage_needs_python2(t, script, src)) < 0)
+		goto done;
+	if (wrap) {
+		rc = stage_wrapped(src, dst);
 		goto done;
 	}
-	if (wrap) {
-		char *body = xasprintf("#!/bin/sh\npython2 %s \"$@\"\n", real);
-
-		rc = util_write_file(dst, body, strlen(body), 0700);
-		if (rc == 0)
-			rc = chmod(dst, 0755);
-		if (rc < 0)
-			log_errorx("write %s: %s", dst, strerror(errno));
-		free(body);
-		log_debug("copy-wrapped %s -> %s", src, dst);
+	if (fs_copy_file(src, dst) < 0) {
+		log_errorx("copy %s: %s", src, strerror(errno));
 		goto done;
 	}
 	log_debug("copied %s -> %s", src, dst);
@@ -455,7 +351,6 @@ stage_one(struct tegra *t, const char *script)
 done:
 	free(src);
 	free(dst);
-	free(real);
 	return rc;
 }
 
@@ -571,7 +466,7 @@ split_specs(const char *specs, struct strv *out)
 			break;
 		for (end = p; *end && !spec_space(*end);)
 			end++;
-		strv_add(out, xstrndup(p, (size_t)(end - p)));
+		strv_addn(out, p, (size_t)(end - p));
 		p = end;
 	}
 }
@@ -634,6 +529,52 @@ tegra_check_vars(struct tegra *t)
 	return 0;
 }
 
+/* Check the syntax of BUPGENSPECS (check_spec); 0, or 400 set. */
+static int
+tegra_check_specs(struct tegra *t, const char *specs)
+{
+	struct strv list = {0};
+	size_t n, bad = 0;
+	int why = 0;
+
+	split_specs(specs, &list);
+	for (size_t i = 0; i < list.n && bad == 0; i++)
+		if ((why = check_spec(list.v[i])) < 0)
+			bad = i + 1;
+	n = list.n;
+	strv_free(&list);
+	if (n == 0)
+		return job_fail(t->job, 400, "Invalid BUPGENSPECS: no spec");
+	if (bad && why == -2)
+		return job_fail(t->job, 400,
+				"Invalid BUPGENSPECS: spec %zu: a setting names a variable that may "
+				"not be set",
+				bad);
+	if (bad && why == -3)
+		return job_fail(t->job, 400,
+				"Invalid BUPGENSPECS: spec %zu: a value has characters a shell would "
+				"interpret",
+				bad);
+	if (bad)
+		return job_fail(t->job, 400,
+				"Invalid BUPGENSPECS: spec %zu: each setting must be name=value", bad);
+	return 0;
+}
+
+/* Does every comma-separated name in list stay inside the artifact? */
+static int
+inside_names(const char *list)
+{
+	char *copy = xstrdup(list), *save = NULL;
+	int ok = 1;
+
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (!inside_name(tok))
+			ok = 0;
+	free(copy);
+	return ok;
+}
+
 /*
  * Check the MANIFEST for the mode: the variables the command line needs,
  * the file names it passes, and the BUPGENSPECS syntax.  0, or 400 set.
@@ -664,50 +605,15 @@ tegra_check_manifest(struct tegra *t)
 	    !inside_name(manifest_get(&t->mf, "LNXFILE")))
 		return job_fail(t->job, 400,
 				"Invalid manifest: DTBFILE and LNXFILE must name files in the artifact");
-	if ((v = manifest_get(&t->mf, "EMMC_BCTS")) != NULL) {
-		char *copy = xstrdup(v), *save = NULL;
-		int bad = 0;
-
-		for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-			if (!inside_name(tok))
-				bad = 1;
-		free(copy);
-		if (bad)
-			return job_fail(t->job, 400,
-					"Invalid manifest: EMMC_BCTS must name files in the artifact");
-	}
+	if ((v = manifest_get(&t->mf, "EMMC_BCTS")) != NULL && !inside_names(v))
+		return job_fail(t->job, 400,
+				"Invalid manifest: EMMC_BCTS must name files in the artifact");
 	if (strcmp(t->soctype, "tegra210") == 0 && (v = manifest_get(&t->mf, "boardcfg")) != NULL &&
 	    *v != '\0' && !inside_name(v))
 		return job_fail(t->job, 400,
 				"Invalid manifest: boardcfg must name a file in the artifact");
-	if (t->mode == MODE_BUPGENSPECS) {
-		struct strv list = {0};
-		size_t n, bad = 0;
-		int why = 0;
-
-		split_specs(specs, &list);
-		for (size_t i = 0; i < list.n && bad == 0; i++)
-			if ((why = check_spec(list.v[i])) < 0)
-				bad = i + 1;
-		n = list.n;
-		strv_free(&list, 0);
-		if (n == 0)
-			return job_fail(t->job, 400, "Invalid BUPGENSPECS: no spec");
-		if (bad && why == -2)
-			return job_fail(t->job, 400,
-					"Invalid BUPGENSPECS: spec %zu: a setting names a variable that "
-					"may not be set",
-					bad);
-		if (bad && why == -3)
-			return job_fail(t->job, 400,
-					"Invalid BUPGENSPECS: spec %zu: a value has characters a shell "
-					"would interpret",
-					bad);
-		if (bad)
-			return job_fail(t->job, 400,
-					"Invalid BUPGENSPECS: spec %zu: each setting must be name=value",
-					bad);
-	}
+	if (t->mode == MODE_BUPGENSPECS)
+		return tegra_check_specs(t, specs);
 	return 0;
 }
 
@@ -735,31 +641,31 @@ tegra_cmd(struct tegra *t, struct strv *argv)
 	const char *bcts = manifest_get(&t->mf, "EMMC_BCTS"), *boardcfg;
 	int t210 = strcmp(t->soctype, "tegra210") == 0;
 
-	strv_add(argv, xasprintf("%s%s-flash-helper", t210 ? "./" : "", t->soctype));
-	strv_add(argv, xstrdup(t->mode == MODE_BUPGENSPECS ? "--bup" : "--no-flash"));
-	strv_add(argv, xstrdup("-u"));
-	strv_add(argv, xstrdup(t->pkc));
+	strv_addf(argv, "%s%s-flash-helper", t210 ? "./" : "", t->soctype);
+	strv_add(argv, t->mode == MODE_BUPGENSPECS ? "--bup" : "--no-flash");
+	strv_add(argv, "-u");
+	strv_add(argv, t->pkc);
 	if (!t210 && t->sbk[0]) {
-		strv_add(argv, xstrdup("-v"));
-		strv_add(argv, xstrdup(t->sbk));
+		strv_add(argv, "-v");
+		strv_add(argv, t->sbk);
 	}
 	if (!t210 && t->user_key[0]) {
-		strv_add(argv, xstrdup("--user_key"));
-		strv_add(argv, xstrdup(t->user_key));
+		strv_add(argv, "--user_key");
+		strv_add(argv, t->user_key);
 	}
-	strv_add(argv, xstrdup("flash.xml.in"));
-	strv_add(argv, xstrdup(manifest_get(&t->mf, "DTBFILE")));
+	strv_add(argv, "flash.xml.in");
+	strv_add(argv, manifest_get(&t->mf, "DTBFILE"));
 	if (bcts != NULL)
-		strv_add(argv, xstrdup(bcts));
+		strv_add(argv, bcts);
 	else if (strcmp(t->soctype, "tegra194") == 0)
-		strv_add(argv, xasprintf("%s.cfg,%s-override.cfg", t->machine, t->machine));
+		strv_addf(argv, "%s.cfg,%s-override.cfg", t->machine, t->machine);
 	else
-		strv_add(argv, xasprintf("%s.cfg", t->machine));
-	strv_add(argv, xstrdup(manifest_get(&t->mf, "ODMDATA")));
+		strv_addf(argv, "%s.cfg", t->machine);
+	strv_add(argv, manifest_get(&t->mf, "ODMDATA"));
 	/* Present but empty in most clients' MANIFEST: an empty argument. */
 	if (t210 && (boardcfg = manifest_get(&t->mf, "boardcfg")) != NULL)
-		strv_add(argv, xstrdup(boardcfg));
-	strv_add(argv, xstrdup(manifest_get(&t->mf, "LNXFILE")));
+		strv_add(argv, boardcfg);
+	strv_add(argv, manifest_get(&t->mf, "LNXFILE"));
 }
 
 /* Run one tool; 0 when it succeeded, else 500 set (the reason is logged). */
@@ -778,21 +684,14 @@ tegra_run(struct tegra *t, struct strv *argv, struct strv *env)
 		.keep = t->job->dir,
 	};
 	struct spawn_result r;
+	struct buf cmd;
 	char err[256], how[64];
-	size_t cmdlen = 0;
-	char *cmd;
 
+	buf_init(&cmd, BUF_UNLIMITED, 0);
 	for (size_t i = 0; i < argv->n; i++)
-		cmdlen += strlen(argv->v[i]) + 3;
-	cmd = xmalloc(cmdlen + 1);
-	cmd[0] = '\0';
-	for (size_t i = 0; i < argv->n; i++) {
-		strcat(cmd, i ? " '" : "'");
-		strcat(cmd, argv->v[i]);
-		strcat(cmd, "'");
-	}
-	log_info("job %s: running %s", t->job->idstr, cmd);
-	free(cmd);
+		buf_printf(&cmd, "%s'%s'", i ? " " : "", argv->v[i]);
+	log_info("job %s: running %s", t->job->idstr, buf_str(&cmd));
+	buf_free(&cmd);
 	for (size_t i = 0; i < env->n; i++)
 		log_debug("job %s: env %s", t->job->idstr, env->v[i]);
 	if (spawn_run(&o, &r, err, sizeof(err)) < 0) {
@@ -845,20 +744,6 @@ remove_name(struct tegra *t, const char *name)
 	close(root);
 }
 
-/* Remove every top-level entry for which keep() is false. */
-static void
-remove_except(struct tegra *t, int (*keep)(const char *name, void *arg), void *arg)
-{
-	struct strv names = {0};
-
-	if (list_dir(t->work, &names) < 0)
-		return;
-	for (size_t i = 0; i < names.n; i++)
-		if (!keep(names.v[i], arg))
-			remove_name(t, names.v[i]);
-	strv_free(&names, 0);
-}
-
 static int
 keep_payloads(const char *name, void *arg)
 {
@@ -869,12 +754,7 @@ keep_payloads(const char *name, void *arg)
 static int
 keep_listed(const char *name, void *arg)
 {
-	const struct strv *keep = arg;
-
-	for (size_t i = 0; i < keep->n; i++)
-		if (strcmp(keep->v[i], name) == 0)
-			return 1;
-	return 0;
+	return strv_find(arg, name) >= 0;
 }
 
 /* Load a key, write it for the tool, add it to the output mask.
@@ -918,31 +798,6 @@ tegra_key(struct tegra *t, const char *file, int optional, char *path, size_t pa
 	return 0;
 }
 
-/* Regular files below dir, as "./relative/path", sorted. */
-static void
-walk_files(const char *dir, const char *rel, struct strv *out, int depth)
-{
-	struct strv names = {0};
-
-	if (depth > 64 || list_dir(dir, &names) < 0)
-		return;
-	for (size_t i = 0; i < names.n; i++) {
-		char *p = xasprintf("%s/%s", dir, names.v[i]);
-		char *r = xasprintf("%s/%s", rel, names.v[i]);
-		struct stat st;
-
-		if (lstat(p, &st) < 0)
-			; /* gone meanwhile: nothing to list */
-		else if (S_ISDIR(st.st_mode))
-			walk_files(p, r, out, depth + 1);
-		else if (S_ISREG(st.st_mode))
-			strv_add(out, xstrdup(r));
-		free(p);
-		free(r);
-	}
-	strv_free(&names, 0);
-}
-
 /* The SHA-256 of the list as sha256sum prints it ("<sha256>  <name>\n"). */
 static void
 list_digest(const struct strv *files, const struct strv *sums, char hex[65])
@@ -974,14 +829,14 @@ tegra_audit(struct tegra *t, int runs)
 	json_t *o = job_audit_new();
 	char *text;
 
-	walk_files(t->work, ".", &files, 0);
+	fs_walk_files(t->work, ".", &files);
 	for (size_t i = 0; i < files.n; i++) {
 		char *path = xasprintf("%s/%s", t->work, files.v[i] + 2);
 		char sum[65] = "";
 
 		if (pkey_sha256_file(path, sum) < 0)
 			log_warnx("job %s: sha256 %s: %s", t->job->idstr, files.v[i], strerror(errno));
-		strv_add(&sums, xstrdup(sum));
+		strv_add(&sums, sum);
 		free(path);
 	}
 	job_audit_text(o, "method", mode_names[t->mode]);
@@ -1004,8 +859,8 @@ tegra_audit(struct tegra *t, int runs)
 	}
 	free(text);
 	job_audit_send(t->job, o);
-	strv_free(&files, 0);
-	strv_free(&sums, 0);
+	strv_free(&files);
+	strv_free(&sums);
 }
 
 static int
@@ -1130,21 +985,21 @@ tegra_prepare_upload(struct tegra *t)
 	struct strv names = {0}, files = {0};
 	int rc;
 
-	if (list_dir(t->work, &names) < 0) {
+	if (fs_list_dir(t->work, &names) < 0) {
 		log_errorx("job %s: listing %s: %s", t->job->idstr, t->work, strerror(errno));
 		return job_fail(t->job, 500, "Signing error");
 	}
 	for (size_t i = 0; i < names.n; i++) {
 		if (names.v[i][0] == '-') {
-			strv_free(&names, 0);
+			strv_free(&names);
 			return job_fail(t->job, 400, "Invalid artifact: a file name starts with '-'");
 		}
 	}
-	strv_free(&names, 0);
+	strv_free(&names);
 	if ((rc = rewrite_sourced(t, "flashvars", FLASHVARS_FLASHVARS)) != 0 ||
 	    (rc = rewrite_sourced(t, "bsp_version", FLASHVARS_BSP_VERSION)) != 0)
 		return rc;
-	walk_files(t->work, ".", &files, 0);
+	fs_walk_files(t->work, ".", &files);
 	for (size_t i = 0; i < files.n; i++) {
 		char *path = xasprintf("%s/%s", t->work, files.v[i] + 2);
 		struct stat st;
@@ -1152,11 +1007,11 @@ tegra_prepare_upload(struct tegra *t)
 		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0) {
 			if (chmod(path, st.st_mode & 0666) < 0)
 				rc = -1;
-			strv_add(&t->execs, xasprintf("%o %s", (unsigned)(st.st_mode & 07777), path));
+			strv_addf(&t->execs, "%o %s", (unsigned)(st.st_mode & 07777), path);
 		}
 		free(path);
 	}
-	strv_free(&files, 0);
+	strv_free(&files);
 	if (rc < 0) {
 		log_errorx("job %s: chmod: %s", t->job->idstr, strerror(errno));
 		return job_fail(t->job, 500, "Signing error");
@@ -1200,115 +1055,168 @@ tegra_keys(struct tegra *t)
 	return 0;
 }
 
-/* The signing itself, for the mode; 0 or the status set. */
+/* SIGNFILES: tegra-signimage-helper on every uploaded file; only the
+ * <file>.sig files stay.  0 or the status set. */
 static int
-tegra_sign(struct tegra *t, int *runs)
+sign_files(struct tegra *t, struct strv *env, int *runs)
 {
-	struct strv env = {0}, argv = {0}, before = {0}, keep = {0};
-	int rc = 0;
+	struct strv argv = {0}, uploaded = {0}, keep = {0};
+	int rc;
 
-	tegra_env(t, &env);
-	if (t->mode == MODE_SIGNFILES) {
-		/* Everything uploaded (MANIFEST included), listed before staging. */
-		if (list_dir(t->work, &before) < 0) {
-			rc = job_fail(t->job, 500, "Signing error");
-			goto done;
-		}
-		for (size_t i = 0; i < before.n; i++)
-			strv_add(&keep, xasprintf("%s.sig", before.v[i]));
-	}
+	/* Everything uploaded (MANIFEST included), listed before staging. */
+	if (fs_list_dir(t->work, &uploaded) < 0)
+		return job_fail(t->job, 500, "Signing error");
 	if (tegra_stage(t) < 0) {
 		rc = job_fail(t->job, 500, "Signing error");
 		goto done;
 	}
-	if (t->mode == MODE_SIGNFILES) {
-		strv_add(&argv, xstrdup("tegra-signimage-helper"));
-		strv_add(&argv, xasprintf("--chip 0x%.2s", t->soctype + 5));
-		strv_add(&argv, xstrdup("-u"));
-		strv_add(&argv, xstrdup(t->pkc));
-		for (size_t i = 0; i < before.n; i++)
-			strv_add(&argv, xstrdup(before.v[i]));
-		job_progress(t->job, "signing");
-		if ((rc = tegra_run(t, &argv, &env)) == 0) {
-			*runs = 1;
-			remove_except(t, keep_listed, &keep);
-		}
-		goto done;
+	strv_add(&argv, "tegra-signimage-helper");
+	strv_addf(&argv, "--chip 0x%.2s", t->soctype + 5);
+	strv_add(&argv, "-u");
+	strv_add(&argv, t->pkc);
+	for (size_t i = 0; i < uploaded.n; i++) {
+		strv_add(&argv, uploaded.v[i]);
+		strv_addf(&keep, "%s.sig", uploaded.v[i]);
 	}
+	job_progress(t->job, "signing");
+	if ((rc = tegra_run(t, &argv, env)) == 0) {
+		*runs = 1;
+		fs_remove_except(t->work, keep_listed, &keep);
+	}
+done:
+	strv_free(&argv);
+	strv_free(&uploaded);
+	strv_free(&keep);
+	return rc;
+}
+
+/* The environment of one BUPGENSPECS spec ("var=value;..." checked
+ * already): env with the settings the helpers read, names upper-cased,
+ * set over it.  The spec is cut up in place. */
+static void
+spec_env(struct tegra *t, const struct strv *env, char *spec, struct strv *out)
+{
+	char *save = NULL;
+
+	for (size_t k = 0; k < env->n; k++)
+		strv_add(out, env->v[k]);
+	for (char *set = strtok_r(spec, ";", &save); set; set = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(set, '=');
+
+		*eq = '\0';
+		for (char *c = set; *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+		if (!flashvars_env_passed(set)) {
+			log_info("job %s: BUPGENSPECS %.64s is not passed to the helper (not one it "
+				 "reads)",
+				 t->job->idstr, set);
+			continue;
+		}
+		log_debug("job %s: setting %s=%s", t->job->idstr, set, eq + 1);
+		env_set(out, set, eq + 1);
+	}
+}
+
+/* BUPGENSPECS: one --bup run per spec; only payloads* stays.  0 or the
+ * status set. */
+static int
+sign_bupgenspecs(struct tegra *t, struct strv *env, int *runs)
+{
+	struct strv argv = {0}, specs = {0};
+	int rc = 0, n;
+
+	if (tegra_stage(t) < 0)
+		return job_fail(t->job, 500, "Signing error");
 	tegra_cmd(t, &argv);
-	if (t->mode == MODE_BUPGENSPECS) {
-		struct strv specs = {0};
-		int n;
+	split_specs(manifest_get(&t->mf, "BUPGENSPECS"), &specs);
+	n = (int)specs.n;
+	for (int i = 0; i < n && rc == 0; i++) {
+		struct strv local = {0};
 
-		split_specs(manifest_get(&t->mf, "BUPGENSPECS"), &specs);
-		n = (int)specs.n;
-		for (int i = 0; i < n && rc == 0; i++) {
-			struct strv local = {0};
-			char *save = NULL;
-
-			for (size_t k = 0; k < env.n; k++)
-				strv_add(&local, xstrdup(env.v[k]));
-			/* Checked already: every setting is name=value. */
-			for (char *set = strtok_r(specs.v[i], ";", &save); set;
-			     set = strtok_r(NULL, ";", &save)) {
-				char *eq = strchr(set, '=');
-
-				*eq = '\0';
-				for (char *c = set; *c; c++)
-					*c = (char)toupper((unsigned char)*c);
-				if (!flashvars_env_passed(set)) {
-					log_info("job %s: BUPGENSPECS %.64s is not passed to the "
-						 "helper (not one it reads)",
-						 t->job->idstr, set);
-					continue;
-				}
-				log_debug("job %s: setting %s=%s", t->job->idstr, set, eq + 1);
-				env_set(&local, set, eq + 1);
-			}
-			job_progress(t->job, "bupgen spec %d/%d", i + 1, n);
-			rc = tegra_run(t, &argv, &local);
-			strv_free(&local, 0);
-		}
-		strv_free(&specs, 0);
-		if (rc == 0) {
-			*runs = n;
-			remove_except(t, keep_payloads, NULL);
-		}
-		goto done;
+		spec_env(t, env, specs.v[i], &local);
+		job_progress(t->job, "bupgen spec %d/%d", i + 1, n);
+		rc = tegra_run(t, &argv, &local);
+		strv_free(&local);
 	}
-	/* One run; afterwards, remove what was there before it and scratch files. */
-	if (list_dir(t->work, &before) < 0) {
-		rc = job_fail(t->job, 500, "Signing error");
-		goto done;
+	if (rc == 0) {
+		*runs = n;
+		fs_remove_except(t->work, keep_payloads, NULL);
 	}
-	strv_add(&before, xstrdup("signed"));
-	strv_add(&before, xstrdup("encrypted_signed"));
-	strv_add(&before, xstrdup("flash.xml.tmp"));
+	strv_free(&argv);
+	strv_free(&specs);
+	return rc;
+}
+
+/* What a --no-flash run leaves that is not answered: what is in the work
+ * directory before it (inputs, MANIFEST, staged tools and links) and the
+ * tool's scratch files.  0 or -1. */
+static int
+sign_leftovers(struct tegra *t, struct strv *names)
+{
+	if (fs_list_dir(t->work, names) < 0)
+		return -1;
+	strv_add(names, "signed");
+	strv_add(names, "encrypted_signed");
+	strv_add(names, "flash.xml.tmp");
 	if (strcmp(t->soctype, "tegra210") != 0) {
-		strv_add(&before, xstrdup("flash.xml"));
+		strv_add(names, "flash.xml");
 		if (!t->encrypted_kernel) {
 			char *root;
 			const char *ext;
 
 			split_ext(manifest_get(&t->mf, "LNXFILE"), &root, &ext);
-			strv_add(&before, xasprintf("%s_sigheader%s.encrypt.signed", root, ext));
+			strv_addf(names, "%s_sigheader%s.encrypt.signed", root, ext);
 			free(root);
 		}
 	}
+	return 0;
+}
+
+/* SIGN and BUPGEN: one --no-flash run, then the leftovers go (with
+ * BUPGEN, all but payloads*).  0 or the status set. */
+static int
+sign_once(struct tegra *t, struct strv *env, int *runs)
+{
+	struct strv argv = {0}, leftovers = {0};
+	int rc;
+
+	if (tegra_stage(t) < 0)
+		return job_fail(t->job, 500, "Signing error");
+	tegra_cmd(t, &argv);
+	if (sign_leftovers(t, &leftovers) < 0) {
+		rc = job_fail(t->job, 500, "Signing error");
+		goto done;
+	}
 	job_progress(t->job, "signing");
-	if ((rc = tegra_run(t, &argv, &env)) == 0) {
+	if ((rc = tegra_run(t, &argv, env)) == 0) {
 		*runs = 1;
 		if (t->mode == MODE_BUPGEN)
-			remove_except(t, keep_payloads, NULL);
+			fs_remove_except(t->work, keep_payloads, NULL);
 		else
-			for (size_t i = 0; i < before.n; i++)
-				remove_name(t, before.v[i]);
+			for (size_t i = 0; i < leftovers.n; i++)
+				remove_name(t, leftovers.v[i]);
 	}
 done:
-	strv_free(&env, 0);
-	strv_free(&argv, 0);
-	strv_free(&before, 0);
-	strv_free(&keep, 0);
+	strv_free(&argv);
+	strv_free(&leftovers);
+	return rc;
+}
+
+/* The signing itself, for the mode; 0 or the status set. */
+static int
+tegra_sign(struct tegra *t, int *runs)
+{
+	struct strv env = {0};
+	int rc;
+
+	tegra_env(t, &env);
+	if (t->mode == MODE_SIGNFILES)
+		rc = sign_files(t, &env, runs);
+	else if (t->mode == MODE_BUPGENSPECS)
+		rc = sign_bupgenspecs(t, &env, runs);
+	else
+		rc = sign_once(t, &env, runs);
+	strv_free(&env);
 	return rc;
 }
 
@@ -1354,9 +1262,9 @@ tegra_run_job(struct job *job)
 done:
 	util_rm_rf(t.keys);
 	manifest_free(&t.mf);
-	strv_free(&t.scripts, 0);
+	strv_free(&t.scripts);
 	mask_free(t.mask);
-	strv_free(&t.execs, 0);
+	strv_free(&t.execs);
 	return rc;
 }
 

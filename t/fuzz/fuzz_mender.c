@@ -1,6 +1,7 @@
 /*
  * fuzz_mender.c: libFuzzer harness for the Mender artifact reader and
- * re-writer (lib/mender.c).
+ * re-writer (lib/mender_artifact.c and the outer tar reader, manifest
+ * table and copier it uses).
  *
  * Beyond "no crash, no leak, no hang": a refused input gets a 4xx/5xx
  * status with a reason and no result; an accepted one gives a manifest,
@@ -8,7 +9,7 @@
  * and the signed output, read again, is accepted as a signed artifact
  * with the same manifest and re-written to the very same bytes.
  */
-/* fuzz-sources: lib/mender.c lib/pkey.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/mender_artifact.c lib/mender_tar.c lib/mender_manifest.c lib/mender_copy.c lib/fsutil.c lib/buf.c lib/util.c lib/log.c */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create */
 #endif
@@ -20,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "mender.h"
+#include "mender_artifact.h"
 #include "util.h"
 
 #define SIG_LEN 88

@@ -1,0 +1,257 @@
+/*
+ * fsutil.c: see fsutil.h.
+ *
+ * These were the Tegra signer's and the Mender reader's own helpers; they
+ * live here so that every signer copies, lists and walks the same way.
+ */
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+#include "util.h"
+
+#define FS_COPY_CHUNK (256 * 1024)
+#define FS_COPY_DEPTH 32
+#define FS_WALK_DEPTH 64
+
+ssize_t
+fs_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int
+fs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	size_t put = 0;
+
+	while (put < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + put, len - put, (off_t)(off + put));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		put += (size_t)n;
+	}
+	return 0;
+}
+
+int
+fs_copy_fd(int in, int out)
+{
+	char *buf = xmalloc(FS_COPY_CHUNK);
+	int rc = 0;
+
+	for (;;) {
+		ssize_t n = read(in, buf, FS_COPY_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (util_write_all(out, buf, (size_t)n) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	free(buf);
+	return rc;
+}
+
+/* Open src, a regular file, for reading; its status into st.  fd or -1. */
+static int
+fs_open_regular(const char *src, struct stat *st)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), e;
+
+	if (in < 0)
+		return -1;
+	if (fstat(in, st) < 0) {
+		e = errno;
+		close(in);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(in);
+		errno = EINVAL;
+		return -1;
+	}
+	return in;
+}
+
+int
+fs_copy_file(const char *src, const char *dst)
+{
+	struct stat st = {0};
+	int in, out, rc = -1, e;
+
+	if ((in = fs_open_regular(src, &st)) < 0)
+		return -1;
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		e = errno;
+		close(in);
+		errno = e;
+		return -1;
+	}
+	if (fs_copy_fd(in, out) == 0 && fchmod(out, st.st_mode & 0777) == 0)
+		rc = 0;
+	e = errno;
+	if (close(out) < 0 && rc == 0) {
+		e = errno;
+		rc = -1;
+	}
+	close(in);
+	errno = e;
+	return rc;
+}
+
+static int
+fs_skipped(const char *name, const char *const *skip)
+{
+	for (; skip != NULL && *skip != NULL; skip++)
+		if (strcmp(name, *skip) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+fs_copy_tree_at(const char *src, const char *dst, const char *const *skip, int depth)
+{
+	struct strv names = {0};
+	struct stat st;
+	int rc = 0;
+
+	if (depth > FS_COPY_DEPTH) {
+		errno = ELOOP;
+		return -1;
+	}
+	if (stat(src, &st) < 0 || mkdir(dst, 0700) < 0 || fs_list_dir(src, &names) < 0)
+		return -1;
+	for (size_t i = 0; i < names.n && rc == 0; i++) {
+		char *s, *d;
+		struct stat cst;
+
+		if (fs_skipped(names.v[i], skip))
+			continue;
+		s = xasprintf("%s/%s", src, names.v[i]);
+		d = xasprintf("%s/%s", dst, names.v[i]);
+		if (stat(s, &cst) < 0)
+			rc = -1;
+		else if (S_ISDIR(cst.st_mode))
+			rc = fs_copy_tree_at(s, d, skip, depth + 1);
+		else
+			rc = fs_copy_file(s, d);
+		if (rc < 0)
+			log_warnx("copy %s: %s", s, strerror(errno));
+		free(s);
+		free(d);
+	}
+	strv_free(&names);
+	if (rc == 0 && chmod(dst, st.st_mode & 0777) < 0)
+		rc = -1;
+	return rc;
+}
+
+int
+fs_copy_tree(const char *src, const char *dst, const char *const *skip)
+{
+	return fs_copy_tree_at(src, dst, skip, 0);
+}
+
+int
+fs_list_dir(const char *dir, struct strv *out)
+{
+	struct strv names = {0};
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			strv_add(&names, de->d_name);
+	closedir(d);
+	strv_sort(&names);
+	for (size_t i = 0; i < names.n; i++)
+		strv_add(out, names.v[i]);
+	strv_free(&names);
+	return 0;
+}
+
+static void
+fs_walk_at(const char *dir, const char *rel, struct strv *out, int depth)
+{
+	struct strv names = {0};
+
+	if (depth > FS_WALK_DEPTH || fs_list_dir(dir, &names) < 0)
+		return;
+	for (size_t i = 0; i < names.n; i++) {
+		char *p = xasprintf("%s/%s", dir, names.v[i]);
+		char *r = xasprintf("%s/%s", rel, names.v[i]);
+		struct stat st;
+
+		if (lstat(p, &st) < 0)
+			; /* gone meanwhile: nothing to list */
+		else if (S_ISDIR(st.st_mode))
+			fs_walk_at(p, r, out, depth + 1);
+		else if (S_ISREG(st.st_mode))
+			strv_add(out, r);
+		free(p);
+		free(r);
+	}
+	strv_free(&names);
+}
+
+void
+fs_walk_files(const char *dir, const char *rel, struct strv *out)
+{
+	fs_walk_at(dir, rel, out, 0);
+}
+
+int
+fs_remove_except(const char *dir, int (*keep)(const char *name, void *arg), void *arg)
+{
+	struct strv names = {0};
+
+	if (fs_list_dir(dir, &names) < 0)
+		return -1;
+	for (size_t i = 0; i < names.n; i++) {
+		char *path;
+
+		if (keep(names.v[i], arg))
+			continue;
+		path = xasprintf("%s/%s", dir, names.v[i]);
+		if (util_rm_rf(path) < 0)
+			log_warnx("remove %s: %s", path, strerror(errno));
+		free(path);
+	}
+	strv_free(&names);
+	return 0;
+}

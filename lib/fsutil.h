@@ -1,0 +1,54 @@
+/*
+ * fsutil.h: file and directory helpers the signers share: positional
+ * reads and writes that finish the job, copying a file, a descriptor or a
+ * tree, listing a directory, walking a tree for its regular files, and
+ * clearing a directory but for what a caller keeps.
+ *
+ * Nothing here follows a symbolic link it did not ask for: listing and
+ * walking use lstat, the copies create their output O_EXCL | O_NOFOLLOW.
+ * The source of a tree copy (a directory the server administers, such as
+ * the L4T tools) is followed, as shutil.copytree does.  Every function
+ * returns 0, or -1 with errno, unless it says otherwise.
+ */
+#ifndef DSS_FSUTIL_H
+#define DSS_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct strv;
+
+/* pread until len bytes or end of file: the bytes read, or -1. */
+ssize_t fs_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* pwrite all of buf at off (retrying on EINTR and short writes). */
+int fs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* Copy everything left to read on in to out. */
+int fs_copy_fd(int in, int out);
+/* Copy the regular file src to the new file dst (O_EXCL) with src's
+ * permission bits, without setuid/setgid/sticky (shutil.copyfile + copymode). */
+int fs_copy_file(const char *src, const char *dst);
+/*
+ * Copy the directory src to the new directory dst, leaving out entries
+ * whose name is in skip (a NULL-terminated list, or NULL), with their
+ * permission bits (shutil.copytree with ignore_patterns).  Links in src
+ * are followed; at most 32 levels deep (ELOOP past that).
+ */
+int fs_copy_tree(const char *src, const char *dst, const char *const *skip);
+/* Add the names in dir, sorted, "." and ".." left out, to out. */
+int fs_list_dir(const char *dir, struct strv *out);
+/*
+ * Add the regular files below dir to out as "<rel>/<path>", in sorted
+ * order level by level; symbolic links are not followed, what vanishes
+ * meanwhile or cannot be listed is left out, and the walk stops 64 levels
+ * deep.
+ */
+void fs_walk_files(const char *dir, const char *rel, struct strv *out);
+/*
+ * Remove every entry of dir (trees too, links not followed) for which
+ * keep(name, arg) is 0; a failure to remove one is logged, the rest go
+ * on.  -1 when dir cannot be listed.
+ */
+int fs_remove_except(const char *dir, int (*keep)(const char *name, void *arg), void *arg);
+
+#endif

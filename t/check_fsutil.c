@@ -1,0 +1,270 @@
+/*
+ * check_fsutil.c: unit tests of lib/fsutil.c: full positional reads and
+ * writes, file and tree copies (modes kept without setuid, skipped names
+ * left out, nothing overwritten), sorted listings, walks that list only
+ * regular files and never follow a link, and clearing a directory but for
+ * what is kept.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "buf.h"
+#include "fsutil.h"
+#include "util.h"
+
+static char dir[64];
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_fsutil.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	umask(022);
+}
+
+static void
+teardown(void)
+{
+	util_rm_rf(dir);
+}
+
+/* dir/<name>, in one of a few rotating buffers. */
+static const char *
+at(const char *name)
+{
+	static char bufs[4][256];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(bufs[i], sizeof(bufs[i]), "%s/%s", dir, name);
+	return bufs[i];
+}
+
+static void
+put(const char *name, const char *content, mode_t mode)
+{
+	ck_assert_int_eq(util_write_file(at(name), content, strlen(content), 0600), 0);
+	ck_assert_int_eq(chmod(at(name), mode), 0);
+}
+
+static void
+check_content(const char *name, const char *want)
+{
+	char *got;
+	size_t len;
+
+	ck_assert_int_eq(util_read_file(at(name), 1 << 20, &got, &len), 0);
+	ck_assert_str_eq(got, want);
+	free(got);
+}
+
+START_TEST(test_pread_pwrite_full)
+{
+	char buf[16] = "";
+	int fd = open(at("f"), O_RDWR | O_CREAT | O_EXCL, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fs_pwrite_full(fd, "hello world", 11, 4), 0);
+	/* a hole before offset 4 reads as zeros; the end of file stops the read */
+	ck_assert_int_eq(fs_pread_full(fd, buf, sizeof(buf), 0), 15);
+	ck_assert_int_eq(buf[0], '\0');
+	ck_assert_int_eq(memcmp(buf + 4, "hello world", 11), 0);
+	ck_assert_int_eq(fs_pread_full(fd, buf, 5, 10), 5);
+	ck_assert_int_eq(memcmp(buf, "world", 5), 0);
+	ck_assert_int_eq(fs_pread_full(fd, buf, 5, 100), 0);
+	close(fd);
+	ck_assert_int_eq(fs_pread_full(fd, buf, 5, 0), -1);
+	ck_assert_int_eq(fs_pwrite_full(fd, "x", 1, 0), -1);
+}
+END_TEST
+
+START_TEST(test_copy_file)
+{
+	struct stat st;
+
+	put("src", "#!/bin/sh\necho hi\n", 04755);
+	ck_assert_int_eq(fs_copy_file(at("src"), at("dst")), 0);
+	check_content("dst", "#!/bin/sh\necho hi\n");
+	ck_assert_int_eq(stat(at("dst"), &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0755); /* no setuid */
+	/* never over an existing file or through a link */
+	ck_assert_int_eq(fs_copy_file(at("src"), at("dst")), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert_int_eq(symlink(at("elsewhere"), at("link")), 0);
+	ck_assert_int_eq(fs_copy_file(at("src"), at("link")), -1);
+	ck_assert_int_eq(access(at("elsewhere"), F_OK), -1);
+	/* only a regular file is copied */
+	ck_assert_int_eq(mkdir(at("d"), 0700), 0);
+	ck_assert_int_eq(fs_copy_file(at("d"), at("d2")), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(fs_copy_file(at("missing"), at("d3")), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(test_copy_fd)
+{
+	struct buf big;
+	char *got;
+	size_t len;
+	int in, out;
+
+	buf_init(&big, BUF_UNLIMITED, 0);
+	for (int i = 0; i < 100000; i++)
+		buf_printf(&big, "%d\n", i);
+	ck_assert_int_eq(util_write_file(at("in"), big.data, big.len, 0600), 0);
+	in = open(at("in"), O_RDONLY);
+	out = open(at("out"), O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_eq(fs_copy_fd(in, out), 0);
+	close(in);
+	close(out);
+	ck_assert_int_eq(util_read_file(at("out"), 1 << 24, &got, &len), 0);
+	ck_assert_uint_eq(len, big.len);
+	ck_assert_int_eq(memcmp(got, big.data, len), 0);
+	free(got);
+	buf_free(&big);
+}
+END_TEST
+
+START_TEST(test_copy_tree)
+{
+	static const char *const skip[] = {"__pycache__", NULL};
+	struct stat st;
+
+	ck_assert_int_eq(mkdir(at("t"), 0750), 0);
+	ck_assert_int_eq(mkdir(at("t/sub"), 0700), 0);
+	ck_assert_int_eq(mkdir(at("t/__pycache__"), 0700), 0);
+	put("t/a", "a", 0644);
+	put("t/sub/b", "b", 0700);
+	put("t/__pycache__/c.pyc", "c", 0644);
+	put("outside", "o", 0644);
+	ck_assert_int_eq(symlink(at("outside"), at("t/link")), 0);
+	ck_assert_int_eq(fs_copy_tree(at("t"), at("u"), skip), 0);
+	check_content("u/a", "a");
+	check_content("u/sub/b", "b");
+	/* a link in the source is followed: the copy is a file */
+	ck_assert_int_eq(lstat(at("u/link"), &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(access(at("u/__pycache__"), F_OK), -1);
+	ck_assert_int_eq(stat(at("u"), &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0750);
+	ck_assert_int_eq(stat(at("u/sub/b"), &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+	/* the destination must be new */
+	ck_assert_int_eq(fs_copy_tree(at("t"), at("u"), NULL), -1);
+}
+END_TEST
+
+START_TEST(test_copy_tree_loop)
+{
+	ck_assert_int_eq(mkdir(at("loop"), 0700), 0);
+	ck_assert_int_eq(symlink(at("loop"), at("loop/again")), 0);
+	ck_assert_int_eq(fs_copy_tree(at("loop"), at("copy"), NULL), -1);
+}
+END_TEST
+
+START_TEST(test_list_dir)
+{
+	struct strv names = {0};
+
+	ck_assert_int_eq(mkdir(at("l"), 0700), 0);
+	put("l/b", "", 0600);
+	put("l/a", "", 0600);
+	put("l/.hidden", "", 0600);
+	ck_assert_int_eq(mkdir(at("l/c"), 0700), 0);
+	ck_assert_int_eq(fs_list_dir(at("l"), &names), 0);
+	ck_assert_uint_eq(names.n, 4);
+	ck_assert_str_eq(names.v[0], ".hidden");
+	ck_assert_str_eq(names.v[1], "a");
+	ck_assert_str_eq(names.v[2], "b");
+	ck_assert_str_eq(names.v[3], "c");
+	ck_assert_ptr_null(names.v[4]);
+	strv_free(&names);
+	ck_assert_int_eq(fs_list_dir(at("nowhere"), &names), -1);
+	ck_assert_uint_eq(names.n, 0);
+}
+END_TEST
+
+START_TEST(test_walk_files)
+{
+	struct strv files = {0};
+
+	ck_assert_int_eq(mkdir(at("w"), 0700), 0);
+	ck_assert_int_eq(mkdir(at("w/d"), 0700), 0);
+	ck_assert_int_eq(mkdir(at("w/d/e"), 0700), 0);
+	ck_assert_int_eq(mkdir(at("target"), 0700), 0);
+	put("target/secret", "s", 0600);
+	put("w/z", "", 0600);
+	put("w/d/y", "", 0600);
+	put("w/d/e/x", "", 0600);
+	ck_assert_int_eq(symlink(at("target"), at("w/dirlink")), 0);
+	ck_assert_int_eq(symlink(at("w/z"), at("w/filelink")), 0);
+	ck_assert_int_eq(mkfifo(at("w/fifo"), 0600), 0);
+	fs_walk_files(at("w"), ".", &files);
+	ck_assert_uint_eq(files.n, 3);
+	ck_assert_str_eq(files.v[0], "./d/e/x");
+	ck_assert_str_eq(files.v[1], "./d/y");
+	ck_assert_str_eq(files.v[2], "./z");
+	strv_free(&files);
+	fs_walk_files(at("nowhere"), ".", &files);
+	ck_assert_uint_eq(files.n, 0);
+}
+END_TEST
+
+static int
+keep_k(const char *name, void *arg)
+{
+	(void)arg;
+	return name[0] == 'k';
+}
+
+START_TEST(test_remove_except)
+{
+	struct strv left = {0};
+
+	ck_assert_int_eq(mkdir(at("r"), 0700), 0);
+	ck_assert_int_eq(mkdir(at("r/gone"), 0700), 0);
+	ck_assert_int_eq(mkdir(at("keepdir"), 0700), 0);
+	put("keepdir/precious", "p", 0600);
+	put("r/gone/f", "", 0600);
+	put("r/kept", "", 0600);
+	put("r/other", "", 0600);
+	ck_assert_int_eq(symlink(at("keepdir"), at("r/link")), 0);
+	ck_assert_int_eq(fs_remove_except(at("r"), keep_k, NULL), 0);
+	ck_assert_int_eq(fs_list_dir(at("r"), &left), 0);
+	ck_assert_uint_eq(left.n, 1);
+	ck_assert_str_eq(left.v[0], "kept");
+	strv_free(&left);
+	/* the link went, not what it pointed to */
+	check_content("keepdir/precious", "p");
+	ck_assert_int_eq(fs_remove_except(at("nowhere"), keep_k, NULL), -1);
+}
+END_TEST
+
+static Suite *
+fsutil_suite(void)
+{
+	Suite *s = suite_create("fsutil");
+	TCase *tc = tcase_create("fsutil");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_pread_pwrite_full);
+	tcase_add_test(tc, test_copy_file);
+	tcase_add_test(tc, test_copy_fd);
+	tcase_add_test(tc, test_copy_tree);
+	tcase_add_test(tc, test_copy_tree_loop);
+	tcase_add_test(tc, test_list_dir);
+	tcase_add_test(tc, test_walk_files);
+	tcase_add_test(tc, test_remove_except);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+CHECK_MAIN(.suite = fsutil_suite);
