@@ -324,8 +324,10 @@ audit(struct job *job, const struct kmod_ctx *c, const char *hashalg)
 	unsigned char md[32];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-	memcpy(items, c->items, n * sizeof(*items));
-	qsort(items, n, sizeof(*items), cmp_items);
+	if (n > 0) {	/* c->items is NULL for a tree without modules */
+		memcpy(items, c->items, n * sizeof(*items));
+		qsort(items, n, sizeof(*items), cmp_items);
+	}
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
 		fatalx("out of memory");
 	for (i = 0; i < n; i++) {

@@ -298,6 +298,17 @@ _reports() {
 		not_ok "no sanitizer or valgrind report ($(basename "$f"))" "$(head -40 "$f")"
 		_bad=1
 	done
+	# UBSan built with -fno-sanitize-recover writes its report to stderr
+	# whatever log_path says: the daemon's log
+	if [ -n "${DSS_SANITIZED:-}" ]; then
+		for f in "$T"/dss.log.*; do
+			[ -f "$f" ] || continue
+			grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$f" || continue
+			not_ok "no sanitizer or valgrind report ($(basename "$f"))" \
+				"$(grep -E -A20 'runtime error:|ERROR: (Address|Leak)Sanitizer' "$f" | head -40)"
+			_bad=1
+		done
+	fi
 	if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ] && [ -z "${_bad:-}" ]; then
 		ok "no sanitizer or valgrind report"
 	fi
