@@ -644,7 +644,19 @@ pool_recycle_idle(void)
 void
 pool_drain(void)
 {
+	struct worker *w;
+
 	draining = 1;
+	if (hooks->wanted() > 0)
+		return;
+	/* Nothing queued: idle workers are not needed any more.  A request
+	 * still arriving on a connection accepted before the signal gets a
+	 * worker of its own (the supervisor fills the pool for it). */
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->rec.phase == RECORD_IDLE) {
+			shutdown(w->chan, SHUT_WR);
+			w->rec.phase = RECORD_EXITING;
+		}
 }
 
 void

@@ -50,7 +50,8 @@ int pool_dispatch(const struct pool_job *job);
 void pool_fill(void);
 /* Stop idle workers (SIGHUP: they are replaced with the new settings). */
 void pool_recycle_idle(void);
-/* Shutting down: every worker exits after its job. */
+/* Shutting down: every worker exits after its job, idle ones at once when
+ * nothing is queued. */
 void pool_drain(void);
 /* Ask every worker to exit once idle, wait briefly, kill the rest. */
 void pool_shutdown(void);
