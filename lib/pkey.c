@@ -246,6 +246,8 @@ done:
 	return rc;
 }
 
+#define NOT_FOR_KEY EVP_R_OPERATION_NOT_SUPPORTED_FOR_THIS_KEYTYPE
+
 /* Queue an OpenSSL error saying why a signature was not made; -1. */
 static int
 refuse(int reason, const char *why, enum sig_scheme scheme)
@@ -272,18 +274,16 @@ check_scheme(const EVP_PKEY *k, enum sig_scheme scheme, const EVP_MD *md, size_t
 		break;
 	case SIG_ED25519:
 		if (!EVP_PKEY_is_a(k, "ED25519"))
-			return refuse(EVP_R_OPERATION_NOT_SUPPORTED_FOR_THIS_KEYTYPE,
-				      "not an Ed25519 key", scheme);
-		return md == NULL ? 0
-				  : refuse(EVP_R_INVALID_DIGEST, "signs the message, not a digest",
-					   scheme);
+			return refuse(NOT_FOR_KEY, "the key does not fit", scheme);
+		if (md != NULL)
+			return refuse(EVP_R_INVALID_DIGEST, "signs the message, not a digest",
+				      scheme);
+		return 0;
 	default:
-		return refuse(EVP_R_OPERATION_NOT_SUPPORTED_FOR_THIS_KEYTYPE, "unknown scheme",
-			      scheme);
+		return refuse(NOT_FOR_KEY, "unknown scheme", scheme);
 	}
 	if (!fits)
-		return refuse(EVP_R_OPERATION_NOT_SUPPORTED_FOR_THIS_KEYTYPE,
-			      "the key does not fit", scheme);
+		return refuse(NOT_FOR_KEY, "the key does not fit", scheme);
 	if (md == NULL || EVP_MD_get_size(md) <= 0 || (size_t)EVP_MD_get_size(md) != dlen)
 		return refuse(EVP_R_INVALID_DIGEST, "no digest, or not the digest's length",
 			      scheme);
