@@ -1,9 +1,13 @@
 /*
  * modsign.c: see modsign.h.  The CMS is built with the same OpenSSL calls
  * and flags as sign-file (CMS_sign with CMS_PARTIAL, CMS_add1_signer
- * without signed attributes or S/MIME capabilities, CMS_final), so that
- * the DER comes out the same.  Every call works on objects of its own:
- * the key and certificate are only read.
+ * without signed attributes or S/MIME capabilities), so that the DER
+ * comes out the same; but where sign-file's CMS_final digests the content
+ * and signs with the private key, this digests the content itself, asks
+ * the signer for the raw signature and puts it in the SignerInfo.  The
+ * SignerInfo is given the certificate's public key, which is all
+ * CMS_add1_signer needs to fill in the algorithms.  Every call works on
+ * objects of its own: the key and certificate are only read.
  */
 #include "modsign.h"
 
@@ -11,12 +15,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/bio.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
 
@@ -24,8 +28,6 @@
 #include "util.h"
 
 #define PKEY_ID_PKCS7 2
-
-_Static_assert(MODSIGN_MAX_LEN <= INT_MAX, "BIO_new_mem_buf() takes an int length");
 
 /* Put the first OpenSSL error (or what) into err and clear the queue. */
 static int
@@ -68,10 +70,34 @@ modsign_key_load(struct modsign_key *k, const unsigned char *key, size_t keylen,
 	/* compute the certificate's cached extensions now, while only one
 	 * thread uses it */
 	X509_check_purpose(k->cert, -1, 0);
+	k->signer =
+	    (struct pkey_signer){.cert = k->cert, .sign = pkey_sign_with_key, .arg = k->pkey};
 	return 0;
 fail:
 	modsign_key_free(k);
 	return -1;
+}
+
+int
+modsign_cert_load(struct modsign_key *k, const unsigned char *cert, size_t certlen, char *err,
+		  size_t errlen)
+{
+	EVP_PKEY *pub;
+
+	memset(k, 0, sizeof(*k));
+	if ((k->cert = pkey_load_cert(cert, certlen)) == NULL) {
+		snprintf(err, errlen, "the certificate does not parse");
+		return -1;
+	}
+	if ((pub = X509_get0_pubkey(k->cert)) == NULL ||
+	    pkey_fingerprint(pub, k->fingerprint) < 0) {
+		ossl_fail(err, errlen, "the certificate's public key");
+		modsign_key_free(k);
+		return -1;
+	}
+	X509_check_purpose(k->cert, -1, 0); /* as in modsign_key_load */
+	k->signer.cert = k->cert;
+	return 0;
 }
 
 void
@@ -93,15 +119,64 @@ modsign_md(const char *name)
 	return NULL;
 }
 
-int
-modsign_sign_mem(const struct modsign_key *k, const EVP_MD *md, const void *data, size_t len,
-		 struct modsign_sig *out, char *err, size_t errlen)
+/*
+ * The DER CMS SignedData sign-file makes over content whose md digest is
+ * dg, with the raw signature asked of s, into *der (OPENSSL_free) and
+ * *derlen; 0 or -1 with err.
+ */
+static int
+build_cms(const struct pkey_signer *s, const EVP_MD *md, const unsigned char *dg, size_t dlen,
+	  unsigned char **der, int *derlen, char *err, size_t errlen)
 {
 	const unsigned int flags = CMS_NOCERTS | CMS_BINARY;
-	unsigned char info[MODSIGN_INFO_LEN], *der = NULL;
+	struct pkey_sign_req req = {.md = md, .data = dg, .len = dlen};
+	EVP_PKEY *pub = s->cert ? X509_get0_pubkey(s->cert) : NULL;
 	CMS_ContentInfo *cms = NULL;
+	CMS_SignerInfo *si;
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	int rc = -1;
+
+	/* the kernel verifies RSA and ECDSA module signatures */
+	if (pub == NULL || pkey_default_scheme(pub, &req.scheme) < 0 || req.scheme == SIG_ED25519) {
+		snprintf(err, errlen, "the certificate's key is not an RSA or EC key");
+		return -1;
+	}
+	cms = CMS_sign(NULL, NULL, NULL, NULL, flags | CMS_PARTIAL | CMS_DETACHED | CMS_STREAM);
+	if (cms == NULL) {
+		ossl_fail(err, errlen, "CMS_sign");
+		goto done;
+	}
+	si = CMS_add1_signer(cms, s->cert, pub, md, flags | CMS_NOSMIMECAP | CMS_NOATTR);
+	if (si == NULL) {
+		ossl_fail(err, errlen, "CMS_add1_signer");
+		goto done;
+	}
+	if (pkey_signer_sign(s, pub, &req, &sig, &siglen, err, errlen) < 0)
+		goto done;
+	if (siglen > INT_MAX ||
+	    ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int)siglen) != 1) {
+		ossl_fail(err, errlen, "ASN1_STRING_set");
+		goto done;
+	}
+	if ((*derlen = i2d_CMS_ContentInfo(cms, der)) <= 0) {
+		ossl_fail(err, errlen, "i2d_CMS_ContentInfo");
+		goto done;
+	}
+	rc = 0;
+done:
+	free(sig);
+	CMS_ContentInfo_free(cms);
+	return rc;
+}
+
+int
+modsign_sign_mem(const struct pkey_signer *s, const EVP_MD *md, const void *data, size_t len,
+		 struct modsign_sig *out, char *err, size_t errlen)
+{
+	unsigned char info[MODSIGN_INFO_LEN], *der = NULL, dg[EVP_MAX_MD_SIZE];
+	unsigned int dlen;
 	EVP_MD_CTX *hctx = NULL;
-	BIO *bio = NULL;
 	int n, rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -109,29 +184,12 @@ modsign_sign_mem(const struct modsign_key *k, const EVP_MD *md, const void *data
 		snprintf(err, errlen, "module too large (%zu bytes)", len);
 		return -1;
 	}
-	if ((bio = BIO_new_mem_buf(len ? data : "", (int)len)) == NULL) {
-		ossl_fail(err, errlen, "BIO_new_mem_buf");
-		goto done;
+	if (EVP_Digest(len ? data : "", len, dg, &dlen, md, NULL) != 1) {
+		ossl_fail(err, errlen, "digest");
+		return -1;
 	}
-	cms = CMS_sign(NULL, NULL, NULL, NULL,
-		       flags | CMS_PARTIAL | CMS_DETACHED | CMS_STREAM);
-	if (cms == NULL) {
-		ossl_fail(err, errlen, "CMS_sign");
-		goto done;
-	}
-	if (CMS_add1_signer(cms, k->cert, k->pkey, md, flags | CMS_NOSMIMECAP | CMS_NOATTR) ==
-	    NULL) {
-		ossl_fail(err, errlen, "CMS_add1_signer");
-		goto done;
-	}
-	if (CMS_final(cms, bio, NULL, flags) != 1) {
-		ossl_fail(err, errlen, "CMS_final");
-		goto done;
-	}
-	if ((n = i2d_CMS_ContentInfo(cms, &der)) <= 0) {
-		ossl_fail(err, errlen, "i2d_CMS_ContentInfo");
-		goto done;
-	}
+	if (build_cms(s, md, dg, dlen, &der, &n, err, errlen) < 0)
+		return -1;
 	memset(info, 0, sizeof(info));
 	info[2] = PKEY_ID_PKCS7;
 	info[8] = (unsigned char)((unsigned)n >> 24);
@@ -157,13 +215,11 @@ modsign_sign_mem(const struct modsign_key *k, const EVP_MD *md, const void *data
 done:
 	EVP_MD_CTX_free(hctx);
 	OPENSSL_free(der);
-	CMS_ContentInfo_free(cms);
-	BIO_free(bio);
 	return rc;
 }
 
 int
-modsign_sign_fd(const struct modsign_key *k, const EVP_MD *md, int fd, struct modsign_sig *out,
+modsign_sign_fd(const struct pkey_signer *s, const EVP_MD *md, int fd, struct modsign_sig *out,
 		char *err, size_t errlen)
 {
 	struct stat sb;
@@ -179,7 +235,7 @@ modsign_sign_fd(const struct modsign_key *k, const EVP_MD *md, int fd, struct mo
 		return -1;
 	}
 	if (sb.st_size == 0)
-		return modsign_sign_mem(k, md, "", 0, out, err, errlen);
+		return modsign_sign_mem(s, md, "", 0, out, err, errlen);
 	if ((uint64_t)sb.st_size > MODSIGN_MAX_LEN) {
 		snprintf(err, errlen, "module too large (%lld bytes)", (long long)sb.st_size);
 		return -1;
@@ -190,7 +246,7 @@ modsign_sign_fd(const struct modsign_key *k, const EVP_MD *md, int fd, struct mo
 		return -1;
 	}
 	(void)madvise(map, (size_t)sb.st_size, MADV_SEQUENTIAL);
-	rc = modsign_sign_mem(k, md, map, (size_t)sb.st_size, out, err, errlen);
+	rc = modsign_sign_mem(s, md, map, (size_t)sb.st_size, out, err, errlen);
 	munmap(map, (size_t)sb.st_size);
 	return rc;
 }
@@ -203,7 +259,7 @@ modsign_sig_free(struct modsign_sig *s)
 }
 
 int
-modsign_file(const struct modsign_key *k, const EVP_MD *md, const char *in_path,
+modsign_file(const struct pkey_signer *s, const EVP_MD *md, const char *in_path,
 	     const char *out_path, char *err, size_t errlen)
 {
 	struct modsign_sig sig;
@@ -217,7 +273,7 @@ modsign_file(const struct modsign_key *k, const EVP_MD *md, const char *in_path,
 			close(in);
 		return -1;
 	}
-	if (modsign_sign_fd(k, md, in, &sig, err, errlen) < 0) {
+	if (modsign_sign_fd(s, md, in, &sig, err, errlen) < 0) {
 		close(in);
 		return -1;
 	}

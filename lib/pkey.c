@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -242,4 +244,255 @@ done:
 	EVP_MD_CTX_free(ctx);
 	close(fd);
 	return rc;
+}
+
+#define NOT_FOR_KEY EVP_R_OPERATION_NOT_SUPPORTED_FOR_THIS_KEYTYPE
+
+/* Queue an OpenSSL error saying why a signature was not made; -1. */
+static int
+refuse(int reason, const char *why, enum sig_scheme scheme)
+{
+	ERR_raise_data(ERR_LIB_EVP, reason, "%s: %s", pkey_scheme_name(scheme), why);
+	return -1;
+}
+
+/* Whether scheme can be used with k, and md/dlen fit it; 0 or -1 (queued). */
+static int
+check_scheme(const EVP_PKEY *k, enum sig_scheme scheme, const EVP_MD *md, size_t dlen)
+{
+	int fits;
+
+	switch (scheme) {
+	case SIG_RSA_PKCS1:
+		fits = EVP_PKEY_is_a(k, "RSA");
+		break;
+	case SIG_RSA_PSS:
+		fits = EVP_PKEY_is_a(k, "RSA") || EVP_PKEY_is_a(k, "RSA-PSS");
+		break;
+	case SIG_ECDSA:
+		fits = EVP_PKEY_is_a(k, "EC");
+		break;
+	case SIG_ED25519:
+		if (!EVP_PKEY_is_a(k, "ED25519"))
+			return refuse(NOT_FOR_KEY, "the key does not fit", scheme);
+		if (md != NULL)
+			return refuse(EVP_R_INVALID_DIGEST, "signs the message, not a digest",
+				      scheme);
+		return 0;
+	default:
+		return refuse(NOT_FOR_KEY, "unknown scheme", scheme);
+	}
+	if (!fits)
+		return refuse(NOT_FOR_KEY, "the key does not fit", scheme);
+	if (md == NULL || EVP_MD_get_size(md) <= 0 || (size_t)EVP_MD_get_size(md) != dlen)
+		return refuse(EVP_R_INVALID_DIGEST, "no digest, or not the digest's length",
+			      scheme);
+	return 0;
+}
+
+/* A context for a signature (verify 0) or a check (1) of a digest with k
+ * in scheme (not Ed25519); NULL with the reason queued. */
+static EVP_PKEY_CTX *
+digest_ctx(EVP_PKEY *k, enum sig_scheme scheme, int saltlen, const EVP_MD *md, int verify)
+{
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(k, NULL);
+
+	if (pctx == NULL || (verify ? EVP_PKEY_verify_init(pctx) : EVP_PKEY_sign_init(pctx)) != 1)
+		goto fail;
+	if (scheme == SIG_RSA_PKCS1 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+		goto fail;
+	if (scheme == SIG_RSA_PSS &&
+	    (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	     EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, saltlen) != 1))
+		goto fail;
+	if (EVP_PKEY_CTX_set_signature_md(pctx, md) != 1)
+		goto fail;
+	return pctx;
+fail:
+	EVP_PKEY_CTX_free(pctx);
+	return NULL;
+}
+
+/* Pure Ed25519 over the message msg: a one-shot EVP_DigestSign without a
+ * digest. */
+static int
+sign_ed25519(EVP_PKEY *k, const unsigned char *msg, size_t len, unsigned char **sig, size_t *siglen)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if (mctx == NULL || EVP_DigestSignInit(mctx, NULL, NULL, NULL, k) != 1 ||
+	    EVP_DigestSign(mctx, NULL, siglen, msg, len) != 1)
+		goto done;
+	*sig = xmalloc(*siglen);
+	if (EVP_DigestSign(mctx, *sig, siglen, msg, len) == 1)
+		rc = 0;
+done:
+	EVP_MD_CTX_free(mctx);
+	return rc;
+}
+
+int
+pkey_sign_digest(EVP_PKEY *k, enum sig_scheme scheme, int saltlen, const EVP_MD *md,
+		 const unsigned char *dg, size_t dlen, unsigned char **sig, size_t *siglen)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	int rc = -1;
+
+	*sig = NULL;
+	*siglen = 0;
+	if (check_scheme(k, scheme, md, dlen) < 0)
+		return -1;
+	if (scheme == SIG_ED25519) {
+		rc = sign_ed25519(k, dg, dlen, sig, siglen);
+		goto done;
+	}
+	if ((pctx = digest_ctx(k, scheme, saltlen, md, 0)) == NULL ||
+	    EVP_PKEY_sign(pctx, NULL, siglen, dg, dlen) != 1)
+		goto done;
+	*sig = xmalloc(*siglen);
+	if (EVP_PKEY_sign(pctx, *sig, siglen, dg, dlen) == 1)
+		rc = 0;
+done:
+	if (rc < 0) {
+		free(*sig);
+		*sig = NULL;
+		*siglen = 0;
+	}
+	EVP_PKEY_CTX_free(pctx);
+	return rc;
+}
+
+int
+pkey_verify_digest(EVP_PKEY *k, enum sig_scheme scheme, int saltlen, const EVP_MD *md,
+		   const unsigned char *dg, size_t dlen, const unsigned char *sig, size_t siglen)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_MD_CTX *mctx = NULL;
+	int ok = 0;
+
+	if (check_scheme(k, scheme, md, dlen) < 0)
+		goto done;
+	if (scheme == SIG_ED25519) {
+		ok = (mctx = EVP_MD_CTX_new()) != NULL &&
+		     EVP_DigestVerifyInit(mctx, NULL, NULL, NULL, k) == 1 &&
+		     EVP_DigestVerify(mctx, sig, siglen, dg, dlen) == 1;
+		goto done;
+	}
+	ok = (pctx = digest_ctx(k, scheme, saltlen, md, 1)) != NULL &&
+	     EVP_PKEY_verify(pctx, sig, siglen, dg, dlen) == 1;
+done:
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_CTX_free(pctx);
+	ERR_clear_error();
+	return ok;
+}
+
+int
+pkey_default_scheme(const EVP_PKEY *k, enum sig_scheme *scheme)
+{
+	if (EVP_PKEY_is_a(k, "RSA"))
+		*scheme = SIG_RSA_PKCS1;
+	else if (EVP_PKEY_is_a(k, "EC"))
+		*scheme = SIG_ECDSA;
+	else if (EVP_PKEY_is_a(k, "ED25519"))
+		*scheme = SIG_ED25519;
+	else
+		return -1;
+	return 0;
+}
+
+const char *
+pkey_scheme_name(enum sig_scheme scheme)
+{
+	switch (scheme) {
+	case SIG_RSA_PKCS1:
+		return "RSA PKCS#1 v1.5";
+	case SIG_RSA_PSS:
+		return "RSA-PSS";
+	case SIG_ECDSA:
+		return "ECDSA";
+	case SIG_ED25519:
+		return "Ed25519";
+	}
+	return "unknown scheme";
+}
+
+int
+pkey_sign_with_key(void *arg, const struct pkey_sign_req *req, unsigned char **sig, size_t *siglen,
+		   char *err, size_t errlen)
+{
+	const char *data = NULL, *reason;
+	unsigned long e;
+	int flags = 0;
+
+	if (pkey_sign_digest(arg, req->scheme, req->saltlen, req->md, req->data, req->len, sig,
+			     siglen) == 0)
+		return 0;
+	e = ERR_peek_last_error_data(&data, &flags);
+	reason = e != 0 ? ERR_reason_error_string(e) : NULL;
+	snprintf(err, errlen, "%s signature failed%s%s%s%s", pkey_scheme_name(req->scheme),
+		 reason ? ": " : "", reason ? reason : "",
+		 data && (flags & ERR_TXT_STRING) && *data ? ": " : "",
+		 data && (flags & ERR_TXT_STRING) ? data : "");
+	ERR_clear_error();
+	return -1;
+}
+
+/* The length a signature by pub in scheme must have (exact: 1, at most:
+ * 0) into *want; -1 if unknown. */
+static int
+expected_len(EVP_PKEY *pub, enum sig_scheme scheme, size_t *want)
+{
+	int size = EVP_PKEY_get_size(pub);
+
+	if (size <= 0)
+		return -1;
+	*want = (size_t)size;
+	return scheme != SIG_ECDSA; /* DER ECDSA signatures vary in length */
+}
+
+int
+pkey_signer_sign(const struct pkey_signer *s, EVP_PKEY *pub, const struct pkey_sign_req *req,
+		 unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+{
+	size_t want;
+	int exact;
+
+	*sig = NULL;
+	*siglen = 0;
+	err[0] = '\0';
+	if (s->sign == NULL) {
+		snprintf(err, errlen, "no signer is set");
+		return -1;
+	}
+	if (s->sign(s->arg, req, sig, siglen, err, errlen) < 0 || *sig == NULL) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "the signer failed without a reason");
+		goto fail;
+	}
+	if (pub == NULL)
+		return 0;
+	if ((exact = expected_len(pub, req->scheme, &want)) < 0) {
+		snprintf(err, errlen, "the public key's signature size is unknown");
+		goto fail;
+	}
+	if (*siglen == 0 || (exact ? *siglen != want : *siglen > want)) {
+		snprintf(err, errlen, "the signer gave a %zu-byte signature; the key makes %s%zu",
+			 *siglen, exact ? "" : "at most ", want);
+		goto fail;
+	}
+	if (!pkey_verify_digest(pub, req->scheme, req->saltlen, req->md, req->data, req->len, *sig,
+				*siglen)) {
+		snprintf(err, errlen,
+			 "the signer's %s signature does not verify with the public key",
+			 pkey_scheme_name(req->scheme));
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*sig);
+	*sig = NULL;
+	*siglen = 0;
+	return -1;
 }

@@ -4,7 +4,8 @@
  * signatures must be byte-identical to its output), `openssl cms -verify`
  * and modinfo.  Keys are made by openssl req -x509 with a configuration
  * like the kernel's certs/x509.genkey; the module is a gcc -c object with
- * a .modinfo section.
+ * a .modinfo section.  The callback tests sign without the private key
+ * in the modsign_key, as with a separate key process.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -18,6 +19,7 @@
 
 #include "check_main.h"
 #include "modsign.h"
+#include "pkey.h"
 #include "util.h"
 
 #define SIGN_FILE "/usr/lib/linux-kbuild-6.1/scripts/sign-file"
@@ -109,8 +111,9 @@ assert_like_sign_file(const char *key, const char *cert, const char *hash, const
 
 	load(&k, key, cert);
 	unlink("ours.ko");
-	ck_assert_msg(modsign_file(&k, modsign_md(hash), module, "ours.ko", err, sizeof(err)) == 0,
-		      "%s", err);
+	ck_assert_msg(
+	    modsign_file(&k.signer, modsign_md(hash), module, "ours.ko", err, sizeof(err)) == 0,
+	    "%s", err);
 	modsign_key_free(&k);
 	ck_assert_int_eq(sh("cp %s theirs.ko && " SIGN_FILE " %s %s %s theirs.ko", module, hash, key,
 			    cert),
@@ -153,8 +156,9 @@ START_TEST(test_ec_verifies)
 
 	load(&k, "ec.priv", "ec.x509");
 	unlink("ec.ko");
-	ck_assert_msg(modsign_file(&k, modsign_md("sha384"), "mod.ko", "ec.ko", err, sizeof(err)) == 0,
-		      "%s", err);
+	ck_assert_msg(
+	    modsign_file(&k.signer, modsign_md("sha384"), "mod.ko", "ec.ko", err, sizeof(err)) == 0,
+	    "%s", err);
 	modsign_key_free(&k);
 	ck_assert_int_eq(util_read_file("ec.ko", 1 << 24, (char **)&buf, &len), 0);
 	ck_assert_int_eq(modsign_find(buf, len, &content, &off, &cmslen), 1);
@@ -186,11 +190,12 @@ START_TEST(test_mem_fd_sha256)
 
 	load(&k, "rsa.priv", "rsa.x509");
 	ck_assert_int_eq(util_read_file("mod.ko", 1 << 24, &buf, &len), 0);
-	ck_assert_int_eq(modsign_sign_mem(&k, modsign_md("sha256"), buf, len, &a, err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    modsign_sign_mem(&k.signer, modsign_md("sha256"), buf, len, &a, err, sizeof(err)), 0);
 	ck_assert_int_ge(fd = open("mod.ko", O_RDONLY), 0);
 	ck_assert_int_eq(lseek(fd, 100, SEEK_SET), 100); /* the offset does not matter */
-	ck_assert_int_eq(modsign_sign_fd(&k, modsign_md("sha256"), fd, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(modsign_sign_fd(&k.signer, modsign_md("sha256"), fd, &b, err, sizeof(err)),
+			 0);
 	close(fd);
 	ck_assert_uint_eq(a.len, b.len);
 	ck_assert_int_eq(memcmp(a.trailer, b.trailer, a.len), 0);
@@ -200,8 +205,9 @@ START_TEST(test_mem_fd_sha256)
 			 0);
 	util_hex(a.sha256, 32, hex);
 	unlink("ours.ko");
-	ck_assert_int_eq(modsign_file(&k, modsign_md("sha256"), "mod.ko", "ours.ko", err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    modsign_file(&k.signer, modsign_md("sha256"), "mod.ko", "ours.ko", err, sizeof(err)),
+	    0);
 	ck_assert_int_eq(sh("[ \"$(sha256sum < ours.ko | cut -d' ' -f1)\" = %s ]", hex), 0);
 	ck_assert_int_eq(sh("[ \"$(openssl pkey -in rsa.priv -pubout -outform DER | sha256sum | "
 			    "cut -d' ' -f1)\" = %s ]",
@@ -289,7 +295,8 @@ sign_many(void *p)
 	for (int i = 0; i < 40; i++) {
 		struct modsign_sig s;
 
-		if (modsign_sign_mem(a->k, modsign_md("sha512"), a->buf, a->len, &s, e, sizeof(e)) < 0 ||
+		if (modsign_sign_mem(&a->k->signer, modsign_md("sha512"), a->buf, a->len, &s, e,
+				     sizeof(e)) < 0 ||
 		    s.len != a->want->len || memcmp(s.trailer, a->want->trailer, s.len) != 0)
 			a->mismatches++;
 		modsign_sig_free(&s);
@@ -309,8 +316,9 @@ START_TEST(test_threads_share_key)
 
 	load(&k, "rsa.priv", "rsa.x509");
 	ck_assert_int_eq(util_read_file("mod.ko", 1 << 24, &buf, &len), 0);
-	ck_assert_int_eq(modsign_sign_mem(&k, modsign_md("sha512"), buf, len, &want, err, sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    modsign_sign_mem(&k.signer, modsign_md("sha512"), buf, len, &want, err, sizeof(err)),
+	    0);
 	for (int i = 0; i < 4; i++) {
 		args[i] = (struct thread_arg){&k, buf, len, &want, 0};
 		ck_assert_int_eq(pthread_create(&th[i], NULL, sign_many, &args[i]), 0);
@@ -322,6 +330,188 @@ START_TEST(test_threads_share_key)
 	modsign_sig_free(&want);
 	modsign_key_free(&k);
 	free(buf);
+}
+END_TEST
+
+/*
+ * A signer standing in for a key process: the certificate only, and a
+ * callback that signs with a key of its own.  mode: 0 sign, 1 fail, 2 cut
+ * the signature one byte short, 3 sign with another key.
+ */
+struct fake_signer {
+	EVP_PKEY *key;
+	int mode, calls;
+	enum sig_scheme scheme;
+	size_t len;
+};
+
+static int
+fake_sign(void *arg, const struct pkey_sign_req *req, unsigned char **sig, size_t *siglen, char *e,
+	  size_t elen)
+{
+	struct fake_signer *f = arg;
+
+	f->calls++;
+	f->scheme = req->scheme;
+	f->len = req->len;
+	if (f->mode == 1) {
+		snprintf(e, elen, "the key process is gone");
+		return -1;
+	}
+	if (pkey_sign_digest(f->key, req->scheme, req->saltlen, req->md, req->data, req->len, sig,
+			     siglen) < 0) {
+		snprintf(e, elen, "pkey_sign_digest failed");
+		return -1;
+	}
+	if (f->mode == 2)
+		(*siglen)--;
+	return 0;
+}
+
+static EVP_PKEY *
+load_private(const char *path)
+{
+	EVP_PKEY *key;
+	char *kb;
+	size_t kl;
+
+	ck_assert_int_eq(util_read_file(path, 1 << 20, &kb, &kl), 0);
+	key = pkey_load_private((unsigned char *)kb, kl);
+	util_cleanse_free(kb, kl);
+	ck_assert_ptr_nonnull(key);
+	return key;
+}
+
+/* k holds cert only; its signer calls fake_sign with a key from keypath. */
+static void
+load_remote(struct modsign_key *k, struct fake_signer *f, const char *keypath, const char *cert)
+{
+	char *cb;
+	size_t cl;
+	int rc;
+
+	ck_assert_int_eq(util_read_file(cert, 1 << 20, &cb, &cl), 0);
+	rc = modsign_cert_load(k, (unsigned char *)cb, cl, err, sizeof(err));
+	free(cb);
+	ck_assert_msg(rc == 0, "%s", err);
+	ck_assert_ptr_null(k->pkey);
+	ck_assert_ptr_eq(k->signer.cert, k->cert);
+	memset(f, 0, sizeof(*f));
+	f->key = load_private(keypath);
+	k->signer.sign = fake_sign;
+	k->signer.arg = f;
+}
+
+/* Without the private key, through the callback: still sign-file's bytes;
+ * the callback was asked for PKCS#1 v1.5 over the SHA-512 digest. */
+START_TEST(test_callback_like_sign_file)
+{
+	struct modsign_key k, local;
+	struct fake_signer f;
+
+	load_remote(&k, &f, "rsa.priv", "rsa.x509");
+	load(&local, "rsa.priv", "rsa.x509");
+	ck_assert_str_eq(k.fingerprint, local.fingerprint);
+	modsign_key_free(&local);
+	unlink("ours.ko");
+	ck_assert_msg(modsign_file(&k.signer, modsign_md("sha512"), "mod.ko", "ours.ko", err,
+				   sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(f.calls, 1);
+	ck_assert_int_eq(f.scheme, SIG_RSA_PKCS1);
+	ck_assert_uint_eq(f.len, 64);
+	ck_assert_int_eq(
+	    sh("cp mod.ko theirs.ko && " SIGN_FILE " sha512 rsa.priv rsa.x509 theirs.ko"), 0);
+	ck_assert_msg(sh("cmp ours.ko theirs.ko") == 0, "the callback path differs from sign-file");
+	EVP_PKEY_free(f.key);
+	modsign_key_free(&k);
+}
+END_TEST
+
+/* An EC certificate: the callback is asked for ECDSA; the module verifies. */
+START_TEST(test_callback_ec)
+{
+	struct modsign_key k;
+	struct fake_signer f;
+	unsigned char *buf;
+	size_t len, content, off, cmslen;
+
+	load_remote(&k, &f, "ec.priv", "ec.x509");
+	unlink("ec-cb.ko");
+	ck_assert_msg(modsign_file(&k.signer, modsign_md("sha256"), "mod.ko", "ec-cb.ko", err,
+				   sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(f.scheme, SIG_ECDSA);
+	ck_assert_int_eq(util_read_file("ec-cb.ko", 1 << 24, (char **)&buf, &len), 0);
+	ck_assert_int_eq(modsign_find(buf, len, &content, &off, &cmslen), 1);
+	ck_assert_int_eq(util_write_file("ec-cb.p7", buf + off, cmslen, 0600), 0);
+	free(buf);
+	ck_assert_int_eq(
+	    sh("openssl cms -verify -binary -inform DER -in ec-cb.p7 -content mod.ko "
+	       "-CAfile ec.x509 -certfile ec.x509 -purpose any -out /dev/null 2>/dev/null"),
+	    0);
+	EVP_PKEY_free(f.key);
+	modsign_key_free(&k);
+}
+END_TEST
+
+/* A failing callback, a short signature, a signature by another key: a
+ * clean error each time, no trailer, no output file. */
+START_TEST(test_callback_refused)
+{
+	struct modsign_key k;
+	struct fake_signer f;
+	struct modsign_sig sig;
+
+	load_remote(&k, &f, "rsa.priv", "rsa.x509");
+	f.mode = 1;
+	ck_assert_int_eq(
+	    modsign_sign_mem(&k.signer, modsign_md("sha256"), "abc", 3, &sig, err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err, "the key process is gone");
+	ck_assert_ptr_null(sig.trailer);
+	f.mode = 2;
+	ck_assert_int_eq(
+	    modsign_sign_mem(&k.signer, modsign_md("sha256"), "abc", 3, &sig, err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err, "the signer gave a 255-byte signature; the key makes 256");
+	ck_assert_ptr_null(sig.trailer);
+	f.mode = 0;
+	EVP_PKEY_free(f.key);
+	f.key = load_private("other.priv");
+	unlink("bad.ko");
+	ck_assert_int_eq(
+	    modsign_file(&k.signer, modsign_md("sha256"), "mod.ko", "bad.ko", err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err, "the signer's RSA PKCS#1 v1.5 signature does not verify with the "
+			      "public key");
+	ck_assert_int_ne(access("bad.ko", F_OK), 0);
+	EVP_PKEY_free(f.key);
+	/* a certificate-only key whose caller set no callback */
+	k.signer.sign = NULL;
+	ck_assert_int_eq(
+	    modsign_sign_mem(&k.signer, modsign_md("sha256"), "abc", 3, &sig, err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err, "no signer is set");
+	modsign_key_free(&k);
+}
+END_TEST
+
+/* The kernel has no Ed25519 module signatures: refused, not attempted. */
+START_TEST(test_ed25519_refused)
+{
+	struct modsign_key k;
+	struct modsign_sig sig;
+
+	ck_assert_int_eq(sh("openssl req -new -nodes -batch -x509 -subj /CN=ed -newkey ed25519 "
+			    "-keyout ed.priv -out ed.x509 2>/dev/null"),
+			 0);
+	load(&k, "ed.priv", "ed.x509");
+	ck_assert_int_eq(
+	    modsign_sign_mem(&k.signer, modsign_md("sha256"), "abc", 3, &sig, err, sizeof(err)),
+	    -1);
+	ck_assert_str_eq(err, "the certificate's key is not an RSA or EC key");
+	modsign_key_free(&k);
 }
 END_TEST
 
@@ -342,6 +532,10 @@ modsign_suite(void)
 	tcase_add_test(tc, test_md_names);
 	tcase_add_test(tc, test_find);
 	tcase_add_test(tc, test_threads_share_key);
+	tcase_add_test(tc, test_callback_like_sign_file);
+	tcase_add_test(tc, test_callback_ec);
+	tcase_add_test(tc, test_callback_refused);
+	tcase_add_test(tc, test_ed25519_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -154,7 +154,8 @@ sign_thread(void *arg)
 			snprintf(err, sizeof(err), "%s", strerror(errno));
 			rc = -1;
 		} else {
-			rc = modsign_sign_fd(c->key, c->md, fd, &it->sig, err, sizeof(err));
+			rc =
+			    modsign_sign_fd(&c->key->signer, c->md, fd, &it->sig, err, sizeof(err));
 			close(fd);
 		}
 

@@ -11,16 +11,19 @@
  * Any bytes are accepted as sw-description.  It is never stored: the
  * worker hashes it as it arrives (SHA-256, which every method signs) and
  * the job has no directory.  The answer is the raw signature,
- * sw-description.sig, sent from memory.
+ * sw-description.sig, sent from memory.  Each format is made from that
+ * digest (lib/cmssign.c builds the CMS), and the raw signature in it is
+ * asked of a struct pkey_signer (lib/pkey.h), today one that signs with
+ * the key loaded here.
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
-#include <openssl/cms.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "cmssign.h"
 #include "job.h"
 #include "keystore.h"
 #include "log.h"
@@ -29,19 +32,6 @@
 #include "util.h"
 
 #define SWU_TAG "swupdate"
-
-/* Log the OpenSSL error queue at warning level and clear it. */
-static void
-log_openssl(const char *what)
-{
-	unsigned long e;
-	char buf[256];
-
-	while ((e = ERR_get_error()) != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		log_warnx("%s: %s", what, buf);
-	}
-}
 
 /* Load a private key from the store into *key; 0 or the answer's status. */
 static int
@@ -80,71 +70,27 @@ load_cert(struct job *job, X509 **cert)
 	return 0;
 }
 
-/* Sign a SHA-256 digest with PKCS#1 v1.5 or PSS (salt length = digest
- * length) into sig: the same signature EVP_DigestSign over the data gives. */
-static int
-sign_rsa(EVP_PKEY *key, int pss, const unsigned char md[32], unsigned char **sig, size_t *siglen)
-{
-	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(key, NULL);
-	int rc = -1;
-
-	*sig = NULL;
-	if (pctx == NULL || EVP_PKEY_sign_init(pctx) != 1 ||
-	    EVP_PKEY_CTX_set_signature_md(pctx, EVP_sha256()) != 1)
-		goto done;
-	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
-		goto done;
-	if (EVP_PKEY_sign(pctx, NULL, siglen, md, 32) != 1)
-		goto done;
-	*sig = xmalloc(*siglen);
-	if (EVP_PKEY_sign(pctx, *sig, siglen, md, 32) != 1)
-		goto done;
-	rc = 0;
-done:
-	if (rc < 0) {
-		free(*sig);
-		*sig = NULL;
-	}
-	EVP_PKEY_CTX_free(pctx);
-	return rc;
-}
-
 /*
- * A detached CMS SignedData over content whose SHA-256 is md, into sig:
- * what `openssl cms -sign -binary -nosmimecap -outform DER` makes from the
- * content itself.  The signer certificate is included; the signed
- * attributes are contentType (data), messageDigest and signingTime, and
- * the signature is over them, so the content is needed only as its digest.
+ * The raw signature of RSA and RSA-PSS: PKCS#1 v1.5 (for another key
+ * type, that key's own scheme, as `openssl dgst -sign` would) or PSS with
+ * a salt as long as the digest, over the SHA-256 digest md: the same
+ * signature EVP_DigestSign over the data gives.  0 or -1 with err.
  */
 static int
-sign_cms(EVP_PKEY *key, X509 *cert, const unsigned char md[32], unsigned char **sig,
-	 size_t *siglen)
+sign_raw(const struct pkey_signer *signer, EVP_PKEY *key, int pss, const unsigned char md[32],
+	 unsigned char **sig, size_t *siglen, char *err, size_t errlen)
 {
-	const unsigned int flags = CMS_BINARY | CMS_DETACHED | CMS_NOSMIMECAP | CMS_PARTIAL;
-	CMS_ContentInfo *cms;
-	CMS_SignerInfo *si;
-	unsigned char *der = NULL;
-	int n = -1;
+	struct pkey_sign_req req = {.scheme = SIG_RSA_PSS,
+				    .saltlen = RSA_PSS_SALTLEN_DIGEST,
+				    .md = EVP_sha256(),
+				    .data = md,
+				    .len = 32};
 
-	*sig = NULL;
-	if ((cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL)
+	if (!pss && pkey_default_scheme(key, &req.scheme) < 0) {
+		snprintf(err, errlen, "the key is not an RSA or EC key");
 		return -1;
-	if ((si = CMS_add1_signer(cms, cert, key, EVP_sha256(), flags)) != NULL &&
-	    CMS_signed_add1_attr_by_NID(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
-					OBJ_nid2obj(NID_pkcs7_data), -1) == 1 &&
-	    CMS_signed_add1_attr_by_NID(si, NID_pkcs9_messageDigest, V_ASN1_OCTET_STRING, md,
-					32) == 1 &&
-	    CMS_set_detached(cms, 1) == 1 && CMS_SignerInfo_sign(si) == 1)
-		n = i2d_CMS_ContentInfo(cms, &der);
-	CMS_ContentInfo_free(cms);
-	if (n <= 0)
-		return -1;
-	*sig = xmalloc((size_t)n);
-	memcpy(*sig, der, (size_t)n);
-	OPENSSL_free(der);
-	*siglen = (size_t)n;
-	return 0;
+	}
+	return pkey_signer_sign(signer, key, &req, sig, siglen, err, errlen);
 }
 
 /* Record the signature in the audit trail. */
@@ -171,8 +117,10 @@ swupdate_run(struct job *job)
 	const char *backend = job_field(job, "backend");
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
+	struct pkey_signer signer = {.sign = pkey_sign_with_key};
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
+	char err[256];
 	int st, pss = 0;
 
 	f = job_file(job, "sw-description");
@@ -191,15 +139,19 @@ swupdate_run(struct job *job)
 			return st;
 		if ((st = load_key(job, "cms-private.key", &key)) != 0)
 			goto done;
-		st = sign_cms(key, cert, f->sha256, &sig, &siglen);
+		signer.cert = cert;
+		signer.arg = key;
+		st = cmssign_detached(&signer, EVP_sha256(), f->sha256, 32, time(NULL), &sig,
+				      &siglen, err, sizeof(err));
 	} else {
 		pss = strcmp(method, "RSA-PSS") == 0;
 		if ((st = load_key(job, "rsa-private.key", &key)) != 0)
 			goto done;
-		st = sign_rsa(key, pss, f->sha256, &sig, &siglen);
+		signer.arg = key;
+		st = sign_raw(&signer, key, pss, f->sha256, &sig, &siglen, err, sizeof(err));
 	}
 	if (st < 0) {
-		log_openssl("signing sw-description");
+		log_warnx("job %s: signing sw-description (%s): %s", job->idstr, method, err);
 		st = job_fail(job, 500, "Signing error");
 		goto done;
 	}
