@@ -241,7 +241,7 @@ int
 main(int argc, char **argv)
 {
 	static struct config cfg;
-	static struct priv_user user;
+	static struct priv_user user, key_user;
 	enum action act;
 	char err[512];
 	int rc;
@@ -256,8 +256,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_init("digsigserver", cfg.log_level, cfg.syslog);
-	if (priv_lookup(cfg.user, &user, err, sizeof(err)) < 0) {
+	if (priv_lookup(cfg.user, &user, err, sizeof(err)) < 0 ||
+	    priv_lookup(cfg.key_user, &key_user, err, sizeof(err)) < 0) {
 		fprintf(stderr, "digsigserver: %s\n", err);
+		return 1;
+	}
+	if (user.valid && key_user.valid && user.uid == key_user.uid) {
+		fprintf(stderr, "digsigserver: DIGSIGSERVER_KEY_USER must not be the workers' user "
+				"(%s): the workers must not read the keys\n",
+			cfg.user);
 		return 1;
 	}
 	if (act == CHECK_CONFIG)
@@ -272,5 +279,5 @@ main(int argc, char **argv)
 		log_warnx("%s", conf_warning(&cfg));
 	fit_connections(&cfg);
 	proc_title("%s", roles[ROLE_SUPERVISOR].name);
-	return supervisor_run(&cfg, &user);
+	return supervisor_run(&cfg, &user, &key_user);
 }

@@ -33,11 +33,15 @@ KEYS=$T/keys
 mkdir -p "$KEYS"
 DSS_PID=
 DSS_USER=
+DSS_KEY_USER=
 if [ "$(id -u)" -eq 0 ]; then
 	DSS_USER=digsigserver
-	id "$DSS_USER" >/dev/null 2>&1 ||
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin "$DSS_USER"
+	DSS_KEY_USER=digsigserver-keys
+	for _u in "$DSS_USER" "$DSS_KEY_USER"; do
+		id "$_u" >/dev/null 2>&1 ||
+			useradd --system --no-create-home --home-dir /nonexistent \
+				--shell /usr/sbin/nologin "$_u"
+	done
 fi
 _n=0
 
@@ -81,11 +85,16 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Give the service user the key store, readable by it alone.
+# Give the key process's user the key store.  The module and swupdate
+# signers still read their keys in the worker (until they sign through
+# the key process), so the workers' group may read the store too.
 dss_fix_keys() {
 	chmod -R go-rwx "$KEYS"
 	chmod 0755 "$T"
-	[ -n "$DSS_USER" ] && chown -R "$DSS_USER" "$KEYS"
+	if [ -n "$DSS_KEY_USER" ]; then
+		chown -R "$DSS_KEY_USER:$(id -gn "$DSS_USER")" "$KEYS"
+		chmod -R g+rX "$KEYS"
+	fi
 	return 0
 }
 
