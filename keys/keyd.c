@@ -224,17 +224,19 @@ run_task(const struct task *t, union keyproto_msg *m)
 	}
 	if (op == KEYPROTO_SIGN)
 		util_hex(t->req.digest, t->req.digest_len, dhex);
+	/* the report goes first: by the time the worker has its answer (and
+	 * can end its job) the supervisor's channel holds the report */
 	if (st != 0) {
-		send_error(t->ch->fd, t->req.hdr.id, st, err);
 		report(t->ch->grant.hdr.id, op, (uint32_t)st, &t->req.key, k.fingerprint, dhex,
 		       err);
+		send_error(t->ch->fd, t->req.hdr.id, st, err);
 	} else {
-		if (keyproto_send(t->ch->fd, m, fd) < 0)
-			log_debug("answering job %llu: %s", (unsigned long long)t->ch->grant.hdr.id,
-				  strerror(errno));
 		if (op != KEYPROTO_PUBLIC)
 			report(t->ch->grant.hdr.id, op, 200, &t->req.key, k.fingerprint, dhex,
 			       NULL);
+		if (keyproto_send(t->ch->fd, m, fd) < 0)
+			log_debug("answering job %llu: %s", (unsigned long long)t->ch->grant.hdr.id,
+				  strerror(errno));
 	}
 	if (fd >= 0)
 		close(fd);
@@ -276,8 +278,8 @@ chan_violation(struct chan *ch, const char *why)
 {
 	log_errorx("job %llu: malformed key request (%s); closing its key channel",
 		   (unsigned long long)ch->grant.hdr.id, why);
-	send_error(ch->fd, 0, 400, "malformed key request");
 	report(ch->grant.hdr.id, 0, 400, NULL, NULL, NULL, why);
+	send_error(ch->fd, 0, 400, "malformed key request");
 }
 
 /* Close ch for the main thread: no more reading (lock held). */
@@ -289,44 +291,62 @@ chan_close(struct chan *ch)
 	chan_release(ch);
 }
 
-/* One record from a job channel: check it and queue it, or answer it. */
+/* Queue an allowed request of ch for the sign threads. */
+static void
+queue_task(struct chan *ch, const union keyproto_msg *m)
+{
+	struct task *t = xcalloc(1, sizeof(*t));
+
+	t->ch = ch;
+	/* PUBLIC and MATERIALIZE are a prefix of SIGN: hdr, key */
+	memcpy(&t->req, m, keyproto_size(m->hdr.type));
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("mutex");
+	ch->refs++;
+	*tasks_tail = t;
+	tasks_tail = &t->next;
+	pthread_cond_signal(&task_cv);
+	pthread_mutex_unlock(&lock);
+}
+
+/* A request outside ch's grant: reported, then refused. */
+static void
+refuse(struct chan *ch, const union keyproto_msg *m, int status, const char *why)
+{
+	log_warnx("job %llu: %s refused: %s", (unsigned long long)ch->grant.hdr.id,
+		  keyproto_type_name(m->hdr.type), why);
+	report(ch->grant.hdr.id, m->hdr.type, (uint32_t)status, &m->sign.key, NULL, NULL, why);
+	send_error(ch->fd, m->hdr.id, status, why);
+}
+
+static int
+is_request(uint32_t type)
+{
+	return type == KEYPROTO_SIGN || type == KEYPROTO_PUBLIC || type == KEYPROTO_MATERIALIZE;
+}
+
+/* One record from a job channel: checked, then queued or refused; the
+ * channel closed at its end or after a malformed record. */
 static void
 chan_read(struct chan *ch, union keyproto_msg *m)
 {
 	char why[160];
-	int fd, st;
-	ssize_t r = keyproto_recv(ch->fd, m, &fd, why, sizeof(why));
+	int fd, st, r = keyproto_recv(ch->fd, m, &fd, why, sizeof(why));
 
-	if (r < 0 && errno == EPROTO) {
-		chan_violation(ch, why);
-	} else if (r > 0 && m->hdr.type != KEYPROTO_SIGN && m->hdr.type != KEYPROTO_PUBLIC &&
-		   m->hdr.type != KEYPROTO_MATERIALIZE) {
+	if (r > 0 && is_request(m->hdr.type)) {
+		if ((st = kgrant_check(&ch->grant, m->hdr.type, &m->sign.key, why, sizeof(why))) !=
+		    0)
+			refuse(ch, m, st, why);
+		else
+			queue_task(ch, m);
+		return;
+	}
+	if (r > 0) {
 		snprintf(why, sizeof(why), "%s record from a worker",
 			 keyproto_type_name(m->hdr.type));
 		chan_violation(ch, why);
-	} else if (r > 0) {
-		if ((st = kgrant_check(&ch->grant, m->hdr.type, &m->sign.key, why, sizeof(why))) !=
-		    0) {
-			log_warnx("job %llu: %s refused: %s", (unsigned long long)ch->grant.hdr.id,
-				  keyproto_type_name(m->hdr.type), why);
-			send_error(ch->fd, m->hdr.id, st, why);
-			report(ch->grant.hdr.id, m->hdr.type, (uint32_t)st, &m->sign.key, NULL,
-			       NULL, why);
-			return;
-		}
-		struct task *t = xcalloc(1, sizeof(*t));
-
-		t->ch = ch;
-		/* PUBLIC and MATERIALIZE are a prefix of SIGN: hdr, key */
-		memcpy(&t->req, m, keyproto_size(m->hdr.type));
-		if (pthread_mutex_lock(&lock) != 0)
-			fatalx("mutex");
-		ch->refs++;
-		*tasks_tail = t;
-		tasks_tail = &t->next;
-		pthread_cond_signal(&task_cv);
-		pthread_mutex_unlock(&lock);
-		return;
+	} else if (r < 0 && errno == EPROTO) {
+		chan_violation(ch, why);
 	}
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("mutex");

@@ -75,11 +75,18 @@ terminated(const char *s, size_t size)
 	return memchr(s, '\0', size) != NULL;
 }
 
+/* The key names are strings; a request's are not empty either. */
+static int
+keyref_terminated(const struct keyproto_keyref *k)
+{
+	return terminated(k->selector, sizeof(k->selector)) && terminated(k->tag, sizeof(k->tag)) &&
+	       terminated(k->file, sizeof(k->file));
+}
+
 static int
 keyref_ok(const struct keyproto_keyref *k)
 {
-	return terminated(k->selector, sizeof(k->selector)) && terminated(k->tag, sizeof(k->tag)) &&
-	       terminated(k->file, sizeof(k->file)) && k->selector[0] && k->tag[0] && k->file[0];
+	return keyref_terminated(k) && k->selector[0] && k->tag[0] && k->file[0];
 }
 
 static int
@@ -107,7 +114,8 @@ sign_ok(const struct keyproto_sign *s)
 static int
 report_ok(const struct keyproto_report *r)
 {
-	return keyref_ok(&r->key) && terminated(r->key_sha256, sizeof(r->key_sha256)) &&
+	/* a report of a malformed record (op 0) names no key */
+	return keyref_terminated(&r->key) && terminated(r->key_sha256, sizeof(r->key_sha256)) &&
 	       terminated(r->digest, sizeof(r->digest)) &&
 	       terminated(r->reason, sizeof(r->reason)) && r->status >= 100 && r->status < 600;
 }
