@@ -20,6 +20,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "keyd.h"
 #include "keystore.h"
 #include "log.h"
 #include "options.h"
@@ -232,6 +233,8 @@ check_config(const struct config *cfg, const struct priv_user *user)
 	if (conf_warning(cfg) != NULL)
 		printf("# warning: %s\n", conf_warning(cfg));
 	if (ks_check_access(cfg, stdout) < 0)
+		ok = 0;
+	else if (ks_check_separation(cfg, keyd_worker_tags(), stdout) < 0)
 		ok = 0;
 	printf("# configuration %s\n", ok ? "OK" : "has errors");
 	return ok ? 0 : 1;
