@@ -82,8 +82,9 @@ keyproc_start(struct event_base *base, const struct config *cfg, const struct pr
 	if ((kp.ev_respawn = evtimer_new(base, respawn_cb, NULL)) == NULL)
 		fatalx("evtimer_new failed");
 	if (!user->valid)
-		log_info("not started as root: the key process and the workers share uid %u, "
-			 "so keys are not separated from the workers",
+		log_info("not started as root: the key process and the workers share uid %u, so "
+			 "file permissions do not keep the keys from the workers; each worker "
+			 "hides a file:// key store in a mount namespace of its own",
 			 (unsigned)getuid());
 	spawn();
 }
@@ -232,7 +233,7 @@ schedule_respawn(int was_ready)
 	ms = 100ULL << shift; /* 200 ms ... 12.8 s, as the workers' */
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	log_warnx("key process died before it was ready (%d in a row); next fork in %llu ms",
+	log_warnx("key process exited before READY (%d in a row); restarting it in %llu ms",
 		  kp.failures, (unsigned long long)ms);
 	evtimer_add(kp.ev_respawn, &tv);
 }

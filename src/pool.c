@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "keyd.h"
 #include "keyproc.h"
 #include "log.h"
 #include "proto.h"
@@ -131,7 +132,10 @@ pool_busy(void)
 static int
 spawn(void)
 {
-	struct proc_ctx ctx = {.cfg = cfg, .user = user, .generation = next_generation++};
+	struct proc_ctx ctx = {.cfg = cfg,
+			       .user = user,
+			       .generation = next_generation++,
+			       .keep_tags = keyd_worker_tags()};
 	struct worker *w;
 	int chan;
 	pid_t pid = proc_spawn(&roles[ROLE_WORKER], &ctx, &chan);

@@ -15,5 +15,5 @@ const struct proc_role roles[ROLE_COUNT] = {
 	[ROLE_SUPERVISOR] = {.name = "supervisor", .drop_privileges = 0, .main = NULL},
 	/* drops to DIGSIGSERVER_KEY_USER: its proc_ctx names that user */
 	[ROLE_KEYS] = {.name = "keys", .drop_privileges = 1, .main = keyd_main},
-	[ROLE_WORKER] = {.name = "worker", .drop_privileges = 1, .main = worker_main},
+	[ROLE_WORKER] = {.name = "worker", .drop_privileges = 1, .hide_keys = 1, .main = worker_main},
 };

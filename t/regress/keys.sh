@@ -157,6 +157,42 @@ a=$(fresh tok2.mender small.mender)
 check_eq "... and another distro is refused" 403 "$(sign other "$a" -H "Authorization: Bearer $tok")"
 check_eq "  ... without a key operation" 0 "$(key_status "['errors'] + d['keys']['signatures'] - 1")"
 
+# --- one user for every role (not started as root, as under systemd) -------------
+# The workers hide a file:// store in a mount namespace of their own: the
+# test reads a worker's view of it through /proc/PID/root.
+if [ -n "$DSS_USER" ] && [ -z "${DSS_VALGRIND:-}" ] && [ -z "${DSS_SANITIZED:-}" ]; then
+	K1=$T/k1
+	mkdir -p "$K1/demo/mender" "$K1/demo/kmodsign" "$K1/jetson-a/tegrasign" "$T/w1"
+	cp "$KEYS/demo/mender/private.key" "$K1/demo/mender/"
+	cp "$KEYS/demo/mender/private.key" "$K1/demo/kmodsign/kernel-signkey.priv"
+	cp "$KEYS/jetson-a/tegrasign/rsa_priv.pem" "$K1/jetson-a/tegrasign/"
+	chown -R "$DSS_USER" "$K1" "$T/w1"
+	chmod -R go-rwx "$K1"
+	printf '#!/bin/sh\nexec setpriv --reuid=%s --regid=%s --init-groups %s "$@"\n' \
+		"$DSS_USER" "$(id -g "$DSS_USER")" "$DSS" >"$T/as-user"
+	chmod 0755 "$T/as-user"
+	_dss=$DSS
+	DSS=$T/as-user
+	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_KEYFILE_URI="file://$K1" \
+		DIGSIGSERVER_WORK_DIR="$T/w1" || exit 1
+	DSS=$_dss
+	check "one user: the key process is ready" wait_for 10 keys_ready
+	w=$(worker_pids | cut -d' ' -f1)
+	check_eq "  ... a worker sees no key of the key process's (mender, tegrasign)" \
+		"demo/kmodsign/kernel-signkey.priv" \
+		"$(cd "/proc/$w/root$K1" && find . -type f | sed 's|^\./||')"
+	check "  ... and cannot uncover them" sh -c "! nsenter -t $w -U -m --preserve-credentials \
+		umount '$K1' 2>/dev/null && ! test -e '/proc/$w/root$K1/demo/mender/private.key'"
+	kp=$(key_status "['pid']")
+	check "  ... the key process sees them all" test -f "/proc/$kp/root$K1/demo/mender/private.key"
+	a=$(fresh one-user.mender small.mender)
+	check_eq "  ... mender signs through it" 200 "$(sign demo "$a")"
+	check_eq "  ... the log says once that file permissions do not separate the keys" 1 \
+		"$(grep -c 'file permissions do not keep the keys from the workers' "$DSS_LOG")"
+else
+	skip "one user for every role" "not root, or under valgrind or sanitizers"
+fi
+
 # --- kill -9 of the key process under load ----------------------------------------------
 # The key process is stopped first: the three jobs handed out meanwhile
 # get their key channels to it, wait on it, and see them end when it is
