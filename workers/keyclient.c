@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/obj_mac.h>
+
 #include "keystore.h"
 #include "log.h"
 #include "util.h"
@@ -219,6 +222,24 @@ kc_sign(struct kc *kc, const char *selector, const char *tag, const char *file, 
 	}
 	free(ans);
 	return st;
+}
+
+uint32_t
+kc_md(const EVP_MD *md)
+{
+	if (md == NULL)
+		return KEYPROTO_MD_NONE;
+	switch (EVP_MD_get_type(md)) {
+	case NID_sha1:
+		return KEYPROTO_MD_SHA1;
+	case NID_sha256:
+		return KEYPROTO_MD_SHA256;
+	case NID_sha384:
+		return KEYPROTO_MD_SHA384;
+	case NID_sha512:
+		return KEYPROTO_MD_SHA512;
+	}
+	return KEYPROTO_MD_END;
 }
 
 /* A malloc'ed copy of len bytes (NULL for none). */

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "keyproto.h"
 
 struct kc;
@@ -44,6 +46,9 @@ int kc_sign(struct kc *kc, const char *selector, const char *tag, const char *fi
 int kc_public(struct kc *kc, const char *selector, const char *tag, const char *file,
 	      unsigned char **pub, size_t *publen, unsigned char **cert, size_t *certlen, char *err,
 	      size_t errlen);
+/* The KEYPROTO_MD_* of an OpenSSL digest (NULL: KEYPROTO_MD_NONE, for
+ * Ed25519), or KEYPROTO_MD_END for one the key process does not take. */
+uint32_t kc_md(const EVP_MD *md);
 /* The key file's bytes, malloc'ed (the caller cleanses them). */
 int kc_materialize(struct kc *kc, const char *selector, const char *tag, const char *file,
 		   unsigned char **data, size_t *len, char *err, size_t errlen);
