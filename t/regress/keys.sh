@@ -193,6 +193,58 @@ else
 	skip "one user for every role" "not root, or under valgrind or sanitizers"
 fi
 
+# --- a worker sending the key process a malformed record --------------------------
+# A shim (LD_PRELOAD) overwrites the type of every SIGN record (type 4)
+# a process sends while a flag file exists; only workers send SIGN.  The
+# key process closes that job's channel and reports it; the supervisor
+# kills the worker and answers 500; the key process carries on.
+if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
+	cat >"$T/badsign.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+ssize_t
+sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+	static ssize_t (*real)(int, const struct msghdr *, int);
+	const char *flag = getenv("DSS_TEST_BAD_SIGN");
+	uint32_t type;
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
+	if (flag != NULL && access(flag, F_OK) == 0 && mh->msg_iovlen == 1 &&
+	    mh->msg_iov[0].iov_len > 8) {
+		memcpy(&type, mh->msg_iov[0].iov_base, 4);
+		if (type == 4) { /* KEYPROTO_SIGN */
+			type = 0x5a5a5a5a;
+			memcpy(mh->msg_iov[0].iov_base, &type, 4);
+		}
+	}
+	return real(fd, mh, flags);
+}
+EOC
+	gcc -shared -fPIC -o "$T/badsign.so" "$T/badsign.c" -ldl
+	dss_start DIGSIGSERVER_WORKERS=2 LD_PRELOAD="$T/badsign.so" DSS_TEST_BAD_SIGN="$T/bad" || exit 1
+	kpid=$(key_status "['pid']")
+	touch "$T/bad"
+	a=$(fresh bad.mender small.mender)
+	log_mark
+	check_eq "a worker's malformed key record: its job answers 500" 500 "$(sign demo "$a")"
+	check "  ... the key process closed that channel" grep -q 'malformed key request' "$DSS_LOG"
+	check "  ... the supervisor killed the worker" grep -q 'malformed record to the key process; killing it' "$DSS_LOG"
+	check "  ... the artifact is left as it was" cmp -s "$T/src/small.mender" "$a"
+	rm -f "$T/bad"
+	a=$(fresh good.mender small.mender)
+	check_eq "  ... the next job signs" 200 "$(sign demo "$a")"
+	check_eq "  ... with the same key process" "$kpid 0" "$(key_status "['pid']") $(key_status "['restarts']")"
+else
+	skip "a worker's malformed key record" "needs gcc and a plain build (LD_PRELOAD)"
+fi
+
 # --- kill -9 of the key process under load ----------------------------------------------
 # The key process is stopped first: the three jobs handed out meanwhile
 # get their key channels to it, wait on it, and see them end when it is
