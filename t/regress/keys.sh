@@ -117,6 +117,12 @@ check "/metrics: the key process's counters" sh -c "curl -s '$URL/metrics' |
 a=$(fresh two.mender small.mender)
 check_eq "a second job with the same key" 200 "$(sign demo "$a")"
 check_eq "  ... read it once (the cache, file unchanged)" 1 "$(loads demo/mender/private.key)"
+kill -HUP "$DSS_PID"
+check "SIGHUP reaches the key process: its cache emptied" wait_for 10 \
+	grep -q 'SIGHUP: key cache emptied' "$DSS_LOG"
+a=$(fresh hup.mender small.mender)
+check_eq "  ... the next job signs" 200 "$(sign demo "$a")"
+check_eq "  ... reading the key again" 2 "$(loads demo/mender/private.key)"
 
 openssl genrsa -traditional -out "$T/new.key" 2048 2>/dev/null
 openssl pkey -in "$T/new.key" -pubout -out "$T/new.pub"
