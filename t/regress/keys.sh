@@ -1,14 +1,18 @@
 #!/bin/bash
 # t/regress/keys.sh: the key process (keys/keyd.c) through the real
-# daemon: it runs as its own user and the workers cannot open the keys it
-# holds; Mender signatures are made by it (validated by mender-artifact
-# with the public key), listed in the job's audit record and counted in
-# /status and /metrics; a changed key file signs with the new key at
-# once, an unchanged one is read once, and with KEY_CACHE_TTL=0 it is
-# read for every job; with a tokens file the supervisor's grant lets the
-# client's worker use its key; kill -9 of the key process under load
-# gives 200 or 503 with Retry-After, a new key process, and the pool
-# serves again.
+# daemon.  As root: each role's uid, and the workers' user gets EACCES on
+# every key the key process holds; --check-config checks both users.
+# Mender signatures are made by the key process (validated by
+# mender-artifact with the public key), listed in the job's audit record
+# and counted in /status and /metrics; a changed key file signs with the
+# new key at once, a removed one is 404, an unchanged one is read once
+# (until SIGHUP), and with KEY_CACHE_TTL=0 once per job; with a tokens
+# file the supervisor's grant lets the client's worker use its key.  With
+# one user for every role (not root) a worker's mount namespace hides the
+# key store.  A worker's malformed record to the key process costs its
+# job (500) and the worker, not the key process; kill -9 of the key
+# process under three jobs answers each 503 with Retry-After, a new key
+# process starts, and the pool serves again.
 . "$(dirname "$0")/lib.sh"
 
 MA=mender-artifact
