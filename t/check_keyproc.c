@@ -153,12 +153,14 @@ before(void)
 	if (conf_set(&cfg, "KEYFILE_URI", uri, err, sizeof(err)) < 0 ||
 	    conf_set(&cfg, "SIGN_THREADS", "2", err, sizeof(err)) < 0)
 		return 1;
-	return check_sh(store,
-			"mkdir -p jetson-a/tegrasign other-machine/tegrasign demo/mender && "
-			"openssl genrsa -out jetson-a/tegrasign/rsa_priv.pem 2048 2>/dev/null && "
-			"openssl genrsa -out other-machine/tegrasign/rsa_priv.pem 2048 2>/dev/null && "
-			"echo 0x11223344 >jetson-a/tegrasign/sbk.key && "
-			"openssl ecparam -name prime256v1 -genkey -noout -out demo/mender/private.key") != 0;
+	return check_sh(
+		   store,
+		   "mkdir -p jetson-a/tegrasign other-machine/tegrasign demo/mender && "
+		   "openssl genrsa -out jetson-a/tegrasign/rsa_priv.pem 2048 2>/dev/null && "
+		   "openssl genrsa -out other-machine/tegrasign/rsa_priv.pem 2048 2>/dev/null && "
+		   "echo 0x11223344 >jetson-a/tegrasign/sbk.key && "
+		   "openssl ecparam -name prime256v1 -genkey -noout -out "
+		   "demo/mender/private.key") != 0;
 }
 
 static void
@@ -261,7 +263,8 @@ verifies(const char *path, const unsigned char *sig, size_t len, const unsigned 
 	ck_assert_ptr_nonnull(key = PEM_read_PrivateKey(fp, NULL, NULL, NULL));
 	fclose(fp);
 	ctx = EVP_PKEY_CTX_new(key, NULL);
-	ok = EVP_PKEY_verify_init(ctx) == 1 && EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+	ok = EVP_PKEY_verify_init(ctx) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
 	     EVP_PKEY_verify(ctx, sig, len, digest, 32) == 1;
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(key);
@@ -322,12 +325,14 @@ START_TEST(test_keyd_key_changes_and_removal)
 			   digest));
 	next_report(6, 200);
 	/* removed: 404 at once, no stale signature from the cache */
-	ck_assert_int_eq(check_sh(store, "mv jetson-a/tegrasign/rsa_priv.pem jetson-a/gone.pem"), 0);
+	ck_assert_int_eq(check_sh(store, "mv jetson-a/tegrasign/rsa_priv.pem jetson-a/gone.pem"),
+			 0);
 	sign(ch, 3, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
 	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
 	ck_assert_uint_eq(m->error.status, 404);
 	next_report(6, 404);
-	ck_assert_int_eq(check_sh(store, "mv jetson-a/gone.pem jetson-a/tegrasign/rsa_priv.pem"), 0);
+	ck_assert_int_eq(check_sh(store, "mv jetson-a/gone.pem jetson-a/tegrasign/rsa_priv.pem"),
+			 0);
 	close(ch);
 	stop_keyd();
 }
