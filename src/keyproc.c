@@ -32,6 +32,7 @@ static struct {
 	uint32_t generation;
 	uint64_t spawned_ms;
 	int failures; /* deaths before READY in a row */
+	int reading;  /* in chan_cb */
 	uint64_t restarts, keys_cached, signatures, errors;
 } kp = {.chan = -1};
 
@@ -160,14 +161,18 @@ chan_cb(evutil_socket_t fd, short what, void *arg)
 			drop_chan(); /* exiting: SIGCHLD tells the rest */
 			break;
 		}
+		kp.reading = 1;
 		on_record(m);
+		kp.reading = 0;
 	}
 }
 
 void
 keyproc_drain(void)
 {
-	if (kp.chan >= 0)
+	/* not from inside a report (a report can end a job, and its record
+	 * drains): the outer read goes on with the rest */
+	if (kp.chan >= 0 && !kp.reading)
 		chan_cb(kp.chan, EV_READ, NULL);
 }
 

@@ -65,6 +65,7 @@ struct worker {
 	char progress[PROTO_TEXT_MAX];
 	uint64_t job_start_ms;
 	int aborted; /* the pool answered the job itself (crash, timeout) */
+	int audited; /* the job's audit record is written: later key reports get their own */
 	/* what the worker reported for the audit trail */
 	char key_sha256[65];
 	json_t *audit_signed;
@@ -292,6 +293,7 @@ audit_job_end(struct worker *w, int status, const char *result)
 		};
 		audit_record(&aj);
 	}
+	w->audited = 1;
 	json_decref(w->audit_signed);
 	json_decref(w->audit_extra);
 	w->audit_signed = w->audit_extra = NULL;
@@ -520,7 +522,7 @@ job_begins(struct worker *w, const struct pool_job *job)
 
 	record_job(&w->rec, next_job_id++);
 	w->client_fd = job->fd;
-	w->aborted = 0;
+	w->aborted = w->audited = 0;
 	w->job_start_ms = util_now_ms();
 	w->endpoint[0] = w->selector[0] = w->progress[0] = w->identity[0] = '\0';
 	snprintf(w->peer, sizeof(w->peer), "%s", job->peer);
@@ -660,14 +662,16 @@ pool_reap(void)
 		log_info("killed processes left behind by a job");
 }
 
-/* The busy worker whose job is job_id, or NULL. */
+/* The worker whose job is job_id while that job's audit record is not
+ * written yet (its DONE may already be in: the record is written after
+ * the reports are drained), or NULL. */
 static struct worker *
 job_worker(uint64_t job_id)
 {
 	struct worker *w;
 
 	TAILQ_FOREACH(w, &workers, entry)
-		if (record_busy(w->rec.phase) && w->rec.job_id == job_id && !w->aborted)
+		if (w->rec.job_id == job_id && w->rec.phase != RECORD_STARTING && !w->audited)
 			return w;
 	return NULL;
 }
@@ -700,7 +704,7 @@ pool_key_report(const struct keyproto_report *r)
 
 	if (r->op == 0) {
 		/* the worker sent the key process a malformed record */
-		if (w != NULL)
+		if (w != NULL && record_busy(w->rec.phase) && !w->aborted)
 			worker_fail(w, "malformed record to the key process");
 		return;
 	}

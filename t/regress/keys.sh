@@ -10,7 +10,8 @@
 # file the supervisor's grant lets the client's worker use its key.  With
 # one user for every role (not root) a worker's mount namespace hides the
 # key store.  A worker's malformed record to the key process costs its
-# job (500) and the worker, not the key process; kill -9 of the key
+# job (500) and the worker, not the key process; a stopped key process
+# costs a job its RESPONSE_TIMEOUT (504), no more; kill -9 of the key
 # process under three jobs answers each 503 with Retry-After, a new key
 # process starts, and the pool serves again.
 . "$(dirname "$0")/lib.sh"
@@ -254,6 +255,18 @@ EOC
 else
 	skip "a worker's malformed key record" "needs gcc and a plain build (LD_PRELOAD)"
 fi
+
+# --- a hung key operation is bounded by RESPONSE_TIMEOUT ------------------------------
+dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_RESPONSE_TIMEOUT=2 || exit 1
+check "the key process is ready" wait_for 10 keys_ready
+kpid=$(key_status "['pid']")
+kill -STOP "$kpid"
+a=$(fresh hung.mender small.mender)
+check_eq "the key process stopped: the job ends at RESPONSE_TIMEOUT (504)" 504 "$(sign demo "$a")"
+kill -CONT "$kpid"
+check "  ... no worker is left stuck" wait_for 20 pool_settled
+a=$(fresh unhung.mender small.mender)
+check_eq "  ... and once it runs again, jobs sign" 200 "$(sign demo "$a")"
 
 # --- kill -9 of the key process under load ----------------------------------------------
 # The key process is stopped first: the three jobs handed out meanwhile
