@@ -34,6 +34,10 @@ static struct {
 	int failures; /* deaths before READY in a row */
 	int reading;  /* in chan_cb */
 	uint64_t restarts, keys_cached, signatures, errors;
+	/* the settings it was forked with: a SIGHUP that changes them
+	 * replaces it */
+	char *keyfile_uri;
+	long long key_cache_ttl, sign_threads;
 } kp = {.chan = -1};
 
 static void chan_cb(evutil_socket_t fd, short what, void *arg);
@@ -53,6 +57,10 @@ spawn(void)
 	kp.pid = pid;
 	kp.chan = chan;
 	kp.ready = 0;
+	free(kp.keyfile_uri);
+	kp.keyfile_uri = kp.cfg->keyfile_uri ? xstrdup(kp.cfg->keyfile_uri) : NULL;
+	kp.key_cache_ttl = kp.cfg->key_cache_ttl;
+	kp.sign_threads = kp.cfg->sign_threads;
 	kp.spawned_ms = util_now_ms();
 	util_set_nonblock(chan, 1);
 	kp.ev_chan = event_new(kp.base, chan, EV_READ | EV_PERSIST, chan_cb, NULL);
@@ -273,10 +281,31 @@ keyproc_pid(void)
 	return kp.pid;
 }
 
+/* 1 when the settings the key process reads differ from its own. */
+static int
+settings_changed(void)
+{
+	const char *uri = kp.cfg->keyfile_uri;
+
+	return kp.key_cache_ttl != kp.cfg->key_cache_ttl ||
+	       kp.sign_threads != kp.cfg->sign_threads ||
+	       (uri == NULL) != (kp.keyfile_uri == NULL) ||
+	       (uri != NULL && strcmp(uri, kp.keyfile_uri) != 0);
+}
+
 void
 keyproc_hup(void)
 {
-	if (kp.pid > 0 && kill(kp.pid, SIGHUP) < 0)
+	if (kp.pid <= 0)
+		return;
+	if (settings_changed()) {
+		/* forked again with them (its jobs in flight answer 503) */
+		log_info("SIGHUP: the key store settings changed: replacing the key process");
+		if (kill(kp.pid, SIGTERM) < 0)
+			log_warnx("SIGTERM to the key process: %s", strerror(errno));
+		return;
+	}
+	if (kill(kp.pid, SIGHUP) < 0)
 		log_warnx("SIGHUP to the key process: %s", strerror(errno));
 }
 

@@ -6,7 +6,8 @@
 # mender-artifact with the public key), listed in the job's audit record
 # and counted in /status and /metrics; a changed key file signs with the
 # new key at once, a removed one is 404, an unchanged one is read once
-# (until SIGHUP), and with KEY_CACHE_TTL=0 once per job; with a tokens
+# (until SIGHUP), and with KEY_CACHE_TTL=0 once per job (a SIGHUP that
+# changes it replaces the key process); with a tokens
 # file the supervisor's grant lets the client's worker use its key.  With
 # one user for every role (not root) a worker's mount namespace hides the
 # key store.  A worker's malformed record to the key process costs its
@@ -153,6 +154,28 @@ for n in 1 2 3; do
 done
 check_eq "KEY_CACHE_TTL=0: three jobs signed" "200 200 200" "$(cat "$T/code1") $(cat "$T/code2") $(cat "$T/code3")"
 check_eq "  ... the key read three times" 3 "$(loads demo/mender/private.key)"
+
+# --- SIGHUP with new key settings replaces the key process -----------------------------
+printf 'DIGSIGSERVER_KEY_CACHE_TTL=60\n' >"$T/conf"
+printf '#!/bin/sh\nexec %s --config %s "$@"\n' "$DSS" "$T/conf" >"$T/with-conf"
+chmod 0755 "$T/with-conf"
+_dss=$DSS
+DSS=$T/with-conf
+dss_start DIGSIGSERVER_WORKERS=2 || exit 1
+DSS=$_dss
+check "the key process is ready" wait_for 10 keys_ready
+kpid=$(key_status "['pid']")
+printf 'DIGSIGSERVER_KEY_CACHE_TTL=0\n' >"$T/conf"
+kill -HUP "$DSS_PID"
+new_keys() { [ "$(status_field "d['keys']['state'] == 'ready' and d['keys']['pid'] != $kpid")" = True ]; }
+check "SIGHUP with a new KEY_CACHE_TTL: a new key process" wait_for 10 new_keys
+log_mark
+for n in 1 2; do
+	a=$(fresh hupttl$n.mender small.mender)
+	sign demo "$a" >"$T/code$n"
+done
+check_eq "  ... which signs" "200 200" "$(cat "$T/code1") $(cat "$T/code2")"
+check_eq "  ... with the new setting (the key read for each job)" 2 "$(loads demo/mender/private.key)"
 
 # --- grants from the tokens file ---------------------------------------------------
 tok=s3cr3t
