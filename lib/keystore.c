@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -390,25 +391,27 @@ struct ks_who {
 	int ngroups;
 };
 
+/* Whose access: user (the key process's when running as root), else
+ * this process's. */
 static void
-ks_who_init(const struct config *cfg, struct ks_who *w)
+ks_who_init(const char *user, struct ks_who *w)
 {
 	struct passwd *pw;
 
 	memset(w, 0, sizeof(*w));
 	w->as_process = 1;
 	w->name = "this process";
-	if (geteuid() != 0 || cfg->user == NULL)
+	if (geteuid() != 0 || user == NULL)
 		return;
-	if ((pw = getpwnam(cfg->user)) == NULL || pw->pw_uid == 0) {
+	if ((pw = getpwnam(user)) == NULL || pw->pw_uid == 0) {
 		w->name = "root (the service user does not exist or is root)";
 		return;
 	}
 	w->as_process = 0;
-	w->name = cfg->user;
+	w->name = user;
 	w->uid = pw->pw_uid;
 	w->ngroups = (int)(sizeof(w->groups) / sizeof(w->groups[0]));
-	if (getgrouplist(cfg->user, pw->pw_gid, w->groups, &w->ngroups) < 0)
+	if (getgrouplist(user, pw->pw_gid, w->groups, &w->ngroups) < 0)
 		w->ngroups = (int)(sizeof(w->groups) / sizeof(w->groups[0]));
 }
 
@@ -568,9 +571,101 @@ ks_check_access(const struct config *cfg, FILE *report)
 	if (s.is_s3) {
 		rc = ks_check_s3_store(cfg, &s, report);
 	} else {
-		ks_who_init(cfg, &w);
+		ks_who_init(cfg->key_user, &w);
 		rc = ks_check_file_store(&s, &w, report);
 	}
 	ks_store_free(&s);
 	return rc;
+}
+
+/* 1 when w can open path for reading: every ancestor searchable, the
+ * file readable. */
+static int
+ks_who_reaches(const struct ks_who *w, const char *path)
+{
+	char *p = xstrdup(path);
+	struct stat st;
+	int ok = 1;
+
+	for (char *slash = strchr(p + 1, '/'); slash != NULL && ok; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		ok = stat(p, &st) == 0 && ks_who_can(w, p, &st, 1);
+		*slash = '/';
+	}
+	ok = ok && stat(p, &st) == 0 && ks_who_can(w, p, &st, 4);
+	free(p);
+	return ok;
+}
+
+/* 1 when tag is one of the NULL-terminated list. */
+static int
+ks_tag_listed(const char *const *tags, const char *tag)
+{
+	for (; tags != NULL && *tags != NULL; tags++)
+		if (strcmp(*tags, tag) == 0)
+			return 1;
+	return 0;
+}
+
+/* Report every key file under root (<selector>/<tag>/<file>) that w can
+ * read but should not (its tag is not in allowed); the count. */
+static int
+ks_check_hidden(const struct ks_who *w, const char *root, const char *const *allowed,
+		FILE *report)
+{
+	char pattern[PATH_MAX];
+	glob_t g;
+	int bad = 0;
+
+	if (snprintf(pattern, sizeof(pattern), "%s/*/*/*", root) >= (int)sizeof(pattern) ||
+	    glob(pattern, 0, NULL, &g) != 0)
+		return 0;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *path = g.gl_pathv[i], *file = strrchr(path, '/');
+		char tag[KS_SELECTOR_MAX + 1];
+		const char *t = file - 1;
+		struct stat st;
+
+		while (t > path && *t != '/')
+			t--;
+		snprintf(tag, sizeof(tag), "%.*s", (int)(file - t - 1), t + 1);
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || ks_tag_listed(allowed, tag))
+			continue;
+		if (ks_who_reaches(w, path)) {
+			fprintf(report, "error: %s is readable by the workers' user %s\n", path,
+				w->name);
+			bad++;
+		}
+	}
+	globfree(&g);
+	return bad;
+}
+
+int
+ks_check_separation(const struct config *cfg, const char *const *worker_tags, FILE *report)
+{
+	char err[256];
+	struct ks_store s;
+	struct ks_who w;
+	int bad;
+
+	if (geteuid() != 0) {
+		fprintf(report, "# note: not started as root: the key process and the workers share "
+				"a user, so keys are not separated from the workers\n");
+		return 0;
+	}
+	if (ks_store_parse(cfg->keyfile_uri, &s, err, sizeof(err)) < 0)
+		return -1; /* ks_check_access said why */
+	if (s.is_s3) {
+		ks_store_free(&s);
+		return 0; /* the workers get no S3 credentials for keys: nothing to check here */
+	}
+	ks_who_init(cfg->user, &w);
+	bad = w.as_process ? 0 : ks_check_hidden(&w, s.root, worker_tags, report);
+	if (bad == 0 && !w.as_process)
+		fprintf(report, "key store %s: no key file the key process alone holds is readable "
+				"by %s\n",
+			s.root, w.name);
+	ks_store_free(&s);
+	return bad ? -1 : 0;
 }

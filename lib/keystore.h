@@ -66,11 +66,19 @@ int ks_key_location(const char *store_uri, const char *selector, const char *tag
 /* 0 if uri is a usable store URI (file:///abs, /abs, s3://bucket[/prefix]). */
 int ks_store_uri_valid(const char *uri, char *err, size_t errlen);
 /*
- * For --check-config: check that the service user (cfg->user when running
- * as root, else this process) can reach and read the store, report one line
+ * For --check-config: check that the key process's user (cfg->key_user
+ * when running as root, else this process) can reach and read the store, report one line
  * per finding to report (warning: key files readable by group or others),
  * and for s3:// that listing the prefix answers.  0 when usable, else -1.
  */
 int ks_check_access(const struct config *cfg, FILE *report);
+/*
+ * For --check-config when running as root: check that the workers' user
+ * (cfg->user) can read no key file of a file:// store, except those of
+ * the tags in worker_tags (NULL-terminated: the signers that still read
+ * their own keys), one error line per file it can read.  Not as root: a
+ * note that keys are not separated.  0 when separated, else -1.
+ */
+int ks_check_separation(const struct config *cfg, const char *const *worker_tags, FILE *report);
 
 #endif

@@ -10,6 +10,8 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 
 #include "pkey.h"
 #include "util.h"
@@ -21,19 +23,13 @@ struct mender_key {
 	char desc[32];
 };
 
-int
-mender_key_load(const void *pem, size_t len, struct mender_key **out, char *err, size_t errlen)
+/* Check the key's kind and fill in what its signatures look like; 0, or
+ * -1 with a reason (k is freed). */
+static int
+classify(struct mender_key *k, char *err, size_t errlen)
 {
-	EVP_PKEY *pkey;
-	struct mender_key *k;
+	EVP_PKEY *pkey = k->pkey;
 
-	*out = NULL;
-	if ((pkey = pkey_load_private(pem, len)) == NULL) {
-		snprintf(err, errlen, "key is not an unencrypted private key");
-		return -1;
-	}
-	k = xcalloc(1, sizeof(*k));
-	k->pkey = pkey;
 	if (EVP_PKEY_get_id(pkey) == EVP_PKEY_RSA) {
 		int bytes = EVP_PKEY_get_size(pkey);
 
@@ -57,6 +53,46 @@ mender_key_load(const void *pem, size_t len, struct mender_key **out, char *err,
 		mender_key_free(k);
 		return -1;
 	}
+	return 0;
+}
+
+int
+mender_key_load(const void *pem, size_t len, struct mender_key **out, char *err, size_t errlen)
+{
+	EVP_PKEY *pkey;
+	struct mender_key *k;
+
+	*out = NULL;
+	if ((pkey = pkey_load_private(pem, len)) == NULL) {
+		snprintf(err, errlen, "key is not an unencrypted private key");
+		return -1;
+	}
+	k = xcalloc(1, sizeof(*k));
+	k->pkey = pkey;
+	if (classify(k, err, errlen) < 0)
+		return -1;
+	*out = k;
+	return 0;
+}
+
+int
+mender_key_from_public(const unsigned char *der, size_t len, struct mender_key **out, char *err,
+		       size_t errlen)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)len);
+	struct mender_key *k;
+
+	*out = NULL;
+	if (pkey == NULL || p != der + len) {
+		EVP_PKEY_free(pkey);
+		snprintf(err, errlen, "not a DER public key");
+		return -1;
+	}
+	k = xcalloc(1, sizeof(*k));
+	k->pkey = pkey;
+	if (classify(k, err, errlen) < 0)
+		return -1;
 	*out = k;
 	return 0;
 }
@@ -134,25 +170,20 @@ out:
 	return rc;
 }
 
-int
-mender_sign(const struct mender_key *k, const void *msg, size_t len, char **sig, size_t *siglen,
-	    char *err, size_t errlen)
+/* The signature as OpenSSL makes it (DER for ECDSA) as mender wants it
+ * into *sig: base64 of the RSA signature or of r||s; 0 or -1. */
+static int
+encode(const struct mender_key *k, const unsigned char *der, size_t derlen, char **sig,
+       size_t *siglen, char *err, size_t errlen)
 {
-	unsigned char *der = NULL, raw[64];
-	const unsigned char *bin;
-	size_t derlen = 0, binlen;
-	int rc = -1;
+	unsigned char raw[64];
+	const unsigned char *bin = der;
+	size_t binlen = derlen;
 
-	*sig = NULL;
-	*siglen = 0;
-	if (sign_der(k, msg, len, &der, &derlen, err, errlen) < 0)
-		goto out;
-	bin = der;
-	binlen = derlen;
 	if (k->is_ec) {
 		if (ecdsa_raw(der, derlen, raw) < 0) {
 			snprintf(err, errlen, "bad ECDSA signature");
-			goto out;
+			return -1;
 		}
 		bin = raw;
 		binlen = 64;
@@ -164,10 +195,41 @@ mender_sign(const struct mender_key *k, const void *msg, size_t len, char **sig,
 		free(*sig);
 		*sig = NULL;
 		*siglen = 0;
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
+	return 0;
+}
+
+int
+mender_sign(const struct mender_key *k, const void *msg, size_t len, char **sig, size_t *siglen,
+	    char *err, size_t errlen)
+{
+	unsigned char *der = NULL;
+	size_t derlen = 0;
+	int rc = -1;
+
+	*sig = NULL;
+	*siglen = 0;
+	if (sign_der(k, msg, len, &der, &derlen, err, errlen) == 0)
+		rc = encode(k, der, derlen, sig, siglen, err, errlen);
 	free(der);
 	return rc;
+}
+
+int
+mender_sign_with(const struct mender_key *k, mender_sign_fn fn, void *arg, const void *msg,
+		 size_t len, char **sig, size_t *siglen, char *err, size_t errlen)
+{
+	unsigned char digest[32], der[1024];
+	size_t derlen = sizeof(der);
+
+	*sig = NULL;
+	*siglen = 0;
+	if (SHA256(msg, len, digest) == NULL) {
+		snprintf(err, errlen, "SHA-256 failed");
+		return -1;
+	}
+	if (fn(arg, k->is_ec, digest, der, &derlen, err, errlen) != 0)
+		return -1;
+	return encode(k, der, derlen, sig, siglen, err, errlen);
 }

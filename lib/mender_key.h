@@ -17,6 +17,10 @@ struct mender_key;
  * are refused, never prompted for.  0, or -1 with a reason.
  */
 int mender_key_load(const void *pem, size_t len, struct mender_key **key, char *err, size_t errlen);
+/* A key known by its public half only (DER SubjectPublicKeyInfo), of the
+ * same two kinds; its signatures are made elsewhere (mender_sign_with). */
+int mender_key_from_public(const unsigned char *der, size_t len, struct mender_key **key,
+			   char *err, size_t errlen);
 void mender_key_free(struct mender_key *key);
 /* Length of the base64 manifest.sig this key makes. */
 size_t mender_key_sig_len(const struct mender_key *key);
@@ -32,5 +36,17 @@ int mender_key_fingerprint(const struct mender_key *key, char out[65]);
  */
 int mender_sign(const struct mender_key *key, const void *msg, size_t len, char **sig,
 		size_t *siglen, char *err, size_t errlen);
+
+/*
+ * Makes the signature of a SHA-256 digest with the private half of a key:
+ * RSA PKCS#1 v1.5, or ECDSA (ecdsa set) in DER, into sig (room for
+ * *siglen bytes, the length made on return).  0, or nonzero with err.
+ */
+typedef int (*mender_sign_fn)(void *arg, int ecdsa, const unsigned char digest[32],
+			      unsigned char *sig, size_t *siglen, char *err, size_t errlen);
+/* mender_sign with the signature made by fn (the key process); the same
+ * bytes as mender_sign for the same key (RSA) and format (ECDSA). */
+int mender_sign_with(const struct mender_key *key, mender_sign_fn fn, void *arg, const void *msg,
+		     size_t len, char **sig, size_t *siglen, char *err, size_t errlen);
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "uri.h"
 #include "util.h"
 
 extern char **environ;
@@ -177,6 +178,27 @@ null_stdin(void)
 	}
 }
 
+/*
+ * Child: one user for every role, so file permissions cannot keep the
+ * key store from this one: cover it (file:// only; an s3:// store is
+ * reached with credentials, not paths).  A failure is logged by the
+ * first child only (user namespaces disabled: the same for every one).
+ */
+static void
+hide_keys(const struct proc_ctx *ctx)
+{
+	const char *root = NULL;
+	enum uri_kind kind = uri_scheme(ctx->cfg->keyfile_uri, &root);
+	char err[256];
+
+	if (kind != URI_FILE && kind != URI_PATH)
+		return;
+	if (priv_hide_store(root, ctx->keep_tags, err, sizeof(err)) == 0)
+		log_debug("key store %s hidden from this process", root);
+	else if (ctx->generation == 1)
+		log_warnx("%s: the workers are not kept from the keys", err);
+}
+
 /* The child side of proc_spawn. */
 static void __attribute__((noreturn))
 become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
@@ -187,6 +209,8 @@ become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 	reset_signals();
 	place_fds(chan, ctx);
 	null_stdin();
+	if (role->hide_keys && !ctx->user->valid)
+		hide_keys(ctx);
 	if (role->drop_privileges) {
 		priv_drop(ctx->user);
 		if (!ctx->user->valid)

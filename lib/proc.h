@@ -43,11 +43,16 @@ struct proc_ctx {
 	uint32_t generation;	      /* its number: every record it sends carries it */
 	struct proc_fd fds[PROC_FDS_MAX];
 	int nfds;
+	/* hide_keys roles: the key tags it may still read (priv_hide_store) */
+	const char *const *keep_tags;
 };
 
 struct proc_role {
 	const char *name;    /* "worker": its log tag and process title */
 	int drop_privileges; /* become ctx->user before main */
+	/* Not started as root (one user for every role): cover a file://
+	 * key store in its mount namespace (privdrop.h) */
+	int hide_keys;
 	/* Its main loop, on PROTO_CHANNEL_FD; NULL for the supervisor, which
 	 * is the parent and never forked. */
 	void (*main)(const struct proc_ctx *ctx) __attribute__((noreturn));

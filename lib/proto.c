@@ -1,7 +1,8 @@
 /*
  * proto.c: sending and receiving the records of proto.h, with the client
  * socket passed as SCM_RIGHTS ancillary data.  Everything about fd passing
- * lives here.
+ * lives here: the key channel's records (keyproto.h) go through
+ * proto_sendmsg and proto_recvmsg too.
  */
 #include "proto.h"
 
@@ -28,6 +29,8 @@ proto_size(uint32_t type)
 		return sizeof(struct proto_done);
 	case PROTO_AUDIT:
 		return sizeof(struct proto_audit);
+	case PROTO_KEYCHAN:
+		return sizeof(struct proto_keychan);
 	}
 	return 0;
 }
@@ -79,30 +82,21 @@ proto_init(union proto_msg *msg, uint32_t type, uint32_t generation, uint64_t jo
 }
 
 int
-proto_send(int sock, const union proto_msg *msg, int fd)
+proto_sendmsg(int sock, const struct iovec *iov, int iovcnt, int fd)
 {
 	struct msghdr mh;
-	struct iovec iov[2];
-	struct proto_hdr hdr = msg->hdr;
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} cmsgbuf;
-	size_t size = wire_size(msg);
+	size_t size = 0;
 	ssize_t n;
 
-	if (size == 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	hdr.size = (uint32_t)size;
 	memset(&mh, 0, sizeof(mh));
-	iov[0].iov_base = &hdr;
-	iov[0].iov_len = sizeof(hdr);
-	iov[1].iov_base = (char *)msg + sizeof(hdr);
-	iov[1].iov_len = size - sizeof(hdr);
-	mh.msg_iov = iov;
-	mh.msg_iovlen = 2;
+	for (int i = 0; i < iovcnt; i++)
+		size += iov[i].iov_len;
+	mh.msg_iov = (struct iovec *)iov;
+	mh.msg_iovlen = (size_t)iovcnt;
 	if (fd >= 0) {
 		struct cmsghdr *cm;
 
@@ -125,6 +119,25 @@ proto_send(int sock, const union proto_msg *msg, int fd)
 		return -1;
 	}
 	return 0;
+}
+
+int
+proto_send(int sock, const union proto_msg *msg, int fd)
+{
+	struct iovec iov[2];
+	struct proto_hdr hdr = msg->hdr;
+	size_t size = wire_size(msg);
+
+	if (size == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	hdr.size = (uint32_t)size;
+	iov[0].iov_base = &hdr;
+	iov[0].iov_len = sizeof(hdr);
+	iov[1].iov_base = (char *)msg + sizeof(hdr);
+	iov[1].iov_len = size - sizeof(hdr);
+	return proto_sendmsg(sock, iov, 2, fd);
 }
 
 /* Check that a fixed char array holds a NUL-terminated string. */
@@ -189,8 +202,8 @@ take_fds(struct msghdr *mh, int *got)
 	return more;
 }
 
-int
-proto_recv(int sock, union proto_msg *msg, int *fd)
+ssize_t
+proto_recvmsg(int sock, void *buf, size_t len, int *fd)
 {
 	struct msghdr mh;
 	struct iovec iov;
@@ -203,8 +216,8 @@ proto_recv(int sock, union proto_msg *msg, int *fd)
 
 	*fd = -1;
 	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = msg;
-	iov.iov_len = sizeof(*msg);
+	iov.iov_base = buf;
+	iov.iov_len = len;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cmsgbuf.buf;
@@ -217,16 +230,32 @@ proto_recv(int sock, union proto_msg *msg, int *fd)
 	bad = take_fds(&mh, &got);
 	if (n == 0 && got < 0)
 		return 0;
-	if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof(struct proto_hdr) ||
-	    proto_size(msg->hdr.type) == 0 || msg->hdr.size != (size_t)n ||
-	    (size_t)n < fixed_size(msg->hdr.type) || wire_size(msg) != (size_t)n ||
-	    proto_check(msg) < 0 ||
-	    (got >= 0 && msg->hdr.type != PROTO_JOB)) {
+	if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n == 0) {
 		if (got >= 0)
 			close(got);
 		errno = EPROTO;
 		return -1;
 	}
 	*fd = got;
+	return n;
+}
+
+int
+proto_recv(int sock, union proto_msg *msg, int *fd)
+{
+	ssize_t n = proto_recvmsg(sock, msg, sizeof(*msg), fd);
+
+	if (n <= 0)
+		return (int)n;
+	if ((size_t)n < sizeof(struct proto_hdr) || proto_size(msg->hdr.type) == 0 ||
+	    msg->hdr.size != (size_t)n || (size_t)n < fixed_size(msg->hdr.type) ||
+	    wire_size(msg) != (size_t)n || proto_check(msg) < 0 ||
+	    (*fd >= 0 && msg->hdr.type != PROTO_JOB && msg->hdr.type != PROTO_KEYCHAN)) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		errno = EPROTO;
+		return -1;
+	}
 	return 1;
 }

@@ -10,6 +10,9 @@
  *
  *   supervisor -> worker   PROTO_JOB       the route, the request bytes read so
  *                                          far + the client socket (SCM_RIGHTS)
+ *                          PROTO_KEYCHAN   right after it: the job's channel to
+ *                                          the key process (keyproto.h), when
+ *                                          one could be made (SCM_RIGHTS)
  *   worker -> supervisor   PROTO_READY     forked, privileges dropped, idle
  *                          PROTO_STARTED   endpoint and key selector known
  *                          PROTO_PROGRESS  a short text for /status
@@ -41,6 +44,7 @@ enum proto_type {
 	PROTO_RESPONDING,
 	PROTO_DONE,
 	PROTO_AUDIT,
+	PROTO_KEYCHAN,
 };
 
 struct proto_hdr {
@@ -57,6 +61,10 @@ struct proto_job {
 	uint32_t route; /* the signer the supervisor chose (route.h) */
 	uint32_t prefix_len;
 	char prefix[PROTO_PREFIX_MAX];
+};
+
+struct proto_keychan {
+	struct proto_hdr hdr;
 };
 
 struct proto_ready {
@@ -100,6 +108,7 @@ union proto_msg {
 	struct proto_responding responding;
 	struct proto_done done;
 	struct proto_audit audit;
+	struct proto_keychan keychan;
 };
 
 /* The largest size a record of this type can have; 0 for an unknown type.
@@ -112,10 +121,24 @@ void proto_init(union proto_msg *msg, uint32_t type, uint32_t generation, uint64
 int proto_send(int sock, const union proto_msg *msg, int fd);
 /*
  * Receive one record into msg and check it: a known type, the exact size,
- * NUL-terminated strings, at most one passed fd (into *fd, else -1).
+ * NUL-terminated strings, at most one passed fd (into *fd, else -1),
+ * and only with JOB or KEYCHAN.
  * Returns 1 for a record, 0 at end of stream, -1 on error or a bad record
  * (errno EPROTO; any fd received is closed).
  */
 int proto_recv(int sock, union proto_msg *msg, int *fd);
+
+struct iovec;
+/*
+ * The fd passing under proto_send and proto_recv, for any record format
+ * (keyproto.h uses them too).  proto_sendmsg sends the iovecs as one
+ * datagram, with fd as SCM_RIGHTS when fd >= 0; 0, or -1 (EMSGSIZE when
+ * short).  proto_recvmsg receives one datagram of at most len bytes: its
+ * length, 0 at end of stream, or -1 (EPROTO: truncated, empty, or more
+ * than one descriptor, every descriptor closed); the one passed
+ * descriptor in *fd (close-on-exec), else -1.
+ */
+int proto_sendmsg(int sock, const struct iovec *iov, int iovcnt, int fd);
+ssize_t proto_recvmsg(int sock, void *buf, size_t len, int *fd);
 
 #endif

@@ -226,6 +226,12 @@ tokens_allows_selector(const struct token_client *c, const char *selector)
 	return glob_list_match(c->selectors, selector);
 }
 
+const char *
+tokens_selectors(const struct token_client *c)
+{
+	return c->selectors;
+}
+
 void
 tokens_set_current(struct tokens *t)
 {

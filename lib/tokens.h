@@ -32,6 +32,9 @@ const struct token_client *tokens_by_subject(const struct tokens *t, const char 
 const char *tokens_name(const struct token_client *c);
 int tokens_allows_endpoint(const struct token_client *c, const char *endpoint);
 int tokens_allows_selector(const struct token_client *c, const char *selector);
+/* The client's selector globs as its line has them ("jetson-*,imx8-*"):
+ * the supervisor passes them to the key process with each job's grant. */
+const char *tokens_selectors(const struct token_client *c);
 
 /* The table in force (set by the supervisor, inherited by workers). */
 void tokens_set_current(struct tokens *t);

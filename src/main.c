@@ -20,6 +20,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "keyd.h"
 #include "keystore.h"
 #include "log.h"
 #include "options.h"
@@ -233,6 +234,8 @@ check_config(const struct config *cfg, const struct priv_user *user)
 		printf("# warning: %s\n", conf_warning(cfg));
 	if (ks_check_access(cfg, stdout) < 0)
 		ok = 0;
+	else if (ks_check_separation(cfg, keyd_worker_tags(), stdout) < 0)
+		ok = 0;
 	printf("# configuration %s\n", ok ? "OK" : "has errors");
 	return ok ? 0 : 1;
 }
@@ -241,7 +244,7 @@ int
 main(int argc, char **argv)
 {
 	static struct config cfg;
-	static struct priv_user user;
+	static struct priv_user user, key_user;
 	enum action act;
 	char err[512];
 	int rc;
@@ -256,8 +259,15 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_init("digsigserver", cfg.log_level, cfg.syslog);
-	if (priv_lookup(cfg.user, &user, err, sizeof(err)) < 0) {
+	if (priv_lookup(cfg.user, &user, err, sizeof(err)) < 0 ||
+	    priv_lookup(cfg.key_user, &key_user, err, sizeof(err)) < 0) {
 		fprintf(stderr, "digsigserver: %s\n", err);
+		return 1;
+	}
+	if (user.valid && key_user.valid && user.uid == key_user.uid) {
+		fprintf(stderr, "digsigserver: DIGSIGSERVER_KEY_USER must not be the workers' user "
+				"(%s): the workers must not read the keys\n",
+			cfg.user);
 		return 1;
 	}
 	if (act == CHECK_CONFIG)
@@ -272,5 +282,5 @@ main(int argc, char **argv)
 		log_warnx("%s", conf_warning(&cfg));
 	fit_connections(&cfg);
 	proc_title("%s", roles[ROLE_SUPERVISOR].name);
-	return supervisor_run(&cfg, &user);
+	return supervisor_run(&cfg, &user, &key_user);
 }

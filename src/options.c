@@ -80,6 +80,10 @@ options_reload(struct config *cfg)
 	if (strcmp(fresh.user ? fresh.user : "", cfg->user ? cfg->user : "") != 0)
 		log_warnx("a user change needs a restart; keeping %s", cfg->user ? cfg->user : "-");
 	keep_string(&fresh.user, cfg->user);
+	if (strcmp(fresh.key_user ? fresh.key_user : "", cfg->key_user ? cfg->key_user : "") != 0)
+		log_warnx("a key user change needs a restart; keeping %s",
+			  cfg->key_user ? cfg->key_user : "-");
+	keep_string(&fresh.key_user, cfg->key_user);
 	conf_free(cfg);
 	*cfg = fresh;
 	log_set_level(cfg->log_level);

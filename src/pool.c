@@ -36,6 +36,8 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "keyd.h"
+#include "keyproc.h"
 #include "log.h"
 #include "proto.h"
 #include "reaper.h"
@@ -63,6 +65,7 @@ struct worker {
 	char progress[PROTO_TEXT_MAX];
 	uint64_t job_start_ms;
 	int aborted; /* the pool answered the job itself (crash, timeout) */
+	int audited; /* the job's audit record is written: later key reports get their own */
 	/* what the worker reported for the audit trail */
 	char key_sha256[65];
 	json_t *audit_signed;
@@ -73,6 +76,9 @@ struct worker {
 
 /* Most audit record bytes kept per job (the rest is counted, not kept). */
 #define AUDIT_JOB_MAX (1u << 20)
+/* Most key operations listed in one job's record (module signing makes
+ * one per module; past this they are counted as omitted). */
+#define KEY_OPS_KEPT 10000
 /* Time allowed to write the pool's own answer (500, 504). */
 #define POOL_WRITE_TIMEOUT_MS 1000
 
@@ -127,7 +133,10 @@ pool_busy(void)
 static int
 spawn(void)
 {
-	struct proc_ctx ctx = {.cfg = cfg, .user = user, .generation = next_generation++};
+	struct proc_ctx ctx = {.cfg = cfg,
+			       .user = user,
+			       .generation = next_generation++,
+			       .keep_tags = keyd_worker_tags()};
 	struct worker *w;
 	int chan;
 	pid_t pid = proc_spawn(&roles[ROLE_WORKER], &ctx, &chan);
@@ -243,6 +252,8 @@ is_worker(pid_t pid, void *arg)
 	struct worker *w;
 
 	(void)arg;
+	if (pid == keyproc_pid())
+		return 1; /* spared too: it is no job's leftover */
 	TAILQ_FOREACH(w, &workers, entry)
 		if (w->pid == pid)
 			return 1;
@@ -254,6 +265,9 @@ is_worker(pid_t pid, void *arg)
 static void
 audit_job_end(struct worker *w, int status, const char *result)
 {
+	/* the key process reports a signature before the worker has it:
+	 * every report of this job is in its channel by now */
+	keyproc_drain();
 	if (w->audit_omitted > 0) {
 		if (w->audit_extra == NULL)
 			w->audit_extra = json_object();
@@ -279,6 +293,7 @@ audit_job_end(struct worker *w, int status, const char *result)
 		};
 		audit_record(&aj);
 	}
+	w->audited = 1;
 	json_decref(w->audit_signed);
 	json_decref(w->audit_extra);
 	w->audit_signed = w->audit_extra = NULL;
@@ -307,6 +322,8 @@ audit_merge(struct worker *w, const char *text)
 	}
 	w->audit_bytes += strlen(text);
 	json_object_foreach(o, k, v) {
+		if (strcmp(k, "key_operations") == 0)
+			continue; /* the key process's to say, never the worker's */
 		if (strcmp(k, "key_sha256") == 0 && json_is_string(v)) {
 			snprintf(w->key_sha256, sizeof(w->key_sha256), "%s", json_string_value(v));
 		} else if (strcmp(k, "signed") == 0 && json_is_array(v)) {
@@ -505,13 +522,29 @@ job_begins(struct worker *w, const struct pool_job *job)
 
 	record_job(&w->rec, next_job_id++);
 	w->client_fd = job->fd;
-	w->aborted = 0;
+	w->aborted = w->audited = 0;
 	w->job_start_ms = util_now_ms();
 	w->endpoint[0] = w->selector[0] = w->progress[0] = w->identity[0] = '\0';
 	snprintf(w->peer, sizeof(w->peer), "%s", job->peer);
 	snprintf(w->path, sizeof(w->path), "%s", job->path);
 	evtimer_add(w->ev_timer, &tv);
 	stat_jobs++;
+}
+
+/* Right after the JOB: the job's key channel, granted to its endpoint
+ * and client (keyproc.h); 0 or -1. */
+static int
+send_keychan(struct worker *w, const struct pool_job *job)
+{
+	union proto_msg m;
+	int kfd = keyproc_grant(next_job_id, job->endpoint, job->any_selector, job->selectors);
+	int r;
+
+	proto_init(&m, PROTO_KEYCHAN, w->rec.generation, next_job_id);
+	r = proto_send(w->chan, &m, kfd);
+	if (kfd >= 0)
+		close(kfd);
+	return r;
 }
 
 int
@@ -532,7 +565,7 @@ pool_dispatch(const struct pool_job *job)
 		m->job.route = (uint32_t)job->route;
 		m->job.prefix_len = (uint32_t)job->prefix_len;
 		memcpy(m->job.prefix, job->prefix, job->prefix_len);
-		if (proto_send(w->chan, m, job->fd) < 0) {
+		if (proto_send(w->chan, m, job->fd) < 0 || send_keychan(w, job) < 0) {
 			worker_fail(w, "cannot send it a job");
 			w->rec.phase = RECORD_EXITING;
 			continue;
@@ -609,6 +642,8 @@ pool_reap(void)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct worker *w = find_worker(pid);
 
+		if (keyproc_reaped(pid, status))
+			continue;
 		if (w == NULL) {
 			orphans = 1; /* something a job started, re-parented to us */
 			continue;
@@ -625,6 +660,77 @@ pool_reap(void)
 	 * kill it (each death may re-parent more; SIGCHLD brings us back). */
 	if (orphans && reaper_kill(is_worker, NULL, 0) > 0)
 		log_info("killed processes left behind by a job");
+}
+
+/* The worker whose job is job_id while that job's audit record is not
+ * written yet (its DONE may already be in: the record is written after
+ * the reports are drained), or NULL. */
+static struct worker *
+job_worker(uint64_t job_id)
+{
+	struct worker *w;
+
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->rec.job_id == job_id && w->rec.phase != RECORD_STARTING && !w->audited)
+			return w;
+	return NULL;
+}
+
+/* A key operation outside any job's record (its job was over): a line
+ * of its own, so that no signature goes unrecorded. */
+static void
+audit_orphan_key_op(const struct keyproto_report *r, json_t *op)
+{
+	json_t *extra = json_object();
+	struct audit_job aj = {
+		.job_id = r->hdr.id,
+		.key_sha256 = r->key_sha256,
+		.extra = extra,
+		.status = (int)r->status,
+		.result = "key-operation",
+	};
+
+	json_object_set_new(extra, "key_operations", json_pack("[O]", op));
+	audit_record(&aj);
+	json_decref(extra);
+}
+
+void
+pool_key_report(const struct keyproto_report *r)
+{
+	struct worker *w = job_worker(r->hdr.id);
+	json_t *op, *list;
+	char key[sizeof(r->key.selector) + sizeof(r->key.tag) + sizeof(r->key.file) + 2];
+
+	if (r->op == 0) {
+		/* the worker sent the key process a malformed record */
+		if (w != NULL && record_busy(w->rec.phase) && !w->aborted)
+			worker_fail(w, "malformed record to the key process");
+		return;
+	}
+	snprintf(key, sizeof(key), "%s/%s/%s", r->key.selector, r->key.tag, r->key.file);
+	op = json_pack("{s:s, s:s, s:i}", "op", keyproto_type_name(r->op), "key", key, "status",
+		       (int)r->status);
+	if (r->key_sha256[0])
+		json_object_set_new(op, "key_sha256", json_string(r->key_sha256));
+	if (r->digest[0])
+		json_object_set_new(op, "digest", json_string(r->digest));
+	if (r->reason[0])
+		json_object_set_new(op, "reason", json_string(r->reason));
+	if (w == NULL) {
+		audit_orphan_key_op(r, op);
+		json_decref(op);
+		return;
+	}
+	if (w->audit_extra == NULL)
+		w->audit_extra = json_object();
+	if ((list = json_object_get(w->audit_extra, "key_operations")) == NULL)
+		json_object_set_new(w->audit_extra, "key_operations", list = json_array());
+	if (json_array_size(list) < KEY_OPS_KEPT)
+		json_array_append(list, op);
+	else
+		w->audit_omitted++;
+	json_decref(op);
 }
 
 void

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "keyproto.h"
 #include "privdrop.h"
 #include "status.h"
 
@@ -39,6 +40,10 @@ struct pool_job {
 	const char *path;   /* for /status and the log */
 	const char *prefix; /* the bytes read so far: at least the head */
 	size_t prefix_len;
+	/* the grant of its key channel (keyproc.h) */
+	const char *endpoint;	/* the routed signer's name */
+	int any_selector;	/* no access control */
+	const char *selectors;	/* else the client's globs, or NULL: no key */
 };
 
 /* cfg and user must stay valid (a SIGHUP changes *cfg in place). */
@@ -55,6 +60,9 @@ void pool_recycle_idle(void);
 void pool_drain(void);
 /* Ask every worker to exit once idle, wait briefly, kill the rest. */
 void pool_shutdown(void);
+/* A key operation the key process reports: into its job's audit record
+ * (op 0: the job's worker sent it a malformed record and is killed). */
+void pool_key_report(const struct keyproto_report *r);
 /* Collect dead children (SIGCHLD). */
 void pool_reap(void);
 int pool_idle(void);

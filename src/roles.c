@@ -4,13 +4,16 @@
  * and the function it runs once born (proc.h).  A new kind of process
  * (the key process, which will hold the keys and sign for the workers) is
  * one more line here and its main function.  Calls nothing; names
- * worker_main (worker.h).
+ * worker_main (worker.h) and keyd_main (keys/keyd.h).
  */
 #include "roles.h"
 
+#include "keyd.h"
 #include "worker.h"
 
 const struct proc_role roles[ROLE_COUNT] = {
 	[ROLE_SUPERVISOR] = {.name = "supervisor", .drop_privileges = 0, .main = NULL},
-	[ROLE_WORKER] = {.name = "worker", .drop_privileges = 1, .main = worker_main},
+	/* drops to DIGSIGSERVER_KEY_USER: its proc_ctx names that user */
+	[ROLE_KEYS] = {.name = "keys", .drop_privileges = 1, .main = keyd_main},
+	[ROLE_WORKER] = {.name = "worker", .drop_privileges = 1, .hide_keys = 1, .main = worker_main},
 };

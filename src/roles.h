@@ -8,7 +8,7 @@
 
 #include "proc.h"
 
-enum role { ROLE_SUPERVISOR, ROLE_WORKER, ROLE_COUNT };
+enum role { ROLE_SUPERVISOR, ROLE_KEYS, ROLE_WORKER, ROLE_COUNT };
 
 extern const struct proc_role roles[ROLE_COUNT];
 

@@ -222,6 +222,21 @@ totals_json(const struct status_snapshot *s)
 	return t;
 }
 
+static json_t *
+keys_json(const struct status_keys *k)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "pid", json_integer(k->pid));
+	json_object_set_new(o, "state", json_string(k->state ? k->state : "down"));
+	json_object_set_new(o, "uptime_seconds", json_integer((json_int_t)k->uptime_seconds));
+	json_object_set_new(o, "restarts", json_integer((json_int_t)k->restarts));
+	json_object_set_new(o, "keys_cached", json_integer((json_int_t)k->keys_cached));
+	json_object_set_new(o, "signatures", json_integer((json_int_t)k->signatures));
+	json_object_set_new(o, "errors", json_integer((json_int_t)k->errors));
+	return o;
+}
+
 char *
 status_json(const struct status_snapshot *s)
 {
@@ -232,6 +247,7 @@ status_json(const struct status_snapshot *s)
 	json_object_set_new(root, "uptime_seconds", json_integer((json_int_t)s->uptime_seconds));
 	json_object_set_new(root, "stopping", json_boolean(s->stopping));
 	json_object_set_new(root, "pool", pool_json(s));
+	json_object_set_new(root, "keys", keys_json(&s->keys));
 	json_object_set_new(queue, "length", json_integer((json_int_t)s->queue_length));
 	json_object_set_new(queue, "limit", json_integer(s->queue_limit));
 	json_object_set_new(queue, "wait_limit_seconds", json_integer(s->queue_wait_seconds));
@@ -329,6 +345,16 @@ status_metrics(const struct status_snapshot *s)
 		    s->pool.crashes);
 	emit_scalar(&t, "respawns_total", "counter", "Workers forked to replace others.",
 		    s->pool.respawns);
+	emit_scalar(&t, "key_process_up", "gauge", "1 when the key process is ready.",
+		    s->keys.state != NULL && strcmp(s->keys.state, "ready") == 0);
+	emit_scalar(&t, "key_process_restarts_total", "counter",
+		    "Key processes forked to replace one that died.", s->keys.restarts);
+	emit_scalar(&t, "key_process_keys_cached", "gauge", "Keys the key process holds parsed.",
+		    s->keys.keys_cached);
+	emit_scalar(&t, "key_process_signatures_total", "counter",
+		    "Signatures the key process made.", s->keys.signatures);
+	emit_scalar(&t, "key_process_errors_total", "counter",
+		    "Key requests the key process refused or failed.", s->keys.errors);
 	emit_scalar(&t, "rejected_total", "counter",
 		    "Connections answered 503 because the pool was busy.", s->count.rejected);
 	emit_scalar(&t, "aborted_total", "counter",

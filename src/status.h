@@ -53,11 +53,23 @@ struct status_worker {
 	int responding;
 };
 
+/* The key process (keys/keyd.c). */
+struct status_keys {
+	long pid;	   /* 0 when none runs */
+	const char *state; /* starting, ready, down */
+	uint64_t uptime_seconds;
+	uint64_t restarts;    /* forked again after it died */
+	uint64_t keys_cached; /* as it last reported */
+	uint64_t signatures;  /* made for jobs */
+	uint64_t errors;      /* key requests refused or failed */
+};
+
 struct status_snapshot {
 	const char *version;
 	uint64_t uptime_seconds;
 	int stopping;
 	struct status_pool pool;
+	struct status_keys keys;
 	const struct status_worker *workers;
 	size_t nworkers;
 	size_t queue_length;

@@ -41,6 +41,8 @@
 
 #include "audit.h"
 #include "conn.h"
+#include "grant.h"
+#include "keyproc.h"
 #include "lazylib.h"
 #include "log.h"
 #include "options.h"
@@ -109,6 +111,7 @@ answer_page(struct conn *c)
 	char *body;
 
 	pool_snapshot(&s.pool);
+	keyproc_snapshot(&s.keys);
 	s.workers = workers = pool_workers(&s.nworkers);
 	body = json ? status_json(&s) : status_metrics(&s);
 	conn_answer(c, 200, json ? "application/json" : "text/plain; version=0.0.4; charset=utf-8",
@@ -193,6 +196,10 @@ route(struct conn *c)
 static int
 dispatch(struct conn *c)
 {
+	const struct tokens *tk = tokens_current();
+	const struct token_client *client =
+		grant_client(tk, sv.cfg, c->buf + c->scan.start, c->scan.head_end - c->scan.start,
+			     &c->addr);
 	struct pool_job job = {
 		.fd = c->fd,
 		.route = c->route,
@@ -200,6 +207,10 @@ dispatch(struct conn *c)
 		.path = c->path,
 		.prefix = c->buf,
 		.prefix_len = c->len,
+		/* every route is /sign/<signer name> (signers.c) */
+		.endpoint = strncmp(c->path, "/sign/", 6) == 0 ? c->path + 6 : c->path,
+		.any_selector = tk == NULL,
+		.selectors = client != NULL ? tokens_selectors(client) : NULL,
 	};
 
 	if (!pool_dispatch(&job))
@@ -473,6 +484,7 @@ reload(void)
 	(void)prepare_s3(sv.cfg);
 	load_tokens();
 	audit_open(sv.cfg->audit_file);
+	keyproc_hup();
 	pool_recycle_idle();
 }
 
@@ -549,8 +561,12 @@ watch_events(void)
 }
 
 /* Everything before the first worker is forked. */
+static const struct keyproc_hooks keyproc_hooks = {
+	.report = pool_key_report,
+};
+
 static void
-start(struct config *cfg, const struct priv_user *user)
+start(struct config *cfg, const struct priv_user *user, const struct priv_user *key_user)
 {
 	sv.cfg = cfg;
 	sv.start_ms = util_now_ms();
@@ -566,6 +582,8 @@ start(struct config *cfg, const struct priv_user *user)
 	if (prepare_s3(cfg) < 0)
 		fatalx("cannot start: the configuration uses s3:// but libcurl cannot be loaded");
 	conn_init(sv.base, &conn_hooks);
+	/* before the workers: the key process holds no worker's descriptor */
+	keyproc_start(sv.base, cfg, key_user, &keyproc_hooks);
 	pool_init(sv.base, cfg, user, &pool_hooks);
 	pool_fill();
 	log_info("digsigserver %s listening on %s:%lld with %lld workers", PACKAGE_VERSION,
@@ -573,9 +591,9 @@ start(struct config *cfg, const struct priv_user *user)
 }
 
 int
-supervisor_run(struct config *cfg, const struct priv_user *user)
+supervisor_run(struct config *cfg, const struct priv_user *user, const struct priv_user *key_user)
 {
-	start(cfg, user);
+	start(cfg, user, key_user);
 	for (;;) {
 		/* EVLOOP_ONCE: back here after each round of callbacks, so the
 		 * end of the last job or connection is seen at once */
@@ -588,6 +606,7 @@ supervisor_run(struct config *cfg, const struct priv_user *user)
 			queue_run();
 	}
 	pool_shutdown();
+	keyproc_stop();
 	log_info("stopped");
 	return 0;
 }

@@ -14,6 +14,6 @@
  * the configuration loaded by options.h (a SIGHUP replaces it in place),
  * user the one workers become.  Returns the exit status.
  */
-int supervisor_run(struct config *cfg, const struct priv_user *user);
+int supervisor_run(struct config *cfg, const struct priv_user *user, const struct priv_user *key_user);
 
 #endif

@@ -18,12 +18,15 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "check_main.h"
 #include "mender_artifact.h"
 #include "mender_key.h"
 #include "mender_manifest.h"
 #include "mender_tar.h"
+#include "pkey.h"
 #include "util.h"
 
 static char dir[] = "/tmp/check_mender.XXXXXX";
@@ -723,6 +726,65 @@ START_TEST(test_ec_signature_form)
 }
 END_TEST
 
+/* mender_sign_fn for the tests: sign the digest with the EVP_PKEY in arg,
+ * as the key process does (RSA PKCS#1 v1.5 or ECDSA DER over SHA-256). */
+static int
+sign_elsewhere(void *arg, int ecdsa, const unsigned char digest[32], unsigned char *sig,
+	       size_t *siglen, char *e, size_t elen)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(arg, NULL);
+	int ok = ctx != NULL && EVP_PKEY_sign_init(ctx) == 1 &&
+		 EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+		 (ecdsa || EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1) &&
+		 EVP_PKEY_sign(ctx, sig, siglen, digest, 32) == 1;
+
+	EVP_PKEY_CTX_free(ctx);
+	snprintf(e, elen, "sign_elsewhere failed");
+	return ok ? 0 : -1;
+}
+
+/* A key known by its public half, signed elsewhere: the same RSA bytes as
+ * mender_sign, and an ECDSA signature of the same form that verifies. */
+START_TEST(test_sign_with_public_key)
+{
+	static const char *const names[] = {"rsa.key", "ec.key"};
+
+	for (size_t i = 0; i < 2; i++) {
+		char *pem, *a = NULL, *b = NULL, e[256];
+		size_t len, alen, blen;
+		unsigned char *der = NULL;
+		struct mender_key *priv = key(names[i]), *pub = NULL;
+		EVP_PKEY *pk;
+		int n;
+
+		pem = slurp(names[i], &len);
+		pk = pkey_load_private((unsigned char *)pem, len);
+		free(pem);
+		ck_assert_ptr_nonnull(pk);
+		ck_assert_int_gt(n = i2d_PUBKEY(pk, &der), 0);
+		ck_assert_int_eq(mender_key_from_public(der, (size_t)n, &pub, e, sizeof(e)), 0);
+		ck_assert_str_eq(mender_key_describe(pub), mender_key_describe(priv));
+		ck_assert_uint_eq(mender_key_sig_len(pub), mender_key_sig_len(priv));
+		ck_assert_int_eq(mender_sign(priv, "abc", 3, &a, &alen, e, sizeof(e)), 0);
+		ck_assert_int_eq(mender_sign_with(pub, sign_elsewhere, pk, "abc", 3, &b, &blen, e,
+						  sizeof(e)),
+				 0);
+		ck_assert_uint_eq(alen, blen);
+		if (i == 0)
+			ck_assert_str_eq(a, b); /* PKCS#1 v1.5 is deterministic */
+		mender_key_free(pub);
+		/* a DER cut short is no public key */
+		ck_assert_int_eq(mender_key_from_public(der, (size_t)n - 1, &pub, e, sizeof(e)), -1);
+		ck_assert_ptr_null(pub);
+		free(a);
+		free(b);
+		OPENSSL_free(der);
+		EVP_PKEY_free(pk);
+		mender_key_free(priv);
+	}
+}
+END_TEST
+
 /* A pax record "<len> key=value\n" whose length counts itself. */
 static void
 pax_record(char *out, size_t outlen, const char *key, const char *value)
@@ -883,6 +945,7 @@ mender_suite(void)
 
 	tcase_set_timeout(real, 120);
 	tcase_add_test(real, test_rsa_identical);
+	tcase_add_test(real, test_sign_with_public_key);
 	tcase_add_test(real, test_rsa_pkcs8_gzip);
 	tcase_add_test(real, test_ec_validates);
 	tcase_add_test(real, test_resign);

@@ -5,12 +5,13 @@ A module is a .c file and its .h (src/pool.c and src/pool.h are "src/pool").
 Module A depends on module B when a file of A includes B's header
 (#include "b.h").  Checked:
 
-  1. the module graph of src/, lib/ and workers/ has no cycle: each module
+  1. the module graph of src/, lib/, workers/ and keys/ has no cycle: each module
      calls in one direction only (the rest report upward through hooks);
   2. layers: lib/ includes only lib/; workers/ only lib/ and workers/;
-     src/ only lib/, src/ and, of workers/, route.h (the routes) and
-     worker.h (the worker role's main function): nothing in src/ knows a
-     signer or its formats;
+     keys/ (the key process) only lib/ and keys/; src/ only lib/, src/
+     and, of workers/, route.h (the routes) and worker.h (the worker
+     role's main function), of keys/, keyd.h (the key process's main
+     function): nothing in src/ knows a signer or its formats;
   3. no .c file of src/ declares a function extern, environ aside, and
      every function a header of src/ declares is defined in the .c of
      the same module: calls the include graph would not show (one header
@@ -22,10 +23,11 @@ import os
 import re
 import sys
 
-LAYERS = ("lib", "workers", "src")
+LAYERS = ("lib", "workers", "keys", "src")
 # what each layer may include, and the few headers of workers/ src may use
-ALLOWED = {"lib": {"lib"}, "workers": {"lib", "workers"}, "src": {"lib", "src"}}
-SRC_MAY_USE = {"workers/route.h", "workers/worker.h"}
+ALLOWED = {"lib": {"lib"}, "workers": {"lib", "workers"}, "keys": {"lib", "keys"},
+           "src": {"lib", "src"}}
+SRC_MAY_USE = {"workers/route.h", "workers/worker.h", "keys/keyd.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 EXTERN = re.compile(r"^\s*extern\s+(?!char\s+\*\*environ\s*;)(.*)$", re.M)
 

@@ -19,6 +19,7 @@ struct job {
 	char idstr[24];		/* job id as text, for names and logs */
 	uint32_t generation;
 	int chan;		/* socket to the supervisor */
+	struct kc *keys;	/* the job's key channel (keyclient.h) */
 	int fd;			/* the client */
 	char peer[64];		/* client address */
 	char identity[128];	/* authenticated client, or "" */

@@ -20,13 +20,18 @@
 
 #include "config.h"
 #include "job.h"
-#include "keystore.h"
+#include "keyclient.h"
 #include "log.h"
 #include "mender_artifact.h"
 #include "mender_key.h"
 #include "signer.h"
 #include "uri.h"
 #include "util.h"
+
+/* The distro's key: <store>/<distro>/mender/private.key, held by the key
+ * process, which signs the manifest's digest (keyclient.h). */
+#define MENDER_TAG "mender"
+#define MENDER_KEY "private.key"
 
 /*
  * The replaced original, kept open past the answer.  Closing the last
@@ -68,19 +73,23 @@ audit(struct job *job, const char *uri, const struct mender_key *key, const stru
 	return job_audit_send(job, o);
 }
 
-/* Load and parse the distro's key: 0, or the status of a job_fail. */
+/* The distro's key as the key process knows it (its public half): 0, or
+ * the status of a job_fail. */
 static int
 load_key(struct job *job, struct mender_key **key)
 {
-	struct ks_blob blob = {0};
-	char err[256];
+	unsigned char *pub, *cert;
+	size_t publen, certlen;
+	char err[KEYPROTO_REASON_MAX];
 	int st;
 
-	st = ks_load(job->cfg, job->selector, "mender", "private.key", &blob, err, sizeof(err));
+	st = kc_public(job->keys, job->selector, MENDER_TAG, MENDER_KEY, &pub, &publen, &cert,
+		       &certlen, err, sizeof(err));
 	if (st != 0)
 		return job_fail(job, st, "%s", err);
-	st = mender_key_load(blob.data, blob.len, key, err, sizeof(err));
-	ks_blob_free(&blob);
+	st = mender_key_from_public(pub, publen, key, err, sizeof(err));
+	free(pub);
+	free(cert);
 	if (st != 0) {
 		/* a key the server cannot use is its operator's problem */
 		log_errorx("job %s: %s/mender/private.key: %s", job->idstr, job->selector, err);
@@ -97,6 +106,7 @@ struct msign {
 	struct uri_artifact *art;
 	struct mender_result r;
 	char *sig;
+	int key_status; /* the key process's answer to SIGN, when not 0 */
 	int outfd;
 	uint64_t t_read, t_commit; /* ms spent reading and committing */
 };
@@ -140,6 +150,20 @@ copy_checked(struct msign *ms)
 	return 0;
 }
 
+/* mender_sign_fn: the key process signs the manifest's digest; the
+ * status it answered is kept in ms->key_status. */
+static int
+sign_by_key_process(void *arg, int ecdsa, const unsigned char digest[32], unsigned char *sig,
+		    size_t *siglen, char *err, size_t errlen)
+{
+	struct msign *ms = arg;
+
+	ms->key_status = kc_sign(ms->job->keys, ms->job->selector, MENDER_TAG, MENDER_KEY,
+				 ecdsa ? KEYPROTO_ECDSA : KEYPROTO_RSA_PKCS1, 0, KEYPROTO_MD_SHA256,
+				 digest, 32, sig, siglen, err, errlen);
+	return ms->key_status;
+}
+
 /* Sign the manifest into the slot and record it; 0 or the status of a
  * job_fail. */
 static int
@@ -148,9 +172,14 @@ sign_slot(struct msign *ms)
 	char err[512];
 	size_t siglen = 0;
 
-	if (mender_sign(ms->key, ms->r.manifest, ms->r.manifest_len, &ms->sig, &siglen, err,
-			sizeof(err)) != 0 ||
-	    mender_write_signature(ms->outfd, &ms->r, ms->sig, siglen, err, sizeof(err)) != 0) {
+	if (mender_sign_with(ms->key, sign_by_key_process, ms, ms->r.manifest,
+			     ms->r.manifest_len, &ms->sig, &siglen, err, sizeof(err)) != 0) {
+		if (ms->key_status != 0) /* the key process's answer: 503, 404 ... */
+			return job_fail(ms->job, ms->key_status, "%s", err);
+		log_errorx("job %s: %s", ms->job->idstr, err);
+		return job_fail(ms->job, 500, "Signing error");
+	}
+	if (mender_write_signature(ms->outfd, &ms->r, ms->sig, siglen, err, sizeof(err)) != 0) {
 		log_errorx("job %s: %s", ms->job->idstr, err);
 		return job_fail(ms->job, 500, "Signing error");
 	}

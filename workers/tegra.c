@@ -45,6 +45,7 @@
 #include "flashvars.h"
 #include "fsutil.h"
 #include "keystore.h"
+#include "keyclient.h"
 #include "log.h"
 #include "manifest.h"
 #include "mask.h"
@@ -757,20 +758,32 @@ keep_listed(const char *name, void *arg)
 	return strv_find(arg, name) >= 0;
 }
 
-/* Load a key, write it for the tool, add it to the output mask.
+/* A key file from the key process (MATERIALIZE: the Tegra tools read
+ * key files), as a blob: 0, 1 when optional and absent, or a status
+ * with err. */
+static int
+materialize(struct tegra *t, const char *file, int optional, struct ks_blob *b, char *err,
+	    size_t errlen)
+{
+	int st = kc_materialize(t->job->keys, t->machine, TEGRA_TAG, file, &b->data, &b->len, err,
+				errlen);
+
+	if (st == 404 && optional)
+		return 1;
+	return st;
+}
+
+/* Get a key, write it for the tool, add it to the output mask.
  * 0, 1 when optional and absent, or the answer's status. */
 static int
 tegra_key(struct tegra *t, const char *file, int optional, char *path, size_t pathlen)
 {
 	struct ks_blob b = {0};
-	char err[256];
+	char err[KEYPROTO_REASON_MAX];
 	int st, n;
 
 	path[0] = '\0';
-	if (optional)
-		st = ks_load_optional(t->job->cfg, t->machine, TEGRA_TAG, file, &b, err, sizeof(err));
-	else
-		st = ks_load(t->job->cfg, t->machine, TEGRA_TAG, file, &b, err, sizeof(err));
+	st = materialize(t, file, optional, &b, err, sizeof(err));
 	if (st == 1)
 		return 1;
 	if (st != 0)

@@ -31,6 +31,7 @@
 #include "acl.h"
 #include "http.h"
 #include "job.h"
+#include "keyclient.h"
 #include "keystore.h"
 #include "log.h"
 #include "proc.h"
@@ -396,7 +397,7 @@ clear_job(struct job *job, char *selector, size_t size)
 /* Serve one job handed over by the supervisor. */
 static void
 serve(const struct config *cfg, int chan, uint32_t generation, const struct proto_job *pj,
-      int fd)
+      int fd, int keyfd)
 {
 	const struct signer *signer = signer_at(pj->route);
 	struct http_limits lim;
@@ -419,6 +420,7 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	job.id = pj->hdr.job_id;
 	job.generation = generation;
 	job.chan = chan;
+	job.keys = kc_open(keyfd);
 	job.fd = fd;
 	snprintf(job.idstr, sizeof(job.idstr), "%llu", (unsigned long long)job.id);
 	snprintf(job.peer, sizeof(job.peer), "%s", pj->peer);
@@ -428,6 +430,9 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	if (job.bytes_in == 0)
 		job.bytes_in = http_conn_bytes_in(conn);
 	body_fd = clear_job(&job, selector, sizeof(selector));
+	/* the grant ends before the answer leaves */
+	kc_close(job.keys);
+	job.keys = NULL;
 	respond(&job, body_fd);
 	if (body_fd >= 0)
 		close(body_fd);
@@ -436,6 +441,25 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	http_conn_free(conn);
 	free(job.data);
 	close(fd);
+}
+
+/* The KEYCHAN record that follows a JOB: the job's key channel, or -1
+ * when the supervisor could make none (key requests then fail 503). */
+static int
+recv_keychan(int chan, uint64_t job_id)
+{
+	static union proto_msg *m;
+	int fd, r;
+
+	if (m == NULL)
+		m = xmalloc(sizeof(*m));
+	r = proto_recv(chan, m, &fd);
+	if (r <= 0)
+		fatal("channel from supervisor");
+	if (m->hdr.type != PROTO_KEYCHAN || m->hdr.job_id != job_id)
+		fatalx("record %u from the supervisor where the key channel of job %llu belongs",
+		       m->hdr.type, (unsigned long long)job_id);
+	return fd;
 }
 
 void
@@ -449,7 +473,7 @@ worker_main(const struct proc_ctx *ctx)
 	proto_init(&msg, PROTO_READY, ctx->generation, 0);
 	send_or_die(chan, &msg);
 	while (served < ctx->cfg->jobs_per_worker) {
-		int fd, r;
+		int fd, keyfd, r;
 
 		r = proto_recv(chan, &msg, &fd);
 		if (r == 0)
@@ -458,7 +482,8 @@ worker_main(const struct proc_ctx *ctx)
 			fatal("channel from supervisor");
 		if (msg.hdr.type != PROTO_JOB || fd < 0)
 			fatalx("unexpected record %u from supervisor", msg.hdr.type);
-		serve(ctx->cfg, chan, ctx->generation, &msg.job, fd);
+		keyfd = recv_keychan(chan, msg.hdr.job_id);
+		serve(ctx->cfg, chan, ctx->generation, &msg.job, fd, keyfd);
 		served++;
 		proc_title("worker %u [idle]", ctx->generation);
 	}

@@ -33,11 +33,15 @@ KEYS=$T/keys
 mkdir -p "$KEYS"
 DSS_PID=
 DSS_USER=
+DSS_KEY_USER=
 if [ "$(id -u)" -eq 0 ]; then
 	DSS_USER=digsigserver
-	id "$DSS_USER" >/dev/null 2>&1 ||
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin "$DSS_USER"
+	DSS_KEY_USER=digsigserver-keys
+	for _u in "$DSS_USER" "$DSS_KEY_USER"; do
+		id "$_u" >/dev/null 2>&1 ||
+			useradd --system --no-create-home --home-dir /nonexistent \
+				--shell /usr/sbin/nologin "$_u"
+	done
 fi
 _n=0
 
@@ -81,11 +85,21 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Give the service user the key store, readable by it alone.
+# Give the key process's user the key store, readable by it alone: the
+# workers' user gets EACCES on every key file, except the module and
+# swupdate signers' (kmodsign/, swupdate/), which those signers still read
+# in the worker (keyd_worker_tags): the workers' group may search the
+# store's directories and read those two tags.
 dss_fix_keys() {
 	chmod -R go-rwx "$KEYS"
 	chmod 0755 "$T"
-	[ -n "$DSS_USER" ] && chown -R "$DSS_USER" "$KEYS"
+	if [ -n "$DSS_KEY_USER" ]; then
+		chown -R "$DSS_KEY_USER:$(id -gn "$DSS_USER")" "$KEYS"
+		find "$KEYS" -mindepth 0 -maxdepth 1 -type d -exec chmod g+x {} +
+		for _d in "$KEYS"/*/kmodsign "$KEYS"/*/swupdate; do
+			[ -d "$_d" ] && chmod g+x "$(dirname "$_d")" && chmod -R g+rX "$_d"
+		done
+	fi
 	return 0
 }
 

@@ -1,8 +1,8 @@
 #!/bin/bash
 # t/regress/proc.sh: every child is born the same way (lib/proc.c): ps
-# shows each process's role (the supervisor; a worker, idle or in its
-# job), and a worker holds its channel on descriptor 3, stdin on
-# /dev/null and nothing else of the supervisor's.
+# shows each process's role (the supervisor; the key process; a worker,
+# idle or in its job), and a worker holds its channel on descriptor 3,
+# stdin on /dev/null and nothing else of the supervisor's.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$KEYS/demo/swupdate"
@@ -10,7 +10,9 @@ openssl genrsa -out "$KEYS/demo/swupdate/rsa-private.key" 2048 2>/dev/null
 head -c 400000 /dev/urandom >"$T/big"
 
 title() { ps -o args= -p "$1"; }
-workers() { pgrep -P "$DSS_PID"; }
+children() { pgrep -P "$DSS_PID"; }
+workers() { for c in $(children); do title "$c" | grep -q '^digsigserver: worker' && echo "$c"; done; }
+keyproc() { for c in $(children); do title "$c" | grep -qx 'digsigserver: keys' && echo "$c"; done; }
 # titled PATTERN: some worker's title matches the extended regex PATTERN
 titled() {
 	for w in $(workers); do
@@ -34,6 +36,7 @@ if [ -n "${DSS_VALGRIND:-}" ]; then
 fi
 check_eq "ps: the supervisor" "digsigserver: supervisor" "$(title "$DSS_PID")"
 check "ps: two idle workers, each with its number" wait_for 5 all_idle
+check "ps: one key process, titled 'digsigserver: keys'" sh -c "[ \"$(keyproc | wc -l)\" -eq 1 ]"
 w=$(workers | head -n1)
 check_eq "a worker's descriptors: stdin, stdout, stderr and its channel only" "0 1 2 3" \
 	"$(ls /proc/"$w"/fd | sort -n | tr '\n' ' ' | sed 's/ $//')"

@@ -1,0 +1,275 @@
+/*
+ * keycache.c: the key process's cache of parsed keys (keycache.h).
+ */
+#include "keycache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "keygrant.h"
+#include "keystore.h"
+#include "log.h"
+#include "pkey.h"
+#include "uri.h"
+#include "util.h"
+
+struct entry {
+	struct entry *next;
+	struct keyproto_keyref ref;
+	int is_s3;
+	struct stat id; /* file://: the identity it was read with */
+	uint64_t loaded_ms;
+	EVP_PKEY *pkey, *pub;
+	unsigned char *cert_der;
+	size_t cert_len;
+	unsigned char *bytes; /* kept only for materializable tags */
+	size_t len;
+	char fingerprint[65];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct entry *entries;
+static const struct config *cfg;
+
+void
+kcache_init(const struct config *c)
+{
+	cfg = c;
+}
+
+static void
+entry_free(struct entry *e)
+{
+	EVP_PKEY_free(e->pkey);
+	EVP_PKEY_free(e->pub);
+	OPENSSL_free(e->cert_der);
+	if (e->bytes != NULL) {
+		OPENSSL_cleanse(e->bytes, e->len);
+		free(e->bytes);
+	}
+	free(e);
+}
+
+/* Unlink and free the entry *pp points to. */
+static void
+evict(struct entry **pp)
+{
+	struct entry *e = *pp;
+
+	*pp = e->next;
+	log_debug("key %s/%s/%s dropped from the cache", e->ref.selector, e->ref.tag, e->ref.file);
+	entry_free(e);
+}
+
+static int
+same_ref(const struct keyproto_keyref *a, const struct keyproto_keyref *b)
+{
+	return strcmp(a->selector, b->selector) == 0 && strcmp(a->tag, b->tag) == 0 &&
+	       strcmp(a->file, b->file) == 0;
+}
+
+static int
+same_identity(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* The identity of a file:// key now; 0, or -1 when it cannot be seen
+ * (then ks_load says why). */
+static int
+identity(const struct keyproto_keyref *ref, struct stat *st)
+{
+	char *path = NULL, err[256];
+	int r = -1;
+
+	if (ks_key_location(cfg->keyfile_uri, ref->selector, ref->tag, ref->file, &path, err,
+			    sizeof(err)) == 0 &&
+	    stat(path, st) == 0)
+		r = 0;
+	free(path);
+	return r;
+}
+
+/* Parse the bytes as a private key or a certificate into e; 0 or -1. */
+static int
+parse(struct entry *e, const unsigned char *data, size_t len)
+{
+	X509 *cert;
+	int n;
+
+	if ((e->pkey = pkey_load_private(data, len)) != NULL) {
+		EVP_PKEY_up_ref(e->pkey);
+		e->pub = e->pkey;
+	} else if ((cert = pkey_load_cert(data, len)) != NULL) {
+		e->pub = X509_get_pubkey(cert);
+		n = i2d_X509(cert, &e->cert_der);
+		X509_free(cert);
+		if (n <= 0 || e->pub == NULL)
+			return -1;
+		e->cert_len = (size_t)n;
+	}
+	if (e->pub != NULL && pkey_fingerprint(e->pub, e->fingerprint) < 0)
+		return -1;
+	return 0;
+}
+
+/* Read and parse the key into a new entry; 0, or a status with err. */
+static int
+load(const struct keyproto_keyref *ref, struct entry **out, char *err, size_t errlen)
+{
+	struct entry *e = xcalloc(1, sizeof(*e));
+	struct ks_blob b = {0};
+	int st;
+
+	e->ref = *ref;
+	e->is_s3 = uri_scheme(cfg->keyfile_uri, NULL) == URI_S3;
+	if (!e->is_s3 && identity(ref, &e->id) < 0)
+		memset(&e->id, 0, sizeof(e->id));
+	if ((st = ks_load(cfg, ref->selector, ref->tag, ref->file, &b, err, errlen)) != 0) {
+		free(e);
+		return st;
+	}
+	if (parse(e, b.data, b.len) < 0 ||
+	    (e->pub == NULL && !kgrant_materializable_tag(ref->tag))) {
+		log_errorx("key %s/%s/%s is neither a private key nor a certificate", ref->selector,
+			   ref->tag, ref->file);
+		snprintf(err, errlen, "Signing error"); /* the operator's problem: logged */
+		ks_blob_free(&b);
+		entry_free(e);
+		return 500;
+	}
+	if (kgrant_materializable_tag(ref->tag)) {
+		e->bytes = b.data; /* kept: an external tool reads the file */
+		e->len = b.len;
+	} else {
+		ks_blob_free(&b);
+	}
+	e->loaded_ms = util_now_ms();
+	*out = e;
+	return 0;
+}
+
+/* 1 when the entry may still be used: its file unchanged, or its TTL
+ * not over. */
+static int
+fresh(const struct entry *e)
+{
+	struct stat now;
+
+	if (e->is_s3)
+		return util_now_ms() - e->loaded_ms < (uint64_t)cfg->key_cache_ttl * 1000;
+	return identity(&e->ref, &now) == 0 && same_identity(&now, &e->id);
+}
+
+/* Hand out the caller's references and copies of e. */
+static void
+hand_out(const struct entry *e, int want_bytes, struct kcache_key *out)
+{
+	memset(out, 0, sizeof(*out));
+	if ((out->pkey = e->pkey) != NULL)
+		EVP_PKEY_up_ref(out->pkey);
+	if ((out->pub = e->pub) != NULL)
+		EVP_PKEY_up_ref(out->pub);
+	if (e->cert_der != NULL) {
+		out->cert_der = xmalloc(e->cert_len);
+		memcpy(out->cert_der, e->cert_der, e->cert_len);
+		out->cert_len = e->cert_len;
+	}
+	if (want_bytes && e->bytes != NULL) {
+		out->bytes = xmalloc(e->len ? e->len : 1);
+		memcpy(out->bytes, e->bytes, e->len);
+		out->len = e->len;
+	}
+	memcpy(out->fingerprint, e->fingerprint, sizeof(out->fingerprint));
+}
+
+int
+kcache_get(const struct keyproto_keyref *key, int want_bytes, struct kcache_key *out, char *err,
+	   size_t errlen)
+{
+	struct entry **pp, *e = NULL;
+	int st = 0;
+
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("kcache: mutex");
+	for (pp = &entries; *pp != NULL; pp = &(*pp)->next)
+		if (same_ref(&(*pp)->ref, key))
+			break;
+	if (*pp != NULL && !fresh(*pp))
+		evict(pp);
+	if (*pp != NULL) {
+		e = *pp;
+	} else if ((st = load(key, &e, err, errlen)) == 0) {
+		e->next = entries;
+		entries = e;
+	}
+	if (st == 0)
+		hand_out(e, want_bytes, out);
+	pthread_mutex_unlock(&lock);
+	return st;
+}
+
+void
+kcache_put(struct kcache_key *k)
+{
+	EVP_PKEY_free(k->pkey);
+	EVP_PKEY_free(k->pub);
+	free(k->cert_der);
+	if (k->bytes != NULL) {
+		OPENSSL_cleanse(k->bytes, k->len);
+		free(k->bytes);
+	}
+	memset(k, 0, sizeof(*k));
+}
+
+void
+kcache_flush(void)
+{
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("kcache: mutex");
+	while (entries != NULL)
+		evict(&entries);
+	pthread_mutex_unlock(&lock);
+}
+
+void
+kcache_job_ended(void)
+{
+	if (cfg->key_cache_ttl == 0)
+		kcache_flush();
+}
+
+void
+kcache_expire(void)
+{
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("kcache: mutex");
+	for (struct entry **pp = &entries; *pp != NULL;)
+		if ((*pp)->is_s3 && !fresh(*pp))
+			evict(pp);
+		else
+			pp = &(*pp)->next;
+	pthread_mutex_unlock(&lock);
+}
+
+size_t
+kcache_count(void)
+{
+	size_t n = 0;
+
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("kcache: mutex");
+	for (struct entry *e = entries; e != NULL; e = e->next)
+		n++;
+	pthread_mutex_unlock(&lock);
+	return n;
+}

@@ -1,0 +1,57 @@
+/*
+ * keycache.h: the key process's parsed keys (keys/keyd.c).
+ *
+ * A key is read with ks_load (keystore.h: file:// or s3://) the first
+ * time it is asked for and kept parsed, so OpenSSL's per-key set-up
+ * (RSA blinding, EC precomputation) is paid once, not once per job.  A
+ * file:// entry is checked on every use against the file's identity
+ * (device, inode, size, modification time) and read again when it
+ * changed; a removed file is a 404 at once.  An s3:// entry is kept
+ * DIGSIGSERVER_KEY_CACHE_TTL seconds.  With a TTL of 0 nothing is kept
+ * between jobs (kcache_job_ended empties the cache).  kcache_flush
+ * (SIGHUP) empties it; key bytes are cleansed when an entry goes.
+ * Thread-safe: the sign threads share it.
+ */
+#ifndef DSS_KEYCACHE_H
+#define DSS_KEYCACHE_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "keyproto.h"
+
+struct config;
+
+/* What a lookup hands out: the caller's own references and copies. */
+struct kcache_key {
+	EVP_PKEY *pkey;          /* the private key, or NULL (a certificate file) */
+	EVP_PKEY *pub;           /* the public key (of the certificate when a cert) */
+	unsigned char *cert_der; /* the certificate's DER, or NULL */
+	size_t cert_len;
+	unsigned char *bytes; /* the file's bytes, only when want_bytes */
+	size_t len;
+	char fingerprint[65]; /* hex SHA-256 of the public key's DER, or "" */
+};
+
+void kcache_init(const struct config *cfg);
+/*
+ * The key named by key: 0, or an HTTP status (404 missing, 503 store
+ * unreachable, 500 unreadable or not a key nor a certificate) with a
+ * one-line reason.  want_bytes: also a copy of the file's bytes (only for
+ * the tags kgrant_materializable_tag names; the cache keeps no others).
+ */
+int kcache_get(const struct keyproto_keyref *key, int want_bytes, struct kcache_key *out, char *err,
+	       size_t errlen);
+/* Release what kcache_get handed out, cleansing the bytes. */
+void kcache_put(struct kcache_key *k);
+/* Empty the cache (SIGHUP). */
+void kcache_flush(void);
+/* A job's channel closed: with a TTL of 0, forget every key. */
+void kcache_job_ended(void);
+/* Drop s3:// entries past their TTL. */
+void kcache_expire(void);
+/* Entries held now. */
+size_t kcache_count(void);
+
+#endif

@@ -1,0 +1,503 @@
+/*
+ * keyd.c: the key process (the "keys" role of src/roles.c): the only
+ * process that reads the key store and holds private keys; it signs for
+ * the workers.
+ *
+ * Its channel to the supervisor (PROTO_CHANNEL_FD) brings a GRANT for
+ * each job, with that job's key channel; the worker holding the other end
+ * asks SIGN, PUBLIC or MATERIALIZE on it (keyproto.h).  The main thread
+ * polls the channels, checks each record (keyproto_check) and the grant
+ * (keygrant.h) and queues what is allowed for the sign threads
+ * (DIGSIGSERVER_SIGN_THREADS), which answer on the job's channel and
+ * report every signature and refusal to the supervisor (its audit trail).
+ * A channel that sends a malformed record is reported and closed: its
+ * worker is then killed by the supervisor, and the key process carries
+ * on.  A worker's end closing ends its grant.  The supervisor's channel
+ * closing ends the process.  SIGHUP empties the key cache (keycache.h).
+ */
+#include "keyd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "keycache.h"
+#include "keygrant.h"
+#include "keyproto.h"
+#include "keysign.h"
+#include "log.h"
+#include "proto.h"
+#include "util.h"
+
+/* Requests of one channel queued or in a thread at once: past this the
+ * channel is not read until some are answered. */
+#define CHAN_INFLIGHT_MAX 64
+/* A worker that does not read its answers makes a thread wait this long. */
+#define CHAN_SEND_TIMEOUT_S 5
+/* Most job channels at once (more than any pool has jobs). */
+#define CHANS_MAX 1024
+
+struct chan {
+	struct chan *next;
+	int fd;
+	struct keyproto_grant grant; /* hdr.id: the job */
+	int refs;                    /* requests queued or in a thread */
+	int closed;                  /* the main thread is done with it */
+};
+
+struct task {
+	struct task *next;
+	struct chan *ch;
+	struct keyproto_sign req; /* PUBLIC and MATERIALIZE use its hdr and key */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* all below */
+static pthread_cond_t task_cv = PTHREAD_COND_INITIALIZER;
+static struct chan *chans;
+static struct task *tasks, **tasks_tail = &tasks;
+static uint64_t n_signatures, n_errors;
+static pthread_mutex_t sup_lock = PTHREAD_MUTEX_INITIALIZER; /* the supervisor channel */
+static volatile sig_atomic_t got_hup;
+
+/* Drop a reference to ch (lock held); the last one closes it. */
+static void
+chan_release(struct chan *ch)
+{
+	struct chan **pp;
+
+	if (--ch->refs > 0 || !ch->closed)
+		return;
+	for (pp = &chans; *pp != ch; pp = &(*pp)->next)
+		;
+	*pp = ch->next;
+	close(ch->fd);
+	free(ch);
+	kcache_job_ended();
+}
+
+/* Report one operation to the supervisor; fatal when it is gone (it
+ * restarts us). */
+static void
+report(uint64_t job, uint32_t op, uint32_t status, const struct keyproto_keyref *key,
+       const char *fpr, const char *digest_hex, const char *reason)
+{
+	union keyproto_msg *m = xmalloc(sizeof(*m));
+
+	keyproto_init(m, KEYPROTO_REPORT, job);
+	m->report.op = op;
+	m->report.status = status;
+	if (key != NULL)
+		m->report.key = *key;
+	snprintf(m->report.key_sha256, sizeof(m->report.key_sha256), "%s", fpr ? fpr : "");
+	snprintf(m->report.digest, sizeof(m->report.digest), "%s", digest_hex ? digest_hex : "");
+	snprintf(m->report.reason, sizeof(m->report.reason), "%s", reason ? reason : "");
+	if (pthread_mutex_lock(&sup_lock) != 0)
+		fatalx("mutex");
+	if (status == 200 && op == KEYPROTO_SIGN)
+		n_signatures++;
+	else if (status != 200)
+		n_errors++;
+	m->report.signatures = n_signatures;
+	m->report.errors = n_errors;
+	m->report.keys_cached = kcache_count();
+	if (keyproto_send(PROTO_CHANNEL_FD, m, -1) < 0)
+		fatal("reporting to the supervisor");
+	pthread_mutex_unlock(&sup_lock);
+	free(m);
+}
+
+/* Answer request id on fd with an ERROR; a failed send is the worker's loss. */
+static void
+send_error(int fd, uint64_t id, int status, const char *reason)
+{
+	union keyproto_msg m;
+
+	keyproto_init(&m, KEYPROTO_ERROR, id);
+	m.error.status = (uint32_t)status;
+	snprintf(m.error.reason, sizeof(m.error.reason), "%s", reason);
+	if (keyproto_send(fd, &m, -1) < 0)
+		log_debug("answering a worker: %s", strerror(errno));
+}
+
+/* SIGN: the signature, or a status with err. */
+static int
+do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m, char *err,
+	size_t errlen)
+{
+	size_t siglen = sizeof(m->signature.sig);
+
+	if (k->pkey == NULL) {
+		log_errorx("key %s/%s/%s is not a private key", t->req.key.selector, t->req.key.tag,
+			   t->req.key.file);
+		snprintf(err, errlen, "Signing error");
+		return 500;
+	}
+	keyproto_init(m, KEYPROTO_SIGNATURE, t->req.hdr.id);
+	if (keys_sign_digest(k->pkey, t->req.scheme, t->req.saltlen, t->req.md, t->req.digest,
+			     t->req.digest_len, m->signature.sig, &siglen, err, errlen) < 0) {
+		log_errorx("job %llu: %s/%s/%s: %s", (unsigned long long)t->ch->grant.hdr.id,
+			   t->req.key.selector, t->req.key.tag, t->req.key.file, err);
+		snprintf(err, errlen, "Signing error");
+		return 500;
+	}
+	m->signature.len = (uint32_t)siglen;
+	return 0;
+}
+
+/* PUBLIC: the public key's DER and the certificate's; 0 or a status. */
+static int
+do_public(const struct task *t, const struct kcache_key *k, union keyproto_msg *m, char *err,
+	  size_t errlen)
+{
+	unsigned char *p = NULL;
+	int n;
+
+	keyproto_init(m, KEYPROTO_PUBKEY, t->req.hdr.id);
+	if (k->pub == NULL || (n = i2d_PUBKEY(k->pub, &p)) <= 0 ||
+	    (size_t)n + k->cert_len > sizeof(m->pubkey.data)) {
+		OPENSSL_free(p);
+		log_errorx("key %s/%s/%s has no public key to give", t->req.key.selector,
+			   t->req.key.tag, t->req.key.file);
+		snprintf(err, errlen, "Signing error");
+		return 500;
+	}
+	memcpy(m->pubkey.data, p, (size_t)n);
+	OPENSSL_free(p);
+	m->pubkey.pub_len = (uint32_t)n;
+	if (k->cert_der != NULL)
+		memcpy(m->pubkey.data + n, k->cert_der, k->cert_len);
+	m->pubkey.cert_len = (uint32_t)k->cert_len;
+	return 0;
+}
+
+/* MATERIALIZE: a sealed memfd with the key's bytes in *fd; 0 or a status. */
+static int
+do_materialize(const struct task *t, const struct kcache_key *k, union keyproto_msg *m, int *fd,
+	       char *err, size_t errlen)
+{
+	const unsigned int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+	keyproto_init(m, KEYPROTO_MATERIAL, t->req.hdr.id);
+	*fd = memfd_create("key", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*fd < 0 || util_write_all(*fd, k->bytes, k->len) < 0 ||
+	    fcntl(*fd, F_ADD_SEALS, seals) < 0 || lseek(*fd, 0, SEEK_SET) < 0) {
+		log_errorx("memfd for %s/%s/%s: %s", t->req.key.selector, t->req.key.tag,
+			   t->req.key.file, strerror(errno));
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		snprintf(err, errlen, "Signing error");
+		return 500;
+	}
+	m->material.len = k->len;
+	return 0;
+}
+
+/* Do one task and answer it. */
+static void
+run_task(const struct task *t, union keyproto_msg *m)
+{
+	uint32_t op = t->req.hdr.type;
+	struct kcache_key k;
+	char err[KEYPROTO_REASON_MAX], dhex[2 * KEYPROTO_DIGEST_MAX + 1] = "";
+	int st, fd = -1;
+
+	st = kcache_get(&t->req.key, op == KEYPROTO_MATERIALIZE, &k, err, sizeof(err));
+	if (st == 0) {
+		if (op == KEYPROTO_SIGN)
+			st = do_sign(t, &k, m, err, sizeof(err));
+		else if (op == KEYPROTO_PUBLIC)
+			st = do_public(t, &k, m, err, sizeof(err));
+		else
+			st = do_materialize(t, &k, m, &fd, err, sizeof(err));
+	}
+	if (op == KEYPROTO_SIGN)
+		util_hex(t->req.digest, t->req.digest_len, dhex);
+	/* the report goes first: by the time the worker has its answer (and
+	 * can end its job) the supervisor's channel holds the report */
+	if (st != 0) {
+		report(t->ch->grant.hdr.id, op, (uint32_t)st, &t->req.key, k.fingerprint, dhex,
+		       err);
+		send_error(t->ch->fd, t->req.hdr.id, st, err);
+	} else {
+		if (op != KEYPROTO_PUBLIC)
+			report(t->ch->grant.hdr.id, op, 200, &t->req.key, k.fingerprint, dhex,
+			       NULL);
+		if (keyproto_send(t->ch->fd, m, fd) < 0)
+			log_debug("answering job %llu: %s", (unsigned long long)t->ch->grant.hdr.id,
+				  strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	if (st == 0)
+		kcache_put(&k);
+}
+
+static void *
+sign_thread(void *arg)
+{
+	union keyproto_msg *m = xmalloc(sizeof(*m));
+
+	(void)arg;
+	for (;;) {
+		struct task *t;
+
+		if (pthread_mutex_lock(&lock) != 0)
+			fatalx("mutex");
+		while (tasks == NULL)
+			pthread_cond_wait(&task_cv, &lock);
+		t = tasks;
+		if ((tasks = t->next) == NULL)
+			tasks_tail = &tasks;
+		pthread_mutex_unlock(&lock);
+		run_task(t, m);
+		if (pthread_mutex_lock(&lock) != 0)
+			fatalx("mutex");
+		chan_release(t->ch);
+		pthread_mutex_unlock(&lock);
+		free(t);
+	}
+	return NULL;
+}
+
+/* A bad record on ch: answer, report (the supervisor kills the worker)
+ * and close the channel. */
+static void
+chan_violation(struct chan *ch, const char *why)
+{
+	log_errorx("job %llu: malformed key request (%s); closing its key channel",
+		   (unsigned long long)ch->grant.hdr.id, why);
+	report(ch->grant.hdr.id, 0, 400, NULL, NULL, NULL, why);
+	send_error(ch->fd, 0, 400, "malformed key request");
+}
+
+/* Close ch for the main thread: no more reading (lock held). */
+static void
+chan_close(struct chan *ch)
+{
+	ch->closed = 1;
+	ch->refs++;
+	chan_release(ch);
+}
+
+/* Queue an allowed request of ch for the sign threads. */
+static void
+queue_task(struct chan *ch, const union keyproto_msg *m)
+{
+	struct task *t = xcalloc(1, sizeof(*t));
+
+	t->ch = ch;
+	/* PUBLIC and MATERIALIZE are a prefix of SIGN: hdr, key */
+	memcpy(&t->req, m, keyproto_size(m->hdr.type));
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("mutex");
+	ch->refs++;
+	*tasks_tail = t;
+	tasks_tail = &t->next;
+	pthread_cond_signal(&task_cv);
+	pthread_mutex_unlock(&lock);
+}
+
+/* A request outside ch's grant: reported, then refused. */
+static void
+refuse(struct chan *ch, const union keyproto_msg *m, int status, const char *why)
+{
+	log_warnx("job %llu: %s refused: %s", (unsigned long long)ch->grant.hdr.id,
+		  keyproto_type_name(m->hdr.type), why);
+	report(ch->grant.hdr.id, m->hdr.type, (uint32_t)status, &m->sign.key, NULL, NULL, why);
+	send_error(ch->fd, m->hdr.id, status, why);
+}
+
+static int
+is_request(uint32_t type)
+{
+	return type == KEYPROTO_SIGN || type == KEYPROTO_PUBLIC || type == KEYPROTO_MATERIALIZE;
+}
+
+/* One record from a job channel: checked, then queued or refused; the
+ * channel closed at its end or after a malformed record. */
+static void
+chan_read(struct chan *ch, union keyproto_msg *m)
+{
+	char why[160];
+	int fd, st, r = keyproto_recv(ch->fd, m, &fd, why, sizeof(why));
+
+	if (r > 0 && is_request(m->hdr.type)) {
+		if ((st = kgrant_check(&ch->grant, m->hdr.type, &m->sign.key, why, sizeof(why))) !=
+		    0)
+			refuse(ch, m, st, why);
+		else
+			queue_task(ch, m);
+		return;
+	}
+	if (r > 0) {
+		snprintf(why, sizeof(why), "%s record from a worker",
+			 keyproto_type_name(m->hdr.type));
+		chan_violation(ch, why);
+	} else if (r < 0 && errno == EPROTO) {
+		chan_violation(ch, why);
+	}
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("mutex");
+	chan_close(ch);
+	pthread_mutex_unlock(&lock);
+}
+
+/* A GRANT from the supervisor: a new job channel. */
+static void
+grant_taken(const union keyproto_msg *m, int fd)
+{
+	struct chan *ch = xcalloc(1, sizeof(*ch));
+	struct timeval tv = {CHAN_SEND_TIMEOUT_S, 0};
+
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		fatal("SO_SNDTIMEO");
+	ch->fd = fd;
+	ch->grant = m->grant;
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("mutex");
+	ch->next = chans;
+	chans = ch;
+	pthread_mutex_unlock(&lock);
+	log_debug("job %llu: key channel for %s", (unsigned long long)m->hdr.id, m->grant.endpoint);
+}
+
+/* The supervisor's channel is readable. */
+static void
+sup_read(union keyproto_msg *m)
+{
+	char why[160];
+	int fd, r = keyproto_recv(PROTO_CHANNEL_FD, m, &fd, why, sizeof(why));
+
+	if (r == 0) {
+		log_debug("the supervisor closed the channel: exiting");
+		_exit(0);
+	}
+	if (r < 0 && errno == EPROTO)
+		fatalx("bad record from the supervisor: %s", why);
+	if (r < 0)
+		fatal("reading the supervisor's channel");
+	if (m->hdr.type != KEYPROTO_GRANT)
+		fatalx("%s record from the supervisor", keyproto_type_name(m->hdr.type));
+	grant_taken(m, fd);
+}
+
+static void
+hup_handler(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+}
+
+/* SIGHUP sets got_hup and is blocked but in ppoll: not lost, never
+ * interrupting a sign thread. */
+static void
+watch_hup(sigset_t *in_poll)
+{
+	struct sigaction sa = {.sa_handler = hup_handler};
+	sigset_t block;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGHUP, &sa, NULL) < 0)
+		fatal("sigaction SIGHUP");
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &block, in_poll) < 0)
+		fatal("sigprocmask");
+	sigdelset(in_poll, SIGHUP);
+}
+
+static void
+start_threads(const struct config *cfg)
+{
+	long n = cfg->sign_threads > 0 ? (long)cfg->sign_threads : sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		n = 1;
+	for (long i = 0; i < n; i++) {
+		pthread_t th;
+		int e = pthread_create(&th, NULL, sign_thread, NULL);
+
+		if (e != 0)
+			fatalx("pthread_create: %s", strerror(e));
+		pthread_detach(th);
+	}
+	log_debug("signing on %ld threads", n);
+}
+
+/* The descriptors to poll: the supervisor's and each open channel with
+ * room for requests; their channels in chs.  The count. */
+static nfds_t
+poll_set(struct pollfd *pfd, struct chan **chs)
+{
+	nfds_t n = 1;
+
+	pfd[0].fd = PROTO_CHANNEL_FD;
+	pfd[0].events = POLLIN;
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("mutex");
+	for (struct chan *ch = chans; ch != NULL && n < CHANS_MAX + 1; ch = ch->next) {
+		if (ch->closed || ch->refs >= CHAN_INFLIGHT_MAX)
+			continue;
+		pfd[n].fd = ch->fd;
+		pfd[n].events = POLLIN;
+		chs[n++] = ch;
+	}
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+const char *const *
+keyd_worker_tags(void)
+{
+	static const char *const tags[] = {"kmodsign", "swupdate", NULL};
+
+	return tags;
+}
+
+void
+keyd_main(const struct proc_ctx *ctx)
+{
+	static struct pollfd pfd[CHANS_MAX + 1];
+	static struct chan *chs[CHANS_MAX + 1];
+	union keyproto_msg *m = xmalloc(sizeof(*m));
+	struct timespec tick = {1, 0};
+	sigset_t in_poll;
+
+	watch_hup(&in_poll);
+	kcache_init(ctx->cfg);
+	start_threads(ctx->cfg);
+	keyproto_init(m, KEYPROTO_READY, 0);
+	if (keyproto_send(PROTO_CHANNEL_FD, m, -1) < 0)
+		fatal("sending READY");
+	proc_title("keys");
+	for (;;) {
+		nfds_t n = poll_set(pfd, chs);
+
+		/* a tick: s3:// entries expire even when nothing is asked */
+		if (ppoll(pfd, n, &tick, &in_poll) < 0 && errno != EINTR)
+			fatal("ppoll");
+		if (got_hup) {
+			got_hup = 0;
+			log_info("SIGHUP: key cache emptied");
+			kcache_flush();
+		}
+		kcache_expire();
+		if (pfd[0].revents)
+			sup_read(m);
+		for (nfds_t i = 1; i < n; i++)
+			if (pfd[i].revents)
+				chan_read(chs[i], m);
+	}
+}

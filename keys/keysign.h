@@ -1,0 +1,25 @@
+/*
+ * keysign.h: one signature over a digest with a parsed private key, in
+ * the key process.  To be replaced by lib/pkey.h's pkey_sign_digest when
+ * that lands (the same schemes and arguments).
+ */
+#ifndef DSS_KEYSIGN_H
+#define DSS_KEYSIGN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+/*
+ * Sign digest (dlen bytes, made with md: a KEYPROTO_MD_*) with key under
+ * scheme (KEYPROTO_RSA_PKCS1, _RSA_PSS with saltlen, _ECDSA giving DER,
+ * _ED25519 over digest as the whole message) into sig (room for *siglen
+ * bytes; the length made on return).  0, or -1 with a one-line reason
+ * (a key of the wrong kind for the scheme, an OpenSSL failure).
+ */
+int keys_sign_digest(EVP_PKEY *key, uint32_t scheme, int saltlen, uint32_t md,
+		     const unsigned char *digest, size_t dlen, unsigned char *sig, size_t *siglen,
+		     char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * check_keyproc.c: unit tests of the key process (keys/).
+ *
+ * The grant checks (kgrant_check) directly: a channel granted to an
+ * endpoint and the client's selector globs may ask for nothing else,
+ * and MATERIALIZE only for the fixed table.  Then the key process itself:
+ * keyd_main runs in a forked child on a socketpair as its supervisor
+ * channel, over a temporary file:// store, and the test speaks the
+ * records to it as the supervisor (GRANT, REPORT) and as a worker
+ * (SIGN, PUBLIC, MATERIALIZE): a SIGN outside the grant is refused 403
+ * and reported; a SIGN inside it verifies with the key's public half; a
+ * changed key file changes the next signature, a removed one is a 404; a
+ * malformed record gets the channel closed and reported, and the key
+ * process carries on with the next job.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include "check_main.h"
+#include "config.h"
+#include "keyd.h"
+#include "keygrant.h"
+#include "keyproto.h"
+#include "proto.h"
+
+static char store[] = "/tmp/check_keyproc.XXXXXX";
+static struct config cfg;
+static pid_t kpid;
+static int sup = -1; /* our end of the key process's supervisor channel */
+static union keyproto_msg *m;
+static char why[512];
+
+/* ---- grants ------------------------------------------------------------ */
+
+static void
+grant(struct keyproto_grant *g, const char *endpoint, int any, const char *selectors)
+{
+	memset(g, 0, sizeof(*g));
+	strcpy(g->endpoint, endpoint);
+	g->any_selector = (uint32_t)any;
+	strcpy(g->selectors, selectors);
+}
+
+static void
+ref(struct keyproto_keyref *k, const char *sel, const char *tag, const char *file)
+{
+	memset(k, 0, sizeof(*k));
+	strcpy(k->selector, sel);
+	strcpy(k->tag, tag);
+	strcpy(k->file, file);
+}
+
+START_TEST(test_grant_selectors)
+{
+	struct keyproto_grant g;
+	struct keyproto_keyref k;
+
+	grant(&g, "tegra", 0, "jetson-*,orin-nx");
+	ref(&k, "jetson-a", "tegrasign", "rsa_priv.pem");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 0);
+	ref(&k, "orin-nx", "tegrasign", "rsa_priv.pem");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_PUBLIC, &k, why, sizeof(why)), 0);
+	ref(&k, "other-machine", "tegrasign", "rsa_priv.pem");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 403);
+	ck_assert_ptr_nonnull(strstr(why, "other-machine"));
+	/* a grant with no globs grants no key */
+	grant(&g, "tegra", 0, "");
+	ref(&k, "jetson-a", "tegrasign", "rsa_priv.pem");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 403);
+	/* no access control: every selector */
+	grant(&g, "tegra", 1, "");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 0);
+}
+END_TEST
+
+START_TEST(test_grant_endpoint_tags)
+{
+	struct keyproto_grant g;
+	struct keyproto_keyref k;
+
+	/* a mender job cannot reach the module signing key, nor the reverse */
+	grant(&g, "mender", 1, "");
+	ref(&k, "demo", "kmodsign", "kernel-signkey.priv");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 403);
+	ref(&k, "demo", "mender", "private.key");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 0);
+	grant(&g, "modules", 1, "");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 403);
+	grant(&g, "no-such-endpoint", 1, "");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_PUBLIC, &k, why, sizeof(why)), 403);
+}
+END_TEST
+
+START_TEST(test_grant_materialize_table)
+{
+	struct keyproto_grant g;
+	struct keyproto_keyref k;
+
+	grant(&g, "tegra", 1, "");
+	ref(&k, "jetson-a", "tegrasign", "sbk.key");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 0);
+	grant(&g, "mender", 1, "");
+	ref(&k, "demo", "mender", "private.key");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 403);
+	ck_assert_ptr_nonnull(strstr(why, "never handed out"));
+	grant(&g, "swupdate", 1, "");
+	ref(&k, "demo", "swupdate", "rsa-private.key");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 403);
+	ck_assert_int_eq(kgrant_materializable_tag("tegrasign"), 1);
+	ck_assert_int_eq(kgrant_materializable_tag("mender"), 0);
+}
+END_TEST
+
+START_TEST(test_grant_names)
+{
+	struct keyproto_grant g;
+	struct keyproto_keyref k;
+
+	grant(&g, "tegra", 1, "");
+	ref(&k, "..", "tegrasign", "rsa_priv.pem");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 400);
+	ref(&k, "jetson-a", "tegrasign", "../../etc/shadow");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 400);
+	ref(&k, "jetson-a", "tegrasign", "rsa_priv.pem");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_REPORT, &k, why, sizeof(why)), 400);
+}
+END_TEST
+
+/* ---- the key process ---------------------------------------------------- */
+
+static int
+before(void)
+{
+	char uri[sizeof(store) + 16], err[256];
+
+	if (mkdtemp(store) == NULL)
+		return 1;
+	conf_defaults(&cfg);
+	snprintf(uri, sizeof(uri), "file://%s", store);
+	if (conf_set(&cfg, "KEYFILE_URI", uri, err, sizeof(err)) < 0 ||
+	    conf_set(&cfg, "SIGN_THREADS", "2", err, sizeof(err)) < 0)
+		return 1;
+	return check_sh(
+		   store,
+		   "mkdir -p jetson-a/tegrasign other-machine/tegrasign demo/mender && "
+		   "openssl genrsa -out jetson-a/tegrasign/rsa_priv.pem 2048 2>/dev/null && "
+		   "openssl genrsa -out other-machine/tegrasign/rsa_priv.pem 2048 2>/dev/null && "
+		   "echo 0x11223344 >jetson-a/tegrasign/sbk.key && "
+		   "openssl ecparam -name prime256v1 -genkey -noout -out "
+		   "demo/mender/private.key") != 0;
+}
+
+static void
+after(void)
+{
+	check_sh(NULL, "rm -rf %s", store);
+}
+
+/* Fork keyd_main on a new supervisor channel; wait for its READY. */
+static void
+start_keyd(void)
+{
+	int sp[2], fd;
+
+	m = calloc(1, sizeof(*m));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	if ((kpid = fork()) == 0) {
+		struct proc_ctx ctx = {.cfg = &cfg};
+
+		close(sp[0]);
+		if (dup2(sp[1], PROTO_CHANNEL_FD) < 0)
+			_exit(1);
+		keyd_main(&ctx);
+	}
+	ck_assert_int_gt(kpid, 0);
+	close(sp[1]);
+	sup = sp[0];
+	ck_assert_int_eq(keyproto_recv(sup, m, &fd, why, sizeof(why)), 1);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_READY);
+}
+
+static void
+stop_keyd(void)
+{
+	int status;
+
+	close(sup); /* its supervisor's channel ends: it exits */
+	ck_assert_int_eq(waitpid(kpid, &status, 0), kpid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	free(m);
+}
+
+/* A key channel for job, granted endpoint and selectors; the worker's end. */
+static int
+channel(uint64_t job, const char *endpoint, const char *selectors)
+{
+	int sp[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	keyproto_init(m, KEYPROTO_GRANT, job);
+	strcpy(m->grant.endpoint, endpoint);
+	strcpy(m->grant.selectors, selectors);
+	ck_assert_int_eq(keyproto_send(sup, m, sp[0]), 0);
+	close(sp[0]);
+	return sp[1];
+}
+
+/* Ask for a signature of a SHA-256 digest; the answer in m. */
+static void
+sign(int ch, uint64_t id, const char *sel, const char *tag, const char *file,
+     const unsigned char digest[32])
+{
+	int fd;
+
+	keyproto_init(m, KEYPROTO_SIGN, id);
+	ref(&m->sign.key, sel, tag, file);
+	m->sign.scheme = KEYPROTO_RSA_PKCS1;
+	m->sign.md = KEYPROTO_MD_SHA256;
+	m->sign.digest_len = 32;
+	memcpy(m->sign.digest, digest, 32);
+	ck_assert_int_eq(keyproto_send(ch, m, -1), 0);
+	ck_assert_int_eq(keyproto_recv(ch, m, &fd, why, sizeof(why)), 1);
+	ck_assert_uint_eq(m->hdr.id, id);
+}
+
+/* The next report on the supervisor channel, in m. */
+static void
+next_report(uint64_t job, uint32_t status)
+{
+	int fd;
+
+	ck_assert_int_eq(keyproto_recv(sup, m, &fd, why, sizeof(why)), 1);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_REPORT);
+	ck_assert_uint_eq(m->hdr.id, job);
+	ck_assert_uint_eq(m->report.status, status);
+}
+
+/* Verify sig over digest with the public key of the PEM file at path. */
+static int
+verifies(const char *path, const unsigned char *sig, size_t len, const unsigned char digest[32])
+{
+	char cmd[512];
+	FILE *fp;
+	EVP_PKEY *key = NULL;
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	snprintf(cmd, sizeof(cmd), "%s/%s", store, path);
+	ck_assert_ptr_nonnull(fp = fopen(cmd, "r"));
+	ck_assert_ptr_nonnull(key = PEM_read_PrivateKey(fp, NULL, NULL, NULL));
+	fclose(fp);
+	ctx = EVP_PKEY_CTX_new(key, NULL);
+	ok = EVP_PKEY_verify_init(ctx) == 1 &&
+	     EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) == 1 &&
+	     EVP_PKEY_verify(ctx, sig, len, digest, 32) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	return ok;
+}
+
+START_TEST(test_keyd_sign_within_and_outside_the_grant)
+{
+	unsigned char digest[32];
+	int ch;
+
+	SHA256((const unsigned char *)"hello", 5, digest);
+	start_keyd();
+	ch = channel(5, "tegra", "jetson-*");
+	/* outside the grant: refused, and the supervisor hears of it */
+	sign(ch, 1, "other-machine", "tegrasign", "rsa_priv.pem", digest);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
+	ck_assert_uint_eq(m->error.status, 403);
+	next_report(5, 403);
+	ck_assert_str_eq(m->report.key.selector, "other-machine");
+	/* inside it: a signature that verifies, reported with its digest */
+	sign(ch, 2, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	ck_assert_uint_eq(m->signature.len, 256);
+	ck_assert(verifies("jetson-a/tegrasign/rsa_priv.pem", m->signature.sig, m->signature.len,
+			   digest));
+	next_report(5, 200);
+	ck_assert_uint_eq(m->report.op, KEYPROTO_SIGN);
+	ck_assert_uint_eq(strlen(m->report.key_sha256), 64);
+	ck_assert_str_eq(m->report.digest,
+			 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	close(ch);
+	stop_keyd();
+}
+END_TEST
+
+START_TEST(test_keyd_key_changes_and_removal)
+{
+	unsigned char digest[32], first[KEYPROTO_SIG_MAX];
+	int ch;
+
+	SHA256((const unsigned char *)"x", 1, digest);
+	start_keyd();
+	ch = channel(6, "tegra", "jetson-*");
+	sign(ch, 1, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	memcpy(first, m->signature.sig, m->signature.len);
+	next_report(6, 200);
+	/* a new key in the file: the next signature is made with it */
+	ck_assert_int_eq(check_sh(store, "openssl genrsa -out jetson-a/tegrasign/new.pem 2048 "
+					 "2>/dev/null && mv jetson-a/tegrasign/new.pem "
+					 "jetson-a/tegrasign/rsa_priv.pem"),
+			 0);
+	sign(ch, 2, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	ck_assert_int_ne(memcmp(first, m->signature.sig, m->signature.len), 0);
+	ck_assert(verifies("jetson-a/tegrasign/rsa_priv.pem", m->signature.sig, m->signature.len,
+			   digest));
+	next_report(6, 200);
+	/* removed: 404 at once, no stale signature from the cache */
+	ck_assert_int_eq(check_sh(store, "mv jetson-a/tegrasign/rsa_priv.pem jetson-a/gone.pem"),
+			 0);
+	sign(ch, 3, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
+	ck_assert_uint_eq(m->error.status, 404);
+	next_report(6, 404);
+	ck_assert_int_eq(check_sh(store, "mv jetson-a/gone.pem jetson-a/tegrasign/rsa_priv.pem"),
+			 0);
+	close(ch);
+	stop_keyd();
+}
+END_TEST
+
+START_TEST(test_keyd_materialize)
+{
+	int ch, fd;
+	char buf[64];
+	ssize_t n;
+
+	start_keyd();
+	ch = channel(7, "tegra", "jetson-*");
+	keyproto_init(m, KEYPROTO_MATERIALIZE, 1);
+	ref(&m->materialize.key, "jetson-a", "tegrasign", "sbk.key");
+	ck_assert_int_eq(keyproto_send(ch, m, -1), 0);
+	ck_assert_int_eq(keyproto_recv(ch, m, &fd, why, sizeof(why)), 1);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_MATERIAL);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_eq(n, 11);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "0x11223344\n");
+	/* sealed: the worker cannot change what it was given */
+	ck_assert_int_lt(write(fd, "y", 1), 0);
+	close(fd);
+	next_report(7, 200);
+	close(ch);
+	/* a mender job may not have its key's bytes */
+	ch = channel(8, "mender", "*");
+	keyproto_init(m, KEYPROTO_MATERIALIZE, 1);
+	ref(&m->materialize.key, "demo", "mender", "private.key");
+	ck_assert_int_eq(keyproto_send(ch, m, -1), 0);
+	ck_assert_int_eq(keyproto_recv(ch, m, &fd, why, sizeof(why)), 1);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
+	ck_assert_uint_eq(m->error.status, 403);
+	next_report(8, 403);
+	close(ch);
+	stop_keyd();
+}
+END_TEST
+
+START_TEST(test_keyd_malformed_record)
+{
+	unsigned char digest[32];
+	int ch, fd;
+	char junk[40] = "not a record";
+
+	SHA256((const unsigned char *)"x", 1, digest);
+	start_keyd();
+	ch = channel(9, "tegra", "jetson-*");
+	ck_assert_int_eq(send(ch, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+	/* answered, reported as op 0 (the supervisor kills the worker), closed */
+	ck_assert_int_eq(keyproto_recv(ch, m, &fd, why, sizeof(why)), 1);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
+	next_report(9, 400);
+	ck_assert_uint_eq(m->report.op, 0);
+	ck_assert_int_eq(keyproto_recv(ch, m, &fd, why, sizeof(why)), 0);
+	close(ch);
+	/* the key process carries on */
+	ch = channel(10, "tegra", "jetson-*");
+	sign(ch, 1, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	next_report(10, 200);
+	close(ch);
+	stop_keyd();
+}
+END_TEST
+
+static Suite *
+keyproc_suite(void)
+{
+	Suite *s = suite_create("keyproc");
+	TCase *tc = tcase_create("grant");
+	TCase *kd = tcase_create("keyd");
+
+	tcase_add_test(tc, test_grant_selectors);
+	tcase_add_test(tc, test_grant_endpoint_tags);
+	tcase_add_test(tc, test_grant_materialize_table);
+	tcase_add_test(tc, test_grant_names);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(kd, 60);
+	tcase_add_test(kd, test_keyd_sign_within_and_outside_the_grant);
+	tcase_add_test(kd, test_keyd_key_changes_and_removal);
+	tcase_add_test(kd, test_keyd_materialize);
+	tcase_add_test(kd, test_keyd_malformed_record);
+	suite_add_tcase(s, kd);
+	return s;
+}
+
+CHECK_MAIN(.suite = keyproc_suite, .before = before, .after = after);
