@@ -367,9 +367,12 @@ START_TEST(test_check_access)
 	put_file("m1/mender/private.key", "k", 1, 0600);
 	put_file("m1/kmodsign/kernel-signkey.x509", "c", 1, 0644);
 	if (geteuid() == 0) {
-		/* Checked for the service user: root-owned 0600 keys are unreadable to it. */
+		/* Checked for the key process's user: root-owned 0600 keys are
+		 * unreadable to it. */
 		free(cfg.user);
 		cfg.user = xstrdup("nobody");
+		free(cfg.key_user);
+		cfg.key_user = xstrdup("nobody");
 		r = check_report(&rc);
 		ck_assert_int_eq(rc, -1);
 		ck_assert_msg(strstr(r, "private.key is not readable by nobody") != NULL, "%s", r);
