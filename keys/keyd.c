@@ -458,14 +458,6 @@ poll_set(struct pollfd *pfd, struct chan **chs)
 	return n;
 }
 
-const char *const *
-keyd_worker_tags(void)
-{
-	static const char *const tags[] = {"kmodsign", "swupdate", NULL};
-
-	return tags;
-}
-
 void
 keyd_main(const struct proc_ctx *ctx)
 {

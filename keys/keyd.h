@@ -8,13 +8,5 @@
 #include "proc.h"
 
 void keyd_main(const struct proc_ctx *ctx) __attribute__((noreturn));
-/*
- * The key tags whose files the workers still read themselves
- * (NULL-terminated): the module and swupdate signers, until their
- * signature formats sign through a callback (then this list is empty and
- * the workers' user can read no key at all).  --check-config allows the
- * workers' user these and no other.
- */
-const char *const *keyd_worker_tags(void);
 
 #endif

@@ -1,13 +1,24 @@
 /*
- * keysign.c: signing a digest in the key process (keysign.h).
+ * keysign.c: signing a digest in the key process (keysign.h): the
+ * record's numbers turned into OpenSSL's terms, and lib/pkey.c's
+ * pkey_sign_digest, the one place a raw signature is made.
  */
 #include "keysign.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include <openssl/rsa.h>
+#include <openssl/err.h>
 
 #include "keyproto.h"
+#include "pkey.h"
+
+/* keyproto.h promises its schemes are pkey.h's */
+_Static_assert((int)KEYPROTO_RSA_PKCS1 == (int)SIG_RSA_PKCS1 &&
+		   (int)KEYPROTO_RSA_PSS == (int)SIG_RSA_PSS &&
+		   (int)KEYPROTO_ECDSA == (int)SIG_ECDSA && (int)KEYPROTO_ED25519 == (int)SIG_ED25519,
+	       "keyproto_scheme and sig_scheme differ");
 
 static const EVP_MD *
 md_of(uint32_t md)
@@ -25,71 +36,39 @@ md_of(uint32_t md)
 	return NULL;
 }
 
-/* 1 when the key is of the kind the scheme signs with. */
-static int
-kind_fits(EVP_PKEY *key, uint32_t scheme)
-{
-	switch (scheme) {
-	case KEYPROTO_RSA_PKCS1:
-	case KEYPROTO_RSA_PSS:
-		return EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA;
-	case KEYPROTO_ECDSA:
-		return EVP_PKEY_get_base_id(key) == EVP_PKEY_EC;
-	case KEYPROTO_ED25519:
-		return EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519;
-	}
-	return 0;
-}
-
-/* Ed25519 signs the message itself (no pre-hash). */
-static int
-sign_ed25519(EVP_PKEY *key, const unsigned char *msg, size_t len, unsigned char *sig,
-	     size_t *siglen)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	int ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, NULL, NULL, key) == 1 &&
-		 EVP_DigestSign(ctx, sig, siglen, msg, len) == 1;
-
-	EVP_MD_CTX_free(ctx);
-	return ok ? 0 : -1;
-}
-
 int
 keys_sign_digest(EVP_PKEY *key, uint32_t scheme, int saltlen, uint32_t md,
 		 const unsigned char *digest, size_t dlen, unsigned char *sig, size_t *siglen,
 		 char *err, size_t errlen)
 {
-	EVP_PKEY_CTX *ctx;
-	size_t room = *siglen;
-	int ok;
+	unsigned char *made = NULL;
+	size_t len = 0;
+	unsigned long e;
 
-	if (!kind_fits(key, scheme)) {
-		snprintf(err, errlen, "the key is not of the kind the signature scheme needs");
+	if (scheme >= KEYPROTO_SCHEME_END) {
+		snprintf(err, errlen, "unknown signature scheme %u", scheme);
 		return -1;
 	}
-	if ((size_t)EVP_PKEY_get_size(key) > room) {
+	if ((size_t)EVP_PKEY_get_size(key) > *siglen) {
 		snprintf(err, errlen, "the key's signatures are too large");
 		return -1;
 	}
-	if (scheme == KEYPROTO_ED25519) {
-		if (sign_ed25519(key, digest, dlen, sig, siglen) == 0)
-			return 0;
-		snprintf(err, errlen, "Ed25519 signing failed");
+	ERR_clear_error();
+	if (pkey_sign_digest(key, (enum sig_scheme)scheme, saltlen, md_of(md), digest, dlen, &made,
+			     &len) < 0) {
+		e = ERR_peek_last_error();
+		snprintf(err, errlen, "%s signature: %s", pkey_scheme_name((enum sig_scheme)scheme),
+			 e ? ERR_reason_error_string(e) : "the key does not fit the scheme");
+		ERR_clear_error();
 		return -1;
 	}
-	if ((ctx = EVP_PKEY_CTX_new(key, NULL)) == NULL) {
-		snprintf(err, errlen, "out of memory");
+	if (len > *siglen) { /* cannot be: checked above */
+		free(made);
+		snprintf(err, errlen, "the key's signatures are too large");
 		return -1;
 	}
-	ok = EVP_PKEY_sign_init(ctx) == 1 && EVP_PKEY_CTX_set_signature_md(ctx, md_of(md)) == 1;
-	if (ok && scheme == KEYPROTO_RSA_PKCS1)
-		ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1;
-	if (ok && scheme == KEYPROTO_RSA_PSS)
-		ok = EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
-		     EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, saltlen) == 1;
-	ok = ok && EVP_PKEY_sign(ctx, sig, siglen, digest, dlen) == 1;
-	EVP_PKEY_CTX_free(ctx);
-	if (!ok)
-		snprintf(err, errlen, "signing failed");
-	return ok ? 0 : -1;
+	memcpy(sig, made, len);
+	*siglen = len;
+	free(made);
+	return 0;
 }

@@ -597,21 +597,10 @@ ks_who_reaches(const struct ks_who *w, const char *path)
 	return ok;
 }
 
-/* 1 when tag is one of the NULL-terminated list. */
-static int
-ks_tag_listed(const char *const *tags, const char *tag)
-{
-	for (; tags != NULL && *tags != NULL; tags++)
-		if (strcmp(*tags, tag) == 0)
-			return 1;
-	return 0;
-}
-
 /* Report every key file under root (<selector>/<tag>/<file>) that w can
- * read but should not (its tag is not in allowed); the count. */
+ * read; the count. */
 static int
-ks_check_hidden(const struct ks_who *w, const char *root, const char *const *allowed,
-		FILE *report)
+ks_check_hidden(const struct ks_who *w, const char *root, FILE *report)
 {
 	char pattern[PATH_MAX];
 	glob_t g;
@@ -621,15 +610,10 @@ ks_check_hidden(const struct ks_who *w, const char *root, const char *const *all
 	    glob(pattern, 0, NULL, &g) != 0)
 		return 0;
 	for (size_t i = 0; i < g.gl_pathc; i++) {
-		const char *path = g.gl_pathv[i], *file = strrchr(path, '/');
-		char tag[KS_SELECTOR_MAX + 1];
-		const char *t = file - 1;
+		const char *path = g.gl_pathv[i];
 		struct stat st;
 
-		while (t > path && *t != '/')
-			t--;
-		snprintf(tag, sizeof(tag), "%.*s", (int)(file - t - 1), t + 1);
-		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || ks_tag_listed(allowed, tag))
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (ks_who_reaches(w, path)) {
 			fprintf(report, "error: %s is readable by the workers' user %s\n", path,
@@ -642,7 +626,7 @@ ks_check_hidden(const struct ks_who *w, const char *root, const char *const *all
 }
 
 int
-ks_check_separation(const struct config *cfg, const char *const *worker_tags, FILE *report)
+ks_check_separation(const struct config *cfg, FILE *report)
 {
 	char err[256];
 	struct ks_store s;
@@ -661,7 +645,7 @@ ks_check_separation(const struct config *cfg, const char *const *worker_tags, FI
 		return 0; /* the workers get no S3 credentials for keys: nothing to check here */
 	}
 	ks_who_init(cfg->user, &w);
-	bad = w.as_process ? 0 : ks_check_hidden(&w, s.root, worker_tags, report);
+	bad = w.as_process ? 0 : ks_check_hidden(&w, s.root, report);
 	if (bad == 0 && !w.as_process)
 		fprintf(report, "key store %s: no key file the key process alone holds is readable "
 				"by %s\n",

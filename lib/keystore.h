@@ -74,11 +74,10 @@ int ks_store_uri_valid(const char *uri, char *err, size_t errlen);
 int ks_check_access(const struct config *cfg, FILE *report);
 /*
  * For --check-config when running as root: check that the workers' user
- * (cfg->user) can read no key file of a file:// store, except those of
- * the tags in worker_tags (NULL-terminated: the signers that still read
- * their own keys), one error line per file it can read.  Not as root: a
+ * (cfg->user) can read no key file of a file:// store, one error line
+ * per file it can read.  Not as root: a
  * note that keys are not separated.  0 when separated, else -1.
  */
-int ks_check_separation(const struct config *cfg, const char *const *worker_tags, FILE *report);
+int ks_check_separation(const struct config *cfg, FILE *report);
 
 #endif

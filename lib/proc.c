@@ -193,7 +193,7 @@ hide_keys(const struct proc_ctx *ctx)
 
 	if (kind != URI_FILE && kind != URI_PATH)
 		return;
-	if (priv_hide_store(root, ctx->keep_tags, err, sizeof(err)) == 0)
+	if (priv_hide_store(root, err, sizeof(err)) == 0)
 		log_debug("key store %s hidden from this process", root);
 	else if (ctx->generation == 1)
 		log_warnx("%s: the workers are not kept from the keys", err);

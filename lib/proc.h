@@ -43,8 +43,6 @@ struct proc_ctx {
 	uint32_t generation;	      /* its number: every record it sends carries it */
 	struct proc_fd fds[PROC_FDS_MAX];
 	int nfds;
-	/* hide_keys roles: the key tags it may still read (priv_hide_store) */
-	const char *const *keep_tags;
 };
 
 struct proc_role {

@@ -234,7 +234,7 @@ check_config(const struct config *cfg, const struct priv_user *user)
 		printf("# warning: %s\n", conf_warning(cfg));
 	if (ks_check_access(cfg, stdout) < 0)
 		ok = 0;
-	else if (ks_check_separation(cfg, keyd_worker_tags(), stdout) < 0)
+	else if (ks_check_separation(cfg, stdout) < 0)
 		ok = 0;
 	printf("# configuration %s\n", ok ? "OK" : "has errors");
 	return ok ? 0 : 1;

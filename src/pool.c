@@ -135,8 +135,7 @@ spawn(void)
 {
 	struct proc_ctx ctx = {.cfg = cfg,
 			       .user = user,
-			       .generation = next_generation++,
-			       .keep_tags = keyd_worker_tags()};
+			       .generation = next_generation++};
 	struct worker *w;
 	int chan;
 	pid_t pid = proc_spawn(&roles[ROLE_WORKER], &ctx, &chan);

@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
+#include <openssl/x509.h>
 
 #include "keystore.h"
 #include "log.h"
@@ -321,5 +322,127 @@ kc_materialize(struct kc *kc, const char *selector, const char *tag, const char 
 	}
 	close(fd);
 	free(ans);
+	return st;
+}
+
+void
+kc_key_init(struct kc_key *k, struct kc *kc, const char *selector, const char *tag,
+	    const char *file)
+{
+	memset(k, 0, sizeof(*k));
+	k->kc = kc;
+	k->selector = selector;
+	k->tag = tag;
+	k->file = file;
+	pthread_mutex_init(&k->lock, NULL);
+}
+
+void
+kc_key_free(struct kc_key *k)
+{
+	pthread_mutex_destroy(&k->lock);
+}
+
+/* Keep the first failure of k for the answer. */
+static void
+kc_key_failed(struct kc_key *k, int status, const char *reason)
+{
+	pthread_mutex_lock(&k->lock);
+	if (k->status == 0) {
+		k->status = status;
+		snprintf(k->reason, sizeof(k->reason), "%s", reason);
+	}
+	pthread_mutex_unlock(&k->lock);
+}
+
+int
+kc_key_sign(void *arg, const struct pkey_sign_req *req, unsigned char **sig, size_t *siglen,
+	    char *err, size_t errlen)
+{
+	struct kc_key *k = arg;
+	unsigned char *b = xmalloc(KEYPROTO_SIG_MAX);
+	size_t n = KEYPROTO_SIG_MAX;
+	uint32_t md = kc_md(req->md);
+	int st;
+
+	if (md == KEYPROTO_MD_END)
+		st = util_err(err, errlen, 500, "Signing error");
+	else
+		st = kc_sign(k->kc, k->selector, k->tag, k->file, (uint32_t)req->scheme,
+			     req->saltlen, md, req->data, req->len, b, &n, err, errlen);
+	if (st != 0) {
+		kc_key_failed(k, st, err);
+		free(b);
+		return -1;
+	}
+	*sig = b;
+	*siglen = n;
+	return 0;
+}
+
+/* The public key in DER p (n bytes); NULL if it is none. */
+static EVP_PKEY *
+pub_from_der(const unsigned char *p, size_t n)
+{
+	return p != NULL ? d2i_PUBKEY(NULL, &p, (long)n) : NULL;
+}
+
+/* The certificate cert_file beside k's key, into *cert; 0 or a status. */
+static int
+kc_key_cert(struct kc_key *k, const char *cert_file, X509 **cert, char *err, size_t errlen)
+{
+	unsigned char *pk = NULL, *c = NULL;
+	const unsigned char *cp;
+	size_t pklen, clen;
+	int st;
+
+	st = kc_public(k->kc, k->selector, k->tag, cert_file, &pk, &pklen, &c, &clen, err, errlen);
+	free(pk);
+	if (st != 0)
+		return st;
+	cp = c;
+	if (c == NULL || (*cert = d2i_X509(NULL, &cp, (long)clen)) == NULL) {
+		log_errorx("%s/%s/%s is not a certificate", k->selector, k->tag, cert_file);
+		st = util_err(err, errlen, 500, "Signing error");
+	}
+	free(c);
+	return st;
+}
+
+int
+kc_key_public(struct kc_key *k, const char *cert_file, EVP_PKEY **pub, X509 **cert, char *err,
+	      size_t errlen)
+{
+	unsigned char *pk = NULL, *c = NULL;
+	size_t pklen, clen;
+	int st;
+
+	*pub = NULL;
+	if (cert != NULL)
+		*cert = NULL;
+	/* the certificate first: a distro without keys is told of it */
+	if (cert_file != NULL && (st = kc_key_cert(k, cert_file, cert, err, errlen)) != 0)
+		return st;
+	st = kc_public(k->kc, k->selector, k->tag, k->file, &pk, &pklen, &c, &clen, err, errlen);
+	free(c);
+	if (st == 0 && (*pub = pub_from_der(pk, pklen)) == NULL) {
+		log_errorx("%s/%s/%s: the key process gave no usable public key", k->selector,
+			   k->tag, k->file);
+		st = util_err(err, errlen, 500, "Signing error");
+	}
+	if (st == 0 && cert_file != NULL && EVP_PKEY_eq(*pub, X509_get0_pubkey(*cert)) != 1) {
+		log_errorx("%s/%s/%s does not belong to %s", k->selector, k->tag, cert_file,
+			   k->file);
+		st = util_err(err, errlen, 500, "Signing error");
+	}
+	free(pk);
+	if (st != 0) {
+		EVP_PKEY_free(*pub);
+		*pub = NULL;
+		if (cert != NULL) {
+			X509_free(*cert);
+			*cert = NULL;
+		}
+	}
 	return st;
 }

@@ -21,9 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "keyproto.h"
+#include "pkey.h"
 
 struct kc;
 
@@ -52,5 +56,36 @@ uint32_t kc_md(const EVP_MD *md);
 /* The key file's bytes, malloc'ed (the caller cleanses them). */
 int kc_materialize(struct kc *kc, const char *selector, const char *tag, const char *file,
 		   unsigned char **data, size_t *len, char *err, size_t errlen);
+
+/*
+ * One key of the store as a struct pkey_signer (pkey.h) whose raw
+ * signatures the key process makes: what lib/modsign.c and lib/cmssign.c
+ * sign with.  Threads may sign through one kc_key at once; the first
+ * failure's status and reason are kept for the job's answer (a 503 when
+ * the key process went away, 403 outside the grant, 404 ...).
+ */
+struct kc_key {
+	struct kc *kc;
+	const char *selector, *tag, *file;
+	pthread_mutex_t lock;
+	int status;			  /* of the first failure; 0: none */
+	char reason[KEYPROTO_REASON_MAX]; /* its one-line reason */
+};
+
+void kc_key_init(struct kc_key *k, struct kc *kc, const char *selector, const char *tag,
+		 const char *file);
+void kc_key_free(struct kc_key *k);
+/* The pkey_sign_fn: arg is a struct kc_key. */
+int kc_key_sign(void *arg, const struct pkey_sign_req *req, unsigned char **sig, size_t *siglen,
+		char *err, size_t errlen);
+/*
+ * The key's public half as an EVP_PKEY, and, when cert_file is not NULL,
+ * the certificate in that file of the same selector and tag (asked for
+ * first, and checked to hold the same public key).  0, or the status with a one-line reason
+ * in err (500 for a file that is no key or certificate, or a pair that
+ * does not belong together: details logged).
+ */
+int kc_key_public(struct kc_key *k, const char *cert_file, EVP_PKEY **pub, X509 **cert,
+		  char *err, size_t errlen);
 
 #endif

@@ -46,12 +46,14 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 #include "archive.h"
 #include "job.h"
-#include "keystore.h"
+#include "keyclient.h"
 #include "log.h"
 #include "modsign.h"
+#include "pkey.h"
 #include "proto.h"
 #include "signer.h"
 #include "util.h"
@@ -377,12 +379,39 @@ audit(struct job *job, const struct kmod_ctx *c, const char *hashalg)
 	free(items);
 }
 
+/*
+ * The job's signer: the certificate <selector>/kmodsign/kernel-signkey.x509
+ * and signatures made by the key process with the private key beside it
+ * (keyclient.h).  Both are asked for before the upload is extracted, so a
+ * missing key is a 404 at once.  0, or the status of a job_fail.
+ */
+static int
+signer_of(struct job *job, struct kc_key *kk, struct modsign_key *key)
+{
+	EVP_PKEY *pub;
+	char err[KEYPROTO_REASON_MAX];
+	int st;
+
+	memset(key, 0, sizeof(*key));
+	if ((st = kc_key_public(kk, KMOD_CERT, &pub, &key->cert, err, sizeof(err))) != 0)
+		return job_fail(job, st, "%s", err);
+	st = pkey_fingerprint(pub, key->fingerprint);
+	EVP_PKEY_free(pub);
+	if (st < 0) {
+		modsign_key_free(key);
+		return job_fail(job, 500, "Signing error");
+	}
+	X509_check_purpose(key->cert, -1, 0); /* caches extensions: threads share it */
+	key->signer = (struct pkey_signer){.cert = key->cert, .sign = kc_key_sign, .arg = kk};
+	return 0;
+}
+
 static int
 kmod_run(struct job *job)
 {
 	const struct form_file *f = job_file(job, "artifact");
 	const char *hashalg = job_field(job, "hashalg");
-	struct ks_blob keyblob = {0}, certblob = {0};
+	struct kc_key kk;
 	struct modsign_key key;
 	struct kmod_ctx c;
 	struct ar_limits lim;
@@ -402,21 +431,10 @@ kmod_run(struct job *job)
 	    strcmp(hashalg, "sha512") != 0)
 		return job_fail(job, 400, "Invalid parameters");
 
-	if ((st = ks_load(job->cfg, job->selector, KMOD_TAG, KMOD_KEY, &keyblob, err,
-			  sizeof(err))) != 0)
-		return job_fail(job, st, "%s", err);
-	if ((st = ks_load(job->cfg, job->selector, KMOD_TAG, KMOD_CERT, &certblob, err,
-			  sizeof(err))) != 0) {
-		ks_blob_free(&keyblob);
-		return job_fail(job, st, "%s", err);
-	}
-	st = modsign_key_load(&key, keyblob.data, keyblob.len, certblob.data, certblob.len, err,
-			      sizeof(err));
-	ks_blob_free(&keyblob);
-	ks_blob_free(&certblob);
-	if (st < 0) {
-		log_errorx("job %s: %s/%s: %s", job->idstr, job->selector, KMOD_TAG, err);
-		return job_fail(job, 500, "Signing error");
+	kc_key_init(&kk, job->keys, job->selector, KMOD_TAG, KMOD_KEY);
+	if ((st = signer_of(job, &kk, &key)) != 0) {
+		kc_key_free(&kk);
+		return st;
 	}
 
 	memset(&c, 0, sizeof(c));
@@ -472,9 +490,14 @@ kmod_run(struct job *job)
 	log_debug("job %s: %zu modules, %d signing threads", job->idstr, c.nitems, started);
 
 	if (pack(job, &c, &list, out, started, err, sizeof(err)) < 0) {
-		log_errorx("job %s: %s", job->idstr, err);
 		unlink(out);
-		job_fail(job, 500, "Signing error");
+		if (kk.status != 0) { /* the key process's answer: 503, 404 ... */
+			log_warnx("job %s: %s", job->idstr, err);
+			job_fail(job, kk.status, "%s", kk.reason);
+		} else {
+			log_errorx("job %s: %s", job->idstr, err);
+			job_fail(job, 500, "Signing error");
+		}
 		goto done;
 	}
 	audit(job, &c, hashalg);
@@ -504,6 +527,7 @@ done:
 	pthread_cond_destroy(&c.work);
 	pthread_cond_destroy(&c.done);
 	modsign_key_free(&key);
+	kc_key_free(&kk);
 	ar_list_free(&list);
 	if (tree[0] != '\0' && util_rm_rf(tree) < 0 && errno != ENOENT)
 		log_warnx("job %s: removing %s: %s", job->idstr, tree, strerror(errno));

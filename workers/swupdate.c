@@ -2,7 +2,8 @@
  * swupdate.c: /sign/swupdate, signatures of an SWUpdate sw-description.
  *
  * The original runs `openssl dgst` or `openssl cms` per request; this
- * signs inside the worker with the key loaded from the key store:
+ * builds each format in the worker, and the key process (keyclient.h)
+ * makes the raw signature with the distro's key:
  *   RSA      PKCS#1 v1.5 over SHA-256 (as `openssl dgst -sha256 -sign`)
  *   RSA-PSS  PSS over SHA-256, salt length = digest length
  *   CMS      detached DER SignedData with the signer certificate, binary,
@@ -13,8 +14,7 @@
  * the job has no directory.  The answer is the raw signature,
  * sw-description.sig, sent from memory.  Each format is made from that
  * digest (lib/cmssign.c builds the CMS), and the raw signature in it is
- * asked of a struct pkey_signer (lib/pkey.h), today one that signs with
- * the key loaded here.
+ * asked of a struct pkey_signer (lib/pkey.h) that asks the key process.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +25,7 @@
 
 #include "cmssign.h"
 #include "job.h"
-#include "keystore.h"
+#include "keyclient.h"
 #include "log.h"
 #include "pkey.h"
 #include "signer.h"
@@ -33,40 +33,21 @@
 
 #define SWU_TAG "swupdate"
 
-/* Load a private key from the store into *key; 0 or the answer's status. */
+/*
+ * The distro's key <file> as the key process holds it: its public half
+ * into *pub, and for CMS (cert_file not NULL) the certificate beside it
+ * into *cert; kk then signs with it.  0, or the status of a job_fail.
+ */
 static int
-load_key(struct job *job, const char *file, EVP_PKEY **key)
+key_of(struct job *job, struct kc_key *kk, const char *file, const char *cert_file,
+       EVP_PKEY **pub, X509 **cert)
 {
-	struct ks_blob blob = {0};
-	char err[256];
+	char err[KEYPROTO_REASON_MAX];
 	int st;
 
-	if ((st = ks_load(job->cfg, job->selector, SWU_TAG, file, &blob, err, sizeof(err))) != 0)
+	kc_key_init(kk, job->keys, job->selector, SWU_TAG, file);
+	if ((st = kc_key_public(kk, cert_file, pub, cert, err, sizeof(err))) != 0)
 		return job_fail(job, st, "%s", err);
-	*key = pkey_load_private(blob.data, blob.len);
-	ks_blob_free(&blob);
-	if (*key == NULL)
-		return job_fail(job, 500, "Signing error");
-	return 0;
-}
-
-/* Load the CMS signer certificate from the store; 0 or the answer's status. */
-static int
-load_cert(struct job *job, X509 **cert)
-{
-	struct ks_blob cb = {0};
-	char err[256];
-	int st;
-
-	if ((st = ks_load(job->cfg, job->selector, SWU_TAG, "cms.cert", &cb, err, sizeof(err))) != 0)
-		return job_fail(job, st, "%s", err);
-	*cert = pkey_load_cert(cb.data, cb.len);
-	ks_blob_free(&cb);
-	if (*cert == NULL) {
-		log_warnx("job %s: %s/swupdate/cms.cert is not a certificate", job->idstr,
-			  job->selector);
-		return job_fail(job, 500, "Signing error");
-	}
 	return 0;
 }
 
@@ -117,7 +98,8 @@ swupdate_run(struct job *job)
 	const char *backend = job_field(job, "backend");
 	EVP_PKEY *key = NULL;
 	X509 *cert = NULL;
-	struct pkey_signer signer = {.sign = pkey_sign_with_key};
+	struct kc_key kk;
+	struct pkey_signer signer = {.sign = kc_key_sign, .arg = &kk};
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
 	char err[256];
@@ -135,24 +117,22 @@ swupdate_run(struct job *job)
 		return job_fail(job, 400, "Invalid parameters: backend %s is not supported", backend);
 
 	if (strcmp(method, "CMS") == 0) {
-		if ((st = load_cert(job, &cert)) != 0)
-			return st;
-		if ((st = load_key(job, "cms-private.key", &key)) != 0)
+		if ((st = key_of(job, &kk, "cms-private.key", "cms.cert", &key, &cert)) != 0)
 			goto done;
 		signer.cert = cert;
-		signer.arg = key;
 		st = cmssign_detached(&signer, EVP_sha256(), f->sha256, 32, time(NULL), &sig,
 				      &siglen, err, sizeof(err));
 	} else {
 		pss = strcmp(method, "RSA-PSS") == 0;
-		if ((st = load_key(job, "rsa-private.key", &key)) != 0)
+		if ((st = key_of(job, &kk, "rsa-private.key", NULL, &key, NULL)) != 0)
 			goto done;
-		signer.arg = key;
 		st = sign_raw(&signer, key, pss, f->sha256, &sig, &siglen, err, sizeof(err));
 	}
 	if (st < 0) {
 		log_warnx("job %s: signing sw-description (%s): %s", job->idstr, method, err);
-		st = job_fail(job, 500, "Signing error");
+		/* the key process's answer (503, 404 ...) when it was the one to fail */
+		st = kk.status != 0 ? job_fail(job, kk.status, "%s", kk.reason)
+				    : job_fail(job, 500, "Signing error");
 		goto done;
 	}
 	audit(job, method, key, f->sha256);
@@ -162,6 +142,7 @@ done:
 	free(sig);
 	EVP_PKEY_free(key);
 	X509_free(cert);
+	kc_key_free(&kk);
 	return st;
 }
 

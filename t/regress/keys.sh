@@ -23,7 +23,14 @@ if ! command -v $MA >/dev/null 2>&1; then
 	exit 0
 fi
 
-mkdir -p "$KEYS/demo/mender" "$KEYS/jetson-a/tegrasign" "$KEYS/other/mender"
+mkdir -p "$KEYS/demo/mender" "$KEYS/jetson-a/tegrasign" "$KEYS/other/mender" \
+	"$KEYS/demo/kmodsign" "$KEYS/demo/swupdate"
+openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 \
+	-config "$SRC/t/fixtures/x509.genkey" -newkey rsa:2048 -outform PEM \
+	-out "$KEYS/demo/kmodsign/kernel-signkey.x509" \
+	-keyout "$KEYS/demo/kmodsign/kernel-signkey.priv" 2>/dev/null
+openssl genrsa -out "$KEYS/demo/swupdate/rsa-private.key" 2048 2>/dev/null
+openssl pkey -in "$KEYS/demo/swupdate/rsa-private.key" -pubout -out "$T/swu.pub"
 openssl genrsa -traditional -out "$KEYS/demo/mender/private.key" 2048 2>/dev/null
 openssl pkey -in "$KEYS/demo/mender/private.key" -pubout -out "$T/demo.pub"
 openssl genrsa -out "$KEYS/jetson-a/tegrasign/rsa_priv.pem" 2048 2>/dev/null
@@ -73,9 +80,10 @@ if [ -n "$DSS_USER" ] && [ -z "${DSS_VALGRIND:-}" ]; then
 	for w in $(worker_pids); do
 		check_eq "worker $w runs as $DSS_USER" "$wu $wu $wu $wu" "$(uid "$w")"
 	done
-	# open() of every key file the key process alone holds, as the workers' user
-	find "$KEYS" -path '*/mender/*' -type f -o -path '*/tegrasign/*' -type f >"$T/keyfiles"
-	check "the store has the key files" test "$(wc -l <"$T/keyfiles")" -eq 4
+	# open() of every key file of the store, as the workers' user
+	find "$KEYS" -type f >"$T/keyfiles"
+	nkeys=$(wc -l <"$T/keyfiles")
+	check "the store has the key files of every signer" test "$nkeys" -ge 4
 	setpriv --reuid="$DSS_USER" --regid="$(id -g "$DSS_USER")" --init-groups /usr/bin/python3 -c '
 import errno, os, sys
 for p in open(sys.argv[1]).read().split():
@@ -86,10 +94,13 @@ for p in open(sys.argv[1]).read().split():
         print("%s: %s" % (p, errno.errorcode[e.errno]))
 ' "$T/keyfiles" >"$T/opens"
 	check "the workers' user gets EACCES on every one" sh -c \
-		"[ \"\$(grep -c ': EACCES\$' '$T/opens')\" -eq 4 ] || { cat '$T/opens'; false; }"
+		"[ \"\$(grep -c ': EACCES\$' '$T/opens')\" -eq $nkeys ] || { cat '$T/opens'; false; }"
 	check "--check-config: separated" sh -c "DIGSIGSERVER_KEYFILE_URI=file://$KEYS \
 		DIGSIGSERVER_WORK_DIR=$DSS_WORK '$DSS' --check-config | grep -q 'no key file the key process alone holds is readable by $DSS_USER'"
-	chmod g+r "$KEYS/demo/mender/private.key" && chmod g+rx "$KEYS/demo/mender"
+	chgrp "$(id -gn "$DSS_USER")" "$KEYS" "$KEYS/demo" "$KEYS/demo/mender" \
+		"$KEYS/demo/mender/private.key" &&
+		chmod g+x "$KEYS" "$KEYS/demo" && chmod g+rx "$KEYS/demo/mender" &&
+		chmod g+r "$KEYS/demo/mender/private.key"
 	check "--check-config names a key file the workers can read" sh -c \
 		"! DIGSIGSERVER_KEYFILE_URI=file://$KEYS DIGSIGSERVER_WORK_DIR=$DSS_WORK '$DSS' --check-config >'$T/cc' &&
 		grep -q '^error: $KEYS/demo/mender/private.key is readable by the workers' '$T/cc'"
@@ -129,6 +140,28 @@ check "SIGHUP reaches the key process: its cache emptied" wait_for 10 \
 a=$(fresh hup.mender small.mender)
 check_eq "  ... the next job signs" 200 "$(sign demo "$a")"
 check_eq "  ... reading the key again" 2 "$(loads demo/mender/private.key)"
+
+# modules and sw-description: the formats are built in the worker, the raw
+# signatures made by the key process, one per module
+n0=$(key_status "['signatures']")
+printf 'software = { version = "1.0"; };\n' >"$T/sw-description"
+check_eq "swupdate: signed through the key process" 200 "$(curl -s -o "$T/sw.sig" \
+	-w '%{http_code}' -X POST -F distro=demo -F sw-description=@"$T/sw-description" \
+	"$URL/sign/swupdate")"
+check "  ... openssl dgst verifies it" openssl dgst -sha256 -verify "$T/swu.pub" \
+	-signature "$T/sw.sig" "$T/sw-description"
+check_eq "  ... one signature more" $((n0 + 1)) "$(key_status "['signatures']")"
+sh "$SRC/t/fixtures/mkmodules.sh" "$T/mods" 6.1.0-keys 3
+tar -C "$T/mods" -czf "$T/mods.tar.gz" lib
+check_eq "modules: signed through the key process" 200 "$(curl -s -o "$T/mods.out" \
+	-w '%{http_code}' -X POST -F machine=demo -F artifact=@"$T/mods.tar.gz" \
+	"$URL/sign/modules")"
+check "  ... its 3 modules carry a signature" sh -c \
+	"[ \$(tar -xzOf '$T/mods.out' --wildcards '*.ko' | grep -c '~Module signature appended~') -eq 3 ]"
+check_eq "  ... three signatures more" $((n0 + 4)) "$(key_status "['signatures']")"
+check_eq "swupdate: another distro's key is 404 from the key process" 404 "$(curl -s -o /dev/null \
+	-w '%{http_code}' -X POST -F distro=other -F sw-description=@"$T/sw-description" \
+	"$URL/sign/swupdate")"
 
 openssl genrsa -traditional -out "$T/new.key" 2048 2>/dev/null
 openssl pkey -in "$T/new.key" -pubout -out "$T/new.pub"
@@ -212,8 +245,8 @@ if [ -n "$DSS_USER" ] && [ -z "${DSS_VALGRIND:-}" ] && [ -z "${DSS_SANITIZED:-}"
 	DSS=$_dss
 	check "one user: the key process is ready" wait_for 10 keys_ready
 	w=$(worker_pids | cut -d' ' -f1)
-	check_eq "  ... a worker sees no key of the key process's (mender, tegrasign)" \
-		"demo/kmodsign/kernel-signkey.priv" \
+	check_eq "  ... a worker sees no key at all (mender, kmodsign, tegrasign)" \
+		"" \
 		"$(cd "/proc/$w/root$K1" && find . -type f | sed 's|^\./||')"
 	check "  ... and cannot uncover them" sh -c "! nsenter -t $w -U -m --preserve-credentials \
 		umount '$K1' 2>/dev/null && ! test -e '/proc/$w/root$K1/demo/mender/private.key'"

@@ -86,19 +86,12 @@ free_port() {
 }
 
 # Give the key process's user the key store, readable by it alone: the
-# workers' user gets EACCES on every key file, except the module and
-# swupdate signers' (kmodsign/, swupdate/), which those signers still read
-# in the worker (keyd_worker_tags): the workers' group may search the
-# store's directories and read those two tags.
+# workers' user gets EACCES on every key file.
 dss_fix_keys() {
 	chmod -R go-rwx "$KEYS"
 	chmod 0755 "$T"
 	if [ -n "$DSS_KEY_USER" ]; then
-		chown -R "$DSS_KEY_USER:$(id -gn "$DSS_USER")" "$KEYS"
-		find "$KEYS" -mindepth 0 -maxdepth 1 -type d -exec chmod g+x {} +
-		for _d in "$KEYS"/*/kmodsign "$KEYS"/*/swupdate; do
-			[ -d "$_d" ] && chmod g+x "$(dirname "$_d")" && chmod -R g+rX "$_d"
-		done
+		chown -R "$DSS_KEY_USER" "$KEYS"
 	fi
 	return 0
 }
