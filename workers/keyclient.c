@@ -387,8 +387,7 @@ pub_from_der(const unsigned char *p, size_t n)
 	return p != NULL ? d2i_PUBKEY(NULL, &p, (long)n) : NULL;
 }
 
-/* The certificate cert_file beside k's key, into *cert; 0 or a status. */
-static int
+int
 kc_key_cert(struct kc_key *k, const char *cert_file, X509 **cert, char *err, size_t errlen)
 {
 	unsigned char *pk = NULL, *c = NULL;
@@ -396,6 +395,7 @@ kc_key_cert(struct kc_key *k, const char *cert_file, X509 **cert, char *err, siz
 	size_t pklen, clen;
 	int st;
 
+	*cert = NULL;
 	st = kc_public(k->kc, k->selector, k->tag, cert_file, &pk, &pklen, &c, &clen, err, errlen);
 	free(pk);
 	if (st != 0)
@@ -410,19 +410,22 @@ kc_key_cert(struct kc_key *k, const char *cert_file, X509 **cert, char *err, siz
 }
 
 int
-kc_key_public(struct kc_key *k, const char *cert_file, EVP_PKEY **pub, X509 **cert, char *err,
-	      size_t errlen)
+kc_key_pair(const struct kc_key *k, EVP_PKEY *pub, const X509 *cert, char *err, size_t errlen)
+{
+	if (EVP_PKEY_eq(pub, X509_get0_pubkey(cert)) == 1)
+		return 0;
+	log_errorx("%s/%s: the certificate does not belong to %s", k->selector, k->tag, k->file);
+	return util_err(err, errlen, 500, "Signing error");
+}
+
+int
+kc_key_public(struct kc_key *k, const X509 *cert, EVP_PKEY **pub, char *err, size_t errlen)
 {
 	unsigned char *pk = NULL, *c = NULL;
 	size_t pklen, clen;
 	int st;
 
 	*pub = NULL;
-	if (cert != NULL)
-		*cert = NULL;
-	/* the certificate first: a distro without keys is told of it */
-	if (cert_file != NULL && (st = kc_key_cert(k, cert_file, cert, err, errlen)) != 0)
-		return st;
 	st = kc_public(k->kc, k->selector, k->tag, k->file, &pk, &pklen, &c, &clen, err, errlen);
 	free(c);
 	if (st == 0 && (*pub = pub_from_der(pk, pklen)) == NULL) {
@@ -430,19 +433,12 @@ kc_key_public(struct kc_key *k, const char *cert_file, EVP_PKEY **pub, X509 **ce
 			   k->tag, k->file);
 		st = util_err(err, errlen, 500, "Signing error");
 	}
-	if (st == 0 && cert_file != NULL && EVP_PKEY_eq(*pub, X509_get0_pubkey(*cert)) != 1) {
-		log_errorx("%s/%s/%s does not belong to %s", k->selector, k->tag, cert_file,
-			   k->file);
-		st = util_err(err, errlen, 500, "Signing error");
-	}
+	if (st == 0 && cert != NULL)
+		st = kc_key_pair(k, *pub, cert, err, errlen);
 	free(pk);
 	if (st != 0) {
 		EVP_PKEY_free(*pub);
 		*pub = NULL;
-		if (cert != NULL) {
-			X509_free(*cert);
-			*cert = NULL;
-		}
 	}
 	return st;
 }

@@ -79,13 +79,18 @@ void kc_key_free(struct kc_key *k);
 int kc_key_sign(void *arg, const struct pkey_sign_req *req, unsigned char **sig, size_t *siglen,
 		char *err, size_t errlen);
 /*
- * The key's public half as an EVP_PKEY, and, when cert_file is not NULL,
- * the certificate in that file of the same selector and tag (asked for
- * first, and checked to hold the same public key).  0, or the status with a one-line reason
- * in err (500 for a file that is no key or certificate, or a pair that
- * does not belong together: details logged).
+ * The certificate cert_file of k's selector and tag (asked for by the
+ * signers that send one), into *cert.  0, or the status with a one-line
+ * reason in err (500 for a file that is no certificate: details logged).
  */
-int kc_key_public(struct kc_key *k, const char *cert_file, EVP_PKEY **pub, X509 **cert,
-		  char *err, size_t errlen);
+int kc_key_cert(struct kc_key *k, const char *cert_file, X509 **cert, char *err, size_t errlen);
+/*
+ * k's public half as an EVP_PKEY into *pub; when cert is not NULL, also
+ * checked to be the certificate's key (500 if not, logged).  0, or the
+ * status with a one-line reason in err.
+ */
+int kc_key_public(struct kc_key *k, const X509 *cert, EVP_PKEY **pub, char *err, size_t errlen);
+/* 0 when cert holds pub, k's key; else 500 with a reason (logged). */
+int kc_key_pair(const struct kc_key *k, EVP_PKEY *pub, const X509 *cert, char *err, size_t errlen);
 
 #endif

@@ -393,8 +393,15 @@ signer_of(struct job *job, struct kc_key *kk, struct modsign_key *key)
 	int st;
 
 	memset(key, 0, sizeof(*key));
-	if ((st = kc_key_public(kk, KMOD_CERT, &pub, &key->cert, err, sizeof(err))) != 0)
+	/* the key first: the answer for a machine without keys names it */
+	if ((st = kc_key_public(kk, NULL, &pub, err, sizeof(err))) != 0)
 		return job_fail(job, st, "%s", err);
+	if ((st = kc_key_cert(kk, KMOD_CERT, &key->cert, err, sizeof(err))) != 0 ||
+	    (st = kc_key_pair(kk, pub, key->cert, err, sizeof(err))) != 0) {
+		EVP_PKEY_free(pub);
+		modsign_key_free(key);
+		return job_fail(job, st, "%s", err);
+	}
 	st = pkey_fingerprint(pub, key->fingerprint);
 	EVP_PKEY_free(pub);
 	if (st < 0) {

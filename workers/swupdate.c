@@ -46,7 +46,10 @@ key_of(struct job *job, struct kc_key *kk, const char *file, const char *cert_fi
 	int st;
 
 	kc_key_init(kk, job->keys, job->selector, SWU_TAG, file);
-	if ((st = kc_key_public(kk, cert_file, pub, cert, err, sizeof(err))) != 0)
+	/* the certificate first: the answer for a distro without keys names it */
+	if (cert_file != NULL && (st = kc_key_cert(kk, cert_file, cert, err, sizeof(err))) != 0)
+		return job_fail(job, st, "%s", err);
+	if ((st = kc_key_public(kk, cert_file != NULL ? *cert : NULL, pub, err, sizeof(err))) != 0)
 		return job_fail(job, st, "%s", err);
 	return 0;
 }
