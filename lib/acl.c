@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acl.c: see acl.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * archive.c: see archive.h.  libarchive parses and writes the tar and
  * gzip formats; every file system access is ours, made with *at() calls

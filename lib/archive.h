@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * archive.h: safe extraction and repacking of the tarballs clients upload
  * (/sign/modules, /sign/tegra).

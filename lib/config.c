@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c: the settings table, and loading settings from defaults, a
  * config file, the environment and the command line.

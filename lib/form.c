@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * form.c: see form.h.  The body is read in 64 KiB slices and pushed
  * through the multipart parser (multipart.c) or the urlencoded parser

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.c: see http.h.  A worker reads its one request here.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.h: reading one HTTP/1.x request from a client socket in a worker.
  *

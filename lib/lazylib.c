@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lazylib.c: see lazylib.h.  Each function below has the prototype its
  * library's header declares (the compiler checks them against it); its

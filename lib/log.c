@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c: one-line log records to stderr and optionally syslog.
  *

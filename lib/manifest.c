@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * manifest.c: see manifest.h.  The rules follow the original server's
  * parse_manifest(): the file is decoded as strict UTF-8 (a decoding error

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * manifest.h: the MANIFEST file of a Tegra signing request.
  *

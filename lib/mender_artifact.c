@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender_artifact.c: see mender_artifact.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pkey.h: turning key-store blobs into OpenSSL objects, and naming keys
  * by fingerprint for the audit trail.

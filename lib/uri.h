@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * uri.h: artifact URIs, read and replaced in place (the Mender signer's
  * artifact-uri field).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * audit.c: the audit trail.  One JSON line per signing attempt, appended
  * by the supervisor (workers send their part, PROTO_AUDIT: the key's

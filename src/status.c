@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.c: the supervisor's pages rendered from a snapshot (status.h),
  * and the per-endpoint counts and durations of finished jobs for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * supervisor.c: the supervisor's event loop and its policy.
  *

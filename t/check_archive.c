@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_archive.c: unit tests of lib/archive.c, safe extraction and
  * repacking.  Archives are made with the real tools: GNU tar for honest

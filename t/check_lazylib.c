@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_lazylib.c: unit tests of lib/lazylib.c: libarchive and libcurl are
  * not in the process until a function of theirs is called, and the calls

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_log.c: unit tests of lib/log.c: log_escape, which every
  * client-supplied value goes through on its way into a request log line

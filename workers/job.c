@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * job.c: the calls a signer makes on its job: form access, setting the
  * answer, and reports to the supervisor over the worker's channel,

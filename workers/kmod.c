@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kmod.c: /sign/modules, Linux kernel module signing.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tegra.c: /sign/tegra, NVIDIA Jetson (L4T) secure-boot signing.
  *

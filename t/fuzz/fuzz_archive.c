@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_archive.c: libFuzzer harness for safe extraction (lib/archive.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config.c: libFuzzer harness for the configuration file parser
  * (conf_load_buffer in lib/config.c).

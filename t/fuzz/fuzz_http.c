@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_http.c: libFuzzer harness for the request reader (lib/http.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_manifest.c: libFuzzer harness for the Tegra MANIFEST parser.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_uri.c: libFuzzer harness for the artifact URI checks (lib/uri.c),
  * the s3:// parser and URL encoder (lib/s3.c) and the key store's names

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_urlencoded.c: libFuzzer harness for the
  * application/x-www-form-urlencoded parser (lib/form.c).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/faults.sh: faults under load, through the real daemon.
 #  - workers SIGKILLed at random while 16 clients send about 1000 swupdate
 #    and some Mender requests: exactly the killed jobs' clients get 500,
