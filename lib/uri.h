@@ -51,24 +51,10 @@
 
 #include <stddef.h>
 
+#include "uri_scheme.h"
+
 struct config;
 struct uri_artifact;
-
-/* What a URI (an artifact's, a prefix, the key store's) names, by its form. */
-enum uri_kind {
-	URI_OTHER,	/* none of these: a relative path, http://, "" */
-	URI_FILE,	/* file://... */
-	URI_PATH,	/* a bare absolute path, taken as file:// */
-	URI_S3,		/* s3://... */
-};
-
-/*
- * The one place a URI's scheme is told: its kind, with *rest (when rest
- * is not NULL) pointing past "file://" or "s3://", else at uri itself.
- * Only the form is looked at: uri_check says whether the rest is valid.
- * NULL is URI_OTHER.
- */
-enum uri_kind uri_scheme(const char *uri, const char **rest);
 
 /* Check a URI's form and the configured prefixes: 0, 400 or 403. */
 int uri_check(const struct config *cfg, const char *uri, char *err, size_t errlen);
