@@ -421,7 +421,7 @@ collect_output(struct outbuf *b, int fd, pid_t pid)
 		if ((pr = poll(&pfd, 1, SPAWN_POLL_MS)) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_warnx("poll: %s", strerror(errno));
+			log_warn("poll");
 			return exited;
 		}
 		if (pr == 0)
@@ -429,7 +429,7 @@ collect_output(struct outbuf *b, int fd, pid_t pid)
 		if ((n = read(fd, buf, sizeof(buf))) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			log_warnx("read: %s", strerror(errno));
+			log_warn("read");
 			return exited;
 		}
 		if (n == 0)
@@ -462,7 +462,7 @@ start_tool(const struct spawn_opts *o, int *outfd, char *err, size_t errlen)
 		child(o, cands, p[1]);
 	/* Both sides set the group, so it exists before anyone is told. */
 	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
-		log_warnx("setpgid %ld: %s", (long)pid, strerror(errno));
+		log_warn("setpgid %ld", (long)pid);
 	close(p[1]);
 	free_list(cands);
 	*outfd = p[0];
@@ -514,7 +514,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t 
 	reaper_kill(is_tool, &pid, 1);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			log_warnx("waitpid %ld: %s", (long)pid, strerror(errno));
+			log_warn("waitpid %ld", (long)pid);
 			status = 0xff00; /* report as exit status 255 */
 			break;
 		}

@@ -167,12 +167,12 @@ audit_open(const char *path)
 		return 0;
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		log_errorx("audit trail %s: %s", path, strerror(errno));
+		log_error("audit trail %s", path);
 		return -1;
 	}
 	if ((rc = read_last_hash(fd, audit_prev)) < 0) {
 		if (rc == -1)
-			log_errorx("audit trail %s: %s", path, strerror(errno));
+			log_error("audit trail %s", path);
 		close(fd);
 		return -1;
 	}
@@ -296,8 +296,7 @@ append_line(const char *line, size_t len)
 	e = errno;
 	if (ftruncate(audit_fd, st.st_size) < 0) {
 		/* the next open cuts the incomplete line */
-		log_errorx("audit trail %s: cutting a failed record: %s", audit_path,
-			   strerror(errno));
+		log_error("audit trail %s: cutting a failed record", audit_path);
 		close(audit_fd);
 		audit_fd = -1;
 	}
@@ -326,8 +325,8 @@ audit_record(const struct audit_job *aj)
 	line[len] = '\n';
 	line[len + 1] = '\0';
 	if (append_line(line, len + 1) < 0) {
-		log_errorx("audit trail %s: record of job %llu not written: %s", audit_path,
-			   (unsigned long long)aj->job_id, strerror(errno));
+		log_error("audit trail %s: record of job %llu not written", audit_path,
+			  (unsigned long long)aj->job_id);
 		audit_failures++;
 		audit_lost++;
 	} else {

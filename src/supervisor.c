@@ -343,7 +343,7 @@ accept_some(int lfd)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 				pause_accepting(errno);
 			else if (errno != EAGAIN)
-				log_warnx("accept: %s", strerror(errno));
+				log_warn("accept");
 			return 0;
 		}
 		take(fd, &ss);

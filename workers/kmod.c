@@ -429,7 +429,7 @@ kmod_run(struct job *job)
 	if (job_path(job, "tree", tree, sizeof(tree)) < 0 ||
 	    job_path(job, KMOD_ANSWER, out, sizeof(out)) < 0 || mkdir(tree, 0700) < 0 ||
 	    (c.rootfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		log_errorx("job %s: job directory: %s", job->idstr, strerror(errno));
+		log_error("job %s: job directory", job->idstr);
 		job_fail(job, 500, "Signing error");
 		goto done;
 	}
@@ -506,7 +506,7 @@ done:
 	modsign_key_free(&key);
 	ar_list_free(&list);
 	if (tree[0] != '\0' && util_rm_rf(tree) < 0 && errno != ENOENT)
-		log_warnx("job %s: removing %s: %s", job->idstr, tree, strerror(errno));
+		log_warn("job %s: removing %s", job->idstr, tree);
 	return job->status;
 }
 
