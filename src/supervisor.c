@@ -54,6 +54,7 @@
 #include "s3.h"
 #include "status.h"
 #include "tokens.h"
+#include "uri_scheme.h"
 #include "util.h"
 
 /* Time a connection accepted past MAX_CONNECTIONS has for its request
@@ -453,7 +454,7 @@ prepare_s3(const struct config *cfg)
 {
 	char err[300];
 
-	if (!(cfg->keyfile_uri && strncmp(cfg->keyfile_uri, "s3://", 5) == 0) &&
+	if (uri_scheme(cfg->keyfile_uri, NULL) != URI_S3 &&
 	    !(cfg->artifact_uri_prefixes && strstr(cfg->artifact_uri_prefixes, "s3://")))
 		return 0;
 	if (lazylib_curl(err, sizeof(err)) < 0) {
