@@ -29,6 +29,7 @@
 #include <linux/openat2.h>
 #endif
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
@@ -1626,19 +1627,20 @@ struct packctx {
 	struct ar_writer *w;
 	int (*select)(const char *, const struct stat *, void *);
 	void *arg;
-	struct inode_name *inodes;
-	size_t ninodes, capinodes;
+	struct buf inodes; /* struct inode_name[]: files with more than one link */
 	char *err;
 	size_t errlen;
 };
 
-static int
-cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int pack_dir(struct packctx *p, int dfd, const char *rel);
+
+/* The linked files packed so far; their number in *n. */
+static struct inode_name *
+pack_inodes(const struct packctx *p, size_t *n)
+{
+	*n = p->inodes.len / sizeof(struct inode_name);
+	return (struct inode_name *)p->inodes.data;
+}
 
 /* Pack one directory entry; 0 or -1. */
 static int
@@ -1696,20 +1698,20 @@ pack_one(struct packctx *p, int dfd, const char *rel, const char *name)
 	if (!S_ISREG(sb.st_mode))
 		return 0;
 	if (sb.st_nlink > 1) {
-		for (size_t i = 0; i < p->ninodes; i++) {
-			if (p->inodes[i].dev == sb.st_dev && p->inodes[i].ino == sb.st_ino) {
+		size_t nseen;
+		const struct inode_name *seen = pack_inodes(p, &nseen);
+		struct inode_name in = {sb.st_dev, sb.st_ino, NULL};
+
+		for (size_t i = 0; i < nseen; i++) {
+			if (seen[i].dev == sb.st_dev && seen[i].ino == sb.st_ino) {
 				e.type = AR_HARDLINK;
-				e.link = p->inodes[i].name;
+				e.link = seen[i].name;
 				return ar_writer_add(p->w, &e, -1, NULL, 0, p->err, p->errlen);
 			}
 		}
-		if (p->ninodes == p->capinodes) {
-			p->capinodes = p->capinodes ? p->capinodes * 2 : 16;
-			p->inodes = xrealloc(p->inodes, p->capinodes * sizeof(*p->inodes));
-		}
-		p->inodes[p->ninodes].dev = sb.st_dev;
-		p->inodes[p->ninodes].ino = sb.st_ino;
-		p->inodes[p->ninodes++].name = xstrdup(path);
+		in.name = xstrdup(path);
+		if (buf_append(&p->inodes, &in, sizeof(in)) < 0)
+			log_panic("the inode list cannot grow"); /* BUF_UNLIMITED */
 	}
 	e.type = AR_FILE;
 	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -1724,8 +1726,7 @@ pack_one(struct packctx *p, int dfd, const char *rel, const char *name)
 static int
 pack_dir(struct packctx *p, int dfd, const char *rel)
 {
-	char **names = NULL;
-	size_t n = 0, cap = 0;
+	struct strv names = {0};
 	struct dirent *de;
 	DIR *d;
 	int fd, rc = 0;
@@ -1740,25 +1741,17 @@ pack_dir(struct packctx *p, int dfd, const char *rel)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			names = xrealloc(names, cap * sizeof(*names));
-		}
-		names[n++] = xstrdup(de->d_name);
+		strv_add(&names, de->d_name);
 	}
 	if (errno != 0) {
 		snprintf(p->err, p->errlen, "%s: %s", *rel ? rel : ".", strerror(errno));
 		rc = -1;
 	}
 	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_names);
-	for (size_t i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = pack_one(p, dfd, rel, names[i]);
-		free(names[i]);
-	}
-	free(names);
+	strv_sort(&names);
+	for (size_t i = 0; i < names.n && rc == 0; i++)
+		rc = pack_one(p, dfd, rel, names.v[i]);
+	strv_free(&names);
 	return rc;
 }
 
@@ -1768,9 +1761,12 @@ ar_pack_tree(const char *dir, const char *out, int level,
 	     char *err, size_t errlen)
 {
 	struct packctx p;
+	struct inode_name *inodes;
 	int dfd, rc;
+	size_t n;
 
 	memset(&p, 0, sizeof(p));
+	buf_init(&p.inodes, BUF_UNLIMITED, 0);
 	p.select = select;
 	p.arg = arg;
 	p.err = err;
@@ -1789,9 +1785,10 @@ ar_pack_tree(const char *dir, const char *out, int level,
 		rc = ar_writer_close(p.w, err, errlen);
 	else
 		ar_writer_abort(p.w);
-	for (size_t i = 0; i < p.ninodes; i++)
-		free(p.inodes[i].name);
-	free(p.inodes);
+	inodes = pack_inodes(&p, &n);
+	for (size_t i = 0; i < n; i++)
+		free(inodes[i].name);
+	buf_free(&p.inodes);
 	if (rc < 0)
 		unlink(out);
 	return rc;

@@ -14,6 +14,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "buf.h"
+#include "log.h"
 #include "util.h"
 
 struct token_client {
@@ -26,9 +28,16 @@ struct token_client {
 };
 
 struct tokens {
-	struct token_client *v;
-	size_t n;
+	struct buf clients; /* struct token_client[], in file order */
 };
+
+/* The clients as an array; their number in *n. */
+static struct token_client *
+clients(const struct tokens *t, size_t *n)
+{
+	*n = t->clients.len / sizeof(struct token_client);
+	return (struct token_client *)t->clients.data;
+}
 
 static struct tokens *current;
 
@@ -75,6 +84,7 @@ tokens_parse(const char *buf, size_t len, const char *what, struct tokens **out,
 	char *copy = xstrndup(buf, len), *line, *save = NULL;
 	int lineno = 0;
 
+	buf_init(&t->clients, BUF_UNLIMITED, 0);
 	*out = NULL;
 	if (memchr(buf, '\0', len) != NULL) {
 		snprintf(err, errlen, "%s: NUL byte", what);
@@ -124,8 +134,8 @@ tokens_parse(const char *buf, size_t len, const char *what, struct tokens **out,
 		c.name = xstrdup(name);
 		c.endpoints = xstrdup(eps);
 		c.selectors = xstrdup(sels);
-		t->v = xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
-		t->v[t->n++] = c;
+		if (buf_append(&t->clients, &c, sizeof(c)) < 0)
+			log_panic("the client list cannot grow"); /* BUF_UNLIMITED */
 	}
 	free(copy);
 	*out = t;
@@ -155,15 +165,19 @@ tokens_load(const char *path, struct tokens **out, char *err, size_t errlen)
 void
 tokens_free(struct tokens *t)
 {
+	struct token_client *v;
+	size_t n;
+
 	if (t == NULL)
 		return;
-	for (size_t i = 0; i < t->n; i++) {
-		free(t->v[i].name);
-		free(t->v[i].endpoints);
-		free(t->v[i].selectors);
-		free(t->v[i].subject);
+	v = clients(t, &n);
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].endpoints);
+		free(v[i].selectors);
+		free(v[i].subject);
 	}
-	free(t->v);
+	buf_free(&t->clients);
 	free(t);
 }
 
@@ -171,16 +185,18 @@ const struct token_client *
 tokens_by_bearer(const struct tokens *t, const char *token)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	const struct token_client *found = NULL;
+	const struct token_client *found = NULL, *v;
+	size_t n;
 
 	if (t == NULL || token == NULL)
 		return NULL;
+	v = clients(t, &n);
 	SHA256((const unsigned char *)token, strlen(token), md);
 	/* Look at every entry, whatever matched, in constant time per entry. */
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].kind == 1 && CRYPTO_memcmp(md, t->v[i].hash, sizeof(md)) == 0 &&
+	for (size_t i = 0; i < n; i++)
+		if (v[i].kind == 1 && CRYPTO_memcmp(md, v[i].hash, sizeof(md)) == 0 &&
 		    found == NULL)
-			found = &t->v[i];
+			found = &v[i];
 	OPENSSL_cleanse(md, sizeof(md));
 	return found;
 }
@@ -188,11 +204,15 @@ tokens_by_bearer(const struct tokens *t, const char *token)
 const struct token_client *
 tokens_by_subject(const struct tokens *t, const char *subject)
 {
+	const struct token_client *v;
+	size_t n;
+
 	if (t == NULL || subject == NULL)
 		return NULL;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].kind == 2 && strcmp(t->v[i].subject, subject) == 0)
-			return &t->v[i];
+	v = clients(t, &n);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].kind == 2 && strcmp(v[i].subject, subject) == 0)
+			return &v[i];
 	return NULL;
 }
 

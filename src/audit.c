@@ -32,6 +32,7 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 
+#include "buf.h"
 #include "log.h"
 #include "util.h"
 
@@ -308,7 +309,7 @@ void
 audit_record(const struct audit_job *aj)
 {
 	char *line, hash[65];
-	size_t len;
+	struct buf rec;
 
 	if (audit_path == NULL)
 		return;
@@ -317,14 +318,12 @@ audit_record(const struct audit_job *aj)
 		audit_lost++;
 		return;
 	}
-	len = strlen(line);
-	line_hash(line, len, hash);
-	line = realloc(line, len + 2);
-	if (line == NULL)
-		fatalx("out of memory");
-	line[len] = '\n';
-	line[len + 1] = '\0';
-	if (append_line(line, len + 1) < 0) {
+	line_hash(line, strlen(line), hash);
+	buf_init(&rec, BUF_UNLIMITED, 0);
+	if (buf_puts(&rec, line) < 0 || buf_puts(&rec, "\n") < 0)
+		log_panic("an audit record cannot grow"); /* BUF_UNLIMITED */
+	free(line);
+	if (append_line(rec.data, rec.len) < 0) {
 		log_error("audit trail %s: record of job %llu not written", audit_path,
 			  (unsigned long long)aj->job_id);
 		audit_failures++;
@@ -333,7 +332,7 @@ audit_record(const struct audit_job *aj)
 		memcpy(audit_prev, hash, sizeof(audit_prev));
 		audit_lost = 0;
 	}
-	free(line);
+	buf_free(&rec);
 }
 
 int

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "acl.h"
+#include "buf.h"
 #include "log.h"
 #include "util.h"
 
@@ -245,37 +246,26 @@ status_json(const struct status_snapshot *s)
 	return text;
 }
 
-/* A growing text buffer for /metrics. */
-struct text {
-	char *buf;
-	size_t len, cap;
-};
-
 static void
-emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+emit(struct buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Append printf-formatted text to t. */
+/* Append printf-formatted text to the /metrics text t (unbounded). */
 static void
-emit(struct text *t, const char *fmt, ...)
+emit(struct buf *t, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
+	int rc;
 
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < t->cap - t->len)
-			break;
-		t->cap *= 2;
-		t->buf = xrealloc(t->buf, t->cap);
-	}
-	t->len += (size_t)n;
+	va_start(ap, fmt);
+	rc = buf_vprintf(t, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		log_panic("the metrics text cannot grow"); /* BUF_UNLIMITED */
 }
 
 /* The job counts by endpoint and status, and the duration histograms. */
 static void
-emit_jobs(struct text *t)
+emit_jobs(struct buf *t)
 {
 	emit(t, "# HELP digsigserver_requests_total Signing requests finished, by endpoint and status.\n"
 		"# TYPE digsigserver_requests_total counter\n");
@@ -299,7 +289,7 @@ emit_jobs(struct text *t)
 
 /* One unlabelled metric with its help and type lines. */
 static void
-emit_scalar(struct text *t, const char *name, const char *type, const char *help,
+emit_scalar(struct buf *t, const char *name, const char *type, const char *help,
 	    unsigned long long value)
 {
 	emit(t, "# HELP digsigserver_%s %s\n# TYPE digsigserver_%s %s\ndigsigserver_%s %llu\n",
@@ -309,9 +299,9 @@ emit_scalar(struct text *t, const char *name, const char *type, const char *help
 char *
 status_metrics(const struct status_snapshot *s)
 {
-	struct text t = {xmalloc(8192), 0, 8192};
+	struct buf t;
 
-	t.buf[0] = '\0';
+	buf_init(&t, BUF_UNLIMITED, 0);
 	emit_jobs(&t);
 	emit_scalar(&t, "pool_size", "gauge", "Configured number of workers.",
 		    (unsigned long long)s->pool.size);
@@ -336,5 +326,5 @@ status_metrics(const struct status_snapshot *s)
 		    "Clients gone before their request was complete.", s->count.aborted);
 	emit_scalar(&t, "audit_write_failures_total", "counter",
 		    "Audit records that could not be written.", s->audit_write_failures);
-	return t.buf;
+	return buf_detach(&t, NULL);
 }

@@ -49,6 +49,7 @@
 #include <openssl/evp.h>
 
 #include "archive.h"
+#include "buf.h"
 #include "job.h"
 #include "keystore.h"
 #include "log.h"
@@ -74,8 +75,9 @@ struct kmod_ctx {
 	const struct modsign_key *key;
 	const EVP_MD *md;
 	int rootfd;
-	struct kmod_item **items; /* modules in archive order */
-	size_t nitems, cap;
+	struct kmod_item **items; /* modules in archive order: list's data */
+	size_t nitems;
+	struct buf list;	  /* owns items */
 	size_t next;		  /* next item to sign */
 	int extracted;		  /* no more items will come */
 	int stop;		  /* signers must quit */
@@ -122,11 +124,10 @@ queue_member(const struct ar_entry *e, void *arg)
 	it = xcalloc(1, sizeof(*it));
 	it->name = xstrdup(e->name);
 	pthread_mutex_lock(&c->lock);
-	if (c->nitems == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 256;
-		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
-	}
-	c->items[c->nitems++] = it;
+	if (buf_append(&c->list, &it, sizeof(it)) < 0)
+		log_panic("the module list cannot grow"); /* BUF_UNLIMITED */
+	c->items = (struct kmod_item **)c->list.data;
+	c->nitems++;
 	pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -420,6 +421,7 @@ kmod_run(struct job *job)
 	}
 
 	memset(&c, 0, sizeof(c));
+	buf_init(&c.list, BUF_UNLIMITED, 0);
 	c.key = &key;
 	c.md = modsign_md(hashalg);
 	c.rootfd = -1;
@@ -497,7 +499,7 @@ done:
 		free(c.items[i]->name);
 		free(c.items[i]);
 	}
-	free(c.items);
+	buf_free(&c.list);
 	if (c.rootfd >= 0)
 		close(c.rootfd);
 	pthread_mutex_destroy(&c.lock);
