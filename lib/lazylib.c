@@ -20,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define AR_INCLUDE_LIBARCHIVE /* <archive.h> is libarchive's: see lib/archive.h */
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>

@@ -9,7 +9,6 @@
 
 #include <curl/curl.h>
 
-#define AR_INCLUDE_LIBARCHIVE /* <archive.h> is libarchive's: see lib/archive.h */
 #include <archive.h>
 #include <archive_entry.h>
 

@@ -8,12 +8,12 @@
  * member names starting "./", in the same order, with the same modes,
  * times, directories and symbolic links.  The original runs sign-file
  * once per module; here the key is parsed once, the tree is extracted
- * safely (lib/archive.c) and each module, as soon as it is on disk, is
+ * safely (lib/dss_archive.c) and each module, as soon as it is on disk, is
  * queued for a pool of signing threads (DIGSIGSERVER_SIGN_THREADS, 0 =
  * one per core).  Once the whole archive has passed its checks, this
  * thread writes the answer in archive order, waiting for each module's
  * signature while the signers go on with the next ones, and as many
- * threads compress it (lib/archive.c: parallel gzip).  Modules are
+ * threads compress it (lib/dss_archive.c: parallel gzip).  Modules are
  * mapped from disk and streamed into the answer: memory does not grow
  * with the tree (a few hundred bytes of signature per module).
  *
@@ -48,7 +48,7 @@
 
 #include <openssl/evp.h>
 
-#include "archive.h"
+#include "dss_archive.h"
 #include "buf.h"
 #include "job.h"
 #include "keystore.h"

@@ -40,7 +40,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "archive.h"
+#include "dss_archive.h"
 #include "buf.h"
 #include "job.h"
 #include "flashvars.h"

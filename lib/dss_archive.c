@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * archive.c: see archive.h.  libarchive parses and writes the tar and
+ * dss_archive.c: see dss_archive.h.  libarchive parses and writes the tar and
  * gzip formats; every file system access is ours, made with *at() calls
  * relative to directory descriptors and O_NOFOLLOW, so that no member can
  * make us write or read through a link, whatever libarchive's own
  * extraction flags would have done.
  */
-#include "archive.h"
+#include "dss_archive.h"
 
-#define AR_INCLUDE_LIBARCHIVE
-#include <archive.h> /* libarchive's, through ours: see archive.h */
+#include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
