@@ -449,12 +449,31 @@ start_tool(const struct spawn_opts *o, int *outfd, char *err, size_t errlen)
 	return pid;
 }
 
+/* Kill whatever the tool left behind, then reap it: its wait status. */
+static int
+end_tool(pid_t pid)
+{
+	int status = 0;
+
+	(void)kill(-pid, SIGKILL);
+	reaper_kill(is_tool, &pid, 1);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			log_warn("waitpid %ld", (long)pid);
+			status = 0xff00; /* report as exit status 255 */
+			break;
+		}
+	}
+	reaper_kill(NULL, NULL, 1);
+	return status;
+}
+
 int
 spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t errlen)
 {
 	struct sigaction dfl, old;
 	struct outbuf b;
-	int fd, status = 0;
+	int fd, status;
 	pid_t pid;
 
 	r->status = 0;
@@ -489,17 +508,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t 
 	close(fd);
 	if (b.len > 0)
 		outbuf_line(&b);
-	/* Whatever is left, then the tool's status. */
-	(void)kill(-pid, SIGKILL);
-	reaper_kill(is_tool, &pid, 1);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			log_warn("waitpid %ld", (long)pid);
-			status = 0xff00; /* report as exit status 255 */
-			break;
-		}
-	}
-	reaper_kill(NULL, NULL, 1);
+	status = end_tool(pid);
 	sigaction(SIGCHLD, &old, NULL);
 	r->status = status;
 	if (o->tail_lines > 0) {

@@ -76,6 +76,49 @@ word(char **p)
 	return w;
 }
 
+/* One line of the file into c: 1, 0 for a blank or comment line, or -1
+ * with the reason in err. */
+static int
+parse_line(char *line, struct token_client *c, char *err, size_t errlen)
+{
+	char *p, *name, *eps, *sels, *cred;
+
+	for (p = line + strlen(line); p > line && isspace((unsigned char)p[-1]); p--)
+		p[-1] = '\0';
+	p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	name = word(&p);
+	eps = word(&p);
+	sels = word(&p);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	cred = p;
+	if (!name || !eps || !sels || *cred == '\0') {
+		snprintf(err, errlen, "expected NAME ENDPOINTS SELECTORS CREDENTIAL");
+		return -1;
+	}
+	if (strncmp(cred, "sha256:", 7) == 0) {
+		c->kind = 1;
+		if (parse_hash(cred + 7, c->hash) < 0) {
+			snprintf(err, errlen, "sha256: needs 64 hex digits");
+			return -1;
+		}
+	} else if (strncmp(cred, "subject:", 8) == 0 && cred[8] != '\0') {
+		c->kind = 2;
+		c->subject = xstrdup(cred + 8);
+	} else {
+		snprintf(err, errlen, "credential must be sha256:HEX or subject:DN");
+		return -1;
+	}
+	c->name = xstrdup(name);
+	c->endpoints = xstrdup(eps);
+	c->selectors = xstrdup(sels);
+	return 1;
+}
+
 int
 tokens_parse(const char *buf, size_t len, const char *what, struct tokens **out, char *err,
 	     size_t errlen)
@@ -91,49 +134,24 @@ tokens_parse(const char *buf, size_t len, const char *what, struct tokens **out,
 		goto fail;
 	}
 	for (line = copy; line != NULL; line = save) {
-		char *nl = strchr(line, '\n'), *p, *name, *eps, *sels, *cred;
+		char *nl = strchr(line, '\n');
 		struct token_client c = {0};
+		int rc;
 
 		save = nl ? nl + 1 : NULL;
 		if (nl)
 			*nl = '\0';
 		lineno++;
-		for (p = line + strlen(line); p > line && isspace((unsigned char)p[-1]); p--)
-			p[-1] = '\0';
-		p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0' || *p == '#')
+		if ((rc = parse_line(line, &c, err, errlen)) < 0) {
+			/* prefix "file:line: " to the reason */
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s:%d: %s", what, lineno, why);
+			goto fail;
+		}
+		if (rc == 0)
 			continue;
-		name = word(&p);
-		eps = word(&p);
-		sels = word(&p);
-		while (*p == ' ' || *p == '\t')
-			p++;
-		cred = p;
-		if (!name || !eps || !sels || *cred == '\0') {
-			snprintf(err, errlen, "%s:%d: expected NAME ENDPOINTS SELECTORS CREDENTIAL",
-				 what, lineno);
-			goto fail;
-		}
-		if (strncmp(cred, "sha256:", 7) == 0) {
-			c.kind = 1;
-			if (parse_hash(cred + 7, c.hash) < 0) {
-				snprintf(err, errlen, "%s:%d: sha256: needs 64 hex digits", what,
-					 lineno);
-				goto fail;
-			}
-		} else if (strncmp(cred, "subject:", 8) == 0 && cred[8] != '\0') {
-			c.kind = 2;
-			c.subject = xstrdup(cred + 8);
-		} else {
-			snprintf(err, errlen, "%s:%d: credential must be sha256:HEX or subject:DN",
-				 what, lineno);
-			goto fail;
-		}
-		c.name = xstrdup(name);
-		c.endpoints = xstrdup(eps);
-		c.selectors = xstrdup(sels);
 		if (buf_append(&t->clients, &c, sizeof(c)) < 0)
 			log_panic("the client list cannot grow"); /* BUF_UNLIMITED */
 	}
