@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "log.h"
-#include "uri_scheme.h"
+#include "scheme.h"
 #include "util.h"
 
 #define CONF_PREFIX "DIGSIGSERVER_"

@@ -24,7 +24,7 @@
 #include "config.h"
 #include "log.h"
 #include "s3.h"
-#include "uri.h"
+#include "scheme.h"
 #include "util.h"
 
 #define KS_SELECTOR_MAX 100

@@ -30,7 +30,7 @@
 #include "buf.h"
 #include "config.h"
 #include "log.h"
-#include "uri_scheme.h"
+#include "scheme.h"
 #include "util.h"
 
 #define S3_MAX_PARTS 10000

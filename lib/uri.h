@@ -51,7 +51,7 @@
 
 #include <stddef.h>
 
-#include "uri_scheme.h"
+#include "scheme.h"
 
 struct config;
 struct uri_artifact;

@@ -54,7 +54,7 @@
 #include "s3.h"
 #include "status.h"
 #include "tokens.h"
-#include "uri_scheme.h"
+#include "scheme.h"
 #include "util.h"
 
 /* Time a connection accepted past MAX_CONNECTIONS has for its request

@@ -15,7 +15,7 @@
 
 #include "log.h"
 #include "proto.h"
-#include "uri_scheme.h"
+#include "scheme.h"
 
 const char *
 job_field(const struct job *job, const char *name)

@@ -3,7 +3,7 @@
  * fuzz_config.c: libFuzzer harness for the configuration file parser
  * (conf_load_buffer in lib/config.c).
  */
-/* fuzz-sources: lib/config.c lib/uri_scheme.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/config.c lib/scheme.c lib/util.c lib/log.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
  * only prefix; an encoded S3 key holds only unreserved characters, '/'
  * and %XX; a valid selector is one segment that key locations keep whole.
  */
-/* fuzz-sources: lib/uri.c lib/uri_scheme.c lib/s3.c lib/keystore.c lib/config.c lib/buf.c lib/fsutil.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/uri.c lib/scheme.c lib/s3.c lib/keystore.c lib/config.c lib/buf.c lib/fsutil.c lib/util.c lib/log.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
