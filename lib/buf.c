@@ -96,31 +96,21 @@ buf_puts(struct buf *b, const char *s)
 }
 
 int
-buf_vprintf(struct buf *b, const char *fmt, va_list ap)
-{
-	va_list again;
-	int n;
-
-	va_copy(again, ap);
-	n = vsnprintf(NULL, 0, fmt, again);
-	va_end(again);
-	if (n < 0 || buf_reserve(b, (size_t)n) < 0)
-		return -1;
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-	buf_commit(b, (size_t)n);
-	return 0;
-}
-
-int
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int rc;
+	int n;
 
 	va_start(ap, fmt);
-	rc = buf_vprintf(b, fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	return rc;
+	if (n < 0 || buf_reserve(b, (size_t)n) < 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	buf_commit(b, (size_t)n);
+	return 0;
 }
 
 const char *

@@ -20,7 +20,6 @@
 #ifndef DSS_BUF_H
 #define DSS_BUF_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,7 +45,6 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 /* Append formatted text: 0, or -1 (nothing appended) past max. */
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* The text held: data, or "" while there is none. */
 const char *buf_str(const struct buf *b);
 /* How many more bytes it may take. */

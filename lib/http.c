@@ -743,6 +743,19 @@ body_begin(struct http_conn *c, struct http_request *req, int *status, char *err
 	return 0;
 }
 
+/* body_line with its failure latched (body_fail): 0 or -1. */
+static int
+chunk_line(struct http_conn *c, size_t max, const char **line, size_t *len, int *status,
+	   char *err, size_t errlen)
+{
+	char reason[128];
+	int st;
+
+	if (body_line(c, max, line, len, &st, reason, sizeof(reason)) < 0)
+		return (int)body_fail(c, st, reason, status, err, errlen);
+	return 0;
+}
+
 /* CHUNK_SIZE: read a chunk-size line; on to the data, or the trailer
  * after the last chunk.  0, or -1 (latched). */
 static int
@@ -751,10 +764,9 @@ chunk_size_line(struct http_conn *c, int *status, char *err, size_t errlen)
 	char reason[128];
 	const char *line;
 	size_t llen;
-	int st;
 
-	if (body_line(c, CHUNK_LINE_MAX, &line, &llen, &st, reason, sizeof(reason)) < 0)
-		return (int)body_fail(c, st, reason, status, err, errlen);
+	if (chunk_line(c, CHUNK_LINE_MAX, &line, &llen, status, err, errlen) < 0)
+		return -1;
 	if (parse_chunk_size(line, llen, &c->left) < 0)
 		return (int)body_fail(c, 400, "invalid chunk size", status, err, errlen);
 	if (c->left > c->lim.body_max - c->body_read) {
@@ -771,13 +783,11 @@ chunk_size_line(struct http_conn *c, int *status, char *err, size_t errlen)
 static int
 chunk_trailer_line(struct http_conn *c, int *status, char *err, size_t errlen)
 {
-	char reason[128];
 	const char *line;
 	size_t llen;
-	int st;
 
-	if (body_line(c, c->lim.header_max_size, &line, &llen, &st, reason, sizeof(reason)) < 0)
-		return (int)body_fail(c, st, reason, status, err, errlen);
+	if (chunk_line(c, c->lim.header_max_size, &line, &llen, status, err, errlen) < 0)
+		return -1;
 	if (llen == 0) {
 		c->state = BODY_DONE;
 		return 0;
@@ -832,9 +842,8 @@ http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t 
 				c->state = CHUNK_DATA_END;
 			return n;
 		case CHUNK_DATA_END:
-			if (body_line(c, CHUNK_LINE_MAX, &line, &llen, &st, reason,
-				      sizeof(reason)) < 0)
-				return body_fail(c, st, reason, status, err, errlen);
+			if (chunk_line(c, CHUNK_LINE_MAX, &line, &llen, status, err, errlen) < 0)
+				return -1;
 			if (llen != 0)
 				return body_fail(c, 400, "missing CRLF after chunk data", status,
 						 err, errlen);

@@ -6,7 +6,6 @@
  */
 #include "status.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,22 +245,13 @@ status_json(const struct status_snapshot *s)
 	return text;
 }
 
-static void
-emit(struct buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Append printf-formatted text to the /metrics text t (unbounded). */
-static void
-emit(struct buf *t, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = buf_vprintf(t, fmt, ap);
-	va_end(ap);
-	if (rc < 0)
-		log_panic("the metrics text cannot grow"); /* BUF_UNLIMITED */
-}
+/* Append printf-formatted text to the /metrics text t (BUF_UNLIMITED: only
+ * a broken invariant could make it fail). */
+#define emit(t, ...)                                                                               \
+	do {                                                                                       \
+		if (buf_printf((t), __VA_ARGS__) < 0)                                              \
+			log_panic("the metrics text cannot grow");                                 \
+	} while (0)
 
 /* The job counts by endpoint and status, and the duration histograms. */
 static void

@@ -6,7 +6,6 @@
  * and finds.
  */
 #include <check.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,35 +88,6 @@ START_TEST(test_printf)
 	ck_assert_uint_eq(b.len, strlen("<n>42</n>") + 299);
 	ck_assert_int_eq(strncmp(b.data, "<n>42</n>yyy", 12), 0);
 	ck_assert_int_eq(b.data[b.len], '\0');
-	buf_free(&b);
-}
-END_TEST
-
-/* A caller's own variadic function over buf_vprintf (as /metrics' emit). */
-static int __attribute__((format(printf, 2, 3)))
-vprintf_via(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = buf_vprintf(b, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-START_TEST(test_vprintf)
-{
-	struct buf b;
-
-	buf_init(&b, 10, 0);
-	ck_assert_int_eq(vprintf_via(&b, "%s=%d", "ab", 42), 0);
-	ck_assert_str_eq(buf_str(&b), "ab=42");
-	/* past max: nothing appended */
-	ck_assert_int_eq(vprintf_via(&b, "%s", "123456"), -1);
-	ck_assert_str_eq(buf_str(&b), "ab=42");
-	ck_assert_int_eq(vprintf_via(&b, "%05d", 7), 0);
-	ck_assert_str_eq(buf_str(&b), "ab=4200007");
 	buf_free(&b);
 }
 END_TEST
@@ -207,7 +177,6 @@ buf_suite(void)
 	tcase_add_test(tc, test_binary_bytes);
 	tcase_add_test(tc, test_max_is_kept);
 	tcase_add_test(tc, test_printf);
-	tcase_add_test(tc, test_vprintf);
 	tcase_add_test(tc, test_reserve_commit);
 	tcase_add_test(tc, test_detach);
 	tcase_add_test(tc, test_strv);
