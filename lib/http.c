@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "reply.h"
 #include "util.h"
 
@@ -336,6 +337,7 @@ static int
 parse_header(struct http_request *req, const char *s, size_t len, char *err, size_t errlen)
 {
 	const char *colon = memchr(s, ':', len), *v, *e;
+	struct http_header h;
 
 	if (s[0] == ' ' || s[0] == '\t')
 		return util_err(err, errlen, 400, "folded header line");
@@ -358,11 +360,11 @@ parse_header(struct http_request *req, const char *s, size_t len, char *err, siz
 		v++;
 	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
-	if (req->nheaders % 16 == 0)
-		req->headers = xrealloc(req->headers,
-					((size_t)req->nheaders + 16) * sizeof(*req->headers));
-	req->headers[req->nheaders].name = xstrndup(s, (size_t)(colon - s));
-	req->headers[req->nheaders].value = xstrndup(v, (size_t)(e - v));
+	h.name = xstrndup(s, (size_t)(colon - s));
+	h.value = xstrndup(v, (size_t)(e - v));
+	if (buf_append(&req->header_store, &h, sizeof(h)) < 0)
+		log_panic("the header list cannot grow"); /* BUF_UNLIMITED */
+	req->headers = (struct http_header *)req->header_store.data;
 	req->nheaders++;
 	return 0;
 }
@@ -526,6 +528,7 @@ http_parse_head(const char *buf, size_t len, const struct http_limits *lim,
 
 	memset(req, 0, sizeof(*req));
 	req->content_length = -1;
+	buf_init(&req->header_store, BUF_UNLIMITED, 0);
 	if ((rc = parse_head(buf, len, lim, req, err, errlen)) != 0)
 		request_clear(req);
 	return rc;
@@ -601,7 +604,7 @@ http_request_free(struct http_request *req)
 		free(req->headers[i].name);
 		free(req->headers[i].value);
 	}
-	free(req->headers);
+	buf_free(&req->header_store);
 	free(req->target);
 	free(req->path);
 	free(req->query);

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "buf.h"
+
 struct http_limits {
 	size_t header_max_size;	 /* whole head, request line included */
 	int header_max_count;	 /* header lines */
@@ -42,8 +44,9 @@ struct http_request {
 	char *path;		/* percent-decoded, repeated slashes collapsed, no query */
 	char *query;		/* after '?', or NULL */
 	int version_minor;	/* HTTP/1.<minor> */
-	struct http_header *headers;
+	struct http_header *headers; /* header_store's data, as an array */
 	int nheaders;
+	struct buf header_store;     /* owns headers */
 	int64_t content_length; /* -1 when absent */
 	int chunked;
 	int expect_continue;
