@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Makefile: the front door.
 #
 #   make run     install missing packages, build, create a demo key store,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acl.c: see acl.h.
  */
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "util.h"
 
 struct acl_entry {
@@ -18,9 +20,16 @@ struct acl_entry {
 };
 
 struct acl {
-	struct acl_entry *v;
-	size_t n;
+	struct buf entries; /* struct acl_entry[] */
 };
+
+/* The entries as an array; their number in *n. */
+static const struct acl_entry *
+acl_entries(const struct acl *acl, size_t *n)
+{
+	*n = acl->entries.len / sizeof(struct acl_entry);
+	return (const struct acl_entry *)acl->entries.data;
+}
 
 /* Parse one "addr[/bits]" entry; 0 or -1. */
 static int
@@ -61,19 +70,20 @@ acl_parse(const char *spec, struct acl **out, char *err, size_t errlen)
 	char *copy, *tok, *save = NULL;
 
 	*out = acl;
+	buf_init(&acl->entries, BUF_UNLIMITED, 0);
 	if (spec == NULL)
 		return 0;
 	copy = xstrdup(spec);
 	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		acl->v = xrealloc(acl->v, (acl->n + 1) * sizeof(*acl->v));
-		if (parse_entry(tok, &acl->v[acl->n]) < 0) {
+		struct acl_entry e = {0};
+
+		if (parse_entry(tok, &e) < 0 || buf_append(&acl->entries, &e, sizeof(e)) < 0) {
 			snprintf(err, errlen, "\"%s\" is not an address or address/prefix", tok);
 			free(copy);
 			acl_free(acl);
 			*out = NULL;
 			return -1;
 		}
-		acl->n++;
 	}
 	free(copy);
 	return 0;
@@ -96,8 +106,10 @@ prefix_equal(const unsigned char *a, const unsigned char *b, int bits)
 int
 acl_match(const struct acl *acl, const struct sockaddr *sa)
 {
+	const struct acl_entry *entries;
 	unsigned char v4[4], v6[16];
 	int has4 = 0, has6 = 0;
+	size_t n;
 
 	if (acl == NULL)
 		return 0;
@@ -115,8 +127,9 @@ acl_match(const struct acl *acl, const struct sockaddr *sa)
 	} else {
 		return 0;
 	}
-	for (size_t i = 0; i < acl->n; i++) {
-		const struct acl_entry *e = &acl->v[i];
+	entries = acl_entries(acl, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct acl_entry *e = &entries[i];
 		if (e->family == AF_INET && has4 && prefix_equal(e->addr, v4, e->bits))
 			return 1;
 		if (e->family == AF_INET6 && has6 && prefix_equal(e->addr, v6, e->bits))
@@ -130,6 +143,6 @@ acl_free(struct acl *acl)
 {
 	if (acl == NULL)
 		return;
-	free(acl->v);
+	buf_free(&acl->entries);
 	free(acl);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * acl.h: address lists such as "127.0.0.0/8,::1,10.1.2.0/24", matched
  * against a peer's socket address (IPv4-mapped IPv6 peers match IPv4

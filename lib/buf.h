@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * buf.h: the two growable containers the code shares, so that no file
  * grows an array by hand.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * config.c: the settings table, and loading settings from defaults, a
  * config file, the environment and the command line.
@@ -13,6 +14,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "scheme.h"
 #include "util.h"
 
 #define CONF_PREFIX "DIGSIGSERVER_"
@@ -253,19 +255,20 @@ conf_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
 int
 conf_validate(const struct config *cfg, char *err, size_t errlen)
 {
-	const char *k = cfg->keyfile_uri;
+	const char *k = cfg->keyfile_uri, *rest;
+	enum uri_kind kind = uri_scheme(k, &rest);
 
 	if (k == NULL) {
 		snprintf(err, errlen, "DIGSIGSERVER_KEYFILE_URI is not set");
 		return -1;
 	}
-	if (strncmp(k, "file://", 7) != 0 && strncmp(k, "s3://", 5) != 0 && k[0] != '/') {
+	if (kind == URI_OTHER) {
 		snprintf(err, errlen,
 			 "DIGSIGSERVER_KEYFILE_URI: \"%s\" is not a file://, s3:// URI or an absolute path",
 			 k);
 		return -1;
 	}
-	if (strncmp(k, "s3://", 5) == 0 && (k[5] == '\0' || k[5] == '/')) {
+	if (kind == URI_S3 && (rest[0] == '\0' || rest[0] == '/')) {
 		snprintf(err, errlen, "DIGSIGSERVER_KEYFILE_URI: \"%s\" names no bucket", k);
 		return -1;
 	}

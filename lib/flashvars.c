@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * flashvars.c: see flashvars.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * flashvars.h: what a Tegra upload gives the flash helpers, read as data.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * form.c: see form.h.  The body is read in 64 KiB slices and pushed
  * through the multipart parser (multipart.c) or the urlencoded parser
@@ -20,6 +21,7 @@
 
 #include <openssl/evp.h>
 
+#include "buf.h"
 #include "http.h"
 #include "multipart.h"
 #include "util.h"
@@ -39,8 +41,7 @@ struct form_ctx {
 	enum part_kind kind;
 	/* the current field: name, type and value so far */
 	char *name, *type;
-	char *value;
-	size_t vlen, vcap;
+	struct buf value; /* at most field_max bytes */
 	/* the current file: descriptor and write buffer, or (no dir) digest */
 	int fd;
 	EVP_MD_CTX *md;
@@ -90,21 +91,7 @@ field_too_large(struct form_ctx *x, const char *name, size_t nlen, char *err, si
 static int
 value_append(struct form_ctx *x, const void *buf, size_t len)
 {
-	if (len > x->field_max - x->vlen)
-		return -1;
-	if (x->vlen + len + 1 > x->vcap) {
-		size_t ncap = x->vcap ? x->vcap : 256;
-
-		while (ncap < x->vlen + len + 1)
-			ncap *= 2;
-		if (ncap > x->field_max + 1)
-			ncap = x->field_max + 1;
-		x->value = xrealloc(x->value, ncap);
-		x->vcap = ncap;
-	}
-	memcpy(x->value + x->vlen, buf, len);
-	x->vlen += len;
-	return 0;
+	return buf_append(&x->value, buf, len);
 }
 
 /*
@@ -119,7 +106,7 @@ field_add(struct form_ctx *x, const char *name, const char *type, char *err, siz
 	struct form *f = x->f;
 	struct form_field *fl;
 
-	if (x->vlen > 0 && memchr(x->value, '\0', x->vlen) != NULL) {
+	if (memchr(buf_str(&x->value), '\0', x->value.len) != NULL) {
 		char shown[48];
 
 		printable(name, strlen(name), shown, sizeof(shown));
@@ -129,13 +116,7 @@ field_add(struct form_ctx *x, const char *name, const char *type, char *err, siz
 	fl = &f->fields[f->nfields++];
 	fl->name = xstrdup(name);
 	fl->type = xstrdup(type);
-	if (x->value == NULL)
-		x->value = xmalloc(1);
-	x->value[x->vlen] = '\0';
-	fl->value = x->value;
-	fl->len = x->vlen;
-	x->value = NULL;
-	x->vlen = x->vcap = 0;
+	fl->value = buf_detach(&x->value, &fl->len);
 	return 0;
 }
 
@@ -178,7 +159,7 @@ part_begin(void *arg, const struct multipart_part *part, char *err, size_t errle
 		free(x->type);
 		x->name = xstrdup(part->name);
 		x->type = xstrdup(part->type);
-		x->vlen = 0;
+		buf_clear(&x->value);
 		return 0;
 	}
 	x->kind = PART_FILE;
@@ -296,12 +277,12 @@ url_pair_end(struct form_ctx *x, char *err, size_t errlen)
 		/* the name is in value; a pair without '=' has an empty value */
 		free(x->name);
 		x->name = NULL;
-		if (x->vlen > 0) {
-			if (memchr(x->value, '\0', x->vlen) != NULL)
+		if (x->value.len > 0) {
+			if (memchr(x->value.data, '\0', x->value.len) != NULL)
 				return util_err(err, errlen, 400, "NUL in a form field name");
-			x->name = xstrndup(x->value, x->vlen);
+			x->name = xstrndup(x->value.data, x->value.len);
 		}
-		x->vlen = 0;
+		buf_clear(&x->value);
 	}
 	if (x->name != NULL && x->name[0] != '\0') {
 		if (++x->nfields_seen > x->max_parts)
@@ -316,7 +297,7 @@ url_pair_end(struct form_ctx *x, char *err, size_t errlen)
 	}
 	free(x->name);
 	x->name = NULL;
-	x->vlen = 0;
+	buf_clear(&x->value);
 	x->in_value = 0;
 	return 0;
 }
@@ -351,10 +332,10 @@ url_feed(struct form_ctx *x, const unsigned char *p, size_t n, char *err, size_t
 			continue;
 		} else if (ch == '=' && !x->in_value) {
 			free(x->name);
-			x->name = xstrndup(x->value != NULL ? x->value : "", x->vlen);
-			if (strlen(x->name) != x->vlen)
+			x->name = xstrndup(buf_str(&x->value), x->value.len);
+			if (strlen(x->name) != x->value.len)
 				return util_err(err, errlen, 400, "NUL in a form field name");
-			x->vlen = 0;
+			buf_clear(&x->value);
 			x->in_value = 1;
 			continue;
 		} else if (ch == '+') {
@@ -378,6 +359,7 @@ ctx_init(struct form_ctx *x, struct form *f, const char *dir, size_t field_max, 
 	x->f = f;
 	x->dir = dir;
 	x->field_max = field_max;
+	buf_init(&x->value, field_max, 0);
 	x->max_parts = max_parts;
 	x->fd = -1;
 	x->kind = PART_SKIP;
@@ -391,7 +373,7 @@ ctx_free(struct form_ctx *x)
 	EVP_MD_CTX_free(x->md);
 	free(x->name);
 	free(x->type);
-	free(x->value);
+	buf_free(&x->value);
 	free(x->wbuf);
 }
 

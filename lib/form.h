@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * form.h: a request body as form fields and uploaded files.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fsutil.c: see fsutil.h.
  *
@@ -169,7 +170,7 @@ fs_copy_tree_at(const char *src, const char *dst, const char *const *skip, int d
 		else
 			rc = fs_copy_file(s, d);
 		if (rc < 0)
-			log_warnx("copy %s: %s", s, strerror(errno));
+			log_warn("copy %s", s);
 		free(s);
 		free(d);
 	}
@@ -249,7 +250,7 @@ fs_remove_except(const char *dir, int (*keep)(const char *name, void *arg), void
 			continue;
 		path = xasprintf("%s/%s", dir, names.v[i]);
 		if (util_rm_rf(path) < 0)
-			log_warnx("remove %s: %s", path, strerror(errno));
+			log_warn("remove %s", path);
 		free(path);
 	}
 	strv_free(&names);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fsutil.h: file and directory helpers the signers share: positional
  * reads and writes that finish the job, copying a file, a descriptor or a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.c: see http.h.  A worker reads its one request here.
  *
@@ -21,6 +22,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "reply.h"
 #include "util.h"
 
@@ -335,6 +337,7 @@ static int
 parse_header(struct http_request *req, const char *s, size_t len, char *err, size_t errlen)
 {
 	const char *colon = memchr(s, ':', len), *v, *e;
+	struct http_header h;
 
 	if (s[0] == ' ' || s[0] == '\t')
 		return util_err(err, errlen, 400, "folded header line");
@@ -357,11 +360,11 @@ parse_header(struct http_request *req, const char *s, size_t len, char *err, siz
 		v++;
 	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
-	if (req->nheaders % 16 == 0)
-		req->headers = xrealloc(req->headers,
-					((size_t)req->nheaders + 16) * sizeof(*req->headers));
-	req->headers[req->nheaders].name = xstrndup(s, (size_t)(colon - s));
-	req->headers[req->nheaders].value = xstrndup(v, (size_t)(e - v));
+	h.name = xstrndup(s, (size_t)(colon - s));
+	h.value = xstrndup(v, (size_t)(e - v));
+	if (buf_append(&req->header_store, &h, sizeof(h)) < 0)
+		log_panic("the header list cannot grow"); /* BUF_UNLIMITED */
+	req->headers = (struct http_header *)req->header_store.data;
 	req->nheaders++;
 	return 0;
 }
@@ -373,11 +376,70 @@ word_is(const char *s, const char *e, const char *word)
 	return (size_t)(e - s) == strlen(word) && strncasecmp(s, word, (size_t)(e - s)) == 0;
 }
 
+/* One Content-Length value into req (a list of equal values is tolerated,
+ * RFC 9110 8.6; *has_length says one was seen).  0, or 400 with err. */
+static int
+content_length(struct http_request *req, const char *v, int *has_length, char *err,
+	       size_t errlen)
+{
+	const char *p = v;
+
+	do {
+		uint64_t n = 0;
+		int digits = 0;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		for (; *p >= '0' && *p <= '9'; p++, digits++) {
+			n = n * 10 + (uint64_t)(*p - '0');
+			if (n > LENGTH_MAX)
+				return util_err(err, errlen, 400, "invalid Content-Length");
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (digits == 0 || (*p != ',' && *p != '\0'))
+			return util_err(err, errlen, 400, "invalid Content-Length");
+		if (*has_length && (uint64_t)req->content_length != n)
+			return util_err(err, errlen, 400, "conflicting Content-Length values");
+		req->content_length = (int64_t)n;
+		*has_length = 1;
+	} while (*p++ == ',');
+	return 0;
+}
+
+/* One Transfer-Encoding value: only "chunked", once in all (counted in
+ * *nte).  0, or 400/501 with err. */
+static int
+transfer_encoding(const char *v, int *nte, char *err, size_t errlen)
+{
+	const char *p = v;
+
+	for (;;) {
+		const char *s, *e;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		for (s = p; *p != ',' && *p != '\0'; p++)
+			;
+		for (e = p; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		if (e == s)
+			return util_err(err, errlen, 400, "invalid Transfer-Encoding");
+		if (!word_is(s, e, "chunked"))
+			return util_err(err, errlen, 501, "transfer coding not implemented");
+		if (++*nte > 1)
+			return util_err(err, errlen, 400, "chunked applied twice");
+		if (*p++ == '\0')
+			break;
+	}
+	return 0;
+}
+
 /* Derive content_length, chunked and expect_continue from the headers. */
 static int
 check_headers(struct http_request *req, char *err, size_t errlen)
 {
-	int nhost = 0, nte = 0, has_length = 0;
+	int nhost = 0, nte = 0, has_length = 0, rc;
 
 	req->content_length = -1;
 	for (int i = 0; i < req->nheaders; i++) {
@@ -386,54 +448,11 @@ check_headers(struct http_request *req, char *err, size_t errlen)
 		if (strcasecmp(name, "Host") == 0) {
 			nhost++;
 		} else if (strcasecmp(name, "Content-Length") == 0) {
-			/* a list of equal values is tolerated (RFC 9110 8.6) */
-			const char *p = v;
-
-			do {
-				uint64_t n = 0;
-				int digits = 0;
-
-				while (*p == ' ' || *p == '\t')
-					p++;
-				for (; *p >= '0' && *p <= '9'; p++, digits++) {
-					n = n * 10 + (uint64_t)(*p - '0');
-					if (n > LENGTH_MAX)
-						return util_err(err, errlen, 400,
-							       "invalid Content-Length");
-				}
-				while (*p == ' ' || *p == '\t')
-					p++;
-				if (digits == 0 || (*p != ',' && *p != '\0'))
-					return util_err(err, errlen, 400, "invalid Content-Length");
-				if (has_length && (uint64_t)req->content_length != n)
-					return util_err(err, errlen, 400,
-						       "conflicting Content-Length values");
-				req->content_length = (int64_t)n;
-				has_length = 1;
-			} while (*p++ == ',');
+			if ((rc = content_length(req, v, &has_length, err, errlen)) != 0)
+				return rc;
 		} else if (strcasecmp(name, "Transfer-Encoding") == 0) {
-			const char *p = v;
-
-			for (;;) {
-				const char *s, *e;
-
-				while (*p == ' ' || *p == '\t')
-					p++;
-				for (s = p; *p != ',' && *p != '\0'; p++)
-					;
-				for (e = p; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
-					;
-				if (e == s)
-					return util_err(err, errlen, 400,
-						       "invalid Transfer-Encoding");
-				if (!word_is(s, e, "chunked"))
-					return util_err(err, errlen, 501,
-						       "transfer coding not implemented");
-				if (++nte > 1)
-					return util_err(err, errlen, 400, "chunked applied twice");
-				if (*p++ == '\0')
-					break;
-			}
+			if ((rc = transfer_encoding(v, &nte, err, errlen)) != 0)
+				return rc;
 		} else if (strcasecmp(name, "Expect") == 0) {
 			if (strcasecmp(v, "100-continue") != 0)
 				return util_err(err, errlen, 417, "unsupported expectation");
@@ -509,6 +528,7 @@ http_parse_head(const char *buf, size_t len, const struct http_limits *lim,
 
 	memset(req, 0, sizeof(*req));
 	req->content_length = -1;
+	buf_init(&req->header_store, BUF_UNLIMITED, 0);
 	if ((rc = parse_head(buf, len, lim, req, err, errlen)) != 0)
 		request_clear(req);
 	return rc;
@@ -584,7 +604,7 @@ http_request_free(struct http_request *req)
 		free(req->headers[i].name);
 		free(req->headers[i].value);
 	}
-	free(req->headers);
+	buf_free(&req->header_store);
 	free(req->target);
 	free(req->path);
 	free(req->query);
@@ -726,6 +746,64 @@ body_begin(struct http_conn *c, struct http_request *req, int *status, char *err
 	return 0;
 }
 
+/* body_line with its failure latched (body_fail): 0 or -1. */
+static int
+chunk_line(struct http_conn *c, size_t max, const char **line, size_t *len, int *status,
+	   char *err, size_t errlen)
+{
+	char reason[128];
+	int st;
+
+	if (body_line(c, max, line, len, &st, reason, sizeof(reason)) < 0)
+		return (int)body_fail(c, st, reason, status, err, errlen);
+	return 0;
+}
+
+/* CHUNK_SIZE: read a chunk-size line; on to the data, or the trailer
+ * after the last chunk.  0, or -1 (latched). */
+static int
+chunk_size_line(struct http_conn *c, int *status, char *err, size_t errlen)
+{
+	char reason[128];
+	const char *line;
+	size_t llen;
+
+	if (chunk_line(c, CHUNK_LINE_MAX, &line, &llen, status, err, errlen) < 0)
+		return -1;
+	if (parse_chunk_size(line, llen, &c->left) < 0)
+		return (int)body_fail(c, 400, "invalid chunk size", status, err, errlen);
+	if (c->left > c->lim.body_max - c->body_read) {
+		snprintf(reason, sizeof(reason), "request body larger than %" PRIu64 " bytes",
+			 c->lim.body_max);
+		return (int)body_fail(c, 413, reason, status, err, errlen);
+	}
+	c->state = c->left == 0 ? CHUNK_TRAILER : CHUNK_DATA;
+	return 0;
+}
+
+/* CHUNK_TRAILER: read one trailer line (checked, then dropped); the empty
+ * line ends the body.  0, or -1 (latched). */
+static int
+chunk_trailer_line(struct http_conn *c, int *status, char *err, size_t errlen)
+{
+	const char *line;
+	size_t llen;
+
+	if (chunk_line(c, c->lim.header_max_size, &line, &llen, status, err, errlen) < 0)
+		return -1;
+	if (llen == 0) {
+		c->state = BODY_DONE;
+		return 0;
+	}
+	c->trailer_bytes += llen + 2;
+	if (++c->trailer_count > c->lim.header_max_count ||
+	    c->trailer_bytes > c->lim.header_max_size)
+		return (int)body_fail(c, 431, "trailer too large", status, err, errlen);
+	if (line[0] == ' ' || line[0] == '\t' || memchr(line, ':', llen) == NULL)
+		return (int)body_fail(c, 400, "malformed trailer line", status, err, errlen);
+	return 0;
+}
+
 ssize_t
 http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t len, int *status,
 	       char *err, size_t errlen)
@@ -757,18 +835,8 @@ http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t 
 				return body_fail(c, st, reason, status, err, errlen);
 			return n;
 		case CHUNK_SIZE:
-			if (body_line(c, CHUNK_LINE_MAX, &line, &llen, &st, reason,
-				      sizeof(reason)) < 0)
-				return body_fail(c, st, reason, status, err, errlen);
-			if (parse_chunk_size(line, llen, &c->left) < 0)
-				return body_fail(c, 400, "invalid chunk size", status, err, errlen);
-			if (c->left > c->lim.body_max - c->body_read) {
-				snprintf(reason, sizeof(reason),
-					 "request body larger than %" PRIu64 " bytes",
-					 c->lim.body_max);
-				return body_fail(c, 413, reason, status, err, errlen);
-			}
-			c->state = c->left == 0 ? CHUNK_TRAILER : CHUNK_DATA;
+			if (chunk_size_line(c, status, err, errlen) < 0)
+				return -1;
 			break;
 		case CHUNK_DATA:
 			if ((n = body_copy(c, buf, len, &st, reason, sizeof(reason))) < 0)
@@ -777,29 +845,16 @@ http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t 
 				c->state = CHUNK_DATA_END;
 			return n;
 		case CHUNK_DATA_END:
-			if (body_line(c, CHUNK_LINE_MAX, &line, &llen, &st, reason,
-				      sizeof(reason)) < 0)
-				return body_fail(c, st, reason, status, err, errlen);
+			if (chunk_line(c, CHUNK_LINE_MAX, &line, &llen, status, err, errlen) < 0)
+				return -1;
 			if (llen != 0)
 				return body_fail(c, 400, "missing CRLF after chunk data", status,
 						 err, errlen);
 			c->state = CHUNK_SIZE;
 			break;
 		case CHUNK_TRAILER:
-			if (body_line(c, c->lim.header_max_size, &line, &llen, &st, reason,
-				      sizeof(reason)) < 0)
-				return body_fail(c, st, reason, status, err, errlen);
-			if (llen == 0) {
-				c->state = BODY_DONE;
-				return 0;
-			}
-			c->trailer_bytes += llen + 2;
-			if (++c->trailer_count > c->lim.header_max_count ||
-			    c->trailer_bytes > c->lim.header_max_size)
-				return body_fail(c, 431, "trailer too large", status, err, errlen);
-			if (line[0] == ' ' || line[0] == '\t' || memchr(line, ':', llen) == NULL)
-				return body_fail(c, 400, "malformed trailer line", status, err,
-						 errlen);
+			if (chunk_trailer_line(c, status, err, errlen) < 0)
+				return -1;
 			break;
 		}
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * http.h: reading one HTTP/1.x request from a client socket in a worker.
  *
@@ -18,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "buf.h"
 
 struct http_limits {
 	size_t header_max_size;	 /* whole head, request line included */
@@ -41,8 +44,9 @@ struct http_request {
 	char *path;		/* percent-decoded, repeated slashes collapsed, no query */
 	char *query;		/* after '?', or NULL */
 	int version_minor;	/* HTTP/1.<minor> */
-	struct http_header *headers;
+	struct http_header *headers; /* header_store's data, as an array */
 	int nheaders;
+	struct buf header_store;     /* owns headers */
 	int64_t content_length; /* -1 when absent */
 	int chunked;
 	int expect_continue;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keystore.h: signing keys from DIGSIGSERVER_KEYFILE_URI.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lazylib.c: see lazylib.h.  Each function below has the prototype its
  * library's header declares (the compiler checks them against it); its
@@ -19,7 +20,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define AR_INCLUDE_LIBARCHIVE /* <archive.h> is libarchive's: see lib/archive.h */
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>

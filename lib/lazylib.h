@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * lazylib.h: libarchive and libcurl, loaded when first used.
  *

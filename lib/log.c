@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.c: one-line log records to stderr and optionally syslog.
  *
@@ -105,6 +106,22 @@ log_msg(int level, const char *func, const char *fmt, ...)
 }
 
 void
+log_msg_errno(int level, const char *func, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	int saved = errno;
+
+	if (level < log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(level, func, "%s: %s", msg, strerror(saved));
+	errno = saved;
+}
+
+void
 log_request(const char *fmt, ...)
 {
 	va_list ap;
@@ -131,6 +148,19 @@ log_fatal(const char *func, int with_errno, const char *fmt, ...)
 	else
 		log_msg(LOG_LVL_ERROR, func, "fatal: %s", msg);
 	exit(1);
+}
+
+void
+log_panic_at(const char *func, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_LVL_ERROR, func, "panic: %s", msg);
+	abort();
 }
 
 /* Whether a byte of a client's value is shown as itself. */

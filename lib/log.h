@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * log.h: logging for the supervisor and the workers.
  *
@@ -21,8 +22,14 @@ void log_msg(int level, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Log at info without a function prefix: the per-request line. */
 void log_request(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_msg with ": strerror(errno)" appended (errno as it was on entry). */
+void log_msg_errno(int level, const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void log_fatal(const char *func, int with_errno, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
+/* Log "panic: ..." at error and abort(): a broken invariant is a bug. */
+void log_panic_at(const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
 /* Parse "debug"/"info"/"warning"/"error" (case-insensitive); -1 if unknown. */
 int log_level_parse(const char *s);
 
@@ -43,8 +50,13 @@ char *log_escape_dup(const char *s);
 #define log_info(...) log_msg(LOG_LVL_INFO, __func__, __VA_ARGS__)
 #define log_warnx(...) log_msg(LOG_LVL_WARNING, __func__, __VA_ARGS__)
 #define log_errorx(...) log_msg(LOG_LVL_ERROR, __func__, __VA_ARGS__)
-/* fatal: with strerror(errno); fatalx: without. */
+/* As OpenBSD's: log_warn/log_error append ": strerror(errno)", the x forms do not. */
+#define log_warn(...) log_msg_errno(LOG_LVL_WARNING, __func__, __VA_ARGS__)
+#define log_error(...) log_msg_errno(LOG_LVL_ERROR, __func__, __VA_ARGS__)
+/* fatal: with strerror(errno); fatalx: without.  Both exit(1): for startup. */
 #define fatal(...) log_fatal(__func__, 1, __VA_ARGS__)
 #define fatalx(...) log_fatal(__func__, 0, __VA_ARGS__)
+/* The process's own broken invariant (not bad input): log and abort. */
+#define log_panic(...) log_panic_at(__func__, __VA_ARGS__)
 
 #endif

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * manifest.c: see manifest.h.  The rules follow the original server's
  * parse_manifest(): the file is decoded as strict UTF-8 (a decoding error
@@ -12,6 +13,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
@@ -88,7 +90,7 @@ manifest_free(struct manifest *m)
 		free(m->vars[i].name);
 		free(m->vars[i].value);
 	}
-	free(m->vars);
+	buf_free(&m->store);
 	m->vars = NULL;
 	m->n = 0;
 }
@@ -106,6 +108,8 @@ manifest_get(const struct manifest *m, const char *name)
 static void
 manifest_set(struct manifest *m, const char *name, size_t nlen, const char *value, size_t vlen)
 {
+	struct manifest_var var;
+
 	for (size_t i = 0; i < m->n; i++) {
 		if (strlen(m->vars[i].name) == nlen && memcmp(m->vars[i].name, name, nlen) == 0) {
 			free(m->vars[i].value);
@@ -113,9 +117,11 @@ manifest_set(struct manifest *m, const char *name, size_t nlen, const char *valu
 			return;
 		}
 	}
-	m->vars = xrealloc(m->vars, (m->n + 1) * sizeof(*m->vars));
-	m->vars[m->n].name = xstrndup(name, nlen);
-	m->vars[m->n].value = xstrndup(value, vlen);
+	var.name = xstrndup(name, nlen);
+	var.value = xstrndup(value, vlen);
+	if (buf_append(&m->store, &var, sizeof(var)) < 0)
+		log_panic("the variable list cannot grow"); /* BUF_UNLIMITED */
+	m->vars = (struct manifest_var *)m->store.data;
 	m->n++;
 }
 
@@ -127,6 +133,7 @@ manifest_parse(const char *buf, size_t len, struct manifest *m, char *err, size_
 
 	m->vars = NULL;
 	m->n = 0;
+	buf_init(&m->store, BUF_UNLIMITED, 0);
 	for (size_t i = 0; i < len;) {
 		size_t l;
 

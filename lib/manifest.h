@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * manifest.h: the MANIFEST file of a Tegra signing request.
  *
@@ -14,14 +15,17 @@
 
 #include <stddef.h>
 
+#include "buf.h"
+
 struct manifest_var {
 	char *name;
 	char *value;
 };
 
 struct manifest {
-	struct manifest_var *vars; /* in order of first appearance */
+	struct manifest_var *vars; /* in order of first appearance: store's data */
 	size_t n;
+	struct buf store;	   /* owns vars */
 };
 
 /* Parse len bytes of buf into m (overwritten: free it first if it held a

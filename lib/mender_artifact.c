@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender_artifact.c: see mender_artifact.h.
  *
@@ -23,8 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define AR_INCLUDE_LIBARCHIVE
-#include <archive.h> /* libarchive's, through lib/archive.h */
+#include <archive.h>
 #include <archive_entry.h>
 #include <jansson.h>
 #include <openssl/evp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender_artifact.h: reading, checking and re-writing Mender artifacts
  * (format 2 and 3) with room for their manifest.sig.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender_copy.h: a helper thread that copies one range of the input
  * artifact to the output while the calling thread reads and hashes it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender_key.c: see mender_key.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender_key.h: the keys a Mender artifact is signed with, and the
  * signature mender-artifact 3.x makes and mender verifies: RSA PKCS#1

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender_manifest.c: see mender_manifest.h.
  *

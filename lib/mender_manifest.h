@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender_manifest.h: the table of checksums a Mender artifact's manifest
  * (and manifest-augment) lists, and the check of each member against it.

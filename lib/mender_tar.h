@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender_tar.h: the outer tar of a Mender artifact, read header by header.
  *

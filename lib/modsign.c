@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * modsign.c: see modsign.h.  The CMS is built with the same OpenSSL calls
  * and flags as sign-file (CMS_sign with CMS_PARTIAL, CMS_add1_signer

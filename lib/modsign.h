@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * modsign.h: Linux kernel module signatures, made in process the way the
  * kernel's scripts/sign-file does.

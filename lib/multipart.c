@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * multipart.c: see multipart.h.
  *
@@ -86,6 +87,36 @@ skip_ows(const char *p)
 
 typedef int (*param_fn)(void *arg, const char *name, size_t nlen, const char *value, size_t vlen);
 
+/* A parameter's value at *pp, a quoted-string (unescaped) or a token,
+ * into val (as long as the text, NUL-terminated; its length in *vlen),
+ * with *pp moved past it.  0, or -1 when malformed. */
+static int
+param_value(const char **pp, char *val, size_t *vlen)
+{
+	const char *p = *pp;
+	size_t n = 0;
+
+	if (*p == '"') {
+		for (p++; *p != '"'; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			if (*p == '\0')
+				return -1;
+			val[n++] = *p;
+		}
+		p++;
+	} else {
+		for (; *p != '\0' && *p != ';' && *p != ' ' && *p != '\t' && *p != '"'; p++)
+			val[n++] = *p;
+		if (n == 0)
+			return -1;
+	}
+	val[n] = '\0';
+	*vlen = n;
+	*pp = p;
+	return 0;
+}
+
 /*
  * Parse a header value `first *( ";" name "=" value )`, value a token or
  * a quoted string (backslash escapes), white space allowed around the
@@ -127,23 +158,8 @@ parse_params(const char *s, char **first, param_fn fn, void *arg)
 		if (*p++ != '=')
 			goto bad;
 		p = skip_ows(p);
-		vlen = 0;
-		if (*p == '"') {
-			for (p++; *p != '"'; p++) {
-				if (*p == '\\' && p[1] != '\0')
-					p++;
-				if (*p == '\0')
-					goto bad;
-				val[vlen++] = *p;
-			}
-			p++;
-		} else {
-			for (; *p != '\0' && *p != ';' && *p != ' ' && *p != '\t' && *p != '"'; p++)
-				val[vlen++] = *p;
-			if (vlen == 0)
-				goto bad;
-		}
-		val[vlen] = '\0';
+		if (param_value(&p, val, &vlen) < 0)
+			goto bad;
 		p = skip_ows(p);
 		if (*p != ';' && *p != '\0')
 			goto bad;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * multipart.h: a streaming push parser for multipart/form-data bodies.
  *

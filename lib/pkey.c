@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pkey.c: see pkey.h.  Parsed keys live in OpenSSL's memory; the blobs
  * they came from are cleansed by their owners (keystore.c), and the DER

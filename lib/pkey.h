@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pkey.h: turning key-store blobs into OpenSSL objects, naming keys by
  * fingerprint for the audit trail, and the raw signature: made with a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * privdrop.c: see privdrop.h.  The order is fixed: supplementary groups,
  * group, user, verification that root cannot be regained, then the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * privdrop.h: dropping privileges, in one function and one fixed order.
  */

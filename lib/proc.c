@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proc.c: see proc.h.  The child side of proc_spawn runs in a fresh fork
  * of the supervisor: it may use nothing of the supervisor's but what its

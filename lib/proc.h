@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proc.h: how every process of digsigserver is born, and what ps(1) shows
  * of it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * proto.c: sending and receiving the records of proto.h, with the client
  * socket passed as SCM_RIGHTS ancillary data.  Everything about fd passing

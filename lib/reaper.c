@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reaper.c: see reaper.h.
  *
@@ -133,7 +134,7 @@ reaper_kill(int (*keep)(pid_t pid, void *arg), void *arg, int reap)
 		size_t now = 0;
 
 		if (n < 0) {
-			log_warnx("reaper: listing children: %s", strerror(errno));
+			log_warn("reaper: listing children");
 			break;
 		}
 		if ((size_t)n > REAPER_BATCH)

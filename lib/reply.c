@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reply.c: see reply.h.  Files go out with sendfile(2).
  */

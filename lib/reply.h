@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reply.h: writing HTTP responses.  Used by the supervisor (its own small
  * answers: /status, 404, 503, 504 ...) and by the workers (text reasons

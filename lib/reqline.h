@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reqline.h: the request line, as the supervisor reads it to route a
  * connection (the worker parses the whole request again with http.c),

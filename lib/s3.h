@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * s3.h: a small S3 client on libcurl, for the key store and for artifact
  * URIs: GET (into memory or a file), HEAD, PUT (single or multipart) and a

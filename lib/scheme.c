@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scheme.c: the kind of a URI, by its form (scheme.h).
  */

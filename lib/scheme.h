@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * scheme.h: which kind of location a URI names (file://, a bare path,
  * s3://), told by its form alone.  A leaf: the key store, the S3 client

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * spawn.c: see spawn.h.
  *
@@ -31,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
 #include "mask.h"
 #include "reaper.h"
@@ -114,35 +116,28 @@ outbuf_feed(struct outbuf *b, const char *data, size_t n)
 static char *
 outbuf_tail(struct outbuf *b)
 {
-	size_t total = 1, start;
-	char *s;
+	struct buf s;
+	size_t start;
 
+	buf_init(&s, BUF_UNLIMITED, 0);
 	start = b->count < b->o->tail_lines ? 0 : b->next;
 	for (size_t i = 0; i < b->count; i++)
-		total += strlen(b->ring[(start + i) % b->o->tail_lines]) + 1;
-	s = xmalloc(total);
-	s[0] = '\0';
-	for (size_t i = 0; i < b->count; i++) {
-		if (i > 0)
-			strcat(s, "\n");
-		strcat(s, b->ring[(start + i) % b->o->tail_lines]);
-	}
-	return s;
+		if ((i > 0 && buf_puts(&s, "\n") < 0) ||
+		    buf_puts(&s, b->ring[(start + i) % b->o->tail_lines]) < 0)
+			log_panic("the output tail cannot grow"); /* BUF_UNLIMITED */
+	return buf_detach(&s, NULL);
 }
 
 /* The file names execve is tried on: argv[0] as is when it holds a '/',
  * else each PATH entry of envp (os.defpath when none), as subprocess does. */
-static char **
-exec_candidates(const char *prog, char *const *envp)
+static void
+exec_candidates(const char *prog, char *const *envp, struct strv *list)
 {
 	const char *path = NULL;
-	char **list;
-	size_t n = 0, cap = 8;
 
-	list = xcalloc(cap, sizeof(*list));
 	if (strchr(prog, '/') != NULL) {
-		list[0] = xstrdup(prog);
-		return list;
+		strv_add(list, prog);
+		return;
 	}
 	for (size_t i = 0; envp[i] != NULL; i++) {
 		if (strncmp(envp[i], "PATH=", 5) == 0) {
@@ -156,29 +151,14 @@ exec_candidates(const char *prog, char *const *envp)
 		const char *colon = strchr(path, ':');
 		size_t dl = colon ? (size_t)(colon - path) : strlen(path);
 
-		if (n + 2 > cap) {
-			list = xrealloc(list, cap * 2 * sizeof(*list));
-			memset(list + cap, 0, cap * sizeof(*list));
-			cap *= 2;
-		}
 		if (dl == 0)
-			list[n++] = xstrdup(prog);
+			strv_add(list, prog);
 		else
-			list[n++] = xasprintf("%.*s/%s", (int)dl, path, prog);
+			strv_addf(list, "%.*s/%s", (int)dl, path, prog);
 		if (colon == NULL)
 			break;
 		path = colon + 1;
 	}
-	list[n] = NULL;
-	return list;
-}
-
-static void
-free_list(char **list)
-{
-	for (size_t i = 0; list[i] != NULL; i++)
-		free(list[i]);
-	free(list);
 }
 
 /* In the child: report why the tool could not run, on its output. */
@@ -420,7 +400,7 @@ collect_output(struct outbuf *b, int fd, pid_t pid)
 		if ((pr = poll(&pfd, 1, SPAWN_POLL_MS)) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_warnx("poll: %s", strerror(errno));
+			log_warn("poll");
 			return exited;
 		}
 		if (pr == 0)
@@ -428,7 +408,7 @@ collect_output(struct outbuf *b, int fd, pid_t pid)
 		if ((n = read(fd, buf, sizeof(buf))) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			log_warnx("read: %s", strerror(errno));
+			log_warn("read");
 			return exited;
 		}
 		if (n == 0)
@@ -441,31 +421,51 @@ collect_output(struct outbuf *b, int fd, pid_t pid)
 static pid_t
 start_tool(const struct spawn_opts *o, int *outfd, char *err, size_t errlen)
 {
-	char **cands = exec_candidates(o->argv[0], o->envp);
+	struct strv cands = {0};
 	int p[2];
 	pid_t pid;
 
+	exec_candidates(o->argv[0], o->envp, &cands);
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		free_list(cands);
+		strv_free(&cands);
 		return -1;
 	}
 	if ((pid = fork()) < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
-		free_list(cands);
+		strv_free(&cands);
 		return -1;
 	}
 	if (pid == 0)
-		child(o, cands, p[1]);
+		child(o, cands.v, p[1]);
 	/* Both sides set the group, so it exists before anyone is told. */
 	if (setpgid(pid, pid) < 0 && errno != EACCES && errno != ESRCH)
-		log_warnx("setpgid %ld: %s", (long)pid, strerror(errno));
+		log_warn("setpgid %ld", (long)pid);
 	close(p[1]);
-	free_list(cands);
+	strv_free(&cands);
 	*outfd = p[0];
 	return pid;
+}
+
+/* Kill whatever the tool left behind, then reap it: its wait status. */
+static int
+end_tool(pid_t pid)
+{
+	int status = 0;
+
+	(void)kill(-pid, SIGKILL);
+	reaper_kill(is_tool, &pid, 1);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			log_warn("waitpid %ld", (long)pid);
+			status = 0xff00; /* report as exit status 255 */
+			break;
+		}
+	}
+	reaper_kill(NULL, NULL, 1);
+	return status;
 }
 
 int
@@ -473,7 +473,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t 
 {
 	struct sigaction dfl, old;
 	struct outbuf b;
-	int fd, status = 0;
+	int fd, status;
 	pid_t pid;
 
 	r->status = 0;
@@ -508,17 +508,7 @@ spawn_run(const struct spawn_opts *o, struct spawn_result *r, char *err, size_t 
 	close(fd);
 	if (b.len > 0)
 		outbuf_line(&b);
-	/* Whatever is left, then the tool's status. */
-	(void)kill(-pid, SIGKILL);
-	reaper_kill(is_tool, &pid, 1);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			log_warnx("waitpid %ld: %s", (long)pid, strerror(errno));
-			status = 0xff00; /* report as exit status 255 */
-			break;
-		}
-	}
-	reaper_kill(NULL, NULL, 1);
+	status = end_tool(pid);
 	sigaction(SIGCHLD, &old, NULL);
 	r->status = status;
 	if (o->tail_lines > 0) {

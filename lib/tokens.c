@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tokens.c: see tokens.h.
  */
@@ -13,6 +14,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "buf.h"
+#include "log.h"
 #include "util.h"
 
 struct token_client {
@@ -25,9 +28,16 @@ struct token_client {
 };
 
 struct tokens {
-	struct token_client *v;
-	size_t n;
+	struct buf clients; /* struct token_client[], in file order */
 };
+
+/* The clients as an array; their number in *n. */
+static struct token_client *
+clients(const struct tokens *t, size_t *n)
+{
+	*n = t->clients.len / sizeof(struct token_client);
+	return (struct token_client *)t->clients.data;
+}
 
 static struct tokens *current;
 
@@ -66,6 +76,49 @@ word(char **p)
 	return w;
 }
 
+/* One line of the file into c: 1, 0 for a blank or comment line, or -1
+ * with the reason in err. */
+static int
+parse_line(char *line, struct token_client *c, char *err, size_t errlen)
+{
+	char *p, *name, *eps, *sels, *cred;
+
+	for (p = line + strlen(line); p > line && isspace((unsigned char)p[-1]); p--)
+		p[-1] = '\0';
+	p = line;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	name = word(&p);
+	eps = word(&p);
+	sels = word(&p);
+	while (*p == ' ' || *p == '\t')
+		p++;
+	cred = p;
+	if (!name || !eps || !sels || *cred == '\0') {
+		snprintf(err, errlen, "expected NAME ENDPOINTS SELECTORS CREDENTIAL");
+		return -1;
+	}
+	if (strncmp(cred, "sha256:", 7) == 0) {
+		c->kind = 1;
+		if (parse_hash(cred + 7, c->hash) < 0) {
+			snprintf(err, errlen, "sha256: needs 64 hex digits");
+			return -1;
+		}
+	} else if (strncmp(cred, "subject:", 8) == 0 && cred[8] != '\0') {
+		c->kind = 2;
+		c->subject = xstrdup(cred + 8);
+	} else {
+		snprintf(err, errlen, "credential must be sha256:HEX or subject:DN");
+		return -1;
+	}
+	c->name = xstrdup(name);
+	c->endpoints = xstrdup(eps);
+	c->selectors = xstrdup(sels);
+	return 1;
+}
+
 int
 tokens_parse(const char *buf, size_t len, const char *what, struct tokens **out, char *err,
 	     size_t errlen)
@@ -74,57 +127,33 @@ tokens_parse(const char *buf, size_t len, const char *what, struct tokens **out,
 	char *copy = xstrndup(buf, len), *line, *save = NULL;
 	int lineno = 0;
 
+	buf_init(&t->clients, BUF_UNLIMITED, 0);
 	*out = NULL;
 	if (memchr(buf, '\0', len) != NULL) {
 		snprintf(err, errlen, "%s: NUL byte", what);
 		goto fail;
 	}
 	for (line = copy; line != NULL; line = save) {
-		char *nl = strchr(line, '\n'), *p, *name, *eps, *sels, *cred;
+		char *nl = strchr(line, '\n');
 		struct token_client c = {0};
+		int rc;
 
 		save = nl ? nl + 1 : NULL;
 		if (nl)
 			*nl = '\0';
 		lineno++;
-		for (p = line + strlen(line); p > line && isspace((unsigned char)p[-1]); p--)
-			p[-1] = '\0';
-		p = line;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '\0' || *p == '#')
+		if ((rc = parse_line(line, &c, err, errlen)) < 0) {
+			/* prefix "file:line: " to the reason */
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s:%d: %s", what, lineno, why);
+			goto fail;
+		}
+		if (rc == 0)
 			continue;
-		name = word(&p);
-		eps = word(&p);
-		sels = word(&p);
-		while (*p == ' ' || *p == '\t')
-			p++;
-		cred = p;
-		if (!name || !eps || !sels || *cred == '\0') {
-			snprintf(err, errlen, "%s:%d: expected NAME ENDPOINTS SELECTORS CREDENTIAL",
-				 what, lineno);
-			goto fail;
-		}
-		if (strncmp(cred, "sha256:", 7) == 0) {
-			c.kind = 1;
-			if (parse_hash(cred + 7, c.hash) < 0) {
-				snprintf(err, errlen, "%s:%d: sha256: needs 64 hex digits", what,
-					 lineno);
-				goto fail;
-			}
-		} else if (strncmp(cred, "subject:", 8) == 0 && cred[8] != '\0') {
-			c.kind = 2;
-			c.subject = xstrdup(cred + 8);
-		} else {
-			snprintf(err, errlen, "%s:%d: credential must be sha256:HEX or subject:DN",
-				 what, lineno);
-			goto fail;
-		}
-		c.name = xstrdup(name);
-		c.endpoints = xstrdup(eps);
-		c.selectors = xstrdup(sels);
-		t->v = xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
-		t->v[t->n++] = c;
+		if (buf_append(&t->clients, &c, sizeof(c)) < 0)
+			log_panic("the client list cannot grow"); /* BUF_UNLIMITED */
 	}
 	free(copy);
 	*out = t;
@@ -154,15 +183,19 @@ tokens_load(const char *path, struct tokens **out, char *err, size_t errlen)
 void
 tokens_free(struct tokens *t)
 {
+	struct token_client *v;
+	size_t n;
+
 	if (t == NULL)
 		return;
-	for (size_t i = 0; i < t->n; i++) {
-		free(t->v[i].name);
-		free(t->v[i].endpoints);
-		free(t->v[i].selectors);
-		free(t->v[i].subject);
+	v = clients(t, &n);
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].endpoints);
+		free(v[i].selectors);
+		free(v[i].subject);
 	}
-	free(t->v);
+	buf_free(&t->clients);
 	free(t);
 }
 
@@ -170,16 +203,18 @@ const struct token_client *
 tokens_by_bearer(const struct tokens *t, const char *token)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	const struct token_client *found = NULL;
+	const struct token_client *found = NULL, *v;
+	size_t n;
 
 	if (t == NULL || token == NULL)
 		return NULL;
+	v = clients(t, &n);
 	SHA256((const unsigned char *)token, strlen(token), md);
 	/* Look at every entry, whatever matched, in constant time per entry. */
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].kind == 1 && CRYPTO_memcmp(md, t->v[i].hash, sizeof(md)) == 0 &&
+	for (size_t i = 0; i < n; i++)
+		if (v[i].kind == 1 && CRYPTO_memcmp(md, v[i].hash, sizeof(md)) == 0 &&
 		    found == NULL)
-			found = &t->v[i];
+			found = &v[i];
 	OPENSSL_cleanse(md, sizeof(md));
 	return found;
 }
@@ -187,11 +222,15 @@ tokens_by_bearer(const struct tokens *t, const char *token)
 const struct token_client *
 tokens_by_subject(const struct tokens *t, const char *subject)
 {
+	const struct token_client *v;
+	size_t n;
+
 	if (t == NULL || subject == NULL)
 		return NULL;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].kind == 2 && strcmp(t->v[i].subject, subject) == 0)
-			return &t->v[i];
+	v = clients(t, &n);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].kind == 2 && strcmp(v[i].subject, subject) == 0)
+			return &v[i];
 	return NULL;
 }
 

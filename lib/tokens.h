@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tokens.h: access control (DIGSIGSERVER_TOKENS_FILE).
  *

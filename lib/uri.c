@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * uri.c: see uri.h.
  *
@@ -361,7 +362,7 @@ uri_open_base(struct uri_artifact *a, char *err, size_t errlen)
 			snprintf(err, errlen, "Artifact not readable by the service user");
 			return 403;
 		default:
-			log_warnx("artifact %s: %s", a->path, strerror(errno));
+			log_warn("artifact %s", a->path);
 			snprintf(err, errlen, "Cannot open the artifact");
 			return 500;
 		}
@@ -410,7 +411,7 @@ uri_open_s3(struct uri_artifact *a, const char *canon, const char *jobdir, char 
 	a->inpath = xasprintf("%s/artifact.in", jobdir);
 	a->fd = open(a->inpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (a->fd < 0) {
-		log_warnx("%s: %s", a->inpath, strerror(errno));
+		log_warn("%s", a->inpath);
 		free(a->inpath);
 		a->inpath = NULL;
 		snprintf(err, errlen, "Cannot create the artifact download");
@@ -565,7 +566,7 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 		art->outfd = open(art->tmppath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				  0600);
 		if (art->outfd < 0) {
-			log_warnx("%s: %s", art->tmppath, strerror(errno));
+			log_warn("%s", art->tmppath);
 			free(art->tmppath);
 			art->tmppath = NULL;
 			snprintf(err, errlen, "Cannot create the signed artifact");
@@ -619,7 +620,7 @@ uri_take_over(const struct uri_artifact *art, int fd, char *err, size_t errlen)
 
 	if (!art->have_orig) {
 		if (fchmod(fd, 0644) < 0)
-			log_warnx("fchmod %s: %s", art->tmppath, strerror(errno));
+			log_warn("fchmod %s", art->tmppath);
 		return 0;
 	}
 	if (fstatat(art->dirfd, art->base, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -628,13 +629,13 @@ uri_take_over(const struct uri_artifact *art, int fd, char *err, size_t errlen)
 		return 409;
 	}
 	if (fchmod(fd, art->orig.st_mode & 0777) < 0) {
-		log_warnx("fchmod %s: %s", art->tmppath, strerror(errno));
+		log_warn("fchmod %s", art->tmppath);
 		snprintf(err, errlen, "Cannot set the signed artifact's mode");
 		return 500;
 	}
 	if (fchown(fd, geteuid() == 0 ? art->orig.st_uid : (uid_t)-1, art->orig.st_gid) < 0 &&
 	    errno != EPERM)
-		log_warnx("fchown %s: %s", art->tmppath, strerror(errno));
+		log_warn("fchown %s", art->tmppath);
 	return 0;
 }
 
@@ -662,28 +663,28 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 		return st;
 	}
 	if (fsync(fd) < 0) {
-		log_warnx("fsync %s: %s", art->tmppath, strerror(errno));
+		log_warn("fsync %s", art->tmppath);
 		close(fd);
 		snprintf(err, errlen, "Writing the signed artifact failed");
 		return 500;
 	}
 	/* an unnamed replacement gets its name only now, just before the rename */
 	if (art->unnamed && uri_name_temp(art->dirfd, fd, art->base, &art->tmpname) < 0) {
-		log_warnx("naming the replacement of %s: %s", art->path, strerror(errno));
+		log_warn("naming the replacement of %s", art->path);
 		close(fd);
 		snprintf(err, errlen, "Replacing the artifact failed");
 		return 500;
 	}
 	close(fd);
 	if (renameat(art->dirfd, art->tmpname, art->dirfd, art->base) < 0) {
-		log_warnx("rename %s to %s: %s", art->tmppath, art->path, strerror(errno));
+		log_warn("rename %s to %s", art->tmppath, art->path);
 		snprintf(err, errlen, "Replacing the artifact failed");
 		return 500;
 	}
 	free(art->tmpname);
 	art->tmpname = NULL;
 	if (fsync(art->dirfd) < 0)
-		log_warnx("fsync of the directory of %s: %s", art->path, strerror(errno));
+		log_warn("fsync of the directory of %s", art->path);
 	return 0;
 }
 
@@ -751,7 +752,7 @@ uri_abort(struct uri_artifact *art)
 	}
 	if (art->tmpname != NULL) {
 		if (unlinkat(art->dirfd, art->tmpname, 0) < 0 && errno != ENOENT)
-			log_warnx("unlink %s: %s", art->tmppath, strerror(errno));
+			log_warn("unlink %s", art->tmppath);
 	} else if (art->is_s3 && art->tmppath != NULL) {
 		unlink(art->tmppath);
 	}
@@ -799,7 +800,7 @@ uri_download(const struct config *cfg, const char *uri, const char *dest_path, c
 		return st;
 	out = open(dest_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0) {
-		log_warnx("%s: %s", dest_path, strerror(errno));
+		log_warn("%s", dest_path);
 		snprintf(err, errlen, "Cannot create the download");
 		return 500;
 	}
@@ -818,7 +819,7 @@ uri_download(const struct config *cfg, const char *uri, const char *dest_path, c
 		a = uri_art_new(cfg);
 		st = uri_open_file(a, canon, err, errlen);
 		if (st == 0 && fs_copy_fd(a->fd, out) < 0) {
-			log_warnx("copying %s: %s", a->path, strerror(errno));
+			log_warn("copying %s", a->path);
 			snprintf(err, errlen, "Copying the artifact failed");
 			st = 500;
 		}
@@ -846,7 +847,7 @@ uri_upload(const struct config *cfg, const char *src_path, const char *uri, char
 		return st;
 	in = open(src_path, O_RDONLY | O_CLOEXEC);
 	if (in < 0) {
-		log_warnx("%s: %s", src_path, strerror(errno));
+		log_warn("%s", src_path);
 		snprintf(err, errlen, "Cannot open the file to upload");
 		return 500;
 	}
@@ -872,7 +873,7 @@ uri_upload(const struct config *cfg, const char *src_path, const char *uri, char
 	if (st == 0)
 		st = uri_begin_replace(a, &out, err, errlen);
 	if (st == 0 && fs_copy_fd(in, out) < 0) {
-		log_warnx("copying %s: %s", src_path, strerror(errno));
+		log_warn("copying %s", src_path);
 		snprintf(err, errlen, "Writing the artifact failed");
 		st = 500;
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * uri.h: artifact URIs, read and replaced in place (the Mender signer's
  * artifact-uri field).
@@ -54,7 +55,6 @@
 
 struct config;
 struct uri_artifact;
-
 
 /* Check a URI's form and the configured prefixes: 0, 400 or 403. */
 int uri_check(const struct config *cfg, const char *uri, char *err, size_t errlen);

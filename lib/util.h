@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * util.h: small helpers every module uses: allocation that cannot fail
  * silently, whole-file reads with a bound, full writes, tree removal that

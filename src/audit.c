@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * audit.c: the audit trail.  One JSON line per signing attempt, appended
  * by the supervisor (workers send their part, PROTO_AUDIT: the key's
@@ -31,6 +32,7 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 
+#include "buf.h"
 #include "log.h"
 #include "util.h"
 
@@ -166,12 +168,12 @@ audit_open(const char *path)
 		return 0;
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		log_errorx("audit trail %s: %s", path, strerror(errno));
+		log_error("audit trail %s", path);
 		return -1;
 	}
 	if ((rc = read_last_hash(fd, audit_prev)) < 0) {
 		if (rc == -1)
-			log_errorx("audit trail %s: %s", path, strerror(errno));
+			log_error("audit trail %s", path);
 		close(fd);
 		return -1;
 	}
@@ -295,8 +297,7 @@ append_line(const char *line, size_t len)
 	e = errno;
 	if (ftruncate(audit_fd, st.st_size) < 0) {
 		/* the next open cuts the incomplete line */
-		log_errorx("audit trail %s: cutting a failed record: %s", audit_path,
-			   strerror(errno));
+		log_error("audit trail %s: cutting a failed record", audit_path);
 		close(audit_fd);
 		audit_fd = -1;
 	}
@@ -308,7 +309,7 @@ void
 audit_record(const struct audit_job *aj)
 {
 	char *line, hash[65];
-	size_t len;
+	struct buf rec;
 
 	if (audit_path == NULL)
 		return;
@@ -317,23 +318,21 @@ audit_record(const struct audit_job *aj)
 		audit_lost++;
 		return;
 	}
-	len = strlen(line);
-	line_hash(line, len, hash);
-	line = realloc(line, len + 2);
-	if (line == NULL)
-		fatalx("out of memory");
-	line[len] = '\n';
-	line[len + 1] = '\0';
-	if (append_line(line, len + 1) < 0) {
-		log_errorx("audit trail %s: record of job %llu not written: %s", audit_path,
-			   (unsigned long long)aj->job_id, strerror(errno));
+	line_hash(line, strlen(line), hash);
+	buf_init(&rec, BUF_UNLIMITED, 0);
+	if (buf_puts(&rec, line) < 0 || buf_puts(&rec, "\n") < 0)
+		log_panic("an audit record cannot grow"); /* BUF_UNLIMITED */
+	free(line);
+	if (append_line(rec.data, rec.len) < 0) {
+		log_error("audit trail %s: record of job %llu not written", audit_path,
+			  (unsigned long long)aj->job_id);
 		audit_failures++;
 		audit_lost++;
 	} else {
 		memcpy(audit_prev, hash, sizeof(audit_prev));
 		audit_lost = 0;
 	}
-	free(line);
+	buf_free(&rec);
 }
 
 int

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * audit.h: the hash-chained audit trail (DIGSIGSERVER_AUDIT_FILE).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conn.c: the client connections the supervisor holds (conn.h).
  *

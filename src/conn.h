@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * conn.h: a client connection while the supervisor holds it, from accept
  * until a worker takes it or the supervisor's own answer is sent and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c: digsigserver's command line and start-up.
  *
@@ -99,7 +100,7 @@ prepare_work_dir(const struct config *cfg, const struct priv_user *pu, int fix, 
 			char *p = xasprintf("%s/%s", cfg->work_dir, de->d_name);
 			log_info("removing %s left by an earlier run", p);
 			if (util_rm_rf(p) < 0)
-				log_warnx("removing %s: %s", p, strerror(errno));
+				log_warn("removing %s", p);
 			free(p);
 		}
 	}

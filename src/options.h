@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.h: where the configuration comes from, at start and on SIGHUP.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.c: the worker pool (pool.h).
  *
@@ -141,7 +142,7 @@ spawn(void)
 	pid_t pid = proc_spawn(&roles[ROLE_WORKER], &ctx, &chan);
 
 	if (pid < 0) {
-		log_errorx("forking a worker: %s", strerror(errno));
+		log_error("forking a worker");
 		return -1;
 	}
 	w = xcalloc(1, sizeof(*w));
@@ -232,7 +233,7 @@ remove_job_dir(uint64_t job_id)
 
 	snprintf(path, sizeof(path), "%s/job-%llu", cfg->work_dir, (unsigned long long)job_id);
 	if (util_rm_rf(path) < 0)
-		log_warnx("removing %s: %s", path, strerror(errno));
+		log_warn("removing %s", path);
 }
 
 /* Kill a worker (our own unreaped child, so its pid and the group it

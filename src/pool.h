@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.h: the worker pool: birth, records, jobs, timeouts, death.
  *

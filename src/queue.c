@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * queue.c: see queue.h.  QUEUE_MAX is the limit the supervisor passes to
  * queue_push; QUEUE_WAIT is each waiting connection's own timer (conn.c).

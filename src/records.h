@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * records.h: which record a worker may send when: the supervisor's half
  * of the contract in proto.h, as one table (records.c).

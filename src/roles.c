@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * roles.c: the table of process roles: what each kind of process is
  * called (its log tag and process title), whether it drops privileges,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * roles.h: the process roles of digsigserver (proc.h), one line each in
  * roles.c.  The supervisor is the parent; it forks the others with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.c: the supervisor's pages rendered from a snapshot (status.h),
  * and the per-endpoint counts and durations of finished jobs for
@@ -5,7 +6,6 @@
  */
 #include "status.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "acl.h"
+#include "buf.h"
 #include "log.h"
 #include "util.h"
 
@@ -260,37 +261,17 @@ status_json(const struct status_snapshot *s)
 	return text;
 }
 
-/* A growing text buffer for /metrics. */
-struct text {
-	char *buf;
-	size_t len, cap;
-};
-
-static void
-emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Append printf-formatted text to t. */
-static void
-emit(struct text *t, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < t->cap - t->len)
-			break;
-		t->cap *= 2;
-		t->buf = xrealloc(t->buf, t->cap);
-	}
-	t->len += (size_t)n;
-}
+/* Append printf-formatted text to the /metrics text t (BUF_UNLIMITED: only
+ * a broken invariant could make it fail). */
+#define emit(t, ...)                                                                               \
+	do {                                                                                       \
+		if (buf_printf((t), __VA_ARGS__) < 0)                                              \
+			log_panic("the metrics text cannot grow");                                 \
+	} while (0)
 
 /* The job counts by endpoint and status, and the duration histograms. */
 static void
-emit_jobs(struct text *t)
+emit_jobs(struct buf *t)
 {
 	emit(t, "# HELP digsigserver_requests_total Signing requests finished, by endpoint and status.\n"
 		"# TYPE digsigserver_requests_total counter\n");
@@ -314,7 +295,7 @@ emit_jobs(struct text *t)
 
 /* One unlabelled metric with its help and type lines. */
 static void
-emit_scalar(struct text *t, const char *name, const char *type, const char *help,
+emit_scalar(struct buf *t, const char *name, const char *type, const char *help,
 	    unsigned long long value)
 {
 	emit(t, "# HELP digsigserver_%s %s\n# TYPE digsigserver_%s %s\ndigsigserver_%s %llu\n",
@@ -324,9 +305,9 @@ emit_scalar(struct text *t, const char *name, const char *type, const char *help
 char *
 status_metrics(const struct status_snapshot *s)
 {
-	struct text t = {xmalloc(8192), 0, 8192};
+	struct buf t;
 
-	t.buf[0] = '\0';
+	buf_init(&t, BUF_UNLIMITED, 0);
 	emit_jobs(&t);
 	emit_scalar(&t, "pool_size", "gauge", "Configured number of workers.",
 		    (unsigned long long)s->pool.size);
@@ -361,5 +342,5 @@ status_metrics(const struct status_snapshot *s)
 		    "Clients gone before their request was complete.", s->count.aborted);
 	emit_scalar(&t, "audit_write_failures_total", "counter",
 		    "Audit records that could not be written.", s->audit_write_failures);
-	return t.buf;
+	return buf_detach(&t, NULL);
 }

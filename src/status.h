@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.h: the supervisor's own pages, rendered from a snapshot.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * supervisor.c: the supervisor's event loop and its policy.
  *
@@ -55,6 +56,7 @@
 #include "s3.h"
 #include "status.h"
 #include "tokens.h"
+#include "scheme.h"
 #include "util.h"
 
 /* Time a connection accepted past MAX_CONNECTIONS has for its request
@@ -353,7 +355,7 @@ accept_some(int lfd)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 				pause_accepting(errno);
 			else if (errno != EAGAIN)
-				log_warnx("accept: %s", strerror(errno));
+				log_warn("accept");
 			return 0;
 		}
 		take(fd, &ss);
@@ -463,7 +465,7 @@ prepare_s3(const struct config *cfg)
 {
 	char err[300];
 
-	if (!(cfg->keyfile_uri && strncmp(cfg->keyfile_uri, "s3://", 5) == 0) &&
+	if (uri_scheme(cfg->keyfile_uri, NULL) != URI_S3 &&
 	    !(cfg->artifact_uri_prefixes && strstr(cfg->artifact_uri_prefixes, "s3://")))
 		return 0;
 	if (lazylib_curl(err, sizeof(err)) < 0) {

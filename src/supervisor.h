@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * supervisor.h: the supervisor, the parent of every other process: it
  * listens, routes each request on its request line, queues what waits

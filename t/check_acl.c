@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_acl.c: unit tests of lib/acl.c, the address lists of
  * STATUS_ALLOW and TRUSTED_PROXIES: IPv4 and IPv6 addresses and

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * check_archive.c: unit tests of lib/archive.c, safe extraction and
+ * check_archive.c: unit tests of lib/dss_archive.c, safe extraction and
  * repacking.  Archives are made with the real tools: GNU tar for honest
  * trees, python3's tarfile (t/fixtures/mktar.py) for hostile ones; GNU
  * tar also reads back what the writer makes, the way clients do.  Each
@@ -21,7 +22,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
-#include "archive.h"
+#include "dss_archive.h"
 #include "util.h"
 
 #ifndef TOP_SRCDIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_buf.c: unit tests of lib/buf.c: a buf keeps its bytes
  * NUL-terminated, never grows past its max (a refused append changes

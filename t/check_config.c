@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_config.c: unit tests of lib/config.c: defaults, the config file
  * format, the environment, precedence and malformed values.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_flashvars.c: unit tests of lib/flashvars.c: real flashvars files
  * of meta-tegra (R32 bare values, R35/R36 quoted ones, comments and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_form.c: unit tests of lib/form.c, request bodies as form fields
  * and uploaded files.

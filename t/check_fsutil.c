@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_fsutil.c: unit tests of lib/fsutil.c: full positional reads and
  * writes, file and tree copies (modes kept without setuid, skipped names

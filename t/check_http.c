@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_http.c: unit tests of lib/http.c, the worker's request reader,
  * of lib/reqline.c, the supervisor's request-line parser and head

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_keystore.c: unit tests of lib/keystore.c: selector validation,
  * key locations, loading from a file:// store (missing files, symbolic

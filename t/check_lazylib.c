@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_lazylib.c: unit tests of lib/lazylib.c: libarchive and libcurl are
  * not in the process until a function of theirs is called, and the calls
@@ -8,7 +9,6 @@
 
 #include <curl/curl.h>
 
-#define AR_INCLUDE_LIBARCHIVE /* <archive.h> is libarchive's: see lib/archive.h */
 #include <archive.h>
 #include <archive_entry.h>
 

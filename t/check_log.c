@@ -1,12 +1,18 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_log.c: unit tests of lib/log.c: log_escape, which every
  * client-supplied value goes through on its way into a request log line
- * or an audit record.
+ * or an audit record; and the errno forms log_warn/log_error and
+ * log_panic.
  */
 #include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "log.h"
@@ -95,18 +101,113 @@ START_TEST(test_truncated)
 }
 END_TEST
 
+/* What fn writes to stderr (the log's only sink here), as a new string. */
+static char *
+captured(void (*fn)(void))
+{
+	FILE *f = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	static char text[4096];
+	size_t n;
+
+	ck_assert(f != NULL && saved >= 0);
+	ck_assert_int_ge(dup2(fileno(f), STDERR_FILENO), 0);
+	fn();
+	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+	close(saved);
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	return text;
+}
+
+static int errno_after;
+
+static void
+warn_enoent(void)
+{
+	errno = ENOENT;
+	log_warn("open %s", "/x");
+	errno_after = errno;
+}
+
+static void
+error_eacces(void)
+{
+	errno = EACCES;
+	log_error("mkdir %s", "/y");
+	errno_after = errno;
+}
+
+static void
+warnx_enoent(void)
+{
+	errno = ENOENT;
+	log_warnx("open %s", "/x");
+}
+
+/* log_warn/log_error: the message, ": ", strerror(errno); errno kept. */
+START_TEST(test_errno_forms)
+{
+	char want[256];
+	const char *out;
+
+	log_set_level(LOG_LVL_INFO);
+	out = captured(warn_enoent);
+	snprintf(want, sizeof(want), " warning: warn_enoent: open /x: %s\n", strerror(ENOENT));
+	ck_assert_msg(strstr(out, want) != NULL, "got [%s]", out);
+	ck_assert_int_eq(errno_after, ENOENT);
+
+	out = captured(error_eacces);
+	snprintf(want, sizeof(want), " error: error_eacces: mkdir /y: %s\n", strerror(EACCES));
+	ck_assert_msg(strstr(out, want) != NULL, "got [%s]", out);
+	ck_assert_int_eq(errno_after, EACCES);
+
+	/* the x form appends nothing */
+	out = captured(warnx_enoent);
+	ck_assert_msg(strstr(out, " warning: warnx_enoent: open /x\n") != NULL, "got [%s]", out);
+}
+END_TEST
+
+/* Below the level nothing is written, and errno is still kept. */
+START_TEST(test_errno_forms_filtered)
+{
+	log_set_level(LOG_LVL_ERROR);
+	ck_assert_str_eq(captured(warn_enoent), "");
+	ck_assert_int_eq(errno_after, ENOENT);
+	log_set_level(LOG_LVL_INFO);
+}
+END_TEST
+
+/* log_panic logs its reason and aborts (run in a child: expects SIGABRT). */
+START_TEST(test_panic)
+{
+	int null = open("/dev/null", O_WRONLY);
+
+	/* its line would land among the summary lines t/run-tests reads */
+	ck_assert(null >= 0 && dup2(null, STDERR_FILENO) >= 0);
+	log_panic("record %d out of order", 3);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("escape");
+	TCase *te = tcase_create("errno");
 
 	tcase_add_test(tc, test_plain);
 	tcase_add_test(tc, test_escaped);
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_truncated);
 	suite_add_tcase(s, tc);
+	tcase_add_test(te, test_errno_forms);
+	tcase_add_test(te, test_errno_forms_filtered);
+	tcase_add_test_raise_signal(te, test_panic, SIGABRT);
+	suite_add_tcase(s, te);
 	return s;
 }
 
-CHECK_MAIN(.suite = log_suite);
+CHECK_MAIN(.suite = log_suite, .fork = 1);

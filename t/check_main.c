@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_main.c: see check_main.h.  Linked into every Check program as
  * t/libcheckmain.a, so that a program with its own main() may still use

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_main.h: the one main() of the t/check_*.c unit programs, and the
  * one way they run a shell command.

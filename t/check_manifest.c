@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_manifest.c: unit tests of lib/manifest.c, the Tegra MANIFEST
  * parser: the original's rules (KEY=VALUE, rstrip, universal newlines,

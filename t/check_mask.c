@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_mask.c: unit tests of lib/mask.c: a key echoed by a tool is
  * masked however it is printed (PEM lines re-wrapped, a hex dump of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_mender.c: unit tests of the Mender artifact reader and re-writer
  * (lib/mender_artifact.c with mender_tar.c, mender_manifest.c and

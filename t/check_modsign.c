@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_modsign.c: unit tests of lib/modsign.c, module signatures made in
  * process.  The oracles are the real tools: Debian's sign-file (RSA

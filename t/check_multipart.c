@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_multipart.c: unit tests of lib/multipart.c, the streaming
  * multipart/form-data parser.

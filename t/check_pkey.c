@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_pkey.c: unit tests of lib/pkey.c: every private key form the key
  * store may hold parses to the same key (compared by public-key

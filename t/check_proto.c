@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_proto.c: unit tests of the supervisor <-> worker records: round
  * trips with and without a passed descriptor, and refusal of records of

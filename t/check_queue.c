@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_queue.c: unit tests of the supervisor's queue (src/queue.c),
  * without an event loop: first come first served, the limit, removal

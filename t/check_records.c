@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_records.c: unit tests of the record table (src/records.c): the
  * sequences a real worker sends are accepted, and each record out of its

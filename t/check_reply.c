@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_reply.c: unit tests of lib/reply.c, the HTTP answers both sides
  * write.  Each answer is written to one end of a socketpair and read back

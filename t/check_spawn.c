@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_spawn.c: unit tests of lib/spawn.c with real programs (sh, env,
  * cat, sleep): the exact environment and PATH lookup, the working

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_tokens.c: unit tests of lib/tokens.c, the tokens file of access
  * control: its syntax (comments, blank lines, tabs, CRLF), bearer tokens

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_uri.c: unit tests of lib/uri.c (and the URI parts of lib/s3.c):
  * URI syntax, prefix checks (textual and through symbolic links), opening

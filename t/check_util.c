@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_util.c: unit tests of lib/util.c: tree removal that never follows
  * links and copes with any depth, bounded whole-file reads.

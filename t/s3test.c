@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * s3test.c: a small driver of the key store and artifact URI code, for the
  * regress scripts (t/regress/s3.sh).  Settings come from the DIGSIGSERVER_*

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """t/srcgraph.py [SRC]: check the shape of the source tree; exit 0 or 1.
 
 A module is a .c file and its .h (src/pool.c and src/pool.h are "src/pool").

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tools/demo-keys.sh DIR: create a demo key store under DIR/keys with freshly
 # generated development keys for every signer (machine "demo", distro
 # "demo"), owned by the service user when run as root.  Development keys

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tools/deps.sh build|test: install the Debian packages digsigserver needs to
 # build (build) or to run its tests and benchmarks (test) when they are
 # missing.  Needs root (or sudo) only when something is missing.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Rewrite the settings list of man/digsigserver.8 from lib/settings.def
 (the lines between '.\\" settings-begin' and '.\\" settings-end').
 t/regress/daemon.sh checks that every setting is documented."""

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # tools/run-demo.sh DAEMON DIR: serve on 127.0.0.1:9999 in the foreground with
 # the demo key store in DIR/keys, after printing requests to try.
 set -eu

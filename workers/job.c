@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * job.c: the calls a signer makes on its job: form access, setting the
  * answer, and reports to the supervisor over the worker's channel,
@@ -14,6 +15,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "scheme.h"
 
 const char *
 job_field(const struct job *job, const char *name)
@@ -211,14 +213,14 @@ const char **
 job_tool_hide(const struct job *job, const char **hide)
 {
 	const struct config *cfg = job->cfg;
-	const char *store = cfg->keyfile_uri;
+	const char *store = cfg->keyfile_uri, *rest;
 	size_t n = 0;
 
 	if (!cfg->tool_sandbox)
 		return NULL;
 	hide[n++] = cfg->work_dir;
-	if (store != NULL && strncmp(store, "file://", 7) == 0)
-		store += 7;
+	if (uri_scheme(store, &rest) == URI_FILE)
+		store = rest;
 	if (store != NULL && store[0] == '/')
 		hide[n++] = store;
 	if (cfg->tokens_file != NULL)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * job.h: one request as a signer sees it: the form fields and uploaded
  * files, the private job directory, and the answer being prepared.  Also

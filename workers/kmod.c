@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kmod.c: /sign/modules, Linux kernel module signing.
  *
@@ -7,12 +8,12 @@
  * member names starting "./", in the same order, with the same modes,
  * times, directories and symbolic links.  The original runs sign-file
  * once per module; here the key is parsed once, the tree is extracted
- * safely (lib/archive.c) and each module, as soon as it is on disk, is
+ * safely (lib/dss_archive.c) and each module, as soon as it is on disk, is
  * queued for a pool of signing threads (DIGSIGSERVER_SIGN_THREADS, 0 =
  * one per core).  Once the whole archive has passed its checks, this
  * thread writes the answer in archive order, waiting for each module's
  * signature while the signers go on with the next ones, and as many
- * threads compress it (lib/archive.c: parallel gzip).  Modules are
+ * threads compress it (lib/dss_archive.c: parallel gzip).  Modules are
  * mapped from disk and streamed into the answer: memory does not grow
  * with the tree (a few hundred bytes of signature per module).
  *
@@ -48,7 +49,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
-#include "archive.h"
+#include "dss_archive.h"
+#include "buf.h"
 #include "job.h"
 #include "keyclient.h"
 #include "log.h"
@@ -75,8 +77,9 @@ struct kmod_ctx {
 	const struct modsign_key *key;
 	const EVP_MD *md;
 	int rootfd;
-	struct kmod_item **items; /* modules in archive order */
-	size_t nitems, cap;
+	struct kmod_item **items; /* modules in archive order: list's data */
+	size_t nitems;
+	struct buf list;	  /* owns items */
 	size_t next;		  /* next item to sign */
 	int extracted;		  /* no more items will come */
 	int stop;		  /* signers must quit */
@@ -123,11 +126,10 @@ queue_member(const struct ar_entry *e, void *arg)
 	it = xcalloc(1, sizeof(*it));
 	it->name = xstrdup(e->name);
 	pthread_mutex_lock(&c->lock);
-	if (c->nitems == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 256;
-		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
-	}
-	c->items[c->nitems++] = it;
+	if (buf_append(&c->list, &it, sizeof(it)) < 0)
+		log_panic("the module list cannot grow"); /* BUF_UNLIMITED */
+	c->items = (struct kmod_item **)c->list.data;
+	c->nitems++;
 	pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -445,6 +447,7 @@ kmod_run(struct job *job)
 	}
 
 	memset(&c, 0, sizeof(c));
+	buf_init(&c.list, BUF_UNLIMITED, 0);
 	c.key = &key;
 	c.md = modsign_md(hashalg);
 	c.rootfd = -1;
@@ -454,7 +457,7 @@ kmod_run(struct job *job)
 	if (job_path(job, "tree", tree, sizeof(tree)) < 0 ||
 	    job_path(job, KMOD_ANSWER, out, sizeof(out)) < 0 || mkdir(tree, 0700) < 0 ||
 	    (c.rootfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		log_errorx("job %s: job directory: %s", job->idstr, strerror(errno));
+		log_error("job %s: job directory", job->idstr);
 		job_fail(job, 500, "Signing error");
 		goto done;
 	}
@@ -527,7 +530,7 @@ done:
 		free(c.items[i]->name);
 		free(c.items[i]);
 	}
-	free(c.items);
+	buf_free(&c.list);
 	if (c.rootfd >= 0)
 		close(c.rootfd);
 	pthread_mutex_destroy(&c.lock);
@@ -537,7 +540,7 @@ done:
 	kc_key_free(&kk);
 	ar_list_free(&list);
 	if (tree[0] != '\0' && util_rm_rf(tree) < 0 && errno != ENOENT)
-		log_warnx("job %s: removing %s: %s", job->idstr, tree, strerror(errno));
+		log_warn("job %s: removing %s", job->idstr, tree);
 	return job->status;
 }
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * mender.c: POST /sign/mender (distro, artifact-uri).
  *

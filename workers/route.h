@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * route.h: what the supervisor knows of the signers: the path each one
  * answers and the method it takes, nothing of what it signs or how.

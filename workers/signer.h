@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signer.h: the interface between the worker loop and one signer.
  *

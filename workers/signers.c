@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * signers.c: the table of signers.  Adding a signer is one line here, its
  * own file in workers/ and its tests.  The supervisor sees this table only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * swupdate.c: /sign/swupdate, signatures of an SWUpdate sw-description.
  *

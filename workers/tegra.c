@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * tegra.c: /sign/tegra, NVIDIA Jetson (L4T) secure-boot signing.
  *
@@ -39,7 +40,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
-#include "archive.h"
+#include "dss_archive.h"
 #include "buf.h"
 #include "job.h"
 #include "flashvars.h"
@@ -267,7 +268,7 @@ stage_parents(const struct tegra *t, char *dst)
 		*q = '\0';
 		rc = mkdir(dst, 0700) < 0 && errno != EEXIST ? -1 : 0;
 		if (rc < 0)
-			log_errorx("mkdir %s: %s", dst, strerror(errno));
+			log_error("mkdir %s", dst);
 		*q = '/';
 		if (rc < 0)
 			return -1;
@@ -287,7 +288,7 @@ stage_needs_python2(const struct tegra *t, const char *script, const char *src)
 	     strcmp(t->soctype, "tegra210") == 0))
 		return 0;
 	if ((wrap = needs_python2(src)) < 0)
-		log_errorx("read %s: %s", src, strerror(errno));
+		log_error("read %s", src);
 	return wrap;
 }
 
@@ -300,7 +301,7 @@ stage_wrapped(const char *src, const char *dst)
 	int rc;
 
 	if (fs_copy_file(src, real) < 0) {
-		log_errorx("copy %s: %s", src, strerror(errno));
+		log_error("copy %s", src);
 		free(real);
 		return -1;
 	}
@@ -309,7 +310,7 @@ stage_wrapped(const char *src, const char *dst)
 	if (rc == 0)
 		rc = chmod(dst, 0755);
 	if (rc < 0)
-		log_errorx("write %s: %s", dst, strerror(errno));
+		log_error("write %s", dst);
 	log_debug("copy-wrapped %s -> %s", src, dst);
 	free(body);
 	free(real);
@@ -329,12 +330,12 @@ stage_one(struct tegra *t, const char *script)
 	if (stage_parents(t, dst) < 0)
 		goto done;
 	if (stat(src, &st) < 0) {
-		log_errorx("BSP file %s: %s", src, strerror(errno));
+		log_error("BSP file %s", src);
 		goto done;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		if ((rc = fs_copy_tree(src, dst, no_pycache)) < 0)
-			log_errorx("copy %s: %s", src, strerror(errno));
+			log_error("copy %s", src);
 		goto done;
 	}
 	if ((wrap = stage_needs_python2(t, script, src)) < 0)
@@ -344,7 +345,7 @@ stage_one(struct tegra *t, const char *script)
 		goto done;
 	}
 	if (fs_copy_file(src, dst) < 0) {
-		log_errorx("copy %s: %s", src, strerror(errno));
+		log_error("copy %s", src);
 		goto done;
 	}
 	log_debug("copied %s -> %s", src, dst);
@@ -366,7 +367,7 @@ link_tool(struct tegra *t, const char *name)
 	if ((rc = util_rm_rf(path)) == 0)
 		rc = symlink(target, path);
 	if (rc < 0)
-		log_errorx("symlink %s: %s", path, strerror(errno));
+		log_error("symlink %s", path);
 	free(target);
 	free(path);
 	return rc;
@@ -385,7 +386,7 @@ tegra_stage(struct tegra *t)
 	int rc = 0;
 
 	if (util_rm_rf(t->local) < 0 || mkdir(t->local, 0700) < 0) {
-		log_errorx("mkdir %s: %s", t->local, strerror(errno));
+		log_error("mkdir %s", t->local);
 		return -1;
 	}
 	for (size_t i = 0; i < t->scripts.n; i++)
@@ -411,7 +412,7 @@ tegra_stage(struct tegra *t)
 	if (rc == 0 && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		rc = -1;
 	if (rc < 0)
-		log_errorx("mkdir %s: %s", dir, strerror(errno));
+		log_error("mkdir %s", dir);
 	free(dir);
 	if (rc == 0)
 		rc = link_tool(t, "rollback/rollback_parser.py");
@@ -724,7 +725,7 @@ remove_name(struct tegra *t, const char *name)
 	if (strchr(name, '/') == NULL) {
 		path = xasprintf("%s/%s", t->work, name);
 		if (util_rm_rf(path) < 0)
-			log_warnx("remove %s: %s", path, strerror(errno));
+			log_warn("remove %s", path);
 		free(path);
 		return;
 	}
@@ -739,7 +740,7 @@ remove_name(struct tegra *t, const char *name)
 	if (ar_normalize(name, norm, sizeof(norm), &why) == 0 &&
 	    (dfd = ar_open_parent(root, norm, 0, &base)) >= 0) {
 		if (unlinkat(dfd, base, 0) < 0 && errno != ENOENT)
-			log_warnx("remove %s: %s", norm, strerror(errno));
+			log_warn("remove %s", norm);
 		close(dfd);
 	}
 	close(root);
@@ -789,7 +790,7 @@ tegra_key(struct tegra *t, const char *file, int optional, char *path, size_t pa
 	if (st != 0)
 		return job_fail(t->job, st, "%s", err);
 	if (ks_write_temp(&b, t->keys, file) < 0) {
-		log_errorx("job %s: writing key %s: %s", t->job->idstr, file, strerror(errno));
+		log_error("job %s: writing key %s", t->job->idstr, file);
 		ks_blob_free(&b);
 		return job_fail(t->job, 500, "Signing error");
 	}
@@ -848,7 +849,7 @@ tegra_audit(struct tegra *t, int runs)
 		char sum[65] = "";
 
 		if (pkey_sha256_file(path, sum) < 0)
-			log_warnx("job %s: sha256 %s: %s", t->job->idstr, files.v[i], strerror(errno));
+			log_warn("job %s: sha256 %s", t->job->idstr, files.v[i]);
 		strv_add(&sums, sum);
 		free(path);
 	}
@@ -906,7 +907,7 @@ tegra_unpack(struct tegra *t)
 	job_progress(t->job, "extracting");
 	ar_limits_from_config(&lim, t->job->cfg);
 	if (mkdir(t->work, 0700) < 0) {
-		log_errorx("job %s: mkdir %s: %s", t->job->idstr, t->work, strerror(errno));
+		log_error("job %s: mkdir %s", t->job->idstr, t->work);
 		return job_fail(t->job, 500, "Signing error");
 	}
 	st_code = ar_extract(f->path, t->work, &lim, &list, err, sizeof(err));
@@ -975,7 +976,7 @@ rewrite_sourced(struct tegra *t, const char *name, enum flashvars_file which)
 		goto done;
 	}
 	if (unlink(path) < 0 || util_write_file(path, out, strlen(out), 0644) < 0) {
-		log_errorx("job %s: rewriting %s: %s", t->job->idstr, name, strerror(errno));
+		log_error("job %s: rewriting %s", t->job->idstr, name);
 		rc = job_fail(t->job, 500, "Signing error");
 	}
 done:
@@ -999,7 +1000,7 @@ tegra_prepare_upload(struct tegra *t)
 	int rc;
 
 	if (fs_list_dir(t->work, &names) < 0) {
-		log_errorx("job %s: listing %s: %s", t->job->idstr, t->work, strerror(errno));
+		log_error("job %s: listing %s", t->job->idstr, t->work);
 		return job_fail(t->job, 500, "Signing error");
 	}
 	for (size_t i = 0; i < names.n; i++) {
@@ -1026,7 +1027,7 @@ tegra_prepare_upload(struct tegra *t)
 	}
 	strv_free(&files);
 	if (rc < 0) {
-		log_errorx("job %s: chmod: %s", t->job->idstr, strerror(errno));
+		log_error("job %s: chmod", t->job->idstr);
 		return job_fail(t->job, 500, "Signing error");
 	}
 	return 0;
@@ -1042,7 +1043,7 @@ tegra_restore_modes(struct tegra *t)
 
 		if (lstat(sp + 1, &st) == 0 && S_ISREG(st.st_mode) &&
 		    chmod(sp + 1, (mode_t)strtoul(t->execs.v[i], NULL, 8)) < 0)
-			log_warnx("job %s: chmod %s: %s", t->job->idstr, sp + 1, strerror(errno));
+			log_warn("job %s: chmod %s", t->job->idstr, sp + 1);
 	}
 }
 
@@ -1053,7 +1054,7 @@ tegra_keys(struct tegra *t)
 	int st;
 
 	if (mkdir(t->keys, 0700) < 0) {
-		log_errorx("job %s: mkdir %s: %s", t->job->idstr, t->keys, strerror(errno));
+		log_error("job %s: mkdir %s", t->job->idstr, t->keys);
 		return job_fail(t->job, 500, "Signing error");
 	}
 	if ((st = tegra_key(t, "rsa_priv.pem", 0, t->pkc, sizeof(t->pkc))) != 0)
@@ -1261,7 +1262,7 @@ tegra_run_job(struct job *job)
 	tegra_restore_modes(&t);
 	/* The keys are not needed past the tool's run. */
 	if (util_rm_rf(t.keys) < 0)
-		log_warnx("job %s: removing %s: %s", job->idstr, t.keys, strerror(errno));
+		log_warn("job %s: removing %s", job->idstr, t.keys);
 	if (rc != 0)
 		goto done;
 	job_progress(job, "packing");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c: the worker main loop.
  *
@@ -131,8 +132,7 @@ respond(struct job *job, int body_fd)
 				job->extra_headers[0] ? job->extra_headers : NULL,
 				WORKER_WRITE_TIMEOUT_MS, &job->bytes_out);
 	if (rc < 0)
-		log_warnx("job %s: writing the answer to %s: %s", job->idstr, job->peer,
-			  strerror(errno));
+		log_warn("job %s: writing the answer to %s", job->idstr, job->peer);
 	/*
 	 * When the whole request was read and nothing more has arrived, the
 	 * close cannot reset the connection: close at once.  Otherwise (an
@@ -193,7 +193,7 @@ make_job_dir(struct job *job)
 	snprintf(job->dir, sizeof(job->dir), "%s/job-%s", job->cfg->work_dir, job->idstr);
 	if (mkdir(job->dir, 0700) == 0)
 		return 0;
-	log_errorx("job %s: mkdir %s: %s", job->idstr, job->dir, strerror(errno));
+	log_error("job %s: mkdir %s", job->idstr, job->dir);
 	job->dir[0] = '\0';
 	job_fail(job, 500, "Cannot create job directory");
 	return -1;
@@ -382,15 +382,14 @@ clear_job(struct job *job, char *selector, size_t size)
 
 	if (job->file[0] != '\0' &&
 	    (body_fd = open(job->file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
-		log_errorx("job %s: opening the answer %s: %s", job->idstr, job->file,
-			   strerror(errno));
+		log_error("job %s: opening the answer %s", job->idstr, job->file);
 		job_fail(job, 500, "Signing error");
 	}
 	snprintf(selector, size, "%s", job->selector ? job->selector : "-");
 	job->selector = NULL;
 	form_free(&job->form);
 	if (job->dir[0] && util_rm_rf(job->dir) < 0)
-		log_warnx("job %s: removing %s: %s", job->idstr, job->dir, strerror(errno));
+		log_warn("job %s: removing %s", job->idstr, job->dir);
 	return body_fd;
 }
 

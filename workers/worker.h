@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.h: the worker process.  Born by proc_spawn (proc.h) with its
  * privileges dropped and its channel on PROTO_CHANNEL_FD, it says it is

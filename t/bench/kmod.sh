@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/bench/kmod.sh [BUILD_DIR]: /sign/modules on Debian's real module tree.
 #
 # Downloads linux-image-6.1.0-<n>-amd64 (the newest the apt sources have),

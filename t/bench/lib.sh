@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # t/bench/lib.sh: shared by the benchmark scripts.  Benchmarks run the
 # baseline and our server in one run and print a markdown table row; they
 # never assert timings (tests do not time things).

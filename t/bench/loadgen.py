@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """loadgen.py: concurrent signing requests as curl -F sends them.
 
   loadgen.py URL PATH N CONCURRENCY FIELD=VALUE... FILEFIELD=@PATH...

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/bench/mender.sh [BUILD_DIR]: signing a 512 MB Mender artifact in place
 # (file://), three ways, each from a fresh copy whose pages are in the
 # cache and nothing dirty (median of BENCH_RUNS, default 3):

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """orig_swupdate.py KEY SWDESC SECONDS [PARALLEL]: the original server's
 method of RSA-signing a sw-description, as fast as it goes for SECONDS
 with PARALLEL (default 8) at a time: per request, copy the key into a new

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/bench/swupdate.sh: RSA-2048 sw-description signing at 8 concurrent
 # clients (wrk posting the multipart body curl sends), against
 #  - the original's method, measured in the same run: per request, copy the

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_archive.c: libFuzzer harness for safe extraction (lib/archive.c).
+ * fuzz_archive.c: libFuzzer harness for safe extraction (lib/dss_archive.c).
  *
  * Each input is extracted into a fresh directory "dest" beside an empty
  * sentinel "outside" in a scratch directory of its own.  Inputs that start
@@ -17,7 +18,7 @@
  *   - the writer's tarball of the tree (compressed by one thread or two)
  *     extracts again to the same list.
  */
-/* fuzz-sources: lib/archive.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/dss_archive.c lib/buf.c lib/util.c lib/log.c */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "archive.h"
+#include "dss_archive.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

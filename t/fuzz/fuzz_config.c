@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_config.c: libFuzzer harness for the configuration file parser
  * (conf_load_buffer in lib/config.c).
  */
-/* fuzz-sources: lib/config.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/config.c lib/scheme.c lib/util.c lib/log.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_flashvars.c: libFuzzer harness for the reader of the files the
  * Tegra flash helpers source (flashvars, bsp_version).

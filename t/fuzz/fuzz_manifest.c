@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_manifest.c: libFuzzer harness for the Tegra MANIFEST parser.
  *
@@ -7,7 +8,7 @@
  * that find each value, and it parses back to itself when written out
  * as NAME=VALUE lines.
  */
-/* fuzz-sources: lib/manifest.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/manifest.c lib/buf.c lib/util.c lib/log.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_mender.c: libFuzzer harness for the Mender artifact reader and
  * re-writer (lib/mender_artifact.c and the outer tar reader, manifest

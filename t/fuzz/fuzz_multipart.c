@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_multipart.c: libFuzzer harness for the streaming multipart parser
  * (lib/multipart.c).

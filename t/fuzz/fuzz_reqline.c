@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_reqline.c: libFuzzer harness for the supervisor's request-line
  * parser and head scanner (lib/reqline.c), the first client bytes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_uri.c: libFuzzer harness for the artifact URI checks (lib/uri.c),
  * the s3:// parser and URL encoder (lib/s3.c) and the key store's names
@@ -10,7 +11,7 @@
  * only prefix; an encoded S3 key holds only unreserved characters, '/'
  * and %XX; a valid selector is one segment that key locations keep whole.
  */
-/* fuzz-sources: lib/uri.c lib/s3.c lib/keystore.c lib/config.c lib/buf.c lib/fsutil.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/uri.c lib/scheme.c lib/s3.c lib/keystore.c lib/config.c lib/buf.c lib/fsutil.c lib/util.c lib/log.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/access.sh: access control with DIGSIGSERVER_TOKENS_FILE:
 # 401 without a valid bearer token, 403 outside a grant, the client's
 # name in the log and the audit trail, and a re-read on SIGHUP; /status and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/archive-hostile.sh: hostile archives posted to /sign/modules
 # through the real daemon, as in the "Hostile clients" review.  Each one
 # gets a 400 "Invalid artifact: <reason>" without the expansion it asks

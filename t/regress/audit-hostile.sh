@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/audit-hostile.sh: the request log and the audit trail against
 # hostile clients and a full disk.
 #   - a client subject with spaces, quotes and bytes that are not UTF-8

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/audit.sh: the audit trail: one hash-chained JSON line per
 # signing attempt, checked by digsigserver --verify-audit; and
 # DIGSIGSERVER_AUDIT_REQUIRED refusing work when it cannot be written.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/daemon.sh: the supervisor and the pool, through the real daemon
 # and curl: command line, /status, routing, the queue, crashes, timeouts,
 # privilege drop, leaks, shutdown.

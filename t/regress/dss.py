@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """dss.py: Python helpers of the regress scripts: multipart requests as
 curl -F sends them, made by hand when a test needs what curl cannot do
 (pause in the middle of a body, keep the connection open, record when each

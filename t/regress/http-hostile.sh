@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/http-hostile.sh: clients that bend HTTP, through the real daemon.
 #  - clients that half-close (shutdown(SHUT_WR)) after a complete request,
 #    more of them than workers: every one is queued, answered 200 and

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/http.sh: requests as curl sends them, through the real daemon:
 # uploads of 0 B, 1 KiB, 2 MiB (Expect: 100-continue) and one past
 # REQUEST_MAX_SIZE (413 before the body is read), a chunked upload, a

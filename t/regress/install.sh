@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/install.sh: make install into a DESTDIR puts the daemon, the
 # man page, the sample environment file and the hardened unit in place;
 # the unit's systemd-analyze exposure is at most 2.0.

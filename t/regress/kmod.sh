@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/kmod.sh: /sign/modules through the real daemon, posted with
 # curl exactly as the kernel-module-signing bbclass does and unpacked as it
 # does.  RSA results must be byte-identical to Debian's sign-file; EC

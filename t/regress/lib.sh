@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # t/regress/lib.sh: shared set-up for the regress scripts, which run the
 # real daemon on a loopback port and talk to it with real clients.
 # Sourced by each t/regress/*.sh; see t/run-tests for how lines are counted.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/load.sh: 10,000 RSA sw-description signing requests from 64
 # concurrent clients against a pool of 4: every request ends in 200 (or
 # 503 with Retry-After when the queue is made small), clients that retry

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/mender.sh: /sign/mender through the real daemon, with curl as
 # mendersign.bbclass sends it.  Debian's mender-artifact (3.9) makes the
 # artifacts and is the oracle: `validate -k public.key` must accept what

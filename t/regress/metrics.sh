@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/metrics.sh: /metrics in Prometheus text format (checked with
 # promtool), its counts, and the access rule shared with /status.
 . "$(dirname "$0")/lib.sh"

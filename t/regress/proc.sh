@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/proc.sh: every child is born the same way (lib/proc.c): ps
 # shows each process's role (the supervisor; the key process; a worker,
 # idle or in its job), and a worker holds its channel on descriptor 3,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/proxy.sh: the shipped nginx example (etc/nginx-digsigserver.conf)
 # on loopback with a generated CA, server and client certificates: a
 # client with a certificate is granted by its subject, one without is not,

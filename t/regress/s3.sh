@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/s3.sh: the key store and artifact URIs over s3:// (and file://
 # write-back under SIGKILL), against a real S3 emulator: s3rver behind a
 # proxy that recomputes every request's SigV4 signature with the AWS SDK's

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/srcgraph.sh: the source tree keeps its shape (t/srcgraph.py):
 # the modules of src/, lib/ and workers/ call each other in one direction
 # only (no cycle), each layer includes only what it may (nothing in src/

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/swupdate.sh: /sign/swupdate through the real daemon, with curl
 # as meta-swupdate's SWUPDATE_SIGN_TOOL sends it; openssl and Debian's
 # swupdate are the oracles.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/tegra.sh: /sign/tegra through the real daemon, posted as
 # meta-tegra's tegrasign bbclass posts it, against the fake L4T trees of
 # t/fixtures/mkl4t.sh, whose helpers record how they were run.  Checked

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* SPDX-License-Identifier: MIT */
 /*
  * emulator.js: a test-only S3 endpoint for digsigserver.
  *

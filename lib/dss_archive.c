@@ -1,14 +1,14 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * archive.c: see archive.h.  libarchive parses and writes the tar and
+ * dss_archive.c: see dss_archive.h.  libarchive parses and writes the tar and
  * gzip formats; every file system access is ours, made with *at() calls
  * relative to directory descriptors and O_NOFOLLOW, so that no member can
  * make us write or read through a link, whatever libarchive's own
  * extraction flags would have done.
  */
-#include "archive.h"
+#include "dss_archive.h"
 
-#define AR_INCLUDE_LIBARCHIVE
-#include <archive.h> /* libarchive's, through ours: see archive.h */
+#include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +28,7 @@
 #include <linux/openat2.h>
 #endif
 
+#include "buf.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
@@ -300,13 +301,42 @@ open_dir_beneath(int rootfd, const char *relpath, size_t len)
 #endif
 }
 
+/* The directory comp in fd, made when missing and create is set (0700,
+ * then 0755 whatever the umask) and counted in *made_dirs.
+ * A descriptor, or -1 with errno. */
+static int
+open_component(int fd, const char *comp, int create, uint64_t *made_dirs)
+{
+	int nfd, made = 0;
+
+	nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (nfd < 0 && errno == ENOENT && create) {
+		if (mkdirat(fd, comp, 0700) == 0)
+			made = 1;
+		else if (errno != EEXIST)
+			return -1;
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (nfd < 0)
+		return -1;
+	if (made && fchmod(nfd, 0755) < 0) {
+		int e = errno;
+
+		close(nfd);
+		errno = e;
+		return -1;
+	}
+	*made_dirs += (uint64_t)made;
+	return nfd;
+}
+
 /* ar_open_parent, adding to *made the directories it creates. */
 static int
 open_parent(int rootfd, const char *relpath, int create, const char **base, uint64_t *made_dirs)
 {
 	char comp[NAME_MAX + 1];
 	const char *p = relpath, *slash;
-	int fd, nfd, made;
+	int fd, nfd;
 
 	slash = strrchr(relpath, '/');
 	if (slash != NULL && slash > relpath && !has_dotdot(relpath, (size_t)(slash - relpath))) {
@@ -340,33 +370,13 @@ open_parent(int rootfd, const char *relpath, int create, const char **base, uint
 			errno = EINVAL;
 			return -1;
 		}
-		made = 0;
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, comp, 0700) == 0)
-				made = 1;
-			else if (errno != EEXIST) {
-				close(fd);
-				return -1;
-			}
-			nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (nfd < 0) {
+		if ((nfd = open_component(fd, comp, create, made_dirs)) < 0) {
 			int e = errno;
 
 			close(fd);
 			errno = e;
 			return -1;
 		}
-		if (made && fchmod(nfd, 0755) < 0) {
-			int e = errno;
-
-			close(nfd);
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		*made_dirs += (uint64_t)made;
 		close(fd);
 		fd = nfd;
 	}
@@ -1531,15 +1541,14 @@ ar_writer_close(struct ar_writer *w, char *err, size_t errlen)
 	return rc;
 }
 
-int
-ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void *tail,
-	      size_t taillen, char *err, size_t errlen)
+/* Describe e in ae (pathname "./name", metadata, type); for a file, its
+ * current size in *size.  0, or -1 with err. */
+static int
+writer_header(struct archive_entry *ae, const struct ar_entry *e, int fd, size_t taillen,
+	      uint64_t *size, char *err, size_t errlen)
 {
-	char name[PATH_MAX + 4];
-	struct archive_entry *ae = w->ae;
+	char name[PATH_MAX + 4], target[PATH_MAX + 4];
 	struct stat sb;
-	uint64_t size = 0, off = 0;
-	int r;
 
 	if (strcmp(e->name, ".") == 0)
 		snprintf(name, sizeof(name), "./");
@@ -1563,32 +1572,32 @@ ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void 
 		archive_entry_set_filetype(ae, AE_IFLNK);
 		archive_entry_set_symlink(ae, e->link);
 		break;
-	case AR_HARDLINK: {
-		char target[PATH_MAX + 4];
-
+	case AR_HARDLINK:
 		snprintf(target, sizeof(target), "./%s", e->link);
 		archive_entry_set_filetype(ae, AE_IFREG);
 		archive_entry_set_hardlink(ae, target);
 		archive_entry_set_size(ae, 0);
 		break;
-	}
 	case AR_FILE:
 		if (fstat(fd, &sb) < 0) {
 			snprintf(err, errlen, "%s: %s", e->name, strerror(errno));
 			return -1;
 		}
-		size = (uint64_t)sb.st_size;
+		*size = (uint64_t)sb.st_size;
 		archive_entry_set_filetype(ae, AE_IFREG);
-		archive_entry_set_size(ae, (la_int64_t)(size + taillen));
+		archive_entry_set_size(ae, (la_int64_t)(*size + taillen));
 		break;
 	}
-	r = archive_write_header(w->a, ae);
-	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-		wfail(w, err, errlen, e->name);
-		return -1;
-	}
-	if (e->type != AR_FILE)
-		return 0;
+	return 0;
+}
+
+/* Write size bytes of fd, then the tail, as the current member's data. */
+static int
+writer_data(struct ar_writer *w, const struct ar_entry *e, int fd, uint64_t size,
+	    const void *tail, size_t taillen, char *err, size_t errlen)
+{
+	uint64_t off = 0;
+
 	while (off < size) {
 		size_t want = size - off > AR_COPY_BUF ? AR_COPY_BUF : (size_t)(size - off);
 		ssize_t n = pread(fd, w->buf, want, (off_t)off);
@@ -1613,6 +1622,25 @@ ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void 
 	return 0;
 }
 
+int
+ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void *tail,
+	      size_t taillen, char *err, size_t errlen)
+{
+	uint64_t size = 0;
+	int r;
+
+	if (writer_header(w->ae, e, fd, taillen, &size, err, errlen) < 0)
+		return -1;
+	r = archive_write_header(w->a, w->ae);
+	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+		wfail(w, err, errlen, e->name);
+		return -1;
+	}
+	if (e->type != AR_FILE)
+		return 0;
+	return writer_data(w, e, fd, size, tail, taillen, err, errlen);
+}
+
 /* --- packing a tree --- */
 
 struct inode_name {
@@ -1625,29 +1653,83 @@ struct packctx {
 	struct ar_writer *w;
 	int (*select)(const char *, const struct stat *, void *);
 	void *arg;
-	struct inode_name *inodes;
-	size_t ninodes, capinodes;
+	struct buf inodes; /* struct inode_name[]: files with more than one link */
 	char *err;
 	size_t errlen;
 };
 
-static int
-cmp_names(const void *a, const void *b)
+static int pack_dir(struct packctx *p, int dfd, const char *rel);
+
+/* The linked files packed so far; their number in *n. */
+static struct inode_name *
+pack_inodes(const struct packctx *p, size_t *n)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	*n = p->inodes.len / sizeof(struct inode_name);
+	return (struct inode_name *)p->inodes.data;
 }
 
-static int pack_dir(struct packctx *p, int dfd, const char *rel);
+/* Pack directory path (name in dfd): itself when sel is 1, then its
+ * contents, which select sees one by one. */
+static int
+pack_subdir(struct packctx *p, int dfd, const char *name, struct ar_entry *e, int sel)
+{
+	int fd, rc;
+
+	e->type = AR_DIR;
+	if (sel == 1 && ar_writer_add(p->w, e, -1, NULL, 0, p->err, p->errlen) < 0)
+		return -1;
+	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		snprintf(p->err, p->errlen, "%s: %s", e->name, strerror(errno));
+		return -1;
+	}
+	rc = pack_dir(p, fd, e->name);
+	close(fd);
+	return rc;
+}
+
+/* Pack the symbolic link path (name in dfd) as it reads. */
+static int
+pack_symlink(struct packctx *p, int dfd, const char *name, struct ar_entry *e)
+{
+	char link[PATH_MAX];
+	ssize_t n;
+
+	if ((n = readlinkat(dfd, name, link, sizeof(link) - 1)) < 0) {
+		snprintf(p->err, p->errlen, "%s: %s", e->name, strerror(errno));
+		return -1;
+	}
+	link[n] = '\0';
+	e->type = AR_SYMLINK;
+	e->link = link;
+	return ar_writer_add(p->w, e, -1, NULL, 0, p->err, p->errlen);
+}
+
+/* The name a file with several links was first packed under, or NULL
+ * (then it is remembered under path for the next ones). */
+static char *
+pack_first_link(struct packctx *p, const struct stat *sb, const char *path)
+{
+	size_t nseen;
+	struct inode_name *seen = pack_inodes(p, &nseen);
+	struct inode_name in = {sb->st_dev, sb->st_ino, NULL};
+
+	for (size_t i = 0; i < nseen; i++)
+		if (seen[i].dev == sb->st_dev && seen[i].ino == sb->st_ino)
+			return seen[i].name;
+	in.name = xstrdup(path);
+	if (buf_append(&p->inodes, &in, sizeof(in)) < 0)
+		log_panic("the inode list cannot grow"); /* BUF_UNLIMITED */
+	return NULL;
+}
 
 /* Pack one directory entry; 0 or -1. */
 static int
 pack_one(struct packctx *p, int dfd, const char *rel, const char *name)
 {
-	char path[PATH_MAX], link[PATH_MAX];
+	char path[PATH_MAX];
 	struct ar_entry e;
 	struct stat sb;
 	int sel, fd, rc = 0;
-	ssize_t n;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", name) >=
 	    sizeof(path)) {
@@ -1668,47 +1750,17 @@ pack_one(struct packctx *p, int dfd, const char *rel, const char *name)
 	e.mtime_nsec = sb.st_mtim.tv_nsec;
 	e.uid = sb.st_uid;
 	e.gid = sb.st_gid;
-	if (S_ISDIR(sb.st_mode)) {
-		e.type = AR_DIR;
-		if (sel == 1 && ar_writer_add(p->w, &e, -1, NULL, 0, p->err, p->errlen) < 0)
-			return -1;
-		if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-			snprintf(p->err, p->errlen, "%s: %s", path, strerror(errno));
-			return -1;
-		}
-		rc = pack_dir(p, fd, path);
-		close(fd);
-		return rc;
-	}
+	if (S_ISDIR(sb.st_mode))
+		return pack_subdir(p, dfd, name, &e, sel);
 	if (sel != 1)
 		return 0;
-	if (S_ISLNK(sb.st_mode)) {
-		if ((n = readlinkat(dfd, name, link, sizeof(link) - 1)) < 0) {
-			snprintf(p->err, p->errlen, "%s: %s", path, strerror(errno));
-			return -1;
-		}
-		link[n] = '\0';
-		e.type = AR_SYMLINK;
-		e.link = link;
-		return ar_writer_add(p->w, &e, -1, NULL, 0, p->err, p->errlen);
-	}
+	if (S_ISLNK(sb.st_mode))
+		return pack_symlink(p, dfd, name, &e);
 	if (!S_ISREG(sb.st_mode))
 		return 0;
-	if (sb.st_nlink > 1) {
-		for (size_t i = 0; i < p->ninodes; i++) {
-			if (p->inodes[i].dev == sb.st_dev && p->inodes[i].ino == sb.st_ino) {
-				e.type = AR_HARDLINK;
-				e.link = p->inodes[i].name;
-				return ar_writer_add(p->w, &e, -1, NULL, 0, p->err, p->errlen);
-			}
-		}
-		if (p->ninodes == p->capinodes) {
-			p->capinodes = p->capinodes ? p->capinodes * 2 : 16;
-			p->inodes = xrealloc(p->inodes, p->capinodes * sizeof(*p->inodes));
-		}
-		p->inodes[p->ninodes].dev = sb.st_dev;
-		p->inodes[p->ninodes].ino = sb.st_ino;
-		p->inodes[p->ninodes++].name = xstrdup(path);
+	if (sb.st_nlink > 1 && (e.link = pack_first_link(p, &sb, path)) != NULL) {
+		e.type = AR_HARDLINK;
+		return ar_writer_add(p->w, &e, -1, NULL, 0, p->err, p->errlen);
 	}
 	e.type = AR_FILE;
 	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
@@ -1723,8 +1775,7 @@ pack_one(struct packctx *p, int dfd, const char *rel, const char *name)
 static int
 pack_dir(struct packctx *p, int dfd, const char *rel)
 {
-	char **names = NULL;
-	size_t n = 0, cap = 0;
+	struct strv names = {0};
 	struct dirent *de;
 	DIR *d;
 	int fd, rc = 0;
@@ -1739,25 +1790,17 @@ pack_dir(struct packctx *p, int dfd, const char *rel)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			names = xrealloc(names, cap * sizeof(*names));
-		}
-		names[n++] = xstrdup(de->d_name);
+		strv_add(&names, de->d_name);
 	}
 	if (errno != 0) {
 		snprintf(p->err, p->errlen, "%s: %s", *rel ? rel : ".", strerror(errno));
 		rc = -1;
 	}
 	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), cmp_names);
-	for (size_t i = 0; i < n; i++) {
-		if (rc == 0)
-			rc = pack_one(p, dfd, rel, names[i]);
-		free(names[i]);
-	}
-	free(names);
+	strv_sort(&names);
+	for (size_t i = 0; i < names.n && rc == 0; i++)
+		rc = pack_one(p, dfd, rel, names.v[i]);
+	strv_free(&names);
 	return rc;
 }
 
@@ -1767,9 +1810,12 @@ ar_pack_tree(const char *dir, const char *out, int level,
 	     char *err, size_t errlen)
 {
 	struct packctx p;
+	struct inode_name *inodes;
 	int dfd, rc;
+	size_t n;
 
 	memset(&p, 0, sizeof(p));
+	buf_init(&p.inodes, BUF_UNLIMITED, 0);
 	p.select = select;
 	p.arg = arg;
 	p.err = err;
@@ -1788,9 +1834,10 @@ ar_pack_tree(const char *dir, const char *out, int level,
 		rc = ar_writer_close(p.w, err, errlen);
 	else
 		ar_writer_abort(p.w);
-	for (size_t i = 0; i < p.ninodes; i++)
-		free(p.inodes[i].name);
-	free(p.inodes);
+	inodes = pack_inodes(&p, &n);
+	for (size_t i = 0; i < n; i++)
+		free(inodes[i].name);
+	buf_free(&p.inodes);
 	if (rc < 0)
 		unlink(out);
 	return rc;

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * archive.h: safe extraction and repacking of the tarballs clients upload
+ * dss_archive.h: safe extraction and repacking of the tarballs clients upload
  * (/sign/modules, /sign/tegra).
  *
  * Extraction never trusts a member name: every name is normalised and
@@ -199,13 +200,4 @@ int ar_pack_tree(const char *dir, const char *out, int level,
 		 int (*select)(const char *relpath, const struct stat *st, void *arg), void *arg,
 		 char *err, size_t errlen);
 
-#endif
-
-/*
- * This header shares its name with libarchive's.  archive.c defines
- * AR_INCLUDE_LIBARCHIVE and includes <archive.h> a second time: found here
- * through -I lib, this passes the include on to libarchive's own header.
- */
-#if defined(AR_INCLUDE_LIBARCHIVE) && !defined(ARCHIVE_H_INCLUDED)
-#include_next <archive.h>
 #endif
