@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keycache.c: the key process's cache of parsed keys (keycache.h).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keycache.h: the key process's parsed keys (keys/keyd.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keyd.c: the key process (the "keys" role of src/roles.c): the only
  * process that reads the key store and holds private keys; it signs for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keyd.h: the key process's main function, for the role table
  * (src/roles.c).  What it does: keyd.c; its records: keyproto.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keygrant.c: the grant checks of the key process (keygrant.h).
  */

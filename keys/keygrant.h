@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keygrant.h: what a job's key channel may ask for (keys/keyd.c).
  *

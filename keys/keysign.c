@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keysign.c: signing a digest in the key process (keysign.h): the
  * record's numbers turned into OpenSSL's terms, and lib/pkey.c's

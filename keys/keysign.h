@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keysign.h: one signature over a digest with a parsed private key, in
  * the key process.  To be replaced by lib/pkey.h's pkey_sign_digest when

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmssign.c: see cmssign.h.  OpenSSL builds the SignedData (CMS_sign and
  * CMS_add1_signer with CMS_PARTIAL, given only the certificate's public

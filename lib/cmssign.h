@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * cmssign.h: a detached CMS SignedData with signed attributes, as
  * `openssl cms -sign -binary -nosmimecap -outform DER` makes it, built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keyproto.c: the key channel's records (keyproto.h): sizes, checks and
  * sending; the descriptor passing is proto.c's.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keyproto.h: the key process's contract (keys/keyproc.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * grant.c: the client a job is for, from its head (grant.h).  Calls
  * lib/ (tokens, acl) only.

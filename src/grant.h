@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * grant.h: which client a job is for, as the supervisor sees it, so that
  * the key process can be told what the job's worker may ask of it

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keyproc.c: the supervisor's side of the key process (keyproc.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keyproc.h: the supervisor's side of the key process (keys/keyd.c):
  * its birth and rebirth, the per-job key channels and their grants, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_cmssign.c: unit tests of lib/cmssign.c, the detached CMS
  * SignedData with signed attributes that /sign/swupdate answers.  The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_grant.c: unit tests of the supervisor's reading of a head for a
  * job's grant (src/grant.c): the bearer token and the trusted proxy's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_keyproc.c: unit tests of the key process (keys/).
  *

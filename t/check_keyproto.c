@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check_keyproto.c: unit tests of the key channel's records
  * (lib/keyproto.h): round trips of every type, with the descriptor the

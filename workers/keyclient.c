@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keyclient.c: asking the key process (keyclient.h).
  *

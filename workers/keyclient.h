@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * keyclient.h: a worker's side of its job's key channel (keyproto.h).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_grant.c: libFuzzer harness for the supervisor's reading of a
  * request head for a job's grant (src/grant.c): the only header lines the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_keyproto.c: libFuzzer harness for the key channel's record checks
  * (lib/keyproto.c), which the key process runs on every record a worker

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: MIT
 # t/regress/keys.sh: the key process (keys/keyd.c) through the real
 # daemon.  As root: each role's uid, and the workers' user gets EACCES on
 # every key the key process holds; --check-config checks both users.
