@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -113,6 +114,14 @@ job_progress(struct job *job, const char *fmt, ...)
 	job_send(job, &msg);
 }
 
+void
+job_keep_fd(struct job *job, int fd)
+{
+	if (job->kept_fd >= 0)
+		close(job->kept_fd);
+	job->kept_fd = fd;
+}
+
 /* A record was not sent: say so, and remember it for AUDIT_REQUIRED. */
 static int
 audit_lost(struct job *job, const char *why)
@@ -122,8 +131,9 @@ audit_lost(struct job *job, const char *why)
 	return -1;
 }
 
-int
-job_audit(struct job *job, const char *json)
+/* Send one record already in JSON text (an object, no newline). */
+static int
+audit_text(struct job *job, const char *json)
 {
 	union proto_msg msg;
 	size_t len = strlen(json);
@@ -179,24 +189,64 @@ job_audit_text(json_t *record, const char *key, const char *value)
 	json_object_set_new(record, key, escaped(value));
 }
 
+/* The record's "signed" list, made when missing. */
+static json_t *
+signed_list(json_t *record)
+{
+	json_t *list = json_object_get(record, "signed");
+
+	if (!json_is_array(list)) {
+		if ((list = json_array()) == NULL)
+			fatalx("out of memory");
+		json_object_set_new(record, "signed", list);
+	}
+	return list;
+}
+
+void
+job_audit_list(json_t *record)
+{
+	(void)signed_list(record);
+}
+
 void
 job_audit_item(json_t *record, const char *name, const char *sha256)
 {
-	json_t *list = json_object_get(record, "signed"), *item = json_object();
+	json_t *list = signed_list(record), *item = json_object();
 
 	if (item == NULL)
 		fatalx("out of memory");
-	if (!json_is_array(list)) {
-		list = json_array();
-		json_object_set_new(record, "signed", list);
-	}
 	json_object_set_new(item, "name", escaped(name));
 	json_object_set_new(item, "sha256", escaped(sha256));
 	json_array_append_new(list, item);
 }
 
-int
-job_audit_send(struct job *job, json_t *record)
+void
+job_audit_int(json_t *record, const char *key, long long value)
+{
+	json_object_set_new(record, key, json_integer(value));
+}
+
+void
+job_audit_bool(json_t *record, const char *key, int value)
+{
+	json_object_set_new(record, key, json_boolean(value));
+}
+
+/* The length of value as compact JSON. */
+static size_t
+json_len(const json_t *value)
+{
+	char *t = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+	size_t n = t != NULL ? strlen(t) : PROTO_AUDIT_MAX;
+
+	free(t);
+	return n;
+}
+
+/* Encode and send record (freed); 0 or -1. */
+static int
+send_one(struct job *job, json_t *record)
 {
 	char *text = json_dumps(record, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	int rc;
@@ -204,8 +254,58 @@ job_audit_send(struct job *job, json_t *record)
 	json_decref(record);
 	if (text == NULL)
 		return audit_lost(job, "cannot be encoded");
-	rc = job_audit(job, text);
+	rc = audit_text(job, text);
 	free(text);
+	return rc;
+}
+
+/*
+ * A record too long for one channel record goes as several: the first
+ * with every field and the first part of "signed", then {"signed":[...]}
+ * records with the rest, each as full as PROTO_AUDIT_MAX allows (the
+ * supervisor merges them back into the job's one line).
+ */
+static int
+send_chunked(struct job *job, json_t *record, json_t *list)
+{
+	const size_t room = PROTO_AUDIT_MAX - 1 - 16; /* ,"signed":[] */
+	size_t i = 0, n = json_array_size(list);
+	json_t *head = record;
+	int rc = 0;
+
+	do {
+		json_t *part = json_array();
+		size_t used = json_len(head);
+
+		for (; i < n; i++) {
+			size_t len = json_len(json_array_get(list, i)) + 1;
+
+			if (json_array_size(part) > 0 && used + len > room)
+				break;
+			used += len;
+			json_array_append(part, json_array_get(list, i));
+		}
+		json_object_set_new(head, "signed", part);
+		if (send_one(job, head) < 0)
+			rc = -1;
+		head = json_object();
+	} while (i < n);
+	json_decref(head);
+	return rc;
+}
+
+int
+job_audit_send(struct job *job, json_t *record)
+{
+	json_t *list = json_object_get(record, "signed");
+	int rc;
+
+	if (!json_is_array(list) || json_len(record) < PROTO_AUDIT_MAX)
+		return send_one(job, record);
+	json_incref(list);
+	json_object_del(record, "signed");
+	rc = send_chunked(job, record, list);
+	json_decref(list);
 	return rc;
 }
 

@@ -39,6 +39,7 @@ struct job {
 	uint64_t bytes_in, bytes_out;
 	int input_done;		/* the whole request was read, nothing beyond it */
 	int audit_lost;         /* an audit record could not be sent */
+	int kept_fd;		/* closed only after the answer (job_keep_fd), or -1 */
 };
 
 struct json_t;
@@ -49,6 +50,12 @@ const char *job_field(const struct job *job, const char *name);
 const struct form_file *job_file(const struct job *job, const char *name);
 /* Set a text answer and return status (for "return job_fail(...)"). */
 int job_fail(struct job *job, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Keep fd open until the answer has been sent; the worker closes it then
+ * (a replaced artifact's blocks are freed after the client has its
+ * answer, not while it waits).  One per job: a second closes the first.
+ */
+void job_keep_fd(struct job *job, int fd);
 /* Answer with a file from the job directory; returns 200. */
 int job_reply_file(struct job *job, const char *path, const char *filename);
 /* Answer 200 with len bytes of data (malloc'ed; the job owns and frees it)
@@ -81,12 +88,18 @@ const char **job_tool_hide(const struct job *job, const char **hide);
 struct json_t *job_audit_new(void);
 /* Set key to value as an escaped text (null when value is NULL). */
 void job_audit_text(struct json_t *record, const char *key, const char *value);
+/* Give the record its "signed" list, empty until items come. */
+void job_audit_list(struct json_t *record);
 /* Append {name (escaped), sha256} to the record's "signed" list. */
 void job_audit_item(struct json_t *record, const char *name, const char *sha256);
-/* Send the record and free it; 0, or -1 (too long: the job is marked). */
+/* Set key to a number, or to true or false. */
+void job_audit_int(struct json_t *record, const char *key, long long value);
+void job_audit_bool(struct json_t *record, const char *key, int value);
+/*
+ * Send the record and free it; 0, or -1 (the job is marked).  A record
+ * longer than one channel record (a tree of thousands of modules) is
+ * sent as several, its "signed" list cut between them.
+ */
 int job_audit_send(struct job *job, struct json_t *record);
-/* Send a record already in JSON text (an object, without newline); 0 or
- * -1 as for job_audit_send, also when json is not a JSON object. */
-int job_audit(struct job *job, const char *json);
 
 #endif

@@ -26,12 +26,10 @@
  * link only when neither it nor its file is a module; otherwise it is
  * written as a file, as the original's sign-file + tar did.
  *
- * Audit: the supervisor merges a job's PROTO_AUDIT records into one
- * line, concatenating their "signed" arrays.  The first record holds
- * hashalg, key_sha256, count and list_sha256; it and the ones after it
- * each carry as many {name, sha256} items of "signed" as fit in
- * PROTO_AUDIT_MAX: every signed module, by the SHA-256 of its signed
- * bytes, sorted by name.  list_sha256 is the SHA-256 of the same list in
+ * Audit: one record (job_audit_send cuts a long one into several, which
+ * the supervisor merges back) with hashalg, key_sha256, count,
+ * list_sha256 and "signed": every signed module, by the SHA-256 of its
+ * signed bytes, sorted by name.  list_sha256 is the SHA-256 of the same list in
  * `sha256sum` format ("<hex>  ./<name>\n" lines, sorted by name), so that
  *   find ./lib -name '*.ko' -type f | LC_ALL=C sort | xargs sha256sum | sha256sum
  * in the unpacked answer gives it back.
@@ -56,7 +54,6 @@
 #include "log.h"
 #include "modsign.h"
 #include "pkey.h"
-#include "proto.h"
 #include "signer.h"
 #include "util.h"
 
@@ -276,27 +273,6 @@ fail:
 	return -1;
 }
 
-/* JSON string contents for name: ASCII kept, quotes, backslashes,
- * control characters and bytes past ASCII escaped. */
-static void
-json_escape(const char *s, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (; *s && o + 7 < outlen; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20 || ch >= 0x7f)
-			o += (size_t)snprintf(out + o, outlen - o, "\\u%04x", ch);
-		else
-			out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-}
-
 static int
 cmp_items(const void *a, const void *b)
 {
@@ -305,79 +281,46 @@ cmp_items(const void *a, const void *b)
 	return strcmp((*x)->name, (*y)->name);
 }
 
-/* The end of the record that starts at elems[i]: as many elements as fit
- * in budget bytes, at least one. */
-static size_t
-chunk_end(char *const *elems, size_t n, size_t i, size_t budget)
-{
-	size_t used = 0;
-
-	for (; i < n && (used == 0 || used + strlen(elems[i]) + 1 < budget); i++)
-		used += strlen(elems[i]) + 1;
-	return i;
-}
-
-/* The audit records for the signed modules (see the top of this file). */
+/* The audit record of the signed modules (see the top of this file). */
 static void
 audit(struct job *job, const struct kmod_ctx *c, const char *hashalg)
 {
-	const size_t budget = PROTO_AUDIT_MAX - 512;
-	size_t n = c->nitems, i, end;
+	size_t n = c->nitems;
 	struct kmod_item **items = xcalloc(n ? n : 1, sizeof(*items));
-	char **elems = xcalloc(n ? n : 1, sizeof(*elems));
-	char hex[65], listsum[65], head[512], name[8192]; /* long names are cut */
+	struct json_t *record = job_audit_new();
+	char hex[65], listsum[65], *name;
 	unsigned char md[32];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 
-	if (n > 0) {	/* c->items is NULL for a tree without modules */
+	if (n > 0) { /* c->items is NULL for a tree without modules */
 		memcpy(items, c->items, n * sizeof(*items));
 		qsort(items, n, sizeof(*items), cmp_items);
 	}
 	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
 		fatalx("out of memory");
-	for (i = 0; i < n; i++) {
-		const char *mod = items[i]->name;
-
+	/* list_sha256: of what sha256sum would print for the signed tree */
+	for (size_t i = 0; i < n; i++) {
 		util_hex(items[i]->sig.sha256, sizeof(items[i]->sig.sha256), hex);
 		EVP_DigestUpdate(ctx, hex, 64);
 		EVP_DigestUpdate(ctx, "  ./", 4);
-		EVP_DigestUpdate(ctx, mod, strlen(mod));
+		EVP_DigestUpdate(ctx, items[i]->name, strlen(items[i]->name));
 		EVP_DigestUpdate(ctx, "\n", 1);
-		json_escape(mod, name, sizeof(name));
-		elems[i] = xasprintf("{\"name\":\"./%s\",\"sha256\":\"%s\"}", name, hex);
 	}
 	EVP_DigestFinal_ex(ctx, md, NULL);
 	EVP_MD_CTX_free(ctx);
 	util_hex(md, sizeof(md), listsum);
-
-	/* the first record always goes, even without modules */
-	for (size_t start = 0, first = 1; first || start < n; start = end, first = 0) {
-		size_t len = 0, size;
-		char *json;
-
-		end = chunk_end(elems, n, start, budget);
-		if (first)
-			snprintf(head, sizeof(head),
-				 "{\"hashalg\":\"%s\",\"key_sha256\":\"%s\",\"count\":%zu,"
-				 "\"list_sha256\":\"%s\",\"signed\":[",
-				 hashalg, c->key->fingerprint, n, listsum);
-		else
-			snprintf(head, sizeof(head), "{\"signed\":[");
-		size = strlen(head) + 3;
-		for (i = start; i < end; i++)
-			size += strlen(elems[i]) + 1;
-		json = xmalloc(size);
-		len = (size_t)snprintf(json, size, "%s", head);
-		for (i = start; i < end; i++)
-			len += (size_t)snprintf(json + len, size - len, "%s%s", i > start ? "," : "",
-						elems[i]);
-		snprintf(json + len, size - len, "]}");
-		job_audit(job, json);
-		free(json);
+	job_audit_text(record, "hashalg", hashalg);
+	job_audit_text(record, "key_sha256", c->key->fingerprint);
+	job_audit_int(record, "count", (long long)n);
+	job_audit_text(record, "list_sha256", listsum);
+	job_audit_list(record); /* even when empty */
+	for (size_t i = 0; i < n; i++) {
+		util_hex(items[i]->sig.sha256, sizeof(items[i]->sig.sha256), hex);
+		name = xasprintf("./%s", items[i]->name);
+		job_audit_item(record, name, hex);
+		free(name);
 	}
-	for (i = 0; i < n; i++)
-		free(elems[i]);
-	free(elems);
+	job_audit_send(job, record);
 	free(items);
 }
 

@@ -82,16 +82,16 @@ sign_raw(const struct pkey_signer *signer, EVP_PKEY *key, int pss, const unsigne
 static void
 audit(struct job *job, const char *method, EVP_PKEY *key, const unsigned char md[32])
 {
-	char fpr[65] = "", sum[65], json[512];
+	struct json_t *record = job_audit_new();
+	char fpr[65] = "", sum[65];
 
 	if (pkey_fingerprint(key, fpr) < 0)
 		log_warnx("job %s: cannot compute the key's fingerprint", job->idstr);
 	util_hex(md, 32, sum);
-	snprintf(json, sizeof(json),
-		 "{\"method\":\"%s\",\"key_sha256\":\"%s\",\"signed\":[{\"name\":\"sw-description\","
-		 "\"sha256\":\"%s\"}]}",
-		 method, fpr, sum);
-	job_audit(job, json);
+	job_audit_text(record, "method", method);
+	job_audit_text(record, "key_sha256", fpr);
+	job_audit_item(record, "sw-description", sum);
+	job_audit_send(job, record);
 }
 
 static int

@@ -36,7 +36,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -61,8 +60,6 @@
 #define TEGRA_KEYS "tegra-keys" /* key files for the tool (0700 dir, 0600 files) */
 #define TEGRA_MANIFEST_MAX (1024 * 1024)
 #define TEGRA_TAIL_LINES 20
-#define TEGRA_AUDIT_FILES 64   /* past this, the audit lists a digest */
-#define TEGRA_AUDIT_BYTES 12000
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 enum tegra_mode { MODE_SIGN, MODE_BUPGEN, MODE_BUPGENSPECS, MODE_SIGNFILES };
@@ -833,15 +830,15 @@ list_digest(const struct strv *files, const struct strv *sums, char hex[65])
 	EVP_MD_CTX_free(ctx);
 }
 
-/* One audit record: mode, key, and the answered files with their SHA-256
- * (or, when they are many or long, their count and the SHA-256 of the
- * list).  Names are escaped by job_audit_item, whatever their bytes. */
+/* One audit record: mode, key, and the answered files with their SHA-256,
+ * their count and the SHA-256 of the list (as for /sign/modules).  Names
+ * are escaped by job_audit_item, whatever their bytes. */
 static void
 tegra_audit(struct tegra *t, int runs)
 {
 	struct strv files = {0}, sums = {0};
-	json_t *o = job_audit_new();
-	char *text;
+	struct json_t *o = job_audit_new();
+	char hex[65];
 
 	fs_walk_files(t->work, ".", &files);
 	for (size_t i = 0; i < files.n; i++) {
@@ -857,21 +854,15 @@ tegra_audit(struct tegra *t, int runs)
 	job_audit_text(o, "soctype", t->soctype);
 	job_audit_text(o, "bspversion", t->bspversion);
 	job_audit_text(o, "key_sha256", t->key_fpr);
-	json_object_set_new(o, "sbk", json_boolean(t->sbk[0] != '\0'));
-	json_object_set_new(o, "user_key", json_boolean(t->user_key[0] != '\0'));
-	json_object_set_new(o, "runs", json_integer(runs));
-	for (size_t i = 0; i < files.n && files.n <= TEGRA_AUDIT_FILES; i++)
+	job_audit_bool(o, "sbk", t->sbk[0] != '\0');
+	job_audit_bool(o, "user_key", t->user_key[0] != '\0');
+	job_audit_int(o, "runs", runs);
+	list_digest(&files, &sums, hex);
+	job_audit_int(o, "count", (long long)files.n);
+	job_audit_text(o, "list_sha256", hex);
+	job_audit_list(o);
+	for (size_t i = 0; i < files.n; i++)
 		job_audit_item(o, files.v[i], sums.v[i]);
-	text = json_dumps(o, JSON_COMPACT);
-	if (files.n > TEGRA_AUDIT_FILES || text == NULL || strlen(text) > TEGRA_AUDIT_BYTES) {
-		char hex[65];
-
-		list_digest(&files, &sums, hex);
-		json_object_del(o, "signed");
-		json_object_set_new(o, "signed_count", json_integer((json_int_t)files.n));
-		json_object_set_new(o, "signed_list_sha256", json_string(hex));
-	}
-	free(text);
 	job_audit_send(t->job, o);
 	strv_free(&files);
 	strv_free(&sums);

@@ -421,6 +421,7 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	job.chan = chan;
 	job.keys = kc_open(keyfd);
 	job.fd = fd;
+	job.kept_fd = -1;
 	snprintf(job.idstr, sizeof(job.idstr), "%llu", (unsigned long long)job.id);
 	snprintf(job.peer, sizeof(job.peer), "%s", pj->peer);
 	request_limits(cfg, &lim);
@@ -435,6 +436,8 @@ serve(const struct config *cfg, int chan, uint32_t generation, const struct prot
 	respond(&job, body_fd);
 	if (body_fd >= 0)
 		close(body_fd);
+	if (job.kept_fd >= 0)
+		close(job.kept_fd);
 	log_job(&job, &req, selector, t0);
 	http_request_free(&req);
 	http_conn_free(conn);

@@ -471,8 +471,9 @@ else
 		"$DIGSIGSERVER_S3_ENDPOINT/dss-keys/store/d1/swupdate/rsa-private.key")
 	check_eq "S3: key put into the emulated store" 200 "$code"
 	fault() { curl -s -o /dev/null -X POST "$DIGSIGSERVER_S3_ENDPOINT/__dss_fault?$1"; }
-	dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_WORKERS=2 \
-		DIGSIGSERVER_S3_RETRIES=1 DIGSIGSERVER_NET_CONNECT_TIMEOUT=2 \
+	# KEY_CACHE_TTL=0: every job reads the store, as the original did
+	dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_KEY_CACHE_TTL=0 \
+		DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_S3_RETRIES=1 DIGSIGSERVER_NET_CONNECT_TIMEOUT=2 \
 		DIGSIGSERVER_NET_TRANSFER_TIMEOUT=2 DIGSIGSERVER_RETRY_AFTER=7 || exit 1
 	sw_post() { curl -s -D "$T/h" -o "$T/sig" -w '%{http_code}' -X POST -F distro=d1 \
 		-F sw-description=@"$T/sw-description" "$URL/sign/swupdate"; }
@@ -504,6 +505,26 @@ else
 	check_eq "S3: no crash, no timeout" "0 0" \
 		"$(status_field 'd["totals"]["crashes"], d["totals"]["timeouts"]' | tr -d '(),')"
 	check "S3: no job directory left" no_job_dirs "$DSS_WORK"
+	dss_stop
+	# with the default KEY_CACHE_TTL (60 s) a key read once is kept: a
+	# store failing for a moment does not fail the jobs in between
+	"$EMU" start "$EMU_DIR" >"$T/emu.env" 2>"$T/emu.err" && . "$T/emu.env"
+	curl -s -o /dev/null -X PUT --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$KEYS/d1/swupdate/rsa-private.key" \
+		"$DIGSIGSERVER_S3_ENDPOINT/dss-keys/store/d1/swupdate/rsa-private.key"
+	dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_WORKERS=2 \
+		DIGSIGSERVER_S3_RETRIES=1 DIGSIGSERVER_NET_CONNECT_TIMEOUT=2 || exit 1
+	check_eq "S3 key cache: the first job reads the key" 200 "$(sw_post)"
+	fault "status=500&count=100"
+	check_eq "S3 key cache: the store failing, the next job signs with the cached key" \
+		200 "$(sw_post)"
+	check "  ... byte for byte the reference signature" cmp "$T/sig" "$T/sw.sig"
+	kill -HUP "$DSS_PID"
+	check "  ... SIGHUP empties the cache" wait_for 10 \
+		grep -q 'SIGHUP: key cache emptied' "$DSS_LOG"
+	check_eq "  ... and the next job reads the failing store: 503" 503 "$(sw_post)"
+	fault "count=0"
 	dss_stop
 fi
 
@@ -975,6 +996,8 @@ assert len(d) >= 2 and d[0] >= 200 and all(b >= 2 * a for a, b in zip(d, d[1:]))
 				sh -c "curl -s -o /dev/null -w '%{http_code}' '$URL/healthz' | grep -qE '^(200|503)$'"
 			rm -f "$T/nofork"
 			check "throttle: once workers start again the pool refills" wait_for 20 pool_full
+			check "throttle: the key process is back too" wait_for 30 sh -c \
+				"[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"keys\"][\"state\"])')\" = ready ]"
 			check "throttle: and signs again" post_ok
 			dss_stop
 		else
