@@ -11,6 +11,20 @@
  * signs and leaves the answer in the job (job_reply_file, job_reply_data or
  * job_fail) and
  * returns its HTTP status.
+ *
+ * A new signer comes with:
+ *  - its format parsed in lib/<format>.c, with a unit test (t/check_*.c)
+ *    and a libFuzzer harness (t/fuzz/), never in the signer;
+ *  - a run() that only maps: form fields -> key references (keyclient.h:
+ *    kc_key_* for signatures, kc_materialize only where the key process's
+ *    table allows an external tool a key file) -> the lib call -> the
+ *    answer (job_reply_*) -> the audit record (job_audit_*);
+ *  - its key tags in the key process's grant table (keys/keygrant.c);
+ *  - no state kept across jobs (job_keep_fd for what must outlive the
+ *    answer), no proto.h, no JSON built by hand;
+ *  - a regress script that signs through the real daemon with a real
+ *    client and checks the result with an independent verifier, and its
+ *    man page and README sections.
  */
 #ifndef DSS_SIGNER_H
 #define DSS_SIGNER_H
