@@ -313,6 +313,72 @@ else
 	skip "a worker's malformed key record" "needs gcc and a plain build (LD_PRELOAD)"
 fi
 
+# --- a worker taken over asks for another client's key -----------------------------
+# A shim (LD_PRELOAD) plays a worker taken over by its upload: while a flag
+# file exists it rewrites the selector of every SIGN and PUBLIC record it
+# sends from "demo" to "other".  The client's token grants only demo: the
+# key process refuses whatever the worker asks.
+if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
+	cat >"$T/hijack.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+ssize_t
+sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+	static ssize_t (*real)(int, const struct msghdr *, int);
+	const char *flag = getenv("DSS_TEST_HIJACK");
+	uint32_t type;
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
+	if (flag != NULL && access(flag, F_OK) == 0 && mh->msg_iovlen == 1 &&
+	    mh->msg_iov[0].iov_len > 8) {
+		char *b = mh->msg_iov[0].iov_base;
+		size_t n = mh->msg_iov[0].iov_len;
+
+		memcpy(&type, b, 4);
+		if (type == 4 || type == 5) /* KEYPROTO_SIGN, KEYPROTO_PUBLIC */
+			for (size_t i = 0; i + 6 <= n; i++)
+				if (memcmp(b + i, "demo\0\0", 6) == 0) {
+					memcpy(b + i, "other\0", 6);
+					break;
+				}
+	}
+	return real(fd, mh, flags);
+}
+EOC
+	gcc -shared -fPIC -o "$T/hijack.so" "$T/hijack.c" -ldl
+	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_TOKENS_FILE="$T/tokens" \
+		DIGSIGSERVER_AUDIT_FILE="$T/audit2" LD_PRELOAD="$T/hijack.so" \
+		DSS_TEST_HIJACK="$T/hijack" || exit 1
+	check "the key process is ready" wait_for 10 keys_ready
+	a=$(fresh hijack.mender small.mender)
+	log_mark
+	touch "$T/hijack"
+	check_eq "a worker asking for another distro's key than its client's grant: 403" 403 \
+		"$(sign demo "$a" -H "Authorization: Bearer $tok")"
+	check "  ... refused by the key process" grep -q 'refused: the client may not use the keys of other' \
+		"$DSS_LOG"
+	check_eq "  ... no signature made" 0 "$(key_status "['signatures']")"
+	check "  ... the artifact is left as it was" cmp -s "$T/src/small.mender" "$a"
+	check "  ... the refusal is in the job's audit record" wait_for 10 python3 -c "
+import json
+ops = [o for l in open('$T/audit2') for o in json.loads(l).get('key_operations', [])]
+assert any(o['status'] == 403 and o['key'].startswith('other/') for o in ops), ops"
+	rm -f "$T/hijack"
+	a=$(fresh unhijacked.mender small.mender)
+	check_eq "  ... the same client, its worker honest again: 200" 200 \
+		"$(sign demo "$a" -H "Authorization: Bearer $tok")"
+	dss_stop
+else
+	skip "a worker taken over asks for another client's key" "needs gcc and a plain build (LD_PRELOAD)"
+fi
+
 # --- a hung key operation is bounded by RESPONSE_TIMEOUT ------------------------------
 dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_RESPONSE_TIMEOUT=2 || exit 1
 check "the key process is ready" wait_for 10 keys_ready
