@@ -188,13 +188,10 @@ strv_addf(struct strv *s, const char *fmt, ...)
 {
 	va_list ap;
 	char *p;
-	int n;
 
 	va_start(ap, fmt);
-	n = vasprintf(&p, fmt, ap);
+	p = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		fatalx("out of memory");
 	strv_take(s, p);
 }
 

@@ -22,23 +22,8 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
+#include "pkey.h"
 #include "util.h"
-
-/* Put the first OpenSSL error (or what) into err and clear the queue; -1. */
-static int
-ossl_fail(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_peek_error();
-	char buf[160];
-
-	if (e != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, errlen, "%s: %s", what, buf);
-	} else
-		snprintf(err, errlen, "%s", what);
-	ERR_clear_error();
-	return -1;
-}
 
 /* contentType, messageDigest and signingTime, as CMS_final and
  * CMS_SignerInfo_sign would add them; 0 or -1. */
@@ -94,12 +79,12 @@ sign_attributes(const struct pkey_signer *s, EVP_PKEY *pub, CMS_SignerInfo *si, 
 	int rc = -1;
 
 	if ((req.len = attributes_digest(si, md, adg)) == 0)
-		return ossl_fail(err, errlen, "encoding the signed attributes");
+		return pkey_ossl_fail(err, errlen, "encoding the signed attributes");
 	if (pkey_signer_sign(s, pub, &req, &sig, &siglen, err, errlen) < 0)
 		return -1;
 	if (siglen > INT_MAX ||
 	    ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int)siglen) != 1)
-		ossl_fail(err, errlen, "ASN1_STRING_set");
+		pkey_ossl_fail(err, errlen, "ASN1_STRING_set");
 	else
 		rc = 0;
 	free(sig);
@@ -133,13 +118,13 @@ cmssign_detached(const struct pkey_signer *s, const EVP_MD *md, const unsigned c
 	if ((cms = CMS_sign(NULL, NULL, NULL, NULL, flags)) == NULL ||
 	    (si = CMS_add1_signer(cms, s->cert, pub, md, flags)) == NULL ||
 	    add_attributes(si, dg, dlen, signing_time) < 0 || CMS_set_detached(cms, 1) != 1) {
-		ossl_fail(err, errlen, "building the SignedData");
+		pkey_ossl_fail(err, errlen, "building the SignedData");
 		goto done;
 	}
 	if (sign_attributes(s, pub, si, md, scheme, err, errlen) < 0)
 		goto done;
 	if ((n = i2d_CMS_ContentInfo(cms, &out)) <= 0) {
-		ossl_fail(err, errlen, "i2d_CMS_ContentInfo");
+		pkey_ossl_fail(err, errlen, "i2d_CMS_ContentInfo");
 		goto done;
 	}
 	*der = xmalloc((size_t)n);

@@ -57,18 +57,12 @@ classify(struct mender_key *k, char *err, size_t errlen)
 	return 0;
 }
 
-int
-mender_key_load(const void *pem, size_t len, struct mender_key **out, char *err, size_t errlen)
+/* A mender_key for pkey (owned from now on) into *out; 0 or -1. */
+static int
+adopt(EVP_PKEY *pkey, struct mender_key **out, char *err, size_t errlen)
 {
-	EVP_PKEY *pkey;
-	struct mender_key *k;
+	struct mender_key *k = xcalloc(1, sizeof(*k));
 
-	*out = NULL;
-	if ((pkey = pkey_load_private(pem, len)) == NULL) {
-		snprintf(err, errlen, "key is not an unencrypted private key");
-		return -1;
-	}
-	k = xcalloc(1, sizeof(*k));
 	k->pkey = pkey;
 	if (classify(k, err, errlen) < 0)
 		return -1;
@@ -77,12 +71,24 @@ mender_key_load(const void *pem, size_t len, struct mender_key **out, char *err,
 }
 
 int
+mender_key_load(const void *pem, size_t len, struct mender_key **out, char *err, size_t errlen)
+{
+	EVP_PKEY *pkey;
+
+	*out = NULL;
+	if ((pkey = pkey_load_private(pem, len)) == NULL) {
+		snprintf(err, errlen, "key is not an unencrypted private key");
+		return -1;
+	}
+	return adopt(pkey, out, err, errlen);
+}
+
+int
 mender_key_from_public(const unsigned char *der, size_t len, struct mender_key **out, char *err,
 		       size_t errlen)
 {
 	const unsigned char *p = der;
 	EVP_PKEY *pkey = d2i_PUBKEY(NULL, &p, (long)len);
-	struct mender_key *k;
 
 	*out = NULL;
 	if (pkey == NULL || p != der + len) {
@@ -90,12 +96,7 @@ mender_key_from_public(const unsigned char *der, size_t len, struct mender_key *
 		snprintf(err, errlen, "not a DER public key");
 		return -1;
 	}
-	k = xcalloc(1, sizeof(*k));
-	k->pkey = pkey;
-	if (classify(k, err, errlen) < 0)
-		return -1;
-	*out = k;
-	return 0;
+	return adopt(pkey, out, err, errlen);
 }
 
 void

@@ -30,22 +30,6 @@
 
 #define PKEY_ID_PKCS7 2
 
-/* Put the first OpenSSL error (or what) into err and clear the queue. */
-static int
-ossl_fail(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_peek_error();
-	char buf[160];
-
-	if (e != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		snprintf(err, errlen, "%s: %s", what, buf);
-	} else
-		snprintf(err, errlen, "%s", what);
-	ERR_clear_error();
-	return -1;
-}
-
 int
 modsign_key_load(struct modsign_key *k, const unsigned char *key, size_t keylen,
 		 const unsigned char *cert, size_t certlen, char *err, size_t errlen)
@@ -65,7 +49,7 @@ modsign_key_load(struct modsign_key *k, const unsigned char *key, size_t keylen,
 		goto fail;
 	}
 	if (pkey_fingerprint(k->pkey, k->fingerprint) < 0) {
-		ossl_fail(err, errlen, "key fingerprint");
+		pkey_ossl_fail(err, errlen, "key fingerprint");
 		goto fail;
 	}
 	/* compute the certificate's cached extensions now, while only one
@@ -92,7 +76,7 @@ modsign_cert_load(struct modsign_key *k, const unsigned char *cert, size_t certl
 	}
 	if ((pub = X509_get0_pubkey(k->cert)) == NULL ||
 	    pkey_fingerprint(pub, k->fingerprint) < 0) {
-		ossl_fail(err, errlen, "the certificate's public key");
+		pkey_ossl_fail(err, errlen, "the certificate's public key");
 		modsign_key_free(k);
 		return -1;
 	}
@@ -145,23 +129,23 @@ build_cms(const struct pkey_signer *s, const EVP_MD *md, const unsigned char *dg
 	}
 	cms = CMS_sign(NULL, NULL, NULL, NULL, flags | CMS_PARTIAL | CMS_DETACHED | CMS_STREAM);
 	if (cms == NULL) {
-		ossl_fail(err, errlen, "CMS_sign");
+		pkey_ossl_fail(err, errlen, "CMS_sign");
 		goto done;
 	}
 	si = CMS_add1_signer(cms, s->cert, pub, md, flags | CMS_NOSMIMECAP | CMS_NOATTR);
 	if (si == NULL) {
-		ossl_fail(err, errlen, "CMS_add1_signer");
+		pkey_ossl_fail(err, errlen, "CMS_add1_signer");
 		goto done;
 	}
 	if (pkey_signer_sign(s, pub, &req, &sig, &siglen, err, errlen) < 0)
 		goto done;
 	if (siglen > INT_MAX ||
 	    ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int)siglen) != 1) {
-		ossl_fail(err, errlen, "ASN1_STRING_set");
+		pkey_ossl_fail(err, errlen, "ASN1_STRING_set");
 		goto done;
 	}
 	if ((*derlen = i2d_CMS_ContentInfo(cms, der)) <= 0) {
-		ossl_fail(err, errlen, "i2d_CMS_ContentInfo");
+		pkey_ossl_fail(err, errlen, "i2d_CMS_ContentInfo");
 		goto done;
 	}
 	rc = 0;
@@ -186,7 +170,7 @@ modsign_sign_mem(const struct pkey_signer *s, const EVP_MD *md, const void *data
 		return -1;
 	}
 	if (EVP_Digest(len ? data : "", len, dg, &dlen, md, NULL) != 1) {
-		ossl_fail(err, errlen, "digest");
+		pkey_ossl_fail(err, errlen, "digest");
 		return -1;
 	}
 	if (build_cms(s, md, dg, dlen, &der, &n, err, errlen) < 0)
@@ -208,7 +192,7 @@ modsign_sign_mem(const struct pkey_signer *s, const EVP_MD *md, const void *data
 	    EVP_DigestUpdate(hctx, data, len) != 1 ||
 	    EVP_DigestUpdate(hctx, out->trailer, out->len) != 1 ||
 	    EVP_DigestFinal_ex(hctx, out->sha256, NULL) != 1) {
-		ossl_fail(err, errlen, "sha256");
+		pkey_ossl_fail(err, errlen, "sha256");
 		modsign_sig_free(out);
 		goto done;
 	}

@@ -497,3 +497,19 @@ fail:
 	*siglen = 0;
 	return -1;
 }
+
+int
+pkey_ossl_fail(char *err, size_t errlen, const char *what)
+{
+	unsigned long e = ERR_peek_error();
+	char buf[160];
+
+	if (e != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		snprintf(err, errlen, "%s: %s", what, buf);
+	} else {
+		snprintf(err, errlen, "%s", what);
+	}
+	ERR_clear_error();
+	return -1;
+}

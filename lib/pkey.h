@@ -105,4 +105,8 @@ int pkey_sign_with_key(void *arg, const struct pkey_sign_req *req, unsigned char
 int pkey_signer_sign(const struct pkey_signer *s, EVP_PKEY *pub, const struct pkey_sign_req *req,
 		     unsigned char **sig, size_t *siglen, char *err, size_t errlen);
 
+/* Put "what: <the first OpenSSL error>" (or what alone) into err and
+ * clear OpenSSL's error queue; returns -1 (for "return pkey_ossl_fail"). */
+int pkey_ossl_fail(char *err, size_t errlen, const char *what);
+
 #endif

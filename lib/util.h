@@ -7,6 +7,7 @@
 #ifndef DSS_UTIL_H
 #define DSS_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -17,6 +18,7 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Read a whole file of at most max bytes into a NUL-terminated buffer;
  * 0, or -1 with errno (EFBIG when larger than max). */
