@@ -5,7 +5,7 @@
  * supervisor reads.  The input is the head; a client it names must hold a
  * credential that appears, once, in it.
  */
-/* fuzz-sources: src/grant.c lib/tokens.c lib/acl.c lib/config.c lib/util.c lib/log.c */
+/* fuzz-sources: src/grant.c lib/tokens.c lib/acl.c lib/config.c lib/scheme.c lib/buf.c lib/util.c lib/log.c */
 #include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
