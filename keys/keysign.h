@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * keysign.h: one signature over a digest with a parsed private key, in
- * the key process.  To be replaced by lib/pkey.h's pkey_sign_digest when
- * that lands (the same schemes and arguments).
+ * the key process: the record's numbers (keyproto.h) turned into
+ * lib/pkey.h's terms for pkey_sign_digest.
  */
 #ifndef DSS_KEYSIGN_H
 #define DSS_KEYSIGN_H

@@ -212,12 +212,8 @@ become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 	null_stdin();
 	if (role->hide_keys && !ctx->user->valid)
 		hide_keys(ctx);
-	if (role->drop_privileges) {
-		priv_drop(ctx->user);
-		if (!ctx->user->valid)
-			log_info("not started as root: %ss run as uid %u", role->name,
-				 (unsigned)getuid());
-	}
+	if (role->drop_privileges)
+		priv_drop(ctx->user); /* not started as root: said once, at start (main.c) */
 	proc_title("%s %u", role->name, ctx->generation);
 	role->main(ctx);
 }

@@ -277,8 +277,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "digsigserver: %s\n", err);
 		return 1;
 	}
-	if (!user.valid)
-		log_info("not started as root: workers run as uid %u", (unsigned)getuid());
 	if (conf_warning(&cfg) != NULL)
 		log_warnx("%s", conf_warning(&cfg));
 	fit_connections(&cfg);

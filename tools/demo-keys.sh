@@ -2,14 +2,26 @@
 # SPDX-License-Identifier: MIT
 # tools/demo-keys.sh DIR: create a demo key store under DIR/keys with freshly
 # generated development keys for every signer (machine "demo", distro
-# "demo"), owned by the service user when run as root.  Development keys
+# "demo"), owned by the key process's user when run as root.  Development keys
 # only: never use them for anything you ship.
 set -eu
 dir=${1:?usage: demo-keys.sh DIR}
 keys=$dir/keys
 mkdir -p "$dir"
 chmod 0755 "$dir"
+# as root the key process runs as digsigserver-keys, the workers as
+# digsigserver: the keys are the key user's alone
+own_keys() {
+	[ "$(id -u)" -eq 0 ] || return 0
+	for u in digsigserver digsigserver-keys; do
+		id "$u" >/dev/null 2>&1 ||
+			useradd --system --no-create-home --home-dir /nonexistent \
+				--shell /usr/sbin/nologin "$u"
+	done
+	chown -R digsigserver-keys "$keys"
+}
 if [ -d "$keys/demo" ]; then
+	own_keys
 	echo "demo key store: $keys (kept)"
 	exit 0
 fi
@@ -33,11 +45,6 @@ q openssl req -new -nodes -batch -x509 -days 3650 -subj "/O=digsigserver demo/CN
 q openssl genrsa -traditional -out "$keys/demo/mender/private.key" 3072
 # tegra: PKC key
 q openssl genrsa -traditional -out "$keys/demo/tegrasign/rsa_priv.pem" 2048
-if [ "$(id -u)" -eq 0 ]; then
-	id digsigserver >/dev/null 2>&1 ||
-		useradd --system --no-create-home --home-dir /nonexistent \
-			--shell /usr/sbin/nologin digsigserver
-	chown -R digsigserver "$keys"
-fi
+own_keys
 chmod 0700 "$keys"
 echo "demo key store: $keys"

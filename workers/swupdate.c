@@ -71,7 +71,7 @@ sign_raw(const struct pkey_signer *signer, EVP_PKEY *key, int pss, const unsigne
 				    .data = md,
 				    .len = 32};
 
-	if (!pss && pkey_default_scheme(key, &req.scheme) < 0) {
+	if (!pss && (pkey_default_scheme(key, &req.scheme) < 0 || req.scheme == SIG_ED25519)) {
 		snprintf(err, errlen, "the key is not an RSA or EC key");
 		return -1;
 	}
