@@ -1,0 +1,48 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# t/bench/pair-swupdate.sh BUILD OUT [KEY_OWNER]: wrk, 8 clients for 6 s,
+# posting what curl -F posts to BUILD's /sign/swupdate (RSA-2048); appends
+# "REQ/S CPU_MS_PER_REQUEST" to OUT, the CPU being the daemon's and all its
+# children's (/usr/bin/time around the daemon).  For pairing two builds
+# with farm-bench (README, Benchmarks); KEY_OWNER as in pair-kmod.sh.
+set -u
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+B=$1 OUT=$2 OWNER=${3:-digsigserver-keys}
+T=$(mktemp -d /tmp/dss-pair.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+chmod 0755 "$T"
+mkdir -p "$T/keys/bench/swupdate" "$T/work"
+openssl genrsa -out "$T/keys/bench/swupdate/rsa-private.key" 2048 2>/dev/null
+[ "$(id -u)" -eq 0 ] && chown -R "$OWNER" "$T/keys"
+chmod -R go-rwx "$T/keys"
+printf 'software =\n{\n\tversion = "1.0.0";\n};\n' >"$T/sw-description"
+python3 - "$T" <<'PY'
+import os, sys
+t = sys.argv[1]
+b = "------------------------dss0pair0boundary"
+sw = open(os.path.join(t, "sw-description"), "rb").read()
+body = (("--%s\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nbench\r\n"
+         "--%s\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\nRSA\r\n"
+         "--%s\r\nContent-Disposition: form-data; name=\"sw-description\"; filename=\"sw-description\"\r\n"
+         "Content-Type: application/octet-stream\r\n\r\n") % (b, b, b)).encode() + sw + ("\r\n--%s--\r\n" % b).encode()
+open(os.path.join(t, "post.lua"), "w").write(
+    'wrk.method = "POST"\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=%s"\n'
+    'local h = "%s"\nwrk.body = (h:gsub("..", function(c) return string.char(tonumber(c, 16)) end))\n'
+    % (b, body.hex()))
+PY
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+DIGSIGSERVER_KEYFILE_URI=file://$T/keys DIGSIGSERVER_WORK_DIR=$T/work DIGSIGSERVER_LOG_LEVEL=warning \
+	/usr/bin/time -f "%U %S" -o "$T/time" "$B/digsigserver" --address 127.0.0.1 --port "$PORT" \
+	2>"$T/log" &
+P=$!
+until curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; do
+	kill -0 $P 2>/dev/null || { cat "$T/log" >&2; exit 1; }
+	sleep 0.05
+done
+wrk -t2 -c8 -d6s -s "$T/post.lua" "http://127.0.0.1:$PORT/sign/swupdate" >"$T/wrk" 2>&1
+n=$(awk '/requests in/{print $1}' "$T/wrk")
+rps=$(awk '/^Requests\/sec/{print $2}' "$T/wrk")
+pkill -TERM -P $P # the daemon, not time(1)
+wait $P
+read -r u s <"$T/time"
+echo "$rps $(awk "BEGIN{printf \"%.3f\", ($u + $s) * 1000 / $n}")" >>"$OUT"
