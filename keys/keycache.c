@@ -31,6 +31,8 @@ struct entry {
 	EVP_PKEY *pkey, *pub;
 	unsigned char *cert_der;
 	size_t cert_len;
+	unsigned char *pub_der; /* the public key's DER, made once (an encoder is slow) */
+	size_t pub_len;
 	unsigned char *bytes; /* kept only for materializable tags */
 	size_t len;
 	char fingerprint[65];
@@ -52,6 +54,7 @@ entry_free(struct entry *e)
 	EVP_PKEY_free(e->pkey);
 	EVP_PKEY_free(e->pub);
 	OPENSSL_free(e->cert_der);
+	OPENSSL_free(e->pub_der);
 	if (e->bytes != NULL) {
 		OPENSSL_cleanse(e->bytes, e->len);
 		free(e->bytes);
@@ -120,6 +123,11 @@ parse(struct entry *e, const unsigned char *data, size_t len)
 	}
 	if (e->pub != NULL && pkey_fingerprint(e->pub, e->fingerprint) < 0)
 		return -1;
+	if (e->pub != NULL) {
+		if ((n = i2d_PUBKEY(e->pub, &e->pub_der)) <= 0)
+			return -1;
+		e->pub_len = (size_t)n;
+	}
 	return 0;
 }
 
@@ -180,6 +188,11 @@ hand_out(const struct entry *e, int want_bytes, struct kcache_key *out)
 		EVP_PKEY_up_ref(out->pkey);
 	if ((out->pub = e->pub) != NULL)
 		EVP_PKEY_up_ref(out->pub);
+	if (e->pub_der != NULL) {
+		out->pub_der = xmalloc(e->pub_len);
+		memcpy(out->pub_der, e->pub_der, e->pub_len);
+		out->pub_len = e->pub_len;
+	}
 	if (e->cert_der != NULL) {
 		out->cert_der = xmalloc(e->cert_len);
 		memcpy(out->cert_der, e->cert_der, e->cert_len);
@@ -225,6 +238,7 @@ kcache_put(struct kcache_key *k)
 	EVP_PKEY_free(k->pkey);
 	EVP_PKEY_free(k->pub);
 	free(k->cert_der);
+	free(k->pub_der);
 	if (k->bytes != NULL) {
 		OPENSSL_cleanse(k->bytes, k->len);
 		free(k->bytes);

@@ -29,6 +29,8 @@ struct kcache_key {
 	EVP_PKEY *pkey;          /* the private key, or NULL (a certificate file) */
 	EVP_PKEY *pub;           /* the public key (of the certificate when a cert) */
 	unsigned char *cert_der; /* the certificate's DER, or NULL */
+	unsigned char *pub_der;	 /* the public key's DER (SubjectPublicKeyInfo), or NULL */
+	size_t pub_len;
 	size_t cert_len;
 	unsigned char *bytes; /* the file's bytes, only when want_bytes */
 	size_t len;

@@ -153,6 +153,7 @@ do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m,
 		return 500;
 	}
 	m->signature.len = (uint32_t)siglen;
+	snprintf(m->signature.key_sha256, sizeof(m->signature.key_sha256), "%s", k->fingerprint);
 	return 0;
 }
 
@@ -161,20 +162,16 @@ static int
 do_public(const struct task *t, const struct kcache_key *k, union keyproto_msg *m, char *err,
 	  size_t errlen)
 {
-	unsigned char *p = NULL;
-	int n;
+	size_t n = k->pub_len;
 
 	keyproto_init(m, KEYPROTO_PUBKEY, t->req.hdr.id);
-	if (k->pub == NULL || (n = i2d_PUBKEY(k->pub, &p)) <= 0 ||
-	    (size_t)n + k->cert_len > sizeof(m->pubkey.data)) {
-		OPENSSL_free(p);
+	if (k->pub_der == NULL || n + k->cert_len > sizeof(m->pubkey.data)) {
 		log_errorx("key %s/%s/%s has no public key to give", t->req.key.selector,
 			   t->req.key.tag, t->req.key.file);
 		snprintf(err, errlen, "Signing error");
 		return 500;
 	}
-	memcpy(m->pubkey.data, p, (size_t)n);
-	OPENSSL_free(p);
+	memcpy(m->pubkey.data, k->pub_der, n);
 	m->pubkey.pub_len = (uint32_t)n;
 	if (k->cert_der != NULL)
 		memcpy(m->pubkey.data + n, k->cert_der, k->cert_len);

@@ -50,6 +50,15 @@ keys_sign_digest(EVP_PKEY *key, uint32_t scheme, int saltlen, uint32_t md,
 		snprintf(err, errlen, "unknown signature scheme %u", scheme);
 		return -1;
 	}
+	if (scheme == KEYPROTO_BY_KEY) {
+		enum sig_scheme by_key;
+
+		if (pkey_default_scheme(key, &by_key) < 0 || by_key == SIG_ED25519) {
+			snprintf(err, errlen, "the key is not an RSA or EC key");
+			return -1;
+		}
+		scheme = (uint32_t)by_key;
+	}
 	if ((size_t)EVP_PKEY_get_size(key) > *siglen) {
 		snprintf(err, errlen, "the key's signatures are too large");
 		return -1;

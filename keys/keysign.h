@@ -15,6 +15,7 @@
 /*
  * Sign digest (dlen bytes, made with md: a KEYPROTO_MD_*) with key under
  * scheme (KEYPROTO_RSA_PKCS1, _RSA_PSS with saltlen, _ECDSA giving DER,
+ * _BY_KEY: PKCS#1 v1.5 for an RSA key, ECDSA for an EC one,
  * _ED25519 over digest as the whole message) into sig (room for *siglen
  * bytes; the length made on return).  0, or -1 with a one-line reason
  * (a key of the wrong kind for the scheme, an OpenSSL failure).

@@ -137,7 +137,8 @@ body_ok(const union keyproto_msg *m)
 	case KEYPROTO_MATERIALIZE:
 		return keyref_ok(&m->materialize.key);
 	case KEYPROTO_SIGNATURE:
-		return m->signature.len > 0 && m->signature.len <= KEYPROTO_SIG_MAX;
+		return m->signature.len > 0 && m->signature.len <= KEYPROTO_SIG_MAX &&
+		       terminated(m->signature.key_sha256, sizeof(m->signature.key_sha256));
 	case KEYPROTO_PUBKEY:
 		return m->pubkey.pub_len > 0 && m->pubkey.pub_len <= KEYPROTO_BLOB_MAX &&
 		       m->pubkey.cert_len <= KEYPROTO_BLOB_MAX - m->pubkey.pub_len;

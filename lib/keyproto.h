@@ -77,6 +77,9 @@ enum keyproto_scheme {
 	KEYPROTO_RSA_PSS,
 	KEYPROTO_ECDSA,   /* DER-encoded (r, s), as OpenSSL makes it */
 	KEYPROTO_ED25519, /* "digest" is the whole message (at most 64 bytes) */
+	KEYPROTO_BY_KEY,  /* what the key's type signs a digest with: PKCS#1 v1.5
+			   * for RSA, ECDSA for EC (the original's `openssl dgst
+			   * -sign`); refused for any other key */
 	KEYPROTO_SCHEME_END,
 };
 
@@ -150,6 +153,7 @@ struct keyproto_materialize {
 struct keyproto_signature {
 	struct keyproto_hdr hdr;
 	uint32_t len;
+	char key_sha256[65]; /* hex SHA-256 of the signing key's public DER */
 	unsigned char sig[KEYPROTO_SIG_MAX];
 };
 

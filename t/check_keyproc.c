@@ -219,6 +219,9 @@ channel(uint64_t job, const char *endpoint, const char *selectors)
 	return sp[1];
 }
 
+/* The scheme sign() asks for. */
+static uint32_t sign_scheme = KEYPROTO_RSA_PKCS1;
+
 /* Ask for a signature of a SHA-256 digest; the answer in m. */
 static void
 sign(int ch, uint64_t id, const char *sel, const char *tag, const char *file,
@@ -228,7 +231,7 @@ sign(int ch, uint64_t id, const char *sel, const char *tag, const char *file,
 
 	keyproto_init(m, KEYPROTO_SIGN, id);
 	ref(&m->sign.key, sel, tag, file);
-	m->sign.scheme = KEYPROTO_RSA_PKCS1;
+	m->sign.scheme = sign_scheme;
 	m->sign.md = KEYPROTO_MD_SHA256;
 	m->sign.digest_len = 32;
 	memcpy(m->sign.digest, digest, 32);
@@ -274,7 +277,8 @@ verifies(const char *path, const unsigned char *sig, size_t len, const unsigned 
 
 START_TEST(test_keyd_sign_within_and_outside_the_grant)
 {
-	unsigned char digest[32];
+	unsigned char digest[32], first[256];
+	char fpr[65];
 	int ch;
 
 	SHA256((const unsigned char *)"hello", 5, digest);
@@ -292,11 +296,22 @@ START_TEST(test_keyd_sign_within_and_outside_the_grant)
 	ck_assert_uint_eq(m->signature.len, 256);
 	ck_assert(verifies("jetson-a/tegrasign/rsa_priv.pem", m->signature.sig, m->signature.len,
 			   digest));
+	memcpy(first, m->signature.sig, 256);
+	snprintf(fpr, sizeof(fpr), "%s", m->signature.key_sha256);
+	ck_assert_uint_eq(strlen(fpr), 64);
 	next_report(5, 200);
 	ck_assert_uint_eq(m->report.op, KEYPROTO_SIGN);
-	ck_assert_uint_eq(strlen(m->report.key_sha256), 64);
+	ck_assert_str_eq(m->report.key_sha256, fpr); /* the answer names the key too */
 	ck_assert_str_eq(m->report.digest,
 			 "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+	/* the scheme of the key's type: PKCS#1 v1.5 for RSA, the same bytes */
+	sign_scheme = KEYPROTO_BY_KEY;
+	sign(ch, 3, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
+	sign_scheme = KEYPROTO_RSA_PKCS1;
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	ck_assert_uint_eq(m->signature.len, 256);
+	ck_assert_int_eq(memcmp(m->signature.sig, first, 256), 0);
+	next_report(5, 200);
 	close(ch);
 	stop_keyd();
 }

@@ -226,6 +226,14 @@ START_TEST(test_unterminated_strings)
 	out->error.reason[3] = '\0';
 	ck_assert_int_eq(check_out(), 0);
 
+	/* a signature names its key by a fingerprint that must end */
+	keyproto_init(out, KEYPROTO_SIGNATURE, 1);
+	out->signature.len = 256;
+	memset(out->signature.key_sha256, 'f', sizeof(out->signature.key_sha256));
+	ck_assert_int_eq(check_out(), -1);
+	out->signature.key_sha256[64] = '\0';
+	ck_assert_int_eq(check_out(), 0);
+
 	keyproto_init(out, KEYPROTO_GRANT, 1);
 	memset(out->grant.selectors, '*', sizeof(out->grant.selectors));
 	ck_assert_int_eq(keyproto_check(out, keyproto_size(KEYPROTO_GRANT), 1, why, sizeof(why)),

@@ -196,7 +196,7 @@ ask(struct kc *kc, union keyproto_msg *req, uint32_t want, union keyproto_msg **
 int
 kc_sign(struct kc *kc, const char *selector, const char *tag, const char *file, uint32_t scheme,
 	int saltlen, uint32_t md, const unsigned char *digest, size_t dlen, unsigned char *sig,
-	size_t *siglen, char *err, size_t errlen)
+	size_t *siglen, char *key_sha256, char *err, size_t errlen)
 {
 	union keyproto_msg *req = xmalloc(sizeof(*req)), *ans = NULL;
 	int fd, st;
@@ -221,6 +221,8 @@ kc_sign(struct kc *kc, const char *selector, const char *tag, const char *file, 
 	} else {
 		memcpy(sig, ans->signature.sig, ans->signature.len);
 		*siglen = ans->signature.len;
+		if (key_sha256 != NULL)
+			memcpy(key_sha256, ans->signature.key_sha256, 65);
 	}
 	free(ans);
 	return st;
@@ -370,7 +372,7 @@ kc_key_sign(void *arg, const struct pkey_sign_req *req, unsigned char **sig, siz
 		st = util_err(err, errlen, 500, "Signing error");
 	else
 		st = kc_sign(k->kc, k->selector, k->tag, k->file, (uint32_t)req->scheme,
-			     req->saltlen, md, req->data, req->len, b, &n, err, errlen);
+			     req->saltlen, md, req->data, req->len, b, &n, NULL, err, errlen);
 	if (st != 0) {
 		kc_key_failed(k, st, err);
 		free(b);

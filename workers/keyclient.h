@@ -39,11 +39,12 @@ void kc_close(struct kc *kc);
 /*
  * Sign digest (dlen bytes made with md, a KEYPROTO_MD_*) with the key
  * selector/tag/file under scheme (keyproto.h; saltlen for RSA-PSS) into
- * sig (room for *siglen, the length made on return).
+ * sig (room for *siglen, the length made on return); key_sha256 (65
+ * bytes, or NULL) gets the key's fingerprint.
  */
 int kc_sign(struct kc *kc, const char *selector, const char *tag, const char *file, uint32_t scheme,
 	    int saltlen, uint32_t md, const unsigned char *digest, size_t dlen, unsigned char *sig,
-	    size_t *siglen, char *err, size_t errlen);
+	    size_t *siglen, char *key_sha256, char *err, size_t errlen);
 /*
  * The public key's DER SubjectPublicKeyInfo and, when the file is a
  * certificate, its DER (else *cert NULL); malloc'ed.

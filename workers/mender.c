@@ -151,7 +151,7 @@ sign_by_key_process(void *arg, int ecdsa, const unsigned char digest[32], unsign
 
 	ms->key_status = kc_sign(ms->job->keys, ms->job->selector, MENDER_TAG, MENDER_KEY,
 				 ecdsa ? KEYPROTO_ECDSA : KEYPROTO_RSA_PKCS1, 0, KEYPROTO_MD_SHA256,
-				 digest, 32, sig, siglen, err, errlen);
+				 digest, 32, sig, siglen, NULL, err, errlen);
 	return ms->key_status;
 }
 

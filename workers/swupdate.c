@@ -56,37 +56,40 @@ key_of(struct job *job, struct kc_key *kk, const char *file, const char *cert_fi
 }
 
 /*
- * The raw signature of RSA and RSA-PSS: PKCS#1 v1.5 (for another key
- * type, that key's own scheme, as `openssl dgst -sign` would) or PSS with
- * a salt as long as the digest, over the SHA-256 digest md: the same
- * signature EVP_DigestSign over the data gives.  0 or -1 with err.
+ * The raw signature of RSA and RSA-PSS, made by the key process in one
+ * request (no PUBLIC first): over the SHA-256 digest md, PKCS#1 v1.5 for
+ * an RSA key and ECDSA for an EC one (what `openssl dgst -sign` does with
+ * either), or PSS with a salt as long as the digest.  *sig is malloc'ed;
+ * fpr gets the key's fingerprint.  0, or the status of a job_fail.
  */
 static int
-sign_raw(const struct pkey_signer *signer, EVP_PKEY *key, int pss, const unsigned char md[32],
-	 unsigned char **sig, size_t *siglen, char *err, size_t errlen)
+sign_raw(struct job *job, int pss, const unsigned char md[32], unsigned char **sig,
+	 size_t *siglen, char fpr[65])
 {
-	struct pkey_sign_req req = {.scheme = SIG_RSA_PSS,
-				    .saltlen = RSA_PSS_SALTLEN_DIGEST,
-				    .md = EVP_sha256(),
-				    .data = md,
-				    .len = 32};
+	char err[KEYPROTO_REASON_MAX];
+	size_t n = KEYPROTO_SIG_MAX;
+	int st;
 
-	if (!pss && (pkey_default_scheme(key, &req.scheme) < 0 || req.scheme == SIG_ED25519)) {
-		snprintf(err, errlen, "the key is not an RSA or EC key");
-		return -1;
+	*sig = xmalloc(n);
+	st = kc_sign(job->keys, job->selector, SWU_TAG, "rsa-private.key",
+		     pss ? KEYPROTO_RSA_PSS : KEYPROTO_BY_KEY, pss ? RSA_PSS_SALTLEN_DIGEST : 0,
+		     KEYPROTO_MD_SHA256, md, 32, *sig, &n, fpr, err, sizeof(err));
+	if (st != 0) {
+		free(*sig);
+		*sig = NULL;
+		return job_fail(job, st, "%s", err);
 	}
-	return pkey_signer_sign(signer, key, &req, sig, siglen, err, errlen);
+	*siglen = n;
+	return 0;
 }
 
 /* Record the signature in the audit trail. */
 static void
-audit(struct job *job, const char *method, EVP_PKEY *key, const unsigned char md[32])
+audit(struct job *job, const char *method, const char *fpr, const unsigned char md[32])
 {
 	struct json_t *record = job_audit_new();
-	char fpr[65] = "", sum[65];
+	char sum[65];
 
-	if (pkey_fingerprint(key, fpr) < 0)
-		log_warnx("job %s: cannot compute the key's fingerprint", job->idstr);
 	util_hex(md, 32, sum);
 	job_audit_text(record, "method", method);
 	job_audit_text(record, "key_sha256", fpr);
@@ -106,7 +109,7 @@ swupdate_run(struct job *job)
 	struct pkey_signer signer = {.sign = kc_key_sign, .arg = &kk};
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
-	char err[256];
+	char err[256], fpr[65] = "";
 	int st, pss = 0;
 
 	f = job_file(job, "sw-description");
@@ -126,20 +129,23 @@ swupdate_run(struct job *job)
 		signer.cert = cert;
 		st = cmssign_detached(&signer, EVP_sha256(), f->sha256, 32, time(NULL), &sig,
 				      &siglen, err, sizeof(err));
-	} else {
-		pss = strcmp(method, "RSA-PSS") == 0;
-		if ((st = key_of(job, &kk, "rsa-private.key", NULL, &key, NULL)) != 0)
+		if (st < 0) {
+			log_warnx("job %s: signing sw-description (CMS): %s", job->idstr, err);
+			/* the key process's answer (503, 404 ...) when it was the one to fail */
+			st = kk.status != 0 ? job_fail(job, kk.status, "%s", kk.reason)
+					    : job_fail(job, 500, "Signing error");
 			goto done;
-		st = sign_raw(&signer, key, pss, f->sha256, &sig, &siglen, err, sizeof(err));
+		}
+		if (pkey_fingerprint(key, fpr) < 0)
+			log_warnx("job %s: cannot compute the key's fingerprint", job->idstr);
+	} else {
+		/* one SIGN does it all; kk only for the common clean-up */
+		kc_key_init(&kk, job->keys, job->selector, SWU_TAG, "rsa-private.key");
+		pss = strcmp(method, "RSA-PSS") == 0;
+		if ((st = sign_raw(job, pss, f->sha256, &sig, &siglen, fpr)) != 0)
+			goto done;
 	}
-	if (st < 0) {
-		log_warnx("job %s: signing sw-description (%s): %s", job->idstr, method, err);
-		/* the key process's answer (503, 404 ...) when it was the one to fail */
-		st = kk.status != 0 ? job_fail(job, kk.status, "%s", kk.reason)
-				    : job_fail(job, 500, "Signing error");
-		goto done;
-	}
-	audit(job, method, key, f->sha256);
+	audit(job, method, fpr, f->sha256);
 	st = job_reply_data(job, sig, siglen, "sw-description.sig");
 	sig = NULL; /* the job's now */
 done:
