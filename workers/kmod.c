@@ -358,6 +358,107 @@ signer_of(struct job *job, struct kc_key *kk, struct modsign_key *key)
 	return 0;
 }
 
+/* The answer for an upload ar_extract_each refused with st (err why). */
+static void
+extract_failed(struct job *job, int st, const char *err)
+{
+	if (st == 400) {
+		log_warnx("job %s: invalid artifact: %s", job->idstr, err);
+		job_fail(job, 400, "Invalid artifact: %s", err);
+	} else if (st == 507) {
+		/* as for an upload that does not fit (lib/form.c) */
+		log_errorx("job %s: extracting: %s", job->idstr, err);
+		job_fail(job, 507, "not enough storage to extract the artifact");
+	} else {
+		log_errorx("job %s: extracting: %s", job->idstr, err);
+		job_fail(job, 500, "Signing error");
+	}
+}
+
+/* The answer when signing or packing failed: the key process's own
+ * status (503, 404 ...) when it was the one to fail, else 500. */
+static void
+sign_failed(struct job *job, const struct kc_key *kk, const char *err)
+{
+	if (kk->status != 0) {
+		log_warnx("job %s: %s", job->idstr, err);
+		job_fail(job, kk->status, "%s", kk->reason);
+	} else {
+		log_errorx("job %s: %s", job->idstr, err);
+		job_fail(job, 500, "Signing error");
+	}
+}
+
+/* The job's summary line. */
+static void
+log_signed(const struct job *job, const struct kmod_ctx *c, const struct ar_list *list,
+	   const char *hashalg, uint64_t t0, uint64_t t1, int threads)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	log_info("job %s: %zu members extracted in %llu ms; %zu modules signed with %s "
+		 "(key %.16s) and packed %llu ms later; %d threads, %lld ms of CPU, "
+		 "max RSS %ld KiB",
+		 job->idstr, list->n, (unsigned long long)(t1 - t0), c->nitems, hashalg,
+		 c->key->fingerprint, (unsigned long long)(util_now_ms() - t1), threads,
+		 (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
+			 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000,
+		 ru.ru_maxrss);
+}
+
+/* The signing threads wanted: SIGN_THREADS, or one per processor. */
+static long
+signing_threads(const struct job *job)
+{
+	long n = job->cfg->sign_threads;
+
+	if (n <= 0)
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? n : 1;
+}
+
+/* Set up the context: the job's tree directory (its path in tree) and
+ * the answer's path in out; 0, or -1 with the job failed. */
+static int
+ctx_init(struct job *job, struct kmod_ctx *c, const struct modsign_key *key, const char *hashalg,
+	 char tree[PATH_MAX], char out[PATH_MAX])
+{
+	memset(c, 0, sizeof(*c));
+	buf_init(&c->list, BUF_UNLIMITED, 0);
+	c->key = key;
+	c->md = modsign_md(hashalg);
+	c->rootfd = -1;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->done, NULL);
+	if (job_path(job, "tree", tree, PATH_MAX) < 0 ||
+	    job_path(job, KMOD_ANSWER, out, PATH_MAX) < 0 || mkdir(tree, 0700) < 0 ||
+	    (c->rootfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		log_error("job %s: job directory", job->idstr);
+		job_fail(job, 500, "Signing error");
+		return -1;
+	}
+	return 0;
+}
+
+/* Free what the context holds (threads stopped). */
+static void
+ctx_free(struct kmod_ctx *c)
+{
+	for (size_t i = 0; i < c->nitems; i++) {
+		modsign_sig_free(&c->items[i]->sig);
+		free(c->items[i]->name);
+		free(c->items[i]);
+	}
+	buf_free(&c->list);
+	if (c->rootfd >= 0)
+		close(c->rootfd);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->done);
+}
+
 static int
 kmod_run(struct job *job)
 {
@@ -369,9 +470,8 @@ kmod_run(struct job *job)
 	struct ar_limits lim;
 	struct ar_list list = {0};
 	pthread_t *threads = NULL;
-	long nthreads = job->cfg->sign_threads;
+	long nthreads = signing_threads(job);
 	char err[512], tree[PATH_MAX] = "", out[PATH_MAX];
-	struct rusage ru;
 	uint64_t t0, t1;
 	int st, started = 0;
 
@@ -389,27 +489,10 @@ kmod_run(struct job *job)
 		return st;
 	}
 
-	memset(&c, 0, sizeof(c));
-	buf_init(&c.list, BUF_UNLIMITED, 0);
-	c.key = &key;
-	c.md = modsign_md(hashalg);
-	c.rootfd = -1;
-	pthread_mutex_init(&c.lock, NULL);
-	pthread_cond_init(&c.work, NULL);
-	pthread_cond_init(&c.done, NULL);
-	if (job_path(job, "tree", tree, sizeof(tree)) < 0 ||
-	    job_path(job, KMOD_ANSWER, out, sizeof(out)) < 0 || mkdir(tree, 0700) < 0 ||
-	    (c.rootfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		log_error("job %s: job directory", job->idstr);
-		job_fail(job, 500, "Signing error");
+	if (ctx_init(job, &c, &key, hashalg, tree, out) < 0)
 		goto done;
-	}
 
 	/* the signers start at once and sign modules as they come out */
-	if (nthreads <= 0)
-		nthreads = sysconf(_SC_NPROCESSORS_ONLN);
-	if (nthreads <= 0)
-		nthreads = 1;
 	threads = xcalloc((size_t)nthreads, sizeof(*threads));
 	if ((started = start_signers(&c, threads, (int)nthreads)) == 0) {
 		log_errorx("job %s: cannot start signing threads", job->idstr);
@@ -423,17 +506,7 @@ kmod_run(struct job *job)
 	st = ar_extract_each(f->path, tree, &lim, &list, queue_member, &c, err, sizeof(err));
 	t1 = util_now_ms();
 	if (st != 0) {
-		if (st == 400) {
-			log_warnx("job %s: invalid artifact: %s", job->idstr, err);
-			job_fail(job, 400, "Invalid artifact: %s", err);
-		} else if (st == 507) {
-			/* as for an upload that does not fit (lib/form.c) */
-			log_errorx("job %s: extracting: %s", job->idstr, err);
-			job_fail(job, 507, "not enough storage to extract the artifact");
-		} else {
-			log_errorx("job %s: extracting: %s", job->idstr, err);
-			job_fail(job, 500, "Signing error");
-		}
+		extract_failed(job, st, err);
 		goto done;
 	}
 	pthread_mutex_lock(&c.lock);
@@ -444,41 +517,17 @@ kmod_run(struct job *job)
 
 	if (pack(job, &c, &list, out, started, err, sizeof(err)) < 0) {
 		unlink(out);
-		if (kk.status != 0) { /* the key process's answer: 503, 404 ... */
-			log_warnx("job %s: %s", job->idstr, err);
-			job_fail(job, kk.status, "%s", kk.reason);
-		} else {
-			log_errorx("job %s: %s", job->idstr, err);
-			job_fail(job, 500, "Signing error");
-		}
+		sign_failed(job, &kk, err);
 		goto done;
 	}
 	audit(job, &c, hashalg);
-	getrusage(RUSAGE_SELF, &ru);
-	log_info("job %s: %zu members extracted in %llu ms; %zu modules signed with %s "
-		 "(key %.16s) and packed %llu ms later; %d threads, %lld ms of CPU, "
-		 "max RSS %ld KiB",
-		 job->idstr, list.n, (unsigned long long)(t1 - t0), c.nitems, hashalg,
-		 key.fingerprint, (unsigned long long)(util_now_ms() - t1), started,
-		 (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000 +
-			 (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000,
-		 ru.ru_maxrss);
+	log_signed(job, &c, &list, hashalg, t0, t1, started);
 	job_reply_file(job, out, KMOD_ANSWER);
 done:
 	if (started > 0)
 		stop_signers(&c, threads, started);
 	free(threads);
-	for (size_t i = 0; i < c.nitems; i++) {
-		modsign_sig_free(&c.items[i]->sig);
-		free(c.items[i]->name);
-		free(c.items[i]);
-	}
-	buf_free(&c.list);
-	if (c.rootfd >= 0)
-		close(c.rootfd);
-	pthread_mutex_destroy(&c.lock);
-	pthread_cond_destroy(&c.work);
-	pthread_cond_destroy(&c.done);
+	ctx_free(&c);
 	modsign_key_free(&key);
 	kc_key_free(&kk);
 	ar_list_free(&list);
