@@ -233,5 +233,12 @@ mender_sign_with(const struct mender_key *k, mender_sign_fn fn, void *arg, const
 	}
 	if (fn(arg, k->is_ec, digest, der, &derlen, err, errlen) != 0)
 		return -1;
+	/* whoever made it, it goes into the artifact only if the key's own
+	 * public half says it is the key's signature of this manifest */
+	if (pkey_verify_digest(k->pkey, k->is_ec ? SIG_ECDSA : SIG_RSA_PKCS1, 0, EVP_sha256(),
+			       digest, sizeof(digest), der, derlen) != 1) {
+		snprintf(err, errlen, "the signature made does not verify with the key");
+		return -1;
+	}
 	return encode(k, der, derlen, sig, siglen, err, errlen);
 }

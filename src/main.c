@@ -260,9 +260,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_init("digsigserver", cfg.log_level, cfg.syslog);
-	if (priv_lookup(cfg.user, &user, err, sizeof(err)) < 0 ||
-	    priv_lookup(cfg.key_user, &key_user, err, sizeof(err)) < 0) {
-		fprintf(stderr, "digsigserver: %s\n", err);
+	if (priv_lookup(cfg.user, &user, err, sizeof(err)) < 0) {
+		fprintf(stderr, "digsigserver: DIGSIGSERVER_USER: %s\n", err);
+		return 1;
+	}
+	if (priv_lookup(cfg.key_user, &key_user, err, sizeof(err)) < 0) {
+		/* started as root: the key process needs a user of its own */
+		fprintf(stderr,
+			"digsigserver: DIGSIGSERVER_KEY_USER: %s (the key process runs as "
+			"this user, the only one that may read the key store; create it, "
+			"e.g. useradd --system --no-create-home %s)\n",
+			err, cfg.key_user ? cfg.key_user : "digsigserver-keys");
 		return 1;
 	}
 	if (user.valid && key_user.valid && user.uid == key_user.uid) {

@@ -744,6 +744,18 @@ sign_elsewhere(void *arg, int ecdsa, const unsigned char digest[32], unsigned ch
 	return ok ? 0 : -1;
 }
 
+/* sign_elsewhere with one bit of the signature flipped. */
+static int
+sign_flipped(void *arg, int ecdsa, const unsigned char digest[32], unsigned char *sig,
+	     size_t *siglen, char *e, size_t elen)
+{
+	int rc = sign_elsewhere(arg, ecdsa, digest, sig, siglen, e, elen);
+
+	if (rc == 0)
+		sig[*siglen / 2] ^= 1;
+	return rc;
+}
+
 /* A key known by its public half, signed elsewhere: the same RSA bytes as
  * mender_sign, and an ECDSA signature of the same form that verifies. */
 START_TEST(test_sign_with_public_key)
@@ -773,6 +785,14 @@ START_TEST(test_sign_with_public_key)
 		ck_assert_uint_eq(alen, blen);
 		if (i == 0)
 			ck_assert_str_eq(a, b); /* PKCS#1 v1.5 is deterministic */
+		/* a signature that does not verify never goes into an artifact */
+		free(b);
+		b = NULL;
+		ck_assert_int_eq(mender_sign_with(pub, sign_flipped, pk, "abc", 3, &b, &blen, e,
+						  sizeof(e)),
+				 -1);
+		ck_assert_ptr_null(b);
+		ck_assert_str_eq(e, "the signature made does not verify with the key");
 		mender_key_free(pub);
 		/* a DER cut short is no public key */
 		ck_assert_int_eq(mender_key_from_public(der, (size_t)n - 1, &pub, e, sizeof(e)), -1);
