@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "config.h"
@@ -19,7 +20,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "pkey.h"
-#include "uri.h"
+#include "scheme.h"
 #include "util.h"
 
 struct entry {
@@ -121,12 +122,17 @@ parse(struct entry *e, const unsigned char *data, size_t len)
 			return -1;
 		e->cert_len = (size_t)n;
 	}
-	if (e->pub != NULL && pkey_fingerprint(e->pub, e->fingerprint) < 0)
-		return -1;
 	if (e->pub != NULL) {
+		/* encoded once (OpenSSL's encoders are slow): the DER PUBLIC
+		 * hands out, and the fingerprint is its SHA-256, as
+		 * pkey_fingerprint computes it */
+		unsigned char md[SHA256_DIGEST_LENGTH];
+
 		if ((n = i2d_PUBKEY(e->pub, &e->pub_der)) <= 0)
 			return -1;
 		e->pub_len = (size_t)n;
+		SHA256(e->pub_der, e->pub_len, md);
+		util_hex(md, sizeof(md), e->fingerprint);
 	}
 	return 0;
 }

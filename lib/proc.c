@@ -19,7 +19,7 @@
 
 #include "log.h"
 #include "proto.h"
-#include "uri.h"
+#include "scheme.h"
 #include "util.h"
 
 extern char **environ;

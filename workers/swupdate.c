@@ -35,27 +35,6 @@
 #define SWU_TAG "swupdate"
 
 /*
- * The distro's key <file> as the key process holds it: its public half
- * into *pub, and for CMS (cert_file not NULL) the certificate beside it
- * into *cert; kk then signs with it.  0, or the status of a job_fail.
- */
-static int
-key_of(struct job *job, struct kc_key *kk, const char *file, const char *cert_file,
-       EVP_PKEY **pub, X509 **cert)
-{
-	char err[KEYPROTO_REASON_MAX];
-	int st;
-
-	kc_key_init(kk, job->keys, job->selector, SWU_TAG, file);
-	/* the certificate first: the answer for a distro without keys names it */
-	if (cert_file != NULL && (st = kc_key_cert(kk, cert_file, cert, err, sizeof(err))) != 0)
-		return job_fail(job, st, "%s", err);
-	if ((st = kc_key_public(kk, cert_file != NULL ? *cert : NULL, pub, err, sizeof(err))) != 0)
-		return job_fail(job, st, "%s", err);
-	return 0;
-}
-
-/*
  * The raw signature of RSA and RSA-PSS, made by the key process in one
  * request (no PUBLIC first): over the SHA-256 digest md, PKCS#1 v1.5 for
  * an RSA key and ECDSA for an EC one (what `openssl dgst -sign` does with
@@ -97,20 +76,60 @@ audit(struct job *job, const char *method, const char *fpr, const unsigned char 
 	job_audit_send(job, record);
 }
 
+/*
+ * The CMS signature: the certificate cms.cert asked for first (the answer
+ * for a distro without keys names it), the public half of cms-private.key
+ * checked against it, the SignedData built here around the key process's
+ * raw signature and verified with the certificate's key.  *der is
+ * malloc'ed, fpr gets the key's fingerprint; 0 or the status of a job_fail.
+ */
+static int
+sign_cms(struct job *job, const unsigned char md[32], unsigned char **der, size_t *derlen,
+	 char fpr[65])
+{
+	struct kc_key kk;
+	struct pkey_signer signer = {.sign = kc_key_sign, .arg = &kk};
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	char err[KEYPROTO_REASON_MAX];
+	int st;
+
+	kc_key_init(&kk, job->keys, job->selector, SWU_TAG, "cms-private.key");
+	if ((st = kc_key_cert(&kk, "cms.cert", &cert, err, sizeof(err))) != 0 ||
+	    (st = kc_key_public(&kk, cert, &key, err, sizeof(err))) != 0) {
+		st = job_fail(job, st, "%s", err);
+		goto done;
+	}
+	signer.cert = cert;
+	if (cmssign_detached(&signer, EVP_sha256(), md, 32, time(NULL), der, derlen, err,
+			     sizeof(err)) < 0) {
+		log_warnx("job %s: signing sw-description (CMS): %s", job->idstr, err);
+		free(*der);
+		*der = NULL;
+		/* the key process's answer (503, 404 ...) when it was the one to fail */
+		st = kk.status != 0 ? job_fail(job, kk.status, "%s", kk.reason)
+				    : job_fail(job, 500, "Signing error");
+		goto done;
+	}
+	if (pkey_fingerprint(key, fpr) < 0)
+		log_warnx("job %s: cannot compute the key's fingerprint", job->idstr);
+done:
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	kc_key_free(&kk);
+	return st;
+}
+
 static int
 swupdate_run(struct job *job)
 {
 	const struct form_file *f;
 	const char *method = job_field(job, "method");
 	const char *backend = job_field(job, "backend");
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	struct kc_key kk;
-	struct pkey_signer signer = {.sign = kc_key_sign, .arg = &kk};
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
-	char err[256], fpr[65] = "";
-	int st, pss = 0;
+	char fpr[65] = "";
+	int st;
 
 	f = job_file(job, "sw-description");
 	if (f == NULL || strcmp(f->type, "application/octet-stream") != 0)
@@ -123,37 +142,14 @@ swupdate_run(struct job *job)
 	if (backend != NULL && *backend != '\0' && strcmp(backend, "ssl") != 0)
 		return job_fail(job, 400, "Invalid parameters: backend %s is not supported", backend);
 
-	if (strcmp(method, "CMS") == 0) {
-		if ((st = key_of(job, &kk, "cms-private.key", "cms.cert", &key, &cert)) != 0)
-			goto done;
-		signer.cert = cert;
-		st = cmssign_detached(&signer, EVP_sha256(), f->sha256, 32, time(NULL), &sig,
-				      &siglen, err, sizeof(err));
-		if (st < 0) {
-			log_warnx("job %s: signing sw-description (CMS): %s", job->idstr, err);
-			/* the key process's answer (503, 404 ...) when it was the one to fail */
-			st = kk.status != 0 ? job_fail(job, kk.status, "%s", kk.reason)
-					    : job_fail(job, 500, "Signing error");
-			goto done;
-		}
-		if (pkey_fingerprint(key, fpr) < 0)
-			log_warnx("job %s: cannot compute the key's fingerprint", job->idstr);
-	} else {
-		/* one SIGN does it all; kk only for the common clean-up */
-		kc_key_init(&kk, job->keys, job->selector, SWU_TAG, "rsa-private.key");
-		pss = strcmp(method, "RSA-PSS") == 0;
-		if ((st = sign_raw(job, pss, f->sha256, &sig, &siglen, fpr)) != 0)
-			goto done;
-	}
+	if (strcmp(method, "CMS") == 0)
+		st = sign_cms(job, f->sha256, &sig, &siglen, fpr);
+	else
+		st = sign_raw(job, strcmp(method, "RSA-PSS") == 0, f->sha256, &sig, &siglen, fpr);
+	if (st != 0)
+		return st;
 	audit(job, method, fpr, f->sha256);
-	st = job_reply_data(job, sig, siglen, "sw-description.sig");
-	sig = NULL; /* the job's now */
-done:
-	free(sig);
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	kc_key_free(&kk);
-	return st;
+	return job_reply_data(job, sig, siglen, "sw-description.sig"); /* sig is the job's now */
 }
 
 const struct signer signer_swupdate = {
