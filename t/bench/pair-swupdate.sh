@@ -16,20 +16,7 @@ openssl genrsa -out "$T/keys/bench/swupdate/rsa-private.key" 2048 2>/dev/null
 [ "$(id -u)" -eq 0 ] && chown -R "$OWNER" "$T/keys"
 chmod -R go-rwx "$T/keys"
 printf 'software =\n{\n\tversion = "1.0.0";\n};\n' >"$T/sw-description"
-python3 - "$T" <<'PY'
-import os, sys
-t = sys.argv[1]
-b = "------------------------dss0pair0boundary"
-sw = open(os.path.join(t, "sw-description"), "rb").read()
-body = (("--%s\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nbench\r\n"
-         "--%s\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\nRSA\r\n"
-         "--%s\r\nContent-Disposition: form-data; name=\"sw-description\"; filename=\"sw-description\"\r\n"
-         "Content-Type: application/octet-stream\r\n\r\n") % (b, b, b)).encode() + sw + ("\r\n--%s--\r\n" % b).encode()
-open(os.path.join(t, "post.lua"), "w").write(
-    'wrk.method = "POST"\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=%s"\n'
-    'local h = "%s"\nwrk.body = (h:gsub("..", function(c) return string.char(tonumber(c, 16)) end))\n'
-    % (b, body.hex()))
-PY
+python3 "$SRC/t/bench/wrkpost.py" "$T/sw-description" bench "$T/post.lua"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 DIGSIGSERVER_KEYFILE_URI=file://$T/keys DIGSIGSERVER_WORK_DIR=$T/work DIGSIGSERVER_LOG_LEVEL=warning \
 	/usr/bin/time -f "%U %S" -o "$T/time" "$B/digsigserver" --address 127.0.0.1 --port "$PORT" \

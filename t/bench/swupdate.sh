@@ -16,22 +16,7 @@ openssl genrsa -out "$KEYS/bench/swupdate/rsa-private.key" 2048 2>/dev/null
 printf 'software =\n{\n\tversion = "1.0.0";\n\thardware-compatibility: [ "1.0" ];\n};\n' >"$T/sw-description"
 cp "$KEYS/bench/swupdate/rsa-private.key" "$T/key"
 
-# the body curl -F distro=bench -F method=RSA -F sw-description=@... sends
-python3 - "$T" <<'PY'
-import sys, os
-t = sys.argv[1]
-b = "------------------------dss0bench0boundary"
-sw = open(os.path.join(t, "sw-description"), "rb").read()
-body = (("--%s\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nbench\r\n"
-         "--%s\r\nContent-Disposition: form-data; name=\"method\"\r\n\r\nRSA\r\n"
-         "--%s\r\nContent-Disposition: form-data; name=\"sw-description\"; filename=\"sw-description\"\r\n"
-         "Content-Type: application/octet-stream\r\n\r\n") % (b, b, b)).encode() + sw + ("\r\n--%s--\r\n" % b).encode()
-# keep CRLF exact: the body goes into the Lua script as hex
-hexbody = body.hex()
-lua = ('wrk.method = "POST"\nwrk.headers["Content-Type"] = "multipart/form-data; boundary=%s"\n'
-       'local h = "%s"\nwrk.body = (h:gsub("..", function(c) return string.char(tonumber(c, 16)) end))\n') % (b, hexbody)
-open(os.path.join(t, "post.lua"), "w").write(lua)
-PY
+python3 "$SRC/t/bench/wrkpost.py" "$T/sw-description" bench "$T/post.lua"
 
 dss_start DIGSIGSERVER_LOG_LEVEL=warning || exit 1
 # single-request latency (curl, sequential)
