@@ -39,6 +39,7 @@
 #include "keysign.h"
 #include "log.h"
 #include "proto.h"
+#include "s3.h"
 #include "util.h"
 
 /* Requests of one channel queued or in a thread at once: past this the
@@ -456,6 +457,24 @@ poll_set(struct pollfd *pfd, struct chan **chs)
 	return n;
 }
 
+/* DIGSIGSERVER_KEYFILE_CREDENTIALS: read here, by the key process alone
+ * (checked at start and at each reload), so that no other process holds
+ * them; read again at SIGHUP (rotated credentials), keeping the old ones
+ * when the file went bad. */
+static void
+use_store_credentials(const struct config *cfg, int at_start)
+{
+	char err[512];
+
+	if (cfg->keyfile_credentials == NULL || *cfg->keyfile_credentials == '\0')
+		return;
+	if (s3_credentials_load(cfg->keyfile_credentials, 1, err, sizeof(err)) == 0)
+		return;
+	if (at_start)
+		fatalx("DIGSIGSERVER_KEYFILE_CREDENTIALS: %s", err);
+	log_errorx("DIGSIGSERVER_KEYFILE_CREDENTIALS not read again, keeping the last: %s", err);
+}
+
 void
 keyd_main(const struct proc_ctx *ctx)
 {
@@ -466,6 +485,7 @@ keyd_main(const struct proc_ctx *ctx)
 	sigset_t in_poll;
 
 	watch_hup(&in_poll);
+	use_store_credentials(ctx->cfg, 1);
 	kcache_init(ctx->cfg);
 	start_threads(ctx->cfg);
 	keyproto_init(m, KEYPROTO_READY, 0);
@@ -482,6 +502,7 @@ keyd_main(const struct proc_ctx *ctx)
 			got_hup = 0;
 			log_info("SIGHUP: key cache emptied");
 			kcache_flush();
+			use_store_credentials(ctx->cfg, 0);
 		}
 		kcache_expire();
 		if (pfd[0].revents)

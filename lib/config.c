@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <ctype.h>
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -150,8 +151,8 @@ conf_set(struct config *cfg, const char *name, const char *value, char *err, siz
 }
 
 int
-conf_load_buffer(struct config *cfg, const char *buf, size_t len, const char *what, char *err,
-		 size_t errlen)
+conf_parse_pairs(const char *buf, size_t len, const char *what, conf_pair_fn fn, void *ctx,
+		 char *err, size_t errlen)
 {
 	size_t pos = 0;
 	int lineno = 0;
@@ -199,34 +200,44 @@ conf_load_buffer(struct config *cfg, const char *buf, size_t len, const char *wh
 			end[-1] = '\0';
 			val++;
 		}
-		if (strncmp(key, CONF_PREFIX, strlen(CONF_PREFIX)) != 0 && conf_find(key) == NULL) {
-			/* Foreign variables in a shared EnvironmentFile are fine. */
-			continue;
-		}
-		if (conf_set(cfg, key, val, err, errlen) < 0) {
+		if (fn(ctx, key, val, err, errlen) < 0) {
 			char tmp[512];
 			snprintf(tmp, sizeof(tmp), "%s:%d: %s", what, lineno, err);
 			snprintf(err, errlen, "%s", tmp);
+			explicit_bzero(line, sizeof(line));
 			return -1;
 		}
+		explicit_bzero(line, sizeof(line)); /* a value may be a secret */
 	}
 	return 0;
+}
+
+static int
+conf_pair(void *ctx, const char *key, const char *val, char *err, size_t errlen)
+{
+	if (strncmp(key, CONF_PREFIX, strlen(CONF_PREFIX)) != 0 && conf_find(key) == NULL)
+		return 0; /* foreign variables in a shared EnvironmentFile are fine */
+	return conf_set(ctx, key, val, err, errlen);
+}
+
+int
+conf_load_buffer(struct config *cfg, const char *buf, size_t len, const char *what, char *err,
+		 size_t errlen)
+{
+	return conf_parse_pairs(buf, len, what, conf_pair, cfg, err, errlen);
+}
+
+static int
+conf_load_parse(const char *buf, size_t len, const char *what, void *cfg, char *err,
+		size_t errlen)
+{
+	return conf_load_buffer(cfg, buf, len, what, err, errlen);
 }
 
 int
 conf_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-	char *buf;
-	size_t len;
-	int rc;
-
-	if (util_read_file(path, 1 << 20, &buf, &len) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	rc = conf_load_buffer(cfg, buf, len, path, err, errlen);
-	free(buf);
-	return rc;
+	return util_load_file(path, 1 << 20, conf_load_parse, cfg, err, errlen);
 }
 
 int

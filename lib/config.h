@@ -43,6 +43,14 @@ int conf_set(struct config *cfg, const char *name, const char *value, char *err,
 /* Apply a KEY=VALUE file (DIGSIGSERVER_ prefix optional, # comments,
  * optional quotes); 0, or -1 and err naming file and line. */
 int conf_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+/* One KEY=VALUE pair handed over by conf_parse_pairs; 0, or -1 with err. */
+typedef int (*conf_pair_fn)(void *ctx, const char *key, const char *value, char *err,
+			    size_t errlen);
+/* Read buf in the EnvironmentFile format (# and ; comments, "export ",
+ * optional quotes), calling fn for every pair; 0, or -1 and err naming
+ * what and the line.  Lines are cleansed after use (values may be secrets). */
+int conf_parse_pairs(const char *buf, size_t len, const char *what, conf_pair_fn fn, void *ctx,
+		     char *err, size_t errlen);
 /* Parse a buffer in the config file format (for the file and the fuzzer). */
 int conf_load_buffer(struct config *cfg, const char *buf, size_t len, const char *what, char *err,
 		     size_t errlen);

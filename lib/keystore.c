@@ -570,6 +570,18 @@ ks_check_access(const struct config *cfg, FILE *report)
 		return -1;
 	}
 	if (s.is_s3) {
+		if (ks_credentials_check(cfg, err, sizeof(err)) < 0) {
+			fprintf(report, "error: %s\n", err);
+			ks_store_free(&s);
+			return -1;
+		}
+		/* probe the store with the key process's own credentials */
+		if (cfg->keyfile_credentials != NULL && *cfg->keyfile_credentials != '\0' &&
+		    s3_credentials_load(cfg->keyfile_credentials, 1, err, sizeof(err)) < 0) {
+			fprintf(report, "error: DIGSIGSERVER_KEYFILE_CREDENTIALS: %s\n", err);
+			ks_store_free(&s);
+			return -1;
+		}
 		rc = ks_check_s3_store(cfg, &s, report);
 	} else {
 		ks_who_init(cfg->key_user, &w);
@@ -596,6 +608,51 @@ ks_who_reaches(const struct ks_who *w, const char *path)
 	ok = ok && stat(p, &st) == 0 && ks_who_can(w, p, &st, 4);
 	free(p);
 	return ok;
+}
+
+int
+ks_credentials_check(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *path = cfg->keyfile_credentials;
+	struct ks_who keys, workers;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	if (s3_credentials_load(path, 0, err, errlen) < 0) {
+		char tmp[512];
+
+		snprintf(tmp, sizeof(tmp), "DIGSIGSERVER_KEYFILE_CREDENTIALS: %s", err);
+		snprintf(err, errlen, "%s", tmp);
+		return -1;
+	}
+	if (geteuid() != 0)
+		return 0; /* one user for every role: nothing to keep apart */
+	ks_who_init(cfg->key_user, &keys);
+	ks_who_init(cfg->user, &workers);
+	if (!keys.as_process && !ks_who_reaches(&keys, path)) {
+		snprintf(err, errlen,
+			 "DIGSIGSERVER_KEYFILE_CREDENTIALS: %s is not readable by the key user %s", path,
+			 keys.name);
+		return -1;
+	}
+	if (!workers.as_process && ks_who_reaches(&workers, path)) {
+		snprintf(err, errlen,
+			 "DIGSIGSERVER_KEYFILE_CREDENTIALS: %s is readable by the workers' user %s",
+			 path, workers.name);
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+ks_credentials_warning(const struct config *cfg)
+{
+	if (uri_scheme(cfg->keyfile_uri, NULL) != URI_S3)
+		return NULL;
+	if (cfg->keyfile_credentials != NULL && *cfg->keyfile_credentials != '\0')
+		return NULL;
+	return "the s3:// key store is read with the AWS_* credentials that the workers hold too; "
+	       "set DIGSIGSERVER_KEYFILE_CREDENTIALS to give the key process credentials of its own";
 }
 
 /* Report every key file under root (<selector>/<tag>/<file>) that w can
@@ -643,7 +700,13 @@ ks_check_separation(const struct config *cfg, FILE *report)
 		return -1; /* ks_check_access said why */
 	if (s.is_s3) {
 		ks_store_free(&s);
-		return 0; /* the workers get no S3 credentials for keys: nothing to check here */
+		if (ks_credentials_warning(cfg) != NULL)
+			fprintf(report, "# warning: %s\n", ks_credentials_warning(cfg));
+		else
+			fprintf(report, "key store %s: read with DIGSIGSERVER_KEYFILE_CREDENTIALS, "
+					"which the workers' user cannot read\n",
+				cfg->keyfile_uri);
+		return 0;
 	}
 	ks_who_init(cfg->user, &w);
 	bad = w.as_process ? 0 : ks_check_hidden(&w, s.root, report);

@@ -74,6 +74,15 @@ int ks_store_uri_valid(const char *uri, char *err, size_t errlen);
  */
 int ks_check_access(const struct config *cfg, FILE *report);
 /*
+ * DIGSIGSERVER_KEYFILE_CREDENTIALS, when set: well formed and, when
+ * running as root, readable by the key user and not by the workers' user.
+ * 0, or -1 and err naming the setting and what is wrong.
+ */
+int ks_credentials_check(const struct config *cfg, char *err, size_t errlen);
+/* A one-line warning when an s3:// key store is read with the AWS_*
+ * credentials the workers hold too; or NULL. */
+const char *ks_credentials_warning(const struct config *cfg);
+/*
  * For --check-config when running as root: check that the workers' user
  * (cfg->user) can read no key file of a file:// store, one error line
  * per file it can read.  Not as root: a

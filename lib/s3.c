@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@ struct s3_req {
 	CURL *curl;
 	const char *method; /* GET, HEAD, PUT, POST, DELETE */
 	const char *what;   /* "bucket/key" for messages */
+	char *what_owned;   /* what, when the request allocated it */
 	char *url;
 	const char *ctype;  /* Content-Type to send, or NULL */
 	char payload_hash[65];
@@ -109,12 +111,93 @@ s3_seterr(struct s3_error *e, int status, long http, const char *code, const cha
 	va_end(ap);
 }
 
+/*
+ * Credentials of this process's own (s3_credentials_load), in place of
+ * the AWS_* environment: the key process reads the key store with them,
+ * so the workers' AWS_* (for Mender artifacts) need no right to the keys.
+ */
+struct s3_own_creds {
+	char *id, *secret, *token, *region;
+};
+static struct s3_own_creds s3_own;
+
+static int
+s3_cred_pair(void *ctx, const char *key, const char *val, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} names[] = {
+	    {"AWS_ACCESS_KEY_ID", offsetof(struct s3_own_creds, id)},
+	    {"AWS_SECRET_ACCESS_KEY", offsetof(struct s3_own_creds, secret)},
+	    {"AWS_SESSION_TOKEN", offsetof(struct s3_own_creds, token)},
+	    {"AWS_REGION", offsetof(struct s3_own_creds, region)},
+	    {"AWS_DEFAULT_REGION", offsetof(struct s3_own_creds, region)},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char **slot = (char **)((char *)ctx + names[i].off);
+
+		if (strcmp(key, names[i].name) != 0)
+			continue;
+		if (*slot != NULL)
+			util_cleanse_free(*slot, strlen(*slot));
+		*slot = xstrdup(val);
+		return 0;
+	}
+	snprintf(err, errlen, "unknown name %.64s (expected AWS_ACCESS_KEY_ID, "
+			      "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION)", key);
+	return -1;
+}
+
+static int
+s3_cred_parse(const char *buf, size_t len, const char *what, void *ctx, char *err, size_t errlen)
+{
+	return conf_parse_pairs(buf, len, what, s3_cred_pair, ctx, err, errlen);
+}
+
+static void
+s3_cred_clear(struct s3_own_creds *c)
+{
+	char **slots[] = {&c->id, &c->secret, &c->token, &c->region};
+
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		if (*slots[i] != NULL)
+			util_cleanse_free(*slots[i], strlen(*slots[i]));
+		*slots[i] = NULL;
+	}
+}
+
+int
+s3_credentials_load(const char *path, int keep, char *err, size_t errlen)
+{
+	struct s3_own_creds c = {0};
+
+	if (util_load_file(path, 64 * 1024, s3_cred_parse, &c, err, errlen) < 0) {
+		s3_cred_clear(&c);
+		return -1;
+	}
+	if (c.id == NULL || *c.id == '\0' || c.secret == NULL || *c.secret == '\0') {
+		snprintf(err, errlen, "%s: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required",
+			 path);
+		s3_cred_clear(&c);
+		return -1;
+	}
+	if (!keep) {
+		s3_cred_clear(&c);
+		return 0;
+	}
+	s3_cred_clear(&s3_own);
+	s3_own = c;
+	return 0;
+}
+
 const char *
 s3_region(void)
 {
-	const char *r = getenv("AWS_REGION");
+	const char *r = s3_own.id ? s3_own.region : getenv("AWS_REGION");
 
-	if (r == NULL || *r == '\0')
+	if ((r == NULL || *r == '\0') && s3_own.id == NULL)
 		r = getenv("AWS_DEFAULT_REGION");
 	if (r == NULL || *r == '\0')
 		r = "us-east-1";
@@ -136,9 +219,15 @@ s3_get_creds(struct s3_creds *c, struct s3_error *e)
 {
 	const char *region = s3_region();
 
-	c->id = getenv("AWS_ACCESS_KEY_ID");
-	c->secret = getenv("AWS_SECRET_ACCESS_KEY");
-	c->token = getenv("AWS_SESSION_TOKEN");
+	if (s3_own.id != NULL) {
+		c->id = s3_own.id;
+		c->secret = s3_own.secret;
+		c->token = s3_own.token;
+	} else {
+		c->id = getenv("AWS_ACCESS_KEY_ID");
+		c->secret = getenv("AWS_SECRET_ACCESS_KEY");
+		c->token = getenv("AWS_SESSION_TOKEN");
+	}
 	if (c->token != NULL && *c->token == '\0')
 		c->token = NULL;
 	if (c->id == NULL || *c->id == '\0' || c->secret == NULL || *c->secret == '\0') {
@@ -750,23 +839,46 @@ s3_curl_new(struct s3_error *e)
 	return c;
 }
 
+/*
+ * A request on a handle of its own (the public one-shot calls): r set up
+ * for method on bucket/key (query: a listing's, or NULL); 0, or a status
+ * with e filled.  s3_single_end releases it all.
+ */
+static int
+s3_single_begin(struct s3_req *r, const struct config *cfg, const char *method,
+		const char *bucket, const char *key, const char *query, struct s3_error *e)
+{
+	CURL *c;
+
+	if ((c = s3_curl_new(e)) == NULL)
+		return e->status;
+	s3_req_init(r, cfg, c, method, NULL);
+	r->what = r->what_owned = xasprintf("%s/%s", bucket, key);
+	r->url = s3_object_url(cfg, bucket, query ? "" : key, query);
+	return 0;
+}
+
+static void
+s3_single_end(struct s3_req *r)
+{
+	CURL *c = r->curl;
+
+	free(r->what_owned);
+	s3_req_free(r);
+	curl_easy_cleanup(c);
+}
+
 int
 s3_get_mem(const struct config *cfg, const char *bucket, const char *key, size_t max,
 	   unsigned char **out, size_t *len, struct s3_error *e)
 {
-	char *what = xasprintf("%s/%s", bucket, key);
 	struct s3_req r;
-	CURL *c;
 	int st;
 
 	*out = NULL;
 	*len = 0;
-	if ((c = s3_curl_new(e)) == NULL) {
-		free(what);
-		return e->status;
-	}
-	s3_req_init(&r, cfg, c, "GET", what);
-	r.url = s3_object_url(cfg, bucket, key, NULL);
+	if ((st = s3_single_begin(&r, cfg, "GET", bucket, key, NULL, e)) != 0)
+		return st;
 	r.sink = SINK_MEM;
 	buf_init(&r.mem, max, 1);
 	st = s3_perform(&r, e);
@@ -774,9 +886,7 @@ s3_get_mem(const struct config *cfg, const char *bucket, const char *key, size_t
 		/* an empty object too is a NUL-terminated buffer */
 		*out = (unsigned char *)buf_detach(&r.mem, len);
 	}
-	s3_req_free(&r);
-	curl_easy_cleanup(c);
-	free(what);
+	s3_single_end(&r);
 	return st;
 }
 
@@ -784,17 +894,11 @@ int
 s3_get_fd(const struct config *cfg, const char *bucket, const char *key, int fd, long long max,
 	  char *etag, size_t etaglen, struct s3_error *e)
 {
-	char *what = xasprintf("%s/%s", bucket, key);
 	struct s3_req r;
-	CURL *c;
 	int st;
 
-	if ((c = s3_curl_new(e)) == NULL) {
-		free(what);
-		return e->status;
-	}
-	s3_req_init(&r, cfg, c, "GET", what);
-	r.url = s3_object_url(cfg, bucket, key, NULL);
+	if ((st = s3_single_begin(&r, cfg, "GET", bucket, key, NULL, e)) != 0)
+		return st;
 	r.sink = SINK_FD;
 	r.dst_fd = fd;
 	r.dst_max = max;
@@ -802,9 +906,7 @@ s3_get_fd(const struct config *cfg, const char *bucket, const char *key, int fd,
 	st = s3_perform(&r, e);
 	if (st == 0 && etag != NULL)
 		snprintf(etag, etaglen, "%s", r.etag);
-	s3_req_free(&r);
-	curl_easy_cleanup(c);
-	free(what);
+	s3_single_end(&r);
 	return st;
 }
 
@@ -812,17 +914,11 @@ int
 s3_head(const struct config *cfg, const char *bucket, const char *key, long long *size,
 	char *etag, size_t etaglen, struct s3_error *e)
 {
-	char *what = xasprintf("%s/%s", bucket, key);
 	struct s3_req r;
-	CURL *c;
 	int st;
 
-	if ((c = s3_curl_new(e)) == NULL) {
-		free(what);
-		return e->status;
-	}
-	s3_req_init(&r, cfg, c, "HEAD", what);
-	r.url = s3_object_url(cfg, bucket, key, NULL);
+	if ((st = s3_single_begin(&r, cfg, "HEAD", bucket, key, NULL, e)) != 0)
+		return st;
 	st = s3_perform(&r, e);
 	if (st == 0) {
 		if (size != NULL)
@@ -830,9 +926,7 @@ s3_head(const struct config *cfg, const char *bucket, const char *key, long long
 		if (etag != NULL)
 			snprintf(etag, etaglen, "%s", r.etag);
 	}
-	s3_req_free(&r);
-	curl_easy_cleanup(c);
-	free(what);
+	s3_single_end(&r);
 	return st;
 }
 
@@ -1073,30 +1167,23 @@ int
 s3_probe(const struct config *cfg, const char *bucket, const char *prefix, int *found,
 	 struct s3_error *e)
 {
-	char *what = xasprintf("%s/%s", bucket, prefix), *eprefix = s3_encode(prefix, 0), *doc;
+	char *eprefix = s3_encode(prefix, 0);
+	/* ListObjects (V1): V2's continuation token breaks s3rver on node 20. */
+	char *query = xasprintf("max-keys=1&prefix=%s", eprefix);
 	struct s3_req r;
-	CURL *c;
 	int st;
 
 	*found = 0;
-	if ((c = s3_curl_new(e)) == NULL) {
-		free(what);
-		free(eprefix);
-		return e->status;
-	}
-	s3_req_init(&r, cfg, c, "GET", what);
-	/* ListObjects (V1): V2's continuation token breaks s3rver on node 20. */
-	doc = xasprintf("max-keys=1&prefix=%s", eprefix);
-	r.url = s3_object_url(cfg, bucket, "", doc);
-	free(doc);
+	free(eprefix);
+	st = s3_single_begin(&r, cfg, "GET", bucket, prefix, query, e);
+	free(query);
+	if (st != 0)
+		return st;
 	r.sink = SINK_MEM;
 	buf_init(&r.mem, S3_XML_MAX, 1);
 	st = s3_perform(&r, e);
 	if (st == 0)
 		*found = strstr(buf_str(&r.mem), "<Contents>") != NULL;
-	s3_req_free(&r);
-	curl_easy_cleanup(c);
-	free(what);
-	free(eprefix);
+	s3_single_end(&r);
 	return st;
 }

@@ -60,6 +60,14 @@ int s3_parse_uri(const char *uri, char **bucket, char **key, char *err, size_t e
 /* The region requests are signed for (AWS_REGION, AWS_DEFAULT_REGION, us-east-1). */
 const char *s3_region(void);
 /*
+ * Read an EnvironmentFile-format credentials file (AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, optional AWS_SESSION_TOKEN and AWS_REGION); with
+ * keep, this process's S3 requests use it instead of the AWS_*
+ * environment from now on (the key process, DIGSIGSERVER_KEYFILE_CREDENTIALS);
+ * without, the file is only checked.  0, or -1 and err.
+ */
+int s3_credentials_load(const char *path, int keep, char *err, size_t errlen);
+/*
  * The URL of an object (or of the bucket when key is ""), with an already
  * canonical query string (or NULL), newly allocated.  The key is encoded
  * the way SigV4 canonicalizes it (every byte but [A-Za-z0-9-._~/]).

@@ -164,20 +164,17 @@ fail:
 	return -1;
 }
 
+static int
+tokens_load_parse(const char *buf, size_t len, const char *what, void *out, char *err,
+		  size_t errlen)
+{
+	return tokens_parse(buf, len, what, out, err, errlen);
+}
+
 int
 tokens_load(const char *path, struct tokens **out, char *err, size_t errlen)
 {
-	char *buf;
-	size_t len;
-	int rc;
-
-	if (util_read_file(path, 1 << 20, &buf, &len) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	rc = tokens_parse(buf, len, path, out, err, errlen);
-	util_cleanse_free(buf, len);
-	return rc;
+	return util_load_file(path, 1 << 20, tokens_load_parse, out, err, errlen);
 }
 
 void

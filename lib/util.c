@@ -149,6 +149,23 @@ util_read_file(const char *path, size_t max, char **out, size_t *len)
 }
 
 int
+util_load_file(const char *path, size_t max, util_parse_fn parse, void *ctx, char *err,
+	       size_t errlen)
+{
+	char *buf;
+	size_t len;
+	int rc;
+
+	if (util_read_file(path, max, &buf, &len) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = parse(buf, len, path, ctx, err, errlen);
+	util_cleanse_free(buf, len);
+	return rc;
+}
+
+int
 util_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

@@ -23,6 +23,13 @@ char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0
 /* Read a whole file of at most max bytes into a NUL-terminated buffer;
  * 0, or -1 with errno (EFBIG when larger than max). */
 int util_read_file(const char *path, size_t max, char **out, size_t *len);
+/* A file's text handed to a parser (what: the path, for its messages). */
+typedef int (*util_parse_fn)(const char *buf, size_t len, const char *what, void *ctx, char *err,
+			     size_t errlen);
+/* Read path (at most max bytes) and parse it; 0, or -1 and err ("path:
+ * reason" when it cannot be read).  The bytes are cleansed afterwards. */
+int util_load_file(const char *path, size_t max, util_parse_fn parse, void *ctx, char *err,
+		   size_t errlen);
 int util_read_fd(int fd, size_t max, char **out, size_t *len);
 /* Write all of buf (retrying on EINTR and short writes); 0 or -1. */
 int util_write_all(int fd, const void *buf, size_t len);

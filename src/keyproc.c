@@ -37,7 +37,7 @@ static struct {
 	uint64_t restarts, keys_cached, signatures, errors;
 	/* the settings it was forked with: a SIGHUP that changes them
 	 * replaces it */
-	char *keyfile_uri;
+	char *keyfile_uri, *keyfile_credentials;
 	long long key_cache_ttl, sign_threads;
 } kp = {.chan = -1};
 
@@ -60,6 +60,9 @@ spawn(void)
 	kp.ready = 0;
 	free(kp.keyfile_uri);
 	kp.keyfile_uri = kp.cfg->keyfile_uri ? xstrdup(kp.cfg->keyfile_uri) : NULL;
+	free(kp.keyfile_credentials);
+	kp.keyfile_credentials =
+	    kp.cfg->keyfile_credentials ? xstrdup(kp.cfg->keyfile_credentials) : NULL;
 	kp.key_cache_ttl = kp.cfg->key_cache_ttl;
 	kp.sign_threads = kp.cfg->sign_threads;
 	kp.spawned_ms = util_now_ms();
@@ -284,14 +287,18 @@ keyproc_pid(void)
 
 /* 1 when the settings the key process reads differ from its own. */
 static int
+same_string(const char *a, const char *b)
+{
+	return (a == NULL) == (b == NULL) && (a == NULL || strcmp(a, b) == 0);
+}
+
+static int
 settings_changed(void)
 {
-	const char *uri = kp.cfg->keyfile_uri;
-
 	return kp.key_cache_ttl != kp.cfg->key_cache_ttl ||
 	       kp.sign_threads != kp.cfg->sign_threads ||
-	       (uri == NULL) != (kp.keyfile_uri == NULL) ||
-	       (uri != NULL && strcmp(uri, kp.keyfile_uri) != 0);
+	       !same_string(kp.cfg->keyfile_uri, kp.keyfile_uri) ||
+	       !same_string(kp.cfg->keyfile_credentials, kp.keyfile_credentials);
 }
 
 void

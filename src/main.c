@@ -281,6 +281,12 @@ main(int argc, char **argv)
 	}
 	if (act == CHECK_CONFIG)
 		return check_config(&cfg, &user);
+	if (ks_credentials_check(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "digsigserver: %s\n", err);
+		return 1;
+	}
+	if (ks_credentials_warning(&cfg) != NULL)
+		log_warnx("%s", ks_credentials_warning(&cfg));
 	if (prepare_work_dir(&cfg, &user, 1, err, sizeof(err)) < 0) {
 		fprintf(stderr, "digsigserver: %s\n", err);
 		return 1;

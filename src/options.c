@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keystore.h"
 #include "log.h"
 #include "util.h"
 
@@ -68,7 +69,8 @@ options_reload(struct config *cfg)
 	struct config fresh;
 	char err[512];
 
-	if (options_load(&fresh, err, sizeof(err)) < 0) {
+	if (options_load(&fresh, err, sizeof(err)) < 0 ||
+	    ks_credentials_check(&fresh, err, sizeof(err)) < 0) {
 		log_errorx("configuration not reloaded: %s", err);
 		conf_free(&fresh);
 		return -1;

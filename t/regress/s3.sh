@@ -316,6 +316,68 @@ else
 	else
 		not_ok "daemon starts with an s3:// key store"
 	fi
+	# The key process's own credentials: the workers' AWS_* (here wrong)
+	# are not what reads the keys, and only the key user can read the file.
+	CRED=$T/keystore.credentials
+	printf '# key store\nAWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY="%s"\n' \
+		"$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$CRED"
+	chmod 600 "$CRED"
+	[ -n "$DSS_KEY_USER" ] && chown "$DSS_KEY_USER" "$CRED"
+	if dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store AWS_SECRET_ACCESS_KEY=wrong \
+		DIGSIGSERVER_KEYFILE_CREDENTIALS="$CRED"; then
+		code=$(curl -s -o "$T/sig" -w '%{http_code}' -X POST -F sw-description=@"$D1" \
+			-F distro=distro1 -F method=RSA "$URL/sign/swupdate")
+		check_eq "KEYFILE_CREDENTIALS: the key process reads s3:// with its own credentials (200)" \
+			200 "$code"
+		check "  ... the signature is the store's key's" cmp "$T/sig" "$T/sig.ref"
+		check "  ... no warning that the workers hold the key store's credentials" \
+			sh -c "! grep -q 'AWS_\* credentials that the workers hold' '$DSS_LOG'"
+		if [ -n "$DSS_USER" ]; then
+			check "  ... the workers' user cannot read the credentials file" \
+				sh -c "! setpriv --reuid='$DSS_USER' --regid='$DSS_USER' --clear-groups cat '$CRED' >/dev/null 2>&1"
+		else
+			skip "the workers' user cannot read the credentials file" "needs root"
+		fi
+		dss_stop
+	else
+		not_ok "daemon starts with DIGSIGSERVER_KEYFILE_CREDENTIALS"
+	fi
+	if dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store; then
+		check "without KEYFILE_CREDENTIALS the start-up log says the workers hold the store's credentials" \
+			grep -q 'AWS_\* credentials that the workers hold' "$DSS_LOG"
+		dss_stop
+	else
+		not_ok "daemon starts with an s3:// key store"
+	fi
+	printf 'AWS_ACCESS_KEY_ID=%s\nAWS_SECRET_ACCESS_KEY=wrong\n' "$AWS_ACCESS_KEY_ID" >"$T/bad.cred"
+	chmod 600 "$T/bad.cred"
+	[ -n "$DSS_KEY_USER" ] && chown "$DSS_KEY_USER" "$T/bad.cred"
+	if dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_KEYFILE_CREDENTIALS="$T/bad.cred"; then
+		code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F sw-description=@"$D1" \
+			-F distro=distro1 "$URL/sign/swupdate")
+		check_eq "KEYFILE_CREDENTIALS with a wrong secret: 500 although AWS_* is right" 500 "$code"
+		dss_stop
+	else
+		not_ok "daemon starts with a wrong KEYFILE_CREDENTIALS secret"
+	fi
+	printf 'AWS_ACCESS_KEY=x\n' >"$T/typo.cred"
+	check "a credentials file with an unknown name: the daemon does not start, and says why" \
+		sh -c "! DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_KEYFILE_CREDENTIALS='$T/typo.cred' \
+			DIGSIGSERVER_WORK_DIR='$T/work' '$DSS' --address 127.0.0.1 --port $(free_port) 2>'$T/typo.err' &&
+			grep -q 'typo.cred:1: unknown name AWS_ACCESS_KEY' '$T/typo.err'"
+	check "--check-config names the unknown name too" \
+		sh -c "! DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_KEYFILE_CREDENTIALS='$T/typo.cred' \
+			'$DSS' --check-config >'$T/typo.chk' 2>&1 && grep -q 'unknown name AWS_ACCESS_KEY' '$T/typo.chk'"
+	if [ -n "$DSS_USER" ]; then
+		chmod 644 "$CRED"
+		check "--check-config: a credentials file the workers' user can read is an error" \
+			sh -c "! DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_KEYFILE_CREDENTIALS='$CRED' \
+				'$DSS' --check-config >'$T/rd.chk' 2>&1 && grep -q 'readable by the workers' '$T/rd.chk'"
+		chmod 600 "$CRED"
+		check "--check-config: with the file the key user alone reads, the configuration is OK" \
+			sh -c "DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_KEYFILE_CREDENTIALS='$CRED' \
+				AWS_SECRET_ACCESS_KEY=wrong '$DSS' --check-config >'$T/ok.chk' 2>&1 && grep -q 'configuration OK' '$T/ok.chk'"
+	fi
 	if dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store AWS_SECRET_ACCESS_KEY=wrong; then
 		code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F sw-description=@"$D1" \
 			-F distro=distro1 "$URL/sign/swupdate")
