@@ -119,16 +119,23 @@ own_namespaces(uid_t uid, gid_t gid)
 }
 
 int
-priv_hide_store(const char *root, char *err, size_t errlen)
+priv_hide_store(const char *root, const char *creds, char *err, size_t errlen)
 {
 	const unsigned long cover = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
 	uid_t uid = getuid();
 	gid_t gid = getgid();
 
-	/* the cover, in namespaces of our own */
+	/* the covers, in namespaces of our own */
 	if (own_namespaces(uid, gid) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("none", root, "tmpfs", cover, "size=4k,mode=0555") < 0) {
-		snprintf(err, errlen, "covering the key store %s: %s", root, strerror(errno));
+	    (root != NULL && mount("none", root, "tmpfs", cover, "size=4k,mode=0555") < 0)) {
+		snprintf(err, errlen, "covering the key store %s: %s", root ? root : "",
+			 strerror(errno));
+		return -1;
+	}
+	if (creds != NULL && (mount("/dev/null", creds, NULL, MS_BIND, NULL) < 0 ||
+			      mount(NULL, creds, NULL, MS_BIND | MS_REMOUNT | cover, NULL) < 0)) {
+		snprintf(err, errlen, "covering the key store's credentials %s: %s", creds,
+			 strerror(errno));
 		return -1;
 	}
 	/* a second pair of namespaces, owned by the first: the cover comes

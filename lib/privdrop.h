@@ -23,15 +23,17 @@ int priv_lookup(const char *name, struct priv_user *pu, char *err, size_t errlen
  */
 void priv_drop(const struct priv_user *pu);
 /*
- * Hide the key store's directory root from this process and what it
+ * Hide what only the key process may read from this process and what it
  * starts, when the key process shares its user (not started as root, as
  * under the shipped systemd unit): in a user and mount namespace of its
- * own, root is covered by an empty read-only tmpfs; a second
- * namespace pair locks the cover (mount_namespaces(7): mounts that come
- * from a more privileged namespace cannot be unmounted).  Before
- * priv_drop (a non-dumpable process cannot write its id maps).  0, or -1
- * with err (user namespaces disabled, say).
+ * own, the key store's directory root (or NULL: an s3:// store) is
+ * covered by an empty read-only tmpfs and the file creds (the key
+ * store's credentials, or NULL) by /dev/null; a second namespace pair
+ * locks the covers (mount_namespaces(7): mounts that come from a more
+ * privileged namespace cannot be unmounted).  Before priv_drop (a
+ * non-dumpable process cannot write its id maps).  0, or -1 with err
+ * (user namespaces disabled, say).
  */
-int priv_hide_store(const char *root, char *err, size_t errlen);
+int priv_hide_store(const char *root, const char *creds, char *err, size_t errlen);
 
 #endif

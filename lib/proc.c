@@ -181,21 +181,27 @@ null_stdin(void)
 
 /*
  * Child: one user for every role, so file permissions cannot keep the
- * key store from this one: cover it (file:// only; an s3:// store is
- * reached with credentials, not paths).  A failure is logged by the
- * first child only (user namespaces disabled: the same for every one).
+ * key store from this one: cover a file:// store and the key store's
+ * credentials file (an s3:// store is reached with credentials, not
+ * paths).  A failure is logged by the first child only (user namespaces
+ * disabled: the same for every one).
  */
 static void
 hide_keys(const struct proc_ctx *ctx)
 {
-	const char *root = NULL;
+	const char *root = NULL, *creds = ctx->cfg->keyfile_credentials;
 	enum uri_kind kind = uri_scheme(ctx->cfg->keyfile_uri, &root);
 	char err[256];
 
 	if (kind != URI_FILE && kind != URI_PATH)
+		root = NULL;
+	if (creds != NULL && *creds == '\0')
+		creds = NULL;
+	if (root == NULL && creds == NULL)
 		return;
-	if (priv_hide_store(root, err, sizeof(err)) == 0)
-		log_debug("key store %s hidden from this process", root);
+	if (priv_hide_store(root, creds, err, sizeof(err)) == 0)
+		log_debug("key store %s%s hidden from this process", root ? root : "",
+			  creds ? " and its credentials" : "");
 	else if (ctx->generation == 1)
 		log_warnx("%s: the workers are not kept from the keys", err);
 }

@@ -234,15 +234,16 @@ if [ -n "$DSS_USER" ] && [ -z "${DSS_VALGRIND:-}" ] && [ -z "${DSS_SANITIZED:-}"
 	cp "$KEYS/demo/mender/private.key" "$K1/demo/mender/"
 	cp "$KEYS/demo/mender/private.key" "$K1/demo/kmodsign/kernel-signkey.priv"
 	cp "$KEYS/jetson-a/tegrasign/rsa_priv.pem" "$K1/jetson-a/tegrasign/"
-	chown -R "$DSS_USER" "$K1" "$T/w1"
-	chmod -R go-rwx "$K1"
+	printf 'AWS_ACCESS_KEY_ID=AKIAONEUSER\nAWS_SECRET_ACCESS_KEY=one-user-secret\n' >"$T/k1.cred"
+	chown -R "$DSS_USER" "$K1" "$T/w1" "$T/k1.cred"
+	chmod -R go-rwx "$K1" "$T/k1.cred"
 	printf '#!/bin/sh\nexec setpriv --reuid=%s --regid=%s --init-groups %s "$@"\n' \
 		"$DSS_USER" "$(id -g "$DSS_USER")" "$DSS" >"$T/as-user"
 	chmod 0755 "$T/as-user"
 	_dss=$DSS
 	DSS=$T/as-user
 	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_KEYFILE_URI="file://$K1" \
-		DIGSIGSERVER_WORK_DIR="$T/w1" || exit 1
+		DIGSIGSERVER_WORK_DIR="$T/w1" DIGSIGSERVER_KEYFILE_CREDENTIALS="$T/k1.cred" || exit 1
 	DSS=$_dss
 	check "one user: the key process is ready" wait_for 10 keys_ready
 	w=$(worker_pids | cut -d' ' -f1)
@@ -251,8 +252,11 @@ if [ -n "$DSS_USER" ] && [ -z "${DSS_VALGRIND:-}" ] && [ -z "${DSS_SANITIZED:-}"
 		"$(cd "/proc/$w/root$K1" && find . -type f | sed 's|^\./||')"
 	check "  ... and cannot uncover them" sh -c "! nsenter -t $w -U -m --preserve-credentials \
 		umount '$K1' 2>/dev/null && ! test -e '/proc/$w/root$K1/demo/mender/private.key'"
+	check_eq "  ... nor the key store's credentials file (KEYFILE_CREDENTIALS)" "" \
+		"$(cat "/proc/$w/root$T/k1.cred")"
 	kp=$(key_status "['pid']")
 	check "  ... the key process sees them all" test -f "/proc/$kp/root$K1/demo/mender/private.key"
+	check "  ... and the credentials" grep -q one-user-secret "/proc/$kp/root$T/k1.cred"
 	a=$(fresh one-user.mender small.mender)
 	check_eq "  ... mender signs through it" 200 "$(sign demo "$a")"
 	check_eq "  ... the log says once that file permissions do not separate the keys" 1 \
