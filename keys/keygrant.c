@@ -18,14 +18,16 @@ static const struct {
     {"swupdate", "swupdate"},
     {"mender", "mender"},
     {"tegra", "tegrasign"},
+    {"fitimage", "fitimagesign"},
 };
 
 /* The only pairs whose key bytes may leave the key process: an external
- * tool (tegraflash/tegrasign) that reads key files. */
+ * tool that reads key files (tegraflash/tegrasign, mkimage). */
 static const struct {
 	const char *endpoint, *tag;
 } materialize_pairs[] = {
     {"tegra", "tegrasign"},
+    {"fitimage", "fitimagesign"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

@@ -1269,6 +1269,7 @@ struct ar_writer {
 	size_t nring;
 	uint64_t head, tail, next; /* written < head <= next to compress <= tail */
 	int quit, ioerr;
+	int plain_names; /* members named without the "./" prefix */
 };
 
 static void
@@ -1518,6 +1519,12 @@ ar_writer_abort(struct ar_writer *w)
 	free(w);
 }
 
+void
+ar_writer_plain_names(struct ar_writer *w)
+{
+	w->plain_names = 1;
+}
+
 int
 ar_writer_close(struct ar_writer *w, char *err, size_t errlen)
 {
@@ -1545,7 +1552,7 @@ ar_writer_close(struct ar_writer *w, char *err, size_t errlen)
  * current size in *size.  0, or -1 with err. */
 static int
 writer_header(struct archive_entry *ae, const struct ar_entry *e, int fd, size_t taillen,
-	      uint64_t *size, char *err, size_t errlen)
+	      int plain, uint64_t *size, char *err, size_t errlen)
 {
 	char name[PATH_MAX + 4], target[PATH_MAX + 4];
 	struct stat sb;
@@ -1553,7 +1560,8 @@ writer_header(struct archive_entry *ae, const struct ar_entry *e, int fd, size_t
 	if (strcmp(e->name, ".") == 0)
 		snprintf(name, sizeof(name), "./");
 	else
-		snprintf(name, sizeof(name), "./%s%s", e->name, e->type == AR_DIR ? "/" : "");
+		snprintf(name, sizeof(name), "%s%s%s", plain ? "" : "./", e->name,
+			 e->type == AR_DIR ? "/" : "");
 	archive_entry_clear(ae);
 	archive_entry_set_pathname(ae, name);
 	archive_entry_set_perm(ae, e->mode & 0777);
@@ -1629,7 +1637,7 @@ ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void 
 	uint64_t size = 0;
 	int r;
 
-	if (writer_header(w->ae, e, fd, taillen, &size, err, errlen) < 0)
+	if (writer_header(w->ae, e, fd, taillen, w->plain_names, &size, err, errlen) < 0)
 		return -1;
 	r = archive_write_header(w->a, w->ae);
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {

@@ -181,6 +181,9 @@ struct ar_writer *ar_writer_open_threads(const char *path, int level, int thread
 					 size_t errlen);
 int ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void *tail,
 		  size_t taillen, char *err, size_t errlen);
+/* From now on, name members as given, without the "./" prefix (a client
+ * that expects upstream's "fitImage", not "./fitImage"). */
+void ar_writer_plain_names(struct ar_writer *w);
 /* Finish the archive and free w; 0 or -1 with err. */
 int ar_writer_close(struct ar_writer *w, char *err, size_t errlen);
 /* Free w without finishing (the file is left for the caller to remove). */

@@ -45,6 +45,13 @@ q openssl req -new -nodes -batch -x509 -days 3650 -subj "/O=digsigserver demo/CN
 q openssl genrsa -traditional -out "$keys/demo/mender/private.key" 3072
 # tegra: PKC key
 q openssl genrsa -traditional -out "$keys/demo/tegrasign/rsa_priv.pem" 2048
+# fitimage: mkimage's key "dev" and its certificate, for machine demo and
+# for upstream's default machine imx
+mkdir -p "$keys/demo/fitimagesign" "$keys/imx/fitimagesign"
+q openssl req -new -nodes -batch -x509 -days 3650 -subj "/O=digsigserver demo/CN=dev" \
+	-newkey rsa:2048 -keyout "$keys/demo/fitimagesign/dev.key" \
+	-out "$keys/demo/fitimagesign/dev.crt"
+cp "$keys/demo/fitimagesign/dev.key" "$keys/demo/fitimagesign/dev.crt" "$keys/imx/fitimagesign/"
 own_keys
 chmod 0700 "$keys"
 echo "demo key store: $keys"

@@ -36,6 +36,7 @@ struct signer {
 	const char *name;	      /* short name for logs, /status, metrics */
 	const char *selector_field;   /* form field naming the key set */
 	const char *selector_missing; /* 400 body when that field is absent */
+	const char *selector_default; /* or the selector then (upstream's "imx") */
 	int digest_only;	      /* files are only hashed (form_file.sha256):
 				       * no job directory at all */
 	int (*run)(struct job *job);

@@ -51,7 +51,7 @@
 #include "mask.h"
 #include "pkey.h"
 #include "signer.h"
-#include "spawn.h"
+#include "tool.h"
 #include "util.h"
 
 #define TEGRA_TAG "tegrasign"
@@ -671,45 +671,15 @@ tegra_cmd(struct tegra *t, struct strv *argv)
 static int
 tegra_run(struct tegra *t, struct strv *argv, struct strv *env)
 {
-	const char *hide[JOB_HIDE_MAX];
-	struct spawn_opts o = {
-		.argv = argv->v,
-		.envp = env->v,
-		.cwd = t->work,
-		.log_name = argv->v[0],
-		.tail_lines = TEGRA_TAIL_LINES,
-		.mask = t->mask,
-		.hide = job_tool_hide(t->job, hide),
-		.keep = t->job->dir,
+	struct tool tool = {
+	    .argv = argv->v,
+	    .envp = env->v,
+	    .cwd = t->work,
+	    .mask = t->mask,
+	    .tail_lines = TEGRA_TAIL_LINES,
 	};
-	struct spawn_result r;
-	struct buf cmd;
-	char err[256], how[64];
 
-	buf_init(&cmd, BUF_UNLIMITED, 0);
-	for (size_t i = 0; i < argv->n; i++)
-		buf_printf(&cmd, "%s'%s'", i ? " " : "", argv->v[i]);
-	log_info("job %s: running %s", t->job->idstr, buf_str(&cmd));
-	buf_free(&cmd);
-	for (size_t i = 0; i < env->n; i++)
-		log_debug("job %s: env %s", t->job->idstr, env->v[i]);
-	if (spawn_run(&o, &r, err, sizeof(err)) < 0) {
-		log_errorx("job %s: %s: %s", t->job->idstr, argv->v[0], err);
-		return job_fail(t->job, 500, "Signing error");
-	}
-	if (spawn_ok(r.status)) {
-		spawn_result_free(&r);
-		return 0;
-	}
-	spawn_describe(r.status, how, sizeof(how));
-	log_warnx("job %s: %s failed: %s; its last output:", t->job->idstr, argv->v[0], how);
-	for (char *line = r.tail, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-		if ((nl = strchr(line, '\n')) != NULL)
-			*nl = '\0';
-		log_warnx("job %s: | %s", t->job->idstr, line);
-	}
-	spawn_result_free(&r);
-	return job_fail(t->job, 500, "Signing error");
+	return tool_run(t->job, &tool);
 }
 
 /* Remove <work>/<name>; name may have several components (from LNXFILE),

@@ -256,6 +256,8 @@ check_selector(struct job *job, const struct signer *signer, const struct token_
 	if (signer->precheck != NULL && signer->precheck(job) != 0)
 		return -1;
 	sel = job_field(job, signer->selector_field);
+	if ((sel == NULL || *sel == '\0') && signer->selector_default != NULL)
+		sel = signer->selector_default;
 	if (sel == NULL || *sel == '\0') {
 		job_fail(job, 400, "%s", signer->selector_missing);
 		return -1;

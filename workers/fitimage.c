@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fitimage.c: /sign/fitimage, U-Boot FIT images signed by Debian's (or
+ * the PATH's) mkimage, as upstream does it (UPSTREAM-SIGNERS.md), with
+ * its fields and defaults: artifact, dtb (optional, gets the public key,
+ * -K), machine (default "imx"), keyname (default "dev"), backend,
+ * external_data_offset (-p, hex), mark_required (-r when non-empty),
+ * algo (-o), comment (-c).
+ *
+ * The key <machine>/fitimagesign/<keyname>.key and its certificate .crt
+ * come from the key process (the MATERIALIZE table allows this pair: the
+ * tool reads key files) into a 0700 directory of the job, removed as soon
+ * as mkimage is done; the tool runs in the job's sandbox (tool.h).
+ * Stricter than upstream:
+ *  - the FIT is read first (lib/fit.c): what is not a FIT is a 400;
+ *  - mkimage exits 0 when the FIT's key-name-hint names another key and
+ *    leaves it unsigned: every signature node is checked afterwards, and
+ *    an unsigned one is a 400 naming the hint and the key used, never a
+ *    200 with an unsigned FIT;
+ *  - SOURCE_DATE_EPOCH is the server's when set, else the FIT's own
+ *    timestamp, so the same request gives the same bytes;
+ *  - the dtb's upload name is reduced to a safe base name, and the
+ *    option fields are checked before they reach mkimage's command line.
+ * The answer: fitImage.signed, or with a dtb signed-fitImage.tar.gz with
+ * the members fitImage and the dtb's name (no "./", as upstream).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dss_archive.h"
+#include "fit.h"
+#include "job.h"
+#include "keyclient.h"
+#include "keystore.h"
+#include "log.h"
+#include "mask.h"
+#include "pkey.h"
+#include "signer.h"
+#include "tool.h"
+#include "util.h"
+
+#define FIT_TAG "fitimagesign"
+#define FIT_NAME "fitImage"
+#define FIT_DTB_DEFAULT "u-boot.dtb"
+#define FIT_TAIL_LINES 20
+#define FIT_COMMENT_MAX 256
+
+struct fitjob {
+	struct job *job;
+	char work[PATH_MAX]; /* <job>/fit: fitImage and the dtb */
+	char keys[PATH_MAX]; /* <job>/fitkeys: the key and certificate, for mkimage only */
+	char fit[PATH_MAX];
+	char dtb[PATH_MAX];  /* "" without a dtb */
+	char dtbname[128];
+	char keyname[64];
+	char key_fpr[65];
+	char in_sha256[65];
+	struct mask *mask;
+};
+
+/* dir/name into out; 0, or -1 when it does not fit. */
+static int
+join(char *out, size_t outlen, const char *dir, const char *name)
+{
+	int n = snprintf(out, outlen, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+static int
+is_pkcs11(const struct job *job)
+{
+	const char *b = job_field(job, "backend");
+
+	return b != NULL && strcmp(b, "pkcs11") == 0;
+}
+
+static int
+fit_precheck(struct job *job)
+{
+	const struct form_file *f = job_file(job, "artifact");
+	const char *keyname = job_field(job, "keyname");
+
+	/* upstream's order: the artifact, then the PKCS#11 key name */
+	if (f == NULL || strcmp(f->type, "application/octet-stream") != 0)
+		return job_fail(job, 400, "Invalid artifact");
+	if (is_pkcs11(job) && (keyname == NULL || *keyname == '\0'))
+		return job_fail(job, 400, "Key URI missing for PKCS#11 backend");
+	return 0;
+}
+
+/* Map path read-only and scan it as a FIT; 0, or -1 with err. */
+static int
+scan_file(const char *path, struct fit_info *fi, char *err, size_t errlen)
+{
+	struct stat st;
+	void *p;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "cannot read it: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		snprintf(err, errlen, "not a valid FIT image: empty");
+		return -1;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map it: %s", strerror(errno));
+		return -1;
+	}
+	rc = fit_scan(p, (size_t)st.st_size, fi, err, errlen);
+	munmap(p, (size_t)st.st_size);
+	return rc;
+}
+
+/* The dtb's name in the job: the base name of the upload's, when it is a
+ * safe file name other than fitImage; else u-boot.dtb. */
+static void
+dtb_name(const struct form_file *f, char *out, size_t outlen)
+{
+	const char *base = f->filename ? strrchr(f->filename, '/') : NULL;
+
+	base = base ? base + 1 : f->filename;
+	if (base == NULL || !ks_selector_valid(base) || strcmp(base, FIT_NAME) == 0 ||
+	    strlen(base) >= outlen)
+		base = FIT_DTB_DEFAULT;
+	snprintf(out, outlen, "%s", base);
+}
+
+/* The uploads into the work directory; 0 or the status set. */
+static int
+stage(struct fitjob *fj)
+{
+	struct job *job = fj->job;
+	const struct form_file *art = job_file(job, "artifact"), *dtb = job_file(job, "dtb");
+
+	if (job_path(job, "fit", fj->work, sizeof(fj->work)) < 0 ||
+	    job_path(job, "fitkeys", fj->keys, sizeof(fj->keys)) < 0 ||
+	    join(fj->fit, sizeof(fj->fit), fj->work, FIT_NAME) < 0 || mkdir(fj->work, 0700) < 0)
+		return job_fail(job, 500, "Signing error");
+	if (rename(art->path, fj->fit) < 0) {
+		log_error("job %s: rename %s", job->idstr, art->path);
+		return job_fail(job, 500, "Signing error");
+	}
+	/* upstream ignores a dtb of another type, silently */
+	if (dtb != NULL && dtb->path != NULL && strcmp(dtb->type, "application/octet-stream") == 0) {
+		dtb_name(dtb, fj->dtbname, sizeof(fj->dtbname));
+		if (join(fj->dtb, sizeof(fj->dtb), fj->work, fj->dtbname) < 0 ||
+		    rename(dtb->path, fj->dtb) < 0) {
+			log_error("job %s: rename %s", job->idstr, dtb->path);
+			return job_fail(job, 500, "Signing error");
+		}
+	}
+	return 0;
+}
+
+/* Upstream's fallback for a key name that normalises to nothing: the
+ * first key-<name> in the dtb; 1 when found. */
+static int
+keyname_from_dtb(const char *path, char *out, size_t outlen)
+{
+	struct fit_keyname k;
+	unsigned char buf[16384];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return 0;
+	fit_keyname_init(&k);
+	while (!k.done && (n = read(fd, buf, sizeof(buf))) > 0)
+		fit_keyname_feed(&k, buf, (size_t)n);
+	close(fd);
+	if (!fit_keyname_done(&k))
+		return 0;
+	snprintf(out, outlen, "%s", k.name);
+	return 1;
+}
+
+/*
+ * The key name as upstream resolves it: the field without surrounding
+ * white space and one trailing ".key"; when that leaves nothing, the
+ * dtb's key-<name>, else the FIT's first key-name-hint, else "dev".
+ * 0, or the status set (a name that is not one safe file name).
+ */
+static int
+resolve_keyname(struct fitjob *fj, const struct fit_info *fi)
+{
+	const char *field = job_field(fj->job, "keyname");
+	char name[128] = "";
+	size_t n;
+
+	if (field == NULL || *field == '\0')
+		field = "dev";
+	while (isspace((unsigned char)*field))
+		field++;
+	snprintf(name, sizeof(name), "%s", field);
+	n = strlen(name);
+	while (n > 0 && isspace((unsigned char)name[n - 1]))
+		name[--n] = '\0';
+	if (n >= 4 && strcmp(name + n - 4, ".key") == 0)
+		name[n -= 4] = '\0';
+	if (n == 0 && !(fj->dtb[0] && keyname_from_dtb(fj->dtb, name, sizeof(name)))) {
+		const char *hint = "dev";
+
+		for (size_t i = 0; i < fi->nsigs; i++)
+			if (fi->sigs[i].hint[0]) {
+				hint = fi->sigs[i].hint;
+				break;
+			}
+		snprintf(name, sizeof(name), "%s", hint);
+	}
+	if (strlen(name) + 4 >= sizeof(fj->keyname) || !ks_selector_valid(name))
+		return job_fail(fj->job, 400, "Invalid parameters: keyname");
+	snprintf(fj->keyname, sizeof(fj->keyname), "%s", name);
+	return 0;
+}
+
+/* One key file from the key process into the keys directory; the
+ * private key's fingerprint kept for the audit.  0 or the status set. */
+static int
+fetch_key(struct fitjob *fj, const char *ext)
+{
+	struct ks_blob b = {0};
+	char err[KEYPROTO_REASON_MAX], file[80];
+	int st;
+
+	snprintf(file, sizeof(file), "%s%s", fj->keyname, ext);
+	st = kc_materialize(fj->job->keys, fj->job->selector, FIT_TAG, file, &b.data, &b.len, err,
+			    sizeof(err));
+	if (st != 0)
+		return job_fail(fj->job, st, "%s", err);
+	if (ks_write_temp(&b, fj->keys, file) < 0) {
+		log_error("job %s: writing key %s", fj->job->idstr, file);
+		ks_blob_free(&b);
+		return job_fail(fj->job, 500, "Signing error");
+	}
+	if (strcmp(ext, ".key") == 0) {
+		EVP_PKEY *k = pkey_load_private(b.data, b.len);
+
+		if (k == NULL || pkey_fingerprint(k, fj->key_fpr) < 0)
+			fj->key_fpr[0] = '\0';
+		EVP_PKEY_free(k);
+		mask_add_key(fj->mask, b.data, b.len);
+	}
+	ks_blob_free(&b);
+	return 0;
+}
+
+/* 1 when text is a hexadecimal number as mkimage's -p takes it. */
+static int
+is_hex_offset(const char *text)
+{
+	size_t n;
+
+	if (strncmp(text, "0x", 2) == 0 || strncmp(text, "0X", 2) == 0)
+		text += 2;
+	n = strlen(text);
+	return n > 0 && n <= 16 && strspn(text, "0123456789abcdefABCDEF") == n;
+}
+
+/* 1 when text is printable ASCII (a -c comment, a -o algorithm list). */
+static int
+is_plain_text(const char *text, size_t max, const char *allowed)
+{
+	size_t n = strlen(text);
+
+	if (n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isprint((unsigned char)text[i]) || (allowed && !strchr(allowed, text[i])))
+			return 0;
+	return 1;
+}
+
+/* mkimage's options from the fields (upstream's order); 0 or the status
+ * set for a field mkimage would misread. */
+static int
+options(struct fitjob *fj, struct strv *argv)
+{
+	const char *comment = job_field(fj->job, "comment");
+	const char *offset = job_field(fj->job, "external_data_offset");
+	const char *required = job_field(fj->job, "mark_required");
+	const char *algo = job_field(fj->job, "algo");
+
+	if (comment && *comment) {
+		if (!is_plain_text(comment, FIT_COMMENT_MAX, NULL))
+			return job_fail(fj->job, 400,
+					"Invalid parameters: comment must be printable text");
+		strv_add(argv, "-c");
+		strv_add(argv, comment);
+	}
+	if (offset && *offset) {
+		if (!is_hex_offset(offset))
+			return job_fail(fj->job, 400, "Invalid parameters: external_data_offset "
+						      "must be a hexadecimal number");
+		strv_add(argv, "-p");
+		strv_add(argv, offset);
+	}
+	if (required && *required)
+		strv_add(argv, "-r");
+	if (fj->dtb[0]) {
+		strv_add(argv, "-K");
+		strv_add(argv, fj->dtb);
+	}
+	if (algo && *algo) {
+		if (!is_plain_text(algo, 64, "abcdefghijklmnopqrstuvwxyz0123456789,-"))
+			return job_fail(fj->job, 400, "Invalid parameters: algo");
+		strv_add(argv, "-o");
+		strv_add(argv, algo);
+	}
+	return 0;
+}
+
+/* The tool's environment: PATH, and the timestamp mkimage writes. */
+static void
+environment(const struct fit_info *fi, struct strv *env)
+{
+	const char *path = getenv("PATH"), *epoch = getenv("SOURCE_DATE_EPOCH");
+
+	strv_addf(env, "PATH=%s", path && *path ? path : "/usr/bin:/bin");
+	if (epoch && *epoch && strspn(epoch, "0123456789") == strlen(epoch))
+		strv_addf(env, "SOURCE_DATE_EPOCH=%s", epoch);
+	else if (fi->has_timestamp)
+		strv_addf(env, "SOURCE_DATE_EPOCH=%u", (unsigned)fi->timestamp);
+}
+
+/* Run mkimage with the key in a directory of its own, removed at once. */
+static int
+run_mkimage(struct fitjob *fj, const struct fit_info *fi)
+{
+	struct strv argv = {0}, env = {0};
+	struct tool tool = {.cwd = fj->work, .tail_lines = FIT_TAIL_LINES};
+	int st, made = 0;
+
+	strv_add(&argv, "mkimage");
+	strv_add(&argv, "-F");
+	strv_add(&argv, "-k");
+	strv_add(&argv, fj->keys);
+	if ((st = options(fj, &argv)) != 0)
+		goto done;
+	strv_add(&argv, fj->fit);
+	if (mkdir(fj->keys, 0700) < 0) {
+		log_error("job %s: mkdir %s", fj->job->idstr, fj->keys);
+		st = job_fail(fj->job, 500, "Signing error");
+		goto done;
+	}
+	made = 1;
+	if ((st = fetch_key(fj, ".key")) != 0 || (st = fetch_key(fj, ".crt")) != 0)
+		goto done;
+	environment(fi, &env);
+	tool.argv = argv.v;
+	tool.envp = env.v;
+	tool.mask = fj->mask;
+	job_progress(fj->job, "signing");
+	st = tool_run(fj->job, &tool);
+done:
+	if (made && util_rm_rf(fj->keys) < 0)
+		log_warn("job %s: removing the key directory", fj->job->idstr);
+	strv_free(&argv);
+	strv_free(&env);
+	return st;
+}
+
+/* Every signature node of the signed FIT holds a value; 0 or 400 set. */
+static int
+check_signed(struct fitjob *fj)
+{
+	struct fit_info out;
+	char err[256];
+
+	if (scan_file(fj->fit, &out, err, sizeof(err)) < 0) {
+		log_warnx("job %s: mkimage's output: %s", fj->job->idstr, err);
+		return job_fail(fj->job, 500, "Signing error");
+	}
+	if (out.nsigs == 0)
+		return job_fail(fj->job, 400, "FIT image not signed: it has no signature node");
+	for (size_t i = 0; i < out.nsigs; i++)
+		if (!out.sigs[i].has_value)
+			return job_fail(fj->job, 400,
+					"FIT image not signed: %s has key-name-hint \"%s\", "
+					"the key found is \"%s\"",
+					out.sigs[i].node, out.sigs[i].hint, fj->keyname);
+	return 0;
+}
+
+/* The tarball of fitImage and the dtb, members without "./". */
+static int
+pack(struct fitjob *fj, char *out, size_t outlen)
+{
+	const char *names[] = {FIT_NAME, fj->dtbname};
+	char err[256];
+	struct ar_writer *w;
+
+	if (job_path(fj->job, "signed-fitImage.tar.gz", out, outlen) < 0 ||
+	    (w = ar_writer_open(out, 0, err, sizeof(err))) == NULL)
+		return -1;
+	ar_writer_plain_names(w);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char path[PATH_MAX];
+		struct stat st;
+		struct ar_entry e = {.name = (char *)names[i], .type = AR_FILE, .mode = 0644};
+		int fd = -1;
+
+		if (join(path, sizeof(path), fj->work, names[i]) < 0 ||
+		    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0) {
+			if (fd >= 0)
+				close(fd);
+			ar_writer_abort(w);
+			return -1;
+		}
+		e.mtime = st.st_mtime;
+		e.size = (uint64_t)st.st_size;
+		if (ar_writer_add(w, &e, fd, NULL, 0, err, sizeof(err)) < 0) {
+			close(fd);
+			ar_writer_abort(w);
+			log_warnx("job %s: %s", fj->job->idstr, err);
+			return -1;
+		}
+		close(fd);
+	}
+	return ar_writer_close(w, err, sizeof(err));
+}
+
+static void
+audit(struct fitjob *fj)
+{
+	struct json_t *o = job_audit_new();
+	char sum[65] = "";
+
+	job_audit_text(o, "keyname", fj->keyname);
+	job_audit_text(o, "key_sha256", fj->key_fpr);
+	job_audit_text(o, "input_sha256", fj->in_sha256);
+	job_audit_list(o);
+	if (pkey_sha256_file(fj->fit, sum) == 0)
+		job_audit_item(o, FIT_NAME, sum);
+	if (fj->dtb[0] && pkey_sha256_file(fj->dtb, sum) == 0)
+		job_audit_item(o, fj->dtbname, sum);
+	job_audit_send(fj->job, o);
+}
+
+static int
+fit_run(struct job *job)
+{
+	struct fitjob fj = {.job = job};
+	struct fit_info in;
+	char err[256], out[PATH_MAX];
+	int st;
+
+	if ((st = stage(&fj)) != 0)
+		return st;
+	if (scan_file(fj.fit, &in, err, sizeof(err)) < 0)
+		return job_fail(job, 400, "Invalid artifact: %s", err);
+	if (is_pkcs11(job))
+		return job_fail(job, 400, "Invalid parameters: backend=pkcs11 is not available "
+					  "for FIT images on this server");
+	if (pkey_sha256_file(fj.fit, fj.in_sha256) < 0)
+		fj.in_sha256[0] = '\0';
+	if ((st = resolve_keyname(&fj, &in)) != 0)
+		return st;
+	fj.mask = mask_new();
+	st = run_mkimage(&fj, &in);
+	mask_free(fj.mask);
+	if (st != 0 || (st = check_signed(&fj)) != 0)
+		return st;
+	audit(&fj);
+	if (!fj.dtb[0])
+		return job_reply_file(job, fj.fit, "fitImage.signed");
+	if (pack(&fj, out, sizeof(out)) < 0)
+		return job_fail(job, 500, "Signing error");
+	return job_reply_file(job, out, "signed-fitImage.tar.gz");
+}
+
+const struct signer signer_fitimage = {
+	.path = "/sign/fitimage",
+	.name = "fitimage",
+	.selector_field = "machine",
+	.selector_default = "imx",
+	.selector_missing = "Invalid parameters",
+	.run = fit_run,
+	.precheck = fit_precheck,
+};
