@@ -18,6 +18,7 @@ static const struct {
     {"swupdate", "swupdate"},
     {"mender", "mender"},
     {"tegra", "tegrasign"},
+    {"optee", "opteesign"},
 };
 
 /* The only pairs whose key bytes may leave the key process: an external

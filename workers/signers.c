@@ -14,12 +14,14 @@ extern const struct signer signer_swupdate;
 extern const struct signer signer_modules;
 extern const struct signer signer_mender;
 extern const struct signer signer_tegra;
+extern const struct signer signer_optee;
 
 static const struct signer *const signers[] = {
 	&signer_swupdate,
 	&signer_modules,
 	&signer_mender,
 	&signer_tegra,
+	&signer_optee,
 };
 
 #define NSIGNERS (int)(sizeof(signers) / sizeof(signers[0]))
