@@ -224,3 +224,15 @@ check_eq "audit: the answer's SHA-256" "$(sha256sum <"$B/tasign-out.tar.gz" | cu
 	"$(last_signed 'd["answer_sha256"]')"
 
 check "work directory empty" wait_for 10 work_empty
+
+# --- make run's demo key store covers /sign/optee ------------------------------------
+sh "$SRC/tools/demo-keys.sh" "$T/demo" >/dev/null
+dss_start DIGSIGSERVER_KEYFILE_URI="file://$T/demo/keys" || exit 0
+check_eq "demo key store (machine demo): 200" 200 \
+	"$(post demo -F machine=demo -F "artifact=@$B/tasign-in.tar.gz")"
+mkdir "$T/demo-out"
+tar -C "$T/demo-out" -xzf "$T/demo.out"
+openssl pkey -in "$T/demo/keys/demo/opteesign/optee-signing-key.pem" -pubout -out "$T/demo.pub"
+check "demo key store: the TA verifies with the demo key" \
+	verify "$T/demo-out/ta/$U1.ta" "$T/orig/$U1.stripped.elf" "$T/demo.pub" "$U1" 16 256
+check "work directory empty" wait_for 10 work_empty
