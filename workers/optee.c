@@ -312,9 +312,10 @@ key_of(struct optee *o)
 
 	if ((st = kc_key_public(&o->kk, NULL, &o->pub, err, sizeof(err))) != 0)
 		return job_fail(o->job, st, "%s", err);
-	if (EVP_PKEY_get_base_id(o->pub) != EVP_PKEY_RSA) {
-		log_errorx("job %s: %s/%s/%s is not an RSA key", o->job->idstr, o->job->selector,
-			   OPTEE_TAG, OPTEE_KEY);
+	if (EVP_PKEY_get_base_id(o->pub) != EVP_PKEY_RSA ||
+	    EVP_PKEY_get_size(o->pub) > OPTEE_SIG_MAX) {
+		log_errorx("job %s: %s/%s/%s is not an RSA key of up to %d bits", o->job->idstr,
+			   o->job->selector, OPTEE_TAG, OPTEE_KEY, OPTEE_SIG_MAX * 8);
 		return job_fail(o->job, 500, "Signing error");
 	}
 	if (pkey_fingerprint(o->pub, o->fpr) < 0)

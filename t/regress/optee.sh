@@ -127,6 +127,14 @@ tar -C "$T/k3" -xzf "$T/k3.out"
 check "RSA-3072: verifies, sig_size 384" \
 	verify "$T/k3/ta/$U1.ta" "$T/orig/$U1.stripped.elf" "$T/optee3k.pub" "$U1" 16 384
 
+# --- a tree without TAs comes back as it was ---------------------------------------
+mkdir -p "$T/none/in/doc" "$T/none/out"
+echo readme >"$T/none/in/doc/README"
+(cd "$T/none/in" && tar -czf ../in.tar.gz .)
+check_eq "no TA in the tree: 200" 200 "$(post none -F machine=optee1 -F "artifact=@$T/none/in.tar.gz")"
+tar -C "$T/none/out" -xzf "$T/none.out"
+check "no TA in the tree: the tree unchanged" diff -r "$T/none/in" "$T/none/out"
+
 # --- versions as Python's int(x, 0) reads them --------------------------------------
 # version TEXT WANT: a tree of one TA with that .ta-version, signed and verified
 version() {
