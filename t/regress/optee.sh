@@ -233,6 +233,10 @@ check_eq "audit: the answer's SHA-256" "$(sha256sum <"$B/tasign-out.tar.gz" | cu
 
 check "work directory empty" wait_for 10 work_empty
 
+check "metrics: optee requests by status" sh -c "curl -s '$URL/metrics' >'$T/metrics' &&
+	grep -q '^digsigserver_requests_total{endpoint=\"optee\",status=\"200\"} [1-9]' '$T/metrics' &&
+	grep -q '^digsigserver_requests_total{endpoint=\"optee\",status=\"400\"} [1-9]' '$T/metrics'"
+
 # --- make run's demo key store covers /sign/optee ------------------------------------
 sh "$SRC/tools/demo-keys.sh" "$T/demo" >/dev/null
 dss_start DIGSIGSERVER_KEYFILE_URI="file://$T/demo/keys" || exit 0
