@@ -19,6 +19,7 @@ static const struct {
     {"mender", "mender"},
     {"tegra", "tegrasign"},
     {"fitimage", "fitimagesign"},
+    {"optee", "opteesign"},
 };
 
 /* The only pairs whose key bytes may leave the key process: an external

@@ -20,14 +20,34 @@ own_keys() {
 	done
 	chown -R digsigserver-keys "$keys"
 }
+q() { "$@" >/dev/null 2>&1; }
+# OP-TEE TA signing: RSA-2048 in PEM, as OP-TEE's keys/default_ta.pem (also
+# added to a store made before /sign/optee existed)
+optee_key() {
+	[ -f "$keys/demo/opteesign/optee-signing-key.pem" ] && return 0
+	(umask 077 && mkdir -p "$keys/demo/opteesign" &&
+		q openssl genrsa -out "$keys/demo/opteesign/optee-signing-key.pem" 2048)
+}
+# FIT images: mkimage's key "dev" and its certificate, for machine demo and
+# for upstream's default machine imx (also added to an older store)
+fit_key() {
+	[ -f "$keys/demo/fitimagesign/dev.key" ] && return 0
+	(umask 077 && mkdir -p "$keys/demo/fitimagesign" "$keys/imx/fitimagesign" &&
+		q openssl req -new -nodes -batch -x509 -days 3650 -subj "/O=digsigserver demo/CN=dev" \
+			-newkey rsa:2048 -keyout "$keys/demo/fitimagesign/dev.key" \
+			-out "$keys/demo/fitimagesign/dev.crt" &&
+		cp "$keys/demo/fitimagesign/dev.key" "$keys/demo/fitimagesign/dev.crt" \
+			"$keys/imx/fitimagesign/")
+}
 if [ -d "$keys/demo" ]; then
+	fit_key
+	optee_key
 	own_keys
 	echo "demo key store: $keys (kept)"
 	exit 0
 fi
 umask 077
 mkdir -p "$keys/demo/kmodsign" "$keys/demo/swupdate" "$keys/demo/mender" "$keys/demo/tegrasign"
-q() { "$@" >/dev/null 2>&1; }
 # kernel module signing: key and self-signed certificate
 q openssl req -new -nodes -utf8 -sha512 -days 3650 -batch -x509 \
 	-subj "/O=digsigserver demo/CN=demo kernel module key" \
@@ -45,13 +65,8 @@ q openssl req -new -nodes -batch -x509 -days 3650 -subj "/O=digsigserver demo/CN
 q openssl genrsa -traditional -out "$keys/demo/mender/private.key" 3072
 # tegra: PKC key
 q openssl genrsa -traditional -out "$keys/demo/tegrasign/rsa_priv.pem" 2048
-# fitimage: mkimage's key "dev" and its certificate, for machine demo and
-# for upstream's default machine imx
-mkdir -p "$keys/demo/fitimagesign" "$keys/imx/fitimagesign"
-q openssl req -new -nodes -batch -x509 -days 3650 -subj "/O=digsigserver demo/CN=dev" \
-	-newkey rsa:2048 -keyout "$keys/demo/fitimagesign/dev.key" \
-	-out "$keys/demo/fitimagesign/dev.crt"
-cp "$keys/demo/fitimagesign/dev.key" "$keys/demo/fitimagesign/dev.crt" "$keys/imx/fitimagesign/"
+fit_key
+optee_key
 own_keys
 chmod 0700 "$keys"
 echo "demo key store: $keys"

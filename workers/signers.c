@@ -15,6 +15,7 @@ extern const struct signer signer_modules;
 extern const struct signer signer_mender;
 extern const struct signer signer_tegra;
 extern const struct signer signer_fitimage;
+extern const struct signer signer_optee;
 
 static const struct signer *const signers[] = {
 	&signer_swupdate,
@@ -22,6 +23,7 @@ static const struct signer *const signers[] = {
 	&signer_mender,
 	&signer_tegra,
 	&signer_fitimage,
+	&signer_optee,
 };
 
 #define NSIGNERS (int)(sizeof(signers) / sizeof(signers[0]))
