@@ -24,6 +24,30 @@ if [ ! -f "$dir/samples/demo.mender" ] && command -v mender-artifact >/dev/null;
 		-o "$dir/samples/demo.mender" --compression none >/dev/null 2>&1
 	rm -f "$dir/samples/rootfs.img"
 fi
+# a FIT image with a signature node for the demo key "dev"
+if [ ! -f "$dir/samples/fitImage" ] && command -v mkimage >/dev/null && command -v dtc >/dev/null; then
+	head -c 65536 /dev/urandom >"$dir/samples/Image"
+	cat >"$dir/samples/fit.its" <<EOF
+/dts-v1/;
+/ { description = "demo FIT"; #address-cells = <1>;
+	images { kernel-1 { data = /incbin/("$dir/samples/Image"); type = "kernel"; arch = "arm64";
+		os = "linux"; compression = "none"; load = <0x80000>; entry = <0x80000>;
+		hash-1 { algo = "sha256"; }; }; };
+	configurations { default = "conf-1"; conf-1 { kernel = "kernel-1";
+		signature-1 { algo = "sha256,rsa2048"; key-name-hint = "dev"; sign-images = "kernel"; }; }; }; };
+EOF
+	mkimage -f "$dir/samples/fit.its" "$dir/samples/fitImage" >/dev/null 2>&1 || true
+	rm -f "$dir/samples/Image" "$dir/samples/fit.its"
+fi
+# an OP-TEE TA tree: <uuid>.stripped.elf and its version
+if [ ! -f "$dir/samples/tasign-in.tar.gz" ]; then
+	rm -rf "$dir/samples/ta"
+	mkdir -p "$dir/samples/ta"
+	cp /bin/true "$dir/samples/ta/8aaaf200-2450-11e4-abe2-0002a5d5c51b.stripped.elf"
+	echo 0x10 >"$dir/samples/ta/8aaaf200-2450-11e4-abe2-0002a5d5c51b.ta-version"
+	tar -C "$dir/samples/ta" -czf "$dir/samples/tasign-in.tar.gz" .
+	rm -rf "$dir/samples/ta"
+fi
 if [ "$(id -u)" -eq 0 ] && id digsigserver >/dev/null 2>&1; then
 	chown digsigserver "$dir/samples"
 	[ -f "$dir/samples/demo.mender" ] && chown digsigserver "$dir/samples/demo.mender"
@@ -45,6 +69,11 @@ Try, from another terminal:
        http://127.0.0.1:9999/sign/mender
   mender-artifact validate -k <(openssl rsa -in $dir/keys/demo/mender/private.key -pubout) \\
        $dir/samples/demo.mender
+  curl --fail -X POST -F machine=demo -F artifact=@$dir/samples/fitImage \\
+       --output /tmp/fitImage.signed http://127.0.0.1:9999/sign/fitimage
+  mkimage -l /tmp/fitImage.signed
+  curl --fail -X POST -F machine=demo -F artifact=@$dir/samples/tasign-in.tar.gz \\
+       --output /tmp/tasign-out.tar.gz http://127.0.0.1:9999/sign/optee
 
 Stop with Ctrl-C.
 EOT
