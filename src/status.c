@@ -247,6 +247,7 @@ status_json(const struct status_snapshot *s)
 	json_object_set_new(root, "version", json_string(s->version));
 	json_object_set_new(root, "uptime_seconds", json_integer((json_int_t)s->uptime_seconds));
 	json_object_set_new(root, "stopping", json_boolean(s->stopping));
+	json_object_set_new(root, "draining", json_boolean(s->draining));
 	json_object_set_new(root, "pool", pool_json(s));
 	json_object_set_new(root, "keys", keys_json(&s->keys));
 	json_object_set_new(queue, "length", json_integer((json_int_t)s->queue_length));

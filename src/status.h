@@ -69,6 +69,7 @@ struct status_snapshot {
 	const char *version;
 	uint64_t uptime_seconds;
 	int stopping;
+	int draining; /* SIGTERM, within DRAIN_GRACE */
 	struct status_pool pool;
 	struct status_keys keys;
 	const struct status_worker *workers;

@@ -22,9 +22,17 @@
  * oldest held connection instead, as nginx does with idle keep-alive
  * ones, would let a flood push real clients out.)
  *
- * Signals: SIGTERM/SIGINT stop accepting and exit once accepted jobs are
- * done; SIGHUP re-reads the configuration (options.c) and replaces idle
+ * Signals: SIGTERM first drains (DRAIN_GRACE seconds during which
+ * /healthz answers 503 "draining" to the load balancer while requests are
+ * still accepted and served), then stops accepting and exits once
+ * accepted jobs are done; SIGINT or a second SIGTERM stop accepting at
+ * once.  SIGHUP re-reads the configuration (options.c) and replaces idle
  * workers; SIGCHLD reaps workers.
+ *
+ * /healthz is readiness: 200 "ok" only when this instance can sign (a
+ * worker in the pool, the key process ready, the audit trail writable
+ * when AUDIT_REQUIRED), else 503 and what is wrong; /livez (or
+ * /healthz?live) is liveness: 200 whenever the supervisor answers.
  *
  * Calls: conn, pool, queue, status, options, audit (src/), route.h and
  * lib/.  Nothing calls it but main.c: the others report through hooks.
@@ -77,6 +85,8 @@ static struct {
 	struct event *ev_signal[NSIGNALS];
 	uint64_t start_ms;
 	int stopping; /* SIGTERM: no new connections */
+	int draining; /* SIGTERM: /healthz 503 for DRAIN_GRACE, then stopping */
+	struct event *ev_drain;
 	struct queue waiting;
 	struct status_counters count;
 } sv;
@@ -102,6 +112,7 @@ answer_page(struct conn *c)
 		.version = PACKAGE_VERSION,
 		.uptime_seconds = (util_now_ms() - sv.start_ms) / 1000,
 		.stopping = sv.stopping,
+		.draining = sv.draining,
 		.queue_length = queue_length(&sv.waiting),
 		.queue_limit = sv.cfg->queue_max,
 		.queue_wait_seconds = sv.cfg->queue_wait,
@@ -126,8 +137,42 @@ answer_page(struct conn *c)
 static int
 supervisor_page(const char *path)
 {
-	return strcmp(path, "/healthz") == 0 || strcmp(path, "/status") == 0 ||
-	       strcmp(path, "/metrics") == 0;
+	return strcmp(path, "/healthz") == 0 || strcmp(path, "/livez") == 0 ||
+	       strcmp(path, "/status") == 0 || strcmp(path, "/metrics") == 0;
+}
+
+/* 1 when the request line's target has the query "live" (/healthz?live). */
+static int
+asks_liveness(const struct conn *c)
+{
+	const char *line = c->buf + c->scan.start, *end = line + c->scan.line_len;
+	const char *q = memchr(line, '?', (size_t)(end - line));
+
+	return q != NULL && end - q >= 6 && memcmp(q, "?live", 5) == 0 &&
+	       (q[5] == ' ' || q[5] == '&' || q[5] == '\r' || q[5] == '\n');
+}
+
+/* /healthz: readiness; "ok", or what keeps this instance from signing. */
+static void
+answer_health(struct conn *c)
+{
+	struct status_pool pool;
+	struct status_keys keys;
+	char why[256] = "";
+
+	if (sv.stopping || sv.draining) {
+		conn_reply(c, 503, sv.stopping ? "stopping" : "draining", NULL);
+		return;
+	}
+	pool_snapshot(&pool);
+	keyproc_snapshot(&keys);
+	if (pool.idle + pool.busy == 0)
+		snprintf(why, sizeof(why), "not ready: no worker in the pool");
+	else if (strcmp(keys.state, "ready") != 0)
+		snprintf(why, sizeof(why), "not ready: the key process is %s", keys.state);
+	else if (sv.cfg->audit_required && !audit_ready())
+		snprintf(why, sizeof(why), "not ready: the audit trail cannot be written");
+	conn_reply(c, why[0] ? 503 : 200, why[0] ? why : "ok", NULL);
 }
 
 /* A request for one of the supervisor's pages. */
@@ -138,8 +183,13 @@ serve_page(struct conn *c)
 		conn_reply(c, 405, "Method not allowed", "Allow: GET, HEAD\r\n");
 		return;
 	}
+	if (strcmp(c->path, "/livez") == 0 ||
+	    (strcmp(c->path, "/healthz") == 0 && asks_liveness(c))) {
+		conn_reply(c, 200, "alive", NULL);
+		return;
+	}
 	if (strcmp(c->path, "/healthz") == 0) {
-		conn_reply(c, sv.stopping ? 503 : 200, sv.stopping ? "stopping" : "ok", NULL);
+		answer_health(c);
 		return;
 	}
 	if (!status_allowed(&c->addr, sv.cfg->status_allow, sv.cfg->trusted_proxies)) {
@@ -427,6 +477,10 @@ begin_shutdown(void)
 {
 	if (sv.stopping)
 		return;
+	if (sv.ev_drain != NULL) {
+		event_free(sv.ev_drain);
+		sv.ev_drain = NULL;
+	}
 	log_info("shutting down: no new connections, finishing %d job(s) and %d queued",
 		 pool_busy(), (int)queue_length(&sv.waiting));
 	/* Connections the kernel completed before the signal are accepted
@@ -442,6 +496,37 @@ begin_shutdown(void)
 	close(sv.listen_fd);
 	sv.listen_fd = -1;
 	event_base_loopbreak(sv.base);
+}
+
+static void
+drain_over(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_info("drain grace over");
+	begin_shutdown();
+}
+
+/* SIGTERM: /healthz says draining at once; requests are still accepted
+ * and served for DRAIN_GRACE seconds, then begin_shutdown.  A second
+ * SIGTERM (or none to wait for) stops accepting at once. */
+static void
+begin_drain(void)
+{
+	struct timeval tv = {(time_t)sv.cfg->drain_grace, 0};
+
+	if (sv.draining || sv.stopping || sv.cfg->drain_grace == 0) {
+		begin_shutdown();
+		return;
+	}
+	sv.draining = 1;
+	log_info("draining: /healthz answers 503 draining; requests are still served for "
+		 "%lld s, then no new connections",
+		 sv.cfg->drain_grace);
+	if ((sv.ev_drain = evtimer_new(sv.base, drain_over, NULL)) == NULL ||
+	    evtimer_add(sv.ev_drain, &tv) < 0)
+		begin_shutdown();
 }
 
 /* libarchive is loaded by the workers that need it (lazylib.h): check now,
@@ -497,6 +582,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)arg;
 	switch (sig) {
 	case SIGTERM:
+		begin_drain();
+		break;
 	case SIGINT:
 		begin_shutdown();
 		break;

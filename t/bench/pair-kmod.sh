@@ -22,7 +22,7 @@ openssl req -new -nodes -utf8 -sha512 -days 36500 -batch -x509 \
 [ "$(id -u)" -eq 0 ] && chown -R "$OWNER" "$T/keys"
 chmod -R go-rwx "$T/keys"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-DIGSIGSERVER_KEYFILE_URI=file://$T/keys DIGSIGSERVER_WORK_DIR=$T/work \
+DIGSIGSERVER_KEYFILE_URI=file://$T/keys DIGSIGSERVER_WORK_DIR=$T/work DIGSIGSERVER_DRAIN_GRACE=0 \
 	DIGSIGSERVER_LOG_LEVEL=warning "$B/digsigserver" --address 127.0.0.1 --port "$PORT" 2>"$T/log" &
 P=$!
 until curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz"; do

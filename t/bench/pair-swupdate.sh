@@ -18,7 +18,7 @@ chmod -R go-rwx "$T/keys"
 printf 'software =\n{\n\tversion = "1.0.0";\n};\n' >"$T/sw-description"
 python3 "$SRC/t/bench/wrkpost.py" "$T/sw-description" bench "$T/post.lua"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-DIGSIGSERVER_KEYFILE_URI=file://$T/keys DIGSIGSERVER_WORK_DIR=$T/work DIGSIGSERVER_LOG_LEVEL=warning \
+DIGSIGSERVER_KEYFILE_URI=file://$T/keys DIGSIGSERVER_WORK_DIR=$T/work DIGSIGSERVER_DRAIN_GRACE=0 DIGSIGSERVER_LOG_LEVEL=warning \
 	/usr/bin/time -f "%U %S" -o "$T/time" "$B/digsigserver" --address 127.0.0.1 --port "$PORT" \
 	2>"$T/log" &
 P=$!

@@ -122,12 +122,12 @@ dss_start() {
 		_pre="valgrind -q --vgdb=no --trace-children=yes --trace-children-skip=*/bin/*,*/sbin/*,*/Linux_for_Tegra/*,*/_tools/*,*.sh,*-helper,./* --child-silent-after-fork=no --leak-check=full \
 			--errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$T/valgrind/%p.log"
 	fi
-	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$DSS_WORK" \
+	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$DSS_WORK" DIGSIGSERVER_DRAIN_GRACE=0 \
 		DIGSIGSERVER_LOG_LEVEL=debug "$@" \
 		$_pre "$DSS" --address 127.0.0.1 --port "$PORT" 2>"$DSS_LOG" &
 	DSS_PID=$!
 	_i=0
-	while ! curl -s -o /dev/null "$URL/healthz" 2>/dev/null; do
+	while ! curl -s -o /dev/null "$URL/livez" 2>/dev/null; do
 		_i=$((_i + 1))
 		if [ $_i -gt 200 ] || ! kill -0 "$DSS_PID" 2>/dev/null; then
 			echo "# daemon did not start:"
@@ -137,9 +137,11 @@ dss_start() {
 		fi
 		sleep 0.05
 	done
-	# all workers forked and ready
+	# all workers forked and ready, and the key process (/healthz is
+	# readiness: 200 only then)
 	_i=0
-	while [ $_i -lt 100 ] && ! curl -s "$URL/status" | grep -q '"starting": 0'; do
+	while [ $_i -lt 100 ] && ! { curl -s "$URL/status" | grep -q '"starting": 0' &&
+		curl -s "$URL/status" | grep -q '"state": "ready"'; }; do
 		_i=$((_i + 1))
 		sleep 0.05
 	done
