@@ -263,6 +263,16 @@ conf_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
 	return 0;
 }
 
+/* 1 for a name that is one field of a log line and a label value. */
+static int
+conf_plain_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 64 &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
+}
+
 int
 conf_validate(const struct config *cfg, char *err, size_t errlen)
 {
@@ -289,6 +299,11 @@ conf_validate(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->address == NULL) {
 		snprintf(err, errlen, "DIGSIGSERVER_ADDRESS is empty");
+		return -1;
+	}
+	if (cfg->instance != NULL && !conf_plain_name(cfg->instance)) {
+		snprintf(err, errlen, "DIGSIGSERVER_INSTANCE must be 1 to 64 characters of "
+				      "[A-Za-z0-9._:-]");
 		return -1;
 	}
 	return 0;

@@ -121,16 +121,30 @@ log_msg_errno(int level, const char *func, const char *fmt, ...)
 	errno = saved;
 }
 
+/* This instance's name, appended to every request line. */
+static char log_instance[72];
+
+void
+log_set_instance(const char *name)
+{
+	snprintf(log_instance, sizeof(log_instance), "%s", name ? name : "");
+}
+
 void
 log_request(const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 
 	if (LOG_LVL_INFO < log_level)
 		return;
 	va_start(ap, fmt);
-	log_emit(LOG_LVL_INFO, NULL, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (log_instance[0])
+		log_msg(LOG_LVL_INFO, NULL, "%s instance=%s", msg, log_instance);
+	else
+		log_msg(LOG_LVL_INFO, NULL, "%s", msg);
 }
 
 void

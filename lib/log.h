@@ -22,6 +22,8 @@ void log_msg(int level, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Log at info without a function prefix: the per-request line. */
 void log_request(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Name this instance in every request line from now on (" instance=NAME"). */
+void log_set_instance(const char *name);
 /* log_msg with ": strerror(errno)" appended (errno as it was on entry). */
 void log_msg_errno(int level, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -246,6 +246,15 @@ client_text(const char *s)
 	return v;
 }
 
+static char *audit_instance;
+
+void
+audit_set_instance(const char *name)
+{
+	free(audit_instance);
+	audit_instance = name ? xstrdup(name) : NULL;
+}
+
 /* The record of aj as one JSON line (without its newline), or NULL. */
 static char *
 record_line(const struct audit_job *aj)
@@ -263,6 +272,8 @@ record_line(const struct audit_job *aj)
 	json_object_set_new(o, "prev", json_string(audit_prev));
 	json_object_set_new(o, "time", json_string(when));
 	json_object_set_new(o, "job", json_integer((json_int_t)aj->job_id));
+	if (audit_instance != NULL)
+		json_object_set_new(o, "instance", json_string(audit_instance));
 	json_object_set_new(o, "client", client_text(aj->client));
 	json_object_set_new(o, "identity", client_text(aj->identity));
 	json_object_set_new(o, "endpoint", client_text(aj->endpoint));

@@ -23,6 +23,8 @@ struct audit_job {
 
 /* Open (or switch to) the trail at path; NULL turns it off.  0 or -1. */
 int audit_open(const char *path);
+/* The instance name every record carries from now on ("instance"). */
+void audit_set_instance(const char *name);
 /* 1 when records can be written (or no trail is configured). */
 int audit_ready(void);
 void audit_record(const struct audit_job *aj);

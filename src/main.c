@@ -41,7 +41,7 @@ usage(FILE *fp)
 		"usage: digsigserver [--address ADDR] [--port PORT] [--debug] [--workers N]\n"
 		"                    [--user NAME] [--config FILE] [--check-config]\n"
 		"                    [--help] [--version]\n"
-		"       digsigserver --verify-audit FILE\n"
+		"       digsigserver --verify-audit FILE [FILE...]\n"
 		"\n"
 		"  --address ADDR    listen address (DIGSIGSERVER_ADDRESS)\n"
 		"  --port PORT       listen port (DIGSIGSERVER_PORT)\n"
@@ -52,7 +52,8 @@ usage(FILE *fp)
 		"  --check-config    validate the settings, print them, exit 0 or 1\n"
 		"  --help            this text\n"
 		"  --version         print the version\n"
-		"  --verify-audit FILE  check the audit trail's hash chain, exit 0 or 1\n"
+		"  --verify-audit FILE...  check each audit trail's hash chain (one per\n"
+		"                    instance), exit 0 when all are intact, else 1\n"
 		"\n"
 		"Settings (environment variables; precedence: command line > environment >\n"
 		"config file > default):\n");
@@ -198,7 +199,11 @@ parse_args(int argc, char **argv, int *rc)
 			usage(stdout);
 			return EXIT_OK;
 		case 'A':
+			/* FILE, and any further arguments: one trail per instance */
 			*rc = audit_verify(optarg, stdout) == 0 ? 0 : 1;
+			for (int i = optind; i < argc; i++)
+				if (audit_verify(argv[i], stdout) != 0)
+					*rc = 1;
 			return EXIT_OK;
 		case 'E':
 			conf_print_env_template(stdout);

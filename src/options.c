@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keystore.h"
 #include "log.h"
@@ -52,6 +53,14 @@ options_load(struct config *cfg, char *err, size_t errlen)
 	for (int i = 0; i < noverrides; i++)
 		if (conf_set(cfg, overrides[i].name, overrides[i].value, err, errlen) < 0)
 			return -1;
+	if (cfg->instance == NULL || *cfg->instance == '\0') {
+		char host[256] = "";
+
+		if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+			snprintf(host, sizeof(host), "digsigserver");
+		free(cfg->instance);
+		cfg->instance = xstrdup(host);
+	}
 	return conf_validate(cfg, err, errlen);
 }
 

@@ -245,6 +245,7 @@ status_json(const struct status_snapshot *s)
 	char *text;
 
 	json_object_set_new(root, "version", json_string(s->version));
+	json_object_set_new(root, "instance", json_string(s->instance ? s->instance : ""));
 	json_object_set_new(root, "uptime_seconds", json_integer((json_int_t)s->uptime_seconds));
 	json_object_set_new(root, "stopping", json_boolean(s->stopping));
 	json_object_set_new(root, "draining", json_boolean(s->draining));
@@ -309,6 +310,13 @@ status_metrics(const struct status_snapshot *s)
 	struct buf t;
 
 	buf_init(&t, BUF_UNLIMITED, 0);
+	/* the instance as a label of an info metric: Prometheus gives every
+	 * series its own "instance" (the scrape target) */
+	emit(&t,
+	     "# HELP digsigserver_info This instance: its DIGSIGSERVER_INSTANCE name and version.\n"
+	     "# TYPE digsigserver_info gauge\n"
+	     "digsigserver_info{name=\"%s\",version=\"%s\"} 1\n",
+	     s->instance ? s->instance : "", s->version);
 	emit_jobs(&t);
 	emit_scalar(&t, "pool_size", "gauge", "Configured number of workers.",
 		    (unsigned long long)s->pool.size);

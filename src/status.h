@@ -67,6 +67,7 @@ struct status_keys {
 
 struct status_snapshot {
 	const char *version;
+	const char *instance; /* DIGSIGSERVER_INSTANCE */
 	uint64_t uptime_seconds;
 	int stopping;
 	int draining; /* SIGTERM, within DRAIN_GRACE */

@@ -110,6 +110,7 @@ answer_page(struct conn *c)
 {
 	struct status_snapshot s = {
 		.version = PACKAGE_VERSION,
+		.instance = sv.cfg->instance,
 		.uptime_seconds = (util_now_ms() - sv.start_ms) / 1000,
 		.stopping = sv.stopping,
 		.draining = sv.draining,
@@ -568,6 +569,8 @@ reload(void)
 	log_info("SIGHUP: re-reading the configuration");
 	if (options_reload(sv.cfg) < 0)
 		return;
+	log_set_instance(sv.cfg->instance);
+	audit_set_instance(sv.cfg->instance);
 	(void)prepare_s3(sv.cfg);
 	load_tokens();
 	audit_open(sv.cfg->audit_file);
@@ -659,6 +662,8 @@ start(struct config *cfg, const struct priv_user *user, const struct priv_user *
 {
 	sv.cfg = cfg;
 	sv.start_ms = util_now_ms();
+	log_set_instance(cfg->instance);
+	audit_set_instance(cfg->instance);
 	queue_init(&sv.waiting);
 	watch_events();
 	if (load_tokens() < 0)

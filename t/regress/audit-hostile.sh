@@ -56,7 +56,7 @@ check "the request log line is exactly its fields, the subject one of them" \
 	python3 - "$DSS_LOG" "$job" <<'PY'
 import sys
 want = ["job", "client", "identity", "method", "path", "endpoint", "selector", "status",
-        "in", "out", "ms", "rss_peak_kb"]
+        "in", "out", "ms", "rss_peak_kb", "instance"]
 for raw in open(sys.argv[1], "rb"):
     line = raw.decode("ascii")  # escaped: nothing but ASCII
     msg = line.rstrip("\n").split(" info: ", 1)[-1]

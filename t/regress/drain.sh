@@ -71,6 +71,30 @@ a, b, c = (log.find(x) for x in ("draining: /healthz", "drain grace over", "shut
 assert 0 <= a < b < c, (a, b, c)
 PY
 
+# --- instances name themselves -----------------------------------------------------
+for name in node-a node-b; do
+	dss_start DIGSIGSERVER_INSTANCE=$name DIGSIGSERVER_AUDIT_FILE="$T/audit.$name" || exit 1
+	check_eq "$name: two requests signed" "200 200" "$(sign) $(sign)"
+	check_eq "  ... /status names the instance" $name "$(status_field "d['instance']")"
+	check "  ... /metrics: digsigserver_info{name=\"$name\"...} 1" sh -c \
+		"curl -s '$URL/metrics' | grep -q '^digsigserver_info{name=\"$name\",version=\"[^\"]*\"} 1\$'"
+	check "  ... its request log line ends with instance=$name" \
+		grep -q "path=/sign/swupdate .* instance=$name\$" "$DSS_LOG"
+	check_eq "  ... its audit record names it" $name \
+		"$(python3 -c "import json; print(json.loads(open('$T/audit.$name').readline())['instance'])")"
+	dss_stop
+done
+check "--verify-audit checks one trail per instance" sh -c \
+	"'$DSS' --verify-audit '$T/audit.node-a' '$T/audit.node-b' >'$T/va' &&
+	grep -c 'chain intact' '$T/va' | grep -qx 2"
+sed '1s/node-b/node-x/' "$T/audit.node-b" >"$T/audit.bad"
+check "  ... and fails when one of them was changed" sh -c \
+	"! '$DSS' --verify-audit '$T/audit.node-a' '$T/audit.bad' >'$T/va' 2>&1 &&
+	grep -q 'audit.bad:2: chain broken' '$T/va'"
+check "an instance name with a space: refused at start, saying why" sh -c \
+	"! DIGSIGSERVER_KEYFILE_URI='file://$KEYS' DIGSIGSERVER_INSTANCE='a b' '$DSS' --check-config >'$T/inst' 2>&1 &&
+	grep -q 'DIGSIGSERVER_INSTANCE must be' '$T/inst'"
+
 # --- a second SIGTERM skips the rest of the grace ---------------------------------
 dss_start DIGSIGSERVER_DRAIN_GRACE=600 || exit 1
 kill -TERM "$DSS_PID"
