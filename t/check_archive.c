@@ -710,7 +710,7 @@ START_TEST(test_cpu_budget)
 }
 END_TEST
 
-/* Refuses a ".ko" of 1000 bytes or more, as kmod refuses modules the
+/* Refuses a ".ko" of 1000 bytes or more, as /sign/modules refuses modules the
  * kernel cannot load; counts its calls in *arg. */
 static int
 admit_small_modules(const char *name, enum ar_type type, uint64_t size, void *arg, char *why,
