@@ -28,14 +28,7 @@
 #include "reqline.h"
 #include "util.h"
 
-static const struct http_limits deflim = {
-	.header_max_size = 16384,
-	.header_max_count = 100,
-	.body_max = 1000000,
-	.read_timeout_ms = 5000,
-	.field_max = 65536,
-	.max_parts = 64,
-};
+static const struct http_limits deflim = CHECK_HTTP_LIMITS(1000000);
 
 static char err[256];
 
@@ -68,46 +61,9 @@ status_of(const char *head)
 
 /* --- a socket writer --- */
 
-struct writer {
-	int fd;
-	const char *data;
-	size_t len;
-	size_t piece;	 /* bytes per write (0: all at once) */
-	int delay_us;	 /* between pieces */
-	int hold_ms;	 /* keep the socket open this long after the data */
-	int no_close;	 /* leave closing to the test */
-	pthread_t thread;
-};
-
-static void *
-writer_main(void *arg)
-{
-	struct writer *w = arg;
-	size_t off = 0;
-
-	while (off < w->len) {
-		size_t n = w->piece && w->piece < w->len - off ? w->piece : w->len - off;
-		ssize_t r = send(w->fd, w->data + off, n, MSG_NOSIGNAL);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)r;
-		if (w->delay_us)
-			usleep((useconds_t)w->delay_us);
-	}
-	if (w->hold_ms)
-		usleep((useconds_t)w->hold_ms * 1000);
-	if (!w->no_close)
-		shutdown(w->fd, SHUT_WR);
-	return NULL;
-}
-
 /* A socketpair: sv[0] for the server side, sv[1] for the writer. */
 static void
-start_writer(struct writer *w, int sv[2], const char *data, size_t len, size_t piece,
+start_writer(struct check_writer *w, int sv[2], const char *data, size_t len, size_t piece,
 	     int delay_us, int hold_ms)
 {
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -118,11 +74,11 @@ start_writer(struct writer *w, int sv[2], const char *data, size_t len, size_t p
 	w->piece = piece;
 	w->delay_us = delay_us;
 	w->hold_ms = hold_ms;
-	ck_assert_int_eq(pthread_create(&w->thread, NULL, writer_main, w), 0);
+	check_writer_start(w);
 }
 
 static void
-stop_writer(struct writer *w, int sv[2])
+stop_writer(struct check_writer *w, int sv[2])
 {
 	pthread_join(w->thread, NULL);
 	close(sv[0]);
@@ -182,31 +138,31 @@ END_TEST
 START_TEST(test_request_line_bad)
 {
 	static const char *const bad400[] = {
-		"GE(T / HTTP/1.1\r\n" H11 "\r\n",	/* bad method token */
-		"GE\"T / HTTP/1.1\r\n" H11 "\r\n",
-		" / HTTP/1.1\r\n" H11 "\r\n",		/* empty method */
-		"GET /\r\n" H11 "\r\n",			/* no version */
-		"GET\r\n" H11 "\r\n",
-		"GET  / HTTP/1.1\r\n" H11 "\r\n",	/* double space */
-		"GET / HTTP/1.1 \r\n" H11 "\r\n",
-		"GET / http/1.1\r\n" H11 "\r\n",
-		"GET / HTTP/1\r\n" H11 "\r\n",
-		"GET / HTTP/1.1x\r\n" H11 "\r\n",
-		"GET / HTTP/a.b\r\n" H11 "\r\n",
-		"GET / HTTP/11.1\r\n" H11 "\r\n",
-		"GET sign HTTP/1.1\r\n" H11 "\r\n",	/* not origin-form */
-		"GET /a\x01 HTTP/1.1\r\n" H11 "\r\n",	/* control character */
-		"GET /a\rb HTTP/1.1\r\n" H11 "\r\n",	/* bare CR */
-		"GET / HTTP/1.1\r\r\n" H11 "\r\n",
-		("GET / HTTP/1.1\r\n" H11),	/* no blank line */
-		"",
-		"\r\n\r\n",
+	    "GE(T / HTTP/1.1\r\n" H11 "\r\n", /* bad method token */
+	    "GE\"T / HTTP/1.1\r\n" H11 "\r\n",
+	    " / HTTP/1.1\r\n" H11 "\r\n", /* empty method */
+	    "GET /\r\n" H11 "\r\n",       /* no version */
+	    "GET\r\n" H11 "\r\n",
+	    "GET  / HTTP/1.1\r\n" H11 "\r\n", /* double space */
+	    "GET / HTTP/1.1 \r\n" H11 "\r\n",
+	    "GET / http/1.1\r\n" H11 "\r\n",
+	    "GET / HTTP/1\r\n" H11 "\r\n",
+	    "GET / HTTP/1.1x\r\n" H11 "\r\n",
+	    "GET / HTTP/a.b\r\n" H11 "\r\n",
+	    "GET / HTTP/11.1\r\n" H11 "\r\n",
+	    "GET sign HTTP/1.1\r\n" H11 "\r\n",   /* not origin-form */
+	    "GET /a\x01 HTTP/1.1\r\n" H11 "\r\n", /* control character */
+	    "GET /a\rb HTTP/1.1\r\n" H11 "\r\n",  /* bare CR */
+	    "GET / HTTP/1.1\r\r\n" H11 "\r\n",
+	    ("GET / HTTP/1.1\r\n" H11), /* no blank line */
+	    "",
+	    "\r\n\r\n",
 	};
 	static const char *const bad505[] = {
-		"GET / HTTP/2.0\r\n" H11 "\r\n",
-		"GET / HTTP/1.2\r\n" H11 "\r\n",
-		"GET / HTTP/0.9\r\n" H11 "\r\n",
-		"GET / HTTP/3\r\n" H11 "\r\n",
+	    "GET / HTTP/2.0\r\n" H11 "\r\n",
+	    "GET / HTTP/1.2\r\n" H11 "\r\n",
+	    "GET / HTTP/0.9\r\n" H11 "\r\n",
+	    "GET / HTTP/3\r\n" H11 "\r\n",
 	};
 
 	for (size_t i = 0; i < sizeof(bad400) / sizeof(*bad400); i++) {
@@ -231,24 +187,33 @@ START_TEST(test_path)
 	static const struct {
 		const char *target, *path, *query;
 	} ok[] = {
-		{"/sign/tegra", "/sign/tegra", NULL},
-		{"//sign/tegra", "/sign/tegra", NULL},
-		{"///sign//tegra/", "/sign/tegra/", NULL},
-		{"/sign/%74egra", "/sign/tegra", NULL},
-		{"/sign%2Ftegra", "/sign/tegra", NULL},
-		{"/sign/tegra?x=1&y=%00", "/sign/tegra", "x=1&y=%00"},
-		{"/sign/tegra?", "/sign/tegra", ""},
-		{"/a%20b", "/a b", NULL},
-		{"/caf%C3%A9", "/caf\xc3\xa9", NULL},
-		{"/x#frag", "/x", NULL},
-		{"http://example:9999//sign/modules?q", "/sign/modules", "q"},
-		{"http://example", "/", NULL},
-		{"HTTPS://example/sign/swupdate", "/sign/swupdate", NULL},
-		{"*", "*", NULL},
+	    {"/sign/tegra", "/sign/tegra", NULL},
+	    {"//sign/tegra", "/sign/tegra", NULL},
+	    {"///sign//tegra/", "/sign/tegra/", NULL},
+	    {"/sign/%74egra", "/sign/tegra", NULL},
+	    {"/sign%2Ftegra", "/sign/tegra", NULL},
+	    {"/sign/tegra?x=1&y=%00", "/sign/tegra", "x=1&y=%00"},
+	    {"/sign/tegra?", "/sign/tegra", ""},
+	    {"/a%20b", "/a b", NULL},
+	    {"/caf%C3%A9", "/caf\xc3\xa9", NULL},
+	    {"/x#frag", "/x", NULL},
+	    {"http://example:9999//sign/modules?q", "/sign/modules", "q"},
+	    {"http://example", "/", NULL},
+	    {"HTTPS://example/sign/swupdate", "/sign/swupdate", NULL},
+	    {"*", "*", NULL},
 	};
 	static const char *const bad[] = {
-		"/a%00b", "/a%zzb", "/a%4", "/a%", "/a%%41", "/a%0a", "/a%7F", "/a%0",
-		"http:///sign/modules", "https://", "ftp://example/sign/modules",
+	    "/a%00b",
+	    "/a%zzb",
+	    "/a%4",
+	    "/a%",
+	    "/a%%41",
+	    "/a%0a",
+	    "/a%7F",
+	    "/a%0",
+	    "http:///sign/modules",
+	    "https://",
+	    "ftp://example/sign/modules",
 	};
 	char head[256];
 
@@ -303,18 +268,19 @@ END_TEST
 START_TEST(test_headers_bad)
 {
 	static const char *const bad400[] = {
-		"GET / HTTP/1.1\r\n" H11 "X-Fold: a\r\n b\r\n\r\n",	 /* obs-fold */
-		"GET / HTTP/1.1\r\n" H11 "X-Fold: a\r\n\tb\r\n\r\n",
-		"GET / HTTP/1.1\r\n" H11 "No colon here\r\n\r\n",
-		"GET / HTTP/1.1\r\n" H11 "X-Space : a\r\n\r\n",	 /* space before colon */
-		"GET / HTTP/1.1\r\n" H11 ": a\r\n\r\n",		 /* empty name */
-		"GET / HTTP/1.1\r\n" H11 "X(y): a\r\n\r\n",		 /* not a token */
-		"GET / HTTP/1.1\r\n" H11 "X-CR: a\rb\r\n\r\n",	 /* bare CR */
-		"GET / HTTP/1.1\r\n" H11 "X-CR: ab\r\r\n\r\n",
-		"GET / HTTP/1.1\r\n" H11 "X-Ctl: a\x01" "b\r\n\r\n",
-		"GET / HTTP/1.1\r\n" H11 "X-Del: a\x7f\r\n\r\n",
-		"GET / HTTP/1.1\r\n\r\n",				 /* no Host in 1.1 */
-		"GET / HTTP/1.1\r\n" H11 H11 "\r\n",			 /* two Hosts */
+	    "GET / HTTP/1.1\r\n" H11 "X-Fold: a\r\n b\r\n\r\n", /* obs-fold */
+	    "GET / HTTP/1.1\r\n" H11 "X-Fold: a\r\n\tb\r\n\r\n",
+	    "GET / HTTP/1.1\r\n" H11 "No colon here\r\n\r\n",
+	    "GET / HTTP/1.1\r\n" H11 "X-Space : a\r\n\r\n", /* space before colon */
+	    "GET / HTTP/1.1\r\n" H11 ": a\r\n\r\n",         /* empty name */
+	    "GET / HTTP/1.1\r\n" H11 "X(y): a\r\n\r\n",     /* not a token */
+	    "GET / HTTP/1.1\r\n" H11 "X-CR: a\rb\r\n\r\n",  /* bare CR */
+	    "GET / HTTP/1.1\r\n" H11 "X-CR: ab\r\r\n\r\n",
+	    "GET / HTTP/1.1\r\n" H11 "X-Ctl: a\x01"
+	    "b\r\n\r\n",
+	    "GET / HTTP/1.1\r\n" H11 "X-Del: a\x7f\r\n\r\n",
+	    "GET / HTTP/1.1\r\n\r\n",            /* no Host in 1.1 */
+	    "GET / HTTP/1.1\r\n" H11 H11 "\r\n", /* two Hosts */
 	};
 	struct http_request req;
 	static const char nul[] = "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n";
@@ -335,8 +301,17 @@ END_TEST
 START_TEST(test_content_length)
 {
 	static const char *const bad[] = {
-		"abc", "-1", "+5", "1 2", "", "5,", ",5", "0x10", "5, 6", "99999999999999999999999",
-		"4611686018427387905",
+	    "abc",
+	    "-1",
+	    "+5",
+	    "1 2",
+	    "",
+	    "5,",
+	    ",5",
+	    "0x10",
+	    "5, 6",
+	    "99999999999999999999999",
+	    "4611686018427387905",
 	};
 	struct http_request req;
 	char head[256];
@@ -353,10 +328,9 @@ START_TEST(test_content_length)
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11 "Content-Length: 0\r\n\r\n", &req), 0);
 	ck_assert_int_eq(req.content_length, 0);
 	http_request_free(&req);
-	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11
-			       "Content-Length: 4611686018427387904\r\n\r\n",
-			       &req),
-			 0);
+	ck_assert_int_eq(
+	    parse("POST / HTTP/1.1\r\n" H11 "Content-Length: 4611686018427387904\r\n\r\n", &req),
+	    0);
 	http_request_free(&req);
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -383,19 +357,18 @@ START_TEST(test_transfer_encoding)
 	struct http_request req;
 
 	ck_assert_int_eq(
-		parse("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: Chunked\r\n\r\n", &req), 0);
+	    parse("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: Chunked\r\n\r\n", &req), 0);
 	ck_assert_int_eq(req.chunked, 1);
 	http_request_free(&req);
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip\r\n\r\n"),
 			 501);
 	ck_assert_int_eq(
-		status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip, chunked\r\n\r\n"),
-		501);
+	    status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip, chunked\r\n\r\n"), 501);
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: identity\r\n\r\n"),
 			 501);
-	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11
-				   "Transfer-Encoding: chunked, chunked\r\n\r\n"),
-			 400);
+	ck_assert_int_eq(
+	    status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: chunked, chunked\r\n\r\n"),
+	    400);
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: chunked\r\n"
 				   "Transfer-Encoding: chunked\r\n\r\n"),
 			 400);
@@ -463,10 +436,10 @@ END_TEST
 START_TEST(test_read_head_dribbled)
 {
 	static const char raw[] =
-		"POST //sign/modules HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n"
-		"Content-Type: text/plain\r\n\r\nhello world";
+	    "POST //sign/modules HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n"
+	    "Content-Type: text/plain\r\n\r\nhello world";
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2];
 	char body[64];
 	size_t got;
@@ -491,7 +464,7 @@ START_TEST(test_read_head_too_large)
 {
 	struct http_limits lim = deflim;
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2];
 	char *raw = xmalloc(100000);
 	struct http_conn *c;
@@ -518,7 +491,7 @@ START_TEST(test_read_head_closed)
 {
 	static const char raw[] = "POST / HTTP/1.1\r\nHost: h\r\n";
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2];
 	struct http_conn *c;
 
@@ -544,7 +517,7 @@ START_TEST(test_timeout)
 	static const char head[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n12345";
 	struct http_limits lim = deflim;
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2], status = 0;
 	char buf[64];
 	uint64_t t0;
@@ -629,7 +602,7 @@ START_TEST(test_body_closed)
 	static const char raw[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n"
 				  "only a little";
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2];
 	char body[200000];
 	size_t got;
@@ -648,11 +621,11 @@ END_TEST
 
 /* Read the chunked body of raw; 0 and the body in out, or the status. */
 static int
-chunked_body(const char *raw, size_t len, const struct http_limits *lim, size_t piece,
-	     size_t step, char *out, size_t outlen, size_t *got)
+chunked_body(const char *raw, size_t len, const struct http_limits *lim, size_t piece, size_t step,
+	     char *out, size_t outlen, size_t *got)
 {
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2], rc;
 	struct http_conn *c;
 
@@ -671,15 +644,14 @@ chunked_body(const char *raw, size_t len, const struct http_limits *lim, size_t 
 
 START_TEST(test_chunked)
 {
-	static const char raw[] = CHUNKED_HEAD
-		"5\r\nhello\r\n"
-		"1;name=value;other=\"quoted\"\r\n \r\n"
-		"0000A \t;ext\r\n0123456789\r\n"
-		"1a\nabcdefghijklmnopqrstuvwxyz\n"
-		"0\r\n"
-		"X-Trailer: one\r\n"
-		"X-Other: two\r\n"
-		"\r\n";
+	static const char raw[] = CHUNKED_HEAD "5\r\nhello\r\n"
+					       "1;name=value;other=\"quoted\"\r\n \r\n"
+					       "0000A \t;ext\r\n0123456789\r\n"
+					       "1a\nabcdefghijklmnopqrstuvwxyz\n"
+					       "0\r\n"
+					       "X-Trailer: one\r\n"
+					       "X-Other: two\r\n"
+					       "\r\n";
 	char out[256];
 	size_t got;
 	size_t pieces[] = {0, 1, 2, 3, 7, 64};
@@ -701,20 +673,20 @@ START_TEST(test_chunked_bad)
 		const char *body;
 		int status;
 	} cases[] = {
-		{"x\r\n", 400},					/* not hex */
-		{"\r\n", 400},					/* empty size */
-		{"-1\r\n", 400},
-		{"5 5\r\nhello\r\n0\r\n\r\n", 400},
-		{"11111111111111111\r\n", 400},			/* over 16 hex digits */
-		{"4000000000000001\r\n", 400},			/* over 2^62 */
-		{"5\r\nhelloX\r\n0\r\n\r\n", 400},		/* no CRLF after data */
-		{"5\r\nhello\r\r\n0\r\n\r\n", 400},		/* bare CR */
-		{"5\r\nhello\r\n0\r\nno colon\r\n\r\n", 400},	/* bad trailer */
-		{"5\r\nhello\r\n0\r\n folded: x\r\n\r\n", 400},
-		{"5\r\nhello\r\n", 400},			/* closed before the last chunk */
-		{"5\r\nhel", 400},				/* closed in a chunk */
-		{"5\r\nhello\r\n0\r\nX: y\r\n", 400},		/* closed in the trailer */
-		{"F4241\r\n", 413},				/* one chunk over body_max */
+	    {"x\r\n", 400}, /* not hex */
+	    {"\r\n", 400},  /* empty size */
+	    {"-1\r\n", 400},
+	    {"5 5\r\nhello\r\n0\r\n\r\n", 400},
+	    {"11111111111111111\r\n", 400},               /* over 16 hex digits */
+	    {"4000000000000001\r\n", 400},                /* over 2^62 */
+	    {"5\r\nhelloX\r\n0\r\n\r\n", 400},            /* no CRLF after data */
+	    {"5\r\nhello\r\r\n0\r\n\r\n", 400},           /* bare CR */
+	    {"5\r\nhello\r\n0\r\nno colon\r\n\r\n", 400}, /* bad trailer */
+	    {"5\r\nhello\r\n0\r\n folded: x\r\n\r\n", 400},
+	    {"5\r\nhello\r\n", 400},              /* closed before the last chunk */
+	    {"5\r\nhel", 400},                    /* closed in a chunk */
+	    {"5\r\nhello\r\n0\r\nX: y\r\n", 400}, /* closed in the trailer */
+	    {"F4241\r\n", 413},                   /* one chunk over body_max */
 	};
 	char raw[512], *out = xmalloc(2000000);
 	size_t got;
@@ -897,8 +869,8 @@ START_TEST(test_big_prefix)
 	/* a prefix larger than the read buffer is kept whole */
 	size_t len = 200000;
 	char *raw = xmalloc(len + 100), body[64];
-	int n = snprintf(raw, 100, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n",
-			 len);
+	int n =
+	    snprintf(raw, 100, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n", len);
 	struct http_request req;
 	uint64_t total = 0;
 	int status;
@@ -926,7 +898,7 @@ START_TEST(test_min_rate)
 	static char raw[sizeof(head) - 1 + 100000];
 	struct http_limits lim = deflim;
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2], status = 0;
 	size_t got;
 	ssize_t n;
@@ -989,29 +961,25 @@ START_TEST(test_reqline_parse)
 	static const struct {
 		const char *line, *method, *path;
 	} ok[] = {
-		{"POST /sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
-		{"POST /sign/swupdate HTTP/1.0\r", "POST", "/sign/swupdate"},
-		{"GET //healthz?x=1#f HTTP/1.1", "GET", "/healthz"},
-		/* absolute-form (RFC 9112 3.2.2) routes on its path */
-		{"POST http://127.0.0.1:9999/sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
-		{"POST HTTPS://signer.example//sign//swupdate?q HTTP/1.1", "POST", "/sign/swupdate"},
-		{"GET http://[::1]:9999/healthz HTTP/1.1", "GET", "/healthz"},
-		{"GET http://host HTTP/1.1", "GET", "/"},
-		{"GET http://host?q HTTP/1.1", "GET", "/"},
+	    {"POST /sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
+	    {"POST /sign/swupdate HTTP/1.0\r", "POST", "/sign/swupdate"},
+	    {"GET //healthz?x=1#f HTTP/1.1", "GET", "/healthz"},
+	    /* absolute-form (RFC 9112 3.2.2) routes on its path */
+	    {"POST http://127.0.0.1:9999/sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
+	    {"POST HTTPS://signer.example//sign//swupdate?q HTTP/1.1", "POST", "/sign/swupdate"},
+	    {"GET http://[::1]:9999/healthz HTTP/1.1", "GET", "/healthz"},
+	    {"GET http://host HTTP/1.1", "GET", "/"},
+	    {"GET http://host?q HTTP/1.1", "GET", "/"},
 	};
 	static const struct {
 		const char *line;
 		int status;
 	} bad[] = {
-		{"POST sign/swupdate HTTP/1.1", 400},
-		{"OPTIONS * HTTP/1.1", 400},
-		{"GET http:///healthz HTTP/1.1", 400},	/* no host */
-		{"GET https:// HTTP/1.1", 400},
-		{"GET ftp://host/healthz HTTP/1.1", 400},
-		{"GET http:/host/healthz HTTP/1.1", 400},
-		{"GET /healthz HTTP/2.0", 505},
-		{"GET  /healthz HTTP/1.1", 400},
-		{"", 400},
+	    {"POST sign/swupdate HTTP/1.1", 400},     {"OPTIONS * HTTP/1.1", 400},
+	    {"GET http:///healthz HTTP/1.1", 400}, /* no host */
+	    {"GET https:// HTTP/1.1", 400},           {"GET ftp://host/healthz HTTP/1.1", 400},
+	    {"GET http:/host/healthz HTTP/1.1", 400}, {"GET /healthz HTTP/2.0", 505},
+	    {"GET  /healthz HTTP/1.1", 400},          {"", 400},
 	};
 	struct reqline rl;
 	char line[600];

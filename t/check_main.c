@@ -6,10 +6,13 @@
  */
 #include "check_main.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 int
 check_main_run(const struct check_main *m)
@@ -52,4 +55,44 @@ check_sh(const char *dir, const char *fmt, ...)
 	free(full);
 	free(cmd);
 	return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct check_writer *w = arg;
+	size_t off = 0;
+
+	while (off < w->len) {
+		size_t n = w->piece && w->piece < w->len - off ? w->piece : w->len - off;
+		ssize_t r;
+
+		if (w->head_len && off < w->head_len && off + n > w->head_len)
+			n = w->head_len - off;
+		if ((r = send(w->fd, w->data + off, n, MSG_NOSIGNAL)) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		off += (size_t)r;
+		if (w->head_len && off == w->head_len) {
+			ssize_t g = read(w->fd, w->got, 25);
+
+			if (g > 0)
+				w->got[g] = '\0';
+		}
+		if (w->delay_us)
+			usleep((useconds_t)w->delay_us);
+	}
+	if (w->hold_ms)
+		usleep((useconds_t)w->hold_ms * 1000);
+	if (!w->no_close)
+		shutdown(w->fd, SHUT_WR);
+	return NULL;
+}
+
+void
+check_writer_start(struct check_writer *w)
+{
+	ck_assert_int_eq(pthread_create(&w->thread, NULL, writer_main, w), 0);
 }

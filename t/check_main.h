@@ -11,6 +11,8 @@
 #define DSS_CHECK_MAIN_H
 
 #include <check.h>
+#include <pthread.h>
+#include <stddef.h>
 
 struct check_main {
 	Suite *(*suite)(void); /* the tests */
@@ -38,5 +40,34 @@ int check_main_run(const struct check_main *m);
  * by a signal.
  */
 int check_sh(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * A client in a thread: writes len bytes of data to fd in pieces, then
+ * shuts down its sending side.  Fill in the fields, then
+ * check_writer_start(); pthread_join(w->thread) when done.
+ */
+struct check_writer {
+	int fd;
+	const char *data;
+	size_t len;
+	size_t piece;    /* bytes per write (0: all at once) */
+	size_t head_len; /* nonzero: after the first head_len bytes, read the
+			  * server's "100 Continue" (25 bytes) into got, as curl does */
+	int delay_us;    /* between pieces */
+	int hold_ms;     /* keep the socket open this long after the data */
+	int no_close;    /* leave closing to the test */
+	char got[64];
+	pthread_t thread;
+};
+
+void check_writer_start(struct check_writer *w);
+
+/* The request limits of the HTTP and form tests (a struct http_limits
+ * initializer, lib/http.h): the daemon's defaults, but for body_max. */
+#define CHECK_HTTP_LIMITS(body)                                                                    \
+	{                                                                                          \
+		.header_max_size = 16384, .header_max_count = 100, .body_max = (body),             \
+		.read_timeout_ms = 5000, .field_max = 65536, .max_parts = 64,                      \
+	}
 
 #endif
