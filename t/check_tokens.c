@@ -98,9 +98,22 @@ START_TEST(test_file_syntax)
 }
 END_TEST
 
+typedef const struct token_client *(*lookup_fn)(const struct tokens *, const char *);
+
+/* lookup(t, key) finds no client for any of the n keys (NULL among them). */
+static void
+finds_none(lookup_fn lookup, const struct tokens *t, const char *const *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(lookup(t, keys[i]) == NULL, "\"%s\" found",
+			      keys[i] ? keys[i] : "(null)");
+}
+
 START_TEST(test_bearer)
 {
-	static const char *const not_tokens[] = {"gamma", "", "alpha ", "alph"};
+	/* a subject entry is never found by a bearer token */
+	static const char *const not_tokens[] = {"gamma", "",     "alpha ",      "alph",
+						 NULL,    "CN=c", "subject:CN=c"};
 	char text[1024];
 	struct tokens *t;
 	const char *hex;
@@ -110,17 +123,11 @@ START_TEST(test_bearer)
 	t = parse_ok(text);
 	ck_assert_str_eq(tokens_name(tokens_by_bearer(t, "alpha")), "a");
 	ck_assert_str_eq(tokens_name(tokens_by_bearer(t, "beta")), "b");
-	for (size_t i = 0; i < sizeof(not_tokens) / sizeof(not_tokens[0]); i++)
-		ck_assert_msg(tokens_by_bearer(t, not_tokens[i]) == NULL, "\"%s\" found",
-			      not_tokens[i]);
-	ck_assert_ptr_null(tokens_by_bearer(t, NULL));
+	finds_none(tokens_by_bearer, t, not_tokens, sizeof(not_tokens) / sizeof(not_tokens[0]));
 	ck_assert_ptr_null(tokens_by_bearer(NULL, "alpha"));
 	/* the file holds the hash: presenting the hash itself is no token */
 	hex = cred("alpha") + 7;
 	ck_assert_ptr_null(tokens_by_bearer(t, hex));
-	/* a subject entry is never found by a bearer token */
-	ck_assert_ptr_null(tokens_by_bearer(t, "CN=c"));
-	ck_assert_ptr_null(tokens_by_bearer(t, "subject:CN=c"));
 	tokens_free(t);
 }
 END_TEST
@@ -162,8 +169,8 @@ START_TEST(test_subjects)
 	struct tokens *t =
 	    parse_ok("builder modules,swupdate * subject:CN=builder, O=Example Corp\n"
 		     "other * * subject:CN=other\t \n");
-	static const char *const not_subjects[] = {"CN=builder", "CN=builder, O=Example Corp ",
-						   "cn=other", "CN=other\t", ""};
+	static const char *const not_subjects[] = {
+	    "CN=builder", "CN=builder, O=Example Corp ", "cn=other", "CN=other\t", "", NULL};
 	const struct token_client *c;
 
 	/* the rest of the line, inner spaces kept, trailing blanks dropped */
@@ -171,10 +178,8 @@ START_TEST(test_subjects)
 	ck_assert_str_eq(tokens_name(c), "builder");
 	ck_assert_str_eq(tokens_name(tokens_by_subject(t, "CN=other")), "other");
 	/* exact match only */
-	for (size_t i = 0; i < sizeof(not_subjects) / sizeof(not_subjects[0]); i++)
-		ck_assert_msg(tokens_by_subject(t, not_subjects[i]) == NULL, "\"%s\" found",
-			      not_subjects[i]);
-	ck_assert_ptr_null(tokens_by_subject(t, NULL));
+	finds_none(tokens_by_subject, t, not_subjects,
+		   sizeof(not_subjects) / sizeof(not_subjects[0]));
 	ck_assert_ptr_null(tokens_by_subject(NULL, "CN=other"));
 	/* a subject is no bearer token */
 	ck_assert_ptr_null(tokens_by_bearer(t, "CN=other"));
@@ -182,7 +187,7 @@ START_TEST(test_subjects)
 }
 END_TEST
 
-/* allows(c, name) is want for each of the space-separated names. */
+/* Each of the space-separated names is allowed (want 1) or not (want 0). */
 static void
 allowed(int (*allows)(const struct token_client *, const char *), const struct token_client *c,
 	const char *names, int want)
@@ -195,6 +200,17 @@ allowed(int (*allows)(const struct token_client *, const char *), const struct t
 		ck_assert_msg(allows(c, one) == want, "%s: expected %d", one, want);
 		p += n;
 	}
+}
+
+/* The endpoints and selectors client c may and may not ask for. */
+static void
+client_allows(const struct token_client *c, const char *endpoints, const char *not_endpoints,
+	      const char *selectors, const char *not_selectors)
+{
+	allowed(tokens_allows_endpoint, c, endpoints, 1);
+	allowed(tokens_allows_endpoint, c, not_endpoints, 0);
+	allowed(tokens_allows_selector, c, selectors, 1);
+	allowed(tokens_allows_selector, c, not_selectors, 0);
 }
 
 START_TEST(test_globs)
@@ -216,21 +232,11 @@ START_TEST(test_globs)
 	ck_assert_ptr_nonnull(dev);
 	ck_assert_ptr_nonnull(one);
 
-	allowed(tokens_allows_endpoint, ci, "swupdate modules mod", 1);
-	allowed(tokens_allows_endpoint, ci, "mender swupdate2 xmodules", 0);
-	allowed(tokens_allows_selector, ci, "d1", 1);
-	allowed(tokens_allows_selector, ci, "d2 d10", 0);
-	allowed(tokens_allows_selector, ci, "rel-a rel-b", 1);
-	allowed(tokens_allows_selector, ci, "rel-c", 0);
+	client_allows(ci, "swupdate modules mod", "mender swupdate2 xmodules", "d1 rel-a rel-b",
+		      "d2 d10 rel-c");
 	ck_assert_int_eq(tokens_allows_selector(ci, ""), 0);
-
-	allowed(tokens_allows_endpoint, dev, "tegra", 1);
-	allowed(tokens_allows_selector, dev, "anything-at-all", 1);
-
-	allowed(tokens_allows_endpoint, one, "tegra", 1);
-	allowed(tokens_allows_endpoint, one, "Tegra", 0);
-	allowed(tokens_allows_selector, one, "jetson-tx", 1);
-	allowed(tokens_allows_selector, one, "jetson-t jetson-tx2", 0);
+	client_allows(dev, "tegra", "", "anything-at-all", "");
+	client_allows(one, "tegra", "Tegra", "jetson-tx", "jetson-t jetson-tx2");
 	tokens_free(t);
 }
 END_TEST
