@@ -166,14 +166,8 @@ read_form_socket(const char *raw, size_t len, size_t head_len, size_t piece,
 	struct http_conn *c;
 	int sv[2], rc;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	memset(w, 0, sizeof(*w));
-	w->fd = sv[1];
-	w->data = raw;
-	w->len = len;
-	w->head_len = head_len;
-	w->piece = piece;
-	check_writer_start(w);
+	*w = (struct check_writer){.data = raw, .len = len, .head_len = head_len, .piece = piece};
+	check_writer_start(w, sv);
 	c = http_conn_new(sv[0], lim, NULL, 0);
 	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
 	rc = form_read(c, &req, digest_mode ? NULL : dir, f, err, sizeof(err));

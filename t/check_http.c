@@ -66,15 +66,9 @@ static void
 start_writer(struct check_writer *w, int sv[2], const char *data, size_t len, size_t piece,
 	     int delay_us, int hold_ms)
 {
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	memset(w, 0, sizeof(*w));
-	w->fd = sv[1];
-	w->data = data;
-	w->len = len;
-	w->piece = piece;
-	w->delay_us = delay_us;
-	w->hold_ms = hold_ms;
-	check_writer_start(w);
+	*w = (struct check_writer){
+	    .data = data, .len = len, .piece = piece, .delay_us = delay_us, .hold_ms = hold_ms};
+	check_writer_start(w, sv);
 }
 
 static void
@@ -572,28 +566,34 @@ START_TEST(test_body_length)
 }
 END_TEST
 
+/* A connection on fd (or -1) with prefix as its first bytes: read the
+ * head, then one body read into buf; that read's result, with *status. */
+static ssize_t
+one_body_read(int fd, const char *prefix, size_t prefix_len, char *buf, size_t size, int *status)
+{
+	struct http_conn *c = http_conn_new(fd, &deflim, prefix, prefix_len);
+	struct http_request req;
+	ssize_t n;
+
+	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
+	n = http_read_body(c, &req, buf, size, status, err, sizeof(err));
+	http_request_free(&req);
+	http_conn_free(c);
+	return n;
+}
+
 START_TEST(test_body_absent)
 {
-	struct http_request req;
 	char buf[16];
 	int status = 0;
-	struct http_conn *c;
 	static const char post[] = "POST / HTTP/1.1\r\nHost: h\r\n\r\n";
 	static const char get[] = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
 
 	/* a POST with neither Content-Length nor chunked: 411 */
-	c = http_conn_new(-1, &deflim, post, sizeof(post) - 1);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), -1);
+	ck_assert_int_eq(one_body_read(-1, post, sizeof(post) - 1, buf, sizeof(buf), &status), -1);
 	ck_assert_int_eq(status, 411);
-	http_request_free(&req);
-	http_conn_free(c);
 	/* a GET has an empty body */
-	c = http_conn_new(-1, &deflim, get, sizeof(get) - 1);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
+	ck_assert_int_eq(one_body_read(-1, get, sizeof(get) - 1, buf, sizeof(buf), &status), 0);
 }
 END_TEST
 
@@ -769,6 +769,14 @@ client_received(int fd, char *buf, size_t len)
 	return n;
 }
 
+/* A socketpair whose client side (sv[1]) has sent raw. */
+static void
+client_sent(int sv[2], const char *raw, size_t len)
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(write(sv[1], raw, len), (ssize_t)len);
+}
+
 START_TEST(test_continue)
 {
 	static const char raw[] = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
@@ -778,8 +786,7 @@ START_TEST(test_continue)
 	char buf[256];
 	struct http_conn *c;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(write(sv[1], raw, sizeof(raw) - 1), (ssize_t)sizeof(raw) - 1);
+	client_sent(sv, raw, sizeof(raw) - 1);
 	c = http_conn_new(sv[0], &deflim, NULL, 0);
 	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
 	/* nothing is sent before the body is asked for */
@@ -805,34 +812,22 @@ START_TEST(test_continue_413)
 				  "Content-Length: 1000001\r\n\r\n";
 	static const char nobody[] = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
 				     "Content-Length: 0\r\n\r\n";
-	struct http_request req;
 	int sv[2], status = 0;
 	char buf[256];
-	struct http_conn *c;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(write(sv[1], raw, sizeof(raw) - 1), (ssize_t)sizeof(raw) - 1);
+	client_sent(sv, raw, sizeof(raw) - 1);
 	/* body bytes the client sent anyway must not be read */
 	ck_assert_int_eq(write(sv[1], "xxxx", 4), 4);
-	c = http_conn_new(sv[0], &deflim, NULL, 0);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), -1);
+	ck_assert_int_eq(one_body_read(sv[0], NULL, 0, buf, sizeof(buf), &status), -1);
 	ck_assert_int_eq(status, 413);
 	ck_assert_uint_eq(client_received(sv[1], buf, sizeof(buf)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
 	close(sv[0]);
 	close(sv[1]);
 
 	/* no body: no 100 Continue either */
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(write(sv[1], nobody, sizeof(nobody) - 1), (ssize_t)sizeof(nobody) - 1);
-	c = http_conn_new(sv[0], &deflim, NULL, 0);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), 0);
+	client_sent(sv, nobody, sizeof(nobody) - 1);
+	ck_assert_int_eq(one_body_read(sv[0], NULL, 0, buf, sizeof(buf), &status), 0);
 	ck_assert_uint_eq(client_received(sv[1], buf, sizeof(buf)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -842,25 +837,16 @@ START_TEST(test_body_max)
 {
 	static const char exact[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n";
 	static const char over[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000001\r\n\r\n";
-	struct http_request req;
 	int status = 0;
 	char buf[16];
-	struct http_conn *c;
 
-	c = http_conn_new(-1, &deflim, over, sizeof(over) - 1);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), -1);
+	ck_assert_int_eq(one_body_read(-1, over, sizeof(over) - 1, buf, sizeof(buf), &status), -1);
 	ck_assert_int_eq(status, 413);
 	ck_assert_str_eq(err, "request body larger than 1000000 bytes");
-	http_request_free(&req);
-	http_conn_free(c);
 	/* exactly body_max is allowed (the prefix ends: client closed) */
-	c = http_conn_new(-1, &deflim, exact, sizeof(exact) - 1);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), -1);
+	ck_assert_int_eq(one_body_read(-1, exact, sizeof(exact) - 1, buf, sizeof(buf), &status),
+			 -1);
 	ck_assert_int_eq(status, 400);
-	http_request_free(&req);
-	http_conn_free(c);
 }
 END_TEST
 

@@ -92,7 +92,9 @@ writer_main(void *arg)
 }
 
 void
-check_writer_start(struct check_writer *w)
+check_writer_start(struct check_writer *w, int sv[2])
 {
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	w->fd = sv[1];
 	ck_assert_int_eq(pthread_create(&w->thread, NULL, writer_main, w), 0);
 }

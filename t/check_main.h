@@ -43,7 +43,7 @@ int check_sh(const char *dir, const char *fmt, ...) __attribute__((format(printf
 
 /*
  * A client in a thread: writes len bytes of data to fd in pieces, then
- * shuts down its sending side.  Fill in the fields, then
+ * shuts down its sending side.  Fill in the fields but fd, then
  * check_writer_start(); pthread_join(w->thread) when done.
  */
 struct check_writer {
@@ -60,7 +60,9 @@ struct check_writer {
 	pthread_t thread;
 };
 
-void check_writer_start(struct check_writer *w);
+/* A socketpair, sv[0] for the server side, sv[1] for the writer thread
+ * (w->fd), which it starts. */
+void check_writer_start(struct check_writer *w, int sv[2]);
 
 /* The request limits of the HTTP and form tests (a struct http_limits
  * initializer, lib/http.h): the daemon's defaults, but for body_max. */
