@@ -234,6 +234,18 @@ assert_curl_form(const struct form *f)
 	ck_assert_int_eq(count_files(), 1);
 }
 
+/* The curl body as a whole request, its length in *len. */
+static char *
+curl_request(size_t *len)
+{
+	size_t blen;
+	char *body = curl_body(&blen);
+	char *raw = request(CT_MULTIPART, body, blen, len);
+
+	free(body);
+	return raw;
+}
+
 START_TEST(test_curl)
 {
 	size_t blen;
@@ -250,9 +262,8 @@ END_TEST
 
 START_TEST(test_curl_dribbled)
 {
-	size_t blen, len;
-	char *body = curl_body(&blen);
-	char *raw = request(CT_MULTIPART, body, blen, &len);
+	size_t len;
+	char *raw = curl_request(&len);
 	struct form f;
 	struct check_writer w;
 
@@ -261,7 +272,6 @@ START_TEST(test_curl_dribbled)
 	assert_curl_form(&f);
 	form_free(&f);
 	free(raw);
-	free(body);
 }
 END_TEST
 
@@ -270,9 +280,8 @@ END_TEST
 START_TEST(test_digest_only)
 {
 	unsigned char want[32];
-	size_t blen, len;
-	char *body = curl_body(&blen);
-	char *raw = request(CT_MULTIPART, body, blen, &len);
+	size_t len;
+	char *raw = curl_request(&len);
 	const struct form_file *ff;
 	struct form f;
 	struct check_writer w;
@@ -297,7 +306,6 @@ START_TEST(test_digest_only)
 	}
 	digest_mode = 0;
 	free(raw);
-	free(body);
 }
 END_TEST
 
@@ -495,9 +503,8 @@ END_TEST
 
 START_TEST(test_client_gone)
 {
-	size_t blen, len;
-	char *body = curl_body(&blen);
-	char *raw = request(CT_MULTIPART, body, blen, &len);
+	size_t len;
+	char *raw = curl_request(&len);
 	struct form f;
 	struct check_writer w;
 
@@ -507,7 +514,6 @@ START_TEST(test_client_gone)
 	ck_assert_int_eq(count_files(), 0);
 	form_free(&f);
 	free(raw);
-	free(body);
 }
 END_TEST
 
