@@ -543,10 +543,5 @@ done:
 	return job->status;
 }
 
-const struct signer signer_modules = {
-	.path = "/sign/modules",
-	.name = "modules",
-	.selector_field = "machine",
-	.selector_missing = "Invalid parameters",
-	.run = modules_run,
-};
+SIGNER_DEFINE(modules, .selector_field = "machine", .selector_missing = "Invalid parameters",
+	      .run = modules_run);
