@@ -769,6 +769,16 @@ client_received(int fd, char *buf, size_t len)
 	return n;
 }
 
+/* The end of a test on a socketpair: the request, the connection, both ends. */
+static void
+conn_done(struct http_conn *c, struct http_request *req, int sv[2])
+{
+	http_request_free(req);
+	http_conn_free(c);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* A socketpair whose client side (sv[1]) has sent raw. */
 static void
 client_sent(int sv[2], const char *raw, size_t len)
@@ -799,10 +809,7 @@ START_TEST(test_continue)
 	ck_assert_int_eq(http_read_body(c, &req, buf, 4, &status, err, sizeof(err)), 0);
 	/* only once */
 	ck_assert_uint_eq(client_received(sv[1], buf, sizeof(buf)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
-	close(sv[0]);
-	close(sv[1]);
+	conn_done(c, &req, sv);
 }
 END_TEST
 
@@ -933,10 +940,7 @@ START_TEST(test_min_rate)
 	pthread_join(w.thread, NULL);
 	usleep(600 * 1000);
 	ck_assert_int_gt(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
-	close(sv[0]);
-	close(sv[1]);
+	conn_done(c, &req, sv);
 }
 END_TEST
 

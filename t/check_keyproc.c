@@ -276,15 +276,23 @@ materialize(int ch, const char *sel, const char *tag, const char *file, int *fd)
 	ck_assert_int_eq(keyproto_recv(ch, m, fd, why, sizeof(why)), 1);
 }
 
+/* Start the key process with a tegra channel for job, granted jetson-*;
+ * digest: the SHA-256 of text. */
+static int
+keyd_with_channel(uint64_t job, const char *text, unsigned char digest[32])
+{
+	SHA256((const unsigned char *)text, strlen(text), digest);
+	start_keyd();
+	return channel(job, "tegra", "jetson-*");
+}
+
 START_TEST(test_keyd_sign_within_and_outside_the_grant)
 {
 	unsigned char digest[32], first[256];
 	char fpr[65];
 	int ch;
 
-	SHA256((const unsigned char *)"hello", 5, digest);
-	start_keyd();
-	ch = channel(5, "tegra", "jetson-*");
+	ch = keyd_with_channel(5, "hello", digest);
 	/* outside the grant: refused, and the supervisor hears of it */
 	sign(ch, 1, "other-machine", "tegrasign", "rsa_priv.pem", digest);
 	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
@@ -320,9 +328,7 @@ START_TEST(test_keyd_key_changes_and_removal)
 	unsigned char digest[32], first[KEYPROTO_SIG_MAX];
 	int ch;
 
-	SHA256((const unsigned char *)"x", 1, digest);
-	start_keyd();
-	ch = channel(6, "tegra", "jetson-*");
+	ch = keyd_with_channel(6, "x", digest);
 	sign(ch, 1, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
 	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
 	memcpy(first, m->signature.sig, m->signature.len);
@@ -386,9 +392,7 @@ START_TEST(test_keyd_malformed_record)
 	int ch, fd;
 	char junk[40] = "not a record";
 
-	SHA256((const unsigned char *)"x", 1, digest);
-	start_keyd();
-	ch = channel(9, "tegra", "jetson-*");
+	ch = keyd_with_channel(9, "x", digest);
 	ck_assert_int_eq(send(ch, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
 	/* answered, reported as op 0 (the supervisor kills the worker), closed */
 	ck_assert_int_eq(keyproto_recv(ch, m, &fd, why, sizeof(why)), 1);
