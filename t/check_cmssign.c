@@ -38,17 +38,27 @@ slurp(const char *name, char **buf, size_t *len)
 	ck_assert_int_eq(util_read_file(path, 1 << 24, buf, len), 0);
 }
 
-static EVP_PKEY *
-load_key(const char *name)
+/* The private key (key != NULL) or the certificate in dir/name. */
+static void
+load(const char *name, EVP_PKEY **key, X509 **cert)
 {
-	EVP_PKEY *key;
 	char *buf;
 	size_t len;
 
 	slurp(name, &buf, &len);
-	key = pkey_load_private((unsigned char *)buf, len);
+	if (key != NULL)
+		ck_assert_ptr_nonnull(*key = pkey_load_private((unsigned char *)buf, len));
+	else
+		ck_assert_ptr_nonnull(*cert = pkey_load_cert((unsigned char *)buf, len));
 	util_cleanse_free(buf, len);
-	ck_assert_ptr_nonnull(key);
+}
+
+static EVP_PKEY *
+load_key(const char *name)
+{
+	EVP_PKEY *key;
+
+	load(name, &key, NULL);
 	return key;
 }
 
@@ -56,13 +66,8 @@ static X509 *
 load_cert(const char *name)
 {
 	X509 *cert;
-	char *buf;
-	size_t len;
 
-	slurp(name, &buf, &len);
-	cert = pkey_load_cert((unsigned char *)buf, len);
-	free(buf);
-	ck_assert_ptr_nonnull(cert);
+	load(name, NULL, &cert);
 	return cert;
 }
 
