@@ -294,25 +294,8 @@ START_TEST(test_send_refuses_a_bad_header)
 }
 END_TEST
 
-static Suite *
-keyproto_suite(void)
-{
-	Suite *s = suite_create("keyproto");
-	TCase *tc = tcase_create("keyproto");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_sign_round_trip);
-	tcase_add_test(tc, test_every_type_has_a_size);
-	tcase_add_test(tc, test_grant_needs_its_descriptor);
-	tcase_add_test(tc, test_descriptor_where_none_belongs);
-	tcase_add_test(tc, test_two_descriptors);
-	tcase_add_test(tc, test_sizes);
-	tcase_add_test(tc, test_unterminated_strings);
-	tcase_add_test(tc, test_lengths_and_enums);
-	tcase_add_test(tc, test_eof);
-	tcase_add_test(tc, test_send_refuses_a_bad_header);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = keyproto_suite);
+CHECK_MAIN(.name = "keyproto", .setup = setup, .teardown = teardown,
+	   .tests = CHECK_TESTS(test_sign_round_trip, test_every_type_has_a_size,
+				test_grant_needs_its_descriptor, test_descriptor_where_none_belongs,
+				test_two_descriptors, test_sizes, test_unterminated_strings,
+				test_lengths_and_enums, test_eof, test_send_refuses_a_bad_header));

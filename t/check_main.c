@@ -14,6 +14,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The suite of .name and .tests. */
+static Suite *
+one_case(const struct check_main *m)
+{
+	Suite *s = suite_create(m->name);
+	TCase *tc = tcase_create(m->name);
+
+	if (m->setup != NULL || m->teardown != NULL)
+		tcase_add_checked_fixture(tc, m->setup, m->teardown);
+	if (m->setup_once != NULL || m->teardown_once != NULL)
+		tcase_add_unchecked_fixture(tc, m->setup_once, m->teardown_once);
+	if (m->timeout > 0)
+		tcase_set_timeout(tc, m->timeout);
+	for (const TTest *const *t = m->tests; *t != NULL; t++)
+		tcase_add_test(tc, *t);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
 int
 check_main_run(const struct check_main *m)
 {
@@ -22,7 +41,7 @@ check_main_run(const struct check_main *m)
 
 	if (m->before != NULL && m->before() != 0)
 		return EXIT_FAILURE;
-	sr = srunner_create(m->suite());
+	sr = srunner_create(m->suite != NULL ? m->suite() : one_case(m));
 	if (m->fork)
 		srunner_set_fork_status(sr, CK_FORK);
 	srunner_run_all(sr, CK_NORMAL);

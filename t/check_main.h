@@ -3,9 +3,13 @@
  * check_main.h: the one main() of the t/check_*.c unit programs, and the
  * one way they run a shell command.
  *
- * Use: give the program a `static Suite *foo_suite(void)`, end the file
- * with `CHECK_MAIN(.suite = foo_suite);` (optionally .before, .after,
- * .fork) and link t/libcheckmain.a (TEST_LDADD in Makefile.am does).
+ * Use: end the file with
+ *   CHECK_MAIN(.name = "foo", .tests = CHECK_TESTS(test_a, test_b));
+ * for a suite of one test case (optionally .setup/.teardown around each
+ * test, .setup_once/.teardown_once around them all, .timeout), or give
+ * the program a `static Suite *foo_suite(void)` and end it with
+ * `CHECK_MAIN(.suite = foo_suite);`; either way optionally .before,
+ * .after, .fork.  Link t/libcheckmain.a (TEST_LDADD in Makefile.am does).
  */
 #ifndef DSS_CHECK_MAIN_H
 #define DSS_CHECK_MAIN_H
@@ -15,21 +19,29 @@
 #include <stddef.h>
 
 struct check_main {
-	Suite *(*suite)(void); /* the tests */
-	int (*before)(void);   /* once before the run (fixtures); nonzero: exit 1 */
-	void (*after)(void);   /* once after the run (clean-up) */
-	int fork;              /* each test in its own process, whatever CK_FORK says */
+	Suite *(*suite)(void);                  /* the tests; or: */
+	const char *name;                       /* the suite's and its one test case's name */
+	const TTest *const *tests;              /* CHECK_TESTS(...) */
+	void (*setup)(void), (*teardown)(void); /* around each test */
+	void (*setup_once)(void), (*teardown_once)(void); /* around them all */
+	int timeout;                                      /* seconds; 0: Check's */
+	int (*before)(void); /* once before the run (fixtures); nonzero: exit 1 */
+	void (*after)(void); /* once after the run (clean-up) */
+	int fork;            /* each test in its own process, whatever CK_FORK says */
 };
 
 /* Run the suite, print Check's summary line ("NN%: Checks: N, Failures:
  * F, Errors: E", which t/run-tests counts); the program's exit status. */
 int check_main_run(const struct check_main *m);
 
+/* The tests of .tests, in order */
+#define CHECK_TESTS(...) ((const TTest *const[]){__VA_ARGS__, NULL})
+
 /* main() itself; the closing declaration takes the caller's semicolon */
 #define CHECK_MAIN(...)                                                                            \
-	static const struct check_main check_main_desc = {__VA_ARGS__};                            \
 	int main(void)                                                                             \
 	{                                                                                          \
+		const struct check_main check_main_desc = {__VA_ARGS__};                           \
 		return check_main_run(&check_main_desc);                                           \
 	}                                                                                          \
 	int check_main_run(const struct check_main *m)

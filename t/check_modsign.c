@@ -487,29 +487,10 @@ START_TEST(test_ed25519_refused)
 }
 END_TEST
 
-static Suite *
-modsign_suite(void)
-{
-	Suite *s = suite_create("modsign");
-	TCase *tc = tcase_create("sign");
-
-	tcase_add_unchecked_fixture(tc, setup_once, teardown_once);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_sign_file_available);
-	tcase_add_test(tc, test_rsa_like_sign_file);
-	tcase_add_test(tc, test_signed_twice);
-	tcase_add_test(tc, test_ec_verifies);
-	tcase_add_test(tc, test_mem_fd_sha256);
-	tcase_add_test(tc, test_bad_keys);
-	tcase_add_test(tc, test_md_names);
-	tcase_add_test(tc, test_find);
-	tcase_add_test(tc, test_threads_share_key);
-	tcase_add_test(tc, test_callback_like_sign_file);
-	tcase_add_test(tc, test_callback_ec);
-	tcase_add_test(tc, test_callback_refused);
-	tcase_add_test(tc, test_ed25519_refused);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = modsign_suite);
+CHECK_MAIN(.name = "modsign", .setup_once = setup_once, .teardown_once = teardown_once,
+	   .timeout = 120,
+	   .tests = CHECK_TESTS(test_sign_file_available, test_rsa_like_sign_file,
+				test_signed_twice, test_ec_verifies, test_mem_fd_sha256,
+				test_bad_keys, test_md_names, test_find, test_threads_share_key,
+				test_callback_like_sign_file, test_callback_ec,
+				test_callback_refused, test_ed25519_refused));

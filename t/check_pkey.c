@@ -342,27 +342,6 @@ START_TEST(test_signer_sign)
 }
 END_TEST
 
-static Suite *
-pkey_suite(void)
-{
-	Suite *s = suite_create("pkey");
-	TCase *tc = tcase_create("pkey");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_rsa_forms);
-	tcase_add_test(tc, test_ec_forms);
-	tcase_add_test(tc, test_other_algorithms_fall_back);
-	tcase_add_test(tc, test_refused);
-	tcase_add_test(tc, test_certificates);
-	tcase_add_test(tc, test_sign_rsa);
-	tcase_add_test(tc, test_sign_ecdsa);
-	tcase_add_test(tc, test_sign_ed25519);
-	tcase_add_test(tc, test_sign_refused);
-	tcase_add_test(tc, test_signer_sign);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 /* One scratch directory for the whole run; 0 or -1. */
 static int
 make_dir(void)
@@ -382,4 +361,7 @@ remove_dir(void)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
-CHECK_MAIN(.suite = pkey_suite, .before = make_dir, .after = remove_dir);
+CHECK_MAIN(.name = "pkey", .timeout = 60, .before = make_dir, .after = remove_dir,
+	   .tests = CHECK_TESTS(test_rsa_forms, test_ec_forms, test_other_algorithms_fall_back,
+				test_refused, test_certificates, test_sign_rsa, test_sign_ecdsa,
+				test_sign_ed25519, test_sign_refused, test_signer_sign));
