@@ -468,7 +468,7 @@ x_find(struct xctx *x, const char *name)
 }
 
 /* CPU time of the calling thread in ms: the extraction's own, whatever
- * the load (kmod's signers run beside it in threads of their own). */
+ * the load (the modules signer's threads run beside it). */
 static uint64_t
 thread_cpu_ms(void)
 {

@@ -85,30 +85,40 @@ proto_init(union proto_msg *msg, uint32_t type, uint32_t generation, uint64_t jo
 int
 proto_sendmsg(int sock, const struct iovec *iov, int iovcnt, int fd)
 {
+	return proto_sendmsg_fds(sock, iov, iovcnt, &fd, fd >= 0);
+}
+
+int
+proto_sendmsg_fds(int sock, const struct iovec *iov, int iovcnt, const int *fds, int nfds)
+{
 	struct msghdr mh;
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} cmsgbuf;
 	size_t size = 0;
 	ssize_t n;
 
+	if (nfds < 0 || nfds > 2) {
+		errno = EINVAL;
+		return -1;
+	}
 	memset(&mh, 0, sizeof(mh));
 	for (int i = 0; i < iovcnt; i++)
 		size += iov[i].iov_len;
 	mh.msg_iov = (struct iovec *)iov;
 	mh.msg_iovlen = (size_t)iovcnt;
-	if (fd >= 0) {
+	if (nfds > 0) {
 		struct cmsghdr *cm;
 
 		memset(&cmsgbuf, 0, sizeof(cmsgbuf));
 		mh.msg_control = cmsgbuf.buf;
-		mh.msg_controllen = sizeof(cmsgbuf.buf);
+		mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, (size_t)nfds * sizeof(int));
 	}
 	do
 		n = sendmsg(sock, &mh, MSG_NOSIGNAL);

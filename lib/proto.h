@@ -140,6 +140,9 @@ struct iovec;
  * descriptor in *fd (close-on-exec), else -1.
  */
 int proto_sendmsg(int sock, const struct iovec *iov, int iovcnt, int fd);
+/* The same with nfds descriptors (0 to 2; else EINVAL): the records carry
+ * at most one, and the tests send two to see them refused. */
+int proto_sendmsg_fds(int sock, const struct iovec *iov, int iovcnt, const int *fds, int nfds);
 ssize_t proto_recvmsg(int sock, void *buf, size_t len, int *fd);
 
 #endif

@@ -115,6 +115,16 @@ reply_retry_after(char *buf, size_t size, long long base)
 	snprintf(buf, size, "Retry-After: %lld\r\n", secs);
 }
 
+/* After a failed send: 1 to send again (interrupted, or the socket took
+ * more before the deadline), 0 to give up with errno saying why. */
+static int
+send_again(int fd, uint64_t deadline)
+{
+	if (errno == EINTR)
+		return 1;
+	return (errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(fd, deadline) == 0;
+}
+
 int
 reply_write(int fd, const void *buf, size_t len, int timeout_ms)
 {
@@ -125,9 +135,7 @@ reply_write(int fd, const void *buf, size_t len, int timeout_ms)
 		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
 
 		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(fd, deadline) == 0)
+			if (send_again(fd, deadline))
 				continue;
 			return -1;
 		}
@@ -228,9 +236,7 @@ reply_fd(int fd, int status, int in, const char *filename, int timeout_ms, uint6
 		ssize_t w = sendfile(fd, in, &off, (size_t)(st.st_size - off));
 
 		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_writable(fd, deadline) == 0)
+			if (send_again(fd, deadline))
 				continue;
 			return -1;
 		}

@@ -63,7 +63,8 @@ teardown(void)
 #define sh(...) check_sh(NULL, __VA_ARGS__)
 
 /* mktar.py with the given member specs into t.tar.gz. */
-#define MKTAR(...) ck_assert_int_eq(sh("python3 " TOP_SRCDIR "/t/fixtures/mktar.py " __VA_ARGS__), 0)
+#define MKTAR(...)                                                                                 \
+	ck_assert_int_eq(sh("python3 " TOP_SRCDIR "/t/fixtures/mktar.py " __VA_ARGS__), 0)
 
 static int
 extract(const char *name)
@@ -89,6 +90,15 @@ reset(void)
 	ar_list_free(&list);
 	ck_assert_int_eq(util_rm_rf(dest), 0);
 	ck_assert_int_eq(mkdir(dest, 0700), 0);
+}
+
+/* Emptied again, the same archive extracts (the test has raised the limit
+ * that refused it). */
+static void
+extracts_again(const char *name)
+{
+	reset();
+	ck_assert_msg(extract(name) == 0, "%s", err);
 }
 
 static void
@@ -140,19 +150,20 @@ START_TEST(test_gnu_tar_tree)
 	struct stat sb;
 	const struct ar_entry *e;
 
-	ck_assert_int_eq(sh("mkdir -p src/lib/modules/1/kernel src/lib/modules/1/ro && "
-			    "printf hello > src/lib/modules/1/kernel/a.ko && "
-			    "printf '#!/bin/sh\\n' > src/lib/modules/1/run.sh && "
-			    "printf secret > src/lib/modules/1/private && "
-			    "printf inro > src/lib/modules/1/ro/f && "
-			    "chmod 0644 src/lib/modules/1/kernel/a.ko && chmod 4755 src/lib/modules/1/run.sh && "
-			    "chmod 0600 src/lib/modules/1/private && "
-			    "ln -s kernel/a.ko src/lib/modules/1/link.ko && "
-			    "ln src/lib/modules/1/kernel/a.ko src/lib/modules/1/hard.ko && "
-			    "find src -exec touch -h -d '2023-05-06 07:08:09.5' {} + && "
-			    "chmod 0555 src/lib/modules/1/ro && "
-			    "tar -C src -czf t.tar.gz ."),
-			 0);
+	ck_assert_int_eq(
+	    sh("mkdir -p src/lib/modules/1/kernel src/lib/modules/1/ro && "
+	       "printf hello > src/lib/modules/1/kernel/a.ko && "
+	       "printf '#!/bin/sh\\n' > src/lib/modules/1/run.sh && "
+	       "printf secret > src/lib/modules/1/private && "
+	       "printf inro > src/lib/modules/1/ro/f && "
+	       "chmod 0644 src/lib/modules/1/kernel/a.ko && chmod 4755 src/lib/modules/1/run.sh && "
+	       "chmod 0600 src/lib/modules/1/private && "
+	       "ln -s kernel/a.ko src/lib/modules/1/link.ko && "
+	       "ln src/lib/modules/1/kernel/a.ko src/lib/modules/1/hard.ko && "
+	       "find src -exec touch -h -d '2023-05-06 07:08:09.5' {} + && "
+	       "chmod 0555 src/lib/modules/1/ro && "
+	       "tar -C src -czf t.tar.gz ."),
+	    0);
 	ck_assert_int_eq(extract("t.tar.gz"), 0);
 	ck_assert_str_eq(list.v[0].name, ".");
 	e = entry("lib/modules/1/kernel/a.ko");
@@ -339,9 +350,8 @@ START_TEST(test_each)
 	char seen[256] = "";
 
 	MKTAR("t.tar.gz dir:d file:d/a=1 dir:d@0700 sym:d/s=a hard:h=d/a file:z");
-	ck_assert_int_eq(ar_extract_each("t.tar.gz", dest, &lim, &list, count_each, seen, err,
-					 sizeof(err)),
-			 0);
+	ck_assert_int_eq(
+	    ar_extract_each("t.tar.gz", dest, &lim, &list, count_each, seen, err, sizeof(err)), 0);
 	ck_assert_str_eq(seen, "d(d) d/a(f) d/s(l) h(l) z(f) ");
 }
 END_TEST
@@ -605,9 +615,8 @@ START_TEST(test_implicit_dirs_count)
 	lim.max_members = 10;
 	MKTAR("t.tar.gz file:a/b/c/d/e/f/g/h/i/j/k");
 	assert_refused("more than 10 members");
-	reset();
 	lim.max_members = 11;
-	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	extracts_again("t.tar.gz");
 }
 END_TEST
 
@@ -623,10 +632,9 @@ START_TEST(test_ratio_bomb)
 	ck_assert_int_eq(extract("bomb.tar.gz"), 400);
 	ck_assert_msg(strstr(err, "over 100 times its compressed size") != NULL, "%s", err);
 	ck_assert_int_eq(access("dest/zero", F_OK), -1);
-	reset();
 	/* below the floor, the ratio does not matter */
 	lim.ratio_floor = 30000000;
-	ck_assert_msg(extract("bomb.tar.gz") == 0, "%s", err);
+	extracts_again("bomb.tar.gz");
 }
 END_TEST
 
@@ -659,9 +667,8 @@ START_TEST(test_ratio_headers)
 	reset();
 	MKTAR("--format pax t.tar.gz file:f hardbig:h=50000000:f");
 	assert_refused("times its compressed size");
-	reset();
 	lim.max_ratio = 0;
-	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	extracts_again("t.tar.gz");
 	ck_assert_uint_eq(list.n, 2);
 }
 END_TEST
@@ -687,9 +694,8 @@ START_TEST(test_sparse)
 	lim.max_size = 1000000000;
 	ck_assert_int_eq(extract("sparse.tar.gz"), 400);
 	ck_assert_msg(strstr(err, "more than 1000000000 bytes") != NULL, "%s", err);
-	reset();
 	lim.max_size = 2000000000;
-	ck_assert_msg(extract("sparse.tar.gz") == 0, "%s", err);
+	extracts_again("sparse.tar.gz");
 	ck_assert_int_eq(stat("dest/holes", &sb), 0);
 	ck_assert_int_eq(sb.st_size, (1LL << 30) + 1);
 	ck_assert_int_lt(sb.st_blocks, 2048);
@@ -704,13 +710,12 @@ START_TEST(test_cpu_budget)
 	MKTAR("t.tar.gz many:d=20000");
 	lim.max_cpu_ms = 1; /* 20000 members take more than 20000 system calls */
 	assert_refused("s of CPU time");
-	reset();
 	lim.max_cpu_ms = 0;
-	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	extracts_again("t.tar.gz");
 }
 END_TEST
 
-/* Refuses a ".ko" of 1000 bytes or more, as kmod refuses modules the
+/* Refuses a ".ko" of 1000 bytes or more, as /sign/modules refuses modules the
  * kernel cannot load; counts its calls in *arg. */
 static int
 admit_small_modules(const char *name, enum ar_type type, uint64_t size, void *arg, char *why,
@@ -794,11 +799,12 @@ START_TEST(test_writer_roundtrip)
 	struct ar_writer *w;
 	int root;
 
-	ck_assert_int_eq(sh("sh " TOP_SRCDIR "/t/fixtures/mkmodules.sh src 6.1.0-rt 4 && "
-			    "ln src/lib/modules/6.1.0-rt/modules.dep src/lib/modules/6.1.0-rt/dep.hard && "
-			    "touch -d '2024-01-02 03:04:05' src/lib/modules/6.1.0-rt && "
-			    "tar -C src -czf t.tar.gz lib"),
-			 0);
+	ck_assert_int_eq(
+	    sh("sh " TOP_SRCDIR "/t/fixtures/mkmodules.sh src 6.1.0-rt 4 && "
+	       "ln src/lib/modules/6.1.0-rt/modules.dep src/lib/modules/6.1.0-rt/dep.hard && "
+	       "touch -d '2024-01-02 03:04:05' src/lib/modules/6.1.0-rt && "
+	       "tar -C src -czf t.tar.gz lib"),
+	    0);
 	ck_assert_int_eq(extract("t.tar.gz"), 0);
 	ck_assert_int_ge(root = open(dest, O_RDONLY | O_DIRECTORY), 0);
 	ck_assert_ptr_nonnull(w = ar_writer_open("out.tar.gz", 1, err, sizeof(err)));
@@ -807,25 +813,28 @@ START_TEST(test_writer_roundtrip)
 
 		if (list.v[i].type == AR_FILE)
 			ck_assert_int_ge(fd = ar_openat(root, list.v[i].name, O_RDONLY, 0), 0);
-		ck_assert_msg(ar_writer_add(w, &list.v[i], fd, NULL, 0, err, sizeof(err)) == 0, "%s",
-			      err);
+		ck_assert_msg(ar_writer_add(w, &list.v[i], fd, NULL, 0, err, sizeof(err)) == 0,
+			      "%s", err);
 		if (fd >= 0)
 			close(fd);
 	}
 	ck_assert_msg(ar_writer_close(w, err, sizeof(err)) == 0, "%s", err);
 	close(root);
 	ck_assert_int_eq(sh("tar -tzf out.tar.gz | grep -v '^\\./lib' ; test $? = 1"), 0);
-	ck_assert_int_eq(sh("mkdir back && tar -C back -x --no-same-owner -f out.tar.gz ./lib/modules"),
-			 0);
+	ck_assert_int_eq(
+	    sh("mkdir back && tar -C back -x --no-same-owner -f out.tar.gz ./lib/modules"), 0);
 	ck_assert_int_eq(sh("diff -r --no-dereference src back"), 0);
-	ck_assert_int_eq(sh("cd src && find lib/modules -printf '%%p %%y %%m %%T@ %%n %%l\\n' | sort > ../a && "
-			    "cd ../back && find lib/modules -printf '%%p %%y %%m %%T@ %%n %%l\\n' | sort > ../b && "
-			    "cd .. && diff a b"),
-			 0);
+	ck_assert_int_eq(
+	    sh("cd src && find lib/modules -printf '%%p %%y %%m %%T@ %%n %%l\\n' | sort > ../a && "
+	       "cd ../back && find lib/modules -printf '%%p %%y %%m %%T@ %%n %%l\\n' | sort > ../b "
+	       "&& "
+	       "cd .. && diff a b"),
+	    0);
 	/* same member order as the input */
-	ck_assert_int_eq(sh("tar -tzf t.tar.gz | sed 's|^|./|; s|/$||' > in.list && "
-			    "tar -tzf out.tar.gz | sed 's|/$||' > out.list && diff in.list out.list"),
-			 0);
+	ck_assert_int_eq(
+	    sh("tar -tzf t.tar.gz | sed 's|^|./|; s|/$||' > in.list && "
+	       "tar -tzf out.tar.gz | sed 's|/$||' > out.list && diff in.list out.list"),
+	    0);
 }
 END_TEST
 
@@ -887,8 +896,8 @@ START_TEST(test_writer_tail)
 	ck_assert_int_eq(ar_writer_close(w, err, sizeof(err)), 0);
 	close(fd);
 	ck_assert_int_eq(sh("[ \"$(tar -xOzf o.tar.gz ./f.ko)\" = body+tail ]"), 0);
-	ck_assert_int_eq(sh("tar -tvzf o.tar.gz | grep -q '^-rw-r----- .* 2009-02-1[34] .* \\./f\\.ko$'"),
-			 0);
+	ck_assert_int_eq(
+	    sh("tar -tvzf o.tar.gz | grep -q '^-rw-r----- .* 2009-02-1[34] .* \\./f\\.ko$'"), 0);
 	/* the output file must not exist yet */
 	ck_assert_ptr_null(ar_writer_open("o.tar.gz", 0, err, sizeof(err)));
 }
@@ -913,13 +922,15 @@ START_TEST(test_pack_tree)
 			    "mkfifo t/fifo"),
 			 0);
 	ck_assert_int_eq(ar_pack_tree("t", "p.tar.gz", 0, skip_b, NULL, err, sizeof(err)), 0);
-	ck_assert_int_eq(sh("tar -tzf p.tar.gz > got && "
-			    "printf './a/\\n./a/one\\n./c/three\\n./link\\n./z\\n' > want && diff want got"),
-			 0);
+	ck_assert_int_eq(
+	    sh("tar -tzf p.tar.gz > got && "
+	       "printf './a/\\n./a/one\\n./c/three\\n./link\\n./z\\n' > want && diff want got"),
+	    0);
 	ck_assert_int_eq(sh("tar -tvzf p.tar.gz ./z | grep -q '^h.*link to ./a/one'"), 0);
-	ck_assert_int_eq(sh("mkdir back && tar -C back -xzf p.tar.gz && [ \"$(cat back/z)\" = 1 ] && "
-			    "[ \"$(readlink back/link)\" = a/one ]"),
-			 0);
+	ck_assert_int_eq(
+	    sh("mkdir back && tar -C back -xzf p.tar.gz && [ \"$(cat back/z)\" = 1 ] && "
+	       "[ \"$(readlink back/link)\" = a/one ]"),
+	    0);
 	ck_assert_int_eq(ar_pack_tree("t", "p.tar.gz", 0, NULL, NULL, err, sizeof(err)), -1);
 }
 END_TEST

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 
 #include "check_main.h"
+#include "check_signer.h"
 #include "cmssign.h"
 #include "pkey.h"
 #include "util.h"
@@ -37,17 +38,27 @@ slurp(const char *name, char **buf, size_t *len)
 	ck_assert_int_eq(util_read_file(path, 1 << 24, buf, len), 0);
 }
 
-static EVP_PKEY *
-load_key(const char *name)
+/* The private key (key != NULL) or the certificate in dir/name. */
+static void
+load(const char *name, EVP_PKEY **key, X509 **cert)
 {
-	EVP_PKEY *key;
 	char *buf;
 	size_t len;
 
 	slurp(name, &buf, &len);
-	key = pkey_load_private((unsigned char *)buf, len);
+	if (key != NULL)
+		ck_assert_ptr_nonnull(*key = pkey_load_private((unsigned char *)buf, len));
+	else
+		ck_assert_ptr_nonnull(*cert = pkey_load_cert((unsigned char *)buf, len));
 	util_cleanse_free(buf, len);
-	ck_assert_ptr_nonnull(key);
+}
+
+static EVP_PKEY *
+load_key(const char *name)
+{
+	EVP_PKEY *key;
+
+	load(name, &key, NULL);
 	return key;
 }
 
@@ -55,13 +66,8 @@ static X509 *
 load_cert(const char *name)
 {
 	X509 *cert;
-	char *buf;
-	size_t len;
 
-	slurp(name, &buf, &len);
-	cert = pkey_load_cert((unsigned char *)buf, len);
-	free(buf);
-	ck_assert_ptr_nonnull(cert);
+	load(name, NULL, &cert);
 	return cert;
 }
 
@@ -108,36 +114,6 @@ signing_time(const char *name)
 	return (time_t)days * 86400 + secs;
 }
 
-/* A signer holding only the certificate, standing in for a key process:
- * mode 0 signs with its own key, 1 fails, 2 gives one byte too few. */
-struct fake_signer {
-	EVP_PKEY *key;
-	int mode, calls;
-	struct pkey_sign_req last;
-};
-
-static int
-fake_sign(void *arg, const struct pkey_sign_req *req, unsigned char **sig, size_t *siglen, char *e,
-	  size_t elen)
-{
-	struct fake_signer *f = arg;
-
-	f->calls++;
-	f->last = *req;
-	if (f->mode == 1) {
-		snprintf(e, elen, "key process: no such key");
-		return -1;
-	}
-	if (pkey_sign_digest(f->key, req->scheme, req->saltlen, req->md, req->data, req->len, sig,
-			     siglen) < 0) {
-		snprintf(e, elen, "pkey_sign_digest failed");
-		return -1;
-	}
-	if (f->mode == 2)
-		(*siglen)--;
-	return 0;
-}
-
 /* Ours over dir/content with digest md at time when, compared to dir/ref. */
 static void
 assert_same_as(const char *ref, const struct pkey_signer *s, const EVP_MD *md)
@@ -161,11 +137,11 @@ assert_same_as(const char *ref, const struct pkey_signer *s, const EVP_MD *md)
  * default SHA-256 and for SHA-512. */
 START_TEST(test_like_openssl_cms)
 {
-	struct fake_signer f = {0};
+	struct check_signer f = {0};
 	EVP_PKEY *key = load_key("rsa.key");
 	X509 *cert = load_cert("rsa.crt");
 	struct pkey_signer local = {cert, pkey_sign_with_key, key};
-	struct pkey_signer remote = {cert, fake_sign, &f};
+	struct pkey_signer remote = {cert, check_signer_sign, &f};
 
 	SH_OK("openssl cms -sign -binary -nosmimecap -outform DER -in content -signer rsa.crt "
 	      "-inkey rsa.key -out ref256.der");
@@ -188,9 +164,9 @@ END_TEST
  * against the content. */
 START_TEST(test_ec_verifies)
 {
-	struct fake_signer f = {0};
+	struct check_signer f = {0};
 	X509 *cert = load_cert("ec.crt");
-	struct pkey_signer remote = {cert, fake_sign, &f};
+	struct pkey_signer remote = {cert, check_signer_sign, &f};
 	unsigned char dg[EVP_MAX_MD_SIZE], *der;
 	unsigned int dlen = digest_file("content", EVP_sha256(), dg);
 	size_t derlen;
@@ -231,9 +207,9 @@ assert_fails(const struct pkey_signer *s, size_t dlen)
 /* Each way a signer can let us down gives an error and no output. */
 START_TEST(test_signer_failures)
 {
-	struct fake_signer f = {0};
+	struct check_signer f = {0};
 	X509 *cert = load_cert("rsa.crt");
-	struct pkey_signer remote = {cert, fake_sign, &f};
+	struct pkey_signer remote = {cert, check_signer_sign, &f};
 
 	f.key = load_key("rsa.key");
 	f.mode = 1;

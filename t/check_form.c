@@ -36,14 +36,7 @@
 #include "http.h"
 #include "util.h"
 
-static const struct http_limits deflim = {
-	.header_max_size = 16384,
-	.header_max_count = 100,
-	.body_max = 600000000,
-	.read_timeout_ms = 5000,
-	.field_max = 65536,
-	.max_parts = 64,
-};
+static const struct http_limits deflim = CHECK_HTTP_LIMITS(600000000);
 
 #define B "------------------------2d66bf7c3cbf98fb"
 #define CT_MULTIPART "multipart/form-data; boundary=" B
@@ -164,63 +157,17 @@ assert_file_is(const char *path, const void *want, size_t len)
 
 /* --- a socket writer --- */
 
-struct writer {
-	int fd;
-	const char *data;
-	size_t len, head_len; /* with head_len: wait for 100 Continue after the head */
-	size_t piece;
-	char got[64];
-	pthread_t thread;
-};
-
-static void *
-writer_main(void *arg)
-{
-	struct writer *w = arg;
-	size_t off = 0;
-
-	while (off < w->len) {
-		size_t n = w->piece && w->piece < w->len - off ? w->piece : w->len - off;
-		ssize_t r;
-
-		if (w->head_len && off < w->head_len && off + n > w->head_len)
-			n = w->head_len - off;
-		r = send(w->fd, w->data + off, n, MSG_NOSIGNAL);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)r;
-		if (w->head_len && off == w->head_len) {
-			/* like curl: the body only after "100 Continue" */
-			ssize_t g = read(w->fd, w->got, 25);
-
-			if (g > 0)
-				w->got[g] = '\0';
-		}
-	}
-	shutdown(w->fd, SHUT_WR);
-	return NULL;
-}
-
 /* Read a request through a socketpair from a writer thread. */
 static int
 read_form_socket(const char *raw, size_t len, size_t head_len, size_t piece,
-		 const struct http_limits *lim, struct form *f, struct writer *w)
+		 const struct http_limits *lim, struct form *f, struct check_writer *w)
 {
 	struct http_request req;
 	struct http_conn *c;
 	int sv[2], rc;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	memset(w, 0, sizeof(*w));
-	w->fd = sv[1];
-	w->data = raw;
-	w->len = len;
-	w->head_len = head_len;
-	w->piece = piece;
-	ck_assert_int_eq(pthread_create(&w->thread, NULL, writer_main, w), 0);
+	*w = (struct check_writer){.data = raw, .len = len, .head_len = head_len, .piece = piece};
+	check_writer_start(w, sv);
 	c = http_conn_new(sv[0], lim, NULL, 0);
 	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
 	rc = form_read(c, &req, digest_mode ? NULL : dir, f, err, sizeof(err));
@@ -287,6 +234,18 @@ assert_curl_form(const struct form *f)
 	ck_assert_int_eq(count_files(), 1);
 }
 
+/* The curl body as a whole request, its length in *len. */
+static char *
+curl_request(size_t *len)
+{
+	size_t blen;
+	char *body = curl_body(&blen);
+	char *raw = request(CT_MULTIPART, body, blen, len);
+
+	free(body);
+	return raw;
+}
+
 START_TEST(test_curl)
 {
 	size_t blen;
@@ -303,18 +262,16 @@ END_TEST
 
 START_TEST(test_curl_dribbled)
 {
-	size_t blen, len;
-	char *body = curl_body(&blen);
-	char *raw = request(CT_MULTIPART, body, blen, &len);
+	size_t len;
+	char *raw = curl_request(&len);
 	struct form f;
-	struct writer w;
+	struct check_writer w;
 
 	/* one byte per write through a real socket */
 	ck_assert_int_eq(read_form_socket(raw, len, 0, 1, &deflim, &f, &w), 0);
 	assert_curl_form(&f);
 	form_free(&f);
 	free(raw);
-	free(body);
 }
 END_TEST
 
@@ -323,12 +280,11 @@ END_TEST
 START_TEST(test_digest_only)
 {
 	unsigned char want[32];
-	size_t blen, len;
-	char *body = curl_body(&blen);
-	char *raw = request(CT_MULTIPART, body, blen, &len);
+	size_t len;
+	char *raw = curl_request(&len);
 	const struct form_file *ff;
 	struct form f;
-	struct writer w;
+	struct check_writer w;
 
 	SHA256((const unsigned char *)artifact, sizeof(artifact) - 1, want);
 	digest_mode = 1;
@@ -350,7 +306,6 @@ START_TEST(test_digest_only)
 	}
 	digest_mode = 0;
 	free(raw);
-	free(body);
 }
 END_TEST
 
@@ -363,7 +318,7 @@ START_TEST(test_chunked_continue)
 	char *raw = xmalloc(sizeof(head) + 2 * blen + 1000);
 	size_t n = sizeof(head) - 1, off = 0;
 	struct form f;
-	struct writer w;
+	struct check_writer w;
 
 	/* the body in chunks of 7 bytes, with extensions, and a trailer */
 	memcpy(raw, head, n);
@@ -390,21 +345,21 @@ END_TEST
 START_TEST(test_duplicates)
 {
 	static const char body[] =
-		"--" B "\r\nContent-Disposition: form-data; name=\"machine\"\r\n\r\nfirst\r\n"
-		"--" B "\r\nContent-Disposition: form-data; name=\"machine\"\r\n\r\nsecond\r\n"
-		"--" B "\r\nContent-Disposition: form-data; name=\"artifact\"; "
-		"filename=\"a\"\r\n\r\n"
-		"AAAA\r\n"
-		"--" B "\r\nContent-Disposition: form-data; name=\"artifact\"; "
-		"filename=\"b\"\r\n\r\n"
-		"BBBBBBBB\r\n"
-		"--" B "\r\nContent-Disposition: form-data; name=\"machine\"; "
-		"filename=\"c\"\r\n\r\n"
-		"CCCC\r\n"
-		"--" B "\r\nContent-Disposition: form-data; name=\"artifact\"\r\n\r\nfield\r\n"
-		"--" B "\r\nContent-Disposition: form-data; name=\"other\"; filename=\"\"\r\n\r\n"
-		"\r\n"
-		"--" B "--\r\n";
+	    "--" B "\r\nContent-Disposition: form-data; name=\"machine\"\r\n\r\nfirst\r\n"
+	    "--" B "\r\nContent-Disposition: form-data; name=\"machine\"\r\n\r\nsecond\r\n"
+	    "--" B "\r\nContent-Disposition: form-data; name=\"artifact\"; "
+	    "filename=\"a\"\r\n\r\n"
+	    "AAAA\r\n"
+	    "--" B "\r\nContent-Disposition: form-data; name=\"artifact\"; "
+	    "filename=\"b\"\r\n\r\n"
+	    "BBBBBBBB\r\n"
+	    "--" B "\r\nContent-Disposition: form-data; name=\"machine\"; "
+	    "filename=\"c\"\r\n\r\n"
+	    "CCCC\r\n"
+	    "--" B "\r\nContent-Disposition: form-data; name=\"artifact\"\r\n\r\nfield\r\n"
+	    "--" B "\r\nContent-Disposition: form-data; name=\"other\"; filename=\"\"\r\n\r\n"
+	    "\r\n"
+	    "--" B "--\r\n";
 	struct form f;
 
 	ck_assert_int_eq(form_of(CT_MULTIPART, body, sizeof(body) - 1, &deflim, &f), 0);
@@ -432,15 +387,15 @@ END_TEST
 START_TEST(test_nul_in_field)
 {
 	static const char nul_field[] =
-		"--" B "\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\n"
-		"demo\0/../../x\r\n"
-		"--" B "--\r\n";
+	    "--" B "\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\n"
+	    "demo\0/../../x\r\n"
+	    "--" B "--\r\n";
 	static const char nul_file[] =
-		"--" B "\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\ndemo\r\n"
-		"--" B "\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nx\0y\r\n"
-		"--" B "\r\nContent-Disposition: form-data; name=\"artifact\"; filename=\"a\"\r\n"
-		"Content-Type: application/octet-stream\r\n\r\n\0\0\r\n"
-		"--" B "--\r\n";
+	    "--" B "\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\ndemo\r\n"
+	    "--" B "\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nx\0y\r\n"
+	    "--" B "\r\nContent-Disposition: form-data; name=\"artifact\"; filename=\"a\"\r\n"
+	    "Content-Type: application/octet-stream\r\n\r\n\0\0\r\n"
+	    "--" B "--\r\n";
 	static const char ct[] = "application/x-www-form-urlencoded";
 	struct form f;
 
@@ -548,11 +503,10 @@ END_TEST
 
 START_TEST(test_client_gone)
 {
-	size_t blen, len;
-	char *body = curl_body(&blen);
-	char *raw = request(CT_MULTIPART, body, blen, &len);
+	size_t len;
+	char *raw = curl_request(&len);
 	struct form f;
-	struct writer w;
+	struct check_writer w;
 
 	/* the client hangs up in the file part */
 	ck_assert_int_eq(read_form_socket(raw, len - 30, 0, 64, &deflim, &f, &w), 400);
@@ -560,7 +514,6 @@ START_TEST(test_client_gone)
 	ck_assert_int_eq(count_files(), 0);
 	form_free(&f);
 	free(raw);
-	free(body);
 }
 END_TEST
 
@@ -618,8 +571,8 @@ START_TEST(test_urlencoded)
 	static const char ct[] = "application/x-www-form-urlencoded";
 	struct form f;
 	static const char body[] =
-		"distro=testdistro&artifact-uri=file%3A%2F%2F%2Ftmp%2Fa+b%2Bc.mender"
-		"&&empty=&noequals&=nameless&distro=second&sp%20ace=a=b&caf%C3%A9=1";
+	    "distro=testdistro&artifact-uri=file%3A%2F%2F%2Ftmp%2Fa+b%2Bc.mender"
+	    "&&empty=&noequals&=nameless&distro=second&sp%20ace=a=b&caf%C3%A9=1";
 
 	ck_assert_int_eq(form_of(ct, body, sizeof(body) - 1, &deflim, &f), 0);
 	ck_assert_str_eq(form_field(&f, "distro"), "testdistro");
@@ -687,7 +640,7 @@ START_TEST(test_urlencoded_stream)
 	size_t len;
 	char *raw = request("application/x-www-form-urlencoded", body, sizeof(body) - 1, &len);
 	struct form f;
-	struct writer w;
+	struct check_writer w;
 
 	ck_assert_int_eq(read_form_socket(raw, len, 0, 1, &deflim, &f, &w), 0);
 	ck_assert_str_eq(form_field(&f, "machine"), "my-machine");
@@ -825,10 +778,10 @@ struct big_writer {
 static const char big_head[] = "POST /sign/modules HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
 			       "Content-Type: " CT_MULTIPART "\r\nContent-Length: %zu\r\n\r\n";
 static const char big_a[] =
-	"--" B "\r\nContent-Disposition: form-data; name=\"machine\"\r\n\r\n"
-	"qemux86-64\r\n"
-	"--" B "\r\nContent-Disposition: form-data; name=\"artifact\"; "
-	"filename=\"modules.tar.gz\"\r\nContent-Type: application/octet-stream\r\n\r\n";
+    "--" B "\r\nContent-Disposition: form-data; name=\"machine\"\r\n\r\n"
+    "qemux86-64\r\n"
+    "--" B "\r\nContent-Disposition: form-data; name=\"artifact\"; "
+    "filename=\"modules.tar.gz\"\r\nContent-Type: application/octet-stream\r\n\r\n";
 static const char big_z[] = "\r\n--" B "--\r\n";
 
 /* Generate the request on the fly: the writer holds 64 KiB, not 50 MB. */

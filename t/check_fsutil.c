@@ -55,6 +55,40 @@ put(const char *name, const char *content, mode_t mode)
 	ck_assert_int_eq(chmod(at(name), mode), 0);
 }
 
+/* One entry of a test tree, made in order: 'd' a directory, 'f' a file
+ * holding data, 'l' a symbolic link to dir/<data>, 'p' a FIFO. */
+struct entry {
+	char kind;
+	const char *name, *data;
+	mode_t mode;
+};
+
+static void
+make_tree(const struct entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++, e++) {
+		switch (e->kind) {
+		case 'd':
+			ck_assert_int_eq(mkdir(at(e->name), e->mode), 0);
+			break;
+		case 'f':
+			put(e->name, e->data, e->mode);
+			break;
+		case 'l':
+			ck_assert_int_eq(symlink(at(e->data), at(e->name)), 0);
+			break;
+		default:
+			ck_assert_int_eq(mkfifo(at(e->name), e->mode), 0);
+		}
+	}
+}
+
+#define MAKE_TREE(...)                                                                             \
+	do {                                                                                       \
+		static const struct entry tree_[] = {__VA_ARGS__};                                 \
+		make_tree(tree_, sizeof(tree_) / sizeof(tree_[0]));                                \
+	} while (0)
+
 static void
 check_content(const char *name, const char *want)
 {
@@ -139,14 +173,10 @@ START_TEST(test_copy_tree)
 	static const char *const skip[] = {"__pycache__", NULL};
 	struct stat st;
 
-	ck_assert_int_eq(mkdir(at("t"), 0750), 0);
-	ck_assert_int_eq(mkdir(at("t/sub"), 0700), 0);
-	ck_assert_int_eq(mkdir(at("t/__pycache__"), 0700), 0);
-	put("t/a", "a", 0644);
-	put("t/sub/b", "b", 0700);
-	put("t/__pycache__/c.pyc", "c", 0644);
-	put("outside", "o", 0644);
-	ck_assert_int_eq(symlink(at("outside"), at("t/link")), 0);
+	MAKE_TREE({'d', "t", NULL, 0750}, {'d', "t/sub", NULL, 0700},
+		  {'d', "t/__pycache__", NULL, 0700}, {'f', "t/a", "a", 0644},
+		  {'f', "t/sub/b", "b", 0700}, {'f', "t/__pycache__/c.pyc", "c", 0644},
+		  {'f', "outside", "o", 0644}, {'l', "t/link", "outside", 0});
 	ck_assert_int_eq(fs_copy_tree(at("t"), at("u"), skip), 0);
 	check_content("u/a", "a");
 	check_content("u/sub/b", "b");
@@ -175,11 +205,8 @@ START_TEST(test_list_dir)
 {
 	struct strv names = {0};
 
-	ck_assert_int_eq(mkdir(at("l"), 0700), 0);
-	put("l/b", "", 0600);
-	put("l/a", "", 0600);
-	put("l/.hidden", "", 0600);
-	ck_assert_int_eq(mkdir(at("l/c"), 0700), 0);
+	MAKE_TREE({'d', "l", NULL, 0700}, {'f', "l/b", "", 0600}, {'f', "l/a", "", 0600},
+		  {'f', "l/.hidden", "", 0600}, {'d', "l/c", NULL, 0700});
 	ck_assert_int_eq(fs_list_dir(at("l"), &names), 0);
 	ck_assert_uint_eq(names.n, 4);
 	ck_assert_str_eq(names.v[0], ".hidden");
@@ -197,17 +224,11 @@ START_TEST(test_walk_files)
 {
 	struct strv files = {0};
 
-	ck_assert_int_eq(mkdir(at("w"), 0700), 0);
-	ck_assert_int_eq(mkdir(at("w/d"), 0700), 0);
-	ck_assert_int_eq(mkdir(at("w/d/e"), 0700), 0);
-	ck_assert_int_eq(mkdir(at("target"), 0700), 0);
-	put("target/secret", "s", 0600);
-	put("w/z", "", 0600);
-	put("w/d/y", "", 0600);
-	put("w/d/e/x", "", 0600);
-	ck_assert_int_eq(symlink(at("target"), at("w/dirlink")), 0);
-	ck_assert_int_eq(symlink(at("w/z"), at("w/filelink")), 0);
-	ck_assert_int_eq(mkfifo(at("w/fifo"), 0600), 0);
+	MAKE_TREE({'d', "w", NULL, 0700}, {'d', "w/d", NULL, 0700}, {'d', "w/d/e", NULL, 0700},
+		  {'d', "target", NULL, 0700}, {'f', "target/secret", "s", 0600},
+		  {'f', "w/z", "", 0600}, {'f', "w/d/y", "", 0600}, {'f', "w/d/e/x", "", 0600},
+		  {'l', "w/dirlink", "target", 0}, {'l', "w/filelink", "w/z", 0},
+		  {'p', "w/fifo", NULL, 0600});
 	fs_walk_files(at("w"), ".", &files);
 	ck_assert_uint_eq(files.n, 3);
 	ck_assert_str_eq(files.v[0], "./d/e/x");
@@ -230,14 +251,10 @@ START_TEST(test_remove_except)
 {
 	struct strv left = {0};
 
-	ck_assert_int_eq(mkdir(at("r"), 0700), 0);
-	ck_assert_int_eq(mkdir(at("r/gone"), 0700), 0);
-	ck_assert_int_eq(mkdir(at("keepdir"), 0700), 0);
-	put("keepdir/precious", "p", 0600);
-	put("r/gone/f", "", 0600);
-	put("r/kept", "", 0600);
-	put("r/other", "", 0600);
-	ck_assert_int_eq(symlink(at("keepdir"), at("r/link")), 0);
+	MAKE_TREE({'d', "r", NULL, 0700}, {'d', "r/gone", NULL, 0700}, {'d', "keepdir", NULL, 0700},
+		  {'f', "keepdir/precious", "p", 0600}, {'f', "r/gone/f", "", 0600},
+		  {'f', "r/kept", "", 0600}, {'f', "r/other", "", 0600},
+		  {'l', "r/link", "keepdir", 0});
 	ck_assert_int_eq(fs_remove_except(at("r"), keep_k, NULL), 0);
 	ck_assert_int_eq(fs_list_dir(at("r"), &left), 0);
 	ck_assert_uint_eq(left.n, 1);

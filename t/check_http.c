@@ -28,14 +28,7 @@
 #include "reqline.h"
 #include "util.h"
 
-static const struct http_limits deflim = {
-	.header_max_size = 16384,
-	.header_max_count = 100,
-	.body_max = 1000000,
-	.read_timeout_ms = 5000,
-	.field_max = 65536,
-	.max_parts = 64,
-};
+static const struct http_limits deflim = CHECK_HTTP_LIMITS(1000000);
 
 static char err[256];
 
@@ -68,61 +61,18 @@ status_of(const char *head)
 
 /* --- a socket writer --- */
 
-struct writer {
-	int fd;
-	const char *data;
-	size_t len;
-	size_t piece;	 /* bytes per write (0: all at once) */
-	int delay_us;	 /* between pieces */
-	int hold_ms;	 /* keep the socket open this long after the data */
-	int no_close;	 /* leave closing to the test */
-	pthread_t thread;
-};
-
-static void *
-writer_main(void *arg)
-{
-	struct writer *w = arg;
-	size_t off = 0;
-
-	while (off < w->len) {
-		size_t n = w->piece && w->piece < w->len - off ? w->piece : w->len - off;
-		ssize_t r = send(w->fd, w->data + off, n, MSG_NOSIGNAL);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		off += (size_t)r;
-		if (w->delay_us)
-			usleep((useconds_t)w->delay_us);
-	}
-	if (w->hold_ms)
-		usleep((useconds_t)w->hold_ms * 1000);
-	if (!w->no_close)
-		shutdown(w->fd, SHUT_WR);
-	return NULL;
-}
-
 /* A socketpair: sv[0] for the server side, sv[1] for the writer. */
 static void
-start_writer(struct writer *w, int sv[2], const char *data, size_t len, size_t piece,
+start_writer(struct check_writer *w, int sv[2], const char *data, size_t len, size_t piece,
 	     int delay_us, int hold_ms)
 {
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	memset(w, 0, sizeof(*w));
-	w->fd = sv[1];
-	w->data = data;
-	w->len = len;
-	w->piece = piece;
-	w->delay_us = delay_us;
-	w->hold_ms = hold_ms;
-	ck_assert_int_eq(pthread_create(&w->thread, NULL, writer_main, w), 0);
+	*w = (struct check_writer){
+	    .data = data, .len = len, .piece = piece, .delay_us = delay_us, .hold_ms = hold_ms};
+	check_writer_start(w, sv);
 }
 
 static void
-stop_writer(struct writer *w, int sv[2])
+stop_writer(struct check_writer *w, int sv[2])
 {
 	pthread_join(w->thread, NULL);
 	close(sv[0]);
@@ -182,31 +132,31 @@ END_TEST
 START_TEST(test_request_line_bad)
 {
 	static const char *const bad400[] = {
-		"GE(T / HTTP/1.1\r\n" H11 "\r\n",	/* bad method token */
-		"GE\"T / HTTP/1.1\r\n" H11 "\r\n",
-		" / HTTP/1.1\r\n" H11 "\r\n",		/* empty method */
-		"GET /\r\n" H11 "\r\n",			/* no version */
-		"GET\r\n" H11 "\r\n",
-		"GET  / HTTP/1.1\r\n" H11 "\r\n",	/* double space */
-		"GET / HTTP/1.1 \r\n" H11 "\r\n",
-		"GET / http/1.1\r\n" H11 "\r\n",
-		"GET / HTTP/1\r\n" H11 "\r\n",
-		"GET / HTTP/1.1x\r\n" H11 "\r\n",
-		"GET / HTTP/a.b\r\n" H11 "\r\n",
-		"GET / HTTP/11.1\r\n" H11 "\r\n",
-		"GET sign HTTP/1.1\r\n" H11 "\r\n",	/* not origin-form */
-		"GET /a\x01 HTTP/1.1\r\n" H11 "\r\n",	/* control character */
-		"GET /a\rb HTTP/1.1\r\n" H11 "\r\n",	/* bare CR */
-		"GET / HTTP/1.1\r\r\n" H11 "\r\n",
-		("GET / HTTP/1.1\r\n" H11),	/* no blank line */
-		"",
-		"\r\n\r\n",
+	    "GE(T / HTTP/1.1\r\n" H11 "\r\n", /* bad method token */
+	    "GE\"T / HTTP/1.1\r\n" H11 "\r\n",
+	    " / HTTP/1.1\r\n" H11 "\r\n", /* empty method */
+	    "GET /\r\n" H11 "\r\n",       /* no version */
+	    "GET\r\n" H11 "\r\n",
+	    "GET  / HTTP/1.1\r\n" H11 "\r\n", /* double space */
+	    "GET / HTTP/1.1 \r\n" H11 "\r\n",
+	    "GET / http/1.1\r\n" H11 "\r\n",
+	    "GET / HTTP/1\r\n" H11 "\r\n",
+	    "GET / HTTP/1.1x\r\n" H11 "\r\n",
+	    "GET / HTTP/a.b\r\n" H11 "\r\n",
+	    "GET / HTTP/11.1\r\n" H11 "\r\n",
+	    "GET sign HTTP/1.1\r\n" H11 "\r\n",   /* not origin-form */
+	    "GET /a\x01 HTTP/1.1\r\n" H11 "\r\n", /* control character */
+	    "GET /a\rb HTTP/1.1\r\n" H11 "\r\n",  /* bare CR */
+	    "GET / HTTP/1.1\r\r\n" H11 "\r\n",
+	    ("GET / HTTP/1.1\r\n" H11), /* no blank line */
+	    "",
+	    "\r\n\r\n",
 	};
 	static const char *const bad505[] = {
-		"GET / HTTP/2.0\r\n" H11 "\r\n",
-		"GET / HTTP/1.2\r\n" H11 "\r\n",
-		"GET / HTTP/0.9\r\n" H11 "\r\n",
-		"GET / HTTP/3\r\n" H11 "\r\n",
+	    "GET / HTTP/2.0\r\n" H11 "\r\n",
+	    "GET / HTTP/1.2\r\n" H11 "\r\n",
+	    "GET / HTTP/0.9\r\n" H11 "\r\n",
+	    "GET / HTTP/3\r\n" H11 "\r\n",
 	};
 
 	for (size_t i = 0; i < sizeof(bad400) / sizeof(*bad400); i++) {
@@ -231,24 +181,33 @@ START_TEST(test_path)
 	static const struct {
 		const char *target, *path, *query;
 	} ok[] = {
-		{"/sign/tegra", "/sign/tegra", NULL},
-		{"//sign/tegra", "/sign/tegra", NULL},
-		{"///sign//tegra/", "/sign/tegra/", NULL},
-		{"/sign/%74egra", "/sign/tegra", NULL},
-		{"/sign%2Ftegra", "/sign/tegra", NULL},
-		{"/sign/tegra?x=1&y=%00", "/sign/tegra", "x=1&y=%00"},
-		{"/sign/tegra?", "/sign/tegra", ""},
-		{"/a%20b", "/a b", NULL},
-		{"/caf%C3%A9", "/caf\xc3\xa9", NULL},
-		{"/x#frag", "/x", NULL},
-		{"http://example:9999//sign/modules?q", "/sign/modules", "q"},
-		{"http://example", "/", NULL},
-		{"HTTPS://example/sign/swupdate", "/sign/swupdate", NULL},
-		{"*", "*", NULL},
+	    {"/sign/tegra", "/sign/tegra", NULL},
+	    {"//sign/tegra", "/sign/tegra", NULL},
+	    {"///sign//tegra/", "/sign/tegra/", NULL},
+	    {"/sign/%74egra", "/sign/tegra", NULL},
+	    {"/sign%2Ftegra", "/sign/tegra", NULL},
+	    {"/sign/tegra?x=1&y=%00", "/sign/tegra", "x=1&y=%00"},
+	    {"/sign/tegra?", "/sign/tegra", ""},
+	    {"/a%20b", "/a b", NULL},
+	    {"/caf%C3%A9", "/caf\xc3\xa9", NULL},
+	    {"/x#frag", "/x", NULL},
+	    {"http://example:9999//sign/modules?q", "/sign/modules", "q"},
+	    {"http://example", "/", NULL},
+	    {"HTTPS://example/sign/swupdate", "/sign/swupdate", NULL},
+	    {"*", "*", NULL},
 	};
 	static const char *const bad[] = {
-		"/a%00b", "/a%zzb", "/a%4", "/a%", "/a%%41", "/a%0a", "/a%7F", "/a%0",
-		"http:///sign/modules", "https://", "ftp://example/sign/modules",
+	    "/a%00b",
+	    "/a%zzb",
+	    "/a%4",
+	    "/a%",
+	    "/a%%41",
+	    "/a%0a",
+	    "/a%7F",
+	    "/a%0",
+	    "http:///sign/modules",
+	    "https://",
+	    "ftp://example/sign/modules",
 	};
 	char head[256];
 
@@ -303,18 +262,19 @@ END_TEST
 START_TEST(test_headers_bad)
 {
 	static const char *const bad400[] = {
-		"GET / HTTP/1.1\r\n" H11 "X-Fold: a\r\n b\r\n\r\n",	 /* obs-fold */
-		"GET / HTTP/1.1\r\n" H11 "X-Fold: a\r\n\tb\r\n\r\n",
-		"GET / HTTP/1.1\r\n" H11 "No colon here\r\n\r\n",
-		"GET / HTTP/1.1\r\n" H11 "X-Space : a\r\n\r\n",	 /* space before colon */
-		"GET / HTTP/1.1\r\n" H11 ": a\r\n\r\n",		 /* empty name */
-		"GET / HTTP/1.1\r\n" H11 "X(y): a\r\n\r\n",		 /* not a token */
-		"GET / HTTP/1.1\r\n" H11 "X-CR: a\rb\r\n\r\n",	 /* bare CR */
-		"GET / HTTP/1.1\r\n" H11 "X-CR: ab\r\r\n\r\n",
-		"GET / HTTP/1.1\r\n" H11 "X-Ctl: a\x01" "b\r\n\r\n",
-		"GET / HTTP/1.1\r\n" H11 "X-Del: a\x7f\r\n\r\n",
-		"GET / HTTP/1.1\r\n\r\n",				 /* no Host in 1.1 */
-		"GET / HTTP/1.1\r\n" H11 H11 "\r\n",			 /* two Hosts */
+	    "GET / HTTP/1.1\r\n" H11 "X-Fold: a\r\n b\r\n\r\n", /* obs-fold */
+	    "GET / HTTP/1.1\r\n" H11 "X-Fold: a\r\n\tb\r\n\r\n",
+	    "GET / HTTP/1.1\r\n" H11 "No colon here\r\n\r\n",
+	    "GET / HTTP/1.1\r\n" H11 "X-Space : a\r\n\r\n", /* space before colon */
+	    "GET / HTTP/1.1\r\n" H11 ": a\r\n\r\n",         /* empty name */
+	    "GET / HTTP/1.1\r\n" H11 "X(y): a\r\n\r\n",     /* not a token */
+	    "GET / HTTP/1.1\r\n" H11 "X-CR: a\rb\r\n\r\n",  /* bare CR */
+	    "GET / HTTP/1.1\r\n" H11 "X-CR: ab\r\r\n\r\n",
+	    "GET / HTTP/1.1\r\n" H11 "X-Ctl: a\x01"
+	    "b\r\n\r\n",
+	    "GET / HTTP/1.1\r\n" H11 "X-Del: a\x7f\r\n\r\n",
+	    "GET / HTTP/1.1\r\n\r\n",            /* no Host in 1.1 */
+	    "GET / HTTP/1.1\r\n" H11 H11 "\r\n", /* two Hosts */
 	};
 	struct http_request req;
 	static const char nul[] = "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n";
@@ -335,8 +295,17 @@ END_TEST
 START_TEST(test_content_length)
 {
 	static const char *const bad[] = {
-		"abc", "-1", "+5", "1 2", "", "5,", ",5", "0x10", "5, 6", "99999999999999999999999",
-		"4611686018427387905",
+	    "abc",
+	    "-1",
+	    "+5",
+	    "1 2",
+	    "",
+	    "5,",
+	    ",5",
+	    "0x10",
+	    "5, 6",
+	    "99999999999999999999999",
+	    "4611686018427387905",
 	};
 	struct http_request req;
 	char head[256];
@@ -353,10 +322,9 @@ START_TEST(test_content_length)
 	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11 "Content-Length: 0\r\n\r\n", &req), 0);
 	ck_assert_int_eq(req.content_length, 0);
 	http_request_free(&req);
-	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11
-			       "Content-Length: 4611686018427387904\r\n\r\n",
-			       &req),
-			 0);
+	ck_assert_int_eq(
+	    parse("POST / HTTP/1.1\r\n" H11 "Content-Length: 4611686018427387904\r\n\r\n", &req),
+	    0);
 	http_request_free(&req);
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -383,19 +351,18 @@ START_TEST(test_transfer_encoding)
 	struct http_request req;
 
 	ck_assert_int_eq(
-		parse("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: Chunked\r\n\r\n", &req), 0);
+	    parse("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: Chunked\r\n\r\n", &req), 0);
 	ck_assert_int_eq(req.chunked, 1);
 	http_request_free(&req);
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip\r\n\r\n"),
 			 501);
 	ck_assert_int_eq(
-		status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip, chunked\r\n\r\n"),
-		501);
+	    status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: gzip, chunked\r\n\r\n"), 501);
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: identity\r\n\r\n"),
 			 501);
-	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11
-				   "Transfer-Encoding: chunked, chunked\r\n\r\n"),
-			 400);
+	ck_assert_int_eq(
+	    status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: chunked, chunked\r\n\r\n"),
+	    400);
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: chunked\r\n"
 				   "Transfer-Encoding: chunked\r\n\r\n"),
 			 400);
@@ -463,10 +430,10 @@ END_TEST
 START_TEST(test_read_head_dribbled)
 {
 	static const char raw[] =
-		"POST //sign/modules HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n"
-		"Content-Type: text/plain\r\n\r\nhello world";
+	    "POST //sign/modules HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n"
+	    "Content-Type: text/plain\r\n\r\nhello world";
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2];
 	char body[64];
 	size_t got;
@@ -491,7 +458,7 @@ START_TEST(test_read_head_too_large)
 {
 	struct http_limits lim = deflim;
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2];
 	char *raw = xmalloc(100000);
 	struct http_conn *c;
@@ -518,7 +485,7 @@ START_TEST(test_read_head_closed)
 {
 	static const char raw[] = "POST / HTTP/1.1\r\nHost: h\r\n";
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2];
 	struct http_conn *c;
 
@@ -544,7 +511,7 @@ START_TEST(test_timeout)
 	static const char head[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n12345";
 	struct http_limits lim = deflim;
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2], status = 0;
 	char buf[64];
 	uint64_t t0;
@@ -599,28 +566,34 @@ START_TEST(test_body_length)
 }
 END_TEST
 
+/* A connection on fd (or -1) with prefix as its first bytes: read the
+ * head, then one body read into buf; that read's result, with *status. */
+static ssize_t
+one_body_read(int fd, const char *prefix, size_t prefix_len, char *buf, size_t size, int *status)
+{
+	struct http_conn *c = http_conn_new(fd, &deflim, prefix, prefix_len);
+	struct http_request req;
+	ssize_t n;
+
+	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
+	n = http_read_body(c, &req, buf, size, status, err, sizeof(err));
+	http_request_free(&req);
+	http_conn_free(c);
+	return n;
+}
+
 START_TEST(test_body_absent)
 {
-	struct http_request req;
 	char buf[16];
 	int status = 0;
-	struct http_conn *c;
 	static const char post[] = "POST / HTTP/1.1\r\nHost: h\r\n\r\n";
 	static const char get[] = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
 
 	/* a POST with neither Content-Length nor chunked: 411 */
-	c = http_conn_new(-1, &deflim, post, sizeof(post) - 1);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), -1);
+	ck_assert_int_eq(one_body_read(-1, post, sizeof(post) - 1, buf, sizeof(buf), &status), -1);
 	ck_assert_int_eq(status, 411);
-	http_request_free(&req);
-	http_conn_free(c);
 	/* a GET has an empty body */
-	c = http_conn_new(-1, &deflim, get, sizeof(get) - 1);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
+	ck_assert_int_eq(one_body_read(-1, get, sizeof(get) - 1, buf, sizeof(buf), &status), 0);
 }
 END_TEST
 
@@ -629,7 +602,7 @@ START_TEST(test_body_closed)
 	static const char raw[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100000\r\n\r\n"
 				  "only a little";
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2];
 	char body[200000];
 	size_t got;
@@ -648,11 +621,11 @@ END_TEST
 
 /* Read the chunked body of raw; 0 and the body in out, or the status. */
 static int
-chunked_body(const char *raw, size_t len, const struct http_limits *lim, size_t piece,
-	     size_t step, char *out, size_t outlen, size_t *got)
+chunked_body(const char *raw, size_t len, const struct http_limits *lim, size_t piece, size_t step,
+	     char *out, size_t outlen, size_t *got)
 {
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2], rc;
 	struct http_conn *c;
 
@@ -671,15 +644,14 @@ chunked_body(const char *raw, size_t len, const struct http_limits *lim, size_t 
 
 START_TEST(test_chunked)
 {
-	static const char raw[] = CHUNKED_HEAD
-		"5\r\nhello\r\n"
-		"1;name=value;other=\"quoted\"\r\n \r\n"
-		"0000A \t;ext\r\n0123456789\r\n"
-		"1a\nabcdefghijklmnopqrstuvwxyz\n"
-		"0\r\n"
-		"X-Trailer: one\r\n"
-		"X-Other: two\r\n"
-		"\r\n";
+	static const char raw[] = CHUNKED_HEAD "5\r\nhello\r\n"
+					       "1;name=value;other=\"quoted\"\r\n \r\n"
+					       "0000A \t;ext\r\n0123456789\r\n"
+					       "1a\nabcdefghijklmnopqrstuvwxyz\n"
+					       "0\r\n"
+					       "X-Trailer: one\r\n"
+					       "X-Other: two\r\n"
+					       "\r\n";
 	char out[256];
 	size_t got;
 	size_t pieces[] = {0, 1, 2, 3, 7, 64};
@@ -701,20 +673,20 @@ START_TEST(test_chunked_bad)
 		const char *body;
 		int status;
 	} cases[] = {
-		{"x\r\n", 400},					/* not hex */
-		{"\r\n", 400},					/* empty size */
-		{"-1\r\n", 400},
-		{"5 5\r\nhello\r\n0\r\n\r\n", 400},
-		{"11111111111111111\r\n", 400},			/* over 16 hex digits */
-		{"4000000000000001\r\n", 400},			/* over 2^62 */
-		{"5\r\nhelloX\r\n0\r\n\r\n", 400},		/* no CRLF after data */
-		{"5\r\nhello\r\r\n0\r\n\r\n", 400},		/* bare CR */
-		{"5\r\nhello\r\n0\r\nno colon\r\n\r\n", 400},	/* bad trailer */
-		{"5\r\nhello\r\n0\r\n folded: x\r\n\r\n", 400},
-		{"5\r\nhello\r\n", 400},			/* closed before the last chunk */
-		{"5\r\nhel", 400},				/* closed in a chunk */
-		{"5\r\nhello\r\n0\r\nX: y\r\n", 400},		/* closed in the trailer */
-		{"F4241\r\n", 413},				/* one chunk over body_max */
+	    {"x\r\n", 400}, /* not hex */
+	    {"\r\n", 400},  /* empty size */
+	    {"-1\r\n", 400},
+	    {"5 5\r\nhello\r\n0\r\n\r\n", 400},
+	    {"11111111111111111\r\n", 400},               /* over 16 hex digits */
+	    {"4000000000000001\r\n", 400},                /* over 2^62 */
+	    {"5\r\nhelloX\r\n0\r\n\r\n", 400},            /* no CRLF after data */
+	    {"5\r\nhello\r\r\n0\r\n\r\n", 400},           /* bare CR */
+	    {"5\r\nhello\r\n0\r\nno colon\r\n\r\n", 400}, /* bad trailer */
+	    {"5\r\nhello\r\n0\r\n folded: x\r\n\r\n", 400},
+	    {"5\r\nhello\r\n", 400},              /* closed before the last chunk */
+	    {"5\r\nhel", 400},                    /* closed in a chunk */
+	    {"5\r\nhello\r\n0\r\nX: y\r\n", 400}, /* closed in the trailer */
+	    {"F4241\r\n", 413},                   /* one chunk over body_max */
 	};
 	char raw[512], *out = xmalloc(2000000);
 	size_t got;
@@ -797,6 +769,24 @@ client_received(int fd, char *buf, size_t len)
 	return n;
 }
 
+/* The end of a test on a socketpair: the request, the connection, both ends. */
+static void
+conn_done(struct http_conn *c, struct http_request *req, int sv[2])
+{
+	http_request_free(req);
+	http_conn_free(c);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A socketpair whose client side (sv[1]) has sent raw. */
+static void
+client_sent(int sv[2], const char *raw, size_t len)
+{
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(write(sv[1], raw, len), (ssize_t)len);
+}
+
 START_TEST(test_continue)
 {
 	static const char raw[] = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
@@ -806,8 +796,7 @@ START_TEST(test_continue)
 	char buf[256];
 	struct http_conn *c;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(write(sv[1], raw, sizeof(raw) - 1), (ssize_t)sizeof(raw) - 1);
+	client_sent(sv, raw, sizeof(raw) - 1);
 	c = http_conn_new(sv[0], &deflim, NULL, 0);
 	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
 	/* nothing is sent before the body is asked for */
@@ -820,10 +809,7 @@ START_TEST(test_continue)
 	ck_assert_int_eq(http_read_body(c, &req, buf, 4, &status, err, sizeof(err)), 0);
 	/* only once */
 	ck_assert_uint_eq(client_received(sv[1], buf, sizeof(buf)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
-	close(sv[0]);
-	close(sv[1]);
+	conn_done(c, &req, sv);
 }
 END_TEST
 
@@ -833,34 +819,22 @@ START_TEST(test_continue_413)
 				  "Content-Length: 1000001\r\n\r\n";
 	static const char nobody[] = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
 				     "Content-Length: 0\r\n\r\n";
-	struct http_request req;
 	int sv[2], status = 0;
 	char buf[256];
-	struct http_conn *c;
 
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(write(sv[1], raw, sizeof(raw) - 1), (ssize_t)sizeof(raw) - 1);
+	client_sent(sv, raw, sizeof(raw) - 1);
 	/* body bytes the client sent anyway must not be read */
 	ck_assert_int_eq(write(sv[1], "xxxx", 4), 4);
-	c = http_conn_new(sv[0], &deflim, NULL, 0);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), -1);
+	ck_assert_int_eq(one_body_read(sv[0], NULL, 0, buf, sizeof(buf), &status), -1);
 	ck_assert_int_eq(status, 413);
 	ck_assert_uint_eq(client_received(sv[1], buf, sizeof(buf)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
 	close(sv[0]);
 	close(sv[1]);
 
 	/* no body: no 100 Continue either */
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(write(sv[1], nobody, sizeof(nobody) - 1), (ssize_t)sizeof(nobody) - 1);
-	c = http_conn_new(sv[0], &deflim, NULL, 0);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), 0);
+	client_sent(sv, nobody, sizeof(nobody) - 1);
+	ck_assert_int_eq(one_body_read(sv[0], NULL, 0, buf, sizeof(buf), &status), 0);
 	ck_assert_uint_eq(client_received(sv[1], buf, sizeof(buf)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -870,25 +844,16 @@ START_TEST(test_body_max)
 {
 	static const char exact[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n";
 	static const char over[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000001\r\n\r\n";
-	struct http_request req;
 	int status = 0;
 	char buf[16];
-	struct http_conn *c;
 
-	c = http_conn_new(-1, &deflim, over, sizeof(over) - 1);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), -1);
+	ck_assert_int_eq(one_body_read(-1, over, sizeof(over) - 1, buf, sizeof(buf), &status), -1);
 	ck_assert_int_eq(status, 413);
 	ck_assert_str_eq(err, "request body larger than 1000000 bytes");
-	http_request_free(&req);
-	http_conn_free(c);
 	/* exactly body_max is allowed (the prefix ends: client closed) */
-	c = http_conn_new(-1, &deflim, exact, sizeof(exact) - 1);
-	ck_assert_int_eq(http_read_head(c, &req, err, sizeof(err)), 0);
-	ck_assert_int_eq(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), -1);
+	ck_assert_int_eq(one_body_read(-1, exact, sizeof(exact) - 1, buf, sizeof(buf), &status),
+			 -1);
 	ck_assert_int_eq(status, 400);
-	http_request_free(&req);
-	http_conn_free(c);
 }
 END_TEST
 
@@ -897,8 +862,8 @@ START_TEST(test_big_prefix)
 	/* a prefix larger than the read buffer is kept whole */
 	size_t len = 200000;
 	char *raw = xmalloc(len + 100), body[64];
-	int n = snprintf(raw, 100, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n",
-			 len);
+	int n =
+	    snprintf(raw, 100, "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: %zu\r\n\r\n", len);
 	struct http_request req;
 	uint64_t total = 0;
 	int status;
@@ -926,7 +891,7 @@ START_TEST(test_min_rate)
 	static char raw[sizeof(head) - 1 + 100000];
 	struct http_limits lim = deflim;
 	struct http_request req;
-	struct writer w;
+	struct check_writer w;
 	int sv[2], status = 0;
 	size_t got;
 	ssize_t n;
@@ -975,10 +940,7 @@ START_TEST(test_min_rate)
 	pthread_join(w.thread, NULL);
 	usleep(600 * 1000);
 	ck_assert_int_gt(http_read_body(c, &req, buf, sizeof(buf), &status, err, sizeof(err)), 0);
-	http_request_free(&req);
-	http_conn_free(c);
-	close(sv[0]);
-	close(sv[1]);
+	conn_done(c, &req, sv);
 }
 END_TEST
 
@@ -989,29 +951,25 @@ START_TEST(test_reqline_parse)
 	static const struct {
 		const char *line, *method, *path;
 	} ok[] = {
-		{"POST /sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
-		{"POST /sign/swupdate HTTP/1.0\r", "POST", "/sign/swupdate"},
-		{"GET //healthz?x=1#f HTTP/1.1", "GET", "/healthz"},
-		/* absolute-form (RFC 9112 3.2.2) routes on its path */
-		{"POST http://127.0.0.1:9999/sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
-		{"POST HTTPS://signer.example//sign//swupdate?q HTTP/1.1", "POST", "/sign/swupdate"},
-		{"GET http://[::1]:9999/healthz HTTP/1.1", "GET", "/healthz"},
-		{"GET http://host HTTP/1.1", "GET", "/"},
-		{"GET http://host?q HTTP/1.1", "GET", "/"},
+	    {"POST /sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
+	    {"POST /sign/swupdate HTTP/1.0\r", "POST", "/sign/swupdate"},
+	    {"GET //healthz?x=1#f HTTP/1.1", "GET", "/healthz"},
+	    /* absolute-form (RFC 9112 3.2.2) routes on its path */
+	    {"POST http://127.0.0.1:9999/sign/swupdate HTTP/1.1", "POST", "/sign/swupdate"},
+	    {"POST HTTPS://signer.example//sign//swupdate?q HTTP/1.1", "POST", "/sign/swupdate"},
+	    {"GET http://[::1]:9999/healthz HTTP/1.1", "GET", "/healthz"},
+	    {"GET http://host HTTP/1.1", "GET", "/"},
+	    {"GET http://host?q HTTP/1.1", "GET", "/"},
 	};
 	static const struct {
 		const char *line;
 		int status;
 	} bad[] = {
-		{"POST sign/swupdate HTTP/1.1", 400},
-		{"OPTIONS * HTTP/1.1", 400},
-		{"GET http:///healthz HTTP/1.1", 400},	/* no host */
-		{"GET https:// HTTP/1.1", 400},
-		{"GET ftp://host/healthz HTTP/1.1", 400},
-		{"GET http:/host/healthz HTTP/1.1", 400},
-		{"GET /healthz HTTP/2.0", 505},
-		{"GET  /healthz HTTP/1.1", 400},
-		{"", 400},
+	    {"POST sign/swupdate HTTP/1.1", 400},     {"OPTIONS * HTTP/1.1", 400},
+	    {"GET http:///healthz HTTP/1.1", 400}, /* no host */
+	    {"GET https:// HTTP/1.1", 400},           {"GET ftp://host/healthz HTTP/1.1", 400},
+	    {"GET http:/host/healthz HTTP/1.1", 400}, {"GET /healthz HTTP/2.0", 505},
+	    {"GET  /healthz HTTP/1.1", 400},          {"", 400},
 	};
 	struct reqline rl;
 	char line[600];

@@ -47,15 +47,6 @@ static char why[512];
 /* ---- grants ------------------------------------------------------------ */
 
 static void
-grant(struct keyproto_grant *g, const char *endpoint, int any, const char *selectors)
-{
-	memset(g, 0, sizeof(*g));
-	strcpy(g->endpoint, endpoint);
-	g->any_selector = (uint32_t)any;
-	strcpy(g->selectors, selectors);
-}
-
-static void
 ref(struct keyproto_keyref *k, const char *sel, const char *tag, const char *file)
 {
 	memset(k, 0, sizeof(*k));
@@ -64,79 +55,68 @@ ref(struct keyproto_keyref *k, const char *sel, const char *tag, const char *fil
 	strcpy(k->file, file);
 }
 
-START_TEST(test_grant_selectors)
+/* One question to kgrant_check: a grant (endpoint, any selector or the
+ * globs), a record type and a key; the status it must answer and, when
+ * set, a word the reason must hold. */
+static const struct grant_case {
+	const char *endpoint;
+	int any;
+	const char *globs;
+	uint32_t type;
+	const char *sel, *tag, *file;
+	int status;
+	const char *why;
+} grant_cases[] = {
+    /* selectors: the client's globs */
+    {"tegra", 0, "jetson-*,orin-nx", KEYPROTO_SIGN, "jetson-a", "tegrasign", "rsa_priv.pem", 0,
+     NULL},
+    {"tegra", 0, "jetson-*,orin-nx", KEYPROTO_PUBLIC, "orin-nx", "tegrasign", "rsa_priv.pem", 0,
+     NULL},
+    {"tegra", 0, "jetson-*,orin-nx", KEYPROTO_SIGN, "other-machine", "tegrasign", "rsa_priv.pem",
+     403, "other-machine"},
+    /* a grant with no globs grants no key */
+    {"tegra", 0, "", KEYPROTO_SIGN, "jetson-a", "tegrasign", "rsa_priv.pem", 403, NULL},
+    /* no access control: every selector */
+    {"tegra", 1, "", KEYPROTO_SIGN, "jetson-a", "tegrasign", "rsa_priv.pem", 0, NULL},
+    /* endpoint tags: a mender job cannot reach the module signing key, nor the reverse */
+    {"mender", 1, "", KEYPROTO_SIGN, "demo", "kmodsign", "kernel-signkey.priv", 403, NULL},
+    {"mender", 1, "", KEYPROTO_SIGN, "demo", "mender", "private.key", 0, NULL},
+    {"modules", 1, "", KEYPROTO_SIGN, "demo", "mender", "private.key", 403, NULL},
+    {"no-such-endpoint", 1, "", KEYPROTO_PUBLIC, "demo", "mender", "private.key", 403, NULL},
+    /* MATERIALIZE: only the fixed table */
+    {"tegra", 1, "", KEYPROTO_MATERIALIZE, "jetson-a", "tegrasign", "sbk.key", 0, NULL},
+    {"mender", 1, "", KEYPROTO_MATERIALIZE, "demo", "mender", "private.key", 403,
+     "never handed out"},
+    {"swupdate", 1, "", KEYPROTO_MATERIALIZE, "demo", "swupdate", "rsa-private.key", 403, NULL},
+    /* names: no way out of the store, no record type but the three */
+    {"tegra", 1, "", KEYPROTO_SIGN, "..", "tegrasign", "rsa_priv.pem", 400, NULL},
+    {"tegra", 1, "", KEYPROTO_MATERIALIZE, "jetson-a", "tegrasign", "../../etc/shadow", 400, NULL},
+    {"tegra", 1, "", KEYPROTO_REPORT, "jetson-a", "tegrasign", "rsa_priv.pem", 400, NULL},
+};
+
+START_TEST(test_grant)
 {
+	const struct grant_case *c = &grant_cases[_i];
 	struct keyproto_grant g;
 	struct keyproto_keyref k;
 
-	grant(&g, "tegra", 0, "jetson-*,orin-nx");
-	ref(&k, "jetson-a", "tegrasign", "rsa_priv.pem");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 0);
-	ref(&k, "orin-nx", "tegrasign", "rsa_priv.pem");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_PUBLIC, &k, why, sizeof(why)), 0);
-	ref(&k, "other-machine", "tegrasign", "rsa_priv.pem");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 403);
-	ck_assert_ptr_nonnull(strstr(why, "other-machine"));
-	/* a grant with no globs grants no key */
-	grant(&g, "tegra", 0, "");
-	ref(&k, "jetson-a", "tegrasign", "rsa_priv.pem");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 403);
-	/* no access control: every selector */
-	grant(&g, "tegra", 1, "");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 0);
+	memset(&g, 0, sizeof(g));
+	strcpy(g.endpoint, c->endpoint);
+	g.any_selector = (uint32_t)c->any;
+	strcpy(g.selectors, c->globs);
+	ref(&k, c->sel, c->tag, c->file);
+	ck_assert_msg(kgrant_check(&g, c->type, &k, why, sizeof(why)) == c->status,
+		      "case %d: %s %s/%s/%s: expected %d (%s)", _i, c->endpoint, c->sel, c->tag,
+		      c->file, c->status, why);
+	if (c->why != NULL)
+		ck_assert_ptr_nonnull(strstr(why, c->why));
 }
 END_TEST
 
-START_TEST(test_grant_endpoint_tags)
+START_TEST(test_grant_materializable_tags)
 {
-	struct keyproto_grant g;
-	struct keyproto_keyref k;
-
-	/* a mender job cannot reach the module signing key, nor the reverse */
-	grant(&g, "mender", 1, "");
-	ref(&k, "demo", "kmodsign", "kernel-signkey.priv");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 403);
-	ref(&k, "demo", "mender", "private.key");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 0);
-	grant(&g, "modules", 1, "");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 403);
-	grant(&g, "no-such-endpoint", 1, "");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_PUBLIC, &k, why, sizeof(why)), 403);
-}
-END_TEST
-
-START_TEST(test_grant_materialize_table)
-{
-	struct keyproto_grant g;
-	struct keyproto_keyref k;
-
-	grant(&g, "tegra", 1, "");
-	ref(&k, "jetson-a", "tegrasign", "sbk.key");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 0);
-	grant(&g, "mender", 1, "");
-	ref(&k, "demo", "mender", "private.key");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 403);
-	ck_assert_ptr_nonnull(strstr(why, "never handed out"));
-	grant(&g, "swupdate", 1, "");
-	ref(&k, "demo", "swupdate", "rsa-private.key");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 403);
 	ck_assert_int_eq(kgrant_materializable_tag("tegrasign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("mender"), 0);
-}
-END_TEST
-
-START_TEST(test_grant_names)
-{
-	struct keyproto_grant g;
-	struct keyproto_keyref k;
-
-	grant(&g, "tegra", 1, "");
-	ref(&k, "..", "tegrasign", "rsa_priv.pem");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_SIGN, &k, why, sizeof(why)), 400);
-	ref(&k, "jetson-a", "tegrasign", "../../etc/shadow");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 400);
-	ref(&k, "jetson-a", "tegrasign", "rsa_priv.pem");
-	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_REPORT, &k, why, sizeof(why)), 400);
 }
 END_TEST
 
@@ -275,15 +255,44 @@ verifies(const char *path, const unsigned char *sig, size_t len, const unsigned 
 	return ok;
 }
 
+/* Ask jetson-a's tegrasign key for a signature of digest; it must come,
+ * and verify with the key's public half. */
+static void
+sign_verified(int ch, uint64_t id, const unsigned char digest[32])
+{
+	sign(ch, id, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	ck_assert(verifies("jetson-a/tegrasign/rsa_priv.pem", m->signature.sig, m->signature.len,
+			   digest));
+}
+
+/* Ask for a key's bytes; the answer in m, its descriptor in *fd. */
+static void
+materialize(int ch, const char *sel, const char *tag, const char *file, int *fd)
+{
+	keyproto_init(m, KEYPROTO_MATERIALIZE, 1);
+	ref(&m->materialize.key, sel, tag, file);
+	ck_assert_int_eq(keyproto_send(ch, m, -1), 0);
+	ck_assert_int_eq(keyproto_recv(ch, m, fd, why, sizeof(why)), 1);
+}
+
+/* Start the key process with a tegra channel for job, granted jetson-*;
+ * digest: the SHA-256 of text. */
+static int
+keyd_with_channel(uint64_t job, const char *text, unsigned char digest[32])
+{
+	SHA256((const unsigned char *)text, strlen(text), digest);
+	start_keyd();
+	return channel(job, "tegra", "jetson-*");
+}
+
 START_TEST(test_keyd_sign_within_and_outside_the_grant)
 {
 	unsigned char digest[32], first[256];
 	char fpr[65];
 	int ch;
 
-	SHA256((const unsigned char *)"hello", 5, digest);
-	start_keyd();
-	ch = channel(5, "tegra", "jetson-*");
+	ch = keyd_with_channel(5, "hello", digest);
 	/* outside the grant: refused, and the supervisor hears of it */
 	sign(ch, 1, "other-machine", "tegrasign", "rsa_priv.pem", digest);
 	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
@@ -291,11 +300,8 @@ START_TEST(test_keyd_sign_within_and_outside_the_grant)
 	next_report(5, 403);
 	ck_assert_str_eq(m->report.key.selector, "other-machine");
 	/* inside it: a signature that verifies, reported with its digest */
-	sign(ch, 2, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
-	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	sign_verified(ch, 2, digest);
 	ck_assert_uint_eq(m->signature.len, 256);
-	ck_assert(verifies("jetson-a/tegrasign/rsa_priv.pem", m->signature.sig, m->signature.len,
-			   digest));
 	memcpy(first, m->signature.sig, 256);
 	snprintf(fpr, sizeof(fpr), "%s", m->signature.key_sha256);
 	ck_assert_uint_eq(strlen(fpr), 64);
@@ -322,9 +328,7 @@ START_TEST(test_keyd_key_changes_and_removal)
 	unsigned char digest[32], first[KEYPROTO_SIG_MAX];
 	int ch;
 
-	SHA256((const unsigned char *)"x", 1, digest);
-	start_keyd();
-	ch = channel(6, "tegra", "jetson-*");
+	ch = keyd_with_channel(6, "x", digest);
 	sign(ch, 1, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
 	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
 	memcpy(first, m->signature.sig, m->signature.len);
@@ -334,11 +338,8 @@ START_TEST(test_keyd_key_changes_and_removal)
 					 "2>/dev/null && mv jetson-a/tegrasign/new.pem "
 					 "jetson-a/tegrasign/rsa_priv.pem"),
 			 0);
-	sign(ch, 2, "jetson-a", "tegrasign", "rsa_priv.pem", digest);
-	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	sign_verified(ch, 2, digest);
 	ck_assert_int_ne(memcmp(first, m->signature.sig, m->signature.len), 0);
-	ck_assert(verifies("jetson-a/tegrasign/rsa_priv.pem", m->signature.sig, m->signature.len,
-			   digest));
 	next_report(6, 200);
 	/* removed: 404 at once, no stale signature from the cache */
 	ck_assert_int_eq(check_sh(store, "mv jetson-a/tegrasign/rsa_priv.pem jetson-a/gone.pem"),
@@ -362,10 +363,7 @@ START_TEST(test_keyd_materialize)
 
 	start_keyd();
 	ch = channel(7, "tegra", "jetson-*");
-	keyproto_init(m, KEYPROTO_MATERIALIZE, 1);
-	ref(&m->materialize.key, "jetson-a", "tegrasign", "sbk.key");
-	ck_assert_int_eq(keyproto_send(ch, m, -1), 0);
-	ck_assert_int_eq(keyproto_recv(ch, m, &fd, why, sizeof(why)), 1);
+	materialize(ch, "jetson-a", "tegrasign", "sbk.key", &fd);
 	ck_assert_uint_eq(m->hdr.type, KEYPROTO_MATERIAL);
 	ck_assert_int_ge(fd, 0);
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -379,10 +377,7 @@ START_TEST(test_keyd_materialize)
 	close(ch);
 	/* a mender job may not have its key's bytes */
 	ch = channel(8, "mender", "*");
-	keyproto_init(m, KEYPROTO_MATERIALIZE, 1);
-	ref(&m->materialize.key, "demo", "mender", "private.key");
-	ck_assert_int_eq(keyproto_send(ch, m, -1), 0);
-	ck_assert_int_eq(keyproto_recv(ch, m, &fd, why, sizeof(why)), 1);
+	materialize(ch, "demo", "mender", "private.key", &fd);
 	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
 	ck_assert_uint_eq(m->error.status, 403);
 	next_report(8, 403);
@@ -397,9 +392,7 @@ START_TEST(test_keyd_malformed_record)
 	int ch, fd;
 	char junk[40] = "not a record";
 
-	SHA256((const unsigned char *)"x", 1, digest);
-	start_keyd();
-	ch = channel(9, "tegra", "jetson-*");
+	ch = keyd_with_channel(9, "x", digest);
 	ck_assert_int_eq(send(ch, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
 	/* answered, reported as op 0 (the supervisor kills the worker), closed */
 	ck_assert_int_eq(keyproto_recv(ch, m, &fd, why, sizeof(why)), 1);
@@ -425,10 +418,8 @@ keyproc_suite(void)
 	TCase *tc = tcase_create("grant");
 	TCase *kd = tcase_create("keyd");
 
-	tcase_add_test(tc, test_grant_selectors);
-	tcase_add_test(tc, test_grant_endpoint_tags);
-	tcase_add_test(tc, test_grant_materialize_table);
-	tcase_add_test(tc, test_grant_names);
+	tcase_add_loop_test(tc, test_grant, 0, (int)(sizeof(grant_cases) / sizeof(grant_cases[0])));
+	tcase_add_test(tc, test_grant_materializable_tags);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(kd, 60);
 	tcase_add_test(kd, test_keyd_sign_within_and_outside_the_grant);

@@ -139,29 +139,11 @@ END_TEST
 
 START_TEST(test_two_descriptors)
 {
-	struct msghdr mh = {0};
-	struct iovec iov;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
-	struct cmsghdr *c;
+	struct iovec iov = {.iov_base = out, .iov_len = keyproto_size(KEYPROTO_MATERIAL)};
 	int fds[2] = {0, 1}, fd;
 
 	keyproto_init(out, KEYPROTO_MATERIAL, 3);
-	iov.iov_base = out;
-	iov.iov_len = keyproto_size(KEYPROTO_MATERIAL);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	memset(&cm, 0, sizeof(cm));
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof(cm.buf);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(2 * sizeof(int));
-	memcpy(CMSG_DATA(c), fds, sizeof(fds));
-	ck_assert_int_eq(sendmsg(sp[0], &mh, 0), (ssize_t)iov.iov_len);
+	ck_assert_int_eq(proto_sendmsg_fds(sp[0], &iov, 1, fds, 2), 0);
 	ck_assert_int_eq(keyproto_recv(sp[1], in, &fd, why, sizeof(why)), -1);
 	ck_assert_int_eq(errno, EPROTO);
 	ck_assert_int_eq(fd, -1);
@@ -312,25 +294,8 @@ START_TEST(test_send_refuses_a_bad_header)
 }
 END_TEST
 
-static Suite *
-keyproto_suite(void)
-{
-	Suite *s = suite_create("keyproto");
-	TCase *tc = tcase_create("keyproto");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_sign_round_trip);
-	tcase_add_test(tc, test_every_type_has_a_size);
-	tcase_add_test(tc, test_grant_needs_its_descriptor);
-	tcase_add_test(tc, test_descriptor_where_none_belongs);
-	tcase_add_test(tc, test_two_descriptors);
-	tcase_add_test(tc, test_sizes);
-	tcase_add_test(tc, test_unterminated_strings);
-	tcase_add_test(tc, test_lengths_and_enums);
-	tcase_add_test(tc, test_eof);
-	tcase_add_test(tc, test_send_refuses_a_bad_header);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = keyproto_suite);
+CHECK_MAIN(.name = "keyproto", .setup = setup, .teardown = teardown,
+	   .tests = CHECK_TESTS(test_sign_round_trip, test_every_type_has_a_size,
+				test_grant_needs_its_descriptor, test_descriptor_where_none_belongs,
+				test_two_descriptors, test_sizes, test_unterminated_strings,
+				test_lengths_and_enums, test_eof, test_send_refuses_a_bad_header));

@@ -75,19 +75,8 @@ START_TEST(test_curl_loaded_on_first_call)
 }
 END_TEST
 
-static Suite *
-lazylib_suite(void)
-{
-	Suite *s = suite_create("lazylib");
-	TCase *tc = tcase_create("lazylib");
-
-	/* each test in its own process (.fork below, even under CK_FORK=no), so each
-	 * starts with neither library loaded */
-	tcase_add_test(tc, test_archive_loaded_on_first_call);
-	tcase_add_test(tc, test_curl_loaded_on_first_call);
-	tcase_add_test(tc, test_probe_leaves_archive_unloaded);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = lazylib_suite, .fork = 1);
+/* each test in its own process (.fork, even under CK_FORK=no), so each
+ * starts with neither library loaded */
+CHECK_MAIN(.name = "lazylib", .fork = 1,
+	   .tests = CHECK_TESTS(test_archive_loaded_on_first_call, test_curl_loaded_on_first_call,
+				test_probe_leaves_archive_unloaded));

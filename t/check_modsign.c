@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "check_signer.h"
 #include "modsign.h"
 #include "pkey.h"
 #include "util.h"
@@ -31,28 +32,27 @@ static char tmp[PATH_MAX], err[512];
  * status (t/check_main.h). */
 #define sh(...) check_sh(NULL, __VA_ARGS__)
 
-static const char genkey[] =
-	"[ req ]\n"
-	"default_bits = 2048\n"
-	"distinguished_name = req_distinguished_name\n"
-	"prompt = no\n"
-	"string_mask = utf8only\n"
-	"x509_extensions = myexts\n"
-	"[ req_distinguished_name ]\n"
-	"O = digsigserver tests\n"
-	"CN = Module signing test key\n"
-	"emailAddress = test@example.com\n"
-	"[ myexts ]\n"
-	"basicConstraints=critical,CA:FALSE\n"
-	"keyUsage=digitalSignature\n"
-	"subjectKeyIdentifier=hash\n"
-	"authorityKeyIdentifier=keyid\n";
+static const char genkey[] = "[ req ]\n"
+			     "default_bits = 2048\n"
+			     "distinguished_name = req_distinguished_name\n"
+			     "prompt = no\n"
+			     "string_mask = utf8only\n"
+			     "x509_extensions = myexts\n"
+			     "[ req_distinguished_name ]\n"
+			     "O = digsigserver tests\n"
+			     "CN = Module signing test key\n"
+			     "emailAddress = test@example.com\n"
+			     "[ myexts ]\n"
+			     "basicConstraints=critical,CA:FALSE\n"
+			     "keyUsage=digitalSignature\n"
+			     "subjectKeyIdentifier=hash\n"
+			     "authorityKeyIdentifier=keyid\n";
 
 static const char modsrc[] =
-	"__attribute__((section(\".modinfo\"), used)) static const char l[] = \"license=GPL\";\n"
-	"__attribute__((section(\".modinfo\"), used)) static const char n[] = \"name=checkmod\";\n"
-	"unsigned char payload[70000] = { 1 };\n"
-	"int checkmod_init(void) { return payload[0]; }\n";
+    "__attribute__((section(\".modinfo\"), used)) static const char l[] = \"license=GPL\";\n"
+    "__attribute__((section(\".modinfo\"), used)) static const char n[] = \"name=checkmod\";\n"
+    "unsigned char payload[70000] = { 1 };\n"
+    "int checkmod_init(void) { return payload[0]; }\n";
 
 /* Keys, certificates and the module, once for all tests. */
 static void
@@ -70,16 +70,16 @@ setup_once(void)
 	fputs(modsrc, fp);
 	fclose(fp);
 	ck_assert_int_eq(
-		sh("openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config x509.genkey "
-		   "-newkey rsa:2048 -outform PEM -out rsa.x509 -keyout rsa.priv 2>/dev/null && "
-		   "openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config x509.genkey "
-		   "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -outform PEM -out ec.x509 "
-		   "-keyout ec.priv 2>/dev/null && "
-		   "openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config x509.genkey "
-		   "-newkey rsa:2048 -outform PEM -out other.x509 -keyout other.priv 2>/dev/null && "
-		   "openssl x509 -in rsa.x509 -outform DER -out rsa.der && "
-		   "gcc -c -o mod.ko mod.c && : > empty.ko"),
-		0);
+	    sh("openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config x509.genkey "
+	       "-newkey rsa:2048 -outform PEM -out rsa.x509 -keyout rsa.priv 2>/dev/null && "
+	       "openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config x509.genkey "
+	       "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -outform PEM -out ec.x509 "
+	       "-keyout ec.priv 2>/dev/null && "
+	       "openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config x509.genkey "
+	       "-newkey rsa:2048 -outform PEM -out other.x509 -keyout other.priv 2>/dev/null && "
+	       "openssl x509 -in rsa.x509 -outform DER -out rsa.der && "
+	       "gcc -c -o mod.ko mod.c && : > empty.ko"),
+	    0);
 }
 
 static void
@@ -98,7 +98,8 @@ load(struct modsign_key *k, const char *key, const char *cert)
 
 	ck_assert_int_eq(util_read_file(key, 1 << 20, &kb, &kl), 0);
 	ck_assert_int_eq(util_read_file(cert, 1 << 20, &cb, &cl), 0);
-	rc = modsign_key_load(k, (unsigned char *)kb, kl, (unsigned char *)cb, cl, err, sizeof(err));
+	rc =
+	    modsign_key_load(k, (unsigned char *)kb, kl, (unsigned char *)cb, cl, err, sizeof(err));
 	util_cleanse_free(kb, kl);
 	free(cb);
 	ck_assert_msg(rc == 0, "%s", err);
@@ -116,9 +117,8 @@ assert_like_sign_file(const char *key, const char *cert, const char *hash, const
 	    modsign_file(&k.signer, modsign_md(hash), module, "ours.ko", err, sizeof(err)) == 0,
 	    "%s", err);
 	modsign_key_free(&k);
-	ck_assert_int_eq(sh("cp %s theirs.ko && " SIGN_FILE " %s %s %s theirs.ko", module, hash, key,
-			    cert),
-			 0);
+	ck_assert_int_eq(
+	    sh("cp %s theirs.ko && " SIGN_FILE " %s %s %s theirs.ko", module, hash, key, cert), 0);
 	ck_assert_msg(sh("cmp ours.ko theirs.ko") == 0, "%s %s differs from sign-file", key, hash);
 }
 
@@ -144,7 +144,8 @@ END_TEST
 /* sign-file appends a second signature to a signed module: so do we. */
 START_TEST(test_signed_twice)
 {
-	ck_assert_int_eq(sh("cp mod.ko once.ko && " SIGN_FILE " sha256 rsa.priv rsa.x509 once.ko"), 0);
+	ck_assert_int_eq(sh("cp mod.ko once.ko && " SIGN_FILE " sha256 rsa.priv rsa.x509 once.ko"),
+			 0);
 	assert_like_sign_file("rsa.priv", "rsa.x509", "sha512", "once.ko");
 }
 END_TEST
@@ -167,13 +168,15 @@ START_TEST(test_ec_verifies)
 	ck_assert_int_eq(util_write_file("ec.p7", buf + off, cmslen, 0600), 0);
 	free(buf);
 	ck_assert_int_eq(sh("cmp ec.content mod.ko"), 0);
-	ck_assert_int_eq(sh("openssl cms -verify -binary -inform DER -in ec.p7 -content ec.content "
-			    "-CAfile ec.x509 -certfile ec.x509 -purpose any -out /dev/null 2>/dev/null"),
-			 0);
+	ck_assert_int_eq(
+	    sh("openssl cms -verify -binary -inform DER -in ec.p7 -content ec.content "
+	       "-CAfile ec.x509 -certfile ec.x509 -purpose any -out /dev/null 2>/dev/null"),
+	    0);
 	/* and not with the wrong content */
-	ck_assert_int_ne(sh("openssl cms -verify -binary -inform DER -in ec.p7 -content rsa.x509 "
-			    "-CAfile ec.x509 -certfile ec.x509 -purpose any -out /dev/null 2>/dev/null"),
-			 0);
+	ck_assert_int_ne(
+	    sh("openssl cms -verify -binary -inform DER -in ec.p7 -content rsa.x509 "
+	       "-CAfile ec.x509 -certfile ec.x509 -purpose any -out /dev/null 2>/dev/null"),
+	    0);
 	ck_assert_int_eq(sh("modinfo -F signer ec.ko | grep -qx 'Module signing test key'"), 0);
 	ck_assert_int_eq(sh("modinfo -F sig_hashalgo ec.ko | grep -qx sha384"), 0);
 }
@@ -201,9 +204,8 @@ START_TEST(test_mem_fd_sha256)
 	ck_assert_uint_eq(a.len, b.len);
 	ck_assert_int_eq(memcmp(a.trailer, b.trailer, a.len), 0);
 	ck_assert_int_eq(memcmp(a.sha256, b.sha256, 32), 0);
-	ck_assert_int_eq(memcmp(a.trailer + a.len - MODSIGN_MARKER_LEN, MODSIGN_MARKER,
-				MODSIGN_MARKER_LEN),
-			 0);
+	ck_assert_int_eq(
+	    memcmp(a.trailer + a.len - MODSIGN_MARKER_LEN, MODSIGN_MARKER, MODSIGN_MARKER_LEN), 0);
 	util_hex(a.sha256, 32, hex);
 	unlink("ours.ko");
 	ck_assert_int_eq(
@@ -229,17 +231,17 @@ START_TEST(test_bad_keys)
 
 	ck_assert_int_eq(util_read_file("rsa.priv", 1 << 20, &kb, &kl), 0);
 	ck_assert_int_eq(util_read_file("other.x509", 1 << 20, &cb, &cl), 0);
-	ck_assert_int_eq(
-		modsign_key_load(&k, (unsigned char *)kb, kl, (unsigned char *)cb, cl, err, sizeof(err)),
-		-1);
+	ck_assert_int_eq(modsign_key_load(&k, (unsigned char *)kb, kl, (unsigned char *)cb, cl, err,
+					  sizeof(err)),
+			 -1);
 	ck_assert_str_eq(err, "the certificate does not match the private key");
-	ck_assert_int_eq(
-		modsign_key_load(&k, (unsigned char *)cb, cl, (unsigned char *)cb, cl, err, sizeof(err)),
-		-1);
+	ck_assert_int_eq(modsign_key_load(&k, (unsigned char *)cb, cl, (unsigned char *)cb, cl, err,
+					  sizeof(err)),
+			 -1);
 	ck_assert_str_eq(err, "the private key does not parse");
-	ck_assert_int_eq(
-		modsign_key_load(&k, (unsigned char *)kb, kl, (unsigned char *)kb, kl, err, sizeof(err)),
-		-1);
+	ck_assert_int_eq(modsign_key_load(&k, (unsigned char *)kb, kl, (unsigned char *)kb, kl, err,
+					  sizeof(err)),
+			 -1);
 	ck_assert_str_eq(err, "the certificate does not parse");
 	util_cleanse_free(kb, kl);
 	free(cb);
@@ -248,19 +250,22 @@ END_TEST
 
 START_TEST(test_md_names)
 {
-	ck_assert_ptr_nonnull(modsign_md("sha256"));
-	ck_assert_ptr_nonnull(modsign_md("sha384"));
-	ck_assert_ptr_nonnull(modsign_md("sha512"));
-	ck_assert_ptr_null(modsign_md("md5"));
-	ck_assert_ptr_null(modsign_md("SHA512"));
-	ck_assert_ptr_null(modsign_md("sha512 "));
-	ck_assert_ptr_null(modsign_md(""));
+	static const struct {
+		const char *name;
+		int known;
+	} names[] = {{"sha256", 1}, {"sha384", 1},  {"sha512", 1}, {"md5", 0},
+		     {"SHA512", 0}, {"sha512 ", 0}, {"", 0}};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		ck_assert_msg((modsign_md(names[i].name) != NULL) == names[i].known, "\"%s\"",
+			      names[i].name);
 }
 END_TEST
 
 START_TEST(test_find)
 {
-	static const char unsigned_[] = "\x7f" "ELF plain";
+	static const char unsigned_[] = "\x7f"
+					"ELF plain";
 	unsigned char bad[64];
 	size_t content, off, len;
 
@@ -334,41 +339,6 @@ START_TEST(test_threads_share_key)
 }
 END_TEST
 
-/*
- * A signer standing in for a key process: the certificate only, and a
- * callback that signs with a key of its own.  mode: 0 sign, 1 fail, 2 cut
- * the signature one byte short, 3 sign with another key.
- */
-struct fake_signer {
-	EVP_PKEY *key;
-	int mode, calls;
-	enum sig_scheme scheme;
-	size_t len;
-};
-
-static int
-fake_sign(void *arg, const struct pkey_sign_req *req, unsigned char **sig, size_t *siglen, char *e,
-	  size_t elen)
-{
-	struct fake_signer *f = arg;
-
-	f->calls++;
-	f->scheme = req->scheme;
-	f->len = req->len;
-	if (f->mode == 1) {
-		snprintf(e, elen, "the key process is gone");
-		return -1;
-	}
-	if (pkey_sign_digest(f->key, req->scheme, req->saltlen, req->md, req->data, req->len, sig,
-			     siglen) < 0) {
-		snprintf(e, elen, "pkey_sign_digest failed");
-		return -1;
-	}
-	if (f->mode == 2)
-		(*siglen)--;
-	return 0;
-}
-
 static EVP_PKEY *
 load_private(const char *path)
 {
@@ -383,9 +353,9 @@ load_private(const char *path)
 	return key;
 }
 
-/* k holds cert only; its signer calls fake_sign with a key from keypath. */
+/* k holds cert only; its signer calls check_signer_sign with a key from keypath. */
 static void
-load_remote(struct modsign_key *k, struct fake_signer *f, const char *keypath, const char *cert)
+load_remote(struct modsign_key *k, struct check_signer *f, const char *keypath, const char *cert)
 {
 	char *cb;
 	size_t cl;
@@ -399,7 +369,8 @@ load_remote(struct modsign_key *k, struct fake_signer *f, const char *keypath, c
 	ck_assert_ptr_eq(k->signer.cert, k->cert);
 	memset(f, 0, sizeof(*f));
 	f->key = load_private(keypath);
-	k->signer.sign = fake_sign;
+	f->why = "the key process is gone";
+	k->signer.sign = check_signer_sign;
 	k->signer.arg = f;
 }
 
@@ -408,7 +379,7 @@ load_remote(struct modsign_key *k, struct fake_signer *f, const char *keypath, c
 START_TEST(test_callback_like_sign_file)
 {
 	struct modsign_key k, local;
-	struct fake_signer f;
+	struct check_signer f;
 
 	load_remote(&k, &f, "rsa.priv", "rsa.x509");
 	load(&local, "rsa.priv", "rsa.x509");
@@ -419,8 +390,8 @@ START_TEST(test_callback_like_sign_file)
 				   sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_int_eq(f.calls, 1);
-	ck_assert_int_eq(f.scheme, SIG_RSA_PKCS1);
-	ck_assert_uint_eq(f.len, 64);
+	ck_assert_int_eq(f.last.scheme, SIG_RSA_PKCS1);
+	ck_assert_uint_eq(f.last.len, 64);
 	ck_assert_int_eq(
 	    sh("cp mod.ko theirs.ko && " SIGN_FILE " sha512 rsa.priv rsa.x509 theirs.ko"), 0);
 	ck_assert_msg(sh("cmp ours.ko theirs.ko") == 0, "the callback path differs from sign-file");
@@ -433,7 +404,7 @@ END_TEST
 START_TEST(test_callback_ec)
 {
 	struct modsign_key k;
-	struct fake_signer f;
+	struct check_signer f;
 	unsigned char *buf;
 	size_t len, content, off, cmslen;
 
@@ -442,7 +413,7 @@ START_TEST(test_callback_ec)
 	ck_assert_msg(modsign_file(&k.signer, modsign_md("sha256"), "mod.ko", "ec-cb.ko", err,
 				   sizeof(err)) == 0,
 		      "%s", err);
-	ck_assert_int_eq(f.scheme, SIG_ECDSA);
+	ck_assert_int_eq(f.last.scheme, SIG_ECDSA);
 	ck_assert_int_eq(util_read_file("ec-cb.ko", 1 << 24, (char **)&buf, &len), 0);
 	ck_assert_int_eq(modsign_find(buf, len, &content, &off, &cmslen), 1);
 	ck_assert_int_eq(util_write_file("ec-cb.p7", buf + off, cmslen, 0600), 0);
@@ -461,7 +432,7 @@ END_TEST
 START_TEST(test_callback_refused)
 {
 	struct modsign_key k;
-	struct fake_signer f;
+	struct check_signer f;
 	struct modsign_sig sig;
 
 	load_remote(&k, &f, "rsa.priv", "rsa.x509");
@@ -516,29 +487,10 @@ START_TEST(test_ed25519_refused)
 }
 END_TEST
 
-static Suite *
-modsign_suite(void)
-{
-	Suite *s = suite_create("modsign");
-	TCase *tc = tcase_create("sign");
-
-	tcase_add_unchecked_fixture(tc, setup_once, teardown_once);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_sign_file_available);
-	tcase_add_test(tc, test_rsa_like_sign_file);
-	tcase_add_test(tc, test_signed_twice);
-	tcase_add_test(tc, test_ec_verifies);
-	tcase_add_test(tc, test_mem_fd_sha256);
-	tcase_add_test(tc, test_bad_keys);
-	tcase_add_test(tc, test_md_names);
-	tcase_add_test(tc, test_find);
-	tcase_add_test(tc, test_threads_share_key);
-	tcase_add_test(tc, test_callback_like_sign_file);
-	tcase_add_test(tc, test_callback_ec);
-	tcase_add_test(tc, test_callback_refused);
-	tcase_add_test(tc, test_ed25519_refused);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = modsign_suite);
+CHECK_MAIN(.name = "modsign", .setup_once = setup_once, .teardown_once = teardown_once,
+	   .timeout = 120,
+	   .tests = CHECK_TESTS(test_sign_file_available, test_rsa_like_sign_file,
+				test_signed_twice, test_ec_verifies, test_mem_fd_sha256,
+				test_bad_keys, test_md_names, test_find, test_threads_share_key,
+				test_callback_like_sign_file, test_callback_ec,
+				test_callback_refused, test_ed25519_refused));

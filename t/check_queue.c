@@ -7,6 +7,7 @@
  */
 #include <check.h>
 
+#include "check_main.h"
 #include "queue.h"
 
 static struct queue q;
@@ -95,13 +96,11 @@ START_TEST(test_no_double_push)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+queue_suite(void)
 {
 	Suite *s = suite_create("queue");
 	TCase *tc = tcase_create("queue");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_empty);
@@ -110,9 +109,7 @@ main(void)
 	tcase_add_test(tc, test_remove_anywhere);
 	tcase_add_test(tc, test_no_double_push);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+CHECK_MAIN(.suite = queue_suite);

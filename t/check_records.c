@@ -11,6 +11,7 @@
 #include <check.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "proto.h"
 #include "records.h"
 #include "route.h"
@@ -50,6 +51,23 @@ send_record(uint32_t type, uint64_t job_id)
 	return 0;
 }
 
+/* Send each of the types for job_id in turn: each must be taken (want 0)
+ * or refused (want -1). */
+static void
+expect_records(uint64_t job_id, int want, const uint32_t *types, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(send_record(types[i], job_id) == want,
+			      "type %u for job %llu: expected %d (%s)", types[i],
+			      (unsigned long long)job_id, want, why);
+}
+
+#define RECORDS_(job_id, want, ...)                                                                \
+	expect_records(job_id, want, (const uint32_t[]){__VA_ARGS__},                              \
+		       sizeof((const uint32_t[]){__VA_ARGS__}) / sizeof(uint32_t))
+#define TAKES(job_id, ...) RECORDS_(job_id, 0, __VA_ARGS__)
+#define REFUSES(job_id, ...) RECORDS_(job_id, -1, __VA_ARGS__)
+
 /* A worker that is ready and has been handed job 5. */
 static void
 in_job(void)
@@ -66,12 +84,8 @@ START_TEST(test_full_job)
 	ck_assert_int_eq(send_record(PROTO_STARTED, 5), 0);
 	ck_assert_int_eq(st.phase, RECORD_STARTED);
 	ck_assert_int_eq(send_record(PROTO_STARTED, 5), 0); /* the selector, later */
-	ck_assert_int_eq(send_record(PROTO_PROGRESS, 5), 0);
-	ck_assert_int_eq(send_record(PROTO_AUDIT, 5), 0);
-	ck_assert_int_eq(send_record(PROTO_PROGRESS, 5), 0);
-	ck_assert_int_eq(send_record(PROTO_AUDIT, 5), 0);
-	ck_assert_int_eq(send_record(PROTO_STARTED, 5), 0);
-	ck_assert_int_eq(send_record(PROTO_RESPONDING, 5), 0);
+	TAKES(5, PROTO_PROGRESS, PROTO_AUDIT, PROTO_PROGRESS, PROTO_AUDIT, PROTO_STARTED,
+	      PROTO_RESPONDING);
 	ck_assert_int_eq(st.phase, RECORD_RESPONDING);
 	ck_assert(record_busy(st.phase));
 	ck_assert_int_eq(send_record(PROTO_DONE, 5), 0);
@@ -79,9 +93,7 @@ START_TEST(test_full_job)
 	ck_assert(!record_busy(st.phase));
 	/* and the next job, with the same once-per-job records */
 	record_job(&st, 6);
-	ck_assert_int_eq(send_record(PROTO_STARTED, 6), 0);
-	ck_assert_int_eq(send_record(PROTO_RESPONDING, 6), 0);
-	ck_assert_int_eq(send_record(PROTO_DONE, 6), 0);
+	TAKES(6, PROTO_STARTED, PROTO_RESPONDING, PROTO_DONE);
 }
 END_TEST
 
@@ -89,8 +101,7 @@ END_TEST
 START_TEST(test_refused_before_started)
 {
 	in_job();
-	ck_assert_int_eq(send_record(PROTO_RESPONDING, 5), 0);
-	ck_assert_int_eq(send_record(PROTO_DONE, 5), 0);
+	TAKES(5, PROTO_RESPONDING, PROTO_DONE);
 	ck_assert_int_eq(st.phase, RECORD_IDLE);
 }
 END_TEST
@@ -112,16 +123,14 @@ START_TEST(test_ready_while_exiting)
 	st.phase = RECORD_EXITING;
 	ck_assert_int_eq(send_record(PROTO_READY, 0), 0);
 	ck_assert_int_eq(st.phase, RECORD_EXITING);
-	ck_assert_int_eq(send_record(PROTO_READY, 0), -1);
-	ck_assert_int_eq(send_record(PROTO_STARTED, 0), -1);
+	REFUSES(0, PROTO_READY, PROTO_STARTED);
 }
 END_TEST
 
 START_TEST(test_responding_twice)
 {
 	in_job();
-	ck_assert_int_eq(send_record(PROTO_STARTED, 5), 0);
-	ck_assert_int_eq(send_record(PROTO_RESPONDING, 5), 0);
+	TAKES(5, PROTO_STARTED, PROTO_RESPONDING);
 	ck_assert_int_eq(send_record(PROTO_RESPONDING, 5), -1);
 	ck_assert_str_eq(why, "RESPONDING twice");
 }
@@ -140,8 +149,7 @@ END_TEST
 START_TEST(test_done_twice)
 {
 	in_job();
-	ck_assert_int_eq(send_record(PROTO_RESPONDING, 5), 0);
-	ck_assert_int_eq(send_record(PROTO_DONE, 5), 0);
+	TAKES(5, PROTO_RESPONDING, PROTO_DONE);
 	ck_assert_int_eq(send_record(PROTO_DONE, 5), -1);
 }
 END_TEST
@@ -164,15 +172,14 @@ END_TEST
 START_TEST(test_progress_before_started)
 {
 	in_job();
-	ck_assert_int_eq(send_record(PROTO_PROGRESS, 5), -1);
-	ck_assert_int_eq(send_record(PROTO_AUDIT, 5), -1);
+	REFUSES(5, PROTO_PROGRESS, PROTO_AUDIT);
 }
 END_TEST
 
 START_TEST(test_job_records_while_idle)
 {
-	static const uint32_t job[] = {PROTO_STARTED, PROTO_PROGRESS, PROTO_RESPONDING,
-				       PROTO_DONE, PROTO_AUDIT};
+	static const uint32_t job[] = {PROTO_STARTED, PROTO_PROGRESS, PROTO_RESPONDING, PROTO_DONE,
+				       PROTO_AUDIT};
 
 	ck_assert_int_eq(send_record(PROTO_READY, 0), 0);
 	for (size_t i = 0; i < sizeof(job) / sizeof(job[0]); i++) {
@@ -207,9 +214,7 @@ END_TEST
 START_TEST(test_not_from_a_worker)
 {
 	in_job();
-	ck_assert_int_eq(send_record(PROTO_JOB, 5), -1);
-	ck_assert_int_eq(send_record(999, 5), -1);
-	ck_assert_int_eq(send_record(0, 5), -1);
+	REFUSES(5, PROTO_JOB, 999, 0);
 }
 END_TEST
 
@@ -248,13 +253,11 @@ START_TEST(test_routes_name_their_signer)
 }
 END_TEST
 
-int
-main(void)
+static Suite *
+records_suite(void)
 {
 	Suite *s = suite_create("records");
 	TCase *tc = tcase_create("records");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_full_job);
@@ -273,9 +276,7 @@ main(void)
 	tcase_add_test(tc, test_refusal_changes_nothing);
 	tcase_add_test(tc, test_routes_name_their_signer);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return s;
 }
+
+CHECK_MAIN(.suite = records_suite);

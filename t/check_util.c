@@ -100,19 +100,6 @@ START_TEST(test_read_file_bound)
 }
 END_TEST
 
-static Suite *
-util_suite(void)
-{
-	Suite *s = suite_create("util");
-	TCase *tc = tcase_create("util");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_rm_deep_tree);
-	tcase_add_test(tc, test_rm_does_not_follow_links);
-	tcase_add_test(tc, test_read_file_bound);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = util_suite);
+CHECK_MAIN(.name = "util", .setup = setup, .teardown = teardown, .timeout = 60,
+	   .tests = CHECK_TESTS(test_rm_deep_tree, test_rm_does_not_follow_links,
+				test_read_file_bound));

@@ -247,11 +247,5 @@ mender_precheck(struct job *job)
 	return 0;
 }
 
-const struct signer signer_mender = {
-	.path = "/sign/mender",
-	.name = "mender",
-	.selector_field = "distro",
-	.selector_missing = "Distro name missing",
-	.run = mender_run,
-	.precheck = mender_precheck,
-};
+SIGNER_DEFINE(mender, .selector_field = "distro", .selector_missing = "Distro name missing",
+	      .run = mender_run, .precheck = mender_precheck);

@@ -46,6 +46,15 @@ struct signer {
 	int (*precheck)(struct job *job);
 };
 
+/*
+ * Define signer_<name>, the signer of /sign/<name>: one name for the
+ * endpoint, the logs and the symbol; the other fields as designated
+ * initializers, e.g.
+ *   SIGNER_DEFINE(mender, .selector_field = "distro", .run = mender_run);
+ */
+#define SIGNER_DEFINE(name_, ...)                                                                  \
+	const struct signer signer_##name_ = {.path = "/sign/" #name_, .name = #name_, __VA_ARGS__}
+
 /* The signer of a route (route.h) the supervisor chose, or NULL. */
 const struct signer *signer_at(unsigned route);
 

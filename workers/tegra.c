@@ -1243,11 +1243,5 @@ done:
 	return rc;
 }
 
-const struct signer signer_tegra = {
-	.path = "/sign/tegra",
-	.name = "tegra",
-	.selector_field = "machine",
-	.selector_missing = "Invalid parameters",
-	.run = tegra_run_job,
-	.precheck = tegra_precheck,
-};
+SIGNER_DEFINE(tegra, .selector_field = "machine", .selector_missing = "Invalid parameters",
+	      .run = tegra_run_job, .precheck = tegra_precheck);

@@ -4,7 +4,7 @@
 # posting what curl -F posts to BUILD's /sign/swupdate (RSA-2048); appends
 # "REQ/S CPU_MS_PER_REQUEST" to OUT, the CPU being the daemon's and all its
 # children's (/usr/bin/time around the daemon).  For pairing two builds
-# with farm-bench (README, Benchmarks); KEY_OWNER as in pair-kmod.sh.
+# with farm-bench (README, Benchmarks); KEY_OWNER as in pair-modules.sh.
 set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 B=$1 OUT=$2 OWNER=${3:-digsigserver-keys}

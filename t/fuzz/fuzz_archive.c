@@ -143,7 +143,7 @@ repack(const struct ar_list *list, const char *dest, const char *out, int thread
 	close(root);
 }
 
-/* Refuses a ".ko" file or link of more than 64 kB, as kmod refuses
+/* Refuses a ".ko" file or link of more than 64 kB, as /sign/modules refuses
  * modules the kernel cannot load. */
 static int
 admit(const char *name, enum ar_type type, uint64_t size, void *arg, char *why, size_t whylen)

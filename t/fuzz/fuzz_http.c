@@ -15,12 +15,13 @@
 
 #include "http.h"
 
+/* small, so that short inputs reach every limit */
 static const struct http_limits lim = {
-	.header_max_size = 4096,
+	.header_max_size = 4 * 1024,
 	.header_max_count = 32,
-	.body_max = 65536,
+	.body_max = 64 * 1024,
 	.read_timeout_ms = 1000,
-	.field_max = 4096,
+	.field_max = 4 * 1024,
 	.max_parts = 16,
 };
 

@@ -177,19 +177,16 @@ for i in $(seq 10); do post_sw >/dev/null; done
 # compared at rest: jobs accounted for, every connection closed
 dss_settle
 fd10=$(dss_fds)
-rss10=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
+rss10=$(dss_rss)
 seq 490 | xargs -P 8 -I{} curl -s -o /dev/null -X POST -F distro=demo -F sw-description=@"$T/sw" "$URL/sign/swupdate"
 for i in $(seq 50); do curl -s -o /dev/null "$URL/status"; curl -s -o /dev/null "$URL/nothing"; done
 dss_settle
 fd500=$(dss_fds)
-rss500=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
+rss500=$(dss_rss)
 check_eq "supervisor fds after 500 requests = after 10" "$fd10" "$fd500"
-if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ]; then
-	skip "supervisor RSS after 500 requests" "the sanitizer or valgrind allocator holds freed memory"
-else
-	check "supervisor RSS after 500 requests within 512 kB of after 10 ($rss10 -> $rss500 kB)" \
-		sh -c "[ $rss500 -le $((rss10 + 512)) ]"
-fi
+check_rss "supervisor RSS after 500 requests" \
+	"supervisor RSS after 500 requests within 512 kB of after 10 ($rss10 -> $rss500 kB)" \
+	"$rss10" "$rss500" 512
 check_eq "all 500 jobs counted" 500 "$(status_field 'd["totals"]["jobs"]')"
 check_eq "the 50 unknown paths counted as 4xx" 50 "$(status_field 'd["totals"]["4xx"]')"
 check_eq "no 5xx" 0 "$(status_field 'd["totals"]["5xx"]')"

@@ -66,7 +66,7 @@ mkdir -p "$KEYS/d1/swupdate" "$KEYS/m1/mender" "$KEYS/k1/kmodsign"
 openssl genrsa -out "$KEYS/d1/swupdate/rsa-private.key" 2048 2>/dev/null
 openssl genrsa -traditional -out "$KEYS/m1/mender/private.key" 2048 2>/dev/null
 openssl pkey -in "$KEYS/m1/mender/private.key" -pubout -out "$T/mender.pub"
-openssl req -new -nodes -batch -x509 -days 3650 -newkey rsa:2048 -subj "/CN=faults kmod" \
+openssl req -new -nodes -batch -x509 -days 3650 -newkey rsa:2048 -subj "/CN=faults modules" \
 	-keyout "$KEYS/k1/kmodsign/kernel-signkey.priv" -out "$KEYS/k1/kmodsign/kernel-signkey.x509" \
 	2>/dev/null
 printf 'software = { version = "1.0"; };\n' >"$T/sw-description"
@@ -350,8 +350,8 @@ mkmods() {
 	tar -C "$1" -czf "$1.tar.gz" lib/modules
 	rm -rf "$1"
 }
-# kmod_answer_ok FILE COUNT: a complete tarball with COUNT signed modules
-kmod_answer_ok() {
+# modules_answer_ok FILE COUNT: a complete tarball with COUNT signed modules
+modules_answer_ok() {
 	gzip -t "$1" 2>/dev/null || return 1
 	rm -rf "$T/unpack" && mkdir "$T/unpack" && tar -C "$T/unpack" -xzf "$1" || return 1
 	[ "$(find "$T/unpack" -name '*.ko' | wc -l)" -eq "$2" ] || return 1
@@ -404,20 +404,20 @@ else
 		code=$(curl -s -D "$T/h" -o "$T/body" -w '%{http_code}' -X POST -F machine=k1 \
 			-F artifact=@"$T/mods.tar.gz" "$URL/sign/modules")
 		if [ "$code" = 200 ]; then
-			if kmod_answer_ok "$T/body" 6; then
+			if modules_answer_ok "$T/body" 6; then
 				oks=$((oks + 1))
 			else
-				not_ok "full disk: kmod with $kb kB free: a 200 carries the complete answer"
+				not_ok "full disk: modules with $kb kB free: a 200 carries the complete answer"
 			fi
 		elif out=$(clean_error "$code" "$T/h" "$T/body"); then
 			errs=$((errs + 1))
-			echo "# kmod with $kb kB free: $code $(cat "$T/body")"
+			echo "# modules with $kb kB free: $code $(cat "$T/body")"
 		else
-			not_ok "full disk: kmod with $kb kB free: a clean 507/500" "$out"
+			not_ok "full disk: modules with $kb kB free: a clean 507/500" "$out"
 		fi
-		no_job_dirs "$SMALL/work" >/dev/null || not_ok "full disk: kmod with $kb kB free: no job directory left"
+		no_job_dirs "$SMALL/work" >/dev/null || not_ok "full disk: modules with $kb kB free: no job directory left"
 	done
-	check "full disk: kmod jobs with 100 kB to 2.5 MB free: complete answers ($oks) or clean 5xx ($errs), both seen" \
+	check "full disk: modules jobs with 100 kB to 2.5 MB free: complete answers ($oks) or clean 5xx ($errs), both seen" \
 		sh -c "[ $oks -gt 0 ] && [ $errs -gt 0 ] && [ $((oks + errs)) -eq 12 ]"
 	if command -v $MA >/dev/null 2>&1; then
 		head -c 1500000 /dev/urandom >"$T/r.ext4"
@@ -441,7 +441,7 @@ else
 		openssl dgst -sha256 -verify "$T/sw.pub" -signature "$T/sig" "$T/sw-description"
 	code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F machine=k1 \
 		-F artifact=@"$T/mods.tar.gz" "$URL/sign/modules")
-	check "space freed: a kmod job works again ($code)" kmod_answer_ok "$T/body" 6
+	check "space freed: a modules job works again ($code)" modules_answer_ok "$T/body" 6
 	if command -v $MA >/dev/null 2>&1; then
 		check_eq "space freed: the Mender job works again" 200 "$(curl -s -o "$T/body" -w '%{http_code}' \
 			-X POST -F distro=m1 -F artifact-uri="file://$SMALL/art/s.mender" "$URL/sign/mender")"

@@ -255,6 +255,37 @@ dss_fds() {
 	ls "/proc/$DSS_PID/fd" | wc -l
 }
 
+# dss_rss: the supervisor's resident memory in kB.
+dss_rss() {
+	awk '/^VmRSS/{print $2}' "/proc/$DSS_PID/status"
+}
+
+# check_rss SKIP_NAME CHECK_NAME BEFORE AFTER SLACK: AFTER kB is at most
+# SLACK kB above BEFORE (skipped under a sanitizer or valgrind, whose
+# allocators hold freed memory).
+check_rss() {
+	if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ]; then
+		skip "$1" "the sanitizer or valgrind allocator holds freed memory"
+	else
+		check "$2" sh -c "[ $4 -le $(($3 + $5)) ]"
+	fi
+}
+
+# emu_start SKIP_NAME: start the S3 emulator ($EMU, t/s3/s3-emulator) in
+# $EMU_DIR and take its environment; 1 after a skip line (no node/npm) or a
+# not_ok line (it did not start).
+emu_start() {
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		skip "$1" "node/npm not installed"
+		return 1
+	fi
+	if ! "$EMU" start "$EMU_DIR" >"$T/emu.env" 2>"$T/emu.err"; then
+		not_ok "S3 emulator starts" "$(cat "$T/emu.err")"
+		return 1
+	fi
+	. "$T/emu.env"
+}
+
 _no_conns() {
 	[ "$(dss_conns)" = 0 ]
 }

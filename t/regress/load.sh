@@ -19,21 +19,17 @@ $LOAD "$URL" /sign/swupdate 100 8 distro=d1 sw-description=@"$T/sw-description" 
 # compared at rest: jobs accounted for, every connection closed
 dss_settle
 fd0=$(dss_fds)
-rss0=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
+rss0=$(dss_rss)
 $LOAD "$URL" /sign/swupdate "$N" 64 distro=d1 sw-description=@"$T/sw-description" >"$T/load.json"
 echo "# $(cat "$T/load.json")"
 check "$N requests from 64 clients: all 200" python3 -c "
 import json; d = json.load(open('$T/load.json')); assert d['status'] == {'200': $N}, d"
 dss_settle
 fd1=$(dss_fds)
-rss1=$(awk '/^VmRSS/{print $2}' /proc/$DSS_PID/status)
+rss1=$(dss_rss)
 check_eq "supervisor open fds unchanged by the load" "$fd0" "$fd1"
-if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ]; then
-	skip "supervisor RSS unchanged by the load" "the sanitizer or valgrind allocator holds freed memory"
-else
-	check "supervisor RSS unchanged by the load ($rss0 -> $rss1 kB, within 1 MB)" \
-		sh -c "[ $rss1 -le $((rss0 + 1024)) ]"
-fi
+check_rss "supervisor RSS unchanged by the load" \
+	"supervisor RSS unchanged by the load ($rss0 -> $rss1 kB, within 1 MB)" "$rss0" "$rss1" 1024
 check_eq "every job counted as 2xx by /status" "$((N + 100))" "$(status_field 'd["totals"]["jobs"]')"
 check "no job directories left" sh -c "[ -z \"\$(ls -A '$DSS_WORK')\" ]"
 dss_stop

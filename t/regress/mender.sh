@@ -273,15 +273,7 @@ check_eq "the daemon still signs afterwards" 200 "$(sign rsa1 "file://$(fresh af
 rm -f "$T/src/big.mender" "$T/big.ref" "$A/big.mender"
 
 # --- s3:// ----------------------------------------------------------------------
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-	skip "s3:// artifacts" "node/npm not installed"
-	exit 0
-fi
-if ! "$EMU" start "$EMU_DIR" >"$T/emu.env" 2>"$T/emu.err"; then
-	not_ok "S3 emulator starts" "$(cat "$T/emu.err")"
-	exit 0
-fi
-. "$T/emu.env"
+emu_start "s3:// artifacts" || exit 0
 s3curl() { # s3curl METHOD BUCKET/KEY [curl args...]: the HTTP status
 	_m=$1
 	_p=$2

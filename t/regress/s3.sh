@@ -23,15 +23,7 @@ if [ ! -x "$S3TEST" ]; then
 	not_ok "t/s3test is built" "missing $S3TEST"
 	exit 0
 fi
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-	skip "S3 emulator" "node/npm not installed"
-	exit 0
-fi
-if ! "$EMU" start "$EMU_DIR" >"$T/emu.env" 2>"$T/emu.err"; then
-	not_ok "S3 emulator starts" "$(cat "$T/emu.err")"
-	exit 0
-fi
-. "$T/emu.env"
+emu_start "S3 emulator" || exit 0
 ok "S3 emulator (s3rver + SigV4-checking proxy) listens at $DIGSIGSERVER_S3_ENDPOINT"
 unset DIGSIGSERVER_LOG_LEVEL
 export DIGSIGSERVER_S3_RETRIES=3

@@ -137,6 +137,22 @@ got_env() { LC_ALL=C sort "$1.env"; }
 tools_files() { grep -v ' d$' "$1.tools" | cut -d' ' -f1 | LC_ALL=C sort; }
 sorted() { printf '%s\n' "$@" | LC_ALL=C sort; }
 
+# package_signed NAME N MACHINE SOC VERSION: a package of boot.img for
+# MACHINE (its MANIFEST kept as $T/mf<N>, the upload as $T/in<N>.tar.gz)
+# is signed: "NAME: 200".
+package_signed() {
+	mkpkg "$P" "$3"
+	manifest boot.img >"$P/MANIFEST"
+	cp "$P/MANIFEST" "$T/mf$2"
+	pack "$P" "$T/in$2.tar.gz"
+	check_eq "$1: 200" 200 "$(post "$3" "$4" "$5" "$T/in$2.tar.gz")"
+}
+
+# What signing makes, in every answer (SIGNED) and where the kernel is
+# encrypted (before R34: its sigheader stays, KERNEL_SIGNED).
+SIGNED="./flashcmd.txt ./mb1_prod_sigheader.bin.encrypt.signed ./${DTB%.dtb}_sigheader.dtb.encrypt.signed"
+KERNEL_SIGNED=./boot_sigheader.img.encrypt.signed
+
 dss_start DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" DIGSIGSERVER_AUDIT_FILE="$AUDIT" \
 	DIGSIGSERVER_WORKERS=3 || exit 0
 
@@ -144,11 +160,7 @@ dss_start DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" DIGSIGSERVER_AUDIT_FILE="$AUDIT" \
 # 1. tegra186, R32.4.3: plain package signing
 # ============================================================================
 P=$T/pkg
-mkpkg "$P" tx2
-manifest boot.img >"$P/MANIFEST"
-cp "$P/MANIFEST" "$T/mf1"
-pack "$P" "$T/in1.tar.gz"
-check_eq "t186 R32.4.3: 200" 200 "$(post tx2 tegra186 32.4.3 "$T/in1.tar.gz")"
+package_signed "t186 R32.4.3" 1 tx2 tegra186 32.4.3
 check_eq "t186 R32.4.3: one helper run" 1 "$(nruns)"
 R=$(runs)
 CWD=$(cat "$R.cwd")
@@ -187,9 +199,9 @@ check_eq "t186: links in the work directory" \
 		"./rollback/rollback_parser.py -> $CWD/_tools/bootloader/rollback/rollback_parser.py" \
 		"./tegraflash.py -> $CWD/_tools/bootloader/tegraflash.py")" \
 	"$(cat "$R.links")"
+# shellcheck disable=SC2086 # one word per member
 check_eq "t186 R32.4.3: answer: only what signing made (unencrypted kernel sigheader removed)" \
-	"$(sorted ./flashcmd.txt ./mb1_prod_sigheader.bin.encrypt.signed \
-		"./${DTB%.dtb}_sigheader.dtb.encrypt.signed")" "$(members)"
+	"$(sorted $SIGNED)" "$(members)"
 check "t186: flashcmd.txt comes back, made for the machine" sh -c \
 	"tar -xzOf '$T/out' ./flashcmd.txt | grep -q 'flash tegra186 for tx2'"
 check "t186: the answer is application/octet-stream, Attachment signed-artifact.tar.gz" sh -c "
@@ -241,19 +253,14 @@ check "t186 R32.7.4: a link in the BSP is staged as a plain file" \
 	grep -qx './bootloader/tegrasign_v3_util.py 644 f' "$R.tools"
 check_eq "t186 R32.7.4: env PATH points at this BSP" \
 	"$(expect_env "$R" "$T/mf1" L4T-32.7.4-tegra186 tx2)" "$(got_env "$R")"
+# shellcheck disable=SC2086 # one word per member
 check_eq "t186 R32.7.4: answer keeps the encrypted kernel's sigheader" \
-	"$(sorted ./flashcmd.txt ./mb1_prod_sigheader.bin.encrypt.signed \
-		"./${DTB%.dtb}_sigheader.dtb.encrypt.signed" ./boot_sigheader.img.encrypt.signed)" \
-	"$(members)"
+	"$(sorted $SIGNED $KERNEL_SIGNED)" "$(members)"
 
 # ============================================================================
 # 3. tegra194 on the tegra186 tree, with SBK and user key
 # ============================================================================
-mkpkg "$P" xavier
-manifest boot.img >"$P/MANIFEST"
-cp "$P/MANIFEST" "$T/mf3"
-pack "$P" "$T/in3.tar.gz"
-check_eq "t194 R32.4.3: 200" 200 "$(post xavier tegra194 32.4.3 "$T/in3.tar.gz")"
+package_signed "t194 R32.4.3" 3 xavier tegra194 32.4.3
 R=$(runs)
 CWD=$(cat "$R.cwd")
 PKC=$(sed -n 's/^3=//p' "$R.args")
@@ -272,10 +279,9 @@ check "t194: key files named sbk.txt and user_key.txt" sh -c \
 	"[ \"\$(basename '$SBK')\" = sbk.txt ] && [ \"\$(basename '$UK')\" = user_key.txt ]"
 check_eq "t194: exact environment" \
 	"$(expect_env "$R" "$T/mf3" L4T-32.4.3-tegra186 xavier)" "$(got_env "$R")"
+# shellcheck disable=SC2086 # one word per member
 check_eq "t194 (<R34: encrypted kernel): answer" \
-	"$(sorted ./flashcmd.txt ./mb1_prod_sigheader.bin.encrypt.signed \
-		"./${DTB%.dtb}_sigheader.dtb.encrypt.signed" ./boot_sigheader.img.encrypt.signed)" \
-	"$(members)"
+	"$(sorted $SIGNED $KERNEL_SIGNED)" "$(members)"
 
 # EMMC_BCTS (DataCollect's bbclass) replaces the <machine>.cfg guess
 { manifest boot.img; echo "EMMC_BCTS=tegra194-mb1-bct.cfg,tegra194-sw-override.cfg"; } >"$P/MANIFEST"
@@ -287,11 +293,7 @@ check "t194 + EMMC_BCTS: passed verbatim" grep -qx '10=tegra194-mb1-bct.cfg,tegr
 # ============================================================================
 # 4. tegra210, R32.7.4: ./ helper, boardcfg argument, no SBK
 # ============================================================================
-mkpkg "$P" nano
-manifest boot.img >"$P/MANIFEST"
-cp "$P/MANIFEST" "$T/mf4"
-pack "$P" "$T/in4.tar.gz"
-check_eq "t210: 200" 200 "$(post nano tegra210 32.7.4 "$T/in4.tar.gz")"
+package_signed "t210" 4 nano tegra210 32.7.4
 R=$(runs)
 CWD=$(cat "$R.cwd")
 PKC=$(sed -n 's/^3=//p' "$R.args")
@@ -317,10 +319,9 @@ check_eq "t210 R32.7.4: staged tools (v3 support only, nvflashxmlparse, no rollb
 	"$(tools_files "$R")"
 check_eq "t210: exact environment" \
 	"$(expect_env "$R" "$T/mf4" L4T-32.7.4-tegra210 nano)" "$(got_env "$R")"
+# shellcheck disable=SC2086 # one word per member
 check_eq "t210: answer keeps flash.xml and the kernel sigheader" \
-	"$(sorted ./flashcmd.txt ./flash.xml ./mb1_prod_sigheader.bin.encrypt.signed \
-		"./${DTB%.dtb}_sigheader.dtb.encrypt.signed" ./boot_sigheader.img.encrypt.signed)" \
-	"$(members)"
+	"$(sorted $SIGNED ./flash.xml $KERNEL_SIGNED)" "$(members)"
 manifest boot.img | grep -v '^boardcfg=' >"$P/MANIFEST"
 pack "$P" "$T/in4b.tar.gz"
 check_eq "t210 without boardcfg: 200" 200 "$(post nano tegra210 32.7.4 "$T/in4b.tar.gz")"
@@ -370,9 +371,9 @@ check_eq "t234: command line (EMMC_BCTS, -v, --user_key)" \
 	"$(arg_lines "$R" | sed 1d)"
 check_eq "t234: exact environment" \
 	"$(expect_env "$R" "$T/mf5" L4T-35.4.1-tegra234 orin)" "$(got_env "$R")"
+# shellcheck disable=SC2086 # one word per member
 check_eq "t234 (>=R34: kernel not encrypted): answer" \
-	"$(sorted ./flashcmd.txt ./mb1_prod_sigheader.bin.encrypt.signed \
-		"./${DTB%.dtb}_sigheader.dtb.encrypt.signed")" "$(members)"
+	"$(sorted $SIGNED)" "$(members)"
 check_eq "t234 R36.4.3: 200" 200 "$(post orin tegra234 36.4.3 "$T/in5.tar.gz")"
 R=$(runs)
 # shellcheck disable=SC2086

@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# t/regress/kmod.sh: /sign/modules through the real daemon, posted with
+# t/regress/modules.sh: /sign/modules through the real daemon, posted with
 # curl exactly as the kernel-module-signing bbclass does and unpacked as it
 # does.  RSA results must be byte-identical to Debian's sign-file; EC
 # results must verify with openssl cms and show their signer in modinfo.
@@ -279,7 +279,7 @@ hostile() {
 	else
 		not_ok "$1: 400 Invalid artifact" "got $_code: $(head -c 300 "$T/$1.out")"
 	fi
-	if [ -z "$(ls -A "$T/outside")" ] && [ ! -e /tmp/dss-kmod-escape ]; then
+	if [ -z "$(ls -A "$T/outside")" ] && [ ! -e /tmp/dss-modules-escape ]; then
 		ok "$1: nothing written outside"
 	else
 		not_ok "$1: nothing written outside" "$(ls -la "$T/outside")"
@@ -299,7 +299,7 @@ head -c 100 "$T/modules-in.tar.gz" >"$T/truncated2.tar.gz"
 hostile truncated-early truncated2.tar.gz
 $MKTAR "$T/dotdot.tar.gz" dir:lib dir:lib/modules "file:lib/modules/../../../outside/evil=x"
 hostile dotdot-member dotdot.tar.gz
-$MKTAR "$T/abs.tar.gz" dir:lib "file:$T/outside/evil=x" "file:/tmp/dss-kmod-escape=x"
+$MKTAR "$T/abs.tar.gz" dir:lib "file:$T/outside/evil=x" "file:/tmp/dss-modules-escape=x"
 hostile absolute-member abs.tar.gz
 $MKTAR "$T/symabs.tar.gz" dir:lib "sym:lib/modules=$T/outside" "file:lib/modules/evil.ko=x"
 hostile symlink-absolute symabs.tar.gz

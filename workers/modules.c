@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kmod.c: /sign/modules, Linux kernel module signing.
+ * modules.c: /sign/modules, Linux kernel module signing.
+ *
+ * Names: this signer is "modules" everywhere it is ours (the endpoint
+ * /sign/modules, this file, modules_* functions, t/regress/modules.sh).
+ * Two names are not ours to choose: the key store tag "kmodsign"
+ * (MODULES_TAG; the original's store layout, kept for compatibility) and
+ * lib/modsign.c, the module signature format (what the kernel's sign-file
+ * appends), which this signer applies to each module of the tree.
  *
  * The client uploads a gzip tarball holding lib/modules/<version>/...; the
  * answer is the same tree, every regular file whose name ends in ".ko"
@@ -57,24 +64,24 @@
 #include "signer.h"
 #include "util.h"
 
-#define KMOD_TAG "kmodsign"
-#define KMOD_KEY "kernel-signkey.priv"
-#define KMOD_CERT "kernel-signkey.x509"
-#define KMOD_ANSWER "signed-artifact.tar.gz"
-#define KMOD_PROGRESS_EVERY 100
+#define MODULES_TAG "kmodsign"
+#define MODULES_KEY "kernel-signkey.priv"
+#define MODULES_CERT "kernel-signkey.x509"
+#define MODULES_ANSWER "signed-artifact.tar.gz"
+#define MODULES_PROGRESS_EVERY 100
 
-struct kmod_item {
+struct modules_item {
 	char *name;   /* member name */
 	int state;    /* 0 pending, 1 signed, -1 failed */
 	struct modsign_sig sig;
 };
 
 /* The work shared by the extracting/packing thread and the signers. */
-struct kmod_ctx {
+struct modules_ctx {
 	const struct modsign_key *key;
 	const EVP_MD *md;
 	int rootfd;
-	struct kmod_item **items; /* modules in archive order: list's data */
+	struct modules_item **items; /* modules in archive order: list's data */
 	size_t nitems;
 	struct buf list;	  /* owns items */
 	size_t next;		  /* next item to sign */
@@ -115,8 +122,8 @@ admit_member(const char *name, enum ar_type type, uint64_t size, void *arg, char
 static void
 queue_member(const struct ar_entry *e, void *arg)
 {
-	struct kmod_ctx *c = arg;
-	struct kmod_item *it;
+	struct modules_ctx *c = arg;
+	struct modules_item *it;
 
 	if ((e->type != AR_FILE && e->type != AR_HARDLINK) || !is_module(e->name))
 		return;
@@ -125,7 +132,7 @@ queue_member(const struct ar_entry *e, void *arg)
 	pthread_mutex_lock(&c->lock);
 	if (buf_append(&c->list, &it, sizeof(it)) < 0)
 		log_panic("the module list cannot grow"); /* BUF_UNLIMITED */
-	c->items = (struct kmod_item **)c->list.data;
+	c->items = (struct modules_item **)c->list.data;
 	c->nitems++;
 	pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->lock);
@@ -135,12 +142,12 @@ queue_member(const struct ar_entry *e, void *arg)
 static void *
 sign_thread(void *arg)
 {
-	struct kmod_ctx *c = arg;
+	struct modules_ctx *c = arg;
 	char err[256];
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		struct kmod_item *it;
+		struct modules_item *it;
 		int fd, rc;
 
 		while (!c->stop && c->next == c->nitems && !c->extracted)
@@ -172,7 +179,7 @@ sign_thread(void *arg)
 
 /* Start up to n signing threads; the number started (0 on failure). */
 static int
-start_signers(struct kmod_ctx *c, pthread_t *threads, int n)
+start_signers(struct modules_ctx *c, pthread_t *threads, int n)
 {
 	int started = 0;
 
@@ -184,7 +191,7 @@ start_signers(struct kmod_ctx *c, pthread_t *threads, int n)
 
 /* Tell the signers to quit (after the current module) and wait for them. */
 static void
-stop_signers(struct kmod_ctx *c, pthread_t *threads, int n)
+stop_signers(struct modules_ctx *c, pthread_t *threads, int n)
 {
 	pthread_mutex_lock(&c->lock);
 	c->stop = 1;
@@ -196,7 +203,7 @@ stop_signers(struct kmod_ctx *c, pthread_t *threads, int n)
 
 /* Wait until item k is signed; 0, or -1 when it failed. */
 static int
-wait_item(struct kmod_ctx *c, size_t k)
+wait_item(struct modules_ctx *c, size_t k)
 {
 	int state;
 
@@ -209,8 +216,8 @@ wait_item(struct kmod_ctx *c, size_t k)
 
 /* Write member e to w; item is its signature, or NULL. */
 static int
-pack_member(struct kmod_ctx *c, struct ar_writer *w, const struct ar_entry *e,
-	    const struct kmod_item *item, char *err, size_t errlen)
+pack_member(struct modules_ctx *c, struct ar_writer *w, const struct ar_entry *e,
+	    const struct modules_item *item, char *err, size_t errlen)
 {
 	struct ar_entry copy;
 	int fd, rc;
@@ -237,7 +244,7 @@ pack_member(struct kmod_ctx *c, struct ar_writer *w, const struct ar_entry *e,
 /* Write the answer in archive order, each module once its signature is
  * there, compressed by that many threads; 0 or -1 with err. */
 static int
-pack(struct job *job, struct kmod_ctx *c, const struct ar_list *list, const char *out,
+pack(struct job *job, struct modules_ctx *c, const struct ar_list *list, const char *out,
      int threads, char *err, size_t errlen)
 {
 	struct ar_writer *w;
@@ -247,7 +254,7 @@ pack(struct job *job, struct kmod_ctx *c, const struct ar_list *list, const char
 		return -1;
 	for (size_t i = 0; i < list->n; i++) {
 		const struct ar_entry *e = &list->v[i];
-		const struct kmod_item *item = NULL;
+		const struct modules_item *item = NULL;
 
 		if ((e->type == AR_FILE || e->type == AR_HARDLINK) && is_module(e->name)) {
 			if (k >= c->nitems || strcmp(c->items[k]->name, e->name) != 0) {
@@ -264,7 +271,7 @@ pack(struct job *job, struct kmod_ctx *c, const struct ar_list *list, const char
 		}
 		if (pack_member(c, w, e, item, err, errlen) < 0)
 			goto fail;
-		if (item != NULL && (k % KMOD_PROGRESS_EVERY == 0 || k == c->nitems))
+		if (item != NULL && (k % MODULES_PROGRESS_EVERY == 0 || k == c->nitems))
 			job_progress(job, "signed %zu/%zu", k, c->nitems);
 	}
 	return ar_writer_close(w, err, errlen);
@@ -276,17 +283,17 @@ fail:
 static int
 cmp_items(const void *a, const void *b)
 {
-	const struct kmod_item *const *x = a, *const *y = b;
+	const struct modules_item *const *x = a, *const *y = b;
 
 	return strcmp((*x)->name, (*y)->name);
 }
 
 /* The audit record of the signed modules (see the top of this file). */
 static void
-audit(struct job *job, const struct kmod_ctx *c, const char *hashalg)
+audit(struct job *job, const struct modules_ctx *c, const char *hashalg)
 {
 	size_t n = c->nitems;
-	struct kmod_item **items = xcalloc(n ? n : 1, sizeof(*items));
+	struct modules_item **items = xcalloc(n ? n : 1, sizeof(*items));
 	struct json_t *record = job_audit_new();
 	char hex[65], listsum[65], *name;
 	unsigned char md[32];
@@ -341,7 +348,7 @@ signer_of(struct job *job, struct kc_key *kk, struct modsign_key *key)
 	/* the key first: the answer for a machine without keys names it */
 	if ((st = kc_key_public(kk, NULL, &pub, err, sizeof(err))) != 0)
 		return job_fail(job, st, "%s", err);
-	if ((st = kc_key_cert(kk, KMOD_CERT, &key->cert, err, sizeof(err))) != 0 ||
+	if ((st = kc_key_cert(kk, MODULES_CERT, &key->cert, err, sizeof(err))) != 0 ||
 	    (st = kc_key_pair(kk, pub, key->cert, err, sizeof(err))) != 0) {
 		EVP_PKEY_free(pub);
 		modsign_key_free(key);
@@ -391,7 +398,7 @@ sign_failed(struct job *job, const struct kc_key *kk, const char *err)
 
 /* The job's summary line. */
 static void
-log_signed(const struct job *job, const struct kmod_ctx *c, const struct ar_list *list,
+log_signed(const struct job *job, const struct modules_ctx *c, const struct ar_list *list,
 	   const char *hashalg, uint64_t t0, uint64_t t1, int threads)
 {
 	struct rusage ru;
@@ -421,7 +428,7 @@ signing_threads(const struct job *job)
 /* Set up the context: the job's tree directory (its path in tree) and
  * the answer's path in out; 0, or -1 with the job failed. */
 static int
-ctx_init(struct job *job, struct kmod_ctx *c, const struct modsign_key *key, const char *hashalg,
+ctx_init(struct job *job, struct modules_ctx *c, const struct modsign_key *key, const char *hashalg,
 	 char tree[PATH_MAX], char out[PATH_MAX])
 {
 	memset(c, 0, sizeof(*c));
@@ -433,7 +440,7 @@ ctx_init(struct job *job, struct kmod_ctx *c, const struct modsign_key *key, con
 	pthread_cond_init(&c->work, NULL);
 	pthread_cond_init(&c->done, NULL);
 	if (job_path(job, "tree", tree, PATH_MAX) < 0 ||
-	    job_path(job, KMOD_ANSWER, out, PATH_MAX) < 0 || mkdir(tree, 0700) < 0 ||
+	    job_path(job, MODULES_ANSWER, out, PATH_MAX) < 0 || mkdir(tree, 0700) < 0 ||
 	    (c->rootfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		log_error("job %s: job directory", job->idstr);
 		job_fail(job, 500, "Signing error");
@@ -444,7 +451,7 @@ ctx_init(struct job *job, struct kmod_ctx *c, const struct modsign_key *key, con
 
 /* Free what the context holds (threads stopped). */
 static void
-ctx_free(struct kmod_ctx *c)
+ctx_free(struct modules_ctx *c)
 {
 	for (size_t i = 0; i < c->nitems; i++) {
 		modsign_sig_free(&c->items[i]->sig);
@@ -460,13 +467,13 @@ ctx_free(struct kmod_ctx *c)
 }
 
 static int
-kmod_run(struct job *job)
+modules_run(struct job *job)
 {
 	const struct form_file *f = job_file(job, "artifact");
 	const char *hashalg = job_field(job, "hashalg");
 	struct kc_key kk;
 	struct modsign_key key;
-	struct kmod_ctx c;
+	struct modules_ctx c;
 	struct ar_limits lim;
 	struct ar_list list = {0};
 	pthread_t *threads = NULL;
@@ -483,7 +490,7 @@ kmod_run(struct job *job)
 	    strcmp(hashalg, "sha512") != 0)
 		return job_fail(job, 400, "Invalid parameters");
 
-	kc_key_init(&kk, job->keys, job->selector, KMOD_TAG, KMOD_KEY);
+	kc_key_init(&kk, job->keys, job->selector, MODULES_TAG, MODULES_KEY);
 	if ((st = signer_of(job, &kk, &key)) != 0) {
 		kc_key_free(&kk);
 		return st;
@@ -522,7 +529,7 @@ kmod_run(struct job *job)
 	}
 	audit(job, &c, hashalg);
 	log_signed(job, &c, &list, hashalg, t0, t1, started);
-	job_reply_file(job, out, KMOD_ANSWER);
+	job_reply_file(job, out, MODULES_ANSWER);
 done:
 	if (started > 0)
 		stop_signers(&c, threads, started);
@@ -536,10 +543,5 @@ done:
 	return job->status;
 }
 
-const struct signer signer_modules = {
-	.path = "/sign/modules",
-	.name = "modules",
-	.selector_field = "machine",
-	.selector_missing = "Invalid parameters",
-	.run = kmod_run,
-};
+SIGNER_DEFINE(modules, .selector_field = "machine", .selector_missing = "Invalid parameters",
+	      .run = modules_run);

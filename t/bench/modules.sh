@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# t/bench/kmod.sh [BUILD_DIR]: /sign/modules on Debian's real module tree.
+# t/bench/modules.sh [BUILD_DIR]: /sign/modules on Debian's real module tree.
 #
 # Downloads linux-image-6.1.0-<n>-amd64 (the newest the apt sources have),
 # strips Debian's signatures from its modules (marker, 12-byte descriptor
@@ -13,20 +13,20 @@
 # checks that both give the same modules, and prints one markdown table
 # row (also appended to t/bench/results.md by t/bench/lib.sh):
 #   | what | digsigserver | original | speed-up |
-# Progress goes to stderr.  BENCH_KMOD_BITS (default 4096, the kernel's
-# own default key size) and BENCH_KMOD_HASH (default sha512) choose the key.
+# Progress goes to stderr.  BENCH_MODULES_BITS (default 4096, the kernel's
+# own default key size) and BENCH_MODULES_HASH (default sha512) choose the key.
 set -u
 BUILD=${1:-${BUILD:-build}}
 export BUILD
 . "$(dirname "$0")/lib.sh"
 
 SIGN_FILE=/usr/lib/linux-kbuild-6.1/scripts/sign-file
-BITS=${BENCH_KMOD_BITS:-4096}
-HASH=${BENCH_KMOD_HASH:-sha512}
+BITS=${BENCH_MODULES_BITS:-4096}
+HASH=${BENCH_MODULES_HASH:-sha512}
 DATA=$SRC/t/bench/data
 IN=$DATA/modules-in.tar.gz
 
-say() { echo "kmod bench: $*" >&2; }
+say() { echo "modules bench: $*" >&2; }
 now() { date +%s.%N; }
 fail() {
 	say "$*"
@@ -139,7 +139,7 @@ tz=$(awk "BEGIN{printf \"%.3f\", ($end - $start) / $(nproc)}")
 floor=$(awk "BEGIN{printf \"%.2f\", $nmods / $rate + $tz}")
 say "floor: $nmods signatures at $rate/s + gzip -1 of the tree $tz s per core = $floor s"
 
-bench_row "$(printf '| kmod %s: %d modules (%d MB), RSA-%s %s, %d cores | %.1f s | %.1f s (tar, sign-file per module, tar) | %.1fx | floor %.1f s (openssl speed + gzip -1, all cores): ours = %.2fx floor | |' \
+bench_row "$(printf '| modules %s: %d modules (%d MB), RSA-%s %s, %d cores | %.1f s | %.1f s (tar, sign-file per module, tar) | %.1fx | floor %.1f s (openssl speed + gzip -1, all cores): ours = %.2fx floor | |' \
 	"$pkg" "$nmods" "$((size / 1000000))" "$BITS" "$HASH" "$(nproc)" "$tb" "$ta" \
 	"$(awk "BEGIN{printf \"%.2f\", $ta / $tb}")" "$floor" "$(awk "BEGIN{printf \"%.2f\", $tb / $floor}")")"
 exit 0

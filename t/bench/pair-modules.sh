@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# t/bench/pair-kmod.sh BUILD OUT [KEY_OWNER]: one /sign/modules request
+# t/bench/pair-modules.sh BUILD OUT [KEY_OWNER]: one /sign/modules request
 # of the Debian module tree (t/bench/data/modules-in.tar.gz, made by
-# kmod.sh) to BUILD's daemon, RSA-4096 sha512; appends "STATUS SECONDS" to
+# modules.sh) to BUILD's daemon, RSA-4096 sha512; appends "STATUS SECONDS" to
 # OUT.  For pairing two builds with farm-bench (README, Benchmarks); the
 # key store belongs to KEY_OWNER (default digsigserver-keys; a build from
 # before the key process needs digsigserver).
@@ -10,7 +10,7 @@ set -u
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 B=$1 OUT=$2 OWNER=${3:-digsigserver-keys}
 IN=$SRC/t/bench/data/modules-in.tar.gz
-[ -s "$IN" ] || { echo "no $IN: run t/bench/kmod.sh once" >&2; exit 1; }
+[ -s "$IN" ] || { echo "no $IN: run t/bench/modules.sh once" >&2; exit 1; }
 T=$(mktemp -d /tmp/dss-pair.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 chmod 0755 "$T"
