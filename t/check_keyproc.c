@@ -125,6 +125,37 @@ START_TEST(test_grant_materialize_table)
 }
 END_TEST
 
+/* The routes /sign/tegra/ueficapsule and /sign/tegra/ekb are endpoints
+ * "tegra/ueficapsule" and "tegra/ekb" (the supervisor's path past /sign/):
+ * their BSP tools get their own tags' key files, and nothing else. */
+START_TEST(test_grant_bsp_endpoints)
+{
+	struct keyproto_grant g;
+	struct keyproto_keyref k;
+
+	grant(&g, "tegra/ueficapsule", 1, "");
+	ref(&k, "orin", "ueficapsulesign", "signer_private_cert.pem");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 0);
+	ref(&k, "orin", "ekbsign", "oem_k1.key");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 403);
+	ref(&k, "orin", "tegrasign", "rsa_priv.pem");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 403);
+	grant(&g, "tegra/ekb", 0, "orin*");
+	ref(&k, "orin", "ekbsign", "oem_k1.key");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 0);
+	ref(&k, "xavier", "ekbsign", "oem_k1.key");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 403);
+	ref(&k, "orin", "ueficapsulesign", "signer_private_cert.pem");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 403);
+	/* /sign/tegra's jobs do not reach the EKB keys */
+	grant(&g, "tegra", 1, "");
+	ref(&k, "orin", "ekbsign", "oem_k1.key");
+	ck_assert_int_eq(kgrant_check(&g, KEYPROTO_MATERIALIZE, &k, why, sizeof(why)), 403);
+	ck_assert_int_eq(kgrant_materializable_tag("ekbsign"), 1);
+	ck_assert_int_eq(kgrant_materializable_tag("ueficapsulesign"), 1);
+}
+END_TEST
+
 START_TEST(test_grant_names)
 {
 	struct keyproto_grant g;
@@ -428,6 +459,7 @@ keyproc_suite(void)
 	tcase_add_test(tc, test_grant_selectors);
 	tcase_add_test(tc, test_grant_endpoint_tags);
 	tcase_add_test(tc, test_grant_materialize_table);
+	tcase_add_test(tc, test_grant_bsp_endpoints);
 	tcase_add_test(tc, test_grant_names);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(kd, 60);
