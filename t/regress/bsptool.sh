@@ -382,6 +382,28 @@ check "no job directory is left" wait_for 10 no_job_dirs
 check "no key file anywhere in /tmp or the work directory (but the stores)" \
 	bash -c "$(declare -f stray_keys); KEYS='$KEYS' T='$T' DSS_WORK='$DSS_WORK'; ! stray_keys"
 
+# Access control: a client's endpoints are these names ("tegra/ekb"), and
+# its selectors reach the key process's grant for that endpoint.
+h() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+tok_ekb=ekb-$(openssl rand -hex 16)
+tok_tegra=tegra-$(openssl rand -hex 16)
+cat >"$T/tokens" <<EOT
+ekb      tegra/ekb    orin       sha256:$(h "$tok_ekb")
+tegra    tegra        orin*      sha256:$(h "$tok_tegra")
+EOT
+dss_stop
+dss_start DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" DIGSIGSERVER_TOKENS_FILE="$T/tokens" || exit 0
+expect ok orin ekbsign "$(ekb_argv t234 1 kernel-encryption.key disk-encryption.key)" \
+	$E_ALL fixed-vector kernel-encryption.key disk-encryption.key
+check_eq "tokens: a client granted tegra/ekb and orin: 200" 200 "$(post ekb \
+	-H "Authorization: Bearer $tok_ekb" -d machine=orin -d soctype=tegra234 -d bspversion=35.4.1)"
+check_eq "  ... the same client on tegra/ueficapsule: 403" 403 "$(post ueficapsule \
+	-H "Authorization: Bearer $tok_ekb" "${P[@]}" "${A[@]}")"
+check_eq "  ... the same client for orin36: 403" 403 "$(post ekb \
+	-H "Authorization: Bearer $tok_ekb" -d machine=orin36 -d soctype=tegra234 -d bspversion=36.4.3)"
+check_eq "tokens: a client granted tegra only: 403 on tegra/ekb" 403 "$(post ekb \
+	-H "Authorization: Bearer $tok_tegra" -d machine=orin -d soctype=tegra234 -d bspversion=35.4.1)"
+
 dss_stop
 dss_start DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" DIGSIGSERVER_RESPONSE_TIMEOUT=2 \
 	DIGSIGSERVER_WORKERS=2 || exit 0
