@@ -58,6 +58,7 @@ struct bspkey {
 	const char *option; /* the tool's option before its path */
 	int optional;       /* absent: the option is left out */
 	int secret;         /* masked in the tool's output */
+	int signer;         /* holds the private key whose fingerprint is key_sha256 */
 	int present;
 	char path[PATH_MAX];
 	char sha256[65]; /* of its bytes: all the log and audit see */
@@ -76,6 +77,7 @@ struct bsp {
 	struct mask *mask;
 	struct bspkey key[BSP_KEYS_MAX];
 	size_t nkeys;
+	char key_fpr[65]; /* the signer key's public key fingerprint, or "" */
 };
 
 /*
@@ -124,7 +126,7 @@ bsp_dirs(struct bsp *b, const char *answer)
 	return 0;
 }
 
-static void
+static struct bspkey *
 add_key(struct bsp *b, const char *file, const char *option, int optional, int secret)
 {
 	struct bspkey *k = &b->key[b->nkeys++];
@@ -133,6 +135,7 @@ add_key(struct bsp *b, const char *file, const char *option, int optional, int s
 	k->option = option;
 	k->optional = optional;
 	k->secret = secret;
+	return k;
 }
 
 /* One key file from the key process into the keys directory.  0 (also
@@ -162,6 +165,13 @@ fetch_key(struct bsp *b, struct bspkey *k)
 		util_hex(md, mdlen, k->sha256);
 	if (k->secret)
 		mask_add_key(b->mask, blob.data, blob.len);
+	if (k->signer) {
+		EVP_PKEY *pk = pkey_load_private(blob.data, blob.len);
+
+		if (pk == NULL || pkey_fingerprint(pk, b->key_fpr) < 0)
+			b->key_fpr[0] = '\0';
+		EVP_PKEY_free(pk);
+	}
 	ks_blob_free(&blob);
 	k->present = 1;
 	log_info("job %s: key %s/%s sha256 %s", b->job->idstr, b->tag, k->file, k->sha256);
@@ -325,6 +335,7 @@ capsule_audit(struct bsp *b, const char *in_sha256, const char *out_sha256)
 	job_audit_text(o, "fw_version", ver);
 	job_audit_text(o, "guid", job_field(b->job, "guid"));
 	job_audit_text(o, "input_sha256", in_sha256);
+	job_audit_text(o, "key_sha256", b->key_fpr[0] ? b->key_fpr : NULL);
 	audit_keys(b, o);
 	job_audit_list(o);
 	job_audit_item(o, "artifact.cap", out_sha256);
@@ -350,7 +361,7 @@ capsule_run(struct job *job)
 	}
 	if (pkey_sha256_file(in, in_sha256) < 0)
 		in_sha256[0] = '\0';
-	add_key(&b, "signer_private_cert.pem", "--signer-private-cert", 0, 1);
+	add_key(&b, "signer_private_cert.pem", "--signer-private-cert", 0, 1)->signer = 1;
 	add_key(&b, "other_public_cert.pem", "--other-public-cert", 0, 0);
 	add_key(&b, "trusted_public_cert.pem", "--trusted-public-cert", 0, 0);
 	if ((st = bsp_run(&b, CAPSULE_SCRIPT, capsule_args)) != 0 ||

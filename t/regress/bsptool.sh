@@ -235,7 +235,8 @@ check "capsule: audit: input and output SHA-256, version, guid, key fingerprints
 	python3 - "$T/audit" "$(sha256sum <"$T/tegra.bl_only.bup-payload" | cut -d' ' -f1)" \
 	"$(sha256sum <"$T/tegra-bl.cap" | cut -d' ' -f1)" \
 	"$(keysum orin/ueficapsulesign/signer_private_cert.pem)" \
-	"$(keysum orin/ueficapsulesign/trusted_public_cert.pem)" <<'PY'
+	"$(keysum orin/ueficapsulesign/trusted_public_cert.pem)" \
+	"$(openssl pkey -in "$T/pki/signer.key" -pubout -outform DER | sha256sum | cut -d' ' -f1)" <<'PY'
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
 r = [x for x in recs if x.get("endpoint") == "tegra/ueficapsule" and x.get("status") == 200][0]
@@ -244,6 +245,7 @@ assert r["signed"] == [{"name": "artifact.cap", "sha256": sys.argv[3]}], r
 assert r["fw_version"] == "0x230401" and r["bspversion"] == "35.4.1", r
 assert r["signer_private_cert_pem_sha256"] == sys.argv[4], r
 assert r["trusted_public_cert_pem_sha256"] == sys.argv[5], r
+assert r["key_sha256"] == sys.argv[6], r
 assert [o["op"] for o in r["key_operations"]] == ["MATERIALIZE"] * 3, r
 PY
 
