@@ -20,15 +20,20 @@ static const struct {
     {"tegra", "tegrasign"},
     {"fitimage", "fitimagesign"},
     {"optee", "opteesign"},
+    {"tegra/ueficapsule", "ueficapsulesign"},
+    {"tegra/ekb", "ekbsign"},
 };
 
 /* The only pairs whose key bytes may leave the key process: an external
- * tool that reads key files (tegraflash/tegrasign, mkimage). */
+ * tool that reads key files (tegraflash/tegrasign, mkimage, the BSP's
+ * GenerateCapsule.py and gen_ekb.py).  A route /sign/a/b is endpoint "a/b". */
 static const struct {
 	const char *endpoint, *tag;
 } materialize_pairs[] = {
     {"tegra", "tegrasign"},
     {"fitimage", "fitimagesign"},
+    {"tegra/ueficapsule", "ueficapsulesign"},
+    {"tegra/ekb", "ekbsign"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

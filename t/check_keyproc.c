@@ -92,6 +92,23 @@ static const struct grant_case {
     {"tegra", 1, "", KEYPROTO_SIGN, "..", "tegrasign", "rsa_priv.pem", 400, NULL},
     {"tegra", 1, "", KEYPROTO_MATERIALIZE, "jetson-a", "tegrasign", "../../etc/shadow", 400, NULL},
     {"tegra", 1, "", KEYPROTO_REPORT, "jetson-a", "tegrasign", "rsa_priv.pem", 400, NULL},
+    /* /sign/tegra/ueficapsule and /sign/tegra/ekb are endpoints "tegra/ueficapsule" and
+     * "tegra/ekb" (the path past /sign/): their tools get their own tags' files only */
+    {"tegra/ueficapsule", 1, "", KEYPROTO_MATERIALIZE, "orin", "ueficapsulesign",
+     "signer_private_cert.pem", 0, NULL},
+    {"tegra/ueficapsule", 1, "", KEYPROTO_MATERIALIZE, "orin", "ekbsign", "oem_k1.key", 403, NULL},
+    {"tegra/ueficapsule", 1, "", KEYPROTO_MATERIALIZE, "orin", "tegrasign", "rsa_priv.pem", 403,
+     NULL},
+    {"tegra/ekb", 0, "orin*", KEYPROTO_MATERIALIZE, "orin", "ekbsign", "oem_k1.key", 0, NULL},
+    {"tegra/ekb", 0, "orin*", KEYPROTO_MATERIALIZE, "xavier", "ekbsign", "oem_k1.key", 403, NULL},
+    {"tegra/ekb", 0, "orin*", KEYPROTO_MATERIALIZE, "orin", "ueficapsulesign",
+     "signer_private_cert.pem", 403, NULL},
+    /* /sign/tegra's jobs do not reach the EKB keys */
+    {"tegra", 1, "", KEYPROTO_MATERIALIZE, "orin", "ekbsign", "oem_k1.key", 403, NULL},
+    /* mkimage's key for /sign/fitimage, and only there */
+    {"fitimage", 1, "", KEYPROTO_MATERIALIZE, "imx", "fitimagesign", "dev.key", 0, NULL},
+    {"optee", 1, "", KEYPROTO_MATERIALIZE, "imx", "opteesign", "optee-signing-key.pem", 403, NULL},
+    {"optee", 1, "", KEYPROTO_SIGN, "imx", "opteesign", "optee-signing-key.pem", 0, NULL},
 };
 
 START_TEST(test_grant)
@@ -116,7 +133,11 @@ END_TEST
 START_TEST(test_grant_materializable_tags)
 {
 	ck_assert_int_eq(kgrant_materializable_tag("tegrasign"), 1);
+	ck_assert_int_eq(kgrant_materializable_tag("ekbsign"), 1);
+	ck_assert_int_eq(kgrant_materializable_tag("ueficapsulesign"), 1);
+	ck_assert_int_eq(kgrant_materializable_tag("fitimagesign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("mender"), 0);
+	ck_assert_int_eq(kgrant_materializable_tag("opteesign"), 0);
 }
 END_TEST
 

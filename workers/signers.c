@@ -16,6 +16,8 @@ extern const struct signer signer_mender;
 extern const struct signer signer_tegra;
 extern const struct signer signer_fitimage;
 extern const struct signer signer_optee;
+extern const struct signer signer_ueficapsule;
+extern const struct signer signer_ekb;
 
 static const struct signer *const signers[] = {
 	&signer_swupdate,
@@ -24,6 +26,8 @@ static const struct signer *const signers[] = {
 	&signer_tegra,
 	&signer_fitimage,
 	&signer_optee,
+	&signer_ueficapsule,
+	&signer_ekb,
 };
 
 #define NSIGNERS (int)(sizeof(signers) / sizeof(signers[0]))

@@ -46,6 +46,7 @@
 #include "fsutil.h"
 #include "keystore.h"
 #include "keyclient.h"
+#include "l4t.h"
 #include "log.h"
 #include "manifest.h"
 #include "mask.h"
@@ -113,29 +114,19 @@ at_least(const struct tegra *t, int major, int minor)
 	return t->major > major || (t->major == major && t->minor >= minor);
 }
 
-/* Parse the first three dot-separated parts of v as numbers, as the
- * original's int() of each does; 0 or -1.  The whole string must be one
+/* The first three dot-separated parts of v as numbers, as the original's
+ * int() of each does (lib/l4t.c); 0 or -1.  The whole string must be one
  * safe path segment: it names a directory. */
 static int
 parse_bspversion(struct tegra *t, const char *v)
 {
-	int *parts[3] = {&t->major, &t->minor, &t->maint};
-	const char *p = v;
+	int parts[3];
 
-	if (v == NULL || !ks_selector_valid(v))
+	if (v == NULL || !ks_selector_valid(v) || l4t_version_parse(v, 3, parts) < 0)
 		return -1;
-	for (int i = 0; i < 3; i++) {
-		int n = 0, digits = 0;
-
-		for (; isdigit((unsigned char)*p); p++, digits++)
-			if (digits < 6)
-				n = n * 10 + (*p - '0');
-		if (digits == 0 || digits > 6 || (*p != '.' && !(i == 2 && *p == '\0')))
-			return -1;
-		*parts[i] = n;
-		if (*p == '.')
-			p++;
-	}
+	t->major = parts[0];
+	t->minor = parts[1];
+	t->maint = parts[2];
 	return 0;
 }
 
@@ -147,9 +138,7 @@ static int
 tegra_params(struct tegra *t, struct job *job)
 {
 	static const char *const socs[] = {"tegra186", "tegra194", "tegra210", "tegra234"};
-	struct stat st;
 	size_t i;
-	int n;
 
 	t->job = job;
 	t->soctype = job_field(job, "soctype");
@@ -165,11 +154,8 @@ tegra_params(struct tegra *t, struct job *job)
 		log_info("job %s: bspversion invalid", job->idstr);
 		return -1;
 	}
-	n = snprintf(t->tools, sizeof(t->tools), "%s/L4T-%s-%s/Linux_for_Tegra",
-		     job->cfg->l4t_tools_base, t->bspversion,
-		     strcmp(t->soctype, "tegra194") == 0 ? "tegra186" : t->soctype);
-	if (n < 0 || (size_t)n >= sizeof(t->tools) || stat(t->tools, &st) < 0 ||
-	    !S_ISDIR(st.st_mode)) {
+	if (l4t_tools_dir(job->cfg->l4t_tools_base, t->bspversion, t->soctype, t->tools,
+			  sizeof(t->tools)) < 0) {
 		log_info("job %s: no tools for soctype=%s bspversion=%s (%s)", job->idstr,
 			 t->soctype, t->bspversion, t->tools);
 		return -1;
