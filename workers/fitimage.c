@@ -484,12 +484,5 @@ fit_run(struct job *job)
 	return job_reply_file(job, out, "signed-fitImage.tar.gz");
 }
 
-const struct signer signer_fitimage = {
-	.path = "/sign/fitimage",
-	.name = "fitimage",
-	.selector_field = "machine",
-	.selector_default = "imx",
-	.selector_missing = "Invalid parameters",
-	.run = fit_run,
-	.precheck = fit_precheck,
-};
+SIGNER_DEFINE(fitimage, .selector_field = "machine", .selector_default = "imx",
+	      .selector_missing = "Invalid parameters", .run = fit_run, .precheck = fit_precheck);

@@ -439,11 +439,5 @@ done:
 	return job->status;
 }
 
-const struct signer signer_optee = {
-    .path = "/sign/optee",
-    .name = "optee",
-    .selector_field = "machine",
-    .selector_missing = "Invalid parameters",
-    .run = optee_run,
-    .precheck = optee_precheck,
-};
+SIGNER_DEFINE(optee, .selector_field = "machine", .selector_missing = "Invalid parameters",
+	      .run = optee_run, .precheck = optee_precheck);
