@@ -35,6 +35,7 @@
 
 #include "keycache.h"
 #include "keygrant.h"
+#include "keypkcs11.h"
 #include "keyproto.h"
 #include "keysign.h"
 #include "log.h"
@@ -137,7 +138,30 @@ do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m,
 	size_t errlen)
 {
 	size_t siglen = sizeof(m->signature.sig);
+	int st;
 
+	if (k->token != NULL) {
+		keyproto_init(m, KEYPROTO_SIGNATURE, t->req.hdr.id);
+		st = kp11_sign(k->token, k->pub, t->req.scheme, t->req.saltlen, t->req.md,
+			       t->req.digest, t->req.digest_len, m->signature.sig, &siglen, err,
+			       errlen);
+		if (st != 0) {
+			log_errorx("job %llu: %s/%s/%s on the token: %s",
+				   (unsigned long long)t->ch->grant.hdr.id, t->req.key.selector,
+				   t->req.key.tag, t->req.key.file, err);
+			if (st == 503)
+				snprintf(err, errlen,
+					 "Key %s/%s/%s is on a token that cannot be reached now",
+					 t->req.key.selector, t->req.key.tag, t->req.key.file);
+			else
+				snprintf(err, errlen, "Signing error");
+			return st;
+		}
+		m->signature.len = (uint32_t)siglen;
+		snprintf(m->signature.key_sha256, sizeof(m->signature.key_sha256), "%s",
+			 k->fingerprint);
+		return 0;
+	}
 	if (k->pkey == NULL) {
 		log_errorx("key %s/%s/%s is not a private key", t->req.key.selector, t->req.key.tag,
 			   t->req.key.file);
@@ -186,6 +210,13 @@ do_materialize(const struct task *t, const struct kcache_key *k, union keyproto_
 {
 	const unsigned int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
+	if (k->token != NULL) { /* a tool cannot read a key that never leaves the token */
+		snprintf(err, errlen,
+			 "Key %s/%s/%s is on a token (%s.pkcs11); this signer's tool needs a key "
+			 "file",
+			 t->req.key.selector, t->req.key.tag, t->req.key.file, t->req.key.file);
+		return 400;
+	}
 	keyproto_init(m, KEYPROTO_MATERIAL, t->req.hdr.id);
 	*fd = memfd_create("key", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (*fd < 0 || util_write_all(*fd, k->bytes, k->len) < 0 ||
@@ -467,6 +498,7 @@ keyd_main(const struct proc_ctx *ctx)
 
 	watch_hup(&in_poll);
 	kcache_init(ctx->cfg);
+	kp11_init(ctx->cfg);
 	start_threads(ctx->cfg);
 	keyproto_init(m, KEYPROTO_READY, 0);
 	if (keyproto_send(PROTO_CHANNEL_FD, m, -1) < 0)
@@ -482,6 +514,7 @@ keyd_main(const struct proc_ctx *ctx)
 			got_hup = 0;
 			log_info("SIGHUP: key cache emptied");
 			kcache_flush();
+			kp11_reset();
 		}
 		kcache_expire();
 		if (pfd[0].revents)

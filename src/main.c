@@ -25,6 +25,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "options.h"
+#include "keypkcs11.h"
 #include "privdrop.h"
 #include "proc.h"
 #include "roles.h"
@@ -253,6 +254,7 @@ main(int argc, char **argv)
 	/* argv's memory becomes the process title: from here on, its copy */
 	argv = proc_title_init(argc, argv, "digsigserver");
 	log_init("digsigserver", LOG_LVL_INFO, 0);
+	kp11_take_env_pin(); /* before anything logs or forks */
 	if ((act = parse_args(argc, argv, &rc)) == EXIT_OK || act == EXIT_USAGE)
 		return rc;
 	if (options_load(&cfg, err, sizeof(err)) < 0) {
