@@ -264,8 +264,9 @@ static void
 pin_failed(CK_RV rv)
 {
 	if (!pin_bad)
-		log_errorx("PKCS#11 login refused (0x%lx): the PIN of DIGSIGSERVER_PKCS11_PIN_FILE "
-			   "is wrong or locked; not trying again until SIGHUP or a restart "
+		log_errorx("PKCS#11 login refused (0x%lx): the PIN (DIGSIGSERVER_PKCS11_PIN_FILE or "
+			   "DIGSIGSERVER_YUBIHSM_PASSWORD) is wrong or locked; not trying again until "
+			   "SIGHUP or a restart "
 			   "(tokens lock after a few wrong PINs)",
 			   (unsigned long)rv);
 	pin_bad = 1;

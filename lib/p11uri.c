@@ -195,13 +195,23 @@ p11uri_parse(const char *text, struct p11uri *u, char *err, size_t errlen)
 	return 0;
 }
 
-int
-p11uri_same(const struct p11uri *a, const struct p11uri *b)
+/* want's text attribute t is unset or equal to have's */
+static int
+fits(const char *want, const char *have)
 {
-	return strcmp(a->token, b->token) == 0 && strcmp(a->manufacturer, b->manufacturer) == 0 &&
-	       strcmp(a->serial, b->serial) == 0 && strcmp(a->model, b->model) == 0 &&
-	       strcmp(a->object, b->object) == 0 && a->id_len == b->id_len &&
-	       memcmp(a->id, b->id, a->id_len) == 0;
+	return want[0] == '\0' || strcmp(want, have) == 0;
+}
+
+int
+p11uri_matches(const struct p11uri *want, const struct p11uri *have)
+{
+	if (want->object[0] == '\0' && want->id_len == 0)
+		return 0;
+	return fits(want->token, have->token) && fits(want->manufacturer, have->manufacturer) &&
+	       fits(want->serial, have->serial) && fits(want->model, have->model) &&
+	       fits(want->object, have->object) &&
+	       (want->id_len == 0 ||
+		(want->id_len == have->id_len && memcmp(want->id, have->id, want->id_len) == 0));
 }
 
 /* Append name=%-encoded value to buf at *pos; -1 when it does not fit. */

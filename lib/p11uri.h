@@ -38,8 +38,10 @@ struct p11uri {
  * must name an object (object= or id=).
  */
 int p11uri_parse(const char *text, struct p11uri *u, char *err, size_t errlen);
-/* 1 when a and b name the same object: every attribute either sets equal. */
-int p11uri_same(const struct p11uri *a, const struct p11uri *b);
+/* 1 when the object have names fits want: every attribute want sets
+ * (token, manufacturer, serial, model, object, id) have sets equal; a
+ * URI that sets none of object and id fits nothing. */
+int p11uri_matches(const struct p11uri *want, const struct p11uri *have);
 /* Print u (without any PIN) into buf as a canonical URI; its length, or
  * -1 when it does not fit. */
 int p11uri_format(const struct p11uri *u, char *buf, size_t len);

@@ -3,7 +3,7 @@
  * check_p11uri.c: unit tests of lib/p11uri.c: the attributes kept and
  * %-decoded, a PIN noted and dropped, the attributes ignored and those
  * refused, repeated attributes, bad escapes, over-long values, URIs that
- * name no object, comparison and the canonical form (which parses back to
+ * name no object, matching a client's URI against a reference, and the canonical form (which parses back to
  * the same object).
  */
 #include <check.h>
@@ -109,14 +109,21 @@ START_TEST(test_same_and_format)
 				      "pin-value=password",
 				      &b, err, sizeof(err)),
 			 0);
-	ck_assert(p11uri_same(&a, &b));
+	ck_assert(p11uri_matches(&a, &b));
+	ck_assert(p11uri_matches(&b, &a));
 	ck_assert_int_gt(p11uri_format(&a, buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "pkcs11:token=t;object=k%3Bx;id=%00%FF");
 	ck_assert_int_eq(p11uri_parse(buf, &b, err, sizeof(err)), 0);
-	ck_assert(p11uri_same(&a, &b));
+	ck_assert(p11uri_matches(&a, &b));
+	/* fewer attributes still fit; another token or object does not */
+	ck_assert_int_eq(p11uri_parse("pkcs11:object=k%3bx", &b, err, sizeof(err)), 0);
+	ck_assert(p11uri_matches(&b, &a));
+	ck_assert(!p11uri_matches(&a, &b));
 	ck_assert_int_eq(p11uri_parse("pkcs11:token=u;object=k%3bx;id=%00%ff", &b, err, sizeof(err)),
 			 0);
-	ck_assert(!p11uri_same(&a, &b));
+	ck_assert(!p11uri_matches(&b, &a));
+	ck_assert_int_eq(p11uri_parse("pkcs11:token=t;object=other", &b, err, sizeof(err)), 0);
+	ck_assert(!p11uri_matches(&b, &a));
 	ck_assert_int_eq(p11uri_format(&a, buf, 12), -1);
 }
 END_TEST
