@@ -132,6 +132,39 @@ send_error(int fd, uint64_t id, int status, const char *reason)
 		log_debug("answering a worker: %s", strerror(errno));
 }
 
+/*
+ * A SIGN that names its key by a client's pkcs11: URI (upstream's
+ * swupdate key-uri): allowed only when the store's entry is a reference
+ * to a token object that fits it, so that a client signs with the keys
+ * the operator assigned to its selector and tag, not with any object on
+ * the token.  0, or a status with err.
+ */
+static int
+check_key_uri(const struct task *t, const struct kcache_key *k, char *err, size_t errlen)
+{
+	const struct keyproto_keyref *r = &t->req.key;
+	struct p11uri want;
+	char why[160], canon[P11URI_MAX];
+
+	if (t->req.key_uri[0] == '\0')
+		return 0;
+	if (p11uri_parse(t->req.key_uri, &want, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "Invalid key URI: %s", why);
+		return 400;
+	}
+	if (k->token != NULL && p11uri_matches(&want, k->token))
+		return 0;
+	if (p11uri_format(&want, canon, sizeof(canon)) < 0)
+		snprintf(canon, sizeof(canon), "(too long)");
+	log_warnx("job %llu: key URI %s is not the reference %s/%s/%s.pkcs11",
+		  (unsigned long long)t->ch->grant.hdr.id, canon, r->selector, r->tag, r->file);
+	snprintf(err, errlen,
+		 "Not allowed: the key URI names no object the key store assigns to %s/%s "
+		 "(%s.pkcs11)",
+		 r->selector, r->tag, r->file);
+	return 403;
+}
+
 /* SIGN: the signature, or a status with err. */
 static int
 do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m, char *err,
@@ -140,6 +173,8 @@ do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m,
 	size_t siglen = sizeof(m->signature.sig);
 	int st;
 
+	if ((st = check_key_uri(t, k, err, errlen)) != 0)
+		return st;
 	if (k->token != NULL) {
 		keyproto_init(m, KEYPROTO_SIGNATURE, t->req.hdr.id);
 		st = kp11_sign(k->token, k->pub, t->req.scheme, t->req.saltlen, t->req.md,

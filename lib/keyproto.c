@@ -105,7 +105,8 @@ sign_ok(const struct keyproto_sign *s)
 	if (!keyref_ok(&s->key) || s->scheme >= KEYPROTO_SCHEME_END || s->md >= KEYPROTO_MD_END ||
 	    s->digest_len == 0 || s->digest_len > KEYPROTO_DIGEST_MAX)
 		return 0;
-	if (s->saltlen < -3 || s->saltlen > KEYPROTO_SALT_MAX)
+	if (s->saltlen < -3 || s->saltlen > KEYPROTO_SALT_MAX ||
+	    !terminated(s->key_uri, sizeof(s->key_uri)))
 		return 0;
 	if (s->scheme == KEYPROTO_ED25519)
 		return s->md == KEYPROTO_MD_NONE;

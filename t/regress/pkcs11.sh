@@ -7,7 +7,9 @@
 # that signs in-process must give what it gives with the file key:
 # modules byte-identical to Debian's sign-file, swupdate RSA byte-identical
 # to openssl dgst and verified, swupdate CMS verified by openssl cms,
-# mender RSA and EC validated by mender-artifact.  The PIN is in no log
+# mender RSA and EC validated by mender-artifact; upstream's swupdate
+# fields backend=pkcs11 and key-uri work, and a key-uri naming an object
+# the store does not reference for the distro is 403.  The PIN is in no log
 # line and no daemon process's environ or cmdline; a token moved away
 # gives 503 with Retry-After and moved back signs again; a wrong PIN is
 # logged once and not retried; DIGSIGSERVER_PKCS11_SESSIONS bounds the
@@ -125,6 +127,39 @@ check_eq "swupdate CMS on the token (reference by id): 200" 200 "$(swu CMS)"
 check "swupdate CMS: openssl cms -verify accepts it" \
 	openssl cms -verify -binary -inform DER -in "$T/sig" -content "$T/sw-description" \
 	-CAfile "$F/rsa2048.x509" -purpose any -out /dev/null
+
+# --- upstream's backend=pkcs11 and key-uri, as curl sends them ----------------------
+# (--form-string: with -F, curl takes ";type=private" for the part's content type)
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=swu -F method=RSA \
+	-F backend=pkcs11 -F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "backend=pkcs11 without key-uri: 400, upstream's words" \
+	"400 Key URI missing for PKCS#11 backend" "$code $(cat "$T/body")"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=swu -F backend=pkcs11 \
+	"$URL/sign/swupdate")
+check_eq "  ... checked before the upload" "400 Key URI missing for PKCS#11 backend" \
+	"$code $(cat "$T/body")"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F backend=pkcs11 "$URL/sign/swupdate")
+check_eq "  ... after the distro, as upstream" "400 Distro name missing" "$code $(cat "$T/body")"
+UP='pkcs11:token=dss-test;object=rsa2048;type=private;pin-value=password'
+check_eq "backend=pkcs11, key-uri with upstream's pin-value=password: 200" 200 \
+	"$(swu RSA -F backend=pkcs11 --form-string key-uri="$UP")"
+check "  ... the signature of the store's key" cmp "$T/sig" "$T/sig.ref"
+check_eq "backend=pkcs11, CMS, key-uri by id: 200" 200 \
+	"$(swu CMS -F backend=pkcs11 --form-string key-uri='pkcs11:token=dss-test;id=%01')"
+check "  ... openssl cms -verify accepts it" \
+	openssl cms -verify -binary -inform DER -in "$T/sig" -content "$T/sw-description" \
+	-CAfile "$F/rsa2048.x509" -purpose any -out /dev/null
+code=$(swu RSA -F backend=pkcs11 --form-string key-uri='pkcs11:token=dss-test;object=ec256;type=private')
+check_eq "a key-uri naming another object on the token: 403" 403 "$code"
+check "  ... with a reason" grep -q "names no object the key store assigns to swu/swupdate" "$T/sig"
+code=$(swu RSA -F backend=pkcs11 --form-string key-uri='pkcs11:token=dss-test;object=rsa2048?module-path=/x.so')
+check_eq "a key-uri choosing a module: 400" 400 "$code"
+mkdir -p "$KEYS/swfile/swupdate"
+cp "$F/rsa2048.priv" "$KEYS/swfile/swupdate/rsa-private.key"
+dss_fix_keys
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=swfile -F method=RSA \
+	-F backend=pkcs11 --form-string key-uri="$UP" -F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "backend=pkcs11 for a distro whose key is a file: 403" 403 "$code"
 
 # --- mender: RSA and EC -----------------------------------------------------------
 A=$T/art
