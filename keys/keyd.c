@@ -113,6 +113,8 @@ report(uint64_t job, uint32_t op, uint32_t status, const struct keyproto_keyref 
 	m->report.signatures = n_signatures;
 	m->report.errors = n_errors;
 	m->report.keys_cached = kcache_count();
+	snprintf(m->report.token, sizeof(m->report.token), "%s", kp11_state());
+	m->report.token_unavailable = kp11_unavailable();
 	if (keyproto_send(PROTO_CHANNEL_FD, m, -1) < 0)
 		fatal("reporting to the supervisor");
 	pthread_mutex_unlock(&sup_lock);

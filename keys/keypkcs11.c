@@ -14,6 +14,7 @@
  */
 #include "keypkcs11.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +36,9 @@
 
 #include "config.h"
 #include "keyproto.h"
+#include "keystore.h"
 #include "log.h"
+#include "scheme.h"
 #include "util.h"
 
 #define PIN_MAX 256
@@ -58,6 +61,7 @@ static size_t pin_len;
 static int have_pin;
 static struct session idle[SESSIONS_MAX];
 static size_t n_idle, n_open, n_out;
+static uint64_t n_unavailable;
 
 void
 kp11_take_env_pin(void)
@@ -346,7 +350,8 @@ checkout(const struct p11uri *u, struct session *s, char *err, size_t errlen)
 	}
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("mutex");
-	st = take_session(u, s, err, errlen);
+	if ((st = take_session(u, s, err, errlen)) == 503)
+		n_unavailable++;
 	pthread_mutex_unlock(&lock);
 	return st;
 }
@@ -840,6 +845,18 @@ kp11_reset(void)
 	pthread_mutex_unlock(&lock);
 }
 
+uint64_t
+kp11_unavailable(void)
+{
+	uint64_t n;
+
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("mutex");
+	n = n_unavailable;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 const char *
 kp11_state(void)
 {
@@ -853,4 +870,111 @@ kp11_state(void)
 										: "unavailable";
 	pthread_mutex_unlock(&lock);
 	return s;
+}
+
+/* --check-config: one reference <dir>/<name>, as keycache.c reads it. */
+static int
+check_ref(const struct config *c, const char *sel, const char *tag, const char *name, FILE *out)
+{
+	struct ks_blob b = {0};
+	struct p11uri u;
+	EVP_PKEY *pub = NULL;
+	char err[KEYPROTO_REASON_MAX], canon[P11URI_MAX], text[P11URI_MAX + 1];
+	size_t n;
+	int st;
+
+	if (ks_load(c, sel, tag, name, &b, err, sizeof(err)) != 0) {
+		fprintf(out, "error: token reference %s/%s/%s: %s\n", sel, tag, name, err);
+		return -1;
+	}
+	for (n = b.len; n > 0 && strchr("\r\n ", b.data[n - 1]) != NULL; n--)
+		;
+	snprintf(text, sizeof(text), "%.*s", (int)(n < P11URI_MAX ? n : P11URI_MAX), b.data);
+	ks_blob_free(&b);
+	if (n > P11URI_MAX || p11uri_parse(text, &u, err, sizeof(err)) < 0 || u.has_pin) {
+		fprintf(out, "error: token reference %s/%s/%s: %s\n", sel, tag, name,
+			u.has_pin ? "holds a PIN" : n > P11URI_MAX ? "too long" : err);
+		return -1;
+	}
+	if (p11uri_format(&u, canon, sizeof(canon)) < 0)
+		snprintf(canon, sizeof(canon), "pkcs11:...");
+	if ((st = kp11_public(&u, &pub, err, sizeof(err))) != 0) {
+		fprintf(out, "# warning: token reference %s/%s/%s (%s) does not resolve: %s\n", sel,
+			tag, name, canon, err);
+		return 0;
+	}
+	fprintf(out, "token reference %s/%s/%s (%s) resolves: %s %d bits\n", sel, tag, name, canon,
+		EVP_PKEY_get0_type_name(pub), EVP_PKEY_get_bits(pub));
+	EVP_PKEY_free(pub);
+	return 0;
+}
+
+/* Entries of dir (sorted), but "." and ".."; scandir's, freed by the caller. */
+static int
+entries_of(const char *dir, struct dirent ***list)
+{
+	return scandir(dir, list, NULL, alphasort);
+}
+
+static int
+dots(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+/* The references in one <root>/<sel>/<tag> directory. */
+static int
+check_tag(const struct config *c, const char *root, const char *sel, const char *tag, FILE *out)
+{
+	struct dirent **files;
+	char dir[4096];
+	int n, bad = 0;
+	size_t len;
+
+	snprintf(dir, sizeof(dir), "%s/%s/%s", root, sel, tag);
+	if ((n = entries_of(dir, &files)) < 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		len = strlen(files[i]->d_name);
+		if (len > 7 && strcmp(files[i]->d_name + len - 7, ".pkcs11") == 0 &&
+		    check_ref(c, sel, tag, files[i]->d_name, out) < 0)
+			bad = 1;
+		free(files[i]);
+	}
+	free(files);
+	return bad;
+}
+
+int
+kp11_check_store(const struct config *c, FILE *out)
+{
+	const char *root = NULL;
+	struct dirent **sels, **tags;
+	char dir[4096];
+	int ns, nt, bad = 0;
+
+	if (uri_scheme(c->keyfile_uri, &root) == URI_S3) {
+		fprintf(out, "token references in an s3:// store are checked when first used\n");
+		return 0;
+	}
+	kp11_init(c);
+	if ((ns = entries_of(root, &sels)) < 0)
+		return 0; /* ks_check_access says why */
+	for (int i = 0; i < ns; i++) {
+		snprintf(dir, sizeof(dir), "%s/%s", root, sels[i]->d_name);
+		if (!dots(sels[i]->d_name) && (nt = entries_of(dir, &tags)) >= 0) {
+			for (int j = 0; j < nt; j++) {
+				if (!dots(tags[j]->d_name) &&
+				    check_tag(c, root, sels[i]->d_name, tags[j]->d_name, out) != 0)
+					bad = 1;
+				free(tags[j]);
+			}
+			free(tags);
+		}
+		free(sels[i]);
+	}
+	free(sels);
+	if (kp11_configured())
+		fprintf(out, "token: %s\n", kp11_state());
+	return bad ? -1 : 0;
 }

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <openssl/evp.h>
 
@@ -51,7 +52,16 @@ int kp11_sign(const struct p11uri *u, EVP_PKEY *pub, uint32_t scheme, int saltle
 /* SIGHUP: forget a wrong PIN, close every session, finalize the module
  * (the next request initializes it again). */
 void kp11_reset(void);
-/* For /status and logs: "off", "ready", "unavailable" or "wrong PIN". */
+/*
+ * --check-config: every reference <selector>/<tag>/<name>.pkcs11 of a
+ * file:// store, and whether it resolves on the token (the PIN read as
+ * the key process reads it, never printed).  -1 when one is malformed.
+ */
+int kp11_check_store(const struct config *cfg, FILE *out);
+/* For /status and logs: "off", "ready", "unavailable", "no PIN" or
+ * "wrong PIN". */
 const char *kp11_state(void);
+/* Requests for keys on the token answered 503 since the start. */
+uint64_t kp11_unavailable(void);
 
 #endif

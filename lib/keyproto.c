@@ -119,7 +119,8 @@ report_ok(const struct keyproto_report *r)
 	/* a report of a malformed record (op 0) names no key */
 	return keyref_terminated(&r->key) && terminated(r->key_sha256, sizeof(r->key_sha256)) &&
 	       terminated(r->digest, sizeof(r->digest)) &&
-	       terminated(r->reason, sizeof(r->reason)) && r->status >= 100 && r->status < 600;
+	       terminated(r->reason, sizeof(r->reason)) && terminated(r->token, sizeof(r->token)) &&
+	       r->status >= 100 && r->status < 600;
 }
 
 /* The type-specific checks of a record of the right size; 1 when good. */

@@ -129,6 +129,8 @@ struct keyproto_report {
 	char digest[2 * KEYPROTO_DIGEST_MAX + 1]; /* hex of what was signed */
 	char reason[KEYPROTO_REASON_MAX];         /* of a refusal */
 	uint64_t keys_cached, signatures, errors; /* the key process's counters */
+	char token[16];             /* the PKCS#11 token: kp11_state() (keys/keypkcs11.h) */
+	uint64_t token_unavailable; /* requests for token keys answered 503 */
 };
 
 struct keyproto_sign {

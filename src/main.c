@@ -238,6 +238,8 @@ check_config(const struct config *cfg, const struct priv_user *user)
 		ok = 0;
 	else if (ks_check_separation(cfg, stdout) < 0)
 		ok = 0;
+	if (kp11_check_store(cfg, stdout) < 0)
+		ok = 0;
 	printf("# configuration %s\n", ok ? "OK" : "has errors");
 	return ok ? 0 : 1;
 }

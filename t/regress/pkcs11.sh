@@ -13,7 +13,8 @@
 # line and no daemon process's environ or cmdline; a token moved away
 # gives 503 with Retry-After and moved back signs again; a wrong PIN is
 # logged once and not retried; DIGSIGSERVER_PKCS11_SESSIONS bounds the
-# sessions open (counted by a wrapper module, t/fixtures/p11wrap.c).
+# sessions open (counted by a wrapper module, t/fixtures/p11wrap.c);
+# --check-config lists each reference and whether it resolves.
 . "$(dirname "$0")/lib.sh"
 
 MOD=/usr/lib/softhsm/libsofthsm2.so
@@ -203,14 +204,35 @@ pin_nowhere() {
 }
 check "PIN file: the PIN is in no log line, no environ or cmdline of the daemon's processes" pin_nowhere
 
+# --- --check-config lists the references and whether they resolve ----------------------
+ref gone mender private.key "pkcs11:token=dss-test;object=no-such-key"
+dss_fix_keys
+env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$DSS_WORK" \
+	DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
+	SOFTHSM2_CONF="$SOFTHSM2_CONF" "$DSS" --check-config >"$T/cc.out" 2>&1
+check "--check-config: a reference that resolves, with its key" grep -qF \
+	"token reference rsa4096/kmodsign/kernel-signkey.priv.pkcs11 (pkcs11:token=dss-test;object=rsa4096;type=private) resolves: RSA 4096 bits" \
+	"$T/cc.out"
+check "--check-config: one that does not" grep -qF \
+	"token reference gone/mender/private.key.pkcs11 (pkcs11:token=dss-test;object=no-such-key) does not resolve" \
+	"$T/cc.out"
+check "--check-config: a reference holding a PIN is an error" grep -qF \
+	"error: token reference pinned/mender/private.key.pkcs11: holds a PIN" "$T/cc.out"
+check "--check-config: the PIN is not printed" sh -c "! grep -qF '$PIN' '$T/cc.out'"
+check "--check-config: the token's state" grep -qx "token: ready" "$T/cc.out"
+rm "$KEYS/gone/mender/private.key.pkcs11"
+
 # --- the token goes away and comes back -----------------------------------------------
 mv "$TOK/tokens" "$TOK/tokens.away"
 code=$(swu RSA)
 check_eq "token directory moved away: 503" 503 "$code"
 check "  ... with Retry-After" grep -qi '^Retry-After: [0-9]' "$T/swu.hdr"
+check_eq "  ... /status says the token is unavailable" "unavailable" "$(status_field "d['keys']['token']")"
+check "  ... and counts the request" test "$(status_field "d['keys']['token_unavailable']")" -ge 1
 mv "$TOK/tokens.away" "$TOK/tokens"
 check_eq "token directory back: the next request signs" 200 "$(swu RSA)"
 check "  ... the same signature" cmp "$T/sig" "$T/sig.ref"
+check_eq "  ... /status says the token is ready" "ready" "$(status_field "d['keys']['token']")"
 dss_stop
 
 # --- upstream's variable, and a wrong PIN -------------------------------------------
