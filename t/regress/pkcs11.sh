@@ -7,7 +7,8 @@
 # that signs in-process must give what it gives with the file key:
 # modules byte-identical to Debian's sign-file, swupdate RSA byte-identical
 # to openssl dgst and verified, swupdate CMS verified by openssl cms,
-# mender RSA and EC validated by mender-artifact; upstream's swupdate
+# mender RSA and EC validated by mender-artifact; Tegra, whose tool reads
+# a key file, answers 400 naming the key; upstream's swupdate
 # fields backend=pkcs11 and key-uri work, and a key-uri naming an object
 # the store does not reference for the distro is 403.  The PIN is in no log
 # line and no daemon process's environ or cmdline; a token moved away
@@ -81,8 +82,12 @@ ref mrsa mender private.key "pkcs11:token=dss-test;object=rsa2048;type=private"
 ref mec mender private.key "pkcs11:model=SoftHSM%20v2;token=dss-test;object=ec256"
 ref pinned mender private.key "pkcs11:token=dss-test;object=ec256;pin-value=$PIN"
 
+ref tx2tok tegrasign rsa_priv.pem "pkcs11:token=dss-test;object=rsa2048"
+L4T=$T/l4t
+sh "$SRC/t/fixtures/mkl4t.sh" "$L4T" "$T/rec" >/dev/null || { not_ok "fake L4T trees"; exit 0; }
+
 dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
-	SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+	DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
 
 # --- modules: byte for byte like sign-file with the key in a file -----------------
 sh "$SRC/t/fixtures/mkmodules.sh" "$T/in" "$VERSION" 8
@@ -182,6 +187,21 @@ check_eq "mender EC P-256 on the token: 200" 200 "$(mender mec)"
 check "mender EC: mender-artifact validate accepts it" $MA validate -k "$F/ec256.pub" "$A/mec.mender"
 check_eq "a reference holding a PIN is refused: 500" 500 "$(mender pinned)"
 check "  ... and the log says why" grep -q "must not hold a PIN" "$DSS_LOG"
+
+# --- Tegra: its tool reads a key file, which a token key cannot be ------------------
+P=$T/pkg
+mkdir -p "$P"
+DTB=tegra186-quill-p3310-1000-c03-00-base.dtb
+for f in flash.xml.in "$DTB" boot.img tx2.cfg; do echo x >"$P/$f"; done
+printf 'FLASHVARS=""\n' >"$P/flashvars"
+printf 'DTBFILE=%s\nODMDATA=0x1090000\nLNXFILE=boot.img\nBOARDID=3310\nFAB=B02\nfuselevel=fuselevel_production\nlocalbootfile=boot.img\nboardcfg=\nCHIPREV=\nBOARDSKU=\nBOARDREV=\n' \
+	"$DTB" >"$P/MANIFEST"
+(cd "$P" && tar -c -h -z -f "$T/tegra.tar.gz" -- *)
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F machine=tx2tok -F soctype=tegra186 \
+	-F bspversion=32.4.3 -F artifact=@"$T/tegra.tar.gz" "$URL/sign/tegra")
+check_eq "Tegra with its key on the token: 400 naming the key" \
+	"400 Key tx2tok/tegrasign/rsa_priv.pem is on a token (rsa_priv.pem.pkcs11); this signer's tool needs a key file" \
+	"$code $(cat "$T/body")"
 
 # --- the PIN is nowhere -------------------------------------------------------------
 descendants() { # the daemon and every process under it
