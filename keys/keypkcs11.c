@@ -61,6 +61,9 @@ static size_t pin_len;
 static int have_pin;
 static struct session idle[SESSIONS_MAX];
 static size_t n_idle, n_open, n_out;
+/* The cleansed "NAME=" string unsetenv drops from environ: kept reachable
+ * (proc_title_init made it; volatile, as nothing reads it). */
+static char *volatile env_dropped;
 static uint64_t n_unavailable;
 
 void
@@ -71,6 +74,7 @@ kp11_take_env_pin(void)
 
 	if (v == NULL)
 		return;
+	env_dropped = v - strlen(ENV_PIN "=");
 	n = strlen(v);
 	if (n < sizeof(pin)) {
 		memcpy(pin, v, n);
