@@ -188,7 +188,8 @@ token_ref(struct entry *e, const struct ks_blob *b, char *err, size_t errlen)
 	if ((st = kp11_public(&u, &e->pub, why, sizeof(why))) != 0) {
 		log_errorx("key %s/%s/%s on the token: %s", r->selector, r->tag, r->file, why);
 		if (st == 503)
-			snprintf(err, errlen, "Key %s/%s/%s is on a token that cannot be reached now",
+			snprintf(err, errlen,
+				 "Key %s/%s/%s is on a token that cannot be reached now",
 				 r->selector, r->tag, r->file);
 		else
 			snprintf(err, errlen, "Signing error");

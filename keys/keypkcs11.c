@@ -272,11 +272,12 @@ static void
 pin_failed(CK_RV rv)
 {
 	if (!pin_bad)
-		log_errorx("PKCS#11 login refused (0x%lx): the PIN (DIGSIGSERVER_PKCS11_PIN_FILE or "
-			   "DIGSIGSERVER_YUBIHSM_PASSWORD) is wrong or locked; not trying again until "
-			   "SIGHUP or a restart "
-			   "(tokens lock after a few wrong PINs)",
-			   (unsigned long)rv);
+		log_errorx(
+		    "PKCS#11 login refused (0x%lx): the PIN (DIGSIGSERVER_PKCS11_PIN_FILE or "
+		    "DIGSIGSERVER_YUBIHSM_PASSWORD) is wrong or locked; not trying again until "
+		    "SIGHUP or a restart "
+		    "(tokens lock after a few wrong PINs)",
+		    (unsigned long)rv);
 	pin_bad = 1;
 }
 
@@ -288,7 +289,8 @@ take_session(const struct p11uri *u, struct session *s, char *err, size_t errlen
 
 	for (;;) {
 		if (pin_bad || !have_pin) {
-			snprintf(err, errlen, "the token's PIN is %s", pin_bad ? "wrong" : "not set");
+			snprintf(err, errlen, "the token's PIN is %s",
+				 pin_bad ? "wrong" : "not set");
 			return 500;
 		}
 		if (broken && n_out > 0) {
@@ -349,7 +351,8 @@ checkout(const struct p11uri *u, struct session *s, char *err, size_t errlen)
 	int st;
 
 	if (!kp11_configured()) {
-		snprintf(err, errlen, "no PKCS#11 module is configured (DIGSIGSERVER_PKCS11_MODULE)");
+		snprintf(err, errlen,
+			 "no PKCS#11 module is configured (DIGSIGSERVER_PKCS11_MODULE)");
 		return 503;
 	}
 	if (pthread_mutex_lock(&lock) != 0)
@@ -386,8 +389,8 @@ checkin(const struct session *s, CK_RV rv)
 /* The one object of class cls that u names; CKR_OK with *n objects found
  * (the first in *obj). */
 static CK_RV
-find_object(CK_SESSION_HANDLE h, const struct p11uri *u, CK_OBJECT_CLASS cls,
-	    CK_OBJECT_HANDLE *obj, CK_ULONG *n)
+find_object(CK_SESSION_HANDLE h, const struct p11uri *u, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE *obj,
+	    CK_ULONG *n)
 {
 	CK_ATTRIBUTE t[3];
 	CK_OBJECT_HANDLE found[2];
@@ -449,7 +452,8 @@ rsa_public(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
 	    (params = OSSL_PARAM_BLD_to_param(bld)) &&
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) && EVP_PKEY_fromdata_init(ctx) > 0)
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) &&
+	    EVP_PKEY_fromdata_init(ctx) > 0)
 		EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params);
 	EVP_PKEY_CTX_free(ctx);
 	OSSL_PARAM_free(params);
@@ -598,8 +602,9 @@ private_key(const struct session *s, const struct p11uri *u, CK_OBJECT_HANDLE *o
 		return session_gone(*rv) ? 503 : 500;
 	}
 	if (n != 1) {
-		snprintf(err, errlen, n == 0 ? "no such private key on the token"
-					     : "the URI names more than one private key");
+		snprintf(err, errlen,
+			 n == 0 ? "no such private key on the token"
+				: "the URI names more than one private key");
 		return n == 0 ? 503 : 500;
 	}
 	return 0;
@@ -650,10 +655,10 @@ pss_mechs(uint32_t md, CK_MECHANISM_TYPE *hash, CK_RSA_PKCS_MGF_TYPE *mgf)
 		CK_MECHANISM_TYPE hash;
 		CK_RSA_PKCS_MGF_TYPE mgf;
 	} t[] = {
-		{KEYPROTO_MD_SHA1, CKM_SHA_1, CKG_MGF1_SHA1},
-		{KEYPROTO_MD_SHA256, CKM_SHA256, CKG_MGF1_SHA256},
-		{KEYPROTO_MD_SHA384, CKM_SHA384, CKG_MGF1_SHA384},
-		{KEYPROTO_MD_SHA512, CKM_SHA512, CKG_MGF1_SHA512},
+	    {KEYPROTO_MD_SHA1, CKM_SHA_1, CKG_MGF1_SHA1},
+	    {KEYPROTO_MD_SHA256, CKM_SHA256, CKG_MGF1_SHA256},
+	    {KEYPROTO_MD_SHA384, CKM_SHA384, CKG_MGF1_SHA384},
+	    {KEYPROTO_MD_SHA512, CKM_SHA512, CKG_MGF1_SHA512},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -810,8 +815,8 @@ sign_on(const struct session *s, CK_OBJECT_HANDLE key, struct request *r, uint32
 
 int
 kp11_sign(const struct p11uri *u, EVP_PKEY *pub, uint32_t scheme, int saltlen, uint32_t md,
-	  const unsigned char *digest, size_t dlen, unsigned char *sig, size_t *siglen,
-	  char *err, size_t errlen)
+	  const unsigned char *digest, size_t dlen, unsigned char *sig, size_t *siglen, char *err,
+	  size_t errlen)
 {
 	struct request r;
 	struct session s;
@@ -870,8 +875,10 @@ kp11_state(void)
 		return "off";
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("mutex");
-	s = pin_bad ? "wrong PIN" : !have_pin ? "no PIN" : (initialized && !broken) ? "ready"
-										: "unavailable";
+	s = pin_bad                    ? "wrong PIN"
+	    : !have_pin                ? "no PIN"
+	    : (initialized && !broken) ? "ready"
+				       : "unavailable";
 	pthread_mutex_unlock(&lock);
 	return s;
 }
@@ -897,7 +904,9 @@ check_ref(const struct config *c, const char *sel, const char *tag, const char *
 	ks_blob_free(&b);
 	if (n > P11URI_MAX || p11uri_parse(text, &u, err, sizeof(err)) < 0 || u.has_pin) {
 		fprintf(out, "error: token reference %s/%s/%s: %s\n", sel, tag, name,
-			u.has_pin ? "holds a PIN" : n > P11URI_MAX ? "too long" : err);
+			u.has_pin        ? "holds a PIN"
+			: n > P11URI_MAX ? "too long"
+					 : err);
 		return -1;
 	}
 	if (p11uri_format(&u, canon, sizeof(canon)) < 0)

@@ -13,17 +13,20 @@ struct attr {
 	size_t size; /* room there (text: with the NUL) */
 };
 
-#define ATTR(n, f) {n, offsetof(struct p11uri, f), sizeof(((struct p11uri *)0)->f)}
+#define ATTR(n, f)                                                                                 \
+	{                                                                                          \
+		n, offsetof(struct p11uri, f), sizeof(((struct p11uri *)0)->f)                     \
+	}
 
 static const struct attr text_attrs[] = {
-	ATTR("token", token),   ATTR("manufacturer", manufacturer),
-	ATTR("serial", serial), ATTR("model", model),
-	ATTR("object", object), ATTR("type", type),
+    ATTR("token", token),   ATTR("manufacturer", manufacturer),
+    ATTR("serial", serial), ATTR("model", model),
+    ATTR("object", object), ATTR("type", type),
 };
 
 static const char *const ignored[] = {
-	"library-manufacturer", "library-description", "library-version", "slot-description",
-	"slot-manufacturer",    "slot-id",
+    "library-manufacturer", "library-description", "library-version",
+    "slot-description",     "slot-manufacturer",   "slot-id",
 };
 
 static int
@@ -127,8 +130,8 @@ attribute(struct p11uri *u, const char *name, size_t nlen, const char *v, size_t
 	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
 		if (strlen(ignored[i]) == nlen && memcmp(ignored[i], name, nlen) == 0)
 			return 0;
-	snprintf(err, errlen, "pkcs11: URI: attribute \"%.*s\" not accepted", (int)(nlen > 40 ? 40 : nlen),
-		 name);
+	snprintf(err, errlen, "pkcs11: URI: attribute \"%.*s\" not accepted",
+		 (int)(nlen > 40 ? 40 : nlen), name);
 	return -1;
 }
 
@@ -149,7 +152,8 @@ part(struct p11uri *u, const char *s, size_t len, char sep, char *err, size_t er
 		if (n > 0) {
 			eq = memchr(s, '=', n);
 			if (eq == NULL || eq == s) {
-				snprintf(err, errlen, "pkcs11: URI: an attribute without a name or value");
+				snprintf(err, errlen,
+					 "pkcs11: URI: an attribute without a name or value");
 				return -1;
 			}
 			if (attribute(u, s, (size_t)(eq - s), eq + 1, (size_t)(next - eq - 1), err,
@@ -254,8 +258,8 @@ p11uri_format(const struct p11uri *u, char *buf, size_t len)
 	for (size_t i = 0; i < sizeof(text_attrs) / sizeof(text_attrs[0]); i++) {
 		const char *v = (const char *)u + text_attrs[i].off;
 
-		if (v[0] != '\0' &&
-		    put(buf, len, &pos, text_attrs[i].name, (const unsigned char *)v, strlen(v)) < 0)
+		if (v[0] != '\0' && put(buf, len, &pos, text_attrs[i].name,
+					(const unsigned char *)v, strlen(v)) < 0)
 			return -1;
 	}
 	if (u->id_len > 0 && put(buf, len, &pos, "id", u->id, u->id_len) < 0)

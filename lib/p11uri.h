@@ -26,11 +26,11 @@
 struct p11uri {
 	/* "" when absent; sizes are CK_TOKEN_INFO's fields plus a NUL */
 	char token[33], manufacturer[33], serial[17], model[17];
-	char object[256];         /* CKA_LABEL */
-	unsigned char id[128];    /* CKA_ID */
-	size_t id_len;            /* 0: no id= */
-	char type[16];            /* "", private, public, cert, secret-key, data */
-	int has_pin;              /* pin-value or pin-source was given (and dropped) */
+	char object[256];      /* CKA_LABEL */
+	unsigned char id[128]; /* CKA_ID */
+	size_t id_len;         /* 0: no id= */
+	char type[16];         /* "", private, public, cert, secret-key, data */
+	int has_pin;           /* pin-value or pin-source was given (and dropped) */
 };
 
 /*

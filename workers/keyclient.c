@@ -42,7 +42,8 @@ struct kc {
 	struct slot *waiting;
 	int reading; /* a thread is reading for everyone */
 	int broken;  /* the channel ended or failed: 503 from now on */
-	char key_uri[KEYPROTO_URI_MAX]; /* kc_set_key_uri */
+	/* kc_set_key_uri */
+	char key_uri[KEYPROTO_URI_MAX];
 };
 
 int

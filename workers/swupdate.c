@@ -144,7 +144,8 @@ swupdate_precheck(struct job *job)
 {
 	const char *distro = job_field(job, "distro"), *uri = job_field(job, "key-uri");
 
-	if (distro != NULL && *distro != '\0' && pkcs11_backend(job) && (uri == NULL || *uri == '\0'))
+	if (distro != NULL && *distro != '\0' && pkcs11_backend(job) &&
+	    (uri == NULL || *uri == '\0'))
 		return job_fail(job, 400, "Key URI missing for PKCS#11 backend");
 	return 0;
 }
