@@ -15,7 +15,8 @@
 # gives 503 with Retry-After and moved back signs again; a wrong PIN is
 # logged once and not retried; DIGSIGSERVER_PKCS11_SESSIONS bounds the
 # sessions open (counted by a wrapper module, t/fixtures/p11wrap.c);
-# --check-config lists each reference and whether it resolves.
+# --check-config lists each reference and whether it resolves; a
+# reference works in an s3:// store too (S3 emulator of t/regress/s3.sh).
 . "$(dirname "$0")/lib.sh"
 
 MOD=/usr/lib/softhsm/libsofthsm2.so
@@ -290,3 +291,24 @@ check "PKCS11_SESSIONS=2: at most 2 sessions were open at once (saw ${most:-none
 unpack par8
 check "  ... and the modules are still identical to sign-file" \
 	diff -r --no-dereference "$T/ref-rsa2048/lib" "$T/par8.dir/lib"
+dss_stop
+
+# --- a reference in an s3:// store ------------------------------------------------------
+EMU=$SRC/t/s3/s3-emulator
+if ! command -v node >/dev/null 2>&1 || ! "$EMU" start "$T/s3" >"$T/emu.env" 2>"$T/emu.err"; then
+	skip "s3:// reference" "the S3 emulator does not start (node, t/s3 packages)"
+	exit 0
+fi
+trap '"$EMU" stop "$T/s3" >/dev/null 2>&1; _cleanup' EXIT
+. "$T/emu.env"
+s3put() { # s3put FILE BUCKET/KEY: the status
+	curl -s -o /dev/null -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$1" "$DIGSIGSERVER_S3_ENDPOINT/$2"
+}
+check_eq "s3://: the reference is stored" 200 \
+	"$(s3put "$KEYS/swu/swupdate/rsa-private.key.pkcs11" dss-keys/p11/swu/swupdate/rsa-private.key.pkcs11)"
+dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/p11 DIGSIGSERVER_PKCS11_MODULE="$MOD" \
+	DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+check_eq "s3:// store with a reference: swupdate RSA on the token: 200" 200 "$(swu RSA)"
+check "  ... byte-identical to openssl dgst -sign with the key file" cmp "$T/sig" "$T/sig.ref"
