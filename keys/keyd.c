@@ -541,6 +541,7 @@ keyd_main(const struct proc_ctx *ctx)
 	if (keyproto_send(PROTO_CHANNEL_FD, m, -1) < 0)
 		fatal("sending READY");
 	proc_title("keys");
+	kp11_probe(ctx->cfg);
 	for (;;) {
 		nfds_t n = poll_set(pfd, chs);
 

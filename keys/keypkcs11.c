@@ -56,6 +56,8 @@ static const struct config *cfg;
 static void *module;
 static CK_FUNCTION_LIST_PTR fl;
 static int initialized, broken, pin_bad;
+static int opening; /* a thread opens a session and logs in: one at a time,
+		     * so that a wrong PIN is tried once */
 static char pin[PIN_MAX];
 static size_t pin_len;
 static int have_pin;
@@ -314,13 +316,20 @@ take_session(const struct p11uri *u, struct session *s, char *err, size_t errlen
 			n_out++;
 			return 0;
 		}
+		if (n_open < (size_t)cfg->pkcs11_sessions && opening) {
+			pthread_cond_wait(&back, &lock);
+			continue;
+		}
 		if (n_open < (size_t)cfg->pkcs11_sessions) {
 			n_open++;
 			n_out++;
+			opening = 1;
 			pthread_mutex_unlock(&lock);
 			rv = session_open(s->slot, &s->h);
 			if (pthread_mutex_lock(&lock) != 0)
 				fatalx("mutex");
+			opening = 0;
+			pthread_cond_broadcast(&back);
 			if (rv == CKR_OK)
 				return 0;
 			n_open--;
@@ -958,6 +967,44 @@ check_tag(const struct config *c, const char *root, const char *sel, const char 
 	return bad;
 }
 
+/* The probe's thread: kp11_check_store into the log, line by line. */
+static void *
+probe(void *arg)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL) {
+		log_warnx("probing the token references: %s", strerror(errno));
+		return NULL;
+	}
+	kp11_check_store(arg, f);
+	fclose(f);
+	for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "error: ", 7) == 0 || strncmp(line, "# warning: ", 11) == 0)
+			log_warnx("%s", strchr(line, ' ') + 1);
+		else
+			log_info("%s", line);
+	free(text);
+	return NULL;
+}
+
+void
+kp11_probe(const struct config *c)
+{
+	pthread_t th;
+	int e;
+
+	if (!kp11_configured() || uri_scheme(c->keyfile_uri, NULL) == URI_S3)
+		return;
+	if ((e = pthread_create(&th, NULL, probe, (void *)c)) != 0) {
+		log_warnx("probing the token references: %s", strerror(e));
+		return;
+	}
+	pthread_detach(th);
+}
+
 int
 kp11_check_store(const struct config *c, FILE *out)
 {
@@ -970,7 +1017,8 @@ kp11_check_store(const struct config *c, FILE *out)
 		fprintf(out, "token references in an s3:// store are checked when first used\n");
 		return 0;
 	}
-	kp11_init(c);
+	if (cfg == NULL)
+		kp11_init(c);
 	if ((ns = entries_of(root, &sels)) < 0)
 		return 0; /* ks_check_access says why */
 	for (int i = 0; i < ns; i++) {

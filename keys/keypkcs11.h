@@ -58,6 +58,10 @@ void kp11_reset(void);
  * the key process reads it, never printed).  -1 when one is malformed.
  */
 int kp11_check_store(const struct config *cfg, FILE *out);
+/* The key process, once ready: the same check in a thread of its own
+ * (a slow token delays nothing), into the log, so that a token absent
+ * or a wrong PIN is said at start, not at the first request. */
+void kp11_probe(const struct config *cfg);
 /* For /status and logs: "off", "ready", "unavailable", "no PIN" or
  * "wrong PIN". */
 const char *kp11_state(void);

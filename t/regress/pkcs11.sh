@@ -89,6 +89,9 @@ sh "$SRC/t/fixtures/mkl4t.sh" "$L4T" "$T/rec" >/dev/null || { not_ok "fake L4T t
 
 dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
 	DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+check "at start the key process logs that each reference resolves" wait_for 20 grep -qF \
+	"token reference rsa4096/kmodsign/kernel-signkey.priv.pkcs11 (pkcs11:token=dss-test;object=rsa4096;type=private) resolves: RSA 4096 bits" \
+	"$DSS_LOG"
 
 # --- modules: byte for byte like sign-file with the key in a file -----------------
 sh "$SRC/t/fixtures/mkmodules.sh" "$T/in" "$VERSION" 8
@@ -264,6 +267,7 @@ check "  ... the PIN is in no log line, no environ or cmdline" pin_nowhere
 dss_stop
 dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_YUBIHSM_PASSWORD="wrong$PIN" \
 	SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+check "wrong PIN: said at start, before any request" wait_for 20 grep -q 'login refused' "$DSS_LOG"
 check_eq "wrong PIN: 500" 500 "$(swu RSA)"
 check_eq "wrong PIN: again 500" 500 "$(swu RSA)"
 check_eq "wrong PIN: one login attempt, logged once" 1 "$(grep -c 'login refused' "$DSS_LOG")"
