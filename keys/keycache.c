@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "keygrant.h"
+#include "keypkcs11.h"
 #include "keystore.h"
 #include "log.h"
 #include "pkey.h"
@@ -26,6 +27,8 @@
 struct entry {
 	struct entry *next;
 	struct keyproto_keyref ref;
+	char name[KEYPROTO_NAME_MAX + 8]; /* the file read: ref.file, or ref.file + ".pkcs11" */
+	struct p11uri *token;             /* a key on a token: its URI (then pkey is NULL) */
 	int is_s3;
 	struct stat id; /* file://: the identity it was read with */
 	uint64_t loaded_ms;
@@ -56,6 +59,7 @@ entry_free(struct entry *e)
 	EVP_PKEY_free(e->pub);
 	OPENSSL_free(e->cert_der);
 	OPENSSL_free(e->pub_der);
+	free(e->token);
 	if (e->bytes != NULL) {
 		OPENSSL_cleanse(e->bytes, e->len);
 		free(e->bytes);
@@ -88,20 +92,37 @@ same_identity(const struct stat *a, const struct stat *b)
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
-/* The identity of a file:// key now; 0, or -1 when it cannot be seen
- * (then ks_load says why). */
+/* The identity of a file:// key's file name now; 0, or -1 when it cannot
+ * be seen (then ks_load says why). */
 static int
-identity(const struct keyproto_keyref *ref, struct stat *st)
+identity(const struct keyproto_keyref *ref, const char *name, struct stat *st)
 {
 	char *path = NULL, err[256];
 	int r = -1;
 
-	if (ks_key_location(cfg->keyfile_uri, ref->selector, ref->tag, ref->file, &path, err,
+	if (ks_key_location(cfg->keyfile_uri, ref->selector, ref->tag, name, &path, err,
 			    sizeof(err)) == 0 &&
 	    stat(path, st) == 0)
 		r = 0;
 	free(path);
 	return r;
+}
+
+/* The public key's DER, made once (OpenSSL's encoders are slow): what
+ * PUBLIC hands out, and the fingerprint is its SHA-256, as
+ * pkey_fingerprint computes it.  0 or -1. */
+static int
+encode_public(struct entry *e)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	int n;
+
+	if ((n = i2d_PUBKEY(e->pub, &e->pub_der)) <= 0)
+		return -1;
+	e->pub_len = (size_t)n;
+	SHA256(e->pub_der, e->pub_len, md);
+	util_hex(md, sizeof(md), e->fingerprint);
+	return 0;
 }
 
 /* Parse the bytes as a private key or a certificate into e; 0 or -1. */
@@ -122,19 +143,84 @@ parse(struct entry *e, const unsigned char *data, size_t len)
 			return -1;
 		e->cert_len = (size_t)n;
 	}
-	if (e->pub != NULL) {
-		/* encoded once (OpenSSL's encoders are slow): the DER PUBLIC
-		 * hands out, and the fingerprint is its SHA-256, as
-		 * pkey_fingerprint computes it */
-		unsigned char md[SHA256_DIGEST_LENGTH];
+	return e->pub != NULL ? encode_public(e) : 0;
+}
 
-		if ((n = i2d_PUBKEY(e->pub, &e->pub_der)) <= 0)
-			return -1;
-		e->pub_len = (size_t)n;
-		SHA256(e->pub_der, e->pub_len, md);
-		util_hex(md, sizeof(md), e->fingerprint);
+/* The one pkcs11: URI of a reference file, without a PIN; 0 or -1 with why. */
+static int
+ref_uri(const struct ks_blob *b, struct p11uri *u, char *why, size_t whylen)
+{
+	char text[P11URI_MAX + 1];
+	size_t n = b->len;
+
+	while (n > 0 && (b->data[n - 1] == '\n' || b->data[n - 1] == '\r' || b->data[n - 1] == ' '))
+		n--;
+	if (n > P11URI_MAX || memchr(b->data, '\0', n) != NULL) {
+		snprintf(why, whylen, "not one pkcs11: URI");
+		return -1;
+	}
+	memcpy(text, b->data, n);
+	text[n] = '\0';
+	if (p11uri_parse(text, u, why, whylen) < 0)
+		return -1;
+	if (u->has_pin) { /* the key process has the PIN; a file in the store must not */
+		snprintf(why, whylen, "a reference must not hold a PIN (pin-value, pin-source)");
+		return -1;
 	}
 	return 0;
+}
+
+/* A reference <name>.pkcs11 to a key on a token: its URI and the public
+ * key the token gives; 0, or a status with err. */
+static int
+token_ref(struct entry *e, const struct ks_blob *b, char *err, size_t errlen)
+{
+	const struct keyproto_keyref *r = &e->ref;
+	struct p11uri u;
+	char why[160];
+	int st;
+
+	if (ref_uri(b, &u, why, sizeof(why)) < 0) {
+		log_errorx("key %s/%s/%s.pkcs11: %s", r->selector, r->tag, r->file, why);
+		snprintf(err, errlen, "Signing error"); /* the operator's problem: logged */
+		return 500;
+	}
+	if ((st = kp11_public(&u, &e->pub, why, sizeof(why))) != 0) {
+		log_errorx("key %s/%s/%s on the token: %s", r->selector, r->tag, r->file, why);
+		if (st == 503)
+			snprintf(err, errlen,
+				 "Key %s/%s/%s is on a token that cannot be reached now",
+				 r->selector, r->tag, r->file);
+		else
+			snprintf(err, errlen, "Signing error");
+		return st;
+	}
+	e->token = xmalloc(sizeof(*e->token));
+	*e->token = u;
+	return encode_public(e) < 0 ? 500 : 0;
+}
+
+/* ks_load of the key, or else of its reference <file>.pkcs11 (then
+ * e->name says so); 0, or the key's status with err. */
+static int
+load_file(struct entry *e, struct ks_blob *b, char *err, size_t errlen)
+{
+	const struct keyproto_keyref *ref = &e->ref;
+	char rerr[KEYPROTO_REASON_MAX];
+	int st;
+
+	snprintf(e->name, sizeof(e->name), "%s", ref->file);
+	if (!e->is_s3 && identity(ref, e->name, &e->id) < 0)
+		memset(&e->id, 0, sizeof(e->id));
+	if ((st = ks_load(cfg, ref->selector, ref->tag, ref->file, b, err, errlen)) != 404)
+		return st;
+	snprintf(e->name, sizeof(e->name), "%s.pkcs11", ref->file);
+	if (!e->is_s3 && identity(ref, e->name, &e->id) < 0)
+		memset(&e->id, 0, sizeof(e->id));
+	if (ks_load(cfg, ref->selector, ref->tag, e->name, b, rerr, sizeof(rerr)) == 0)
+		return 0;
+	snprintf(e->name, sizeof(e->name), "%s", ref->file);
+	return 404; /* the key's reason stands */
 }
 
 /* Read and parse the key into a new entry; 0, or a status with err. */
@@ -147,22 +233,26 @@ load(const struct keyproto_keyref *ref, struct entry **out, char *err, size_t er
 
 	e->ref = *ref;
 	e->is_s3 = uri_scheme(cfg->keyfile_uri, NULL) == URI_S3;
-	if (!e->is_s3 && identity(ref, &e->id) < 0)
-		memset(&e->id, 0, sizeof(e->id));
-	if ((st = ks_load(cfg, ref->selector, ref->tag, ref->file, &b, err, errlen)) != 0) {
+	if ((st = load_file(e, &b, err, errlen)) != 0) {
 		free(e);
 		return st;
 	}
-	if (parse(e, b.data, b.len) < 0 ||
-	    (e->pub == NULL && !kgrant_materializable_tag(ref->tag))) {
+	if (strcmp(e->name, ref->file) != 0) {
+		st = token_ref(e, &b, err, errlen);
+		ks_blob_free(&b);
+		if (st != 0) {
+			entry_free(e);
+			return st;
+		}
+	} else if (parse(e, b.data, b.len) < 0 ||
+		   (e->pub == NULL && !kgrant_materializable_tag(ref->tag))) {
 		log_errorx("key %s/%s/%s is neither a private key nor a certificate", ref->selector,
 			   ref->tag, ref->file);
 		snprintf(err, errlen, "Signing error"); /* the operator's problem: logged */
 		ks_blob_free(&b);
 		entry_free(e);
 		return 500;
-	}
-	if (kgrant_materializable_tag(ref->tag)) {
+	} else if (kgrant_materializable_tag(ref->tag)) {
 		e->bytes = b.data; /* kept: an external tool reads the file */
 		e->len = b.len;
 	} else {
@@ -182,7 +272,7 @@ fresh(const struct entry *e)
 
 	if (e->is_s3)
 		return util_now_ms() - e->loaded_ms < (uint64_t)cfg->key_cache_ttl * 1000;
-	return identity(&e->ref, &now) == 0 && same_identity(&now, &e->id);
+	return identity(&e->ref, e->name, &now) == 0 && same_identity(&now, &e->id);
 }
 
 /* Hand out the caller's references and copies of e. */
@@ -208,6 +298,10 @@ hand_out(const struct entry *e, int want_bytes, struct kcache_key *out)
 		out->bytes = xmalloc(e->len ? e->len : 1);
 		memcpy(out->bytes, e->bytes, e->len);
 		out->len = e->len;
+	}
+	if (e->token != NULL) {
+		out->token = xmalloc(sizeof(*out->token));
+		*out->token = *e->token;
 	}
 	memcpy(out->fingerprint, e->fingerprint, sizeof(out->fingerprint));
 }
@@ -245,6 +339,7 @@ kcache_put(struct kcache_key *k)
 	EVP_PKEY_free(k->pub);
 	free(k->cert_der);
 	free(k->pub_der);
+	free(k->token);
 	if (k->bytes != NULL) {
 		OPENSSL_cleanse(k->bytes, k->len);
 		free(k->bytes);

@@ -11,6 +11,9 @@
  * DIGSIGSERVER_KEY_CACHE_TTL seconds.  With a TTL of 0 nothing is kept
  * between jobs (kcache_job_ended empties the cache).  kcache_flush
  * (SIGHUP) empties it; key bytes are cleansed when an entry goes.
+ * Where the key file is absent and <file>.pkcs11 exists, that file holds
+ * a pkcs11: URI: the entry is then a key on the token (keypkcs11.h),
+ * with the public key the token gives.
  * Thread-safe: the sign threads share it.
  */
 #ifndef DSS_KEYCACHE_H
@@ -21,12 +24,14 @@
 #include <openssl/evp.h>
 
 #include "keyproto.h"
+#include "p11uri.h"
 
 struct config;
 
 /* What a lookup hands out: the caller's own references and copies. */
 struct kcache_key {
-	EVP_PKEY *pkey;          /* the private key, or NULL (a certificate file) */
+	EVP_PKEY *pkey;          /* the private key, or NULL (a certificate file, a token key) */
+	struct p11uri *token;    /* a key on a token (keypkcs11.h): its URI, else NULL */
 	EVP_PKEY *pub;           /* the public key (of the certificate when a cert) */
 	unsigned char *cert_der; /* the certificate's DER, or NULL */
 	unsigned char *pub_der;	 /* the public key's DER (SubjectPublicKeyInfo), or NULL */

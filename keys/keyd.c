@@ -35,6 +35,7 @@
 
 #include "keycache.h"
 #include "keygrant.h"
+#include "keypkcs11.h"
 #include "keyproto.h"
 #include "keysign.h"
 #include "log.h"
@@ -113,6 +114,8 @@ report(uint64_t job, uint32_t op, uint32_t status, const struct keyproto_keyref 
 	m->report.signatures = n_signatures;
 	m->report.errors = n_errors;
 	m->report.keys_cached = kcache_count();
+	snprintf(m->report.token, sizeof(m->report.token), "%s", kp11_state());
+	m->report.token_unavailable = kp11_unavailable();
 	if (keyproto_send(PROTO_CHANNEL_FD, m, -1) < 0)
 		fatal("reporting to the supervisor");
 	pthread_mutex_unlock(&sup_lock);
@@ -132,13 +135,71 @@ send_error(int fd, uint64_t id, int status, const char *reason)
 		log_debug("answering a worker: %s", strerror(errno));
 }
 
+/*
+ * A SIGN that names its key by a client's pkcs11: URI (upstream's
+ * swupdate key-uri): allowed only when the store's entry is a reference
+ * to a token object that fits it, so that a client signs with the keys
+ * the operator assigned to its selector and tag, not with any object on
+ * the token.  0, or a status with err.
+ */
+static int
+check_key_uri(const struct task *t, const struct kcache_key *k, char *err, size_t errlen)
+{
+	const struct keyproto_keyref *r = &t->req.key;
+	struct p11uri want;
+	char why[160], canon[P11URI_MAX];
+
+	if (t->req.key_uri[0] == '\0')
+		return 0;
+	if (p11uri_parse(t->req.key_uri, &want, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "Invalid key URI: %s", why);
+		return 400;
+	}
+	if (k->token != NULL && p11uri_matches(&want, k->token))
+		return 0;
+	if (p11uri_format(&want, canon, sizeof(canon)) < 0)
+		snprintf(canon, sizeof(canon), "(too long)");
+	log_warnx("job %llu: key URI %s is not the reference %s/%s/%s.pkcs11",
+		  (unsigned long long)t->ch->grant.hdr.id, canon, r->selector, r->tag, r->file);
+	snprintf(err, errlen,
+		 "Not allowed: the key URI names no object the key store assigns to %s/%s "
+		 "(%s.pkcs11)",
+		 r->selector, r->tag, r->file);
+	return 403;
+}
+
 /* SIGN: the signature, or a status with err. */
 static int
 do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m, char *err,
 	size_t errlen)
 {
 	size_t siglen = sizeof(m->signature.sig);
+	int st;
 
+	if ((st = check_key_uri(t, k, err, errlen)) != 0)
+		return st;
+	if (k->token != NULL) {
+		keyproto_init(m, KEYPROTO_SIGNATURE, t->req.hdr.id);
+		st = kp11_sign(k->token, k->pub, t->req.scheme, t->req.saltlen, t->req.md,
+			       t->req.digest, t->req.digest_len, m->signature.sig, &siglen, err,
+			       errlen);
+		if (st != 0) {
+			log_errorx("job %llu: %s/%s/%s on the token: %s",
+				   (unsigned long long)t->ch->grant.hdr.id, t->req.key.selector,
+				   t->req.key.tag, t->req.key.file, err);
+			if (st == 503)
+				snprintf(err, errlen,
+					 "Key %s/%s/%s is on a token that cannot be reached now",
+					 t->req.key.selector, t->req.key.tag, t->req.key.file);
+			else
+				snprintf(err, errlen, "Signing error");
+			return st;
+		}
+		m->signature.len = (uint32_t)siglen;
+		snprintf(m->signature.key_sha256, sizeof(m->signature.key_sha256), "%s",
+			 k->fingerprint);
+		return 0;
+	}
 	if (k->pkey == NULL) {
 		log_errorx("key %s/%s/%s is not a private key", t->req.key.selector, t->req.key.tag,
 			   t->req.key.file);
@@ -187,6 +248,13 @@ do_materialize(const struct task *t, const struct kcache_key *k, union keyproto_
 {
 	const unsigned int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
+	if (k->token != NULL) { /* a tool cannot read a key that never leaves the token */
+		snprintf(err, errlen,
+			 "Key %s/%s/%s is on a token (%s.pkcs11); this signer's tool needs a key "
+			 "file",
+			 t->req.key.selector, t->req.key.tag, t->req.key.file, t->req.key.file);
+		return 400;
+	}
 	keyproto_init(m, KEYPROTO_MATERIAL, t->req.hdr.id);
 	*fd = memfd_create("key", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (*fd < 0 || util_write_all(*fd, k->bytes, k->len) < 0 ||
@@ -487,11 +555,13 @@ keyd_main(const struct proc_ctx *ctx)
 	watch_hup(&in_poll);
 	use_store_credentials(ctx->cfg, 1);
 	kcache_init(ctx->cfg);
+	kp11_init(ctx->cfg);
 	start_threads(ctx->cfg);
 	keyproto_init(m, KEYPROTO_READY, 0);
 	if (keyproto_send(PROTO_CHANNEL_FD, m, -1) < 0)
 		fatal("sending READY");
 	proc_title("keys");
+	kp11_probe(ctx->cfg);
 	for (;;) {
 		nfds_t n = poll_set(pfd, chs);
 
@@ -502,6 +572,7 @@ keyd_main(const struct proc_ctx *ctx)
 			got_hup = 0;
 			log_info("SIGHUP: key cache emptied");
 			kcache_flush();
+			kp11_reset();
 			use_store_credentials(ctx->cfg, 0);
 		}
 		kcache_expire();

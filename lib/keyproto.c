@@ -105,7 +105,8 @@ sign_ok(const struct keyproto_sign *s)
 	if (!keyref_ok(&s->key) || s->scheme >= KEYPROTO_SCHEME_END || s->md >= KEYPROTO_MD_END ||
 	    s->digest_len == 0 || s->digest_len > KEYPROTO_DIGEST_MAX)
 		return 0;
-	if (s->saltlen < -3 || s->saltlen > KEYPROTO_SALT_MAX)
+	if (s->saltlen < -3 || s->saltlen > KEYPROTO_SALT_MAX ||
+	    !terminated(s->key_uri, sizeof(s->key_uri)))
 		return 0;
 	if (s->scheme == KEYPROTO_ED25519)
 		return s->md == KEYPROTO_MD_NONE;
@@ -118,7 +119,8 @@ report_ok(const struct keyproto_report *r)
 	/* a report of a malformed record (op 0) names no key */
 	return keyref_terminated(&r->key) && terminated(r->key_sha256, sizeof(r->key_sha256)) &&
 	       terminated(r->digest, sizeof(r->digest)) &&
-	       terminated(r->reason, sizeof(r->reason)) && r->status >= 100 && r->status < 600;
+	       terminated(r->reason, sizeof(r->reason)) && terminated(r->token, sizeof(r->token)) &&
+	       r->status >= 100 && r->status < 600;
 }
 
 /* The type-specific checks of a record of the right size; 1 when good. */

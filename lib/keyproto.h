@@ -56,6 +56,7 @@
 #define KEYPROTO_BLOB_MAX 16384   /* public key DER + certificate DER */
 #define KEYPROTO_REASON_MAX 384   /* room for a key name in full */
 #define KEYPROTO_SALT_MAX 1024    /* RSA-PSS salt length, bytes */
+#define KEYPROTO_URI_MAX 1032     /* a client's pkcs11: URI (P11URI_MAX) */
 
 enum keyproto_type {
 	KEYPROTO_GRANT = 1,
@@ -128,6 +129,8 @@ struct keyproto_report {
 	char digest[2 * KEYPROTO_DIGEST_MAX + 1]; /* hex of what was signed */
 	char reason[KEYPROTO_REASON_MAX];         /* of a refusal */
 	uint64_t keys_cached, signatures, errors; /* the key process's counters */
+	char token[16];             /* the PKCS#11 token: kp11_state() (keys/keypkcs11.h) */
+	uint64_t token_unavailable; /* requests for token keys answered 503 */
 };
 
 struct keyproto_sign {
@@ -138,6 +141,10 @@ struct keyproto_sign {
 	int32_t saltlen; /* RSA-PSS: bytes, or OpenSSL's -1 (digest length), -2 (auto), -3 (max) */
 	uint32_t digest_len;
 	unsigned char digest[KEYPROTO_DIGEST_MAX];
+	/* "", or the pkcs11: URI the client named the key by (swupdate's
+	 * key-uri): the key must be the store's reference to a token object
+	 * that fits it (p11uri_matches), else 403 */
+	char key_uri[KEYPROTO_URI_MAX];
 };
 
 struct keyproto_public {

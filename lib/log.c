@@ -56,6 +56,43 @@ log_level_parse(const char *s)
 	return -1;
 }
 
+/* A secret no line may show (log_redact); "" for none. */
+static char redacted[256];
+
+void
+log_redact(const char *secret)
+{
+	if (strlen(secret) >= 1 && strlen(secret) < sizeof(redacted))
+		snprintf(redacted, sizeof(redacted), "%s", secret);
+}
+
+/* Replace every occurrence of the secret in msg (room for size) by
+ * "<redacted>". */
+static void
+redact(char *msg, size_t size)
+{
+	static const char mark[] = "<redacted>";
+	size_t slen = strlen(redacted), mlen = sizeof(mark) - 1;
+	char *p = msg;
+
+	if (slen == 0)
+		return;
+	while ((p = strstr(p, redacted)) != NULL) {
+		size_t tail = strlen(p + slen) + 1;
+
+		if ((size_t)(p - msg) + mlen + 1 >= size) {
+			*p = '\0'; /* no room for the mark: the line ends here */
+			break;
+		}
+		if ((size_t)(p - msg) + mlen + tail > size)
+			tail = size - (size_t)(p - msg) - mlen; /* cut: the secret still goes */
+		memmove(p + mlen, p + slen, tail);
+		msg[size - 1] = '\0';
+		memcpy(p, mark, mlen);
+		p += mlen;
+	}
+}
+
 /* Emit one formatted line at level (no level filtering here). */
 static void
 log_emit(int level, const char *func, const char *fmt, va_list ap)
@@ -66,6 +103,7 @@ log_emit(int level, const char *func, const char *fmt, va_list ap)
 	int n;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	redact(msg, sizeof(msg));
 	/* Never let a client-controlled byte break the one-line format. */
 	for (char *p = msg; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)

@@ -32,6 +32,9 @@ void log_fatal(const char *func, int with_errno, const char *fmt, ...)
 /* Log "panic: ..." at error and abort(): a broken invariant is a bug. */
 void log_panic_at(const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
+/* From now on, every occurrence of secret in a line is "<redacted>"
+ * (the token's PIN; one secret per process). */
+void log_redact(const char *secret);
 /* Parse "debug"/"info"/"warning"/"error" (case-insensitive); -1 if unknown. */
 int log_level_parse(const char *s);
 

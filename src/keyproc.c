@@ -35,6 +35,8 @@ static struct {
 	int failures; /* deaths before READY in a row */
 	int reading;  /* in chan_cb */
 	uint64_t restarts, keys_cached, signatures, errors;
+	char token[16];             /* the token's state, as last reported */
+	uint64_t token_unavailable; /* as last reported */
 	/* the settings it was forked with: a SIGHUP that changes them
 	 * replaces it */
 	char *keyfile_uri, *keyfile_credentials;
@@ -138,6 +140,8 @@ on_record(const union keyproto_msg *m)
 		break;
 	case KEYPROTO_REPORT:
 		kp.keys_cached = m->report.keys_cached;
+		snprintf(kp.token, sizeof(kp.token), "%s", m->report.token);
+		kp.token_unavailable = m->report.token_unavailable;
 		/* counted here: the key process's own counts restart with it */
 		if (m->report.status == 200 && m->report.op == KEYPROTO_SIGN)
 			kp.signatures++;
@@ -348,4 +352,6 @@ keyproc_snapshot(struct status_keys *s)
 	s->keys_cached = kp.keys_cached;
 	s->signatures = kp.signatures;
 	s->errors = kp.errors;
+	snprintf(s->token, sizeof(s->token), "%s", kp.token);
+	s->token_unavailable = kp.token_unavailable;
 }

@@ -235,6 +235,8 @@ keys_json(const struct status_keys *k)
 	json_object_set_new(o, "keys_cached", json_integer((json_int_t)k->keys_cached));
 	json_object_set_new(o, "signatures", json_integer((json_int_t)k->signatures));
 	json_object_set_new(o, "errors", json_integer((json_int_t)k->errors));
+	json_object_set_new(o, "token", json_string(k->token[0] ? k->token : "off"));
+	json_object_set_new(o, "token_unavailable", json_integer((json_int_t)k->token_unavailable));
 	return o;
 }
 

@@ -63,6 +63,8 @@ struct status_keys {
 	uint64_t keys_cached; /* as it last reported */
 	uint64_t signatures;  /* made for jobs */
 	uint64_t errors;      /* key requests refused or failed */
+	char token[16];       /* the PKCS#11 token's state, as last reported */
+	uint64_t token_unavailable; /* token key requests answered 503 */
 };
 
 struct status_snapshot {

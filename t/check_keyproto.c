@@ -200,6 +200,11 @@ START_TEST(test_unterminated_strings)
 	make_sign();
 	out->sign.key.file[0] = '\0'; /* an empty name */
 	ck_assert_int_eq(check_out(), -1);
+	make_sign();
+	memset(out->sign.key_uri, 'p', sizeof(out->sign.key_uri));
+	ck_assert_int_eq(check_out(), -1);
+	out->sign.key_uri[sizeof(out->sign.key_uri) - 1] = '\0';
+	ck_assert_int_eq(check_out(), 0);
 
 	keyproto_init(out, KEYPROTO_ERROR, 1);
 	out->error.status = 404;

@@ -42,7 +42,20 @@ struct kc {
 	struct slot *waiting;
 	int reading; /* a thread is reading for everyone */
 	int broken;  /* the channel ended or failed: 503 from now on */
+	/* kc_set_key_uri */
+	char key_uri[KEYPROTO_URI_MAX];
 };
+
+int
+kc_set_key_uri(struct kc *kc, const char *uri)
+{
+	if (uri == NULL)
+		uri = "";
+	if (strlen(uri) >= sizeof(kc->key_uri))
+		return -1;
+	snprintf(kc->key_uri, sizeof(kc->key_uri), "%s", uri);
+	return 0;
+}
 
 struct kc *
 kc_open(int fd)
@@ -212,6 +225,7 @@ kc_sign(struct kc *kc, const char *selector, const char *tag, const char *file, 
 	req->sign.saltlen = saltlen;
 	req->sign.digest_len = (uint32_t)dlen;
 	memcpy(req->sign.digest, digest, dlen);
+	memcpy(req->sign.key_uri, kc->key_uri, sizeof(req->sign.key_uri));
 	st = ask(kc, req, KEYPROTO_SIGNATURE, &ans, &fd, err, errlen);
 	free(req);
 	if (st != 0)

@@ -34,6 +34,10 @@ struct kc;
 
 /* A client on the channel fd (owned from now on; -1: no key process). */
 struct kc *kc_open(int fd);
+/* Every SIGN from now on carries uri, the pkcs11: URI the client named
+ * its key by (keyproto_sign.key_uri); "" or NULL: none.  -1 when it is
+ * too long. */
+int kc_set_key_uri(struct kc *kc, const char *uri);
 /* Close the channel: the key process forgets the job's grant. */
 void kc_close(struct kc *kc);
 /*

@@ -16,6 +16,15 @@
  * sw-description.sig, sent from memory.  Each format is made from that
  * digest (lib/cmssign.c builds the CMS), and the raw signature in it is
  * asked of a struct pkey_signer (lib/pkey.h) that asks the key process.
+ *
+ * Upstream's PKCS#11 fields: backend=pkcs11 with key-uri, a pkcs11: URI
+ * (400 "Key URI missing for PKCS#11 backend" without it, before the
+ * upload, as upstream checks it).  The key is still the distro's
+ * rsa-private.key or cms-private.key: the key store must hold a
+ * reference <name>.pkcs11 to a token object the client's URI fits
+ * (keyd.c checks it: 403 otherwise).  A PIN in the URI (upstream's
+ * pin-value=password placeholder, or a real one) is ignored: the key
+ * process logs in with its own.  The URI is never logged here.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +35,7 @@
 
 #include "cmssign.h"
 #include "job.h"
+#include "p11uri.h"
 #include "keyclient.h"
 #include "log.h"
 #include "pkey.h"
@@ -121,11 +131,49 @@ done:
 }
 
 static int
+pkcs11_backend(struct job *job)
+{
+	const char *backend = job_field(job, "backend");
+
+	return backend != NULL && strcmp(backend, "pkcs11") == 0;
+}
+
+/* Upstream's second check, after the distro's and before the upload. */
+static int
+swupdate_precheck(struct job *job)
+{
+	const char *distro = job_field(job, "distro"), *uri = job_field(job, "key-uri");
+
+	if (distro != NULL && *distro != '\0' && pkcs11_backend(job) &&
+	    (uri == NULL || *uri == '\0'))
+		return job_fail(job, 400, "Key URI missing for PKCS#11 backend");
+	return 0;
+}
+
+/* backend and key-uri: the URI every SIGN carries; 0 or a job_fail. */
+static int
+backend_fields(struct job *job)
+{
+	const char *backend = job_field(job, "backend"), *uri = job_field(job, "key-uri");
+	struct p11uri u;
+	char why[160];
+
+	if (backend == NULL || *backend == '\0' || strcmp(backend, "ssl") == 0)
+		return 0;
+	if (!pkcs11_backend(job))
+		return job_fail(job, 400, "Invalid parameters: backend must be ssl or pkcs11");
+	if (p11uri_parse(uri, &u, why, sizeof(why)) < 0)
+		return job_fail(job, 400, "Invalid key URI: %s", why);
+	if (kc_set_key_uri(job->keys, uri) < 0)
+		return job_fail(job, 400, "Invalid key URI: too long");
+	return 0;
+}
+
+static int
 swupdate_run(struct job *job)
 {
 	const struct form_file *f;
 	const char *method = job_field(job, "method");
-	const char *backend = job_field(job, "backend");
 	unsigned char *sig = NULL;
 	size_t siglen = 0;
 	char fpr[65] = "";
@@ -139,8 +187,8 @@ swupdate_run(struct job *job)
 	if (strcmp(method, "RSA") != 0 && strcmp(method, "CMS") != 0 &&
 	    strcmp(method, "RSA-PSS") != 0)
 		return job_fail(job, 400, "Invalid parameters: method must be RSA, RSA-PSS or CMS");
-	if (backend != NULL && *backend != '\0' && strcmp(backend, "ssl") != 0)
-		return job_fail(job, 400, "Invalid parameters: backend %s is not supported", backend);
+	if ((st = backend_fields(job)) != 0)
+		return st;
 
 	if (strcmp(method, "CMS") == 0)
 		st = sign_cms(job, f->sha256, &sig, &siglen, fpr);
@@ -159,4 +207,5 @@ const struct signer signer_swupdate = {
 	.selector_missing = "Distro name missing",
 	.digest_only = 1,
 	.run = swupdate_run,
+	.precheck = swupdate_precheck,
 };

@@ -39,6 +39,7 @@ check_taken(const union keyproto_msg *m, size_t size)
 		check_keyref(&m->sign.key);
 		must(m->sign.digest_len > 0 && m->sign.digest_len <= KEYPROTO_DIGEST_MAX);
 		must(m->sign.scheme < KEYPROTO_SCHEME_END && m->sign.md < KEYPROTO_MD_END);
+		must(memchr(m->sign.key_uri, '\0', sizeof(m->sign.key_uri)) != NULL);
 		break;
 	case KEYPROTO_PUBLIC:
 	case KEYPROTO_MATERIALIZE:

@@ -9,9 +9,11 @@
  * 0, 400 or 403 with a reason; an accepted URI has no control character
  * and no "." or ".." segment; a URI is always allowed under itself as the
  * only prefix; an encoded S3 key holds only unreserved characters, '/'
- * and %XX; a valid selector is one segment that key locations keep whole.
+ * and %XX; a valid selector is one segment that key locations keep whole;
+ * a pkcs11: URI (lib/p11uri.c) that parses names an object, its canonical
+ * form parses back to the same object and never holds a PIN.
  */
-/* fuzz-sources: lib/uri.c lib/scheme.c lib/s3.c lib/keystore.c lib/config.c lib/buf.c lib/fsutil.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/p11uri.c lib/uri.c lib/scheme.c lib/s3.c lib/keystore.c lib/config.c lib/buf.c lib/fsutil.c lib/util.c lib/log.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "config.h"
 #include "keystore.h"
 #include "log.h"
+#include "p11uri.h"
 #include "s3.h"
 #include "uri.h"
 #include "util.h"
@@ -141,6 +144,30 @@ check_selector(const char *sel)
 	ks_store_uri_valid(sel, err, sizeof(err));
 }
 
+static void
+check_p11uri(const char *text)
+{
+	struct p11uri u, back;
+	char err[256], canon[3 * P11URI_MAX + 64];
+
+	err[0] = '\0';
+	if (p11uri_parse(text, &u, err, sizeof(err)) < 0) {
+		if (err[0] == '\0')
+			abort();
+		return;
+	}
+	if (u.object[0] == '\0' && u.id_len == 0)
+		abort();
+	if (p11uri_format(&u, canon, sizeof(canon)) < 0)
+		return; /* %-encoding may triple a value past P11URI_MAX */
+	if (strstr(canon, ";pin-") != NULL || strchr(canon, '?') != NULL) /* no PIN attribute */
+		abort();
+	if (strlen(canon) <= P11URI_MAX &&
+	    (p11uri_parse(canon, &back, err, sizeof(err)) < 0 || !p11uri_matches(&u, &back) ||
+	     !p11uri_matches(&back, &u)))
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -166,6 +193,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	check_s3(uri);
 	check_selector(uri);
+	check_p11uri(uri);
 	free(buf);
 	return 0;
 }

@@ -1,0 +1,318 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# t/regress/pkcs11.sh: keys on a token (keys/keypkcs11.c) through the
+# real daemon, with SoftHSM2.  A token in its own directory holds RSA-2048,
+# RSA-4096 and EC P-256 keys; the same keys are kept as files.  The key
+# store names the token's keys by <name>.pkcs11 references; every signer
+# that signs in-process must give what it gives with the file key:
+# modules byte-identical to Debian's sign-file, swupdate RSA byte-identical
+# to openssl dgst and verified, swupdate CMS verified by openssl cms,
+# mender RSA and EC validated by mender-artifact; Tegra, whose tool reads
+# a key file, answers 400 naming the key; upstream's swupdate
+# fields backend=pkcs11 and key-uri work, and a key-uri naming an object
+# the store does not reference for the distro is 403.  The PIN is in no log
+# line and no daemon process's environ or cmdline; a token moved away
+# gives 503 with Retry-After and moved back signs again; a wrong PIN is
+# logged once and not retried; DIGSIGSERVER_PKCS11_SESSIONS bounds the
+# sessions open (counted by a wrapper module, t/fixtures/p11wrap.c);
+# --check-config lists each reference and whether it resolves; a
+# reference works in an s3:// store too (S3 emulator of t/regress/s3.sh).
+. "$(dirname "$0")/lib.sh"
+
+MOD=/usr/lib/softhsm/libsofthsm2.so
+SIGN_FILE=/usr/lib/linux-kbuild-6.1/scripts/sign-file
+MA=mender-artifact
+for need in softhsm2-util "$SIGN_FILE" $MA cc; do
+	if ! command -v "$need" >/dev/null 2>&1; then
+		skip "pkcs11" "$need is not installed (tools/deps.sh)"
+		exit 0
+	fi
+done
+[ -f "$MOD" ] || { skip "pkcs11" "$MOD missing: apt-get install softhsm2"; exit 0; }
+VERSION=6.1.0-test
+PIN=p11pin$RANDOM$RANDOM$RANDOM
+
+# --- the token, owned by the key process's user --------------------------------
+TOK=$T/token
+mkdir -p "$TOK/tokens"
+cat >"$TOK/softhsm2.conf" <<EOT
+directories.tokendir = $TOK/tokens
+objectstore.backend = file
+log.level = ERROR
+EOT
+export SOFTHSM2_CONF=$TOK/softhsm2.conf
+softhsm2-util --init-token --free --label dss-test --pin "$PIN" --so-pin 12345678 >/dev/null
+import() { # import NAME ID PEM: a PKCS#8 key pair into the token
+	openssl pkcs8 -topk8 -nocrypt -in "$3" -out "$T/import.pem"
+	softhsm2-util --import "$T/import.pem" --token dss-test --label "$1" --id "$2" \
+		--pin "$PIN" >/dev/null
+}
+F=$T/files
+mkdir -p "$F"
+cert() { # cert NAME NEWKEY-ARGS: a key and certificate as files, like certs/x509.genkey
+	_n=$1
+	shift
+	openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 \
+		-config "$SRC/t/fixtures/x509.genkey" "$@" -outform PEM -out "$F/$_n.x509" \
+		-keyout "$F/$_n.priv" 2>/dev/null
+}
+cert rsa2048 -newkey rsa:2048
+cert rsa4096 -newkey rsa:4096
+cert ec256 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1
+import rsa2048 01 "$F/rsa2048.priv"
+import rsa4096 02 "$F/rsa4096.priv"
+import ec256 03 "$F/ec256.priv"
+for k in rsa2048 rsa4096 ec256; do openssl pkey -in "$F/$k.priv" -pubout -out "$F/$k.pub"; done
+printf '%s\n' "$PIN" >"$T/pin"
+chmod 0600 "$T/pin"
+if [ -n "$DSS_KEY_USER" ]; then chown -R "$DSS_KEY_USER" "$TOK" "$T/pin"; fi
+
+# --- the key store: references to the token ------------------------------------
+ref() { # ref SELECTOR TAG FILE URI
+	mkdir -p "$KEYS/$1/$2"
+	printf '%s\n' "$4" >"$KEYS/$1/$2/$3.pkcs11"
+}
+for k in rsa2048 rsa4096; do
+	ref "$k" kmodsign kernel-signkey.priv "pkcs11:token=dss-test;object=$k;type=private"
+	cp "$F/$k.x509" "$KEYS/$k/kmodsign/kernel-signkey.x509"
+done
+ref swu swupdate rsa-private.key "pkcs11:token=dss-test;object=rsa2048"
+ref swu swupdate cms-private.key "pkcs11:token=dss-test;id=%01"
+cp "$F/rsa2048.x509" "$KEYS/swu/swupdate/cms.cert"
+ref mrsa mender private.key "pkcs11:token=dss-test;object=rsa2048;type=private"
+ref mec mender private.key "pkcs11:model=SoftHSM%20v2;token=dss-test;object=ec256"
+ref pinned mender private.key "pkcs11:token=dss-test;object=ec256;pin-value=$PIN"
+
+ref tx2tok tegrasign rsa_priv.pem "pkcs11:token=dss-test;object=rsa2048"
+L4T=$T/l4t
+sh "$SRC/t/fixtures/mkl4t.sh" "$L4T" "$T/rec" >/dev/null || { not_ok "fake L4T trees"; exit 0; }
+
+dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
+	DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+check "at start the key process logs that each reference resolves" wait_for 20 grep -qF \
+	"token reference rsa4096/kmodsign/kernel-signkey.priv.pkcs11 (pkcs11:token=dss-test;object=rsa4096;type=private) resolves: RSA 4096 bits" \
+	"$DSS_LOG"
+
+# --- modules: byte for byte like sign-file with the key in a file -----------------
+sh "$SRC/t/fixtures/mkmodules.sh" "$T/in" "$VERSION" 8
+(cd "$T" && tar -C in -c -z -f modules-in.tar.gz lib/modules)
+post() { # post NAME CURL-ARGS...: the status; the body in $T/NAME.out
+	_name=$1
+	shift
+	(cd "$T" && curl -s -D "$T/$_name.hdr" -o "$_name.out" -w '%{http_code}' -X POST "$@" \
+		"$URL/sign/modules")
+}
+unpack() {
+	rm -rf "$T/$1.dir"
+	mkdir "$T/$1.dir"
+	tar -C "$T/$1.dir" -x --no-same-owner -f "$T/$1.out" ./lib/modules
+}
+for k in rsa2048 rsa4096; do
+	rm -rf "$T/ref-$k"
+	cp -a "$T/in" "$T/ref-$k"
+	find "$T/ref-$k/lib" -type f -name '*.ko' -exec "$SIGN_FILE" sha512 "$F/$k.priv" \
+		"$F/$k.x509" {} \;
+	code=$(post mod-$k -F machine=$k -F artifact=@modules-in.tar.gz)
+	check_eq "modules, $k on the token: 200" 200 "$code"
+	unpack mod-$k
+	check "modules, $k on the token: identical to sign-file with the key file" \
+		diff -r --no-dereference "$T/ref-$k/lib" "$T/mod-$k.dir/lib"
+done
+
+# --- swupdate: RSA and CMS ------------------------------------------------------
+printf 'software = { version = "1.0"; };\n' >"$T/sw-description"
+swu() { # swu METHOD [curl args]: the status; the signature in $T/sig
+	_m=$1
+	shift
+	curl -s -D "$T/swu.hdr" -o "$T/sig" -w '%{http_code}' -X POST \
+		-F sw-description=@"$T/sw-description" -F distro=swu -F method="$_m" "$@" \
+		"$URL/sign/swupdate"
+}
+check_eq "swupdate RSA on the token: 200" 200 "$(swu RSA)"
+openssl dgst -sha256 -sign "$F/rsa2048.priv" -out "$T/sig.ref" "$T/sw-description"
+check "swupdate RSA: byte-identical to openssl dgst -sign with the key file" cmp "$T/sig" "$T/sig.ref"
+check "swupdate RSA: openssl dgst -verify accepts it" \
+	openssl dgst -sha256 -verify "$F/rsa2048.pub" -signature "$T/sig" "$T/sw-description"
+check_eq "swupdate CMS on the token (reference by id): 200" 200 "$(swu CMS)"
+check "swupdate CMS: openssl cms -verify accepts it" \
+	openssl cms -verify -binary -inform DER -in "$T/sig" -content "$T/sw-description" \
+	-CAfile "$F/rsa2048.x509" -purpose any -out /dev/null
+
+# --- upstream's backend=pkcs11 and key-uri, as curl sends them ----------------------
+# (--form-string: with -F, curl takes ";type=private" for the part's content type)
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=swu -F method=RSA \
+	-F backend=pkcs11 -F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "backend=pkcs11 without key-uri: 400, upstream's words" \
+	"400 Key URI missing for PKCS#11 backend" "$code $(cat "$T/body")"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=swu -F backend=pkcs11 \
+	"$URL/sign/swupdate")
+check_eq "  ... checked before the upload" "400 Key URI missing for PKCS#11 backend" \
+	"$code $(cat "$T/body")"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F backend=pkcs11 "$URL/sign/swupdate")
+check_eq "  ... after the distro, as upstream" "400 Distro name missing" "$code $(cat "$T/body")"
+UP='pkcs11:token=dss-test;object=rsa2048;type=private;pin-value=password'
+check_eq "backend=pkcs11, key-uri with upstream's pin-value=password: 200" 200 \
+	"$(swu RSA -F backend=pkcs11 --form-string key-uri="$UP")"
+check "  ... the signature of the store's key" cmp "$T/sig" "$T/sig.ref"
+check_eq "backend=pkcs11, CMS, key-uri by id: 200" 200 \
+	"$(swu CMS -F backend=pkcs11 --form-string key-uri='pkcs11:token=dss-test;id=%01')"
+check "  ... openssl cms -verify accepts it" \
+	openssl cms -verify -binary -inform DER -in "$T/sig" -content "$T/sw-description" \
+	-CAfile "$F/rsa2048.x509" -purpose any -out /dev/null
+code=$(swu RSA -F backend=pkcs11 --form-string key-uri='pkcs11:token=dss-test;object=ec256;type=private')
+check_eq "a key-uri naming another object on the token: 403" 403 "$code"
+check "  ... with a reason" grep -q "names no object the key store assigns to swu/swupdate" "$T/sig"
+code=$(swu RSA -F backend=pkcs11 --form-string key-uri='pkcs11:token=dss-test;object=rsa2048?module-path=/x.so')
+check_eq "a key-uri choosing a module: 400" 400 "$code"
+mkdir -p "$KEYS/swfile/swupdate"
+cp "$F/rsa2048.priv" "$KEYS/swfile/swupdate/rsa-private.key"
+dss_fix_keys
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=swfile -F method=RSA \
+	-F backend=pkcs11 --form-string key-uri="$UP" -F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "backend=pkcs11 for a distro whose key is a file: 403" 403 "$code"
+
+# --- mender: RSA and EC -----------------------------------------------------------
+A=$T/art
+mkdir -p "$A"
+head -c 100000 /dev/urandom >"$T/rootfs.ext4"
+$MA write rootfs-image -t testdev -n p11 -f "$T/rootfs.ext4" -o "$T/src.mender" \
+	--compression none >/dev/null 2>&1
+chmod 0644 "$T/src.mender"
+dss_own "$A"
+mender() { # mender DISTRO: the status; the artifact in $A/DISTRO.mender
+	cp "$T/src.mender" "$A/$1.mender"
+	dss_own "$A/$1.mender"
+	curl -s -D "$T/mender.hdr" -o "$T/body" -w '%{http_code}' -X POST -F distro="$1" \
+		-F artifact-uri="file://$A/$1.mender" "$URL/sign/mender"
+}
+check_eq "mender RSA on the token: 200" 200 "$(mender mrsa)"
+check "mender RSA: mender-artifact validate accepts it" $MA validate -k "$F/rsa2048.pub" "$A/mrsa.mender"
+check_eq "mender EC P-256 on the token: 200" 200 "$(mender mec)"
+check "mender EC: mender-artifact validate accepts it" $MA validate -k "$F/ec256.pub" "$A/mec.mender"
+check_eq "a reference holding a PIN is refused: 500" 500 "$(mender pinned)"
+check "  ... and the log says why" grep -q "must not hold a PIN" "$DSS_LOG"
+
+# --- Tegra: its tool reads a key file, which a token key cannot be ------------------
+P=$T/pkg
+mkdir -p "$P"
+DTB=tegra186-quill-p3310-1000-c03-00-base.dtb
+for f in flash.xml.in "$DTB" boot.img tx2.cfg; do echo x >"$P/$f"; done
+printf 'FLASHVARS=""\n' >"$P/flashvars"
+printf 'DTBFILE=%s\nODMDATA=0x1090000\nLNXFILE=boot.img\nBOARDID=3310\nFAB=B02\nfuselevel=fuselevel_production\nlocalbootfile=boot.img\nboardcfg=\nCHIPREV=\nBOARDSKU=\nBOARDREV=\n' \
+	"$DTB" >"$P/MANIFEST"
+(cd "$P" && tar -c -h -z -f "$T/tegra.tar.gz" -- *)
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F machine=tx2tok -F soctype=tegra186 \
+	-F bspversion=32.4.3 -F artifact=@"$T/tegra.tar.gz" "$URL/sign/tegra")
+check_eq "Tegra with its key on the token: 400 naming the key" \
+	"400 Key tx2tok/tegrasign/rsa_priv.pem is on a token (rsa_priv.pem.pkcs11); this signer's tool needs a key file" \
+	"$code $(cat "$T/body")"
+
+# --- the PIN is nowhere -------------------------------------------------------------
+descendants() { # the daemon and every process under it
+	echo "$DSS_PID"
+	ps -e -o pid=,ppid= | awk -v p="$DSS_PID" '
+		{ parent[$1] = $2 } END { n = 1; want[p] = 1
+		  do { more = 0; for (c in parent) if (!(c in want) && (parent[c] in want)) { want[c] = 1; more = 1; print c } } while (more) }'
+}
+pin_nowhere() {
+	for p in $(descendants); do
+		for f in environ cmdline; do
+			[ -r "/proc/$p/$f" ] || continue
+			if tr '\0' '\n' <"/proc/$p/$f" | grep -qF "$PIN"; then
+				echo "# the PIN is in /proc/$p/$f"
+				return 1
+			fi
+		done
+	done
+	! grep -qF "$PIN" "$DSS_LOG"
+}
+check "PIN file: the PIN is in no log line, no environ or cmdline of the daemon's processes" pin_nowhere
+
+# --- --check-config lists the references and whether they resolve ----------------------
+ref gone mender private.key "pkcs11:token=dss-test;object=no-such-key"
+dss_fix_keys
+env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$DSS_WORK" \
+	DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
+	SOFTHSM2_CONF="$SOFTHSM2_CONF" "$DSS" --check-config >"$T/cc.out" 2>&1
+check "--check-config: a reference that resolves, with its key" grep -qF \
+	"token reference rsa4096/kmodsign/kernel-signkey.priv.pkcs11 (pkcs11:token=dss-test;object=rsa4096;type=private) resolves: RSA 4096 bits" \
+	"$T/cc.out"
+check "--check-config: one that does not" grep -qF \
+	"token reference gone/mender/private.key.pkcs11 (pkcs11:token=dss-test;object=no-such-key) does not resolve" \
+	"$T/cc.out"
+check "--check-config: a reference holding a PIN is an error" grep -qF \
+	"error: token reference pinned/mender/private.key.pkcs11: holds a PIN" "$T/cc.out"
+check "--check-config: the PIN is not printed" sh -c "! grep -qF '$PIN' '$T/cc.out'"
+check "--check-config: the token's state" grep -qx "token: ready" "$T/cc.out"
+rm "$KEYS/gone/mender/private.key.pkcs11"
+
+# --- the token goes away and comes back -----------------------------------------------
+mv "$TOK/tokens" "$TOK/tokens.away"
+code=$(swu RSA)
+check_eq "token directory moved away: 503" 503 "$code"
+check "  ... with Retry-After" grep -qi '^Retry-After: [0-9]' "$T/swu.hdr"
+check_eq "  ... /status says the token is unavailable" "unavailable" "$(status_field "d['keys']['token']")"
+check "  ... and counts the request" test "$(status_field "d['keys']['token_unavailable']")" -ge 1
+mv "$TOK/tokens.away" "$TOK/tokens"
+check_eq "token directory back: the next request signs" 200 "$(swu RSA)"
+check "  ... the same signature" cmp "$T/sig" "$T/sig.ref"
+check_eq "  ... /status says the token is ready" "ready" "$(status_field "d['keys']['token']")"
+dss_stop
+
+# --- upstream's variable, and a wrong PIN -------------------------------------------
+dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_YUBIHSM_PASSWORD="$PIN" \
+	SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+check_eq "DIGSIGSERVER_YUBIHSM_PASSWORD: swupdate RSA on the token: 200" 200 "$(swu RSA)"
+check "  ... the PIN is in no log line, no environ or cmdline" pin_nowhere
+dss_stop
+dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_YUBIHSM_PASSWORD="wrong$PIN" \
+	SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+check "wrong PIN: said at start, before any request" wait_for 20 grep -q 'login refused' "$DSS_LOG"
+check_eq "wrong PIN: 500" 500 "$(swu RSA)"
+check_eq "wrong PIN: again 500" 500 "$(swu RSA)"
+check_eq "wrong PIN: one login attempt, logged once" 1 "$(grep -c 'login refused' "$DSS_LOG")"
+dss_stop
+
+# --- DIGSIGSERVER_PKCS11_SESSIONS bounds the sessions ---------------------------------
+cc -shared -fPIC -I/usr/include/p11-kit-1 -o "$T/p11wrap.so" "$SRC/t/fixtures/p11wrap.c" -ldl
+touch "$T/count"
+[ -n "$DSS_KEY_USER" ] && chown "$DSS_KEY_USER" "$T/count"
+dss_start DIGSIGSERVER_PKCS11_MODULE="$T/p11wrap.so" P11WRAP_MODULE="$MOD" \
+	P11WRAP_COUNT="$T/count" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
+	DIGSIGSERVER_PKCS11_SESSIONS=2 DIGSIGSERVER_SIGN_THREADS=8 DIGSIGSERVER_WORKERS=8 \
+	SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+pids=
+for i in 1 2 3 4 5 6 7 8; do
+	post par$i -F machine=rsa2048 -F artifact=@modules-in.tar.gz >"$T/par$i.code" &
+	pids="$pids $!"
+done
+wait $pids # not the daemon
+codes=$(for i in 1 2 3 4 5 6 7 8; do cat "$T/par$i.code"; echo; done | sort | uniq -c | tr -s ' ')
+check_eq "8 concurrent module jobs: all 200" " 8 200" "$codes"
+most=$(cut -d' ' -f2 "$T/count")
+check "PKCS11_SESSIONS=2: at most 2 sessions were open at once (saw ${most:-none})" \
+	test -n "$most" -a "${most:-9}" -le 2 -a "${most:-0}" -ge 1
+unpack par8
+check "  ... and the modules are still identical to sign-file" \
+	diff -r --no-dereference "$T/ref-rsa2048/lib" "$T/par8.dir/lib"
+dss_stop
+
+# --- a reference in an s3:// store ------------------------------------------------------
+EMU=$SRC/t/s3/s3-emulator
+if ! command -v node >/dev/null 2>&1 || ! "$EMU" start "$T/s3" >"$T/emu.env" 2>"$T/emu.err"; then
+	skip "s3:// reference" "the S3 emulator does not start (node, t/s3 packages)"
+	exit 0
+fi
+trap '"$EMU" stop "$T/s3" >/dev/null 2>&1; _cleanup' EXIT
+. "$T/emu.env"
+s3put() { # s3put FILE BUCKET/KEY: the status
+	curl -s -o /dev/null -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+		--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$1" "$DIGSIGSERVER_S3_ENDPOINT/$2"
+}
+check_eq "s3://: the reference is stored" 200 \
+	"$(s3put "$KEYS/swu/swupdate/rsa-private.key.pkcs11" dss-keys/p11/swu/swupdate/rsa-private.key.pkcs11)"
+dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/p11 DIGSIGSERVER_PKCS11_MODULE="$MOD" \
+	DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+check_eq "s3:// store with a reference: swupdate RSA on the token: 200" 200 "$(swu RSA)"
+check "  ... byte-identical to openssl dgst -sign with the key file" cmp "$T/sig" "$T/sig.ref"
