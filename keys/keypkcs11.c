@@ -89,6 +89,14 @@ kp11_take_env_pin(void)
 		fatal("unsetenv");
 }
 
+void
+kp11_forget_pin(void)
+{
+	OPENSSL_cleanse(pin, sizeof(pin));
+	pin_len = 0;
+	have_pin = 0;
+}
+
 /* Read the PIN file once: its first line. */
 static void
 read_pin_file(const char *path)

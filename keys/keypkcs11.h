@@ -31,6 +31,9 @@ struct config;
 /* main(): move DIGSIGSERVER_YUBIHSM_PASSWORD out of the environment (so
  * no child inherits it) and out of every log line. */
 void kp11_take_env_pin(void);
+/* Wipe the PIN this process holds (a worker, born of the supervisor that
+ * took it from the environment). */
+void kp11_forget_pin(void);
 /* The key process, after dropping privileges: read the PIN file. */
 void kp11_init(const struct config *cfg);
 /* 1 when a module is configured. */

@@ -62,7 +62,11 @@ static char redacted[256];
 void
 log_redact(const char *secret)
 {
-	if (strlen(secret) >= 1 && strlen(secret) < sizeof(redacted))
+	if (secret == NULL || *secret == '\0') {
+		explicit_bzero(redacted, sizeof(redacted)); /* forget it */
+		return;
+	}
+	if (strlen(secret) < sizeof(redacted))
 		snprintf(redacted, sizeof(redacted), "%s", secret);
 }
 

@@ -35,6 +35,7 @@ void log_panic_at(const char *func, const char *fmt, ...)
 /* From now on, every occurrence of secret in a line is "<redacted>"
  * (the token's PIN; one secret per process). */
 void log_redact(const char *secret);
+/* (log_redact(NULL) or "": forget the secret, its bytes wiped.) */
 /* Parse "debug"/"info"/"warning"/"error" (case-insensitive); -1 if unknown. */
 int log_level_parse(const char *s);
 

@@ -210,6 +210,8 @@ hide_keys(const struct proc_ctx *ctx)
 static void __attribute__((noreturn))
 become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 {
+	if (role->forget != NULL)
+		role->forget();
 	log_set_tag(role->name);
 	if (setpgid(0, 0) < 0)
 		fatal("setpgid");

@@ -52,6 +52,9 @@ struct proc_role {
 	/* Not started as root (one user for every role): cover a file://
 	 * key store in its mount namespace (privdrop.h) */
 	int hide_keys;
+	/* Optional, first thing in the child: wipe what the supervisor holds
+	 * that this role must not (the token PIN, for a worker). */
+	void (*forget)(void);
 	/* Its main loop, on PROTO_CHANNEL_FD; NULL for the supervisor, which
 	 * is the parent and never forked. */
 	void (*main)(const struct proc_ctx *ctx) __attribute__((noreturn));

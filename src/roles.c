@@ -10,11 +10,26 @@
 #include "roles.h"
 
 #include "keyd.h"
+#include "keypkcs11.h"
+#include "log.h"
 #include "worker.h"
+
+/* A worker keeps nothing of the token's PIN the supervisor took from
+ * DIGSIGSERVER_YUBIHSM_PASSWORD (nor its copy for redacting logs). */
+static void
+worker_forget(void)
+{
+	kp11_forget_pin();
+	log_redact(NULL);
+}
 
 const struct proc_role roles[ROLE_COUNT] = {
 	[ROLE_SUPERVISOR] = {.name = "supervisor", .drop_privileges = 0, .main = NULL},
 	/* drops to DIGSIGSERVER_KEY_USER: its proc_ctx names that user */
 	[ROLE_KEYS] = {.name = "keys", .drop_privileges = 1, .main = keyd_main},
-	[ROLE_WORKER] = {.name = "worker", .drop_privileges = 1, .hide_keys = 1, .main = worker_main},
+	[ROLE_WORKER] = {.name = "worker",
+			 .drop_privileges = 1,
+			 .hide_keys = 1,
+			 .forget = worker_forget,
+			 .main = worker_main},
 };

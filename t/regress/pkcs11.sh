@@ -264,6 +264,39 @@ dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_YUBIHSM_PASSWORD="$PIN"
 	SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
 check_eq "DIGSIGSERVER_YUBIHSM_PASSWORD: swupdate RSA on the token: 200" 200 "$(swu RSA)"
 check "  ... the PIN is in no log line, no environ or cmdline" pin_nowhere
+# a worker's whole memory, read as root: the PIN the supervisor took from
+# the environment is wiped in every worker at its birth
+in_memory() { # in_memory PID: 0 when the PIN is in its readable memory
+	python3 - "$1" "$PIN" <<'PY'
+import re, sys
+pid, pin = sys.argv[1], sys.argv[2].encode()
+found = False
+with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
+    for line in maps:
+        m = re.match(r"([0-9a-f]+)-([0-9a-f]+) (r)", line)
+        if not m or "[vvar]" in line or "[vsyscall]" in line:
+            continue
+        lo, hi = int(m.group(1), 16), int(m.group(2), 16)
+        try:
+            mem.seek(lo)
+            if pin in mem.read(hi - lo):
+                found = True
+        except OSError:
+            pass
+sys.exit(0 if found else 1)
+PY
+}
+if [ "$(id -u)" -eq 0 ]; then
+	w=$(worker_pids | cut -d' ' -f1)
+	if in_memory "$w"; then not_ok "  ... not in a worker's memory ($w)"; else ok "  ... not in a worker's memory ($w)"; fi
+	if in_memory "$(status_field "d['keys']['pid']")"; then
+		ok "  ... (the key process holds it, as it must)"
+	else
+		not_ok "  ... the key process holds it (the reader sees memory)"
+	fi
+else
+	skip "the PIN is not in a worker's memory" "needs root to read /proc/PID/mem"
+fi
 dss_stop
 dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_YUBIHSM_PASSWORD="wrong$PIN" \
 	SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
