@@ -96,7 +96,18 @@ cmssign_detached(const struct pkey_signer *s, const EVP_MD *md, const unsigned c
 		 size_t dlen, time_t signing_time, unsigned char **der, size_t *derlen, char *err,
 		 size_t errlen)
 {
-	const unsigned int flags = CMS_BINARY | CMS_DETACHED | CMS_NOSMIMECAP | CMS_PARTIAL;
+	return cmssign_detached_opts(s, md, dg, dlen, signing_time, 0, der, derlen, err, errlen);
+}
+
+int
+cmssign_detached_opts(const struct pkey_signer *s, const EVP_MD *md, const unsigned char *dg,
+		      size_t dlen, time_t signing_time, unsigned opts, unsigned char **der,
+		      size_t *derlen, char *err, size_t errlen)
+{
+	/* without CMS_NOSMIMECAP, CMS_add1_signer adds the capabilities
+	 * attribute itself, the list openssl cms -sign writes */
+	const unsigned int flags = CMS_BINARY | CMS_DETACHED | CMS_PARTIAL |
+				   (opts & CMSSIGN_SMIMECAP ? 0 : CMS_NOSMIMECAP);
 	EVP_PKEY *pub = s->cert ? X509_get0_pubkey(s->cert) : NULL;
 	CMS_ContentInfo *cms = NULL;
 	CMS_SignerInfo *si;
