@@ -20,6 +20,7 @@ static const struct {
     {"tegra", "tegrasign"},
     {"fitimage", "fitimagesign"},
     {"optee", "opteesign"},
+    {"tegra/uefi", "uefisign"},
 };
 
 /* The only pairs whose key bytes may leave the key process: an external

@@ -44,4 +44,19 @@ int cmssign_detached_opts(const struct pkey_signer *s, const EVP_MD *md, const u
 			  size_t dlen, time_t signing_time, unsigned opts, unsigned char **der,
 			  size_t *derlen, char *err, size_t errlen);
 
+/*
+ * The Authenticode signature of a PE image whose SHA-256 Authenticode
+ * digest is dg (pe.h), as `sbsign` 0.9.4 makes it: a PKCS#7 SignedData
+ * (version 1) of an SpcIndirectDataContent (1.3.6.1.4.1.311.2.1.4) holding
+ * SpcPeImageData (1.3.6.1.4.1.311.2.1.15, no flags, the file link
+ * "<<<Obsolete>>>") and the digest; the signer certificate; the signed
+ * attributes contentType, signingTime, messageDigest (over the content's
+ * value, without its tag and length) and S/MIME capabilities.  With the
+ * same signing time and an RSA key the bytes are sbsign's.  Arguments and
+ * result as cmssign_detached.
+ */
+int cmssign_authenticode(const struct pkey_signer *s, const unsigned char dg[32],
+			 time_t signing_time, unsigned char **der, size_t *derlen, char *err,
+			 size_t errlen);
+
 #endif

@@ -8,6 +8,8 @@ build_pkgs="autoconf automake libtool pkg-config make gcc libevent-dev libarchiv
 	libcurl4-openssl-dev libssl-dev libjansson-dev check openssl u-boot-tools"
 test_pkgs="curl linux-kbuild-6.1 kmod mender-artifact swupdate cpio wrk clang zstd xz-utils
 	libclang-rt-14-dev valgrind nginx prometheus systemd procps psmisc device-tree-compiler"
+# /sign/tegra/uefi: sbsign and osslsigncode check it, systemd-boot-efi's PE is signed
+test_pkgs="$test_pkgs sbsigntool osslsigncode systemd-boot-efi"
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 test) want=$test_pkgs ;;

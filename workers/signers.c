@@ -16,6 +16,7 @@ extern const struct signer signer_mender;
 extern const struct signer signer_tegra;
 extern const struct signer signer_fitimage;
 extern const struct signer signer_optee;
+extern const struct signer signer_uefi;
 
 static const struct signer *const signers[] = {
 	&signer_swupdate,
@@ -24,6 +25,7 @@ static const struct signer *const signers[] = {
 	&signer_tegra,
 	&signer_fitimage,
 	&signer_optee,
+	&signer_uefi,
 };
 
 #define NSIGNERS (int)(sizeof(signers) / sizeof(signers[0]))
