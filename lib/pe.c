@@ -189,13 +189,14 @@ add_end(struct pe_image *img, uint64_t bytes, char *err, size_t errlen)
 static int
 check_cert_table(const struct pe_image *img, char *err, size_t errlen)
 {
-	const unsigned char *c = img->data + img->cert_addr;
+	const unsigned char *c;
 
 	if (img->cert_size == 0)
 		return 0;
 	if (img->cert_addr != img->data_size ||
 	    (uint64_t)img->cert_addr + img->cert_size != img->size || img->cert_size < 8)
 		return fail(err, errlen, "the certificate table is not at the end of the image");
+	c = img->data + img->cert_addr;
 	if (le16(c + 4) != PE_CERT_REVISION || le16(c + 6) != PE_CERT_PKCS || le32(c) < 8 ||
 	    le32(c) > img->cert_size)
 		return fail(err, errlen, "the certificate table holds no PKCS#7 signature");
@@ -240,7 +241,8 @@ view(const struct pe_image *img, uint64_t off, size_t len, unsigned char *buf,
 		const unsigned char *p;
 	} patch[2] = {{img->certdir_off, 8, dir}, {img->checksum_off, 4, sum}};
 
-	memcpy(buf, img->data + off, have);
+	if (have > 0)
+		memcpy(buf, img->data + off, have);
 	memset(buf + have, 0, len - have);
 	for (int i = 0; i < 2; i++)
 		for (size_t j = 0; patch[i].p && j < patch[i].n; j++)

@@ -229,8 +229,8 @@ START_TEST(test_refused)
 }
 END_TEST
 
-/* Our output of the minimal image, odd-sized, checks with sbverify and
- * osslsigncode, and sbsign signs it to the same bytes. */
+/* The minimal image, odd-sized (x86-64) or not (arm64): sbsign signs it
+ * to the same bytes. */
 START_TEST(test_small_image)
 {
 	unsigned char b[MINI_SIZE];
@@ -242,6 +242,13 @@ START_TEST(test_small_image)
 	SH_OK("sbsign --key db.key --cert db.crt --output sbmini.efi mini.efi 2>/dev/null");
 	sign_file("mini.efi", "ourmini.efi", sbsign_time("sbmini.efi"));
 	SH_OK("cmp sbmini.efi ourmini.efi");
+	/* an arm64 one (BOOTAA64.efi, a kernel Image), the size a multiple of 8 */
+	put16(b + 0x44, 0xaa64);
+	snprintf(path, sizeof(path), "%s/aa64.efi", dir);
+	ck_assert_int_eq(util_write_file(path, b, MINI_SIZE, 0600), 0);
+	SH_OK("sbsign --key db.key --cert db.crt --output sbaa64.efi aa64.efi 2>/dev/null");
+	sign_file("aa64.efi", "ouraa64.efi", sbsign_time("sbaa64.efi"));
+	SH_OK("cmp sbaa64.efi ouraa64.efi");
 }
 END_TEST
 

@@ -174,13 +174,16 @@ sign_cms(struct uefi *u, const struct form_file *f)
 	if (u->type == UEFI_SIGNATURE) {
 		st = util_write_file(u->out, der, derlen, 0600);
 	} else {
-		uint64_t padded =
-		    (f->size + UEFI_ATTACH_ALIGN - 1) / UEFI_ATTACH_ALIGN * UEFI_ATTACH_ALIGN;
+		/* the size read, not the one the form counted (they are one) */
+		off_t size = lseek(fd, 0, SEEK_END);
+		off_t padded =
+		    (size + UEFI_ATTACH_ALIGN - 1) / UEFI_ATTACH_ALIGN * UEFI_ATTACH_ALIGN;
 
-		st = ftruncate(fd, (off_t)padded) < 0 || lseek(fd, 0, SEEK_END) < 0 ||
-			     util_write_all(fd, der, derlen) < 0 || rename(f->path, u->out) < 0
-			 ? -1
-			 : 0;
+		st = -1;
+		if (size >= 0 && ftruncate(fd, padded) == 0 &&
+		    lseek(fd, padded, SEEK_SET) == padded && util_write_all(fd, der, derlen) == 0 &&
+		    rename(f->path, u->out) == 0)
+			st = 0;
 	}
 	if (st < 0) {
 		log_error("job %s: writing %s", u->job->idstr, u->out);
