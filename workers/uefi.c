@@ -319,7 +319,7 @@ uefi_run(struct job *job)
 
 const struct signer signer_uefi = {
     .path = "/sign/tegra/uefi",
-    .name = "uefi",
+    .name = "tegra/uefi", /* the path after /sign/, as every route (supervisor.c) */
     .selector_field = "machine",
     .selector_missing = "Invalid parameters",
     .run = uefi_run,

@@ -158,7 +158,7 @@ bad "db.key missing: 404 naming it" 404 "db.key" -F machine=nokey -F signing_typ
 # --- audit -------------------------------------------------------------------------------
 check "the audit trail has the signings" wait_for 10 has_lines "$T/audit.log" 6
 first_signed() { # first_signed TYPE EXPR
-	grep '"endpoint": *"uefi"' "$T/audit.log" | grep '"status": *200' |
+	grep '"endpoint": *"tegra/uefi"' "$T/audit.log" | grep '"status": *200' |
 		grep "\"signing_type\": *\"$1\"" | head -n 1 |
 		python3 -c "import json,sys; d=json.load(sys.stdin); print($2)"
 }
@@ -177,8 +177,27 @@ check_eq "audit: signature answer SHA-256" \
 	"$(first_signed signature 'd["answer_sha256"]')"
 check "work directory empty" wait_for 10 work_empty
 check "metrics: uefi requests by status" sh -c "curl -s '$URL/metrics' >'$T/metrics' &&
-	grep -q '^digsigserver_requests_total{endpoint=\"uefi\",status=\"200\"} [1-9]' '$T/metrics' &&
-	grep -q '^digsigserver_requests_total{endpoint=\"uefi\",status=\"400\"} [1-9]' '$T/metrics'"
+	grep -q '^digsigserver_requests_total{endpoint=\"tegra/uefi\",status=\"200\"} [1-9]' '$T/metrics' &&
+	grep -q '^digsigserver_requests_total{endpoint=\"tegra/uefi\",status=\"400\"} [1-9]' '$T/metrics'"
+
+# --- access control: a client's endpoint is tegra/uefi, its selectors reach the grant ---
+h() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+tok_uefi=uefi-$(openssl rand -hex 16)
+tok_tegra=tegra-$(openssl rand -hex 16)
+cat >"$T/tokens" <<EOT
+uefi     tegra/uefi   jetson     sha256:$(h "$tok_uefi")
+tegra    tegra        *          sha256:$(h "$tok_tegra")
+EOT
+dss_start DIGSIGSERVER_TOKENS_FILE="$T/tokens" || exit 0
+check_eq "tokens: a client granted tegra/uefi and jetson: 200" 200 "$(post tok1 \
+	-H "Authorization: Bearer $tok_uefi" -F machine=jetson -F signing_type=signature \
+	-F "artifact=@$T/c/aligned.img")"
+check_eq "  ... the same client for machine nokey: 403" 403 "$(post tok2 \
+	-H "Authorization: Bearer $tok_uefi" -F machine=nokey -F signing_type=signature \
+	-F "artifact=@$T/c/aligned.img")"
+check_eq "tokens: a client granted tegra only: 403 on tegra/uefi" 403 "$(post tok3 \
+	-H "Authorization: Bearer $tok_tegra" -F machine=jetson -F signing_type=signature \
+	-F "artifact=@$T/c/aligned.img")"
 
 # --- make run's demo key store covers /sign/tegra/uefi -----------------------------------
 sh "$SRC/tools/demo-keys.sh" "$T/demo" >/dev/null
