@@ -80,6 +80,34 @@ check "sbsign: signed twice, both signatures listed and verified" sh -c "
 	sbverify --list '$T/c/twice.efi' | grep -q 'signature 2' &&
 	sbverify --cert '$T/db.crt' '$T/c/twice.efi'"
 
+# a kernel-sized arm64 image (an Image with its EFI stub): 40 MB, odd-sized
+python3 - "$T/c/Image" <<'PY'
+import os, struct, sys
+text = 40 * 1024 * 1024
+h = bytearray(0x200)
+h[0:2] = b"MZ"
+struct.pack_into("<I", h, 0x3C, 0x40)
+h[0x40:0x44] = b"PE\0\0"
+struct.pack_into("<HHxxxxxxxxxxxxH", h, 0x44, 0xAA64, 1, 240)
+struct.pack_into("<H", h, 0x58, 0x20B)
+struct.pack_into("<I", h, 0x58 + 36, 0x200)
+struct.pack_into("<I", h, 0x58 + 60, 0x200)
+struct.pack_into("<I", h, 0x58 + 108, 16)
+h[0x148:0x14D] = b".text"
+struct.pack_into("<II", h, 0x148 + 16, text, 0x200)
+with open(sys.argv[1], "wb") as f:
+    f.write(h)
+    f.write(os.urandom(text + 5))
+PY
+cp "$T/c/Image" "$T/Image.orig"
+sbsign --key "$T/db.key" --cert "$T/db.crt" --output "$T/Image.debian" "$T/Image.orig" 2>/dev/null
+check "sbsign: a 40 MB arm64 image" in_c tegra_uefi_sbsign Image
+check "sbsign: ... sbverify --cert accepts it" sbverify --cert "$T/db.crt" "$T/c/Image"
+dgst=$(odigest "$T/Image.debian" Current)
+check "sbsign: ... osslsigncode reads Debian sbsign's digest of it" test -n "$dgst"
+check_eq "sbsign: ... its image digest is Debian sbsign's" "$dgst" "$(odigest "$T/c/Image" Calculated)"
+rm -f "$T/c/Image" "$T/Image.orig" "$T/Image.debian"
+
 # --- signature and attach_signature --------------------------------------------------
 head -c 3000 /dev/urandom >"$T/c/tegra234-p3701.dtb"
 head -c 4096 /dev/urandom >"$T/c/aligned.img"
