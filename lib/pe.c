@@ -8,6 +8,7 @@
  */
 #include "pe.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -108,6 +109,19 @@ parse_headers(struct pe_image *img, char *err, size_t errlen)
 	return 0;
 }
 
+/* A section's name for a message: its 8 bytes up to a NUL, anything
+ * but printable ASCII as '?' (the reason goes to the client). */
+static const char *
+section_name(const unsigned char *sect, char out[9])
+{
+	int i;
+
+	for (i = 0; i < 8 && sect[i] != '\0'; i++)
+		out[i] = isprint(sect[i]) && sect[i] < 0x80 ? (char)sect[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 static void
 add_region(struct pe_image *img, uint64_t off, uint64_t len)
 {
@@ -139,12 +153,18 @@ collect_regions(struct pe_image *img, uint64_t *bytes, char *err, size_t errlen)
 	*bytes = img->header_size;
 	for (unsigned i = 0; i < img->nsections; i++, sect += PE_SECTION_SIZE) {
 		uint32_t len = le32(sect + 16), off = le32(sect + 20);
+		char name[9];
 
 		if (len == 0)
 			continue;
+		/* the headers' own regions leave out the checksum and the
+		 * certificate entry, which signing changes: no section there */
+		if (off < img->header_size)
+			return fail(err, errlen, "section %u (%s) starts inside the headers", i,
+				    section_name(sect, name));
 		if ((uint64_t)off + len > align8(img->size))
-			return fail(err, errlen, "section %u (%.8s) is past the end of the file", i,
-				    (const char *)sect);
+			return fail(err, errlen, "section %u (%s) is past the end of the file", i,
+				    section_name(sect, name));
 		add_region(img, off, len);
 		*bytes += len;
 	}

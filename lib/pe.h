@@ -18,10 +18,11 @@
  * then the certificate table: an existing one unchanged, then one
  * WIN_CERTIFICATE (revision 2.0, PKCS#7 SignedData) padded to 8 bytes.
  *
- * Stricter than sbsign, which warns or reads past the end: a section that
- * reaches past the end of the file (beyond the 8-byte pad), sections that
- * overlap, and a certificate table that is not at the end of the image are
- * refused.  Any machine type with a PE32 or PE32+ optional header is taken.
+ * Stricter than sbsign, which warns, reads past the end or signs an image
+ * that then fails to verify: a section that reaches past the end of the
+ * file (beyond the 8-byte pad), starts inside the headers or overlaps
+ * another, and a certificate table that is not at the end of the image or
+ * holds no PKCS#7 entry are refused.  Any machine type with a PE32 or PE32+ optional header is taken.
  */
 #ifndef DSS_PE_H
 #define DSS_PE_H

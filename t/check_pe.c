@@ -223,6 +223,10 @@ START_TEST(test_refused)
 	put32(b + MINI_SECT + 60, 0x300);
 	assert_refused(b, MINI_SIZE, "overlap");
 	mini_pe(b);
+	put32(b + MINI_SECT + 16, 2); /* over the checksum: signing would change it */
+	put32(b + MINI_SECT + 20, MINI_OPT + 64);
+	assert_refused(b, MINI_SIZE, "inside the headers");
+	mini_pe(b);
 	put32(b + MINI_OPT + 144, 0x400); /* a certificate table over .data */
 	put32(b + MINI_OPT + 148, 0x200);
 	assert_refused(b, MINI_SIZE, "certificate table");
