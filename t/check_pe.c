@@ -83,9 +83,10 @@ sbsign_time(const char *name)
 	return (time_t)days * 86400 + secs;
 }
 
-/* Sign dir/in at time when with db.key into dir/out. */
+/* Sign dir/in at time when with dir/keyfile and certfile into dir/out. */
 static void
-sign_file(const char *in, const char *out, time_t when)
+sign_file_with(const char *in, const char *out, time_t when, const char *keyfile,
+	       const char *certfile)
 {
 	char *buf, *kbuf, path[PATH_MAX];
 	size_t len, klen, derlen;
@@ -96,10 +97,10 @@ sign_file(const char *in, const char *out, time_t when)
 	struct pkey_signer s = {.sign = pkey_sign_with_key};
 	int fd;
 
-	slurp("db.key", &kbuf, &klen);
+	slurp(keyfile, &kbuf, &klen);
 	ck_assert_ptr_nonnull(key = pkey_load_private((unsigned char *)kbuf, klen));
 	util_cleanse_free(kbuf, klen);
-	slurp("db.crt", &kbuf, &klen);
+	slurp(certfile, &kbuf, &klen);
 	ck_assert_ptr_nonnull(cert = pkey_load_cert((unsigned char *)kbuf, klen));
 	free(kbuf);
 	s.cert = cert;
@@ -118,6 +119,13 @@ sign_file(const char *in, const char *out, time_t when)
 	free(buf);
 	X509_free(cert);
 	EVP_PKEY_free(key);
+}
+
+/* Sign dir/in at time when with db.key into dir/out. */
+static void
+sign_file(const char *in, const char *out, time_t when)
+{
+	sign_file_with(in, out, when, "db.key", "db.crt");
 }
 
 /* sbsign's bytes: for an unsigned image, and for one signed once more. */
@@ -256,6 +264,19 @@ START_TEST(test_small_image)
 }
 END_TEST
 
+/* An EC db key: ECDSA is asked for, and both verifiers accept the image. */
+START_TEST(test_ec_key)
+{
+	SH_OK("openssl req -new -nodes -batch -x509 -days 30 -subj /CN=ecdb -newkey ec "
+	      "-pkeyopt ec_paramgen_curve:P-256 -keyout ec.key -out ec.crt 2>/dev/null && "
+	      "cp " EFI " ecin.efi");
+	sign_file_with("ecin.efi", "ecout.efi", 1700000000, "ec.key", "ec.crt");
+	SH_OK("sbverify --cert ec.crt ecout.efi >/dev/null 2>&1");
+	SH_OK("osslsigncode verify -CAfile ec.crt -in ecout.efi >/dev/null 2>&1");
+	SH_OK("! sbverify --cert db.crt ecout.efi >/dev/null 2>&1");
+}
+END_TEST
+
 static Suite *
 pe_suite(void)
 {
@@ -266,6 +287,7 @@ pe_suite(void)
 	tcase_add_test(tc, test_like_sbsign);
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_small_image);
+	tcase_add_test(tc, test_ec_key);
 	suite_add_tcase(s, tc);
 	return s;
 }

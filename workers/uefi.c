@@ -298,9 +298,11 @@ static int
 uefi_run(struct job *job)
 {
 	const struct form_file *f = job_file(job, "artifact");
-	struct uefi u = {.job = job, .type = (enum uefi_type)uefi_type(job)};
-	int st;
+	int type = uefi_type(job), st;
+	struct uefi u = {.job = job, .type = (enum uefi_type)type};
 
+	if (f == NULL || f->path == NULL || type < 0) /* the precheck's answer */
+		return uefi_precheck(job);
 	if (job_path(job, UEFI_ANSWER, u.out, sizeof(u.out)) < 0)
 		return job_fail(job, 500, "Signing error");
 	kc_key_init(&u.kk, job->keys, job->selector, UEFI_TAG, UEFI_KEY);
