@@ -22,6 +22,7 @@ static const struct {
     {"optee", "opteesign"},
     {"tegra/ueficapsule", "ueficapsulesign"},
     {"tegra/ekb", "ekbsign"},
+    {"tegra/uefi", "uefisign"},
 };
 
 /* The only pairs whose key bytes may leave the key process: an external

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmssign.h: a detached CMS SignedData with signed attributes, as
- * `openssl cms -sign -binary -nosmimecap -outform DER` makes it, built
+ * `openssl cms -sign -binary -nosmimecap -outform DER` makes it (or,
+ * with CMSSIGN_SMIMECAP, without -nosmimecap), built
  * from the content's digest and a struct pkey_signer (lib/pkey.h): the
  * private key may live in another process.
  *
@@ -33,5 +34,29 @@
 int cmssign_detached(const struct pkey_signer *s, const EVP_MD *md, const unsigned char *dg,
 		     size_t dlen, time_t signing_time, unsigned char **der, size_t *derlen,
 		     char *err, size_t errlen);
+
+/* What cmssign_detached_opts adds to cmssign_detached's SignedData. */
+#define CMSSIGN_SMIMECAP 1u /* the S/MIME capabilities attribute, as `openssl cms
+			     * -sign` puts it in without -nosmimecap */
+
+/* cmssign_detached with opts, an OR of CMSSIGN_* (0: the same bytes). */
+int cmssign_detached_opts(const struct pkey_signer *s, const EVP_MD *md, const unsigned char *dg,
+			  size_t dlen, time_t signing_time, unsigned opts, unsigned char **der,
+			  size_t *derlen, char *err, size_t errlen);
+
+/*
+ * The Authenticode signature of a PE image whose SHA-256 Authenticode
+ * digest is dg (pe.h), as `sbsign` 0.9.4 makes it: a PKCS#7 SignedData
+ * (version 1) of an SpcIndirectDataContent (1.3.6.1.4.1.311.2.1.4) holding
+ * SpcPeImageData (1.3.6.1.4.1.311.2.1.15, no flags, the file link
+ * "<<<Obsolete>>>") and the digest; the signer certificate; the signed
+ * attributes contentType, signingTime, messageDigest (over the content's
+ * value, without its tag and length) and S/MIME capabilities.  With the
+ * same signing time and an RSA key the bytes are sbsign's.  Arguments and
+ * result as cmssign_detached.
+ */
+int cmssign_authenticode(const struct pkey_signer *s, const unsigned char dg[32],
+			 time_t signing_time, unsigned char **der, size_t *derlen, char *err,
+			 size_t errlen);
 
 #endif

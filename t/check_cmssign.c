@@ -160,6 +160,34 @@ START_TEST(test_like_openssl_cms)
 }
 END_TEST
 
+/* With the S/MIME capabilities (/sign/tegra/uefi's signature): the bytes
+ * of openssl cms -sign without -nosmimecap. */
+START_TEST(test_like_openssl_cms_smimecap)
+{
+	struct fake_signer f = {0};
+	X509 *cert = load_cert("rsa.crt");
+	struct pkey_signer remote = {cert, fake_sign, &f};
+	unsigned char dg[EVP_MAX_MD_SIZE], *der;
+	unsigned int dlen = digest_file("content", EVP_sha256(), dg);
+	size_t derlen, reflen;
+	char *want;
+
+	f.key = load_key("rsa.key");
+	SH_OK("openssl cms -sign -binary -outform der -in content -signer rsa.crt -inkey rsa.key "
+	      "-out refcap.der");
+	ck_assert_msg(cmssign_detached_opts(&remote, EVP_sha256(), dg, dlen, signing_time("refcap.der"),
+					    CMSSIGN_SMIMECAP, &der, &derlen, err, sizeof(err)) == 0,
+		      "%s", err);
+	slurp("refcap.der", &want, &reflen);
+	ck_assert_uint_eq(derlen, reflen);
+	ck_assert_msg(memcmp(der, want, derlen) == 0, "differs from openssl cms -sign");
+	free(want);
+	free(der);
+	EVP_PKEY_free(f.key);
+	X509_free(cert);
+}
+END_TEST
+
 /* An EC certificate: ECDSA is asked for and openssl verifies the result
  * against the content. */
 START_TEST(test_ec_verifies)
@@ -261,6 +289,7 @@ cmssign_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_like_openssl_cms);
+	tcase_add_test(tc, test_like_openssl_cms_smimecap);
 	tcase_add_test(tc, test_ec_verifies);
 	tcase_add_test(tc, test_signer_failures);
 	tcase_add_test(tc, test_ed25519_refused);

@@ -238,7 +238,8 @@ START_TEST(test_routes_name_their_signer)
 	static const char *const paths[] = {"/sign/swupdate",	   "/sign/modules",
 					    "/sign/mender",	   "/sign/tegra",
 					    "/sign/fitimage",	   "/sign/optee",
-					    "/sign/tegra/ueficapsule", "/sign/tegra/ekb"};
+					    "/sign/tegra/ueficapsule", "/sign/tegra/ekb",
+					    "/sign/tegra/uefi"};
 	const unsigned n = sizeof(paths) / sizeof(paths[0]);
 
 	for (size_t i = 0; i < n; i++) {

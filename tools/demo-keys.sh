@@ -39,9 +39,19 @@ fit_key() {
 		cp "$keys/demo/fitimagesign/dev.key" "$keys/demo/fitimagesign/dev.crt" \
 			"$keys/imx/fitimagesign/")
 }
+# UEFI payloads (Jetson): the db key and its certificate, as meta-tegra's
+# uefisign key set (also added to an older store)
+uefi_key() {
+	[ -f "$keys/demo/uefisign/db.key" ] && return 0
+	(umask 077 && mkdir -p "$keys/demo/uefisign" &&
+		q openssl req -new -nodes -batch -x509 -days 3650 -subj "/O=digsigserver demo/CN=demo db" \
+			-newkey rsa:2048 -keyout "$keys/demo/uefisign/db.key" \
+			-out "$keys/demo/uefisign/db.crt")
+}
 if [ -d "$keys/demo" ]; then
 	fit_key
 	optee_key
+	uefi_key
 	own_keys
 	echo "demo key store: $keys (kept)"
 	exit 0
@@ -67,6 +77,7 @@ q openssl genrsa -traditional -out "$keys/demo/mender/private.key" 3072
 q openssl genrsa -traditional -out "$keys/demo/tegrasign/rsa_priv.pem" 2048
 fit_key
 optee_key
+uefi_key
 own_keys
 chmod 0700 "$keys"
 echo "demo key store: $keys"

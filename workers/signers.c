@@ -18,6 +18,7 @@ extern const struct signer signer_fitimage;
 extern const struct signer signer_optee;
 extern const struct signer signer_ueficapsule;
 extern const struct signer signer_ekb;
+extern const struct signer signer_uefi;
 
 static const struct signer *const signers[] = {
 	&signer_swupdate,
@@ -28,6 +29,7 @@ static const struct signer *const signers[] = {
 	&signer_optee,
 	&signer_ueficapsule,
 	&signer_ekb,
+	&signer_uefi,
 };
 
 #define NSIGNERS (int)(sizeof(signers) / sizeof(signers[0]))
