@@ -164,9 +164,9 @@ END_TEST
  * of openssl cms -sign without -nosmimecap. */
 START_TEST(test_like_openssl_cms_smimecap)
 {
-	struct fake_signer f = {0};
+	struct check_signer f = {0};
 	X509 *cert = load_cert("rsa.crt");
-	struct pkey_signer remote = {cert, fake_sign, &f};
+	struct pkey_signer remote = {cert, check_signer_sign, &f};
 	unsigned char dg[EVP_MAX_MD_SIZE], *der;
 	unsigned int dlen = digest_file("content", EVP_sha256(), dg);
 	size_t derlen, reflen;
