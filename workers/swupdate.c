@@ -200,12 +200,5 @@ swupdate_run(struct job *job)
 	return job_reply_data(job, sig, siglen, "sw-description.sig"); /* sig is the job's now */
 }
 
-const struct signer signer_swupdate = {
-	.path = "/sign/swupdate",
-	.name = "swupdate",
-	.selector_field = "distro",
-	.selector_missing = "Distro name missing",
-	.digest_only = 1,
-	.run = swupdate_run,
-	.precheck = swupdate_precheck,
-};
+SIGNER_DEFINE(swupdate, .selector_field = "distro", .selector_missing = "Distro name missing",
+	      .digest_only = 1, .run = swupdate_run, .precheck = swupdate_precheck);
