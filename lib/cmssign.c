@@ -27,6 +27,22 @@
 
 /* contentType, messageDigest and signingTime, as CMS_final and
  * CMS_SignerInfo_sign would add them; 0 or -1. */
+/* The n bytes of DER OpenSSL encoded at out, as a malloc'ed copy; 0, or
+ * -1 with err when the encoding failed (n <= 0). */
+static int
+take_der(const unsigned char *out, int n, unsigned char **der, size_t *derlen, char *err,
+	 size_t errlen)
+{
+	if (n <= 0) {
+		pkey_ossl_fail(err, errlen, "encoding the SignedData");
+		return -1;
+	}
+	*der = xmalloc((size_t)n);
+	memcpy(*der, out, (size_t)n);
+	*derlen = (size_t)n;
+	return 0;
+}
+
 static int
 add_attributes(CMS_SignerInfo *si, const unsigned char *dg, size_t dlen, time_t when)
 {
@@ -134,14 +150,8 @@ cmssign_detached_opts(const struct pkey_signer *s, const EVP_MD *md, const unsig
 	}
 	if (sign_attributes(s, pub, si, md, scheme, err, errlen) < 0)
 		goto done;
-	if ((n = i2d_CMS_ContentInfo(cms, &out)) <= 0) {
-		pkey_ossl_fail(err, errlen, "i2d_CMS_ContentInfo");
-		goto done;
-	}
-	*der = xmalloc((size_t)n);
-	memcpy(*der, out, (size_t)n);
-	*derlen = (size_t)n;
-	rc = 0;
+	n = i2d_CMS_ContentInfo(cms, &out);
+	rc = take_der(out, n, der, derlen, err, errlen);
 done:
 	OPENSSL_free(out);
 	CMS_ContentInfo_free(cms);
@@ -278,14 +288,8 @@ cmssign_authenticode(const struct pkey_signer *s, const unsigned char dg[32], ti
 	}
 	if (spc_sign(s, pub, si, scheme, err, errlen) < 0)
 		goto done;
-	if ((n = i2d_PKCS7(p7, &out)) <= 0) {
-		pkey_ossl_fail(err, errlen, "i2d_PKCS7");
-		goto done;
-	}
-	*der = xmalloc((size_t)n);
-	memcpy(*der, out, (size_t)n);
-	*derlen = (size_t)n;
-	rc = 0;
+	n = i2d_PKCS7(p7, &out);
+	rc = take_der(out, n, der, derlen, err, errlen);
 done:
 	OPENSSL_free(out);
 	PKCS7_free(p7);

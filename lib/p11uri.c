@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 struct attr {
 	const char *name;
 	size_t off;  /* offset of its field in struct p11uri */
@@ -29,17 +31,6 @@ static const char *const ignored[] = {
     "slot-description",     "slot-manufacturer",   "slot-id",
 };
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* %-decode v (n bytes) into out (room for size bytes); the length, or -1
  * for a bad escape or no room. */
@@ -54,7 +45,7 @@ decode(const char *v, size_t n, unsigned char *out, size_t size)
 		if (c == '%') {
 			int h, l;
 
-			if (i + 2 >= n || (h = hexval(v[i + 1])) < 0 || (l = hexval(v[i + 2])) < 0)
+			if (i + 2 >= n || (h = util_hexval(v[i + 1])) < 0 || (l = util_hexval(v[i + 2])) < 0)
 				return -1;
 			c = h * 16 + l;
 			i += 2;
