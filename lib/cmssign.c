@@ -83,28 +83,38 @@ done:
 	return len;
 }
 
+/* Ask s for the signature req asks for and set it into dst (a
+ * SignerInfo's signature); 0 or -1 with err. */
+static int
+sign_into(const struct pkey_signer *s, EVP_PKEY *pub, const struct pkey_sign_req *req,
+	  ASN1_STRING *dst, char *err, size_t errlen)
+{
+	unsigned char *sig = NULL;
+	size_t siglen = 0;
+	int rc = -1;
+
+	if (pkey_signer_sign(s, pub, req, &sig, &siglen, err, errlen) < 0)
+		return -1;
+	if (siglen > INT_MAX || ASN1_STRING_set(dst, sig, (int)siglen) != 1)
+		pkey_ossl_fail(err, errlen, "ASN1_STRING_set");
+	else
+		rc = 0;
+	free(sig);
+	return rc;
+}
+
 /* Ask s for the signature over si's signed attributes and set it; 0 or -1
  * with err. */
 static int
 sign_attributes(const struct pkey_signer *s, EVP_PKEY *pub, CMS_SignerInfo *si, const EVP_MD *md,
 		enum sig_scheme scheme, char *err, size_t errlen)
 {
-	unsigned char adg[EVP_MAX_MD_SIZE], *sig = NULL;
+	unsigned char adg[EVP_MAX_MD_SIZE];
 	struct pkey_sign_req req = {.scheme = scheme, .md = md, .data = adg};
-	size_t siglen = 0;
-	int rc = -1;
 
 	if ((req.len = attributes_digest(si, md, adg)) == 0)
 		return pkey_ossl_fail(err, errlen, "encoding the signed attributes");
-	if (pkey_signer_sign(s, pub, &req, &sig, &siglen, err, errlen) < 0)
-		return -1;
-	if (siglen > INT_MAX ||
-	    ASN1_STRING_set(CMS_SignerInfo_get0_signature(si), sig, (int)siglen) != 1)
-		pkey_ossl_fail(err, errlen, "ASN1_STRING_set");
-	else
-		rc = 0;
-	free(sig);
-	return rc;
+	return sign_into(s, pub, &req, CMS_SignerInfo_get0_signature(si), err, errlen);
 }
 
 int
@@ -238,10 +248,9 @@ static int
 spc_sign(const struct pkey_signer *s, EVP_PKEY *pub, PKCS7_SIGNER_INFO *si, enum sig_scheme scheme,
 	 char *err, size_t errlen)
 {
-	unsigned char adg[32], *der = NULL, *sig = NULL;
+	unsigned char adg[32], *der = NULL;
 	struct pkey_sign_req req = {.scheme = scheme, .md = EVP_sha256(), .data = adg, .len = 32};
-	size_t siglen = 0;
-	int n, rc = -1;
+	int n;
 
 	n = ASN1_item_i2d((ASN1_VALUE *)si->auth_attr, &der, ASN1_ITEM_rptr(PKCS7_ATTR_SIGN));
 	if (n <= 0 || EVP_Digest(der, (size_t)n, adg, NULL, EVP_sha256(), NULL) != 1) {
@@ -249,14 +258,7 @@ spc_sign(const struct pkey_signer *s, EVP_PKEY *pub, PKCS7_SIGNER_INFO *si, enum
 		return pkey_ossl_fail(err, errlen, "encoding the signed attributes");
 	}
 	OPENSSL_free(der);
-	if (pkey_signer_sign(s, pub, &req, &sig, &siglen, err, errlen) < 0)
-		return -1;
-	if (siglen > INT_MAX || ASN1_STRING_set(si->enc_digest, sig, (int)siglen) != 1)
-		pkey_ossl_fail(err, errlen, "ASN1_STRING_set");
-	else
-		rc = 0;
-	free(sig);
-	return rc;
+	return sign_into(s, pub, &req, si->enc_digest, err, errlen);
 }
 
 int

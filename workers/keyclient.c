@@ -346,11 +346,7 @@ void
 kc_key_init(struct kc_key *k, struct kc *kc, const char *selector, const char *tag,
 	    const char *file)
 {
-	memset(k, 0, sizeof(*k));
-	k->kc = kc;
-	k->selector = selector;
-	k->tag = tag;
-	k->file = file;
+	*k = (struct kc_key){.kc = kc, .selector = selector, .tag = tag, .file = file};
 	pthread_mutex_init(&k->lock, NULL);
 }
 
