@@ -160,31 +160,55 @@ START_TEST(test_like_openssl_cms)
 }
 END_TEST
 
+/* A stand-in key process holding keyfile, for the certificate certfile,
+ * and the SHA-256 of "content". */
+struct remote {
+	struct check_signer f;
+	X509 *cert;
+	struct pkey_signer signer;
+	unsigned char dg[EVP_MAX_MD_SIZE];
+	unsigned int dlen;
+};
+
+static void
+remote_open(struct remote *r, const char *certfile, const char *keyfile)
+{
+	memset(r, 0, sizeof(*r));
+	r->cert = load_cert(certfile);
+	r->f.key = load_key(keyfile);
+	r->signer = (struct pkey_signer){r->cert, check_signer_sign, &r->f};
+	r->dlen = digest_file("content", EVP_sha256(), r->dg);
+}
+
+static void
+remote_close(struct remote *r)
+{
+	EVP_PKEY_free(r->f.key);
+	X509_free(r->cert);
+}
+
 /* With the S/MIME capabilities (/sign/tegra/uefi's signature): the bytes
  * of openssl cms -sign without -nosmimecap. */
 START_TEST(test_like_openssl_cms_smimecap)
 {
-	struct check_signer f = {0};
-	X509 *cert = load_cert("rsa.crt");
-	struct pkey_signer remote = {cert, check_signer_sign, &f};
-	unsigned char dg[EVP_MAX_MD_SIZE], *der;
-	unsigned int dlen = digest_file("content", EVP_sha256(), dg);
+	struct remote r;
+	unsigned char *der;
 	size_t derlen, reflen;
 	char *want;
 
-	f.key = load_key("rsa.key");
+	remote_open(&r, "rsa.crt", "rsa.key");
 	SH_OK("openssl cms -sign -binary -outform der -in content -signer rsa.crt -inkey rsa.key "
 	      "-out refcap.der");
-	ck_assert_msg(cmssign_detached_opts(&remote, EVP_sha256(), dg, dlen, signing_time("refcap.der"),
-					    CMSSIGN_SMIMECAP, &der, &derlen, err, sizeof(err)) == 0,
+	ck_assert_msg(cmssign_detached_opts(&r.signer, EVP_sha256(), r.dg, r.dlen,
+					    signing_time("refcap.der"), CMSSIGN_SMIMECAP, &der,
+					    &derlen, err, sizeof(err)) == 0,
 		      "%s", err);
 	slurp("refcap.der", &want, &reflen);
 	ck_assert_uint_eq(derlen, reflen);
 	ck_assert_msg(memcmp(der, want, derlen) == 0, "differs from openssl cms -sign");
 	free(want);
 	free(der);
-	EVP_PKEY_free(f.key);
-	X509_free(cert);
+	remote_close(&r);
 }
 END_TEST
 
@@ -192,19 +216,16 @@ END_TEST
  * against the content. */
 START_TEST(test_ec_verifies)
 {
-	struct check_signer f = {0};
-	X509 *cert = load_cert("ec.crt");
-	struct pkey_signer remote = {cert, check_signer_sign, &f};
-	unsigned char dg[EVP_MAX_MD_SIZE], *der;
-	unsigned int dlen = digest_file("content", EVP_sha256(), dg);
+	struct remote r;
+	unsigned char *der;
 	size_t derlen;
 	char path[PATH_MAX];
 
-	f.key = load_key("ec.key");
-	ck_assert_msg(cmssign_detached(&remote, EVP_sha256(), dg, dlen, 1700000000, &der, &derlen,
-				       err, sizeof(err)) == 0,
+	remote_open(&r, "ec.crt", "ec.key");
+	ck_assert_msg(cmssign_detached(&r.signer, EVP_sha256(), r.dg, r.dlen, 1700000000, &der,
+				       &derlen, err, sizeof(err)) == 0,
 		      "%s", err);
-	ck_assert_int_eq(f.last.scheme, SIG_ECDSA);
+	ck_assert_int_eq(r.f.last.scheme, SIG_ECDSA);
 	snprintf(path, sizeof(path), "%s/ec.der", dir);
 	ck_assert_int_eq(util_write_file(path, der, derlen, 0600), 0);
 	free(der);
@@ -213,8 +234,7 @@ START_TEST(test_ec_verifies)
 	SH_OK("! openssl cms -verify -binary -inform DER -in ec.der -content rsa.crt "
 	      "-CAfile ec.crt -purpose any -out /dev/null 2>/dev/null");
 	SH_OK("openssl cms -cmsout -print -inform DER -in ec.der | grep -q 'Nov 14 22:13:20 2023'");
-	EVP_PKEY_free(f.key);
-	X509_free(cert);
+	remote_close(&r);
 }
 END_TEST
 
@@ -235,35 +255,34 @@ assert_fails(const struct pkey_signer *s, size_t dlen)
 /* Each way a signer can let us down gives an error and no output. */
 START_TEST(test_signer_failures)
 {
-	struct check_signer f = {0};
-	X509 *cert = load_cert("rsa.crt");
-	struct pkey_signer remote = {cert, check_signer_sign, &f};
+	struct remote r;
+	struct check_signer *f = &r.f;
+	struct pkey_signer *remote = &r.signer;
 
-	f.key = load_key("rsa.key");
-	f.mode = 1;
-	assert_fails(&remote, 32);
+	remote_open(&r, "rsa.crt", "rsa.key");
+	f->mode = 1;
+	assert_fails(remote, 32);
 	ck_assert_str_eq(err, "key process: no such key");
-	f.mode = 2;
-	assert_fails(&remote, 32);
+	f->mode = 2;
+	assert_fails(remote, 32);
 	ck_assert_str_eq(err, "the signer gave a 255-byte signature; the key makes 256");
 	/* the right length, the wrong key */
-	f.mode = 0;
-	EVP_PKEY_free(f.key);
-	f.key = load_key("other.key");
-	assert_fails(&remote, 32);
+	f->mode = 0;
+	EVP_PKEY_free(f->key);
+	f->key = load_key("other.key");
+	assert_fails(remote, 32);
 	ck_assert_str_eq(err, "the signer's RSA PKCS#1 v1.5 signature does not verify with the "
 			      "public key");
 	/* a digest that is not the digest's length never reaches the signer */
-	f.calls = 0;
-	assert_fails(&remote, 31);
+	f->calls = 0;
+	assert_fails(remote, 31);
 	ck_assert_str_eq(err, "the content digest is not a SHA256 digest");
-	ck_assert_int_eq(f.calls, 0);
+	ck_assert_int_eq(f->calls, 0);
 	/* no certificate */
-	remote.cert = NULL;
-	assert_fails(&remote, 32);
+	remote->cert = NULL;
+	assert_fails(remote, 32);
 	ck_assert_str_eq(err, "the certificate's key is not an RSA or EC key");
-	EVP_PKEY_free(f.key);
-	X509_free(cert);
+	remote_close(&r); /* r.cert is still r's to free */
 }
 END_TEST
 

@@ -205,19 +205,6 @@ after(void)
 	util_rm_rf(dir);
 }
 
-static Suite *
-fit_suite(void)
-{
-	Suite *s = suite_create("fit");
-	TCase *tc = tcase_create("fit");
-
-	tcase_add_test(tc, test_scan);
-	tcase_add_test(tc, test_truncated);
-	tcase_add_test(tc, test_header);
-	tcase_add_test(tc, test_limits);
-	tcase_add_test(tc, test_keyname);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = fit_suite, .before = before, .after = after);
+CHECK_MAIN(.name = "fit",
+	   .tests = CHECK_TESTS(test_scan, test_truncated, test_header, test_limits, test_keyname),
+	   .before = before, .after = after);

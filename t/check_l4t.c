@@ -137,18 +137,5 @@ START_TEST(test_guid)
 }
 END_TEST
 
-static Suite *
-l4t_suite(void)
-{
-	Suite *s = suite_create("l4t");
-	TCase *tc = tcase_create("l4t");
-
-	tcase_add_test(tc, test_version);
-	tcase_add_test(tc, test_hex);
-	tcase_add_test(tc, test_tools_dir);
-	tcase_add_test(tc, test_guid);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = l4t_suite);
+CHECK_MAIN(.name = "l4t",
+	   .tests = CHECK_TESTS(test_version, test_hex, test_tools_dir, test_guid));

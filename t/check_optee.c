@@ -279,20 +279,5 @@ START_TEST(test_wrong_size)
 }
 END_TEST
 
-static Suite *
-optee_suite(void)
-{
-	Suite *s = suite_create("optee");
-	TCase *tc = tcase_create("optee");
-
-	tcase_add_test(tc, test_uuid);
-	tcase_add_test(tc, test_name);
-	tcase_add_test(tc, test_version);
-	tcase_add_test(tc, test_limits);
-	tcase_add_test(tc, test_sign);
-	tcase_add_test(tc, test_wrong_size);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = optee_suite);
+CHECK_MAIN(.name = "optee",
+	   .tests = CHECK_TESTS(test_uuid, test_name, test_version, test_limits, test_sign, test_wrong_size));

@@ -128,19 +128,5 @@ START_TEST(test_same_and_format)
 }
 END_TEST
 
-static Suite *
-p11uri_suite(void)
-{
-	Suite *s = suite_create("p11uri");
-	TCase *tc = tcase_create("p11uri");
-
-	tcase_add_test(tc, test_attributes);
-	tcase_add_test(tc, test_pin);
-	tcase_add_test(tc, test_ignored_and_refused);
-	tcase_add_test(tc, test_too_long);
-	tcase_add_test(tc, test_same_and_format);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = p11uri_suite);
+CHECK_MAIN(.name = "p11uri",
+	   .tests = CHECK_TESTS(test_attributes, test_pin, test_ignored_and_refused, test_too_long, test_same_and_format));

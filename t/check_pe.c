@@ -277,21 +277,6 @@ START_TEST(test_ec_key)
 }
 END_TEST
 
-static Suite *
-pe_suite(void)
-{
-	Suite *s = suite_create("pe");
-	TCase *tc = tcase_create("pe");
-
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_like_sbsign);
-	tcase_add_test(tc, test_refused);
-	tcase_add_test(tc, test_small_image);
-	tcase_add_test(tc, test_ec_key);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
 static int
 setup(void)
 {
@@ -313,4 +298,6 @@ teardown(void)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
-CHECK_MAIN(.suite = pe_suite, .before = setup, .after = teardown);
+CHECK_MAIN(.name = "pe",
+	   .tests = CHECK_TESTS(test_like_sbsign, test_refused, test_small_image, test_ec_key),
+	   .timeout = 60, .before = setup, .after = teardown);

@@ -70,16 +70,5 @@ START_TEST(test_long_line)
 }
 END_TEST
 
-static Suite *
-redact_suite(void)
-{
-	Suite *s = suite_create("redact");
-	TCase *tc = tcase_create("redact");
-
-	tcase_add_test(tc, test_redacted);
-	tcase_add_test(tc, test_long_line);
-	suite_add_tcase(s, tc);
-	return s;
-}
-
-CHECK_MAIN(.suite = redact_suite);
+CHECK_MAIN(.name = "redact",
+	   .tests = CHECK_TESTS(test_redacted, test_long_line));
