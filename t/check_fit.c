@@ -164,7 +164,8 @@ keyname(const char *text, size_t len, size_t step)
 
 	fit_keyname_init(&k);
 	for (size_t i = 0; i < len; i += step)
-		fit_keyname_feed(&k, (const unsigned char *)text + i, len - i < step ? len - i : step);
+		fit_keyname_feed(&k, (const unsigned char *)text + i,
+				 len - i < step ? len - i : step);
 	return fit_keyname_done(&k) ? k.name : "-";
 }
 

@@ -137,5 +137,4 @@ START_TEST(test_guid)
 }
 END_TEST
 
-CHECK_MAIN(.name = "l4t",
-	   .tests = CHECK_TESTS(test_version, test_hex, test_tools_dir, test_guid));
+CHECK_MAIN(.name = "l4t", .tests = CHECK_TESTS(test_version, test_hex, test_tools_dir, test_guid));

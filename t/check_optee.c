@@ -279,5 +279,5 @@ START_TEST(test_wrong_size)
 }
 END_TEST
 
-CHECK_MAIN(.name = "optee",
-	   .tests = CHECK_TESTS(test_uuid, test_name, test_version, test_limits, test_sign, test_wrong_size));
+CHECK_MAIN(.name = "optee", .tests = CHECK_TESTS(test_uuid, test_name, test_version, test_limits,
+						 test_sign, test_wrong_size));

@@ -129,4 +129,5 @@ START_TEST(test_same_and_format)
 END_TEST
 
 CHECK_MAIN(.name = "p11uri",
-	   .tests = CHECK_TESTS(test_attributes, test_pin, test_ignored_and_refused, test_too_long, test_same_and_format));
+	   .tests = CHECK_TESTS(test_attributes, test_pin, test_ignored_and_refused, test_too_long,
+				test_same_and_format));

@@ -70,5 +70,4 @@ START_TEST(test_long_line)
 }
 END_TEST
 
-CHECK_MAIN(.name = "redact",
-	   .tests = CHECK_TESTS(test_redacted, test_long_line));
+CHECK_MAIN(.name = "redact", .tests = CHECK_TESTS(test_redacted, test_long_line));
