@@ -25,18 +25,7 @@
 
 static char dir[] = "/tmp/check_cmssign.XXXXXX", err[512];
 
-/* Run a command in dir; the test fails when it fails. */
-#define SH_OK(...) ck_assert_msg(check_sh(dir, __VA_ARGS__) == 0, "failed: %s", #__VA_ARGS__)
-
-/* The contents of dir/name into *buf (malloc'd) and *len. */
-static void
-slurp(const char *name, char **buf, size_t *len)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	ck_assert_int_eq(util_read_file(path, 1 << 24, buf, len), 0);
-}
+#define SH_OK(...) CHECK_SH_OK(dir, __VA_ARGS__)
 
 /* The private key (key != NULL) or the certificate in dir/name. */
 static void
@@ -45,7 +34,7 @@ load(const char *name, EVP_PKEY **key, X509 **cert)
 	char *buf;
 	size_t len;
 
-	slurp(name, &buf, &len);
+	check_slurp(dir, name, &buf, &len);
 	if (key != NULL)
 		ck_assert_ptr_nonnull(*key = pkey_load_private((unsigned char *)buf, len));
 	else
@@ -79,7 +68,7 @@ digest_file(const char *name, const EVP_MD *md, unsigned char out[EVP_MAX_MD_SIZ
 	char *buf;
 	size_t n;
 
-	slurp(name, &buf, &n);
+	check_slurp(dir, name, &buf, &n);
 	ck_assert_int_eq(EVP_Digest(buf, n, out, &len, md, NULL), 1);
 	free(buf);
 	return len;
@@ -98,7 +87,7 @@ signing_time(const char *name)
 	size_t len;
 	int loc, days, secs;
 
-	slurp(name, &buf, &len);
+	check_slurp(dir, name, &buf, &len);
 	p = (const unsigned char *)buf;
 	ck_assert_ptr_nonnull(cms = d2i_CMS_ContentInfo(NULL, &p, (long)len));
 	ck_assert_ptr_nonnull(si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0));
@@ -126,7 +115,7 @@ assert_same_as(const char *ref, const struct pkey_signer *s, const EVP_MD *md)
 	ck_assert_msg(cmssign_detached(s, md, dg, dlen, signing_time(ref), &der, &derlen, err,
 				       sizeof(err)) == 0,
 		      "%s", err);
-	slurp(ref, &want, &reflen);
+	check_slurp(dir, ref, &want, &reflen);
 	ck_assert_uint_eq(derlen, reflen);
 	ck_assert_msg(memcmp(der, want, derlen) == 0, "differs from openssl cms -sign (%s)", ref);
 	free(want);
@@ -203,7 +192,7 @@ START_TEST(test_like_openssl_cms_smimecap)
 					    signing_time("refcap.der"), CMSSIGN_SMIMECAP, &der,
 					    &derlen, err, sizeof(err)) == 0,
 		      "%s", err);
-	slurp("refcap.der", &want, &reflen);
+	check_slurp(dir, "refcap.der", &want, &reflen);
 	ck_assert_uint_eq(derlen, reflen);
 	ck_assert_msg(memcmp(der, want, derlen) == 0, "differs from openssl cms -sign");
 	free(want);

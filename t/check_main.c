@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util.h"
+
 /* The suite of .name and .tests. */
 static Suite *
 one_case(const struct check_main *m)
@@ -116,4 +118,13 @@ check_writer_start(struct check_writer *w, int sv[2])
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	w->fd = sv[1];
 	ck_assert_int_eq(pthread_create(&w->thread, NULL, writer_main, w), 0);
+}
+
+void
+check_slurp(const char *dir, const char *name, char **buf, size_t *len)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	ck_assert_msg(util_read_file(path, 1 << 30, buf, len) == 0, "cannot read %s", path);
 }

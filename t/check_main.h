@@ -52,6 +52,12 @@ int check_main_run(const struct check_main *m);
  * by a signal.
  */
 int check_sh(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* check_sh that fails the test when the command fails. */
+#define CHECK_SH_OK(dir, ...)                                                                      \
+	ck_assert_msg(check_sh(dir, __VA_ARGS__) == 0, "failed: %s", #__VA_ARGS__)
+/* The contents of dir/name (at most 1 GiB) into *buf (malloc'ed,
+ * NUL-terminated) and *len; the test fails when it cannot be read. */
+void check_slurp(const char *dir, const char *name, char **buf, size_t *len);
 
 /*
  * A client in a thread: writes len bytes of data to fd in pieces, then

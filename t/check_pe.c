@@ -30,16 +30,7 @@
 
 static char dir[] = "/tmp/check_pe.XXXXXX", err[512];
 
-#define SH_OK(...) ck_assert_msg(check_sh(dir, __VA_ARGS__) == 0, "failed: %s", #__VA_ARGS__)
-
-static void
-slurp(const char *name, char **buf, size_t *len)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	ck_assert_int_eq(util_read_file(path, 1 << 26, buf, len), 0);
-}
+#define SH_OK(...) CHECK_SH_OK(dir, __VA_ARGS__)
 
 /* A WIN_CERTIFICATE's length, padded to 8. */
 static size_t
@@ -64,7 +55,7 @@ sbsign_time(const char *name)
 	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
 	int days, secs;
 
-	slurp(name, &buf, &len);
+	check_slurp(dir, name, &buf, &len);
 	/* the image without its table parses; the table's entries follow */
 	ck_assert_int_eq(pe_parse((unsigned char *)buf, len, &img, err, sizeof(err)), 0);
 	entry = (unsigned char *)buf + img.cert_addr;
@@ -97,15 +88,15 @@ sign_file_with(const char *in, const char *out, time_t when, const char *keyfile
 	struct pkey_signer s = {.sign = pkey_sign_with_key};
 	int fd;
 
-	slurp(keyfile, &kbuf, &klen);
+	check_slurp(dir, keyfile, &kbuf, &klen);
 	ck_assert_ptr_nonnull(key = pkey_load_private((unsigned char *)kbuf, klen));
 	util_cleanse_free(kbuf, klen);
-	slurp(certfile, &kbuf, &klen);
+	check_slurp(dir, certfile, &kbuf, &klen);
 	ck_assert_ptr_nonnull(cert = pkey_load_cert((unsigned char *)kbuf, klen));
 	free(kbuf);
 	s.cert = cert;
 	s.arg = key;
-	slurp(in, &buf, &len);
+	check_slurp(dir, in, &buf, &len);
 	ck_assert_msg(pe_parse((unsigned char *)buf, len, &img, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(pe_digest(&img, EVP_sha256(), md), 32);
 	ck_assert_msg(cmssign_authenticode(&s, md, when, &der, &derlen, err, sizeof(err)) == 0,
