@@ -38,6 +38,7 @@
 #include "keyproto.h"
 #include "keystore.h"
 #include "log.h"
+#include "pkey.h"
 #include "scheme.h"
 #include "util.h"
 
@@ -576,13 +577,12 @@ static EVP_PKEY *
 cert_public(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE o)
 {
 	size_t len = 0;
-	unsigned char *v = get_attr(h, o, CKA_VALUE, &len);
-	const unsigned char *p = v;
-	X509 *x = v != NULL ? d2i_X509(NULL, &p, (long)len) : NULL;
+	unsigned char *der = get_attr(h, o, CKA_VALUE, &len);
+	X509 *x = der != NULL ? pkey_load_cert(der, len) : NULL;
 	EVP_PKEY *pkey = x != NULL ? X509_get_pubkey(x) : NULL;
 
 	X509_free(x);
-	free(v);
+	free(der);
 	return pkey;
 }
 

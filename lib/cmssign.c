@@ -270,7 +270,7 @@ cmssign_authenticode(const struct pkey_signer *s, const unsigned char dg[32], ti
 	PKCS7 *p7 = PKCS7_new();
 	PKCS7_SIGNER_INFO *si;
 	enum sig_scheme scheme;
-	int n, rc = -1;
+	int rc = -1;
 
 	*der = NULL;
 	*derlen = 0;
@@ -288,10 +288,11 @@ cmssign_authenticode(const struct pkey_signer *s, const unsigned char dg[32], ti
 		pkey_ossl_fail(err, errlen, "building the Authenticode SignedData");
 		goto done;
 	}
-	if (spc_sign(s, pub, si, scheme, err, errlen) < 0)
-		goto done;
-	n = i2d_PKCS7(p7, &out);
-	rc = take_der(out, n, der, derlen, err, errlen);
+	if (spc_sign(s, pub, si, scheme, err, errlen) == 0) {
+		int n = i2d_PKCS7(p7, &out); /* sets out */
+
+		rc = take_der(out, n, der, derlen, err, errlen);
+	}
 done:
 	OPENSSL_free(out);
 	PKCS7_free(p7);
