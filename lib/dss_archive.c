@@ -419,7 +419,7 @@ struct xctx {
 	int rootfd;
 	const struct ar_limits *lim;
 	struct ar_list *list;
-	size_t cap;
+	struct buf entries; /* list->v's storage while extracting */
 	struct ar_index index;
 	uint64_t members, bytes;
 	uint64_t expand_max; /* ratio limit on the stream and the contents; 0 none */
@@ -597,12 +597,12 @@ x_add(struct xctx *x, const char *name, enum ar_type type, struct archive_entry 
 	struct ar_entry *e;
 	const char *s;
 
-	if (x->list->n == x->cap) {
-		x->cap = x->cap ? x->cap * 2 : 64;
-		x->list->v = xrealloc(x->list->v, x->cap * sizeof(*x->list->v));
-	}
+	if (buf_reserve(&x->entries, sizeof(*e)) < 0)
+		log_panic("the member list cannot grow"); /* BUF_UNLIMITED */
+	x->list->v = (struct ar_entry *)(void *)x->entries.data;
 	e = &x->list->v[x->list->n];
 	memset(e, 0, sizeof(*e));
+	buf_commit(&x->entries, sizeof(*e));
 	e->name = xstrdup(name);
 	e->type = type;
 	e->mode = archive_entry_perm(ae) & 0777;
@@ -1152,13 +1152,18 @@ extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list
 	memset(&x, 0, sizeof(x));
 	x.lim = lim;
 	x.list = list;
-	x.cap = list->n;
 	x.err = err;
 	x.errlen = errlen;
 	x.pfd = -1;
 	err[0] = '\0';
 	if (ar_index_init(&x.index) < 0)
 		return xfail(&x, 500, "getrandom: %s", strerror(errno));
+	/* the list grows in a buf; what it held already moves there */
+	buf_init(&x.entries, BUF_UNLIMITED, 0);
+	if (list->n > 0 && buf_append(&x.entries, list->v, list->n * sizeof(*list->v)) < 0)
+		log_panic("the member list cannot grow");
+	free(list->v);
+	list->v = (struct ar_entry *)(void *)x.entries.data;
 	if (lim->max_cpu_ms > 0)
 		x.cpu_end = thread_cpu_ms() + lim->max_cpu_ms;
 	x.expand_max = expansion_limit(lim, fd);
@@ -1181,6 +1186,13 @@ extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list
 		close(x.pfd);
 	close(x.rootfd);
 	ar_index_free(&x.index);
+	/* the list keeps the storage (ar_list_free frees it) */
+	if (list->n > 0) {
+		list->v = (struct ar_entry *)(void *)buf_detach(&x.entries, NULL);
+	} else {
+		buf_free(&x.entries);
+		list->v = NULL;
+	}
 	return st;
 }
 
