@@ -583,3 +583,22 @@ keyd_main(const struct proc_ctx *ctx)
 				chan_read(chs[i], m);
 	}
 }
+
+void
+keyd_take_env_secrets(void)
+{
+	kp11_take_env_pin();
+}
+
+void
+keyd_forget_secrets(void)
+{
+	kp11_forget_pin();
+	log_redact(NULL);
+}
+
+int
+keyd_check_tokens(const struct config *cfg, FILE *report)
+{
+	return kp11_check_store(cfg, report);
+}

@@ -25,7 +25,6 @@
 #include "keystore.h"
 #include "log.h"
 #include "options.h"
-#include "keypkcs11.h"
 #include "privdrop.h"
 #include "proc.h"
 #include "roles.h"
@@ -243,7 +242,7 @@ check_config(const struct config *cfg, const struct priv_user *user)
 		ok = 0;
 	else if (ks_check_separation(cfg, stdout) < 0)
 		ok = 0;
-	if (kp11_check_store(cfg, stdout) < 0)
+	if (keyd_check_tokens(cfg, stdout) < 0)
 		ok = 0;
 	printf("# configuration %s\n", ok ? "OK" : "has errors");
 	return ok ? 0 : 1;
@@ -261,7 +260,7 @@ main(int argc, char **argv)
 	/* argv's memory becomes the process title: from here on, its copy */
 	argv = proc_title_init(argc, argv, "digsigserver");
 	log_init("digsigserver", LOG_LVL_INFO, 0);
-	kp11_take_env_pin(); /* before anything logs or forks */
+	keyd_take_env_secrets(); /* before anything logs or forks */
 	if ((act = parse_args(argc, argv, &rc)) == EXIT_OK || act == EXIT_USAGE)
 		return rc;
 	if (options_load(&cfg, err, sizeof(err)) < 0) {

@@ -10,18 +10,7 @@
 #include "roles.h"
 
 #include "keyd.h"
-#include "keypkcs11.h"
-#include "log.h"
 #include "worker.h"
-
-/* A worker keeps nothing of the token's PIN the supervisor took from
- * DIGSIGSERVER_YUBIHSM_PASSWORD (nor its copy for redacting logs). */
-static void
-worker_forget(void)
-{
-	kp11_forget_pin();
-	log_redact(NULL);
-}
 
 const struct proc_role roles[ROLE_COUNT] = {
 	[ROLE_SUPERVISOR] = {.name = "supervisor", .drop_privileges = 0, .main = NULL},
@@ -30,6 +19,8 @@ const struct proc_role roles[ROLE_COUNT] = {
 	[ROLE_WORKER] = {.name = "worker",
 			 .drop_privileges = 1,
 			 .hide_keys = 1,
-			 .forget = worker_forget,
+			 /* nothing of the token's PIN the supervisor took from
+			  * DIGSIGSERVER_YUBIHSM_PASSWORD, nor its copy for redacting logs */
+			 .forget = keyd_forget_secrets,
 			 .main = worker_main},
 };
