@@ -13,14 +13,14 @@
 #include "worker.h"
 
 const struct proc_role roles[ROLE_COUNT] = {
-	[ROLE_SUPERVISOR] = {.name = "supervisor", .drop_privileges = 0, .main = NULL},
-	/* drops to DIGSIGSERVER_KEY_USER: its proc_ctx names that user */
-	[ROLE_KEYS] = {.name = "keys", .drop_privileges = 1, .main = keyd_main},
-	[ROLE_WORKER] = {.name = "worker",
-			 .drop_privileges = 1,
-			 .hide_keys = 1,
-			 /* nothing of the token's PIN the supervisor took from
-			  * DIGSIGSERVER_YUBIHSM_PASSWORD, nor its copy for redacting logs */
-			 .forget = keyd_forget_secrets,
-			 .main = worker_main},
+    [ROLE_SUPERVISOR] = {.name = "supervisor", .drop_privileges = 0, .main = NULL},
+    /* drops to DIGSIGSERVER_KEY_USER: its proc_ctx names that user */
+    [ROLE_KEYS] = {.name = "keys", .drop_privileges = 1, .main = keyd_main},
+    [ROLE_WORKER] = {.name = "worker",
+		     .drop_privileges = 1,
+		     .hide_keys = 1,
+		     /* nothing of the token's PIN the supervisor took from
+		      * DIGSIGSERVER_YUBIHSM_PASSWORD, nor its copy for redacting logs */
+		     .forget = keyd_forget_secrets,
+		     .main = worker_main},
 };
