@@ -133,10 +133,20 @@ openssl dgst -sha256 -sign "$F/rsa2048.priv" -out "$T/sig.ref" "$T/sw-descriptio
 check "swupdate RSA: byte-identical to openssl dgst -sign with the key file" cmp "$T/sig" "$T/sig.ref"
 check "swupdate RSA: openssl dgst -verify accepts it" \
 	openssl dgst -sha256 -verify "$F/rsa2048.pub" -signature "$T/sig" "$T/sw-description"
+check_eq "swupdate RSA-PSS on the token: 200" 200 "$(swu RSA-PSS)"
+check "swupdate RSA-PSS: openssl dgst -verify accepts it (PSS, salt = digest length)" \
+	openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 \
+	-verify "$F/rsa2048.pub" -signature "$T/sig" "$T/sw-description"
 check_eq "swupdate CMS on the token (reference by id): 200" 200 "$(swu CMS)"
 check "swupdate CMS: openssl cms -verify accepts it" \
 	openssl cms -verify -binary -inform DER -in "$T/sig" -content "$T/sw-description" \
 	-CAfile "$F/rsa2048.x509" -purpose any -out /dev/null
+# and Debian's swupdate, on a .swu holding it
+cp "$T/sig" "$T/sw-description.sig"
+(cd "$T" && printf 'sw-description\nsw-description.sig\n' | cpio -o -H crc --quiet >"$T/update.swu")
+swupdate -v -c -k "$F/rsa2048.x509" -i "$T/update.swu" >"$T/swupdate.log" 2>&1
+check "swupdate CMS: Debian's swupdate -c verifies the .swu (Verified OK)" \
+	grep -q "Verified OK" "$T/swupdate.log"
 
 # --- upstream's backend=pkcs11 and key-uri, as curl sends them ----------------------
 # (--form-string: with -F, curl takes ";type=private" for the part's content type)
