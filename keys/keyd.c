@@ -38,6 +38,7 @@
 #include "keypkcs11.h"
 #include "keyproto.h"
 #include "keysign.h"
+#include "keystore.h"
 #include "log.h"
 #include "proto.h"
 #include "s3.h"
@@ -503,6 +504,48 @@ start_threads(const struct config *cfg)
 	log_debug("signing on %ld threads", n);
 }
 
+/* Every STORE_PROBE_INTERVAL seconds, probe the key store and tell the
+ * supervisor (its /healthz): a thread of its own, as an s3:// probe may
+ * wait for the network. */
+static void *
+store_thread(void *arg)
+{
+	const struct config *cfg = arg;
+	union keyproto_msg *m = xmalloc(sizeof(*m));
+	int sent;
+
+	for (;;) {
+		char why[KEYPROTO_REASON_MAX] = "";
+		int ok = ks_probe_store(cfg, why, sizeof(why)) == 0;
+
+		keyproto_init(m, KEYPROTO_STORE, 0);
+		m->store.ok = (uint32_t)ok;
+		snprintf(m->store.reason, sizeof(m->store.reason), "%s", ok ? "" : why);
+		if (pthread_mutex_lock(&sup_lock) != 0)
+			fatalx("mutex");
+		sent = keyproto_send(PROTO_CHANNEL_FD, m, -1) == 0;
+		pthread_mutex_unlock(&sup_lock);
+		if (!sent)
+			break; /* the supervisor is gone: the main thread ends the process */
+		sleep((unsigned)cfg->store_probe_interval);
+	}
+	free(m);
+	return NULL;
+}
+
+static void
+start_store_probe(const struct config *cfg)
+{
+	pthread_t th;
+	int e;
+
+	if (cfg->store_probe_interval <= 0)
+		return;
+	if ((e = pthread_create(&th, NULL, store_thread, (void *)cfg)) != 0)
+		fatalx("pthread_create: %s", strerror(e));
+	pthread_detach(th);
+}
+
 /* The descriptors to poll: the supervisor's and each open channel with
  * room for requests; their channels in chs.  The count. */
 static nfds_t
@@ -562,6 +605,7 @@ keyd_main(const struct proc_ctx *ctx)
 		fatal("sending READY");
 	proc_title("keys");
 	kp11_probe(ctx->cfg);
+	start_store_probe(ctx->cfg);
 	for (;;) {
 		nfds_t n = poll_set(pfd, chs);
 

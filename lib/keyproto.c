@@ -28,6 +28,7 @@ static const struct {
     [KEYPROTO_PUBKEY] = {"PUBKEY", sizeof(struct keyproto_pubkey), 0},
     [KEYPROTO_MATERIAL] = {"MATERIAL", sizeof(struct keyproto_material), 1},
     [KEYPROTO_ERROR] = {"ERROR", sizeof(struct keyproto_error), 0},
+    [KEYPROTO_STORE] = {"STORE", sizeof(struct keyproto_store), 0},
 };
 
 size_t
@@ -147,6 +148,8 @@ body_ok(const union keyproto_msg *m)
 	case KEYPROTO_ERROR:
 		return m->error.status >= 400 && m->error.status < 600 &&
 		       terminated(m->error.reason, sizeof(m->error.reason));
+	case KEYPROTO_STORE:
+		return m->store.ok <= 1 && terminated(m->store.reason, sizeof(m->store.reason));
 	}
 	return 1; /* READY, MATERIAL: nothing but the header */
 }

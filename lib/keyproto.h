@@ -69,6 +69,7 @@ enum keyproto_type {
 	KEYPROTO_PUBKEY,
 	KEYPROTO_MATERIAL,
 	KEYPROTO_ERROR,
+	KEYPROTO_STORE, /* key process -> supervisor: the key store's probe */
 	KEYPROTO_TYPE_END,
 };
 
@@ -133,6 +134,13 @@ struct keyproto_report {
 	uint64_t token_unavailable; /* requests for token keys answered 503 */
 };
 
+/* The key process probed its key store (every STORE_PROBE_INTERVAL). */
+struct keyproto_store {
+	struct keyproto_hdr hdr;
+	uint32_t ok;                      /* 1: it answered */
+	char reason[KEYPROTO_REASON_MAX]; /* why not */
+};
+
 struct keyproto_sign {
 	struct keyproto_hdr hdr;
 	struct keyproto_keyref key;
@@ -194,6 +202,7 @@ union keyproto_msg {
 	struct keyproto_pubkey pubkey;
 	struct keyproto_material material;
 	struct keyproto_error error;
+	struct keyproto_store store;
 };
 
 /* The size of a record of this type; 0 for an unknown type. */

@@ -558,6 +558,37 @@ ks_check_s3_store(const struct config *cfg, const struct ks_store *s, FILE *repo
 }
 
 int
+ks_probe_store(const struct config *cfg, char *why, size_t whylen)
+{
+	char err[256];
+	struct ks_store s;
+	struct s3_error e = {0};
+	int fd, found = 0, st;
+	char *prefix;
+
+	if (ks_store_parse(cfg->keyfile_uri, &s, err, sizeof(err)) < 0) {
+		snprintf(why, whylen, "%s", err);
+		return -1;
+	}
+	if (!s.is_s3) {
+		if ((fd = open(s.root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			snprintf(why, whylen, "%s: %s", s.root, strerror(errno));
+		else
+			close(fd);
+		ks_store_free(&s);
+		return fd < 0 ? -1 : 0;
+	}
+	prefix = xasprintf("%s%s", s.prefix, *s.prefix ? "/" : "");
+	st = s3_probe(cfg, s.bucket, prefix, &found, &e);
+	free(prefix);
+	ks_store_free(&s);
+	if (st == 0 || (st == 403 && !ks_s3_bad_credentials(e.code)))
+		return 0;
+	snprintf(why, whylen, "%s", e.msg);
+	return -1;
+}
+
+int
 ks_check_access(const struct config *cfg, FILE *report)
 {
 	char err[256];

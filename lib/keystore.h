@@ -73,6 +73,10 @@ int ks_store_uri_valid(const char *uri, char *err, size_t errlen);
  * and for s3:// that listing the prefix answers.  0 when usable, else -1.
  */
 int ks_check_access(const struct config *cfg, FILE *report);
+/* A cheap probe of the key store by the process that reads it: a file://
+ * root opened, an s3:// prefix listed (a refused listing without bad
+ * credentials counts as an answer).  0, or -1 with a one-line reason. */
+int ks_probe_store(const struct config *cfg, char *why, size_t whylen);
 /*
  * DIGSIGSERVER_KEYFILE_CREDENTIALS, when set: well formed and, when
  * running as root, readable by the key user and not by the workers' user.

@@ -36,6 +36,9 @@ static struct {
 	int reading;  /* in chan_cb */
 	uint64_t restarts, keys_cached, signatures, errors;
 	char token[16];             /* the token's state, as last reported */
+	int store_known, store_ok;  /* the key store's last probe */
+	char store_reason[KEYPROTO_REASON_MAX];
+	uint64_t store_ms;          /* when it came */
 	uint64_t token_unavailable; /* as last reported */
 	/* the settings it was forked with: a SIGHUP that changes them
 	 * replaces it */
@@ -60,6 +63,7 @@ spawn(void)
 	kp.pid = pid;
 	kp.chan = chan;
 	kp.ready = 0;
+	kp.store_known = 0; /* a new process probes again */
 	free(kp.keyfile_uri);
 	kp.keyfile_uri = kp.cfg->keyfile_uri ? xstrdup(kp.cfg->keyfile_uri) : NULL;
 	free(kp.keyfile_credentials);
@@ -137,6 +141,15 @@ on_record(const union keyproto_msg *m)
 		kp.ready = 1;
 		kp.failures = 0;
 		log_debug("key process %ld ready", (long)kp.pid);
+		break;
+	case KEYPROTO_STORE:
+		if (kp.store_known && kp.store_ok != (int)m->store.ok)
+			log_info("key store %s%s%s", m->store.ok ? "answers again" : "probe failed",
+				 m->store.ok ? "" : ": ", m->store.reason);
+		kp.store_known = 1;
+		kp.store_ok = (int)m->store.ok;
+		snprintf(kp.store_reason, sizeof(kp.store_reason), "%s", m->store.reason);
+		kp.store_ms = util_now_ms();
 		break;
 	case KEYPROTO_REPORT:
 		kp.keys_cached = m->report.keys_cached;
@@ -353,5 +366,9 @@ keyproc_snapshot(struct status_keys *s)
 	s->signatures = kp.signatures;
 	s->errors = kp.errors;
 	snprintf(s->token, sizeof(s->token), "%s", kp.token);
+	s->store_known = kp.store_known;
+	s->store_ok = kp.store_ok;
+	snprintf(s->store_reason, sizeof(s->store_reason), "%s", kp.store_reason);
+	s->store_age_seconds = kp.store_known ? (util_now_ms() - kp.store_ms) / 1000 : 0;
 	s->token_unavailable = kp.token_unavailable;
 }

@@ -237,6 +237,11 @@ keys_json(const struct status_keys *k)
 	json_object_set_new(o, "errors", json_integer((json_int_t)k->errors));
 	json_object_set_new(o, "token", json_string(k->token[0] ? k->token : "off"));
 	json_object_set_new(o, "token_unavailable", json_integer((json_int_t)k->token_unavailable));
+	if (k->store_known)
+		json_object_set_new(o, "store",
+				    json_pack("{s:b, s:s, s:I}", "ok", k->store_ok, "reason",
+					      k->store_reason, "checked_seconds_ago",
+					      (json_int_t)k->store_age_seconds));
 	return o;
 }
 

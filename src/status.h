@@ -65,6 +65,9 @@ struct status_keys {
 	uint64_t errors;      /* key requests refused or failed */
 	char token[16];       /* the PKCS#11 token's state, as last reported */
 	uint64_t token_unavailable; /* token key requests answered 503 */
+	int store_known, store_ok;  /* the key store's last probe, if any */
+	char store_reason[384];
+	uint64_t store_age_seconds; /* since that probe */
 };
 
 struct status_snapshot {

@@ -171,6 +171,12 @@ answer_health(struct conn *c)
 		snprintf(why, sizeof(why), "not ready: no worker in the pool");
 	else if (strcmp(keys.state, "ready") != 0)
 		snprintf(why, sizeof(why), "not ready: the key process is %s", keys.state);
+	else if (keys.store_known && !keys.store_ok)
+		snprintf(why, sizeof(why), "not ready: key store: %.200s", keys.store_reason);
+	else if (sv.cfg->store_probe_interval > 0 && keys.store_known &&
+		 keys.store_age_seconds > 3 * (uint64_t)sv.cfg->store_probe_interval + 5)
+		snprintf(why, sizeof(why), "not ready: key store not probed for %llu s",
+			 (unsigned long long)keys.store_age_seconds);
 	else if (sv.cfg->audit_required && !audit_ready())
 		snprintf(why, sizeof(why), "not ready: the audit trail cannot be written");
 	conn_reply(c, why[0] ? 503 : 200, why[0] ? why : "ok", NULL);

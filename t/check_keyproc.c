@@ -153,7 +153,8 @@ before(void)
 	conf_defaults(&cfg);
 	snprintf(uri, sizeof(uri), "file://%s", store);
 	if (conf_set(&cfg, "KEYFILE_URI", uri, err, sizeof(err)) < 0 ||
-	    conf_set(&cfg, "SIGN_THREADS", "2", err, sizeof(err)) < 0)
+	    conf_set(&cfg, "SIGN_THREADS", "2", err, sizeof(err)) < 0 ||
+	    conf_set(&cfg, "STORE_PROBE_INTERVAL", "0", err, sizeof(err)) < 0)
 		return 1;
 	return check_sh(
 		   store,
@@ -432,6 +433,31 @@ START_TEST(test_keyd_malformed_record)
 }
 END_TEST
 
+/* With STORE_PROBE_INTERVAL, the key process tells the supervisor
+ * whether its store answers: at start, and again when it has gone. */
+START_TEST(test_keyd_store_probe)
+{
+	char moved[sizeof(store) + 8];
+	int fd;
+
+	cfg.store_probe_interval = 1;
+	start_keyd();
+	ck_assert_int_eq(keyproto_recv(sup, m, &fd, why, sizeof(why)), 1);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_STORE);
+	ck_assert_uint_eq(m->store.ok, 1);
+	snprintf(moved, sizeof(moved), "%s.away", store);
+	ck_assert_int_eq(rename(store, moved), 0);
+	do {
+		ck_assert_int_eq(keyproto_recv(sup, m, &fd, why, sizeof(why)), 1);
+		ck_assert_uint_eq(m->hdr.type, KEYPROTO_STORE);
+	} while (m->store.ok == 1);
+	ck_assert_ptr_nonnull(strstr(m->store.reason, store));
+	ck_assert_int_eq(rename(moved, store), 0);
+	stop_keyd();
+	cfg.store_probe_interval = 0;
+}
+END_TEST
+
 static Suite *
 keyproc_suite(void)
 {
@@ -447,6 +473,7 @@ keyproc_suite(void)
 	tcase_add_test(kd, test_keyd_key_changes_and_removal);
 	tcase_add_test(kd, test_keyd_materialize);
 	tcase_add_test(kd, test_keyd_malformed_record);
+	tcase_add_test(kd, test_keyd_store_probe);
 	suite_add_tcase(s, kd);
 	return s;
 }

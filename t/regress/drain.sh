@@ -25,7 +25,7 @@ sign() { # the status of one swupdate request
 health() { curl -s -w ' %{http_code}' "$URL$1"; }
 listening() { ss -Hltn "( sport = :$PORT )" | grep -q .; }
 
-dss_start DIGSIGSERVER_DRAIN_GRACE=8 DIGSIGSERVER_WORKERS=2 \
+dss_start DIGSIGSERVER_DRAIN_GRACE=8 DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_STORE_PROBE_INTERVAL=1 \
 	DIGSIGSERVER_KEYFILE_CREDENTIALS="$T/cred" || exit 1
 
 # --- readiness and liveness ---------------------------------------------------
@@ -44,6 +44,15 @@ chmod 600 "$T/cred"
 check "  ... once it starts again, /healthz 200" wait_for 60 sh -c \
 	"curl -s '$URL/healthz' | grep -qx ok"
 check_eq "  ... and it signs" 200 "$(sign)"
+# the key process probes its store (STORE_PROBE_INTERVAL): a store gone
+# is not ready, and /status says why
+check "/status: the key store answered its last probe" \
+	wait_for 10 sh -c "curl -s '$URL/status' | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"keys\"][\"store\"][\"ok\"]'"
+mv "$KEYS" "$KEYS.away"
+store_gone() { health /healthz | grep -q "^not ready: key store: .*$KEYS.* 503\$"; }
+check "key store gone: /healthz 503 naming it" wait_for 20 store_gone
+mv "$KEYS.away" "$KEYS"
+check "  ... back: /healthz 200" wait_for 20 sh -c "curl -s '$URL/healthz' | grep -qx ok"
 
 # --- SIGHUP is no drain -----------------------------------------------------------
 kill -HUP "$DSS_PID"
