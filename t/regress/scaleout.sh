@@ -54,7 +54,7 @@ declare -A IPID
 inst_start() { # inst_start N (1..3): instance at 127.0.0.(N+1):$IPORT
 	local i=$1
 	mkdir -p "$T/work$i"
-	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$T/work$i" \
+	env DIGSIGSERVER_KEYFILE_URI="${STORE:-file://$KEYS}" DIGSIGSERVER_WORK_DIR="$T/work$i" \
 		DIGSIGSERVER_INSTANCE="node$i" DIGSIGSERVER_AUDIT_FILE="$T/audit$i" \
 		DIGSIGSERVER_TRUSTED_PROXIES=127.0.0.1 DIGSIGSERVER_DRAIN_GRACE=$GRACE \
 		DIGSIGSERVER_WORKERS=3 DIGSIGSERVER_QUEUE_MAX=64 \
@@ -235,6 +235,30 @@ for i in ids:
 insts = {r.get("instance") for r in signed}
 assert insts <= {"node1", "node2", "node3"} and len(insts) >= 2, insts
 PY
+
+# --- one s3:// key store shared by the three (the S3 emulator) ------------------------
+EMU=$SRC/t/s3/s3-emulator
+EMU_DIR=$T/s3
+if emu_start "scale-out with an s3:// key store"; then
+	for f in swupdate/rsa-private.key kmodsign/kernel-signkey.priv kmodsign/kernel-signkey.x509 \
+		mender/private.key; do
+		curl -s -o /dev/null --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+			--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+			-X PUT -T "$KEYS/demo/$f" "$DIGSIGSERVER_S3_ENDPOINT/dss-keys/scale/demo/$f"
+	done
+	STORE=s3://dss-keys/scale
+	for n in 1 2 3; do inst_start $n; done
+	check "s3:// store: HAProxy sees the three instances up (each probed the store)" \
+		wait_for 20 sh -c "[ \"\$('$T/srv' a b c)\" = 'UP UP UP' ]"
+	: >"$T/results"
+	run_clients "--retry 4" $((10 * CLIENTS + 1))
+	wait_clients
+	check "s3:// store: all $CLIENTS clients x 3 requests answered 200" all_200 "$CLIENTS"
+	check "  ... and every answer verifies" verified
+	stop_all
+	unset STORE
+	"$EMU" stop "$EMU_DIR" >/dev/null 2>&1
+fi
 
 # --- throughput with 1, 2, 3 instances (reported) ------------------------------------
 for n in 1 2 3; do inst_start $n; done
