@@ -276,29 +276,46 @@ check_eq "DIGSIGSERVER_YUBIHSM_PASSWORD: swupdate RSA on the token: 200" 200 "$(
 check "  ... the PIN is in no log line, no environ or cmdline" pin_nowhere
 # a worker's whole memory, read as root: the PIN the supervisor took from
 # the environment is wiped in every worker at its birth
-in_memory() { # in_memory PID: 0 when the PIN is in its readable memory
+in_memory() { # in_memory PID: 0 when the PIN is in its readable memory, 1 when not, 2 unread
 	python3 - "$1" "$PIN" <<'PY'
 import re, sys
 pid, pin = sys.argv[1], sys.argv[2].encode()
-found = False
+CHUNK, SKIP = 1 << 20, 1 << 28  # regions past 256 MB: sanitizer shadow, not data
+read = 0
 with open("/proc/%s/maps" % pid) as maps, open("/proc/%s/mem" % pid, "rb", 0) as mem:
     for line in maps:
-        m = re.match(r"([0-9a-f]+)-([0-9a-f]+) (r)", line)
+        m = re.match(r"([0-9a-f]+)-([0-9a-f]+) r", line)
         if not m or "[vvar]" in line or "[vsyscall]" in line:
             continue
         lo, hi = int(m.group(1), 16), int(m.group(2), 16)
-        try:
-            mem.seek(lo)
-            if pin in mem.read(hi - lo):
-                found = True
-        except OSError:
-            pass
-sys.exit(0 if found else 1)
+        if hi - lo > SKIP:
+            continue
+        tail = b""
+        for at in range(lo, hi, CHUNK):
+            try:
+                mem.seek(at)
+                data = mem.read(min(CHUNK, hi - at))
+            except OSError:
+                tail = b""
+                continue
+            read += len(data)
+            if pin in tail + data:
+                sys.exit(0)
+            tail = data[-(len(pin) - 1):]
+sys.exit(1 if read > 0 else 2)
 PY
 }
-if [ "$(id -u)" -eq 0 ]; then
+if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ]; then
+	# the sanitizer runtime keeps its own copy of the initial environment
+	skip "the PIN is not in a worker's memory" "a sanitizer or valgrind build copies the environment"
+elif [ "$(id -u)" -eq 0 ]; then
 	w=$(worker_pids | cut -d' ' -f1)
-	if in_memory "$w"; then not_ok "  ... not in a worker's memory ($w)"; else ok "  ... not in a worker's memory ($w)"; fi
+	in_memory "$w"
+	case $? in
+	0) not_ok "  ... not in a worker's memory ($w)" ;;
+	1) ok "  ... not in a worker's memory ($w)" ;;
+	*) not_ok "  ... not in a worker's memory: its memory could not be read" ;;
+	esac
 	if in_memory "$(status_field "d['keys']['pid']")"; then
 		ok "  ... (the key process holds it, as it must)"
 	else
