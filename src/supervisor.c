@@ -167,7 +167,9 @@ answer_health(struct conn *c)
 	}
 	pool_snapshot(&pool);
 	keyproc_snapshot(&keys);
-	if (pool.idle + pool.busy == 0)
+	/* a worker being born counts: with JOBS_PER_WORKER=1 each job's end
+	 * replaces its worker, and the check must not flap between jobs */
+	if (pool.idle + pool.busy + pool.starting == 0)
 		snprintf(why, sizeof(why), "not ready: no worker in the pool");
 	else if (strcmp(keys.state, "ready") != 0)
 		snprintf(why, sizeof(why), "not ready: the key process is %s", keys.state);
