@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "proto.h"
+#include "reply.h"
 #include "scheme.h"
 
 const char *
@@ -93,12 +94,24 @@ job_path(const struct job *job, const char *name, char *out, size_t outlen)
 }
 
 /* Send a record to the supervisor; a broken channel means the supervisor
- * is gone, and the worker has nobody left to work for. */
+ * is gone (killed: it can no longer keep the job's time nor write its
+ * audit record), and the worker has nobody left to work for.  A client
+ * that has no answer yet gets 503 with Retry-After, which its retries
+ * (curl --retry) take to another instance or to the restarted server,
+ * rather than a connection closed without a word. */
 static void
 job_send(struct job *job, union proto_msg *msg)
 {
-	if (proto_send(job->chan, msg, -1) < 0)
-		fatal("channel to supervisor");
+	char extra[128];
+
+	if (proto_send(job->chan, msg, -1) == 0)
+		return;
+	log_warn("job %s: channel to the supervisor", job->idstr);
+	if (job->fd >= 0 && job->bytes_out == 0) {
+		reply_retry_after(extra, sizeof(extra), job->cfg->retry_after);
+		(void)reply_text(job->fd, 503, "Service restarting", extra, 2000, NULL);
+	}
+	_exit(1);
 }
 
 void

@@ -22,7 +22,7 @@ for tool in haproxy mender-artifact gcc; do
 	fi
 done
 
-CLIENTS=${DSS_SCALEOUT_CLIENTS:-48}
+CLIENTS=${DSS_SCALEOUT_CLIENTS:-64}
 [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ] && CLIENTS=12
 GRACE=6
 
@@ -57,7 +57,8 @@ inst_start() { # inst_start N (1..3): instance at 127.0.0.(N+1):$IPORT
 	env DIGSIGSERVER_KEYFILE_URI="${STORE:-file://$KEYS}" DIGSIGSERVER_WORK_DIR="$T/work$i" \
 		DIGSIGSERVER_INSTANCE="node$i" DIGSIGSERVER_AUDIT_FILE="$T/audit$i" \
 		DIGSIGSERVER_TRUSTED_PROXIES=127.0.0.1 DIGSIGSERVER_DRAIN_GRACE=$GRACE \
-		DIGSIGSERVER_WORKERS=3 DIGSIGSERVER_QUEUE_MAX=64 \
+		DIGSIGSERVER_WORKERS=${WORKERS:-3} DIGSIGSERVER_QUEUE_MAX=${QUEUE_MAX:-64} \
+		DIGSIGSERVER_QUEUE_WAIT=${QUEUE_WAIT:-30} \
 		DIGSIGSERVER_ARTIFACT_URI_PREFIXES="file://$A/" \
 		"$DSS" --address "127.0.0.$((i + 1))" --port "$IPORT" 2>>"$T/node$i.log" &
 	IPID[$i]=$!
@@ -165,7 +166,7 @@ all_200() { # all_200 N: at least N result lines, every status 200
 # --- kill -9 of an instance under load ---------------------------------------------
 : >"$T/results"
 run_clients "--retry 4" 1
-wait_for 30 sh -c "curl -s '$(inst_url 2)/status' | grep -q '\"busy\": [1-9]'"
+wait_for 30 sh -c "curl -s --interface 127.0.0.9 '$(inst_url 2)/status' | grep -q '\"busy\": [1-9]'"
 kill -9 "${IPID[2]}"
 { wait "${IPID[2]}"; } 2>/dev/null
 wait_clients
@@ -259,6 +260,44 @@ if emu_start "scale-out with an s3:// key store"; then
 	unset STORE
 	"$EMU" stop "$EMU_DIR" >/dev/null 2>&1
 fi
+
+# --- every instance full: an answer, never a hang -------------------------------------
+# One worker and one queue place per instance; slow uploads hold them all.
+WORKERS=1 QUEUE_MAX=1 QUEUE_WAIT=3
+for n in 1 2 3; do inst_start $n; done
+wait_for 20 sh -c "[ \"\$('$T/srv' a b c)\" = 'UP UP UP' ]"
+head -c 400000 /dev/urandom >"$T/big"
+SLOW=
+for i in 1 2 3 4 5 6 7 8; do
+	curl -s -o /dev/null --limit-rate 20k -X POST -F distro=demo -F method=RSA \
+		-F sw-description=@"$T/big" "$URL/sign/swupdate" &
+	SLOW="$SLOW $!"
+done
+busy_all() {
+	for n in 1 2 3; do
+		curl -s --interface 127.0.0.9 "$(inst_url $n)/status" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["pool"]["busy"], d["queue"]["length"] if "queue" in d else "?")
+sys.exit(0 if d["pool"]["busy"] >= 1 else 1)' || return 1
+	done
+}
+check "every instance's one worker busy with a slow upload" wait_for 20 busy_all
+full_ok=0
+for i in 1 2 3 4; do
+	code=$(curl -s -D "$T/full.hdr" -o /dev/null -w '%{http_code}' --max-time 60 -X POST \
+		-F distro=demo -F method=RSA -F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+	if [ "$code" = 200 ] || { [ "$code" = 503 ] && grep -qi '^Retry-After:' "$T/full.hdr"; }; then
+		full_ok=$((full_ok + 1))
+	else
+		echo "# full: answer $code"
+	fi
+done
+check_eq "  ... a request then gets 200 (queued) or 503 with Retry-After, within 60 s, never a hang" \
+	4 "$full_ok"
+for p in $SLOW; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+stop_all
+unset WORKERS QUEUE_MAX QUEUE_WAIT
 
 # --- throughput with 1, 2, 3 instances (reported) ------------------------------------
 for n in 1 2 3; do inst_start $n; done
