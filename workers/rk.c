@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
 #include <openssl/evp.h>
@@ -50,6 +49,7 @@
 #include "log.h"
 #include "mask.h"
 #include "pkey.h"
+#include "rkparams.h"
 #include "signer.h"
 #include "tool.h"
 #include "util.h"
@@ -315,28 +315,8 @@ rk_audit(const struct rk *r)
  * /sign/rk
  */
 
-static const char *const rk_soctypes[] = {"rk3588", "rk3566", "rk3568"};
 static const char *const rk_types[] = {"fit-image", "idblock", "usbloader"};
 static const char *const rk_bin_tools[] = {"boot_merger", "rk_sign_tool", "setting.ini"};
-
-/* One of list, or -1; case-insensitive with fold (artifact_type). */
-static int
-one_of(const char *v, const char *const *list, size_t n, int fold)
-{
-	for (size_t i = 0; v != NULL && i < n; i++)
-		if ((fold ? strcasecmp(v, list[i]) : strcmp(v, list[i])) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* upstream's utils.to_boolean: Y, YES, 1, T, TRUE, ON in any case. */
-static int
-to_boolean(const char *v)
-{
-	static const char *const yes[] = {"y", "yes", "1", "t", "true", "on"};
-
-	return v != NULL && one_of(v, yes, NELEM(yes), 1) >= 0;
-}
 
 /* Upstream's checks in its order (the key directory comes later, from
  * the key process); 0 or the status set. */
@@ -348,7 +328,7 @@ rk_precheck(struct job *job)
 
 	if ((st = need_artifact(job)) != 0)
 		return st;
-	if (one_of(job_field(job, "soctype"), rk_soctypes, NELEM(rk_soctypes), 0) < 0)
+	if (rk_soctype_chip(job_field(job, "soctype")) == NULL)
 		return job_fail(job, 400, "Invalid parameters");
 	if ((st = tools_dir(job)) != 0 || (st = need(job, job->cfg->rk_tools_path, "rkbin-tools")))
 		return st;
@@ -357,21 +337,9 @@ rk_precheck(struct job *job)
 		if ((st = need(job, bin, rk_bin_tools[i])) != 0)
 			return st;
 	/* upstream: absent is a 500 (AttributeError); a 400 here */
-	if (one_of(job_field(job, "artifact_type"), rk_types, NELEM(rk_types), 1) < 0)
+	if (rk_artifact_type(job_field(job, "artifact_type")) < 0)
 		return job_fail(job, 400, "Invalid artifact type");
 	return 0;
-}
-
-/* 1 when text is a hexadecimal number as mkimage's -p takes it. */
-static int
-is_hex_offset(const char *text)
-{
-	size_t n;
-
-	if (strncmp(text, "0x", 2) == 0 || strncmp(text, "0X", 2) == 0)
-		text += 2;
-	n = strlen(text);
-	return n > 0 && n <= 16 && strspn(text, "0123456789abcdefABCDEF") == n;
 }
 
 /* 1 when <work>/name exists (upstream's os.path.exists). */
@@ -392,7 +360,7 @@ rk_fit(struct rk *r)
 	struct strv argv = {0};
 	int st;
 
-	if (off && *off && !is_hex_offset(off))
+	if (off && *off && !rk_hex_offset(off))
 		return job_fail(r->job, 400,
 				"Invalid parameters: external_data_offset "
 				"must be a hexadecimal number");
@@ -503,10 +471,11 @@ rk_loader(struct rk *r, int idblock, const char *img)
 		return st;
 	if (join(key, r->keys, "dev.key") < 0 || join(pub, r->keys, "dev.pubkey") < 0)
 		return job_fail(r->job, 500, "Signing error");
-	if ((st = sign_tool(r, "cc", "--chip", job_field(r->job, "soctype") + 2, NULL, NULL)) ||
+	if ((st = sign_tool(r, "cc", "--chip", rk_soctype_chip(job_field(r->job, "soctype")), NULL,
+			    NULL)) ||
 	    (st = sign_tool(r, "lk", "--key", key, "--pubkey", pub)))
 		return st;
-	if (to_boolean(job_field(r->job, "burn_key_hash")) &&
+	if (rk_to_boolean(job_field(r->job, "burn_key_hash")) &&
 	    (st = sign_tool(r, "ss", "--flag", "0x20", NULL, NULL)))
 		return st;
 	if (idblock)
@@ -523,14 +492,14 @@ rk_loader_run(struct rk *r, const char *type)
 
 	/* "rk_sign_tool fails if there is no dot in the file name" */
 	if ((st = rk_place(r, "artifact.bin", img)) != 0 ||
-	    (st = rk_loader(r, strcmp(type, "idblock") == 0, img)) != 0)
+	    (st = rk_loader(r, rk_artifact_type(type) == RK_IDBLOCK, img)) != 0)
 		return st;
 	if (pkey_sha256_file(img, sum) < 0)
 		sum[0] = '\0';
 	o = rk_audit(r);
 	job_audit_text(o, "artifact_type", type);
 	job_audit_text(o, "soctype", job_field(r->job, "soctype"));
-	job_audit_bool(o, "burn_key_hash", to_boolean(job_field(r->job, "burn_key_hash")));
+	job_audit_bool(o, "burn_key_hash", rk_to_boolean(job_field(r->job, "burn_key_hash")));
 	job_audit_list(o);
 	job_audit_item(o, "artifact.signed", sum);
 	job_audit_send(r->job, o);
@@ -540,13 +509,13 @@ rk_loader_run(struct rk *r, const char *type)
 static int
 rk_run(struct job *job)
 {
-	int t = one_of(job_field(job, "artifact_type"), rk_types, NELEM(rk_types), 1);
+	int t = rk_artifact_type(job_field(job, "artifact_type"));
 	struct rk r = {0};
 	int st;
 
 	/* the worker ran rk_precheck: t is one of the three */
-	if ((st = rk_init(&r, job, RK_TAG, t != 0)) == 0)
-		st = t == 0 ? rk_fit_run(&r) : rk_loader_run(&r, rk_types[t]);
+	if ((st = rk_init(&r, job, RK_TAG, t != RK_FIT_IMAGE)) == 0)
+		st = t == RK_FIT_IMAGE ? rk_fit_run(&r) : rk_loader_run(&r, rk_types[t]);
 	rk_free(&r);
 	return st;
 }
@@ -625,10 +594,7 @@ const struct signer signer_rkoptee_tee = {
 static int
 is_ta(const struct ar_entry *e)
 {
-	size_t n = strlen(e->name);
-
-	return (e->type == AR_FILE || e->type == AR_HARDLINK) && n > 3 &&
-	       strcmp(e->name + n - 3, ".ta") == 0;
+	return (e->type == AR_FILE || e->type == AR_HARDLINK) && rk_ta_name(e->name);
 }
 
 static int
