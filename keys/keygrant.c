@@ -23,11 +23,15 @@ static const struct {
     {"tegra/ueficapsule", "ueficapsulesign"},
     {"tegra/ekb", "ekbsign"},
     {"tegra/uefi", "uefisign"},
+    {"rk", "rksign"},
+    {"rkoptee-tee", "rkopteesign"},
+    {"rkoptee-ta", "rkopteesign"},
 };
 
 /* The only pairs whose key bytes may leave the key process: an external
  * tool that reads key files (tegraflash/tegrasign, mkimage, the BSP's
- * GenerateCapsule.py and gen_ekb.py).  A route /sign/a/b is endpoint "a/b". */
+ * GenerateCapsule.py and gen_ekb.py, Rockchip's
+ * mkimage, rk_sign_tool, change_puk and resign_ta.py).  A route /sign/a/b is endpoint "a/b". */
 static const struct {
 	const char *endpoint, *tag;
 } materialize_pairs[] = {
@@ -35,6 +39,9 @@ static const struct {
     {"fitimage", "fitimagesign"},
     {"tegra/ueficapsule", "ueficapsulesign"},
     {"tegra/ekb", "ekbsign"},
+    {"rk", "rksign"},
+    {"rkoptee-tee", "rkopteesign"},
+    {"rkoptee-ta", "rkopteesign"},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

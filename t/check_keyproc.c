@@ -109,6 +109,17 @@ static const struct grant_case {
     {"fitimage", 1, "", KEYPROTO_MATERIALIZE, "imx", "fitimagesign", "dev.key", 0, NULL},
     {"optee", 1, "", KEYPROTO_MATERIALIZE, "imx", "opteesign", "optee-signing-key.pem", 403, NULL},
     {"optee", 1, "", KEYPROTO_SIGN, "imx", "opteesign", "optee-signing-key.pem", 0, NULL},
+    /* Rockchip's tools: each endpoint its own tag's files only */
+    {"rk", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rksign", "dev.key", 0, NULL},
+    {"rk", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rkopteesign", "optee-signing-key.pem", 403,
+     NULL},
+    {"rkoptee-tee", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rkopteesign",
+     "optee-signing-pubkey.pem", 0, NULL},
+    {"rkoptee-ta", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rkopteesign", "optee-signing-key.pem",
+     0, NULL},
+    {"rkoptee-ta", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rksign", "dev.key", 403, NULL},
+    {"optee", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rkopteesign", "optee-signing-key.pem", 403,
+     NULL},
 };
 
 START_TEST(test_grant)
@@ -136,6 +147,8 @@ START_TEST(test_grant_materializable_tags)
 	ck_assert_int_eq(kgrant_materializable_tag("ekbsign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("ueficapsulesign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("fitimagesign"), 1);
+	ck_assert_int_eq(kgrant_materializable_tag("rksign"), 1);
+	ck_assert_int_eq(kgrant_materializable_tag("rkopteesign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("mender"), 0);
 	ck_assert_int_eq(kgrant_materializable_tag("opteesign"), 0);
 }

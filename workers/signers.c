@@ -19,6 +19,9 @@ extern const struct signer signer_optee;
 extern const struct signer signer_ueficapsule;
 extern const struct signer signer_ekb;
 extern const struct signer signer_uefi;
+extern const struct signer signer_rk;
+extern const struct signer signer_rkoptee_tee;
+extern const struct signer signer_rkoptee_ta;
 
 static const struct signer *const signers[] = {
 	&signer_swupdate,
@@ -30,6 +33,9 @@ static const struct signer *const signers[] = {
 	&signer_ueficapsule,
 	&signer_ekb,
 	&signer_uefi,
+	&signer_rk,
+	&signer_rkoptee_tee,
+	&signer_rkoptee_ta,
 };
 
 #define NSIGNERS (int)(sizeof(signers) / sizeof(signers[0]))
