@@ -49,6 +49,11 @@
 struct session {
 	CK_SESSION_HANDLE h;
 	CK_SLOT_ID slot;
+	/* the private key this session found last, and the URI it found it
+	 * by: a module job signs thousands of times with one key */
+	int has_key;
+	struct p11uri key_uri;
+	CK_OBJECT_HANDLE key;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* all below */
@@ -627,6 +632,26 @@ private_key(const struct session *s, const struct p11uri *u, CK_OBJECT_HANDLE *o
 	return 0;
 }
 
+/* private_key, from s's cache when u names the key it found last. */
+static int
+private_key_cached(struct session *s, const struct p11uri *u, CK_OBJECT_HANDLE *o, CK_RV *rv,
+		   char *err, size_t errlen)
+{
+	int st;
+
+	if (s->has_key && p11uri_matches(u, &s->key_uri) && p11uri_matches(&s->key_uri, u)) {
+		*o = s->key;
+		return 0;
+	}
+	s->has_key = 0;
+	if ((st = private_key(s, u, o, rv, err, errlen)) == 0) {
+		s->key_uri = *u;
+		s->key = *o;
+		s->has_key = 1;
+	}
+	return st;
+}
+
 int
 kp11_public(const struct p11uri *u, EVP_PKEY **pub, char *err, size_t errlen)
 {
@@ -848,10 +873,17 @@ kp11_sign(const struct p11uri *u, EVP_PKEY *pub, uint32_t scheme, int saltlen, u
 	if (dlen > KEYPROTO_DIGEST_MAX ||
 	    prepare(&r, pub, scheme, saltlen, md, digest, dlen, err, errlen) < 0)
 		return 500;
+	memset(&s, 0, sizeof(s));
 	if ((st = checkout(u, &s, err, errlen)) != 0)
 		return st;
-	if ((st = private_key(&s, u, &key, &rv, err, errlen)) == 0 &&
-	    (rv = sign_on(&s, key, &r, scheme, sig, siglen)) != CKR_OK) {
+	if ((st = private_key_cached(&s, u, &key, &rv, err, errlen)) == 0 &&
+	    (rv = sign_on(&s, key, &r, scheme, sig, siglen)) == CKR_KEY_HANDLE_INVALID) {
+		/* the object went (a token re-provisioned): find it again, once */
+		s.has_key = 0;
+		if ((st = private_key_cached(&s, u, &key, &rv, err, errlen)) == 0)
+			rv = sign_on(&s, key, &r, scheme, sig, siglen);
+	}
+	if (st == 0 && rv != CKR_OK) {
 		snprintf(err, errlen, "the token's signature failed (0x%lx)", (unsigned long)rv);
 		st = session_gone(rv) ? 503 : 500;
 	}
