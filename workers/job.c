@@ -345,3 +345,16 @@ job_tool_hide(const struct job *job, const char **hide)
 	hide[n] = NULL;
 	return hide;
 }
+
+int
+job_extract_failed(struct job *job, int st, const char *err)
+{
+	if (st == 400) {
+		log_warnx("job %s: invalid artifact: %s", job->idstr, err);
+		return job_fail(job, 400, "Invalid artifact: %s", err);
+	}
+	log_errorx("job %s: extracting: %s", job->idstr, err);
+	if (st == 507)
+		return job_fail(job, 507, "not enough storage to extract the artifact");
+	return job_fail(job, 500, "Signing error");
+}

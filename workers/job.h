@@ -56,6 +56,12 @@ int job_fail(struct job *job, int status, const char *fmt, ...) __attribute__((f
  * answer, not while it waits).  One per job: a second closes the first.
  */
 void job_keep_fd(struct job *job, int fd);
+/*
+ * The answer for an upload the archive extraction refused with status st
+ * (err: why): 400 "Invalid artifact: <why>", 507 when the disk is full
+ * (as for an upload that does not fit), else 500; returns the status.
+ */
+int job_extract_failed(struct job *job, int st, const char *err);
 /* Answer with a file from the job directory; returns 200. */
 int job_reply_file(struct job *job, const char *path, const char *filename);
 /* Answer 200 with len bytes of data (malloc'ed; the job owns and frees it)

@@ -365,23 +365,6 @@ signer_of(struct job *job, struct kc_key *kk, struct modsign_key *key)
 	return 0;
 }
 
-/* The answer for an upload ar_extract_each refused with st (err why). */
-static void
-extract_failed(struct job *job, int st, const char *err)
-{
-	if (st == 400) {
-		log_warnx("job %s: invalid artifact: %s", job->idstr, err);
-		job_fail(job, 400, "Invalid artifact: %s", err);
-	} else if (st == 507) {
-		/* as for an upload that does not fit (lib/form.c) */
-		log_errorx("job %s: extracting: %s", job->idstr, err);
-		job_fail(job, 507, "not enough storage to extract the artifact");
-	} else {
-		log_errorx("job %s: extracting: %s", job->idstr, err);
-		job_fail(job, 500, "Signing error");
-	}
-}
-
 /* The answer when signing or packing failed: the key process's own
  * status (503, 404 ...) when it was the one to fail, else 500. */
 static void
@@ -513,7 +496,7 @@ modules_run(struct job *job)
 	st = ar_extract_each(f->path, tree, &lim, &list, queue_member, &c, err, sizeof(err));
 	t1 = util_now_ms();
 	if (st != 0) {
-		extract_failed(job, st, err);
+		(void)job_extract_failed(job, st, err);
 		goto done;
 	}
 	pthread_mutex_lock(&c.lock);

@@ -323,20 +323,6 @@ key_of(struct optee *o)
 	return 0;
 }
 
-/* The answer for an upload ar_extract refused with st (err why). */
-static int
-extract_failed(struct job *job, int st, const char *err)
-{
-	if (st == 400) {
-		log_warnx("job %s: invalid artifact: %s", job->idstr, err);
-		return job_fail(job, 400, "Invalid artifact: %s", err);
-	}
-	log_errorx("job %s: extracting: %s", job->idstr, err);
-	if (st == 507) /* as for an upload that does not fit (lib/form.c) */
-		return job_fail(job, 507, "not enough storage to extract the artifact");
-	return job_fail(job, 500, "Signing error");
-}
-
 /* Extract the upload into the job's tree; 0 or the status of a job_fail. */
 static int
 extract(struct optee *o, const char *path, struct ar_list *list)
@@ -356,7 +342,7 @@ extract(struct optee *o, const char *path, struct ar_list *list)
 	lim.admit = admit_member;
 	job_progress(o->job, "extracting");
 	if ((st = ar_extract(path, o->tree, &lim, list, err, sizeof(err))) != 0)
-		return extract_failed(o->job, st, err);
+		return job_extract_failed(o->job, st, err);
 	return 0;
 }
 

@@ -243,20 +243,6 @@ rk_tool(struct rk *r, struct strv *argv)
 	return st;
 }
 
-/* The answer for an upload ar_extract refused with st (err why). */
-static int
-extract_failed(struct job *job, int st, const char *err)
-{
-	if (st == 400) {
-		log_warnx("job %s: invalid artifact: %s", job->idstr, err);
-		return job_fail(job, 400, "Invalid artifact: %s", err);
-	}
-	log_errorx("job %s: extracting: %s", job->idstr, err);
-	if (st == 507)
-		return job_fail(job, 507, "not enough storage to extract the artifact");
-	return job_fail(job, 500, "Signing error");
-}
-
 /* The upload's tarball into the work directory; 0 or the status set. */
 static int
 rk_extract(struct rk *r, struct ar_list *list)
@@ -268,7 +254,7 @@ rk_extract(struct rk *r, struct ar_list *list)
 	ar_limits_from_config(&lim, r->job->cfg);
 	job_progress(r->job, "extracting");
 	st = ar_extract(job_file(r->job, "artifact")->path, r->work, &lim, list, err, sizeof(err));
-	return st == 0 ? 0 : extract_failed(r->job, st, err);
+	return st == 0 ? 0 : job_extract_failed(r->job, st, err);
 }
 
 /* The whole work tree as the answer, "./" members; 0 or 500 set. */
