@@ -133,9 +133,6 @@ char *status_json(const struct status_snapshot *s);
  * of its inline script and style, computed from the page itself). */
 const char *status_page(size_t *len);
 const char *status_page_csp(void);
-/* 1 when a request head (from the request line on) asks for HTML: an
- * Accept header naming text/html without q=0. */
-int status_wants_html(const char *head, size_t len);
 /* Keep a finished job in r (time: Unix seconds). */
 void status_recent_add(struct status_recent *r, const struct status_job_end *e, int64_t time);
 /* Count a job (failed: its status was 4xx/5xx) in the second now_s. */

@@ -144,7 +144,7 @@ answer_page(struct conn *c)
 	size_t len;
 
 	if (json && c->scan.have_head &&
-	    status_wants_html(c->buf + c->scan.start, c->scan.head_end - c->scan.start)) {
+	    reqline_accepts_html(c->buf + c->scan.start, c->scan.head_end - c->scan.start)) {
 		char extra[700];
 
 		snprintf(extra, sizeof(extra),

@@ -4,7 +4,7 @@
  * beyond what the regress scripts see: the recent-jobs ring stays bounded
  * (newest first, the oldest overwritten, texts escaped), the per-second
  * rate ring (zeroed as time passes, one lap at most), the Accept header
- * that picks the HTML page, and the page's CSP holding the hashes of the
+ * that picks the HTML page (lib/reqline.c), and the page's CSP holding the hashes of the
  * script and style it serves (so they cannot drift from the page).
  */
 #include <check.h>
@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "check_main.h"
+#include "reqline.h"
 #include "status.h"
 
 /* status_json of a snapshot holding only r and rates at now_s, parsed. */
@@ -139,7 +140,7 @@ END_TEST
 static int
 wants(const char *head)
 {
-	return status_wants_html(head, strlen(head));
+	return reqline_accepts_html(head, strlen(head));
 }
 
 START_TEST(test_accept)
