@@ -9,6 +9,8 @@
 #   make bench   benchmarks (t/bench), writes t/bench/results.md
 #   make fuzz    libFuzzer harnesses (t/fuzz), FUZZ_BUDGET seconds shared
 #   make install DESTDIR=... prefix=...
+#   make screenshot  doc/status.png: the status page with busy workers
+#                (t/regress/statuspage.sh in headless chromium)
 #
 # The autotools build lives out of tree in build/ (build-asan/ for the
 # sanitizer build); configure is never run here, so nothing overwrites
@@ -89,6 +91,13 @@ fuzz: deps
 
 install: build
 	$(MAKE) -C $(BUILD) install
+
+# screenshot: the README's picture of the operators' page
+.PHONY: screenshot
+screenshot: build
+	@sh tools/deps.sh test
+	mkdir -p doc
+	STATUS_SCREENSHOT=$(CURDIR)/doc/status.png BUILD=$(CURDIR)/$(BUILD) bash t/regress/statuspage.sh
 
 distcheck: build
 	$(MAKE) -C $(BUILD) distcheck

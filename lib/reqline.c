@@ -122,3 +122,48 @@ reqline_scan(struct reqline_scan *s, const char *buf, size_t len)
 	}
 	return 0;
 }
+
+/* 1 when the media range at p (up to end) is text/html and not q=0. */
+static int
+html_range(const char *p, const char *end)
+{
+	const char *q;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (end - p < 9 || strncasecmp(p, "text/html", 9) != 0)
+		return 0;
+	for (q = p + 9; q < end; q++)
+		if ((*q == 'q' || *q == 'Q') && q + 1 < end && q[1] == '=') {
+			q += 2;
+			while (q < end && (*q == '0' || *q == '.'))
+				q++;
+			/* "q=0", "q=0.0": refused; anything else accepts it */
+			return q < end && *q >= '1' && *q <= '9';
+		}
+	return 1;
+}
+
+int
+reqline_accepts_html(const char *head, size_t len)
+{
+	const char *end = head + len, *line = head;
+
+	while (line < end) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+
+		if (eol == NULL)
+			eol = end;
+		if (eol - line > 7 && strncasecmp(line, "Accept:", 7) == 0) {
+			for (const char *p = line + 7, *comma; p < eol; p = comma + 1) {
+				comma = memchr(p, ',', (size_t)(eol - p));
+				if (comma == NULL)
+					comma = eol;
+				if (html_range(p, comma))
+					return 1;
+			}
+		}
+		line = eol + 1;
+	}
+	return 0;
+}

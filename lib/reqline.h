@@ -52,4 +52,9 @@ struct reqline_scan {
  */
 int reqline_scan(struct reqline_scan *s, const char *buf, size_t len);
 
+/* 1 when a head (from the request line on, len bytes) asks for HTML: an
+ * Accept header naming text/html without q=0 (a browser; GET /status
+ * then answers the operators' page). */
+int reqline_accepts_html(const char *head, size_t len);
+
 #endif

@@ -6,7 +6,8 @@
  * reads the file and the environment; main checks what the supervisor
  * needs (the work directory, the descriptor limit), sets the process
  * title (proc.h) and runs the supervisor (supervisor.c) until SIGTERM.
- * Calls: options, supervisor, roles, audit (--verify-audit) and lib/.
+ * Calls: options, supervisor, roles, audit (--verify-audit), statusview
+ * (--status, --watch) and lib/.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,11 +29,17 @@
 #include "privdrop.h"
 #include "proc.h"
 #include "roles.h"
+#include "statusview.h"
 #include "supervisor.h"
 #include "util.h"
 
 /* What the command line asks for besides serving. */
-enum action { SERVE, CHECK_CONFIG, EXIT_OK, EXIT_USAGE };
+enum action { SERVE, CHECK_CONFIG, STATUS_VIEW, EXIT_OK, EXIT_USAGE };
+
+/* --status [URL] and --watch (statusview.h) */
+static const char *status_url;
+static int status_watch;
+static const char *status_port; /* --port, for when the settings do not load */
 
 static void
 usage(FILE *fp)
@@ -42,6 +49,7 @@ usage(FILE *fp)
 		"                    [--user NAME] [--config FILE] [--check-config]\n"
 		"                    [--help] [--version]\n"
 		"       digsigserver --verify-audit FILE [FILE...]\n"
+		"       digsigserver --status|--watch [URL]\n"
 		"\n"
 		"  --address ADDR    listen address (DIGSIGSERVER_ADDRESS)\n"
 		"  --port PORT       listen port (DIGSIGSERVER_PORT)\n"
@@ -54,6 +62,10 @@ usage(FILE *fp)
 		"  --version         print the version\n"
 		"  --verify-audit FILE...  check each audit trail's hash chain (one per\n"
 		"                    instance), exit 0 when all are intact, else 1\n"
+		"  --status [URL]    print a running instance's pool as a table, exit 0\n"
+		"                    when it is healthy, else 1 (URL: its /status, default\n"
+		"                    http://127.0.0.1:PORT/status)\n"
+		"  --watch [URL]     the same, redrawn every second\n"
 		"\n"
 		"Settings (environment variables; precedence: command line > environment >\n"
 		"config file > default):\n");
@@ -179,6 +191,8 @@ parse_args(int argc, char **argv, int *rc)
 		{"version", no_argument, NULL, 'V'},
 		{"env-template", no_argument, NULL, 'E'},
 		{"verify-audit", required_argument, NULL, 'A'},
+		{"status", no_argument, NULL, 'S'},
+		{"watch", no_argument, NULL, 'W'},
 		{NULL, 0, NULL, 0},
 	};
 	enum action act = SERVE;
@@ -186,6 +200,8 @@ parse_args(int argc, char **argv, int *rc)
 
 	*rc = 0;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'p')
+			status_port = optarg;
 		if (option_setting(ch))
 			continue;
 		switch (ch) {
@@ -194,6 +210,12 @@ parse_args(int argc, char **argv, int *rc)
 			break;
 		case 'C':
 			act = CHECK_CONFIG;
+			break;
+		case 'W':
+			status_watch = 1;
+			/* fall through */
+		case 'S':
+			act = STATUS_VIEW;
 			break;
 		case 'h':
 			usage(stdout);
@@ -217,6 +239,8 @@ parse_args(int argc, char **argv, int *rc)
 			return EXIT_USAGE;
 		}
 	}
+	if (act == STATUS_VIEW && optind < argc)
+		status_url = argv[optind++];
 	if (optind < argc) {
 		fprintf(stderr, "digsigserver: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
@@ -224,6 +248,19 @@ parse_args(int argc, char **argv, int *rc)
 		return EXIT_USAGE;
 	}
 	return act;
+}
+
+/* --status, --watch: the port of the settings (a client needs no key
+ * store: when they are incomplete, --port, DIGSIGSERVER_PORT or 9999). */
+static int
+status_view(struct config *cfg)
+{
+	char err[512];
+	const char *port = status_port ? status_port : getenv("DIGSIGSERVER_PORT");
+
+	if (options_load(cfg, err, sizeof(err)) == 0)
+		return statusview_run(status_url, cfg->port, status_watch);
+	return statusview_run(status_url, port ? atoll(port) : 9999, status_watch);
 }
 
 /* --check-config: print the settings and what is wrong; 0 or 1. */
@@ -263,6 +300,8 @@ main(int argc, char **argv)
 	keyd_take_env_secrets(); /* before anything logs or forks */
 	if ((act = parse_args(argc, argv, &rc)) == EXIT_OK || act == EXIT_USAGE)
 		return rc;
+	if (act == STATUS_VIEW)
+		return status_view(&cfg);
 	if (options_load(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "digsigserver: %s\n", err);
 		return 1;

@@ -339,12 +339,25 @@ audit_merge(struct worker *w, const char *text)
 	json_decref(o);
 }
 
-/* Tell the supervisor w's job ended with status. */
+/* Tell the supervisor w's job ended with status (result: NULL for the
+ * worker's own answer). */
 static void
-job_ended(struct worker *w, int status)
+job_ended(struct worker *w, int status, const char *result)
 {
-	hooks->job_end(w->endpoint[0] ? w->endpoint : "unknown", status,
-		       (double)(util_now_ms() - w->job_start_ms) / 1000.0);
+	struct status_job_end e = {
+		.endpoint = w->endpoint[0] ? w->endpoint : "unknown",
+		.selector = w->selector,
+		.client = w->peer,
+		.identity = w->identity,
+		.status = status,
+		.seconds = (double)(util_now_ms() - w->job_start_ms) / 1000.0,
+		.result = result ? result
+			  : status < 300 ? "signed"
+			  : status < 500 ? "refused"
+					 : "failed",
+	};
+
+	hooks->job_end(&e);
 }
 
 /* The job on w ends without the worker's answer: answer it ourselves. */
@@ -370,7 +383,7 @@ abort_job(struct worker *w, int status, const char *text)
 		}
 		w->client_fd = -1;
 	}
-	job_ended(w, status);
+	job_ended(w, status, status == 504 ? "timeout" : "crashed");
 	audit_job_end(w, status, status == 504 ? "timeout" : "crashed");
 	log_request("job=%llu client=%s method=POST path=%s endpoint=%s selector=%s status=%d "
 		    "in=- out=- ms=%llu",
@@ -413,7 +426,7 @@ static void
 on_done(struct worker *w, int status)
 {
 	evtimer_del(w->ev_timer);
-	job_ended(w, status);
+	job_ended(w, status, NULL);
 	audit_job_end(w, status, NULL);
 	if (w->client_fd >= 0) {
 		close(w->client_fd);

@@ -27,8 +27,8 @@ struct pool_hooks {
 	/* How many workers the supervisor wants now (0: shutting down with
 	 * nothing waiting). */
 	int (*wanted)(void);
-	/* A job ended with status, answered by its worker or by the pool. */
-	void (*job_end)(const char *endpoint, int status, double seconds);
+	/* A job ended, answered by its worker or by the pool. */
+	void (*job_end)(const struct status_job_end *e);
 	/* The pool answered a client itself (500, 504): close it lingering. */
 	void (*linger)(int fd, const char *peer);
 };

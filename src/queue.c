@@ -56,3 +56,11 @@ queue_queued(const struct queue_item *it)
 {
 	return it->queued;
 }
+
+void *
+queue_oldest(const struct queue *q)
+{
+	const struct queue_item *it = TAILQ_FIRST(&q->items);
+
+	return it ? it->owner : NULL;
+}

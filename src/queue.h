@@ -33,6 +33,8 @@ void *queue_pop(struct queue *q);
 /* Take it out wherever it is; nothing when it is not queued. */
 void queue_remove(struct queue *q, struct queue_item *it);
 size_t queue_length(const struct queue *q);
+/* The owner of the oldest item, or NULL when the queue is empty. */
+void *queue_oldest(const struct queue *q);
 int queue_queued(const struct queue_item *it);
 
 #endif

@@ -2,7 +2,11 @@
 /*
  * status.c: the supervisor's pages rendered from a snapshot (status.h),
  * and the per-endpoint counts and durations of finished jobs for
- * /metrics.  Calls only lib/ (acl, log, util) and jansson.
+ * /metrics, the operators' HTML page (status_page.html, made a C string
+ * at build time) with a Content-Security-Policy holding the hashes of its
+ * inline script and style, and the two rings the supervisor keeps for it
+ * (recent jobs, per-second rates).  Calls only lib/ (acl, log, util),
+ * jansson and OpenSSL (the hashes).
  */
 #include "status.h"
 
@@ -11,11 +15,15 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "acl.h"
 #include "buf.h"
 #include "log.h"
 #include "util.h"
+
+/* static const char status_page_html[]: src/status_page.html (Makefile.am) */
+#include "status_page.inc"
 
 #define MAX_SERIES 64
 static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
@@ -145,6 +153,143 @@ string_or_null(const char *s)
 	return s != NULL && s[0] != '\0' ? json_string(s) : json_null();
 }
 
+const char *
+status_page(size_t *len)
+{
+	*len = sizeof(status_page_html) - 1;
+	return status_page_html;
+}
+
+/* "'sha256-BASE64'" of the text between open and the next "</" in the
+ * page (the inline script or style, as the browser hashes it). */
+static void
+inline_hash(const char *open, char *out, size_t outlen)
+{
+	const char *from = strstr(status_page_html, open), *to;
+	unsigned char md[32], b64[48];
+	unsigned mdlen = 0;
+
+	if (from == NULL || (to = strstr(from += strlen(open), "</")) == NULL)
+		log_panic("status_page.html has no %s", open);
+	if (EVP_Digest(from, (size_t)(to - from), md, &mdlen, EVP_sha256(), NULL) != 1)
+		log_panic("SHA-256 failed");
+	EVP_EncodeBlock(b64, md, (int)mdlen);
+	snprintf(out, outlen, "'sha256-%s'", (const char *)b64);
+}
+
+const char *
+status_page_csp(void)
+{
+	static char csp[512];
+
+	if (csp[0] == '\0') {
+		char script[64], style[64];
+
+		inline_hash("<script>", script, sizeof(script));
+		inline_hash("<style>", style, sizeof(style));
+		snprintf(
+		    csp, sizeof(csp),
+		    "default-src 'none'; script-src %s; style-src %s; connect-src 'self'; "
+		    "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+		    script, style);
+	}
+	return csp;
+}
+
+/* Copy src into a fixed field, escaped (a client's text) and cut short. */
+static void
+keep_text(char *dst, size_t size, const char *src)
+{
+	char *e = log_escape_dup(src ? src : "");
+
+	snprintf(dst, size, "%s", e);
+	free(e);
+}
+
+void
+status_recent_add(struct status_recent *r, const struct status_job_end *e, int64_t time)
+{
+	struct status_recent_job *j = &r->job[r->next];
+
+	memset(j, 0, sizeof(*j));
+	j->time = time;
+	keep_text(j->endpoint, sizeof(j->endpoint), e->endpoint);
+	keep_text(j->selector, sizeof(j->selector), e->selector);
+	keep_text(j->client, sizeof(j->client), e->client);
+	keep_text(j->identity, sizeof(j->identity), e->identity);
+	keep_text(j->result, sizeof(j->result), e->result);
+	j->status = e->status;
+	j->seconds = e->seconds;
+	r->next = (r->next + 1) % STATUS_RECENT;
+	if (r->filled < STATUS_RECENT)
+		r->filled++;
+}
+
+void
+status_rates_advance(struct status_rates *r, uint64_t now_s)
+{
+	/* at most one lap: older slots are all overwritten anyway */
+	uint64_t from =
+	    now_s - r->last > STATUS_RATE_SECONDS ? now_s - STATUS_RATE_SECONDS : r->last;
+
+	if (now_s <= r->last)
+		return;
+	for (uint64_t t = from + 1; t <= now_s; t++) {
+		r->jobs[t % STATUS_RATE_SECONDS] = 0;
+		r->failures[t % STATUS_RATE_SECONDS] = 0;
+	}
+	r->last = now_s;
+}
+
+void
+status_rates_add(struct status_rates *r, uint64_t now_s, int jobs, int failed)
+{
+	status_rates_advance(r, now_s);
+	if (now_s + STATUS_RATE_SECONDS <= r->last)
+		return; /* older than the ring */
+	r->jobs[now_s % STATUS_RATE_SECONDS] += (uint32_t)jobs;
+	r->failures[now_s % STATUS_RATE_SECONDS] += (uint32_t)failed;
+}
+
+/* The ring of recent jobs, newest first. */
+static json_t *
+recent_json(const struct status_recent *r)
+{
+	json_t *arr = json_array();
+
+	for (unsigned i = 1; r != NULL && i <= r->filled; i++) {
+		const struct status_recent_job *j =
+		    &r->job[(r->next + STATUS_RECENT - i) % STATUS_RECENT];
+
+		json_array_append_new(
+		    arr, json_pack("{s:I, s:s, s:o, s:s, s:o, s:i, s:f, s:s}", "time",
+				   (json_int_t)j->time, "endpoint", j->endpoint, "selector",
+				   string_or_null(j->selector), "client", j->client, "identity",
+				   string_or_null(j->identity), "status", j->status,
+				   "duration_seconds", j->seconds, "result", j->result));
+	}
+	return arr;
+}
+
+/* The per-second counts, oldest first, ending with the second now_s. */
+static json_t *
+rates_json(const struct status_rates *r, uint64_t now_s)
+{
+	json_t *jobs = json_array(), *failures = json_array();
+
+	for (uint64_t t = now_s + 1; r != NULL && t <= now_s + STATUS_RATE_SECONDS; t++) {
+		/* t is the second t - STATUS_RATE_SECONDS (no underflow); a
+		 * second past r->last has not been zeroed yet: 0 */
+		int live = t <= r->last + STATUS_RATE_SECONDS;
+		size_t k = (size_t)(t % STATUS_RATE_SECONDS);
+
+		json_array_append_new(jobs, json_integer(live ? r->jobs[k] : 0));
+		json_array_append_new(failures, json_integer(live ? r->failures[k] : 0));
+	}
+	return json_pack("{s:i, s:o, s:o}", "interval_seconds", 1, "jobs", jobs, "failures",
+			 failures);
+}
+
 static json_t *
 worker_job_json(const struct status_worker *w, long long timeout_seconds)
 {
@@ -261,8 +406,11 @@ status_json(const struct status_snapshot *s)
 	json_object_set_new(queue, "length", json_integer((json_int_t)s->queue_length));
 	json_object_set_new(queue, "limit", json_integer(s->queue_limit));
 	json_object_set_new(queue, "wait_limit_seconds", json_integer(s->queue_wait_seconds));
+	json_object_set_new(queue, "oldest_wait_seconds", json_real(s->queue_oldest_seconds));
 	json_object_set_new(root, "queue", queue);
 	json_object_set_new(root, "totals", totals_json(s));
+	json_object_set_new(root, "rates", rates_json(s->rates, s->now_s));
+	json_object_set_new(root, "recent", recent_json(s->recent));
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
 	if (text == NULL)

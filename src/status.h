@@ -4,6 +4,8 @@
  *
  *   /status   JSON: version, uptime, the pool and each worker and its job,
  *             the queue, totals
+ *   /status   with Accept: text/html, the operators' page
+ *             (status_page.html, built in): it reads the JSON every second
  *   /metrics  Prometheus text format
  *
  * The supervisor fills a struct status_snapshot (the pool its part,
@@ -70,6 +72,40 @@ struct status_keys {
 	uint64_t store_age_seconds; /* since that probe */
 };
 
+/* A finished job, as the pool reports it (texts raw, "" when unknown). */
+struct status_job_end {
+	const char *endpoint, *selector, *client, *identity;
+	int status;
+	double seconds;
+	const char *result; /* signed, refused, failed, timeout, crashed */
+};
+
+/* The last STATUS_RECENT finished jobs: a fixed ring, oldest overwritten. */
+#define STATUS_RECENT 50
+struct status_recent {
+	struct status_recent_job {
+		int64_t time; /* when it ended (Unix seconds) */
+		char endpoint[32];
+		char selector[128];
+		char client[64];
+		char identity[128];
+		char result[16];
+		int status;
+		double seconds;
+	} job[STATUS_RECENT];
+	unsigned next;   /* where the next one goes */
+	unsigned filled; /* how many are in (at most STATUS_RECENT) */
+};
+
+/* Jobs and failures per second over the last STATUS_RATE_SECONDS: a ring
+ * of counters indexed by the second (about 2.4 KB). */
+#define STATUS_RATE_SECONDS 300
+struct status_rates {
+	uint64_t last; /* the second the newest slot counts (monotonic s) */
+	uint32_t jobs[STATUS_RATE_SECONDS];
+	uint32_t failures[STATUS_RATE_SECONDS];
+};
+
 struct status_snapshot {
 	const char *version;
 	const char *instance; /* DIGSIGSERVER_INSTANCE */
@@ -81,14 +117,28 @@ struct status_snapshot {
 	const struct status_worker *workers;
 	size_t nworkers;
 	size_t queue_length;
+	double queue_oldest_seconds;  /* the longest wait in the queue now */
 	long long queue_limit;	      /* QUEUE_MAX */
 	long long queue_wait_seconds; /* QUEUE_WAIT */
 	struct status_counters count;
 	uint64_t audit_write_failures;
+	const struct status_recent *recent; /* may be NULL */
+	const struct status_rates *rates;   /* may be NULL; brought up to now_s */
+	uint64_t now_s;                     /* monotonic seconds, for rates */
 };
 
 /* The /status body (malloc'ed). */
 char *status_json(const struct status_snapshot *s);
+/* The operators' HTML page and its Content-Security-Policy (the hashes
+ * of its inline script and style, computed from the page itself). */
+const char *status_page(size_t *len);
+const char *status_page_csp(void);
+/* Keep a finished job in r (time: Unix seconds). */
+void status_recent_add(struct status_recent *r, const struct status_job_end *e, int64_t time);
+/* Count a job (failed: its status was 4xx/5xx) in the second now_s. */
+void status_rates_add(struct status_rates *r, uint64_t now_s, int jobs, int failed);
+/* Bring r up to now_s: the seconds since its last count are zero. */
+void status_rates_advance(struct status_rates *r, uint64_t now_s);
 /* The /metrics body (malloc'ed). */
 char *status_metrics(const struct status_snapshot *s);
 /* Record a finished job for /metrics (endpoint, status, seconds). */

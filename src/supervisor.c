@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -89,6 +90,8 @@ static struct {
 	struct event *ev_drain;
 	struct queue waiting;
 	struct status_counters count;
+	struct status_recent recent; /* for the page: the last jobs */
+	struct status_rates rates;   /* and jobs per second */
 } sv;
 
 static void pause_accepting(int err);
@@ -100,11 +103,22 @@ refuse_busy(struct conn *c, const char *text)
 	char extra[128];
 
 	sv.count.rejected++;
+	status_rates_add(&sv.rates, util_now_ms() / 1000, 0, 1);
 	reply_retry_after(extra, sizeof(extra), sv.cfg->retry_after);
 	conn_reply(c, 503, text, extra);
 }
 
-/* Answer /status or /metrics from a snapshot of the supervisor. */
+/* The time the oldest queued request has waited, in seconds. */
+static double
+queue_oldest_seconds(void)
+{
+	const struct conn *oldest = queue_oldest(&sv.waiting);
+
+	return oldest ? (double)(util_now_ms() - oldest->accepted_ms) / 1000.0 : 0;
+}
+
+/* Answer /status (JSON, or the HTML page reading it) or /metrics from a
+ * snapshot of the supervisor. */
 static void
 answer_page(struct conn *c)
 {
@@ -119,11 +133,28 @@ answer_page(struct conn *c)
 		.queue_wait_seconds = sv.cfg->queue_wait,
 		.count = sv.count,
 		.audit_write_failures = audit_write_failures(),
+		.queue_oldest_seconds = queue_oldest_seconds(),
+		.recent = &sv.recent,
+		.rates = &sv.rates,
+		.now_s = util_now_ms() / 1000,
 	};
 	struct status_worker *workers;
 	int json = strcmp(c->path, "/status") == 0;
 	char *body;
+	size_t len;
 
+	if (json && c->scan.have_head &&
+	    reqline_accepts_html(c->buf + c->scan.start, c->scan.head_end - c->scan.start)) {
+		char extra[700];
+
+		snprintf(extra, sizeof(extra),
+			 "Cache-Control: no-store\r\nContent-Security-Policy: %s\r\n"
+			 "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n",
+			 status_page_csp());
+		conn_answer(c, 200, "text/html; charset=utf-8", status_page(&len), extra);
+		return;
+	}
+	status_rates_advance(&sv.rates, s.now_s);
 	pool_snapshot(&s.pool);
 	keyproc_snapshot(&s.keys);
 	s.workers = workers = pool_workers(&s.nworkers);
@@ -205,6 +236,11 @@ serve_page(struct conn *c)
 		conn_reply(c, 403, "Forbidden", NULL);
 		return;
 	}
+	if (strcmp(c->path, "/status") == 0 && !c->scan.have_head) {
+		/* its Accept header says JSON or the page (head_in) */
+		conn_await_head(c);
+		return;
+	}
 	answer_page(c);
 }
 
@@ -284,6 +320,10 @@ dispatch(struct conn *c)
 static void
 head_in(struct conn *c)
 {
+	if (supervisor_page(c->path)) {
+		answer_page(c); /* /status, its head in */
+		return;
+	}
 	if (dispatch(c))
 		return;
 	if (queue_push(&sv.waiting, &c->wait, c, (size_t)sv.cfg->queue_max) < 0) {
@@ -350,10 +390,12 @@ wanted(void)
 
 /* pool hook: count a job's end. */
 static void
-job_end(const char *endpoint, int status, double seconds)
+job_end(const struct status_job_end *e)
 {
-	status_count_reply(&sv.count, status);
-	status_job_done(endpoint, status, seconds);
+	status_count_reply(&sv.count, e->status);
+	status_job_done(e->endpoint, e->status, e->seconds);
+	status_recent_add(&sv.recent, e, (int64_t)time(NULL));
+	status_rates_add(&sv.rates, util_now_ms() / 1000, 1, e->status >= 400);
 }
 
 static const struct conn_hooks conn_hooks = {

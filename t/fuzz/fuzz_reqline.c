@@ -2,7 +2,7 @@
 /*
  * fuzz_reqline.c: libFuzzer harness for the supervisor's request-line
  * parser and head scanner (lib/reqline.c), the first client bytes the
- * daemon reads.
+ * daemon reads, and the Accept check that picks the /status page.
  */
 /* fuzz-sources: lib/reqline.c lib/util.c lib/log.c */
 #include <stddef.h>
@@ -53,5 +53,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 	}
 	check_scan((const char *)data, size);
+	/* the Accept header of GET /status: any head, no crash, a yes or no */
+	if ((unsigned)reqline_accepts_html((const char *)data, size) > 1)
+		__builtin_trap();
 	return 0;
 }
