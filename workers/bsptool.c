@@ -143,36 +143,21 @@ add_key(struct bsp *b, const char *file, const char *option, int optional, int s
 static int
 fetch_key(struct bsp *b, struct bspkey *k)
 {
-	struct ks_blob blob = {0};
-	unsigned char md[EVP_MAX_MD_SIZE];
-	char err[KEYPROTO_REASON_MAX];
-	unsigned int mdlen = 0;
-	int st;
+	struct tool_key tk = {
+	    .selector = b->job->selector,
+	    .tag = b->tag,
+	    .file = k->file,
+	    .dir = b->keys,
+	    .optional = k->optional,
+	    .mask = k->secret ? b->mask : NULL,
+	    .fpr = k->signer ? b->key_fpr : NULL,
+	    .sha256 = k->sha256,
+	    .path = k->path,
+	};
+	int st = tool_key_fetch(b->job, &tk);
 
-	st = kc_materialize(b->job->keys, b->job->selector, b->tag, k->file, &blob.data, &blob.len,
-			    err, sizeof(err));
-	if (st == 404 && k->optional)
-		return 0;
 	if (st != 0)
-		return job_fail(b->job, st, "%s", err);
-	if (snprintf(k->path, sizeof(k->path), "%s/%s", b->keys, k->file) >= (int)sizeof(k->path) ||
-	    ks_write_temp(&blob, b->keys, k->file) < 0) {
-		log_error("job %s: writing key %s", b->job->idstr, k->file);
-		ks_blob_free(&blob);
-		return job_fail(b->job, 500, "Signing error");
-	}
-	if (EVP_Digest(blob.data, blob.len, md, &mdlen, EVP_sha256(), NULL) == 1)
-		util_hex(md, mdlen, k->sha256);
-	if (k->secret)
-		mask_add_key(b->mask, blob.data, blob.len);
-	if (k->signer) {
-		EVP_PKEY *pk = pkey_load_private(blob.data, blob.len);
-
-		if (pk == NULL || pkey_fingerprint(pk, b->key_fpr) < 0)
-			b->key_fpr[0] = '\0';
-		EVP_PKEY_free(pk);
-	}
-	ks_blob_free(&blob);
+		return st == 1 ? 0 : st;
 	k->present = 1;
 	log_info("job %s: key %s/%s sha256 %s", b->job->idstr, b->tag, k->file, k->sha256);
 	return 0;

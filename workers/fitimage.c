@@ -230,34 +230,24 @@ resolve_keyname(struct fitjob *fj, const struct fit_info *fi)
 }
 
 /* One key file from the key process into the keys directory; the
- * private key's fingerprint kept for the audit.  0 or the status set. */
+ * private key masked and its fingerprint kept for the audit.  0 or the
+ * status set. */
 static int
 fetch_key(struct fitjob *fj, const char *ext)
 {
-	struct ks_blob b = {0};
-	char err[KEYPROTO_REASON_MAX], file[80];
-	int st;
+	char file[80];
+	int secret = strcmp(ext, ".key") == 0;
+	struct tool_key k = {
+	    .selector = fj->job->selector,
+	    .tag = FIT_TAG,
+	    .file = file,
+	    .dir = fj->keys,
+	    .mask = secret ? fj->mask : NULL,
+	    .fpr = secret ? fj->key_fpr : NULL,
+	};
 
 	snprintf(file, sizeof(file), "%s%s", fj->keyname, ext);
-	st = kc_materialize(fj->job->keys, fj->job->selector, FIT_TAG, file, &b.data, &b.len, err,
-			    sizeof(err));
-	if (st != 0)
-		return job_fail(fj->job, st, "%s", err);
-	if (ks_write_temp(&b, fj->keys, file) < 0) {
-		log_error("job %s: writing key %s", fj->job->idstr, file);
-		ks_blob_free(&b);
-		return job_fail(fj->job, 500, "Signing error");
-	}
-	if (strcmp(ext, ".key") == 0) {
-		EVP_PKEY *k = pkey_load_private(b.data, b.len);
-
-		if (k == NULL || pkey_fingerprint(k, fj->key_fpr) < 0)
-			fj->key_fpr[0] = '\0';
-		EVP_PKEY_free(k);
-		mask_add_key(fj->mask, b.data, b.len);
-	}
-	ks_blob_free(&b);
-	return 0;
+	return tool_key_fetch(fj->job, &k);
 }
 
 /* 1 when text is a hexadecimal number as mkimage's -p takes it. */

@@ -175,32 +175,20 @@ rk_free(struct rk *r)
 	strv_free(&r->env);
 }
 
-/* The fingerprint of the key in a PEM file's bytes: the private key's
- * public half, or the public key; "" when neither parses. */
-static void
-fingerprint(const unsigned char *data, size_t len, char out[65])
-{
-	EVP_PKEY *k = pkey_load_private(data, len);
-	BIO *bio;
-
-	if (k == NULL && (bio = BIO_new_mem_buf(data, (int)len)) != NULL) {
-		k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
-		BIO_free(bio);
-	}
-	if (k == NULL || pkey_fingerprint(k, out) < 0)
-		out[0] = '\0';
-	EVP_PKEY_free(k);
-}
-
 /* One key file from the key process into <job>/keys; secret: masked in
  * the tools' output; audit: its fingerprint is the record's key_sha256.
  * 0 or the status set (404 naming a missing file). */
 static int
 rk_key(struct rk *r, const char *file, int secret, int audit)
 {
-	struct ks_blob b = {0};
-	char err[KEYPROTO_REASON_MAX];
-	int st;
+	struct tool_key k = {
+	    .selector = r->job->selector,
+	    .tag = r->tag,
+	    .file = file,
+	    .dir = r->keys,
+	    .mask = secret ? r->mask : NULL,
+	    .fpr = audit ? r->key_fpr : NULL,
+	};
 
 	if (!r->keys_made) {
 		if (mkdir(r->keys, 0700) < 0) {
@@ -209,21 +197,7 @@ rk_key(struct rk *r, const char *file, int secret, int audit)
 		}
 		r->keys_made = 1;
 	}
-	st = kc_materialize(r->job->keys, r->job->selector, r->tag, file, &b.data, &b.len, err,
-			    sizeof(err));
-	if (st != 0)
-		return job_fail(r->job, st, "%s", err);
-	if (ks_write_temp(&b, r->keys, file) < 0) {
-		log_error("job %s: writing key %s", r->job->idstr, file);
-		ks_blob_free(&b);
-		return job_fail(r->job, 500, "Signing error");
-	}
-	if (secret)
-		mask_add_key(r->mask, b.data, b.len);
-	if (audit)
-		fingerprint(b.data, b.len, r->key_fpr);
-	ks_blob_free(&b);
-	return 0;
+	return tool_key_fetch(r->job, &k);
 }
 
 /* Run one tool (argv[0] found on the environment's PATH); 0 or 500/504. */

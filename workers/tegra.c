@@ -712,57 +712,25 @@ keep_listed(const char *name, void *arg)
 	return strv_find(arg, name) >= 0;
 }
 
-/* A key file from the key process (MATERIALIZE: the Tegra tools read
- * key files), as a blob: 0, 1 when optional and absent, or a status
- * with err. */
-static int
-materialize(struct tegra *t, const char *file, int optional, struct ks_blob *b, char *err,
-	    size_t errlen)
-{
-	int st = kc_materialize(t->job->keys, t->machine, TEGRA_TAG, file, &b->data, &b->len, err,
-				errlen);
-
-	if (st == 404 && optional)
-		return 1;
-	return st;
-}
-
-/* Get a key, write it for the tool, add it to the output mask.
+/* Get a key (MATERIALIZE: the Tegra tools read key files), write it for
+ * the tool, add it to the output mask (whatever form a tool might print
+ * it in, mask.h); path gets where, "" when optional and absent.
  * 0, 1 when optional and absent, or the answer's status. */
 static int
-tegra_key(struct tegra *t, const char *file, int optional, char *path, size_t pathlen)
+tegra_key(struct tegra *t, const char *file, int optional, char *path)
 {
-	struct ks_blob b = {0};
-	char err[KEYPROTO_REASON_MAX];
-	int st, n;
+	struct tool_key k = {
+	    .selector = t->machine,
+	    .tag = TEGRA_TAG,
+	    .file = file,
+	    .dir = t->keys,
+	    .optional = optional,
+	    .mask = t->mask,
+	    .fpr = strcmp(file, "rsa_priv.pem") == 0 ? t->key_fpr : NULL,
+	    .path = path,
+	};
 
-	path[0] = '\0';
-	st = materialize(t, file, optional, &b, err, sizeof(err));
-	if (st == 1)
-		return 1;
-	if (st != 0)
-		return job_fail(t->job, st, "%s", err);
-	if (ks_write_temp(&b, t->keys, file) < 0) {
-		log_error("job %s: writing key %s", t->job->idstr, file);
-		ks_blob_free(&b);
-		return job_fail(t->job, 500, "Signing error");
-	}
-	n = snprintf(path, pathlen, "%s/%s", t->keys, file);
-	if (n < 0 || (size_t)n >= pathlen) {
-		ks_blob_free(&b);
-		return job_fail(t->job, 500, "Signing error");
-	}
-	if (strcmp(file, "rsa_priv.pem") == 0) {
-		EVP_PKEY *k = pkey_load_private(b.data, b.len);
-
-		if (k == NULL || pkey_fingerprint(k, t->key_fpr) < 0)
-			t->key_fpr[0] = '\0';
-		EVP_PKEY_free(k);
-	}
-	/* Whatever form a tool might print it in (mask.h). */
-	mask_add_key(t->mask, b.data, b.len);
-	ks_blob_free(&b);
-	return 0;
+	return tool_key_fetch(t->job, &k);
 }
 
 /* The SHA-256 of the list as sha256sum prints it ("<sha256>  <name>\n"). */
@@ -1004,14 +972,14 @@ tegra_keys(struct tegra *t)
 		log_error("job %s: mkdir %s", t->job->idstr, t->keys);
 		return job_fail(t->job, 500, "Signing error");
 	}
-	if ((st = tegra_key(t, "rsa_priv.pem", 0, t->pkc, sizeof(t->pkc))) != 0)
+	if ((st = tegra_key(t, "rsa_priv.pem", 0, t->pkc)) != 0)
 		return st;
 	/* SBK and user key: only for the flash helper, never for tegra210. */
 	if (t->mode == MODE_SIGNFILES || strcmp(t->soctype, "tegra210") == 0)
 		return 0;
-	if ((st = tegra_key(t, "sbk.txt", 1, t->sbk, sizeof(t->sbk))) > 1)
+	if ((st = tegra_key(t, "sbk.txt", 1, t->sbk)) > 1)
 		return st;
-	if ((st = tegra_key(t, "user_key.txt", 1, t->user_key, sizeof(t->user_key))) > 1)
+	if ((st = tegra_key(t, "user_key.txt", 1, t->user_key)) > 1)
 		return st;
 	return 0;
 }

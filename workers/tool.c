@@ -4,12 +4,22 @@
  */
 #include "tool.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "buf.h"
 #include "job.h"
+#include "keyclient.h"
+#include "keystore.h"
 #include "log.h"
+#include "mask.h"
+#include "pkey.h"
 #include "spawn.h"
+#include "util.h"
 
 /* The command line as it is logged: each argument quoted. */
 static void
@@ -61,4 +71,55 @@ tool_run(struct job *job, const struct tool *t)
 	}
 	spawn_result_free(&r);
 	return job_fail(job, 500, "Signing error");
+}
+
+/* The fingerprint of the key in a PEM file's bytes: the private key's
+ * public half, or the public key; "" when neither parses. */
+static void
+key_fingerprint(const unsigned char *data, size_t len, char out[65])
+{
+	EVP_PKEY *k = pkey_load_private(data, len);
+	BIO *bio;
+
+	if (k == NULL && (bio = BIO_new_mem_buf(data, (int)len)) != NULL) {
+		k = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	if (k == NULL || pkey_fingerprint(k, out) < 0)
+		out[0] = '\0';
+	EVP_PKEY_free(k);
+}
+
+int
+tool_key_fetch(struct job *job, const struct tool_key *k)
+{
+	struct ks_blob b = {0};
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char err[KEYPROTO_REASON_MAX];
+	int st;
+
+	if (k->path != NULL)
+		k->path[0] = '\0';
+	st = kc_materialize(job->keys, k->selector, k->tag, k->file, &b.data, &b.len, err,
+			    sizeof(err));
+	if (st == 404 && k->optional)
+		return 1;
+	if (st != 0)
+		return job_fail(job, st, "%s", err);
+	if ((k->path != NULL &&
+	     snprintf(k->path, PATH_MAX, "%s/%s", k->dir, k->file) >= PATH_MAX) ||
+	    ks_write_temp(&b, k->dir, k->file) < 0) {
+		log_error("job %s: writing key %s", job->idstr, k->file);
+		ks_blob_free(&b);
+		return job_fail(job, 500, "Signing error");
+	}
+	if (k->mask != NULL)
+		mask_add_key(k->mask, b.data, b.len);
+	if (k->fpr != NULL)
+		key_fingerprint(b.data, b.len, k->fpr);
+	if (k->sha256 != NULL && EVP_Digest(b.data, b.len, md, &mdlen, EVP_sha256(), NULL) == 1)
+		util_hex(md, mdlen, k->sha256);
+	ks_blob_free(&b);
+	return 0;
 }

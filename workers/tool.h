@@ -26,4 +26,24 @@ struct tool {
  * (the reason logged) and 500. */
 int tool_run(struct job *job, const struct tool *t);
 
+/*
+ * A key file a tool reads, as the key process hands it over (MATERIALIZE,
+ * allowed for the endpoint's tag): written 0600 as dir/file (dir: a 0700
+ * directory of the job, removed when the tool is done).
+ */
+struct tool_key {
+	const char *selector, *tag, *file;
+	const char *dir;
+	int optional;      /* absent (404) is no error */
+	struct mask *mask; /* a secret: its bytes masked in the tool's output; or NULL */
+	char *fpr;         /* 65 bytes: the fingerprint of the key it holds
+			    * (a private key's public half, or a public key); or NULL */
+	char *sha256;      /* 65 bytes: the SHA-256 of its bytes; or NULL */
+	char *path;        /* PATH_MAX bytes: dir/file; or NULL */
+};
+
+/* Fetch and write the key file; 0, 1 when optional and absent, or the
+ * status set with job_fail (the key process's: 404 naming the file ...). */
+int tool_key_fetch(struct job *job, const struct tool_key *k);
+
 #endif
