@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -68,6 +69,19 @@ wire_size(const union proto_msg *msg)
 		return fixed_size(PROTO_AUDIT) + msg->audit.len + 1; /* with its NUL */
 	}
 	return proto_size(msg->hdr.type);
+}
+
+void
+proto_cpu_self(struct proto_cpu *cpu)
+{
+	struct rusage ru;
+
+	memset(cpu, 0, sizeof(*cpu));
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return; /* cannot fail for RUSAGE_SELF */
+	cpu->user_us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec;
+	cpu->sys_us = (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
+	cpu->minflt = (uint64_t)ru.ru_minflt;
 }
 
 void

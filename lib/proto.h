@@ -14,11 +14,12 @@
  *                          PROTO_KEYCHAN   right after it: the job's channel to
  *                                          the key process (keyproto.h), when
  *                                          one could be made (SCM_RIGHTS)
- *   worker -> supervisor   PROTO_READY     forked, privileges dropped, idle
+ *   worker -> supervisor   PROTO_READY     forked, privileges dropped, idle; its
+ *                                          CPU use so far (struct proto_cpu)
  *                          PROTO_STARTED   endpoint and key selector known
  *                          PROTO_PROGRESS  a short text for /status
  *                          PROTO_RESPONDING the response has begun
- *                          PROTO_DONE      the status sent
+ *                          PROTO_DONE      the status sent; its CPU use so far
  *                          PROTO_AUDIT     one audit record (JSON object)
  */
 #ifndef DSS_PROTO_H
@@ -68,8 +69,18 @@ struct proto_keychan {
 	struct proto_hdr hdr;
 };
 
+/* A worker's own CPU use and minor page faults since its fork
+ * (getrusage), so the supervisor can tell what a fresh process per job
+ * costs before, during and after the job (pool.h). */
+struct proto_cpu {
+	uint64_t user_us;
+	uint64_t sys_us;
+	uint64_t minflt;
+};
+
 struct proto_ready {
 	struct proto_hdr hdr;
+	struct proto_cpu cpu;
 };
 
 struct proto_started {
@@ -92,6 +103,7 @@ struct proto_done {
 	struct proto_hdr hdr;
 	int32_t status;
 	uint32_t pad;
+	struct proto_cpu cpu;
 };
 
 struct proto_audit {
@@ -116,6 +128,8 @@ union proto_msg {
  * JOB and AUDIT records end in a variable part (prefix, json) of which
  * only the used bytes are sent; every other record has exactly this size. */
 size_t proto_size(uint32_t type);
+/* This process's CPU use and minor faults so far (RUSAGE_SELF). */
+void proto_cpu_self(struct proto_cpu *cpu);
 /* Fill the header of msg for type and zero its fixed fields. */
 void proto_init(union proto_msg *msg, uint32_t type, uint32_t generation, uint64_t job_id);
 /* Send one record, with fd as SCM_RIGHTS when fd >= 0; 0 or -1. */

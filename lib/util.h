@@ -39,6 +39,8 @@ int util_write_file(const char *path, const void *buf, size_t len, mode_t mode);
 int util_rm_rf(const char *path);
 /* Milliseconds on the monotonic clock. */
 uint64_t util_now_ms(void);
+/* Microseconds of CPU (user and system) this thread has used. */
+uint64_t util_thread_cpu_us(void);
 /* Free a buffer after overwriting it (key material). */
 void util_cleanse_free(void *p, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */

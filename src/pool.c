@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -56,6 +57,9 @@ struct worker {
 	struct record_state rec; /* phase, generation, job id, records seen */
 	unsigned long jobs;
 	uint64_t spawned_ms;
+	/* its CPU use at READY and at its last DONE (proto.h) */
+	struct proto_cpu at_ready, at_done;
+	int ready_seen, done_seen;
 	/* the current job */
 	int client_fd; /* our copy until RESPONDING, else -1 */
 	char peer[PROTO_PEER_MAX];
@@ -96,6 +100,8 @@ static int respawn_pending;
 static int filled_once; /* the first fill is not a respawn */
 static int draining;	/* shutting down: workers exit after their job */
 static uint64_t stat_jobs, stat_timeouts, stat_crashes, stat_respawns;
+static struct status_cpu stat_phase[STATUS_PHASES];
+static uint64_t stat_exited, stat_forks, stat_fork_us;
 
 static void chan_cb(evutil_socket_t fd, short what, void *arg);
 static void job_timer_cb(evutil_socket_t fd, short what, void *arg);
@@ -139,8 +145,10 @@ spawn(void)
 			       .generation = next_generation++};
 	struct worker *w;
 	int chan;
+	uint64_t t0 = util_thread_cpu_us();
 	pid_t pid = proc_spawn(&roles[ROLE_WORKER], &ctx, &chan);
 
+	stat_fork_us += util_thread_cpu_us() - t0;
 	if (pid < 0) {
 		log_error("forking a worker");
 		return -1;
@@ -150,6 +158,7 @@ spawn(void)
 	w->rec.generation = ctx.generation;
 	w->client_fd = -1;
 	w->spawned_ms = util_now_ms();
+	stat_forks++;
 	w->pid = pid;
 	w->chan = chan;
 	util_set_nonblock(w->chan, 1);
@@ -456,6 +465,8 @@ handle_record(struct worker *w, const union proto_msg *m)
 	record_taken(&w->rec, m->hdr.type);
 	switch (m->hdr.type) {
 	case PROTO_READY:
+		w->at_ready = m->ready.cpu;
+		w->ready_seen = 1;
 		on_ready(w);
 		break;
 	case PROTO_STARTED:
@@ -473,6 +484,8 @@ handle_record(struct worker *w, const union proto_msg *m)
 		}
 		break;
 	case PROTO_DONE:
+		w->at_done = m->done.cpu;
+		w->done_seen = 1;
 		on_done(w, m->done.status);
 		break;
 	case PROTO_AUDIT:
@@ -635,6 +648,40 @@ worker_died(struct worker *w, int status)
 	return 0;
 }
 
+/* Add b - a to the phase's sum (a counter that went back counts 0). */
+static void
+add_phase(int phase, const struct proto_cpu *a, const struct proto_cpu *b)
+{
+	struct status_cpu *c = &stat_phase[phase];
+
+	c->user_us += b->user_us > a->user_us ? b->user_us - a->user_us : 0;
+	c->sys_us += b->sys_us > a->sys_us ? b->sys_us - a->sys_us : 0;
+	c->minflt += b->minflt > a->minflt ? b->minflt - a->minflt : 0;
+}
+
+/* A worker ended having used *total: its cost by phase (status.h). */
+static void
+account_exit(struct worker *w, const struct proto_cpu *total)
+{
+	static const struct proto_cpu zero;
+	const struct proto_cpu *ready = w->ready_seen ? &w->at_ready : total;
+	const struct proto_cpu *done = w->done_seen ? &w->at_done : total;
+
+	add_phase(STATUS_PHASE_BIRTH, &zero, ready);
+	add_phase(STATUS_PHASE_JOB, ready, done);
+	add_phase(STATUS_PHASE_EXIT, done, total);
+	stat_exited++;
+}
+
+/* The rusage of a reaped child as a proto_cpu. */
+static void
+cpu_of(const struct rusage *ru, struct proto_cpu *c)
+{
+	c->user_us = (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec;
+	c->sys_us = (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
+	c->minflt = (uint64_t)ru->ru_minflt;
+}
+
 static struct worker *
 find_worker(pid_t pid)
 {
@@ -650,10 +697,12 @@ void
 pool_reap(void)
 {
 	int status, orphans = 0;
+	struct rusage ru;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
 		struct worker *w = find_worker(pid);
+		struct proto_cpu total;
 
 		if (keyproc_reaped(pid, status))
 			continue;
@@ -661,6 +710,8 @@ pool_reap(void)
 			orphans = 1; /* something a job started, re-parented to us */
 			continue;
 		}
+		cpu_of(&ru, &total);
+		account_exit(w, &total);
 		if (worker_died(w, status))
 			orphans = 1;
 		free_worker(w);
@@ -816,6 +867,10 @@ pool_snapshot(struct status_pool *p)
 	p->timeouts = stat_timeouts;
 	p->crashes = stat_crashes;
 	p->respawns = stat_respawns;
+	memcpy(p->phase, stat_phase, sizeof(p->phase));
+	p->exited = stat_exited;
+	p->forks = stat_forks;
+	p->fork_us = stat_fork_us;
 }
 
 /* The phase's name in /status. */

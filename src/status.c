@@ -459,6 +459,35 @@ emit_scalar(struct buf *t, const char *name, const char *type, const char *help,
 	     name, help, name, type, name, value);
 }
 
+/* What the workers' processes cost, by phase (status.h). */
+static void
+emit_costs(struct buf *t, const struct status_pool *p)
+{
+	static const char *const names[STATUS_PHASES] = {"birth", "job", "exit"};
+
+	emit(t, "# HELP digsigserver_worker_cpu_seconds_total CPU of the workers reaped, by phase: "
+		"fork to READY (birth), jobs, last answer to exit.\n"
+		"# TYPE digsigserver_worker_cpu_seconds_total counter\n");
+	for (int i = 0; i < STATUS_PHASES; i++)
+		emit(t,
+		     "digsigserver_worker_cpu_seconds_total{phase=\"%s\",mode=\"user\"} %.6f\n"
+		     "digsigserver_worker_cpu_seconds_total{phase=\"%s\",mode=\"system\"} %.6f\n",
+		     names[i], (double)p->phase[i].user_us / 1e6, names[i],
+		     (double)p->phase[i].sys_us / 1e6);
+	emit(t, "# HELP digsigserver_worker_minor_faults_total Minor page faults of the workers "
+		"reaped, by phase.\n"
+		"# TYPE digsigserver_worker_minor_faults_total counter\n");
+	for (int i = 0; i < STATUS_PHASES; i++)
+		emit(t, "digsigserver_worker_minor_faults_total{phase=\"%s\"} %llu\n", names[i],
+		     (unsigned long long)p->phase[i].minflt);
+	emit_scalar(t, "workers_exited_total", "counter", "Workers reaped.", p->exited);
+	emit_scalar(t, "forks_total", "counter", "Workers forked.", p->forks);
+	emit(t, "# HELP digsigserver_fork_cpu_seconds_total CPU the forking process spent in fork().\n"
+		"# TYPE digsigserver_fork_cpu_seconds_total counter\n"
+		"digsigserver_fork_cpu_seconds_total %.6f\n",
+	     (double)p->fork_us / 1e6);
+}
+
 char *
 status_metrics(const struct status_snapshot *s)
 {
@@ -490,6 +519,7 @@ status_metrics(const struct status_snapshot *s)
 		    s->pool.crashes);
 	emit_scalar(&t, "respawns_total", "counter", "Workers forked to replace others.",
 		    s->pool.respawns);
+	emit_costs(&t, &s->pool);
 	emit_scalar(&t, "key_process_up", "gauge", "1 when the key process is ready.",
 		    s->keys.state != NULL && strcmp(s->keys.state, "ready") == 0);
 	emit_scalar(&t, "key_process_restarts_total", "counter",

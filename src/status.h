@@ -30,6 +30,9 @@ struct status_counters {
 };
 
 /* The pool as a whole. */
+/* The phases of a worker's life whose cost /metrics shows. */
+enum { STATUS_PHASE_BIRTH, STATUS_PHASE_JOB, STATUS_PHASE_EXIT, STATUS_PHASES };
+
 struct status_pool {
 	long long size;		   /* WORKERS */
 	long long jobs_per_worker; /* JOBS_PER_WORKER */
@@ -39,6 +42,15 @@ struct status_pool {
 	uint64_t timeouts; /* jobs killed at RESPONSE_TIMEOUT */
 	uint64_t crashes;  /* workers that died during a job */
 	uint64_t respawns; /* workers forked to replace others */
+	/* What a fresh process per job costs (pool.c): the workers' own CPU
+	 * and minor faults from fork to READY, in their jobs, and from the
+	 * last DONE to their end, summed over the workers reaped; and the CPU
+	 * the forking process spent in fork() itself. */
+	struct status_cpu {
+		uint64_t user_us, sys_us, minflt;
+	} phase[STATUS_PHASES];
+	uint64_t exited; /* workers reaped */
+	uint64_t forks, fork_us;
 };
 
 /* One worker and its job; the texts are raw (escaped when rendered) and

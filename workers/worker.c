@@ -143,6 +143,7 @@ respond(struct job *job, int body_fd)
 		linger_close(job->fd);
 	proto_init(&msg, PROTO_DONE, job->generation, job->id);
 	msg.done.status = job->status;
+	proto_cpu_self(&msg.done.cpu);
 	send_or_die(job->chan, &msg);
 }
 
@@ -475,6 +476,7 @@ worker_main(const struct proc_ctx *ctx)
 
 	proc_title("worker %u [idle]", ctx->generation);
 	proto_init(&msg, PROTO_READY, ctx->generation, 0);
+	proto_cpu_self(&msg.ready.cpu);
 	send_or_die(chan, &msg);
 	while (served < ctx->cfg->jobs_per_worker) {
 		int fd, keyfd, r;

@@ -31,6 +31,20 @@ sed 's/^/# wrk: /' "$T/wrk.out"
 if grep -q 'Non-2xx' "$T/wrk.out"; then
 	echo "# WARNING: not every answer was 200"
 fi
+# CPU per request from /proc over a fixed number of requests (8 at a
+# time), with the supervisor's per-phase counters (cputree.py)
+NCPU=${BENCH_CPU_REQUESTS:-2000}
+wait_for 30 pool_settled
+python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$T/cpu.a"
+python3 "$SRC/t/bench/loadgen.py" "$URL" /sign/swupdate "$NCPU" 8 distro=bench method=RSA \
+	sw-description=@"$T/sw-description" >"$T/loadgen.out"
+wait_for 30 pool_settled
+python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$T/cpu.b"
+cc -O2 -o "$T/forkcost" "$SRC/t/bench/forkcost.c"
+fork_ms=$("$T/forkcost" 500)
+sig_ms=$(openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/{printf "%.4f", 1000 / $6}')
+cpu_line=$(python3 "$SRC/t/bench/cputree.py" report "$T/cpu.a" "$T/cpu.b" "$NCPU" "$fork_ms" "$sig_ms")
+echo "# $cpu_line"
 dss_stop
 # the same with workers reused for 100 jobs (not the default: keys and
 # heap state would then outlive a job)
@@ -43,5 +57,5 @@ dss_stop
 orig=$(python3 "$SRC/t/bench/orig_swupdate.py" "$T/key" "$T/sw-description" "$SECS" 8)
 limit=$(openssl speed -multi "$(nproc)" -seconds 3 rsa2048 2>/dev/null |
 	awk '/^rsa 2048 bits/{printf "%.0f", $6}')
-bench_row "| swupdate: RSA-2048 signatures, 8 clients (wrk) | $ours req/s | $orig req/s (openssl dgst per request) | $(awk "BEGIN{printf \"%.1fx\", $ours/$orig}") | limit $limit sign/s (openssl speed -multi $(nproc)): ours = $(awk "BEGIN{printf \"%.0f%%\", 100*$ours/$limit}") | median single request $lat_ms ms; $reused req/s with JOBS_PER_WORKER=100 |"
+bench_row "| swupdate: RSA-2048 signatures, 8 clients (wrk) | $ours req/s | $orig req/s (openssl dgst per request) | $(awk "BEGIN{printf \"%.1fx\", $ours/$orig}") | limit $limit sign/s (openssl speed -multi $(nproc)): ours = $(awk "BEGIN{printf \"%.0f%%\", 100*$ours/$limit}") | median single request $lat_ms ms; $reused req/s with JOBS_PER_WORKER=100; $cpu_line |"
 exit 0
