@@ -72,6 +72,10 @@ conn_close(struct conn *c)
 	if (c->reserved)
 		held_reserved--;
 	held--;
+	/* what the client sent (a bearer token, the start of its upload) is
+	 * not left in freed memory: a worker forked while the spawner is down
+	 * would inherit the supervisor's heap */
+	explicit_bzero(c->buf, c->len);
 	free(c);
 }
 

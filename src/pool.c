@@ -46,11 +46,14 @@
 #include "records.h"
 #include "reply.h"
 #include "roles.h"
+#include "spawner.h"
 #include "util.h"
 
 struct worker {
 	TAILQ_ENTRY(worker) entry;
 	pid_t pid;
+	int serial; /* the spawner that forked it (spawner.h); -1: our own child */
+	int killed; /* SIGKILL asked for */
 	int chan;
 	struct event *ev_chan;
 	struct event *ev_timer;
@@ -95,6 +98,7 @@ static const struct pool_hooks *hooks;
 static uint32_t next_generation = 1;
 static uint64_t next_job_id = 1;
 static int spawn_failures;	 /* consecutive deaths before READY */
+static int pending;		 /* forks asked of the spawner, not answered */
 static struct event *ev_respawn; /* deferred pool_fill after failures */
 static int respawn_pending;
 static int filled_once; /* the first fill is not a respawn */
@@ -104,14 +108,16 @@ static struct status_cpu stat_phase[STATUS_PHASES];
 static uint64_t stat_exited, stat_forks, stat_fork_us;
 
 static void chan_cb(evutil_socket_t fd, short what, void *arg);
+static const struct spawner_hooks spawner_hooks;
 static void job_timer_cb(evutil_socket_t fd, short what, void *arg);
 
-/* Workers in a phase; -1 for every one not exiting. */
+/* Workers in a phase; -1 for every one not exiting.  Forks asked of the
+ * spawner and not answered yet count as starting. */
 static int
 count(int phase)
 {
 	struct worker *w;
-	int n = 0;
+	int n = phase < 0 || phase == RECORD_STARTING ? pending : 0;
 
 	TAILQ_FOREACH(w, &workers, entry)
 		if (phase < 0 ? w->rec.phase != RECORD_EXITING : (int)w->rec.phase == phase)
@@ -136,14 +142,37 @@ pool_busy(void)
 	return n;
 }
 
-/* Fork one worker. */
-static int
-spawn(void)
+/* Take worker generation, forked as pid (by spawner serial, or by us:
+ * -1), with its channel. */
+static struct worker *
+adopt(uint32_t generation, pid_t pid, int chan, int serial)
 {
-	struct proc_ctx ctx = {.cfg = cfg,
-			       .user = user,
-			       .generation = next_generation++};
-	struct worker *w;
+	struct worker *w = xcalloc(1, sizeof(*w));
+
+	w->rec.phase = RECORD_STARTING;
+	w->rec.generation = generation;
+	w->client_fd = -1;
+	w->spawned_ms = util_now_ms();
+	stat_forks++;
+	w->pid = pid;
+	w->serial = serial;
+	w->chan = chan;
+	util_set_nonblock(w->chan, 1);
+	w->ev_chan = event_new(base, w->chan, EV_READ | EV_PERSIST, chan_cb, w);
+	w->ev_timer = evtimer_new(base, job_timer_cb, w);
+	if (w->ev_chan == NULL || w->ev_timer == NULL)
+		fatalx("event_new failed");
+	event_add(w->ev_chan, NULL);
+	TAILQ_INSERT_TAIL(&workers, w, entry);
+	log_debug("worker %ld forked (generation %u)", (long)pid, generation);
+	return w;
+}
+
+/* Fork one worker ourselves (no spawner running). */
+static int
+spawn_here(uint32_t generation)
+{
+	struct proc_ctx ctx = {.cfg = cfg, .user = user, .generation = generation};
 	int chan;
 	uint64_t t0 = util_thread_cpu_us();
 	pid_t pid = proc_spawn(&roles[ROLE_WORKER], &ctx, &chan);
@@ -153,23 +182,21 @@ spawn(void)
 		log_error("forking a worker");
 		return -1;
 	}
-	w = xcalloc(1, sizeof(*w));
-	w->rec.phase = RECORD_STARTING;
-	w->rec.generation = ctx.generation;
-	w->client_fd = -1;
-	w->spawned_ms = util_now_ms();
-	stat_forks++;
-	w->pid = pid;
-	w->chan = chan;
-	util_set_nonblock(w->chan, 1);
-	w->ev_chan = event_new(base, w->chan, EV_READ | EV_PERSIST, chan_cb, w);
-	w->ev_timer = evtimer_new(base, job_timer_cb, w);
-	if (w->ev_chan == NULL || w->ev_timer == NULL)
-		fatalx("event_new failed");
-	event_add(w->ev_chan, NULL);
-	TAILQ_INSERT_TAIL(&workers, w, entry);
-	log_debug("worker %ld forked (generation %u)", (long)pid, w->rec.generation);
+	(void)adopt(generation, pid, chan, -1);
 	return 0;
+}
+
+/* One more worker: asked of the spawner (spawner.h), else forked here. */
+static int
+spawn(void)
+{
+	uint32_t generation = next_generation++;
+
+	if (spawner_fork(generation) >= 0) {
+		pending++;
+		return 0;
+	}
+	return spawn_here(generation);
 }
 
 static void
@@ -196,6 +223,10 @@ pool_init(struct event_base *b, const struct config *c, const struct priv_user *
 	ev_respawn = evtimer_new(base, respawn_cb, NULL);
 	if (ev_respawn == NULL)
 		fatalx("evtimer_new failed");
+	/* forked now, before the supervisor serves anything: its image is
+	 * what a worker needs (spawner.h) */
+	spawner_init(base, cfg, user, &spawner_hooks);
+	(void)spawner_start();
 }
 
 void
@@ -245,12 +276,22 @@ remove_job_dir(uint64_t job_id)
 		log_warn("removing %s", path);
 }
 
-/* Kill a worker (our own unreaped child, so its pid and the group it
- * leads are still its own); what it started is re-parented to us when it
- * dies and killed by pool_reap. */
+/* Kill a worker and the group it leads: through the spawner that forked
+ * it, which signals only its own unreaped child; directly when it is our
+ * own unreaped child (forked here, or left to us by a spawner that died),
+ * so its pid is still its own.  What it started is re-parented to us
+ * when it dies and killed by pool_reap. */
 static void
 kill_worker(struct worker *w)
 {
+	w->killed = 1;
+	if (w->serial >= 0) {
+		if (spawner_kill(w->serial, w->pid) < 0)
+			log_warnx("worker %ld: the spawner did not take the kill; "
+				  "done when it is gone",
+				  (long)w->pid);
+		return;
+	}
 	kill(-w->pid, SIGKILL);
 	kill(w->pid, SIGKILL);
 }
@@ -261,8 +302,8 @@ is_worker(pid_t pid, void *arg)
 	struct worker *w;
 
 	(void)arg;
-	if (pid == keyproc_pid())
-		return 1; /* spared too: it is no job's leftover */
+	if (pid == keyproc_pid() || spawner_is(pid))
+		return 1; /* spared too: no job's leftover */
 	TAILQ_FOREACH(w, &workers, entry)
 		if (w->pid == pid)
 			return 1;
@@ -596,9 +637,11 @@ pool_dispatch(const struct pool_job *job)
 			w->rec.phase = RECORD_EXITING;
 			continue;
 		}
+		explicit_bzero(m->job.prefix, job->prefix_len); /* as conn.c does */
 		job_begins(w, job);
 		return 1;
 	}
+	explicit_bzero(m->job.prefix, job->prefix_len);
 	return 0;
 }
 
@@ -693,6 +736,33 @@ find_worker(pid_t pid)
 	return NULL;
 }
 
+/* Worker w ended with wait status, having used *total: answer for its
+ * job, forget it, fork its replacement.  1 when what its job started may
+ * be left behind. */
+static int
+worker_gone(struct worker *w, int status, const struct proto_cpu *total)
+{
+	int orphans;
+
+	account_exit(w, total);
+	orphans = worker_died(w, status);
+	free_worker(w);
+	if (spawn_failures > 0)
+		throttle_respawn();
+	else
+		pool_fill();
+	return orphans;
+}
+
+/* Every child that is not a worker was left by a job that ended: kill
+ * it (each death may re-parent more; SIGCHLD brings us back). */
+static void
+kill_orphans(void)
+{
+	if (reaper_kill(is_worker, NULL, 0) > 0)
+		log_info("killed processes left behind by a job");
+}
+
 void
 pool_reap(void)
 {
@@ -701,30 +771,79 @@ pool_reap(void)
 	pid_t pid;
 
 	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
-		struct worker *w = find_worker(pid);
+		struct worker *w;
 		struct proto_cpu total;
 
-		if (keyproc_reaped(pid, status))
+		if (keyproc_reaped(pid, status) || spawner_reaped(pid, status))
 			continue;
-		if (w == NULL) {
+		if ((w = find_worker(pid)) == NULL) {
 			orphans = 1; /* something a job started, re-parented to us */
 			continue;
 		}
 		cpu_of(&ru, &total);
-		account_exit(w, &total);
-		if (worker_died(w, status))
-			orphans = 1;
-		free_worker(w);
-		if (spawn_failures > 0)
-			throttle_respawn();
-		else
-			pool_fill();
+		orphans |= worker_gone(w, status, &total);
 	}
-	/* Every child that is not a worker was left by a job that ended:
-	 * kill it (each death may re-parent more; SIGCHLD brings us back). */
-	if (orphans && reaper_kill(is_worker, NULL, 0) > 0)
-		log_info("killed processes left behind by a job");
+	if (orphans)
+		kill_orphans();
 }
+
+/* The spawner's news (spawner.h). */
+static void
+on_born(uint32_t generation, pid_t pid, int chan, uint64_t fork_us, int serial, int stale)
+{
+	struct worker *w;
+
+	pending -= pending > 0;
+	stat_fork_us += fork_us;
+	w = adopt(generation, pid, chan, serial);
+	if (stale || hooks->wanted() == 0) {
+		/* born with settings from before a SIGHUP, or not needed any
+		 * more: it exits at READY */
+		shutdown(w->chan, SHUT_WR);
+		w->rec.phase = RECORD_EXITING;
+		pool_fill();
+	}
+}
+
+static void
+on_fork_failed(uint32_t generation, int err)
+{
+	pending -= pending > 0;
+	log_errorx("forking worker %u: %s", generation, strerror(err));
+	spawn_failures++;
+	throttle_respawn();
+}
+
+static void
+on_exited(pid_t pid, int status, const struct proto_cpu *cpu)
+{
+	struct worker *w = find_worker(pid);
+
+	if (w != NULL && worker_gone(w, status, cpu))
+		kill_orphans();
+}
+
+static void
+on_lost(int serial, int npending)
+{
+	struct worker *w;
+
+	pending = pending > npending ? pending - npending : 0;
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->serial == serial) {
+			w->serial = -1; /* re-parented to us: our child now */
+			if (w->killed)
+				kill_worker(w);
+		}
+	pool_fill();
+}
+
+static const struct spawner_hooks spawner_hooks = {
+	.born = on_born,
+	.failed = on_fork_failed,
+	.exited = on_exited,
+	.lost = on_lost,
+};
 
 /* The worker whose job is job_id while that job's audit record is not
  * written yet (its DONE may already be in: the record is written after
@@ -802,6 +921,9 @@ pool_recycle_idle(void)
 {
 	struct worker *w;
 
+	/* workers are born with the spawner's settings and tokens: a new
+	 * one from the reloaded supervisor; the old one is retired */
+	(void)spawner_start();
 	TAILQ_FOREACH(w, &workers, entry)
 		if (w->rec.phase == RECORD_IDLE || w->rec.phase == RECORD_STARTING) {
 			/* Closing our side tells an idle worker to exit. */
@@ -837,20 +959,27 @@ pool_shutdown(void)
 
 	TAILQ_FOREACH(w, &workers, entry)
 		shutdown(w->chan, SHUT_WR);
+	/* The spawners exit at once: their workers become our children. */
+	spawner_stop();
 	/* Idle workers exit at once on EOF; wait for them briefly. */
 	while (!TAILQ_EMPTY(&workers) && util_now_ms() < deadline) {
 		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
 
 		if (pid > 0) {
+			if (spawner_reaped(pid, status))
+				continue;
 			if ((w = find_worker(pid)) != NULL)
 				free_worker(w);
 			continue;
 		}
 		usleep(10000);
 	}
-	TAILQ_FOREACH(w, &workers, entry)
+	/* the spawners were told to go 5 s ago: what is left is ours */
+	TAILQ_FOREACH(w, &workers, entry) {
+		w->serial = -1;
 		kill_worker(w);
+	}
 }
 
 void
@@ -861,7 +990,7 @@ pool_snapshot(struct status_pool *p)
 	p->timeout_seconds = cfg->response_timeout;
 	p->idle = count(RECORD_IDLE);
 	p->busy = pool_busy();
-	p->starting = count(RECORD_STARTING);
+	p->starting = count(RECORD_STARTING); /* with the forks asked for */
 	p->exiting = count(RECORD_EXITING);
 	p->jobs = stat_jobs;
 	p->timeouts = stat_timeouts;

@@ -5,17 +5,25 @@
  * and the function it runs once born (proc.h).  A new kind of process
  * (the key process, which will hold the keys and sign for the workers) is
  * one more line here and its main function.  Calls nothing; names
- * worker_main (worker.h) and keyd_main (keys/keyd.h).
+ * worker_main (worker.h), spawner_main (spawner.h) and keyd_main
+ * (keys/keyd.h).
  */
 #include "roles.h"
 
 #include "keyd.h"
+#include "spawner.h"
 #include "worker.h"
 
 const struct proc_role roles[ROLE_COUNT] = {
     [ROLE_SUPERVISOR] = {.name = "supervisor", .drop_privileges = 0, .main = NULL},
     /* drops to DIGSIGSERVER_KEY_USER: its proc_ctx names that user */
     [ROLE_KEYS] = {.name = "keys", .drop_privileges = 1, .main = keyd_main},
+    /* stays root when started as root: each worker it forks drops
+     * privileges itself; it needs the PIN no more than they do */
+    [ROLE_SPAWNER] = {.name = "spawner",
+		      .drop_privileges = 0,
+		      .forget = keyd_forget_secrets,
+		      .main = spawner_main},
     [ROLE_WORKER] = {.name = "worker",
 		     .drop_privileges = 1,
 		     .hide_keys = 1,

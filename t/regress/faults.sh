@@ -617,18 +617,24 @@ import dss
 
 url, pid = sys.argv[1], int(sys.argv[2])
 
+def ppid_title(p):
+    with open("/proc/%s/status" % p) as f:
+        ppid = next(int(l.split()[1]) for l in f if l.startswith("PPid:"))
+    with open("/proc/%s/cmdline" % p, "rb") as f:
+        return ppid, f.read()
+
 def children(parent):
-    n = 0
+    """The workers under parent (its spawner's children, or its own)."""
+    procs = {}
     for p in os.listdir("/proc"):
-        try:
-            with open("/proc/%s/status" % p) as f:
-                child = any(l.split() == ["PPid:", str(parent)] for l in f)
-            with open("/proc/%s/cmdline" % p, "rb") as f:
-                keys = f.read().startswith(b"digsigserver: keys")
-            n += child and not keys
-        except (OSError, ValueError):
-            pass
-    return n
+        if p.isdigit():
+            try:
+                procs[int(p)] = ppid_title(p)
+            except (OSError, ValueError, StopIteration):
+                pass
+    mine = {parent} | {p for p, (pp, _) in procs.items() if pp == parent}
+    return sum(1 for p, (pp, t) in procs.items()
+               if pp in mine and t.startswith(b"digsigserver: worker"))
 
 host, port = dss.hostport(url)
 b, body = dss.form([("distro", "d1"), ("sw-description", "@" + os.environ["SW"])])
@@ -982,7 +988,12 @@ EOC
 			wait_for 10 pool_full
 			check "throttle: signing works before the fault" post_ok
 			touch "$T/nofork"
-			pkill -KILL -P "$DSS_PID"
+			# every worker (the spawner's children), then the spawner and
+			# the key process
+			for c in $(pgrep -P "$DSS_PID"); do
+				pkill -KILL -P "$c"
+				kill -KILL "$c"
+			done
 			sleep 3
 			n=$(grep -c 'died before it was ready' "$DSS_LOG")
 			check "throttle: $n forks died in 3 s, backing off (not a fork loop)" \

@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # t/regress/proc.sh: every child is born the same way (lib/proc.c): ps
-# shows each process's role (the supervisor; the key process; a worker,
-# idle or in its job), and a worker holds its channel on descriptor 3,
-# stdin on /dev/null and nothing else of the supervisor's.
+# shows each process's role (the supervisor; the key process; the
+# spawner; a worker, idle or in its job), and a worker holds its channel
+# on descriptor 3, stdin on /dev/null and nothing else of the
+# supervisor's or the spawner's.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$KEYS/demo/swupdate"
@@ -12,8 +13,14 @@ head -c 400000 /dev/urandom >"$T/big"
 
 title() { ps -o args= -p "$1"; }
 children() { pgrep -P "$DSS_PID"; }
-workers() { for c in $(children); do title "$c" | grep -q '^digsigserver: worker' && echo "$c"; done; }
 keyproc() { for c in $(children); do title "$c" | grep -qx 'digsigserver: keys' && echo "$c"; done; }
+spawner() { for c in $(children); do title "$c" | grep -qE '^digsigserver: spawner [0-9]+$' && echo "$c"; done; }
+# the workers are the spawner's children (src/spawner.h)
+workers() {
+	for s in $(spawner); do
+		for c in $(pgrep -P "$s"); do title "$c" | grep -q '^digsigserver: worker' && echo "$c"; done
+	done
+}
 # titled PATTERN: some worker's title matches the extended regex PATTERN
 titled() {
 	for w in $(workers); do
@@ -38,6 +45,11 @@ fi
 check_eq "ps: the supervisor" "digsigserver: supervisor" "$(title "$DSS_PID")"
 check "ps: two idle workers, each with its number" wait_for 5 all_idle
 check "ps: one key process, titled 'digsigserver: keys'" sh -c "[ \"$(keyproc | wc -l)\" -eq 1 ]"
+check "ps: one spawner, titled 'digsigserver: spawner 1', the workers' parent" sh -c "[ \"$(spawner | wc -l)\" -eq 1 ]"
+s=$(spawner)
+check_eq "the spawner's descriptors: stdin, stdout, stderr, its channel and its signalfd only" \
+	"0 1 2 3 4" "$(ls /proc/"$s"/fd | sort -n | tr '\n' ' ' | sed 's/ $//')"
+check "... 4 is its signalfd" sh -c "readlink /proc/$s/fd/4 | grep -q 'signalfd'"
 w=$(workers | head -n1)
 check_eq "a worker's descriptors: stdin, stdout, stderr and its channel only" "0 1 2 3" \
 	"$(ls /proc/"$w"/fd | sort -n | tr '\n' ' ' | sed 's/ $//')"
