@@ -180,3 +180,44 @@ check "  ... the same bytes" cmp "$T/p1" "$T/c1.ref"
 check "no PIN in the daemon's log" sh -c "! grep -qF '$PIN' '$DSS_LOG'"
 check "the audit names the key dev with its fingerprint" \
 	sh -c "grep -q '\"keyname\": *\"dev\"' '$T/audit' && grep -q '\"key_sha256\": *\"[0-9a-f]\{64\}\"' '$T/audit'"
+
+# --- a 96 MiB image: hashed from the file, the worker's memory stays small -----
+head -c $((96 * 1024 * 1024)) /dev/urandom >"$T/Image"
+mkimage -f "$T/conf.its" "$T/fit-big" >/dev/null
+check_eq "a 96 MiB FIT with a dtb: 200" 200 \
+	"$(post "$T/b1.tgz" --form-string "keyname=$URI" -F "artifact=@$T/fit-big" \
+		-F "dtb=@$T/u-boot.dtb")"
+mkdir -p "$T/b1"
+tar -C "$T/b1" -xzf "$T/b1.tgz"
+cp "$T/u-boot.dtb" "$T/b1-ref.dtb"
+ref b1 "$T/fit-big" -K "$T/b1-ref.dtb"
+check "  ... byte for byte what mkimage -E -F -K makes" \
+	sh -c "cmp '$T/b1/fitImage' '$T/b1.ref' && cmp '$T/b1/u-boot.dtb' '$T/b1-ref.dtb'"
+# the worker reports its own peak (rss_peak_kb, the last field of its
+# request log line), written just after the answer
+peak_of_big() {
+	awk '/ path=\/sign\/fitimage .* rss_peak_kb=/ {
+		delete f
+		for (i = 1; i <= NF; i++) {
+			split($i, kv, "=")
+			f[kv[1]] = kv[2]
+		}
+		if (f["in"] + 0 > 96 * 1024 * 1024)
+			p = f["rss_peak_kb"]
+	}
+	END {
+		if (p == "")
+			exit 1
+		print p
+	}' "$DSS_LOG"
+}
+wait_for 10 peak_of_big >/dev/null
+peak=$(peak_of_big)
+echo "# worker peak RSS signing a 96 MiB FIT: ${peak:-none} kB"
+if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ]; then
+	skip "worker peak RSS signing a 96 MiB FIT" "the sanitizer or valgrind allocator"
+else
+	check "worker peak RSS signing a 96 MiB FIT stays under 24 MB (${peak:-no log line} kB)" \
+		sh -c "[ '${peak:-0}' -gt 0 ] && [ '${peak:-0}' -lt 24576 ]"
+fi
+rm -f "$T/Image" "$T/fit-big" "$T/b1.tgz" "$T/b1.ref" "$T"/b1/*
