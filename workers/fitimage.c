@@ -23,6 +23,16 @@
  *    option fields are checked before they reach mkimage's command line.
  * The answer: fitImage.signed, or with a dtb signed-fitImage.tar.gz with
  * the members fitImage and the dtb's name (no "./", as upstream).
+ *
+ * backend=pkcs11 (upstream runs `mkimage -E -F -N pkcs11 -k <keyname>`):
+ * no mkimage, no engine; lib/fitsign.c makes mkimage -E -F's bytes here
+ * and the key process signs each digest on the token.  keyname is the
+ * URI's body ("pkcs11:" in front is accepted too); the key of a
+ * signature node is <machine>/fitimagesign/<name>.pkcs11, <name> the
+ * URI's object= or else the node's key-name-hint (mkimage's rule), and
+ * the client's URI must fit that reference (the key process checks it:
+ * 403).  A PIN in it is ignored: the key process is logged in already.
+ * The timestamp is the file path's (SOURCE_DATE_EPOCH, else the FIT's).
  */
 #include <ctype.h>
 #include <openssl/x509.h>
