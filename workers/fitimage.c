@@ -476,7 +476,7 @@ struct p11key {
 static int
 p11_name(struct p11key *pk, const char *hint, char *name, size_t namelen, char *err, size_t errlen)
 {
-	char uri[P11URI_MAX + 300];
+	char uri[P11URI_MAX + 300], why[160] = "";
 	struct p11uri u;
 
 	if (pk->object[0]) {
@@ -492,9 +492,16 @@ p11_name(struct p11key *pk, const char *hint, char *name, size_t namelen, char *
 		snprintf(uri, sizeof(uri), "%s;object=%s", pk->base, hint);
 		snprintf(name, namelen, "%s", hint);
 	}
-	if (!ks_selector_valid(name) || p11uri_parse(uri, &u, err, errlen) < 0 ||
-	    kc_set_key_uri(pk->fj->job->keys, uri) < 0) {
-		snprintf(err, errlen, "Invalid key URI");
+	if (p11uri_parse(uri, &u, why, sizeof(why)) < 0)
+		; /* why says it */
+	else if (!ks_selector_valid(name))
+		snprintf(why, sizeof(why), "the object is not a key name");
+	else if (kc_set_key_uri(pk->fj->job->keys, uri) < 0)
+		snprintf(why, sizeof(why), "too long");
+	else
+		why[0] = '\0';
+	if (why[0]) {
+		snprintf(err, errlen, "Invalid key URI: %s", why);
 		return 400;
 	}
 	snprintf(pk->used, sizeof(pk->used), "%s", name);

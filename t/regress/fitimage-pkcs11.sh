@@ -167,6 +167,9 @@ check_eq "another token: 403" 403 \
 	"$(post "$T/e3" --form-string "keyname=token=elsewhere;object=dev" -F "artifact=@$T/fit-conf")"
 check_eq "no reference for the object: 404" 404 \
 	"$(post "$T/e4" --form-string "keyname=token=dss-test;object=nokey" -F "artifact=@$T/fit-conf")"
+check_eq "a URI choosing the module: 400 Invalid key URI" "400 1" \
+	"$(post "$T/e6" --form-string "keyname=token=dss-test;object=dev;module-path=/tmp/x.so" \
+		-F "artifact=@$T/fit-conf") $(grep -c "Invalid key URI" "$T/e6")"
 check_eq "padding pss: 400 naming it" "400 1" \
 	"$(sed 's/key-name-hint = "dev";/key-name-hint = "dev"; padding = "pss";/' "$T/conf.its" \
 		>"$T/pss.its" && mkimage -f "$T/pss.its" "$T/fit-pss" >/dev/null &&
