@@ -184,6 +184,7 @@ struct siginfo {
 	char hint[NAME_LEN];
 	char algo[64]; /* "sha256,rsa2048" */
 	const EVP_MD *md;
+	int pss;             /* padding = "pss" */
 	const char *require; /* "image", "conf" or NULL */
 };
 
@@ -221,12 +222,9 @@ setup_sig(struct ctx *c, int node, const char *where, struct siginfo *si)
 			    "node of %s is not supported (sha1, sha256, sha384 or sha512 with "
 			    "rsa2048, rsa3072 or rsa4096)",
 			    si->algo, si->node, where);
-	if (fe_getprop_copy(c->fit, node, "padding", padding, sizeof(padding) - 1) >= 0 &&
-	    strcmp(padding, "pss") == 0)
-		return fail(c, 400,
-			    "Invalid parameters: padding \"pss\" of the '%s' signature node "
-			    "of %s is not supported with backend=pkcs11",
-			    si->node, where);
+	/* image_get_padding_algo: an unknown name is PKCS#1 v1.5 */
+	si->pss = fe_getprop_copy(c->fit, node, "padding", padding, sizeof(padding) - 1) >= 0 &&
+		  strcmp(padding, "pss") == 0;
 	return 0;
 }
 
@@ -241,14 +239,15 @@ sign(struct ctx *c, const struct siginfo *si, const unsigned char *d, unsigned d
 
 	for (unsigned i = 0; i < dlen; i++)
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-	snprintf(key, sizeof(key), "sig %s %s", si->hint, hex);
+	snprintf(key, sizeof(key), "sig %s %d %s", si->hint, si->pss, hex);
 	if ((e = cache_find(c, key)) != NULL) {
 		memcpy(sig, e->val, e->len);
 		*siglen = e->len;
 		return 0;
 	}
 	*siglen = SIG_MAX;
-	st = c->k->sign(c->k->arg, si->hint, si->md, d, dlen, sig, siglen, c->err, c->errlen);
+	st = c->k->sign(c->k->arg, si->hint, si->pss, si->md, d, dlen, sig, siglen, c->err,
+			c->errlen);
 	if (st != 0) {
 		c->status = st;
 		return -1;

@@ -11,10 +11,11 @@
  * starting over each time, the dtb not), and the data moved after the
  * tree (-E: 4-byte aligned, or at -p's offset).
  *
- * RSA keys (PKCS#1 v1.5) with sha1, sha256, sha384 or sha512; a node asking
- * for padding = "pss", an ECDSA algorithm, a cipher node, data at an
- * absolute position (data-position) or a crc16-ccitt hash is refused
- * with a reason.
+ * RSA keys (PKCS#1 v1.5, or RSA-PSS for a node with padding = "pss") with
+ * sha1, sha256, sha384 or sha512; an ECDSA algorithm, a cipher node, data
+ * at an absolute position (data-position) or a crc16-ccitt hash is
+ * refused with a reason.  PSS signatures are random: those bytes differ
+ * from mkimage's, all others are the same.
  */
 #ifndef DSS_FITSIGN_H
 #define DSS_FITSIGN_H
@@ -28,9 +29,12 @@
  * status with a one-line reason in err. */
 struct fitsign_key {
 	/* sign a digest made with md for the signature node whose
-	 * key-name-hint is hint ("" without one); sig has room for *siglen */
-	int (*sign)(void *arg, const char *hint, const EVP_MD *md, const unsigned char *digest,
-		    size_t dlen, unsigned char *sig, size_t *siglen, char *err, size_t errlen);
+	 * key-name-hint is hint ("" without one): PKCS#1 v1.5, or with pss
+	 * RSA-PSS with the longest salt (what mkimage's OpenSSL does); sig
+	 * has room for *siglen */
+	int (*sign)(void *arg, const char *hint, int pss, const EVP_MD *md,
+		    const unsigned char *digest, size_t dlen, unsigned char *sig, size_t *siglen,
+		    char *err, size_t errlen);
 	/* the public key of the key that sign uses for hint */
 	int (*public_key)(void *arg, const char *hint, EVP_PKEY **pub, char *err, size_t errlen);
 	void *arg;

@@ -8,7 +8,8 @@
  * after its parent's properties, pack drops the free space; values
  * longer than FE_INLINE_MAX stay ranges of the file.  The signer, with a
  * key file as callback, gives what Debian's mkimage -E -F -k gives (when
- * mkimage is installed), and refuses what it does not do with a reason.
+ * mkimage is installed), signs RSA-PSS nodes, and refuses what it does not
+ * do (ECDSA) with a reason.
  */
 #include <check.h>
 #include <fcntl.h>
@@ -206,14 +207,16 @@ END_TEST
 static EVP_PKEY *key;
 
 static int
-sign_file(void *arg, const char *hint, const EVP_MD *md, const unsigned char *d, size_t dlen,
-	  unsigned char *sig, size_t *siglen, char *err, size_t errlen)
+sign_file(void *arg, const char *hint, int pss, const EVP_MD *md, const unsigned char *d,
+	  size_t dlen, unsigned char *sig, size_t *siglen, char *err, size_t errlen)
 {
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(key, NULL);
-	int ok = c && EVP_PKEY_sign_init(c) == 1 &&
-		 EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
-		 EVP_PKEY_CTX_set_signature_md(c, md) == 1 &&
-		 EVP_PKEY_sign(c, sig, siglen, d, dlen) == 1;
+	int ok =
+	    c && EVP_PKEY_sign_init(c) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_padding(c, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) == 1 &&
+	    (!pss || EVP_PKEY_CTX_set_rsa_pss_saltlen(c, RSA_PSS_SALTLEN_MAX) == 1) &&
+	    EVP_PKEY_CTX_set_signature_md(c, md) == 1 &&
+	    EVP_PKEY_sign(c, sig, siglen, d, dlen) == 1;
 
 	(void)arg;
 	EVP_PKEY_CTX_free(c);
@@ -239,11 +242,11 @@ static const char conf_its[] =
     "  os = \"linux\"; compression = \"none\"; hash-1 { algo = \"sha256\"; }; };\n"
     " fdt-1 { data = [00 01 02]; type = \"flat_dt\"; hash-1 { algo = \"crc32\"; }; }; };\n"
     " configurations { default = \"conf-1\"; conf-1 { kernel = \"kernel-1\"; fdt = \"fdt-1\";\n"
-    "  signature-1 { algo = \"sha256,rsa2048\"; key-name-hint = \"%s\";%s }; }; }; };\n";
+    "  signature-1 { algo = \"%s\"; key-name-hint = \"%s\";%s }; }; }; };\n";
 
 /* Sign dir/fit with the callbacks into dir/fit.native; the status. */
 static int
-run(const char *hint, const char *extra, int dtb, char *err, size_t errlen)
+run(const char *algo, const char *hint, const char *extra, int dtb, char *err, size_t errlen)
 {
 	char its[2048], p[256];
 	struct fitsign_opts o = {.timestamp = 1700000000, .require = 1, .comment = "c"};
@@ -253,7 +256,7 @@ run(const char *hint, const char *extra, int dtb, char *err, size_t errlen)
 	struct stat st;
 	int fd, out, dfd = -1, dout = -1, rc;
 
-	snprintf(its, sizeof(its), conf_its, hint, extra);
+	snprintf(its, sizeof(its), conf_its, algo, hint, extra);
 	fd = compile(its, "fit", &size);
 	snprintf(p, sizeof(p), "%s/fit.native", dir);
 	out = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -282,7 +285,7 @@ START_TEST(test_like_mkimage)
 	if (check_sh(dir, "command -v mkimage >/dev/null") != 0)
 		return; /* the regress test needs it anyway */
 	ck_assert_int_eq(check_sh(dir, "head -c 100000 /dev/urandom > big.bin"), 0);
-	ck_assert_int_eq(run("dev", "", 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(run("sha256,rsa2048", "dev", "", 1, err, sizeof(err)), 0);
 	ck_assert_int_eq(check_sh(dir,
 				  "cp fit fit.ref && cp u.dtb u.dtb.ref && mkdir -p k && "
 				  "cp key.pem k/dev.key && openssl req -batch -new -x509 -key "
@@ -299,10 +302,12 @@ START_TEST(test_refusals)
 	char err[256] = "";
 
 	ck_assert_int_eq(check_sh(dir, "head -c 100 /dev/urandom > big.bin"), 0);
-	ck_assert_int_eq(run("other", "", 0, err, sizeof(err)), 404);
+	ck_assert_int_eq(run("sha256,rsa2048", "other", "", 0, err, sizeof(err)), 404);
 	ck_assert_str_eq(err, "no key other");
-	ck_assert_int_eq(run("dev", " padding = \"pss\";", 0, err, sizeof(err)), 400);
-	ck_assert_ptr_nonnull(strstr(err, "pss"));
+	ck_assert_int_eq(run("sha256,rsa2048", "dev", " padding = \"pss\";", 0, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(run("sha256,ecdsa256", "dev", "", 0, err, sizeof(err)), 400);
+	ck_assert_ptr_nonnull(strstr(err, "ecdsa256"));
 }
 END_TEST
 

@@ -35,6 +35,7 @@
  * The timestamp is the file path's (SOURCE_DATE_EPOCH, else the FIT's).
  */
 #include <ctype.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -509,8 +510,8 @@ p11_name(struct p11key *pk, const char *hint, char *name, size_t namelen, char *
 }
 
 static int
-p11_sign(void *arg, const char *hint, const EVP_MD *md, const unsigned char *digest, size_t dlen,
-	 unsigned char *sig, size_t *siglen, char *err, size_t errlen)
+p11_sign(void *arg, const char *hint, int pss, const EVP_MD *md, const unsigned char *digest,
+	 size_t dlen, unsigned char *sig, size_t *siglen, char *err, size_t errlen)
 {
 	struct p11key *pk = arg;
 	struct job *job = pk->fj->job;
@@ -519,8 +520,9 @@ p11_sign(void *arg, const char *hint, const EVP_MD *md, const unsigned char *dig
 
 	if (st != 0)
 		return st;
-	return kc_sign(job->keys, job->selector, FIT_TAG, name, KEYPROTO_RSA_PKCS1, 0, kc_md(md),
-		       digest, dlen, sig, siglen, pk->fj->key_fpr, err, errlen);
+	return kc_sign(job->keys, job->selector, FIT_TAG, name,
+		       pss ? KEYPROTO_RSA_PSS : KEYPROTO_RSA_PKCS1, pss ? RSA_PSS_SALTLEN_MAX : 0,
+		       kc_md(md), digest, dlen, sig, siglen, pk->fj->key_fpr, err, errlen);
 }
 
 static int

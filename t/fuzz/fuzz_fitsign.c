@@ -22,10 +22,10 @@
 static EVP_PKEY *pub;
 
 static int
-fake_sign(void *arg, const char *hint, const EVP_MD *md, const unsigned char *d, size_t dlen,
-	  unsigned char *sig, size_t *siglen, char *err, size_t errlen)
+fake_sign(void *arg, const char *hint, int pss, const EVP_MD *md, const unsigned char *d,
+	  size_t dlen, unsigned char *sig, size_t *siglen, char *err, size_t errlen)
 {
-	(void)arg, (void)hint, (void)md, (void)d, (void)dlen, (void)err, (void)errlen;
+	(void)arg, (void)hint, (void)pss, (void)md, (void)d, (void)dlen, (void)err, (void)errlen;
 	if (*siglen < 256)
 		__builtin_trap();
 	memset(sig, 0x5a, 256);
