@@ -211,7 +211,8 @@ setup_sig(struct ctx *c, int node, const char *where, struct siginfo *si)
 		si->hint[0] = '\0';
 	si->md = NULL;
 	for (size_t i = 0; i < 4 && !si->md; i++)
-		if (strncmp(sums[i], si->algo, strlen(sums[i])) == 0)
+		if (strncmp(sums[i], si->algo, strlen(sums[i])) == 0 &&
+		    si->algo[strlen(sums[i])] == ',')
 			si->md = EVP_get_digestbyname(sums[i]);
 	comma = strchr(si->algo, ',');
 	for (size_t i = 0; comma && i < 3; i++)
@@ -388,6 +389,11 @@ add_verify(struct ctx *c, const struct siginfo *si)
 	char name[NAME_LEN + 8];
 	int parent, node, rc = 0, st;
 
+	if (si->hint[0] == '\0') /* mkimage would name the node key-(null) */
+		return fail(c, 400,
+			    "Invalid artifact: the '%s' signature node has no "
+			    "key-name-hint to name the dtb's key node by",
+			    si->node);
 	if ((st = c->k->public_key(c->k->arg, si->hint, &pub, c->err, c->errlen)) != 0) {
 		c->status = st;
 		return -1;
