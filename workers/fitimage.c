@@ -23,8 +23,20 @@
  *    option fields are checked before they reach mkimage's command line.
  * The answer: fitImage.signed, or with a dtb signed-fitImage.tar.gz with
  * the members fitImage and the dtb's name (no "./", as upstream).
+ *
+ * backend=pkcs11 (upstream runs `mkimage -E -F -N pkcs11 -k <keyname>`):
+ * no mkimage, no engine; lib/fitsign.c makes mkimage -E -F's bytes here
+ * and the key process signs each digest on the token.  keyname is the
+ * URI's body ("pkcs11:" in front is accepted too); the key of a
+ * signature node is <machine>/fitimagesign/<name>.pkcs11, <name> the
+ * URI's object= or else the node's key-name-hint (mkimage's rule), and
+ * the client's URI must fit that reference (the key process checks it:
+ * 403).  A PIN in it is ignored: the key process is logged in already.
+ * The timestamp is the file path's (SOURCE_DATE_EPOCH, else the FIT's).
  */
 #include <ctype.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,16 +44,19 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "dss_archive.h"
 #include "fit.h"
+#include "fitsign.h"
 #include "job.h"
 #include "keyclient.h"
 #include "keystore.h"
 #include "log.h"
 #include "mask.h"
+#include "p11uri.h"
 #include "pkey.h"
 #include "signer.h"
 #include "tool.h"
@@ -58,7 +73,7 @@ struct fitjob {
 	char work[PATH_MAX]; /* <job>/fit: fitImage and the dtb */
 	char keys[PATH_MAX]; /* <job>/fitkeys: the key and certificate, for mkimage only */
 	char fit[PATH_MAX];
-	char dtb[PATH_MAX];  /* "" without a dtb */
+	char dtb[PATH_MAX]; /* "" without a dtb */
 	char dtbname[128];
 	char keyname[64];
 	char key_fpr[65];
@@ -157,7 +172,8 @@ stage(struct fitjob *fj)
 		return job_fail(job, 500, "Signing error");
 	}
 	/* upstream ignores a dtb of another type, silently */
-	if (dtb != NULL && dtb->path != NULL && strcmp(dtb->type, "application/octet-stream") == 0) {
+	if (dtb != NULL && dtb->path != NULL &&
+	    strcmp(dtb->type, "application/octet-stream") == 0) {
 		dtb_name(dtb, fj->dtbname, sizeof(fj->dtbname));
 		if (join(fj->dtb, sizeof(fj->dtb), fj->work, fj->dtbname) < 0 ||
 		    rename(dtb->path, fj->dtb) < 0) {
@@ -295,8 +311,9 @@ options(struct fitjob *fj, struct strv *argv)
 	}
 	if (offset && *offset) {
 		if (!is_hex_offset(offset))
-			return job_fail(fj->job, 400, "Invalid parameters: external_data_offset "
-						      "must be a hexadecimal number");
+			return job_fail(fj->job, 400,
+					"Invalid parameters: external_data_offset "
+					"must be a hexadecimal number");
 		strv_add(argv, "-p");
 		strv_add(argv, offset);
 	}
@@ -406,7 +423,8 @@ pack(struct fitjob *fj, char *out, size_t outlen)
 		int fd = -1;
 
 		if (join(path, sizeof(path), fj->work, names[i]) < 0 ||
-		    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0) {
+		    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
+		    fstat(fd, &st) < 0) {
 			if (fd >= 0)
 				close(fd);
 			ar_writer_abort(w);
@@ -442,6 +460,235 @@ audit(struct fitjob *fj)
 	job_audit_send(fj->job, o);
 }
 
+/* --- backend=pkcs11: signed here (lib/fitsign.c), keys on a token ----------- */
+
+/* The client's key URI, as mkimage builds it from -k: the keyname field
+ * after "pkcs11:" (a field that already starts with it is taken as is). */
+struct p11key {
+	struct fitjob *fj;
+	char base[P11URI_MAX]; /* "pkcs11:<keyname>" */
+	char object[256];      /* its object=, or "": each node's hint */
+	char used[256];        /* the last key name signed with, for the audit */
+};
+
+/* The key name of a signature node: the URI's object, else the node's
+ * key-name-hint (mkimage appends ";object=<hint>").  Sets the channel's
+ * URI; 0 or a status with err. */
+static int
+p11_name(struct p11key *pk, const char *hint, char *name, size_t namelen, char *err, size_t errlen)
+{
+	char uri[P11URI_MAX + 300], why[160] = "";
+	struct p11uri u;
+
+	if (pk->object[0]) {
+		snprintf(uri, sizeof(uri), "%s", pk->base);
+		snprintf(name, namelen, "%s", pk->object);
+	} else {
+		if (*hint == '\0' || !ks_selector_valid(hint)) {
+			snprintf(err, errlen,
+				 "Invalid parameters: the key URI names no object and a "
+				 "signature node has no usable key-name-hint");
+			return 400;
+		}
+		snprintf(uri, sizeof(uri), "%s;object=%s", pk->base, hint);
+		snprintf(name, namelen, "%s", hint);
+	}
+	if (p11uri_parse(uri, &u, why, sizeof(why)) < 0)
+		; /* why says it */
+	else if (!ks_selector_valid(name))
+		snprintf(why, sizeof(why), "the object is not a key name");
+	else if (kc_set_key_uri(pk->fj->job->keys, uri) < 0)
+		snprintf(why, sizeof(why), "too long");
+	else
+		why[0] = '\0';
+	if (why[0]) {
+		snprintf(err, errlen, "Invalid key URI: %s", why);
+		return 400;
+	}
+	snprintf(pk->used, sizeof(pk->used), "%s", name);
+	return 0;
+}
+
+static int
+p11_sign(void *arg, const char *hint, int pss, const EVP_MD *md, const unsigned char *digest,
+	 size_t dlen, unsigned char *sig, size_t *siglen, char *err, size_t errlen)
+{
+	struct p11key *pk = arg;
+	struct job *job = pk->fj->job;
+	char name[256];
+	int st = p11_name(pk, hint, name, sizeof(name), err, errlen);
+
+	if (st != 0)
+		return st;
+	return kc_sign(job->keys, job->selector, FIT_TAG, name,
+		       pss ? KEYPROTO_RSA_PSS : KEYPROTO_RSA_PKCS1, pss ? RSA_PSS_SALTLEN_MAX : 0,
+		       kc_md(md), digest, dlen, sig, siglen, pk->fj->key_fpr, err, errlen);
+}
+
+static int
+p11_public(void *arg, const char *hint, EVP_PKEY **pub, char *err, size_t errlen)
+{
+	struct p11key *pk = arg;
+	struct job *job = pk->fj->job;
+	unsigned char *der = NULL, *cert = NULL;
+	const unsigned char *p;
+	size_t derlen = 0, certlen = 0;
+	char name[256];
+	int st = p11_name(pk, hint, name, sizeof(name), err, errlen);
+
+	if (st == 0)
+		st = kc_public(job->keys, job->selector, FIT_TAG, name, &der, &derlen, &cert,
+			       &certlen, err, errlen);
+	if (st == 0) {
+		p = der;
+		if ((*pub = d2i_PUBKEY(NULL, &p, (long)derlen)) == NULL) {
+			snprintf(err, errlen, "Signing error");
+			st = 500;
+		}
+	}
+	free(der);
+	free(cert);
+	return st;
+}
+
+/* The keyname field as a URI body; 0 or the status set. */
+static int
+p11_key(struct fitjob *fj, struct p11key *pk)
+{
+	const char *field = job_field(fj->job, "keyname");
+	struct p11uri u;
+	char why[160];
+	int n;
+
+	if (strncmp(field, "pkcs11:", 7) == 0)
+		field += 7;
+	n = snprintf(pk->base, sizeof(pk->base), "pkcs11:%s", field);
+	if (n < 0 || (size_t)n >= sizeof(pk->base))
+		return job_fail(fj->job, 400, "Invalid key URI: too long");
+	pk->object[0] = '\0';
+	if (strstr(field, "object=") != NULL) { /* mkimage's test */
+		if (p11uri_parse(pk->base, &u, why, sizeof(why)) < 0)
+			return job_fail(fj->job, 400, "Invalid key URI: %s", why);
+		snprintf(pk->object, sizeof(pk->object), "%s", u.object);
+		if (!ks_selector_valid(pk->object))
+			return job_fail(fj->job, 400, "Invalid key URI: object must be a key name");
+	}
+	pk->fj = fj;
+	return 0;
+}
+
+/* mkimage's options from the fields, for the native signer; 0 or the
+ * status set. */
+static int
+native_opts(struct fitjob *fj, const struct fit_info *fi, struct fitsign_opts *o)
+{
+	const char *comment = job_field(fj->job, "comment");
+	const char *offset = job_field(fj->job, "external_data_offset");
+	const char *required = job_field(fj->job, "mark_required");
+	const char *algo = job_field(fj->job, "algo");
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	unsigned long long off;
+
+	memset(o, 0, sizeof(*o));
+	if (comment && *comment) {
+		if (!is_plain_text(comment, FIT_COMMENT_MAX, NULL))
+			return job_fail(fj->job, 400,
+					"Invalid parameters: comment must be printable text");
+		o->comment = comment;
+	}
+	if (offset && *offset) {
+		off = strtoull(offset, NULL, 16);
+		if (!is_hex_offset(offset) || off > UINT32_MAX)
+			return job_fail(fj->job, 400,
+					"Invalid parameters: external_data_offset "
+					"must be a hexadecimal number");
+		o->external_offset = (uint32_t)off;
+	}
+	o->require = required && *required;
+	if (algo && *algo) {
+		if (!is_plain_text(algo, 64, "abcdefghijklmnopqrstuvwxyz0123456789,-"))
+			return job_fail(fj->job, 400, "Invalid parameters: algo");
+		o->algo = algo;
+	}
+	/* the timestamp mkimage would write, as environment() gives it */
+	if (epoch && *epoch && strspn(epoch, "0123456789") == strlen(epoch))
+		o->timestamp = (uint32_t)strtoull(epoch, NULL, 10);
+	else
+		o->timestamp = fi->has_timestamp ? fi->timestamp : (uint32_t)time(NULL);
+	return 0;
+}
+
+/* Open path's new version path.new for writing; the fd or -1. */
+static int
+open_new(const char *path, char *tmp, size_t tmplen)
+{
+	if (snprintf(tmp, tmplen, "%s.new", path) >= (int)tmplen)
+		return -1;
+	return open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+}
+
+/* Sign fj->fit (and its dtb) into new files, then put them in place. */
+static int
+native_sign(struct fitjob *fj, const struct fitsign_opts *o, struct p11key *pk)
+{
+	struct fitsign_key k = {.sign = p11_sign, .public_key = p11_public, .arg = pk};
+	struct fitsign_result res;
+	char fitnew[PATH_MAX + 8], dtbnew[PATH_MAX + 8], err[KEYPROTO_REASON_MAX];
+	struct stat fs, ds = {0};
+	int fd = open(fj->fit, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), dfd = -1, out, dout = -1;
+	int st = 500;
+
+	snprintf(err, sizeof(err), "Signing error");
+	if (fd < 0 || fstat(fd, &fs) < 0 || (out = open_new(fj->fit, fitnew, sizeof(fitnew))) < 0)
+		goto done;
+	if (fj->dtb[0] &&
+	    ((dfd = open(fj->dtb, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(dfd, &ds) < 0 ||
+	     (dout = open_new(fj->dtb, dtbnew, sizeof(dtbnew))) < 0)) {
+		close(out);
+		goto done;
+	}
+	job_progress(fj->job, "signing");
+	st = fitsign_run(fd, (size_t)fs.st_size, dfd, (size_t)ds.st_size, o, &k, out, dout, &res,
+			 err, sizeof(err));
+	if (close(out) < 0 || (dout >= 0 && close(dout) < 0))
+		st = st ? st : 500;
+	if (st == 0 && (rename(fitnew, fj->fit) < 0 || (dfd >= 0 && rename(dtbnew, fj->dtb) < 0)))
+		st = 500;
+	if (st == 0)
+		log_info(
+		    "job %s: FIT signed on the token: %u signature nodes, %u hashes, %u attempts",
+		    fj->job->idstr, res.nsigned, res.nhashes, res.attempts);
+done:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return st ? job_fail(fj->job, st, "%s", err) : 0;
+}
+
+/* backend=pkcs11: mkimage -E -F -N pkcs11 -k <keyname> as upstream runs
+ * it, done here with the key process signing on the token. */
+static int
+native_run(struct fitjob *fj, const struct fit_info *fi)
+{
+	struct fitsign_opts o;
+	struct p11key pk = {0};
+	char out[PATH_MAX];
+	int st;
+
+	if ((st = p11_key(fj, &pk)) != 0 || (st = native_opts(fj, fi, &o)) != 0 ||
+	    (st = native_sign(fj, &o, &pk)) != 0)
+		return st;
+	if (snprintf(fj->keyname, sizeof(fj->keyname), "%s", pk.used) >= (int)sizeof(fj->keyname))
+		fj->keyname[sizeof(fj->keyname) - 1] = '\0'; /* the audit's, only */
+	audit(fj);
+	if (!fj->dtb[0])
+		return job_reply_file(fj->job, fj->fit, "fitImage.signed");
+	if (pack(fj, out, sizeof(out)) < 0)
+		return job_fail(fj->job, 500, "Signing error");
+	return job_reply_file(fj->job, out, "signed-fitImage.tar.gz");
+}
+
 static int
 fit_run(struct job *job)
 {
@@ -454,11 +701,10 @@ fit_run(struct job *job)
 		return st;
 	if (scan_file(fj.fit, &in, err, sizeof(err)) < 0)
 		return job_fail(job, 400, "Invalid artifact: %s", err);
-	if (is_pkcs11(job))
-		return job_fail(job, 400, "Invalid parameters: backend=pkcs11 is not available "
-					  "for FIT images on this server");
 	if (pkey_sha256_file(fj.fit, fj.in_sha256) < 0)
 		fj.in_sha256[0] = '\0';
+	if (is_pkcs11(job))
+		return native_run(&fj, &in);
 	if ((st = resolve_keyname(&fj, &in)) != 0)
 		return st;
 	fj.mask = mask_new();
