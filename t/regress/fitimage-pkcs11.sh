@@ -106,11 +106,11 @@ post() { # post OUT [curl args]: the status
 }
 # ref NAME FIT [mkimage options]: mkimage -E -F with the key file on a copy
 ref() {
-	_n=$1 _f=$2
+	_r=$1 _f=$2 # not _n: lib.sh's test counter
 	shift 2
-	cp "$_f" "$T/$_n.ref"
+	cp "$_f" "$T/$_r.ref"
 	SOURCE_DATE_EPOCH=$(fdtget -t u "$_f" / timestamp) mkimage -E -F -k "$T/keydir" "$@" \
-		"$T/$_n.ref" >/dev/null
+		"$T/$_r.ref" >/dev/null
 }
 
 # --- a configuration signature, no dtb ------------------------------------------

@@ -50,11 +50,11 @@ import() { # import NAME ID PEM: a PKCS#8 key pair into the token
 F=$T/files
 mkdir -p "$F"
 cert() { # cert NAME NEWKEY-ARGS: a key and certificate as files, like certs/x509.genkey
-	_n=$1
+	_c=$1 # not _n: lib.sh's test counter
 	shift
 	openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 \
-		-config "$SRC/t/fixtures/x509.genkey" "$@" -outform PEM -out "$F/$_n.x509" \
-		-keyout "$F/$_n.priv" 2>/dev/null
+		-config "$SRC/t/fixtures/x509.genkey" "$@" -outform PEM -out "$F/$_c.x509" \
+		-keyout "$F/$_c.priv" 2>/dev/null
 }
 cert rsa2048 -newkey rsa:2048
 cert rsa4096 -newkey rsa:4096
