@@ -49,6 +49,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "audit.h"
 #include "conn.h"
 #include "grant.h"
@@ -702,6 +704,29 @@ watch_events(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * jansson's hash seed (4 bytes of /dev/urandom at the first object) and
+ * its lazily bound calls into libc (it is not linked with -z now), done
+ * once here rather than in every worker's first audit record.
+ */
+static void
+json_warm_up(void)
+{
+	json_t *o;
+	char *text;
+
+	json_object_seed(0);
+	o = json_pack("{s:s, s:i, s:f, s:b, s:n, s:[s]}", "a", "b", "c", 1, "d", 1.5, "e", 1, "f",
+		      "g", "h");
+	if (o == NULL)
+		return;
+	if ((text = json_dumps(o, JSON_COMPACT)) != NULL) {
+		json_decref(json_loads(text, 0, NULL));
+		free(text);
+	}
+	json_decref(o);
+}
+
 /* Everything before the first worker is forked. */
 static const struct keyproc_hooks keyproc_hooks = {
 	.report = pool_key_report,
@@ -722,6 +747,7 @@ start(struct config *cfg, const struct priv_user *user, const struct priv_user *
 		fatalx("DIGSIGSERVER_AUDIT_REQUIRED is set and the audit trail cannot be opened");
 	/* Libraries initialised once here are ready in every forked worker. */
 	pkey_warm_up();
+	json_warm_up();
 	probe_archive();
 	if (prepare_s3(cfg) < 0)
 		fatalx("cannot start: the configuration uses s3:// but libcurl cannot be loaded");
