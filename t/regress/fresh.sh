@@ -44,8 +44,14 @@ gone() {
 }
 check "... and every one of them is gone" gone
 
-if [ "$(id -u)" -ne 0 ] || [ -n "${DSS_VALGRIND:-}" ]; then
+if [ "$(id -u)" -ne 0 ]; then
 	skip "what a job held is gone with its process" "needs root to read other processes' memory"
+	exit 0
+fi
+if [ -n "${DSS_SANITIZED:-}" ] || [ -n "${DSS_VALGRIND:-}" ]; then
+	# ASan's shadow memory is terabytes of mappings; valgrind's own heap
+	# holds copies of what the program read
+	skip "what a job held is gone with its process" "not under sanitizers or valgrind"
 	exit 0
 fi
 

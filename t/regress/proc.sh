@@ -65,4 +65,27 @@ id=$(status_field '[w["job"]["id"] for w in d["pool"]["workers"] if w["job"]][0]
 check "... the job /status shows" titled "\\[swupdate job $id\\]\$"
 wait $p
 check_eq "... and the job succeeds" 200 "$(cat "$T/code")"
+
+# --- the spawner's life (src/spawner.h) -----------------------------------
+post() { curl -s -o /dev/null -w '%{http_code}' -X POST -F distro=demo -F sw-description=@"$T/sw" "$URL/sign/swupdate"; }
+printf 'software = {};\n' >"$T/sw"
+spawner_is() { [ "$(spawner | wc -l)" -eq 1 ] && title "$(spawner)" | grep -qx "digsigserver: spawner $1"; }
+old=$(spawner)
+kill -HUP "$DSS_PID"
+check "SIGHUP: a new spawner (2) from the reloaded supervisor, the old one gone" wait_for 20 spawner_is 2
+check "... every worker is its child" wait_for 20 sh -c "[ \"\$(pgrep -P $(spawner) | wc -l)\" -eq 2 ]"
+check_eq "... and signs" 200 "$(post)"
+check "... spawner 1 exited and was reaped" sh -c "! kill -0 $old 2>/dev/null"
+s=$(spawner)
+ws=$(workers | tr '\n' ' ')
+kill -KILL "$s"
+check "the spawner killed: a new one (3)" wait_for 20 spawner_is 3
+check "... its workers lived on, the supervisor's children now" \
+	sh -c "for w in $ws; do [ \"\$(ps -o ppid= -p \$w | tr -d ' ')\" = $DSS_PID ] || exit 1; done"
+check_eq "... and signing goes on" 200 "$(post)"
+check_eq "... again" 200 "$(post)"
+check "... the pool refills with the new spawner's children" wait_for 20 sh -c \
+	"[ \"\$(pgrep -P \$(pgrep -f '^digsigserver: spawner 3') | wc -l)\" -eq 2 ]"
+grep -q "spawner $s died of signal 9" "$DSS_LOG"
+check "... and its death is logged" [ $? -eq 0 ]
 exit 0
