@@ -120,6 +120,18 @@ static const struct grant_case {
     {"rkoptee-ta", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rksign", "dev.key", 403, NULL},
     {"optee", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rkopteesign", "optee-signing-key.pem", 403,
      NULL},
+    /* NXP's cst: the key tarball and, for backend=pkcs11, the PIN; nothing
+     * else of imxsign, and neither for any other endpoint */
+    {"imx", 1, "", KEYPROTO_MATERIALIZE, "imx", "imxsign", "imx-cst-keys.tar.gz", 0, NULL},
+    {"imx", 0, "imx*", KEYPROTO_MATERIALIZE, "imx8m", "imxsign", "pkcs11-pin", 0, NULL},
+    {"imx", 0, "other", KEYPROTO_MATERIALIZE, "imx8m", "imxsign", "pkcs11-pin", 403, "imx8m"},
+    {"imx", 1, "", KEYPROTO_MATERIALIZE, "imx", "imxsign", "CSF1_1_key.pem", 403,
+     "never handed out"},
+    {"imx", 1, "", KEYPROTO_SIGN, "imx", "imxsign", "pkcs11-pin", 403, "not a key"},
+    {"imx", 1, "", KEYPROTO_PUBLIC, "imx", "imxsign", "pkcs11-pin", 403, "not a key"},
+    {"imx", 1, "", KEYPROTO_MATERIALIZE, "imx", "fitimagesign", "dev.key", 403, NULL},
+    {"fitimage", 1, "", KEYPROTO_MATERIALIZE, "imx", "imxsign", "pkcs11-pin", 403, NULL},
+    {"tegra", 1, "", KEYPROTO_MATERIALIZE, "imx", "imxsign", "imx-cst-keys.tar.gz", 403, NULL},
 };
 
 START_TEST(test_grant)
@@ -149,6 +161,7 @@ START_TEST(test_grant_materializable_tags)
 	ck_assert_int_eq(kgrant_materializable_tag("fitimagesign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("rksign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("rkopteesign"), 1);
+	ck_assert_int_eq(kgrant_materializable_tag("imxsign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("mender"), 0);
 	ck_assert_int_eq(kgrant_materializable_tag("opteesign"), 0);
 }
