@@ -434,6 +434,54 @@ START_TEST(test_keyd_materialize)
 }
 END_TEST
 
+/* The PIN for NXP's cst (/sign/imx): the PIN the key process holds,
+ * never a file of the store of that name; a 500 saying so without one. */
+START_TEST(test_keyd_pin)
+{
+	char path[sizeof(store) + 16], buf[64], err[256];
+	int ch, fd;
+	ssize_t n;
+
+	ck_assert_int_eq(check_sh(store, "mkdir -p imx/imxsign && echo from-the-store "
+					 ">imx/imxsign/pkcs11-pin && printf '0001secret\\n' >pin"),
+			 0);
+	start_keyd();
+	ch = channel(9, "imx", "*");
+	materialize(ch, "imx", "imxsign", "pkcs11-pin", &fd);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
+	ck_assert_uint_eq(m->error.status, 500);
+	ck_assert_ptr_nonnull(strstr(m->error.reason, "No PKCS#11 PIN is configured"));
+	next_report(9, 500);
+	close(ch);
+	stop_keyd();
+
+	snprintf(path, sizeof(path), "%s/pin", store);
+	ck_assert_int_eq(conf_set(&cfg, "PKCS11_PIN_FILE", path, err, sizeof(err)), 0);
+	start_keyd();
+	ch = channel(10, "imx", "*");
+	materialize(ch, "imx", "imxsign", "pkcs11-pin", &fd);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_MATERIAL);
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_eq(n, 10);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "0001secret");
+	ck_assert_int_lt(write(fd, "y", 1), 0);
+	close(fd);
+	next_report(10, 200);
+	ck_assert_str_eq(m->report.key.file, "pkcs11-pin");
+	close(ch);
+	/* another endpoint: refused */
+	ch = channel(11, "fitimage", "*");
+	materialize(ch, "imx", "imxsign", "pkcs11-pin", &fd);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
+	ck_assert_uint_eq(m->error.status, 403);
+	next_report(11, 403);
+	close(ch);
+	stop_keyd();
+	ck_assert_int_eq(conf_set(&cfg, "PKCS11_PIN_FILE", "", err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(test_keyd_malformed_record)
 {
 	unsigned char digest[32];
@@ -498,6 +546,7 @@ keyproc_suite(void)
 	tcase_add_test(kd, test_keyd_sign_within_and_outside_the_grant);
 	tcase_add_test(kd, test_keyd_key_changes_and_removal);
 	tcase_add_test(kd, test_keyd_materialize);
+	tcase_add_test(kd, test_keyd_pin);
 	tcase_add_test(kd, test_keyd_malformed_record);
 	tcase_add_test(kd, test_keyd_store_probe);
 	suite_add_tcase(s, kd);
