@@ -61,6 +61,7 @@ cat >>"$NXP/cst-3.3.2/linux64/bin/cst" <<'EOF'
 echo "cst-3.3.2 $*" >>"$REC/calls"
 bad() { echo "cst: $*" >>"$REC/fail"; echo "cst: $*" >&2; exit 2; }
 if [ -e "$REC/fail.3.3.2" ]; then cat csf-input.txt; exit 1; fi
+if [ -e "$REC/hang.3.3.2" ]; then echo $$ >"$REC/hang.pid"; exec sleep 1000; fi
 [ $# -eq 6 ] && [ "$1 $2 $3" = "-i csf-input.txt -o" ] && [ "$5 $6" = "-b pkcs11" ] ||
 	bad "argv '$*'"
 case $4 in */job-*/csf.bin) ;; *) bad "output $4" ;; esac
@@ -159,7 +160,7 @@ IMG=(-F "artifact=@$T/image.bin")
 # over the CSF's commands (its header's length) with the CSF key's
 # certificate, the image's over the image with the IMG key's, both
 # chained to SRK1; and not the other way round
-verify() {
+verify() ( # a subshell: it changes directory
 	rm -rf "$T/parse" && mkdir "$T/parse" && cd "$T/parse" || return 1
 	csf_parser -c "$1" >parse.log 2>&1 || { cat parse.log; return 1; }
 	o=$T/parse/output
@@ -172,7 +173,7 @@ verify() {
 		-out /dev/null 2>&1; }
 	v sig0.bin csf.data CSF1_1 && v sig1.bin img.data IMG1_1 &&
 		! v sig0.bin img.data CSF1_1 >/dev/null && ! v sig1.bin csf.data IMG1_1 >/dev/null
-}
+)
 stray_keys() { # files holding a key's bytes or the PIN: the test's and the
 	# daemon's directories, /tmp (where upstream leaves its temporary files)
 	{
@@ -325,11 +326,51 @@ check "metrics: imx requests counted by status" sh -c \
 	grep -q '^digsigserver_requests_total{endpoint=\"imx\",status=\"400\"} [1-9]' '$T/metrics'"
 
 # ============================================================================
-# no PIN configured; a hanging cst: /status progress, 504, no key left
+# a hanging cst (file keys; pkcs11, with the PIN in its CSF): /status
+# progress, 504, nothing left; a CSF past DIGSIGSERVER_IMX_CSF_MAX_SIZE
 # ============================================================================
 dss_stop
 dss_start DIGSIGSERVER_IMX_CST_BASE="$NXP" DIGSIGSERVER_RESPONSE_TIMEOUT=3 \
-	DIGSIGSERVER_WORKERS=2 || exit 0
+	DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
+	DIGSIGSERVER_IMX_CSF_MAX_SIZE=1000 || exit 0
+for v in 3.3.1 3.3.2; do
+	fresh
+	touch "$REC/hang.$v"
+	if [ $v = 3.3.1 ]; then
+		args=(-F cstversion=3.3.1 "${CSF[@]}")
+	else
+		args=(-F cstversion=3.3.2 -F backend=pkcs11 -F "csf=@$T/hsm.csf;type=text/plain")
+	fi
+	post -F machine=$M "${args[@]}" "${IMG[@]}" >"$T/hang.code" &
+	bg=$!
+	progress() { curl -s "$URL/status" | grep -q '"cst"'; }
+	check "a hanging cst $v: /status shows 'cst' while it runs" wait_for 10 progress
+	wait $bg
+	check_eq "  ... 504" 504 "$(cat "$T/hang.code")"
+	check "  ... cst is gone" wait_for 10 sh -c "! kill -0 \$(cat '$REC/hang.pid') 2>/dev/null"
+	check "  ... no key file or PIN left" no_keys_left
+done
+check "  ... the PIN is nowhere in the log" sh -c "! grep -qF -- '$PIN' '$DSS_LOG'"
+fresh
+{ cat "$T/x.csf"; head -c 1000 /dev/zero | tr '\0' '#'; } >"$T/big.csf"
+e "400 Invalid CSF: larger than 1000 bytes" "a CSF past DIGSIGSERVER_IMX_CSF_MAX_SIZE: 400" \
+	-F machine=$M -F cstversion=3.3.1 -F "csf=@$T/big.csf;type=text/plain" "${IMG[@]}"
+
+# ============================================================================
+# no PIN configured; a key tarball that would escape the work directory
+# ============================================================================
+dss_stop
+mkdir -p "$KEYS/evil/imxsign"
+python3 - "$KEYS/evil/imxsign/imx-cst-keys.tar.gz" "$CK" <<'PY' || not_ok "imx: a hostile key tarball"
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w:gz") as t:
+    t.add(sys.argv[2] + "/crts", "crts")
+    data = b"escaped\n"
+    i = tarfile.TarInfo("../../escaped.txt")
+    i.size = len(data)
+    t.addfile(i, io.BytesIO(data))
+PY
+dss_start DIGSIGSERVER_IMX_CST_BASE="$NXP" || exit 0
 fresh
 e "500 No PKCS#11 PIN is configured" "pkcs11 without a configured PIN: 500 saying so" \
 	-F machine=$M -F cstversion=3.3.2 -F backend=pkcs11 -F "csf=@$T/hsm.csf;type=text/plain" "${IMG[@]}"
@@ -339,16 +380,11 @@ e "500 Signing error" "pkcs11 and a CSF without the placeholder: no PIN asked, c
 	-F machine=$M -F cstversion=3.3.2 -F backend=pkcs11 "${CSF[@]}" "${IMG[@]}"
 check "  ... the fake cst -b pkcs11 ran and refused a CSF without pin-value" \
 	grep -q "no pin-value" "$REC/fail"
-
 fresh
-touch "$REC/hang.3.3.1"
-post -F machine=$M -F cstversion=3.3.1 "${CSF[@]}" "${IMG[@]}" >"$T/hang.code" &
-bg=$!
-progress() { curl -s "$URL/status" | grep -q '"cst"'; }
-check "a hanging cst: /status shows 'cst' while it runs" wait_for 10 progress
-wait $bg
-check_eq "  ... 504" 504 "$(cat "$T/hang.code")"
-check "  ... cst is gone" wait_for 10 sh -c "! kill -0 \$(cat '$REC/hang.pid') 2>/dev/null"
-check "  ... no key file or PIN left" no_keys_left
+e "500 Signing error" "a key tarball with a member ../../escaped.txt: 500 Signing error" \
+	-F machine=evil -F cstversion=3.3.1 "${CSF[@]}" "${IMG[@]}"
+check "  ... the reason logged" grep -q "extracting imxsign/imx-cst-keys.tar.gz" "$DSS_LOG"
+check "  ... nothing escaped, no cst ran" sh -c "! find '$T' /tmp -maxdepth 2 -name escaped.txt | grep . && test ! -e '$REC/calls'"
+check "  ... no job directory left" wait_for 10 no_job_dirs
 dss_stop
 exit 0
