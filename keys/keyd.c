@@ -272,6 +272,60 @@ do_materialize(const struct task *t, const struct kcache_key *k, union keyproto_
 	return 0;
 }
 
+/*
+ * MATERIALIZE of the PIN (keyproto.h KEYPROTO_PIN_FILE; the grant allowed
+ * it): a sealed memfd holding the PIN this process holds, never a file of
+ * the store; 0 or a status.
+ */
+static int
+do_pin(const struct task *t, union keyproto_msg *m, int *fd, char *err, size_t errlen)
+{
+	const unsigned int seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	char pin[256];
+	int n = kp11_pin(pin, sizeof(pin));
+
+	if (n < 0) {
+		snprintf(err, errlen,
+			 "No PKCS#11 PIN is configured (DIGSIGSERVER_PKCS11_PIN_FILE or "
+			 "DIGSIGSERVER_YUBIHSM_PASSWORD)");
+		return 500;
+	}
+	keyproto_init(m, KEYPROTO_MATERIAL, t->req.hdr.id);
+	*fd = memfd_create("pin", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*fd < 0 || util_write_all(*fd, pin, (size_t)n) < 0 ||
+	    fcntl(*fd, F_ADD_SEALS, seals) < 0 || lseek(*fd, 0, SEEK_SET) < 0) {
+		log_errorx("memfd for the PIN: %s", strerror(errno));
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		snprintf(err, errlen, "Signing error");
+		n = -1;
+	}
+	OPENSSL_cleanse(pin, sizeof(pin));
+	if (n < 0)
+		return 500;
+	m->material.len = (uint64_t)n;
+	return 0;
+}
+
+/* Do one PIN task and answer it, reported first as every key request. */
+static void
+run_pin_task(const struct task *t, union keyproto_msg *m)
+{
+	char err[KEYPROTO_REASON_MAX];
+	int fd = -1, st = do_pin(t, m, &fd, err, sizeof(err));
+
+	report(t->ch->grant.hdr.id, KEYPROTO_MATERIALIZE, (uint32_t)(st ? st : 200), &t->req.key,
+	       NULL, NULL, st ? err : NULL);
+	if (st != 0)
+		send_error(t->ch->fd, t->req.hdr.id, st, err);
+	else if (keyproto_send(t->ch->fd, m, fd) < 0)
+		log_debug("answering job %llu: %s", (unsigned long long)t->ch->grant.hdr.id,
+			  strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Do one task and answer it. */
 static void
 run_task(const struct task *t, union keyproto_msg *m)
@@ -281,6 +335,10 @@ run_task(const struct task *t, union keyproto_msg *m)
 	char err[KEYPROTO_REASON_MAX], dhex[2 * KEYPROTO_DIGEST_MAX + 1] = "";
 	int st, fd = -1;
 
+	if (op == KEYPROTO_MATERIALIZE && kgrant_is_pin(&t->req.key)) {
+		run_pin_task(t, m);
+		return;
+	}
 	st = kcache_get(&t->req.key, op == KEYPROTO_MATERIALIZE, &k, err, sizeof(err));
 	if (st == 0) {
 		if (op == KEYPROTO_SIGN)

@@ -26,22 +26,29 @@ static const struct {
     {"rk", "rksign"},
     {"rkoptee-tee", "rkopteesign"},
     {"rkoptee-ta", "rkopteesign"},
+    {"imx", "imxsign"},
 };
 
-/* The only pairs whose key bytes may leave the key process: an external
- * tool that reads key files (tegraflash/tegrasign, mkimage, the BSP's
- * GenerateCapsule.py and gen_ekb.py, Rockchip's
- * mkimage, rk_sign_tool, change_puk and resign_ta.py).  A route /sign/a/b is endpoint "a/b". */
+/* The only keys whose bytes may leave the key process: those an external
+ * tool reads from files (tegraflash/tegrasign, mkimage, the BSP's
+ * GenerateCapsule.py and gen_ekb.py, Rockchip's mkimage, rk_sign_tool,
+ * change_puk and resign_ta.py; NXP's cst).  file NULL: any file of the
+ * tag.  A route /sign/a/b is endpoint "a/b". */
 static const struct {
-	const char *endpoint, *tag;
+	const char *endpoint, *tag, *file;
 } materialize_pairs[] = {
-    {"tegra", "tegrasign"},
-    {"fitimage", "fitimagesign"},
-    {"tegra/ueficapsule", "ueficapsulesign"},
-    {"tegra/ekb", "ekbsign"},
-    {"rk", "rksign"},
-    {"rkoptee-tee", "rkopteesign"},
-    {"rkoptee-ta", "rkopteesign"},
+    {"tegra", "tegrasign", NULL},
+    {"fitimage", "fitimagesign", NULL},
+    {"tegra/ueficapsule", "ueficapsulesign", NULL},
+    {"tegra/ekb", "ekbsign", NULL},
+    {"rk", "rksign", NULL},
+    {"rkoptee-tee", "rkopteesign", NULL},
+    {"rkoptee-ta", "rkopteesign", NULL},
+    /* cst reads the keys and certificates the CSF names from this
+     * tarball; with backend=pkcs11 its engine logs in with the PIN the
+     * CSF carries, which only the key process holds */
+    {"imx", "imxsign", "imx-cst-keys.tar.gz"},
+    {"imx", "imxsign", KEYPROTO_PIN_FILE},
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -57,13 +64,21 @@ endpoint_has_tag(const char *endpoint, const char *tag)
 }
 
 static int
-may_materialize(const char *endpoint, const char *tag)
+may_materialize(const char *endpoint, const struct keyproto_keyref *key)
 {
 	for (size_t i = 0; i < NELEM(materialize_pairs); i++)
 		if (strcmp(materialize_pairs[i].endpoint, endpoint) == 0 &&
-		    strcmp(materialize_pairs[i].tag, tag) == 0)
+		    strcmp(materialize_pairs[i].tag, key->tag) == 0 &&
+		    (materialize_pairs[i].file == NULL ||
+		     strcmp(materialize_pairs[i].file, key->file) == 0))
 			return 1;
 	return 0;
+}
+
+int
+kgrant_is_pin(const struct keyproto_keyref *key)
+{
+	return strcmp(key->tag, KEYPROTO_PIN_TAG) == 0 && strcmp(key->file, KEYPROTO_PIN_FILE) == 0;
 }
 
 int
@@ -108,8 +123,13 @@ kgrant_check(const struct keyproto_grant *g, uint32_t op, const struct keyproto_
 		snprintf(why, whylen, "the client may not use the keys of %s", key->selector);
 		return 403;
 	}
-	if (op == KEYPROTO_MATERIALIZE && !may_materialize(g->endpoint, key->tag)) {
-		snprintf(why, whylen, "keys of %s/%s are never handed out", g->endpoint, key->tag);
+	if (op == KEYPROTO_MATERIALIZE && !may_materialize(g->endpoint, key)) {
+		snprintf(why, whylen, "key %s/%s is never handed out to %s", key->tag, key->file,
+			 g->endpoint);
+		return 403;
+	}
+	if (op != KEYPROTO_MATERIALIZE && kgrant_is_pin(key)) {
+		snprintf(why, whylen, "%s is not a key", key->file);
 		return 403;
 	}
 	if (op != KEYPROTO_SIGN && op != KEYPROTO_PUBLIC && op != KEYPROTO_MATERIALIZE) {

@@ -9,8 +9,8 @@
  * table in keygrant.c), the selector matches the grant, and every name is
  * one path segment.  MATERIALIZE, which hands key bytes out of the key
  * process, is allowed only for the (endpoint, tag) pairs of a second,
- * fixed table: today the Tegra signer's "tegrasign" files, which its
- * external tool reads from disk.  Pure functions: t/check_keyproc.c.
+ * fixed table: the files an external tool reads from disk (Tegra's
+ * "tegrasign" files, i.MX's imx-cst-keys.tar.gz, ...).  Pure functions: t/check_keyproc.c.
  */
 #ifndef DSS_KEYGRANT_H
 #define DSS_KEYGRANT_H
@@ -28,6 +28,8 @@
  */
 int kgrant_check(const struct keyproto_grant *grant, uint32_t op, const struct keyproto_keyref *key,
 		 char *why, size_t whylen);
+/* 1 when key names the token's PIN (keyproto.h KEYPROTO_PIN_FILE). */
+int kgrant_is_pin(const struct keyproto_keyref *key);
 /* 1 when some endpoint may materialize the files of tag (the cache
  * keeps their bytes only then). */
 int kgrant_materializable_tag(const char *tag);

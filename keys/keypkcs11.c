@@ -134,13 +134,25 @@ void
 kp11_init(const struct config *c)
 {
 	cfg = c;
-	if (cfg->pkcs11_module == NULL || cfg->pkcs11_module[0] == '\0')
-		return;
+	/* read without a module too: /sign/imx hands the PIN to NXP's cst,
+	 * whose own PKCS#11 engine logs in (kp11_pin) */
 	if (cfg->pkcs11_pin_file != NULL && cfg->pkcs11_pin_file[0] != '\0')
 		read_pin_file(cfg->pkcs11_pin_file);
+	if (cfg->pkcs11_module == NULL || cfg->pkcs11_module[0] == '\0')
+		return;
 	if (!have_pin)
 		log_warnx("no PIN for the token (DIGSIGSERVER_PKCS11_PIN_FILE): keys on it will "
 			  "not sign");
+}
+
+int
+kp11_pin(char *out, size_t outlen)
+{
+	if (!have_pin || pin_len >= outlen)
+		return -1;
+	memcpy(out, pin, pin_len);
+	out[pin_len] = '\0';
+	return (int)pin_len;
 }
 
 int

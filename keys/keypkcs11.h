@@ -36,6 +36,10 @@ void kp11_take_env_pin(void);
 void kp11_forget_pin(void);
 /* The key process, after dropping privileges: read the PIN file. */
 void kp11_init(const struct config *cfg);
+/* The PIN this process holds, NUL-terminated, into out: its length, or
+ * -1 when there is none (or it does not fit).  For a tool that logs in
+ * itself (NXP's cst for /sign/imx, keyproto.h KEYPROTO_PIN_FILE). */
+int kp11_pin(char *out, size_t outlen);
 /* 1 when a module is configured. */
 int kp11_configured(void);
 /*

@@ -58,6 +58,17 @@
 #define KEYPROTO_SALT_MAX 1024    /* RSA-PSS salt length, bytes */
 #define KEYPROTO_URI_MAX 1032     /* a client's pkcs11: URI (P11URI_MAX) */
 
+/*
+ * The token's PIN, for /sign/imx with backend=pkcs11 only (NXP's cst logs
+ * in itself with the PIN its CSF carries): MATERIALIZE of
+ * <selector>/imxsign/pkcs11-pin answers the PIN the key process holds
+ * (DIGSIGSERVER_PKCS11_PIN_FILE or DIGSIGSERVER_YUBIHSM_PASSWORD), never a
+ * file of the store; allowed by the grant table to that endpoint alone
+ * (keys/keygrant.c) and reported to the audit trail like every key.
+ */
+#define KEYPROTO_PIN_TAG "imxsign"
+#define KEYPROTO_PIN_FILE "pkcs11-pin"
+
 enum keyproto_type {
 	KEYPROTO_GRANT = 1,
 	KEYPROTO_READY,

@@ -120,6 +120,18 @@ static const struct grant_case {
     {"rkoptee-ta", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rksign", "dev.key", 403, NULL},
     {"optee", 1, "", KEYPROTO_MATERIALIZE, "idea3588", "rkopteesign", "optee-signing-key.pem", 403,
      NULL},
+    /* NXP's cst: the key tarball and, for backend=pkcs11, the PIN; nothing
+     * else of imxsign, and neither for any other endpoint */
+    {"imx", 1, "", KEYPROTO_MATERIALIZE, "imx", "imxsign", "imx-cst-keys.tar.gz", 0, NULL},
+    {"imx", 0, "imx*", KEYPROTO_MATERIALIZE, "imx8m", "imxsign", "pkcs11-pin", 0, NULL},
+    {"imx", 0, "other", KEYPROTO_MATERIALIZE, "imx8m", "imxsign", "pkcs11-pin", 403, "imx8m"},
+    {"imx", 1, "", KEYPROTO_MATERIALIZE, "imx", "imxsign", "CSF1_1_key.pem", 403,
+     "never handed out"},
+    {"imx", 1, "", KEYPROTO_SIGN, "imx", "imxsign", "pkcs11-pin", 403, "not a key"},
+    {"imx", 1, "", KEYPROTO_PUBLIC, "imx", "imxsign", "pkcs11-pin", 403, "not a key"},
+    {"imx", 1, "", KEYPROTO_MATERIALIZE, "imx", "fitimagesign", "dev.key", 403, NULL},
+    {"fitimage", 1, "", KEYPROTO_MATERIALIZE, "imx", "imxsign", "pkcs11-pin", 403, NULL},
+    {"tegra", 1, "", KEYPROTO_MATERIALIZE, "imx", "imxsign", "imx-cst-keys.tar.gz", 403, NULL},
 };
 
 START_TEST(test_grant)
@@ -149,6 +161,7 @@ START_TEST(test_grant_materializable_tags)
 	ck_assert_int_eq(kgrant_materializable_tag("fitimagesign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("rksign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("rkopteesign"), 1);
+	ck_assert_int_eq(kgrant_materializable_tag("imxsign"), 1);
 	ck_assert_int_eq(kgrant_materializable_tag("mender"), 0);
 	ck_assert_int_eq(kgrant_materializable_tag("opteesign"), 0);
 }
@@ -421,6 +434,54 @@ START_TEST(test_keyd_materialize)
 }
 END_TEST
 
+/* The PIN for NXP's cst (/sign/imx): the PIN the key process holds,
+ * never a file of the store of that name; a 500 saying so without one. */
+START_TEST(test_keyd_pin)
+{
+	char path[sizeof(store) + 16], buf[64], err[256];
+	int ch, fd;
+	ssize_t n;
+
+	ck_assert_int_eq(check_sh(store, "mkdir -p imx/imxsign && echo from-the-store "
+					 ">imx/imxsign/pkcs11-pin && printf '0001secret\\n' >pin"),
+			 0);
+	start_keyd();
+	ch = channel(9, "imx", "*");
+	materialize(ch, "imx", "imxsign", "pkcs11-pin", &fd);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
+	ck_assert_uint_eq(m->error.status, 500);
+	ck_assert_ptr_nonnull(strstr(m->error.reason, "No PKCS#11 PIN is configured"));
+	next_report(9, 500);
+	close(ch);
+	stop_keyd();
+
+	snprintf(path, sizeof(path), "%s/pin", store);
+	ck_assert_int_eq(conf_set(&cfg, "PKCS11_PIN_FILE", path, err, sizeof(err)), 0);
+	start_keyd();
+	ch = channel(10, "imx", "*");
+	materialize(ch, "imx", "imxsign", "pkcs11-pin", &fd);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_MATERIAL);
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_eq(n, 10);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "0001secret");
+	ck_assert_int_lt(write(fd, "y", 1), 0);
+	close(fd);
+	next_report(10, 200);
+	ck_assert_str_eq(m->report.key.file, "pkcs11-pin");
+	close(ch);
+	/* another endpoint: refused */
+	ch = channel(11, "fitimage", "*");
+	materialize(ch, "imx", "imxsign", "pkcs11-pin", &fd);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
+	ck_assert_uint_eq(m->error.status, 403);
+	next_report(11, 403);
+	close(ch);
+	stop_keyd();
+	ck_assert_int_eq(conf_set(&cfg, "PKCS11_PIN_FILE", "", err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(test_keyd_malformed_record)
 {
 	unsigned char digest[32];
@@ -485,6 +546,7 @@ keyproc_suite(void)
 	tcase_add_test(kd, test_keyd_sign_within_and_outside_the_grant);
 	tcase_add_test(kd, test_keyd_key_changes_and_removal);
 	tcase_add_test(kd, test_keyd_materialize);
+	tcase_add_test(kd, test_keyd_pin);
 	tcase_add_test(kd, test_keyd_malformed_record);
 	tcase_add_test(kd, test_keyd_store_probe);
 	suite_add_tcase(s, kd);

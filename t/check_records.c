@@ -240,7 +240,8 @@ START_TEST(test_routes_name_their_signer)
 					    "/sign/fitimage",	   "/sign/optee",
 					    "/sign/tegra/ueficapsule", "/sign/tegra/ekb",
 					    "/sign/tegra/uefi",	   "/sign/rk",
-					    "/sign/rkoptee-tee",   "/sign/rkoptee-ta"};
+					    "/sign/rkoptee-tee",   "/sign/rkoptee-ta",
+					    "/sign/imx"};
 	const unsigned n = sizeof(paths) / sizeof(paths[0]);
 
 	for (size_t i = 0; i < n; i++) {

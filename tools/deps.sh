@@ -8,7 +8,7 @@ build_pkgs="autoconf automake libtool pkg-config make gcc libevent-dev libarchiv
 	libcurl4-openssl-dev libssl-dev libjansson-dev libp11-kit-dev check openssl u-boot-tools"
 test_pkgs="curl linux-kbuild-6.1 kmod mender-artifact swupdate cpio wrk clang zstd xz-utils
 	libclang-rt-14-dev valgrind nginx prometheus systemd procps psmisc device-tree-compiler
-	python3-cryptography softhsm2 sbsigntool osslsigncode systemd-boot-efi haproxy chromium"
+	python3-cryptography softhsm2 sbsigntool imx-code-signing-tool osslsigncode systemd-boot-efi haproxy chromium"
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 test) want=$test_pkgs ;;

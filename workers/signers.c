@@ -22,6 +22,7 @@ extern const struct signer signer_uefi;
 extern const struct signer signer_rk;
 extern const struct signer signer_rkoptee_tee;
 extern const struct signer signer_rkoptee_ta;
+extern const struct signer signer_imx;
 
 static const struct signer *const signers[] = {
 	&signer_swupdate,
@@ -36,6 +37,7 @@ static const struct signer *const signers[] = {
 	&signer_rk,
 	&signer_rkoptee_tee,
 	&signer_rkoptee_ta,
+	&signer_imx,
 };
 
 #define NSIGNERS (int)(sizeof(signers) / sizeof(signers[0]))

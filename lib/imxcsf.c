@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * imxcsf.c: the checks /sign/imx makes on its client's input (imxcsf.h).
+ */
+#include "imxcsf.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+
+/* Length of the UTF-8 sequence at p (n bytes left), or 0 when it is not
+ * one (RFC 3629 section 4). */
+static size_t
+utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	/* overlong forms, UTF-16 surrogates, past U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+int
+imx_csf_text_check(const unsigned char *text, size_t len, char *why, size_t whylen)
+{
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (text[i] == '\0') {
+			snprintf(why, whylen, "a NUL byte at byte %zu", i);
+			return -1;
+		}
+		if ((n = utf8_seq(text + i, len - i)) == 0) {
+			snprintf(why, whylen, "not UTF-8 text at byte %zu", i);
+			return -1;
+		}
+		i += n;
+	}
+	return 0;
+}
+
+int
+imx_name_check(const char *name, char *why, size_t whylen)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				 "0123456789._+,=@~-";
+	size_t n = name != NULL ? strlen(name) : 0;
+
+	if (n == 0) {
+		snprintf(why, whylen, "the file has no name");
+		return -1;
+	}
+	if (n > IMX_NAME_MAX) {
+		snprintf(why, whylen, "the file name is longer than %d bytes", IMX_NAME_MAX);
+		return -1;
+	}
+	if (strspn(name, ok) != n) {
+		snprintf(why, whylen,
+			 "the file name may hold only letters, digits and ._+,=@~- "
+			 "(no '/', no space)");
+		return -1;
+	}
+	if (name[0] == '.' || name[0] == '-') {
+		snprintf(why, whylen, "the file name may not start with '.' or '-'");
+		return -1;
+	}
+	if (strcmp(name, "csf-input.txt") == 0) {
+		snprintf(why, whylen, "the file name is the CSF's own");
+		return -1;
+	}
+	return 0;
+}
+
+int
+imx_cstversion_valid(const char *v)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				 "0123456789.";
+	size_t n = v != NULL ? strlen(v) : 0;
+
+	if (n == 0 || n > 32 || strspn(v, ok) != n)
+		return 0;
+	/* no empty part: no "..", no leading or trailing dot */
+	return v[0] != '.' && v[n - 1] != '.' && strstr(v, "..") == NULL;
+}
+
+/* The next placeholder in text[from, len), or NULL. */
+static const unsigned char *
+next_placeholder(const unsigned char *text, size_t len, size_t from)
+{
+	const size_t plen = sizeof(IMX_PIN_PLACEHOLDER) - 1;
+
+	for (size_t i = from; i + plen <= len; i++)
+		if (memcmp(text + i, IMX_PIN_PLACEHOLDER, plen) == 0)
+			return text + i;
+	return NULL;
+}
+
+size_t
+imx_pin_count(const unsigned char *text, size_t len)
+{
+	const size_t plen = sizeof(IMX_PIN_PLACEHOLDER) - 1;
+	const unsigned char *p;
+	size_t n = 0, at = 0;
+
+	while ((p = next_placeholder(text, len, at)) != NULL) {
+		n++;
+		at = (size_t)(p - text) + plen;
+	}
+	return n;
+}
+
+int
+imx_pin_substitute(const unsigned char *text, size_t len, const char *pin, struct buf *out)
+{
+	const size_t plen = sizeof(IMX_PIN_PLACEHOLDER) - 1;
+	const unsigned char *p;
+	size_t at = 0;
+
+	while ((p = next_placeholder(text, len, at)) != NULL) {
+		if (buf_append(out, text + at, (size_t)(p - text) - at) < 0 ||
+		    buf_puts(out, "pin-value=") < 0 || buf_puts(out, pin) < 0)
+			return -1;
+		at = (size_t)(p - text) + plen;
+	}
+	return buf_append(out, text + at, len - at);
+}
