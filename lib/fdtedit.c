@@ -93,8 +93,14 @@ push(struct fe_blob *b, const unsigned char *mem, off_t off, size_t len)
 	b->total += len;
 }
 
-int
-fe_slice(const struct fe_blob *b, size_t off, size_t len, struct fe_blob *out)
+/*
+ * Call fn(arg, p, skip, take) for each piece's part of [off, off+len), in
+ * order (take bytes of piece p from its byte skip): 0, or -1 when the
+ * range passes the end or fn fails.
+ */
+static int
+each_piece(const struct fe_blob *b, size_t off, size_t len,
+	   int (*fn)(void *arg, const struct fe_piece *p, size_t skip, size_t take), void *arg)
 {
 	size_t pos = 0;
 
@@ -108,12 +114,25 @@ fe_slice(const struct fe_blob *b, size_t off, size_t len, struct fe_blob *out)
 			continue;
 		skip = off - pos;
 		take = p->len - skip < len ? p->len - skip : len;
-		push(out, p->mem ? p->mem + skip : NULL, p->off < 0 ? -1 : p->off + (off_t)skip,
-		     take);
+		if (fn(arg, p, skip, take) < 0)
+			return -1;
 		off += take;
 		len -= take;
 	}
+	return len == 0 ? 0 : -1;
+}
+
+static int
+slice_fn(void *arg, const struct fe_piece *p, size_t skip, size_t take)
+{
+	push(arg, p->mem ? p->mem + skip : NULL, p->off < 0 ? -1 : p->off + (off_t)skip, take);
 	return 0;
+}
+
+int
+fe_slice(const struct fe_blob *b, size_t off, size_t len, struct fe_blob *out)
+{
+	return each_piece(b, off, len, slice_fn, out);
 }
 
 /* Replace b's pieces by the ranges of the old ones in r (offset, length
@@ -200,33 +219,66 @@ fe_pack(struct fe_blob *b)
 	b->h.totalsize = b->h.off_strings + b->h.size_strings;
 }
 
+struct read_arg {
+	const struct fe_blob *b;
+	unsigned char *o;
+};
+
+static int
+read_fn(void *arg, const struct fe_piece *p, size_t skip, size_t take)
+{
+	struct read_arg *r = arg;
+
+	if (p->mem)
+		memcpy(r->o, p->mem + skip, take);
+	else if (p->off < 0)
+		memset(r->o, 0, take);
+	else if (pread(r->b->fd, r->o, take, p->off + (off_t)skip) != (ssize_t)take)
+		return -1;
+	r->o += take;
+	return 0;
+}
+
 int
 fe_read(const struct fe_blob *b, size_t off, void *out, size_t len)
 {
-	unsigned char *o = out;
-	size_t pos = 0;
+	struct read_arg r = {.b = b, .o = out};
 
-	if (off > b->total || len > b->total - off)
-		return -1;
-	for (size_t i = 0; i < b->n && len > 0; pos += b->p[i++].len) {
-		const struct fe_piece *p = &b->p[i];
-		size_t skip, take;
+	return each_piece(b, off, len, read_fn, &r);
+}
 
-		if (off >= pos + p->len)
-			continue;
-		skip = off - pos;
-		take = p->len - skip < len ? p->len - skip : len;
-		if (p->mem)
-			memcpy(o, p->mem + skip, take);
-		else if (p->off < 0)
-			memset(o, 0, take);
-		else if (pread(b->fd, o, take, p->off + (off_t)skip) != (ssize_t)take)
-			return -1;
-		o += take;
-		off += take;
-		len -= take;
+struct window_arg {
+	const struct fe_blob *b;
+	int (*fn)(void *arg, const unsigned char *p, size_t n);
+	void *arg;
+	unsigned char *buf; /* WINDOW bytes for data in the file, once needed */
+};
+
+static int
+window_fn(void *arg, const struct fe_piece *p, size_t skip, size_t take)
+{
+	struct window_arg *w = arg;
+	int rc = 0;
+
+	while (take > 0 && rc == 0) {
+		size_t n = take < WINDOW ? take : WINDOW;
+
+		if (p->mem) {
+			rc = w->fn(w->arg, p->mem + skip, n);
+		} else if (p->off < 0) {
+			rc = w->fn(w->arg, zeros, n);
+		} else {
+			if (w->buf == NULL)
+				w->buf = xmalloc(WINDOW);
+			if (pread(w->b->fd, w->buf, n, p->off + (off_t)skip) != (ssize_t)n)
+				rc = -1;
+			else
+				rc = w->fn(w->arg, w->buf, n);
+		}
+		skip += n;
+		take -= n;
 	}
-	return len == 0 ? 0 : -1;
+	return rc;
 }
 
 /* Call fn on each window of [off, off+len). */
@@ -234,43 +286,11 @@ static int
 each_window(const struct fe_blob *b, size_t off, size_t len,
 	    int (*fn)(void *arg, const unsigned char *p, size_t n), void *arg)
 {
-	unsigned char *buf = NULL;
-	size_t pos = 0;
-	int rc = 0;
+	struct window_arg w = {.b = b, .fn = fn, .arg = arg};
+	int rc = each_piece(b, off, len, window_fn, &w);
 
-	if (off > b->total || len > b->total - off)
-		return -1;
-	for (size_t i = 0; i < b->n && len > 0 && rc == 0; pos += b->p[i++].len) {
-		const struct fe_piece *p = &b->p[i];
-		size_t skip, take;
-
-		if (off >= pos + p->len)
-			continue;
-		skip = off - pos;
-		take = p->len - skip < len ? p->len - skip : len;
-		off += take;
-		len -= take;
-		while (take > 0 && rc == 0) {
-			size_t n = take < WINDOW ? take : WINDOW;
-
-			if (p->mem) {
-				rc = fn(arg, p->mem + skip, n);
-			} else if (p->off < 0) {
-				rc = fn(arg, zeros, n);
-			} else {
-				if (buf == NULL)
-					buf = xmalloc(WINDOW);
-				if (pread(b->fd, buf, n, p->off + (off_t)skip) != (ssize_t)n)
-					rc = -1;
-				else
-					rc = fn(arg, buf, n);
-			}
-			skip += n;
-			take -= n;
-		}
-	}
-	free(buf);
-	return rc == 0 && len == 0 ? 0 : -1;
+	free(w.buf);
+	return rc;
 }
 
 static int

@@ -38,12 +38,17 @@ struct proc_fd {
 };
 
 /* What a child is born with. */
+struct proc_role;
+
 struct proc_ctx {
 	const struct config *cfg;
 	const struct priv_user *user; /* whom it becomes when its role drops privileges */
 	uint32_t generation;	      /* its number: every record it sends carries it */
 	struct proc_fd fds[PROC_FDS_MAX];
 	int nfds;
+	/* for a process that forks others (the spawner): their role, and
+	 * user is then theirs */
+	const struct proc_role *child_role;
 };
 
 struct proc_role {

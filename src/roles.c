@@ -5,13 +5,13 @@
  * and the function it runs once born (proc.h).  A new kind of process
  * (the key process, which will hold the keys and sign for the workers) is
  * one more line here and its main function.  Calls nothing; names
- * worker_main (worker.h), spawner_main (spawner.h) and keyd_main
+ * worker_main (worker.h), spawnd_main (spawnd.h) and keyd_main
  * (keys/keyd.h).
  */
 #include "roles.h"
 
 #include "keyd.h"
-#include "spawner.h"
+#include "spawnd.h"
 #include "worker.h"
 
 const struct proc_role roles[ROLE_COUNT] = {
@@ -23,7 +23,7 @@ const struct proc_role roles[ROLE_COUNT] = {
     [ROLE_SPAWNER] = {.name = "spawner",
 		      .drop_privileges = 0,
 		      .forget = keyd_forget_secrets,
-		      .main = spawner_main},
+		      .main = spawnd_main},
     [ROLE_WORKER] = {.name = "worker",
 		     .drop_privileges = 1,
 		     .hide_keys = 1,

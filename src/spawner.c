@@ -1,21 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * spawner.c: the spawner process and the supervisor's side of it
- * (spawner.h).
+ * spawner.c: the supervisor's side of the spawner (spawner.h); the
+ * process itself is spawnd.c.
  *
- * Calls lib/ (proc, proto, log, util) and roles.h; the pool hears of
- * workers through the hooks.
+ * Calls lib/ (proc, proto, log, util), spawnd.h (its records) and
+ * roles.h; the pool hears of workers through the hooks.
  */
 #include "spawner.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -23,150 +19,12 @@
 
 #include "log.h"
 #include "roles.h"
+#include "spawnd.h"
 #include "util.h"
 
 /* A spawner that dies sooner than this after its birth is replaced
  * only after this long, so a broken setup cannot fork-loop. */
 #define SPAWNER_RESPAWN_MS 1000
-
-/* ---- the spawner process ---- */
-
-static void
-send_msg(int chan, const struct spawn_msg *m, int fd)
-{
-	struct iovec iov = {.iov_base = (void *)m, .iov_len = sizeof(*m)};
-
-	if (proto_sendmsg(chan, &iov, 1, fd) < 0)
-		fatal("channel to supervisor");
-}
-
-/* FORK: a worker, its channel's other end to the supervisor. */
-static void
-fork_worker(const struct proc_ctx *ctx, int chan, uint32_t generation)
-{
-	struct proc_ctx wctx = {.cfg = ctx->cfg, .user = ctx->user, .generation = generation};
-	struct spawn_msg m = {.generation = generation};
-	uint64_t t0 = util_thread_cpu_us();
-	int wchan;
-	pid_t pid = proc_spawn(&roles[ROLE_WORKER], &wctx, &wchan);
-
-	m.fork_us = util_thread_cpu_us() - t0;
-	if (pid < 0) {
-		m.type = SPAWN_FAILED;
-		m.status = errno;
-		send_msg(chan, &m, -1);
-		return;
-	}
-	m.type = SPAWN_BORN;
-	m.pid = pid;
-	send_msg(chan, &m, wchan);
-	close(wchan);
-}
-
-/* KILL: only a child of ours not reaped yet (alive or a zombie), so the
- * pid is still the worker's and its group the one it leads. */
-static void
-kill_worker(pid_t pid)
-{
-	siginfo_t si;
-
-	if (pid <= 0)
-		return;
-	memset(&si, 0, sizeof(si));
-	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
-		return; /* ECHILD: reaped already, its EXIT is on its way */
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-}
-
-/* Every child that ended: EXIT with its wait status and CPU use. */
-static void
-reap(int chan)
-{
-	struct spawn_msg m;
-	struct rusage ru;
-	int status;
-	pid_t pid;
-
-	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
-		memset(&m, 0, sizeof(m));
-		m.type = SPAWN_EXIT;
-		m.pid = pid;
-		m.status = status;
-		m.cpu.user_us =
-		    (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec;
-		m.cpu.sys_us = (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
-		m.cpu.minflt = (uint64_t)ru.ru_minflt;
-		send_msg(chan, &m, -1);
-	}
-}
-
-/* One record from the supervisor; 0 at its end. */
-static int
-take_record(const struct proc_ctx *ctx, int chan)
-{
-	struct spawn_msg m;
-	int fd;
-	ssize_t n = proto_recvmsg(chan, &m, sizeof(m), &fd);
-
-	if (n == 0)
-		return 0;
-	if (n < 0) {
-		if (errno == EINTR || errno == EAGAIN)
-			return 1;
-		fatal("channel from supervisor");
-	}
-	if (fd >= 0)
-		close(fd);
-	if ((size_t)n != sizeof(m))
-		fatalx("record of %zd bytes from the supervisor", n);
-	if (m.type == SPAWN_FORK)
-		fork_worker(ctx, chan, m.generation);
-	else if (m.type == SPAWN_KILL)
-		kill_worker(m.pid);
-	else
-		fatalx("record %u from the supervisor", m.type);
-	return 1;
-}
-
-void
-spawner_main(const struct proc_ctx *ctx)
-{
-	const int chan = PROTO_CHANNEL_FD;
-	struct pollfd pfd[2];
-	sigset_t chld;
-	int sfd;
-
-	/* SIGCHLD through a descriptor: one poll for both sources */
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0)
-		fatal("sigprocmask");
-	if ((sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
-		fatal("signalfd");
-	pfd[0] = (struct pollfd){.fd = chan, .events = POLLIN};
-	pfd[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll");
-		}
-		if (pfd[1].revents) {
-			struct signalfd_siginfo si;
-
-			while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				;
-			reap(chan);
-		}
-		/* the supervisor is done with us: our workers become its own
-		 * children (it is their subreaper) */
-		if (pfd[0].revents && take_record(ctx, chan) == 0)
-			_exit(0);
-	}
-}
-
-/* ---- the supervisor's side ---- */
 
 struct spawner {
 	TAILQ_ENTRY(spawner) entry;
@@ -304,7 +162,10 @@ spawner_init(struct event_base *base, const struct config *cfg, const struct pri
 int
 spawner_start(void)
 {
-	struct proc_ctx ctx = {.cfg = sp.cfg, .user = sp.user, .generation = ++sp.serial};
+	struct proc_ctx ctx = {.cfg = sp.cfg,
+			       .user = sp.user,
+			       .generation = ++sp.serial,
+			       .child_role = &roles[ROLE_WORKER]};
 	struct spawner *s;
 	int chan;
 	pid_t pid;

@@ -29,7 +29,8 @@
  * and a new spawner is forked.  While none is running the pool forks
  * workers itself (spawner_fork returns -1).
  *
- * Supervisor side: spawner_* functions, callbacks through the hooks.
+ * This is the supervisor's side: spawner_* functions, callbacks through
+ * the hooks.  The spawner process itself is spawnd.c.
  */
 #ifndef DSS_SPAWNER_H
 #define DSS_SPAWNER_H
@@ -41,26 +42,7 @@
 
 #include "config.h"
 #include "privdrop.h"
-#include "proc.h"
 #include "proto.h"
-
-/* The records between supervisor and spawner: one fixed-size type. */
-enum spawn_type {
-	SPAWN_FORK = 1, /* supervisor -> spawner: fork worker .generation */
-	SPAWN_KILL,	/* supervisor -> spawner: SIGKILL worker .pid and its group */
-	SPAWN_BORN,	/* spawner -> supervisor: .generation is .pid; its channel passed */
-	SPAWN_FAILED,	/* spawner -> supervisor: fork of .generation failed, errno .status */
-	SPAWN_EXIT,	/* spawner -> supervisor: .pid reaped, wait status .status */
-};
-
-struct spawn_msg {
-	uint32_t type;
-	uint32_t generation;
-	int32_t pid;
-	int32_t status;
-	uint64_t fork_us;     /* BORN: the spawner's CPU in proc_spawn */
-	struct proto_cpu cpu; /* EXIT: the worker's whole use (wait4) */
-};
 
 struct spawner_hooks {
 	/* Worker generation was forked by spawner serial: pid and channel
@@ -97,8 +79,5 @@ int spawner_is(pid_t pid);
 /* Shutting down: close every spawner's channel (each exits at once; its
  * workers become the supervisor's children). */
 void spawner_stop(void);
-
-/* The spawner's main loop (roles.c). */
-void spawner_main(const struct proc_ctx *ctx) __attribute__((noreturn));
 
 #endif

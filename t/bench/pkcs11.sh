@@ -17,12 +17,7 @@ MOD=/usr/lib/softhsm/libsofthsm2.so
 [ -f "$MOD" ] || { echo "pkcs11 bench: $MOD missing (apt-get install softhsm2)" >&2; exit 1; }
 PIN=bench$RANDOM$RANDOM
 
-TOK=$T/token
-mkdir -p "$TOK/tokens"
-printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
-	"$TOK" >"$TOK/softhsm2.conf"
-export SOFTHSM2_CONF=$TOK/softhsm2.conf
-softhsm2-util --init-token --free --label bench --pin "$PIN" --so-pin 12345678 >/dev/null
+softhsm_token bench
 import() { # import LABEL PEM
 	openssl pkcs8 -topk8 -nocrypt -in "$2" -out "$T/import.pem"
 	softhsm2-util --import "$T/import.pem" --token bench --label "$1" --id "0$3" --pin "$PIN" >/dev/null

@@ -23,15 +23,8 @@ done
 PIN=p11pin$RANDOM$RANDOM$RANDOM
 
 # --- the token: the key dev, also kept as a file for mkimage -----------------
-TOK=$T/token
-mkdir -p "$TOK/tokens" "$T/keydir"
-cat >"$TOK/softhsm2.conf" <<EOT
-directories.tokendir = $TOK/tokens
-objectstore.backend = file
-log.level = ERROR
-EOT
-export SOFTHSM2_CONF=$TOK/softhsm2.conf
-softhsm2-util --init-token --free --label dss-test --pin "$PIN" --so-pin 12345678 >/dev/null
+softhsm_token dss-test
+mkdir -p "$T/keydir"
 openssl genrsa -out "$T/keydir/dev.key" 2048 2>/dev/null
 openssl req -batch -new -x509 -days 30 -key "$T/keydir/dev.key" -out "$T/keydir/dev.crt" \
 	-subj /CN=dev 2>/dev/null
@@ -214,26 +207,8 @@ cp "$T/u-boot.dtb" "$T/b1-ref.dtb"
 ref b1 "$T/fit-big" -K "$T/b1-ref.dtb"
 check "  ... byte for byte what mkimage -E -F -K makes" \
 	sh -c "cmp '$T/b1/fitImage' '$T/b1.ref' && cmp '$T/b1/u-boot.dtb' '$T/b1-ref.dtb'"
-# the worker reports its own peak (rss_peak_kb, the last field of its
-# request log line), written just after the answer
-peak_of_big() {
-	awk '/ path=\/sign\/fitimage .* rss_peak_kb=/ {
-		delete f
-		for (i = 1; i <= NF; i++) {
-			split($i, kv, "=")
-			f[kv[1]] = kv[2]
-		}
-		if (f["in"] + 0 > 96 * 1024 * 1024)
-			p = f["rss_peak_kb"]
-	}
-	END {
-		if (p == "")
-			exit 1
-		print p
-	}' "$DSS_LOG"
-}
-wait_for 10 peak_of_big >/dev/null
-peak=$(peak_of_big)
+wait_for 10 peak_rss_kb /sign/fitimage $((96 * 1024 * 1024)) >/dev/null
+peak=$(peak_rss_kb /sign/fitimage $((96 * 1024 * 1024)))
 echo "# worker peak RSS signing a 96 MiB FIT: ${peak:-none} kB"
 if [ -n "${DSS_SANITIZED:-}${DSS_VALGRIND:-}" ]; then
 	skip "worker peak RSS signing a 96 MiB FIT" "the sanitizer or valgrind allocator"

@@ -108,26 +108,8 @@ check "client gone mid-upload: no job directory left" sh -c "[ -z \"\$(ls -A '$D
 # its own peak (rss_peak_kb, the last field of its request log line)
 head -c $((500 * 1024 * 1024)) /dev/zero >"$T/500m"
 st500=$(sign "$T/500m")
-# the line of the job that read more than 500 MB; the worker writes it
-# just after the answer
-peak_of_500m() {
-	awk '/ path=\/sign\/swupdate .* rss_peak_kb=/ {
-		delete f
-		for (i = 1; i <= NF; i++) {
-			split($i, kv, "=")
-			f[kv[1]] = kv[2]
-		}
-		if (f["in"] + 0 > 500 * 1024 * 1024)
-			p = f["rss_peak_kb"]
-	}
-	END {
-		if (p == "")
-			exit 1
-		print p
-	}' "$DSS_LOG"
-}
-wait_for 10 peak_of_500m >/dev/null
-peak=$(peak_of_500m)
+wait_for 10 peak_rss_kb /sign/swupdate $((500 * 1024 * 1024)) >/dev/null
+peak=$(peak_rss_kb /sign/swupdate $((500 * 1024 * 1024)))
 echo "# worker peak RSS during a 500 MB upload: ${peak:-none} kB"
 if [ -n "${DSS_VALGRIND:-}" ]; then
 	skip "worker peak RSS during a 500 MB upload" "the worker runs inside valgrind"

@@ -315,6 +315,39 @@ dss_reload() {
 	wait_for "${1:-30}" workers_replaced "$_old"
 }
 
+# softhsm_token LABEL: an empty SoftHSM2 token LABEL whose user PIN is
+# $PIN (SO PIN 12345678), its files in $T/token (TOK); exports
+# SOFTHSM2_CONF for the daemon and softhsm2-util.
+softhsm_token() {
+	TOK=$T/token
+	mkdir -p "$TOK/tokens"
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$TOK" >"$TOK/softhsm2.conf"
+	export SOFTHSM2_CONF=$TOK/softhsm2.conf
+	softhsm2-util --init-token --free --label "$1" --pin "$PIN" --so-pin 12345678 >/dev/null
+}
+
+# peak_rss_kb PATH MIN: the peak RSS (kB) a worker reported for the last
+# request to PATH that read more than MIN bytes (rss_peak_kb, a field of
+# the request log line the worker writes just after its answer); fails
+# while there is none.
+peak_rss_kb() {
+	awk -v path="$1" -v min="$2" 'index($0, " path=" path " ") && / rss_peak_kb=/ {
+		delete f
+		for (i = 1; i <= NF; i++) {
+			split($i, kv, "=")
+			f[kv[1]] = kv[2]
+		}
+		if (f["in"] + 0 > min)
+			p = f["rss_peak_kb"]
+	}
+	END {
+		if (p == "")
+			exit 1
+		print p
+	}' "$DSS_LOG"
+}
+
 # log_mark: remember where the daemon's log ends now.
 log_mark() {
 	_log_mark=$(wc -l <"$DSS_LOG")

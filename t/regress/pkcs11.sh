@@ -33,15 +33,7 @@ VERSION=6.1.0-test
 PIN=p11pin$RANDOM$RANDOM$RANDOM
 
 # --- the token, owned by the key process's user --------------------------------
-TOK=$T/token
-mkdir -p "$TOK/tokens"
-cat >"$TOK/softhsm2.conf" <<EOT
-directories.tokendir = $TOK/tokens
-objectstore.backend = file
-log.level = ERROR
-EOT
-export SOFTHSM2_CONF=$TOK/softhsm2.conf
-softhsm2-util --init-token --free --label dss-test --pin "$PIN" --so-pin 12345678 >/dev/null
+softhsm_token dss-test
 import() { # import NAME ID PEM: a PKCS#8 key pair into the token
 	openssl pkcs8 -topk8 -nocrypt -in "$3" -out "$T/import.pem"
 	softhsm2-util --import "$T/import.pem" --token dss-test --label "$1" --id "$2" \
