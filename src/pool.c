@@ -249,9 +249,10 @@ pool_fill(void)
 	filled_once = 1;
 }
 
-/* Schedule a delayed pool_fill after a worker died before READY. */
+/* Schedule a delayed pool_fill after a worker died before READY or could
+ * not be forked (what says which). */
 static void
-throttle_respawn(void)
+throttle_respawn(const char *what)
 {
 	int shift = spawn_failures < 7 ? spawn_failures : 7;
 	uint64_t ms = 100ULL << shift; /* 200 ms ... 12.8 s */
@@ -259,8 +260,8 @@ throttle_respawn(void)
 
 	if (respawn_pending)
 		return;
-	log_warnx("worker died before it was ready (%d in a row); next fork in %llu ms",
-		  spawn_failures, (unsigned long long)ms);
+	log_warnx("%s (%d in a row); next fork in %llu ms", what, spawn_failures,
+		  (unsigned long long)ms);
 	respawn_pending = 1;
 	evtimer_add(ev_respawn, &tv);
 }
@@ -748,7 +749,7 @@ worker_gone(struct worker *w, int status, const struct proto_cpu *total)
 	orphans = worker_died(w, status);
 	free_worker(w);
 	if (spawn_failures > 0)
-		throttle_respawn();
+		throttle_respawn("worker died before it was ready");
 	else
 		pool_fill();
 	return orphans;
@@ -811,7 +812,7 @@ on_fork_failed(uint32_t generation, int err)
 	pending -= pending > 0;
 	log_errorx("forking worker %u: %s", generation, strerror(err));
 	spawn_failures++;
-	throttle_respawn();
+	throttle_respawn("a worker could not be forked");
 }
 
 static void
@@ -959,14 +960,14 @@ pool_shutdown(void)
 
 	TAILQ_FOREACH(w, &workers, entry)
 		shutdown(w->chan, SHUT_WR);
-	/* The spawners exit at once: their workers become our children. */
-	spawner_stop();
-	/* Idle workers exit at once on EOF; wait for them briefly. */
+	/* Idle workers exit at once on EOF; wait for them briefly: their
+	 * spawner's EXIT records, or our own reaping of those it left us. */
 	while (!TAILQ_EMPTY(&workers) && util_now_ms() < deadline) {
 		int status;
-		pid_t pid = waitpid(-1, &status, WNOHANG);
+		pid_t pid;
 
-		if (pid > 0) {
+		spawner_poll();
+		if ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 			if (spawner_reaped(pid, status))
 				continue;
 			if ((w = find_worker(pid)) != NULL)
@@ -975,11 +976,14 @@ pool_shutdown(void)
 		}
 		usleep(10000);
 	}
-	/* the spawners were told to go 5 s ago: what is left is ours */
+	/* through their spawner while it runs, which signals only its own
+	 * children; then the spawners go */
 	TAILQ_FOREACH(w, &workers, entry) {
-		w->serial = -1;
+		log_warnx("worker %ld did not exit within 5 s of the shutdown; killing it",
+			  (long)w->pid);
 		kill_worker(w);
 	}
+	spawner_stop();
 }
 
 void

@@ -282,6 +282,17 @@ spawner_reaped(pid_t pid, int status)
 }
 
 void
+spawner_poll(void)
+{
+	struct spawner *s, *next;
+
+	for (s = TAILQ_FIRST(&spawners); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		read_records(s);
+	}
+}
+
+void
 spawner_stop(void)
 {
 	struct spawner *s;

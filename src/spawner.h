@@ -76,6 +76,9 @@ int spawner_kill(int serial, pid_t pid);
 int spawner_reaped(pid_t pid, int status);
 /* 1 when pid is a spawner that has not been reaped. */
 int spawner_is(pid_t pid);
+/* Read what the spawners sent, without waiting (the pool's shutdown,
+ * outside the event loop). */
+void spawner_poll(void);
 /* Shutting down: close every spawner's channel (each exits at once; its
  * workers become the supervisor's children). */
 void spawner_stop(void);

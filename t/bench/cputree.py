@@ -93,7 +93,7 @@ def report(a, b, n, fork_ms, sig_ms):
     faults = sum(d('digsigserver_worker_minor_faults_total{phase="%s"}' % p)
                  for p in ("birth", "job", "exit")) / n
     target = 3 * fork_ms + sig_ms
-    return ("CPU per request over %d requests: %.2f ms (supervisor %.2f, key process %.2f, "
+    return ("CPU per request over %d requests at 8 clients: %.2f ms (supervisor %.2f, key process %.2f, "
             "workers %.2f: birth %.2f, job %.2f, exit %.2f; %.0f minor faults; fork() %.0f us "
             "in the forking process); 3 x fork + signature = 3 x %.3f + %.3f = %.2f ms: %s"
             % (n, total, sup, keys, total - sup - keys, phase("birth"), phase("job"),

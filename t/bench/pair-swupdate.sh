@@ -31,5 +31,11 @@ n=$(awk '/requests in/{print $1}' "$T/wrk")
 rps=$(awk '/^Requests\/sec/{print $2}' "$T/wrk")
 pkill -TERM -P $P # the daemon, not time(1)
 wait $P
+if grep -q 'Non-2xx' "$T/wrk"; then
+	# a key store the key user cannot read answers fast, and wrongly
+	echo "pair-swupdate: not every answer was 200:" >&2
+	cat "$T/wrk" >&2
+	exit 1
+fi
 read -r u s <"$T/time"
 echo "$rps $(awk "BEGIN{printf \"%.3f\", ($u + $s) * 1000 / $n}")" >>"$OUT"

@@ -31,19 +31,33 @@ sed 's/^/# wrk: /' "$T/wrk.out"
 if grep -q 'Non-2xx' "$T/wrk.out"; then
 	echo "# WARNING: not every answer was 200"
 fi
-# CPU per request from /proc over a fixed number of requests (8 at a
-# time), with the supervisor's per-phase counters (cputree.py)
-NCPU=${BENCH_CPU_REQUESTS:-2000}
+# CPU per request from /proc over a fixed number of requests, at the
+# row's load (wrk, 8 clients; each of its 2 threads stops after half of
+# them), the count taken from the server's own /metrics; with the
+# supervisor's per-phase counters (cputree.py)
+NCPU=${BENCH_CPU_REQUESTS:-4000}
+cp "$T/post.lua" "$T/post-n.lua"
+cat >>"$T/post-n.lua" <<EOL
+local done, limit = 0, $((NCPU / 2))
+response = function(status, headers, body)
+	done = done + 1
+	if done >= limit then wrk.thread:stop() end
+end
+EOL
+served() {
+	curl -s "$URL/metrics" | awk '/^digsigserver_requests_total\{endpoint="swupdate"/ {n += $2} END {print n + 0}'
+}
 wait_for 30 pool_settled
+n0=$(served)
 python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$T/cpu.a"
-python3 "$SRC/t/bench/loadgen.py" "$URL" /sign/swupdate "$NCPU" 8 distro=bench method=RSA \
-	sw-description=@"$T/sw-description" >"$T/loadgen.out"
+wrk -t2 -c8 -d120s -s "$T/post-n.lua" "$URL/sign/swupdate" >"$T/wrk-n.out" 2>&1
 wait_for 30 pool_settled
 python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$T/cpu.b"
+ncpu=$(($(served) - n0))
 cc -O2 -o "$T/forkcost" "$SRC/t/bench/forkcost.c"
 fork_ms=$("$T/forkcost" 500)
 sig_ms=$(openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/{printf "%.4f", 1000 / $6}')
-cpu_line=$(python3 "$SRC/t/bench/cputree.py" report "$T/cpu.a" "$T/cpu.b" "$NCPU" "$fork_ms" "$sig_ms")
+cpu_line=$(python3 "$SRC/t/bench/cputree.py" report "$T/cpu.a" "$T/cpu.b" "$ncpu" "$fork_ms" "$sig_ms")
 echo "# $cpu_line"
 dss_stop
 # the same with workers reused for 100 jobs (not the default: keys and

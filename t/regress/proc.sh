@@ -88,4 +88,9 @@ check "... the pool refills with the new spawner's children" wait_for 20 sh -c \
 	"[ \"\$(pgrep -P \$(pgrep -f '^digsigserver: spawner 3') | wc -l)\" -eq 2 ]"
 grep -q "spawner $s died of signal 9" "$DSS_LOG"
 check "... and its death is logged" [ $? -eq 0 ]
+wait_for 20 pool_settled
+pid=$DSS_PID
+dss_stop
+check "SIGTERM with an idle pool: every worker exits on its own (their spawner's EXIT records read)" \
+	sh -c "grep -q 'stopped' '$DSS_LOG' && ! grep -q 'did not exit' '$DSS_LOG'"
 exit 0
