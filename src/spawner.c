@@ -78,8 +78,13 @@ on_record(struct spawner *s, const struct spawn_msg *m, int fd)
 {
 	switch (m->type) {
 	case SPAWN_BORN:
-		if (fd < 0 || m->pid <= 0)
+		if (fd < 0 || m->pid <= 0) {
+			log_errorx("spawner %ld: a worker without a pid or a channel",
+				   (long)s->pid);
+			s->pending -= s->pending > 0;
+			sp.hooks->failed(m->generation, EPROTO);
 			break;
+		}
 		s->pending -= s->pending > 0;
 		s->live++;
 		sp.hooks->born(m->generation, m->pid, fd, m->fork_us, s->serial, s->retired);
