@@ -4,44 +4,11 @@
  */
 #include "imxcsf.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
-
-/* Length of the UTF-8 sequence at p (n bytes left), or 0 when it is not
- * one (RFC 3629 section 4). */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len, i;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* overlong forms, UTF-16 surrogates, past U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
+#include "util.h"
 
 int
 imx_csf_text_check(const unsigned char *text, size_t len, char *why, size_t whylen)
@@ -53,7 +20,7 @@ imx_csf_text_check(const unsigned char *text, size_t len, char *why, size_t whyl
 			snprintf(why, whylen, "a NUL byte at byte %zu", i);
 			return -1;
 		}
-		if ((n = utf8_seq(text + i, len - i)) == 0) {
+		if ((n = util_utf8_seq(text + i, len - i)) == 0) {
 			snprintf(why, whylen, "not UTF-8 text at byte %zu", i);
 			return -1;
 		}

@@ -72,16 +72,21 @@ wire_size(const union proto_msg *msg)
 }
 
 void
+proto_cpu_of(const struct rusage *ru, struct proto_cpu *cpu)
+{
+	cpu->user_us = (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec;
+	cpu->sys_us = (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
+	cpu->minflt = (uint64_t)ru->ru_minflt;
+}
+
+void
 proto_cpu_self(struct proto_cpu *cpu)
 {
 	struct rusage ru;
 
 	memset(cpu, 0, sizeof(*cpu));
-	if (getrusage(RUSAGE_SELF, &ru) < 0)
-		return; /* cannot fail for RUSAGE_SELF */
-	cpu->user_us = (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec;
-	cpu->sys_us = (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
-	cpu->minflt = (uint64_t)ru.ru_minflt;
+	if (getrusage(RUSAGE_SELF, &ru) == 0) /* cannot fail for RUSAGE_SELF */
+		proto_cpu_of(&ru, cpu);
 }
 
 void

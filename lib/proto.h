@@ -128,6 +128,9 @@ union proto_msg {
  * JOB and AUDIT records end in a variable part (prefix, json) of which
  * only the used bytes are sent; every other record has exactly this size. */
 size_t proto_size(uint32_t type);
+struct rusage;
+/* A getrusage or wait4 rusage as a proto_cpu. */
+void proto_cpu_of(const struct rusage *ru, struct proto_cpu *cpu);
 /* This process's CPU use and minor faults so far (RUSAGE_SELF). */
 void proto_cpu_self(struct proto_cpu *cpu);
 /* Fill the header of msg for type and zero its fixed fields. */

@@ -39,6 +39,10 @@ int util_write_file(const char *path, const void *buf, size_t len, mode_t mode);
 int util_rm_rf(const char *path);
 /* Milliseconds on the monotonic clock. */
 uint64_t util_now_ms(void);
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), or 0 when
+ * it is not one: no overlong form, no UTF-16 surrogate, nothing past
+ * U+10FFFF (RFC 3629). */
+size_t util_utf8_seq(const unsigned char *s, size_t n);
 /* Microseconds of CPU (user and system) this thread has used. */
 uint64_t util_thread_cpu_us(void);
 /* Free a buffer after overwriting it (key material). */

@@ -717,15 +717,6 @@ account_exit(struct worker *w, const struct proto_cpu *total)
 	stat_exited++;
 }
 
-/* The rusage of a reaped child as a proto_cpu. */
-static void
-cpu_of(const struct rusage *ru, struct proto_cpu *c)
-{
-	c->user_us = (uint64_t)ru->ru_utime.tv_sec * 1000000u + (uint64_t)ru->ru_utime.tv_usec;
-	c->sys_us = (uint64_t)ru->ru_stime.tv_sec * 1000000u + (uint64_t)ru->ru_stime.tv_usec;
-	c->minflt = (uint64_t)ru->ru_minflt;
-}
-
 static struct worker *
 find_worker(pid_t pid)
 {
@@ -781,7 +772,7 @@ pool_reap(void)
 			orphans = 1; /* something a job started, re-parented to us */
 			continue;
 		}
-		cpu_of(&ru, &total);
+		proto_cpu_of(&ru, &total);
 		orphans |= worker_gone(w, status, &total);
 	}
 	if (orphans)

@@ -81,10 +81,7 @@ reap(int chan)
 		m.type = SPAWN_EXIT;
 		m.pid = pid;
 		m.status = status;
-		m.cpu.user_us =
-		    (uint64_t)ru.ru_utime.tv_sec * 1000000u + (uint64_t)ru.ru_utime.tv_usec;
-		m.cpu.sys_us = (uint64_t)ru.ru_stime.tv_sec * 1000000u + (uint64_t)ru.ru_stime.tv_usec;
-		m.cpu.minflt = (uint64_t)ru.ru_minflt;
+		proto_cpu_of(&ru, &m.cpu);
 		send_msg(chan, &m, -1);
 	}
 }
