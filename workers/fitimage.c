@@ -292,42 +292,78 @@ is_plain_text(const char *text, size_t max, const char *allowed)
 	return 1;
 }
 
-/* mkimage's options from the fields (upstream's order); 0 or the status
- * set for a field mkimage would misread. */
+/* The option fields, checked once for both ways of signing (mkimage's
+ * command line, the native signer); NULL or 0 when absent or empty. */
+struct fit_fields {
+	const char *comment;    /* -c */
+	const char *offset;     /* -p, hexadecimal text */
+	unsigned long long off; /* its value */
+	int require;            /* -r: any non-empty value, as upstream */
+	const char *algo;       /* -o */
+};
+
+/* Read and check the option fields, in upstream's order; bounded: the
+ * offset must also fit the native signer's 32 bits.  0 or the status set
+ * for a field mkimage would misread. */
 static int
-options(struct fitjob *fj, struct strv *argv)
+read_fields(struct fitjob *fj, struct fit_fields *f, int bounded)
 {
 	const char *comment = job_field(fj->job, "comment");
 	const char *offset = job_field(fj->job, "external_data_offset");
 	const char *required = job_field(fj->job, "mark_required");
 	const char *algo = job_field(fj->job, "algo");
 
+	memset(f, 0, sizeof(*f));
 	if (comment && *comment) {
 		if (!is_plain_text(comment, FIT_COMMENT_MAX, NULL))
 			return job_fail(fj->job, 400,
 					"Invalid parameters: comment must be printable text");
-		strv_add(argv, "-c");
-		strv_add(argv, comment);
+		f->comment = comment;
 	}
 	if (offset && *offset) {
-		if (!is_hex_offset(offset))
+		f->off = strtoull(offset, NULL, 16);
+		if (!is_hex_offset(offset) || (bounded && f->off > UINT32_MAX))
 			return job_fail(fj->job, 400,
 					"Invalid parameters: external_data_offset "
 					"must be a hexadecimal number");
-		strv_add(argv, "-p");
-		strv_add(argv, offset);
+		f->offset = offset;
 	}
-	if (required && *required)
+	f->require = required && *required;
+	if (algo && *algo) {
+		if (!is_plain_text(algo, 64, "abcdefghijklmnopqrstuvwxyz0123456789,-"))
+			return job_fail(fj->job, 400, "Invalid parameters: algo");
+		f->algo = algo;
+	}
+	return 0;
+}
+
+/* mkimage's options from the fields, in upstream's order; 0 or the status
+ * set. */
+static int
+options(struct fitjob *fj, struct strv *argv)
+{
+	struct fit_fields f;
+	int st = read_fields(fj, &f, 0);
+
+	if (st != 0)
+		return st;
+	if (f.comment) {
+		strv_add(argv, "-c");
+		strv_add(argv, f.comment);
+	}
+	if (f.offset) {
+		strv_add(argv, "-p");
+		strv_add(argv, f.offset);
+	}
+	if (f.require)
 		strv_add(argv, "-r");
 	if (fj->dtb[0]) {
 		strv_add(argv, "-K");
 		strv_add(argv, fj->dtb);
 	}
-	if (algo && *algo) {
-		if (!is_plain_text(algo, 64, "abcdefghijklmnopqrstuvwxyz0123456789,-"))
-			return job_fail(fj->job, 400, "Invalid parameters: algo");
+	if (f.algo) {
 		strv_add(argv, "-o");
-		strv_add(argv, algo);
+		strv_add(argv, f.algo);
 	}
 	return 0;
 }
@@ -582,34 +618,17 @@ p11_key(struct fitjob *fj, struct p11key *pk)
 static int
 native_opts(struct fitjob *fj, const struct fit_info *fi, struct fitsign_opts *o)
 {
-	const char *comment = job_field(fj->job, "comment");
-	const char *offset = job_field(fj->job, "external_data_offset");
-	const char *required = job_field(fj->job, "mark_required");
-	const char *algo = job_field(fj->job, "algo");
 	const char *epoch = getenv("SOURCE_DATE_EPOCH");
-	unsigned long long off;
+	struct fit_fields f;
+	int st = read_fields(fj, &f, 1);
 
+	if (st != 0)
+		return st;
 	memset(o, 0, sizeof(*o));
-	if (comment && *comment) {
-		if (!is_plain_text(comment, FIT_COMMENT_MAX, NULL))
-			return job_fail(fj->job, 400,
-					"Invalid parameters: comment must be printable text");
-		o->comment = comment;
-	}
-	if (offset && *offset) {
-		off = strtoull(offset, NULL, 16);
-		if (!is_hex_offset(offset) || off > UINT32_MAX)
-			return job_fail(fj->job, 400,
-					"Invalid parameters: external_data_offset "
-					"must be a hexadecimal number");
-		o->external_offset = (uint32_t)off;
-	}
-	o->require = required && *required;
-	if (algo && *algo) {
-		if (!is_plain_text(algo, 64, "abcdefghijklmnopqrstuvwxyz0123456789,-"))
-			return job_fail(fj->job, 400, "Invalid parameters: algo");
-		o->algo = algo;
-	}
+	o->comment = f.comment;
+	o->external_offset = (uint32_t)f.off;
+	o->require = f.require;
+	o->algo = f.algo;
 	/* the timestamp mkimage would write, as environment() gives it */
 	if (epoch && *epoch && strspn(epoch, "0123456789") == strlen(epoch))
 		o->timestamp = (uint32_t)strtoull(epoch, NULL, 10);
