@@ -179,9 +179,7 @@ key_args(const struct bsp *b, struct strv *argv)
 static void
 environment(struct strv *env)
 {
-	const char *path = getenv("PATH");
-
-	strv_addf(env, "PATH=%s", path && *path ? path : "/usr/bin:/bin");
+	strv_addf(env, "PATH=%s", tool_path());
 	strv_add(env, "PYTHONDONTWRITEBYTECODE=1");
 }
 

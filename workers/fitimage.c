@@ -372,9 +372,9 @@ options(struct fitjob *fj, struct strv *argv)
 static void
 environment(const struct fit_info *fi, struct strv *env)
 {
-	const char *path = getenv("PATH"), *epoch = getenv("SOURCE_DATE_EPOCH");
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
 
-	strv_addf(env, "PATH=%s", path && *path ? path : "/usr/bin:/bin");
+	strv_addf(env, "PATH=%s", tool_path());
 	if (epoch && *epoch && strspn(epoch, "0123456789") == strlen(epoch))
 		strv_addf(env, "SOURCE_DATE_EPOCH=%s", epoch);
 	else if (fi->has_timestamp)

@@ -344,9 +344,7 @@ environment(const struct imx *i, struct strv *env)
 {
 	static const char *const pass[] = {"OPENSSL_CONF", "PKCS11_MODULE_PATH", "SOFTHSM2_CONF",
 					   "YUBIHSM_PKCS11_CONF"};
-	const char *path = getenv("PATH");
-
-	strv_addf(env, "PATH=%s:%s", i->bin, path && *path ? path : "/usr/bin:/bin");
+	strv_addf(env, "PATH=%s:%s", i->bin, tool_path());
 	for (size_t n = 0; i->pkcs11 && n < sizeof(pass) / sizeof(pass[0]); n++) {
 		const char *v = getenv(pass[n]);
 

@@ -135,8 +135,6 @@ need_artifact(struct job *job)
 static int
 rk_init(struct rk *r, struct job *job, const char *tag, int own_tools)
 {
-	const char *path = getenv("PATH");
-
 	r->job = job;
 	r->tag = tag;
 	r->tools = job->cfg->rk_tools_path;
@@ -155,10 +153,9 @@ rk_init(struct rk *r, struct job *job, const char *tag, int own_tools)
 	 * where the server made it.
 	 */
 	if (own_tools)
-		strv_addf(&r->env, "PATH=%s/_tools:%s:%s", r->work, r->tools,
-			  path && *path ? path : "/usr/bin:/bin");
+		strv_addf(&r->env, "PATH=%s/_tools:%s:%s", r->work, r->tools, tool_path());
 	else
-		strv_addf(&r->env, "PATH=%s:%s", r->tools, path && *path ? path : "/usr/bin:/bin");
+		strv_addf(&r->env, "PATH=%s:%s", r->tools, tool_path());
 	r->mask = mask_new();
 	return 0;
 }

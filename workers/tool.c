@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -122,4 +123,12 @@ tool_key_fetch(struct job *job, const struct tool_key *k)
 		util_hex(md, mdlen, k->sha256);
 	ks_blob_free(&b);
 	return 0;
+}
+
+const char *
+tool_path(void)
+{
+	const char *path = getenv("PATH");
+
+	return path && *path ? path : "/usr/bin:/bin";
 }

@@ -25,6 +25,9 @@ struct tool {
 /* Run it and wait; 0 when it exited 0, else the job's answer set to 500
  * (the reason logged) and 500. */
 int tool_run(struct job *job, const struct tool *t);
+/* The server's PATH, for the PATH of a tool's environment, or
+ * /usr/bin:/bin when it has none. */
+const char *tool_path(void);
 
 /*
  * A key file a tool reads, as the key process hands it over (MATERIALIZE,
