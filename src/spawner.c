@@ -239,25 +239,28 @@ spawner_kill(int serial, pid_t pid)
 	return 0;
 }
 
-int
-spawner_is(pid_t pid)
+static struct spawner *
+find_pid(pid_t pid)
 {
 	struct spawner *s;
 
 	TAILQ_FOREACH(s, &spawners, entry)
 		if (s->pid == pid)
-			return 1;
-	return 0;
+			return s;
+	return NULL;
+}
+
+int
+spawner_is(pid_t pid)
+{
+	return find_pid(pid) != NULL;
 }
 
 int
 spawner_reaped(pid_t pid, int status)
 {
-	struct spawner *s;
+	struct spawner *s = find_pid(pid);
 
-	TAILQ_FOREACH(s, &spawners, entry)
-		if (s->pid == pid)
-			break;
 	if (s == NULL)
 		return 0;
 	read_records(s); /* its last BORN and EXIT records */
