@@ -98,9 +98,11 @@ kp11_take_env_pin(void)
 void
 kp11_forget_pin(void)
 {
-	OPENSSL_cleanse(pin, sizeof(pin));
-	pin_len = 0;
-	have_pin = 0;
+	util_wipe(pin, sizeof(pin));
+	if (pin_len != 0 || have_pin) {
+		pin_len = 0;
+		have_pin = 0;
+	}
 }
 
 /* Read the PIN file once: its first line. */

@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "http.h"
 #include "multipart.h"
+#include "pkey.h"
 #include "util.h"
 
 #define FORM_READ_SIZE (64 * 1024)
@@ -168,7 +169,7 @@ part_begin(void *arg, const struct multipart_part *part, char *err, size_t errle
 		path = NULL;
 		if (x->md == NULL && (x->md = EVP_MD_CTX_new()) == NULL)
 			return util_err(err, errlen, 500, "out of memory");
-		if (EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1)
+		if (EVP_DigestInit_ex(x->md, pkey_sha256(), NULL) != 1)
 			return util_err(err, errlen, 500, "SHA-256 unavailable");
 	} else {
 		path = xasprintf("%s/upload-%d", x->dir, x->nuploads++);

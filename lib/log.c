@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 static int log_level = LOG_LVL_INFO;
 static int log_syslog;
 static char log_tag[64] = "digsigserver";
@@ -63,7 +65,7 @@ void
 log_redact(const char *secret)
 {
 	if (secret == NULL || *secret == '\0') {
-		explicit_bzero(redacted, sizeof(redacted)); /* forget it */
+		util_wipe(redacted, sizeof(redacted)); /* forget it */
 		return;
 	}
 	if (strlen(secret) < sizeof(redacted))

@@ -33,6 +33,7 @@
 #include "mender_copy.h"
 #include "mender_manifest.h"
 #include "mender_tar.h"
+#include "pkey.h"
 #include "util.h"
 
 #define BLOCK MENDER_TAR_BLOCK
@@ -254,7 +255,7 @@ sha256(const void *p, size_t len, unsigned char md[32])
 {
 	unsigned int l = 0;
 
-	return EVP_Digest(p, len, md, &l, EVP_sha256(), NULL) == 1 ? 0 : -1;
+	return EVP_Digest(p, len, md, &l, pkey_sha256(), NULL) == 1 ? 0 : -1;
 }
 
 /* Read a small member whole into *data (NUL-terminated), copying it out. */
@@ -289,7 +290,7 @@ hash_member(struct rw *w, struct mender_tar_member *m)
 	unsigned char md[32];
 	int rc = 0;
 
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, pkey_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(ctx);
 		return fail(w, 500, "sha256 unavailable");
 	}
@@ -434,7 +435,7 @@ hash_payload_file(struct rw *w, struct archive *a, struct stream *s, const char 
 	unsigned char md[32];
 	int st;
 
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, pkey_sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(ctx);
 		return fail(w, 500, "sha256 unavailable");
 	}

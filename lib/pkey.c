@@ -62,6 +62,18 @@ warm_key(EVP_PKEY *made)
 	BIO_free(mem); /* a throw-away key: nothing to cleanse */
 }
 
+const EVP_MD *
+pkey_sha256(void)
+{
+	static EVP_MD *md;
+
+	if (md == NULL && (md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+		ERR_clear_error();
+		return EVP_sha256();
+	}
+	return md;
+}
+
 void
 pkey_warm_up(void)
 {
@@ -72,6 +84,7 @@ pkey_warm_up(void)
 			    NULL);
 	for (size_t i = 0; i < sizeof(mds) / sizeof(mds[0]); i++)
 		EVP_MD_free(EVP_MD_fetch(NULL, mds[i], NULL));
+	(void)pkey_sha256();
 	/*
 	 * The first signature of a process fetches the key management and
 	 * signature implementations and sets up the random generators; done

@@ -18,6 +18,14 @@
 /* Initialise OpenSSL and fill its algorithm and decoder caches, once, in
  * the supervisor: forked workers then start with them ready. */
 void pkey_warm_up(void);
+/*
+ * SHA-256 fetched from the default provider once (by pkey_warm_up in the
+ * supervisor, so every worker inherits it): EVP_sha256() makes each
+ * digest look the implementation up in the provider store under its lock,
+ * which costs a fresh worker more code and more written pages than the
+ * hashing of a small upload.  EVP_sha256() if the fetch fails.
+ */
+const EVP_MD *pkey_sha256(void);
 /* A private key from PEM (PKCS#1, SEC1 or PKCS#8, unencrypted) or DER;
  * NULL if it does not parse. */
 EVP_PKEY *pkey_load_private(const unsigned char *data, size_t len);

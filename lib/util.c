@@ -354,6 +354,18 @@ util_thread_cpu_us(void)
 }
 
 void
+util_wipe(void *p, size_t len)
+{
+	const volatile unsigned char *b = p;
+	unsigned char any = 0;
+
+	for (size_t i = 0; i < len; i++)
+		any |= b[i];
+	if (any)
+		OPENSSL_cleanse(p, len);
+}
+
+void
 util_cleanse_free(void *p, size_t len)
 {
 	if (p == NULL)

@@ -45,6 +45,13 @@ uint64_t util_now_ms(void);
 size_t util_utf8_seq(const unsigned char *s, size_t n);
 /* Microseconds of CPU (user and system) this thread has used. */
 uint64_t util_thread_cpu_us(void);
+/*
+ * Overwrite a buffer that may hold a secret, only if a byte of it is set:
+ * a process that never held the secret (a fresh worker forgetting what
+ * its parent may have had) then writes nothing, so the page stays shared
+ * with the parent instead of being copied.
+ */
+void util_wipe(void *p, size_t len);
 /* Free a buffer after overwriting it (key material). */
 void util_cleanse_free(void *p, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */

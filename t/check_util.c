@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,6 +101,26 @@ START_TEST(test_read_file_bound)
 }
 END_TEST
 
+/* util_wipe clears a buffer holding anything, down to its last byte, and
+ * writes nothing to one that holds nothing: here a read-only page, which
+ * a write would fault on. */
+START_TEST(test_wipe)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	p[pg - 1] = 0x5a;
+	util_wipe(p, (size_t)pg);
+	for (long i = 0; i < pg; i++)
+		ck_assert_uint_eq(p[i], 0);
+	ck_assert_int_eq(mprotect(p, (size_t)pg, PROT_READ), 0);
+	util_wipe(p, (size_t)pg);
+	munmap(p, (size_t)pg);
+}
+END_TEST
+
 CHECK_MAIN(.name = "util", .setup = setup, .teardown = teardown, .timeout = 60,
 	   .tests = CHECK_TESTS(test_rm_deep_tree, test_rm_does_not_follow_links,
-				test_read_file_bound));
+				test_read_file_bound, test_wipe));

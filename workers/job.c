@@ -93,13 +93,25 @@ job_path(const struct job *job, const char *name, char *out, size_t outlen)
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+union proto_msg *
+job_record(struct job *job, uint32_t type)
+{
+	/* not on the stack: a record is 16 KiB, and every frame that held
+	 * one pushed the stack of a fresh worker onto pages it had to fault
+	 * in; here only the pages written are touched, once a process */
+	static union proto_msg msg;
+
+	proto_init(&msg, type, job->generation, job->id);
+	return &msg;
+}
+
 /* Send a record to the supervisor; a broken channel means the supervisor
  * is gone (killed: it can no longer keep the job's time nor write its
  * audit record), and the worker has nobody left to work for.  A client
  * that has no answer yet gets 503 with Retry-After, which its retries
  * (curl --retry) take to another instance or to the restarted server,
  * rather than a connection closed without a word. */
-static void
+void
 job_send(struct job *job, union proto_msg *msg)
 {
 	char extra[128];
@@ -117,14 +129,13 @@ job_send(struct job *job, union proto_msg *msg)
 void
 job_progress(struct job *job, const char *fmt, ...)
 {
-	union proto_msg msg;
+	union proto_msg *msg = job_record(job, PROTO_PROGRESS);
 	va_list ap;
 
-	proto_init(&msg, PROTO_PROGRESS, job->generation, job->id);
 	va_start(ap, fmt);
-	vsnprintf(msg.progress.text, sizeof(msg.progress.text), fmt, ap);
+	vsnprintf(msg->progress.text, sizeof(msg->progress.text), fmt, ap);
 	va_end(ap);
-	job_send(job, &msg);
+	job_send(job, msg);
 }
 
 void
@@ -148,7 +159,7 @@ audit_lost(struct job *job, const char *why)
 static int
 audit_text(struct job *job, const char *json)
 {
-	union proto_msg msg;
+	union proto_msg *msg;
 	size_t len = strlen(json);
 	json_error_t jerr;
 	json_t *o;
@@ -162,10 +173,10 @@ audit_text(struct job *job, const char *json)
 		return audit_lost(job, "not a JSON object");
 	}
 	json_decref(o);
-	proto_init(&msg, PROTO_AUDIT, job->generation, job->id);
-	msg.audit.len = (uint32_t)len;
-	memcpy(msg.audit.json, json, len + 1);
-	job_send(job, &msg);
+	msg = job_record(job, PROTO_AUDIT);
+	msg->audit.len = (uint32_t)len;
+	memcpy(msg->audit.json, json, len + 1);
+	job_send(job, msg);
 	return 0;
 }
 

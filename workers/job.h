@@ -14,6 +14,8 @@
 #include "config.h"
 #include "form.h"
 
+union proto_msg;
+
 struct job {
 	const struct config *cfg;
 	uint64_t id;
@@ -71,6 +73,15 @@ int job_reply_data(struct job *job, unsigned char *data, size_t len, const char 
 int job_reply_text(struct job *job, const char *text);
 /* A path inside the job directory ("<dir>/<name>"), in a static-free buffer. */
 int job_path(const struct job *job, const char *name, char *out, size_t outlen);
+/*
+ * The record of the given type to send to the supervisor for this job,
+ * cleared (proto_init); one buffer per process, filled and sent
+ * (job_send) by the job's own thread: its helper threads sign, hash and
+ * pack but never report.
+ */
+union proto_msg *job_record(struct job *job, uint32_t type);
+/* Send it; the supervisor gone, answer the client 503 and exit. */
+void job_send(struct job *job, union proto_msg *msg);
 /* Tell the supervisor what the job is doing now ("signed 120/4023"). */
 void job_progress(struct job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Most paths job_tool_hide() names. */

@@ -56,15 +56,14 @@ send_or_die(int chan, union proto_msg *msg)
 static void
 report_started(struct job *job)
 {
-	union proto_msg msg;
+	union proto_msg *msg = job_record(job, PROTO_STARTED);
 
-	proto_init(&msg, PROTO_STARTED, job->generation, job->id);
-	snprintf(msg.started.endpoint, sizeof(msg.started.endpoint), "%s",
+	snprintf(msg->started.endpoint, sizeof(msg->started.endpoint), "%s",
 		 job->endpoint ? job->endpoint : "");
-	snprintf(msg.started.selector, sizeof(msg.started.selector), "%s",
+	snprintf(msg->started.selector, sizeof(msg->started.selector), "%s",
 		 job->selector ? job->selector : "");
-	snprintf(msg.started.identity, sizeof(msg.started.identity), "%s", job->identity);
-	send_or_die(job->chan, &msg);
+	snprintf(msg->started.identity, sizeof(msg->started.identity), "%s", job->identity);
+	send_or_die(job->chan, msg);
 }
 
 /*
@@ -116,11 +115,10 @@ input_pending(int fd)
 static void
 respond(struct job *job, int body_fd)
 {
-	union proto_msg msg;
+	union proto_msg *msg = job_record(job, PROTO_RESPONDING);
 	int rc;
 
-	proto_init(&msg, PROTO_RESPONDING, job->generation, job->id);
-	send_or_die(job->chan, &msg);
+	send_or_die(job->chan, msg);
 	if (body_fd >= 0)
 		rc = reply_fd(job->fd, job->status, body_fd, job->filename, WORKER_WRITE_TIMEOUT_MS,
 			      &job->bytes_out);
@@ -141,10 +139,10 @@ respond(struct job *job, int body_fd)
 	 */
 	if (!job->input_done || input_pending(job->fd))
 		linger_close(job->fd);
-	proto_init(&msg, PROTO_DONE, job->generation, job->id);
-	msg.done.status = job->status;
-	proto_cpu_self(&msg.done.cpu);
-	send_or_die(job->chan, &msg);
+	msg = job_record(job, PROTO_DONE);
+	msg->done.status = job->status;
+	proto_cpu_self(&msg->done.cpu);
+	send_or_die(job->chan, msg);
 }
 
 /*
@@ -471,7 +469,9 @@ void
 worker_main(const struct proc_ctx *ctx)
 {
 	const int chan = PROTO_CHANNEL_FD;
-	union proto_msg msg;
+	/* the JOB record lives through the job: static, not 16 KiB more of
+	 * stack under every frame of it (job_record's reason) */
+	static union proto_msg msg;
 	long long served = 0;
 
 	proc_title("worker %u [idle]", ctx->generation);
