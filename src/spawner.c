@@ -9,6 +9,7 @@
 #include "spawner.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -305,9 +306,33 @@ spawner_stop(void)
 {
 	struct spawner *s;
 
+	uint64_t deadline = util_now_ms() + 2000;
+	int status;
+
 	sp.stopping = 1;
 	sp.current = NULL;
 	evtimer_del(sp.ev_respawn);
 	TAILQ_FOREACH(s, &spawners, entry)
 		close_chan(s);
+	/* each exits at the end of its channel: reaped here, so that none
+	 * outlives the supervisor (nor leaves its CPU out of its account) */
+	while (!TAILQ_EMPTY(&spawners) && util_now_ms() < deadline) {
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid > 0)
+			(void)spawner_reaped(pid, status); /* or a worker left to us */
+		else if (pid < 0 && errno == ECHILD)
+			break;
+		else
+			usleep(10000);
+	}
+	while ((s = TAILQ_FIRST(&spawners)) != NULL) {
+		log_warnx("spawner %ld did not exit within 2 s of the shutdown; killing it",
+			  (long)s->pid);
+		kill(s->pid, SIGKILL);
+		if (waitpid(s->pid, &status, 0) != s->pid || !spawner_reaped(s->pid, status)) {
+			TAILQ_REMOVE(&spawners, s, entry);
+			free(s);
+		}
+	}
 }

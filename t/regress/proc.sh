@@ -90,7 +90,11 @@ grep -q "spawner $s died of signal 9" "$DSS_LOG"
 check "... and its death is logged" [ $? -eq 0 ]
 wait_for 20 pool_settled
 pid=$DSS_PID
+tree="$(children) $(for s in $(spawner); do pgrep -P "$s"; done)"
 dss_stop
 check "SIGTERM with an idle pool: every worker exits on its own (their spawner's EXIT records read)" \
 	sh -c "grep -q 'stopped' '$DSS_LOG' && ! grep -q 'did not exit' '$DSS_LOG'"
+left=
+for p in $tree; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+check_eq "... and the supervisor exits after it has reaped every process of the daemon (no zombie left)" "" "$left"
 exit 0
