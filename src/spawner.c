@@ -317,13 +317,24 @@ spawner_stop(void)
 	/* each exits at the end of its channel: reaped here, so that none
 	 * outlives the supervisor (nor leaves its CPU out of its account) */
 	while (!TAILQ_EMPTY(&spawners) && util_now_ms() < deadline) {
-		pid_t pid = waitpid(-1, &status, WNOHANG);
+		struct spawner *next;
+		int gone = 0;
 
-		if (pid > 0)
-			(void)spawner_reaped(pid, status); /* or a worker left to us */
-		else if (pid < 0 && errno == ECHILD)
-			break;
-		else
+		/* by pid: the key process is still to be stopped, and reaped,
+		 * by its own module */
+		for (s = TAILQ_FIRST(&spawners); s != NULL; s = next) {
+			pid_t pid = waitpid(s->pid, &status, WNOHANG);
+
+			next = TAILQ_NEXT(s, entry);
+			if (pid == s->pid)
+				gone += spawner_reaped(pid, status);
+			else if (pid < 0 && errno == ECHILD) {
+				TAILQ_REMOVE(&spawners, s, entry); /* reaped elsewhere */
+				free(s);
+				gone++;
+			}
+		}
+		if (!gone)
 			usleep(10000);
 	}
 	while ((s = TAILQ_FIRST(&spawners)) != NULL) {
