@@ -115,6 +115,29 @@ take_record(const struct proc_ctx *ctx, int chan)
 	return 1;
 }
 
+#ifdef HAVE_MALLINFO2
+/* The chunks heap_settle keeps, chained so they stay reachable (a leak
+ * checker would otherwise report them). */
+static void *kept_chunks;
+
+/* Keep p: its first word links to the previous one kept. */
+static void
+keep(void *p)
+{
+	*(void **)p = kept_chunks;
+	kept_chunks = p;
+}
+
+/* p did not come from a free chunk: from the top, from a grown heap or
+ * mmap()ed. */
+static int
+from_top(const struct mallinfo2 *before, const struct mallinfo2 *after)
+{
+	return after->keepcost < before->keepcost || after->arena > before->arena ||
+	       after->hblks > before->hblks;
+}
+#endif
+
 /*
  * Leave no free chunk in the heap the spawner inherited from the
  * supervisor, so that a worker's allocations come from the top of the
@@ -128,24 +151,31 @@ take_record(const struct proc_ctx *ctx, int chan)
 static void
 heap_settle(void)
 {
-#ifdef __GLIBC__
+#ifdef HAVE_MALLINFO2
 	size_t size = 64 * 1024;
 	unsigned kept = 0;
 
+	/* glibc's allocator is not the one in use (valgrind, ASan, a
+	 * preloaded allocator): its figures are all zero, nothing to do */
+	if (mallinfo2().arena == 0)
+		return;
 	malloc_trim(0); /* consolidates the fast bins, returns the top */
 	/* the per-thread cache first (sizes up to 1032 bytes, 7 chunks
 	 * each, counted as in use): until a chunk comes from the top */
 	for (size_t r = 8; r <= 1032; r += 16)
 		for (int i = 0; i < 7; i++) {
-			size_t top = mallinfo2().keepcost;
+			struct mallinfo2 before = mallinfo2(), after;
 			void *p = malloc(r);
 
-			if (p == NULL || mallinfo2().keepcost < top) {
+			after = mallinfo2();
+			if (p == NULL || from_top(&before, &after)) {
 				free(p);
 				break;
 			}
+			keep(p);
 			kept++;
 		}
+	/* then the bins: halving the size whenever none is that large */
 	while (size >= 16) {
 		struct mallinfo2 before = mallinfo2(), after;
 		void *p;
@@ -155,12 +185,12 @@ heap_settle(void)
 			break;
 		p = malloc(size);
 		after = mallinfo2();
-		/* from the top or mmap()ed: no free chunk that large */
-		if (p == NULL || after.keepcost < before.keepcost || after.hblks > before.hblks) {
+		if (p == NULL || from_top(&before, &after)) {
 			free(p);
 			size /= 2;
 			continue;
 		}
+		keep(p);
 		kept++;
 	}
 	log_debug("heap: %u freed chunks of the supervisor's kept out of the workers' way", kept);
