@@ -313,6 +313,9 @@ kcache_get(const struct keyproto_keyref *key, int want_bytes, struct kcache_key 
 	struct entry **pp, *e = NULL;
 	int st = 0;
 
+	/* nothing of another key, not even its fingerprint, when this one
+	 * cannot be had (the caller reports out->fingerprint either way) */
+	memset(out, 0, sizeof(*out));
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("kcache: mutex");
 	for (pp = &entries; *pp != NULL; pp = &(*pp)->next)

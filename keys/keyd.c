@@ -649,10 +649,12 @@ keyd_main(const struct proc_ctx *ctx)
 {
 	static struct pollfd pfd[CHANS_MAX + 1];
 	static struct chan *chs[CHANS_MAX + 1];
-	union keyproto_msg *m = xmalloc(sizeof(*m));
+	/* static: still reachable when the process exits from below */
+	static union keyproto_msg *m;
 	struct timespec tick = {1, 0};
 	sigset_t in_poll;
 
+	m = xmalloc(sizeof(*m));
 	watch_hup(&in_poll);
 	use_store_credentials(ctx->cfg, 1);
 	kcache_init(ctx->cfg);

@@ -40,6 +40,10 @@ for r in ok:
     assert r["signed"] == [{"name": "sw-description", "sha256": sys.argv[3]}], r["signed"]
 bad = [r for r in lines if r["status"] != 200]
 assert len(bad) == 1 and bad[0]["result"] == "refused" and bad[0]["selector"] == "nokeys", bad
+# a key that could not be had has no fingerprint
+assert not bad[0]["key_sha256"], bad[0]
+for op in bad[0].get("key_operations", []):
+    assert "key_sha256" not in op, op
 PY
 check "--verify-audit: chain intact" "$DSS" --verify-audit "$AUDIT"
 dss_stop
