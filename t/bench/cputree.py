@@ -15,6 +15,8 @@ the fork() CPU), as one JSON object.
 cputree.py report A.json B.json N FORK_MS SIG_MS: the line the benchmark
 prints from two readings taken around N requests, against the machine's
 bare fork + exit + wait figure and one signature's CPU.
+
+cputree.py brief A.json B.json N: only the CPU per request by process.
 """
 import json
 import os
@@ -101,7 +103,23 @@ def report(a, b, n, fork_ms, sig_ms):
                "within" if total <= target else "over"))
 
 
+def brief(a, b, n):
+    """The CPU per request between readings a and b, by process."""
+    total = (b["tree_ms"] - a["tree_ms"]) / n
+    sup = (b["supervisor_ms"] - a["supervisor_ms"]) / n
+    keys = (b.get("keys_ms", 0) - a.get("keys_ms", 0)) / n
+    return ("%.2f ms (supervisor %.2f, key process %.2f, workers %.2f)"
+            % (total, sup, keys, total - sup - keys))
+
+
 def main():
+    if sys.argv[1] == "brief":
+        with open(sys.argv[2]) as f:
+            a = json.load(f)
+        with open(sys.argv[3]) as f:
+            b = json.load(f)
+        print(brief(a, b, int(sys.argv[4])))
+        return
     if sys.argv[1] == "report":
         with open(sys.argv[2]) as f:
             a = json.load(f)

@@ -47,15 +47,26 @@ EOL
 served() {
 	curl -s "$URL/metrics" | awk '/^digsigserver_requests_total\{endpoint="swupdate"/ {n += $2} END {print n + 0}'
 }
-wait_for 30 pool_settled
-n0=$(served)
-python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$T/cpu.a"
-wrk -t2 -c8 -d120s -s "$T/post-n.lua" "$URL/sign/swupdate" >"$T/wrk-n.out" 2>&1
-wait_for 30 pool_settled
-python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$T/cpu.b"
-ncpu=$(($(served) - n0))
-cc -O2 -o "$T/forkcost" "$SRC/t/bench/forkcost.c"
-fork_ms=$("$T/forkcost" 500)
+# cpu_readings A B: the two readings around NCPU requests into files A
+# and B; prints the count of requests served between them
+cpu_readings() {
+	local n0
+	wait_for 30 pool_settled
+	n0=$(served)
+	python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$1"
+	wrk -t2 -c8 -d120s -s "$T/post-n.lua" "$URL/sign/swupdate" >"$T/wrk-n.out" 2>&1
+	wait_for 30 pool_settled
+	python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$2"
+	echo $(($(served) - n0))
+}
+ncpu=$(cpu_readings "$T/cpu.a" "$T/cpu.b")
+# the bare fork + exit + wait: run-all's figure for this row (its last
+# column), else measured here
+fork_ms=${DSS_FORK_MS:-}
+if [ -z "$fork_ms" ]; then
+	cc -O2 -o "$T/forkcost" "$SRC/t/bench/forkcost.c"
+	fork_ms=$("$T/forkcost" 500)
+fi
 sig_ms=$(openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/{printf "%.4f", 1000 / $6}')
 cpu_line=$(python3 "$SRC/t/bench/cputree.py" report "$T/cpu.a" "$T/cpu.b" "$ncpu" "$fork_ms" "$sig_ms")
 echo "# $cpu_line"
@@ -65,11 +76,16 @@ dss_stop
 dss_start DIGSIGSERVER_LOG_LEVEL=warning DIGSIGSERVER_JOBS_PER_WORKER=100 || exit 1
 wrk -t2 -c8 -d"${SECS}s" -s "$T/post.lua" "$URL/sign/swupdate" >"$T/wrk100.out" 2>&1
 reused=$(awk '/^Requests\/sec/{printf "%.0f", $2}' "$T/wrk100.out")
+# and its CPU per request, measured as above: what is left of a request
+# without a fresh process (the README's "where a request's CPU goes")
+n100=$(cpu_readings "$T/cpu100.a" "$T/cpu100.b")
+cpu100=$(python3 "$SRC/t/bench/cputree.py" brief "$T/cpu100.a" "$T/cpu100.b" "$n100")
+echo "# reused workers: $cpu100"
 dss_stop
 
 # the original's method, 8 at a time, for the same time
 orig=$(python3 "$SRC/t/bench/orig_swupdate.py" "$T/key" "$T/sw-description" "$SECS" 8)
 limit=$(openssl speed -multi "$(nproc)" -seconds 3 rsa2048 2>/dev/null |
 	awk '/^rsa 2048 bits/{printf "%.0f", $6}')
-bench_row "| swupdate: RSA-2048 signatures, 8 clients (wrk) | $ours req/s | $orig req/s (openssl dgst per request) | $(awk "BEGIN{printf \"%.1fx\", $ours/$orig}") | limit $limit sign/s (openssl speed -multi $(nproc)): ours = $(awk "BEGIN{printf \"%.0f%%\", 100*$ours/$limit}") | median single request $lat_ms ms; $reused req/s with JOBS_PER_WORKER=100; $cpu_line |"
+bench_row "| swupdate: RSA-2048 signatures, 8 clients (wrk) | $ours req/s | $orig req/s (openssl dgst per request) | $(awk "BEGIN{printf \"%.1fx\", $ours/$orig}") | limit $limit sign/s (openssl speed -multi $(nproc)): ours = $(awk "BEGIN{printf \"%.0f%%\", 100*$ours/$limit}") | median single request $lat_ms ms; $reused req/s with JOBS_PER_WORKER=100, CPU per request $cpu100; $cpu_line |"
 exit 0
