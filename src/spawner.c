@@ -304,9 +304,8 @@ spawner_poll(void)
 void
 spawner_stop(void)
 {
-	struct spawner *s;
-
 	uint64_t deadline = util_now_ms() + 2000;
+	struct spawner *s;
 	int status;
 
 	sp.stopping = 1;
