@@ -16,8 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util.h"
-
 static int log_level = LOG_LVL_INFO;
 static int log_syslog;
 static char log_tag[64] = "digsigserver";
@@ -65,7 +63,10 @@ void
 log_redact(const char *secret)
 {
 	if (secret == NULL || *secret == '\0') {
-		util_wipe(redacted, sizeof(redacted)); /* forget it */
+		/* forget it; written only when held, so that a process that
+		 * never had one (a fresh worker) keeps sharing the page */
+		if (redacted[0] != '\0')
+			explicit_bzero(redacted, sizeof(redacted));
 		return;
 	}
 	if (strlen(secret) < sizeof(redacted))
