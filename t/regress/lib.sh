@@ -366,10 +366,20 @@ logged_job() {
 }
 
 # Sanitizer and valgrind reports of every daemon this script ran.
+# valgrind's notice that it does not know a system call (openat2, say):
+# the program gets ENOSYS, as from an older kernel, and takes its
+# fallback; the notice is not a report about the program
+_vg_notice='WARNING: unhandled .* syscall: [0-9]+|You may be able to write your own handler|README_MISSING_SYSCALL_OR_IOCTL|Nevertheless we consider this a bug|valgrind.org/support/bug_reports'
+
 _reports() {
 	for f in "$T"/san/* "$T"/valgrind/*; do
 		[ -s "$f" ] || continue
-		not_ok "no sanitizer or valgrind report ($(basename "$f"))" "$(head -40 "$f")"
+		case $f in
+		"$T"/valgrind/*)
+			grep -qvE "$_vg_notice" "$f" || continue
+			;;
+		esac
+		not_ok "no sanitizer or valgrind report ($(basename "$f"))" "$(grep -vE "$_vg_notice" "$f" | head -40)"
 		_bad=1
 	done
 	# UBSan built with -fno-sanitize-recover writes its report to stderr
