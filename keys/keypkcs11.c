@@ -352,6 +352,7 @@ take_session(const struct p11uri *u, struct session *s, char *err, size_t errlen
 			n_open++;
 			n_out++;
 			opening = 1;
+			s->has_key = 0; /* a new session has found no key yet */
 			pthread_mutex_unlock(&lock);
 			rv = session_open(s->slot, &s->h);
 			if (pthread_mutex_lock(&lock) != 0)
