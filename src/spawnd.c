@@ -128,13 +128,23 @@ keep(void *p)
 	kept_chunks = p;
 }
 
-/* p did not come from a free chunk: from the top, from a grown heap or
- * mmap()ed. */
+/* Take a free chunk of size bytes and keep it: 1; or 0 when none was
+ * free (what malloc gave came from the top, from a grown heap or was
+ * mmap()ed), given back. */
 static int
-from_top(const struct mallinfo2 *before, const struct mallinfo2 *after)
+take_free_chunk(size_t size)
 {
-	return after->keepcost < before->keepcost || after->arena > before->arena ||
-	       after->hblks > before->hblks;
+	struct mallinfo2 before = mallinfo2(), after;
+	void *p = malloc(size);
+
+	after = mallinfo2();
+	if (p == NULL || after.keepcost < before.keepcost || after.arena > before.arena ||
+	    after.hblks > before.hblks) {
+		free(p);
+		return 0;
+	}
+	keep(p);
+	return 1;
 }
 #endif
 
@@ -163,35 +173,19 @@ heap_settle(void)
 	/* the per-thread cache first (sizes up to 1032 bytes, 7 chunks
 	 * each, counted as in use): until a chunk comes from the top */
 	for (size_t r = 8; r <= 1032; r += 16)
-		for (int i = 0; i < 7; i++) {
-			struct mallinfo2 before = mallinfo2(), after;
-			void *p = malloc(r);
-
-			after = mallinfo2();
-			if (p == NULL || from_top(&before, &after)) {
-				free(p);
-				break;
-			}
-			keep(p);
+		for (int i = 0; i < 7 && take_free_chunk(r); i++)
 			kept++;
-		}
-	/* then the bins: halving the size whenever none is that large */
+	/* then the bins, while they hold anything (free bytes outside the
+	 * top chunk): halving the size whenever none is that large */
 	while (size >= 16) {
-		struct mallinfo2 before = mallinfo2(), after;
-		void *p;
+		struct mallinfo2 mi = mallinfo2();
 
-		/* free bytes outside the top chunk */
-		if (before.fordblks - before.keepcost < 32)
+		if (mi.fordblks - mi.keepcost < 32)
 			break;
-		p = malloc(size);
-		after = mallinfo2();
-		if (p == NULL || from_top(&before, &after)) {
-			free(p);
+		if (take_free_chunk(size))
+			kept++;
+		else
 			size /= 2;
-			continue;
-		}
-		keep(p);
-		kept++;
 	}
 	log_debug("heap: %u freed chunks of the supervisor's kept out of the workers' way", kept);
 #endif
