@@ -257,6 +257,14 @@ spawner_is(pid_t pid)
 	return find_pid(pid) != NULL;
 }
 
+/* Drop s from the list: it is gone. */
+static void
+forget(struct spawner *s)
+{
+	TAILQ_REMOVE(&spawners, s, entry);
+	free(s);
+}
+
 int
 spawner_reaped(pid_t pid, int status)
 {
@@ -285,8 +293,7 @@ spawner_reaped(pid_t pid, int status)
 			evtimer_add(sp.ev_respawn, &tv);
 		}
 	}
-	TAILQ_REMOVE(&spawners, s, entry);
-	free(s);
+	forget(s);
 	return 1;
 }
 
@@ -328,8 +335,7 @@ spawner_stop(void)
 			if (pid == s->pid)
 				gone += spawner_reaped(pid, status);
 			else if (pid < 0 && errno == ECHILD) {
-				TAILQ_REMOVE(&spawners, s, entry); /* reaped elsewhere */
-				free(s);
+				forget(s); /* reaped elsewhere */
 				gone++;
 			}
 		}
@@ -340,9 +346,7 @@ spawner_stop(void)
 		log_warnx("spawner %ld did not exit within 2 s of the shutdown; killing it",
 			  (long)s->pid);
 		kill(s->pid, SIGKILL);
-		if (waitpid(s->pid, &status, 0) != s->pid || !spawner_reaped(s->pid, status)) {
-			TAILQ_REMOVE(&spawners, s, entry);
-			free(s);
-		}
+		if (waitpid(s->pid, &status, 0) != s->pid || !spawner_reaped(s->pid, status))
+			forget(s);
 	}
 }

@@ -77,6 +77,14 @@ def metrics(url):
     return out
 
 
+def per_request(a, b, n):
+    """The CPU per request between readings a and b: the whole tree's, the
+    supervisor's own and the key process's."""
+    return ((b["tree_ms"] - a["tree_ms"]) / n,
+            (b["supervisor_ms"] - a["supervisor_ms"]) / n,
+            (b.get("keys_ms", 0) - a.get("keys_ms", 0)) / n)
+
+
 def report(a, b, n, fork_ms, sig_ms):
     """One line: CPU per request and where it went, between readings a and b."""
     ma, mb = a.get("metrics", {}), b.get("metrics", {})
@@ -87,9 +95,7 @@ def report(a, b, n, fork_ms, sig_ms):
     def phase(p):
         return sum(d('digsigserver_worker_cpu_seconds_total{phase="%s",mode="%s"}' % (p, m))
                    for m in ("user", "system")) * 1000.0 / n
-    total = (b["tree_ms"] - a["tree_ms"]) / n
-    sup = (b["supervisor_ms"] - a["supervisor_ms"]) / n
-    keys = (b.get("keys_ms", 0) - a.get("keys_ms", 0)) / n
+    total, sup, keys = per_request(a, b, n)
     forks = d("digsigserver_forks_total")
     fork_us = d("digsigserver_fork_cpu_seconds_total") * 1e6 / forks if forks else 0.0
     faults = sum(d('digsigserver_worker_minor_faults_total{phase="%s"}' % p)
@@ -105,27 +111,23 @@ def report(a, b, n, fork_ms, sig_ms):
 
 def brief(a, b, n):
     """The CPU per request between readings a and b, by process."""
-    total = (b["tree_ms"] - a["tree_ms"]) / n
-    sup = (b["supervisor_ms"] - a["supervisor_ms"]) / n
-    keys = (b.get("keys_ms", 0) - a.get("keys_ms", 0)) / n
+    total, sup, keys = per_request(a, b, n)
     return ("%.2f ms (supervisor %.2f, key process %.2f, workers %.2f)"
             % (total, sup, keys, total - sup - keys))
 
 
+def reading(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def main():
     if sys.argv[1] == "brief":
-        with open(sys.argv[2]) as f:
-            a = json.load(f)
-        with open(sys.argv[3]) as f:
-            b = json.load(f)
-        print(brief(a, b, int(sys.argv[4])))
+        print(brief(reading(sys.argv[2]), reading(sys.argv[3]), int(sys.argv[4])))
         return
     if sys.argv[1] == "report":
-        with open(sys.argv[2]) as f:
-            a = json.load(f)
-        with open(sys.argv[3]) as f:
-            b = json.load(f)
-        print(report(a, b, int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])))
+        print(report(reading(sys.argv[2]), reading(sys.argv[3]), int(sys.argv[4]),
+                     float(sys.argv[5]), float(sys.argv[6])))
         return
     pid = int(sys.argv[1])
     res = {"tree_ms": tree_ms(pid), "supervisor_ms": self_ms(pid)}
