@@ -13,7 +13,11 @@
  * own uid and gid (so files keep their owner) and a private mount
  * namespace.  The job directory is cloned as a detached mount
  * (open_tree) before the directory holding it is covered, then attached
- * again at its own path on top of the cover (move_mount).
+ * again at its own path on top of the cover (move_mount).  Where there is
+ * no open_tree (ENOSYS: a kernel before 5.2, or valgrind, which does not
+ * know it), the directory is held open (O_PATH) before the cover and
+ * bound again from that descriptor (/proc/self/fd/N) after it: the same
+ * recursive bind of the same directory at the same place.
  */
 #include "spawn.h"
 
@@ -270,13 +274,17 @@ static void
 confine(const struct spawn_opts *o)
 {
 	char tmp[4096];
-	int tree = -1;
+	int tree = -1, held = -1;
 
 	enter_namespaces();
 	if (o->keep != NULL &&
 	    (tree = (int)syscall(SYS_open_tree, AT_FDCWD, o->keep,
-				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)) < 0)
-		child_fail("cannot confine the tool: open_tree", o->keep, errno);
+				 OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)) < 0) {
+		if (errno != ENOSYS)
+			child_fail("cannot confine the tool: open_tree", o->keep, errno);
+		if ((held = open(o->keep, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			child_fail("cannot confine the tool: open", o->keep, errno);
+	}
 	for (size_t i = 0; o->hide[i] != NULL; i++) {
 		struct stat st;
 		int rc;
@@ -290,11 +298,18 @@ confine(const struct spawn_opts *o)
 		if (rc < 0)
 			child_fail("cannot confine the tool: cover", o->hide[i], errno);
 	}
-	if (tree >= 0) {
-		if (mkdir_parents(o->keep) < 0 ||
-		    syscall(SYS_move_mount, tree, "", AT_FDCWD, o->keep, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	if (tree >= 0 || held >= 0) {
+		if (mkdir_parents(o->keep) < 0)
+			child_fail("cannot confine the tool: mkdir", o->keep, errno);
+		if (tree >= 0 && syscall(SYS_move_mount, tree, "", AT_FDCWD, o->keep,
+					 MOVE_MOUNT_F_EMPTY_PATH) < 0)
 			child_fail("cannot confine the tool: move_mount", o->keep, errno);
-		close(tree);
+		if (held >= 0) {
+			snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d", held);
+			if (mount(tmp, o->keep, NULL, MS_BIND | MS_REC, NULL) < 0)
+				child_fail("cannot confine the tool: bind", o->keep, errno);
+		}
+		close(tree >= 0 ? tree : held);
 		snprintf(tmp, sizeof(tmp), "%s/.tmp", o->keep);
 		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
 			child_fail("cannot confine the tool: mkdir", tmp, errno);
