@@ -868,7 +868,11 @@ x_file(struct xctx *x, struct archive_entry *ae, const char *name, const char *s
 	st = x_copy_data(x, fd, shown, size);
 	if (st == 0) {
 		entry_times(e, ts);
-		if (fchmod(fd, e->mode | S_IRUSR | S_IWUSR) < 0 || futimens(fd, ts) < 0)
+		mode_t disk = e->mode | S_IRUSR | S_IWUSR;
+
+		if (x->lim->flags & AR_NO_EXEC)
+			disk &= (mode_t)~0111;
+		if (fchmod(fd, disk) < 0 || futimens(fd, ts) < 0)
 			st = xfail(x, 500, "member %s: %s", shown, strerror(errno));
 	}
 	if (close(fd) < 0 && st == 0)

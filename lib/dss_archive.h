@@ -40,6 +40,9 @@ struct config;
 
 /* ar_limits.flags */
 #define AR_ANY_FILTER 0x01 /* accept gzip, bzip2, xz, zstd or none, not only gzip */
+/* no regular file is executable on disk (the list keeps each member's
+ * mode): a tool that runs commands from the tree cannot run an upload */
+#define AR_NO_EXEC 0x02
 
 enum ar_type { AR_DIR = 1, AR_FILE, AR_SYMLINK, AR_HARDLINK };
 

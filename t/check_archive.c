@@ -204,6 +204,31 @@ START_TEST(test_gnu_tar_tree)
 }
 END_TEST
 
+/* AR_NO_EXEC: no file executable on disk, the list keeps every mode;
+ * directories stay searchable. */
+START_TEST(test_no_exec)
+{
+	struct stat sb;
+
+	ck_assert_int_eq(sh("mkdir -p src/bin && printf '#!/bin/sh\\n' > src/bin/run && "
+			    "chmod 0755 src/bin/run && printf x > src/bin/ro && chmod 0444 src/bin/ro && "
+			    "ln src/bin/run src/bin/again && tar -C src -czf t.tar.gz ."),
+		   0);
+	lim.flags |= AR_NO_EXEC;
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	ck_assert_uint_eq(entry("bin/run")->mode, 0755);
+	ck_assert_int_eq(lstat("dest/bin/run", &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0644);
+	ck_assert_int_eq(lstat("dest/bin/again", &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0644);
+	ck_assert_int_eq(lstat("dest/bin/ro", &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 07777, 0644); /* 0444 + owner rw on disk */
+	ck_assert_int_eq(lstat("dest/bin", &sb), 0);
+	ck_assert_uint_eq(sb.st_mode & 0700, 0700);
+	assert_nothing_outside();
+}
+END_TEST
+
 /* Names without "./", parents left implicit, pax and ustar formats. */
 START_TEST(test_implicit_parents)
 {
@@ -946,6 +971,7 @@ archive_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_normalize);
 	tcase_add_test(tc, test_gnu_tar_tree);
+	tcase_add_test(tc, test_no_exec);
 	tcase_add_test(tc, test_implicit_parents);
 	tcase_add_test(tc, test_long_names);
 	tcase_add_test(tc, test_absolute);

@@ -82,7 +82,7 @@ struct tegra {
 	struct manifest mf;
 	struct strv scripts;  /* relative to Linux_for_Tegra */
 	struct mask *mask;    /* key material a tool might echo */
-	struct strv execs;    /* "<mode> <path>" of uploaded files made non-executable */
+	struct strv execs;    /* "<mode> <name>" of uploaded files extracted non-executable */
 };
 
 static void
@@ -821,11 +821,18 @@ tegra_unpack(struct tegra *t)
 
 	job_progress(t->job, "extracting");
 	ar_limits_from_config(&lim, t->job->cfg);
+	/* no uploaded file executable while the helpers run (one that puts
+	 * its working directory on PATH cannot run one); the modes come back
+	 * before packing (tegra_restore_modes) */
+	lim.flags |= AR_NO_EXEC;
 	if (mkdir(t->work, 0700) < 0) {
 		log_error("job %s: mkdir %s", t->job->idstr, t->work);
 		return job_fail(t->job, 500, "Signing error");
 	}
 	st_code = ar_extract(f->path, t->work, &lim, &list, err, sizeof(err));
+	for (size_t i = 0; st_code == 0 && i < list.n; i++)
+		if (list.v[i].type == AR_FILE && (list.v[i].mode & 0111) != 0)
+			strv_addf(&t->execs, "%o %s", (unsigned)list.v[i].mode, list.v[i].name);
 	ar_list_free(&list);
 	if (st_code == 400)
 		return job_fail(t->job, 400, "%s", err);
@@ -903,15 +910,14 @@ done:
 
 /*
  * The upload as the helpers will see it: no top-level name they could
- * take for an option, the files they source rewritten from their parsed
- * values (flashvars.h), and no uploaded file executable (a helper that
- * puts its working directory on PATH cannot run one; the modes come back
- * before packing).  0 or the status set.
+ * take for an option, and the files they source rewritten from their
+ * parsed values (flashvars.h); no uploaded file is executable since the
+ * extraction (tegra_unpack).  0 or the status set.
  */
 static int
 tegra_prepare_upload(struct tegra *t)
 {
-	struct strv names = {0}, files = {0};
+	struct strv names = {0};
 	int rc;
 
 	if (fs_list_dir(t->work, &names) < 0) {
@@ -928,38 +934,35 @@ tegra_prepare_upload(struct tegra *t)
 	if ((rc = rewrite_sourced(t, "flashvars", FLASHVARS_FLASHVARS)) != 0 ||
 	    (rc = rewrite_sourced(t, "bsp_version", FLASHVARS_BSP_VERSION)) != 0)
 		return rc;
-	fs_walk_files(t->work, ".", &files);
-	for (size_t i = 0; i < files.n; i++) {
-		char *path = xasprintf("%s/%s", t->work, files.v[i] + 2);
-		struct stat st;
-
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111) != 0) {
-			if (chmod(path, st.st_mode & 0666) < 0)
-				rc = -1;
-			strv_addf(&t->execs, "%o %s", (unsigned)(st.st_mode & 07777), path);
-		}
-		free(path);
-	}
-	strv_free(&files);
-	if (rc < 0) {
-		log_error("job %s: chmod", t->job->idstr);
-		return job_fail(t->job, 500, "Signing error");
-	}
 	return 0;
 }
 
-/* Give the uploaded files that are still there their modes back. */
+/* Give the uploaded files that are still there their modes back (by name
+ * below the work directory, following no link: whatever the helpers left
+ * there, and however long the path). */
 static void
 tegra_restore_modes(struct tegra *t)
 {
+	int root;
+
+	if (t->execs.n == 0)
+		return;
+	if ((root = open(t->work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		log_warn("job %s: %s", t->job->idstr, t->work);
+		return;
+	}
 	for (size_t i = 0; i < t->execs.n; i++) {
 		char *sp = strchr(t->execs.v[i], ' ');
+		int fd = ar_openat(root, sp + 1, O_RDONLY | O_NONBLOCK, 0);
 		struct stat st;
 
-		if (lstat(sp + 1, &st) == 0 && S_ISREG(st.st_mode) &&
-		    chmod(sp + 1, (mode_t)strtoul(t->execs.v[i], NULL, 8)) < 0)
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    fchmod(fd, (mode_t)strtoul(t->execs.v[i], NULL, 8)) < 0)
 			log_warn("job %s: chmod %s", t->job->idstr, sp + 1);
+		if (fd >= 0)
+			close(fd);
 	}
+	close(root);
 }
 
 /* Load the keys the mode needs into <job>/tegra-keys; 0 or the status set. */

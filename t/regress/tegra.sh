@@ -785,6 +785,30 @@ check_eq "tegra210 with an uploaded nvflashxmlparse: 200" 200 "$(post nano tegra
 check "the uploaded nvflashxmlparse did not run" test ! -e "$PWN.path"
 check "an uploaded executable kept in the answer keeps its mode" sh -c "
 	tar -tvzf '$T/out' | grep -q '^-rwx.* ./payloads_t21x/run.sh\$'"
+# the same with the script at a path longer than PATH_MAX once below the
+# work directory, reached through a link named nvflashxmlparse
+mkpkg "$P" nano
+{ manifest boot.img; echo "BUPGEN=1"; } >"$P/MANIFEST"
+python3 - "$P" "$T/hlong.tar.gz" "$PWN.long" <<'EOF'
+import io, os, sys, tarfile
+pkg, out, pwn = sys.argv[1:4]
+deep = "payloads_t21x/" + "/".join("d%02d" % i + "x" * 247 for i in range(16)) + "/" + "p" * 40
+script = ("#!/bin/sh\ntouch %s; echo ran >payloads_t21x/ran\n" % pwn).encode()
+with tarfile.open(out, "w:gz", format=tarfile.GNU_FORMAT) as t:
+    for n in sorted(os.listdir(pkg)):
+        t.add(os.path.join(pkg, n), arcname=n)
+    i = tarfile.TarInfo(deep)
+    i.size, i.mode = len(script), 0o755
+    t.addfile(i, io.BytesIO(script))
+    i = tarfile.TarInfo("nvflashxmlparse")
+    i.type, i.linkname = tarfile.SYMTYPE, deep
+    t.addfile(i)
+EOF
+check_eq "tegra210 with nvflashxmlparse a link to a script at a 4 KiB path: 200" 200 \
+	"$(post nano tegra210 32.7.4 "$T/hlong.tar.gz" "${AUTH[@]}")"
+check "... the script did not run" sh -c "[ ! -e '$PWN.long' ] && ! tar -tzf '$T/out' | grep -q ran"
+check "... and keeps its mode in the answer" sh -c "
+	tar -tvzf '$T/out' | grep -q '^-rwx.* ./payloads_t21x/d00x.*/pppp*\$'"
 
 # what the helper sees: its own job, not the key store, not the tokens, not
 # the audit trail, not another job running at the same time.
