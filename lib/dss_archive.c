@@ -765,6 +765,15 @@ x_hardlink(struct xctx *x, struct archive_entry *ae, const char *name, const cha
 	    (st = x_expansion(x, declared_size(ae), 0)) != 0 ||
 	    (st = x_admit(x, name, shown, AR_HARDLINK, t->size)) != 0)
 		return st;
+	/* a link counts its file's size, as a sparse member its full size:
+	 * a signer that reads each name (modules signs and answers each
+	 * one) pays that much again, for a few hundred bytes of upload */
+	if (t->size > x->lim->max_size - x->bytes)
+		return xfail(x, 400, "archive expands to more than %llu bytes",
+			     (unsigned long long)x->lim->max_size);
+	if ((st = x_expansion(x, t->size, 1)) != 0)
+		return st;
+	x->bytes += t->size;
 	/* the link shares the file's inode, so its mode and times; copy them
 	 * before x_add() moves the list */
 	file = *t;

@@ -486,6 +486,13 @@ START_TEST(test_size_limit)
 	ck_assert_int_lt(sb.st_size, 1000000);
 	ck_assert_int_eq(extract("bomb.tar.gz"), 400);
 	ck_assert_int_eq(access("dest/zero", F_OK), -1);
+	/* hard links count their file's size: 400 kB and two links to it */
+	reset();
+	MKTAR("t.tar.gz big:a=400000 hard:h1.ko=a hard:h2.ko=a");
+	assert_refused("more than 1000000 bytes");
+	reset();
+	MKTAR("t.tar.gz big:a=400000 hard:h1.ko=a");
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
 }
 END_TEST
 

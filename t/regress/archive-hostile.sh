@@ -138,6 +138,14 @@ check "sparse: 1.5 GB in $(stat -c %s "$T/sparse.tar.gz") bytes" \
 	test "$(stat -c %s "$T/sparse.tar.gz")" -lt 1000
 refused sparse "$T/sparse.tar.gz" "over 100 times its compressed size"
 
+# --- hard links count their file's size -----------------------------------
+# 40 links named .ko to 50 MB of zeros: each would be signed and answered
+$MKTAR "$T/links.tar.gz" big:"$MODS/zero.bin=50000000" \
+	$(for i in $(seq 40); do printf 'hard:%s/h%d.ko=%s/zero.bin ' "$MODS" "$i" "$MODS"; done)
+check "links: 2 GB through links in $(stat -c %s "$T/links.tar.gz") bytes" \
+	test "$(stat -c %s "$T/links.tar.gz")" -lt 200000
+refused hard-links "$T/links.tar.gz" "over 100 times its compressed size"
+
 # --- a module over 2 GiB: 400 whatever the limits --------------------------
 sparse "$T/bigmod.tar.gz" kernel/big.ko 3221225472
 refused module-3gib "$T/bigmod.tar.gz" "big.ko: module larger than 2 GiB"
