@@ -217,6 +217,25 @@ uri_allowed(const struct config *cfg, const char *c, int resolve)
 	return allowed || !any;
 }
 
+/* 1 if the canonical URI c is in an s3:// key store (an artifact there
+ * would be a key, fetched with the worker's credentials). */
+static int
+uri_in_s3_store(const struct config *cfg, const char *c)
+{
+	const char *rest;
+	char err[128], *store;
+	int is_s3, in;
+
+	if (cfg->keyfile_uri == NULL || uri_scheme(cfg->keyfile_uri, &rest) != URI_S3 ||
+	    strncmp(c, "s3://", 5) != 0)
+		return 0;
+	if ((store = uri_canonical(cfg->keyfile_uri, 1, &is_s3, err, sizeof(err))) == NULL)
+		return 1; /* a store we cannot place: nothing in s3:// is safe */
+	in = uri_under(c, store);
+	free(store);
+	return in;
+}
+
 int
 uri_check(const struct config *cfg, const char *uri, char *err, size_t errlen)
 {
@@ -225,7 +244,7 @@ uri_check(const struct config *cfg, const char *uri, char *err, size_t errlen)
 
 	if (c == NULL)
 		return 400;
-	if (!uri_allowed(cfg, c, 0)) {
+	if (!uri_allowed(cfg, c, 0) || uri_in_s3_store(cfg, c)) {
 		free(c);
 		snprintf(err, errlen, "Artifact URI not allowed");
 		return 403;
@@ -305,6 +324,10 @@ uri_dir_error(const struct uri_artifact *a, int e, char *err, size_t errlen)
 		snprintf(err, errlen, "Artifact directory not accessible to the service user");
 		return 403;
 	}
+	if (e == ENAMETOOLONG || e == ELOOP) {
+		snprintf(err, errlen, "Invalid artifact URI (%s)", strerror(e));
+		return 400;
+	}
 	log_warnx("artifact %s: %s", a->path, strerror(e));
 	snprintf(err, errlen, "Cannot open the artifact directory");
 	return 500;
@@ -361,6 +384,14 @@ uri_open_base(struct uri_artifact *a, char *err, size_t errlen)
 		case EPERM:
 			snprintf(err, errlen, "Artifact not readable by the service user");
 			return 403;
+		case ENAMETOOLONG:
+			snprintf(err, errlen, "Invalid artifact URI (%s)", strerror(errno));
+			return 400;
+		case ENXIO:
+		case ENODEV:
+		case EOPNOTSUPP:
+			snprintf(err, errlen, "Artifact is not a regular file");
+			return 400;
 		default:
 			log_warn("artifact %s", a->path);
 			snprintf(err, errlen, "Cannot open the artifact");

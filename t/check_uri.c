@@ -248,6 +248,24 @@ START_TEST(test_open_file)
 	u2 = xasprintf("file://%s/fifo", dir);
 	ck_assert_int_eq(uri_open(&cfg, u2, jobdir, &art, err, sizeof(err)), 400);
 	free(u2);
+	/* what the client named is at fault: 400, not a server error */
+	u2 = xasprintf("file://%s/%0300d.mender", dir, 0);
+	ck_assert_int_eq(uri_open(&cfg, u2, jobdir, &art, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, "Invalid artifact URI (File name too long)");
+	free(u2);
+	u2 = xasprintf("file://%s/%0300d/a.mender", dir, 0);
+	ck_assert_int_eq(uri_open(&cfg, u2, jobdir, &art, err, sizeof(err)), 400);
+	free(u2);
+	u2 = path_in("loop1");
+	ck_assert_int_eq(symlink("loop2", u2), 0);
+	free(u2);
+	u2 = path_in("loop2");
+	ck_assert_int_eq(symlink("loop1", u2), 0);
+	free(u2);
+	u2 = xasprintf("file://%s/loop1/a.mender", dir);
+	ck_assert_int_eq(uri_open(&cfg, u2, jobdir, &art, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, "Invalid artifact URI (Too many levels of symbolic links)");
+	free(u2);
 	free(p);
 	free(uri);
 }

@@ -235,6 +235,9 @@ check_eq "prefix check: outside DIGSIGSERVER_ARTIFACT_URI_PREFIXES is 403" \
 	"403 Artifact URI not allowed" \
 	"$(DIGSIGSERVER_ARTIFACT_URI_PREFIXES=s3://dss-artifacts/release "$S3TEST" get \
 	s3://dss-artifacts/ci/a1.mender "$T/x" 2>>"$T/s3test.log")"
+check_eq "an artifact URI in the s3:// key store is 403, nothing fetched" \
+	"403 Artifact URI not allowed" \
+	"$("$S3TEST" get s3://dss-keys/store/distro1/swupdate/rsa-private.key "$T/x" 2>>"$T/s3test.log")"
 
 # --- file:// write-back killed in the middle ---------------------------------
 mkdir -p "$T/art" "$T/job2"
