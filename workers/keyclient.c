@@ -171,12 +171,21 @@ call(struct kc *kc, union keyproto_msg *req, union keyproto_msg **answer, int *f
 	return st;
 }
 
-static void
-keyref(struct keyproto_keyref *k, const char *selector, const char *tag, const char *file)
+/* Name the key in k: 0, or 400 with err when a name does not fit (cut
+ * short it would name another key). */
+static int
+keyref(struct keyproto_keyref *k, const char *selector, const char *tag, const char *file,
+       char *err, size_t errlen)
 {
+	if (strlen(selector) >= sizeof(k->selector) || strlen(tag) >= sizeof(k->tag) ||
+	    strlen(file) >= sizeof(k->file))
+		return util_err(err, errlen, 400, "Invalid key name: longer than %zu bytes",
+				strlen(selector) >= sizeof(k->selector) ? sizeof(k->selector) - 1
+									: sizeof(k->file) - 1);
 	snprintf(k->selector, sizeof(k->selector), "%s", selector);
 	snprintf(k->tag, sizeof(k->tag), "%s", tag);
 	snprintf(k->file, sizeof(k->file), "%s", file);
+	return 0;
 }
 
 /* Ask req, expecting an answer of type want: 0 with *answer, or a status. */
@@ -219,7 +228,10 @@ kc_sign(struct kc *kc, const char *selector, const char *tag, const char *file, 
 		return util_err(err, errlen, 500, "Signing error");
 	}
 	keyproto_init(req, KEYPROTO_SIGN, 0);
-	keyref(&req->sign.key, selector, tag, file);
+	if ((st = keyref(&req->sign.key, selector, tag, file, err, errlen)) != 0) {
+		free(req);
+		return st;
+	}
 	req->sign.scheme = scheme;
 	req->sign.md = md;
 	req->sign.saltlen = saltlen;
@@ -284,7 +296,10 @@ kc_public(struct kc *kc, const char *selector, const char *tag, const char *file
 	*pub = *cert = NULL;
 	*publen = *certlen = 0;
 	keyproto_init(req, KEYPROTO_PUBLIC, 0);
-	keyref(&req->public_.key, selector, tag, file);
+	if ((st = keyref(&req->public_.key, selector, tag, file, err, errlen)) != 0) {
+		free(req);
+		return st;
+	}
 	st = ask(kc, req, KEYPROTO_PUBKEY, &ans, &fd, err, errlen);
 	free(req);
 	if (st != 0)
@@ -327,7 +342,10 @@ kc_materialize(struct kc *kc, const char *selector, const char *tag, const char 
 	*data = NULL;
 	*len = 0;
 	keyproto_init(req, KEYPROTO_MATERIALIZE, 0);
-	keyref(&req->materialize.key, selector, tag, file);
+	if ((st = keyref(&req->materialize.key, selector, tag, file, err, errlen)) != 0) {
+		free(req);
+		return st;
+	}
 	st = ask(kc, req, KEYPROTO_MATERIAL, &ans, &fd, err, errlen);
 	free(req);
 	if (st != 0)

@@ -160,6 +160,13 @@ check_eq "another token: 403" 403 \
 	"$(post "$T/e3" --form-string "keyname=token=elsewhere;object=dev" -F "artifact=@$T/fit-conf")"
 check_eq "no reference for the object: 404" 404 \
 	"$(post "$T/e4" --form-string "keyname=token=dss-test;object=nokey" -F "artifact=@$T/fit-conf")"
+# an object name longer than a key file name may be: 400, never the key
+# named by its first 63 bytes (which exists)
+long=$(printf 'A%.0s' $(seq 70))
+printf '%s\n' "pkcs11:token=dss-test;object=dev" >"$KEYS/imx/fitimagesign/$(printf 'A%.0s' $(seq 63)).pkcs11"
+check_eq "an object name of 70 bytes: 400 Invalid key name" "400 1" \
+	"$(post "$T/e7" --form-string "keyname=token=dss-test;object=$long" -F "artifact=@$T/fit-conf") \
+$(grep -c "Invalid key name" "$T/e7")"
 check_eq "a URI choosing the module: 400 Invalid key URI" "400 1" \
 	"$(post "$T/e6" --form-string "keyname=token=dss-test;object=dev;module-path=/tmp/x.so" \
 		-F "artifact=@$T/fit-conf") $(grep -c "Invalid key URI" "$T/e6")"
