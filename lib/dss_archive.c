@@ -1064,6 +1064,21 @@ x_finish_dirs(struct xctx *x)
 	return 0;
 }
 
+/* 1 if the name inside the tree is, or lies below, one of the caller's
+ * names (ar_limits.caller_names). */
+static int
+is_callers(const struct xctx *x, const char *name)
+{
+	for (size_t i = 0; x->lim->caller_names != NULL && x->lim->caller_names[i] != NULL; i++) {
+		const char *c = x->lim->caller_names[i];
+		size_t n = strlen(c);
+
+		if (strncmp(name, c, n) == 0 && (name[n] == '\0' || name[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
 /* Check every symbolic link once the whole tree is out; 0 or 400. */
 static int
 x_check_links(struct xctx *x)
@@ -1079,6 +1094,9 @@ x_check_links(struct xctx *x)
 			continue;
 		if ((st = x_budget(x)) == 0 && link_resolve(x, memo, i, 0) < 0)
 			st = xfail(x, 400, "member %s: symbolic link leaves the tree",
+				   show(e->name, shown, sizeof(shown)));
+		else if (st == 0 && is_callers(x, memo[i].path))
+			st = xfail(x, 400, "member %s: symbolic link to a name the server uses",
 				   show(e->name, shown, sizeof(shown)));
 	}
 	for (size_t i = 0; i < x->list->n; i++)

@@ -68,6 +68,13 @@ struct ar_limits {
 	int (*admit)(const char *name, enum ar_type type, uint64_t size, void *arg, char *why,
 		     size_t whylen);
 	void *admit_arg;
+	/*
+	 * If set, NULL-terminated names (normalised) the caller puts in the
+	 * tree after the extraction (its own files or links): a symbolic
+	 * link of the archive leading to one or below it is refused (400),
+	 * so that writing through the link cannot reach them.
+	 */
+	const char *const *caller_names;
 };
 
 /* Limits from DIGSIGSERVER_ARCHIVE_MAX_MEMBERS, _MAX_SIZE, _MAX_RATIO,

@@ -229,6 +229,27 @@ START_TEST(test_no_exec)
 }
 END_TEST
 
+/* caller_names: no link may lead to or below a name the caller makes
+ * after the extraction; a link beside them is fine. */
+START_TEST(test_caller_names)
+{
+	static const char *const names[] = {"_tools", "sub/tool.py", NULL};
+
+	lim.caller_names = names;
+	MKTAR("t.tar.gz sym:a=_tools/x.py");
+	assert_refused("symbolic link to a name the server uses");
+	reset();
+	MKTAR("t.tar.gz dir:sub sym:sub/l=../_tools");
+	assert_refused("symbolic link to a name the server uses");
+	reset();
+	MKTAR("t.tar.gz dir:sub sym:l=sub/tool.py");
+	assert_refused("symbolic link to a name the server uses");
+	reset();
+	MKTAR("t.tar.gz dir:sub file:sub/tool.pyc sym:l=sub/tool.pyc sym:m=_toolsx");
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+}
+END_TEST
+
 /* Names without "./", parents left implicit, pax and ustar formats. */
 START_TEST(test_implicit_parents)
 {
@@ -979,6 +1000,7 @@ archive_suite(void)
 	tcase_add_test(tc, test_normalize);
 	tcase_add_test(tc, test_gnu_tar_tree);
 	tcase_add_test(tc, test_no_exec);
+	tcase_add_test(tc, test_caller_names);
 	tcase_add_test(tc, test_implicit_parents);
 	tcase_add_test(tc, test_long_names);
 	tcase_add_test(tc, test_absolute);

@@ -59,6 +59,7 @@
 #define TEGRA_ANSWER "signed-artifact.tar.gz"
 #define TEGRA_WORK "tegra-work" /* the original's workdir, inside the job dir */
 #define TEGRA_KEYS "tegra-keys" /* key files for the tool (0700 dir, 0600 files) */
+#define TEGRA_TOOLS_DIR "_tools" /* in the work directory: the staged tools */
 #define TEGRA_MANIFEST_MAX (1024 * 1024)
 #define TEGRA_TAIL_LINES 20
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -356,14 +357,18 @@ link_tool(struct tegra *t, const char *name)
 	return rc;
 }
 
+/* The links to the tools tegra_stage makes in the work directory: every
+ * time, from R35, for tegra210, and for the others (in a real directory). */
+static const char *const links[] = {"tegraflash.py", "BUP_generator.py"};
+static const char *const links_r35[] = {"dtbcheck.py", "t194.py", "t234.py"};
+static const char *const links_t210[] = {"tegra210-flash-helper", "odmsign.func",
+					 "l4t_bup_gen.func"};
+#define ROLLBACK_LINK "rollback/rollback_parser.py"
+
 /* Stage the tools and the links the helpers expect; 0 or -1 (logged). */
 static int
 tegra_stage(struct tegra *t)
 {
-	static const char *const links[] = {"tegraflash.py", "BUP_generator.py"};
-	static const char *const links_r35[] = {"dtbcheck.py", "t194.py", "t234.py"};
-	static const char *const links_t210[] = {"tegra210-flash-helper", "odmsign.func",
-						 "l4t_bup_gen.func"};
 	char *dir;
 	struct stat st;
 	int rc = 0;
@@ -398,7 +403,7 @@ tegra_stage(struct tegra *t)
 		log_error("mkdir %s", dir);
 	free(dir);
 	if (rc == 0)
-		rc = link_tool(t, "rollback/rollback_parser.py");
+		rc = link_tool(t, ROLLBACK_LINK);
 	return rc;
 }
 
@@ -807,11 +812,30 @@ tegra_precheck(struct job *job)
 	return 0;
 }
 
+/* Into names, the names tegra_stage makes in the work directory, all of
+ * them whatever the release: the tools' directory and the links. */
+static void
+staged_names(const char **names)
+{
+	size_t n = 0;
+
+	names[n++] = TEGRA_TOOLS_DIR;
+	names[n++] = ROLLBACK_LINK;
+	for (size_t i = 0; i < NELEM(links); i++)
+		names[n++] = links[i];
+	for (size_t i = 0; i < NELEM(links_r35); i++)
+		names[n++] = links_r35[i];
+	for (size_t i = 0; i < NELEM(links_t210); i++)
+		names[n++] = links_t210[i];
+	names[n] = NULL;
+}
+
 /* Extract the upload and read its MANIFEST; 0 or the status set. */
 static int
 tegra_unpack(struct tegra *t)
 {
 	const struct form_file *f = job_file(t->job, "artifact");
+	const char *names[2 + NELEM(links) + NELEM(links_r35) + NELEM(links_t210) + 1];
 	struct ar_limits lim;
 	struct ar_list list = {0};
 	char err[256], *buf = NULL, *path;
@@ -825,6 +849,9 @@ tegra_unpack(struct tegra *t)
 	 * its working directory on PATH cannot run one); the modes come back
 	 * before packing (tegra_restore_modes) */
 	lim.flags |= AR_NO_EXEC;
+	/* what tegra_stage puts there: no uploaded link may lead into it */
+	staged_names(names);
+	lim.caller_names = names;
 	if (mkdir(t->work, 0700) < 0) {
 		log_error("job %s: mkdir %s", t->job->idstr, t->work);
 		return job_fail(t->job, 500, "Signing error");
@@ -1167,7 +1194,7 @@ tegra_run_job(struct job *job)
 	if (job_path(job, TEGRA_WORK, t.work, sizeof(t.work)) < 0 ||
 	    job_path(job, TEGRA_KEYS, t.keys, sizeof(t.keys)) < 0 ||
 	    job_path(job, TEGRA_ANSWER, out, sizeof(out)) < 0 ||
-	    job_path(job, TEGRA_WORK "/_tools", t.local, sizeof(t.local)) < 0)
+	    job_path(job, TEGRA_WORK "/" TEGRA_TOOLS_DIR, t.local, sizeof(t.local)) < 0)
 		return job_fail(job, 500, "Signing error");
 	tegra_script_list(&t);
 	log_debug("job %s: machine=%s soctype=%s bspversion=%s tools=%s", job->idstr, t.machine,

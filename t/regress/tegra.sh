@@ -501,6 +501,17 @@ for v in DTBFILE ODMDATA LNXFILE; do
 	expect400 "MANIFEST without $v: 400 naming it" "Invalid manifest: $v missing" \
 		tx2 tegra186 32.7.4 "$T/no$v.tar.gz"
 done
+# a link of the upload into what the server stages after the extraction:
+# the helpers' writes through it would change the tools
+for lnk in _tools/bootloader/BUP_generator.py tegraflash.py sub/../_tools \
+	rollback/rollback_parser.py; do
+	mkpkg "$P" tx2
+	manifest boot.img >"$P/MANIFEST"
+	ln -s "$lnk" "$P/bup.log"
+	(cd "$P" && tar -czf "$T/stagedlink.tar.gz" -- *)
+	expect400 "a link to $lnk: 400" "member bup.log: symbolic link to a name the server uses" \
+		tx2 tegra186 32.7.4 "$T/stagedlink.tar.gz"
+done
 manifest /etc/passwd | badpkg abslnx
 expect400 "LNXFILE outside the artifact: 400" "Invalid manifest" tx2 tegra186 32.7.4 "$T/abslnx.tar.gz"
 manifest boot.img | sed "s|^DTBFILE=.*|DTBFILE=../../$DTB|" | badpkg dotdot
