@@ -439,7 +439,7 @@ transfer_encoding(const char *v, int *nte, char *err, size_t errlen)
 static int
 check_headers(struct http_request *req, char *err, size_t errlen)
 {
-	int nhost = 0, nte = 0, has_length = 0, rc;
+	int nhost = 0, nte = 0, has_length = 0, nctype = 0, nauth = 0, rc;
 
 	req->content_length = -1;
 	for (int i = 0; i < req->nheaders; i++) {
@@ -447,6 +447,15 @@ check_headers(struct http_request *req, char *err, size_t errlen)
 
 		if (strcasecmp(name, "Host") == 0) {
 			nhost++;
+		} else if (strcasecmp(name, "Content-Type") == 0) {
+			/* the boundary: a proxy taking the other one would see
+			 * another body */
+			if (++nctype > 1)
+				return util_err(err, errlen, 400, "several Content-Type headers");
+		} else if (strcasecmp(name, "Authorization") == 0) {
+			/* the supervisor grants keys to no client then */
+			if (++nauth > 1)
+				return util_err(err, errlen, 400, "several Authorization headers");
 		} else if (strcasecmp(name, "Content-Length") == 0) {
 			if ((rc = content_length(req, v, &has_length, err, errlen)) != 0)
 				return rc;
@@ -462,6 +471,8 @@ check_headers(struct http_request *req, char *err, size_t errlen)
 	}
 	if (nte > 0 && has_length)
 		return util_err(err, errlen, 400, "both Content-Length and Transfer-Encoding");
+	if (nte > 0 && req->version_minor == 0) /* RFC 9112 6.1: faulty framing */
+		return util_err(err, errlen, 400, "Transfer-Encoding in an HTTP/1.0 request");
 	req->chunked = nte > 0;
 	if (nhost > 1 || (nhost == 0 && req->version_minor >= 1))
 		return util_err(err, errlen, 400, nhost ? "several Host headers" : "no Host header");

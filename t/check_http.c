@@ -343,6 +343,16 @@ START_TEST(test_content_length)
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Transfer-Encoding: chunked\r\n"
 				   "Content-Length: 5\r\n\r\n"),
 			 400);
+	/* chunked in HTTP/1.0: faulty framing (RFC 9112 6.1) */
+	ck_assert_int_eq(status_of("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"), 400);
+	/* the boundary and the client: once each */
+	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11
+				   "Content-Type: multipart/form-data; boundary=a\r\n"
+				   "Content-Type: multipart/form-data; boundary=b\r\n\r\n"),
+			 400);
+	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Authorization: Bearer a\r\n"
+				   "authorization: Bearer a\r\n\r\n"),
+			 400);
 }
 END_TEST
 

@@ -157,6 +157,14 @@ authenticate(struct job *job, const struct http_request *req, const struct token
 	const char *subject = cfg->subject_header ? http_header(req, cfg->subject_header) : NULL;
 	const char *auth = http_header(req, "Authorization");
 	const struct token_client *client = NULL;
+	int nsubject = 0;
+
+	/* a subject given twice is none, as the supervisor's grant takes it
+	 * (src/grant.c) */
+	for (int i = 0; subject != NULL && i < req->nheaders; i++)
+		nsubject += strcasecmp(req->headers[i].name, cfg->subject_header) == 0;
+	if (nsubject > 1)
+		subject = NULL;
 
 	if (subject != NULL && *subject != '\0' && cfg->trusted_proxies != NULL) {
 		struct sockaddr_storage ss;

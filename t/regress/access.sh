@@ -34,6 +34,8 @@ check_eq "unknown token: 401" 401 "$(post d1 -H "Authorization: Bearer nope")"
 check_eq "token in a wrong scheme: 401" 401 "$(post d1 -H "Authorization: Basic $tok_ci")"
 check_eq "ci token, granted endpoint and selector: 200" 200 "$(post d1 -H "Authorization: Bearer $tok_ci")"
 check_eq "ci token, selector outside its grant: 403" 403 "$(post d2 -H "Authorization: Bearer $tok_ci")"
+check_eq "the ci token twice: 400 (one client or none, not the first)" 400 \
+	"$(post d1 -H "Authorization: Bearer $tok_ci" -H "Authorization: Bearer $tok_ci")"
 check_eq "ci token, endpoint outside its grant: 403" 403 "$(curl -s -o /dev/null -w '%{http_code}' \
 	-X POST -H "Authorization: Bearer $tok_ci" -F distro=d1 -F artifact-uri=file:///x "$URL/sign/mender")"
 check_eq "dev token, glob grants: 200" 200 "$(post d2 -H "Authorization: Bearer $tok_dev")"
