@@ -412,6 +412,16 @@ ar_openat(int rootfd, const char *relpath, int flags, mode_t mode)
 	return fd;
 }
 
+/* libarchive's reason for the last failure on a; it may have none (a
+ * stream that just ends). */
+static const char *
+ar_reason(struct archive *a)
+{
+	const char *why = archive_error_string(a);
+
+	return why != NULL ? why : "unexpected end of input";
+}
+
 /* --- extraction --- */
 
 struct xctx {
@@ -645,7 +655,7 @@ x_copy_data(struct xctx *x, int fd, const char *shown, uint64_t size)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return xfail(x, 400, "member %s: damaged or truncated archive: %s", shown,
-				     archive_error_string(x->a));
+				     ar_reason(x->a));
 		if (off < 0 || (uint64_t)off > size || len > size - (uint64_t)off)
 			return xfail(x, 400, "member %s: data beyond its size", shown);
 		if ((st = x_budget(x)) != 0)
@@ -1119,7 +1129,7 @@ x_read_all(struct xctx *x, void (*each)(const struct ar_entry *e, void *arg), vo
 			return x_budget(x); /* the last member's data was skipped */
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 			return xfail(x, 400, "damaged or truncated archive: %s",
-				     archive_error_string(x->a));
+				     ar_reason(x->a));
 		/* the headers count too: pax headers of a megabyte compress well */
 		if ((st = x_budget(x)) != 0 || (st = x_expansion(x, 0, 0)) != 0)
 			return st;
@@ -1149,7 +1159,7 @@ x_open_reader(struct xctx *x, int fd)
 	}
 	archive_read_support_format_tar(x->a);
 	if (archive_read_open_fd(x->a, fd, AR_COPY_BUF) != ARCHIVE_OK)
-		return xfail(x, 400, "not a readable archive: %s", archive_error_string(x->a));
+		return xfail(x, 400, "not a readable archive: %s", ar_reason(x->a));
 	if (!(x->lim->flags & AR_ANY_FILTER) && archive_filter_code(x->a, 0) != ARCHIVE_FILTER_GZIP)
 		return xfail(x, 400, "not gzip-compressed");
 	return 0;

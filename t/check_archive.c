@@ -517,6 +517,20 @@ START_TEST(test_size_limit)
 }
 END_TEST
 
+/* A stream cut short in its last bytes: 400 with a reason, whatever
+ * libarchive has to say (it may have nothing). */
+START_TEST(test_cut_short)
+{
+	for (int cut = 1; cut <= 8; cut++) {
+		reset();
+		MKTAR("t.tar.gz file:a=aaaa file:b=bbbb");
+		ck_assert_int_eq(sh("truncate -s -%d t.tar.gz", cut), 0);
+		ck_assert_int_eq(extract("t.tar.gz"), 400);
+		ck_assert_msg(strstr(err, "(null)") == NULL, "cut %d: %s", cut, err);
+	}
+}
+END_TEST
+
 START_TEST(test_not_gzip)
 {
 	MKTAR("--compress none t.tar file:a");
@@ -1000,6 +1014,7 @@ archive_suite(void)
 	tcase_add_test(tc, test_normalize);
 	tcase_add_test(tc, test_gnu_tar_tree);
 	tcase_add_test(tc, test_no_exec);
+	tcase_add_test(tc, test_cut_short);
 	tcase_add_test(tc, test_caller_names);
 	tcase_add_test(tc, test_implicit_parents);
 	tcase_add_test(tc, test_long_names);
