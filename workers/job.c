@@ -13,11 +13,14 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "log.h"
+#include "pkey.h"
 #include "proto.h"
 #include "reply.h"
 #include "scheme.h"
+#include "util.h"
 
 const char *
 job_field(const struct job *job, const char *name)
@@ -190,6 +193,14 @@ job_audit_new(void)
 	return o;
 }
 
+/*
+ * Longest text of one value in an audit record, escaped: a member name may
+ * be 4 KiB of bytes that each escape to 4 characters, which no record
+ * could carry.  Past it the text is cut, marked and followed by the
+ * SHA-256 of the whole value, which still tells the names apart.
+ */
+#define AUDIT_VALUE_MAX 1024
+
 /* value escaped, as a JSON string, or null. */
 static json_t *
 escaped(const char *value)
@@ -200,6 +211,22 @@ escaped(const char *value)
 	if (value == NULL)
 		return json_null();
 	e = log_escape_dup(value);
+	if (strlen(e) > AUDIT_VALUE_MAX) {
+		unsigned char md[32];
+		char hex[65];
+		size_t cut = AUDIT_VALUE_MAX - 100;
+
+		/* not inside an escape (a backslash and up to 3 more) */
+		for (size_t i = cut > 3 ? cut - 3 : 0; i < cut; i++)
+			if (e[i] == '\\')
+				cut = i;
+		if (EVP_Digest(value, strlen(value), md, NULL, pkey_sha256(), NULL) == 1)
+			util_hex(md, sizeof(md), hex);
+		else
+			snprintf(hex, sizeof(hex), "unknown");
+		snprintf(e + cut, strlen(e) + 1 - cut, "...[%zu bytes, sha256 %s]", strlen(value),
+			 hex);
+	}
 	v = json_string(e); /* printable ASCII: cannot fail but for memory */
 	free(e);
 	if (v == NULL)

@@ -137,17 +137,25 @@ if command -v mender-artifact >/dev/null 2>&1; then
 	check_eq "... and the URI, escaped" "file://$A/art\\xff.mender" \
 		"$(record "$job" 'd.get("artifact_uri")')"
 
-	# a record too long for the worker's channel (a URI of 3,400 escaped
-	# bytes) cannot be sent: with AUDIT_REQUIRED nothing is signed
+	# a value too long for any record (a URI of 3,400 bytes, 13,600
+	# escaped) is cut in its record, followed by its length and SHA-256:
+	# signed and audited with AUDIT_REQUIRED (it was a 500 for good input)
 	long=$A
 	for i in $(seq 17); do long=$long/$(head -c 200 /dev/zero | tr '\0' '\377'); done
 	mkdir -p "$long"
 	cp "$T/orig.mender" "$long/a.mender"
 	chown -R "${DSS_USER:-$(id -u)}" "$A"
+	n=$(wc -l <"$AUDIT")
+	log_mark
 	code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=d1 \
 		--form-string "artifact-uri=file://$long/a.mender" "$URL/sign/mender")
-	check_eq "AUDIT_REQUIRED: a signature whose record cannot be sent fails" "500" "$code"
-	check "... and leaves the artifact as it was" cmp -s "$T/orig.mender" "$long/a.mender"
+	check_eq "AUDIT_REQUIRED: a URI of 13,600 escaped bytes is signed" 200 "$code"
+	job=$(logged_job ' path=/sign/mender .*status=200')
+	wait_for 10 audit_has $((n + 1))
+	whole=$(printf '%s' "file://$long/a.mender" | sha256sum | cut -d' ' -f1)
+	check_eq "... its record has the URI cut, with its length and SHA-256" \
+		"file://$A/\\xff\\xff ...[$(printf '%s' "file://$long/a.mender" | wc -c) bytes, sha256 $whole]" \
+		"$(record "$job" 'd["artifact_uri"][:len("file://'"$A"'/")+8] + " " + d["artifact_uri"][d["artifact_uri"].index("...["):]')"
 else
 	skip "mender: non-UTF-8 artifact-uri" "mender-artifact is not installed"
 fi
