@@ -569,6 +569,22 @@ inside_names(const char *list)
  * Check the MANIFEST for the mode: the variables the command line needs,
  * the file names it passes, and the BUPGENSPECS syntax.  0, or 400 set.
  */
+/* 0 if the upload has a regular file (or a link to one, inside it) at
+ * name, else 400 set. */
+static int
+need_file(struct tegra *t, const char *name)
+{
+	char *path = xasprintf("%s/%s", t->work, name);
+	struct stat st;
+	int ok = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+
+	free(path);
+	if (!ok)
+		return job_fail(t->job, 400, "Invalid artifact: %s missing or not a regular file",
+				name);
+	return 0;
+}
+
 static int
 tegra_check_manifest(struct tegra *t)
 {
@@ -602,6 +618,12 @@ tegra_check_manifest(struct tegra *t)
 	    *v != '\0' && !inside_name(v))
 		return job_fail(t->job, 400,
 				"Invalid manifest: boardcfg must name a file in the artifact");
+	/* the helper fails on a missing input: that is the upload's fault,
+	 * not a server error for curl --retry to upload again */
+	if ((rc = need_file(t, "flash.xml.in")) != 0 ||
+	    (rc = need_file(t, manifest_get(&t->mf, "DTBFILE"))) != 0 ||
+	    (rc = need_file(t, manifest_get(&t->mf, "LNXFILE"))) != 0)
+		return rc;
 	if (t->mode == MODE_BUPGENSPECS)
 		return tegra_check_specs(t, specs);
 	return 0;

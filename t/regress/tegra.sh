@@ -512,6 +512,16 @@ for lnk in _tools/bootloader/BUP_generator.py tegraflash.py sub/../_tools \
 	expect400 "a link to $lnk: 400" "member bup.log: symbolic link to a name the server uses" \
 		tx2 tegra186 32.7.4 "$T/stagedlink.tar.gz"
 done
+# inputs the helper needs, missing from the upload: 400 before it runs
+mkpkg "$P" tx2
+manifest boot.img >"$P/MANIFEST"
+rm "$P/flash.xml.in"
+pack "$P" "$T/noxml.tar.gz"
+expect400 "no flash.xml.in: 400 naming it" "Invalid artifact: flash.xml.in missing" \
+	tx2 tegra186 32.7.4 "$T/noxml.tar.gz"
+manifest nosuch.img | badpkg nolnx
+expect400 "LNXFILE names no file of the upload: 400 naming it" \
+	"Invalid artifact: nosuch.img missing" tx2 tegra186 32.7.4 "$T/nolnx.tar.gz"
 manifest /etc/passwd | badpkg abslnx
 expect400 "LNXFILE outside the artifact: 400" "Invalid manifest" tx2 tegra186 32.7.4 "$T/abslnx.tar.gz"
 manifest boot.img | sed "s|^DTBFILE=.*|DTBFILE=../../$DTB|" | badpkg dotdot
