@@ -27,6 +27,7 @@
 #ifdef SYS_openat2
 #include <linux/openat2.h>
 #endif
+#include <zlib.h>
 
 #include "buf.h"
 #include "config.h"
@@ -424,8 +425,27 @@ ar_reason(struct archive *a)
 
 /* --- extraction --- */
 
+/*
+ * A gzip upload is inflated here and handed to libarchive as plain tar:
+ * libarchive's gzip reader does not check a member's CRC-32 and length
+ * (its trailer), so a damaged upload was extracted and signed; zlib
+ * checks both.  Members follow each other (as gzip -d reads them); bytes
+ * after the last one that do not start another are ignored, as gzip does.
+ */
+struct gz {
+	int fd;
+	z_stream z;
+	int ended;  /* the current member is complete */
+	int in_eof; /* the input is all read */
+	int done;   /* nothing more comes out */
+	uint64_t out_total;
+	char err[160];
+	unsigned char in[AR_COPY_BUF], out[AR_COPY_BUF];
+};
+
 struct xctx {
 	struct archive *a;
+	struct gz *gz; /* a gzip upload's inflater, or NULL */
 	int rootfd;
 	const struct ar_limits *lim;
 	struct ar_list *list;
@@ -1143,25 +1163,151 @@ x_read_all(struct xctx *x, void (*each)(const struct ar_entry *e, void *arg), vo
 	}
 }
 
+/* More input for g when it has none left; -1 with g->err on a read error. */
+static int
+gz_fill(struct gz *g)
+{
+	ssize_t n;
+
+	if (g->z.avail_in > 0 || g->in_eof)
+		return 0;
+	do
+		n = read(g->fd, g->in, sizeof(g->in));
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		snprintf(g->err, sizeof(g->err), "read: %s", strerror(errno));
+		return -1;
+	}
+	g->in_eof = n == 0;
+	g->z.next_in = g->in;
+	g->z.avail_in = (uInt)n;
+	return 0;
+}
+
+/* The next inflated bytes of g in *out: their count, 0 at the end, or -1
+ * with g->err (a damaged or truncated stream). */
+static ssize_t
+gz_next(struct gz *g, const void **out)
+{
+	*out = g->out;
+	while (!g->done) {
+		size_t got;
+		int r;
+
+		if (gz_fill(g) < 0)
+			return -1;
+		if (g->ended) {
+			/* another member, or the end */
+			if (g->z.avail_in == 0) {
+				g->done = 1;
+				break;
+			}
+			if (g->z.next_in[0] != 0x1f) {
+				g->done = 1; /* trailing bytes: ignored, as gzip does */
+				break;
+			}
+			if (inflateReset(&g->z) != Z_OK) {
+				snprintf(g->err, sizeof(g->err), "inflateReset failed");
+				return -1;
+			}
+			g->ended = 0;
+		}
+		g->z.next_out = g->out;
+		g->z.avail_out = sizeof(g->out);
+		r = inflate(&g->z, Z_NO_FLUSH);
+		got = sizeof(g->out) - g->z.avail_out;
+		if (r == Z_STREAM_END) {
+			g->ended = 1;
+		} else if (r == Z_BUF_ERROR || (r == Z_OK && got == 0)) {
+			if (g->in_eof && g->z.avail_in == 0) {
+				snprintf(g->err, sizeof(g->err), "gzip stream cut short");
+				return -1;
+			}
+		} else if (r != Z_OK) {
+			snprintf(g->err, sizeof(g->err), "damaged gzip stream (%s)",
+				 g->z.msg != NULL ? g->z.msg : "inflate failed");
+			return -1;
+		}
+		if (got > 0) {
+			g->out_total += got;
+			return (ssize_t)got;
+		}
+	}
+	return 0;
+}
+
+/* libarchive's read callback on a struct gz. */
+static la_ssize_t
+gz_read_cb(struct archive *a, void *arg, const void **buf)
+{
+	struct gz *g = arg;
+	ssize_t n = gz_next(g, buf);
+
+	if (n < 0)
+		archive_set_error(a, EINVAL, "%s", g->err);
+	return n;
+}
+
+/*
+ * What follows the tar's end in a gzip upload is inflated too, so that
+ * the last member's CRC-32 and length are checked; at most
+ * AR_GZIP_TAIL_MAX bytes of it (tar pads to its record size).  0 or 400.
+ */
+#define AR_GZIP_TAIL_MAX (16 << 20)
+static int
+x_gzip_tail(struct xctx *x)
+{
+	uint64_t start = x->gz->out_total;
+	const void *buf;
+	ssize_t n;
+	int st;
+
+	while ((n = gz_next(x->gz, &buf)) > 0) {
+		if (x->gz->out_total - start > AR_GZIP_TAIL_MAX)
+			return xfail(x, 400, "more than %d bytes after the end of the archive",
+				     AR_GZIP_TAIL_MAX);
+		if ((st = x_budget(x)) != 0)
+			return st;
+	}
+	if (n < 0)
+		return xfail(x, 400, "damaged or truncated archive: %s", x->gz->err);
+	return 0;
+}
+
 /* Open the archive on fd for reading; 0 or a status. */
 static int
 x_open_reader(struct xctx *x, int fd)
 {
+	unsigned char magic[2];
+	ssize_t n;
+
 	if ((x->a = archive_read_new()) == NULL)
 		return xfail(x, 500, "out of memory");
-	archive_read_support_filter_gzip(x->a);
-	if (x->lim->flags & AR_ANY_FILTER) {
-		/* built-in decoders only: _all() would also run external
-		 * programs for the formats libarchive lacks */
-		archive_read_support_filter_bzip2(x->a);
-		archive_read_support_filter_xz(x->a);
-		archive_read_support_filter_zstd(x->a);
-	}
 	archive_read_support_format_tar(x->a);
+	do
+		n = pread(fd, magic, sizeof(magic), 0);
+	while (n < 0 && errno == EINTR);
+	if (n == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+		x->gz = xcalloc(1, sizeof(*x->gz));
+		x->gz->fd = fd;
+		if (lseek(fd, 0, SEEK_SET) < 0 || inflateInit2(&x->gz->z, 15 + 16) != Z_OK) {
+			free(x->gz);
+			x->gz = NULL;
+			return xfail(x, 500, "cannot read the upload: %s", strerror(errno));
+		}
+		if (archive_read_open(x->a, x->gz, NULL, gz_read_cb, NULL) != ARCHIVE_OK)
+			return xfail(x, 400, "not a readable archive: %s", ar_reason(x->a));
+		return 0;
+	}
+	if (!(x->lim->flags & AR_ANY_FILTER))
+		return xfail(x, 400, "not gzip-compressed");
+	/* built-in decoders only: _all() would also run external programs
+	 * for the formats libarchive lacks */
+	archive_read_support_filter_bzip2(x->a);
+	archive_read_support_filter_xz(x->a);
+	archive_read_support_filter_zstd(x->a);
 	if (archive_read_open_fd(x->a, fd, AR_COPY_BUF) != ARCHIVE_OK)
 		return xfail(x, 400, "not a readable archive: %s", ar_reason(x->a));
-	if (!(x->lim->flags & AR_ANY_FILTER) && archive_filter_code(x->a, 0) != ARCHIVE_FILTER_GZIP)
-		return xfail(x, 400, "not gzip-compressed");
 	return 0;
 }
 
@@ -1217,12 +1363,18 @@ extract_fd(int fd, const char *dest, const struct ar_limits *lim, struct ar_list
 	st = x_open_reader(&x, fd);
 	if (st == 0)
 		st = x_read_all(&x, each, arg);
+	if (st == 0 && x.gz != NULL)
+		st = x_gzip_tail(&x);
 	if (st == 0)
 		st = x_check_links(&x);
 	if (st == 0)
 		st = x_finish_dirs(&x);
 	if (x.a != NULL)
 		archive_read_free(x.a);
+	if (x.gz != NULL) {
+		inflateEnd(&x.gz->z);
+		free(x.gz);
+	}
 	if (x.pfd >= 0)
 		close(x.pfd);
 	close(x.rootfd);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lazylib.h: libarchive and libcurl, loaded when first used.
+ * lazylib.h: libarchive and libcurl (and zlib, which libarchive brings
+ * anyway), loaded when first used.
  *
  * Every job runs in a freshly forked worker, so the size of the process
  * image is paid on every request: fork copies its mappings and exit tears

@@ -531,6 +531,39 @@ START_TEST(test_cut_short)
 }
 END_TEST
 
+/* zlib checks each gzip member's CRC-32 and length; members follow each
+ * other; bytes after the last are ignored, as gzip -d does. */
+START_TEST(test_gzip_integrity)
+{
+	/* one byte of a stored (level 0) member's data changed: its CRC */
+	MKTAR("--level 1 t.tar.gz file:a.ko=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	ck_assert_int_eq(sh("python3 -c \"import gzip,sys; d=gzip.decompress(open('t.tar.gz','rb')"
+			    ".read()); g=bytearray(gzip.compress(d,0)); i=g.find(b'aaaa'); "
+			    "g[i]=ord('b'); open('t.tar.gz','wb').write(g)\""),
+			 0);
+	assert_refused("damaged gzip stream (incorrect data check)");
+	/* the same in the first of two members */
+	reset();
+	ck_assert_int_eq(sh("python3 -c \"import gzip,io,tarfile; b=io.BytesIO(); "
+			    "t=tarfile.open(fileobj=b,mode='w'); i=tarfile.TarInfo('a.ko'); i.size=5000; "
+			    "t.addfile(i,io.BytesIO(b'A'*5000)); t.close(); d=b.getvalue(); "
+			    "g=bytearray(gzip.compress(d[:4096],0)); g[g.find(b'AAAA')]=66; "
+			    "open('t.tar.gz','wb').write(bytes(g)+gzip.compress(d[4096:]))\""),
+			 0);
+	assert_refused("incorrect data check");
+	/* intact, in two members and with trailing zeros: extracted */
+	reset();
+	ck_assert_int_eq(sh("python3 -c \"import gzip,io,tarfile; b=io.BytesIO(); "
+			    "t=tarfile.open(fileobj=b,mode='w'); i=tarfile.TarInfo('a.ko'); i.size=5000; "
+			    "t.addfile(i,io.BytesIO(b'A'*5000)); t.close(); d=b.getvalue(); "
+			    "open('t.tar.gz','wb').write(gzip.compress(d[:4096])+gzip.compress(d[4096:])"
+			    "+bytes(100))\""),
+			 0);
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	ck_assert_uint_eq(entry("a.ko")->size, 5000);
+}
+END_TEST
+
 START_TEST(test_not_gzip)
 {
 	MKTAR("--compress none t.tar file:a");
@@ -1015,6 +1048,7 @@ archive_suite(void)
 	tcase_add_test(tc, test_gnu_tar_tree);
 	tcase_add_test(tc, test_no_exec);
 	tcase_add_test(tc, test_cut_short);
+	tcase_add_test(tc, test_gzip_integrity);
 	tcase_add_test(tc, test_caller_names);
 	tcase_add_test(tc, test_implicit_parents);
 	tcase_add_test(tc, test_long_names);

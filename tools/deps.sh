@@ -4,7 +4,7 @@
 # build (build) or to run its tests and benchmarks (test) when they are
 # missing.  Needs root (or sudo) only when something is missing.
 set -eu
-build_pkgs="autoconf automake libtool pkg-config make gcc libevent-dev libarchive-dev
+build_pkgs="autoconf automake libtool pkg-config make gcc libevent-dev libarchive-dev zlib1g-dev
 	libcurl4-openssl-dev libssl-dev libjansson-dev libp11-kit-dev check openssl u-boot-tools"
 test_pkgs="curl linux-kbuild-6.1 kmod mender-artifact swupdate cpio wrk clang zstd xz-utils
 	libclang-rt-14-dev valgrind nginx prometheus systemd procps psmisc device-tree-compiler

@@ -138,6 +138,19 @@ check "sparse: 1.5 GB in $(stat -c %s "$T/sparse.tar.gz") bytes" \
 	test "$(stat -c %s "$T/sparse.tar.gz")" -lt 1000
 refused sparse "$T/sparse.tar.gz" "over 100 times its compressed size"
 
+# --- a damaged gzip stream (its CRC-32 no longer matches): never signed -----
+python3 -c "
+import gzip, io, tarfile
+b = io.BytesIO()
+with tarfile.open(fileobj=b, mode='w') as t:
+    i = tarfile.TarInfo('$MODS/kernel/a.ko'); i.size = 5000
+    t.addfile(i, io.BytesIO(b'A' * 5000))
+g = bytearray(gzip.compress(b.getvalue(), 0))
+g[g.find(b'AAAA') + 100] = ord('B')
+open('$T/crc.tar.gz', 'wb').write(g)"
+check "crc: gzip -t finds the damage" sh -c "! gzip -t '$T/crc.tar.gz' 2>/dev/null"
+refused crc "$T/crc.tar.gz" "damaged gzip stream (incorrect data check)"
+
 # --- hard links count their file's size -----------------------------------
 # 40 links named .ko to 50 MB of zeros: each would be signed and answered
 $MKTAR "$T/links.tar.gz" big:"$MODS/zero.bin=50000000" \
