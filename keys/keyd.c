@@ -333,14 +333,15 @@ run_task(const struct task *t, union keyproto_msg *m)
 	uint32_t op = t->req.hdr.type;
 	struct kcache_key k;
 	char err[KEYPROTO_REASON_MAX], dhex[2 * KEYPROTO_DIGEST_MAX + 1] = "";
-	int st, fd = -1;
+	int st, got, fd = -1;
 
 	if (op == KEYPROTO_MATERIALIZE && kgrant_is_pin(&t->req.key)) {
 		run_pin_task(t, m);
 		return;
 	}
 	st = kcache_get(&t->req.key, op == KEYPROTO_MATERIALIZE, &k, err, sizeof(err));
-	if (st == 0) {
+	got = st == 0;
+	if (got) {
 		if (op == KEYPROTO_SIGN)
 			st = do_sign(t, &k, m, err, sizeof(err));
 		else if (op == KEYPROTO_PUBLIC)
@@ -366,7 +367,7 @@ run_task(const struct task *t, union keyproto_msg *m)
 	}
 	if (fd >= 0)
 		close(fd);
-	if (st == 0)
+	if (got) /* even when the request was refused after all */
 		kcache_put(&k);
 }
 

@@ -119,7 +119,7 @@ dss_start() {
 		# workers write their logs after dropping privileges
 		mkdir -p "$T/valgrind"
 		chmod 1777 "$T/valgrind"
-		_pre="valgrind -q --vgdb=no --trace-children=yes --trace-children-skip=*/bin/*,*/sbin/*,*/Linux_for_Tegra/*,*/_tools/*,*.sh,*-helper,./* --child-silent-after-fork=no --leak-check=full \
+		_pre="valgrind -q --vgdb=no --trace-children=yes --trace-children-skip=*/bin/*,*/sbin/*,*/Linux_for_Tegra/*,*/_tools/*,*/rk/*,*.sh,*-helper,./* --child-silent-after-fork=no --leak-check=full \
 			--suppressions=$SRC/t/valgrind.supp --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$T/valgrind/%p.log"
 	fi
 	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$DSS_WORK" DIGSIGSERVER_DRAIN_GRACE=0 \

@@ -217,8 +217,11 @@ descendants() { # the daemon and every process under it
 		  do { more = 0; for (c in parent) if (!(c in want) && (parent[c] in want)) { want[c] = 1; more = 1; print c } } while (more) }'
 }
 pin_nowhere() {
+	# valgrind keeps its own copy of the environment it started with
+	_files="environ cmdline"
+	[ -n "${DSS_VALGRIND:-}" ] && _files=cmdline
 	for p in $(descendants); do
-		for f in environ cmdline; do
+		for f in $_files; do
 			[ -r "/proc/$p/$f" ] || continue
 			if tr '\0' '\n' <"/proc/$p/$f" | grep -qF "$PIN"; then
 				echo "# the PIN is in /proc/$p/$f"
