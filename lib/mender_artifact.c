@@ -61,7 +61,7 @@ struct rw {
 	uint64_t wb_from; /* output not yet hinted for write-back */
 	unsigned char *buf;
 	struct mender_manifest mf;
-	uint64_t members, expanded;
+	uint64_t members, expanded, holes;
 	uint64_t done, next_progress;
 	struct mender_copy cp;
 };
@@ -381,12 +381,16 @@ count_expanded(struct rw *w, size_t len)
 }
 
 /* Hash the zeros of a sparse file's hole from *at to off, as Go's tar
- * reader gives them. */
-static void
+ * reader gives them; 0, or 400 past the holes' limit. */
+static int
 hash_hole(struct rw *w, EVP_MD_CTX *ctx, int64_t *at, int64_t off)
 {
 	static const unsigned char zeros[4096];
 
+	w->holes += (uint64_t)(off - *at);
+	if (w->holes > w->o->max_holes)
+		return fail(w, 400, "sparse payload files with more than %llu bytes of holes",
+			    (unsigned long long)w->o->max_holes);
 	while (*at < off) {
 		size_t z =
 		    (uint64_t)(off - *at) < sizeof(zeros) ? (size_t)(off - *at) : sizeof(zeros);
@@ -395,6 +399,7 @@ hash_hole(struct rw *w, EVP_MD_CTX *ctx, int64_t *at, int64_t off)
 		*at += (int64_t)z;
 		w->expanded += z;
 	}
+	return 0;
 }
 
 /* Feed one payload file from the archive into ctx; 0 or a status. */
@@ -419,7 +424,8 @@ hash_payload_data(struct rw *w, struct archive *a, struct stream *s, const char 
 		}
 		if (off < expect)
 			return fail(w, 400, "%s: bad sparse map in %s", s->name, key);
-		hash_hole(w, ctx, &expect, off);
+		if (hash_hole(w, ctx, &expect, off) != 0)
+			return w->status;
 		EVP_DigestUpdate(ctx, p, len);
 		expect += (int64_t)len;
 		if (count_expanded(w, len) != 0)
@@ -720,6 +726,7 @@ mender_opts_init(struct mender_opts *o)
 	o->meta_max = 16 * 1024 * 1024;
 	o->max_members = 200000;
 	o->max_expanded = UINT64_C(1) << 40;
+	o->max_holes = UINT64_C(2000000000);
 }
 
 /* Did the input stay as it was when the rewrite began?  0 or a status. */

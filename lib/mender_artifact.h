@@ -37,6 +37,9 @@ struct mender_opts {
 	size_t meta_max;       /* largest version, manifest or manifest-augment */
 	uint64_t max_members;  /* outer members plus payload files */
 	uint64_t max_expanded; /* payload bytes hashed, in all */
+	/* zeros of sparse payload files' holes hashed, in all: a hole costs
+	 * hashing but no upload (mender-artifact writes no sparse files) */
+	uint64_t max_holes;
 	/* called now and then with bytes read so far and the input size */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;

@@ -34,6 +34,9 @@ static char dir[] = "/tmp/check_mender.XXXXXX";
 static int have_tool; /* mender-artifact is installed */
 
 /* A command in the scratch directory, its output discarded; its exit status. */
+#ifndef TOP_SRCDIR
+#define TOP_SRCDIR ".."
+#endif
 #define sh(...) check_sh(dir, "exec >/dev/null 2>&1; " __VA_ARGS__)
 
 static char *
@@ -664,6 +667,18 @@ START_TEST(test_limits)
 	o.max_expanded = 5;
 	ck_assert_int_eq(mender_rewrite(ifd, ofd, &o, &res, err, sizeof(err)), 400);
 	ck_assert_str_eq(err, "payload expands past 5 bytes");
+	close(ifd);
+	close(ofd);
+	/* the holes of sparse payload files: 8 MiB of zeros in a few kB */
+	ck_assert_int_eq(sh("python3 " TOP_SRCDIR "/t/fixtures/mksparse_mender.py sparse.mender %d",
+			    8 << 20),
+			 0);
+	ifd = open(path("sparse.mender"), O_RDONLY);
+	ofd = open(path("scratch"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	mender_opts_init(&o);
+	o.max_holes = 1 << 20;
+	ck_assert_int_eq(mender_rewrite(ifd, ofd, &o, &res, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, "sparse payload files with more than 1048576 bytes of holes");
 	close(ifd);
 	close(ofd);
 	/* a pipe is no artifact */

@@ -127,6 +127,7 @@ copy_checked(struct msign *ms)
 	 * ARCHIVE_MAX_SIZE are common, so their expanded size is not capped.
 	 */
 	o.max_expanded = UINT64_MAX;
+	o.max_holes = (uint64_t)cfg->archive_max_size;
 	o.progress = progress;
 	o.progress_arg = ms->job;
 	ms->t_read = util_now_ms();
