@@ -6,6 +6,7 @@
  */
 #include "job.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +383,13 @@ job_tool_hide(const struct job *job, const char **hide)
 		hide[n++] = cfg->config_file;
 	hide[n] = NULL;
 	return hide;
+}
+
+int
+job_storage_full(const char *err)
+{
+	return strstr(err, strerror(ENOSPC)) != NULL || strstr(err, strerror(EDQUOT)) != NULL ||
+	       strstr(err, strerror(EFBIG)) != NULL;
 }
 
 int

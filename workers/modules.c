@@ -366,13 +366,17 @@ signer_of(struct job *job, struct kc_key *kk, struct modsign_key *key)
 }
 
 /* The answer when signing or packing failed: the key process's own
- * status (503, 404 ...) when it was the one to fail, else 500. */
+ * status (503, 404 ...) when it was the one to fail, 507 for a full file
+ * system, else 500. */
 static void
 sign_failed(struct job *job, const struct kc_key *kk, const char *err)
 {
 	if (kk->status != 0) {
 		log_warnx("job %s: %s", job->idstr, err);
 		job_fail(job, kk->status, "%s", kk->reason);
+	} else if (job_storage_full(err)) {
+		log_errorx("job %s: %s", job->idstr, err);
+		job_fail(job, 507, "not enough storage to write the signed artifact");
 	} else {
 		log_errorx("job %s: %s", job->idstr, err);
 		job_fail(job, 500, "Signing error");

@@ -180,6 +180,16 @@ if [ "$WORK" = "$SMALL/work" ]; then
 	check "full disk: no job directory left" no_job_dirs
 	rm -f "$SMALL/filler"
 	check_eq "space freed: the same upload signs" 200 "$(post full2 "$T/full.tar.gz")"
+	# room for the upload and its tree, not for the signed answer too
+	mkdir -p "$T/rnd/$MODS/kernel"
+	head -c 20000000 /dev/urandom >"$T/rnd/$MODS/kernel/r.ko"
+	tar -C "$T/rnd" -czf "$T/rnd.tar.gz" lib
+	avail=$(df --output=avail -B1024 "$SMALL" | tail -1)
+	head -c $(((avail - 46000) * 1024)) /dev/zero >"$SMALL/filler"
+	code=$(post full3 "$T/rnd.tar.gz")
+	check_eq "full disk while writing the answer: 507 ($(cat "$T/full3.out"))" 507 "$code"
+	check "... no job directory left" no_job_dirs
+	rm -f "$SMALL/filler"
 else
 	skip "full disk while extracting: 507" "needs a small tmpfs (root)"
 fi
