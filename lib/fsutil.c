@@ -206,34 +206,49 @@ fs_list_dir(const char *dir, struct strv *out)
 	return 0;
 }
 
+/* The regular files below the directory dfd (closed here), as rel/name
+ * in out; by descriptor, so that no path grows past PATH_MAX. */
 static void
-fs_walk_at(const char *dir, const char *rel, struct strv *out, int depth)
+fs_walk_fd(int dfd, const char *rel, struct strv *out, int depth)
 {
 	struct strv names = {0};
+	struct dirent *de;
+	DIR *d;
 
-	if (depth > FS_WALK_DEPTH || fs_list_dir(dir, &names) < 0)
+	if (depth > FS_WALK_DEPTH || (d = fdopendir(dfd)) == NULL) {
+		close(dfd);
 		return;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			strv_add(&names, de->d_name);
+	strv_sort(&names);
 	for (size_t i = 0; i < names.n; i++) {
-		char *p = xasprintf("%s/%s", dir, names.v[i]);
 		char *r = xasprintf("%s/%s", rel, names.v[i]);
 		struct stat st;
+		int sub;
 
-		if (lstat(p, &st) < 0)
+		if (fstatat(dirfd(d), names.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			; /* gone meanwhile: nothing to list */
-		else if (S_ISDIR(st.st_mode))
-			fs_walk_at(p, r, out, depth + 1);
+		else if (S_ISDIR(st.st_mode) &&
+			 (sub = openat(dirfd(d), names.v[i],
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+			fs_walk_fd(sub, r, out, depth + 1);
 		else if (S_ISREG(st.st_mode))
 			strv_add(out, r);
-		free(p);
 		free(r);
 	}
+	closedir(d);
 	strv_free(&names);
 }
 
 void
 fs_walk_files(const char *dir, const char *rel, struct strv *out)
 {
-	fs_walk_at(dir, rel, out, 0);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd >= 0)
+		fs_walk_fd(dfd, rel, out, 0);
 }
 
 int

@@ -232,13 +232,23 @@ pkey_fingerprint(const EVP_PKEY *key, char out[65])
 int
 pkey_sha256_file(const char *path, char out[65])
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = pkey_sha256_fd(fd, out);
+	close(fd);
+	return rc;
+}
+
+int
+pkey_sha256_fd(int fd, char out[65])
+{
 	unsigned char buf[65536], md[SHA256_DIGEST_LENGTH];
 	EVP_MD_CTX *ctx;
-	int fd, rc = -1;
+	int rc = -1;
 	ssize_t n;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return -1;
 	if ((ctx = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
 		goto done;
 	while ((n = read(fd, buf, sizeof(buf))) != 0) {
@@ -256,7 +266,6 @@ pkey_sha256_file(const char *path, char out[65])
 	rc = 0;
 done:
 	EVP_MD_CTX_free(ctx);
-	close(fd);
 	return rc;
 }
 

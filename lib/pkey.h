@@ -35,6 +35,8 @@ X509 *pkey_load_cert(const unsigned char *data, size_t len);
 int pkey_fingerprint(const EVP_PKEY *key, char out[65]);
 /* Lower-case hex SHA-256 of a file's contents; 0 or -1 (errno). */
 int pkey_sha256_file(const char *path, char out[65]);
+/* The same for what is left to read of fd. */
+int pkey_sha256_fd(int fd, char out[65]);
 
 /* The raw signature schemes. */
 enum sig_scheme {

@@ -237,6 +237,31 @@ START_TEST(test_walk_files)
 	strv_free(&files);
 	fs_walk_files(at("nowhere"), ".", &files);
 	ck_assert_uint_eq(files.n, 0);
+	/* a file whose path is longer than PATH_MAX is listed too */
+	{
+		char name[201];
+		int dfd = open(at("w"), O_RDONLY | O_DIRECTORY), n;
+
+		memset(name, 'd', 200);
+		name[200] = '\0';
+		ck_assert_int_ge(dfd, 0);
+		for (int i = 0; i < 24; i++) {
+			ck_assert_int_eq(mkdirat(dfd, name, 0700), 0);
+			n = openat(dfd, name, O_RDONLY | O_DIRECTORY);
+			ck_assert_int_ge(n, 0);
+			close(dfd);
+			dfd = n;
+		}
+		n = openat(dfd, "deep", O_WRONLY | O_CREAT, 0600);
+		ck_assert_int_ge(n, 0);
+		close(n);
+		close(dfd);
+		fs_walk_files(at("w"), ".", &files);
+		ck_assert_uint_eq(files.n, 4);
+		ck_assert_uint_gt(strlen(files.v[2]), 4096);
+		ck_assert_str_eq(files.v[2] + strlen(files.v[2]) - 5, "/deep");
+		strv_free(&files);
+	}
 }
 END_TEST
 

@@ -791,16 +791,22 @@ tegra_audit(struct tegra *t, int runs)
 	struct json_t *o = job_audit_new();
 	char hex[65];
 
+	int root = open(t->work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
 	fs_walk_files(t->work, ".", &files);
 	for (size_t i = 0; i < files.n; i++) {
-		char *path = xasprintf("%s/%s", t->work, files.v[i] + 2);
+		/* by name below the work directory: however long the path */
+		int fd = root < 0 ? -1 : ar_openat(root, files.v[i] + 2, O_RDONLY | O_NONBLOCK, 0);
 		char sum[65] = "";
 
-		if (pkey_sha256_file(path, sum) < 0)
+		if (fd < 0 || pkey_sha256_fd(fd, sum) < 0)
 			log_warn("job %s: sha256 %s", t->job->idstr, files.v[i]);
+		if (fd >= 0)
+			close(fd);
 		strv_add(&sums, sum);
-		free(path);
 	}
+	if (root >= 0)
+		close(root);
 	job_audit_text(o, "method", mode_names[t->mode]);
 	job_audit_text(o, "soctype", t->soctype);
 	job_audit_text(o, "bspversion", t->bspversion);
