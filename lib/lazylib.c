@@ -33,9 +33,6 @@
 #ifndef DSS_LIBCURL_SONAME
 #define DSS_LIBCURL_SONAME "libcurl.so.4"
 #endif
-#ifndef DSS_LIBZ_SONAME
-#define DSS_LIBZ_SONAME "libz.so.1"
-#endif
 
 struct lazy {
 	const char *soname;
@@ -46,8 +43,6 @@ struct lazy {
 
 static struct lazy lz_archive = {DSS_LIBARCHIVE_SONAME, PTHREAD_ONCE_INIT, NULL, ""};
 static struct lazy lz_curl = {DSS_LIBCURL_SONAME, PTHREAD_ONCE_INIT, NULL, ""};
-/* zlib: loaded with libarchive (its dependency) where uploads are read */
-static struct lazy lz_zlib = {DSS_LIBZ_SONAME, PTHREAD_ONCE_INIT, NULL, ""};
 
 static void
 open_lib(struct lazy *l)
@@ -63,7 +58,6 @@ open_lib(struct lazy *l)
 
 static void open_archive(void) { open_lib(&lz_archive); }
 static void open_curl(void) { open_lib(&lz_curl); }
-static void open_zlib(void) { open_lib(&lz_zlib); }
 
 static int
 load(struct lazy *l, void (*opener)(void), char *err, size_t errlen)
@@ -216,12 +210,14 @@ archive_set_error(A *a, int err, const char *fmt, ...)
 	f_(a, err, "%s", msg);
 }
 
-/* zlib: inflating (gzip uploads, dss_archive.c) */
-FORWARD(zlib, int, inflateInit2_, (z_streamp z, int bits, const char *version, int size),
+/* zlib: inflating (gzip uploads, dss_archive.c).  It is libarchive's own
+ * dependency: looked up through libarchive's handle, which searches its
+ * dependencies too, rather than opened a second time. */
+FORWARD(archive, int, inflateInit2_, (z_streamp z, int bits, const char *version, int size),
 	(z, bits, version, size))
-FORWARD(zlib, int, inflate, (z_streamp z, int flush), (z, flush))
-FORWARD(zlib, int, inflateReset, (z_streamp z), (z))
-FORWARD(zlib, int, inflateEnd, (z_streamp z), (z))
+FORWARD(archive, int, inflate, (z_streamp z, int flush), (z, flush))
+FORWARD(archive, int, inflateReset, (z_streamp z), (z))
+FORWARD(archive, int, inflateEnd, (z_streamp z), (z))
 
 /* libarchive: writing */
 FORWARD(archive, A *, archive_write_new, (void), ())
