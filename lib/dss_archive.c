@@ -1279,21 +1279,24 @@ static int
 x_open_reader(struct xctx *x, int fd)
 {
 	unsigned char magic[2];
-	ssize_t n;
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	ssize_t n = -1;
 
 	if ((x->a = archive_read_new()) == NULL)
 		return xfail(x, 500, "out of memory");
 	archive_read_support_format_tar(x->a);
-	do
-		n = pread(fd, magic, sizeof(magic), 0);
-	while (n < 0 && errno == EINTR);
+	/* its first bytes, leaving the offset where it is */
+	if (pos >= 0)
+		do
+			n = pread(fd, magic, sizeof(magic), pos);
+		while (n < 0 && errno == EINTR);
 	if (n == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
 		x->gz = xcalloc(1, sizeof(*x->gz));
 		x->gz->fd = fd;
-		if (lseek(fd, 0, SEEK_SET) < 0 || inflateInit2(&x->gz->z, 15 + 16) != Z_OK) {
+		if (inflateInit2(&x->gz->z, 15 + 16) != Z_OK) {
 			free(x->gz);
 			x->gz = NULL;
-			return xfail(x, 500, "cannot read the upload: %s", strerror(errno));
+			return xfail(x, 500, "out of memory");
 		}
 		if (archive_read_open(x->a, x->gz, NULL, gz_read_cb, NULL) != ARCHIVE_OK)
 			return xfail(x, 400, "not a readable archive: %s", ar_reason(x->a));
