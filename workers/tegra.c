@@ -565,10 +565,6 @@ inside_names(const char *list)
 	return ok;
 }
 
-/*
- * Check the MANIFEST for the mode: the variables the command line needs,
- * the file names it passes, and the BUPGENSPECS syntax.  0, or 400 set.
- */
 /* 0 if the upload has a regular file (or a link to one, inside it) at
  * name, else 400 set. */
 static int
@@ -585,6 +581,10 @@ need_file(struct tegra *t, const char *name)
 	return 0;
 }
 
+/*
+ * Check the MANIFEST for the mode: the variables the command line needs,
+ * the file names it passes, and the BUPGENSPECS syntax.  0, or 400 set.
+ */
 static int
 tegra_check_manifest(struct tegra *t)
 {
@@ -790,7 +790,6 @@ tegra_audit(struct tegra *t, int runs)
 	struct strv files = {0}, sums = {0};
 	struct json_t *o = job_audit_new();
 	char hex[65];
-
 	int root = open(t->work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	fs_walk_files(t->work, ".", &files);
