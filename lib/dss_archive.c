@@ -438,6 +438,7 @@ struct gz {
 	int ended;  /* the current member is complete */
 	int in_eof; /* the input is all read */
 	int done;   /* nothing more comes out */
+	int no_memory; /* inflate ran out of memory: our failure, not the upload's */
 	uint64_t out_total;
 	char err[160];
 	unsigned char in[AR_COPY_BUF], out[AR_COPY_BUF];
@@ -455,6 +456,7 @@ struct xctx {
 	uint64_t expand_max; /* ratio limit on the stream and the contents; 0 none */
 	uint64_t cpu_end;    /* thread CPU ms at which extraction stops; 0 never */
 	int pfd;             /* the directory of the last member written, or -1 */
+	int through_callers; /* a link resolved through one of lim->caller_names */
 	size_t plen;
 	char ppath[PATH_MAX]; /* its name */
 	char *err;
@@ -964,6 +966,26 @@ x_extract_entry(struct xctx *x, struct archive_entry *ae)
 	return 0;
 }
 
+/* 1 if the name inside the tree is, or lies below, one of the caller's
+ * names (ar_limits.caller_names); with or_above, also if it is a
+ * directory on the way to one. */
+static int
+is_callers(const struct xctx *x, const char *name, int or_above)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; x->lim->caller_names != NULL && x->lim->caller_names[i] != NULL; i++) {
+		const char *c = x->lim->caller_names[i];
+		size_t n = strlen(c);
+
+		if (strncmp(name, c, n) == 0 && (name[n] == '\0' || name[n] == '/'))
+			return 1;
+		if (or_above && strncmp(c, name, len) == 0 && c[len] == '/')
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * The symbolic link check, once the whole tree is out.  Each link is
  * resolved the way the kernel would, through the extracted tree, never
@@ -1024,6 +1046,12 @@ resolve_path(struct xctx *x, struct link_memo *memo, char cur[PATH_MAX], const c
 		}
 		if (S_ISDIR(sb.st_mode))
 			continue;
+		/* a link the caller will replace (at one of its names, below
+		 * or on the way to one) leads elsewhere once it has */
+		if (is_callers(x, cur, 1)) {
+			x->through_callers = 1;
+			return -1;
+		}
 		if ((idx = x_find(x, cur)) < 0 || x->list->v[idx].type != AR_SYMLINK ||
 		    link_resolve(x, memo, (size_t)idx, depth + 1) < 0)
 			return -1;
@@ -1094,21 +1122,6 @@ x_finish_dirs(struct xctx *x)
 	return 0;
 }
 
-/* 1 if the name inside the tree is, or lies below, one of the caller's
- * names (ar_limits.caller_names). */
-static int
-is_callers(const struct xctx *x, const char *name)
-{
-	for (size_t i = 0; x->lim->caller_names != NULL && x->lim->caller_names[i] != NULL; i++) {
-		const char *c = x->lim->caller_names[i];
-		size_t n = strlen(c);
-
-		if (strncmp(name, c, n) == 0 && (name[n] == '\0' || name[n] == '/'))
-			return 1;
-	}
-	return 0;
-}
-
 /* Check every symbolic link once the whole tree is out; 0 or 400. */
 static int
 x_check_links(struct xctx *x)
@@ -1123,9 +1136,12 @@ x_check_links(struct xctx *x)
 		if (e->type != AR_SYMLINK)
 			continue;
 		if ((st = x_budget(x)) == 0 && link_resolve(x, memo, i, 0) < 0)
-			st = xfail(x, 400, "member %s: symbolic link leaves the tree",
+			st = xfail(x, 400,
+				   x->through_callers
+				       ? "member %s: symbolic link through a name the server uses"
+				       : "member %s: symbolic link leaves the tree",
 				   show(e->name, shown, sizeof(shown)));
-		else if (st == 0 && is_callers(x, memo[i].path))
+		else if (st == 0 && is_callers(x, memo[i].path, 0))
 			st = xfail(x, 400, "member %s: symbolic link to a name the server uses",
 				   show(e->name, shown, sizeof(shown)));
 	}
@@ -1148,8 +1164,8 @@ x_read_all(struct xctx *x, void (*each)(const struct ar_entry *e, void *arg), vo
 		if (r == ARCHIVE_EOF)
 			return x_budget(x); /* the last member's data was skipped */
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-			return xfail(x, 400, "damaged or truncated archive: %s",
-				     ar_reason(x->a));
+			return xfail(x, x->gz != NULL && x->gz->no_memory ? 500 : 400,
+				     "damaged or truncated archive: %s", ar_reason(x->a));
 		/* the headers count too: pax headers of a megabyte compress well */
 		if ((st = x_budget(x)) != 0 || (st = x_expansion(x, 0, 0)) != 0)
 			return st;
@@ -1197,12 +1213,23 @@ gz_next(struct gz *g, const void **out)
 		if (gz_fill(g) < 0)
 			return -1;
 		if (g->ended) {
-			/* another member, or the end */
-			if (g->z.avail_in == 0) {
-				g->done = 1;
-				break;
+			/* another member (its two magic bytes), or the end */
+			if (g->z.avail_in == 1 && !g->in_eof) {
+				ssize_t n;
+
+				g->in[0] = g->z.next_in[0];
+				do
+					n = read(g->fd, g->in + 1, sizeof(g->in) - 1);
+				while (n < 0 && errno == EINTR);
+				if (n < 0) {
+					snprintf(g->err, sizeof(g->err), "read: %s", strerror(errno));
+					return -1;
+				}
+				g->in_eof = n == 0;
+				g->z.next_in = g->in;
+				g->z.avail_in = (uInt)(1 + n);
 			}
-			if (g->z.next_in[0] != 0x1f) {
+			if (g->z.avail_in < 2 || g->z.next_in[0] != 0x1f || g->z.next_in[1] != 0x8b) {
 				g->done = 1; /* trailing bytes: ignored, as gzip does */
 				break;
 			}
@@ -1223,6 +1250,10 @@ gz_next(struct gz *g, const void **out)
 				snprintf(g->err, sizeof(g->err), "gzip stream cut short");
 				return -1;
 			}
+		} else if (r == Z_MEM_ERROR) {
+			g->no_memory = 1;
+			snprintf(g->err, sizeof(g->err), "out of memory");
+			return -1;
 		} else if (r != Z_OK) {
 			snprintf(g->err, sizeof(g->err), "damaged gzip stream (%s)",
 				 g->z.msg != NULL ? g->z.msg : "inflate failed");

@@ -70,9 +70,12 @@ struct ar_limits {
 	void *admit_arg;
 	/*
 	 * If set, NULL-terminated names (normalised) the caller puts in the
-	 * tree after the extraction (its own files or links): a symbolic
-	 * link of the archive leading to one or below it is refused (400),
-	 * so that writing through the link cannot reach them.
+	 * tree after the extraction (its own files or links, replacing what
+	 * is there): a symbolic link of the archive leading to one or below
+	 * it is refused (400), so that writing through the link cannot reach
+	 * them, and so is one whose way goes through a link of the archive
+	 * at such a name, below it or on the way to it (the caller replaces
+	 * it, and the way would then lead elsewhere).
 	 */
 	const char *const *caller_names;
 };

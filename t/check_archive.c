@@ -247,6 +247,25 @@ START_TEST(test_caller_names)
 	reset();
 	MKTAR("t.tar.gz dir:sub file:sub/tool.pyc sym:l=sub/tool.pyc sym:m=_toolsx");
 	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	/* a way through a link of the archive at such a name, below it or
+	 * on the way to it: the caller replaces that link, and the way would
+	 * then lead into the caller's names */
+	reset();
+	MKTAR("t.tar.gz dir:d sym:_tools=d sym:l=_tools/x.py");
+	assert_refused("symbolic link through a name the server uses");
+	reset();
+	MKTAR("t.tar.gz dir:d sym:sub=d sym:l=sub/tool.py");
+	assert_refused("symbolic link through a name the server uses");
+	reset();
+	MKTAR("t.tar.gz dir:_tools/b dir:d sym:_tools/c=../d sym:l=_tools/c/x");
+	assert_refused("symbolic link through a name the server uses");
+	reset();
+	MKTAR("t.tar.gz file:x dir:sub sym:sub/tool.py=../x sym:l=sub/tool.py");
+	assert_refused("symbolic link through a name the server uses");
+	/* such a link alone is fine: the caller replaces it */
+	reset();
+	MKTAR("t.tar.gz file:x dir:sub sym:sub/tool.py=../x");
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
 }
 END_TEST
 
@@ -561,6 +580,14 @@ START_TEST(test_gzip_integrity)
 			 0);
 	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
 	ck_assert_uint_eq(entry("a.ko")->size, 5000);
+	/* trailing bytes that start like a member but are none: ignored */
+	reset();
+	ck_assert_int_eq(sh("python3 -c \"import gzip,io,tarfile; b=io.BytesIO(); "
+			    "t=tarfile.open(fileobj=b,mode='w'); i=tarfile.TarInfo('a.ko'); i.size=5; "
+			    "t.addfile(i,io.BytesIO(b'AAAAA')); t.close(); "
+			    "open('t.tar.gz','wb').write(gzip.compress(b.getvalue())+b'\\x1f\\x00junk')\""),
+			 0);
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
 }
 END_TEST
 

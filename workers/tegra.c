@@ -886,7 +886,9 @@ tegra_unpack(struct tegra *t)
 	st_code = ar_extract(f->path, t->work, &lim, &list, err, sizeof(err));
 	for (size_t i = 0; st_code == 0 && i < list.n; i++)
 		if (list.v[i].type == AR_FILE && (list.v[i].mode & 0111) != 0)
-			strv_addf(&t->execs, "%o %s", (unsigned)list.v[i].mode, list.v[i].name);
+			/* with owner rw, as on disk: packing must read it */
+			strv_addf(&t->execs, "%o %s", (unsigned)(list.v[i].mode | S_IRUSR | S_IWUSR),
+				  list.v[i].name);
 	ar_list_free(&list);
 	if (st_code == 400)
 		return job_fail(t->job, 400, "%s", err);
