@@ -522,6 +522,21 @@ expect400 "no flash.xml.in: 400 naming it" "Invalid artifact: flash.xml.in missi
 manifest nosuch.img | badpkg nolnx
 expect400 "LNXFILE names no file of the upload: 400 naming it" \
 	"Invalid artifact: nosuch.img missing" tx2 tegra186 32.7.4 "$T/nolnx.tar.gz"
+# ... or through a link of the upload at such a name, which the server
+# replaces: the way would then lead into the tools
+for pair in "_tools=d _tools/bootloader/BUP_generator.py" "BUP_generator.py=x BUP_generator.py" \
+	"rollback=d rollback/rollback_parser.py"; do
+	mkpkg "$P" tx2
+	manifest boot.img >"$P/MANIFEST"
+	mkdir -p "$P/d"
+	at=${pair%%=*} rest=${pair#*=}
+	ln -s "${rest%% *}" "$P/$at"
+	ln -s "${rest#* }" "$P/bup.log"
+	(cd "$P" && tar -czf "$T/stagedlink.tar.gz" -- *)
+	expect400 "a link to ${rest#* } through the upload's $at -> ${rest%% *}: 400" \
+		"member bup.log: symbolic link through a name the server uses" \
+		tx2 tegra186 32.7.4 "$T/stagedlink.tar.gz"
+done
 manifest /etc/passwd | badpkg abslnx
 expect400 "LNXFILE outside the artifact: 400" "Invalid manifest" tx2 tegra186 32.7.4 "$T/abslnx.tar.gz"
 manifest boot.img | sed "s|^DTBFILE=.*|DTBFILE=../../$DTB|" | badpkg dotdot
@@ -801,11 +816,15 @@ chmod 0755 "$P/nvflashxmlparse"
 mkdir -p "$P/payloads_t21x"
 printf '#!/bin/sh\n' >"$P/payloads_t21x/run.sh"
 chmod 0755 "$P/payloads_t21x/run.sh"
+printf 'x' >"$P/payloads_t21x/odd"
+chmod 0100 "$P/payloads_t21x/odd"
 pack "$P" "$T/hpath.tar.gz"
 check_eq "tegra210 with an uploaded nvflashxmlparse: 200" 200 "$(post nano tegra210 32.7.4 "$T/hpath.tar.gz" "${AUTH[@]}")"
 check "the uploaded nvflashxmlparse did not run" test ! -e "$PWN.path"
 check "an uploaded executable kept in the answer keeps its mode" sh -c "
 	tar -tvzf '$T/out' | grep -q '^-rwx.* ./payloads_t21x/run.sh\$'"
+check "... one of mode 0100 comes back readable by its owner (0700)" sh -c "
+	tar -tvzf '$T/out' | grep -q '^-rwx------ .* ./payloads_t21x/odd\$'"
 # the same with the script at a path longer than PATH_MAX once below the
 # work directory, reached through a link named nvflashxmlparse
 mkpkg "$P" nano
