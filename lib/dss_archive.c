@@ -1179,16 +1179,19 @@ x_read_all(struct xctx *x, void (*each)(const struct ar_entry *e, void *arg), vo
 	}
 }
 
-/* More input for g when it has none left; -1 with g->err on a read error. */
+/* More input for g when it has no more than keep bytes left (kept, at the
+ * start of the buffer); -1 with g->err on a read error. */
 static int
-gz_fill(struct gz *g)
+gz_fill(struct gz *g, size_t keep)
 {
 	ssize_t n;
 
-	if (g->z.avail_in > 0 || g->in_eof)
+	if (g->z.avail_in > keep || g->in_eof)
 		return 0;
+	if (g->z.avail_in > 0)
+		memmove(g->in, g->z.next_in, g->z.avail_in);
 	do
-		n = read(g->fd, g->in, sizeof(g->in));
+		n = read(g->fd, g->in + g->z.avail_in, sizeof(g->in) - g->z.avail_in);
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		snprintf(g->err, sizeof(g->err), "read: %s", strerror(errno));
@@ -1196,7 +1199,7 @@ gz_fill(struct gz *g)
 	}
 	g->in_eof = n == 0;
 	g->z.next_in = g->in;
-	g->z.avail_in = (uInt)n;
+	g->z.avail_in += (uInt)n;
 	return 0;
 }
 
@@ -1210,25 +1213,11 @@ gz_next(struct gz *g, const void **out)
 		size_t got;
 		int r;
 
-		if (gz_fill(g) < 0)
+		/* between members, the next one's two magic bytes */
+		if (gz_fill(g, g->ended ? 1 : 0) < 0)
 			return -1;
 		if (g->ended) {
-			/* another member (its two magic bytes), or the end */
-			if (g->z.avail_in == 1 && !g->in_eof) {
-				ssize_t n;
-
-				g->in[0] = g->z.next_in[0];
-				do
-					n = read(g->fd, g->in + 1, sizeof(g->in) - 1);
-				while (n < 0 && errno == EINTR);
-				if (n < 0) {
-					snprintf(g->err, sizeof(g->err), "read: %s", strerror(errno));
-					return -1;
-				}
-				g->in_eof = n == 0;
-				g->z.next_in = g->in;
-				g->z.avail_in = (uInt)(1 + n);
-			}
+			/* another member, or the end */
 			if (g->z.avail_in < 2 || g->z.next_in[0] != 0x1f || g->z.next_in[1] != 0x8b) {
 				g->done = 1; /* trailing bytes: ignored, as gzip does */
 				break;

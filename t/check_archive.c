@@ -580,6 +580,11 @@ START_TEST(test_gzip_integrity)
 			 0);
 	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
 	ck_assert_uint_eq(entry("a.ko")->size, 5000);
+	/* the second member's magic split across two reads */
+	reset();
+	ck_assert_int_eq(sh("python3 " TOP_SRCDIR "/t/fixtures/gzsplit.py"), 0);
+	ck_assert_msg(extract("t.tar.gz") == 0, "%s", err);
+	ck_assert_uint_eq(entry("a.ko")->size, 200000);
 	/* trailing bytes that start like a member but are none: ignored */
 	reset();
 	ck_assert_int_eq(sh("python3 -c \"import gzip,io,tarfile; b=io.BytesIO(); "
