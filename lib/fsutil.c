@@ -186,20 +186,28 @@ fs_copy_tree(const char *src, const char *dst, const char *const *skip)
 	return fs_copy_tree_at(src, dst, skip, 0);
 }
 
+/* The entries of d but "." and "..", sorted, into names. */
+static void
+read_names(DIR *d, struct strv *names)
+{
+	struct dirent *de;
+
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			strv_add(names, de->d_name);
+	strv_sort(names);
+}
+
 int
 fs_list_dir(const char *dir, struct strv *out)
 {
 	struct strv names = {0};
 	DIR *d = opendir(dir);
-	struct dirent *de;
 
 	if (d == NULL)
 		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			strv_add(&names, de->d_name);
+	read_names(d, &names);
 	closedir(d);
-	strv_sort(&names);
 	for (size_t i = 0; i < names.n; i++)
 		strv_add(out, names.v[i]);
 	strv_free(&names);
@@ -212,17 +220,13 @@ static void
 fs_walk_fd(int dfd, const char *rel, struct strv *out, int depth)
 {
 	struct strv names = {0};
-	struct dirent *de;
 	DIR *d;
 
 	if (depth > FS_WALK_DEPTH || (d = fdopendir(dfd)) == NULL) {
 		close(dfd);
 		return;
 	}
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			strv_add(&names, de->d_name);
-	strv_sort(&names);
+	read_names(d, &names);
 	for (size_t i = 0; i < names.n; i++) {
 		char *r = xasprintf("%s/%s", rel, names.v[i]);
 		struct stat st;
