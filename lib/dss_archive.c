@@ -548,6 +548,22 @@ x_expansion(struct xctx *x, uint64_t size, int file)
 	return 0;
 }
 
+/* Count size more bytes of file contents against ARCHIVE_MAX_SIZE and
+ * the ratio; 0 or 400. */
+static int
+x_count_bytes(struct xctx *x, uint64_t size)
+{
+	int st;
+
+	if (size > x->lim->max_size - x->bytes)
+		return xfail(x, 400, "archive expands to more than %llu bytes",
+			     (unsigned long long)x->lim->max_size);
+	if ((st = x_expansion(x, size, 1)) != 0)
+		return st;
+	x->bytes += size;
+	return 0;
+}
+
 static int
 x_too_many(struct xctx *x)
 {
@@ -800,12 +816,8 @@ x_hardlink(struct xctx *x, struct archive_entry *ae, const char *name, const cha
 	/* a link counts its file's size, as a sparse member its full size:
 	 * a signer that reads each name (modules signs and answers each
 	 * one) pays that much again, for a few hundred bytes of upload */
-	if (t->size > x->lim->max_size - x->bytes)
-		return xfail(x, 400, "archive expands to more than %llu bytes",
-			     (unsigned long long)x->lim->max_size);
-	if ((st = x_expansion(x, t->size, 1)) != 0)
+	if ((st = x_count_bytes(x, t->size)) != 0)
 		return st;
-	x->bytes += t->size;
 	/* the link shares the file's inode, so its mode and times; copy them
 	 * before x_add() moves the list */
 	file = *t;
@@ -892,12 +904,8 @@ x_file(struct xctx *x, struct archive_entry *ae, const char *name, const char *s
 
 	if ((st = x_admit(x, name, shown, AR_FILE, size)) != 0)
 		return st;
-	if (size > x->lim->max_size - x->bytes)
-		return xfail(x, 400, "archive expands to more than %llu bytes",
-			     (unsigned long long)x->lim->max_size);
-	if ((st = x_expansion(x, size, 1)) != 0)
+	if ((st = x_count_bytes(x, size)) != 0)
 		return st;
-	x->bytes += size;
 	if ((st = x_parent(x, name, shown, &base, &pfd)) != 0)
 		return st;
 	fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
