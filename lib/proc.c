@@ -238,7 +238,7 @@ proc_spawn(const struct proc_role *role, const struct proc_ctx *ctx, int *chan)
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
 		return -1;
-	if ((pid = fork()) < 0) {
+	if ((pid = util_fork()) < 0) {
 		saved = errno;
 		close(sp[0]);
 		close(sp[1]);

@@ -446,7 +446,7 @@ start_tool(const struct spawn_opts *o, int *outfd, char *err, size_t errlen)
 		strv_free(&cands);
 		return -1;
 	}
-	if ((pid = fork()) < 0) {
+	if ((pid = util_fork()) < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);

@@ -14,6 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#ifdef HAVE_SYS_SINGLE_THREADED_H
+#include <sys/single_threaded.h>
+#endif
 
 #include <openssl/crypto.h>
 
@@ -428,4 +431,25 @@ util_hexval(int c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+/*
+ * In a process that never started a thread, _Fork: the system call and
+ * the thread descriptor's fix-up, without the atfork handlers glibc's
+ * fork() runs on both sides (every malloc arena, stdio, the dynamic
+ * linker's locks, libcrypto's).  They exist to hand the child locks that
+ * another thread might hold; with no other thread none can be held, and
+ * each page they write costs the new process a copy-on-write fault.
+ * Where a fault is dear (a PVM guest, about 10 us each) that was 0.2 to
+ * 0.4 ms of every worker's birth.  A process that started a thread (a
+ * library's resolver, say) keeps fork().
+ */
+pid_t
+util_fork(void)
+{
+#if defined(HAVE__FORK) && defined(HAVE_SYS_SINGLE_THREADED_H)
+	if (__libc_single_threaded)
+		return _Fork();
+#endif
+	return fork();
 }

@@ -66,5 +66,8 @@ int util_is_tchar(int c);
 int util_hexval(int c);
 /* Set or clear O_NONBLOCK; 0 or -1. */
 int util_set_nonblock(int fd, int on);
+/* fork(2) without the atfork handlers when no thread was ever started
+ * (util.c says why); fork() otherwise. */
+pid_t util_fork(void);
 
 #endif
