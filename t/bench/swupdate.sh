@@ -32,18 +32,10 @@ if grep -q 'Non-2xx' "$T/wrk.out"; then
 	echo "# WARNING: not every answer was 200"
 fi
 # CPU per request from /proc over a fixed number of requests, at the
-# row's load (wrk, 8 clients; each of its 2 threads stops after half of
-# them), the count taken from the server's own /metrics; with the
-# supervisor's per-phase counters (cputree.py)
+# row's load (wrk, 8 clients, stopped once the server has counted them),
+# the count taken from the server's own /metrics; with the supervisor's
+# per-phase counters (cputree.py)
 NCPU=${BENCH_CPU_REQUESTS:-4000}
-cp "$T/post.lua" "$T/post-n.lua"
-cat >>"$T/post-n.lua" <<EOL
-local done, limit = 0, $((NCPU / 2))
-response = function(status, headers, body)
-	done = done + 1
-	if done >= limit then wrk.thread:stop() end
-end
-EOL
 served() {
 	curl -s "$URL/metrics" | awk '/^digsigserver_requests_total\{endpoint="swupdate"/ {n += $2} END {print n + 0}'
 }
@@ -54,7 +46,15 @@ cpu_readings() {
 	wait_for 30 pool_settled
 	n0=$(served)
 	python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$1"
-	wrk -t2 -c8 -d120s -s "$T/post-n.lua" "$URL/sign/swupdate" >"$T/wrk-n.out" 2>&1
+	# wrk runs its whole -d even when its threads stop early: stopped
+	# here (SIGINT: it reports and exits) once NCPU are served
+	wrk -t2 -c8 -d600s -s "$T/post.lua" "$URL/sign/swupdate" >"$T/wrk-n.out" 2>&1 &
+	local wpid=$!
+	while [ "$(served)" -lt $((n0 + NCPU)) ] && kill -0 $wpid 2>/dev/null; do
+		sleep 0.5
+	done
+	kill -INT $wpid 2>/dev/null
+	wait $wpid
 	wait_for 30 pool_settled
 	python3 "$SRC/t/bench/cputree.py" "$DSS_PID" "$URL" >"$2"
 	echo $(($(served) - n0))
