@@ -1504,13 +1504,19 @@ struct ar_writer {
 	struct ar_block *ring;
 	size_t nring;
 	uint64_t head, tail, next; /* written < head <= next to compress <= tail */
-	int quit, ioerr;
+	int quit;
+	/* the system error that made a write of the archive fail (ENOSPC
+	 * ...), 0 until one did; the caller's thread only */
+	int werrno;
 	int plain_names; /* members named without the "./" prefix */
 };
 
 static void
 wfail(struct ar_writer *w, char *err, size_t errlen, const char *what)
 {
+	/* libarchive's own writer (one thread) keeps write(2)'s errno */
+	if (w->werrno == 0 && w->a != NULL && archive_errno(w->a) > 0)
+		w->werrno = archive_errno(w->a);
 	snprintf(err, errlen, "%s: %s", what,
 		 w->a && archive_error_string(w->a) ? archive_error_string(w->a) : "failed");
 }
@@ -1588,8 +1594,13 @@ drain_one(struct ar_writer *w)
 	while (b->state == 1)
 		pthread_cond_wait(&w->cond, &w->lock);
 	pthread_mutex_unlock(&w->lock);
-	if (b->state < 0 || util_write_all(w->fd, b->out, b->outlen) < 0)
+	if (b->state < 0) {
 		rc = -1;
+	} else if (util_write_all(w->fd, b->out, b->outlen) < 0) {
+		rc = -1;
+		if (w->werrno == 0)
+			w->werrno = errno;
+	}
 	pthread_mutex_lock(&w->lock);
 	b->state = 0;
 	b->inlen = 0;
@@ -1631,8 +1642,9 @@ gzip_write(struct archive *a, void *arg, const void *buf, size_t len)
 		b->inlen += n;
 		done += n;
 		if (b->inlen == AR_BLOCK && submit_block(w) < 0) {
-			w->ioerr = errno ? errno : EIO;
-			archive_set_error(a, w->ioerr, "write: %s", strerror(w->ioerr));
+			int e = w->werrno ? w->werrno : EIO;
+
+			archive_set_error(a, e, "write: %s", strerror(e));
 			return -1;
 		}
 	}
@@ -1664,8 +1676,11 @@ ar_writer_open_threads(const char *path, int level, int threads, char *err, size
 
 	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (w->fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
 		free(w);
+		errno = e;
 		return NULL;
 	}
 	w->level = level >= 1 && level <= 9 ? level : 6;
@@ -1712,6 +1727,7 @@ ar_writer_open_threads(const char *path, int level, int threads, char *err, size
 	return w;
 fail:
 	ar_writer_abort(w);
+	errno = 0;
 	return NULL;
 }
 
@@ -1724,6 +1740,8 @@ ar_writer_open(const char *path, int level, char *err, size_t errlen)
 void
 ar_writer_abort(struct ar_writer *w)
 {
+	int e = errno;
+
 	if (w == NULL)
 		return;
 	if (w->a != NULL) {
@@ -1753,6 +1771,7 @@ ar_writer_abort(struct ar_writer *w)
 		close(w->fd);
 	free(w->buf);
 	free(w);
+	errno = e;
 }
 
 void
@@ -1764,23 +1783,28 @@ ar_writer_plain_names(struct ar_writer *w)
 int
 ar_writer_close(struct ar_writer *w, char *err, size_t errlen)
 {
-	int rc = 0;
+	int rc = 0, e;
 
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
 		wfail(w, err, errlen, "archive close");
 		rc = -1;
 	}
 	if (rc == 0 && w->threads != NULL && gzip_finish(w) < 0) {
-		snprintf(err, errlen, "write: %s", strerror(errno ? errno : EIO));
+		snprintf(err, errlen, "write: %s", strerror(w->werrno ? w->werrno : EIO));
 		rc = -1;
 	}
-	/* no fsync: answers are sent at once and then removed */
+	/* no fsync: answers are sent at once and then removed; close can
+	 * still report a write the file system deferred */
 	if (close(w->fd) < 0 && rc == 0) {
+		w->werrno = errno;
 		snprintf(err, errlen, "close: %s", strerror(errno));
 		rc = -1;
 	}
 	w->fd = -1;
+	e = w->werrno;
 	ar_writer_abort(w);
+	if (rc < 0)
+		errno = e;
 	return rc;
 }
 
@@ -1873,16 +1897,21 @@ ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const void 
 	uint64_t size = 0;
 	int r;
 
-	if (writer_header(w->ae, e, fd, taillen, w->plain_names, &size, err, errlen) < 0)
+	if (writer_header(w->ae, e, fd, taillen, w->plain_names, &size, err, errlen) < 0) {
+		errno = 0;
 		return -1;
+	}
 	r = archive_write_header(w->a, w->ae);
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
 		wfail(w, err, errlen, e->name);
+		errno = w->werrno;
 		return -1;
 	}
-	if (e->type != AR_FILE)
-		return 0;
-	return writer_data(w, e, fd, size, tail, taillen, err, errlen);
+	if (e->type == AR_FILE && writer_data(w, e, fd, size, tail, taillen, err, errlen) < 0) {
+		errno = w->werrno; /* 0 when reading the member failed */
+		return -1;
+	}
+	return 0;
 }
 
 /* --- packing a tree --- */
@@ -2055,7 +2084,7 @@ ar_pack_tree(const char *dir, const char *out, int level,
 {
 	struct packctx p;
 	struct inode_name *inodes;
-	int dfd, rc;
+	int dfd, rc, e;
 	size_t n;
 
 	memset(&p, 0, sizeof(p));
@@ -2066,23 +2095,32 @@ ar_pack_tree(const char *dir, const char *out, int level,
 	p.errlen = errlen;
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		errno = 0;
 		return -1;
 	}
 	if ((p.w = ar_writer_open(out, level, err, errlen)) == NULL) {
+		e = errno;
 		close(dfd);
+		errno = e;
 		return -1;
 	}
 	rc = pack_dir(&p, dfd, "");
 	close(dfd);
-	if (rc == 0)
+	if (rc == 0) {
 		rc = ar_writer_close(p.w, err, errlen);
-	else
+		e = errno;
+	} else {
+		/* a failed write's error, not what reading the tree met */
+		e = p.w->werrno;
 		ar_writer_abort(p.w);
+	}
 	inodes = pack_inodes(&p, &n);
 	for (size_t i = 0; i < n; i++)
 		free(inodes[i].name);
 	buf_free(&p.inodes);
-	if (rc < 0)
+	if (rc < 0) {
 		unlink(out);
+		errno = e;
+	}
 	return rc;
 }

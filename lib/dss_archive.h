@@ -185,8 +185,15 @@ int ar_open_parent(int rootfd, const char *relpath, int create, const char **bas
  */
 struct ar_writer;
 
-/* Create path (it must not exist; 0600).  level: gzip level 1..9, or 0
- * for the default (6).  NULL with a reason in err. */
+/*
+ * Create path (it must not exist; 0600).  level: gzip level 1..9, or 0
+ * for the default (6).  NULL with a reason in err.
+ *
+ * When one of these functions fails, errno is the system error of the
+ * write that failed (ENOSPC, EDQUOT, EFBIG: the answer is then 507), or
+ * 0 when no write failed (a member that could not be read, a name the
+ * format cannot hold); ar_writer_abort keeps errno.
+ */
 struct ar_writer *ar_writer_open(const char *path, int level, char *err, size_t errlen);
 /* The same, compressing with that many threads (1: in the caller's):
  * the gzip stream is then a series of members, one per MiB of tar. */
@@ -199,7 +206,8 @@ int ar_writer_add(struct ar_writer *w, const struct ar_entry *e, int fd, const v
 void ar_writer_plain_names(struct ar_writer *w);
 /* Finish the archive and free w; 0 or -1 with err. */
 int ar_writer_close(struct ar_writer *w, char *err, size_t errlen);
-/* Free w without finishing (the file is left for the caller to remove). */
+/* Free w without finishing (the file is left for the caller to remove);
+ * errno is kept. */
 void ar_writer_abort(struct ar_writer *w);
 
 /*
@@ -210,7 +218,8 @@ void ar_writer_abort(struct ar_writer *w);
  * leave it out (a directory left out is not descended into), 2 to leave a
  * directory out but descend into it.  Files with several links in the tree
  * become hard links after the first.  Sockets, FIFOs and devices are left
- * out.  0, or -1 with a reason in err (the partial output is removed).
+ * out.  0, or -1 with a reason in err and errno as for the writer above
+ * (the partial output is removed).
  */
 int ar_pack_tree(const char *dir, const char *out, int level,
 		 int (*select)(const char *relpath, const struct stat *st, void *arg), void *arg,

@@ -196,6 +196,7 @@ FORWARD(archive, int, archive_read_data_block,
 FORWARD(archive, int, archive_filter_code, (A *a, int n), (a, n))
 FORWARD(archive, la_int64_t, archive_filter_bytes, (A *a, int n), (a, n))
 FORWARD(archive, const char *, archive_error_string, (A *a), (a))
+FORWARD(archive, int, archive_errno, (A *a), (a))
 
 void
 archive_set_error(A *a, int err, const char *fmt, ...)

@@ -1047,6 +1047,62 @@ skip_b(const char *rel, const struct stat *st, void *arg)
 	return 1;
 }
 
+/* A write the file system refuses (here RLIMIT_FSIZE: EFBIG, as a full
+ * disk gives ENOSPC) fails packing with its errno, single and threaded,
+ * in ar_writer_add or ar_writer_close; a member that cannot be read,
+ * whatever its name says, fails with errno 0 (the answer is then 500,
+ * not 507). */
+START_TEST(test_writer_errno)
+{
+	struct rlimit rl, saved;
+	struct ar_entry e = {.name = "No space left on device", .type = AR_FILE, .mode = 0644};
+	struct ar_writer *w;
+	int fd, rc;
+
+	ck_assert_int_eq(sh("mkdir -p big && head -c 3000000 /dev/urandom > big/r"), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	rl = saved;
+	rl.rlim_cur = 100000;
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	errno = 0;
+	ck_assert_int_eq(ar_pack_tree("big", "p1.tar.gz", 1, NULL, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(errno == EFBIG, "errno %d: %s", errno, err);
+	ck_assert_int_eq(access("p1.tar.gz", F_OK), -1);
+	for (int threads = 1; threads <= 2; threads++) {
+		char out[32];
+
+		snprintf(out, sizeof(out), "w%d.tar.gz", threads);
+		ck_assert_ptr_nonnull(w = ar_writer_open_threads(out, 1, threads, err, sizeof(err)));
+		ck_assert_int_ge(fd = open("big/r", O_RDONLY), 0);
+		e.name = "r";
+		e.size = 3000000;
+		errno = 0;
+		rc = ar_writer_add(w, &e, fd, NULL, 0, err, sizeof(err));
+		close(fd);
+		if (rc == 0) /* buffered: the refusal comes at the end */
+			rc = ar_writer_close(w, err, sizeof(err));
+		else
+			ar_writer_abort(w);
+		ck_assert_int_eq(rc, -1);
+		ck_assert_msg(errno == EFBIG, "%d threads: errno %d: %s", threads, errno, err);
+		unlink(out);
+	}
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	/* a member that cannot be read (a descriptor open for writing) */
+	ck_assert_ptr_nonnull(w = ar_writer_open("w3.tar.gz", 1, err, sizeof(err)));
+	ck_assert_int_ge(fd = open("big/r", O_WRONLY), 0);
+	e.name = "No space left on device";
+	errno = ENOSPC;
+	ck_assert_int_eq(ar_writer_add(w, &e, fd, NULL, 0, err, sizeof(err)), -1);
+	ck_assert_msg(errno == 0, "errno %d: %s", errno, err);
+	close(fd);
+	errno = ENOSPC;
+	ar_writer_abort(w);
+	ck_assert_int_eq(errno, ENOSPC); /* kept */
+}
+END_TEST
+
 START_TEST(test_pack_tree)
 {
 	ck_assert_int_eq(sh("mkdir -p t/a t/b t/c && echo 1 > t/a/one && echo 2 > t/b/two && "
@@ -1123,6 +1179,7 @@ archive_suite(void)
 	tcase_add_test(tw, test_writer_tail);
 	tcase_add_test(tw, test_writer_threads);
 	tcase_add_test(tw, test_pack_tree);
+	tcase_add_test(tw, test_writer_errno);
 	suite_add_tcase(s, tw);
 	return s;
 }

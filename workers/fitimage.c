@@ -442,41 +442,45 @@ check_signed(struct fitjob *fj)
 
 /* The tarball of fitImage and the dtb, members without "./". */
 static int
-pack(struct fitjob *fj, char *out, size_t outlen)
+pack(struct fitjob *fj, char *out, size_t outlen, char *err, size_t errlen)
 {
 	const char *names[] = {FIT_NAME, fj->dtbname};
-	char err[256];
 	struct ar_writer *w;
 
-	if (job_path(fj->job, "signed-fitImage.tar.gz", out, outlen) < 0 ||
-	    (w = ar_writer_open(out, 0, err, sizeof(err))) == NULL)
+	if (job_path(fj->job, "signed-fitImage.tar.gz", out, outlen) < 0) {
+		snprintf(err, errlen, "the answer's path is too long");
+		errno = 0;
+		return -1;
+	}
+	if ((w = ar_writer_open(out, 0, err, errlen)) == NULL)
 		return -1;
 	ar_writer_plain_names(w);
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char path[PATH_MAX];
 		struct stat st;
 		struct ar_entry e = {.name = (char *)names[i], .type = AR_FILE, .mode = 0644};
-		int fd = -1;
+		int fd = -1, rc;
 
 		if (join(path, sizeof(path), fj->work, names[i]) < 0 ||
 		    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
 		    fstat(fd, &st) < 0) {
+			snprintf(err, errlen, "%s: %s", names[i], strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			ar_writer_abort(w);
+			errno = 0; /* reading, not writing, failed */
 			return -1;
 		}
 		e.mtime = st.st_mtime;
 		e.size = (uint64_t)st.st_size;
-		if (ar_writer_add(w, &e, fd, NULL, 0, err, sizeof(err)) < 0) {
-			close(fd);
+		rc = ar_writer_add(w, &e, fd, NULL, 0, err, errlen);
+		close(fd);
+		if (rc < 0) {
 			ar_writer_abort(w);
-			log_warnx("job %s: %s", fj->job->idstr, err);
 			return -1;
 		}
-		close(fd);
 	}
-	return ar_writer_close(w, err, sizeof(err));
+	return ar_writer_close(w, err, errlen);
 }
 
 static void
@@ -692,7 +696,7 @@ native_run(struct fitjob *fj, const struct fit_info *fi)
 {
 	struct fitsign_opts o;
 	struct p11key pk = {0};
-	char out[PATH_MAX];
+	char out[PATH_MAX], err[256];
 	int st;
 
 	if ((st = p11_key(fj, &pk)) != 0 || (st = native_opts(fj, fi, &o)) != 0 ||
@@ -703,8 +707,8 @@ native_run(struct fitjob *fj, const struct fit_info *fi)
 	audit(fj);
 	if (!fj->dtb[0])
 		return job_reply_file(fj->job, fj->fit, "fitImage.signed");
-	if (pack(fj, out, sizeof(out)) < 0)
-		return job_fail(fj->job, 500, "Signing error");
+	if (pack(fj, out, sizeof(out), err, sizeof(err)) < 0)
+		return job_write_failed(fj->job, errno, err);
 	return job_reply_file(fj->job, out, "signed-fitImage.tar.gz");
 }
 
@@ -734,8 +738,8 @@ fit_run(struct job *job)
 	audit(&fj);
 	if (!fj.dtb[0])
 		return job_reply_file(job, fj.fit, "fitImage.signed");
-	if (pack(&fj, out, sizeof(out)) < 0)
-		return job_fail(job, 500, "Signing error");
+	if (pack(&fj, out, sizeof(out), err, sizeof(err)) < 0)
+		return job_write_failed(job, errno, err);
 	return job_reply_file(job, out, "signed-fitImage.tar.gz");
 }
 

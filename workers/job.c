@@ -386,10 +386,12 @@ job_tool_hide(const struct job *job, const char **hide)
 }
 
 int
-job_storage_full(const char *err)
+job_write_failed(struct job *job, int e, const char *err)
 {
-	return strstr(err, strerror(ENOSPC)) != NULL || strstr(err, strerror(EDQUOT)) != NULL ||
-	       strstr(err, strerror(EFBIG)) != NULL;
+	log_errorx("job %s: writing the answer: %s", job->idstr, err);
+	if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+		return job_fail(job, 507, "not enough storage to write the signed artifact");
+	return job_fail(job, 500, "Signing error");
 }
 
 int

@@ -58,9 +58,11 @@ int job_fail(struct job *job, int status, const char *fmt, ...) __attribute__((f
  * answer, not while it waits).  One per job: a second closes the first.
  */
 void job_keep_fd(struct job *job, int fd);
-/* 1 if err, a reason with strerror() in it, says the file system is
- * full (ENOSPC, EDQUOT, EFBIG): the answer is then 507, as for the upload. */
-int job_storage_full(const char *err);
+/* Writing the signed answer failed with reason err (logged), e the
+ * system error of the write that failed (the archive writer's errno, 0
+ * for none): 507 for a full file system (ENOSPC, EDQUOT, EFBIG), as for
+ * the upload, else 500.  Returns the status. */
+int job_write_failed(struct job *job, int e, const char *err);
 /*
  * The answer for an upload the archive extraction refused with status st
  * (err: why): 400 "Invalid artifact: <why>", 507 when the disk is full

@@ -220,7 +220,7 @@ pack_member(struct modules_ctx *c, struct ar_writer *w, const struct ar_entry *e
 	    const struct modules_item *item, char *err, size_t errlen)
 {
 	struct ar_entry copy;
-	int fd, rc;
+	int fd, rc, saved;
 
 	if (e->type == AR_HARDLINK) {
 		if (item == NULL && !is_module(e->link))
@@ -233,16 +233,20 @@ pack_member(struct modules_ctx *c, struct ar_writer *w, const struct ar_entry *e
 		return ar_writer_add(w, e, -1, NULL, 0, err, errlen);
 	if ((fd = ar_openat(c->rootfd, e->name, O_RDONLY, 0)) < 0) {
 		snprintf(err, errlen, "%s: %s", e->name, strerror(errno));
+		errno = 0; /* reading, not writing, failed */
 		return -1;
 	}
 	rc = ar_writer_add(w, e, fd, item ? item->sig.trailer : NULL, item ? item->sig.len : 0,
 			   err, errlen);
+	saved = errno;
 	close(fd);
+	errno = saved;
 	return rc;
 }
 
 /* Write the answer in archive order, each module once its signature is
- * there, compressed by that many threads; 0 or -1 with err. */
+ * there, compressed by that many threads; 0 or -1 with err and errno (a
+ * failed write's, else 0: dss_archive.h). */
 static int
 pack(struct job *job, struct modules_ctx *c, const struct ar_list *list, const char *out,
      int threads, char *err, size_t errlen)
@@ -259,12 +263,14 @@ pack(struct job *job, struct modules_ctx *c, const struct ar_list *list, const c
 		if ((e->type == AR_FILE || e->type == AR_HARDLINK) && is_module(e->name)) {
 			if (k >= c->nitems || strcmp(c->items[k]->name, e->name) != 0) {
 				snprintf(err, errlen, "%s: not queued for signing", e->name);
+				errno = 0;
 				goto fail;
 			}
 			if (wait_item(c, k) < 0) {
 				pthread_mutex_lock(&c->lock);
 				snprintf(err, errlen, "signing %s", c->err);
 				pthread_mutex_unlock(&c->lock);
+				errno = 0;
 				goto fail;
 			}
 			item = c->items[k++];
@@ -365,21 +371,17 @@ signer_of(struct job *job, struct kc_key *kk, struct modsign_key *key)
 	return 0;
 }
 
-/* The answer when signing or packing failed: the key process's own
- * status (503, 404 ...) when it was the one to fail, 507 for a full file
- * system, else 500. */
+/* The answer when signing or packing failed (e: pack's errno): the key
+ * process's own status (503, 404 ...) when it was the one to fail, 507
+ * for a full file system, else 500. */
 static void
-sign_failed(struct job *job, const struct kc_key *kk, const char *err)
+sign_failed(struct job *job, const struct kc_key *kk, const char *err, int e)
 {
 	if (kk->status != 0) {
 		log_warnx("job %s: %s", job->idstr, err);
 		job_fail(job, kk->status, "%s", kk->reason);
-	} else if (job_storage_full(err)) {
-		log_errorx("job %s: %s", job->idstr, err);
-		job_fail(job, 507, "not enough storage to write the signed artifact");
 	} else {
-		log_errorx("job %s: %s", job->idstr, err);
-		job_fail(job, 500, "Signing error");
+		job_write_failed(job, e, err);
 	}
 }
 
@@ -510,8 +512,10 @@ modules_run(struct job *job)
 	log_debug("job %s: %zu modules, %d signing threads", job->idstr, c.nitems, started);
 
 	if (pack(job, &c, &list, out, started, err, sizeof(err)) < 0) {
+		int e = errno;
+
 		unlink(out);
-		sign_failed(job, &kk, err);
+		sign_failed(job, &kk, err, e);
 		goto done;
 	}
 	audit(job, &c, hashalg);

@@ -409,11 +409,13 @@ optee_run(struct job *job)
 	if (optee_precheck(job) != 0 || key_of(&o) != 0 || extract(&o, f->path, &list) != 0 ||
 	    find_tas(&o, &list) != 0 || sign_all(&o) != 0)
 		goto done;
-	if (job_path(job, OPTEE_ANSWER, out, sizeof(out)) < 0 ||
-	    ar_pack_tree(o.tree, out, (int)job->cfg->gzip_level, NULL, NULL, err, sizeof(err)) <
-		0) {
-		log_errorx("job %s: packing the answer: %s", job->idstr, err);
+	if (job_path(job, OPTEE_ANSWER, out, sizeof(out)) < 0) {
 		job_fail(job, 500, "Signing error");
+		goto done;
+	}
+	if (ar_pack_tree(o.tree, out, (int)job->cfg->gzip_level, NULL, NULL, err, sizeof(err)) <
+	    0) {
+		job_write_failed(job, errno, err);
 		goto done;
 	}
 	audit(&o, f->path, out);

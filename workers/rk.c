@@ -235,12 +235,11 @@ rk_reply_tree(struct rk *r, char out[PATH_MAX], char sha256[65])
 	char err[256];
 
 	job_progress(r->job, "packing");
-	if (job_path(r->job, RK_TREE_ANSWER, out, PATH_MAX) < 0 ||
-	    ar_pack_tree(r->work, out, (int)r->job->cfg->gzip_level, NULL, NULL, err, sizeof(err)) <
-		0) {
-		log_errorx("job %s: packing the answer: %s", r->job->idstr, err);
+	if (job_path(r->job, RK_TREE_ANSWER, out, PATH_MAX) < 0)
 		return job_fail(r->job, 500, "Signing error");
-	}
+	if (ar_pack_tree(r->work, out, (int)r->job->cfg->gzip_level, NULL, NULL, err, sizeof(err)) <
+	    0)
+		return job_write_failed(r->job, errno, err);
 	if (pkey_sha256_file(out, sha256) < 0)
 		sha256[0] = '\0';
 	return 0;

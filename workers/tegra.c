@@ -1241,10 +1241,7 @@ tegra_run_job(struct job *job)
 		goto done;
 	job_progress(job, "packing");
 	if (ar_pack_tree(t.work, out, (int)t.job->cfg->gzip_level, NULL, NULL, err, sizeof(err)) < 0) {
-		log_errorx("job %s: packing: %s", job->idstr, err);
-		rc = job_storage_full(err)
-			 ? job_fail(job, 507, "not enough storage to write the signed artifact")
-			 : job_fail(job, 500, "Signing error");
+		rc = job_write_failed(job, errno, err);
 		goto done;
 	}
 	tegra_audit(&t, runs);
