@@ -482,7 +482,7 @@ xfail(struct xctx *x, int status, const char *fmt, ...)
 static int
 sys_status(int e)
 {
-	return e == ENOSPC || e == EDQUOT || e == EFBIG ? 507 : 500;
+	return util_write_status(e);
 }
 
 /* The status for a failed walk to a member's directory: the archive's

@@ -127,7 +127,7 @@ field_add(struct form_ctx *x, const char *name, const char *type, char *err, siz
 static int
 storage_error(int e, const char *what, char *err, size_t errlen)
 {
-	if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+	if (util_write_status(e) == 507)
 		return util_err(err, errlen, 507, "not enough storage for the upload");
 	return util_err(err, errlen, 500, "%s the upload: %s", what, strerror(e));
 }

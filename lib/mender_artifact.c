@@ -109,7 +109,8 @@ static int
 out_write(struct rw *w, const void *buf, size_t len, uint64_t off)
 {
 	if (fs_pwrite_full(w->out, buf, len, off) < 0)
-		return fail(w, 500, "writing signed artifact: %s", strerror(errno));
+		return fail(w, util_write_status(errno), "writing signed artifact: %s",
+			    strerror(errno));
 	if (w->o->start_writeback && off + len >= w->wb_from + WRITEBACK_CHUNK) {
 		mender_writeback_hint(w->out, w->wb_from, off + len - w->wb_from);
 		w->wb_from = off + len;
@@ -134,7 +135,8 @@ copier_join(struct rw *w, int abort)
 	if (mender_copy_join(&w->cp, abort) == 0)
 		return 0;
 	if (w->cp.error)
-		return fail(w, 500, "copying artifact: %s", strerror(w->cp.error));
+		return fail(w, util_write_status(w->cp.error), "copying artifact: %s",
+			    strerror(w->cp.error));
 	return fail(w, 409, "artifact changed while it was being signed");
 }
 
@@ -833,8 +835,8 @@ mender_write_signature(int out, const struct mender_result *r, const char *sig, 
 	mender_sig_header(buf, len);
 	memcpy(buf + BLOCK, sig, len);
 	if (fs_pwrite_full(out, buf, total, r->sig_offset) < 0) {
+		rc = util_write_status(errno);
 		snprintf(err, errlen, "writing signed artifact: %s", strerror(errno));
-		rc = 500;
 	}
 	free(buf);
 	return rc;

@@ -65,13 +65,15 @@ void mender_opts_init(struct mender_opts *o);
  * its signed layout to out (an empty regular file) with a slot of
  * o->sig_len bytes for manifest.sig.  Returns 0 with r filled in, 400 when
  * the input is not a sound Mender artifact, 409 when it changed while
- * being read, 500 on an I/O failure; err says why in one line.
+ * being read, 507 when a write found the file system full, 500 on any
+ * other I/O failure; err says why in one line.
  */
 int mender_rewrite(int in, int out, const struct mender_opts *o, struct mender_result *r, char *err,
 		   size_t errlen);
 void mender_result_free(struct mender_result *r);
 
-/* Fill the slot of a rewrite with sig (exactly r->sig_len bytes); 0 or 500. */
+/* Fill the slot of a rewrite with sig (exactly r->sig_len bytes); 0, 507
+ * for a full file system or 500. */
 int mender_write_signature(int out, const struct mender_result *r, const char *sig, size_t len,
 			   char *err, size_t errlen);
 

@@ -625,7 +625,7 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 		case ENOSPC:
 		case EDQUOT:
 			snprintf(err, errlen, "No space left for the signed artifact");
-			return 500;
+			return 507;
 		default:
 			snprintf(err, errlen, "Cannot create the signed artifact");
 			return 500;
@@ -694,10 +694,11 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 		return st;
 	}
 	if (fsync(fd) < 0) {
+		st = util_write_status(errno);
 		log_warn("fsync %s", art->tmppath);
 		close(fd);
 		snprintf(err, errlen, "Writing the signed artifact failed");
-		return 500;
+		return st;
 	}
 	/* an unnamed replacement gets its name only now, just before the rename */
 	if (art->unnamed && uri_name_temp(art->dirfd, fd, art->base, &art->tmpname) < 0) {

@@ -453,3 +453,9 @@ util_fork(void)
 #endif
 	return fork();
 }
+
+int
+util_write_status(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EFBIG ? 507 : 500;
+}

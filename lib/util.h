@@ -66,6 +66,9 @@ int util_is_tchar(int c);
 int util_hexval(int c);
 /* Set or clear O_NONBLOCK; 0 or -1. */
 int util_set_nonblock(int fd, int on);
+/* The status for a write or create that failed with errno e: 507 when
+ * the file system is full (ENOSPC, EDQUOT, EFBIG), else 500. */
+int util_write_status(int e);
 /* fork(2) without the atfork handlers when no thread was ever started
  * (util.c says why); fork() otherwise. */
 pid_t util_fork(void);

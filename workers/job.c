@@ -389,7 +389,7 @@ int
 job_write_failed(struct job *job, int e, const char *err)
 {
 	log_errorx("job %s: writing the answer: %s", job->idstr, err);
-	if (e == ENOSPC || e == EDQUOT || e == EFBIG)
+	if (util_write_status(e) == 507)
 		return job_fail(job, 507, "not enough storage to write the signed artifact");
 	return job_fail(job, 500, "Signing error");
 }

@@ -163,6 +163,7 @@ sign_slot(struct msign *ms)
 {
 	char err[512];
 	size_t siglen = 0;
+	int st;
 
 	if (mender_sign_with(ms->key, sign_by_key_process, ms, ms->r.manifest,
 			     ms->r.manifest_len, &ms->sig, &siglen, err, sizeof(err)) != 0) {
@@ -171,9 +172,11 @@ sign_slot(struct msign *ms)
 		log_errorx("job %s: %s", ms->job->idstr, err);
 		return job_fail(ms->job, 500, "Signing error");
 	}
-	if (mender_write_signature(ms->outfd, &ms->r, ms->sig, siglen, err, sizeof(err)) != 0) {
+	if ((st = mender_write_signature(ms->outfd, &ms->r, ms->sig, siglen, err, sizeof(err))) !=
+	    0) {
 		log_errorx("job %s: %s", ms->job->idstr, err);
-		return job_fail(ms->job, 500, "Signing error");
+		return st == 507 ? job_fail(ms->job, 507, "%s", err)
+				 : job_fail(ms->job, 500, "Signing error");
 	}
 	/* before the commit: a signature whose record cannot be kept is not made */
 	if (audit(ms->job, ms->uri, ms->key, &ms->r) < 0 && ms->job->cfg->audit_required)
