@@ -1927,6 +1927,8 @@ struct packctx {
 	int (*select)(const char *, const struct stat *, void *);
 	void *arg;
 	struct buf inodes; /* struct inode_name[]: files with more than one link */
+	/* their index: slot i holds an index into inodes + 1, or 0 */
+	size_t *slots, nslots;
 	char *err;
 	size_t errlen;
 };
@@ -1977,8 +1979,30 @@ pack_symlink(struct packctx *p, int dfd, const char *name, struct ar_entry *e)
 	return ar_writer_add(p->w, e, -1, NULL, 0, p->err, p->errlen);
 }
 
+/* Where the probe for (dev, ino) starts.  Inode numbers are the file
+ * system's, not the client's, so a plain multiplicative mix will do. */
+static size_t
+inode_slot(const struct packctx *p, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 40)) * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 24) & (p->nslots - 1);
+}
+
+static void
+inode_put(struct packctx *p, const struct inode_name *in, size_t idx)
+{
+	size_t i = inode_slot(p, in->dev, in->ino);
+
+	while (p->slots[i] != 0)
+		i = (i + 1) & (p->nslots - 1);
+	p->slots[i] = idx + 1;
+}
+
 /* The name a file with several links was first packed under, or NULL
- * (then it is remembered under path for the next ones). */
+ * (then it is remembered under path for the next ones).  Hashed: a tree
+ * of 100,000 files of two links each made a linear search 10^10
+ * comparisons. */
 static char *
 pack_first_link(struct packctx *p, const struct stat *sb, const char *path)
 {
@@ -1986,12 +2010,27 @@ pack_first_link(struct packctx *p, const struct stat *sb, const char *path)
 	struct inode_name *seen = pack_inodes(p, &nseen);
 	struct inode_name in = {sb->st_dev, sb->st_ino, NULL};
 
-	for (size_t i = 0; i < nseen; i++)
-		if (seen[i].dev == sb->st_dev && seen[i].ino == sb->st_ino)
-			return seen[i].name;
+	if (p->nslots != 0)
+		for (size_t i = inode_slot(p, in.dev, in.ino); p->slots[i] != 0;
+		     i = (i + 1) & (p->nslots - 1)) {
+			struct inode_name *s = &seen[p->slots[i] - 1];
+
+			if (s->dev == in.dev && s->ino == in.ino)
+				return s->name;
+		}
 	in.name = xstrdup(path);
 	if (buf_append(&p->inodes, &in, sizeof(in)) < 0)
 		log_panic("the inode list cannot grow"); /* BUF_UNLIMITED */
+	seen = pack_inodes(p, &nseen);
+	/* at most half full */
+	if (nseen * 2 > p->nslots) {
+		p->nslots = p->nslots ? p->nslots * 2 : 64;
+		free(p->slots);
+		p->slots = xcalloc(p->nslots, sizeof(*p->slots));
+		for (size_t k = 0; k + 1 < nseen; k++)
+			inode_put(p, &seen[k], k);
+	}
+	inode_put(p, &in, nseen - 1);
 	return NULL;
 }
 
@@ -2118,6 +2157,7 @@ ar_pack_tree(const char *dir, const char *out, int level,
 	for (size_t i = 0; i < n; i++)
 		free(inodes[i].name);
 	buf_free(&p.inodes);
+	free(p.slots);
 	if (rc < 0) {
 		unlink(out);
 		errno = e;

@@ -1103,6 +1103,22 @@ START_TEST(test_writer_errno)
 }
 END_TEST
 
+/* Many files of several links each: every later name is a hard link to
+ * the first, past the growth of the inode index. */
+START_TEST(test_pack_many_links)
+{
+	ck_assert_int_eq(sh("mkdir -p m && cd m && i=0 && while [ $i -lt 1500 ]; do "
+			    "echo $i > f$i && ln f$i g$i && ln f$i h$i && i=$((i + 1)); done"),
+			 0);
+	ck_assert_int_eq(ar_pack_tree("m", "m.tar.gz", 1, NULL, NULL, err, sizeof(err)), 0);
+	/* sorted: f<n> is packed before g<n> and h<n>, which link to it */
+	ck_assert_int_eq(sh("tar -tvzf m.tar.gz | grep -c ' link to ' | grep -qx 3000 && "
+			    "tar -tvzf m.tar.gz | grep -c '^-' | grep -qx 1500 && "
+			    "tar -tvzf m.tar.gz | grep -q '^h.* ./h1499 link to ./f1499$'"),
+			 0);
+}
+END_TEST
+
 START_TEST(test_pack_tree)
 {
 	ck_assert_int_eq(sh("mkdir -p t/a t/b t/c && echo 1 > t/a/one && echo 2 > t/b/two && "
@@ -1180,6 +1196,7 @@ archive_suite(void)
 	tcase_add_test(tw, test_writer_threads);
 	tcase_add_test(tw, test_pack_tree);
 	tcase_add_test(tw, test_writer_errno);
+	tcase_add_test(tw, test_pack_many_links);
 	suite_add_tcase(s, tw);
 	return s;
 }
