@@ -188,6 +188,24 @@ reply_body(int fd, int status, const char *ctype, const void *body, size_t len, 
 }
 
 int
+reply_head(int fd, int status, const char *ctype, size_t len, const char *extra, int timeout_ms,
+	   uint64_t *sent)
+{
+	char head[4096];
+	int n = format_head(head, sizeof(head), status, ctype, len, extra);
+
+	if (n < 0) {
+		errno = EOVERFLOW;
+		return -1;
+	}
+	if (reply_write(fd, head, (size_t)n, timeout_ms) < 0)
+		return -1;
+	if (sent)
+		*sent += (uint64_t)n;
+	return 0;
+}
+
+int
 reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms, uint64_t *sent)
 {
 	return reply_body(fd, status, "text/plain; charset=utf-8", text, strlen(text), extra,

@@ -21,6 +21,10 @@ const char *reply_status_text(int status);
  */
 int reply_body(int fd, int status, const char *ctype, const void *body, size_t len,
 	       const char *extra, int timeout_ms, uint64_t *sent);
+/* The head alone of the response reply_body would write for a body of
+ * len bytes (HEAD: the same Content-Length as GET, no body). */
+int reply_head(int fd, int status, const char *ctype, size_t len, const char *extra,
+	       int timeout_ms, uint64_t *sent);
 /* A text/plain; charset=utf-8 answer. */
 int reply_text(int fd, int status, const char *text, const char *extra, int timeout_ms,
 	       uint64_t *sent);

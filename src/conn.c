@@ -148,11 +148,16 @@ void
 conn_answer(struct conn *c, int status, const char *ctype, const char *body, const char *extra)
 {
 	uint64_t out = 0;
-	int head = strcmp(c->method, "HEAD") == 0;
+	int rc;
 
 	hooks->replied(status);
-	if (reply_body(c->fd, status, ctype, body, head ? 0 : strlen(body), extra,
-		       SV_WRITE_TIMEOUT_MS, &out) < 0)
+	/* HEAD: the length GET would send, and no body (RFC 9110 9.3.2) */
+	if (strcmp(c->method, "HEAD") == 0)
+		rc = reply_head(c->fd, status, ctype, strlen(body), extra, SV_WRITE_TIMEOUT_MS, &out);
+	else
+		rc = reply_body(c->fd, status, ctype, body, strlen(body), extra,
+				SV_WRITE_TIMEOUT_MS, &out);
+	if (rc < 0)
 		log_debug("answering %s: %s", c->peer, strerror(errno));
 	conn_log(c, status, out);
 	conn_linger(c);

@@ -77,6 +77,26 @@ check "Accept: */*: the JSON" is_json -H 'Accept: */*'
 check "Accept: text/html;q=0: the JSON" is_json -H 'Accept: text/html;q=0, application/json'
 check_eq "HEAD with Accept: text/html: 200" 200 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -I -H "Accept: $HTML" "$URL/status")"
+# HEAD: GET's Content-Length, and nothing after the head (the page is
+# the same bytes every time)
+curl -s -o "$T/page.get" -H "Accept: $HTML" "$URL/status"
+python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"HEAD /status HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+head, sep, body = data.partition(b"\r\n\r\n")
+open(sys.argv[2], "wb").write(head)
+open(sys.argv[3], "wb").write(body)
+' "$PORT" "$T/head.h" "$T/head.body"
+check_eq "HEAD: the Content-Length GET has" "$(wc -c <"$T/page.get" | tr -d ' ')" \
+	"$(tr -d '\r' <"$T/head.h" | sed -n 's/^Content-Length: //Ip')"
+check_eq "HEAD: nothing after the head" 0 "$(wc -c <"$T/head.body" | tr -d ' ')"
 check "no job for the page requests" test "$(status_field 'd["totals"]["jobs"]')" = 0
 
 # a failed job for the recent list
