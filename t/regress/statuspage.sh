@@ -82,18 +82,14 @@ check_eq "HEAD with Accept: text/html: 200" 200 \
 curl -s -o "$T/page.get" -H "Accept: $HTML" "$URL/status"
 python3 -c '
 import socket, sys
+sys.path.insert(0, sys.argv[4])
+import dss
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
 s.sendall(b"HEAD /status HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n")
-data = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    data += b
-head, sep, body = data.partition(b"\r\n\r\n")
+head, _, body = dss.recv_all(s).partition(b"\r\n\r\n")
 open(sys.argv[2], "wb").write(head)
 open(sys.argv[3], "wb").write(body)
-' "$PORT" "$T/head.h" "$T/head.body"
+' "$PORT" "$T/head.h" "$T/head.body" "$SRC/t/regress"
 check_eq "HEAD: the Content-Length GET has" "$(wc -c <"$T/page.get" | tr -d ' ')" \
 	"$(tr -d '\r' <"$T/head.h" | sed -n 's/^Content-Length: //Ip')"
 check_eq "HEAD: nothing after the head" 0 "$(wc -c <"$T/head.body" | tr -d ' ')"
