@@ -1514,9 +1514,6 @@ struct ar_writer {
 static void
 wfail(struct ar_writer *w, char *err, size_t errlen, const char *what)
 {
-	/* libarchive's own writer (one thread) keeps write(2)'s errno */
-	if (w->werrno == 0 && w->a != NULL && archive_errno(w->a) > 0)
-		w->werrno = archive_errno(w->a);
 	snprintf(err, errlen, "%s: %s", what,
 		 w->a && archive_error_string(w->a) ? archive_error_string(w->a) : "failed");
 }
@@ -1651,6 +1648,31 @@ gzip_write(struct archive *a, void *arg, const void *buf, size_t len)
 	return (la_ssize_t)len;
 }
 
+/* libarchive's write callback with one thread: write(2) to w->fd,
+ * keeping the errno of a failed write in w->werrno (libarchive's own fd
+ * writer keeps it only in the archive's error, which gzip's close then
+ * replaces by "Failed to clean up compressor" when the final flush was
+ * the write that failed). */
+static la_ssize_t
+fd_write(struct archive *a, void *arg, const void *buf, size_t len)
+{
+	struct ar_writer *w = arg;
+	ssize_t n;
+
+	do
+		n = write(w->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0) {
+		int e = n < 0 ? errno : EIO;
+
+		if (w->werrno == 0)
+			w->werrno = e;
+		archive_set_error(a, e, "write: %s", strerror(e));
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
 /* Submit the last block and write everything out; 0 or -1. */
 static int
 gzip_finish(struct ar_writer *w)
@@ -1717,8 +1739,11 @@ ar_writer_open_threads(const char *path, int level, int threads, char *err, size
 			r = archive_write_set_filter_option(w->a, "gzip", "compression-level", lv);
 		if (r == ARCHIVE_OK)
 			r = archive_write_set_filter_option(w->a, "gzip", "timestamp", NULL);
+		/* unpadded, as archive_write_open_fd leaves a regular file */
 		if (r == ARCHIVE_OK)
-			r = archive_write_open_fd(w->a, w->fd);
+			r = archive_write_set_bytes_in_last_block(w->a, 1);
+		if (r == ARCHIVE_OK)
+			r = archive_write_open(w->a, w, NULL, fd_write, NULL);
 	}
 	if (r != ARCHIVE_OK) {
 		wfail(w, err, errlen, "archive setup");

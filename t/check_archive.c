@@ -1059,7 +1059,10 @@ START_TEST(test_writer_errno)
 	struct ar_writer *w;
 	int fd, rc;
 
-	ck_assert_int_eq(sh("mkdir -p big && head -c 3000000 /dev/urandom > big/r"), 0);
+	ck_assert_int_eq(sh("mkdir -p big sizes && head -c 3000000 /dev/urandom > big/r && "
+			    "for n in $(seq 96000 500 104000); do "
+			    "head -c $n /dev/urandom > sizes/$n; done"),
+			 0);
 	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
 	rl = saved;
 	rl.rlim_cur = 100000;
@@ -1087,6 +1090,30 @@ START_TEST(test_writer_errno)
 		ck_assert_int_eq(rc, -1);
 		ck_assert_msg(errno == EFBIG, "%d threads: errno %d: %s", threads, errno, err);
 		unlink(out);
+	}
+	/* members about the size of the limit: the refusal falls on a write
+	 * of a member, of the end of the archive or of the final flush */
+	for (int size = 96000; size <= 104000; size += 500) {
+		for (int threads = 1; threads <= 2; threads++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "sizes/%d", size);
+			ck_assert_ptr_nonnull(
+			    w = ar_writer_open_threads("s.tar.gz", 1, threads, err, sizeof(err)));
+			ck_assert_int_ge(fd = open(name, O_RDONLY), 0);
+			e.name = "s";
+			rc = ar_writer_add(w, &e, fd, NULL, 0, err, sizeof(err));
+			close(fd);
+			if (rc == 0)
+				rc = ar_writer_close(w, err, sizeof(err));
+			else
+				ar_writer_abort(w);
+			unlink("s.tar.gz");
+			if (rc == 0) /* it fitted */
+				continue;
+			ck_assert_msg(errno == EFBIG, "%d bytes, %d threads: errno %d: %s", size,
+				      threads, errno, err);
+		}
 	}
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
 	/* a member that cannot be read (a descriptor open for writing) */
