@@ -103,7 +103,10 @@ proc_title(const char *fmt, ...)
 	memset(title_area + len, '\0', title_size - len);
 }
 
-/* Child: default dispositions, an empty mask, SIGPIPE ignored. */
+/* Child: default dispositions, an empty mask, SIGPIPE ignored, and
+ * SIGXFSZ: a write past a file-size limit (ulimit -f, systemd's
+ * LimitFSIZE=) is then EFBIG, a 507, not a worker killed mid-job (the
+ * tools a job runs get every default back: spawn.c). */
 static void
 reset_signals(void)
 {
@@ -115,6 +118,8 @@ reset_signals(void)
 			fatal("signal %d", sigs[i]);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
 		fatal("signal SIGPIPE");
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		fatal("signal SIGXFSZ");
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		fatal("sigprocmask");

@@ -7,7 +7,8 @@
  * kind of process, says whether it drops privileges and gives the
  * function it runs.  proc_spawn is the one birth function: fork, a
  * process group of its own, default signal dispositions and an empty
- * mask (SIGPIPE ignored: a peer going away is an error return), stdin on
+ * mask (SIGPIPE ignored: a peer going away is an error return; SIGXFSZ
+ * too: a file-size limit is EFBIG), stdin on
  * /dev/null, its channel on PROTO_CHANNEL_FD (proto.h) and the other
  * descriptors its context names on their numbers, nothing else open, the
  * role's name as log tag and process title, the privilege drop

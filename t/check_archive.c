@@ -1132,6 +1132,31 @@ END_TEST
 
 /* Many files of several links each: every later name is a hard link to
  * the first, past the growth of the inode index. */
+/* The write that fails is the last, in gzip's final flush at close
+ * (libarchive then reports "Failed to clean up compressor"): still the
+ * write's errno.  Found by a review: 500 for a full disk. */
+START_TEST(test_writer_errno_finish)
+{
+	struct rlimit rl, saved;
+	int rc, e;
+
+	ck_assert_int_eq(sh("mkdir big && python3 -c 'import random,sys; random.seed(1); "
+			    "sys.stdout.buffer.write(random.randbytes(65862))' > big/r"),
+			 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+	rl = saved;
+	rl.rlim_cur = 1;
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	errno = 0;
+	rc = ar_pack_tree("big", "p.tar.gz", 6, NULL, NULL, err, sizeof(err));
+	e = errno;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(e == EFBIG, "errno %d, not EFBIG: %s", e, err);
+}
+END_TEST
+
 START_TEST(test_pack_many_links)
 {
 	ck_assert_int_eq(sh("mkdir -p m && cd m && i=0 && while [ $i -lt 1500 ]; do "
@@ -1224,6 +1249,7 @@ archive_suite(void)
 	tcase_add_test(tw, test_pack_tree);
 	tcase_add_test(tw, test_writer_errno);
 	tcase_add_test(tw, test_pack_many_links);
+	tcase_add_test(tw, test_writer_errno_finish);
 	suite_add_tcase(s, tw);
 	return s;
 }

@@ -452,6 +452,27 @@ else
 	fi
 	check "full disk: no job directory left" no_job_dirs "$SMALL/work"
 	dss_stop
+	# a file-size limit (ulimit -f, systemd's LimitFSIZE=) is a full disk
+	# for the job: 507, not a worker killed by SIGXFSZ (500)
+	if command -v $MA >/dev/null 2>&1; then
+		cp "$T/small.mender" "$SMALL/art/s.mender"
+		dss_own "$SMALL/art/s.mender"
+		ulimit -S -f 1000
+		dss_start DIGSIGSERVER_WORK_DIR="$SMALL/work" DIGSIGSERVER_WORKERS=1
+		rc=$?
+		ulimit -S -f unlimited
+		if [ $rc -eq 0 ]; then
+			code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=m1 \
+				-F artifact-uri="file://$SMALL/art/s.mender" "$URL/sign/mender")
+			check_eq "file-size limit: 507 ($(cat "$T/body"))" 507 "$code"
+			check "file-size limit: the artifact is the original" \
+				cmp "$T/small.mender" "$SMALL/art/s.mender"
+			check "file-size limit: no worker killed" sh -c "! grep -q 'died of signal' '$DSS_LOG'"
+			dss_stop
+		else
+			not_ok "file-size limit: the daemon starts"
+		fi
+	fi
 fi
 
 # === 4. the S3 key store fails or goes away ======================================
