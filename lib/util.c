@@ -435,11 +435,13 @@ util_hexval(int c)
 
 /*
  * In a process that never started a thread, _Fork: the system call and
- * the thread descriptor's fix-up, without the atfork handlers glibc's
- * fork() runs on both sides (every malloc arena, stdio, the dynamic
- * linker's locks, libcrypto's).  They exist to hand the child locks that
- * another thread might hold; with no other thread none can be held, and
- * each page they write costs the new process a copy-on-write fault.
+ * the thread descriptor's fix-up, without what glibc's fork() adds
+ * around it: the atfork handlers (a library's: libcurl's TLS stack
+ * registers some), the dynamic linker's locks made anew in the child,
+ * the fork bookkeeping of pthread_once and NSS.  That is there to hand
+ * the child a consistent state when another thread may hold a lock; with
+ * no other thread none can be held, and each page it writes costs the
+ * new process a copy-on-write fault.
  * Where a fault is dear (a PVM guest, about 10 us each) that was 0.2 to
  * 0.4 ms of every worker's birth.  A process that started a thread (a
  * library's resolver, say) keeps fork().
