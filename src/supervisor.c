@@ -415,16 +415,26 @@ static const struct pool_hooks pool_hooks = {
 	.linger = conn_adopt_linger,
 };
 
-/* Past MAX_CONNECTIONS and the reserve: 503 at once, nothing read. */
+/*
+ * Past MAX_CONNECTIONS and the reserve: 503 at once, and no descriptor
+ * kept for it.  What the client has sent already is read and dropped
+ * first: closing a socket with unread bytes sends a reset, which can
+ * reach the client before the 503 does (curl then fails with "connection
+ * reset", which --retry does not retry, where a 503 is retried).
+ */
 static void
 refuse_at_once(int fd)
 {
 	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 				   "Connection: close\r\nRetry-After: 5\r\n"
 				   "Content-Length: 0\r\n\r\n";
+	char sink[4096];
 	ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
 
 	(void)w; /* best effort: the client may be gone already */
+	shutdown(fd, SHUT_WR);
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
 	sv.count.rejected++;
 	close(fd);
 }
