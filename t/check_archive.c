@@ -884,16 +884,26 @@ END_TEST
 
 /* A full file system is 507, as for the upload; the file size limit
  * stands in for it here (EFBIG is mapped as ENOSPC and EDQUOT are). */
-START_TEST(test_no_space)
+/* Writes past cur bytes fail with EFBIG (SIGXFSZ ignored), as on a full
+ * disk; the old limit in *saved. */
+static void
+limit_file_size(struct rlimit *saved, rlim_t cur)
 {
-	struct rlimit rl, saved;
+	struct rlimit rl;
 
-	MKTAR("t.tar.gz file:a big:b=1000000");
-	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
-	rl = saved;
-	rl.rlim_cur = 100000;
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, saved), 0);
+	rl = *saved;
+	rl.rlim_cur = cur;
 	signal(SIGXFSZ, SIG_IGN);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+START_TEST(test_no_space)
+{
+	struct rlimit saved;
+
+	MKTAR("t.tar.gz file:a big:b=1000000");
+	limit_file_size(&saved, 100000);
 	ck_assert_int_eq(extract("t.tar.gz"), 507);
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
 	ck_assert_msg(strstr(err, "member b: write:") != NULL, "%s", err);
@@ -1054,7 +1064,7 @@ skip_b(const char *rel, const struct stat *st, void *arg)
  * not 507). */
 START_TEST(test_writer_errno)
 {
-	struct rlimit rl, saved;
+	struct rlimit saved;
 	struct ar_entry e = {.name = "No space left on device", .type = AR_FILE, .mode = 0644};
 	struct ar_writer *w;
 	int fd, rc;
@@ -1063,11 +1073,7 @@ START_TEST(test_writer_errno)
 			    "for n in $(seq 96000 500 104000); do "
 			    "head -c $n /dev/urandom > sizes/$n; done"),
 			 0);
-	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
-	rl = saved;
-	rl.rlim_cur = 100000;
-	signal(SIGXFSZ, SIG_IGN);
-	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	limit_file_size(&saved, 100000);
 	errno = 0;
 	ck_assert_int_eq(ar_pack_tree("big", "p1.tar.gz", 1, NULL, NULL, err, sizeof(err)), -1);
 	ck_assert_msg(errno == EFBIG, "errno %d: %s", errno, err);
@@ -1137,17 +1143,13 @@ END_TEST
  * write's errno.  Found by a review: 500 for a full disk. */
 START_TEST(test_writer_errno_finish)
 {
-	struct rlimit rl, saved;
+	struct rlimit saved;
 	int rc, e;
 
 	ck_assert_int_eq(sh("mkdir big && python3 -c 'import random,sys; random.seed(1); "
 			    "sys.stdout.buffer.write(random.randbytes(65862))' > big/r"),
 			 0);
-	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
-	rl = saved;
-	rl.rlim_cur = 1;
-	signal(SIGXFSZ, SIG_IGN);
-	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	limit_file_size(&saved, 1);
 	errno = 0;
 	rc = ar_pack_tree("big", "p.tar.gz", 6, NULL, NULL, err, sizeof(err));
 	e = errno;
