@@ -459,7 +459,7 @@ pack(struct fitjob *fj, char *out, size_t outlen, char *err, size_t errlen)
 		char path[PATH_MAX];
 		struct stat st;
 		struct ar_entry e = {.name = (char *)names[i], .type = AR_FILE, .mode = 0644};
-		int fd = -1, rc;
+		int fd = -1, rc, saved;
 
 		if (join(path, sizeof(path), fj->work, names[i]) < 0 ||
 		    (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
@@ -474,9 +474,11 @@ pack(struct fitjob *fj, char *out, size_t outlen, char *err, size_t errlen)
 		e.mtime = st.st_mtime;
 		e.size = (uint64_t)st.st_size;
 		rc = ar_writer_add(w, &e, fd, NULL, 0, err, errlen);
+		saved = errno; /* the failed write's, for the caller */
 		close(fd);
 		if (rc < 0) {
 			ar_writer_abort(w);
+			errno = saved;
 			return -1;
 		}
 	}
