@@ -677,7 +677,7 @@ mkpkg "$P" tx2
 pack "$P" "$T/hang.tar.gz"
 t0=$(date +%s)
 check_eq "hanging helper: 504" 504 "$(post tx2 tegra186 32.7.4 "$T/hang.tar.gz")"
-check "hanging helper: answered near RESPONSE_TIMEOUT=2" test $(($(date +%s) - t0)) -le 6
+check "hanging helper: answered near RESPONSE_TIMEOUT=2, not at curl's 120 s" test $(($(date +%s) - t0)) -le 20
 R=$(runs)
 check "hanging helper: the helper and its background child are gone" wait_for 10 sh -c "
 	for p in \$(cat '$R.bgpid') \$(cat '$R.pgid'); do
