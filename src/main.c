@@ -22,6 +22,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "hugetext.h"
 #include "keyd.h"
 #include "keystore.h"
 #include "log.h"
@@ -341,6 +342,13 @@ main(int argc, char **argv)
 	if (conf_warning(&cfg) != NULL)
 		log_warnx("%s", conf_warning(&cfg));
 	fit_connections(&cfg);
+	/* before the first fork: every process after shares the pages */
+	if ((rc = hugetext_remap(err, sizeof(err))) == 2)
+		log_info("the program's code and constant data are on huge pages");
+	else if (rc == 1)
+		log_info("one of the program's code and constant data stays on 4 kB pages: %s", err);
+	else
+		log_info("the program's code stays on 4 kB pages: %s", err);
 	proc_title("%s", roles[ROLE_SUPERVISOR].name);
 	return supervisor_run(&cfg, &user, &key_user);
 }

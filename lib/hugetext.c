@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hugetext.c: the program's code and read-only data onto huge pages
+ * (hugetext.h).
+ */
+#include "hugetext.h"
+
+#include <errno.h>
+#include <link.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+#define HUGE_SIZE ((uintptr_t)2 << 20)
+#define THP_ENABLED "/sys/kernel/mm/transparent_hugepage/enabled"
+#define THP_PMD_SIZE "/sys/kernel/mm/transparent_hugepage/hpage_pmd_size"
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+
+struct segment {
+	uintptr_t start, end; /* end: of its last page */
+	int prot;
+};
+
+struct segments {
+	struct segment seg[4];
+	int n;
+};
+
+static uintptr_t
+round_up(uintptr_t x, uintptr_t to)
+{
+	return (x + to - 1) & ~(to - 1);
+}
+
+/* The main program's read-only loadable segments but the first (which
+ * holds the ELF header): its code and its constant data.  The main
+ * program comes first in dl_iterate_phdr's order. */
+static int
+main_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct segments *s = arg;
+	long page = sysconf(_SC_PAGESIZE);
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || ph->p_offset == 0 ||
+		    s->n == (int)(sizeof(s->seg) / sizeof(s->seg[0])))
+			continue;
+		s->seg[s->n].start = info->dlpi_addr + ph->p_vaddr;
+		s->seg[s->n].end = round_up(s->seg[s->n].start + ph->p_memsz, (uintptr_t)page);
+		s->seg[s->n].prot = PROT_READ | ((ph->p_flags & PF_X) ? PROT_EXEC : 0);
+		s->n++;
+	}
+	return 1;
+}
+
+/* Whether the kernel may give anonymous memory advised so huge pages. */
+static int
+thp_usable(char *why, size_t whylen)
+{
+	char line[128] = "";
+	FILE *f = fopen(THP_ENABLED, "re");
+
+	if (f == NULL) {
+		snprintf(why, whylen, "no transparent huge pages (%s: %s)", THP_ENABLED,
+			 strerror(errno));
+		return 0;
+	}
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	if (strstr(line, "[never]") != NULL || strstr(line, "[") == NULL) {
+		snprintf(why, whylen, "transparent huge pages are disabled (%s)", THP_ENABLED);
+		return 0;
+	}
+	/* the segments are linked 2 MB apart: of no use with other sizes */
+	if ((f = fopen(THP_PMD_SIZE, "re")) == NULL || fgets(line, sizeof(line), f) == NULL ||
+	    strtoul(line, NULL, 10) != HUGE_SIZE) {
+		snprintf(why, whylen, "huge pages are not 2 MB (%s)", THP_PMD_SIZE);
+		if (f != NULL)
+			fclose(f);
+		return 0;
+	}
+	fclose(f);
+	return 1;
+}
+
+/*
+ * Copy a segment word by word, unseen by AddressSanitizer: its constant
+ * data holds the redzones the sanitizer puts between globals, which a
+ * checked memcpy() would report.  (volatile: not turned into memcpy.)
+ */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize_address)
+__attribute__((no_sanitize_address))
+#endif
+#endif
+static void
+copy_words(uintptr_t to, uintptr_t from, size_t len)
+{
+	volatile uint64_t *d = (volatile uint64_t *)to;
+	const volatile uint64_t *s = (const volatile uint64_t *)from;
+
+	for (size_t i = 0; i < len / sizeof(uint64_t); i++)
+		d[i] = s[i];
+}
+
+/* Kilobytes of the mapping that starts at addr on huge pages, from
+ * /proc/self/smaps; -1 when it cannot be read. */
+static long
+huge_kb(uintptr_t addr)
+{
+	char line[512];
+	unsigned long lo, hi;
+	long kb = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			if (in)
+				break;
+			in = lo == addr;
+		} else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return in ? kb : -1;
+}
+
+/*
+ * One segment: its 2 MB-aligned span claimed past its end (nothing else
+ * may be there), a huge-page copy made with the segment's protection,
+ * then moved over it.  0, or -1 and why, with the segment as it was.
+ */
+static int
+move_segment(const struct segment *sg, char *why, size_t whylen)
+{
+	uintptr_t len = round_up(sg->end - sg->start, HUGE_SIZE), copy, raw;
+	uintptr_t gap = sg->start + len - sg->end;
+	void *p;
+	long kb;
+
+	if (sg->start % HUGE_SIZE != 0) {
+		snprintf(why, whylen, "the program is not linked with 2 MB segments");
+		return -1;
+	}
+	if (gap > 0) {
+		p = mmap((void *)sg->end, gap, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			 -1, 0);
+		if (p == MAP_FAILED || (uintptr_t)p != sg->end) {
+			/* taken, or a kernel older than MAP_FIXED_NOREPLACE (4.17)
+			 * that took the address as a hint only */
+			if (p != MAP_FAILED)
+				munmap(p, gap);
+			snprintf(why, whylen, "the 2 MB after a segment are not free");
+			return -1;
+		}
+	}
+	p = mmap(NULL, len + HUGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(why, whylen, "mmap: %s", strerror(errno));
+		goto release;
+	}
+	raw = (uintptr_t)p;
+	copy = round_up(raw, HUGE_SIZE);
+	if (copy > raw)
+		munmap(p, copy - raw);
+	if (raw + HUGE_SIZE > copy)
+		munmap((void *)(copy + len), raw + HUGE_SIZE - copy);
+	if (madvise((void *)copy, len, MADV_HUGEPAGE) < 0) {
+		snprintf(why, whylen, "madvise(MADV_HUGEPAGE): %s", strerror(errno));
+		goto unmap;
+	}
+	copy_words(copy, sg->start, sg->end - sg->start);
+	/* a fragmented memory gives small pages at the first touch: then
+	 * ask for them to be collapsed now (Linux 6.1), else give up */
+	if (huge_kb(copy) < (long)(len / 1024))
+		(void)madvise((void *)copy, len, MADV_COLLAPSE);
+	if ((kb = huge_kb(copy)) < (long)(len / 1024)) {
+		snprintf(why, whylen, "the kernel gave no huge page (%ld of %lu kB)", kb,
+			 (unsigned long)(len / 1024));
+		goto unmap;
+	}
+	if (mprotect((void *)copy, len, sg->prot) < 0) {
+		snprintf(why, whylen, "mprotect: %s (MemoryDenyWriteExecute?)", strerror(errno));
+		goto unmap;
+	}
+	/* from here on the code runs from the copy: the same bytes */
+	if (mremap((void *)copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)sg->start) ==
+	    MAP_FAILED) {
+		snprintf(why, whylen, "mremap: %s", strerror(errno));
+		goto unmap;
+	}
+	return 0;
+unmap:
+	munmap((void *)copy, len);
+release:
+	if (gap > 0)
+		munmap((void *)sg->end, gap);
+	return -1;
+}
+
+int
+hugetext_remap(char *why, size_t whylen)
+{
+	struct segments s = {.n = 0};
+	int moved = 0;
+
+	snprintf(why, whylen, "no segment to move");
+	if (!thp_usable(why, whylen))
+		return 0;
+	dl_iterate_phdr(main_segments, &s);
+	for (int i = 0; i < s.n; i++) {
+		char e[160];
+
+		if (move_segment(&s.seg[i], e, sizeof(e)) == 0)
+			moved++;
+		else if (moved == i) /* the first failure says why */
+			snprintf(why, whylen, "%s", e);
+	}
+	return moved;
+}
