@@ -55,7 +55,9 @@ mkfit "$T/fitImage" devkey
 mkfit "$T/fitImage.dev" dev
 mkfit "$T/fitImage.other" other
 printf '/dts-v1/;\n/ { model = "u-boot"; };\n' | dtc -q -I dts -O dtb -o "$T/u-boot.dtb" -
+# (each FIT its own: the three mkimage runs above may straddle a second)
 epoch=$(fdtget -t u "$T/fitImage" / timestamp)
+epoch_dev=$(fdtget -t u "$T/fitImage.dev" / timestamp)
 
 dss_start DIGSIGSERVER_AUDIT_FILE="$T/audit" || exit 1
 
@@ -119,7 +121,7 @@ check_eq "no machine, no keyname: imx/fitimagesign/dev (200)" 200 \
 mkdir -p "$T/refd"
 cp "$T/k/dev.key" "$T/k/dev.crt" "$T/refd/"
 cp "$T/fitImage.dev" "$T/ref4"
-SOURCE_DATE_EPOCH=$epoch mkimage -F -k "$T/refd" "$T/ref4" >/dev/null
+SOURCE_DATE_EPOCH=$epoch_dev mkimage -F -k "$T/refd" "$T/ref4" >/dev/null
 check "  ... byte for byte" cmp "$T/out4" "$T/ref4"
 check_eq "keyname \" .key\" (nothing left): the FIT's key-name-hint (dev) is used" 200 \
 	"$(post "$T/out5" -F "artifact=@$T/fitImage.dev" -F "keyname= .key")"

@@ -192,31 +192,46 @@ $MA write rootfs-image -t testdev -n big -f "$T/src/big.ext4" -o "$T/src/big.men
 rm -f "$T/src/big.ext4"
 chmod 0644 "$T/src/big.mender"
 $MA sign -k "$T/rsa.key" -o "$T/big.ref" "$T/src/big.mender" >/dev/null 2>&1
-worker_pid() { # the pid of the worker running a mender job
-	curl -s "$URL/status" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-for w in d["pool"]["workers"]:
-    j = w.get("job")
-    if j and j.get("endpoint") == "mender":
-        print(w["pid"])
-        break'
+# kill_after DELAY READY: once /status shows the mender job (polled from
+# before the request: READY is created then), DELAY seconds later SIGKILL
+# its worker if the job is still running; prints "killed" or "ended"
+kill_after() {
+	python3 - "$URL" "$1" "$2" <<'PYEOF'
+import json, os, signal, sys, time, urllib.request
+url, delay, ready = sys.argv[1] + "/status", float(sys.argv[2]), sys.argv[3]
+def job():
+    d = json.load(urllib.request.urlopen(url))
+    for w in d["pool"]["workers"]:
+        j = w.get("job") or {}
+        if j.get("endpoint") == "mender":
+            return w["pid"], j.get("id")
+    return None
+seen = job()
+open(ready, "w").close()
+end = time.time() + 120
+while seen is None and time.time() < end:
+    time.sleep(0.002)
+    seen = job()
+if seen is not None:
+    time.sleep(delay)
+    if job() == seen:
+        os.kill(seen[0], signal.SIGKILL)
+        print("killed")
+        sys.exit(0)
+print("ended")
+PYEOF
 }
 killed=0
 intact=0
 for delay in 0 0.05 0.1 0.15 0.2 0.3 0.5; do
 	f=$(fresh big.mender big.mender)
-	sign rsa1 "file://$f" >"$T/kill.code" &
-	cpid=$!
-	sleep "$delay"
-	pid=
-	i=0
-	while [ -z "$pid" ] && [ $i -lt 200 ] && kill -0 $cpid 2>/dev/null; do
-		pid=$(worker_pid)
-		i=$((i + 1))
-	done
-	[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null && killed=$((killed + 1))
-	wait $cpid
+	rm -f "$T/kill.ready"
+	kill_after "$delay" "$T/kill.ready" >"$T/kill.out" &
+	kpid=$!
+	wait_for 30 test -e "$T/kill.ready"
+	sign rsa1 "file://$f" >"$T/kill.code"
+	wait $kpid
+	[ "$(cat "$T/kill.out")" = killed ] && killed=$((killed + 1))
 	if cmp -s "$f" "$T/src/big.mender" || cmp -s "$f" "$T/big.ref"; then
 		intact=$((intact + 1))
 	else
