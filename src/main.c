@@ -343,7 +343,9 @@ main(int argc, char **argv)
 		log_warnx("%s", conf_warning(&cfg));
 	fit_connections(&cfg);
 	/* before the first fork: every process after shares the pages */
-	if ((rc = hugetext_remap(err, sizeof(err))) == 2)
+	if (!cfg.huge_text)
+		log_debug("the program's code stays on 4 kB pages: DIGSIGSERVER_HUGE_TEXT=0");
+	else if ((rc = hugetext_remap(err, sizeof(err))) == 2)
 		log_info("the program's code and constant data are on huge pages");
 	else if (rc == 1)
 		log_info("one of the program's code and constant data stays on 4 kB pages: %s", err);

@@ -165,4 +165,50 @@ check "... and only the key process the private key" \
 	sh -c "! grep -v '^digsigserver: keys|' '$T/after' | grep -qE '$phex|$pder'"
 check_eq "... the supervisor, the key process, the spawner and two idle workers scanned" 5 \
 	"$(wc -l <"$T/after")"
+
+# --- the daemon's code on a huge page, shared by every worker (hugetext.h) --
+# text_of PID: "anon HUGE_KB" when the mapping that holds the program's
+# entry point is anonymous, "file 0" when it comes from the file
+entry=$(readelf -h "$DSS" | awk '/Entry point/ {print $4}')
+cat >"$T/text.py" <<'PY'
+import sys
+pid, entry = int(sys.argv[1]), int(sys.argv[2], 16)
+base = None
+maps = open("/proc/%d/smaps" % pid).read().splitlines()
+for l in maps:  # the program's first mapping: its load address
+    if l.split()[-1].endswith("/digsigserver") and base is None:
+        base = int(l.split("-")[0], 16)
+addr, inmap, kind, huge = base + entry, False, "none", 0
+for l in maps:
+    f = l.split()
+    if "-" in f[0] and len(f) >= 5 and ":" in f[3]:
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        if inmap:
+            break
+        inmap = lo <= addr < hi
+        if inmap:
+            kind = "file" if len(f) > 5 and f[5].startswith("/") else "anon"
+    elif inmap and f[0] == "AnonHugePages:":
+        huge = int(f[1])
+print(kind, huge)
+PY
+if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null ||
+	[ ! -e /sys/kernel/mm/transparent_hugepage/enabled ] || [ -n "${DSS_VALGRIND:-}" ]; then
+	skip "the daemon's code on a huge page" "no transparent huge pages here, or valgrind's loader"
+else
+	check "the log says the code and constant data are on huge pages" \
+		grep -q "the program's code and constant data are on huge pages" "$DSS_LOG"
+	check_eq "the supervisor runs its code from a huge page" "anon 2048" \
+		"$(python3 "$T/text.py" "$DSS_PID" "$entry")"
+	w=$(worker_pids | cut -d' ' -f1)
+	check_eq "... and so does a worker, forked after" "anon 2048" \
+		"$(python3 "$T/text.py" "$w" "$entry")"
+	dss_stop
+	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_HUGE_TEXT=0 || exit 1
+	wait_for 30 pool_settled
+	check_eq "DIGSIGSERVER_HUGE_TEXT=0: the code stays mapped from the file" "file 0" \
+		"$(python3 "$T/text.py" "$DSS_PID" "$entry")"
+	check_eq "... and a job still signs" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+		-F distro=d1 -F sw-description=@"$T/sw" "$URL/sign/swupdate")"
+fi
 exit 0
