@@ -6,6 +6,7 @@
 #include "hugetext.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 
 struct segment {
 	uintptr_t start, end; /* end: of its last page */
+	off_t offset;	      /* in the file */
 	int prot;
 };
 
@@ -59,6 +61,7 @@ main_segments(struct dl_phdr_info *info, size_t size, void *arg)
 			continue;
 		s->seg[s->n].start = info->dlpi_addr + ph->p_vaddr;
 		s->seg[s->n].end = round_up(s->seg[s->n].start + ph->p_memsz, (uintptr_t)page);
+		s->seg[s->n].offset = (off_t)ph->p_offset;
 		s->seg[s->n].prot = PROT_READ | ((ph->p_flags & PF_X) ? PROT_EXEC : 0);
 		s->n++;
 	}
@@ -97,23 +100,47 @@ thp_usable(char *why, size_t whylen)
 }
 
 /*
- * Copy a segment word by word, unseen by AddressSanitizer: its constant
- * data holds the redzones the sanitizer puts between globals, which a
- * checked memcpy() would report.  (volatile: not turned into memcpy.)
+ * Whether len bytes at a and b are the same, read word by word unseen by
+ * AddressSanitizer: the program's constant data holds the redzones the
+ * sanitizer puts between globals, which a checked memcmp() would report.
+ * (volatile: not turned into a call of memcmp.)
  */
 #if defined(__has_attribute)
 #if __has_attribute(no_sanitize_address)
 __attribute__((no_sanitize_address))
 #endif
 #endif
-static void
-copy_words(uintptr_t to, uintptr_t from, size_t len)
+static int
+same_words(uintptr_t a, uintptr_t b, size_t len)
 {
-	volatile uint64_t *d = (volatile uint64_t *)to;
-	const volatile uint64_t *s = (const volatile uint64_t *)from;
+	const volatile uint64_t *x = (const volatile uint64_t *)a;
+	const volatile uint64_t *y = (const volatile uint64_t *)b;
 
 	for (size_t i = 0; i < len / sizeof(uint64_t); i++)
-		d[i] = s[i];
+		if (x[i] != y[i])
+			return 0;
+	return 1;
+}
+
+/* Fill [to, to + len) from the file at offset, as the kernel maps it:
+ * zeros past its end.  0 or -1. */
+static int
+read_segment(int fd, uintptr_t to, size_t len, off_t offset)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)to + done, len - done, offset + (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break; /* the anonymous copy is zeros already */
+		done += (size_t)n;
+	}
+	return 0;
 }
 
 /* Kilobytes of the mapping that starts at addr on huge pages, from
@@ -147,7 +174,7 @@ huge_kb(uintptr_t addr)
  * then moved over it.  0, or -1 and why, with the segment as it was.
  */
 static int
-move_segment(const struct segment *sg, char *why, size_t whylen)
+move_segment(const struct segment *sg, int exe, char *why, size_t whylen)
 {
 	uintptr_t len = round_up(sg->end - sg->start, HUGE_SIZE), copy, raw;
 	uintptr_t gap = sg->start + len - sg->end;
@@ -185,7 +212,17 @@ move_segment(const struct segment *sg, char *why, size_t whylen)
 		snprintf(why, whylen, "madvise(MADV_HUGEPAGE): %s", strerror(errno));
 		goto unmap;
 	}
-	copy_words(copy, sg->start, sg->end - sg->start);
+	/* from the file, not from memory: a uprobe's breakpoint written into
+	 * the process's code would be copied into memory no uprobe knows */
+	if (read_segment(exe, copy, sg->end - sg->start, sg->offset) < 0) {
+		snprintf(why, whylen, "reading /proc/self/exe: %s", strerror(errno));
+		goto unmap;
+	}
+	if (!same_words(copy, sg->start, sg->end - sg->start)) {
+		snprintf(why, whylen, "the code in memory differs from the file's (a uprobe "
+				      "or a debugger's breakpoint?)");
+		goto unmap;
+	}
 	/* a fragmented memory gives small pages at the first touch: then
 	 * ask for them to be collapsed now (Linux 6.1), else give up */
 	if (huge_kb(copy) < (long)(len / 1024))
@@ -199,7 +236,9 @@ move_segment(const struct segment *sg, char *why, size_t whylen)
 		snprintf(why, whylen, "mprotect: %s (MemoryDenyWriteExecute?)", strerror(errno));
 		goto unmap;
 	}
-	/* from here on the code runs from the copy: the same bytes */
+	/* from here on the code runs from the copy: the same bytes.  (Should
+	 * the kernel fail the move for want of memory after it unmapped the
+	 * original, there is no code left to return to: hugetext.h.) */
 	if (mremap((void *)copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)sg->start) ==
 	    MAP_FAILED) {
 		snprintf(why, whylen, "mremap: %s", strerror(errno));
@@ -218,19 +257,35 @@ int
 hugetext_remap(char *why, size_t whylen)
 {
 	struct segments s = {.n = 0};
-	int moved = 0;
+	int moved = 0, exe;
 
-	snprintf(why, whylen, "no segment to move");
+	why[0] = '\0';
+#if !defined(__x86_64__)
+	/* elsewhere the copy would need the instruction cache flushed and
+	 * arm64's branch-protection flag kept: not done */
+	snprintf(why, whylen, "only done on x86-64");
+	return 0;
+#endif
 	if (!thp_usable(why, whylen))
 		return 0;
 	dl_iterate_phdr(main_segments, &s);
+	if (s.n == 0) {
+		snprintf(why, whylen, "no read-only segment but the first (not linked with "
+				      "-z separate-code?)");
+		return 0;
+	}
+	if ((exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(why, whylen, "/proc/self/exe: %s", strerror(errno));
+		return 0;
+	}
 	for (int i = 0; i < s.n; i++) {
 		char e[160];
 
-		if (move_segment(&s.seg[i], e, sizeof(e)) == 0)
+		if (move_segment(&s.seg[i], exe, e, sizeof(e)) == 0)
 			moved++;
-		else if (moved == i) /* the first failure says why */
+		else if (why[0] == '\0') /* the first failure says why */
 			snprintf(why, whylen, "%s", e);
 	}
+	close(exe);
 	return moved;
 }

@@ -29,8 +29,14 @@
 /*
  * Move the program's code and read-only data segments onto huge pages.
  * Call before the process starts a thread.  Returns how many segments were
- * moved; when fewer than two, why says what kept the first one that was
- * not where it was (e.g. "transparent huge pages are disabled").
+ * moved; why is "" when every one that could be was, else it says what
+ * kept the first that stayed (e.g. "transparent huge pages are disabled").
+ * The copies are made from the program's file and must equal what is
+ * mapped (a uprobe's breakpoint in memory keeps the code where it is);
+ * uprobes set after the move do not fire (DIGSIGSERVER_HUGE_TEXT=0 for
+ * tracing).  One failure cannot be undone: should the kernel fail the
+ * final mremap() for want of memory after unmapping the original, the
+ * process dies; it needs a few page tables, once, at start.
  */
 int hugetext_remap(char *why, size_t whylen);
 

@@ -345,10 +345,11 @@ main(int argc, char **argv)
 	/* before the first fork: every process after shares the pages */
 	if (!cfg.huge_text)
 		log_debug("the program's code stays on 4 kB pages: DIGSIGSERVER_HUGE_TEXT=0");
-	else if ((rc = hugetext_remap(err, sizeof(err))) == 2)
+	else if ((rc = hugetext_remap(err, sizeof(err))) > 0 && err[0] == '\0')
 		log_info("the program's code and constant data are on huge pages");
-	else if (rc == 1)
-		log_info("one of the program's code and constant data stays on 4 kB pages: %s", err);
+	else if (rc > 0)
+		log_info("part of the program's code and constant data stays on 4 kB pages: %s",
+			 err);
 	else
 		log_info("the program's code stays on 4 kB pages: %s", err);
 	proc_title("%s", roles[ROLE_SUPERVISOR].name);

@@ -3,9 +3,11 @@
  * check_hugetext.c: unit tests of lib/hugetext.c, each in a process of its
  * own (the move changes the whole process).  Where the kernel gives
  * transparent huge pages, this program's code and constant data end on
- * them, still run and read the same, and a child forked after shares
- * them; where a segment's 2 MB are not free, it is left where it was and
- * the reason says why; without transparent huge pages nothing moves.
+ * them, still run and hold the same bytes, and a child forked after
+ * shares them; a segment whose 2 MB are not free, or whose bytes in memory
+ * are not the file's (a breakpoint), is left where it was and the reason
+ * says why; when the kernel gives no huge page, nothing moves and the span
+ * claimed is given back.
  */
 #include <check.h>
 #include <link.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,10 +72,69 @@ mapping_of(const void *addr, char *path, size_t pathlen, long *huge_kb)
 	ck_assert_msg(in, "no mapping holds %p", addr);
 }
 
+struct span {
+	uintptr_t start, end; /* page-rounded */
+};
+
+static int
+span_cb(struct dl_phdr_info *info, void *arg, int x)
+{
+	struct span *sp = arg;
+
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || ph->p_offset == 0 ||
+		    !!(ph->p_flags & PF_X) != x)
+			continue;
+		sp->start = info->dlpi_addr + ph->p_vaddr;
+		sp->end = (sp->start + ph->p_memsz + 4095) & ~(uintptr_t)4095;
+		break;
+	}
+	return 1;
+}
+
+static int
+code_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	return span_cb(info, arg, 1);
+}
+
+static int
+data_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	return span_cb(info, arg, 0);
+}
+
+/* A copy of the span's bytes, and whether they still match it, read
+ * unseen by AddressSanitizer (the constant data holds its redzones). */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize_address)
+__attribute__((no_sanitize_address))
+#endif
+#endif
+static int
+same_bytes(struct span sp, unsigned char *copy, int take)
+{
+	const volatile unsigned char *p = (const volatile unsigned char *)sp.start;
+
+	for (size_t i = 0; i < sp.end - sp.start; i++) {
+		if (take)
+			copy[i] = p[i];
+		else if (copy[i] != p[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether this process may have 2 MB transparent huge pages; the tests
+ * that need them pass without them (the environment, not the code). */
 static int
 thp_available(void)
 {
-	char line[128] = "";
+	char line[128] = "", size[32] = "";
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
 
 	if (f == NULL)
@@ -80,39 +142,53 @@ thp_available(void)
 	if (fgets(line, sizeof(line), f) == NULL)
 		line[0] = '\0';
 	fclose(f);
-	return strstr(line, "[never]") == NULL && strchr(line, '[') != NULL;
+	if ((f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re")) != NULL) {
+		if (fgets(size, sizeof(size), f) == NULL)
+			size[0] = '\0';
+		fclose(f);
+	}
+	return strstr(line, "[never]") == NULL && strchr(line, '[') != NULL &&
+	       strtoul(size, NULL, 10) == HUGE_SIZE && prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0;
 }
 
-/* The end (page-rounded) of the main program's code segment. */
-static int
-code_end(struct dl_phdr_info *info, size_t size, void *arg)
+/* The main program's code segment (x: 1) or constant data (x: 0). */
+static struct span
+segment(int x)
 {
-	(void)size;
-	for (int i = 0; i < info->dlpi_phnum; i++)
-		if (info->dlpi_phdr[i].p_type == PT_LOAD && (info->dlpi_phdr[i].p_flags & PF_X))
-			*(uintptr_t *)arg = (info->dlpi_addr + info->dlpi_phdr[i].p_vaddr +
-					     info->dlpi_phdr[i].p_memsz + 4095) &
-					    ~(uintptr_t)4095;
-	return 1;
+	struct span sp = {0, 0};
+
+	dl_iterate_phdr(x ? code_cb : data_cb, &sp);
+	ck_assert_uint_ne(sp.start, 0);
+	return sp;
 }
 
 START_TEST(test_moves_and_runs)
 {
 	char why[256], path[256];
+	struct span code = segment(1), data = segment(0);
+	unsigned char *code_copy = xmalloc(code.end - code.start);
+	unsigned char *data_copy = xmalloc(data.end - data.start);
 	long kb;
 	int n;
 	pid_t pid;
 	int status;
 
 	if (!thp_available()) {
+		printf("no 2 MB transparent huge pages here: only the refusal is checked\n");
 		ck_assert_int_eq(hugetext_remap(why, sizeof(why)), 0);
-		ck_assert_ptr_nonnull(strstr(why, "transparent huge pages"));
+		ck_assert_str_ne(why, "");
 		return;
 	}
 	mapping_of((const void *)hugetext_remap, path, sizeof(path), &kb);
 	ck_assert_msg(path[0] == '/', "code not from the program's file before: '%s'", path);
+	same_bytes(code, code_copy, 1);
+	same_bytes(data, data_copy, 1);
 	n = hugetext_remap(why, sizeof(why));
-	ck_assert_msg(n == 2, "moved %d segments: %s", n, why);
+	ck_assert_msg(n == 2 && why[0] == '\0', "moved %d segments: %s", n, why);
+	ck_assert_msg(same_bytes(code, code_copy, 0), "the code's bytes changed");
+	ck_assert_msg(same_bytes(data, data_copy, 0), "the constant data's bytes changed");
+	free(code_copy);
+	free(data_copy);
 
 	/* the code: anonymous, on a huge page, and it still runs */
 	mapping_of((const void *)hugetext_remap, path, sizeof(path), &kb);
@@ -143,14 +219,12 @@ END_TEST
 START_TEST(test_taken_span_left_alone)
 {
 	char why[256], path[256];
-	uintptr_t end = 0;
+	uintptr_t end = segment(1).end;
 	long kb;
 	void *p;
 
 	if (!thp_available())
 		return;
-	dl_iterate_phdr(code_end, &end);
-	ck_assert_uint_ne(end, 0);
 	ck_assert_uint_ne(end % HUGE_SIZE, 0);
 	/* something of the process's own just past the code */
 	p = mmap((void *)end, 4096, PROT_READ | PROT_WRITE,
@@ -167,5 +241,52 @@ START_TEST(test_taken_span_left_alone)
 }
 END_TEST
 
+/* A byte of the code's last page changed in memory, as a breakpoint
+ * does: the code stays (the constant data moves). */
+START_TEST(test_breakpoint_left_alone)
+{
+	char why[256], path[256];
+	struct span code = segment(1);
+	volatile unsigned char *last = (volatile unsigned char *)(code.end - 1);
+	long kb;
+
+	if (!thp_available())
+		return;
+	ck_assert_int_eq(mprotect((void *)(code.end - 4096), 4096, PROT_READ | PROT_WRITE | PROT_EXEC),
+			 0);
+	*last ^= 0xff;
+	ck_assert_int_eq(hugetext_remap(why, sizeof(why)), 1);
+	ck_assert_msg(strstr(why, "differs from the file") != NULL, "why: %s", why);
+	mapping_of((const void *)hugetext_remap, path, sizeof(path), &kb);
+	ck_assert_msg(path[0] == '/', "the code moved: '%s'", path);
+	ck_assert(code_runs());
+}
+END_TEST
+
+/* No huge page for this process: nothing moves, the span claimed past the
+ * code is given back, the code still runs from the file. */
+START_TEST(test_no_huge_page)
+{
+	char why[256], path[256];
+	uintptr_t end = segment(1).end;
+	long kb;
+	void *p;
+
+	if (!thp_available())
+		return;
+	ck_assert_int_eq(prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(hugetext_remap(why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "no huge page") != NULL, "why: %s", why);
+	mapping_of((const void *)hugetext_remap, path, sizeof(path), &kb);
+	ck_assert_msg(path[0] == '/', "the code moved: '%s'", path);
+	ck_assert(code_runs());
+	p = mmap((void *)end, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+		 0);
+	ck_assert_msg(p == (void *)end, "the span past the code was not given back");
+	munmap(p, 4096);
+}
+END_TEST
+
 CHECK_MAIN(.name = "hugetext", .fork = 1,
-	   .tests = CHECK_TESTS(test_moves_and_runs, test_taken_span_left_alone));
+	   .tests = CHECK_TESTS(test_moves_and_runs, test_taken_span_left_alone,
+				test_breakpoint_left_alone, test_no_huge_page));

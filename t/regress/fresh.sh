@@ -167,13 +167,15 @@ check_eq "... the supervisor, the key process, the spawner and two idle workers 
 	"$(wc -l <"$T/after")"
 
 # --- the daemon's code on a huge page, shared by every worker (hugetext.h) --
-# text_of PID: "anon HUGE_KB" when the mapping that holds the program's
-# entry point is anonymous, "file 0" when it comes from the file
+# text.py PID ENTRY PIE: "anon huge" when the mapping that holds the
+# program's entry point is anonymous on huge pages, "file" when it comes
+# from the file (PIE: 1 when the entry is relative to the load address)
 entry=$(readelf -h "$DSS" | awk '/Entry point/ {print $4}')
+pie=$(readelf -h "$DSS" | grep -q 'Type:.*DYN' && echo 1 || echo 0)
 cat >"$T/text.py" <<'PY'
 import sys
-pid, entry = int(sys.argv[1]), int(sys.argv[2], 16)
-base = None
+pid, entry, pie = int(sys.argv[1]), int(sys.argv[2], 16), sys.argv[3] == "1"
+base = None if pie else 0
 maps = open("/proc/%d/smaps" % pid).read().splitlines()
 for l in maps:  # the program's first mapping: its load address
     if l.split()[-1].endswith("/digsigserver") and base is None:
@@ -190,7 +192,7 @@ for l in maps:
             kind = "file" if len(f) > 5 and f[5].startswith("/") else "anon"
     elif inmap and f[0] == "AnonHugePages:":
         huge = int(f[1])
-print(kind, huge)
+print(kind + (" huge" if kind == "anon" and huge >= 2048 else ""))
 PY
 if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null ||
 	[ ! -e /sys/kernel/mm/transparent_hugepage/enabled ] || [ -n "${DSS_VALGRIND:-}" ]; then
@@ -198,16 +200,16 @@ if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null |
 else
 	check "the log says the code and constant data are on huge pages" \
 		grep -q "the program's code and constant data are on huge pages" "$DSS_LOG"
-	check_eq "the supervisor runs its code from a huge page" "anon 2048" \
-		"$(python3 "$T/text.py" "$DSS_PID" "$entry")"
+	check_eq "the supervisor runs its code from a huge page" "anon huge" \
+		"$(python3 "$T/text.py" "$DSS_PID" "$entry" "$pie")"
 	w=$(worker_pids | cut -d' ' -f1)
-	check_eq "... and so does a worker, forked after" "anon 2048" \
-		"$(python3 "$T/text.py" "$w" "$entry")"
+	check_eq "... and so does a worker, forked after" "anon huge" \
+		"$(python3 "$T/text.py" "$w" "$entry" "$pie")"
 	dss_stop
 	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_HUGE_TEXT=0 || exit 1
 	wait_for 30 pool_settled
-	check_eq "DIGSIGSERVER_HUGE_TEXT=0: the code stays mapped from the file" "file 0" \
-		"$(python3 "$T/text.py" "$DSS_PID" "$entry")"
+	check_eq "DIGSIGSERVER_HUGE_TEXT=0: the code stays mapped from the file" "file" \
+		"$(python3 "$T/text.py" "$DSS_PID" "$entry" "$pie")"
 	check_eq "... and a job still signs" 200 "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
 		-F distro=d1 -F sw-description=@"$T/sw" "$URL/sign/swupdate")"
 fi
