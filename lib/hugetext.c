@@ -219,8 +219,8 @@ move_segment(const struct segment *sg, int exe, char *why, size_t whylen)
 		goto unmap;
 	}
 	if (!same_words(copy, sg->start, sg->end - sg->start)) {
-		snprintf(why, whylen, "the code in memory differs from the file's (a uprobe "
-				      "or a debugger's breakpoint?)");
+		snprintf(why, whylen, "the code in memory differs from the file (a uprobe "
+				      "or a breakpoint of a debugger?)");
 		goto unmap;
 	}
 	/* a fragmented memory gives small pages at the first touch: then

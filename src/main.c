@@ -344,14 +344,14 @@ main(int argc, char **argv)
 	fit_connections(&cfg);
 	/* before the first fork: every process after shares the pages */
 	if (!cfg.huge_text)
-		log_debug("the program's code stays on 4 kB pages: DIGSIGSERVER_HUGE_TEXT=0");
+		log_debug("the code of the program stays on 4 kB pages: DIGSIGSERVER_HUGE_TEXT=0");
 	else if ((rc = hugetext_remap(err, sizeof(err))) > 0 && err[0] == '\0')
-		log_info("the program's code and constant data are on huge pages");
+		log_info("the code and constant data of the program are on huge pages");
 	else if (rc > 0)
-		log_info("part of the program's code and constant data stays on 4 kB pages: %s",
+		log_info("part of the code and constant data of the program stays on 4 kB pages: %s",
 			 err);
 	else
-		log_info("the program's code stays on 4 kB pages: %s", err);
+		log_info("the code of the program stays on 4 kB pages: %s", err);
 	proc_title("%s", roles[ROLE_SUPERVISOR].name);
 	return supervisor_run(&cfg, &user, &key_user);
 }

@@ -76,5 +76,6 @@ else
 fi
 msg=$(DIGSIGSERVER_KEYFILE_URI=file://$KEYS DIGSIGSERVER_AUDIT_FILE=$BAD DIGSIGSERVER_AUDIT_REQUIRED=1 \
 	DIGSIGSERVER_WORK_DIR=$T/work2 timeout 5 "$DSS" --port "$(free_port)" --address 127.0.0.1 2>&1)
-check "AUDIT_REQUIRED with an unwritable trail: refuses to start" sh -c "echo '$msg' | grep -q 'audit trail'"
+printf '%s\n' "$msg" >"$T/refused.out"
+check "AUDIT_REQUIRED with an unwritable trail: refuses to start" grep -q 'audit trail' "$T/refused.out"
 exit 0

@@ -199,7 +199,7 @@ if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null |
 	skip "the daemon's code on a huge page" "no transparent huge pages here, or valgrind's loader"
 else
 	check "the log says the code and constant data are on huge pages" \
-		grep -q "the program's code and constant data are on huge pages" "$DSS_LOG"
+		grep -q "the code and constant data of the program are on huge pages" "$DSS_LOG"
 	check_eq "the supervisor runs its code from a huge page" "anon huge" \
 		"$(python3 "$T/text.py" "$DSS_PID" "$entry" "$pie")"
 	w=$(worker_pids | cut -d' ' -f1)
