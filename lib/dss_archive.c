@@ -1582,6 +1582,27 @@ gzip_thread(void *arg)
 
 /* Write the oldest block out once compressed (called with the lock held);
  * 0 or -1. */
+/* Write all of buf to the answer's file; 0, or -1 with the first failed
+ * write's errno kept in w->werrno. */
+static int
+write_out(struct ar_writer *w, const void *buf, size_t len)
+{
+	if (util_write_all(w->fd, buf, len) == 0)
+		return 0;
+	if (w->werrno == 0)
+		w->werrno = errno;
+	return -1;
+}
+
+/* The archive's error after a failed write: that write's errno. */
+static void
+set_write_error(struct archive *a, const struct ar_writer *w)
+{
+	int e = w->werrno ? w->werrno : EIO;
+
+	archive_set_error(a, e, "write: %s", strerror(e));
+}
+
 static int
 drain_one(struct ar_writer *w)
 {
@@ -1591,13 +1612,8 @@ drain_one(struct ar_writer *w)
 	while (b->state == 1)
 		pthread_cond_wait(&w->cond, &w->lock);
 	pthread_mutex_unlock(&w->lock);
-	if (b->state < 0) {
+	if (b->state < 0 || write_out(w, b->out, b->outlen) < 0)
 		rc = -1;
-	} else if (util_write_all(w->fd, b->out, b->outlen) < 0) {
-		rc = -1;
-		if (w->werrno == 0)
-			w->werrno = errno;
-	}
 	pthread_mutex_lock(&w->lock);
 	b->state = 0;
 	b->inlen = 0;
@@ -1639,9 +1655,7 @@ gzip_write(struct archive *a, void *arg, const void *buf, size_t len)
 		b->inlen += n;
 		done += n;
 		if (b->inlen == AR_BLOCK && submit_block(w) < 0) {
-			int e = w->werrno ? w->werrno : EIO;
-
-			archive_set_error(a, e, "write: %s", strerror(e));
+			set_write_error(a, w);
 			return -1;
 		}
 	}
@@ -1657,20 +1671,12 @@ static la_ssize_t
 fd_write(struct archive *a, void *arg, const void *buf, size_t len)
 {
 	struct ar_writer *w = arg;
-	ssize_t n;
 
-	do
-		n = write(w->fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		int e = n < 0 ? errno : EIO;
-
-		if (w->werrno == 0)
-			w->werrno = e;
-		archive_set_error(a, e, "write: %s", strerror(e));
+	if (write_out(w, buf, len) < 0) {
+		set_write_error(a, w);
 		return -1;
 	}
-	return (la_ssize_t)n;
+	return (la_ssize_t)len;
 }
 
 /* Submit the last block and write everything out; 0 or -1. */
