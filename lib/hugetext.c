@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
 #endif
@@ -105,11 +107,7 @@ thp_usable(char *why, size_t whylen)
  * sanitizer puts between globals, which a checked memcmp() would report.
  * (volatile: not turned into a call of memcmp.)
  */
-#if defined(__has_attribute)
-#if __has_attribute(no_sanitize_address)
-__attribute__((no_sanitize_address))
-#endif
-#endif
+UTIL_NO_SANITIZE_ADDRESS
 static int
 same_words(uintptr_t a, uintptr_t b, size_t len)
 {
@@ -225,9 +223,10 @@ move_segment(const struct segment *sg, int exe, char *why, size_t whylen)
 	}
 	/* a fragmented memory gives small pages at the first touch: then
 	 * ask for them to be collapsed now (Linux 6.1), else give up */
-	if (huge_kb(copy) < (long)(len / 1024))
-		(void)madvise((void *)copy, len, MADV_COLLAPSE);
-	if ((kb = huge_kb(copy)) < (long)(len / 1024)) {
+	if ((kb = huge_kb(copy)) < (long)(len / 1024) &&
+	    madvise((void *)copy, len, MADV_COLLAPSE) == 0)
+		kb = huge_kb(copy);
+	if (kb < (long)(len / 1024)) {
 		snprintf(why, whylen, "the kernel gave no huge page (%ld of %lu kB)", kb,
 			 (unsigned long)(len / 1024));
 		goto unmap;

@@ -12,6 +12,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* A function whose reads AddressSanitizer does not check: one that reads
+ * the program's own segments, redzones between globals and all. */
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize_address)
+#define UTIL_NO_SANITIZE_ADDRESS __attribute__((no_sanitize_address))
+#endif
+#endif
+#ifndef UTIL_NO_SANITIZE_ADDRESS
+#define UTIL_NO_SANITIZE_ADDRESS
+#endif
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

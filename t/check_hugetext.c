@@ -110,11 +110,7 @@ data_cb(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* A copy of the span's bytes, and whether they still match it, read
  * unseen by AddressSanitizer (the constant data holds its redzones). */
-#if defined(__has_attribute)
-#if __has_attribute(no_sanitize_address)
-__attribute__((no_sanitize_address))
-#endif
-#endif
+UTIL_NO_SANITIZE_ADDRESS
 static int
 same_bytes(struct span sp, unsigned char *copy, int take)
 {
