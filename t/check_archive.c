@@ -885,8 +885,6 @@ START_TEST(test_admit)
 }
 END_TEST
 
-/* A full file system is 507, as for the upload; the file size limit
- * stands in for it here (EFBIG is mapped as ENOSPC and EDQUOT are). */
 /* Writes past cur bytes fail with EFBIG (SIGXFSZ ignored), as on a full
  * disk; the old limit in *saved. */
 static void
@@ -901,6 +899,8 @@ limit_file_size(struct rlimit *saved, rlim_t cur)
 	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 }
 
+/* A full file system is 507, as for the upload; the file size limit
+ * stands in for it here (EFBIG is mapped as ENOSPC and EDQUOT are). */
 START_TEST(test_no_space)
 {
 	struct rlimit saved;
@@ -1139,8 +1139,6 @@ START_TEST(test_writer_errno)
 }
 END_TEST
 
-/* Many files of several links each: every later name is a hard link to
- * the first, past the growth of the inode index. */
 /* The write that fails is the last, in gzip's final flush at close
  * (libarchive then reports "Failed to clean up compressor"): still the
  * write's errno.  Found by a review: 500 for a full disk. */
@@ -1162,6 +1160,8 @@ START_TEST(test_writer_errno_finish)
 }
 END_TEST
 
+/* Many files of several links each: every later name is a hard link to
+ * the first, past the growth of the inode index. */
 START_TEST(test_pack_many_links)
 {
 	ck_assert_int_eq(sh("mkdir -p m && cd m && i=0 && while [ $i -lt 1500 ]; do "
