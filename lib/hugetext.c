@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -166,18 +168,100 @@ huge_kb(uintptr_t addr)
 	return in ? kb : -1;
 }
 
+/* A part of a file mapped in a block to be moved: [start, end) from the
+ * file at offset; x: of an executable segment. */
+struct piece {
+	uintptr_t start, end;
+	off_t offset;
+	int x;
+};
+
 /*
- * One segment: its 2 MB-aligned span claimed past its end (nothing else
- * may be there), a huge-page copy made with the segment's protection,
- * then moved over it.  0, or -1 and why, with the segment as it was.
+ * The 2 MB-aligned block [start, start + len) copied onto huge pages with
+ * protection prot and moved over itself: the pieces read from the file fd
+ * (anything else in the block is zeros: a span claimed past the program's
+ * segment) and checked to equal what is mapped.  0, or -1 and why, with
+ * the block as it was.
+ */
+static int
+move_block(uintptr_t start, uintptr_t len, int prot, int fd, const struct piece *pc, int npc,
+	   char *why, size_t whylen)
+{
+	uintptr_t copy, raw;
+	void *p;
+	long kb;
+
+	p = mmap(NULL, len + HUGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		snprintf(why, whylen, "mmap: %s", strerror(errno));
+		return -1;
+	}
+	raw = (uintptr_t)p;
+	copy = round_up(raw, HUGE_SIZE);
+	if (copy > raw)
+		munmap(p, copy - raw);
+	if (raw + HUGE_SIZE > copy)
+		munmap((void *)(copy + len), raw + HUGE_SIZE - copy);
+	if (madvise((void *)copy, len, MADV_HUGEPAGE) < 0) {
+		snprintf(why, whylen, "madvise(MADV_HUGEPAGE): %s", strerror(errno));
+		goto unmap;
+	}
+	for (int i = 0; i < npc; i++) {
+		uintptr_t to = copy + (pc[i].start - start);
+
+		/* from the file, not from memory: a uprobe's breakpoint written
+		 * into the process's code would be copied into memory no
+		 * uprobe knows */
+		if (read_segment(fd, to, pc[i].end - pc[i].start, pc[i].offset) < 0) {
+			snprintf(why, whylen, "reading the file: %s", strerror(errno));
+			goto unmap;
+		}
+		if (!same_words(to, pc[i].start, pc[i].end - pc[i].start)) {
+			snprintf(why, whylen, "the code in memory differs from the file (a uprobe "
+					      "or a breakpoint of a debugger?)");
+			goto unmap;
+		}
+	}
+	/* a fragmented memory gives small pages at the first touch: then
+	 * ask for them to be collapsed now (Linux 6.1), else give up */
+	if ((kb = huge_kb(copy)) < (long)(len / 1024) &&
+	    madvise((void *)copy, len, MADV_COLLAPSE) == 0)
+		kb = huge_kb(copy);
+	if (kb < (long)(len / 1024)) {
+		snprintf(why, whylen, "the kernel gave no huge page (%ld of %lu kB)", kb,
+			 (unsigned long)(len / 1024));
+		goto unmap;
+	}
+	if (mprotect((void *)copy, len, prot) < 0) {
+		snprintf(why, whylen, "mprotect: %s (MemoryDenyWriteExecute?)", strerror(errno));
+		goto unmap;
+	}
+	/* from here on the code runs from the copy: the same bytes.  (Should
+	 * the kernel fail the move for want of memory after it unmapped the
+	 * original, there is no code left to return to: hugetext.h.) */
+	if (mremap((void *)copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)start) ==
+	    MAP_FAILED) {
+		snprintf(why, whylen, "mremap: %s", strerror(errno));
+		goto unmap;
+	}
+	return 0;
+unmap:
+	munmap((void *)copy, len);
+	return -1;
+}
+
+/*
+ * One segment of the program: its 2 MB-aligned span claimed past its end
+ * (nothing else may be there), then the whole moved as one block.  0, or
+ * -1 and why, with the segment as it was.
  */
 static int
 move_segment(const struct segment *sg, int exe, char *why, size_t whylen)
 {
-	uintptr_t len = round_up(sg->end - sg->start, HUGE_SIZE), copy, raw;
+	uintptr_t len = round_up(sg->end - sg->start, HUGE_SIZE);
 	uintptr_t gap = sg->start + len - sg->end;
+	struct piece pc = {sg->start, sg->end, sg->offset, 0};
 	void *p;
-	long kb;
 
 	if (sg->start % HUGE_SIZE != 0) {
 		snprintf(why, whylen, "the program is not linked with 2 MB segments");
@@ -195,58 +279,8 @@ move_segment(const struct segment *sg, int exe, char *why, size_t whylen)
 			return -1;
 		}
 	}
-	p = mmap(NULL, len + HUGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		snprintf(why, whylen, "mmap: %s", strerror(errno));
-		goto release;
-	}
-	raw = (uintptr_t)p;
-	copy = round_up(raw, HUGE_SIZE);
-	if (copy > raw)
-		munmap(p, copy - raw);
-	if (raw + HUGE_SIZE > copy)
-		munmap((void *)(copy + len), raw + HUGE_SIZE - copy);
-	if (madvise((void *)copy, len, MADV_HUGEPAGE) < 0) {
-		snprintf(why, whylen, "madvise(MADV_HUGEPAGE): %s", strerror(errno));
-		goto unmap;
-	}
-	/* from the file, not from memory: a uprobe's breakpoint written into
-	 * the process's code would be copied into memory no uprobe knows */
-	if (read_segment(exe, copy, sg->end - sg->start, sg->offset) < 0) {
-		snprintf(why, whylen, "reading /proc/self/exe: %s", strerror(errno));
-		goto unmap;
-	}
-	if (!same_words(copy, sg->start, sg->end - sg->start)) {
-		snprintf(why, whylen, "the code in memory differs from the file (a uprobe "
-				      "or a breakpoint of a debugger?)");
-		goto unmap;
-	}
-	/* a fragmented memory gives small pages at the first touch: then
-	 * ask for them to be collapsed now (Linux 6.1), else give up */
-	if ((kb = huge_kb(copy)) < (long)(len / 1024) &&
-	    madvise((void *)copy, len, MADV_COLLAPSE) == 0)
-		kb = huge_kb(copy);
-	if (kb < (long)(len / 1024)) {
-		snprintf(why, whylen, "the kernel gave no huge page (%ld of %lu kB)", kb,
-			 (unsigned long)(len / 1024));
-		goto unmap;
-	}
-	if (mprotect((void *)copy, len, sg->prot) < 0) {
-		snprintf(why, whylen, "mprotect: %s (MemoryDenyWriteExecute?)", strerror(errno));
-		goto unmap;
-	}
-	/* from here on the code runs from the copy: the same bytes.  (Should
-	 * the kernel fail the move for want of memory after it unmapped the
-	 * original, there is no code left to return to: hugetext.h.) */
-	if (mremap((void *)copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)sg->start) ==
-	    MAP_FAILED) {
-		snprintf(why, whylen, "mremap: %s", strerror(errno));
-		goto unmap;
-	}
-	return 0;
-unmap:
-	munmap((void *)copy, len);
-release:
+	if (move_block(sg->start, len, sg->prot, exe, &pc, 1, why, whylen) == 0)
+		return 0;
 	if (gap > 0)
 		munmap((void *)sg->end, gap);
 	return -1;
@@ -286,5 +320,204 @@ hugetext_remap(char *why, size_t whylen)
 			snprintf(why, whylen, "%s", e);
 	}
 	close(exe);
+	return moved;
+}
+
+/*
+ * The libraries.  A library is mapped where the kernel found room, its
+ * segments a page apart, so only a 2 MB-aligned block that its read-only
+ * segments fill whole can be moved: its code and the constant data or
+ * headers beside it, which then share one protection, readable and
+ * executable (as code and constant data did in one segment before linkers
+ * separated them).  Its writable data, and the part of it made read-only
+ * after relocation, are never in such a block.
+ */
+#define LIB_MAX 64
+#define LIB_PIECES 8
+
+struct library {
+	const char *name;
+	struct piece ro[LIB_PIECES]; /* read-only segments */
+	int nro;
+	struct piece rw[LIB_PIECES]; /* the pages of its writable ones */
+	int nrw;
+};
+
+struct libraries {
+	struct library lib[LIB_MAX];
+	int n;
+};
+
+static int
+library_segments(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct libraries *ls = arg;
+	struct library *l;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+	(void)size;
+	/* the program (no name) and the kernel's vDSO (no path) */
+	if (info->dlpi_name == NULL || info->dlpi_name[0] != '/' || ls->n == LIB_MAX)
+		return 0;
+	l = &ls->lib[ls->n];
+	memset(l, 0, sizeof(*l));
+	l->name = info->dlpi_name;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t at = info->dlpi_addr + ph->p_vaddr, lo = at & ~(page - 1);
+		struct piece *pc;
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (l->nro == LIB_PIECES || l->nrw == LIB_PIECES)
+			return 0; /* an unusual library: left alone */
+		if ((ph->p_flags & PF_W) || ph->p_memsz > ph->p_filesz) {
+			pc = &l->rw[l->nrw++];
+		} else {
+			pc = &l->ro[l->nro++];
+			pc->x = (ph->p_flags & PF_X) != 0;
+		}
+		pc->start = lo;
+		pc->end = round_up(at + ph->p_memsz, page);
+		pc->offset = (off_t)(ph->p_offset & ~(uint64_t)(page - 1));
+	}
+	ls->n++;
+	return 0;
+}
+
+/*
+ * The pieces of l's read-only segments that fill the block at b whole, and
+ * the protection the block gets; 0 when the block is not filled so (a gap,
+ * or writable data in it).
+ */
+static int
+library_block(const struct library *l, uintptr_t b, struct piece *pc, int *prot)
+{
+	uintptr_t at = b;
+	int n = 0;
+
+	for (int i = 0; i < l->nrw; i++)
+		if (l->rw[i].start < b + HUGE_SIZE && l->rw[i].end > b)
+			return 0;
+	*prot = PROT_READ;
+	for (int i = 0; i < l->nro && at < b + HUGE_SIZE; i++) {
+		const struct piece *s = &l->ro[i];
+
+		if (s->end <= at)
+			continue;
+		if (s->start > at)
+			return 0;
+		pc[n].start = at;
+		pc[n].end = s->end < b + HUGE_SIZE ? s->end : b + HUGE_SIZE;
+		pc[n].offset = s->offset + (off_t)(at - s->start);
+		pc[n].x = s->x;
+		if (s->x)
+			*prot |= PROT_EXEC;
+		at = pc[n++].end;
+	}
+	return at == b + HUGE_SIZE ? n : 0;
+}
+
+/*
+ * Whether /proc/self/maps shows the block at b mapped whole, read-only,
+ * from the file fd is open on: nothing of it made writable or inaccessible
+ * since the library was loaded (its program headers do not tell).
+ */
+static int
+block_from_file(uintptr_t b, int fd)
+{
+	char line[512];
+	unsigned long lo, hi, ino, at = b;
+	unsigned int maj, min;
+	char perms[8];
+	struct stat st;
+	FILE *f;
+
+	if (fstat(fd, &st) < 0 || (f = fopen("/proc/self/maps", "re")) == NULL)
+		return 0;
+	while (at < b + HUGE_SIZE && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-%lx %7s %*x %x:%x %lu", &lo, &hi, perms, &maj, &min, &ino) != 6 ||
+		    hi <= at)
+			continue;
+		if (lo > at || perms[0] != 'r' || perms[1] != '-' || ino != st.st_ino ||
+		    makedev(maj, min) != st.st_dev)
+			break;
+		at = hi;
+	}
+	fclose(f);
+	return at >= b + HUGE_SIZE;
+}
+
+static int
+by_start(const void *a, const void *b)
+{
+	const struct piece *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+size_t
+hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen)
+{
+	static struct libraries ls; /* a few kB: not on the stack */
+	size_t moved = 0;
+
+	names[0] = why[0] = '\0';
+#if !defined(__x86_64__)
+	snprintf(why, whylen, "only done on x86-64");
+	return 0;
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+	/* its reports, and t/lsan.supp, name a library's code by its file */
+	snprintf(why, whylen, "not in a sanitizer build");
+	return 0;
+#endif
+	if (!thp_usable(why, whylen))
+		return 0;
+	ls.n = 0;
+	dl_iterate_phdr(library_segments, &ls);
+	for (int i = 0; i < ls.n; i++)
+		if (strstr(ls.lib[i].name, "/vgpreload_") != NULL) {
+			/* valgrind's: its reports and suppressions likewise */
+			snprintf(why, whylen, "not under valgrind");
+			return 0;
+		}
+	for (int i = 0; i < ls.n; i++) {
+		struct library *l = &ls.lib[i];
+		const char *base = strrchr(l->name, '/') + 1;
+		size_t before = moved;
+		int fd = -1;
+
+		if (l->nro == 0)
+			continue;
+		qsort(l->ro, (size_t)l->nro, sizeof(l->ro[0]), by_start);
+		for (uintptr_t b = round_up(l->ro[0].start, HUGE_SIZE);
+		     b + HUGE_SIZE <= l->ro[l->nro - 1].end; b += HUGE_SIZE) {
+			struct piece pc[LIB_PIECES];
+			char e[160];
+			int prot, n = library_block(l, b, pc, &prot);
+
+			if (n == 0)
+				continue;
+			if (fd < 0 && (fd = open(l->name, O_RDONLY | O_CLOEXEC)) < 0) {
+				if (why[0] == '\0')
+					snprintf(why, whylen, "%s: %s", base, strerror(errno));
+				break;
+			}
+			if (!block_from_file(b, fd)) {
+				snprintf(e, sizeof(e), "its mapping changed since it was loaded");
+			} else if (move_block(b, HUGE_SIZE, prot, fd, pc, n, e, sizeof(e)) == 0) {
+				moved += HUGE_SIZE;
+				continue;
+			}
+			if (why[0] == '\0') /* the first failure says why */
+				snprintf(why, whylen, "%s: %s", base, e);
+		}
+		if (fd >= 0)
+			close(fd);
+		if (moved > before)
+			snprintf(names + strlen(names), nameslen - strlen(names), "%s%s",
+				 names[0] != '\0' ? ", " : "", base);
+	}
 	return moved;
 }

@@ -16,10 +16,12 @@
  * 2 MB.  A copy is made in anonymous memory advised for huge pages, made
  * read-only (and executable, for the code), checked to be on a huge page,
  * and only then moved over the original with one mremap(): if any step
- * fails the original mapping is left as it was.  Libraries cannot be
- * moved so: they share their 2 MB with other mappings.  A system that
- * refuses executable anonymous memory (systemd's MemoryDenyWriteExecute=)
- * keeps the code where it is.
+ * fails the original mapping is left as it was.  A library is mapped
+ * wherever the kernel found room, so only the 2 MB-aligned blocks that
+ * its read-only segments fill whole can be moved (hugetext.c): on a
+ * kernel that places a mapping of 2 MB or more on a 2 MB boundary, the
+ * first blocks of libcrypto.  A system that refuses executable anonymous
+ * memory (systemd's MemoryDenyWriteExecute=) keeps the code where it is.
  */
 #ifndef DSS_HUGETEXT_H
 #define DSS_HUGETEXT_H
@@ -39,5 +41,15 @@
  * process dies; it needs a few page tables, once, at start.
  */
 int hugetext_remap(char *why, size_t whylen);
+
+/*
+ * The same for the libraries loaded so far, where a 2 MB-aligned block is
+ * filled whole by a library's code and constant data (hugetext.c): that
+ * block is moved, readable and executable.  Returns the bytes moved, with
+ * the libraries' file names in names ("libcrypto.so.3"); why is "" when
+ * every such block was moved, else what kept the first that stayed.  The
+ * same conditions and caveats as hugetext_remap().
+ */
+size_t hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen);
 
 #endif

@@ -293,6 +293,8 @@ main(int argc, char **argv)
 	static struct priv_user user, key_user;
 	enum action act;
 	char err[512];
+	char names[256];
+	size_t moved;
 	int rc;
 
 	/* argv's memory becomes the process title: from here on, its copy */
@@ -352,6 +354,13 @@ main(int argc, char **argv)
 			 err);
 	else
 		log_info("the code of the program stays on 4 kB pages: %s", err);
+	if (cfg.huge_text && (moved = hugetext_remap_libraries(names, sizeof(names), err,
+							       sizeof(err))) > 0)
+		log_info("%zu MB of the code and constant data of the libraries are on huge "
+			 "pages (%s)%s%s", moved >> 20, names,
+			 err[0] != '\0' ? "; some stay on 4 kB pages: " : "", err);
+	else if (cfg.huge_text && err[0] != '\0')
+		log_info("the code of the libraries stays on 4 kB pages: %s", err);
 	proc_title("%s", roles[ROLE_SUPERVISOR].name);
 	return supervisor_run(&cfg, &user, &key_user);
 }

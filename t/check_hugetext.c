@@ -10,6 +10,8 @@
  * claimed is given back.
  */
 #include <check.h>
+#include <openssl/evp.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -279,6 +281,168 @@ START_TEST(test_no_huge_page)
 }
 END_TEST
 
+/* A sanitizer build leaves the libraries where they are (hugetext.c). */
+#if defined(__SANITIZE_ADDRESS__)
+static const int sanitized = 1;
+#else
+static const int sanitized = 0;
+#endif
+
+/*
+ * libcrypto's first 2 MB-aligned block that lies whole in its read-only
+ * pages (from its first segment to its first writable one), or 0 when the
+ * kernel placed it so that none does: read here from its program headers,
+ * apart from hugetext.c's own reading.
+ */
+static int
+libcrypto_cb(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t lo = UINTPTR_MAX, hi = UINTPTR_MAX;
+
+	(void)size;
+	if (info->dlpi_name == NULL || strstr(info->dlpi_name, "/libcrypto.so") == NULL)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t at = (info->dlpi_addr + ph->p_vaddr) & ~(uintptr_t)4095;
+
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (ph->p_flags & PF_W)
+			hi = at < hi ? at : hi;
+		else
+			lo = at < lo ? at : lo;
+	}
+	lo = (lo + HUGE_SIZE - 1) & ~(HUGE_SIZE - 1);
+	*(uintptr_t *)arg = lo != 0 && hi != UINTPTR_MAX && lo + HUGE_SIZE <= hi ? lo : 0;
+	return 1;
+}
+
+static uintptr_t
+libcrypto_block(void)
+{
+	uintptr_t b = 0;
+
+	dl_iterate_phdr(libcrypto_cb, &b);
+	return b;
+}
+
+/* SHA-256 of "abc" by libcrypto, as hex. */
+static int
+sha256_abc_ok(void)
+{
+	unsigned char md[32];
+	unsigned int n = 0;
+	char hex[65];
+
+	if (EVP_Digest("abc", 3, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		return 0;
+	util_hex(md, 32, hex);
+	return strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0;
+}
+
+START_TEST(test_library_moves_and_runs)
+{
+	char names[256], why[256], path[256];
+	struct span blk;
+	unsigned char *blk_copy;
+	long kb;
+	size_t moved;
+	pid_t pid;
+	int status;
+
+	if (!thp_available() || sanitized) {
+		ck_assert_uint_eq(hugetext_remap_libraries(names, sizeof(names), why, sizeof(why)), 0);
+		ck_assert_str_ne(why, "");
+		return;
+	}
+	if ((blk.start = libcrypto_block()) == 0) {
+		printf("libcrypto has no whole 2 MB of read-only pages here: not checked\n");
+		return;
+	}
+	blk.end = blk.start + HUGE_SIZE;
+	ck_assert(sha256_abc_ok());
+	mapping_of((const void *)blk.start, path, sizeof(path), &kb);
+	ck_assert_msg(strstr(path, "/libcrypto.so") != NULL, "not libcrypto's: '%s'", path);
+	blk_copy = xmalloc(HUGE_SIZE);
+	same_bytes(blk, blk_copy, 1);
+	moved = hugetext_remap_libraries(names, sizeof(names), why, sizeof(why));
+	ck_assert_msg(moved >= HUGE_SIZE && strstr(names, "libcrypto.so") != NULL,
+		      "moved %zu bytes of '%s': %s", moved, names, why);
+	ck_assert_msg(same_bytes(blk, blk_copy, 0), "libcrypto's bytes changed");
+	free(blk_copy);
+	mapping_of((const void *)blk.start, path, sizeof(path), &kb);
+	ck_assert_str_eq(path, "");
+	ck_assert_int_ge(kb, 2048);
+	ck_assert(sha256_abc_ok());
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char p[256];
+		long k;
+
+		mapping_of((const void *)blk.start, p, sizeof(p), &k);
+		_exit(p[0] == '\0' && k >= 2048 && sha256_abc_ok() ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
+/* hugetext_remap_libraries() says why with reason and libcrypto's block at
+ * b stays mapped from the file; libcrypto still works. */
+static void
+library_stays(uintptr_t b, const char *reason)
+{
+	char names[256], why[256], path[256];
+	long kb;
+
+	hugetext_remap_libraries(names, sizeof(names), why, sizeof(why));
+	ck_assert_msg(strstr(why, "libcrypto.so") != NULL && strstr(why, reason) != NULL,
+		      "why: '%s'", why);
+	mapping_of((const void *)b, path, sizeof(path), &kb);
+	ck_assert_msg(strstr(path, "/libcrypto.so") != NULL, "the block moved: '%s'", path);
+	ck_assert(sha256_abc_ok());
+}
+
+/* A byte of the block changed in memory as a debugger or a uprobe writes
+ * it (through /proc/self/mem: the mapping stays read-only): the block
+ * stays. */
+START_TEST(test_library_breakpoint_left_alone)
+{
+	uintptr_t b = libcrypto_block();
+	unsigned char c;
+	int fd;
+
+	if (!thp_available() || sanitized || b == 0)
+		return;
+	ck_assert_int_ge(fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC), 0);
+	ck_assert_int_eq(pread(fd, &c, 1, (off_t)(b + HUGE_SIZE - 1)), 1);
+	c ^= 0xff;
+	ck_assert_int_eq(pwrite(fd, &c, 1, (off_t)(b + HUGE_SIZE - 1)), 1);
+	close(fd);
+	library_stays(b, "differs from the file");
+}
+END_TEST
+
+/* A page of the block made writable since the library was loaded: the
+ * block stays. */
+START_TEST(test_library_changed_mapping_left_alone)
+{
+	uintptr_t b = libcrypto_block();
+
+	if (!thp_available() || sanitized || b == 0)
+		return;
+	ck_assert_int_eq(mprotect((void *)(b + HUGE_SIZE - 4096), 4096,
+				 PROT_READ | PROT_WRITE | PROT_EXEC),
+			 0);
+	library_stays(b, "mapping changed");
+}
+END_TEST
+
 CHECK_MAIN(.name = "hugetext", .fork = 1,
 	   .tests = CHECK_TESTS(test_moves_and_runs, test_taken_span_left_alone,
-				test_breakpoint_left_alone, test_no_huge_page));
+				test_breakpoint_left_alone, test_no_huge_page,
+				test_library_moves_and_runs, test_library_breakpoint_left_alone,
+				test_library_changed_mapping_left_alone));

@@ -194,6 +194,32 @@ for l in maps:
         huge = int(f[1])
 print(kind + (" huge" if kind == "anon" and huge >= 2048 else ""))
 PY
+# libhuge.py PID: "yes" when an anonymous executable mapping on huge pages
+# lies next to libcrypto's file mappings, directly or through other such
+# mappings (the moved blocks of the library), else "no"
+cat >"$T/libhuge.py" <<'PY'
+import sys
+maps, cur = [], None
+for l in open("/proc/%s/smaps" % sys.argv[1]).read().splitlines():
+    f = l.split()
+    if "-" in f[0] and len(f) >= 5 and ":" in f[3]:
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        cur = {"lo": lo, "hi": hi, "x": "x" in f[1], "path": f[5] if len(f) > 5 else "", "huge": 0}
+        maps.append(cur)
+    elif f[0] == "AnonHugePages:":
+        cur["huge"] = int(f[1])
+moved = [m for m in maps if m["path"] == "" and m["x"] and m["huge"] >= 2048]
+edges = {m["lo"] for m in maps if "/libcrypto.so" in m["path"]} | \
+        {m["hi"] for m in maps if "/libcrypto.so" in m["path"]}
+grew = True
+while grew:  # the blocks touch libcrypto's mappings or each other
+    grew = False
+    for m in moved:
+        if (m["lo"] in edges or m["hi"] in edges) and not {m["lo"], m["hi"]} <= edges:
+            edges |= {m["lo"], m["hi"]}
+            grew = True
+print("yes" if any(m["lo"] in edges and m["hi"] in edges for m in moved) else "no")
+PY
 if grep -q '\[never\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null ||
 	[ ! -e /sys/kernel/mm/transparent_hugepage/enabled ] || [ -n "${DSS_VALGRIND:-}" ]; then
 	skip "the daemon's code on a huge page" "no transparent huge pages here, or valgrind's loader"
@@ -205,6 +231,17 @@ else
 	w=$(worker_pids | cut -d' ' -f1)
 	check_eq "... and so does a worker, forked after" "anon huge" \
 		"$(python3 "$T/text.py" "$w" "$entry" "$pie")"
+	# libcrypto: where the kernel placed it so that 2 MB of its code and
+	# constant data fill an aligned block (hugetext.h), the log names it
+	# and a worker runs that block from a huge page beside its file mappings
+	if grep -q "of the libraries are on huge pages (.*libcrypto" "$DSS_LOG"; then
+		check_eq "a worker runs part of libcrypto from a huge page" "yes" \
+			"$(python3 "$T/libhuge.py" "$w")"
+	else
+		skip "a worker runs part of libcrypto from a huge page" \
+			"$(grep -o "code of the libraries stays on 4 kB pages.*" "$DSS_LOG" ||
+				echo "no aligned 2 MB block of libcrypto in this process")"
+	fi
 	dss_stop
 	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_HUGE_TEXT=0 || exit 1
 	wait_for 30 pool_settled
