@@ -57,11 +57,18 @@ sign() { # sign: POST the artifact, fail loudly unless 200
 
 # One untimed run, checked against mender-artifact sign; the worker's peak
 # RSS is what it logs at the end of the job (rss_peak_kb, its VmHWM then),
-# which polling /proc from outside could miss for a short job
+# which polling /proc from outside could miss for a short job.  The line
+# is logged by the supervisor when the worker's last record arrives, which
+# may be after curl has the answer: waited for, up to 30 s.
 prepare
 sign
-rss=$(grep 'endpoint=mender ' "$DSS_LOG" | tail -1 | sed -n 's/.*rss_peak_kb=\([0-9]*\).*/\1/p')
-[ -n "$rss" ] || { echo "no rss_peak_kb in the mender job's log line" >&2; exit 1; }
+peak_rss() { grep 'endpoint=mender ' "$DSS_LOG" | tail -1 | sed -n 's/.*rss_peak_kb=\([0-9]*\).*/\1/p'; }
+for i in $(seq 300); do
+	rss=$(peak_rss)
+	[ -n "$rss" ] && break
+	sleep 0.1
+done
+[ -n "$rss" ] || { echo "no rss_peak_kb in the mender job's log line after 30 s" >&2; exit 1; }
 $MA sign -k "$T/rsa.key" -o "$T/ref.mender" "$T/orig.mender" >/dev/null 2>&1
 cmp -s "$T/art/a.mender" "$T/ref.mender" ||
 	{ echo "our output differs from mender-artifact sign" >&2; exit 1; }
