@@ -160,6 +160,26 @@ segment(int x)
 	return sp;
 }
 
+/* A child forked now finds addr anonymous on a huge page, and works()
+ * answers yes there: it runs the same code from the same pages. */
+static void
+child_runs_it(const void *addr, int (*works)(void))
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char p[256];
+		long k;
+
+		mapping_of(addr, p, sizeof(p), &k);
+		_exit(p[0] == '\0' && k >= 2048 && works() ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 START_TEST(test_moves_and_runs)
 {
 	char why[256], path[256];
@@ -168,8 +188,6 @@ START_TEST(test_moves_and_runs)
 	unsigned char *data_copy = xmalloc(data.end - data.start);
 	long kb;
 	int n;
-	pid_t pid;
-	int status;
 
 	if (!thp_available()) {
 		printf("no 2 MB transparent huge pages here: only the refusal is checked\n");
@@ -200,17 +218,7 @@ START_TEST(test_moves_and_runs)
 	ck_assert_str_eq(constant_text, "a constant that lives in .rodata");
 
 	/* a child forked after runs the same code from the same pages */
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char p[256];
-		long k;
-
-		mapping_of((const void *)hugetext_remap, p, sizeof(p), &k);
-		_exit(p[0] == '\0' && k >= 2048 && code_runs() ? 0 : 1);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_runs_it((const void *)hugetext_remap, code_runs);
 }
 END_TEST
 
@@ -348,8 +356,6 @@ START_TEST(test_library_moves_and_runs)
 	unsigned char *blk_copy;
 	long kb;
 	size_t moved;
-	pid_t pid;
-	int status;
 
 	if (!thp_available() || sanitized) {
 		ck_assert_uint_eq(hugetext_remap_libraries(names, sizeof(names), why, sizeof(why)), 0);
@@ -376,17 +382,7 @@ START_TEST(test_library_moves_and_runs)
 	ck_assert_int_ge(kb, 2048);
 	ck_assert(sha256_abc_ok());
 
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char p[256];
-		long k;
-
-		mapping_of((const void *)blk.start, p, sizeof(p), &k);
-		_exit(p[0] == '\0' && k >= 2048 && sha256_abc_ok() ? 0 : 1);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_runs_it((const void *)blk.start, sha256_abc_ok);
 }
 END_TEST
 
