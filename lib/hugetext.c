@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,9 +15,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -181,7 +182,8 @@ struct piece {
  * protection prot and moved over itself: the pieces read from the file fd
  * (anything else in the block is zeros: a span claimed past the program's
  * segment) and checked to equal what is mapped.  0, or -1 and why, with
- * the block as it was.
+ * the block as it was; -2 when the kernel failed the move after it had
+ * unmapped the block (hugetext.h).
  */
 static int
 move_block(uintptr_t start, uintptr_t len, int prot, int fd, const struct piece *pc, int npc,
@@ -241,8 +243,17 @@ move_block(uintptr_t start, uintptr_t len, int prot, int fd, const struct piece 
 	 * original, there is no code left to return to: hugetext.h.) */
 	if (mremap((void *)copy, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)start) ==
 	    MAP_FAILED) {
-		snprintf(why, whylen, "mremap: %s", strerror(errno));
-		goto unmap;
+		int saved = errno;
+
+		munmap((void *)copy, len);
+		/* msync() fails with ENOMEM on an address nothing maps */
+		if (msync((void *)start, len, MS_ASYNC) < 0 && errno == ENOMEM) {
+			snprintf(why, whylen, "mremap: %s, after the original was unmapped",
+				 strerror(saved));
+			return -2;
+		}
+		snprintf(why, whylen, "mremap: %s", strerror(saved));
+		return -1;
 	}
 	return 0;
 unmap:
@@ -421,31 +432,37 @@ library_block(const struct library *l, uintptr_t b, struct piece *pc, int *prot)
 /*
  * Whether /proc/self/maps shows the block at b mapped whole, read-only,
  * from the file fd is open on: nothing of it made writable or inaccessible
- * since the library was loaded (its program headers do not tell).
+ * since the library was loaded (its program headers do not tell).  The
+ * file by its inode only: the device maps shows is not the one fstat()
+ * gives on btrfs (a subvolume's) or on older kernels' overlayfs, and the
+ * bytes are compared with the file's afterwards anyway.  0, or -1 and why.
  */
 static int
-block_from_file(uintptr_t b, int fd)
+block_from_file(uintptr_t b, int fd, char *why, size_t whylen)
 {
-	char line[512];
+	char line[PATH_MAX + 128];
 	unsigned long lo, hi, ino, at = b;
-	unsigned int maj, min;
 	char perms[8];
 	struct stat st;
 	FILE *f;
 
-	if (fstat(fd, &st) < 0 || (f = fopen("/proc/self/maps", "re")) == NULL)
-		return 0;
+	if (fstat(fd, &st) < 0 || (f = fopen("/proc/self/maps", "re")) == NULL) {
+		snprintf(why, whylen, "/proc/self/maps: %s", strerror(errno));
+		return -1;
+	}
 	while (at < b + HUGE_SIZE && fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "%lx-%lx %7s %*x %x:%x %lu", &lo, &hi, perms, &maj, &min, &ino) != 6 ||
+		if (sscanf(line, "%lx-%lx %7s %*x %*x:%*x %lu", &lo, &hi, perms, &ino) != 4 ||
 		    hi <= at)
 			continue;
-		if (lo > at || perms[0] != 'r' || perms[1] != '-' || ino != st.st_ino ||
-		    makedev(maj, min) != st.st_dev)
+		if (lo > at || perms[0] != 'r' || perms[1] != '-' || ino != st.st_ino)
 			break;
 		at = hi;
 	}
 	fclose(f);
-	return at >= b + HUGE_SIZE;
+	if (at >= b + HUGE_SIZE)
+		return 0;
+	snprintf(why, whylen, "its mapping changed since it was loaded (at %#lx)", at);
+	return -1;
 }
 
 static int
@@ -467,7 +484,7 @@ hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen)
 	snprintf(why, whylen, "only done on x86-64");
 	return 0;
 #endif
-#if defined(__SANITIZE_ADDRESS__)
+#if UTIL_HAS_ASAN
 	/* its reports, and t/lsan.supp, name a library's code by its file */
 	snprintf(why, whylen, "not in a sanitizer build");
 	return 0;
@@ -495,7 +512,7 @@ hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen)
 		     b + HUGE_SIZE <= l->ro[l->nro - 1].end; b += HUGE_SIZE) {
 			struct piece pc[LIB_PIECES];
 			char e[160];
-			int prot, n = library_block(l, b, pc, &prot);
+			int prot, rc, n = library_block(l, b, pc, &prot);
 
 			if (n == 0)
 				continue;
@@ -504,11 +521,15 @@ hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen)
 					snprintf(why, whylen, "%s: %s", base, strerror(errno));
 				break;
 			}
-			if (!block_from_file(b, fd)) {
-				snprintf(e, sizeof(e), "its mapping changed since it was loaded");
-			} else if (move_block(b, HUGE_SIZE, prot, fd, pc, n, e, sizeof(e)) == 0) {
+			if (block_from_file(b, fd, e, sizeof(e)) < 0)
+				;
+			else if ((rc = move_block(b, HUGE_SIZE, prot, fd, pc, n, e, sizeof(e))) == 0) {
 				moved += HUGE_SIZE;
 				continue;
+			} else if (rc == -2) {
+				/* a hole in the library: the next call into it would
+				 * crash a worker or the key process; say it now */
+				fatalx("%s: %s", base, e);
 			}
 			if (why[0] == '\0') /* the first failure says why */
 				snprintf(why, whylen, "%s: %s", base, e);

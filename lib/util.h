@@ -23,6 +23,19 @@
 #define UTIL_NO_SANITIZE_ADDRESS
 #endif
 
+/* 1 in an AddressSanitizer build, whichever compiler (clang defines no
+ * __SANITIZE_ADDRESS__) */
+#if defined(__SANITIZE_ADDRESS__)
+#define UTIL_HAS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UTIL_HAS_ASAN 1
+#endif
+#endif
+#ifndef UTIL_HAS_ASAN
+#define UTIL_HAS_ASAN 0
+#endif
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);

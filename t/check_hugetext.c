@@ -290,11 +290,7 @@ START_TEST(test_no_huge_page)
 END_TEST
 
 /* A sanitizer build leaves the libraries where they are (hugetext.c). */
-#if defined(__SANITIZE_ADDRESS__)
-static const int sanitized = 1;
-#else
-static const int sanitized = 0;
-#endif
+static const int sanitized = UTIL_HAS_ASAN;
 
 /*
  * libcrypto's first 2 MB-aligned block that lies whole in its read-only
@@ -349,6 +345,25 @@ sha256_abc_ok(void)
 	return strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad") == 0;
 }
 
+/* The protection of the page at addr, as /proc/self/maps prints it
+ * ("r-xp"). */
+static const char *
+perms_of(uintptr_t addr)
+{
+	static char perms[8];
+	char line[512];
+	unsigned long lo, hi;
+	int found = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && lo <= addr && addr < hi;
+	fclose(f);
+	ck_assert_msg(found, "nothing mapped at %#lx", (unsigned long)addr);
+	return perms;
+}
+
 START_TEST(test_library_moves_and_runs)
 {
 	char names[256], why[256], path[256];
@@ -373,13 +388,16 @@ START_TEST(test_library_moves_and_runs)
 	blk_copy = xmalloc(HUGE_SIZE);
 	same_bytes(blk, blk_copy, 1);
 	moved = hugetext_remap_libraries(names, sizeof(names), why, sizeof(why));
-	ck_assert_msg(moved >= HUGE_SIZE && strstr(names, "libcrypto.so") != NULL,
+	ck_assert_msg(moved >= HUGE_SIZE && strstr(names, "libcrypto.so") != NULL &&
+			      strstr(why, "libcrypto.so") == NULL,
 		      "moved %zu bytes of '%s': %s", moved, names, why);
 	ck_assert_msg(same_bytes(blk, blk_copy, 0), "libcrypto's bytes changed");
 	free(blk_copy);
 	mapping_of((const void *)blk.start, path, sizeof(path), &kb);
 	ck_assert_str_eq(path, "");
 	ck_assert_int_ge(kb, 2048);
+	ck_assert_msg(perms_of(blk.start)[1] == '-', "the block is writable: %s",
+		      perms_of(blk.start));
 	ck_assert(sha256_abc_ok());
 
 	child_runs_it((const void *)blk.start, sha256_abc_ok);
@@ -387,7 +405,7 @@ START_TEST(test_library_moves_and_runs)
 END_TEST
 
 /* hugetext_remap_libraries() says why with reason and libcrypto's block at
- * b stays mapped from the file; libcrypto still works. */
+ * b stays mapped from the file. */
 static void
 library_stays(uintptr_t b, const char *reason)
 {
@@ -399,41 +417,48 @@ library_stays(uintptr_t b, const char *reason)
 		      "why: '%s'", why);
 	mapping_of((const void *)b, path, sizeof(path), &kb);
 	ck_assert_msg(strstr(path, "/libcrypto.so") != NULL, "the block moved: '%s'", path);
-	ck_assert(sha256_abc_ok());
 }
 
 /* A byte of the block changed in memory as a debugger or a uprobe writes
  * it (through /proc/self/mem: the mapping stays read-only): the block
- * stays. */
+ * stays.  The byte is put back before libcrypto runs again. */
 START_TEST(test_library_breakpoint_left_alone)
 {
 	uintptr_t b = libcrypto_block();
+	off_t at = (off_t)(b + HUGE_SIZE - 1);
 	unsigned char c;
 	int fd;
 
 	if (!thp_available() || sanitized || b == 0)
 		return;
 	ck_assert_int_ge(fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC), 0);
-	ck_assert_int_eq(pread(fd, &c, 1, (off_t)(b + HUGE_SIZE - 1)), 1);
+	ck_assert_int_eq(pread(fd, &c, 1, at), 1);
 	c ^= 0xff;
-	ck_assert_int_eq(pwrite(fd, &c, 1, (off_t)(b + HUGE_SIZE - 1)), 1);
-	close(fd);
+	ck_assert_int_eq(pwrite(fd, &c, 1, at), 1);
 	library_stays(b, "differs from the file");
+	c ^= 0xff;
+	ck_assert_int_eq(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+	ck_assert(sha256_abc_ok());
 }
 END_TEST
 
-/* A page of the block made writable since the library was loaded: the
- * block stays. */
+/* A page of the block made writable since the library was loaded (and not
+ * executable, which a system denying writable code allows): the block
+ * stays.  The page's protection is put back before libcrypto runs again. */
 START_TEST(test_library_changed_mapping_left_alone)
 {
-	uintptr_t b = libcrypto_block();
+	uintptr_t b = libcrypto_block(), page;
+	int x;
 
 	if (!thp_available() || sanitized || b == 0)
 		return;
-	ck_assert_int_eq(mprotect((void *)(b + HUGE_SIZE - 4096), 4096,
-				 PROT_READ | PROT_WRITE | PROT_EXEC),
-			 0);
+	page = b + HUGE_SIZE - 4096;
+	x = perms_of(page)[2] == 'x';
+	ck_assert_int_eq(mprotect((void *)page, 4096, PROT_READ | PROT_WRITE), 0);
 	library_stays(b, "mapping changed");
+	ck_assert_int_eq(mprotect((void *)page, 4096, PROT_READ | (x ? PROT_EXEC : 0)), 0);
+	ck_assert(sha256_abc_ok());
 }
 END_TEST
 
