@@ -48,7 +48,10 @@ int hugetext_remap(char *why, size_t whylen);
  * block is moved, readable and executable.  Returns the bytes moved, with
  * the libraries' file names in names ("libcrypto.so.3"); why is "" when
  * every such block was moved, else what kept the first that stayed.  The
- * same conditions and caveats as hugetext_remap().
+ * same conditions and caveats as hugetext_remap(), but a block the kernel
+ * fails to move after it unmapped it ends the process at once (fatalx,
+ * with the reason) rather than leave a hole in the library.  Not in an
+ * AddressSanitizer build or under valgrind.
  */
 size_t hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen);
 
