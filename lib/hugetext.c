@@ -486,7 +486,7 @@ hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen)
 #endif
 #if UTIL_HAS_ASAN
 	/* its reports, and t/lsan.supp, name a library's code by its file */
-	snprintf(why, whylen, "not in a sanitizer build");
+	snprintf(why, whylen, "not in an ASan build");
 	return 0;
 #endif
 	if (!thp_usable(why, whylen))

@@ -341,5 +341,5 @@ check_eq "20 members under a limit of 20: 200" 200 "$code"
 check "work directory empty" wait_for 10 work_empty
 dss_stop
 check "no worker crashed, no sanitizer report" \
-	sh -c "! grep -i -e 'crashed' -e 'Sanitizer' -e 'runtime error' '$T'/dss.log.*"
+	sh -c "! grep -E -e 'crashed' -e 'ERROR: [A-Za-z]*Sanitizer' -e 'runtime error:' '$T'/dss.log.*"
 exit 0
