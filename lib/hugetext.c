@@ -73,12 +73,21 @@ main_segments(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;
 }
 
-/* Whether the kernel may give anonymous memory advised so huge pages. */
+/* Whether code may be moved here: on x86-64, where the kernel may give
+ * anonymous memory advised so 2 MB pages. */
 static int
 thp_usable(char *why, size_t whylen)
 {
 	char line[128] = "";
-	FILE *f = fopen(THP_ENABLED, "re");
+	FILE *f;
+
+#if !defined(__x86_64__)
+	/* elsewhere the copy would need the instruction cache flushed and
+	 * arm64's branch-protection flag kept: not done */
+	snprintf(why, whylen, "only done on x86-64");
+	return 0;
+#endif
+	f = fopen(THP_ENABLED, "re");
 
 	if (f == NULL) {
 		snprintf(why, whylen, "no transparent huge pages (%s: %s)", THP_ENABLED,
@@ -170,7 +179,9 @@ huge_kb(uintptr_t addr)
 }
 
 /* A part of a file mapped in a block to be moved: [start, end) from the
- * file at offset; x: of an executable segment. */
+ * file at offset; x: of an executable segment (set in a library's list of
+ * its segments, where the block's protection is taken from; move_block()
+ * does not read it). */
 struct piece {
 	uintptr_t start, end;
 	off_t offset;
@@ -304,12 +315,6 @@ hugetext_remap(char *why, size_t whylen)
 	int moved = 0, exe;
 
 	why[0] = '\0';
-#if !defined(__x86_64__)
-	/* elsewhere the copy would need the instruction cache flushed and
-	 * arm64's branch-protection flag kept: not done */
-	snprintf(why, whylen, "only done on x86-64");
-	return 0;
-#endif
 	if (!thp_usable(why, whylen))
 		return 0;
 	dl_iterate_phdr(main_segments, &s);
@@ -421,7 +426,6 @@ library_block(const struct library *l, uintptr_t b, struct piece *pc, int *prot)
 		pc[n].start = at;
 		pc[n].end = s->end < b + HUGE_SIZE ? s->end : b + HUGE_SIZE;
 		pc[n].offset = s->offset + (off_t)(at - s->start);
-		pc[n].x = s->x;
 		if (s->x)
 			*prot |= PROT_EXEC;
 		at = pc[n++].end;
@@ -480,10 +484,6 @@ hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen)
 	size_t moved = 0;
 
 	names[0] = why[0] = '\0';
-#if !defined(__x86_64__)
-	snprintf(why, whylen, "only done on x86-64");
-	return 0;
-#endif
 #if UTIL_HAS_ASAN
 	/* its reports, and t/lsan.supp, name a library's code by its file */
 	snprintf(why, whylen, "not in an ASan build");
