@@ -159,28 +159,43 @@ audit_lost(struct job *job, const char *why)
 	return -1;
 }
 
-/* Send one record already in JSON text (an object, no newline). */
-static int
-audit_text(struct job *job, const char *json)
-{
-	union proto_msg *msg;
-	size_t len = strlen(json);
-	json_error_t jerr;
-	json_t *o;
+/* The flags every audit record is encoded with: one line, fields in the
+ * order the signer set them. */
+#define AUDIT_JSON (JSON_COMPACT | JSON_PRESERVE_ORDER)
 
-	if (len >= PROTO_AUDIT_MAX)
-		return audit_lost(job, "longer than the channel's record");
-	/* the supervisor would drop anything else */
-	o = json_loads(json, 0, &jerr);
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return audit_lost(job, "not a JSON object");
-	}
-	json_decref(o);
-	msg = job_record(job, PROTO_AUDIT);
+/*
+ * Encode record straight into the channel's record and send it: 0, -1 when
+ * it cannot be encoded, 1 when it does not fit (nothing sent).  One
+ * encoding, no copy, no check by parsing it back: the record was made
+ * here as an object, so the text is one, as the supervisor requires.
+ */
+static int
+try_send(struct job *job, const json_t *record)
+{
+	union proto_msg *msg = job_record(job, PROTO_AUDIT);
+	size_t len = json_dumpb(record, msg->audit.json, sizeof(msg->audit.json) - 1, AUDIT_JSON);
+
+	if (len == 0)
+		return -1;
+	if (len >= sizeof(msg->audit.json))
+		return 1;
+	msg->audit.json[len] = '\0';
 	msg->audit.len = (uint32_t)len;
-	memcpy(msg->audit.json, json, len + 1);
 	job_send(job, msg);
+	return 0;
+}
+
+/* Send record (freed) as one channel record; 0 or -1. */
+static int
+send_one(struct job *job, json_t *record)
+{
+	int rc = try_send(job, record);
+
+	json_decref(record);
+	if (rc < 0)
+		return audit_lost(job, "cannot be encoded");
+	if (rc > 0)
+		return audit_lost(job, "longer than the channel's record");
 	return 0;
 }
 
@@ -285,30 +300,13 @@ job_audit_bool(json_t *record, const char *key, int value)
 	json_object_set_new(record, key, json_boolean(value));
 }
 
-/* The length of value as compact JSON. */
+/* The length of value as compact JSON, without making the text. */
 static size_t
 json_len(const json_t *value)
 {
-	char *t = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
-	size_t n = t != NULL ? strlen(t) : PROTO_AUDIT_MAX;
+	size_t n = json_dumpb(value, NULL, 0, AUDIT_JSON | JSON_ENCODE_ANY);
 
-	free(t);
-	return n;
-}
-
-/* Encode and send record (freed); 0 or -1. */
-static int
-send_one(struct job *job, json_t *record)
-{
-	char *text = json_dumps(record, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	int rc;
-
-	json_decref(record);
-	if (text == NULL)
-		return audit_lost(job, "cannot be encoded");
-	rc = audit_text(job, text);
-	free(text);
-	return rc;
+	return n != 0 ? n : PROTO_AUDIT_MAX;
 }
 
 /*
@@ -352,7 +350,12 @@ job_audit_send(struct job *job, json_t *record)
 	json_t *list = json_object_get(record, "signed");
 	int rc;
 
-	if (!json_is_array(list) || json_len(record) < PROTO_AUDIT_MAX)
+	/* the common case, one record, is encoded once */
+	if ((rc = try_send(job, record)) == 0) {
+		json_decref(record);
+		return 0;
+	}
+	if (rc < 0 || !json_is_array(list))
 		return send_one(job, record);
 	json_incref(list);
 	json_object_del(record, "signed");
