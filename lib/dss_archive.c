@@ -31,6 +31,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "cpus.h"
 #include "log.h"
 #include "util.h"
 
@@ -1723,6 +1724,7 @@ ar_writer_open_threads(const char *path, int level, int threads, char *err, size
 		goto fail;
 	}
 	if (threads > 1) {
+		(void)cpus_unpin(); /* on failure they share the worker's CPU */
 		pthread_mutex_init(&w->lock, NULL);
 		pthread_cond_init(&w->cond, NULL);
 		w->nring = 2 * (size_t)threads;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "fsutil.h"
 
 #define COPY_CHUNK (8 * 1024 * 1024) /* bytes per copy_file_range */
@@ -109,6 +110,7 @@ mender_copy_start(struct mender_copy *c, int in, int out, uint64_t in_off, uint6
 	c->error = 0;
 	c->shrunk = 0;
 	atomic_store(&c->stop, 0);
+	(void)cpus_unpin(); /* on failure it shares the worker's CPU */
 	if ((e = pthread_create(&c->thread, NULL, copy_main, c)) != 0)
 		return e;
 	c->running = 1;

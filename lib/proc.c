@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "log.h"
 #include "proto.h"
 #include "scheme.h"
@@ -228,6 +229,8 @@ become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 	if (role->drop_privileges)
 		priv_drop(ctx->user); /* not started as root: said once, at start (main.c) */
 	proc_title("%s %u", role->name, ctx->generation);
+	if (ctx->pin && cpus_pin(ctx->cpu) < 0)
+		log_warn("cannot keep %s %u on CPU %d", role->name, ctx->generation, ctx->cpu);
 	role->main(ctx);
 }
 

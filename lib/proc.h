@@ -12,7 +12,8 @@
  * /dev/null, its channel on PROTO_CHANNEL_FD (proto.h) and the other
  * descriptors its context names on their numbers, nothing else open, the
  * role's name as log tag and process title, the privilege drop
- * (privdrop.h), then the role's main function, which never returns.
+ * (privdrop.h), kept on a CPU when its context says so (cpus.h), then
+ * the role's main function, which never returns.
  *
  * The process title ("digsigserver: worker 3 [idle]") is written over the
  * memory that held argv and the environment, as setproctitle(3) does on
@@ -50,6 +51,10 @@ struct proc_ctx {
 	/* for a process that forks others (the spawner): their role, and
 	 * user is then theirs */
 	const struct proc_role *child_role;
+	/* keep it, and what it forks, on CPU cpu (cpus.h); 0: wherever the
+	 * kernel places it, or on its parent's CPU when the parent is kept */
+	int pin;
+	int cpu;
 };
 
 struct proc_role {

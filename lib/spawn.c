@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cpus.h"
 #include "log.h"
 #include "mask.h"
 #include "reaper.h"
@@ -446,6 +447,9 @@ start_tool(const struct spawn_opts *o, int *outfd, char *err, size_t errlen)
 		strv_free(&cands);
 		return -1;
 	}
+	/* a tool runs, and may use threads, wherever the kernel places it
+	 * (on failure, on the worker's CPU) */
+	(void)cpus_unpin();
 	if ((pid = util_fork()) < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(p[0]);

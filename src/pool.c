@@ -25,6 +25,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,7 @@ struct worker {
 	TAILQ_ENTRY(worker) entry;
 	pid_t pid;
 	int serial; /* the spawner that forked it (spawner.h); -1: our own child */
+	int cpu;    /* the CPU it is kept on (its spawner's), or -1 */
 	int killed; /* SIGKILL asked for */
 	int chan;
 	struct event *ev_chan;
@@ -156,6 +158,7 @@ adopt(uint32_t generation, pid_t pid, int chan, int serial)
 	stat_forks++;
 	w->pid = pid;
 	w->serial = serial;
+	w->cpu = spawner_cpu(serial);
 	w->chan = chan;
 	util_set_nonblock(w->chan, 1);
 	w->ev_chan = event_new(base, w->chan, EV_READ | EV_PERSIST, chan_cb, w);
@@ -615,6 +618,40 @@ send_keychan(struct worker *w, const struct pool_job *job)
 	return r;
 }
 
+/*
+ * The idle worker to give a job: one on the CPU with the fewest jobs
+ * running (workers are kept on their spawner's CPU, spawner.h), the
+ * oldest there; NULL when none is idle.
+ */
+/* Jobs running on w's CPU (0 for a worker kept on none). */
+static int
+load_of(const struct worker *w, const int *busy)
+{
+	return w->cpu >= 0 && w->cpu < CPU_SETSIZE ? busy[w->cpu] : 0;
+}
+
+static struct worker *
+pick_idle(void)
+{
+	static int busy[CPU_SETSIZE];
+	struct worker *w, *best = NULL;
+
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->cpu >= 0 && w->cpu < CPU_SETSIZE)
+			busy[w->cpu] = 0;
+	TAILQ_FOREACH(w, &workers, entry)
+		if (w->cpu >= 0 && w->cpu < CPU_SETSIZE && record_busy(w->rec.phase))
+			busy[w->cpu]++;
+	TAILQ_FOREACH(w, &workers, entry) {
+		if (w->rec.phase != RECORD_IDLE)
+			continue;
+		if (best == NULL || load_of(w, busy) < load_of(best, busy) ||
+		    (load_of(w, busy) == load_of(best, busy) && w->cpu < best->cpu))
+			best = w;
+	}
+	return best;
+}
+
 int
 pool_dispatch(const struct pool_job *job)
 {
@@ -625,9 +662,7 @@ pool_dispatch(const struct pool_job *job)
 		m = xmalloc(sizeof(*m));
 	if (job->prefix_len > sizeof(m->job.prefix))
 		fatalx("a request prefix of %zu bytes", job->prefix_len);
-	TAILQ_FOREACH(w, &workers, entry) {
-		if (w->rec.phase != RECORD_IDLE)
-			continue;
+	while ((w = pick_idle()) != NULL) {
 		proto_init(m, PROTO_JOB, w->rec.generation, next_job_id);
 		snprintf(m->job.peer, sizeof(m->job.peer), "%s", job->peer);
 		m->job.route = (uint32_t)job->route;
@@ -1026,6 +1061,7 @@ pool_workers(size_t *n)
 		s->generation = w->rec.generation;
 		s->jobs_served = w->jobs;
 		s->age_seconds = (now - w->spawned_ms) / 1000;
+		s->cpu = w->cpu;
 		if (!(s->busy = record_busy(w->rec.phase)))
 			continue;
 		s->job_id = w->rec.job_id;

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cpus.h"
 #include "log.h"
 #include "roles.h"
 #include "spawnd.h"
@@ -26,11 +27,15 @@
 /* A spawner that dies sooner than this after its birth is replaced
  * only after this long, so a broken setup cannot fork-loop. */
 #define SPAWNER_RESPAWN_MS 1000
+/* Most spawners running at once (PIN_WORKERS: one per CPU). */
+#define SPAWNERS_MAX 64
 
 struct spawner {
 	TAILQ_ENTRY(spawner) entry;
 	int serial;
 	pid_t pid;
+	int slot; /* its place in sp.current */
+	int cpu;  /* the CPU it and its workers are kept on, or -1 */
 	int chan; /* -1 once closed */
 	struct event *ev_chan;
 	int retired;
@@ -45,13 +50,18 @@ static struct {
 	const struct config *cfg;
 	const struct priv_user *user;
 	const struct spawner_hooks *hooks;
-	struct spawner *current; /* NULL: none running */
+	/* the running spawners, one per slot (a NULL slot is to be
+	 * refilled), and the CPU each slot's spawner is kept on (-1: any) */
+	struct spawner *current[SPAWNERS_MAX];
+	int cpu[SPAWNERS_MAX];
+	int nslots;
 	struct event *ev_respawn;
 	int serial;
 	int stopping;
 } sp;
 
 static void chan_cb(evutil_socket_t fd, short what, void *arg);
+static int start_slot(int i);
 
 /* Close a spawner's channel: it exits at once. */
 static void
@@ -149,8 +159,9 @@ respawn_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (!sp.stopping && sp.current == NULL)
-		(void)spawner_start();
+	for (int i = 0; i < sp.nslots && !sp.stopping; i++)
+		if (sp.current[i] == NULL)
+			(void)start_slot(i);
 }
 
 void
@@ -165,29 +176,29 @@ spawner_init(struct event_base *base, const struct config *cfg, const struct pri
 		fatalx("evtimer_new failed");
 }
 
-int
-spawner_start(void)
+/* Fork the spawner of slot i: 0, or -1 (logged). */
+static int
+start_slot(int i)
 {
 	struct proc_ctx ctx = {.cfg = sp.cfg,
 			       .user = sp.user,
 			       .generation = ++sp.serial,
-			       .child_role = &roles[ROLE_WORKER]};
+			       .child_role = &roles[ROLE_WORKER],
+			       .pin = sp.cpu[i] >= 0,
+			       .cpu = sp.cpu[i]};
 	struct spawner *s;
 	int chan;
 	pid_t pid;
 
-	if (sp.current != NULL) {
-		sp.current->retired = 1;
-		maybe_close(sp.current);
-		sp.current = NULL;
-	}
 	if ((pid = proc_spawn(&roles[ROLE_SPAWNER], &ctx, &chan)) < 0) {
-		log_error("forking the spawner (the supervisor forks the workers meanwhile)");
+		log_error("forking a spawner (the supervisor forks its workers meanwhile)");
 		return -1;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->serial = ctx.generation;
 	s->pid = pid;
+	s->slot = i;
+	s->cpu = sp.cpu[i];
 	s->chan = chan;
 	s->born_ms = util_now_ms();
 	util_set_nonblock(chan, 1);
@@ -195,9 +206,47 @@ spawner_start(void)
 		fatalx("event_new failed");
 	event_add(s->ev_chan, NULL);
 	TAILQ_INSERT_TAIL(&spawners, s, entry);
-	sp.current = s;
-	log_debug("spawner %ld forked", (long)pid);
+	sp.current[i] = s;
+	if (s->cpu >= 0)
+		log_debug("spawner %ld forked, kept on CPU %d", (long)pid, s->cpu);
+	else
+		log_debug("spawner %ld forked", (long)pid);
 	return 0;
+}
+
+/* The slots and their CPUs from the settings and the CPUs we may use. */
+static void
+plan_slots(void)
+{
+	int n = sp.cfg->workers < SPAWNERS_MAX ? sp.cfg->workers : SPAWNERS_MAX;
+
+	sp.nslots = 0;
+	if (sp.cfg->pin_workers && cpus_init() > 0)
+		sp.nslots = cpus_spread(n, sp.cpu);
+	if (sp.nslots == 0) {
+		if (sp.cfg->pin_workers)
+			log_warn("cannot read the CPUs we may use: one spawner, not kept on any");
+		sp.nslots = 1;
+		sp.cpu[0] = -1;
+	}
+}
+
+int
+spawner_start(void)
+{
+	int started = 0;
+
+	for (int i = 0; i < SPAWNERS_MAX; i++) {
+		if (sp.current[i] == NULL)
+			continue;
+		sp.current[i]->retired = 1;
+		maybe_close(sp.current[i]);
+		sp.current[i] = NULL;
+	}
+	plan_slots();
+	for (int i = 0; i < sp.nslots; i++)
+		started += start_slot(i) == 0;
+	return started > 0 ? 0 : -1;
 }
 
 int
@@ -205,9 +254,17 @@ spawner_fork(uint32_t generation)
 {
 	struct spawn_msg m = {.type = SPAWN_FORK, .generation = generation};
 	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-	struct spawner *s = sp.current;
+	struct spawner *s = NULL;
 
-	if (s == NULL || s->chan < 0)
+	/* the one with the fewest workers, so that they spread over the CPUs */
+	for (int i = 0; i < sp.nslots; i++) {
+		struct spawner *c = sp.current[i];
+
+		if (c != NULL && c->chan >= 0 &&
+		    (s == NULL || c->live + c->pending < s->live + s->pending))
+			s = c;
+	}
+	if (s == NULL)
 		return -1;
 	if (proto_sendmsg(s->chan, &iov, 1, -1) < 0) {
 		log_warn("asking the spawner for a worker");
@@ -251,6 +308,21 @@ find_pid(pid_t pid)
 	return NULL;
 }
 
+/* 1 when s is the running spawner of its slot (not retired). */
+static int
+is_current(const struct spawner *s)
+{
+	return s->slot >= 0 && s->slot < SPAWNERS_MAX && sp.current[s->slot] == s;
+}
+
+int
+spawner_cpu(int serial)
+{
+	struct spawner *s = find_serial(serial);
+
+	return s != NULL ? s->cpu : -1;
+}
+
 int
 spawner_is(pid_t pid)
 {
@@ -274,7 +346,7 @@ spawner_reaped(pid_t pid, int status)
 		return 0;
 	read_records(s); /* its last BORN and EXIT records */
 	close_chan(s);
-	if (s == sp.current || s->live > 0 || s->pending > 0) {
+	if (is_current(s) || s->live > 0 || s->pending > 0) {
 		if (WIFSIGNALED(status))
 			log_errorx("spawner %ld died of signal %d", (long)pid, WTERMSIG(status));
 		else if (!sp.stopping)
@@ -282,11 +354,11 @@ spawner_reaped(pid_t pid, int status)
 	}
 	if (s->live > 0 || s->pending > 0)
 		sp.hooks->lost(s->serial, s->pending);
-	if (s == sp.current) {
+	if (is_current(s)) {
 		uint64_t age = util_now_ms() - s->born_ms;
 		struct timeval tv = {0, 0};
 
-		sp.current = NULL;
+		sp.current[s->slot] = NULL;
 		if (!sp.stopping) {
 			if (age < SPAWNER_RESPAWN_MS)
 				tv.tv_usec = (suseconds_t)(SPAWNER_RESPAWN_MS - age) * 1000;
@@ -316,7 +388,7 @@ spawner_stop(void)
 	int status;
 
 	sp.stopping = 1;
-	sp.current = NULL;
+	memset(sp.current, 0, sizeof(sp.current));
 	evtimer_del(sp.ev_respawn);
 	TAILQ_FOREACH(s, &spawners, entry)
 		close_chan(s);

@@ -21,7 +21,14 @@
  * supervisor forked them), holds no client connection, no key and no
  * channel but its own, and reads nothing but the supervisor's records.
  *
- * A SIGHUP forks a new spawner from the reloaded supervisor (the settings
+ * With PIN_WORKERS (the default) there is one spawner per CPU the daemon
+ * may use, at most WORKERS of them, each kept on its CPU with every
+ * worker it forks (cpus.h says why); a FORK goes to the one with the
+ * fewest workers, and the pool gives a job to an idle worker on the CPU
+ * with the fewest jobs.  Otherwise one spawner, placed by the kernel.
+ * Each slot's spawner lives and dies on its own.
+ *
+ * A SIGHUP forks new spawners from the reloaded supervisor (the settings
  * and tokens a worker is born with are the spawner's); the old one is
  * retired: told nothing more, and closed once its last worker is reaped.
  * A spawner that dies leaves its workers to the supervisor (a child
@@ -62,12 +69,17 @@ struct spawner_hooks {
 /* cfg and user (the workers' user) must stay valid. */
 void spawner_init(struct event_base *base, const struct config *cfg, const struct priv_user *user,
 		  const struct spawner_hooks *hooks);
-/* Fork a new spawner, retiring the running one (start-up and SIGHUP);
- * 0, or -1 (logged: the pool then forks its workers itself). */
+/* Fork new spawners, retiring the running ones (start-up and SIGHUP);
+ * 0, or -1 when none could be forked (logged: the pool then forks its
+ * workers itself). */
 int spawner_start(void);
-/* Ask the running spawner for worker generation: its serial, or -1 when
- * none is running (the caller forks the worker itself). */
+/* Ask a running spawner (the one with the fewest workers) for worker
+ * generation: its serial, or -1 when none is running (the caller forks
+ * the worker itself). */
 int spawner_fork(uint32_t generation);
+/* The CPU spawner serial and its workers are kept on, or -1 (any, or no
+ * such spawner). */
+int spawner_cpu(int serial);
 /* Ask spawner serial to kill worker pid: 0, or -1 when that spawner is
  * gone (the worker is then the supervisor's own child). */
 int spawner_kill(int serial, pid_t pid);

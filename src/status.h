@@ -61,6 +61,7 @@ struct status_worker {
 	uint32_t generation;
 	unsigned long jobs_served;
 	uint64_t age_seconds;
+	int cpu;  /* the CPU it is kept on (PIN_WORKERS), or -1 */
 	int busy; /* the job fields below are set */
 	uint64_t job_id;
 	const char *endpoint, *path, *selector, *client, *identity, *progress;

@@ -56,6 +56,7 @@
 
 #include "dss_archive.h"
 #include "buf.h"
+#include "cpus.h"
 #include "job.h"
 #include "keyclient.h"
 #include "log.h"
@@ -183,6 +184,8 @@ start_signers(struct modules_ctx *c, pthread_t *threads, int n)
 {
 	int started = 0;
 
+	if (n > 1)
+		(void)cpus_unpin(); /* on failure they share the worker's CPU */
 	for (; started < n; started++)
 		if (pthread_create(&threads[started], NULL, sign_thread, c) != 0)
 			break; /* fewer threads will do */

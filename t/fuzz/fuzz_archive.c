@@ -18,7 +18,7 @@
  *   - the writer's tarball of the tree (compressed by one thread or two)
  *     extracts again to the same list.
  */
-/* fuzz-sources: lib/dss_archive.c lib/buf.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/dss_archive.c lib/cpus.c lib/buf.c lib/util.c lib/log.c */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>

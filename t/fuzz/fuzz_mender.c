@@ -10,7 +10,7 @@
  * and the signed output, read again, is accepted as a signed artifact
  * with the same manifest and re-written to the very same bytes.
  */
-/* fuzz-sources: lib/mender_artifact.c lib/mender_tar.c lib/mender_manifest.c lib/mender_copy.c lib/fsutil.c lib/buf.c lib/util.c lib/log.c lib/pkey.c */
+/* fuzz-sources: lib/mender_artifact.c lib/mender_tar.c lib/mender_manifest.c lib/mender_copy.c lib/cpus.c lib/fsutil.c lib/buf.c lib/util.c lib/log.c lib/pkey.c */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create */
 #endif

@@ -97,7 +97,8 @@ dss_fix_keys() {
 	return 0
 }
 
-# dss_start [VAR=value ...]: start the daemon with extra environment.
+# dss_start [VAR=value ...]: start the daemon with extra environment (and
+# under the command DSS_WRAP names, when set: it must exec the daemon).
 dss_start() {
 	[ -n "$DSS_PID" ] && dss_stop
 	PORT=$(free_port)
@@ -124,7 +125,7 @@ dss_start() {
 	fi
 	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$DSS_WORK" DIGSIGSERVER_DRAIN_GRACE=0 \
 		DIGSIGSERVER_LOG_LEVEL=debug "$@" \
-		$_pre "$DSS" --address 127.0.0.1 --port "$PORT" 2>"$DSS_LOG" &
+		${DSS_WRAP:-} $_pre "$DSS" --address 127.0.0.1 --port "$PORT" 2>"$DSS_LOG" &
 	DSS_PID=$!
 	_i=0
 	while ! curl -s -o /dev/null "$URL/livez" 2>/dev/null; do

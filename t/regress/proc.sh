@@ -37,7 +37,8 @@ all_idle() {
 	[ $n -eq 2 ]
 }
 
-dss_start DIGSIGSERVER_WORKERS=2 || exit 1
+# one spawner here (PIN_WORKERS=0); one per CPU at the end of this file
+dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_PIN_WORKERS=0 || exit 1
 if [ -n "${DSS_VALGRIND:-}" ]; then
 	skip "process titles and worker descriptors" "under valgrind ps shows valgrind's command line"
 	exit 0
@@ -97,4 +98,64 @@ check "SIGTERM with an idle pool: every worker exits on its own (their spawner's
 left=
 for p in $tree; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
 check_eq "... and the supervisor exits after it has reaped every process of the daemon (no zombie left)" "" "$left"
+
+# --- one spawner per CPU, each kept there with its workers (PIN_WORKERS) --
+cpus() { sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "/proc/$1/status"; }
+mine=$(cpus $$)
+ncpu=$(python3 -c 'import os; print(len(os.sched_getaffinity(0)))')
+want=$((ncpu < 3 ? ncpu : 3))
+nspawners() { [ "$(spawner | wc -l)" -eq "$1" ]; }
+# kept: every spawner on one CPU of its own, every worker on its
+# spawner's, N workers in all
+kept() {
+	n=0
+	seen=
+	for s in $(spawner); do
+		c=$(cpus "$s")
+		case "$c" in *[-,]*) return 1 ;; esac
+		case " $seen " in *" $c "*) return 1 ;; esac
+		seen="$seen $c"
+		for w in $(pgrep -P "$s"); do
+			[ "$(cpus "$w")" = "$c" ] || return 1
+			n=$((n + 1))
+		done
+	done
+	[ "$n" -eq "$1" ]
+}
+dss_start DIGSIGSERVER_WORKERS=3 || exit 1
+check "PIN_WORKERS (default), WORKERS=3, $ncpu CPUs: $want spawners" wait_for 20 nspawners $want
+check "... each kept on a CPU of its own, every worker on its spawner's" wait_for 20 kept 3
+check "... the workers spread over the spawners" sh -c \
+	"for s in $(spawner | tr '\n' ' '); do [ \"\$(pgrep -P \$s | wc -l)\" -ge 1 ] || exit 1; done"
+status_cpus() { status_field '" ".join("%d:%s" % (w["pid"], w["cpu"]) for w in d["pool"]["workers"])'; }
+real_cpus() { for w in $(workers); do echo "$w:$(cpus "$w")"; done | sort -n | tr '\n' ' ' | sed 's/ $//'; }
+check_eq "... /status shows each worker's CPU" "$(real_cpus)" \
+	"$(status_cpus | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')"
+check_eq "... the supervisor is not kept on one CPU" "$mine" "$(cpus "$DSS_PID")"
+check_eq "... nor the key process" "$mine" "$(cpus "$(keyproc)")"
+for i in 1 2 3 4; do code=$(post); [ "$code" = 200 ] || break; done
+check_eq "... and signs, job after job" 200 "$code"
+check "... the replacements kept as well" wait_for 20 kept 3
+s=$(spawner | head -n1)
+c=$(cpus "$s")
+others=$(spawner | grep -vx "$s" | tr '\n' ' ')
+kill -KILL "$s"
+respawned() { for n in $(spawner); do [ "$n" != "$s" ] && [ "$(cpus "$n")" = "$c" ] && return 0; done; return 1; }
+check "a spawner killed: a new one on its CPU ($c)" wait_for 20 respawned
+check "... the others untouched" sh -c "for o in $others; do kill -0 \$o || exit 1; done"
+check_eq "... and signing goes on" 200 "$(post)"
+wait_for 20 pool_settled
+old=$(spawner | tr '\n' ' ')
+kill -HUP "$DSS_PID"
+renewed() { nspawners $want && for o in $old; do ! kill -0 "$o" 2>/dev/null || return 1; done; }
+check "SIGHUP: $want new spawners, the old ones gone" wait_for 20 renewed
+check "... kept as before" wait_for 20 kept 3
+check_eq "... and signs" 200 "$(post)"
+dss_stop
+first=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
+DSS_WRAP="taskset -c $first" dss_start DIGSIGSERVER_WORKERS=3 || exit 1
+one_kept() { nspawners 1 && [ "$(cpus "$(spawner)")" = "$first" ] && kept 3; }
+check "started on one CPU (taskset -c $first): one spawner, kept there with its workers" \
+	wait_for 20 one_kept
+check_eq "... and signs" 200 "$(post)"
 exit 0
