@@ -10,10 +10,12 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <sys/types.h>
 
 static cpu_set_t allowed; /* recorded by cpus_init */
 static int nallowed;
 static int pinned = -1; /* the CPU this process is kept on, or -1 */
+static int home = -1;	/* the CPU cpus_pin chose, kept through cpus_unpin */
 
 int
 cpus_init(void)
@@ -24,7 +26,7 @@ cpus_init(void)
 		return -1;
 	allowed = set;
 	nallowed = CPU_COUNT(&allowed);
-	pinned = -1;
+	pinned = home = -1;
 	return nallowed;
 }
 
@@ -55,19 +57,42 @@ cpus_spread(int n, int *cpu)
 }
 
 int
-cpus_pin(int cpu)
+cpus_allowed(int cpu)
+{
+	return cpu >= 0 && cpu < CPU_SETSIZE && nallowed > 0 && CPU_ISSET(cpu, &allowed);
+}
+
+int
+cpus_keep(pid_t pid, int cpu)
 {
 	cpu_set_t set;
 
-	if (cpu < 0 || cpu >= CPU_SETSIZE || nallowed == 0 || !CPU_ISSET(cpu, &allowed)) {
+	if (!cpus_allowed(cpu)) {
 		errno = EINVAL;
 		return -1;
 	}
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+	return sched_setaffinity(pid, sizeof(set), &set);
+}
+
+int
+cpus_pin(int cpu)
+{
+	if (cpus_keep(0, cpu) < 0)
 		return -1;
-	pinned = cpu;
+	pinned = home = cpu;
+	return 0;
+}
+
+int
+cpus_repin(void)
+{
+	if (home < 0 || pinned >= 0)
+		return 0;
+	if (cpus_keep(0, home) < 0)
+		return -1;
+	pinned = home;
 	return 0;
 }
 

@@ -229,8 +229,9 @@ become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 	if (role->drop_privileges)
 		priv_drop(ctx->user); /* not started as root: said once, at start (main.c) */
 	proc_title("%s %u", role->name, ctx->generation);
-	if (ctx->pin && cpus_pin(ctx->cpu) < 0)
-		log_warn("cannot keep %s %u on CPU %d", role->name, ctx->generation, ctx->cpu);
+	if (ctx->pin)
+		(void)cpus_pin(ctx->cpu); /* the parent keeps it there too, and says
+					   * when it cannot */
 	role->main(ctx);
 }
 

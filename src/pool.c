@@ -621,13 +621,20 @@ send_keychan(struct worker *w, const struct pool_job *job)
 /*
  * The idle worker to give a job: one on the CPU with the fewest jobs
  * running (workers are kept on their spawner's CPU, spawner.h), the
- * oldest there; NULL when none is idle.
+ * lowest such CPU, the oldest worker there; NULL when none is idle.
  */
 /* Jobs running on w's CPU (0 for a worker kept on none). */
 static int
 load_of(const struct worker *w, const int *busy)
 {
 	return w->cpu >= 0 && w->cpu < CPU_SETSIZE ? busy[w->cpu] : 0;
+}
+
+/* Between equally loaded CPUs the lowest; a worker kept on none last. */
+static int
+tie_rank(const struct worker *w)
+{
+	return w->cpu >= 0 ? w->cpu : CPU_SETSIZE;
 }
 
 static struct worker *
@@ -646,7 +653,7 @@ pick_idle(void)
 		if (w->rec.phase != RECORD_IDLE)
 			continue;
 		if (best == NULL || load_of(w, busy) < load_of(best, busy) ||
-		    (load_of(w, busy) == load_of(best, busy) && w->cpu < best->cpu))
+		    (load_of(w, busy) == load_of(best, busy) && tie_rank(w) < tie_rank(best)))
 			best = w;
 	}
 	return best;

@@ -54,6 +54,7 @@ static struct {
 	 * refilled), and the CPU each slot's spawner is kept on (-1: any) */
 	struct spawner *current[SPAWNERS_MAX];
 	int cpu[SPAWNERS_MAX];
+	uint64_t due[SPAWNERS_MAX]; /* when an empty slot is refilled; 0: not */
 	int nslots;
 	struct event *ev_respawn;
 	int serial;
@@ -153,15 +154,48 @@ chan_cb(evutil_socket_t fd, short what, void *arg)
 	read_records(arg);
 }
 
+/* Arm the respawn timer for the earliest empty slot that is due. */
+static void
+arm_respawn(void)
+{
+	uint64_t now = util_now_ms(), first = 0;
+	struct timeval tv = {0, 0};
+
+	for (int i = 0; i < sp.nslots; i++)
+		if (sp.current[i] == NULL && sp.due[i] != 0 && (first == 0 || sp.due[i] < first))
+			first = sp.due[i];
+	if (first == 0 || sp.stopping) {
+		evtimer_del(sp.ev_respawn);
+		return;
+	}
+	if (first > now) {
+		tv.tv_sec = (time_t)((first - now) / 1000);
+		tv.tv_usec = (suseconds_t)((first - now) % 1000) * 1000;
+	}
+	evtimer_add(sp.ev_respawn, &tv);
+}
+
+/* Fork slot i's spawner; when that fails, try again a while later. */
+static void
+fill_slot(int i)
+{
+	sp.due[i] = 0;
+	if (start_slot(i) < 0)
+		sp.due[i] = util_now_ms() + SPAWNER_RESPAWN_MS;
+}
+
 static void
 respawn_cb(evutil_socket_t fd, short what, void *arg)
 {
+	uint64_t now = util_now_ms();
+
 	(void)fd;
 	(void)what;
 	(void)arg;
 	for (int i = 0; i < sp.nslots && !sp.stopping; i++)
-		if (sp.current[i] == NULL)
-			(void)start_slot(i);
+		if (sp.current[i] == NULL && sp.due[i] != 0 && sp.due[i] <= now)
+			fill_slot(i);
+	arm_respawn();
 }
 
 void
@@ -183,22 +217,35 @@ start_slot(int i)
 	struct proc_ctx ctx = {.cfg = sp.cfg,
 			       .user = sp.user,
 			       .generation = ++sp.serial,
-			       .child_role = &roles[ROLE_WORKER],
-			       .pin = sp.cpu[i] >= 0,
-			       .cpu = sp.cpu[i]};
+			       .child_role = &roles[ROLE_WORKER]};
 	struct spawner *s;
-	int chan;
+	int chan, cpu = sp.cpu[i];
 	pid_t pid;
 
+	/* the CPUs we may use now (a cpuset can shrink, a CPU go offline) */
+	if (cpu >= 0 && (cpus_init() <= 0 || !cpus_allowed(cpu))) {
+		log_warnx("CPU %d is not ours any more: spawner %u is kept on none", cpu,
+			  ctx.generation);
+		cpu = -1;
+	}
+	ctx.pin = cpu >= 0;
+	ctx.cpu = cpu;
 	if ((pid = proc_spawn(&roles[ROLE_SPAWNER], &ctx, &chan)) < 0) {
 		log_error("forking a spawner (the supervisor forks its workers meanwhile)");
 		return -1;
+	}
+	/* the child keeps itself there too (and so knows its CPU); this
+	 * says whether the kernel let it, and what /status may show */
+	if (cpu >= 0 && cpus_keep(pid, cpu) < 0) {
+		log_warn("cannot keep spawner %ld on CPU %d; the kernel places it and its workers",
+			 (long)pid, cpu);
+		cpu = -1;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->serial = ctx.generation;
 	s->pid = pid;
 	s->slot = i;
-	s->cpu = sp.cpu[i];
+	s->cpu = cpu;
 	s->chan = chan;
 	s->born_ms = util_now_ms();
 	util_set_nonblock(chan, 1);
@@ -244,8 +291,11 @@ spawner_start(void)
 		sp.current[i] = NULL;
 	}
 	plan_slots();
-	for (int i = 0; i < sp.nslots; i++)
-		started += start_slot(i) == 0;
+	for (int i = 0; i < sp.nslots; i++) {
+		fill_slot(i);
+		started += sp.current[i] != NULL;
+	}
+	arm_respawn();
 	return started > 0 ? 0 : -1;
 }
 
@@ -254,24 +304,30 @@ spawner_fork(uint32_t generation)
 {
 	struct spawn_msg m = {.type = SPAWN_FORK, .generation = generation};
 	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
-	struct spawner *s = NULL;
+	char tried[SPAWNERS_MAX] = {0};
 
-	/* the one with the fewest workers, so that they spread over the CPUs */
-	for (int i = 0; i < sp.nslots; i++) {
-		struct spawner *c = sp.current[i];
+	for (;;) {
+		int best = -1;
 
-		if (c != NULL && c->chan >= 0 &&
-		    (s == NULL || c->live + c->pending < s->live + s->pending))
-			s = c;
+		/* the one with the fewest workers, so that they spread over
+		 * the CPUs; another when it cannot be asked */
+		for (int i = 0; i < sp.nslots; i++) {
+			struct spawner *c = sp.current[i], *b = best >= 0 ? sp.current[best] : NULL;
+
+			if (c != NULL && c->chan >= 0 && !tried[i] &&
+			    (b == NULL || c->live + c->pending < b->live + b->pending))
+				best = i;
+		}
+		if (best < 0)
+			return -1;
+		tried[best] = 1;
+		if (proto_sendmsg(sp.current[best]->chan, &iov, 1, -1) < 0) {
+			log_warn("asking spawner %ld for a worker", (long)sp.current[best]->pid);
+			continue;
+		}
+		sp.current[best]->pending++;
+		return sp.current[best]->serial;
 	}
-	if (s == NULL)
-		return -1;
-	if (proto_sendmsg(s->chan, &iov, 1, -1) < 0) {
-		log_warn("asking the spawner for a worker");
-		return -1;
-	}
-	s->pending++;
-	return s->serial;
 }
 
 static struct spawner *
@@ -355,15 +411,15 @@ spawner_reaped(pid_t pid, int status)
 	if (s->live > 0 || s->pending > 0)
 		sp.hooks->lost(s->serial, s->pending);
 	if (is_current(s)) {
-		uint64_t age = util_now_ms() - s->born_ms;
-		struct timeval tv = {0, 0};
+		uint64_t now = util_now_ms(), age = now - s->born_ms;
 
+		/* its slot again at once, or a second after its birth if it
+		 * died young (so that a broken setup cannot fork-loop) */
 		sp.current[s->slot] = NULL;
-		if (!sp.stopping) {
-			if (age < SPAWNER_RESPAWN_MS)
-				tv.tv_usec = (suseconds_t)(SPAWNER_RESPAWN_MS - age) * 1000;
-			evtimer_add(sp.ev_respawn, &tv);
-		}
+		sp.due[s->slot] = now + (age < SPAWNER_RESPAWN_MS ? SPAWNER_RESPAWN_MS - age : 0);
+		if (sp.due[s->slot] == 0)
+			sp.due[s->slot] = 1;
+		arm_respawn();
 	}
 	forget(s);
 	return 1;

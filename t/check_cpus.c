@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,6 +111,56 @@ START_TEST(test_pin_inherit_unpin)
 }
 END_TEST
 
+/* What a worker does around a job that used every CPU, and how its
+ * parent keeps a child. */
+START_TEST(test_repin_keep)
+{
+	cpu_set_t before = affinity(), now;
+	int cpu[CPU_SETSIZE], n, status;
+	pid_t pid;
+
+	n = cpus_init();
+	cpus_spread(n, cpu);
+	ck_assert(cpus_allowed(cpu[0]));
+	ck_assert(!cpus_allowed(-1));
+	ck_assert(!cpus_allowed(CPU_SETSIZE));
+	/* nothing to go back to */
+	ck_assert_int_eq(cpus_repin(), 0);
+	now = affinity();
+	ck_assert(CPU_EQUAL(&now, &before));
+	ck_assert_int_eq(cpus_pin(cpu[n - 1]), 0);
+	ck_assert_int_eq(cpus_unpin(), 0);
+	now = affinity();
+	ck_assert(CPU_EQUAL(&now, &before));
+	ck_assert_int_eq(cpus_repin(), 0);
+	ck_assert_int_eq(cpus_pinned(), cpu[n - 1]);
+	now = affinity();
+	ck_assert_int_eq(CPU_COUNT(&now), 1);
+	ck_assert(CPU_ISSET(cpu[n - 1], &now));
+	/* already kept: nothing changes */
+	ck_assert_int_eq(cpus_repin(), 0);
+	ck_assert_int_eq(cpus_unpin(), 0);
+	/* a parent keeps a child that waits to be told to go on */
+	if ((pid = fork()) == 0) {
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(cpus_keep(pid, cpu[0]), 0);
+	ck_assert_int_eq(sched_getaffinity(pid, sizeof(now), &now), 0);
+	ck_assert_int_eq(CPU_COUNT(&now), 1);
+	ck_assert(CPU_ISSET(cpu[0], &now));
+	errno = 0;
+	ck_assert_int_eq(cpus_keep(pid, -1), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	/* this process was not touched by keeping the child */
+	now = affinity();
+	ck_assert(CPU_EQUAL(&now, &before));
+}
+END_TEST
+
 START_TEST(test_pin_refuses)
 {
 	cpu_set_t set = affinity(), now;
@@ -138,4 +189,4 @@ END_TEST
 
 CHECK_MAIN(.name = "cpus", .fork = 1,
 	   .tests = CHECK_TESTS(test_init_counts, test_spread, test_pin_inherit_unpin,
-				test_pin_refuses));
+				test_repin_keep, test_pin_refuses));

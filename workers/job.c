@@ -355,8 +355,10 @@ job_audit_send(struct job *job, json_t *record)
 		json_decref(record);
 		return 0;
 	}
-	if (rc < 0 || !json_is_array(list))
-		return send_one(job, record);
+	if (rc < 0 || !json_is_array(list)) {
+		json_decref(record);
+		return audit_lost(job, rc < 0 ? "cannot be encoded" : "longer than the channel's record");
+	}
 	json_incref(list);
 	json_object_del(record, "signed");
 	rc = send_chunked(job, record, list);

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "cpus.h"
 #include "http.h"
 #include "job.h"
 #include "keyclient.h"
@@ -499,6 +500,8 @@ worker_main(const struct proc_ctx *ctx)
 		keyfd = recv_keychan(chan, msg.hdr.job_id);
 		serve(ctx->cfg, chan, ctx->generation, &msg.job, fd, keyfd);
 		served++;
+		if (served < ctx->cfg->jobs_per_worker)
+			(void)cpus_repin(); /* a job that used every CPU: back to ours */
 		proc_title("worker %u [idle]", ctx->generation);
 	}
 	_exit(0);

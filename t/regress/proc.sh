@@ -127,10 +127,15 @@ check "PIN_WORKERS (default), WORKERS=3, $ncpu CPUs: $want spawners" wait_for 20
 check "... each kept on a CPU of its own, every worker on its spawner's" wait_for 20 kept 3
 check "... the workers spread over the spawners" sh -c \
 	"for s in $(spawner | tr '\n' ' '); do [ \"\$(pgrep -P \$s | wc -l)\" -ge 1 ] || exit 1; done"
-status_cpus() { status_field '" ".join("%d:%s" % (w["pid"], w["cpu"]) for w in d["pool"]["workers"])'; }
+status_cpus() {
+	status_field '" ".join("%d:%s" % (w["pid"], w["cpu"]) for w in d["pool"]["workers"])' |
+		tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//'
+}
 real_cpus() { for w in $(workers); do echo "$w:$(cpus "$w")"; done | sort -n | tr '\n' ' ' | sed 's/ $//'; }
-check_eq "... /status shows each worker's CPU" "$(real_cpus)" \
-	"$(status_cpus | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')"
+# the same workers in both (a worker just forked is in /status once its
+# spawner's BORN record is read)
+same_cpus() { [ "$(real_cpus)" = "$(status_cpus)" ]; }
+check "... /status shows each worker's CPU" wait_for 20 same_cpus
 check_eq "... the supervisor is not kept on one CPU" "$mine" "$(cpus "$DSS_PID")"
 check_eq "... nor the key process" "$mine" "$(cpus "$(keyproc)")"
 for i in 1 2 3 4; do code=$(post); [ "$code" = 200 ] || break; done
@@ -152,6 +157,35 @@ check "SIGHUP: $want new spawners, the old ones gone" wait_for 20 renewed
 check "... kept as before" wait_for 20 kept 3
 check_eq "... and signs" 200 "$(post)"
 dss_stop
+
+# the kernel refuses (as under a seccomp filter without sched_setaffinity)
+if [ -n "${DSS_SANITIZED:-}" ] || ! command -v gcc >/dev/null; then
+	skip "sched_setaffinity refused: the workers kept on no CPU" \
+		"needs gcc and a plain build (LD_PRELOAD)"
+else
+	cat >"$T/noaffinity.c" <<'C'
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+int sched_setaffinity(pid_t pid, size_t size, const cpu_set_t *set)
+{
+	(void)pid; (void)size; (void)set;
+	errno = EPERM;
+	return -1;
+}
+C
+	gcc -shared -fPIC -o "$T/noaffinity.so" "$T/noaffinity.c"
+	dss_start DIGSIGSERVER_WORKERS=3 LD_PRELOAD="$T/noaffinity.so" || exit 1
+	none_kept() { [ "$(status_field '" ".join(str(w["cpu"]) for w in d["pool"]["workers"])')" = "None None None" ]; }
+	check "sched_setaffinity refused: the workers are kept on no CPU, as /status says" wait_for 20 none_kept
+	check "... the log says why" grep -q "cannot keep spawner [0-9]* on CPU [0-9]*; the kernel places it" "$DSS_LOG"
+	check_eq "... and signing works" 200 "$(post)"
+	dss_stop
+fi
+if ! command -v taskset >/dev/null; then
+	skip "started on one CPU (taskset)" "no taskset(1)"
+	exit 0
+fi
 first=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))')
 DSS_WRAP="taskset -c $first" dss_start DIGSIGSERVER_WORKERS=3 || exit 1
 one_kept() { nspawners 1 && [ "$(cpus "$(spawner)")" = "$first" ] && kept 3; }
