@@ -618,11 +618,6 @@ send_keychan(struct worker *w, const struct pool_job *job)
 	return r;
 }
 
-/*
- * The idle worker to give a job: one on the CPU with the fewest jobs
- * running (workers are kept on their spawner's CPU, spawner.h), the
- * lowest such CPU, the oldest worker there; NULL when none is idle.
- */
 /* Jobs running on w's CPU (0 for a worker kept on none). */
 static int
 load_of(const struct worker *w, const int *busy)
@@ -637,6 +632,11 @@ tie_rank(const struct worker *w)
 	return w->cpu >= 0 ? w->cpu : CPU_SETSIZE;
 }
 
+/*
+ * The idle worker to give a job: one on the CPU with the fewest jobs
+ * running (workers are kept on their spawner's CPU, spawner.h), the
+ * lowest such CPU, the oldest worker there; NULL when none is idle.
+ */
 static struct worker *
 pick_idle(void)
 {
