@@ -22,11 +22,13 @@ cpus_init(void)
 {
 	cpu_set_t set;
 
-	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+	pinned = home = -1;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0) {
+		nallowed = 0; /* no CPU is known to be ours: none is kept */
 		return -1;
+	}
 	allowed = set;
 	nallowed = CPU_COUNT(&allowed);
-	pinned = home = -1;
 	return nallowed;
 }
 

@@ -192,6 +192,9 @@ respawn_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
+	/* the CPUs we may use now (a cpuset can shrink, a CPU go offline):
+	 * start_slot keeps a spawner only on one of them */
+	(void)cpus_init();
 	for (int i = 0; i < sp.nslots && !sp.stopping; i++)
 		if (sp.current[i] == NULL && sp.due[i] != 0 && sp.due[i] <= now)
 			fill_slot(i);
@@ -222,8 +225,8 @@ start_slot(int i)
 	int chan, cpu = sp.cpu[i];
 	pid_t pid;
 
-	/* the CPUs we may use now (a cpuset can shrink, a CPU go offline) */
-	if (cpu >= 0 && (cpus_init() <= 0 || !cpus_allowed(cpu))) {
+	/* among the CPUs recorded last (plan_slots, respawn_cb) */
+	if (cpu >= 0 && !cpus_allowed(cpu)) {
 		log_warnx("CPU %d is not ours any more: spawner %u is kept on none", cpu,
 			  ctx.generation);
 		cpu = -1;
@@ -417,8 +420,6 @@ spawner_reaped(pid_t pid, int status)
 		 * died young (so that a broken setup cannot fork-loop) */
 		sp.current[s->slot] = NULL;
 		sp.due[s->slot] = now + (age < SPAWNER_RESPAWN_MS ? SPAWNER_RESPAWN_MS - age : 0);
-		if (sp.due[s->slot] == 0)
-			sp.due[s->slot] = 1;
 		arm_respawn();
 	}
 	forget(s);

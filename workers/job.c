@@ -185,18 +185,24 @@ try_send(struct job *job, const json_t *record)
 	return 0;
 }
 
-/* Send record (freed) as one channel record; 0 or -1. */
+/* Free record, which try_send answered rc for: 0, or -1 when it was not
+ * sent (said, and remembered). */
 static int
-send_one(struct job *job, json_t *record)
+sent_or_lost(struct job *job, json_t *record, int rc)
 {
-	int rc = try_send(job, record);
-
 	json_decref(record);
 	if (rc < 0)
 		return audit_lost(job, "cannot be encoded");
 	if (rc > 0)
 		return audit_lost(job, "longer than the channel's record");
 	return 0;
+}
+
+/* Send record (freed) as one channel record; 0 or -1. */
+static int
+send_one(struct job *job, json_t *record)
+{
+	return sent_or_lost(job, record, try_send(job, record));
 }
 
 json_t *
@@ -350,15 +356,10 @@ job_audit_send(struct job *job, json_t *record)
 	json_t *list = json_object_get(record, "signed");
 	int rc;
 
-	/* the common case, one record, is encoded once */
-	if ((rc = try_send(job, record)) == 0) {
-		json_decref(record);
-		return 0;
-	}
-	if (rc < 0 || !json_is_array(list)) {
-		json_decref(record);
-		return audit_lost(job, rc < 0 ? "cannot be encoded" : "longer than the channel's record");
-	}
+	/* the common case, one record, is encoded once; only a record too
+	 * long with a list to split goes on */
+	if ((rc = try_send(job, record)) <= 0 || !json_is_array(list))
+		return sent_or_lost(job, record, rc);
 	json_incref(list);
 	json_object_del(record, "signed");
 	rc = send_chunked(job, record, list);
