@@ -715,9 +715,11 @@ s3_outcome(struct s3_req *r, CURLcode rc, int *transient, struct s3_error *e)
 			return 500;
 		}
 		if (r->io_errno) {
-			s3_seterr(e, 500, 0, S3_CODE_LOCAL_IO, "S3 %s %s: local I/O error: %s", r->method,
-				  r->what, strerror(r->io_errno));
-			return 500;
+			/* a full disk is 507, which clients do not retry */
+			s3_seterr(e, util_write_status(r->io_errno), 0, S3_CODE_LOCAL_IO,
+				  "S3 %s %s: local I/O error: %s", r->method, r->what,
+				  strerror(r->io_errno));
+			return e->status;
 		}
 		*transient = s3_curl_transient(rc);
 		s3_seterr(e, *transient ? 503 : 500, 0, S3_CODE_NETWORK, "S3 %s %s: %s", r->method,

@@ -32,6 +32,8 @@ struct config;
  *   404  the object or bucket does not exist (code tells which)
  *   403  S3 refused the request (bad credentials, signature, permission)
  *   503  S3 could not be reached, or kept failing (5xx, 429) past the retries
+ *   507  writing what was fetched found the file system full (ENOSPC,
+ *        EDQUOT, EFBIG)
  *   500  anything else (other 4xx, protocol, local I/O, too large)
  */
 struct s3_error {

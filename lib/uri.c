@@ -279,6 +279,9 @@ uri_s3_status(const struct s3_error *e, const char *doing, char *err, size_t err
 	case 503:
 		snprintf(err, errlen, "Artifact store unavailable");
 		return 503;
+	case 507:
+		snprintf(err, errlen, "not enough storage for the artifact %s", doing);
+		return 507;
 	default:
 		if (strcmp(e->code, S3_CODE_TOO_LARGE) == 0) {
 			snprintf(err, errlen, "Artifact too large");
@@ -442,11 +445,13 @@ uri_open_s3(struct uri_artifact *a, const char *canon, const char *jobdir, char 
 	a->inpath = xasprintf("%s/artifact.in", jobdir);
 	a->fd = open(a->inpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (a->fd < 0) {
+		rc = util_write_status(errno);
 		log_warn("%s", a->inpath);
 		free(a->inpath);
 		a->inpath = NULL;
-		snprintf(err, errlen, "Cannot create the artifact download");
-		return 500;
+		snprintf(err, errlen, rc == 507 ? "not enough storage for the artifact download"
+						: "Cannot create the artifact download");
+		return rc;
 	}
 	rc = s3_get_fd(a->cfg, a->bucket, a->key, a->fd, a->cfg->artifact_max_size, a->etag,
 		       sizeof(a->etag), &e);
@@ -597,11 +602,14 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 		art->outfd = open(art->tmppath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				  0600);
 		if (art->outfd < 0) {
+			int st = util_write_status(errno);
+
 			log_warn("%s", art->tmppath);
 			free(art->tmppath);
 			art->tmppath = NULL;
-			snprintf(err, errlen, "Cannot create the signed artifact");
-			return 500;
+			snprintf(err, errlen, st == 507 ? "No space left for the signed artifact"
+							: "Cannot create the signed artifact");
+			return st;
 		}
 		*outfd = art->outfd;
 		return 0;
@@ -700,18 +708,23 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 		snprintf(err, errlen, "Writing the signed artifact failed");
 		return st;
 	}
-	/* an unnamed replacement gets its name only now, just before the rename */
+	/* an unnamed replacement gets its name only now, just before the rename;
+	 * a directory that needs a block it cannot get is a full disk (507) */
 	if (art->unnamed && uri_name_temp(art->dirfd, fd, art->base, &art->tmpname) < 0) {
+		st = util_write_status(errno);
 		log_warn("naming the replacement of %s", art->path);
 		close(fd);
-		snprintf(err, errlen, "Replacing the artifact failed");
-		return 500;
+		snprintf(err, errlen, st == 507 ? "No space left for the signed artifact"
+						: "Replacing the artifact failed");
+		return st;
 	}
 	close(fd);
 	if (renameat(art->dirfd, art->tmpname, art->dirfd, art->base) < 0) {
+		st = util_write_status(errno);
 		log_warn("rename %s to %s", art->tmppath, art->path);
-		snprintf(err, errlen, "Replacing the artifact failed");
-		return 500;
+		snprintf(err, errlen, st == 507 ? "No space left for the signed artifact"
+						: "Replacing the artifact failed");
+		return st;
 	}
 	free(art->tmpname);
 	art->tmpname = NULL;

@@ -20,6 +20,7 @@ fi
 
 mender_cleanup() {
 	[ -f "$EMU_DIR/pid" ] && "$EMU" stop "$EMU_DIR" >/dev/null 2>&1
+	mountpoint -q "$T/small" 2>/dev/null && umount -l "$T/small"
 	_cleanup
 }
 trap mender_cleanup EXIT
@@ -311,3 +312,24 @@ check_eq "S3: a tampered artifact: 400" 400 "$(sign rsa1 s3://artifacts/builds/t
 s3curl GET artifacts/builds/tampered.mender >/dev/null
 check "S3: ... the object is unchanged" cmp "$T/s3.out" "$T/src/tampered.mender"
 check_eq "S3: no such object: 404" 404 "$(sign rsa1 s3://artifacts/builds/none.mender)"
+
+# a work directory too small for the download: 507, which curl --retry
+# does not repeat (a 500 would fetch and fail four more times)
+SMALL=$T/small
+if [ "$(id -u)" -ne 0 ]; then
+	skip "S3: a full work directory" "not root: cannot mount a small tmpfs"
+elif ! { mkdir -p "$SMALL" && mount -t tmpfs -o size=1m,mode=0755 tmpfs "$SMALL"; }; then
+	skip "S3: a full work directory" "mounting a tmpfs failed"
+else
+	dss_start DIGSIGSERVER_S3_ENDPOINT="$DIGSIGSERVER_S3_ENDPOINT" \
+		DIGSIGSERVER_WORK_DIR="$SMALL/work" || exit 1
+	check_eq "S3: a 3 MB artifact, 1 MB of room for the download: 507 with a reason" \
+		"507 not enough storage for the artifact download" \
+		"$(sign rsa1 s3://artifacts/builds/tampered.mender) $(body)"
+	s3curl GET artifacts/builds/tampered.mender >/dev/null
+	check "S3: ... the object is unchanged" cmp "$T/s3.out" "$T/src/tampered.mender"
+	check_eq "S3: ... no job directory left" "" "$(ls -A "$SMALL/work")"
+	check_eq "S3: ... the worker was not killed" 0 "$(grep -c 'died of signal' "$DSS_LOG")"
+	dss_stop
+	umount -l "$SMALL"
+fi
