@@ -491,14 +491,13 @@ hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen)
 #endif
 	if (!thp_usable(why, whylen))
 		return 0;
+	if (util_under_valgrind()) {
+		/* its reports and suppressions likewise */
+		snprintf(why, whylen, "not under valgrind");
+		return 0;
+	}
 	ls.n = 0;
 	dl_iterate_phdr(library_segments, &ls);
-	for (int i = 0; i < ls.n; i++)
-		if (strstr(ls.lib[i].name, "/vgpreload_") != NULL) {
-			/* valgrind's: its reports and suppressions likewise */
-			snprintf(why, whylen, "not under valgrind");
-			return 0;
-		}
 	for (int i = 0; i < ls.n; i++) {
 		struct library *l = &ls.lib[i];
 		const char *base = strrchr(l->name, '/') + 1;

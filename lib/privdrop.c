@@ -146,3 +146,38 @@ priv_hide_store(const char *root, const char *creds, char *err, size_t errlen)
 	}
 	return 0;
 }
+
+/* <linux/prctl.h> of Linux 6.6; Debian 12's headers are older. */
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#endif
+#ifndef PR_GET_MDWE
+#define PR_GET_MDWE 66
+#endif
+#ifndef PR_MDWE_REFUSE_EXEC_GAIN
+#define PR_MDWE_REFUSE_EXEC_GAIN (1UL << 0)
+#endif
+#ifndef PR_MDWE_NO_INHERIT
+#define PR_MDWE_NO_INHERIT (1UL << 1)
+#endif
+
+int
+priv_lock_wx(char *why, size_t whylen)
+{
+	if (util_under_valgrind()) {
+		snprintf(why, whylen, "not under valgrind");
+		return -1;
+	}
+	if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN | PR_MDWE_NO_INHERIT, 0L, 0L, 0L) < 0) {
+		/* locked already, and passed on (systemd's MemoryDenyWriteExecute=
+		 * on Linux 6.3 and later): that is at least as strict */
+		if (errno == EPERM && prctl(PR_GET_MDWE, 0L, 0L, 0L, 0L) > 0)
+			return 0;
+		int e = errno;
+
+		snprintf(why, whylen, "PR_SET_MDWE: %s%s", strerror(e),
+			 e == EINVAL ? " (needs Linux 6.6)" : "");
+		return -1;
+	}
+	return 0;
+}

@@ -35,5 +35,16 @@ void priv_drop(const struct priv_user *pu);
  * (user namespaces disabled, say).
  */
 int priv_hide_store(const char *root, const char *creds, char *err, size_t errlen);
+/*
+ * From now on this process may not map memory writable and executable at
+ * once, nor make executable memory it mapped without (PR_SET_MDWE:
+ * what systemd's MemoryDenyWriteExecute= asks, but after the code moved
+ * to huge pages, hugetext.h).  New mappings of a library's code, as
+ * dlopen makes them, stay allowed.  Not passed on to what the process
+ * forks or executes (PR_MDWE_NO_INHERIT): each role locks itself, and an
+ * external tool is not held to it.  Not under valgrind, which writes the
+ * code it runs.  0, or -1 with why (the kernel is older than 6.6).
+ */
+int priv_lock_wx(char *why, size_t whylen);
 
 #endif

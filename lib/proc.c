@@ -216,6 +216,8 @@ hide_keys(const struct proc_ctx *ctx)
 static void __attribute__((noreturn))
 become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 {
+	char why[96];
+
 	if (role->forget != NULL)
 		role->forget();
 	log_set_tag(role->name);
@@ -232,6 +234,10 @@ become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 	if (ctx->pin)
 		(void)cpus_pin(ctx->cpu); /* the parent keeps it there too, and says
 					   * when it cannot */
+	/* not inherited: every role locks itself (the supervisor says at
+	 * start whether the kernel can) */
+	if (priv_lock_wx(why, sizeof(why)) == 0 && ctx->generation == 1)
+		log_debug("memory locked against execution (PR_SET_MDWE)");
 	role->main(ctx);
 }
 

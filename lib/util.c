@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <link.h>
 #ifdef HAVE_SYS_SINGLE_THREADED_H
 #include <sys/single_threaded.h>
 #endif
@@ -460,4 +461,18 @@ int
 util_write_status(int e)
 {
 	return e == ENOSPC || e == EDQUOT || e == EFBIG ? 507 : 500;
+}
+
+static int
+is_vgpreload(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	return info->dlpi_name != NULL && strstr(info->dlpi_name, "/vgpreload_") != NULL;
+}
+
+int
+util_under_valgrind(void)
+{
+	return dl_iterate_phdr(is_vgpreload, NULL) != 0;
 }

@@ -361,6 +361,13 @@ main(int argc, char **argv)
 			 err[0] != '\0' ? "; some stay on 4 kB pages: " : "", err);
 	else if (cfg.huge_text && err[0] != '\0')
 		log_info("the code of the libraries stays on 4 kB pages: %s", err);
+	/* after the moves, which make memory executable; each child locks
+	 * itself (lib/proc.c) */
+	if (priv_lock_wx(err, sizeof(err)) == 0)
+		log_info("no memory can be made executable after it is mapped, nor be "
+			 "writable and executable (PR_SET_MDWE)");
+	else
+		log_info("memory may be made executable: %s", err);
 	proc_title("%s", roles[ROLE_SUPERVISOR].name);
 	return supervisor_run(&cfg, &user, &key_user);
 }

@@ -7,9 +7,12 @@
  * shares them; a segment whose 2 MB are not free, or whose bytes in memory
  * are not the file's (a breakpoint), is left where it was and the reason
  * says why; when the kernel gives no huge page, nothing moves and the span
- * claimed is given back.
+ * claimed is given back.  After the moves, priv_lock_wx() keeps any
+ * memory from becoming executable, in this process only.
  */
 #include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <fcntl.h>
 #include <link.h>
@@ -24,6 +27,7 @@
 
 #include "check_main.h"
 #include "hugetext.h"
+#include "privdrop.h"
 #include "util.h"
 
 #define HUGE_SIZE ((uintptr_t)2 << 20)
@@ -462,8 +466,79 @@ START_TEST(test_library_changed_mapping_left_alone)
 }
 END_TEST
 
+/* A page mapped without execution cannot be made executable, nor a page
+ * mapped writable and executable: 1, or 0 with the reason printed. */
+static int
+exec_refused(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *q;
+	int refused;
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	refused = mprotect(p, 4096, PROT_READ | PROT_EXEC) < 0 && errno == EACCES;
+	munmap(p, 4096);
+	q = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (q != MAP_FAILED) {
+		munmap(q, 4096);
+		return 0;
+	}
+	return refused && errno == EACCES;
+}
+
+/* After the moves, priv_lock_wx(): the moved code still runs, no memory
+ * can be made executable any more, a library's code can still be loaded
+ * (dlopen maps it executable from the start) and runs, and a child
+ * forked after is not held to it (an external tool) until it locks
+ * itself. */
+START_TEST(test_locked_after_move)
+{
+	char why[256], names[256];
+	const char *(*version)(void);
+	void *lib;
+	pid_t pid;
+	int status;
+
+	if (thp_available() && !sanitized) {
+		ck_assert_int_eq(hugetext_remap(why, sizeof(why)), 2);
+		hugetext_remap_libraries(names, sizeof(names), why, sizeof(why));
+	}
+	if (priv_lock_wx(why, sizeof(why)) < 0) {
+		printf("memory not locked here (%s): only the reason is checked\n", why);
+		ck_assert_msg(strstr(why, "valgrind") != NULL || strstr(why, "PR_SET_MDWE") != NULL,
+			      "%s", why);
+		return;
+	}
+	ck_assert(code_runs());
+	ck_assert(sha256_abc_ok());
+	ck_assert_msg(exec_refused(), "memory could still be made executable");
+	ck_assert_msg((lib = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL)) != NULL,
+		      "dlopen after the lock: %s", dlerror());
+	*(void **)&version = dlsym(lib, "archive_version_string");
+	ck_assert_ptr_nonnull(version);
+	ck_assert_msg(strncmp(version(), "libarchive ", 11) == 0, "%s", version());
+	/* locking again changes nothing */
+	ck_assert_int_eq(priv_lock_wx(why, sizeof(why)), 0);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			       -1, 0);
+
+		if (p == MAP_FAILED || mprotect(p, 4096, PROT_READ | PROT_EXEC) < 0)
+			_exit(1);
+		if (priv_lock_wx(why, sizeof(why)) < 0 || !exec_refused())
+			_exit(2);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "child: not free before its own lock (1) or not locked after (2): %#x",
+		      status);
+}
+END_TEST
+
 CHECK_MAIN(.name = "hugetext", .fork = 1,
 	   .tests = CHECK_TESTS(test_moves_and_runs, test_taken_span_left_alone,
 				test_breakpoint_left_alone, test_no_huge_page,
 				test_library_moves_and_runs, test_library_breakpoint_left_alone,
-				test_library_changed_mapping_left_alone));
+				test_library_changed_mapping_left_alone, test_locked_after_move));

@@ -4,7 +4,8 @@
 # shows each process's role (the supervisor; the key process; the
 # spawner; a worker, idle or in its job), and a worker holds its channel
 # on descriptor 3, stdin on /dev/null and nothing else of the
-# supervisor's or the spawner's.
+# supervisor's or the spawner's.  Each role locks its memory against
+# execution itself.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$KEYS/demo/swupdate"
@@ -39,6 +40,17 @@ all_idle() {
 
 # one spawner here (PIN_WORKERS=0); one per CPU at the end of this file
 dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_PIN_WORKERS=0 || exit 1
+# memory locked against execution (PR_SET_MDWE, Linux 6.6) in every role,
+# each by itself (not inherited), after the code moved to huge pages
+if grep -q 'info: main: no memory can be made executable' "$DSS_LOG"; then
+	for r in keys spawner worker; do
+		check "$r: memory locked against execution" \
+			grep -q "^[^ ]* $r\[[0-9]*\] debug: become: memory locked against execution" "$DSS_LOG"
+	done
+	check "the lock came after the moves to huge pages" sh -c "grep -n 'huge pages\|no memory can be made executable' '$DSS_LOG' | tail -1 | grep -q executable"
+else
+	skip "memory locked against execution" "$(grep -o 'memory may be made executable: .*' "$DSS_LOG")"
+fi
 if [ -n "${DSS_VALGRIND:-}" ]; then
 	skip "process titles and worker descriptors" "under valgrind ps shows valgrind's command line"
 	exit 0
