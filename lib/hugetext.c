@@ -541,3 +541,56 @@ hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen)
 	}
 	return moved;
 }
+
+#define INHERIT_MAX 64
+
+int
+hugetext_inherit(char *why, size_t whylen)
+{
+	static uintptr_t at[INHERIT_MAX]; /* the start of each mapping */
+	char line[PATH_MAX + 128];
+	int n = 0, done = 0, fd;
+	FILE *f;
+
+	why[0] = '\0';
+	if (util_under_valgrind()) {
+		snprintf(why, whylen, "not under valgrind");
+		return 0;
+	}
+	if ((f = fopen("/proc/self/maps", "re")) == NULL) {
+		snprintf(why, whylen, "/proc/self/maps: %s", strerror(errno));
+		return 0;
+	}
+	/* all first: the writes below must not race the reading */
+	while (fgets(line, sizeof(line), f) != NULL && n < INHERIT_MAX) {
+		unsigned long lo, hi;
+		char perms[8];
+		int path = 0;
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path) < 3 ||
+		    path == 0 || line[path] != '/')
+			continue; /* anonymous, or the kernel's ([vdso], [stack]) */
+		if (perms[0] == 'r' && perms[1] == '-' && perms[3] == 'p')
+			at[n++] = (uintptr_t)lo;
+	}
+	fclose(f);
+	if ((fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC)) < 0) {
+		snprintf(why, whylen, "/proc/self/mem: %s", strerror(errno));
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		unsigned char c;
+
+		if (pread(fd, &c, 1, (off_t)at[i]) == 1 && pwrite(fd, &c, 1, (off_t)at[i]) == 1) {
+			done++;
+			continue;
+		}
+		if (why[0] == '\0')
+			snprintf(why, whylen, "/proc/self/mem at %#lx: %s", (unsigned long)at[i],
+				 strerror(errno));
+		if (errno == EPERM || errno == EACCES)
+			break; /* not allowed here at all (proc_mem.force_override=never) */
+	}
+	close(fd);
+	return done;
+}

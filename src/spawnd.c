@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * spawnd.c: the spawner process (spawnd.h): forks, reaps and kills the
- * workers for the supervisor.  Calls lib/ (proc, proto, log, util) only.
+ * workers for the supervisor.  Calls lib/ (proc, proto, log, util, hugetext) only.
  */
 #include "spawnd.h"
 
@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hugetext.h"
 #include "log.h"
 #include "util.h"
 
@@ -207,6 +208,16 @@ spawnd_main(const struct proc_ctx *ctx)
 	if ((sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		fatal("signalfd");
 	heap_settle();
+	if (ctx->cfg->inherit_code) {
+		char why[160];
+		int n = hugetext_inherit(why, sizeof(why));
+
+		if (why[0] != '\0')
+			log_info("workers inherit %d mappings of code and constant data; not the "
+				 "rest: %s", n, why);
+		else
+			log_debug("workers inherit %d mappings of code and constant data", n);
+	}
 	pfd[0] = (struct pollfd){.fd = chan, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	for (;;) {

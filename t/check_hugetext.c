@@ -537,8 +537,70 @@ START_TEST(test_locked_after_move)
 }
 END_TEST
 
+/* Resident kB of pid's executable mapping of libc (smaps), 0 if none. */
+static long
+libc_code_rss(pid_t pid)
+{
+	char path[64], line[512];
+	long kb = 0;
+	int in = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/smaps", (long)pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi;
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) /* a mapping's line */
+			in = perms[2] == 'x' && strstr(line, "/libc.so") != NULL;
+		else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* After hugetext_inherit(), a child forked starts with the parent's
+ * entries for libc's code: before it runs any of it, as much of that
+ * code is resident in it as in the parent (without, only what the child
+ * itself faulted in). */
+START_TEST(test_inherit)
+{
+	char why[256];
+	long parent_kb, child_kb;
+	int p[2], n;
+	pid_t pid;
+	char c;
+
+	n = hugetext_inherit(why, sizeof(why));
+	if (n == 0 && strstr(why, "valgrind") != NULL)
+		return;
+	ck_assert_msg(n >= 3 && why[0] == '\0', "marked %d mappings: %s", n, why);
+	ck_assert_int_eq(pipe(p), 0);
+	parent_kb = libc_code_rss(getpid());
+	ck_assert_int_ge(parent_kb, 256);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 0 ? 0 : 1);
+	}
+	close(p[0]);
+	/* the child blocks in read(): what of libc it has, it inherited */
+	child_kb = libc_code_rss(pid);
+	close(p[1]);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_msg(child_kb >= parent_kb, "libc's code resident: %ld kB in the child, %ld in the parent",
+		      child_kb, parent_kb);
+	/* the bytes did not change: the program and libc still run */
+	ck_assert(code_runs());
+	ck_assert(sha256_abc_ok());
+}
+END_TEST
+
 CHECK_MAIN(.name = "hugetext", .fork = 1,
 	   .tests = CHECK_TESTS(test_moves_and_runs, test_taken_span_left_alone,
 				test_breakpoint_left_alone, test_no_huge_page,
 				test_library_moves_and_runs, test_library_breakpoint_left_alone,
-				test_library_changed_mapping_left_alone, test_locked_after_move));
+				test_library_changed_mapping_left_alone, test_locked_after_move,
+				test_inherit));
