@@ -474,5 +474,12 @@ is_vgpreload(struct dl_phdr_info *info, size_t size, void *arg)
 int
 util_under_valgrind(void)
 {
-	return dl_iterate_phdr(is_vgpreload, NULL) != 0;
+	/* found once, before the first fork: dl_iterate_phdr takes the
+	 * dynamic linker's lock, a write each new worker would pay a
+	 * copy-on-write fault for */
+	static int known = -1;
+
+	if (known < 0)
+		known = dl_iterate_phdr(is_vgpreload, NULL) != 0;
+	return known;
 }

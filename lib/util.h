@@ -96,7 +96,8 @@ int util_write_status(int e);
 /* fork(2) without the atfork handlers when no thread was ever started
  * (util.c says why); fork() otherwise. */
 pid_t util_fork(void);
-/* 1 when the program runs under valgrind (its preload library is loaded). */
+/* 1 when the program runs under valgrind (its preload library is loaded);
+ * looked up at the first call only. */
 int util_under_valgrind(void);
 
 #endif
