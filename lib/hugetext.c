@@ -580,15 +580,17 @@ hugetext_inherit(char *why, size_t whylen)
 	}
 	for (int i = 0; i < n; i++) {
 		unsigned char c;
+		int e;
 
 		if (pread(fd, &c, 1, (off_t)at[i]) == 1 && pwrite(fd, &c, 1, (off_t)at[i]) == 1) {
 			done++;
 			continue;
 		}
+		e = errno;
 		if (why[0] == '\0')
 			snprintf(why, whylen, "/proc/self/mem at %#lx: %s", (unsigned long)at[i],
-				 strerror(errno));
-		if (errno == EPERM || errno == EACCES)
+				 strerror(e));
+		if (e == EPERM || e == EACCES)
 			break; /* not allowed here at all (proc_mem.force_override=never) */
 	}
 	close(fd);

@@ -169,12 +169,12 @@ priv_lock_wx(char *why, size_t whylen)
 		return -1;
 	}
 	if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN | PR_MDWE_NO_INHERIT, 0L, 0L, 0L) < 0) {
-		/* locked already, and passed on (systemd's MemoryDenyWriteExecute=
-		 * on Linux 6.3 and later): that is at least as strict */
-		if (errno == EPERM && prctl(PR_GET_MDWE, 0L, 0L, 0L, 0L) > 0)
-			return 0;
 		int e = errno;
 
+		/* locked already, and passed on (systemd's MemoryDenyWriteExecute=
+		 * on Linux 6.3 and later): that is at least as strict */
+		if (e == EPERM && prctl(PR_GET_MDWE, 0L, 0L, 0L, 0L) > 0)
+			return 0;
 		snprintf(why, whylen, "PR_SET_MDWE: %s%s", strerror(e),
 			 e == EINVAL ? " (needs Linux 6.6)" : "");
 		return -1;
