@@ -660,6 +660,9 @@ keyd_main(const struct proc_ctx *ctx)
 	use_store_credentials(ctx->cfg, 1);
 	kcache_init(ctx->cfg);
 	kp11_init(ctx->cfg);
+	/* a module built with an executable stack or text relocations loads
+	 * only before the lock */
+	proc_lock_memory(ctx, kp11_load());
 	start_threads(ctx->cfg);
 	keyproto_init(m, KEYPROTO_READY, 0);
 	if (keyproto_send(PROTO_CHANNEL_FD, m, -1) < 0)

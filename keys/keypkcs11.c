@@ -179,29 +179,55 @@ session_gone(CK_RV rv)
 	return rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED || device_gone(rv);
 }
 
+/* Load the module and take its function list, once (lock held); 0 or
+ * -1 with err. */
+static int
+module_load(char *err, size_t errlen)
+{
+	CK_C_GetFunctionList get;
+
+	if (module != NULL)
+		return 0;
+	if ((module = dlopen(cfg->pkcs11_module, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		log_errorx("PKCS#11 module %s: %s", cfg->pkcs11_module, dlerror());
+		snprintf(err, errlen, "the PKCS#11 module does not load");
+		return -1;
+	}
+	get = (CK_C_GetFunctionList)dlsym(module, "C_GetFunctionList");
+	if (get == NULL || get(&fl) != CKR_OK || fl == NULL) {
+		log_errorx("PKCS#11 module %s: no function list", cfg->pkcs11_module);
+		dlclose(module);
+		module = NULL;
+		snprintf(err, errlen, "the PKCS#11 module does not load");
+		return -1;
+	}
+	return 0;
+}
+
+int
+kp11_load(void)
+{
+	char err[128];
+	int ok;
+
+	if (!kp11_configured())
+		return 0;
+	pthread_mutex_lock(&lock);
+	if ((ok = module_load(err, sizeof(err)) == 0))
+		log_debug("PKCS#11 module %s loaded", cfg->pkcs11_module);
+	pthread_mutex_unlock(&lock);
+	return ok;
+}
+
 /* Load the module and initialize it (lock held); 0 or -1 with err. */
 static int
 module_up(char *err, size_t errlen)
 {
-	CK_C_GetFunctionList get;
 	CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
 	CK_RV rv;
 
-	if (module == NULL) {
-		if ((module = dlopen(cfg->pkcs11_module, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-			log_errorx("PKCS#11 module %s: %s", cfg->pkcs11_module, dlerror());
-			snprintf(err, errlen, "the PKCS#11 module does not load");
-			return -1;
-		}
-		get = (CK_C_GetFunctionList)dlsym(module, "C_GetFunctionList");
-		if (get == NULL || get(&fl) != CKR_OK || fl == NULL) {
-			log_errorx("PKCS#11 module %s: no function list", cfg->pkcs11_module);
-			dlclose(module);
-			module = NULL;
-			snprintf(err, errlen, "the PKCS#11 module does not load");
-			return -1;
-		}
-	}
+	if (module_load(err, errlen) < 0)
+		return -1;
 	rv = fl->C_Initialize(&args);
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		log_errorx("PKCS#11 C_Initialize: 0x%lx", (unsigned long)rv);

@@ -36,6 +36,11 @@ void kp11_take_env_pin(void);
 void kp11_forget_pin(void);
 /* The key process, after dropping privileges: read the PIN file. */
 void kp11_init(const struct config *cfg);
+/* Then, before it locks its memory against execution (proc.h): load the
+ * module when one is configured (dlopen; it is initialized when first
+ * used).  A failure is logged, and loading is tried again on first use.
+ * 1 when a module was loaded. */
+int kp11_load(void);
 /* The PIN this process holds, NUL-terminated, into out: its length, or
  * -1 when there is none (or it does not fit).  For a tool that logs in
  * itself (NXP's cst for /sign/imx, keyproto.h KEYPROTO_PIN_FILE). */

@@ -542,14 +542,14 @@ hugetext_remap_libraries(char *names, size_t nameslen, char *why, size_t whylen)
 	return moved;
 }
 
-#define INHERIT_MAX 64
+#define INHERIT_MAX 256
 
 int
 hugetext_inherit(char *why, size_t whylen)
 {
-	static uintptr_t at[INHERIT_MAX]; /* the start of each mapping */
+	static uintptr_t at[INHERIT_MAX]; /* each mapping's start; not on the stack */
 	char line[PATH_MAX + 128];
-	int n = 0, done = 0, fd;
+	int n = 0, more = 0, done = 0, fd;
 	FILE *f;
 
 	why[0] = '\0';
@@ -562,7 +562,7 @@ hugetext_inherit(char *why, size_t whylen)
 		return 0;
 	}
 	/* all first: the writes below must not race the reading */
-	while (fgets(line, sizeof(line), f) != NULL && n < INHERIT_MAX) {
+	while (fgets(line, sizeof(line), f) != NULL) {
 		unsigned long lo, hi;
 		char perms[8];
 		int path = 0;
@@ -570,8 +570,12 @@ hugetext_inherit(char *why, size_t whylen)
 		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path) < 3 ||
 		    path == 0 || line[path] != '/')
 			continue; /* anonymous, or the kernel's ([vdso], [stack]) */
-		if (perms[0] == 'r' && perms[1] == '-' && perms[3] == 'p')
+		if (perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p')
+			continue;
+		if (n < INHERIT_MAX)
 			at[n++] = (uintptr_t)lo;
+		else
+			more++;
 	}
 	fclose(f);
 	if ((fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC)) < 0) {
@@ -580,19 +584,27 @@ hugetext_inherit(char *why, size_t whylen)
 	}
 	for (int i = 0; i < n; i++) {
 		unsigned char c;
+		ssize_t r = pread(fd, &c, 1, (off_t)at[i]);
 		int e;
 
-		if (pread(fd, &c, 1, (off_t)at[i]) == 1 && pwrite(fd, &c, 1, (off_t)at[i]) == 1) {
+		if (r == 1 && (r = pwrite(fd, &c, 1, (off_t)at[i])) == 1) {
 			done++;
 			continue;
 		}
-		e = errno;
+		e = r < 0 ? errno : EIO;
+		if (done == 0 && r < 0 && (e == EIO || e == EPERM || e == EACCES)) {
+			/* the first write refused: none will be (the kernel's
+			 * proc_mem.force_override=never, a security module) */
+			snprintf(why, whylen, "read-only pages cannot be written through "
+				 "/proc/self/mem here (%s)", strerror(e));
+			break;
+		}
 		if (why[0] == '\0')
 			snprintf(why, whylen, "/proc/self/mem at %#lx: %s", (unsigned long)at[i],
 				 strerror(e));
-		if (e == EPERM || e == EACCES)
-			break; /* not allowed here at all (proc_mem.force_override=never) */
 	}
 	close(fd);
+	if (more > 0 && why[0] == '\0')
+		snprintf(why, whylen, "%d mappings past the first %d", more, INHERIT_MAX);
 	return done;
 }

@@ -161,22 +161,58 @@ priv_hide_store(const char *root, const char *creds, char *err, size_t errlen)
 #define PR_MDWE_NO_INHERIT (1UL << 1)
 #endif
 
-int
-priv_lock_wx(char *why, size_t whylen)
+/* 1 when the main thread's stack is executable (a library loaded asked
+ * for it: glibc then gives every new thread an executable stack too). */
+static int
+stack_executable(void)
 {
+	char line[256];
+	int x = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char perms[8];
+
+		if (strstr(line, "[stack]") != NULL && sscanf(line, "%*x-%*x %7s", perms) == 1) {
+			x = perms[2] == 'x';
+			break;
+		}
+	}
+	fclose(f);
+	return x;
+}
+
+int
+priv_lock_wx(int loaded, char *why, size_t whylen)
+{
+	/* found at the first call (the supervisor's, before any fork) and
+	 * inherited: a new worker does not read its maps for it */
+	static int stack_x = -1;
+
 	if (util_under_valgrind()) {
 		snprintf(why, whylen, "not under valgrind");
 		return -1;
 	}
+	if (stack_x < 0 || loaded)
+		stack_x = stack_executable();
+	if (stack_x) {
+		/* locked, the process could start no thread (its stack would be
+		 * writable and executable) */
+		snprintf(why, whylen, "a library it loaded needs an executable stack");
+		return -2;
+	}
 	if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN | PR_MDWE_NO_INHERIT, 0L, 0L, 0L) < 0) {
 		int e = errno;
 
-		/* locked already, and passed on (systemd's MemoryDenyWriteExecute=
-		 * on Linux 6.3 and later): that is at least as strict */
+		/* locked already, and passed on (systemd 254 and later sets
+		 * MemoryDenyWriteExecute= so where the kernel has PR_SET_MDWE):
+		 * that is at least as strict */
 		if (e == EPERM && prctl(PR_GET_MDWE, 0L, 0L, 0L, 0L) > 0)
 			return 0;
 		snprintf(why, whylen, "PR_SET_MDWE: %s%s", strerror(e),
-			 e == EINVAL ? " (needs Linux 6.6)" : "");
+			 e == EINVAL ? " (not in this kernel: Linux 6.6 has it)" : "");
 		return -1;
 	}
 	return 0;

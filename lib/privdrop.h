@@ -43,8 +43,13 @@ int priv_hide_store(const char *root, const char *creds, char *err, size_t errle
  * dlopen makes them, stay allowed.  Not passed on to what the process
  * forks or executes (PR_MDWE_NO_INHERIT): each role locks itself, and an
  * external tool is not held to it.  Not under valgrind, which writes the
- * code it runs.  0, or -1 with why (the kernel is older than 6.6).
+ * code it runs.  0; -1 with why when it cannot be done here (the kernel
+ * is older than 6.6, valgrind); -2 with why when it would break this
+ * process: a library it loaded made the stack executable, which glibc
+ * then asks for every new thread's stack (an old PKCS#11 module).  The
+ * stack is looked at on the first call, and again when loaded says a
+ * library was loaded since.
  */
-int priv_lock_wx(char *why, size_t whylen);
+int priv_lock_wx(int loaded, char *why, size_t whylen);
 
 #endif

@@ -212,12 +212,26 @@ hide_keys(const struct proc_ctx *ctx)
 		log_warnx("%s: the workers are not kept from the keys", err);
 }
 
+void
+proc_lock_memory(const struct proc_ctx *ctx, int loaded)
+{
+	char why[96];
+
+	int rc;
+
+	if (!ctx->cfg->memory_deny_write_execute)
+		return;
+	/* -1: the supervisor said why at start, for every process */
+	if ((rc = priv_lock_wx(loaded, why, sizeof(why))) == 0 && ctx->generation == 1)
+		log_debug("memory locked against execution (PR_SET_MDWE)");
+	else if (rc == -2 && ctx->generation == 1)
+		log_warnx("memory not locked against execution: %s", why);
+}
+
 /* The child side of proc_spawn. */
 static void __attribute__((noreturn))
 become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 {
-	char why[96];
-
 	if (role->forget != NULL)
 		role->forget();
 	log_set_tag(role->name);
@@ -236,8 +250,8 @@ become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 					   * when it cannot */
 	/* not inherited: every role locks itself (the supervisor says at
 	 * start whether the kernel can) */
-	if (priv_lock_wx(why, sizeof(why)) == 0 && ctx->generation == 1)
-		log_debug("memory locked against execution (PR_SET_MDWE)");
+	if (!role->locks_itself)
+		proc_lock_memory(ctx, 0);
 	role->main(ctx);
 }
 

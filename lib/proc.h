@@ -66,6 +66,11 @@ struct proc_role {
 	/* Optional, first thing in the child: wipe what the supervisor holds
 	 * that this role must not (the token PIN, for a worker). */
 	void (*forget)(void);
+	/* Its main function locks its memory against execution itself
+	 * (proc_lock_memory), after loading what may need it unlocked (the
+	 * key process: a PKCS#11 module); else proc_spawn locks it before
+	 * main. */
+	int locks_itself;
 	/* Its main loop, on PROTO_CHANNEL_FD; NULL for the supervisor, which
 	 * is the parent and never forked. */
 	void (*main)(const struct proc_ctx *ctx) __attribute__((noreturn));
@@ -78,6 +83,16 @@ struct proc_role {
  * a role without main or more than PROC_FDS_MAX descriptors).
  */
 pid_t proc_spawn(const struct proc_role *role, const struct proc_ctx *ctx, int *chan);
+
+/*
+ * Forbid this process memory that is writable and executable at once or
+ * made executable after it was mapped (priv_lock_wx), unless the
+ * settings say not to (DIGSIGSERVER_MEMORY_DENY_WRITE_EXECUTE=0); the
+ * first process of its kind (generation 1) says so in the log (debug),
+ * or why not when it is its own reason (an executable stack: warning).
+ * loaded: a library was loaded since the process was forked.
+ */
+void proc_lock_memory(const struct proc_ctx *ctx, int loaded);
 
 /*
  * Take over argv's and the environment's memory for the process title

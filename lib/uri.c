@@ -607,7 +607,7 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 			log_warn("%s", art->tmppath);
 			free(art->tmppath);
 			art->tmppath = NULL;
-			snprintf(err, errlen, st == 507 ? "No space left for the signed artifact"
+			snprintf(err, errlen, st == 507 ? "not enough storage for the signed artifact"
 							: "Cannot create the signed artifact");
 			return st;
 		}
@@ -632,7 +632,7 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 			return 403;
 		case ENOSPC:
 		case EDQUOT:
-			snprintf(err, errlen, "No space left for the signed artifact");
+			snprintf(err, errlen, "not enough storage for the signed artifact");
 			return 507;
 		default:
 			snprintf(err, errlen, "Cannot create the signed artifact");
@@ -714,7 +714,7 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 		st = util_write_status(errno);
 		log_warn("naming the replacement of %s", art->path);
 		close(fd);
-		snprintf(err, errlen, st == 507 ? "No space left for the signed artifact"
+		snprintf(err, errlen, st == 507 ? "not enough storage for the signed artifact"
 						: "Replacing the artifact failed");
 		return st;
 	}
@@ -722,7 +722,7 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 	if (renameat(art->dirfd, art->tmpname, art->dirfd, art->base) < 0) {
 		st = util_write_status(errno);
 		log_warn("rename %s to %s", art->tmppath, art->path);
-		snprintf(err, errlen, st == 507 ? "No space left for the signed artifact"
+		snprintf(err, errlen, st == 507 ? "not enough storage for the signed artifact"
 						: "Replacing the artifact failed");
 		return st;
 	}

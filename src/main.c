@@ -363,11 +363,14 @@ main(int argc, char **argv)
 		log_info("the code of the libraries stays on 4 kB pages: %s", err);
 	/* after the moves, which make memory executable; each child locks
 	 * itself (lib/proc.c) */
-	if (priv_lock_wx(err, sizeof(err)) == 0)
+	if (!cfg.memory_deny_write_execute)
+		log_info("the daemon does not lock its memory against execution: "
+			 "DIGSIGSERVER_MEMORY_DENY_WRITE_EXECUTE=0");
+	else if (priv_lock_wx(0, err, sizeof(err)) == 0)
 		log_info("no memory can be made executable after it is mapped, nor be "
 			 "writable and executable (PR_SET_MDWE)");
 	else
-		log_info("memory may be made executable: %s", err);
+		log_info("the daemon does not lock its memory against execution itself: %s", err);
 	proc_title("%s", roles[ROLE_SUPERVISOR].name);
 	return supervisor_run(&cfg, &user, &key_user);
 }

@@ -17,7 +17,7 @@
 const struct proc_role roles[ROLE_COUNT] = {
     [ROLE_SUPERVISOR] = {.name = "supervisor", .drop_privileges = 0, .main = NULL},
     /* drops to DIGSIGSERVER_KEY_USER: its proc_ctx names that user */
-    [ROLE_KEYS] = {.name = "keys", .drop_privileges = 1, .main = keyd_main},
+    [ROLE_KEYS] = {.name = "keys", .drop_privileges = 1, .locks_itself = 1, .main = keyd_main},
     /* stays root when started as root: each worker it forks drops
      * privileges itself; it needs the PIN no more than they do */
     [ROLE_SPAWNER] = {.name = "spawner",

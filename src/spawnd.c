@@ -207,7 +207,7 @@ spawnd_main(const struct proc_ctx *ctx)
 		fatal("sigprocmask");
 	if ((sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		fatal("signalfd");
-	heap_settle();
+	/* before heap_settle: it allocates and frees */
 	if (ctx->cfg->inherit_code) {
 		char why[160];
 		int n = hugetext_inherit(why, sizeof(why));
@@ -218,6 +218,7 @@ spawnd_main(const struct proc_ctx *ctx)
 		else
 			log_debug("workers inherit %d mappings of code and constant data", n);
 	}
+	heap_settle();
 	pfd[0] = (struct pollfd){.fd = chan, .events = POLLIN};
 	pfd[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	for (;;) {

@@ -84,6 +84,14 @@ dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin
 check "at start the key process logs that each reference resolves" wait_for 20 grep -qF \
 	"token reference rsa4096/kmodsign/kernel-signkey.priv.pkcs11 (pkcs11:token=dss-test;object=rsa4096;type=private) resolves: RSA 4096 bits" \
 	"$DSS_LOG"
+# the module is loaded before the key process locks its memory against
+# execution (a module built with an executable stack loads only then)
+if grep -q 'info: main: no memory can be made executable' "$DSS_LOG"; then
+	loaded=$(grep -n 'keys\[[0-9]*\] debug: kp11_load: PKCS#11 module .* loaded' "$DSS_LOG" | head -1 | cut -d: -f1)
+	locked=$(grep -n 'keys\[[0-9]*\] debug: proc_lock_memory: memory locked' "$DSS_LOG" | head -1 | cut -d: -f1)
+	check "the key process loaded the module (line ${loaded:-none}), then locked its memory (line ${locked:-none})" \
+		test -n "$loaded" -a -n "$locked" -a "${loaded:-0}" -lt "${locked:-0}"
+fi
 
 # --- modules: byte for byte like sign-file with the key in a file -----------------
 sh "$SRC/t/fixtures/mkmodules.sh" "$T/in" "$VERSION" 8
@@ -350,6 +358,29 @@ check "PKCS11_SESSIONS=2: at most 2 sessions were open at once (saw ${most:-none
 unpack par8
 check "  ... and the modules are still identical to sign-file" \
 	diff -r --no-dereference "$T/ref-rsa2048/lib" "$T/par8.dir/lib"
+dss_stop
+
+# --- a module built with an executable stack (old vendor modules are) -------------
+# it loads only before the key process locks its memory against execution
+# (glibc makes the stack executable for it), and with an executable stack
+# no thread could start after the lock: the key process loads the module
+# first and then, seeing the executable stack, stays unlocked and says so
+cc -shared -fPIC -Wl,-z,execstack -I/usr/include/p11-kit-1 -o "$T/p11wrap-xs.so" \
+	"$SRC/t/fixtures/p11wrap.c" -ldl
+dss_start DIGSIGSERVER_PKCS11_MODULE="$T/p11wrap-xs.so" P11WRAP_MODULE="$MOD" \
+	P11WRAP_COUNT="$T/count" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
+	SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+check_eq "a module with an executable stack: a module job signs" 200 \
+	"$(post xs -F machine=rsa2048 -F artifact=@modules-in.tar.gz)"
+if grep -q 'info: main: no memory can be made executable' "$DSS_LOG"; then
+	check "  ... the key process says it does not lock its memory, and why" grep -q \
+		'keys\[[0-9]*\] warning: proc_lock_memory: memory not locked against execution: a library it loaded needs an executable stack' "$DSS_LOG"
+	check "  ... the workers still lock theirs" grep -q \
+		'worker\[[0-9]*\] debug: proc_lock_memory: memory locked against execution' "$DSS_LOG"
+fi
+unpack xs
+check "  ... and its modules are identical to sign-file" \
+	diff -r --no-dereference "$T/ref-rsa2048/lib" "$T/xs.dir/lib"
 dss_stop
 
 # --- a reference in an s3:// store ------------------------------------------------------

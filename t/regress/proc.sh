@@ -45,9 +45,14 @@ dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_PIN_WORKERS=0 || exit 1
 if grep -q 'info: main: no memory can be made executable' "$DSS_LOG"; then
 	for r in keys spawner worker; do
 		check "$r: memory locked against execution" \
-			grep -q "^[^ ]* $r\[[0-9]*\] debug: become: memory locked against execution" "$DSS_LOG"
+			grep -q "^[^ ]* $r\[[0-9]*\] debug: proc_lock_memory: memory locked against execution" "$DSS_LOG"
 	done
 	check "the lock came after the moves to huge pages" sh -c "grep -n 'huge pages\|no memory can be made executable' '$DSS_LOG' | tail -1 | grep -q executable"
+	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_PIN_WORKERS=0 DIGSIGSERVER_MEMORY_DENY_WRITE_EXECUTE=0 || exit 1
+	check "MEMORY_DENY_WRITE_EXECUTE=0: the log says the memory is not locked" \
+		grep -q 'does not lock its memory against execution: DIGSIGSERVER_MEMORY_DENY_WRITE_EXECUTE=0' "$DSS_LOG"
+	check "... and no process locks it" sh -c "! grep -q 'memory locked against execution' '$DSS_LOG'"
+	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_PIN_WORKERS=0 || exit 1
 else
 	skip "memory locked against execution" "$(grep -o 'memory may be made executable: .*' "$DSS_LOG")"
 fi
