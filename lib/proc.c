@@ -216,7 +216,6 @@ void
 proc_lock_memory(const struct proc_ctx *ctx, int loaded)
 {
 	char why[96];
-
 	int rc;
 
 	if (!ctx->cfg->memory_deny_write_execute)
