@@ -292,6 +292,21 @@ uri_s3_status(const struct s3_error *e, const char *doing, char *err, size_t err
 	}
 }
 
+/* The status and reason for a create, write or rename (of what) that
+ * failed with errno e: 507 when the file system is full, else 500 with
+ * the reason otherwise. */
+static int
+uri_write_err(int e, const char *what, const char *otherwise, char *err, size_t errlen)
+{
+	int st = util_write_status(e);
+
+	if (st == 507)
+		snprintf(err, errlen, "not enough storage for %s", what);
+	else
+		snprintf(err, errlen, "%s", otherwise);
+	return st;
+}
+
 /* 1 if the directory real is inside the work directory or a file:// key
  * store: an artifact there could be another job's file or a key. */
 static int
@@ -445,13 +460,13 @@ uri_open_s3(struct uri_artifact *a, const char *canon, const char *jobdir, char 
 	a->inpath = xasprintf("%s/artifact.in", jobdir);
 	a->fd = open(a->inpath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (a->fd < 0) {
-		rc = util_write_status(errno);
+		int saved = errno;
+
 		log_warn("%s", a->inpath);
 		free(a->inpath);
 		a->inpath = NULL;
-		snprintf(err, errlen, rc == 507 ? "not enough storage for the artifact download"
-						: "Cannot create the artifact download");
-		return rc;
+		return uri_write_err(saved, "the artifact download", "Cannot create the artifact download",
+				     err, errlen);
 	}
 	rc = s3_get_fd(a->cfg, a->bucket, a->key, a->fd, a->cfg->artifact_max_size, a->etag,
 		       sizeof(a->etag), &e);
@@ -602,14 +617,13 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 		art->outfd = open(art->tmppath, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 				  0600);
 		if (art->outfd < 0) {
-			int st = util_write_status(errno);
+			int e = errno;
 
 			log_warn("%s", art->tmppath);
 			free(art->tmppath);
 			art->tmppath = NULL;
-			snprintf(err, errlen, st == 507 ? "not enough storage for the signed artifact"
-							: "Cannot create the signed artifact");
-			return st;
+			return uri_write_err(e, "the signed artifact", "Cannot create the signed artifact",
+					     err, errlen);
 		}
 		*outfd = art->outfd;
 		return 0;
@@ -711,20 +725,20 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 	/* an unnamed replacement gets its name only now, just before the rename;
 	 * a directory that needs a block it cannot get is a full disk (507) */
 	if (art->unnamed && uri_name_temp(art->dirfd, fd, art->base, &art->tmpname) < 0) {
-		st = util_write_status(errno);
+		int e = errno;
+
 		log_warn("naming the replacement of %s", art->path);
 		close(fd);
-		snprintf(err, errlen, st == 507 ? "not enough storage for the signed artifact"
-						: "Replacing the artifact failed");
-		return st;
+		return uri_write_err(e, "the signed artifact", "Replacing the artifact failed", err,
+				     errlen);
 	}
 	close(fd);
 	if (renameat(art->dirfd, art->tmpname, art->dirfd, art->base) < 0) {
-		st = util_write_status(errno);
+		int e = errno;
+
 		log_warn("rename %s to %s", art->tmppath, art->path);
-		snprintf(err, errlen, st == 507 ? "not enough storage for the signed artifact"
-						: "Replacing the artifact failed");
-		return st;
+		return uri_write_err(e, "the signed artifact", "Replacing the artifact failed", err,
+				     errlen);
 	}
 	free(art->tmpname);
 	art->tmpname = NULL;
