@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maps.h"
 #include "util.h"
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -444,25 +445,23 @@ library_block(const struct library *l, uintptr_t b, struct piece *pc, int *prot)
 static int
 block_from_file(uintptr_t b, int fd, char *why, size_t whylen)
 {
-	char line[PATH_MAX + 128];
-	unsigned long lo, hi, ino, at = b;
-	char perms[8];
+	struct maps_reader r;
+	struct maps_entry e;
+	unsigned long at = b;
 	struct stat st;
-	FILE *f;
 
-	if (fstat(fd, &st) < 0 || (f = fopen("/proc/self/maps", "re")) == NULL) {
+	if (fstat(fd, &st) < 0 || maps_open(&r) < 0) {
 		snprintf(why, whylen, "/proc/self/maps: %s", strerror(errno));
 		return -1;
 	}
-	while (at < b + HUGE_SIZE && fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "%lx-%lx %7s %*x %*x:%*x %lu", &lo, &hi, perms, &ino) != 4 ||
-		    hi <= at)
+	while (at < b + HUGE_SIZE && maps_next(&r, &e)) {
+		if (e.end <= at)
 			continue;
-		if (lo > at || perms[0] != 'r' || perms[1] != '-' || ino != st.st_ino)
+		if (e.start > at || e.perms[0] != 'r' || e.perms[1] != '-' || e.inode != st.st_ino)
 			break;
-		at = hi;
+		at = e.end;
 	}
-	fclose(f);
+	maps_close(&r);
 	if (at >= b + HUGE_SIZE)
 		return 0;
 	snprintf(why, whylen, "its mapping changed since it was loaded (at %#lx)", at);
@@ -548,36 +547,31 @@ int
 hugetext_inherit(char *why, size_t whylen)
 {
 	static uintptr_t at[INHERIT_MAX]; /* each mapping's start; not on the stack */
-	char line[PATH_MAX + 128];
+	struct maps_reader mr;
+	struct maps_entry me;
 	int n = 0, more = 0, done = 0, fd;
-	FILE *f;
 
 	why[0] = '\0';
 	if (util_under_valgrind()) {
 		snprintf(why, whylen, "not under valgrind");
 		return 0;
 	}
-	if ((f = fopen("/proc/self/maps", "re")) == NULL) {
+	if (maps_open(&mr) < 0) {
 		snprintf(why, whylen, "/proc/self/maps: %s", strerror(errno));
 		return 0;
 	}
 	/* all first: the writes below must not race the reading */
-	while (fgets(line, sizeof(line), f) != NULL) {
-		unsigned long lo, hi;
-		char perms[8];
-		int path = 0;
-
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &path) < 3 ||
-		    path == 0 || line[path] != '/')
+	while (maps_next(&mr, &me)) {
+		if (!maps_is_file(&me))
 			continue; /* anonymous, or the kernel's ([vdso], [stack]) */
-		if (perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p')
+		if (me.perms[0] != 'r' || me.perms[1] != '-' || me.perms[3] != 'p')
 			continue;
 		if (n < INHERIT_MAX)
-			at[n++] = (uintptr_t)lo;
+			at[n++] = (uintptr_t)me.start;
 		else
 			more++;
 	}
-	fclose(f);
+	maps_close(&mr);
 	if ((fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC)) < 0) {
 		snprintf(why, whylen, "/proc/self/mem: %s", strerror(errno));
 		return 0;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "maps.h"
 #include "util.h"
 
 int
@@ -166,21 +167,18 @@ priv_hide_store(const char *root, const char *creds, char *err, size_t errlen)
 static int
 stack_executable(void)
 {
-	char line[256];
+	struct maps_reader r;
+	struct maps_entry e;
 	int x = 0;
-	FILE *f = fopen("/proc/self/maps", "re");
 
-	if (f == NULL)
+	if (maps_open(&r) < 0)
 		return 0;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char perms[8];
-
-		if (strstr(line, "[stack]") != NULL && sscanf(line, "%*x-%*x %7s", perms) == 1) {
-			x = perms[2] == 'x';
+	while (maps_next(&r, &e))
+		if (maps_is_stack(&e)) {
+			x = e.perms[2] == 'x';
 			break;
 		}
-	}
-	fclose(f);
+	maps_close(&r);
 	return x;
 }
 
