@@ -463,6 +463,9 @@ check_headers(struct http_request *req, char *err, size_t errlen)
 			if ((rc = transfer_encoding(v, &nte, err, errlen)) != 0)
 				return rc;
 		} else if (strcasecmp(name, "Expect") == 0) {
+			/* an empty list expects nothing (RFC 9110 10.1.1) */
+			if (*v == '\0')
+				continue;
 			if (strcasecmp(v, "100-continue") != 0)
 				return util_err(err, errlen, 417, "unsupported expectation");
 			if (req->version_minor >= 1)

@@ -394,6 +394,13 @@ START_TEST(test_expect)
 	ck_assert_int_eq(req.expect_continue, 0);
 	http_request_free(&req);
 	ck_assert_int_eq(status_of("POST / HTTP/1.1\r\n" H11 "Expect: 200-ok\r\n\r\n"), 417);
+	/* an empty Expect expects nothing */
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11 "Expect:\r\n\r\n", &req), 0);
+	ck_assert_int_eq(req.expect_continue, 0);
+	http_request_free(&req);
+	ck_assert_int_eq(parse("POST / HTTP/1.1\r\n" H11 "Expect:   \r\n\r\n", &req), 0);
+	ck_assert_int_eq(req.expect_continue, 0);
+	http_request_free(&req);
 }
 END_TEST
 
