@@ -859,9 +859,10 @@ uri_download(const struct config *cfg, const char *uri, const char *dest_path, c
 		return st;
 	out = open(dest_path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0) {
+		int e = errno;
+
 		log_warn("%s", dest_path);
-		snprintf(err, errlen, "Cannot create the download");
-		return 500;
+		return uri_write_err(e, "the download", "Cannot create the download", err, errlen);
 	}
 	canon = uri_canonical(uri, 0, &is_s3, err, errlen);
 	if (is_s3) {
@@ -878,17 +879,18 @@ uri_download(const struct config *cfg, const char *uri, const char *dest_path, c
 		a = uri_art_new(cfg);
 		st = uri_open_file(a, canon, err, errlen);
 		if (st == 0 && fs_copy_fd(a->fd, out) < 0) {
+			int e = errno;
+
 			log_warn("copying %s", a->path);
-			snprintf(err, errlen, "Copying the artifact failed");
-			st = 500;
+			st = uri_write_err(e, "the download", "Copying the artifact failed", err,
+					   errlen);
 		}
 		uri_close(a);
 	}
 	free(canon);
-	if (close(out) < 0 && st == 0) {
-		snprintf(err, errlen, "Writing the download failed");
-		st = 500;
-	}
+	if (close(out) < 0 && st == 0)
+		st = uri_write_err(errno, "the download", "Writing the download failed", err,
+				   errlen);
 	if (st != 0)
 		unlink(dest_path);
 	return st;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -530,6 +531,28 @@ START_TEST(test_download_upload)
 	ck_assert_int_eq(uri_download(&cfg, srcuri, dst, err, sizeof(err)), 500);
 	ck_assert(same_content(dst, "payload two", 11));
 	unlink(dst);
+	/* No room for it (a file-size limit, as a full disk): 507, and no
+	 * half-written download left */
+	{
+		pid_t pid = fork();
+		int wst;
+
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			struct rlimit rl = {4, 4};
+
+			signal(SIGXFSZ, SIG_IGN);
+			if (setrlimit(RLIMIT_FSIZE, &rl) < 0)
+				_exit(2);
+			_exit(uri_download(&cfg, srcuri, dst, err, sizeof(err)) == 507 &&
+					      strstr(err, "not enough storage") != NULL
+				      ? 0
+				      : 1);
+		}
+		ck_assert_int_eq(waitpid(pid, &wst, 0), pid);
+		ck_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+		ck_assert_int_eq(access(dst, F_OK), -1);
+	}
 	free(srcuri);
 	srcuri = xasprintf("file://%s/none", dir);
 	ck_assert_int_eq(uri_download(&cfg, srcuri, dst, err, sizeof(err)), 404);
