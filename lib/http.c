@@ -391,9 +391,12 @@ content_length(struct http_request *req, const char *v, int *has_length, char *e
 		while (*p == ' ' || *p == '\t')
 			p++;
 		for (; *p >= '0' && *p <= '9'; p++, digits++) {
-			n = n * 10 + (uint64_t)(*p - '0');
-			if (n > LENGTH_MAX)
+			uint64_t d = (uint64_t)(*p - '0');
+
+			/* checked before it grows: n * 10 wraps past 2^64 */
+			if (n > (LENGTH_MAX - d) / 10)
 				return util_err(err, errlen, 400, "invalid Content-Length");
+			n = n * 10 + d;
 		}
 		while (*p == ' ' || *p == '\t')
 			p++;

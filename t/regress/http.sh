@@ -89,6 +89,34 @@ check_eq "client stalled mid-body: 408" "HTTP/1.1 408 Request Timeout" "$(cat "$
 idle2() { [ "$(status_field 'd["pool"]["idle"]')" = 2 ]; }
 check "... and the worker is free again" wait_for 10 idle2
 
+# a Content-Length past 2^64 is refused, not read as what it wraps to
+# (the length of the body that follows: it would be signed)
+wrap() {
+	python3 - "$PORT" "$1" <<'PY'
+import socket, sys
+body = (b"--XyZ\r\nContent-Disposition: form-data; name=\"distro\"\r\n\r\nd1\r\n--XyZ\r\n"
+        b"Content-Disposition: form-data; name=\"sw-description\"; filename=\"sw\"\r\n"
+        b"Content-Type: application/octet-stream\r\n\r\n"
+        b"software =\n{\n\tversion = \"1.0.0\";\n\thardware-compatibility: [ \"1.0\" ];\n};\n\r\n--XyZ--\r\n")
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /sign/swupdate HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+          b"Content-Length: %d\r\n\r\n" % (len(body) + int(sys.argv[2])) + body)
+s.settimeout(30)
+data = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+line, rest = data.split(b"\r\n", 1)[0].decode(), data.split(b"\r\n\r\n", 1)[-1]
+# the reason of a refusal; not the signature's bytes
+print(line if b" 200 " in data[:16] else line + " " + rest.decode(errors="replace").strip())
+PY
+}
+check_eq "the form with its own length: 200" "HTTP/1.1 200 OK" "$(wrap 0)"
+check_eq "Content-Length of the form + 2^64: 400" "HTTP/1.1 400 Bad Request invalid Content-Length" \
+	"$(wrap 18446744073709551616)"
+
 # a client that goes away mid-upload frees its worker at once, leaving nothing behind
 head -c $((20 * 1024 * 1024)) /dev/urandom >"$T/20m"
 curl -s -o /dev/null --limit-rate 1M -X POST -F distro=d1 -F sw-description=@"$T/20m" \
