@@ -425,13 +425,13 @@ static const struct pool_hooks pool_hooks = {
 static void
 refuse_at_once(int fd)
 {
-	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-				   "Connection: close\r\nRetry-After: 5\r\n"
-				   "Content-Length: 0\r\n\r\n";
-	char sink[4096];
-	ssize_t w = send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL);
+	char sink[4096], extra[128];
 
-	(void)w; /* best effort: the client may be gone already */
+	/* the answer every other 503 gives (RETRY_AFTER with its spread),
+	 * in one write that never waits: best effort, the client may be
+	 * gone already */
+	reply_retry_after(extra, sizeof(extra), sv.cfg->retry_after);
+	(void)reply_text(fd, 503, "Server busy: too many connections", extra, 0, NULL);
 	shutdown(fd, SHUT_WR);
 	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
 		;

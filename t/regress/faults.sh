@@ -777,16 +777,22 @@ if section 6; then
 
 	# past DIGSIGSERVER_MAX_CONNECTIONS a new connection gets 503 at once
 	rm -f "$T/slow.ready"
-	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_MAX_CONNECTIONS=100 || exit 1
+	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_MAX_CONNECTIONS=100 \
+		DIGSIGSERVER_RETRY_AFTER=60 || exit 1
 	python3 "$T/slow.py" "$PORT" 150 3 "$T/slow.ready" "$T/slow.json" &
 	slowpid=$!
 	BG="$BG $slowpid"
 	wait_for 10 test -s "$T/slow.ready"
-	out=$(curl -s -D "$T/h" -o /dev/null -w '%{http_code} %{time_total}' -X POST -F distro=d1 \
+	out=$(curl -s -D "$T/h" -o "$T/b" -w '%{http_code} %{time_total}' -X POST -F distro=d1 \
 		-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
 	# (a queued connection would wait for the slow ones to go, 3 s)
 	check "past MAX_CONNECTIONS=100: 503 with Retry-After at once, not queued ($out)" sh -c \
 		"[ '${out% *}' = 503 ] && tr -d '\r' <'$T/h' | grep -q '^Retry-After: [0-9]' && [ \$(echo '${out#* }' | cut -d. -f1) -lt 3 ]"
+	# as every other 503: RETRY_AFTER and its spread (60 to 120 s), a reason
+	ra=$(tr -d '\r' <"$T/h" | sed -n 's/^Retry-After: //p')
+	check "past MAX_CONNECTIONS: Retry-After from RETRY_AFTER=60 ($ra)" \
+		test "${ra:-0}" -ge 60 -a "${ra:-0}" -le 120
+	check_eq "past MAX_CONNECTIONS: its reason" "Server busy: too many connections" "$(cat "$T/b")"
 	wait $slowpid
 	# (those refused were closed at once: writing to them draws a reset)
 	check_eq "past MAX_CONNECTIONS=100: of 150 slow connections 100 held, 50 refused" "100 50" \
