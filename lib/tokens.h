@@ -18,6 +18,12 @@
 
 #include <stddef.h>
 
+/* The longest Authorization or subject header value (trimmed) either
+ * side looks at: the supervisor's grant (src/grant.c) takes a longer one
+ * as none, and the worker refuses it (400), so that the two never
+ * disagree on who the client is. */
+#define TOKENS_VALUE_MAX 1024
+
 struct tokens;
 struct token_client;
 

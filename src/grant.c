@@ -12,9 +12,6 @@
 #include "acl.h"
 #include "tokens.h"
 
-/* Longest header value looked at (a token, a subject). */
-#define VALUE_MAX 1024
-
 /*
  * The value of header name in head (past the request line), trimmed, into
  * out: 1 when found once, 0 when absent, -1 when it appears twice or is
@@ -58,7 +55,7 @@ static const struct token_client *
 by_subject(const struct tokens *tk, const struct config *cfg, const char *head, size_t len,
 	   const struct sockaddr_storage *peer)
 {
-	char subject[VALUE_MAX], err[256];
+	char subject[TOKENS_VALUE_MAX], err[256];
 	const struct token_client *c = NULL;
 	struct acl *acl = NULL;
 
@@ -78,7 +75,7 @@ grant_client(const struct tokens *tk, const struct config *cfg, const char *head
 	     const struct sockaddr_storage *peer)
 {
 	const struct token_client *c;
-	char auth[VALUE_MAX];
+	char auth[TOKENS_VALUE_MAX];
 	const char *tok = auth + 7;
 
 	if (tk == NULL)

@@ -194,6 +194,21 @@ authenticate(struct job *job, const struct http_request *req, const struct token
 	return client;
 }
 
+/* The name of a credential header too long for the supervisor's grant
+ * (tokens.h), or NULL. */
+static const char *
+overlong_credential(const struct http_request *req, const struct config *cfg)
+{
+	const char *v = http_header(req, "Authorization");
+
+	if (v != NULL && strlen(v) >= TOKENS_VALUE_MAX)
+		return "Authorization";
+	if (cfg->subject_header != NULL && (v = http_header(req, cfg->subject_header)) != NULL &&
+	    strlen(v) >= TOKENS_VALUE_MAX)
+		return cfg->subject_header;
+	return NULL;
+}
+
 /* Create the job's private directory (job->dir); 0, or -1 with a 500 set. */
 static int
 make_job_dir(struct job *job)
@@ -216,9 +231,14 @@ admit(struct job *job, const struct signer *signer, const struct http_request *r
       const struct token_client **client)
 {
 	const struct tokens *tk = tokens_current();
+	const char *name = overlong_credential(req, job->cfg);
 
-	*client = authenticate(job, req, tk);
+	*client = name == NULL ? authenticate(job, req, tk) : NULL;
 	report_started(job);
+	if (tk != NULL && name != NULL) {
+		job_fail(job, 400, "%s header longer than %d bytes", name, TOKENS_VALUE_MAX - 1);
+		return -1;
+	}
 	if (tk != NULL && *client == NULL) {
 		snprintf(job->extra_headers, sizeof(job->extra_headers),
 			 "WWW-Authenticate: Bearer realm=\"digsigserver\"\r\n");

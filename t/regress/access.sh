@@ -47,6 +47,11 @@ assert "ci" in ids and "dev" in ids, ids
 PY
 check "no token appears in the log" sh -c "! grep -q -e '$tok_ci' -e '$tok_dev' '$DSS_LOG'"
 check_eq "/healthz needs no token" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")"
+# a credential longer than the supervisor looks at is refused with its
+# reason, not taken by the worker while the key process was granted none
+pad=$(printf '%1100s' '')
+check_eq "a valid token behind 1100 spaces: 400" 400 "$(post d1 -H "Authorization: Bearer ${pad}$tok_ci")"
+check_eq "  ... saying why" "Authorization header longer than 1023 bytes" "$(cat "$T/body")"
 
 # SIGHUP re-reads the tokens file
 tok_new=new-$(openssl rand -hex 16)
