@@ -69,7 +69,8 @@ struct worker {
 	int client_fd; /* our copy until RESPONDING, else -1 */
 	char peer[PROTO_PEER_MAX];
 	char path[256];
-	char endpoint[32];
+	char routed[32];   /* the signer the supervisor routed the job to */
+	char endpoint[32]; /* the same, once the worker said STARTED */
 	char selector[PROTO_TEXT_MAX];
 	char identity[PROTO_TEXT_MAX];
 	char progress[PROTO_TEXT_MAX];
@@ -399,7 +400,8 @@ static void
 job_ended(struct worker *w, int status, const char *result)
 {
 	struct status_job_end e = {
-		.endpoint = w->endpoint[0] ? w->endpoint : "unknown",
+		/* where the supervisor routed it, STARTED or not */
+		.endpoint = w->routed[0] ? w->routed : "unknown",
 		.selector = w->selector,
 		.client = w->peer,
 		.identity = w->identity,
@@ -515,7 +517,14 @@ handle_record(struct worker *w, const union proto_msg *m)
 		on_ready(w);
 		break;
 	case PROTO_STARTED:
-		snprintf(w->endpoint, sizeof(w->endpoint), "%s", m->started.endpoint);
+		/* the supervisor's own routing: a worker taken over by its
+		 * upload names no other endpoint in the metrics and the audit
+		 * trail */
+		if (strcmp(m->started.endpoint, w->routed) != 0) {
+			worker_fail(w, "STARTED for another endpoint than its job's");
+			return;
+		}
+		snprintf(w->endpoint, sizeof(w->endpoint), "%s", w->routed);
 		snprintf(w->selector, sizeof(w->selector), "%s", m->started.selector);
 		snprintf(w->identity, sizeof(w->identity), "%s", m->started.identity);
 		break;
@@ -598,6 +607,7 @@ job_begins(struct worker *w, const struct pool_job *job)
 	w->endpoint[0] = w->selector[0] = w->progress[0] = w->identity[0] = '\0';
 	snprintf(w->peer, sizeof(w->peer), "%s", job->peer);
 	snprintf(w->path, sizeof(w->path), "%s", job->path);
+	snprintf(w->routed, sizeof(w->routed), "%s", job->endpoint);
 	evtimer_add(w->ev_timer, &tv);
 	stat_jobs++;
 }

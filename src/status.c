@@ -25,7 +25,12 @@
 /* static const char status_page_html[]: src/status_page.html (Makefile.am) */
 #include "status_page.inc"
 
-#define MAX_SERIES 64
+/* (endpoint, status) pairs: the endpoints are the supervisor's routes
+ * and "unknown", the statuses those a job can end with; a pair past the
+ * table (only a worker reporting absurd statuses gets there) is counted
+ * as dropped, never silently */
+#define MAX_SERIES 1024
+#define MAX_HIST 64
 static const double buckets[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
@@ -44,7 +49,8 @@ struct histogram {
 
 static struct series series[MAX_SERIES];
 static int nseries;
-static struct histogram hist[MAX_SERIES];
+static uint64_t series_dropped;
+static struct histogram hist[MAX_HIST];
 static int nhist;
 /* An address list from a setting, parsed again when SIGHUP changed it. */
 struct acl_setting {
@@ -113,10 +119,12 @@ status_job_done(const char *endpoint, int status, double seconds)
 	}
 	if (i < nseries)
 		series[i].count++;
+	else
+		series_dropped++;
 	for (i = 0; i < nhist; i++)
 		if (strcmp(hist[i].endpoint, endpoint) == 0)
 			break;
-	if (i == nhist && nhist < MAX_SERIES) {
+	if (i == nhist && nhist < MAX_HIST) {
 		snprintf(hist[i].endpoint, sizeof(hist[i].endpoint), "%s", endpoint);
 		nhist++;
 	}
@@ -436,6 +444,11 @@ emit_jobs(struct buf *t)
 	for (int i = 0; i < nseries; i++)
 		emit(t, "digsigserver_requests_total{endpoint=\"%s\",status=\"%d\"} %llu\n",
 		     series[i].endpoint, series[i].status, (unsigned long long)series[i].count);
+	emit(t, "# HELP digsigserver_requests_uncounted_total Signing requests finished that no "
+		"series above counts (more endpoint and status pairs than it holds).\n"
+		"# TYPE digsigserver_requests_uncounted_total counter\n"
+		"digsigserver_requests_uncounted_total %llu\n",
+	     (unsigned long long)series_dropped);
 	emit(t, "# HELP digsigserver_job_duration_seconds Time from hand-over to a worker to the end of the job.\n"
 		"# TYPE digsigserver_job_duration_seconds histogram\n");
 	for (int i = 0; i < nhist; i++) {
