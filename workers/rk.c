@@ -6,7 +6,8 @@
  *  /sign/rk (machine, soctype, artifact_type, burn_key_hash,
  *    external_data_offset, artifact): fit-image runs mkimage on the
  *    extracted tarball with the key directory <machine>/rksign/ (dev.key,
- *    dev.crt) and answers the whole tree, "./" members; idblock and
+ *    dev.crt) and answers the whole tree, "./" members (a fit.its is
+ *    compiled with dtc first, before the keys are fetched); idblock and
  *    usbloader run rkbin-tools' rk_sign_tool (cc, lk, [ss], sb|sl) on the
  *    image, copied with boot_merger and setting.ini into _tools, with
  *    dev.key and dev.pubkey, and answer artifact.signed.
@@ -308,6 +309,28 @@ in_work(const struct rk *r, const char *name)
 	return join(path, r->work, name) == 0 && stat(path, &st) == 0;
 }
 
+/*
+ * fit.its into fitImage, before any key is in the job: its /incbin/ can
+ * name any file the tools may read (../keys/dev.key), and the tree goes
+ * back to the client.  What mkimage -f runs first (dtc with mkimage's
+ * options); mkimage -F then does the rest, as -f would.  0 or the status.
+ */
+static int
+rk_compile_its(struct rk *r)
+{
+	static const char *const dtc[] = {"dtc", "-I", "dts", "-O", "dtb", "-p", "500",
+					  "-o", "fitImage", "fit.its"};
+	struct strv argv = {0};
+	int st;
+
+	for (size_t i = 0; i < sizeof(dtc) / sizeof(dtc[0]); i++)
+		strv_add(&argv, dtc[i]);
+	/* what dtc refuses is the upload's (its reason is in the log) */
+	if ((st = rk_tool(r, &argv)) == 500)
+		st = job_fail(r->job, 400, "Invalid artifact: dtc cannot compile fit.its");
+	return st;
+}
+
 /* mkimage on the extracted tree; 0 or the status set. */
 static int
 rk_fit(struct rk *r)
@@ -320,17 +343,15 @@ rk_fit(struct rk *r)
 		return job_fail(r->job, 400,
 				"Invalid parameters: external_data_offset "
 				"must be a hexadecimal number");
+	if (in_work(r, "fit.its") && (st = rk_compile_its(r)) != 0)
+		return st;
 	/* mkimage requires the certificate next to the key, even unused */
 	if ((st = rk_key(r, "dev.key", 1, 1)) != 0 || (st = rk_key(r, "dev.crt", 0, 0)) != 0)
 		return st;
 	strv_add(&argv, "mkimage");
-	if (in_work(r, "fit.its")) {
-		strv_add(&argv, "-f");
-		strv_add(&argv, "fit.its");
+	strv_add(&argv, "-F");
+	if (in_work(r, "fit.its"))
 		strv_add(&argv, "-E");
-	} else {
-		strv_add(&argv, "-F");
-	}
 	if (in_work(r, "uboot.dtb")) {
 		strv_add(&argv, "-K");
 		strv_add(&argv, "uboot.dtb");

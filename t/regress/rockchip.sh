@@ -159,14 +159,33 @@ printf '/dts-v1/;\n/ { };\n' >"$T/fit2/fit.its"
 head -c 100 /dev/urandom >"$T/fit2/sub/Image"
 (cd "$T/fit2" && tar -czf "$T/input2.tar.gz" fitImage fit.its sub)
 fresh
-echo "-f fit.its -E -k {K} -r fitImage" >"$REC/expect.mkimage"
+echo "-F -E -k {K} -r fitImage" >"$REC/expect.mkimage"
 check_eq "rk fit-image with fit.its, no uboot.dtb: 200" 200 "$(post rk -F machine=$M \
 	-F soctype=rk3588 -F artifact_type=Fit-Image -F "artifact=@$T/input2.tar.gz")"
-check "  ... mkimage -f fit.its -E -k <keys> -r fitImage" test ! -e "$REC/fail" -a -s "$REC/calls"
+check "  ... dtc compiled fit.its, then mkimage -F -E -k <keys> -r fitImage" \
+	test ! -e "$REC/fail" -a -s "$REC/calls"
+mkdir -p "$T/fit2out"
+tar -xzf "$T/out" -C "$T/fit2out"
+check "  ... fitImage is fit.its compiled (as mkimage -f runs dtc), then signed" bash -c "
+	cmp '$T/fit2out/fitImage' <(dtc -I dts -O dtb -p 500 '$T/fit2/fit.its' 2>/dev/null
+		printf 'FAKE-mkimage %s\n' '$(ks dev.key)')"
 check_eq "  ... named signed-artifact.tar.gz (upstream: \"['fitImage', 'uboot.dtb']\")" \
 	signed-artifact.tar.gz "$(dispo)"
 check_eq "  ... the whole tree, ./ members" "./fit.its ./fitImage ./sub ./sub/Image" \
 	"$(tar -tzf "$T/out" | grep -v '^\./$' | sed 's|/$||' | sort | paste -sd' ')"
+
+# a fit.its whose /incbin/ names the key file mkimage gets (the tree goes
+# back to the client): compiled before the key is there, so dtc finds
+# nothing to include and the key never reaches the answer
+mkdir -p "$T/fitx"
+printf '/dts-v1/;\n/ { images { k { data = /incbin/("../keys/dev.key"); }; }; };\n' \
+	>"$T/fitx/fit.its"
+(cd "$T/fitx" && tar -czf "$T/inputx.tar.gz" fit.its)
+fresh
+check_eq "rk fit-image, fit.its including ../keys/dev.key: 400" \
+	"400 Invalid artifact: dtc cannot compile fit.its" "$(post rk -F machine=$M \
+	-F soctype=rk3588 -F artifact_type=fit-image -F "artifact=@$T/inputx.tar.gz") $(body)"
+check "  ... no mkimage ran, no key was fetched" test ! -e "$REC/calls"
 
 # a tarball with _tools/mkimage (upstream's PATH puts <work>/_tools first):
 # the tree's mkimage runs, never the upload's
