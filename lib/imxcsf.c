@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "util.h"
@@ -114,4 +115,74 @@ imx_pin_substitute(const unsigned char *text, size_t len, const char *pin, struc
 		at = (size_t)(p - text) + plen;
 	}
 	return buf_append(out, text + at, len - at);
+}
+
+/* 1 when the section header [h, h + n) (without brackets) names a data
+ * section: its last word is "Data", in any case. */
+static int
+data_section(const unsigned char *h, size_t n)
+{
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	return n >= 4 && strncasecmp((const char *)h + n - 4, "data", 4) == 0 &&
+	       (n == 4 || h[n - 5] == ' ' || h[n - 5] == '\t');
+}
+
+/* One quoted string [s, s + n) of the CSF: 0, or -1 with why. */
+static int
+check_quoted(const unsigned char *s, size_t n, int in_data, const char *name, char *why,
+	     size_t whylen)
+{
+	static const char csf[] = "csf-input.txt";
+	size_t nl = strlen(name);
+
+	if (n >= 2 && s[0] == '.' && s[1] == '/') {
+		s += 2;
+		n -= 2;
+	}
+	if (n == sizeof(csf) - 1 && memcmp(s, csf, n) == 0) {
+		snprintf(why, whylen, "it names csf-input.txt");
+		return -1;
+	}
+	if (in_data && (n != nl || memcmp(s, name, n) != 0)) {
+		snprintf(why, whylen, "a data block names \"%.*s\", not the artifact",
+			 (int)(n > 64 ? 64 : n), (const char *)s);
+		return -1;
+	}
+	return 0;
+}
+
+int
+imx_csf_blocks_check(const unsigned char *text, size_t len, const char *name, char *why,
+		     size_t whylen)
+{
+	int in_data = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t end = i;
+
+		while (end < len && text[end] != '\n')
+			end++;
+		while (i < end && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r'))
+			i++;
+		if (i < end && text[i] == '[') {
+			const unsigned char *close = memchr(text + i, ']', end - i);
+
+			if (close != NULL)
+				in_data = data_section(text + i + 1, (size_t)(close - text) - i - 1);
+		}
+		for (; i < end && text[i] != '#'; i++) {
+			size_t q;
+
+			if (text[i] != '"')
+				continue;
+			for (q = i + 1; q < end && text[q] != '"'; q++)
+				;
+			if (check_quoted(text + i + 1, q - i - 1, in_data, name, why, whylen) < 0)
+				return -1;
+			i = q;
+		}
+		i = end + 1;
+	}
+	return 0;
 }

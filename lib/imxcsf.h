@@ -33,6 +33,18 @@ int imx_name_check(const char *name, char *why, size_t whylen);
 /* 1 when v names a CST tree cst-<v>: digits and letters in dot-separated
  * parts ("3.3.2", "3.4.0a"), at most 32 bytes; else 0. */
 int imx_cstversion_valid(const char *v);
+/*
+ * What the CSF's data sections name: in a section whose name ends in
+ * "Data" ([Authenticate Data], [Decrypt Data]) every quoted string must be
+ * name (or "./" name), the artifact; anywhere, none may be
+ * "csf-input.txt".  cst signs what a block names into the answer, so a
+ * block naming the CSF (which holds a PKCS#11 PIN) or a key file would
+ * give a client, one byte more per request, what it must never see.
+ * Comments ('#' outside quotes) are skipped.  0, or -1 with the reason in
+ * why.
+ */
+int imx_csf_blocks_check(const unsigned char *text, size_t len, const char *name, char *why,
+			 size_t whylen);
 /* The number of placeholders in text. */
 size_t imx_pin_count(const unsigned char *text, size_t len);
 /*

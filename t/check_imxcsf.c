@@ -127,6 +127,56 @@ START_TEST(test_pin)
 }
 END_TEST
 
+/* blocks(text): imx_csf_blocks_check of text for the artifact flash.bin */
+static int
+blocks(const char *text, char *why, size_t whylen)
+{
+	return imx_csf_blocks_check((const unsigned char *)text, strlen(text), "flash.bin", why,
+				    whylen);
+}
+
+START_TEST(test_blocks)
+{
+	static const char *const good[] = {
+	    "[Header]\n  Version = 4.3\n[Install SRK]\n  File = \"crts/SRK_1_2_3_4_table.bin\"\n"
+	    "[Install CSFK]\n  File = \"pkcs11:token=Y;object=CSF1_1;pin-value=password\"\n"
+	    "[Authenticate Data]\n  Verification index = 2\n"
+	    "  Blocks = 0x7e1000 0x0 0x2000 \"flash.bin\", \\\n"
+	    "           0x7e3000 0x2000 0x100 \"./flash.bin\"\n",
+	    /* a comment's quotes are no block; sections in any case */
+	    "[ authenticate   DATA ]\r\n Blocks = 0x0 0x0 0x10 \"flash.bin\" # not \"x\"\n",
+	    /* a data block of another section than a data section */
+	    "[Install Key]\n  File = \"crts/IMG1_1_sha256_2048_65537_v3_usr_crt.pem\"\n",
+	    "",
+	};
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+	    {"[Authenticate Data]\n  Blocks = 0x0 0x0 0x10 \"flash.bin\", \\\n"
+	     "  0x0 0x0 0x10 \"keys/CSF1_1_key.pem\"\n",
+	     "a data block names \"keys/CSF1_1_key.pem\", not the artifact"},
+	    {"[Authenticate Data]\n  Blocks = 0x0 0x0 0x10 \"csf-input.txt\"\n",
+	     "it names csf-input.txt"},
+	    {"[Install CSFK]\n  File = \"./csf-input.txt\"\n", "it names csf-input.txt"},
+	    {"[Decrypt Data]\n  Blocks = 0x0 0x0 0x10 \"other.bin\"\n",
+	     "a data block names \"other.bin\", not the artifact"},
+	    /* a quote left open runs to the end of its line */
+	    {"[Authenticate Data]\nBlocks = 0x0 0x0 0x10 \"keys/k.pem\n", "a data block names"},
+	    {"[Authenticate Data]\nBlocks = 0x0 0x0 0x10 \"flash.bin2\"", "a data block names"},
+	};
+	char why[128];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(blocks(good[i], why, sizeof(why)) == 0, "good %zu: %s", i, why);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		ck_assert_msg(blocks(bad[i].text, why, sizeof(why)) == -1, "bad %zu accepted", i);
+		ck_assert_msg(strncmp(why, bad[i].why, strlen(bad[i].why)) == 0, "bad %zu: %s", i,
+			      why);
+	}
+}
+END_TEST
+
 static Suite *
 imxcsf_suite(void)
 {
@@ -137,6 +187,7 @@ imxcsf_suite(void)
 	tcase_add_test(tc, test_name);
 	tcase_add_test(tc, test_cstversion);
 	tcase_add_test(tc, test_pin);
+	tcase_add_test(tc, test_blocks);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -27,7 +27,10 @@
  * from every log line and masked in cst's output.
  *
  * Stricter than upstream: a CSF that is not UTF-8 or holds a NUL is 400
- * "Invalid CSF: <why>" (upstream 500); an artifact name that could leave
+ * "Invalid CSF: <why>" (upstream 500), and so is one whose data sections
+ * name another file than the artifact, or that names csf-input.txt
+ * (imx_csf_blocks_check: upstream signs whatever a block names, the CSF
+ * with the PIN or a key file included); an artifact name that could leave
  * the work directory or is not a plain file name is 400 "Invalid
  * artifact: <why>" (upstream writes it where it points); soctype may be
  * absent (upstream PR #43); a cstversion that is not a version is 400; a
@@ -179,6 +182,9 @@ imx_init(struct imx *i, struct job *job)
 		return st;
 	if (imx_name_check(i->name, why, sizeof(why)) < 0)
 		return job_fail(job, 400, "Invalid artifact: %s", why);
+	if (imx_csf_blocks_check((const unsigned char *)i->csf, i->csf_len, i->name, why,
+				 sizeof(why)) < 0)
+		return job_fail(job, 400, "Invalid CSF: %s", why);
 	if (pkey_sha256_file(art->path, i->artifact_sha256) < 0)
 		i->artifact_sha256[0] = '\0';
 	if (job_path(job, "work", i->work, sizeof(i->work)) < 0 ||

@@ -10,7 +10,7 @@
  * name is one path segment that is neither "." nor "..", cannot be an
  * option and is not csf-input.txt; an accepted cstversion has no '/' and
  * no ".."; the PIN substitution replaces exactly the counted
- * placeholders.
+ * placeholders; only a quoted name makes the data-block check refuse.
  */
 /* fuzz-sources: lib/imxcsf.c lib/buf.c lib/util.c lib/log.c */
 #include <stdint.h>
@@ -87,6 +87,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (imx_cstversion_valid(s) && (strchr(s, '/') != NULL || strstr(s, "..") != NULL))
 		abort();
 	check_pin(data, size);
+	/* the data blocks: only a quoted name can be refused */
+	if (imx_csf_blocks_check(data, size, "flash.bin", why, sizeof(why)) != 0 &&
+	    memchr(data, '"', size) == NULL)
+		abort();
 	free(s);
 	return 0;
 }

@@ -221,9 +221,28 @@ check_eq "imx: the artifact under its upload name, which the CSF names: 200" 200
 	"$(post -F machine=$M -F cstversion=3.3.1 -F "csf=@$T/named.csf;type=text/plain" \
 		-F "artifact=@$T/imx-boot-imx8mm-sd.bin-flash_evk")"
 check "  ... both signatures verify" verify "$T/out" "$T/image.bin"
-check_eq "imx: a CSF naming another file than the upload: 500 Signing error" "500 Signing error" \
+check_eq "imx: a CSF naming another file than the upload: 400" \
+	'400 Invalid CSF: a data block names "image.bin", not the artifact' \
 	"$(post -F machine=$M -F cstversion=3.3.1 "${CSF[@]}" \
 		-F "artifact=@$T/imx-boot-imx8mm-sd.bin-flash_evk") $(body)"
+# cst signs what a block names into the answer: a block over a key file
+# (or the CSF with the PIN) would give the client its bytes, one more per
+# request, checked offline against the signature
+fresh
+csf "$T/keyblock.csf" image.bin
+sed -i 's|^  Blocks = .*|&, \\\n    0x7e3000 0x0 0x10 "keys/CSF1_1_'"${S}"'_usr_key.pem"|' "$T/keyblock.csf"
+check_eq "imx: a block over a key file: 400, cst not run" \
+	"400 Invalid CSF: a data block names \"keys/CSF1_1_${S}_usr_key.pem\", not the artifact" \
+	"$(post -F machine=$M -F cstversion=3.3.1 -F "csf=@$T/keyblock.csf;type=text/plain" \
+		"${IMG[@]}") $(body)$(test -e "$REC/calls" && echo ' (cst ran)')"
+csf "$T/pinblock.csf" image.bin "$P11;object=CSF1_1;type=cert;pin-value=password" \
+	"$P11;object=IMG1_1;type=cert;pin-value=password"
+sed -i 's|^  Blocks = .*|&, \\\n    0x7e3000 0x0 0x200 "./csf-input.txt"|' "$T/pinblock.csf"
+check_eq "imx backend=pkcs11: a block over csf-input.txt (the PIN): 400, cst not run" \
+	"400 Invalid CSF: it names csf-input.txt" \
+	"$(post -F machine=$M -F cstversion=3.3.2 -F backend=pkcs11 \
+		-F "csf=@$T/pinblock.csf;type=text/plain" "${IMG[@]}") $(body)$(test -e \
+		"$REC/calls" && echo ' (cst ran)')"
 
 # ============================================================================
 # PKCS#11: the PIN only in csf-input.txt
@@ -303,9 +322,11 @@ for n in ../image.bin a/image.bin .. . .hidden -o "image bin" csf-input.txt; do
 		-F machine=$M -F cstversion=3.3.1 "${CSF[@]}" \
 		-F "artifact=@$T/image.bin;filename=\"$n\";type=application/octet-stream"
 done
+csf "$T/crts.csf" crts
 e "400 Invalid artifact: the file name is one of the key tarball's" \
 	"artifact named 'crts' (a directory of the key tarball): 400" \
-	-F machine=$M -F cstversion=3.3.1 "${CSF[@]}" -F "artifact=@$T/image.bin;filename=crts"
+	-F machine=$M -F cstversion=3.3.1 -F "csf=@$T/crts.csf;type=text/plain" \
+	-F "artifact=@$T/image.bin;filename=crts"
 check "  ... no cst ran for any of them" test ! -e "$REC/calls"
 e "404 Key file missing: other/imxsign/imx-cst-keys.tar.gz" "a machine without keys: 404 naming the file" \
 	-F machine=other -F cstversion=3.3.1 "${CSF[@]}" "${IMG[@]}"
