@@ -14,9 +14,10 @@
  * Stricter than upstream:
  *  - the FIT is read first (lib/fit.c): what is not a FIT is a 400;
  *  - mkimage exits 0 when the FIT's key-name-hint names another key and
- *    leaves it unsigned: every signature node is checked afterwards, and
- *    an unsigned one is a 400 naming the hint and the key used, never a
- *    200 with an unsigned FIT;
+ *    leaves the node as it came, unsigned or with a value someone else
+ *    made: every signature node is checked afterwards, and one unsigned
+ *    or of another hint is a 400 naming the hint and the key used, never
+ *    a 200 with a FIT the server did not sign;
  *  - SOURCE_DATE_EPOCH is the server's when set, else the FIT's own
  *    timestamp, so the same request gives the same bytes;
  *  - the dtb's upload name is reduced to a safe base name, and the
@@ -418,7 +419,10 @@ done:
 	return st;
 }
 
-/* Every signature node of the signed FIT holds a value; 0 or 400 set. */
+/* Every signature node of the signed FIT holds a value made with the
+ * key fetched: its key-name-hint is that key's (mkimage leaves a node of
+ * another hint as it came, unsigned or signed by someone else); 0 or 400
+ * set. */
 static int
 check_signed(struct fitjob *fj)
 {
@@ -432,7 +436,7 @@ check_signed(struct fitjob *fj)
 	if (out.nsigs == 0)
 		return job_fail(fj->job, 400, "FIT image not signed: it has no signature node");
 	for (size_t i = 0; i < out.nsigs; i++)
-		if (!out.sigs[i].has_value)
+		if (!out.sigs[i].has_value || strcmp(out.sigs[i].hint, fj->keyname) != 0)
 			return job_fail(fj->job, 400,
 					"FIT image not signed: %s has key-name-hint \"%s\", "
 					"the key found is \"%s\"",

@@ -132,6 +132,18 @@ check_eq "key-name-hint naming another key than the one found: 400" 400 \
 	"$(post "$T/body" -F "artifact=@$T/fitImage.other" -F machine=tegra -F keyname=devkey)"
 check "  ... naming the hint and the key" \
 	grep -q 'key-name-hint "other", the key found is "devkey"' "$T/body"
+# the same FIT signed by the client with its own key "other": mkimage
+# leaves that value in place, which the server did not make
+mkdir -p "$T/otherk"
+openssl genrsa -out "$T/otherk/other.key" 2048 2>/dev/null
+openssl req -batch -new -x509 -key "$T/otherk/other.key" -out "$T/otherk/other.crt" \
+	-days 30 -subj /CN=other 2>/dev/null
+cp "$T/fitImage.other" "$T/fitImage.othersigned"
+mkimage -F -k "$T/otherk" "$T/fitImage.othersigned" >/dev/null
+check_eq "a FIT signed already with another key than the one found: 400" 400 \
+	"$(post "$T/body" -F "artifact=@$T/fitImage.othersigned" -F machine=tegra -F keyname=devkey)"
+check "  ... naming the hint and the key" \
+	grep -q 'key-name-hint "other", the key found is "devkey"' "$T/body"
 
 # --- bad input ---------------------------------------------------------------------
 check_eq "no artifact: 400" 400 "$(post "$T/body" -F machine=tegra)"
