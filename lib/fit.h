@@ -21,6 +21,10 @@
 #define FIT_SIGS_MAX 64
 /* Deepest node nesting followed. */
 #define FIT_DEPTH_MAX 32
+/* The largest external_data_offset (mkimage -p) a signer passes on: the
+ * FIT is padded up to it, so a few bytes of request would otherwise make
+ * an answer of gigabytes (0xffffffff: 4 GB). */
+#define FIT_EXTERNAL_OFFSET_MAX 0x1000000ULL
 
 struct fit_sig {
 	char node[160];	 /* "/configurations/conf-1/signature-1" */

@@ -144,15 +144,18 @@ scan_file(const char *path, struct fit_info *fi, char *err, size_t errlen)
 }
 
 /* The dtb's name in the job: the base name of the upload's, when it is a
- * safe file name other than fitImage; else u-boot.dtb. */
+ * safe file name other than fitImage and not ending in ".new" (the native
+ * signer's temporary names: fitImage.new); else u-boot.dtb. */
 static void
 dtb_name(const struct form_file *f, char *out, size_t outlen)
 {
 	const char *base = f->filename ? strrchr(f->filename, '/') : NULL;
+	size_t n;
 
 	base = base ? base + 1 : f->filename;
+	n = base ? strlen(base) : 0;
 	if (base == NULL || !ks_selector_valid(base) || strcmp(base, FIT_NAME) == 0 ||
-	    strlen(base) >= outlen)
+	    n >= outlen || (n >= 4 && strcmp(base + n - 4, ".new") == 0))
 		base = FIT_DTB_DEFAULT;
 	snprintf(out, outlen, "%s", base);
 }
@@ -327,6 +330,10 @@ read_fields(struct fitjob *fj, struct fit_fields *f, int bounded)
 			return job_fail(fj->job, 400,
 					"Invalid parameters: external_data_offset "
 					"must be a hexadecimal number");
+		if (f->off > FIT_EXTERNAL_OFFSET_MAX)
+			return job_fail(fj->job, 400,
+					"Invalid parameters: external_data_offset above %#llx",
+					FIT_EXTERNAL_OFFSET_MAX);
 		f->offset = offset;
 	}
 	f->require = required && *required;

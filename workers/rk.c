@@ -44,6 +44,7 @@
 #include "buf.h"
 #include "dss_archive.h"
 #include "fsutil.h"
+#include "fit.h"
 #include "job.h"
 #include "keyclient.h"
 #include "keystore.h"
@@ -343,6 +344,9 @@ rk_fit(struct rk *r)
 		return job_fail(r->job, 400,
 				"Invalid parameters: external_data_offset "
 				"must be a hexadecimal number");
+	if (off && *off && strtoull(off, NULL, 16) > FIT_EXTERNAL_OFFSET_MAX)
+		return job_fail(r->job, 400, "Invalid parameters: external_data_offset above %#llx",
+				FIT_EXTERNAL_OFFSET_MAX);
 	if (in_work(r, "fit.its") && (st = rk_compile_its(r)) != 0)
 		return st;
 	/* mkimage requires the certificate next to the key, even unused */

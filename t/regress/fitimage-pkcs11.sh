@@ -131,6 +131,12 @@ cp "$T/u-boot.dtb" "$T/c2-ref.dtb"
 ref c2 "$T/fit-conf" -p 2000 -r -c "signed by ci" -K "$T/c2-ref.dtb"
 check "  ... the FIT byte for byte what mkimage -E -F -p -r -c -K makes" cmp "$T/c2/fitImage" "$T/c2.ref"
 check "  ... the dtb byte for byte too" cmp "$T/c2/u-boot.dtb" "$T/c2-ref.dtb"
+# a dtb uploaded as fitImage.new (the name the FIT's new version takes
+# while it is written) is kept as u-boot.dtb
+check_eq "a dtb named fitImage.new: 200, kept as u-boot.dtb" "200 fitImage u-boot.dtb" \
+	"$(post "$T/c3.tgz" --form-string "keyname=$URI" -F "artifact=@$T/fit-conf" \
+		-F "dtb=@$T/u-boot.dtb;filename=fitImage.new") $(tar -tzf "$T/c3.tgz" 2>/dev/null |
+		sort | tr '\n' ' ' | sed 's/ $//')"
 check_eq "  ... the dtb's key node: 2048 bits, hint dev, required conf" "2048 dev conf" \
 	"$(fdtget -t u "$T/c2/u-boot.dtb" /signature/key-dev rsa,num-bits) $(fdtget \
 		"$T/c2/u-boot.dtb" /signature/key-dev key-name-hint) $(fdtget "$T/c2/u-boot.dtb" \

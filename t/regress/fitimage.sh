@@ -161,6 +161,14 @@ check_eq "keyname with a slash: 400" 400 \
 check_eq "external_data_offset not hexadecimal: 400" 400 \
 	"$(post "$T/body" -F "artifact=@$T/fitImage" -F machine=tegra -F keyname=devkey \
 		-F external_data_offset=-x)"
+# the FIT is padded up to the offset: 0x40000000 made a 1 GB answer
+check_eq "external_data_offset 0x40000000: 400 naming the limit" \
+	"400 Invalid parameters: external_data_offset above 0x1000000" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage" -F machine=tegra -F keyname=devkey \
+		-F external_data_offset=0x40000000) $(cat "$T/body")"
+check_eq "external_data_offset 0x1000000 (the limit): 200" 200 \
+	"$(post "$T/body" -F "artifact=@$T/fitImage" -F machine=tegra -F keyname=devkey \
+		-F external_data_offset=0x1000000)"
 check_eq "an option smuggled in algo: 400" 400 \
 	"$(post "$T/body" -F "artifact=@$T/fitImage" -F machine=tegra -F keyname=devkey \
 		-F "algo=sha256 -k /")"

@@ -224,6 +224,10 @@ check_eq "rk: machine ../$M: 400" 400 \
 check_eq "rk fit-image: external_data_offset -x: 400" 400 "$(post rk -F machine=$M \
 	-F soctype=rk3588 -F artifact_type=fit-image -F external_data_offset=-x \
 	-F "artifact=@$T/input.tar.gz")"
+check_eq "rk fit-image: external_data_offset ffffffff: 400 naming the limit" \
+	"400 Invalid parameters: external_data_offset above 0x1000000" "$(post rk -F machine=$M \
+	-F soctype=rk3588 -F artifact_type=fit-image -F external_data_offset=ffffffff \
+	-F "artifact=@$T/input.tar.gz") $(body)"
 python3 -c "
 import io, tarfile
 with tarfile.open('$T/evil.tar.gz', 'w:gz') as t:
