@@ -185,9 +185,14 @@ create_out(struct optee *o, const struct ta *t)
 		return -1;
 	}
 	fd = openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
+	/* 0644 whatever the worker's umask (077): the answer's tar keeps
+	 * the mode, and upstream's TAs come back readable by all */
+	if (fd < 0 || fchmod(fd, 0644) < 0) {
 		log_error("job %s: creating a TA", o->job->idstr);
 		job_fail(o->job, 500, "Signing error");
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
 	}
 	close(dfd);
 	return fd;

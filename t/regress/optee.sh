@@ -109,6 +109,9 @@ check_eq "the answer holds exactly the rest of the tree and the .ta files" \
 	"$(printf '%s\n' ./ta ./ta/$U1.ta ./ta/$U1.uuid ./ta/$U2.ta ./ta/$U2.uuid ./ta/libfoo.stripped.so \
 		./ta/sub ./ta/sub/$U3.ta | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')" \
 	"$(tar -tzf "$B/tasign-out.tar.gz" | sed 's|/$||' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//')"
+check_eq "the .ta files come back 0644 (rw-r--r--), as upstream writes them" "-rw-r--r-- 3" \
+	"$(tar -tvzf "$B/tasign-out.tar.gz" | awk '$NF ~ /\.ta$/ {print $1}' | sort | uniq -c |
+		awk '{print $2, $1}' | paste -sd' ')"
 check "answer: application/octet-stream, Attachment signed-artifact.tar.gz" sh -c "
 	curl -s -D - -o /dev/null -X POST -F machine=optee1 -F 'artifact=@$B/tasign-in.tar.gz' \
 		'$URL/sign/optee' | tr -d '\r' >'$T/h' &&
