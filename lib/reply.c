@@ -187,6 +187,23 @@ reply_body(int fd, int status, const char *ctype, const void *body, size_t len, 
 	return 0;
 }
 
+char *
+reply_format(int status, const char *ctype, const void *body, size_t len, const char *extra,
+	     int with_body, size_t *outlen)
+{
+	char head[4096], *out;
+	int n = format_head(head, sizeof(head), status, ctype, len, extra);
+
+	if (n < 0)
+		return NULL;
+	*outlen = (size_t)n + (with_body ? len : 0);
+	out = xmalloc(*outlen ? *outlen : 1);
+	memcpy(out, head, (size_t)n);
+	if (with_body && len > 0)
+		memcpy(out + n, body, len);
+	return out;
+}
+
 int
 reply_head(int fd, int status, const char *ctype, size_t len, const char *extra, int timeout_ms,
 	   uint64_t *sent)

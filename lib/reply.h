@@ -21,6 +21,12 @@ const char *reply_status_text(int status);
  */
 int reply_body(int fd, int status, const char *ctype, const void *body, size_t len,
 	       const char *extra, int timeout_ms, uint64_t *sent);
+/* The response reply_body would write (with_body 0: its head alone, as
+ * for HEAD), in one allocation of *outlen bytes, for a caller that
+ * writes it without waiting (the supervisor); NULL when the head does
+ * not fit its buffer. */
+char *reply_format(int status, const char *ctype, const void *body, size_t len,
+		   const char *extra, int with_body, size_t *outlen);
 /* The head alone of the response reply_body would write for a body of
  * len bytes (HEAD: the same Content-Length as GET, no body). */
 int reply_head(int fd, int status, const char *ctype, size_t len, const char *extra,

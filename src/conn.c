@@ -27,8 +27,9 @@
 /* How long, and how much, a lingering close drains before giving up. */
 #define LINGER_MS 2000
 #define LINGER_MAX (1 << 20)
-/* Time allowed to write one of the supervisor's small answers. */
-#define SV_WRITE_TIMEOUT_MS 1000
+/* Time allowed to write one of the supervisor's answers, whole, to a
+ * client that reads it slowly (the others are served meanwhile). */
+#define SV_ANSWER_TIMEOUT_MS 10000
 
 static struct event_base *base;
 static const struct conn_hooks *hooks;
@@ -36,6 +37,7 @@ static unsigned held;	       /* connections held (reading, waiting, lingering) *
 static unsigned held_reserved; /* of which accepted past MAX_CONNECTIONS */
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 
 void
@@ -67,6 +69,9 @@ conn_close(struct conn *c)
 		event_free(c->ev_read);
 	if (c->ev_timer)
 		event_free(c->ev_timer);
+	if (c->ev_write)
+		event_free(c->ev_write);
+	free(c->out);
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->reserved)
@@ -144,23 +149,80 @@ conn_adopt_linger(int fd, const char *peer)
 	conn_linger(c);
 }
 
+/* Write what is left of c's answer without waiting: 1 when all of it is
+ * out, 0 when the socket takes no more for now, -1 on an error. */
+static int
+answer_send(struct conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		c->out_off += (size_t)w;
+	}
+	return 1;
+}
+
+/* c's answer is out, or cannot be (rc < 0, errno set): logged; linger. */
+static void
+answer_done(struct conn *c, int rc)
+{
+	if (rc < 0)
+		log_debug("answering %s: %s", c->peer, strerror(errno));
+	conn_log(c, c->out_status, c->out_off);
+	free(c->out);
+	c->out = NULL;
+	if (c->ev_write)
+		event_del(c->ev_write);
+	conn_linger(c);
+}
+
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	int rc = answer_send(c);
+
+	(void)fd;
+	(void)what;
+	if (rc != 0)
+		answer_done(c, rc);
+}
+
 void
 conn_answer(struct conn *c, int status, const char *ctype, const char *body, const char *extra)
 {
-	uint64_t out = 0;
+	struct timeval tv = {SV_ANSWER_TIMEOUT_MS / 1000, (SV_ANSWER_TIMEOUT_MS % 1000) * 1000};
 	int rc;
 
 	hooks->replied(status);
+	c->out_status = status;
+	c->out_off = 0;
 	/* HEAD: the length GET would send, and no body (RFC 9110 9.3.2) */
-	if (strcmp(c->method, "HEAD") == 0)
-		rc = reply_head(c->fd, status, ctype, strlen(body), extra, SV_WRITE_TIMEOUT_MS, &out);
-	else
-		rc = reply_body(c->fd, status, ctype, body, strlen(body), extra,
-				SV_WRITE_TIMEOUT_MS, &out);
-	if (rc < 0)
-		log_debug("answering %s: %s", c->peer, strerror(errno));
-	conn_log(c, status, out);
-	conn_linger(c);
+	c->out = reply_format(status, ctype, body, strlen(body), extra,
+			      strcmp(c->method, "HEAD") != 0, &c->out_len);
+	if (c->out == NULL) {
+		errno = EOVERFLOW;
+		answer_done(c, -1);
+		return;
+	}
+	if ((rc = answer_send(c)) != 0) {
+		answer_done(c, rc);
+		return;
+	}
+	/* a client that reads slowly (a large /status, a small window) gets
+	 * the rest as its socket takes it, and holds up no one meanwhile */
+	c->phase = CONN_WRITING;
+	event_del(c->ev_read);
+	if (c->ev_write == NULL &&
+	    (c->ev_write = event_new(base, c->fd, EV_WRITE | EV_PERSIST, conn_write_cb, c)) == NULL)
+		fatalx("event_new failed");
+	event_add(c->ev_write, NULL);
+	evtimer_add(c->ev_timer, &tv);
 }
 
 void
@@ -343,8 +405,14 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->phase == CONN_LINGERING)
+	if (c->phase == CONN_WRITING) {
+		log_info("client %s did not read its answer in %d s; closing", c->peer,
+			 SV_ANSWER_TIMEOUT_MS / 1000);
+		conn_log(c, c->out_status, c->out_off);
 		conn_close(c);
-	else
+	} else if (c->phase == CONN_LINGERING) {
+		conn_close(c);
+	} else {
 		hooks->expired(c);
+	}
 }

@@ -28,6 +28,7 @@ enum conn_phase {
 	CONN_HEAD,	/* reading the rest of the head (conn_await_head) */
 	CONN_HELD,	/* head in, handed to the supervisor */
 	CONN_WAITING,	/* waiting for a worker (conn_wait) */
+	CONN_WRITING,	/* answering a client that reads slowly (conn_answer) */
 	CONN_LINGERING, /* answered; draining the client's input before close */
 };
 
@@ -46,6 +47,11 @@ struct conn {
 	enum conn_phase phase;
 	int reserved; /* accepted past MAX_CONNECTIONS: supervisor pages only */
 	size_t drained;
+	/* the supervisor's own answer, while the client's socket takes it */
+	struct event *ev_write;
+	char *out;
+	size_t out_len, out_off;
+	int out_status;
 	struct queue_item wait; /* in the supervisor's queue (queue.h); not touched here */
 	/* last, and not cleared when a connection is accepted: only the bytes
 	 * read are ever touched (every fork of a worker makes each page the

@@ -254,6 +254,33 @@ START_TEST(test_head_too_large)
 }
 END_TEST
 
+/* reply_format: the bytes reply_body writes, or the head alone; NULL
+ * when the head does not fit */
+START_TEST(test_format)
+{
+	const char expect[] = "HTTP/1.1 404 Not Found\r\nServer: digsigserver\r\n"
+			      "Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n"
+			      "Content-Length: 9\r\nX-A: 1\r\n\r\nNot found";
+	char *extra = malloc(5000), *out;
+	size_t len;
+
+	ck_assert_ptr_nonnull(extra);
+	out = reply_format(404, "text/plain; charset=utf-8", "Not found", 9, "X-A: 1\r\n", 1, &len);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_uint_eq(len, sizeof(expect) - 1);
+	ck_assert(memcmp(out, expect, len) == 0);
+	free(out);
+	out = reply_format(404, "text/plain; charset=utf-8", "Not found", 9, "X-A: 1\r\n", 0, &len);
+	ck_assert_uint_eq(len, sizeof(expect) - 1 - 9);
+	ck_assert(memcmp(out, expect, len) == 0);
+	free(out);
+	memset(extra, 'a', 4997);
+	memcpy(extra + 4997, "\r\n", 3);
+	ck_assert_ptr_null(reply_format(200, "text/plain", "x", 1, extra, 1, &len));
+	free(extra);
+}
+END_TEST
+
 /* A scratch file with n bytes; its path in path. */
 static void
 scratch_file(char *dir, char *path, size_t size, size_t n)
@@ -412,6 +439,7 @@ reply_suite(void)
 	tcase_add_test(tc, test_peer_gone);
 	tcase_add_test(tc, test_nonblocking);
 	tcase_add_test(tc, test_retry_after);
+	tcase_add_test(tc, test_format);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -261,4 +261,42 @@ check_eq "the 8 idle connections were left alone" 8 "$(cat "$T/idle.out")"
 check_eq "once they are gone, signing works again" 200 \
 	"$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST -F distro=d1 \
 		-F sw-description=@"$T/sw" "$URL/sign/swupdate")"
+
+# --- F17: clients that read /status slowly -----------------------------------------
+# /status of 256 workers (about 50 KB) to clients with a tiny window: the
+# supervisor writes it as their sockets take it and serves everyone else
+# meanwhile (it waited for each before, up to a second a write, and then
+# cut the answer short); each slow client still gets all of it
+dss_start DIGSIGSERVER_WORKERS=256 DIGSIGSERVER_PIN_WORKERS=0 || exit 1
+check_eq "/livez while 8 clients read /status slowly; then each gets its whole answer" \
+	"livez 200, 8 of 8 complete" "$(python3 - "$PORT" <<'PY'
+import socket, subprocess, sys
+port = int(sys.argv[1])
+socks = []
+for i in range(8):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 88)
+    s.connect(("127.0.0.1", port))
+    s.sendall(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+    socks.append(s)
+code = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "60",
+                       "http://127.0.0.1:%d/livez" % port], capture_output=True, text=True).stdout
+complete = 0
+for s in socks:
+    s.settimeout(60)
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    head, _, body = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:") and int(line.split(b":")[1]) == len(body) \
+                and len(body) > 30000:
+            complete += 1
+print("livez %s, %d of 8 complete" % (code, complete))
+PY
+)"
 exit 0
