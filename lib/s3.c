@@ -11,6 +11,7 @@
  */
 #include "s3.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -284,8 +285,14 @@ s3_parse_uri(const char *uri, char **bucket, char **key, char *err, size_t errle
 	}
 	slash = strchr(b, '/');
 	blen = slash ? (size_t)(slash - b) : strlen(b);
+	/* S3's rules, legacy names (capitals, '_', 255 bytes) included: a
+	 * letter or digit first and last, no "..": "." and ".." are no
+	 * bucket (a server resolving /./store/... in the path would reach a
+	 * bucket the name does not show) */
 	if (blen == 0 || blen > 255 ||
-	    strspn(b, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") < blen) {
+	    strspn(b, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") < blen ||
+	    !isalnum((unsigned char)b[0]) || !isalnum((unsigned char)b[blen - 1]) ||
+	    memmem(b, blen, "..", 2) != NULL) {
 		snprintf(err, errlen, "invalid S3 bucket name");
 		return -1;
 	}

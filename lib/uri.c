@@ -11,6 +11,7 @@
  */
 #include "uri.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -217,13 +218,23 @@ uri_allowed(const struct config *cfg, const char *c, int resolve)
 	return allowed || !any;
 }
 
+/* Lower-case the bucket of the canonical s3:// URI u in place. */
+static void
+bucket_lower(char *u)
+{
+	for (char *p = u + 5; *p != '\0' && *p != '/'; p++)
+		*p = (char)tolower((unsigned char)*p);
+}
+
 /* 1 if the canonical URI c is in an s3:// key store (an artifact there
- * would be a key, fetched with the worker's credentials). */
+ * would be a key, fetched with the worker's credentials).  The bucket is
+ * compared in any case: a legacy bucket's name may have capitals, and a
+ * server may not tell them apart. */
 static int
 uri_in_s3_store(const struct config *cfg, const char *c)
 {
 	const char *rest;
-	char err[128], *store;
+	char err[128], *store, *lc;
 	int is_s3, in;
 
 	if (cfg->keyfile_uri == NULL || uri_scheme(cfg->keyfile_uri, &rest) != URI_S3 ||
@@ -231,7 +242,11 @@ uri_in_s3_store(const struct config *cfg, const char *c)
 		return 0;
 	if ((store = uri_canonical(cfg->keyfile_uri, 1, &is_s3, err, sizeof(err))) == NULL)
 		return 1; /* a store we cannot place: nothing in s3:// is safe */
-	in = uri_under(c, store);
+	lc = xstrdup(c);
+	bucket_lower(lc);
+	bucket_lower(store);
+	in = uri_under(lc, store);
+	free(lc);
 	free(store);
 	return in;
 }

@@ -107,6 +107,7 @@ START_TEST(test_syntax)
 		"file:///srv/builds/", "/srv/builds/", "file:///a\nb", "file:///a\x7f",
 		"s3://", "s3://bucket", "s3://bucket/", "s3://bucket/dir/", "s3://b/a//c",
 		"s3://b/../x", "s3://b/./x", "s3://bad bucket/x", "s3:///key", "S3://b/k",
+		"s3://./store/k", "s3://../store/k", "s3://.b/k", "s3://b-/k", "s3://a..b/k",
 		"s3://b/k\r",
 	};
 

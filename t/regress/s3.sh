@@ -238,6 +238,14 @@ check_eq "prefix check: outside DIGSIGSERVER_ARTIFACT_URI_PREFIXES is 403" \
 check_eq "an artifact URI in the s3:// key store is 403, nothing fetched" \
 	"403 Artifact URI not allowed" \
 	"$("$S3TEST" get s3://dss-keys/store/distro1/swupdate/rsa-private.key "$T/x" 2>>"$T/s3test.log")"
+# the store's bucket under another name (the emulator resolves /./dss-keys
+# in the path to dss-keys) or in capitals: no bucket, or still the store
+check_eq "the key store through the bucket \".\": 400, nothing fetched" \
+	"400 Invalid artifact URI (invalid S3 bucket name)" \
+	"$("$S3TEST" get s3://./dss-keys/store/distro1/swupdate/rsa-private.key "$T/x" 2>>"$T/s3test.log")"
+check_eq "the key store's bucket in capitals: 403" "403 Artifact URI not allowed" \
+	"$("$S3TEST" get s3://DSS-KEYS/store/distro1/swupdate/rsa-private.key "$T/x" 2>>"$T/s3test.log")"
+check "  ... nothing fetched" test ! -e "$T/x"
 
 # --- file:// write-back killed in the middle ---------------------------------
 mkdir -p "$T/art" "$T/job2"
