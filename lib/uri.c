@@ -675,6 +675,26 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 	return 0;
 }
 
+/* 1 when the original is as it was opened: the same file at its name,
+ * with its size and times (a rewrite in place keeps the inode); checked
+ * as the signing ends and again just before the rename, so that a new
+ * build written meanwhile is never replaced by the signed old one. */
+static int
+uri_unchanged(const struct uri_artifact *art)
+{
+	struct stat now, named;
+
+	if (art->fd >= 0 &&
+	    (fstat(art->fd, &now) < 0 || now.st_size != art->orig.st_size ||
+	     now.st_mtim.tv_sec != art->orig.st_mtim.tv_sec ||
+	     now.st_mtim.tv_nsec != art->orig.st_mtim.tv_nsec ||
+	     now.st_ctim.tv_sec != art->orig.st_ctim.tv_sec ||
+	     now.st_ctim.tv_nsec != art->orig.st_ctim.tv_nsec))
+		return 0;
+	return fstatat(art->dirfd, art->base, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       named.st_dev == art->orig.st_dev && named.st_ino == art->orig.st_ino;
+}
+
 /*
  * Give the replacement (fd) what the original had: check that the
  * original is still the file opened (409), copy its permission bits and
@@ -684,15 +704,12 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 static int
 uri_take_over(const struct uri_artifact *art, int fd, char *err, size_t errlen)
 {
-	struct stat now;
-
 	if (!art->have_orig) {
 		if (fchmod(fd, 0644) < 0)
 			log_warn("fchmod %s", art->tmppath);
 		return 0;
 	}
-	if (fstatat(art->dirfd, art->base, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    now.st_dev != art->orig.st_dev || now.st_ino != art->orig.st_ino) {
+	if (!uri_unchanged(art)) {
 		snprintf(err, errlen, "Artifact changed during signing");
 		return 409;
 	}
@@ -748,6 +765,10 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 				     errlen);
 	}
 	close(fd);
+	if (art->have_orig && !uri_unchanged(art)) {
+		snprintf(err, errlen, "Artifact changed during signing");
+		return 409;
+	}
 	if (renameat(art->dirfd, art->tmpname, art->dirfd, art->base) < 0) {
 		int e = errno;
 

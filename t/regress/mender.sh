@@ -288,6 +288,51 @@ rm -f "$A"/.big.mender.dss-* 2>/dev/null
 check_eq "the daemon still signs afterwards" 200 "$(sign rsa1 "file://$(fresh after.mender plain.mender)")"
 rm -f "$T/src/big.mender" "$T/big.ref" "$A/big.mender"
 
+# --- a new build written in place while the signed one is committed ---------
+# A shim (LD_PRELOAD) writes "new build" over the artifact, in place (its
+# inode kept, as cp or a build tool does), at the first fsync after a flag
+# file appears: the one of the signed copy, after the signing checked its
+# input.  The signed old artifact must not replace the new build.
+if [ -n "${DSS_SANITIZED:-}" ] || [ -n "${DSS_VALGRIND:-}" ] || ! command -v gcc >/dev/null; then
+	skip "a rewrite while the signed artifact is committed" "needs gcc and a plain build (LD_PRELOAD)"
+else
+	f=$(fresh race.mender plain.mender)
+	cat >"$T/rewrite.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <unistd.h>
+int
+fsync(int fd)
+{
+	static int (*real)(int);
+
+	if (real == NULL)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	if (unlink(FLAG) == 0) {
+		int a = open(ARTIFACT, O_WRONLY | O_TRUNC);
+
+		if (a >= 0) {
+			(void)!write(a, "new build\n", 10);
+			close(a);
+		}
+	}
+	return real(fd);
+}
+EOC
+	gcc -shared -fPIC -DFLAG="\"$A/rewrite.flag\"" -DARTIFACT="\"$f\"" -o "$T/rewrite.so" \
+		"$T/rewrite.c"
+	chmod 0755 "$T/rewrite.so"
+	dss_start LD_PRELOAD="$T/rewrite.so" || exit 1
+	: >"$A/rewrite.flag"
+	dss_own "$A/rewrite.flag"
+	check_eq "a new build written in place as the signed one is committed: 409" \
+		"409 Artifact changed during signing" "$(sign rsa1 "file://$f") $(body)"
+	check "  ... the shim did write it" test ! -e "$A/rewrite.flag"
+	check_eq "  ... the new build is kept" "new build" "$(cat "$f")"
+	check_eq "  ... nothing left beside it" "race.mender" "$(ls -A "$A" | grep race)"
+fi
+
 # --- s3:// ----------------------------------------------------------------------
 emu_start "s3:// artifacts" || exit 0
 s3curl() { # s3curl METHOD BUCKET/KEY [curl args...]: the HTTP status
