@@ -322,6 +322,22 @@ uri_write_err(int e, const char *what, const char *otherwise, char *err, size_t 
 	return st;
 }
 
+/* The status and reason for a replacement that could not take the
+ * artifact's name (linkat, renameat) with errno e: 403 when the service
+ * user may not (a sticky directory and another owner, an immutable or
+ * append-only file), else as uri_write_err. */
+static int
+uri_replace_err(int e, char *err, size_t errlen)
+{
+	if (e == EPERM || e == EACCES) {
+		snprintf(err, errlen, "The service user may not replace the artifact (a sticky "
+				      "directory and another owner, or an immutable file)");
+		return 403;
+	}
+	return uri_write_err(e, "the signed artifact", "Replacing the artifact failed", err,
+			     errlen);
+}
+
 /* 1 if the directory real is inside the work directory or a file:// key
  * store: an artifact there could be another job's file or a key. */
 static int
@@ -619,6 +635,19 @@ uri_name_temp(int dirfd, int fd, const char *base, char **name)
 	return -1;
 }
 
+/* 1 when the artifact's directory is sticky and neither it nor the file
+ * is the service user's: the rename would be refused (EPERM), so the
+ * signing is not begun (unless the process may anyway: root). */
+static int
+uri_sticky_other(const struct uri_artifact *art)
+{
+	struct stat d;
+	uid_t me = geteuid();
+
+	return art->have_orig && me != 0 && fstat(art->dirfd, &d) == 0 &&
+	       (d.st_mode & S_ISVTX) && d.st_uid != me && art->orig.st_uid != me;
+}
+
 int
 uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen)
 {
@@ -642,6 +671,11 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 		}
 		*outfd = art->outfd;
 		return 0;
+	}
+	if (uri_sticky_other(art)) {
+		snprintf(err, errlen, "The service user may not replace the artifact: its "
+				      "directory is sticky and the file is another user's");
+		return 403;
 	}
 	art->outfd = uri_mktemp(art->dirfd, art->base, &art->tmpname);
 	if (art->outfd < 0) {
@@ -761,8 +795,7 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 
 		log_warn("naming the replacement of %s", art->path);
 		close(fd);
-		return uri_write_err(e, "the signed artifact", "Replacing the artifact failed", err,
-				     errlen);
+		return uri_replace_err(e, err, errlen);
 	}
 	close(fd);
 	if (art->have_orig && !uri_unchanged(art)) {
@@ -773,8 +806,7 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 		int e = errno;
 
 		log_warn("rename %s to %s", art->tmppath, art->path);
-		return uri_write_err(e, "the signed artifact", "Replacing the artifact failed", err,
-				     errlen);
+		return uri_replace_err(e, err, errlen);
 	}
 	free(art->tmpname);
 	art->tmpname = NULL;

@@ -183,6 +183,37 @@ else
 	skip "a directory the service user cannot write" "workers run as root here"
 fi
 
+# a shared deploy directory (sticky, 1777) and another user's artifact: the
+# service user could write the signed copy beside it but never rename it
+# over the original (EPERM): 403 before any signing, not a 500 that curl
+# --retry repeats four times
+if [ -n "$DSS_USER" ]; then
+	mkdir -p "$T/sticky"
+	chmod 1777 "$T/sticky"
+	cp "$T/src/plain.mender" "$T/sticky/s.mender"
+	chmod 0644 "$T/sticky/s.mender"
+	chown nobody "$T/sticky/s.mender"
+	check_eq "another user's artifact in a sticky directory: 403 with a reason" \
+		"403 The service user may not replace the artifact: its directory is sticky and the file is another user's" \
+		"$(sign rsa1 "file://$T/sticky/s.mender") $(body)"
+	check "  ... the artifact is left unchanged, nothing beside it" sh -c \
+		"cmp '$T/sticky/s.mender' '$T/src/plain.mender' && [ \$(ls -A '$T/sticky' | wc -l) = 1 ]"
+else
+	skip "another user's artifact in a sticky directory" "needs root (a service user)"
+fi
+# an immutable artifact (chattr +i): the rename is refused at the end: 403
+f=$(fresh immutable.mender plain.mender)
+if [ -n "$DSS_USER" ] && chattr +i "$f" 2>/dev/null; then
+	check_eq "an immutable artifact: 403 with a reason" \
+		"403 The service user may not replace the artifact (a sticky directory and another owner, or an immutable file)" \
+		"$(sign rsa1 "file://$f") $(body)"
+	chattr -i "$f"
+	check_eq "  ... unchanged, nothing left beside it" "0 immutable.mender" \
+		"$(cmp -s "$f" "$T/src/plain.mender"; echo $?) $(ls -A "$A" | grep immutable)"
+else
+	skip "an immutable artifact" "needs root and a file system with chattr +i"
+fi
+
 # --- a kill during the job leaves the original whole ----------------------------
 # A big artifact, the worker SIGKILLed at several points of its job: after
 # each kill the file is the original or (kill after the commit) the signed
