@@ -47,8 +47,6 @@
 /* Requests of one channel queued or in a thread at once: past this the
  * channel is not read until some are answered. */
 #define CHAN_INFLIGHT_MAX 64
-/* A worker that does not read its answers makes a thread wait this long. */
-#define CHAN_SEND_TIMEOUT_S 5
 /* Most job channels at once (more than any pool has jobs). */
 #define CHANS_MAX 1024
 
@@ -58,6 +56,7 @@ struct chan {
 	struct keyproto_grant grant; /* hdr.id: the job */
 	int refs;                    /* requests queued or in a thread */
 	int closed;                  /* the main thread is done with it */
+	int stalled;                 /* an answer found its socket full */
 };
 
 struct task {
@@ -123,17 +122,49 @@ report(uint64_t job, uint32_t op, uint32_t status, const struct keyproto_keyref 
 	free(m);
 }
 
-/* Answer request id on fd with an ERROR; a failed send is the worker's loss. */
+/*
+ * Send an answer on ch without waiting (its socket is non-blocking): a
+ * worker that does not read its answers fills its socket and would hold
+ * a thread, or the main thread that every job needs, for as long as it
+ * likes.  Its channel is shut then (the worker's requests end) and the
+ * supervisor told (429: it kills the worker).  A failed send is the
+ * worker's loss.
+ */
 static void
-send_error(int fd, uint64_t id, int status, const char *reason)
+chan_send(struct chan *ch, const union keyproto_msg *m, int fd)
+{
+	int first;
+
+	if (keyproto_send(ch->fd, m, fd) == 0)
+		return;
+	if (errno != EAGAIN && errno != EWOULDBLOCK) {
+		log_debug("answering job %llu: %s", (unsigned long long)ch->grant.hdr.id,
+			  strerror(errno));
+		return;
+	}
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("mutex");
+	first = !ch->stalled;
+	ch->stalled = 1;
+	pthread_mutex_unlock(&lock);
+	if (!first)
+		return;
+	log_errorx("job %llu: does not read its key answers; closing its key channel",
+		   (unsigned long long)ch->grant.hdr.id);
+	report(ch->grant.hdr.id, 0, 429, NULL, NULL, NULL, "does not read its key answers");
+	shutdown(ch->fd, SHUT_RDWR);
+}
+
+/* Answer request id on ch with an ERROR. */
+static void
+send_error(struct chan *ch, uint64_t id, int status, const char *reason)
 {
 	union keyproto_msg m;
 
 	keyproto_init(&m, KEYPROTO_ERROR, id);
 	m.error.status = (uint32_t)status;
 	snprintf(m.error.reason, sizeof(m.error.reason), "%s", reason);
-	if (keyproto_send(fd, &m, -1) < 0)
-		log_debug("answering a worker: %s", strerror(errno));
+	chan_send(ch, &m, -1);
 }
 
 /*
@@ -318,10 +349,9 @@ run_pin_task(const struct task *t, union keyproto_msg *m)
 	report(t->ch->grant.hdr.id, KEYPROTO_MATERIALIZE, (uint32_t)(st ? st : 200), &t->req.key,
 	       NULL, NULL, st ? err : NULL);
 	if (st != 0)
-		send_error(t->ch->fd, t->req.hdr.id, st, err);
-	else if (keyproto_send(t->ch->fd, m, fd) < 0)
-		log_debug("answering job %llu: %s", (unsigned long long)t->ch->grant.hdr.id,
-			  strerror(errno));
+		send_error(t->ch, t->req.hdr.id, st, err);
+	else
+		chan_send(t->ch, m, fd);
 	if (fd >= 0)
 		close(fd);
 }
@@ -356,14 +386,12 @@ run_task(const struct task *t, union keyproto_msg *m)
 	if (st != 0) {
 		report(t->ch->grant.hdr.id, op, (uint32_t)st, &t->req.key, k.fingerprint, dhex,
 		       err);
-		send_error(t->ch->fd, t->req.hdr.id, st, err);
+		send_error(t->ch, t->req.hdr.id, st, err);
 	} else {
 		if (op != KEYPROTO_PUBLIC)
 			report(t->ch->grant.hdr.id, op, 200, &t->req.key, k.fingerprint, dhex,
 			       NULL);
-		if (keyproto_send(t->ch->fd, m, fd) < 0)
-			log_debug("answering job %llu: %s", (unsigned long long)t->ch->grant.hdr.id,
-				  strerror(errno));
+		chan_send(t->ch, m, fd);
 	}
 	if (fd >= 0)
 		close(fd);
@@ -406,7 +434,7 @@ chan_violation(struct chan *ch, const char *why)
 	log_errorx("job %llu: malformed key request (%s); closing its key channel",
 		   (unsigned long long)ch->grant.hdr.id, why);
 	report(ch->grant.hdr.id, 0, 400, NULL, NULL, NULL, why);
-	send_error(ch->fd, 0, 400, "malformed key request");
+	send_error(ch, 0, 400, "malformed key request");
 }
 
 /* Close ch for the main thread: no more reading (lock held). */
@@ -443,7 +471,7 @@ refuse(struct chan *ch, const union keyproto_msg *m, int status, const char *why
 	log_warnx("job %llu: %s refused: %s", (unsigned long long)ch->grant.hdr.id,
 		  keyproto_type_name(m->hdr.type), why);
 	report(ch->grant.hdr.id, m->hdr.type, (uint32_t)status, &m->sign.key, NULL, NULL, why);
-	send_error(ch->fd, m->hdr.id, status, why);
+	send_error(ch, m->hdr.id, status, why);
 }
 
 static int
@@ -485,11 +513,25 @@ chan_read(struct chan *ch, union keyproto_msg *m)
 static void
 grant_taken(const union keyproto_msg *m, int fd)
 {
-	struct chan *ch = xcalloc(1, sizeof(*ch));
-	struct timeval tv = {CHAN_SEND_TIMEOUT_S, 0};
+	struct chan *ch;
+	int n = 0;
 
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		fatal("SO_SNDTIMEO");
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("mutex");
+	for (ch = chans; ch != NULL; ch = ch->next)
+		n++;
+	pthread_mutex_unlock(&lock);
+	/* more channels than any pool has jobs: processes a job left behind
+	 * collecting them; a new job's requests then fail (503), the key
+	 * process does not */
+	if (n >= CHANS_MAX) {
+		log_errorx("job %llu: %d key channels open already; refusing its channel",
+			   (unsigned long long)m->hdr.id, n);
+		close(fd);
+		return;
+	}
+	util_set_nonblock(fd, 1); /* answers never wait (chan_send) */
+	ch = xcalloc(1, sizeof(*ch));
 	ch->fd = fd;
 	ch->grant = m->grant;
 	if (pthread_mutex_lock(&lock) != 0)
@@ -511,8 +553,12 @@ sup_read(union keyproto_msg *m)
 		log_debug("the supervisor closed the channel: exiting");
 		_exit(0);
 	}
-	if (r < 0 && errno == EPROTO)
-		fatalx("bad record from the supervisor: %s", why);
+	if (r < 0 && errno == EPROTO) {
+		/* a GRANT whose channel did not come with it (this process out
+		 * of descriptors): that job's requests fail, no other's */
+		log_errorx("a record from the supervisor: %s; ignored", why);
+		return;
+	}
 	if (r < 0)
 		fatal("reading the supervisor's channel");
 	if (m->hdr.type != KEYPROTO_GRANT)

@@ -789,7 +789,10 @@ worker_gone(struct worker *w, int status, const struct proto_cpu *total)
 	int orphans;
 
 	account_exit(w, total);
-	orphans = worker_died(w, status);
+	/* after any job, not only a failed one: what a job started (a
+	 * setsid, double-forked child) must not outlive it and watch the
+	 * next jobs */
+	orphans = worker_died(w, status) | (w->jobs > 0);
 	free_worker(w);
 	if (spawn_failures > 0)
 		throttle_respawn("worker died before it was ready");
@@ -930,9 +933,11 @@ pool_key_report(const struct keyproto_report *r)
 	char key[sizeof(r->key.selector) + sizeof(r->key.tag) + sizeof(r->key.file) + 2];
 
 	if (r->op == 0) {
-		/* the worker sent the key process a malformed record */
+		/* the worker broke its key channel's rules: a malformed record
+		 * (400), answers it does not read (429) */
 		if (w != NULL && record_busy(w->rec.phase) && !w->aborted)
-			worker_fail(w, "malformed record to the key process");
+			worker_fail(w, r->status == 429 ? "does not read its key answers"
+							 : "malformed record to the key process");
 		return;
 	}
 	snprintf(key, sizeof(key), "%s/%s/%s", r->key.selector, r->key.tag, r->key.file);

@@ -317,6 +317,78 @@ else
 	skip "a worker's malformed key record" "needs gcc and a plain build (LD_PRELOAD)"
 fi
 
+# --- a worker that does not read its key answers ----------------------------------
+# A shim (LD_PRELOAD) sends each SIGN record 400 times more while a flag
+# file exists, and then waits 20 s before it reads an answer.  The key
+# process must not wait for it (it used to, 5 s an answer, in the thread
+# every job needs): it closes that channel when the answers fill it, the
+# supervisor kills the worker, and the next job signs at once.
+if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
+	cat >"$T/flood.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+static int flooded = -1;
+ssize_t
+sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+	static ssize_t (*real)(int, const struct msghdr *, int);
+	const char *flag = getenv("DSS_TEST_FLOOD");
+	uint32_t type;
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
+	if (flag != NULL && access(flag, F_OK) == 0 && mh->msg_iovlen == 1 &&
+	    mh->msg_iov[0].iov_len > 8) {
+		memcpy(&type, mh->msg_iov[0].iov_base, 4);
+		if (type == 4) { /* KEYPROTO_SIGN */
+			for (int i = 0; i < 400; i++)
+				(void)real(fd, mh, flags | MSG_DONTWAIT);
+			flooded = fd;
+		}
+	}
+	return real(fd, mh, flags);
+}
+ssize_t
+recvmsg(int fd, struct msghdr *mh, int flags)
+{
+	static ssize_t (*real)(int, struct msghdr *, int);
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, struct msghdr *, int))dlsym(RTLD_NEXT, "recvmsg");
+	if (fd == flooded) {
+		flooded = -1;
+		sleep(20);
+	}
+	return real(fd, mh, flags);
+}
+EOC
+	gcc -shared -fPIC -o "$T/flood.so" "$T/flood.c" -ldl
+	dss_start DIGSIGSERVER_WORKERS=2 LD_PRELOAD="$T/flood.so" DSS_TEST_FLOOD="$T/flood" || exit 1
+	kpid=$(key_status "['pid']")
+	touch "$T/flood"
+	a=$(fresh flood.mender small.mender)
+	log_mark
+	check_eq "a worker that does not read its key answers: its job answers 500" 500 \
+		"$(sign demo "$a")"
+	check "  ... the key process closed its channel" \
+		grep -q 'does not read its key answers; closing its key channel' "$DSS_LOG"
+	check "  ... the supervisor killed the worker" \
+		grep -q 'does not read its key answers; killing it' "$DSS_LOG"
+	check "  ... the artifact is left as it was" cmp -s "$T/src/small.mender" "$a"
+	rm -f "$T/flood"
+	a=$(fresh good2.mender small.mender)
+	check_eq "  ... the next job signs" 200 "$(sign demo "$a")"
+	check_eq "  ... with the same key process" "$kpid 0" \
+		"$(key_status "['pid']") $(key_status "['restarts']")"
+else
+	skip "a worker that does not read its key answers" "needs gcc and a plain build (LD_PRELOAD)"
+fi
+
 # --- a worker taken over asks for another client's key -----------------------------
 # A shim (LD_PRELOAD) plays a worker taken over by its upload: while a flag
 # file exists it rewrites the selector of every SIGN and PUBLIC record it
