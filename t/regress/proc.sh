@@ -209,4 +209,76 @@ one_kept() { nspawners 1 && [ "$(cpus "$(spawner)")" = "$first" ] && kept 3; }
 check "started on one CPU (taskset -c $first): one spawner, kept there with its workers" \
 	wait_for 20 one_kept
 check_eq "... and signs" 200 "$(post)"
+
+# --- what a job leaves behind does not outlive it, even after a 200 ----------
+# A shim (LD_PRELOAD) plays a worker taken over by its upload: at its first
+# STARTED record it starts a process that calls setsid, forks again and
+# sleeps, writing its pid into a directory the test gives it, and reaps
+# the process between them itself (no death reaches the supervisor).  The job
+# answers 200; the supervisor must kill that process when the worker ends
+# (it did only after a failed job, so it could watch every later job).
+if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
+	mkdir -p "$T/lo"
+	chmod 1777 "$T/lo"
+	cat >"$T/leave.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+ssize_t
+sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+	static ssize_t (*real)(int, const struct msghdr *, int);
+	static int done;
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
+	/* a worker's STARTED: type 3, a 24-byte header, then the endpoint */
+	if (!done && access(DIR "/go", F_OK) == 0 && mh->msg_iovlen == 2 &&
+	    mh->msg_iov[0].iov_len == 24 && *(const uint32_t *)mh->msg_iov[0].iov_base == 3) {
+		pid_t mid;
+
+		done = 1;
+		if ((mid = fork()) > 0) {
+			/* reaped here: the supervisor hears of no death */
+			waitpid(mid, NULL, 0);
+		} else if (mid == 0) {
+			setsid();
+			if (fork() == 0) {
+				FILE *f = fopen(DIR "/pid.tmp", "w");
+
+				if (f != NULL) {
+					fprintf(f, "%d\n", (int)getpid());
+					fclose(f);
+					rename(DIR "/pid.tmp", DIR "/pid");
+				}
+				for (;;)
+					pause();
+			}
+			_exit(0);
+		}
+	}
+	return real(fd, mh, flags);
+}
+EOC
+	gcc -shared -fPIC -DDIR="\"$T/lo\"" -o "$T/leave.so" "$T/leave.c" -ldl
+	chmod 0755 "$T/leave.so"
+	dss_start DIGSIGSERVER_WORKERS=2 LD_PRELOAD="$T/leave.so" || exit 1
+	: >"$T/lo/go"
+	check_eq "a job that leaves a setsid, double-forked process behind: 200" 200 "$(post)"
+	rm -f "$T/lo/go"
+	check "  ... that process started" wait_for 10 test -s "$T/lo/pid"
+	left=$(cat "$T/lo/pid" 2>/dev/null)
+	check "  ... and was killed when the job's worker ended (pid ${left:-none})" wait_for 20 \
+		sh -c "[ -n '$left' ] && ! kill -0 '$left' 2>/dev/null"
+	check "  ... the supervisor says so" wait_for 10 \
+		grep -q 'killed processes left behind by a job' "$DSS_LOG"
+	check_eq "  ... the next job signs" 200 "$(post)"
+else
+	skip "what a job leaves behind, after a 200" "needs gcc and a plain build (LD_PRELOAD)"
+fi
 exit 0
