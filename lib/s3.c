@@ -297,6 +297,10 @@ s3_parse_uri(const char *uri, char **bucket, char **key, char *err, size_t errle
 		return -1;
 	}
 	k = slash ? slash + 1 : "";
+	if (strlen(k) > 1024) { /* S3's limit */
+		snprintf(err, errlen, "S3 key longer than 1024 bytes");
+		return -1;
+	}
 	for (const char *p = k; *p; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
 			snprintf(err, errlen, "control character in S3 key");
@@ -747,6 +751,12 @@ s3_outcome(struct s3_req *r, CURLcode rc, int *transient, struct s3_error *e)
 		*transient = 1;
 		s3_seterr(e, 503, r->http, code, "S3 %s %s: %ld %s", r->method, r->what, r->http,
 			  code[0] ? code : "error");
+	} else if (r->http >= 300 && r->http < 500) {
+		/* what this request asked is refused (InvalidBucketName,
+		 * KeyTooLongError, a bucket of another region: 301): asking
+		 * again cannot help */
+		s3_seterr(e, 400, r->http, code, "S3 %s %s: %ld %s", r->method, r->what, r->http,
+			  code[0] ? code : "refused");
 	} else {
 		s3_seterr(e, 500, r->http, code, "S3 %s %s: %ld %s", r->method, r->what, r->http,
 			  code[0] ? code : "error");

@@ -291,6 +291,10 @@ uri_s3_status(const struct s3_error *e, const char *doing, char *err, size_t err
 		snprintf(err, errlen, "Artifact store refused access (%s)",
 			 e->code[0] ? e->code : "403");
 		return 403;
+	case 400:
+		snprintf(err, errlen, "Artifact store refused the request (%s)",
+			 e->code[0] ? e->code : "400");
+		return 400;
 	case 503:
 		snprintf(err, errlen, "Artifact store unavailable");
 		return 503;

@@ -231,6 +231,43 @@ check "  ... byte for byte" cmp "$T/a1" "$T/a1.kill"
 check_eq "wrong secret on artifacts: 403 with a reason" \
 	"403 Artifact store refused access (SignatureDoesNotMatch)" \
 	"$(AWS_SECRET_ACCESS_KEY=bad "$S3TEST" get s3://dss-artifacts/ci/a1.mender "$T/x" 2>>"$T/s3test.log")"
+# what S3 refuses for the request itself (a bad argument, a bucket of
+# another region) is 400 with its code, not a 500 that curl --retry
+# repeats; a stand-in S3 answers with S3's documented errors
+python3 - "$T/fakes3.port" <<'PY' 2>/dev/null &
+import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code, s3code = (301, "PermanentRedirect") if "moved" in self.path else (400, "InvalidArgument")
+        body = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code>'
+                '<Message>x</Message></Error>' % s3code).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    do_HEAD = do_GET
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1] + ".tmp", "w").write(str(srv.server_address[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+srv.serve_forever()
+PY
+fake=$!
+BG="$BG $fake"
+wait_for 10 test -s "$T/fakes3.port"
+FAKE_S3=http://127.0.0.1:$(cat "$T/fakes3.port")
+check_eq "S3 answers 400 InvalidArgument: 400 with the code" \
+	"400 Artifact store refused the request (InvalidArgument)" \
+	"$(DIGSIGSERVER_S3_ENDPOINT=$FAKE_S3 "$S3TEST" get s3://dss-artifacts/ci/a1.mender "$T/x" 2>>"$T/s3test.log")"
+check_eq "S3 answers 301 PermanentRedirect (another region): 400 with the code" \
+	"400 Artifact store refused the request (PermanentRedirect)" \
+	"$(DIGSIGSERVER_S3_ENDPOINT=$FAKE_S3 "$S3TEST" get s3://dss-artifacts/moved/a1.mender "$T/x" 2>>"$T/s3test.log")"
+kill $fake 2>/dev/null
+check_eq "an S3 key longer than 1024 bytes: 400 before any request" \
+	"400 Invalid artifact URI (S3 key longer than 1024 bytes)" \
+	"$("$S3TEST" get "s3://dss-artifacts/$(printf 'k%.0s' $(seq 1025))" "$T/x" 2>>"$T/s3test.log")"
 check_eq "prefix check: outside DIGSIGSERVER_ARTIFACT_URI_PREFIXES is 403" \
 	"403 Artifact URI not allowed" \
 	"$(DIGSIGSERVER_ARTIFACT_URI_PREFIXES=s3://dss-artifacts/release "$S3TEST" get \
