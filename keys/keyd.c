@@ -201,6 +201,22 @@ check_key_uri(const struct task *t, const struct kcache_key *k, char *err, size_
 }
 
 /* SIGN: the signature, or a status with err. */
+/* 0 when an RSA-PSS request's salt cannot fit the key (RFC 8017 9.1.1:
+ * emLen >= hLen + sLen + 2), which a token may answer with an error that
+ * looks like a device lost (SoftHSM: CKR_GENERAL_ERROR, and every session
+ * would be opened again); 1 otherwise (the negative lengths are chosen to
+ * fit). */
+static int
+pss_salt_fits(EVP_PKEY *key, const struct keyproto_sign *req)
+{
+	int em;
+
+	if (req->scheme != KEYPROTO_RSA_PSS || req->saltlen < 0 || key == NULL)
+		return 1;
+	em = (EVP_PKEY_get_bits(key) - 1 + 7) / 8;
+	return (long)req->saltlen + (long)req->digest_len + 2 <= (long)em;
+}
+
 static int
 do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m, char *err,
 	size_t errlen)
@@ -210,6 +226,11 @@ do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m,
 
 	if ((st = check_key_uri(t, k, err, errlen)) != 0)
 		return st;
+	if (!pss_salt_fits(k->token != NULL ? k->pub : k->pkey, &t->req)) {
+		snprintf(err, errlen, "RSA-PSS salt of %d bytes too long for the key",
+			 (int)t->req.saltlen);
+		return 400;
+	}
 	if (k->token != NULL) {
 		keyproto_init(m, KEYPROTO_SIGNATURE, t->req.hdr.id);
 		st = kp11_sign(k->token, k->pub, t->req.scheme, t->req.saltlen, t->req.md,

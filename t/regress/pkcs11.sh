@@ -181,6 +181,61 @@ code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=swfile -F method
 	-F backend=pkcs11 --form-string key-uri="$UP" -F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
 check_eq "backend=pkcs11 for a distro whose key is a file: 403" 403 "$code"
 
+# A worker taken over asks for an RSA-PSS signature with a salt too long for
+# the key: a shim (LD_PRELOAD) rewrites every SIGN while a flag file exists.
+# SoftHSM answers such a request CKR_GENERAL_ERROR, which the key process
+# took for a lost device (the module initialized again, every session and
+# login anew, a request at a time): it is refused before the token now.
+if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
+	cat >"$T/salt.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "keyproto.h"
+ssize_t
+sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+	static ssize_t (*real)(int, const struct msghdr *, int);
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
+	if (access(FLAG, F_OK) == 0 && mh->msg_iovlen == 1 &&
+	    mh->msg_iov[0].iov_len >= sizeof(struct keyproto_sign)) {
+		struct keyproto_sign *s = mh->msg_iov[0].iov_base;
+
+		if (s->hdr.type == KEYPROTO_SIGN) {
+			s->scheme = KEYPROTO_RSA_PSS;
+			s->saltlen = 1000;
+		}
+	}
+	return real(fd, mh, flags);
+}
+EOC
+	gcc -shared -fPIC -I"$SRC/lib" -DFLAG="\"$T/salt.flag\"" -o "$T/salt.so" "$T/salt.c" -ldl
+	chmod 0755 "$T/salt.so"
+	dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
+		SOFTHSM2_CONF="$SOFTHSM2_CONF" LD_PRELOAD="$T/salt.so" || exit 1
+	: >"$T/salt.flag"
+	log_mark
+	code=$(swu RSA)
+	rm -f "$T/salt.flag"
+	check "an RSA-PSS salt too long for the token's key: refused ($code)" \
+		wait_for 10 grep -q 'RSA-PSS salt of 1000 bytes too long for the key' "$DSS_LOG"
+	check "  ... before the token: no module initialized again" \
+		sh -c "! grep -q 'initialized again' '$DSS_LOG'"
+	check_eq "  ... the next request signs" 200 "$(swu RSA)"
+	check "  ... byte-identical to openssl dgst -sign with the key file" cmp "$T/sig" "$T/sig.ref"
+	# the daemon of the tests below, as started above
+	dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
+		DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+else
+	skip "an RSA-PSS salt too long for the key" "needs gcc and a plain build (LD_PRELOAD)"
+fi
+
 # --- mender: RSA and EC -----------------------------------------------------------
 A=$T/art
 mkdir -p "$A"
