@@ -28,6 +28,7 @@ static struct {
 	pid_t pid;
 	int chan; /* -1 when none */
 	int ready;
+	int said_ready; /* this process said READY (ready is cleared with its channel) */
 	int stopping;
 	struct event *ev_chan, *ev_respawn;
 	uint32_t generation;
@@ -62,7 +63,7 @@ spawn(void)
 	}
 	kp.pid = pid;
 	kp.chan = chan;
-	kp.ready = 0;
+	kp.ready = kp.said_ready = 0;
 	kp.store_known = 0; /* a new process probes again */
 	free(kp.keyfile_uri);
 	kp.keyfile_uri = kp.cfg->keyfile_uri ? xstrdup(kp.cfg->keyfile_uri) : NULL;
@@ -138,7 +139,7 @@ on_record(const union keyproto_msg *m)
 {
 	switch (m->hdr.type) {
 	case KEYPROTO_READY:
-		kp.ready = 1;
+		kp.ready = kp.said_ready = 1;
 		kp.failures = 0;
 		log_debug("key process %ld ready", (long)kp.pid);
 		break;
@@ -275,13 +276,15 @@ schedule_respawn(int was_ready)
 int
 keyproc_reaped(pid_t pid, int status)
 {
-	int was_ready = kp.ready;
+	int was_ready;
 
 	if (pid <= 0 || pid != kp.pid)
 		return 0;
 	if (kp.chan >= 0)
 		keyproc_drain(); /* its last reports */
-	was_ready = was_ready || kp.ready;
+	/* not kp.ready: its channel's end clears that before the death is
+	 * reaped, and a process that served for hours is no start failure */
+	was_ready = kp.said_ready;
 	if (!kp.stopping) {
 		if (WIFSIGNALED(status))
 			log_errorx("key process %ld died of signal %d; restarting it", (long)pid,

@@ -494,6 +494,9 @@ done
 check_eq "each job answers 503 with Retry-After" " 503+Retry-After 503+Retry-After 503+Retry-After" "$answers"
 check "a new key process is ready" wait_for 10 sh -c "[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; k=json.load(sys.stdin)[\"keys\"]; print(k[\"state\"], k[\"pid\"] != $kpid)')\" = 'ready True' ]"
 check_eq "/status: restarts 1" 1 "$(key_status "['restarts']")"
+check "  ... restarted at once, not as one that died before READY" sh -c \
+	"grep -q 'key process [0-9]* died of signal 9; restarting it' '$DSS_LOG' &&
+	 ! grep -q 'key process exited before READY' '$DSS_LOG'"
 check "no worker is left stuck" wait_for 20 pool_settled
 a=$(fresh after.mender small.mender)
 check_eq "the next request succeeds" 200 "$(sign demo "$a")"
