@@ -747,7 +747,8 @@ s3_outcome(struct s3_req *r, CURLcode rc, int *transient, struct s3_error *e)
 	} else if (r->http == 401 || r->http == 403) {
 		s3_seterr(e, 403, r->http, code, "S3 %s %s: %ld %s", r->method, r->what, r->http,
 			  code[0] ? code : "Forbidden");
-	} else if (r->http >= 500 || r->http == 429) {
+	} else if (r->http >= 500 || r->http == 429 || r->http == 409) {
+		/* 409 OperationAborted: a conflicting operation in progress */
 		*transient = 1;
 		s3_seterr(e, 503, r->http, code, "S3 %s %s: %ld %s", r->method, r->what, r->http,
 			  code[0] ? code : "error");

@@ -238,7 +238,8 @@ python3 - "$T/fakes3.port" <<'PY' 2>/dev/null &
 import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        code, s3code = (301, "PermanentRedirect") if "moved" in self.path else (400, "InvalidArgument")
+        code, s3code = (301, "PermanentRedirect") if "moved" in self.path else \
+            (409, "OperationAborted") if "busy" in self.path else (400, "InvalidArgument")
         body = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code>'
                 '<Message>x</Message></Error>' % s3code).encode()
         self.send_response(code)
@@ -264,6 +265,9 @@ check_eq "S3 answers 400 InvalidArgument: 400 with the code" \
 check_eq "S3 answers 301 PermanentRedirect (another region): 400 with the code" \
 	"400 Artifact store refused the request (PermanentRedirect)" \
 	"$(DIGSIGSERVER_S3_ENDPOINT=$FAKE_S3 "$S3TEST" get s3://dss-artifacts/moved/a1.mender "$T/x" 2>>"$T/s3test.log")"
+check_eq "S3 answers 409 OperationAborted (a conflicting operation): 503, asked again later" \
+	"503 Artifact store unavailable" \
+	"$(DIGSIGSERVER_S3_ENDPOINT=$FAKE_S3 DIGSIGSERVER_S3_RETRIES=1 "$S3TEST" get s3://dss-artifacts/busy/a1.mender "$T/x" 2>>"$T/s3test.log")"
 kill $fake 2>/dev/null
 check_eq "an S3 key longer than 1024 bytes: 400 before any request" \
 	"400 Invalid artifact URI (S3 key longer than 1024 bytes)" \
