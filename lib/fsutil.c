@@ -60,6 +60,14 @@ fs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 }
 
 int
+fs_same_version(const struct stat *a, const struct stat *b)
+{
+	return a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+int
 fs_copy_fd(int in, int out)
 {
 	char *buf = xmalloc(FS_COPY_CHUNK);

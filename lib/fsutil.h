@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct strv;
@@ -24,6 +25,10 @@ struct strv;
 ssize_t fs_pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* pwrite all of buf at off (retrying on EINTR and short writes). */
 int fs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* 1 when b is the same version of a file as a: the same size, and the
+ * same modification and change times to the nanosecond (a rewrite in
+ * place keeps the inode and changes these); else 0. */
+int fs_same_version(const struct stat *a, const struct stat *b);
 /* Copy everything left to read on in to out. */
 int fs_copy_fd(int in, int out);
 /* Copy the regular file src to the new file dst (O_EXCL) with src's

@@ -739,10 +739,7 @@ check_unchanged(struct rw *w)
 
 	if (fstat(w->in, &st1) != 0)
 		return fail(w, 500, "artifact: %s", strerror(errno));
-	if (st1.st_size != w->st0.st_size || st1.st_mtim.tv_sec != w->st0.st_mtim.tv_sec ||
-	    st1.st_mtim.tv_nsec != w->st0.st_mtim.tv_nsec ||
-	    st1.st_ctim.tv_sec != w->st0.st_ctim.tv_sec ||
-	    st1.st_ctim.tv_nsec != w->st0.st_ctim.tv_nsec)
+	if (!fs_same_version(&w->st0, &st1))
 		return fail(w, 409, "artifact changed while it was being signed");
 	return 0;
 }

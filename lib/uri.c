@@ -713,24 +713,22 @@ uri_begin_replace(struct uri_artifact *art, int *outfd, char *err, size_t errlen
 	return 0;
 }
 
-/* 1 when the original is as it was opened: the same file at its name,
- * with its size and times (a rewrite in place keeps the inode); checked
- * as the signing ends and again just before the rename, so that a new
- * build written meanwhile is never replaced by the signed old one. */
+/* 0 when the original is as it was opened: the same file at its name,
+ * with its size and times (a rewrite in place keeps the inode); else 409
+ * with the reason.  Checked as the signing ends and again just before
+ * the rename, so that a new build written meanwhile is never replaced by
+ * the signed old one. */
 static int
-uri_unchanged(const struct uri_artifact *art)
+uri_unchanged(const struct uri_artifact *art, char *err, size_t errlen)
 {
 	struct stat now, named;
 
-	if (art->fd >= 0 &&
-	    (fstat(art->fd, &now) < 0 || now.st_size != art->orig.st_size ||
-	     now.st_mtim.tv_sec != art->orig.st_mtim.tv_sec ||
-	     now.st_mtim.tv_nsec != art->orig.st_mtim.tv_nsec ||
-	     now.st_ctim.tv_sec != art->orig.st_ctim.tv_sec ||
-	     now.st_ctim.tv_nsec != art->orig.st_ctim.tv_nsec))
+	if ((art->fd < 0 || (fstat(art->fd, &now) == 0 && fs_same_version(&art->orig, &now))) &&
+	    fstatat(art->dirfd, art->base, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    named.st_dev == art->orig.st_dev && named.st_ino == art->orig.st_ino)
 		return 0;
-	return fstatat(art->dirfd, art->base, &named, AT_SYMLINK_NOFOLLOW) == 0 &&
-	       named.st_dev == art->orig.st_dev && named.st_ino == art->orig.st_ino;
+	snprintf(err, errlen, "Artifact changed during signing");
+	return 409;
 }
 
 /*
@@ -747,10 +745,8 @@ uri_take_over(const struct uri_artifact *art, int fd, char *err, size_t errlen)
 			log_warn("fchmod %s", art->tmppath);
 		return 0;
 	}
-	if (!uri_unchanged(art)) {
-		snprintf(err, errlen, "Artifact changed during signing");
+	if (uri_unchanged(art, err, errlen) != 0)
 		return 409;
-	}
 	if (fchmod(fd, art->orig.st_mode & 0777) < 0) {
 		log_warn("fchmod %s", art->tmppath);
 		snprintf(err, errlen, "Cannot set the signed artifact's mode");
@@ -802,10 +798,8 @@ uri_commit_file(struct uri_artifact *art, char *err, size_t errlen)
 		return uri_replace_err(e, err, errlen);
 	}
 	close(fd);
-	if (art->have_orig && !uri_unchanged(art)) {
-		snprintf(err, errlen, "Artifact changed during signing");
-		return 409;
-	}
+	if (art->have_orig && (st = uri_unchanged(art, err, errlen)) != 0)
+		return st;
 	if (renameat(art->dirfd, art->tmpname, art->dirfd, art->base) < 0) {
 		int e = errno;
 
