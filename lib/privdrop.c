@@ -11,12 +11,14 @@
 #include <grp.h>
 #include <sched.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -146,6 +148,59 @@ priv_hide_store(const char *root, const char *creds, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/* --- a Landlock domain of its own ----------------------------------------- */
+
+/* <linux/landlock.h> of Linux 6.12; Debian 12's headers are older. */
+#ifndef SYS_landlock_create_ruleset
+#define SYS_landlock_create_ruleset 444
+#endif
+#ifndef SYS_landlock_restrict_self
+#define SYS_landlock_restrict_self 446
+#endif
+#define LL_CREATE_RULESET_VERSION (1U << 0)
+#define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#define LL_SCOPE_SIGNAL (1ULL << 1)
+
+/* struct landlock_ruleset_attr as of ABI 6: the kernel takes its size. */
+struct ll_ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
+};
+
+int
+priv_own_domain(char *why, size_t whylen)
+{
+	struct ll_ruleset_attr attr = {
+	    .scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL};
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
+	int fd, rc;
+
+	if (abi < 0) {
+		snprintf(why, whylen, "Landlock: %s%s", strerror(errno),
+			 errno == EOPNOTSUPP ? " (not enabled: the kernel's lsm= list)"
+			 : errno == ENOSYS   ? " (not in this kernel)"
+					     : "");
+		return -1;
+	}
+	/* before ABI 6 a domain must handle some file access, and then
+	 * forbids every mount, which the tool sandbox needs */
+	if (abi < 6) {
+		snprintf(why, whylen, "Landlock ABI %ld: scoped domains need ABI 6 (Linux 6.12)",
+			 abi);
+		return -1;
+	}
+	if ((fd = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0)) < 0) {
+		snprintf(why, whylen, "landlock_create_ruleset: %s", strerror(errno));
+		return -1;
+	}
+	rc = (int)syscall(SYS_landlock_restrict_self, fd, 0);
+	if (rc < 0)
+		snprintf(why, whylen, "landlock_restrict_self: %s", strerror(errno));
+	close(fd);
+	return rc < 0 ? -1 : 0;
 }
 
 /* <linux/prctl.h> of Linux 6.6; Debian 12's headers are older. */

@@ -36,6 +36,18 @@ void priv_drop(const struct priv_user *pu);
  */
 int priv_hide_store(const char *root, const char *creds, char *err, size_t errlen);
 /*
+ * Put this process, and what it starts, in a Landlock domain of its own
+ * (Linux 6.12, Landlock ABI 6): no process outside the domain may be
+ * traced or have its /proc entries read through ptrace's check (cwd,
+ * root, fd, environ, mem), be sent a signal, or be reached on an
+ * abstract UNIX socket, whatever its user.  Each worker calls it for
+ * itself, so two jobs are kept apart even as one user; the supervisor,
+ * the spawner and the key process are outside every domain.  The domain
+ * handles no file access, so mounts (the tool sandbox) stay allowed.
+ * After priv_drop (it needs no new privileges).  0, or -1 with why.
+ */
+int priv_own_domain(char *why, size_t whylen);
+/*
  * From now on this process may not map memory writable and executable at
  * once, nor make executable memory it mapped without (PR_SET_MDWE:
  * what systemd's MemoryDenyWriteExecute= asks, but after the code moved

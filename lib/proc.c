@@ -212,6 +212,21 @@ hide_keys(const struct proc_ctx *ctx)
 		log_warnx("%s: the workers are not kept from the keys", err);
 }
 
+/* A Landlock domain of this process's own (privdrop.h); when there can be
+ * none, the first generation says so. */
+static void
+own_domain(const struct proc_ctx *ctx)
+{
+	char why[128];
+
+	if (priv_own_domain(why, sizeof(why)) == 0)
+		log_debug("in a Landlock domain of its own");
+	else if (ctx->generation == 1)
+		log_warnx("%s: a worker taken over by its upload could trace or signal the "
+			  "processes of other jobs, and read them through /proc",
+			  why);
+}
+
 void
 proc_lock_memory(const struct proc_ctx *ctx, int loaded)
 {
@@ -243,6 +258,8 @@ become(const struct proc_role *role, const struct proc_ctx *ctx, int chan)
 		hide_keys(ctx);
 	if (role->drop_privileges)
 		priv_drop(ctx->user); /* not started as root: said once, at start (main.c) */
+	if (role->own_domain)
+		own_domain(ctx);
 	proc_title("%s %u", role->name, ctx->generation);
 	if (ctx->pin)
 		(void)cpus_pin(ctx->cpu); /* the parent keeps it there too, and says

@@ -63,6 +63,10 @@ struct proc_role {
 	/* Not started as root (one user for every role): cover a file://
 	 * key store in its mount namespace (privdrop.h) */
 	int hide_keys;
+	/* After dropping privileges: a Landlock domain of its own, which no
+	 * process of another domain may trace, signal or read through /proc
+	 * (privdrop.h) */
+	int own_domain;
 	/* Optional, first thing in the child: wipe what the supervisor holds
 	 * that this role must not (the token PIN, for a worker). */
 	void (*forget)(void);

@@ -27,6 +27,7 @@ const struct proc_role roles[ROLE_COUNT] = {
     [ROLE_WORKER] = {.name = "worker",
 		     .drop_privileges = 1,
 		     .hide_keys = 1,
+		     .own_domain = 1,
 		     /* nothing of the token's PIN the supervisor took from
 		      * DIGSIGSERVER_YUBIHSM_PASSWORD, nor its copy for redacting logs */
 		     .forget = keyd_forget_secrets,

@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_main.h"
 #include "mask.h"
+#include "privdrop.h"
 #include "spawn.h"
 
 /* Run argv with envp; returns the wait status, tail in *tail (caller frees). */
@@ -230,6 +232,58 @@ START_TEST(test_confined)
 }
 END_TEST
 
+/* A worker in a Landlock domain of its own (privdrop.h): it may no longer
+ * signal its parent, which is outside the domain, and the tool sandbox
+ * still mounts in it (a scoped domain handles no file access).  Skipped
+ * where the kernel has no scoped domains (Landlock ABI 6). */
+START_TEST(test_confined_in_domain)
+{
+	char why[128];
+	int status;
+	pid_t pid;
+
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		char *const argv[] = {"sh", "-c", "echo in the domain", NULL};
+		struct spawn_opts o = {.argv = argv, .envp = std_env, .tail_lines = 2};
+		const char *hide[] = {"/nonexistent-check-spawn", NULL};
+		char keep[] = "/tmp/check_spawn_dom.XXXXXX", err[256];
+		struct spawn_result r;
+		int rc;
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			_exit(2);
+		if (priv_own_domain(why, sizeof(why)) < 0) {
+			fprintf(stderr, "# skipped: %s\n", why);
+			_exit(77);
+		}
+		if (kill(getppid(), 0) == 0 || errno != EPERM)
+			_exit(3);
+		if (mkdtemp(keep) == NULL)
+			_exit(4);
+		o.hide = hide;
+		o.keep = keep;
+		o.cwd = keep;
+		if (spawn_run(&o, &r, err, sizeof(err)) < 0) {
+			fprintf(stderr, "# the sandboxed tool: %s\n", err);
+			rc = 5;
+		} else {
+			rc = spawn_ok(r.status) && strcmp(r.tail, "in the domain") == 0 ? 0 : 5;
+			if (rc != 0)
+				fprintf(stderr, "# the sandboxed tool: %s\n", r.tail);
+		}
+		rmdir(keep);
+		_exit(rc);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 77,
+		      "in a domain of its own: exit %d (3: could signal its parent; 5: the "
+		      "sandboxed tool failed)",
+		      WEXITSTATUS(status));
+}
+END_TEST
+
 START_TEST(test_output_closed_early)
 {
 	/* Closing its output does not make the tool count as finished. */
@@ -327,6 +381,7 @@ spawn_suite(void)
 	tcase_add_test(tc, test_leftovers_killed);
 	tcase_add_test(tc, test_escapees_killed);
 	tcase_add_test(tc, test_confined);
+	tcase_add_test(tc, test_confined_in_domain);
 	tcase_add_test(tc, test_output_closed_early);
 	tcase_add_test(tc, test_status_and_signals);
 	tcase_add_test(tc, test_tail_and_redaction);

@@ -281,4 +281,148 @@ EOC
 else
 	skip "what a job leaves behind, after a 200" "needs gcc and a plain build (LD_PRELOAD)"
 fi
+# --- one job's processes are out of another job's reach --------------------
+# Every worker runs as the same user, and a tool it starts is dumpable
+# after exec, so a worker taken over by its upload could read another
+# job's tool through /proc/<pid>/cwd (its job directory, its key files),
+# environ and fd, and signal it.  Each worker is in a Landlock domain of
+# its own (lib/privdrop.c) where the kernel has scoped domains (Landlock
+# ABI 6, Linux 6.12).  A shim (LD_PRELOAD) plays both sides: the first
+# job starts a child that execs sleep (a tool) and holds its job open; the
+# second probes that process and, as a control, a child of its own.
+if [ -n "${DSS_SANITIZED:-}" ] || [ -n "${DSS_VALGRIND:-}" ] || ! command -v gcc >/dev/null; then
+	skip "one job's processes out of another's reach" "needs gcc and a plain build (LD_PRELOAD)"
+	exit 0
+fi
+mkdir -p "$T/iso"
+chmod 0777 "$T/iso" # not sticky: the workers rename what the test made
+cat >"$T/iso.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* a child that becomes a tool: sleep, dumpable after exec */
+static pid_t
+tool(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl("/bin/sleep", "sleep", "60", (char *)NULL);
+		_exit(127);
+	}
+	/* wait until it has exec'd: its /proc/<pid>/exe is sleep */
+	for (int i = 0; pid > 0 && i < 2000; i++) {
+		char p[64], b[256];
+		ssize_t n;
+
+		snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+		if ((n = readlink(p, b, sizeof(b) - 1)) > 0 && (b[n] = '\0', strstr(b, "sleep")))
+			break;
+		usleep(5000);
+	}
+	return pid;
+}
+
+/* what this process may do to pid: one line */
+static void
+probe(FILE *out, const char *who, pid_t pid)
+{
+	char p[64], b[4096];
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/cwd", (int)pid);
+	n = readlink(p, b, sizeof(b) - 1);
+	fprintf(out, "%s cwd=%s", who, n >= 0 ? "read" : strerror(errno));
+	snprintf(p, sizeof(p), "/proc/%d/environ", (int)pid);
+	if ((fd = open(p, O_RDONLY)) >= 0 && read(fd, b, sizeof(b)) >= 0)
+		fprintf(out, " environ=read");
+	else
+		fprintf(out, " environ=%s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	fprintf(out, " signal=%s\n", kill(pid, 0) == 0 ? "sent" : strerror(errno));
+}
+
+ssize_t
+sendmsg(int fd, const struct msghdr *mh, int flags)
+{
+	static ssize_t (*real)(int, const struct msghdr *, int);
+
+	if (real == NULL)
+		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
+	/* a worker's STARTED: type 3, a 24-byte header, then the endpoint */
+	if (!(mh->msg_iovlen == 2 && mh->msg_iov[0].iov_len == 24 &&
+	      *(const uint32_t *)mh->msg_iov[0].iov_base == 3))
+		return real(fd, mh, flags);
+	if (rename(DIR "/plant", DIR "/planted") == 0) {
+		pid_t t = tool();
+		FILE *f = fopen(DIR "/pid.tmp", "w");
+
+		if (f != NULL) {
+			fprintf(f, "%d\n", (int)t);
+			fclose(f);
+			rename(DIR "/pid.tmp", DIR "/pid");
+		}
+		for (int i = 0; i < 6000 && access(DIR "/release", F_OK) < 0; i++)
+			usleep(5000);
+		kill(t, SIGKILL);
+		waitpid(t, NULL, 0);
+	} else if (rename(DIR "/probe", DIR "/probing") == 0) {
+		FILE *f = fopen(DIR "/result.tmp", "w"), *p = fopen(DIR "/pid", "r");
+		int other = 0;
+		pid_t own = tool();
+
+		if (f != NULL && p != NULL && fscanf(p, "%d", &other) == 1) {
+			probe(f, "other", (pid_t)other);
+			probe(f, "own", own);
+		}
+		if (p != NULL)
+			fclose(p);
+		if (f != NULL) {
+			fclose(f);
+			rename(DIR "/result.tmp", DIR "/result");
+		}
+		kill(own, SIGKILL);
+		waitpid(own, NULL, 0);
+		close(open(DIR "/release", O_WRONLY | O_CREAT, 0666));
+	}
+	return real(fd, mh, flags);
+}
+EOC
+gcc -shared -fPIC -DDIR="\"$T/iso\"" -o "$T/iso.so" "$T/iso.c" -ldl
+chmod 0755 "$T/iso.so"
+dss_start DIGSIGSERVER_WORKERS=2 LD_PRELOAD="$T/iso.so" || exit 1
+if grep -q 'could trace or signal the processes of other jobs' "$DSS_LOG"; then
+	skip "one job's processes out of another's reach" \
+		"$(grep -o 'warning: [^:]*: [^:]*' "$DSS_LOG" | grep -m1 -i landlock)"
+	exit 0
+fi
+: >"$T/iso/plant"
+post >"$T/iso/code1" &
+p=$!
+check "a job starts a tool and holds" wait_for 20 test -s "$T/iso/pid"
+: >"$T/iso/probe"
+check_eq "another job, at the same time: 200" 200 "$(post)"
+wait $p
+check_eq "... and the first: 200" 200 "$(cat "$T/iso/code1")"
+check "the second job's probe ran" test -s "$T/iso/result"
+own=$(grep '^own ' "$T/iso/result")
+other=$(grep '^other ' "$T/iso/result")
+check_eq "control: a job reads its own tool's cwd and environ and may signal it" \
+	"own cwd=read environ=read signal=sent" "$own"
+check_eq "the other job's tool: its cwd, environ and signals refused" \
+	"other cwd=Permission denied environ=Permission denied signal=Operation not permitted" \
+	"$other"
+check "the workers say they are in domains of their own" \
+	grep -q 'worker\[[0-9]*\] debug: own_domain: in a Landlock domain of its own' "$DSS_LOG"
 exit 0
