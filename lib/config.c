@@ -273,9 +273,60 @@ conf_plain_name(const char *s)
 	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
 }
 
+/* A decimal id at *s up to the first character not a digit: 0 or -1. */
+static int
+parse_id(const char **s, unsigned long *out)
+{
+	unsigned long v = 0;
+	const char *p = *s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (0x7ffffffeUL - (unsigned long)(*p - '0')) / 10)
+			return -1; /* past 2^31 - 2: (uid_t)-1 and its neighbours */
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	*s = p;
+	*out = v;
+	return 0;
+}
+
+int
+conf_worker_uids(const struct config *cfg, unsigned long *first, unsigned long *count, char *err,
+		 size_t errlen)
+{
+	const char *p = cfg->worker_uids;
+	unsigned long lo, hi;
+
+	*first = *count = 0;
+	if (p == NULL || *p == '\0')
+		return 0;
+	if (parse_id(&p, &lo) < 0 || *p++ != '-' || parse_id(&p, &hi) < 0 || *p != '\0' ||
+	    lo == 0 || hi < lo || hi - lo >= 65536) {
+		snprintf(err, errlen,
+			 "DIGSIGSERVER_WORKER_UIDS: \"%s\" is not a range first-last of 1 to "
+			 "65536 user ids above 0",
+			 cfg->worker_uids);
+		return -1;
+	}
+	if (hi - lo + 1 < 2 * (unsigned long)cfg->workers) {
+		snprintf(err, errlen,
+			 "DIGSIGSERVER_WORKER_UIDS: %lu ids for %lld workers; it needs at least "
+			 "twice WORKERS (a worker's id is free again only once it has ended)",
+			 hi - lo + 1, cfg->workers);
+		return -1;
+	}
+	*first = lo;
+	*count = hi - lo + 1;
+	return 0;
+}
+
 int
 conf_validate(const struct config *cfg, char *err, size_t errlen)
 {
+	unsigned long first, count;
+
 	const char *k = cfg->keyfile_uri, *rest;
 	enum uri_kind kind = uri_scheme(k, &rest);
 
@@ -306,7 +357,7 @@ conf_validate(const struct config *cfg, char *err, size_t errlen)
 				      "[A-Za-z0-9._:-]");
 		return -1;
 	}
-	return 0;
+	return conf_worker_uids(cfg, &first, &count, err, errlen);
 }
 
 const char *

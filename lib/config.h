@@ -58,6 +58,11 @@ int conf_load_buffer(struct config *cfg, const char *buf, size_t len, const char
 int conf_load_env(struct config *cfg, char *const *envp, char *err, size_t errlen);
 /* Whole-configuration checks (required settings); 0 or -1 and err. */
 int conf_validate(const struct config *cfg, char *err, size_t errlen);
+/* DIGSIGSERVER_WORKER_UIDS as *first and *count (0: unset); 0, or -1
+ * with err when it is not a range "first-last" of 1 to 65536 ids from 1
+ * to 2^31 - 2, or holds fewer than twice WORKERS. */
+int conf_worker_uids(const struct config *cfg, unsigned long *first, unsigned long *count,
+		     char *err, size_t errlen);
 /* A one-line warning about a valid but open configuration (no
  * ARTIFACT_URI_PREFIXES), for --check-config and the start-up log; or NULL. */
 const char *conf_warning(const struct config *cfg);

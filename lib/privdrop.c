@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +25,18 @@
 #include "log.h"
 #include "maps.h"
 #include "util.h"
+
+struct priv_user
+priv_own_id(const struct priv_user *pu, uid_t id)
+{
+	struct priv_user own = *pu;
+
+	if (id != 0 && own.valid) {
+		own.uid = id;
+		own.alone = 1;
+	}
+	return own;
+}
 
 int
 priv_lookup(const char *name, struct priv_user *pu, char *err, size_t errlen)
@@ -77,6 +90,11 @@ priv_drop(const struct priv_user *pu)
 			fatalx("privilege drop did not take");
 		if (setuid(0) == 0 || seteuid(0) == 0)
 			fatalx("root could be regained after dropping privileges");
+		/* as that user, kill(-1) reaches exactly the processes whose
+		 * real or saved user it is: what an earlier job of this id
+		 * left, if anything survived its worker's end */
+		if (pu->alone && kill(-1, SIGKILL) < 0 && errno != ESRCH)
+			fatal("killing what an earlier job of user %u left", (unsigned)pu->uid);
 	}
 	if (setrlimit(RLIMIT_CORE, &rl) < 0)
 		fatal("setrlimit RLIMIT_CORE");

@@ -12,13 +12,21 @@ struct priv_user {
 	gid_t gid;
 	char name[64];
 	int valid; /* 0: do not switch user (not started as root) */
+	/* uid is this process's alone (a worker's, from WORKER_UIDS): once
+	 * it is that user, priv_drop kills every other process of it, which
+	 * only the job that had the uid before can have left */
+	int alone;
 };
 
+/* pu, as user id of its own when id is not 0 and pu is valid (started as
+ * root): a worker's id from WORKER_UIDS, with pu's group. */
+struct priv_user priv_own_id(const struct priv_user *pu, uid_t id);
 /* Look up the service user when running as root; 0 or -1 with err. */
 int priv_lookup(const char *name, struct priv_user *pu, char *err, size_t errlen);
 /*
- * Become pu (when valid): setgroups, setresgid, setresuid, verify; then,
- * always: RLIMIT_CORE 0, not dumpable, no new privileges, umask 077.
+ * Become pu (when valid): setgroups, setresgid, setresuid, verify, and
+ * when pu->alone kill(-1, SIGKILL); then, always: RLIMIT_CORE 0, not
+ * dumpable, no new privileges, umask 077.
  * Fatal on any failure.
  */
 void priv_drop(const struct priv_user *pu);

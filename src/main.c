@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,12 +74,54 @@ usage(FILE *fp)
 	conf_print_help(fp);
 }
 
-/* Create the work directory for the service user and clear jobs left by
- * a previous run; 0 or -1 with err. */
+/*
+ * DIGSIGSERVER_WORKER_UIDS (uids.h): only when started as root, and none
+ * of the ids may be anyone's in the user database (a worker born with an
+ * id kills every other process of it).  *ids: 1 when set.  0 or -1 with
+ * err.
+ */
 static int
-prepare_work_dir(const struct config *cfg, const struct priv_user *pu, int fix, char *err,
+check_worker_ids(const struct config *cfg, const struct priv_user *pu, int *ids, char *err,
 		 size_t errlen)
 {
+	unsigned long first, count;
+	struct passwd *pw;
+	int rc = 0;
+
+	*ids = 0;
+	if (conf_worker_uids(cfg, &first, &count, err, errlen) < 0)
+		return -1;
+	if (count == 0)
+		return 0;
+	if (!pu->valid) {
+		snprintf(err, errlen, "DIGSIGSERVER_WORKER_UIDS needs the daemon started as root "
+				      "(it switches each worker to an id of its own)");
+		return -1;
+	}
+	setpwent();
+	while (rc == 0 && (pw = getpwent()) != NULL)
+		if ((unsigned long)pw->pw_uid >= first && (unsigned long)pw->pw_uid - first < count) {
+			snprintf(err, errlen,
+				 "DIGSIGSERVER_WORKER_UIDS: %lu is the id of user \"%s\"; the range "
+				 "must be ids no one has (a worker kills every process of its id)",
+				 (unsigned long)pw->pw_uid, pw->pw_name);
+			rc = -1;
+		}
+	endpwent();
+	*ids = rc == 0;
+	return rc;
+}
+
+/* Create the work directory for the service user (with WORKER_UIDS,
+ * root's, in which the workers' group may create what it cannot list or
+ * remove: 01730) and clear jobs left by a previous run; 0 or -1 with
+ * err. */
+static int
+prepare_work_dir(const struct config *cfg, const struct priv_user *pu, int ids, int fix, char *err,
+		 size_t errlen)
+{
+	uid_t owner = ids ? 0 : pu->uid;
+	mode_t mode = ids ? 01730 : 0700;
 	struct stat st;
 	DIR *d;
 	struct dirent *de;
@@ -92,8 +135,9 @@ prepare_work_dir(const struct config *cfg, const struct priv_user *pu, int fix, 
 			 errno ? strerror(errno) : "not a directory");
 		return -1;
 	}
-	if (fix && pu->valid && (st.st_uid != pu->uid || (st.st_mode & 0777) != 0700)) {
-		if (chown(cfg->work_dir, pu->uid, pu->gid) < 0 || chmod(cfg->work_dir, 0700) < 0) {
+	if (fix && pu->valid &&
+	    (st.st_uid != owner || st.st_gid != pu->gid || (st.st_mode & 07777) != mode)) {
+		if (chown(cfg->work_dir, owner, pu->gid) < 0 || chmod(cfg->work_dir, mode) < 0) {
 			snprintf(err, errlen, "work directory %s: %s", cfg->work_dir,
 				 strerror(errno));
 			return -1;
@@ -266,13 +310,13 @@ status_view(struct config *cfg)
 
 /* --check-config: print the settings and what is wrong; 0 or 1. */
 static int
-check_config(const struct config *cfg, const struct priv_user *user)
+check_config(const struct config *cfg, const struct priv_user *user, int ids)
 {
 	char err[512];
 	int ok = 1;
 
 	conf_print(cfg, stdout);
-	if (prepare_work_dir(cfg, user, 0, err, sizeof(err)) < 0)
+	if (prepare_work_dir(cfg, user, ids, 0, err, sizeof(err)) < 0)
 		printf("# warning: %s\n", err);
 	if (conf_warning(cfg) != NULL)
 		printf("# warning: %s\n", conf_warning(cfg));
@@ -295,7 +339,7 @@ main(int argc, char **argv)
 	char err[512];
 	char names[256];
 	size_t moved;
-	int rc;
+	int rc, ids;
 
 	/* argv's memory becomes the process title: from here on, its copy */
 	argv = proc_title_init(argc, argv, "digsigserver");
@@ -329,15 +373,23 @@ main(int argc, char **argv)
 			cfg.user);
 		return 1;
 	}
+	if (check_worker_ids(&cfg, &user, &ids, err, sizeof(err)) < 0) {
+		fprintf(stderr, "digsigserver: %s\n", err);
+		return 1;
+	}
 	if (act == CHECK_CONFIG)
-		return check_config(&cfg, &user);
+		return check_config(&cfg, &user, ids);
 	if (ks_credentials_check(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "digsigserver: %s\n", err);
 		return 1;
 	}
 	if (ks_credentials_warning(&cfg) != NULL)
 		log_warnx("%s", ks_credentials_warning(&cfg));
-	if (prepare_work_dir(&cfg, &user, 1, err, sizeof(err)) < 0) {
+	if (ids)
+		log_info("each worker runs as a user id of its own (DIGSIGSERVER_WORKER_UIDS=%s), "
+			 "with the group of %s",
+			 cfg.worker_uids, cfg.user);
+	if (prepare_work_dir(&cfg, &user, ids, 1, err, sizeof(err)) < 0) {
 		fprintf(stderr, "digsigserver: %s\n", err);
 		return 1;
 	}

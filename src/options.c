@@ -76,6 +76,7 @@ int
 options_reload(struct config *cfg)
 {
 	struct config fresh;
+	unsigned long first, count;
 	char err[512];
 
 	if (options_load(&fresh, err, sizeof(err)) < 0 ||
@@ -96,6 +97,17 @@ options_reload(struct config *cfg)
 		log_warnx("a key user change needs a restart; keeping %s",
 			  cfg->key_user ? cfg->key_user : "-");
 	keep_string(&fresh.key_user, cfg->key_user);
+	if (strcmp(fresh.worker_uids ? fresh.worker_uids : "",
+		   cfg->worker_uids ? cfg->worker_uids : "") != 0)
+		log_warnx("a change of the workers' ids needs a restart; keeping %s",
+			  cfg->worker_uids ? cfg->worker_uids : "-");
+	keep_string(&fresh.worker_uids, cfg->worker_uids);
+	/* the kept ids must still be enough for the new WORKERS */
+	if (conf_worker_uids(&fresh, &first, &count, err, sizeof(err)) < 0) {
+		log_errorx("configuration not reloaded: %s", err);
+		conf_free(&fresh);
+		return -1;
+	}
 	conf_free(cfg);
 	*cfg = fresh;
 	log_set_level(cfg->log_level);

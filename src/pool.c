@@ -48,12 +48,14 @@
 #include "reply.h"
 #include "roles.h"
 #include "spawner.h"
+#include "uids.h"
 #include "util.h"
 
 struct worker {
 	TAILQ_ENTRY(worker) entry;
 	pid_t pid;
 	int serial; /* the spawner that forked it (spawner.h); -1: our own child */
+	uid_t uid;  /* its own user id (uids.h), or 0: the workers' user */
 	int cpu;    /* the CPU it is kept on (its spawner's), or -1 */
 	int killed; /* SIGKILL asked for */
 	int chan;
@@ -172,11 +174,12 @@ adopt(uint32_t generation, pid_t pid, int chan, int serial)
 	return w;
 }
 
-/* Fork one worker ourselves (no spawner running). */
+/* Fork one worker ourselves (no spawner running), as id when not 0. */
 static int
-spawn_here(uint32_t generation)
+spawn_here(uint32_t generation, uid_t id)
 {
-	struct proc_ctx ctx = {.cfg = cfg, .user = user, .generation = generation};
+	struct priv_user own = priv_own_id(user, id);
+	struct proc_ctx ctx = {.cfg = cfg, .user = &own, .generation = generation};
 	int chan;
 	uint64_t t0 = util_thread_cpu_us();
 	pid_t pid = proc_spawn(&roles[ROLE_WORKER], &ctx, &chan);
@@ -186,21 +189,36 @@ spawn_here(uint32_t generation)
 		log_error("forking a worker");
 		return -1;
 	}
-	(void)adopt(generation, pid, chan, -1);
+	adopt(generation, pid, chan, -1)->uid = id;
 	return 0;
 }
 
-/* One more worker: asked of the spawner (spawner.h), else forked here. */
+/* One more worker, with an id of its own when WORKER_UIDS is set (uids.h):
+ * asked of the spawner (spawner.h), else forked here.  -1 also when every
+ * id is held: the fork waits for a worker to end (pool_fill then runs). */
 static int
 spawn(void)
 {
-	uint32_t generation = next_generation++;
+	int64_t id = uids_take();
+	uint32_t generation;
+	int serial;
 
-	if (spawner_fork(generation) >= 0) {
+	if (id < 0) {
+		log_debug("every worker id of DIGSIGSERVER_WORKER_UIDS is held: the next fork "
+			  "waits for a worker to end");
+		return -1;
+	}
+	generation = next_generation++;
+	if ((serial = spawner_fork(generation, (uid_t)id)) >= 0) {
+		uids_pending(generation, (uid_t)id, serial);
 		pending++;
 		return 0;
 	}
-	return spawn_here(generation);
+	if (spawn_here(generation, (uid_t)id) < 0) {
+		uids_give((uid_t)id);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -217,10 +235,16 @@ void
 pool_init(struct event_base *b, const struct config *c, const struct priv_user *u,
 	  const struct pool_hooks *h)
 {
+	unsigned long first = 0, n = 0;
+	char err[256];
+
 	base = b;
 	cfg = c;
 	user = u;
 	hooks = h;
+	/* checked at start (conf_validate); not started as root, no ids */
+	if (user->valid && conf_worker_uids(cfg, &first, &n, err, sizeof(err)) == 0)
+		uids_init(first, n);
 	/* What a job leaves behind is re-parented to us, never to init. */
 	if (reaper_enable() < 0)
 		fatal("prctl PR_SET_CHILD_SUBREAPER");
@@ -703,6 +727,7 @@ static void
 free_worker(struct worker *w)
 {
 	TAILQ_REMOVE(&workers, w, entry);
+	uids_give(w->uid);
 	event_free(w->ev_chan);
 	event_free(w->ev_timer);
 	close(w->chan);
@@ -843,6 +868,7 @@ on_born(uint32_t generation, pid_t pid, int chan, uint64_t fork_us, int serial, 
 	pending -= pending > 0;
 	stat_fork_us += fork_us;
 	w = adopt(generation, pid, chan, serial);
+	w->uid = uids_born(generation);
 	if (stale || hooks->wanted() == 0) {
 		/* born with settings from before a SIGHUP, or not needed any
 		 * more: it exits at READY */
@@ -856,6 +882,7 @@ static void
 on_fork_failed(uint32_t generation, int err)
 {
 	pending -= pending > 0;
+	uids_failed(generation);
 	log_errorx("forking worker %u: %s", generation, strerror(err));
 	spawn_failures++;
 	throttle_respawn("a worker could not be forked");
@@ -876,6 +903,7 @@ on_lost(int serial, int npending)
 	struct worker *w;
 
 	pending = pending > npending ? pending - npending : 0;
+	uids_lost(serial);
 	TAILQ_FOREACH(w, &workers, entry)
 		if (w->serial == serial) {
 			w->serial = -1; /* re-parented to us: our child now */
@@ -1084,6 +1112,7 @@ pool_workers(size_t *n)
 		s->jobs_served = w->jobs;
 		s->age_seconds = (now - w->spawned_ms) / 1000;
 		s->cpu = w->cpu;
+		s->uid = w->uid != 0 ? (long)w->uid : -1;
 		if (!(s->busy = record_busy(w->rec.phase)))
 			continue;
 		s->job_id = w->rec.job_id;

@@ -30,11 +30,13 @@ send_msg(int chan, const struct spawn_msg *m, int fd)
 		fatal("channel to supervisor");
 }
 
-/* FORK: a worker, its channel's other end to the supervisor. */
+/* FORK: a worker, its channel's other end to the supervisor; as uid
+ * when not 0 (privdrop.h: a user of its own). */
 static void
-fork_worker(const struct proc_ctx *ctx, int chan, uint32_t generation)
+fork_worker(const struct proc_ctx *ctx, int chan, uint32_t generation, uint32_t uid)
 {
-	struct proc_ctx wctx = {.cfg = ctx->cfg, .user = ctx->user, .generation = generation};
+	struct priv_user own = priv_own_id(ctx->user, (uid_t)uid);
+	struct proc_ctx wctx = {.cfg = ctx->cfg, .user = &own, .generation = generation};
 	struct spawn_msg m = {.generation = generation};
 	uint64_t t0 = util_thread_cpu_us();
 	int wchan;
@@ -108,7 +110,7 @@ take_record(const struct proc_ctx *ctx, int chan)
 	if ((size_t)n != sizeof(m))
 		fatalx("record of %zd bytes from the supervisor", n);
 	if (m.type == SPAWN_FORK)
-		fork_worker(ctx, chan, m.generation);
+		fork_worker(ctx, chan, m.generation, m.uid);
 	else if (m.type == SPAWN_KILL)
 		kill_worker(m.pid);
 	else

@@ -303,9 +303,9 @@ spawner_start(void)
 }
 
 int
-spawner_fork(uint32_t generation)
+spawner_fork(uint32_t generation, uid_t uid)
 {
-	struct spawn_msg m = {.type = SPAWN_FORK, .generation = generation};
+	struct spawn_msg m = {.type = SPAWN_FORK, .generation = generation, .uid = (uint32_t)uid};
 	struct iovec iov = {.iov_base = &m, .iov_len = sizeof(m)};
 	char tried[SPAWNERS_MAX] = {0};
 

@@ -74,9 +74,10 @@ void spawner_init(struct event_base *base, const struct config *cfg, const struc
  * workers itself). */
 int spawner_start(void);
 /* Ask a running spawner (the one with the fewest workers) for worker
- * generation: its serial, or -1 when none is running (the caller forks
- * the worker itself). */
-int spawner_fork(uint32_t generation);
+ * generation, to run as uid (a WORKER_UIDS id, or 0: the workers' user):
+ * its serial, or -1 when none is running (the caller forks the worker
+ * itself). */
+int spawner_fork(uint32_t generation, uid_t uid);
 /* The CPU spawner serial and its workers are kept on, or -1 (any, or no
  * such spawner). */
 int spawner_cpu(int serial);

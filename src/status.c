@@ -335,6 +335,7 @@ workers_json(const struct status_snapshot *s)
 		json_object_set_new(o, "jobs_served", json_integer((json_int_t)w->jobs_served));
 		json_object_set_new(o, "age_seconds", json_integer((json_int_t)w->age_seconds));
 		json_object_set_new(o, "cpu", w->cpu >= 0 ? json_integer(w->cpu) : json_null());
+		json_object_set_new(o, "uid", w->uid >= 0 ? json_integer(w->uid) : json_null());
 		json_object_set_new(o, "job",
 				    w->busy ? worker_job_json(w, s->pool.timeout_seconds)
 					    : json_null());

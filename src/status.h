@@ -62,6 +62,7 @@ struct status_worker {
 	unsigned long jobs_served;
 	uint64_t age_seconds;
 	int cpu;  /* the CPU it is kept on (PIN_WORKERS), or -1 */
+	long uid; /* its own user id (WORKER_UIDS), or -1: the workers' user */
 	int busy; /* the job fields below are set */
 	uint64_t job_id;
 	const char *endpoint, *path, *selector, *client, *identity, *progress;

@@ -123,8 +123,9 @@ dss_start() {
 		_pre="valgrind -q --vgdb=no --trace-children=yes --trace-children-skip=*/bin/*,*/sbin/*,*/Linux_for_Tegra/*,*/_tools/*,*/rk/*,*.sh,*-helper,./* --child-silent-after-fork=no --leak-check=full \
 			--suppressions=$SRC/t/valgrind.supp --errors-for-leak-kinds=definite --error-exitcode=99 --log-file=$T/valgrind/%p.log"
 	fi
+	# DSS_WORKER_UIDS: run a whole script with a user id per worker
 	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$DSS_WORK" DIGSIGSERVER_DRAIN_GRACE=0 \
-		DIGSIGSERVER_LOG_LEVEL=debug "$@" \
+		DIGSIGSERVER_LOG_LEVEL=debug ${DSS_WORKER_UIDS:+DIGSIGSERVER_WORKER_UIDS=$DSS_WORKER_UIDS} "$@" \
 		${DSS_WRAP:-} $_pre "$DSS" --address 127.0.0.1 --port "$PORT" 2>"$DSS_LOG" &
 	DSS_PID=$!
 	_i=0

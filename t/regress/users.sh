@@ -1,0 +1,234 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# t/regress/users.sh: DIGSIGSERVER_WORKER_UIDS, a user id of its own for
+# each worker (src/uids.h).  Started as root with a range of ids no one
+# has, every worker runs as an id no other live worker holds, with the
+# group of DIGSIGSERVER_USER; the work directory is root's, 01730, so a
+# worker may create its job directory there but not list or enter
+# another's.  A worker born with an id kills whatever still runs as it.
+# The daemon refuses a range that holds someone's id or is too small.
+# Without a range every worker is DIGSIGSERVER_USER, and one job can
+# read another's directory: the control that the probe works.
+. "$(dirname "$0")/lib.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+	skip "a user id per worker" "needs root"
+	exit 0
+fi
+mkdir -p "$KEYS/demo/swupdate" "$KEYS/demo/kmodsign"
+openssl genrsa -out "$KEYS/demo/swupdate/rsa-private.key" 2048 2>/dev/null
+openssl req -new -nodes -utf8 -sha256 -days 36500 -batch -x509 -config "$SRC/t/fixtures/x509.genkey" \
+	-newkey rsa:2048 -outform PEM -out "$KEYS/demo/kmodsign/kernel-signkey.x509" \
+	-keyout "$KEYS/demo/kmodsign/kernel-signkey.priv" 2>/dev/null
+printf 'software = {};\n' >"$T/sw"
+post() { curl -s -o /dev/null -w '%{http_code}' -X POST -F distro=demo -F sw-description=@"$T/sw" "$URL/sign/swupdate"; }
+# a module tree: the job is unpacked into a job directory (swupdate's is not)
+mkdir -p "$T/in/lib/modules/6.1.0/kernel"
+head -c 4096 /dev/urandom >"$T/in/lib/modules/6.1.0/kernel/m.ko"
+(cd "$T" && tar -C in -c -z -f modules.tar.gz lib/modules)
+post_tree() { curl -s -o /dev/null -w '%{http_code}' -X POST -F machine=demo -F artifact=@"$T/modules.tar.gz" "$URL/sign/modules"; }
+
+# 32 ids no one has
+first=61184
+while getent passwd | awk -F: -v a=$first '$3 >= a && $3 < a + 32 { f = 1 } END { exit !f }'; do
+	first=$((first + 32))
+done
+last=$((first + 31))
+ids="$first-$last"
+group=$(id -gn "$DSS_USER")
+in_range() { [ "$1" -ge "$first" ] && [ "$1" -le "$last" ]; }
+uid_of() { ps -o uid= -p "$1" | tr -d ' '; }
+pids() { worker_pids | tr ' ' '\n' | grep .; }
+
+# --- the daemon refuses what it cannot use --------------------------------
+refused() { # refused WHAT VAR=value...: the daemon exits 1 and says WHAT
+	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$T/work" "${@:2}" \
+		"$DSS" --address 127.0.0.1 --port "$(free_port)" >"$T/out" 2>&1
+	[ $? -eq 1 ] && grep -q "$1" "$T/out"
+}
+own=$(id -u "$DSS_USER")
+check "a range holding the workers' user's id: refused, naming a user" \
+	refused "is the id of user \"" DIGSIGSERVER_WORKER_UIDS="$own-$((own + 31))"
+check "fewer than twice WORKERS ids: refused" \
+	refused "twice WORKERS" DIGSIGSERVER_WORKERS=4 DIGSIGSERVER_WORKER_UIDS="$first-$((first + 6))"
+check "not a range: refused" refused "is not a range" DIGSIGSERVER_WORKER_UIDS="$first"
+
+# --- each worker an id of its own -------------------------------------------
+# A process running as the first id before the daemon starts (what a job
+# of an earlier run could have left): the worker born with it kills it.
+sh -c "setpriv --reuid=$first --regid=$(id -g "$DSS_USER") --clear-groups sleep 600 >/dev/null 2>&1 & echo \$!" >"$T/stray"
+stray=$(cat "$T/stray")
+check "a process runs as $first before the start" kill -0 "$stray"
+
+# A shim (LD_PRELOAD) plays two jobs taken over by their uploads: the
+# first, once its job directory is made, writes a secret in it and holds;
+# the second, at its own, tries to read that secret and to list the work
+# directory.
+mkdir -p "$T/iso"
+chmod 0777 "$T/iso" # not sticky: the workers rename what the test made
+cat >"$T/iso.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+mkdir(const char *path, mode_t mode)
+{
+	static int (*real)(const char *, mode_t);
+	const char *base = strrchr(path, '/');
+	char other[4096], buf[64];
+	int rc;
+
+	if (real == NULL)
+		real = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
+	rc = real(path, mode);
+	if (rc != 0 || base == NULL || strncmp(base + 1, "job-", 4) != 0 ||
+	    strncmp(path, WORK "/", strlen(WORK "/")) != 0)
+		return rc;
+	if (rename(SHIM_DIR "/plant", SHIM_DIR "/planted") == 0) {
+		FILE *f;
+
+		snprintf(other, sizeof(other), "%s/secret", path);
+		if ((f = fopen(other, "w")) != NULL) {
+			fputs("the key\n", f);
+			fclose(f);
+		}
+		if ((f = fopen(SHIM_DIR "/jobdir.tmp", "w")) != NULL) {
+			fprintf(f, "%s\n", path);
+			fclose(f);
+			chmod(SHIM_DIR "/jobdir.tmp", 0644); /* for the other job's user */
+			rename(SHIM_DIR "/jobdir.tmp", SHIM_DIR "/jobdir");
+		}
+		for (int i = 0; i < 6000 && access(SHIM_DIR "/release", F_OK) < 0; i++)
+			usleep(5000);
+	} else if (rename(SHIM_DIR "/probe", SHIM_DIR "/probing") == 0) {
+		FILE *f = fopen(SHIM_DIR "/jobdir", "r"), *out = fopen(SHIM_DIR "/result.tmp", "w");
+		DIR *d;
+		int fd;
+
+		if (f != NULL && out != NULL && fgets(other, sizeof(other) - 8, f) != NULL) {
+			other[strcspn(other, "\n")] = '\0';
+			strcat(other, "/secret");
+			if ((fd = open(other, O_RDONLY)) >= 0 && read(fd, buf, sizeof(buf)) > 0)
+				fprintf(out, "secret=read");
+			else
+				fprintf(out, "secret=%s", strerror(errno));
+			if ((d = opendir(WORK)) != NULL && readdir(d) != NULL)
+				fprintf(out, " list=listed\n");
+			else
+				fprintf(out, " list=%s\n", strerror(errno));
+		}
+		if (f != NULL)
+			fclose(f);
+		if (out != NULL) {
+			fclose(out);
+			rename(SHIM_DIR "/result.tmp", SHIM_DIR "/result");
+		}
+		close(open(SHIM_DIR "/release", O_WRONLY | O_CREAT, 0666));
+	}
+	return rc;
+}
+EOC
+shim=
+if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
+	gcc -shared -fPIC -DSHIM_DIR="\"$T/iso\"" -DWORK="\"$T/work\"" -o "$T/iso.so" "$T/iso.c" -ldl
+	chmod 0755 "$T/iso.so"
+	shim="LD_PRELOAD=$T/iso.so"
+fi
+
+# probe: two jobs at once, the first holding while the second probes;
+# prints the second's result
+probe() {
+	rm -f "$T/iso/"*
+	: >"$T/iso/plant"
+	post_tree >"$T/iso.code1" &
+	_p=$!
+	wait_for 20 test -s "$T/iso/jobdir" || return 1
+	: >"$T/iso/probe"
+	_c=$(post_tree)
+	wait $_p
+	echo "$_c $(cat "$T/iso.code1") $(cat "$T/iso/result" 2>/dev/null)"
+}
+
+dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_WORKER_UIDS="$ids" $shim || exit 1
+check "the log says each worker runs as an id of its own" \
+	grep -q "each worker runs as a user id of its own (DIGSIGSERVER_WORKER_UIDS=$ids), with the group of $DSS_USER" "$DSS_LOG"
+check_eq "the work directory: root's, the workers' group, 1730" "0 $group 1730" \
+	"$(stat -c '%u %G %a' "$DSS_WORK")"
+two_workers() { [ "$(pids | wc -l)" -eq 2 ]; }
+check "two workers" wait_for 20 two_workers
+w1=$(pids | sed -n 1p)
+w2=$(pids | sed -n 2p)
+u1=$(uid_of "$w1")
+u2=$(uid_of "$w2")
+check "the workers run as ids of the range ($u1, $u2)" sh -c "[ $u1 -ge $first ] && [ $u1 -le $last ] && [ $u2 -ge $first ] && [ $u2 -le $last ]"
+check "... each its own" [ "$u1" != "$u2" ]
+check_eq "... with the workers' user's group" "$(id -g "$DSS_USER") $(id -g "$DSS_USER")" \
+	"$(ps -o gid= -p "$w1" | tr -d ' ') $(ps -o gid= -p "$w2" | tr -d ' ')"
+check_eq "/status shows each worker's id" "$(printf '%s\n' "$u1" "$u2" | sort -n | tr '\n' ' ')" \
+	"$(curl -s "$URL/status" | python3 -c 'import json,sys; print(" ".join(str(w["uid"]) for w in sorted(json.load(sys.stdin)["pool"]["workers"], key=lambda w: w["uid"])), end=" ")')"
+check "the process left running as $first was killed by the worker born with it" \
+	wait_for 20 sh -c "! kill -0 $stray 2>/dev/null"
+check_eq "a job signs" 200 "$(post)"
+replaced() { pids | grep -qvx -e "$w1" -e "$w2"; }
+check "its worker was replaced" wait_for 20 replaced
+new=$(pids | grep -vx -e "$w1" -e "$w2" | head -1)
+check "... by one with an id the first two did not have ($(uid_of "$new"))" \
+	sh -c "u=\$(ps -o uid= -p $new | tr -d ' '); [ \$u -ge $first ] && [ \$u -le $last ] && [ \$u != $u1 ] && [ \$u != $u2 ]"
+after=$(for p in $(pids); do uid_of "$p"; done | sort -n | tr '\n' ' ')
+check "... every live worker's id is different ($after)" \
+	sh -c "[ \"\$(echo '$after' | tr ' ' '\n' | grep -c .)\" -eq \"\$(echo '$after' | tr ' ' '\n' | grep . | sort -u | wc -l)\" ]"
+if [ -n "$shim" ]; then
+	r=$(probe)
+	check_eq "two jobs at once: both 200; the second cannot read the first's job directory or list the work directory" \
+		"200 200 secret=Permission denied list=Permission denied" "$r"
+else
+	skip "one job cannot read another's directory" "needs gcc and a plain build (LD_PRELOAD)"
+fi
+check "the work directory is empty after the jobs" wait_for 20 work_empty
+
+# A file:// Mender artifact in a directory the workers' group may write:
+# signed in place, the signed file the worker's id's, with the original's
+# mode.  In a directory only the workers' user may write: 403.
+if command -v mender-artifact >/dev/null; then
+	mkdir -p "$KEYS/demo/mender" "$T/grp" "$T/usr"
+	openssl genrsa -out "$KEYS/demo/mender/private.key" 2048 2>/dev/null
+	openssl rsa -in "$KEYS/demo/mender/private.key" -pubout -out "$T/mender.pub" 2>/dev/null
+	dss_fix_keys
+	head -c 100000 /dev/urandom >"$T/rootfs.ext4"
+	mender-artifact write rootfs-image -t testdev -n r1 -f "$T/rootfs.ext4" \
+		-o "$T/grp/a.mender" >/dev/null 2>&1
+	cp "$T/grp/a.mender" "$T/usr/a.mender"
+	chown "root:$group" "$T/grp" "$T/grp/a.mender"
+	chmod 0770 "$T/grp"
+	chmod 0664 "$T/grp/a.mender"
+	chown "$DSS_USER" "$T/usr" "$T/usr/a.mender"
+	chmod 0755 "$T/usr"
+	mender() { curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=demo -F artifact-uri="file://$1" "$URL/sign/mender"; }
+	check_eq "Mender, file:// in a directory of the workers' group: 200" 200 "$(mender "$T/grp/a.mender")"
+	check "... mender-artifact validates it" mender-artifact validate -k "$T/mender.pub" "$T/grp/a.mender"
+	owner=$(stat -c '%u %a' "$T/grp/a.mender")
+	check "... the signed file is a worker id's, with the original's mode ($owner)" \
+		sh -c "set -- $owner; [ \$1 -ge $first ] && [ \$1 -le $last ] && [ \$2 = 664 ]"
+	check_eq "Mender, file:// in a directory only the workers' user may write: 403" 403 \
+		"$(mender "$T/usr/a.mender")"
+else
+	skip "Mender file:// with a user id per worker" "needs mender-artifact"
+fi
+
+# --- the control: one user ------------------------------------------------
+if [ -n "$shim" ]; then
+	dss_start DIGSIGSERVER_WORKERS=2 $shim || exit 1
+	check_eq "without WORKER_UIDS: the workers' one user, the work directory its own 0700" \
+		"$own 700" "$(stat -c '%u %a' "$DSS_WORK")"
+	r=$(probe)
+	check_eq "... and one job can read another's directory (the probe works)" \
+		"200 200 secret=read list=listed" "$r"
+fi
+exit 0
