@@ -303,10 +303,10 @@ conf_worker_uids(const struct config *cfg, unsigned long *first, unsigned long *
 	if (p == NULL || *p == '\0')
 		return 0;
 	if (parse_id(&p, &lo) < 0 || *p++ != '-' || parse_id(&p, &hi) < 0 || *p != '\0' ||
-	    lo == 0 || hi < lo || hi - lo >= 65536) {
+	    lo == 0 || hi < lo || hi - lo >= 4096) {
 		snprintf(err, errlen,
 			 "DIGSIGSERVER_WORKER_UIDS: \"%s\" is not a range first-last of 1 to "
-			 "65536 user ids above 0",
+			 "4096 user ids above 0",
 			 cfg->worker_uids);
 		return -1;
 	}
@@ -325,7 +325,6 @@ conf_worker_uids(const struct config *cfg, unsigned long *first, unsigned long *
 int
 conf_validate(const struct config *cfg, char *err, size_t errlen)
 {
-	unsigned long first, count;
 
 	const char *k = cfg->keyfile_uri, *rest;
 	enum uri_kind kind = uri_scheme(k, &rest);
@@ -357,7 +356,7 @@ conf_validate(const struct config *cfg, char *err, size_t errlen)
 				      "[A-Za-z0-9._:-]");
 		return -1;
 	}
-	return conf_worker_uids(cfg, &first, &count, err, errlen);
+	return 0;
 }
 
 const char *

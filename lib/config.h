@@ -59,8 +59,10 @@ int conf_load_env(struct config *cfg, char *const *envp, char *err, size_t errle
 /* Whole-configuration checks (required settings); 0 or -1 and err. */
 int conf_validate(const struct config *cfg, char *err, size_t errlen);
 /* DIGSIGSERVER_WORKER_UIDS as *first and *count (0: unset); 0, or -1
- * with err when it is not a range "first-last" of 1 to 65536 ids from 1
- * to 2^31 - 2, or holds fewer than twice WORKERS. */
+ * with err when it is not a range "first-last" of 1 to 4096 ids from 1
+ * to 2^31 - 2, or holds fewer than twice WORKERS.  Not in conf_validate:
+ * checked at start with the ids' use (main.c), and at a reload once the
+ * running range is kept (options.c). */
 int conf_worker_uids(const struct config *cfg, unsigned long *first, unsigned long *count,
 		     char *err, size_t errlen);
 /* A one-line warning about a valid but open configuration (no

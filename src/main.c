@@ -74,19 +74,72 @@ usage(FILE *fp)
 	conf_print_help(fp);
 }
 
+/* Ranges of ids that others hand out while the system runs (systemd's
+ * DynamicUser= services, its containers and foreign ids; nobody and the
+ * 16-bit -1), where no entry in the user database shows their use. */
+static const struct {
+	unsigned long lo, hi;
+	const char *what;
+} taken_ranges[] = {
+    {61184, 65519, "systemd's DynamicUser= ids"},
+    {65534, 65535, "nobody and the 16-bit -1"},
+    {524288, 1879048191, "systemd's container ids"},
+    {2147352576, 2147418111, "systemd's foreign ids"},
+};
+
+/* The first process running as an id of first..first+count-1 (real,
+ * effective or saved: its /proc/<pid>/status; not a zombie), or 0. */
+static pid_t
+id_in_use(unsigned long first, unsigned long count, unsigned long *id)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	if (d == NULL)
+		return 0;
+	while (found == 0 && (de = readdir(d)) != NULL) {
+		char path[64], line[256];
+		unsigned long u[3];
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%.20s/status", de->d_name);
+		if ((f = fopen(path, "re")) == NULL)
+			continue;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (strncmp(line, "State:\tZ", 8) == 0)
+				break; /* a zombie runs nothing (State comes first) */
+			if (sscanf(line, "Uid: %lu %lu %lu", &u[0], &u[1], &u[2]) == 3) {
+				for (int i = 0; i < 3 && found == 0; i++)
+					if (u[i] >= first && u[i] - first < count) {
+						found = (pid_t)strtol(de->d_name, NULL, 10);
+						*id = u[i];
+					}
+				break;
+			}
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
 /*
  * DIGSIGSERVER_WORKER_UIDS (uids.h): only when started as root, and none
- * of the ids may be anyone's in the user database (a worker born with an
- * id kills every other process of it).  *ids: 1 when set.  0 or -1 with
- * err.
+ * of the ids may be someone else's: not in a range others hand out, not
+ * in the user database, no process running as one (a worker born with an
+ * id kills every other process of it; a second daemon with the same
+ * range).  *ids: 1 when set.  0 or -1 with err.
  */
 static int
 check_worker_ids(const struct config *cfg, const struct priv_user *pu, int *ids, char *err,
 		 size_t errlen)
 {
-	unsigned long first, count;
+	unsigned long first, count, last, id;
 	struct passwd *pw;
-	int rc = 0;
+	pid_t pid;
 
 	*ids = 0;
 	if (conf_worker_uids(cfg, &first, &count, err, errlen) < 0)
@@ -98,18 +151,65 @@ check_worker_ids(const struct config *cfg, const struct priv_user *pu, int *ids,
 				      "(it switches each worker to an id of its own)");
 		return -1;
 	}
-	setpwent();
-	while (rc == 0 && (pw = getpwent()) != NULL)
-		if ((unsigned long)pw->pw_uid >= first && (unsigned long)pw->pw_uid - first < count) {
+	last = first + count - 1;
+	for (size_t i = 0; i < sizeof(taken_ranges) / sizeof(taken_ranges[0]); i++)
+		if (first <= taken_ranges[i].hi && last >= taken_ranges[i].lo) {
 			snprintf(err, errlen,
-				 "DIGSIGSERVER_WORKER_UIDS: %lu is the id of user \"%s\"; the range "
-				 "must be ids no one has (a worker kills every process of its id)",
-				 (unsigned long)pw->pw_uid, pw->pw_name);
-			rc = -1;
+				 "DIGSIGSERVER_WORKER_UIDS: %lu-%lu overlaps %s (%lu-%lu); choose "
+				 "ids no one else hands out, e.g. 70000-70063",
+				 first, last, taken_ranges[i].what, taken_ranges[i].lo,
+				 taken_ranges[i].hi);
+			return -1;
 		}
-	endpwent();
-	*ids = rc == 0;
-	return rc;
+	for (id = first; id <= last; id++)
+		if ((pw = getpwuid((uid_t)id)) != NULL) {
+			snprintf(err, errlen,
+				 "DIGSIGSERVER_WORKER_UIDS: %lu is the id of user \"%.64s\"; the "
+				 "range must be ids no one has (a worker kills every process of its id)",
+				 id, pw->pw_name);
+			return -1;
+		}
+	if ((pid = id_in_use(first, count, &id)) != 0) {
+		snprintf(err, errlen,
+			 "DIGSIGSERVER_WORKER_UIDS: process %ld runs as %lu, an id of the range "
+			 "(another daemon with the same range, or what an earlier run left: stop it)",
+			 (long)pid, id);
+		return -1;
+	}
+	*ids = 1;
+	return 0;
+}
+
+/* With WORKER_UIDS: every directory above the work directory must let a
+ * worker id through: the group's search bit when it is the workers'
+ * group (the kernel then looks at no other), else the others' bit.  0,
+ * or -1 with err naming the first that does not. */
+static int
+ids_reach(const char *dir, gid_t gid, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return 0;
+	while ((slash = strrchr(path, '/')) != NULL) {
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(path, &st) == 0 &&
+		    !(st.st_mode & (st.st_gid == gid ? S_IXGRP : S_IXOTH))) {
+			snprintf(err, errlen,
+				 "work directory %.200s: the workers' ids (DIGSIGSERVER_WORKER_UIDS) "
+				 "cannot pass through %.200s (mode %03o, group %lu)",
+				 dir, path, (unsigned)(st.st_mode & 0777), (unsigned long)st.st_gid);
+			return -1;
+		}
+		if (slash == path)
+			break;
+	}
+	return 0;
 }
 
 /* Create the work directory for the service user (with WORKER_UIDS,
@@ -135,6 +235,8 @@ prepare_work_dir(const struct config *cfg, const struct priv_user *pu, int ids, 
 			 errno ? strerror(errno) : "not a directory");
 		return -1;
 	}
+	if (ids && ids_reach(cfg->work_dir, pu->gid, err, errlen) < 0)
+		return -1;
 	if (fix && pu->valid &&
 	    (st.st_uid != owner || st.st_gid != pu->gid || (st.st_mode & 07777) != mode)) {
 		if (chown(cfg->work_dir, owner, pu->gid) < 0 || chmod(cfg->work_dir, mode) < 0) {

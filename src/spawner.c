@@ -94,6 +94,13 @@ on_record(struct spawner *s, const struct spawn_msg *m, int fd)
 			log_errorx("spawner %ld: a worker without a pid or a channel",
 				   (long)s->pid);
 			s->pending -= s->pending > 0;
+			if (m->pid > 0) {
+				/* born all the same (its channel lost on the way,
+				 * out of descriptors): it must not live on with its
+				 * id, and its EXIT will come */
+				s->live++;
+				(void)spawner_kill(s->serial, m->pid);
+			}
 			sp.hooks->failed(m->generation, EPROTO);
 			break;
 		}

@@ -5,12 +5,12 @@
  * Every worker runs as the same user unless the administrator sets aside
  * a range of ids for them.  Then each worker runs as an id of the range
  * that no other worker holds, from the fork the pool asks for until the
- * pool has forgotten the worker (it was reaped, and what its job left was
- * killed), so that no job can read, trace or signal another's files and
- * processes: the way Nix runs each build as one of its build users.
- * Ids are handed out in turn, so an id comes back as late as it can,
- * and the worker born with it kills whatever still runs as it
- * (privdrop.h).
+ * pool has forgotten the worker (it was reaped; what its job left is
+ * killed right after), so that no job can read, trace or signal
+ * another's files and processes: the way Nix runs each build as one of
+ * its build users.  Ids are handed out in turn, so an id comes back as
+ * late as it can, and the worker born with it kills whatever still runs
+ * as it (privdrop.h): a leftover not killed yet cannot reach its job.
  *
  * An id is held from uids_take, through the pending fork (uids_pending),
  * to the worker that has it, until uids_give.  A fork that failed or

@@ -306,6 +306,7 @@ cat >"$T/iso.c" <<'EOC'
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -371,6 +372,7 @@ sendmsg(int fd, const struct msghdr *mh, int flags)
 		if (f != NULL) {
 			fprintf(f, "%d\n", (int)t);
 			fclose(f);
+			chmod(DIR "/pid.tmp", 0644); /* for another job's id (WORKER_UIDS) */
 			rename(DIR "/pid.tmp", DIR "/pid");
 		}
 		for (int i = 0; i < 6000 && access(DIR "/release", F_OK) < 0; i++)

@@ -29,14 +29,14 @@ head -c 4096 /dev/urandom >"$T/in/lib/modules/6.1.0/kernel/m.ko"
 post_tree() { curl -s -o /dev/null -w '%{http_code}' -X POST -F machine=demo -F artifact=@"$T/modules.tar.gz" "$URL/sign/modules"; }
 
 # 32 ids no one has
-first=61184
+first=70000
 while getent passwd | awk -F: -v a=$first '$3 >= a && $3 < a + 32 { f = 1 } END { exit !f }'; do
 	first=$((first + 32))
 done
 last=$((first + 31))
 ids="$first-$last"
 group=$(id -gn "$DSS_USER")
-in_range() { [ "$1" -ge "$first" ] && [ "$1" -le "$last" ]; }
+gone() { ! kill -0 "$1" 2>/dev/null || [ "$(ps -o stat= -p "$1" | cut -c1)" = Z ]; }
 uid_of() { ps -o uid= -p "$1" | tr -d ' '; }
 pids() { worker_pids | tr ' ' '\n' | grep .; }
 
@@ -52,13 +52,21 @@ check "a range holding the workers' user's id: refused, naming a user" \
 check "fewer than twice WORKERS ids: refused" \
 	refused "twice WORKERS" DIGSIGSERVER_WORKERS=4 DIGSIGSERVER_WORKER_UIDS="$first-$((first + 6))"
 check "not a range: refused" refused "is not a range" DIGSIGSERVER_WORKER_UIDS="$first"
+mkdir -m 0700 "$T/closed"
+check "a work directory the ids cannot reach: refused, naming what stops them" \
+	refused "cannot pass through $T/closed (mode 700," DIGSIGSERVER_WORKER_UIDS="$ids" \
+	DIGSIGSERVER_WORK_DIR="$T/closed/work"
 
-# --- each worker an id of its own -------------------------------------------
-# A process running as the first id before the daemon starts (what a job
-# of an earlier run could have left): the worker born with it kills it.
-sh -c "setpriv --reuid=$first --regid=$(id -g "$DSS_USER") --clear-groups sleep 600 >/dev/null 2>&1 & echo \$!" >"$T/stray"
+check "a range overlapping systemd's DynamicUser ids: refused" \
+	refused "overlaps systemd's DynamicUser= ids" DIGSIGSERVER_WORKER_UIDS=61000-61200
+# A process running as an id of the range: another daemon with the same
+# range, or what an earlier run left.
+sh -c "setpriv --reuid=$((first + 3)) --regid=$(id -g "$DSS_USER") --clear-groups sleep 600 >/dev/null 2>&1 & echo \$!" >"$T/stray"
 stray=$(cat "$T/stray")
-check "a process runs as $first before the start" kill -0 "$stray"
+check "a process running as an id of the range: refused, naming it" \
+	refused "process $stray runs as $((first + 3))" DIGSIGSERVER_WORKER_UIDS="$ids"
+kill "$stray"
+check "... (stopped)" wait_for 10 gone "$stray"
 
 # A shim (LD_PRELOAD) plays two jobs taken over by their uploads: the
 # first, once its job directory is made, writes a secret in it and holds;
@@ -173,14 +181,24 @@ check_eq "... with the workers' user's group" "$(id -g "$DSS_USER") $(id -g "$DS
 	"$(ps -o gid= -p "$w1" | tr -d ' ') $(ps -o gid= -p "$w2" | tr -d ' ')"
 check_eq "/status shows each worker's id" "$(printf '%s\n' "$u1" "$u2" | sort -n | tr '\n' ' ')" \
 	"$(curl -s "$URL/status" | python3 -c 'import json,sys; print(" ".join(str(w["uid"]) for w in sorted(json.load(sys.stdin)["pool"]["workers"], key=lambda w: w["uid"])), end=" ")')"
-check "the process left running as $first was killed by the worker born with it" \
-	wait_for 20 sh -c "! kill -0 $stray 2>/dev/null"
 check_eq "a job signs" 200 "$(post)"
 replaced() { pids | grep -qvx -e "$w1" -e "$w2"; }
 check "its worker was replaced" wait_for 20 replaced
 new=$(pids | grep -vx -e "$w1" -e "$w2" | head -1)
-check "... by one with an id the first two did not have ($(uid_of "$new"))" \
-	sh -c "u=\$(ps -o uid= -p $new | tr -d ' '); [ \$u -ge $first ] && [ \$u -le $last ] && [ \$u != $u1 ] && [ \$u != $u2 ]"
+# (listed once forked: it takes its id a moment later)
+new_id() { u=$(uid_of "$new"); [ -n "$u" ] && [ "$u" -ge "$first" ] && [ "$u" -le "$last" ]; }
+check "... by one with an id of the range" wait_for 20 new_id
+check "... that the first two did not have ($(uid_of "$new"))" \
+	sh -c "u=\$(ps -o uid= -p $new | tr -d ' '); [ \$u != $u1 ] && [ \$u != $u2 ]"
+# What runs as an id when a worker is born with it (a job's leftover that
+# escaped, say) is killed by that worker.  The ids come in turn: the
+# workers so far had first to first + 2; first + 6 comes after 4 jobs.
+sh -c "setpriv --reuid=$((first + 6)) --regid=$(id -g "$DSS_USER") --clear-groups sleep 600 >/dev/null 2>&1 & echo \$!" >"$T/stray"
+stray=$(cat "$T/stray")
+for i in 1 2 3 4; do post >/dev/null; done
+has_id() { for p in $(pids); do [ "$(uid_of "$p")" = "$1" ] && return 0; done; return 1; }
+check "a worker with the id $((first + 6)) was born" wait_for 20 has_id $((first + 6))
+check "... and killed the process that ran as it" wait_for 20 gone "$stray"
 after=$(for p in $(pids); do uid_of "$p"; done | sort -n | tr '\n' ' ')
 check "... every live worker's id is different ($after)" \
 	sh -c "[ \"\$(echo '$after' | tr ' ' '\n' | grep -c .)\" -eq \"\$(echo '$after' | tr ' ' '\n' | grep . | sort -u | wc -l)\" ]"
@@ -224,7 +242,7 @@ fi
 
 # --- the control: one user ------------------------------------------------
 if [ -n "$shim" ]; then
-	dss_start DIGSIGSERVER_WORKERS=2 $shim || exit 1
+	DSS_WORKER_UIDS= dss_start DIGSIGSERVER_WORKERS=2 $shim || exit 1
 	check_eq "without WORKER_UIDS: the workers' one user, the work directory its own 0700" \
 		"$own 700" "$(stat -c '%u %a' "$DSS_WORK")"
 	r=$(probe)
