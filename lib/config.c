@@ -325,7 +325,6 @@ conf_worker_uids(const struct config *cfg, unsigned long *first, unsigned long *
 int
 conf_validate(const struct config *cfg, char *err, size_t errlen)
 {
-
 	const char *k = cfg->keyfile_uri, *rest;
 	enum uri_kind kind = uri_scheme(k, &rest);
 

@@ -191,8 +191,7 @@ struct ll_ruleset_attr {
 int
 priv_own_domain(char *why, size_t whylen)
 {
-	struct ll_ruleset_attr attr = {
-	    .scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL};
+	struct ll_ruleset_attr attr = {.scoped = LL_SCOPE_ABSTRACT_UNIX_SOCKET | LL_SCOPE_SIGNAL};
 	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LL_CREATE_RULESET_VERSION);
 	int fd, rc;
 

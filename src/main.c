@@ -147,8 +147,9 @@ check_worker_ids(const struct config *cfg, const struct priv_user *pu, int *ids,
 	if (count == 0)
 		return 0;
 	if (!pu->valid) {
-		snprintf(err, errlen, "DIGSIGSERVER_WORKER_UIDS needs the daemon started as root "
-				      "(it switches each worker to an id of its own)");
+		snprintf(err, errlen,
+			 "DIGSIGSERVER_WORKER_UIDS needs the daemon started as root "
+			 "(it switches each worker to an id of its own)");
 		return -1;
 	}
 	last = first + count - 1;
@@ -163,17 +164,19 @@ check_worker_ids(const struct config *cfg, const struct priv_user *pu, int *ids,
 		}
 	for (id = first; id <= last; id++)
 		if ((pw = getpwuid((uid_t)id)) != NULL) {
-			snprintf(err, errlen,
-				 "DIGSIGSERVER_WORKER_UIDS: %lu is the id of user \"%.64s\"; the "
-				 "range must be ids no one has (a worker kills every process of its id)",
-				 id, pw->pw_name);
+			snprintf(
+			    err, errlen,
+			    "DIGSIGSERVER_WORKER_UIDS: %lu is the id of user \"%.64s\"; the "
+			    "range must be ids no one has (a worker kills every process of its id)",
+			    id, pw->pw_name);
 			return -1;
 		}
 	if ((pid = id_in_use(first, count, &id)) != 0) {
-		snprintf(err, errlen,
-			 "DIGSIGSERVER_WORKER_UIDS: process %ld runs as %lu, an id of the range "
-			 "(another daemon with the same range, or what an earlier run left: stop it)",
-			 (long)pid, id);
+		snprintf(
+		    err, errlen,
+		    "DIGSIGSERVER_WORKER_UIDS: process %ld runs as %lu, an id of the range "
+		    "(another daemon with the same range, or what an earlier run left: stop it)",
+		    (long)pid, id);
 		return -1;
 	}
 	*ids = 1;
@@ -200,10 +203,11 @@ ids_reach(const char *dir, gid_t gid, char *err, size_t errlen)
 			*slash = '\0';
 		if (stat(path, &st) == 0 &&
 		    !(st.st_mode & (st.st_gid == gid ? S_IXGRP : S_IXOTH))) {
-			snprintf(err, errlen,
-				 "work directory %.200s: the workers' ids (DIGSIGSERVER_WORKER_UIDS) "
-				 "cannot pass through %.200s (mode %03o, group %lu)",
-				 dir, path, (unsigned)(st.st_mode & 0777), (unsigned long)st.st_gid);
+			snprintf(
+			    err, errlen,
+			    "work directory %.200s: the workers' ids (DIGSIGSERVER_WORKER_UIDS) "
+			    "cannot pass through %.200s (mode %03o, group %lu)",
+			    dir, path, (unsigned)(st.st_mode & 0777), (unsigned long)st.st_gid);
 			return -1;
 		}
 		if (slash == path)

@@ -16,10 +16,10 @@
 /* The records between supervisor and spawner: one fixed-size type. */
 enum spawn_type {
 	SPAWN_FORK = 1, /* supervisor -> spawner: fork worker .generation (as .uid) */
-	SPAWN_KILL,	/* supervisor -> spawner: SIGKILL worker .pid and its group */
-	SPAWN_BORN,	/* spawner -> supervisor: .generation is .pid; its channel passed */
-	SPAWN_FAILED,	/* spawner -> supervisor: fork of .generation failed, errno .status */
-	SPAWN_EXIT,	/* spawner -> supervisor: .pid reaped, wait status .status */
+	SPAWN_KILL,     /* supervisor -> spawner: SIGKILL worker .pid and its group */
+	SPAWN_BORN,     /* spawner -> supervisor: .generation is .pid; its channel passed */
+	SPAWN_FAILED,   /* spawner -> supervisor: fork of .generation failed, errno .status */
+	SPAWN_EXIT,     /* spawner -> supervisor: .pid reaped, wait status .status */
 };
 
 struct spawn_msg {
@@ -27,7 +27,7 @@ struct spawn_msg {
 	uint32_t generation;
 	int32_t pid;
 	int32_t status;
-	uint32_t uid;	      /* FORK: the worker's own user id (WORKER_UIDS), or 0 */
+	uint32_t uid; /* FORK: the worker's own user id (WORKER_UIDS), or 0 */
 	uint32_t pad;
 	uint64_t fork_us;     /* BORN: the spawner's CPU in proc_spawn */
 	struct proto_cpu cpu; /* EXIT: the worker's whole use (wait4) */

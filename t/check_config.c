@@ -112,11 +112,21 @@ END_TEST
  * and none past 2^31 - 2. */
 START_TEST(test_worker_uids)
 {
-	static const char *const good[] = {"60000-60007", "1-8", "100-4195", "2147483000-2147483646"};
-	static const char *const bad[] = {"60000-60006", "0-7",	     "60007-60000", "60000",
-					  "60000-",	 "-60007",   "60000-60007x", " 60000-60007",
-					  "6e4-60007",	 "100-4196", "2147483000-2147483646x",
-					  "2147483640-2147483647", "1-99999999999999999999"};
+	static const char *const good[] = {"60000-60007", "1-8", "100-4195",
+					   "2147483000-2147483646"};
+	static const char *const bad[] = {"60000-60006",
+					  "0-7",
+					  "60007-60000",
+					  "60000",
+					  "60000-",
+					  "-60007",
+					  "60000-60007x",
+					  " 60000-60007",
+					  "6e4-60007",
+					  "100-4196",
+					  "2147483000-2147483646x",
+					  "2147483640-2147483647",
+					  "1-99999999999999999999"};
 	unsigned long first, count;
 
 	ck_assert_int_eq(conf_set(&cfg, "KEYFILE_URI", "/k", err, sizeof(err)), 0);
@@ -138,7 +148,8 @@ START_TEST(test_worker_uids)
 		/* the rest of the settings are fine: checked apart (start, reload) */
 		ck_assert_int_eq(conf_validate(&cfg, err, sizeof(err)), 0);
 		conf_worker_uids(&cfg, &first, &count, err, sizeof(err));
-		ck_assert_msg(strstr(err, "DIGSIGSERVER_WORKER_UIDS") != NULL, "%s: %s", bad[i], err);
+		ck_assert_msg(strstr(err, "DIGSIGSERVER_WORKER_UIDS") != NULL, "%s: %s", bad[i],
+			      err);
 	}
 	/* enough for 4 workers, not for 5 */
 	ck_assert_int_eq(conf_set(&cfg, "WORKER_UIDS", "60000-60007", err, sizeof(err)), 0);
