@@ -68,6 +68,27 @@ fs_same_version(const struct stat *a, const struct stat *b)
 }
 
 int
+fs_who_can(const struct fs_who *who, const char *path, const struct stat *st, int need)
+{
+	int bits;
+
+	if (who->as_process)
+		return faccessat(AT_FDCWD, path, (need & 4 ? R_OK : 0) | (need & 1 ? X_OK : 0),
+				 AT_EACCESS) == 0;
+	if (st->st_uid == who->uid) {
+		bits = (st->st_mode >> 6) & 7;
+	} else {
+		int in_group = 0;
+
+		for (int i = 0; i < who->ngroups; i++)
+			if (who->groups[i] == st->st_gid)
+				in_group = 1;
+		bits = in_group ? (st->st_mode >> 3) & 7 : st->st_mode & 7;
+	}
+	return (bits & need) == need;
+}
+
+int
 fs_copy_fd(int in, int out)
 {
 	char *buf = xmalloc(FS_COPY_CHUNK);

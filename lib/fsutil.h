@@ -29,6 +29,20 @@ int fs_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
  * same modification and change times to the nanosecond (a rewrite in
  * place keeps the inode and changes these); else 0. */
 int fs_same_version(const struct stat *a, const struct stat *b);
+/* Whose access a check is about: this process (faccessat with its
+ * effective ids), or a user with its groups, by the permission bits
+ * alone (as root, for the service user or a worker id; no ACLs). */
+struct fs_who {
+	int as_process;
+	const char *name;
+	uid_t uid;
+	gid_t groups[64];
+	int ngroups;
+};
+/* 1 when who gets the permission bits need (4 read, 1 search) on path,
+ * whose stat is st: the owner's bits, else the group's when it is one of
+ * who's groups, else the others'. */
+int fs_who_can(const struct fs_who *who, const char *path, const struct stat *st, int need);
 /* Copy everything left to read on in to out. */
 int fs_copy_fd(int in, int out);
 /* Copy the regular file src to the new file dst (O_EXCL) with src's

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fsutil.h"
 #include "log.h"
 #include "s3.h"
 #include "scheme.h"
@@ -383,19 +384,10 @@ ks_blob_free(struct ks_blob *b)
 
 /* --check-config ------------------------------------------------------- */
 
-/* Whose access is checked: the service user when running as root. */
-struct ks_who {
-	int as_process; /* use faccessat(AT_EACCESS) */
-	const char *name;
-	uid_t uid;
-	gid_t groups[64];
-	int ngroups;
-};
-
 /* Whose access: user (the key process's when running as root), else
  * this process's. */
 static void
-ks_who_init(const char *user, struct ks_who *w)
+ks_who_init(const char *user, struct fs_who *w)
 {
 	struct passwd *pw;
 
@@ -416,30 +408,8 @@ ks_who_init(const char *user, struct ks_who *w)
 		w->ngroups = (int)(sizeof(w->groups) / sizeof(w->groups[0]));
 }
 
-/* Can w get the permission bits in need (4 read, 1 search) on path? */
 static int
-ks_who_can(const struct ks_who *w, const char *path, const struct stat *st, int need)
-{
-	int bits;
-
-	if (w->as_process)
-		return faccessat(AT_FDCWD, path, (need & 4 ? R_OK : 0) | (need & 1 ? X_OK : 0),
-				 AT_EACCESS) == 0;
-	if (st->st_uid == w->uid) {
-		bits = (st->st_mode >> 6) & 7;
-	} else {
-		int in_group = 0;
-
-		for (int i = 0; i < w->ngroups; i++)
-			if (w->groups[i] == st->st_gid)
-				in_group = 1;
-		bits = in_group ? (st->st_mode >> 3) & 7 : st->st_mode & 7;
-	}
-	return (bits & need) == need;
-}
-
-static int
-ks_check_tree(const struct ks_who *w, const char *dir, int depth, FILE *report, int *nkeys)
+ks_check_tree(const struct fs_who *w, const char *dir, int depth, FILE *report, int *nkeys)
 {
 	struct dirent *de;
 	DIR *d;
@@ -459,7 +429,7 @@ ks_check_tree(const struct ks_who *w, const char *dir, int depth, FILE *report, 
 		if (stat(p, &st) < 0) {
 			fprintf(report, "warning: %s: %s\n", p, strerror(errno));
 		} else if (depth < 2 && S_ISDIR(st.st_mode)) {
-			if (!ks_who_can(w, p, &st, 5)) {
+			if (!fs_who_can(w, p, &st, 5)) {
 				fprintf(report, "error: %s is not readable by %s\n", p, w->name);
 				rc = -1;
 			} else if (ks_check_tree(w, p, depth + 1, report, nkeys) < 0) {
@@ -467,7 +437,7 @@ ks_check_tree(const struct ks_who *w, const char *dir, int depth, FILE *report, 
 			}
 		} else if (depth == 2 && S_ISREG(st.st_mode)) {
 			(*nkeys)++;
-			if (!ks_who_can(w, p, &st, 4)) {
+			if (!fs_who_can(w, p, &st, 4)) {
 				fprintf(report, "error: %s is not readable by %s\n", p, w->name);
 				rc = -1;
 			}
@@ -482,7 +452,7 @@ ks_check_tree(const struct ks_who *w, const char *dir, int depth, FILE *report, 
 }
 
 static int
-ks_check_file_store(const struct ks_store *s, const struct ks_who *w, FILE *report)
+ks_check_file_store(const struct ks_store *s, const struct fs_who *w, FILE *report)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -509,7 +479,7 @@ ks_check_file_store(const struct ks_store *s, const struct ks_who *w, FILE *repo
 			fprintf(report, "error: key store %s: %s is not a directory\n", s->root, path);
 			return -1;
 		}
-		if (!ks_who_can(w, path, &st, c == '\0' ? 5 : 1)) {
+		if (!fs_who_can(w, path, &st, c == '\0' ? 5 : 1)) {
 			fprintf(report, "error: key store %s: %s is not %s by %s\n", s->root, path,
 				c == '\0' ? "readable" : "searchable", w->name);
 			return -1;
@@ -593,7 +563,7 @@ ks_check_access(const struct config *cfg, FILE *report)
 {
 	char err[256];
 	struct ks_store s;
-	struct ks_who w;
+	struct fs_who w;
 	int rc;
 
 	if (ks_store_parse(cfg->keyfile_uri, &s, err, sizeof(err)) < 0) {
@@ -625,7 +595,7 @@ ks_check_access(const struct config *cfg, FILE *report)
 /* 1 when w can open path for reading: every ancestor searchable, the
  * file readable. */
 static int
-ks_who_reaches(const struct ks_who *w, const char *path)
+ks_who_reaches(const struct fs_who *w, const char *path)
 {
 	char *p = xstrdup(path);
 	struct stat st;
@@ -633,10 +603,10 @@ ks_who_reaches(const struct ks_who *w, const char *path)
 
 	for (char *slash = strchr(p + 1, '/'); slash != NULL && ok; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
-		ok = stat(p, &st) == 0 && ks_who_can(w, p, &st, 1);
+		ok = stat(p, &st) == 0 && fs_who_can(w, p, &st, 1);
 		*slash = '/';
 	}
-	ok = ok && stat(p, &st) == 0 && ks_who_can(w, p, &st, 4);
+	ok = ok && stat(p, &st) == 0 && fs_who_can(w, p, &st, 4);
 	free(p);
 	return ok;
 }
@@ -645,7 +615,7 @@ int
 ks_credentials_check(const struct config *cfg, char *err, size_t errlen)
 {
 	const char *path = cfg->keyfile_credentials;
-	struct ks_who keys, workers;
+	struct fs_who keys, workers;
 
 	if (path == NULL || *path == '\0')
 		return 0;
@@ -689,7 +659,7 @@ ks_credentials_warning(const struct config *cfg)
 /* Report every key file under root (<selector>/<tag>/<file>) that w can
  * read; the count. */
 static int
-ks_check_hidden(const struct ks_who *w, const char *root, FILE *report)
+ks_check_hidden(const struct fs_who *w, const char *root, FILE *report)
 {
 	char pattern[PATH_MAX];
 	glob_t g;
@@ -719,7 +689,7 @@ ks_check_separation(const struct config *cfg, FILE *report)
 {
 	char err[256];
 	struct ks_store s;
-	struct ks_who w;
+	struct fs_who w;
 	int bad;
 
 	if (geteuid() != 0) {

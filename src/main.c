@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "fsutil.h"
 #include "hugetext.h"
 #include "keyd.h"
 #include "keystore.h"
@@ -131,10 +132,11 @@ id_in_use(unsigned long first, unsigned long count, unsigned long *id)
  * of the ids may be someone else's: not in a range others hand out, not
  * in the user database, no process running as one (a worker born with an
  * id kills every other process of it; a second daemon with the same
- * range).  *ids: 1 when set.  0 or -1 with err.
+ * range).  *ids: the range's first id, or 0 when none is set.  0 or -1
+ * with err.
  */
 static int
-check_worker_ids(const struct config *cfg, const struct priv_user *pu, int *ids, char *err,
+check_worker_ids(const struct config *cfg, const struct priv_user *pu, uid_t *ids, char *err,
 		 size_t errlen)
 {
 	unsigned long first, count, last, id;
@@ -179,16 +181,15 @@ check_worker_ids(const struct config *cfg, const struct priv_user *pu, int *ids,
 		    (long)pid, id);
 		return -1;
 	}
-	*ids = 1;
+	*ids = (uid_t)first;
 	return 0;
 }
 
 /* With WORKER_UIDS: every directory above the work directory must let a
- * worker id through: the group's search bit when it is the workers'
- * group (the kernel then looks at no other), else the others' bit.  0,
+ * worker id through (who: the first id, with the workers' group).  0,
  * or -1 with err naming the first that does not. */
 static int
-ids_reach(const char *dir, gid_t gid, char *err, size_t errlen)
+ids_reach(const char *dir, const struct fs_who *who, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -201,8 +202,7 @@ ids_reach(const char *dir, gid_t gid, char *err, size_t errlen)
 			slash[1] = '\0';
 		else
 			*slash = '\0';
-		if (stat(path, &st) == 0 &&
-		    !(st.st_mode & (st.st_gid == gid ? S_IXGRP : S_IXOTH))) {
+		if (stat(path, &st) == 0 && !fs_who_can(who, path, &st, 1)) {
 			snprintf(
 			    err, errlen,
 			    "work directory %.200s: the workers' ids (DIGSIGSERVER_WORKER_UIDS) "
@@ -216,14 +216,16 @@ ids_reach(const char *dir, gid_t gid, char *err, size_t errlen)
 	return 0;
 }
 
-/* Create the work directory for the service user (with WORKER_UIDS,
- * root's, in which the workers' group may create what it cannot list or
- * remove: 01730) and clear jobs left by a previous run; 0 or -1 with
- * err. */
+/* Create the work directory for the service user (with WORKER_UIDS, ids
+ * the first id: root's, in which the workers' group may create what it
+ * cannot list or remove: 01730) and clear jobs left by a previous run; 0
+ * or -1 with err. */
 static int
-prepare_work_dir(const struct config *cfg, const struct priv_user *pu, int ids, int fix, char *err,
-		 size_t errlen)
+prepare_work_dir(const struct config *cfg, const struct priv_user *pu, uid_t ids, int fix,
+		 char *err, size_t errlen)
 {
+	const struct fs_who who = {
+	    .name = "a worker id", .uid = ids, .groups = {pu->gid}, .ngroups = 1};
 	uid_t owner = ids ? 0 : pu->uid;
 	mode_t mode = ids ? 01730 : 0700;
 	struct stat st;
@@ -239,7 +241,7 @@ prepare_work_dir(const struct config *cfg, const struct priv_user *pu, int ids, 
 			 errno ? strerror(errno) : "not a directory");
 		return -1;
 	}
-	if (ids && ids_reach(cfg->work_dir, pu->gid, err, errlen) < 0)
+	if (ids && ids_reach(cfg->work_dir, &who, err, errlen) < 0)
 		return -1;
 	if (fix && pu->valid &&
 	    (st.st_uid != owner || st.st_gid != pu->gid || (st.st_mode & 07777) != mode)) {
@@ -416,7 +418,7 @@ status_view(struct config *cfg)
 
 /* --check-config: print the settings and what is wrong; 0 or 1. */
 static int
-check_config(const struct config *cfg, const struct priv_user *user, int ids)
+check_config(const struct config *cfg, const struct priv_user *user, uid_t ids)
 {
 	char err[512];
 	int ok = 1;
@@ -445,7 +447,8 @@ main(int argc, char **argv)
 	char err[512];
 	char names[256];
 	size_t moved;
-	int rc, ids;
+	uid_t ids;
+	int rc;
 
 	/* argv's memory becomes the process title: from here on, its copy */
 	argv = proc_title_init(argc, argv, "digsigserver");
