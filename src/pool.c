@@ -242,7 +242,7 @@ pool_init(struct event_base *b, const struct config *c, const struct priv_user *
 	cfg = c;
 	user = u;
 	hooks = h;
-	/* checked at start (conf_validate); not started as root, no ids */
+	/* checked at start (main.c); not started as root, no ids */
 	if (user->valid && conf_worker_uids(cfg, &first, &n, err, sizeof(err)) == 0)
 		uids_init(first, n);
 	/* What a job leaves behind is re-parented to us, never to init. */

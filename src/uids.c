@@ -25,10 +25,6 @@ static struct pending *pending; /* count of them */
 void
 uids_init(unsigned long f, unsigned long n)
 {
-	if (taken != NULL && f == first && n == count)
-		return; /* a reload with the same range */
-	if (taken != NULL && held > 0)
-		return; /* a changed range waits for a restart (options.c keeps it) */
 	free(taken);
 	free(pending);
 	taken = NULL;
@@ -40,12 +36,6 @@ uids_init(unsigned long f, unsigned long n)
 		taken = xcalloc(n, 1);
 		pending = xcalloc(n, sizeof(*pending));
 	}
-}
-
-int
-uids_enabled(void)
-{
-	return count > 0;
 }
 
 int64_t

@@ -23,10 +23,9 @@
 #include <sys/types.h>
 
 /* Ids first .. first + count - 1 (count 0: none, every worker is the
- * workers' user).  Again at a reload: held ids stay held. */
+ * workers' user), none held.  Once, at start: a reload keeps the range
+ * (options.c). */
 void uids_init(unsigned long first, unsigned long count);
-/* 1 when a range is set. */
-int uids_enabled(void);
 /* The next id no one holds, now held; 0 when no range is set; -1 when
  * every id is held (the fork must wait for a worker to end). */
 int64_t uids_take(void);
