@@ -270,8 +270,9 @@ fi
 # a process sends while a flag file exists; only workers send SIGN.  The
 # key process closes that job's channel and reports it; the supervisor
 # kills the worker and answers 500; the key process carries on.
-if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
-	cat >"$T/badsign.c" <<'EOC'
+# What the shims below (LD_PRELOAD) share: the real sendmsg, and the
+# type of a key record sent while the flag file the test names exists.
+cat >"$T/keyshim.h" <<'EOC'
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdint.h>
@@ -279,27 +280,48 @@ if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
+
+static sendmsg_fn
+real_sendmsg(void)
+{
+	static sendmsg_fn real;
+
+	if (real == NULL)
+		real = (sendmsg_fn)dlsym(RTLD_NEXT, "sendmsg");
+	return real;
+}
+
+/* The type of the record mh carries (one part, longer than a header)
+ * while the file the environment variable env names exists; else 0. */
+static uint32_t
+flagged_type(const char *env, const struct msghdr *mh)
+{
+	const char *flag = getenv(env);
+	uint32_t type = 0;
+
+	if (flag != NULL && access(flag, F_OK) == 0 && mh->msg_iovlen == 1 &&
+	    mh->msg_iov[0].iov_len > 8)
+		memcpy(&type, mh->msg_iov[0].iov_base, 4);
+	return type;
+}
+EOC
+if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
+	cat >"$T/badsign.c" <<'EOC'
+#include "keyshim.h"
 ssize_t
 sendmsg(int fd, const struct msghdr *mh, int flags)
 {
-	static ssize_t (*real)(int, const struct msghdr *, int);
-	const char *flag = getenv("DSS_TEST_BAD_SIGN");
-	uint32_t type;
+	if (flagged_type("DSS_TEST_BAD_SIGN", mh) == 4) { /* KEYPROTO_SIGN */
+		uint32_t bad = 0x5a5a5a5a;
 
-	if (real == NULL)
-		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
-	if (flag != NULL && access(flag, F_OK) == 0 && mh->msg_iovlen == 1 &&
-	    mh->msg_iov[0].iov_len > 8) {
-		memcpy(&type, mh->msg_iov[0].iov_base, 4);
-		if (type == 4) { /* KEYPROTO_SIGN */
-			type = 0x5a5a5a5a;
-			memcpy(mh->msg_iov[0].iov_base, &type, 4);
-		}
+		memcpy(mh->msg_iov[0].iov_base, &bad, 4);
 	}
-	return real(fd, mh, flags);
+	return real_sendmsg()(fd, mh, flags);
 }
 EOC
-	gcc -shared -fPIC -o "$T/badsign.so" "$T/badsign.c" -ldl
+	gcc -shared -fPIC -I"$T" -o "$T/badsign.so" "$T/badsign.c" -ldl
 	dss_start DIGSIGSERVER_WORKERS=2 LD_PRELOAD="$T/badsign.so" DSS_TEST_BAD_SIGN="$T/bad" || exit 1
 	kpid=$(key_status "['pid']")
 	touch "$T/bad"
@@ -325,33 +347,17 @@ fi
 # supervisor kills the worker, and the next job signs at once.
 if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
 	cat >"$T/flood.c" <<'EOC'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "keyshim.h"
 static int flooded = -1;
 ssize_t
 sendmsg(int fd, const struct msghdr *mh, int flags)
 {
-	static ssize_t (*real)(int, const struct msghdr *, int);
-	const char *flag = getenv("DSS_TEST_FLOOD");
-	uint32_t type;
-
-	if (real == NULL)
-		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
-	if (flag != NULL && access(flag, F_OK) == 0 && mh->msg_iovlen == 1 &&
-	    mh->msg_iov[0].iov_len > 8) {
-		memcpy(&type, mh->msg_iov[0].iov_base, 4);
-		if (type == 4) { /* KEYPROTO_SIGN */
-			for (int i = 0; i < 400; i++)
-				(void)real(fd, mh, flags | MSG_DONTWAIT);
-			flooded = fd;
-		}
+	if (flagged_type("DSS_TEST_FLOOD", mh) == 4) { /* KEYPROTO_SIGN */
+		for (int i = 0; i < 400; i++)
+			(void)real_sendmsg()(fd, mh, flags | MSG_DONTWAIT);
+		flooded = fd;
 	}
-	return real(fd, mh, flags);
+	return real_sendmsg()(fd, mh, flags);
 }
 ssize_t
 recvmsg(int fd, struct msghdr *mh, int flags)
@@ -367,7 +373,7 @@ recvmsg(int fd, struct msghdr *mh, int flags)
 	return real(fd, mh, flags);
 }
 EOC
-	gcc -shared -fPIC -o "$T/flood.so" "$T/flood.c" -ldl
+	gcc -shared -fPIC -I"$T" -o "$T/flood.so" "$T/flood.c" -ldl
 	dss_start DIGSIGSERVER_WORKERS=2 LD_PRELOAD="$T/flood.so" DSS_TEST_FLOOD="$T/flood" || exit 1
 	kpid=$(key_status "['pid']")
 	touch "$T/flood"
@@ -396,39 +402,26 @@ fi
 # key process refuses whatever the worker asks.
 if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
 	cat >"$T/hijack.c" <<'EOC'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "keyshim.h"
 ssize_t
 sendmsg(int fd, const struct msghdr *mh, int flags)
 {
-	static ssize_t (*real)(int, const struct msghdr *, int);
-	const char *flag = getenv("DSS_TEST_HIJACK");
-	uint32_t type;
+	uint32_t type = flagged_type("DSS_TEST_HIJACK", mh);
 
-	if (real == NULL)
-		real = (ssize_t(*)(int, const struct msghdr *, int))dlsym(RTLD_NEXT, "sendmsg");
-	if (flag != NULL && access(flag, F_OK) == 0 && mh->msg_iovlen == 1 &&
-	    mh->msg_iov[0].iov_len > 8) {
+	if (type == 4 || type == 5) { /* KEYPROTO_SIGN, KEYPROTO_PUBLIC */
 		char *b = mh->msg_iov[0].iov_base;
 		size_t n = mh->msg_iov[0].iov_len;
 
-		memcpy(&type, b, 4);
-		if (type == 4 || type == 5) /* KEYPROTO_SIGN, KEYPROTO_PUBLIC */
-			for (size_t i = 0; i + 6 <= n; i++)
-				if (memcmp(b + i, "demo\0\0", 6) == 0) {
-					memcpy(b + i, "other\0", 6);
-					break;
-				}
+		for (size_t i = 0; i + 6 <= n; i++)
+			if (memcmp(b + i, "demo\0\0", 6) == 0) {
+				memcpy(b + i, "other\0", 6);
+				break;
+			}
 	}
-	return real(fd, mh, flags);
+	return real_sendmsg()(fd, mh, flags);
 }
 EOC
-	gcc -shared -fPIC -o "$T/hijack.so" "$T/hijack.c" -ldl
+	gcc -shared -fPIC -I"$T" -o "$T/hijack.so" "$T/hijack.c" -ldl
 	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_TOKENS_FILE="$T/tokens" \
 		DIGSIGSERVER_AUDIT_FILE="$T/audit2" LD_PRELOAD="$T/hijack.so" \
 		DSS_TEST_HIJACK="$T/hijack" || exit 1
