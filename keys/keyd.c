@@ -6,11 +6,16 @@
  *
  * Its channel to the supervisor (PROTO_CHANNEL_FD) brings a GRANT for
  * each job, with that job's key channel; the worker holding the other end
- * asks SIGN, PUBLIC or MATERIALIZE on it (keyproto.h).  The main thread
- * polls the channels, checks each record (keyproto_check) and the grant
- * (keygrant.h) and queues what is allowed for the sign threads
- * (DIGSIGSERVER_SIGN_THREADS), which answer on the job's channel and
- * report every signature and refusal to the supervisor (its audit trail).
+ * asks SIGN, PUBLIC or MATERIALIZE on it (keyproto.h).  The sign threads
+ * (DIGSIGSERVER_SIGN_THREADS) wait on one epoll set holding every
+ * channel, each armed for one event at a time (EPOLLONESHOT): the thread
+ * that gets a request checks it (keyproto_check) and its grant
+ * (keygrant.h), arms the channel again, so that the job's next request
+ * can go to another thread, and answers it itself on the job's channel,
+ * reporting every signature and refusal to the supervisor (its audit
+ * trail).  No request is handed from one thread to another: a request
+ * costs one wake-up.  The main thread waits for SIGHUP and the key
+ * cache's tick.
  * A channel that sends a malformed record is reported and closed: its
  * worker is then killed by the supervisor, and the key process carries
  * on.  A worker's end closing ends its grant.  The supervisor's channel
@@ -20,12 +25,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,49 +49,51 @@
 #include "s3.h"
 #include "util.h"
 
-/* Requests of one channel queued or in a thread at once: past this the
- * channel is not read until some are answered. */
-#define CHAN_INFLIGHT_MAX 64
 /* Most job channels at once (more than any pool has jobs). */
 #define CHANS_MAX 1024
 
+/* A channel is in one thread's hands at a time between its events (it is
+ * armed for one event); a request taken from it holds a reference until
+ * it is answered, so requests of one job may be signed on every thread
+ * at once, each thread one of them. */
 struct chan {
-	struct chan *next;
 	int fd;
 	struct keyproto_grant grant; /* hdr.id: the job */
-	int refs;                    /* requests queued or in a thread */
-	int closed;                  /* the main thread is done with it */
+	int refs;                    /* requests being answered */
+	int closed;                  /* no more reading */
 	int stalled;                 /* an answer found its socket full */
 };
 
 struct task {
-	struct task *next;
 	struct chan *ch;
 	struct keyproto_sign req; /* PUBLIC and MATERIALIZE use its hdr and key */
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* all below */
-static pthread_cond_t task_cv = PTHREAD_COND_INITIALIZER;
-static struct chan *chans;
-static struct task *tasks, **tasks_tail = &tasks;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* the channels' counts */
+static unsigned n_chans;
+static int epfd = -1; /* the supervisor's channel (data NULL) and each job's */
 static uint64_t n_signatures, n_errors;
 static pthread_mutex_t sup_lock = PTHREAD_MUTEX_INITIALIZER; /* the supervisor channel */
-static volatile sig_atomic_t got_hup;
 
 /* Drop a reference to ch (lock held); the last one closes it. */
 static void
 chan_release(struct chan *ch)
 {
-	struct chan **pp;
-
 	if (--ch->refs > 0 || !ch->closed)
 		return;
-	for (pp = &chans; *pp != ch; pp = &(*pp)->next)
-		;
-	*pp = ch->next;
-	close(ch->fd);
+	close(ch->fd); /* leaves the epoll set with it */
 	free(ch);
+	n_chans--;
 	kcache_job_ended();
+}
+
+/* Arm fd for its next event (op: EPOLL_CTL_ADD or _MOD); 0 or -1. */
+static int
+arm(int fd, void *data, int op)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = data};
+
+	return epoll_ctl(epfd, op, fd, &ev);
 }
 
 /* Report one operation to the supervisor; fatal when it is gone (it
@@ -420,33 +427,6 @@ run_task(const struct task *t, union keyproto_msg *m)
 		kcache_put(&k);
 }
 
-static void *
-sign_thread(void *arg)
-{
-	union keyproto_msg *m = xmalloc(sizeof(*m));
-
-	(void)arg;
-	for (;;) {
-		struct task *t;
-
-		if (pthread_mutex_lock(&lock) != 0)
-			fatalx("mutex");
-		while (tasks == NULL)
-			pthread_cond_wait(&task_cv, &lock);
-		t = tasks;
-		if ((tasks = t->next) == NULL)
-			tasks_tail = &tasks;
-		pthread_mutex_unlock(&lock);
-		run_task(t, m);
-		if (pthread_mutex_lock(&lock) != 0)
-			fatalx("mutex");
-		chan_release(t->ch);
-		pthread_mutex_unlock(&lock);
-		free(t);
-	}
-	return NULL;
-}
-
 /* A bad record on ch: answer, report (the supervisor kills the worker)
  * and close the channel. */
 static void
@@ -467,24 +447,6 @@ chan_close(struct chan *ch)
 	chan_release(ch);
 }
 
-/* Queue an allowed request of ch for the sign threads. */
-static void
-queue_task(struct chan *ch, const union keyproto_msg *m)
-{
-	struct task *t = xcalloc(1, sizeof(*t));
-
-	t->ch = ch;
-	/* PUBLIC and MATERIALIZE are a prefix of SIGN: hdr, key */
-	memcpy(&t->req, m, keyproto_size(m->hdr.type));
-	if (pthread_mutex_lock(&lock) != 0)
-		fatalx("mutex");
-	ch->refs++;
-	*tasks_tail = t;
-	tasks_tail = &t->next;
-	pthread_cond_signal(&task_cv);
-	pthread_mutex_unlock(&lock);
-}
-
 /* A request outside ch's grant: reported, then refused. */
 static void
 refuse(struct chan *ch, const union keyproto_msg *m, int status, const char *why)
@@ -501,20 +463,57 @@ is_request(uint32_t type)
 	return type == KEYPROTO_SIGN || type == KEYPROTO_PUBLIC || type == KEYPROTO_MATERIALIZE;
 }
 
-/* One record from a job channel: checked, then queued or refused; the
- * channel closed at its end or after a malformed record. */
+/* Close ch for reading (lock taken here): its last reference frees it. */
 static void
-chan_read(struct chan *ch, union keyproto_msg *m)
+chan_close_locked(struct chan *ch)
 {
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("mutex");
+	chan_close(ch);
+	pthread_mutex_unlock(&lock);
+}
+
+/*
+ * ch's event, in this thread's hands: one record read, then
+ *  - an allowed request: ch armed again, the request answered here;
+ *  - a request outside the grant: refused, ch armed again;
+ *  - its end, or a malformed record: ch closed, not armed again.
+ * m is this thread's record.
+ */
+static void
+chan_event(struct chan *ch, union keyproto_msg *m)
+{
+	struct task t;
 	char why[160];
 	int fd, st, r = keyproto_recv(ch->fd, m, &fd, why, sizeof(why));
 
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (arm(ch->fd, ch, EPOLL_CTL_MOD) < 0)
+			chan_close_locked(ch);
+		return;
+	}
 	if (r > 0 && is_request(m->hdr.type)) {
 		if ((st = kgrant_check(&ch->grant, m->hdr.type, &m->sign.key, why, sizeof(why))) !=
-		    0)
+		    0) {
 			refuse(ch, m, st, why);
-		else
-			queue_task(ch, m);
+			if (arm(ch->fd, ch, EPOLL_CTL_MOD) < 0)
+				chan_close_locked(ch);
+			return;
+		}
+		t.ch = ch;
+		/* PUBLIC and MATERIALIZE are a prefix of SIGN: hdr, key */
+		memcpy(&t.req, m, keyproto_size(m->hdr.type));
+		if (pthread_mutex_lock(&lock) != 0)
+			fatalx("mutex");
+		ch->refs++;
+		if (arm(ch->fd, ch, EPOLL_CTL_MOD) < 0)
+			chan_close(ch);
+		pthread_mutex_unlock(&lock);
+		run_task(&t, m);
+		if (pthread_mutex_lock(&lock) != 0)
+			fatalx("mutex");
+		chan_release(ch);
+		pthread_mutex_unlock(&lock);
 		return;
 	}
 	if (r > 0) {
@@ -524,29 +523,25 @@ chan_read(struct chan *ch, union keyproto_msg *m)
 	} else if (r < 0 && errno == EPROTO) {
 		chan_violation(ch, why);
 	}
-	if (pthread_mutex_lock(&lock) != 0)
-		fatalx("mutex");
-	chan_close(ch);
-	pthread_mutex_unlock(&lock);
+	chan_close_locked(ch);
 }
 
-/* A GRANT from the supervisor: a new job channel. */
+/* A GRANT from the supervisor: a new job channel, armed. */
 static void
 grant_taken(const union keyproto_msg *m, int fd)
 {
 	struct chan *ch;
-	int n = 0;
+	unsigned n;
 
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("mutex");
-	for (ch = chans; ch != NULL; ch = ch->next)
-		n++;
+	n = n_chans;
 	pthread_mutex_unlock(&lock);
 	/* more channels than any pool has jobs: processes a job left behind
 	 * collecting them; a new job's requests then fail (503), the key
 	 * process does not */
 	if (n >= CHANS_MAX) {
-		log_errorx("job %llu: %d key channels open already; refusing its channel",
+		log_errorx("job %llu: %u key channels open already; refusing its channel",
 			   (unsigned long long)m->hdr.id, n);
 		close(fd);
 		return;
@@ -557,9 +552,14 @@ grant_taken(const union keyproto_msg *m, int fd)
 	ch->grant = m->grant;
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("mutex");
-	ch->next = chans;
-	chans = ch;
+	n_chans++;
 	pthread_mutex_unlock(&lock);
+	if (arm(fd, ch, EPOLL_CTL_ADD) < 0) {
+		log_errorx("job %llu: watching its key channel: %s", (unsigned long long)m->hdr.id,
+			   strerror(errno));
+		chan_close_locked(ch);
+		return;
+	}
 	log_debug("job %llu: key channel for %s", (unsigned long long)m->hdr.id, m->grant.endpoint);
 }
 
@@ -587,29 +587,43 @@ sup_read(union keyproto_msg *m)
 	grant_taken(m, fd);
 }
 
-static void
-hup_handler(int sig)
+/* One thread of the signing: every event of the epoll set, in turn. */
+static void *
+sign_thread(void *arg)
 {
-	(void)sig;
-	got_hup = 1;
+	union keyproto_msg *m = xmalloc(sizeof(*m));
+
+	(void)arg;
+	for (;;) {
+		struct epoll_event ev;
+		int n = epoll_wait(epfd, &ev, 1, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fatal("epoll_wait");
+		if (n == 0)
+			continue;
+		if (ev.data.ptr != NULL) {
+			chan_event(ev.data.ptr, m);
+			continue;
+		}
+		sup_read(m);
+		if (arm(PROTO_CHANNEL_FD, NULL, EPOLL_CTL_MOD) < 0)
+			fatal("epoll_ctl");
+	}
+	return NULL;
 }
 
-/* SIGHUP sets got_hup and is blocked but in ppoll: not lost, never
- * interrupting a sign thread. */
+/* SIGHUP blocked in every thread (they are made after this): the main
+ * thread takes it with sigtimedwait. */
 static void
-watch_hup(sigset_t *in_poll)
+block_hup(sigset_t *hup)
 {
-	struct sigaction sa = {.sa_handler = hup_handler};
-	sigset_t block;
-
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGHUP, &sa, NULL) < 0)
-		fatal("sigaction SIGHUP");
-	sigemptyset(&block);
-	sigaddset(&block, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &block, in_poll) < 0)
+	sigemptyset(hup);
+	sigaddset(hup, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, hup, NULL) < 0)
 		fatal("sigprocmask");
-	sigdelset(in_poll, SIGHUP);
 }
 
 static void
@@ -619,6 +633,9 @@ start_threads(const struct config *cfg)
 
 	if (n < 1)
 		n = 1;
+	if ((epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    arm(PROTO_CHANNEL_FD, NULL, EPOLL_CTL_ADD) < 0)
+		fatal("epoll");
 	for (long i = 0; i < n; i++) {
 		pthread_t th;
 		int e = pthread_create(&th, NULL, sign_thread, NULL);
@@ -672,28 +689,6 @@ start_store_probe(const struct config *cfg)
 	pthread_detach(th);
 }
 
-/* The descriptors to poll: the supervisor's and each open channel with
- * room for requests; their channels in chs.  The count. */
-static nfds_t
-poll_set(struct pollfd *pfd, struct chan **chs)
-{
-	nfds_t n = 1;
-
-	pfd[0].fd = PROTO_CHANNEL_FD;
-	pfd[0].events = POLLIN;
-	if (pthread_mutex_lock(&lock) != 0)
-		fatalx("mutex");
-	for (struct chan *ch = chans; ch != NULL && n < CHANS_MAX + 1; ch = ch->next) {
-		if (ch->closed || ch->refs >= CHAN_INFLIGHT_MAX)
-			continue;
-		pfd[n].fd = ch->fd;
-		pfd[n].events = POLLIN;
-		chs[n++] = ch;
-	}
-	pthread_mutex_unlock(&lock);
-	return n;
-}
-
 /* DIGSIGSERVER_KEYFILE_CREDENTIALS: read here, by the key process alone
  * (checked at start and at each reload), so that no other process holds
  * them; read again at SIGHUP (rotated credentials), keeping the old ones
@@ -715,15 +710,13 @@ use_store_credentials(const struct config *cfg, int at_start)
 void
 keyd_main(const struct proc_ctx *ctx)
 {
-	static struct pollfd pfd[CHANS_MAX + 1];
-	static struct chan *chs[CHANS_MAX + 1];
 	/* static: still reachable when the process exits from below */
 	static union keyproto_msg *m;
 	struct timespec tick = {1, 0};
-	sigset_t in_poll;
+	sigset_t hup;
 
 	m = xmalloc(sizeof(*m));
-	watch_hup(&in_poll);
+	block_hup(&hup);
 	use_store_credentials(ctx->cfg, 1);
 	kcache_init(ctx->cfg);
 	kp11_init(ctx->cfg);
@@ -738,24 +731,18 @@ keyd_main(const struct proc_ctx *ctx)
 	kp11_probe(ctx->cfg);
 	start_store_probe(ctx->cfg);
 	for (;;) {
-		nfds_t n = poll_set(pfd, chs);
-
 		/* a tick: s3:// entries expire even when nothing is asked */
-		if (ppoll(pfd, n, &tick, &in_poll) < 0 && errno != EINTR)
-			fatal("ppoll");
-		if (got_hup) {
-			got_hup = 0;
+		int sig = sigtimedwait(&hup, NULL, &tick);
+
+		if (sig < 0 && errno != EAGAIN && errno != EINTR)
+			fatal("sigtimedwait");
+		if (sig == SIGHUP) {
 			log_info("SIGHUP: key cache emptied");
 			kcache_flush();
 			kp11_reset();
 			use_store_credentials(ctx->cfg, 0);
 		}
 		kcache_expire();
-		if (pfd[0].revents)
-			sup_read(m);
-		for (nfds_t i = 1; i < n; i++)
-			if (pfd[i].revents)
-				chan_read(chs[i], m);
 	}
 }
 
