@@ -39,6 +39,7 @@ static unsigned held_reserved; /* of which accepted past MAX_CONNECTIONS */
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void head_read(struct conn *c);
 
 void
 conn_init(struct event_base *b, const struct conn_hooks *h)
@@ -267,6 +268,11 @@ conn_start(int fd, const struct sockaddr_storage *ss, int reserved, long long ti
 	}
 	event_add(c->ev_read, NULL);
 	evtimer_add(c->ev_timer, &tv);
+	/* a client sends its request right after the handshake, so it is
+	 * usually here already: read it now rather than after another turn
+	 * of the event loop (one wake-up less per request); EAGAIN leaves it
+	 * to the event */
+	head_read(c);
 }
 
 void
