@@ -13,11 +13,13 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,15 +102,135 @@ scan_all_stats(pid_t *pids, size_t max)
 	return n;
 }
 
+/*
+ * The pids in one "children" file read through fd from offset 0 (procfs
+ * makes the list again for each read from the start, so one descriptor
+ * serves every call); 0, or -1 when it cannot be read.
+ */
+static int
+read_children_fd(int fd, pid_t *pids, size_t max, long *n)
+{
+	char buf[4096];
+	size_t have = 0;
+	off_t off = 0;
+
+	for (;;) {
+		ssize_t r = pread(fd, buf + have, sizeof(buf) - 1 - have, off);
+		char *p = buf, *end;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		off += r;
+		have += (size_t)r;
+		buf[have] = '\0';
+		/* whole numbers only: one cut at the buffer's end waits for the
+		 * next read */
+		for (;;) {
+			long v;
+
+			p += strspn(p, " \n");
+			if (*p == '\0' || (r > 0 && strpbrk(p, " \n") == NULL))
+				break;
+			v = strtol(p, &end, 10);
+			if (end == p)
+				return -1;
+			if (v > 0)
+				add_pid(pids, max, n, (pid_t)v);
+			p = end;
+		}
+		have = strlen(p);
+		memmove(buf, p, have);
+		if (r == 0)
+			return 0;
+	}
+}
+
+/*
+ * The descriptors reaper_children keeps open from one call to the next:
+ * /proc/self/task, and the main thread's children file, which is where
+ * every orphan is re-parented (to the first live thread of the
+ * subreaper) and every child the main thread forks is listed.  Opened
+ * again in a forked child, whose "self" they are not.
+ */
+static struct {
+	pid_t pid;
+	int task, children;
+} cached = {.task = -1, .children = -1};
+
+static int
+cache_open(void)
+{
+	char path[64];
+	pid_t self = getpid();
+
+	if (cached.pid == self && cached.task >= 0)
+		return 0;
+	/* a forked child's copies name its parent: not closed (another
+	 * thread of the parent's may have reused the numbers), forgotten */
+	cached.task = cached.children = -1;
+	cached.pid = self;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)self);
+	if ((cached.children = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if ((cached.task = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		close(cached.children);
+		cached.children = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Every thread's children through the cached descriptors: the main
+ * thread's through its own, another thread's opened for the call; 0 or
+ * -1. */
+static int
+cached_children(pid_t *pids, size_t max, long *n)
+{
+	char buf[4096];
+	long nread;
+
+	if (lseek(cached.task, 0, SEEK_SET) < 0)
+		return -1;
+	while ((nread = syscall(SYS_getdents64, cached.task, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < nread;) {
+			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
+			char path[300];
+			int fd, r;
+
+			off += de->d_reclen;
+			if (!isdigit((unsigned char)de->d_name[0]))
+				continue;
+			if (atol(de->d_name) == (long)cached.pid) {
+				if (read_children_fd(cached.children, pids, max, n) < 0)
+					return -1;
+				continue;
+			}
+			snprintf(path, sizeof(path), "%s/children", de->d_name);
+			if ((fd = openat(cached.task, path, O_RDONLY | O_CLOEXEC)) < 0)
+				continue; /* the thread ended meanwhile */
+			r = read_children_fd(fd, pids, max, n);
+			close(fd);
+			if (r < 0)
+				return -1;
+		}
+	}
+	return nread < 0 ? -1 : 0;
+}
+
 long
 reaper_children(pid_t *pids, size_t max)
 {
-	DIR *d = opendir("/proc/self/task");
+	DIR *d;
 	struct dirent *de;
 	long n = 0;
 	int seen = 0;
 
-	if (d == NULL)
+	if (cache_open() == 0 && cached_children(pids, max, &n) == 0)
+		return n;
+	n = 0;
+	if ((d = opendir("/proc/self/task")) == NULL)
 		return scan_all_stats(pids, max);
 	while ((de = readdir(d)) != NULL) {
 		char path[300];
