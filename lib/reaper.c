@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,12 +153,15 @@ read_children_fd(int fd, pid_t *pids, size_t max, long *n)
  * /proc/self/task, and the main thread's children file, which is where
  * every orphan is re-parented (to the first live thread of the
  * subreaper) and every child the main thread forks is listed.  Opened
- * again in a forked child, whose "self" they are not.
+ * again in a forked child, whose "self" they are not.  One thread uses
+ * them at a time; another (or a child forked while the lock was held)
+ * reads /proc the long way.
  */
 static struct {
 	pid_t pid;
 	int task, children;
 } cached = {.task = -1, .children = -1};
+static pthread_mutex_t cached_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int
 cache_open(void)
@@ -167,8 +171,8 @@ cache_open(void)
 
 	if (cached.pid == self && cached.task >= 0)
 		return 0;
-	/* a forked child's copies name its parent: not closed (another
-	 * thread of the parent's may have reused the numbers), forgotten */
+	/* a forked child's copies name its parent: forgotten, not closed
+	 * (the child may have closed them and reused the numbers) */
 	cached.task = cached.children = -1;
 	cached.pid = self;
 	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)self);
@@ -227,9 +231,14 @@ reaper_children(pid_t *pids, size_t max)
 	long n = 0;
 	int seen = 0;
 
-	if (cache_open() == 0 && cached_children(pids, max, &n) == 0)
-		return n;
-	n = 0;
+	if (pthread_mutex_trylock(&cached_lock) == 0) {
+		int r = cache_open() == 0 ? cached_children(pids, max, &n) : -1;
+
+		pthread_mutex_unlock(&cached_lock);
+		if (r == 0)
+			return n;
+		n = 0;
+	}
 	if ((d = opendir("/proc/self/task")) == NULL)
 		return scan_all_stats(pids, max);
 	while ((de = readdir(d)) != NULL) {

@@ -4,8 +4,8 @@
  * main thread's children and another thread's; an orphan re-parented to
  * a subreaper; the same list on each call as children come and go (its
  * descriptors are kept between calls); a forked child lists its own
- * children, not its parent's; more children than one read of the list
- * holds; reaper_kill ends them all.
+ * children, not its parent's; threads listing at once; more children
+ * than one read of the list holds; reaper_kill ends them all.
  */
 #include <check.h>
 #include <pthread.h>
@@ -132,6 +132,41 @@ START_TEST(test_live_thread)
 }
 END_TEST
 
+static pid_t shared_kids[2];
+static int concurrent_bad;
+
+static void *
+list_often(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2000; i++) {
+		pid_t pids[16];
+		long n = reaper_children(pids, 16);
+
+		if (n != 2 || !listed(pids, n, shared_kids[0]) || !listed(pids, n, shared_kids[1]))
+			__atomic_add_fetch(&concurrent_bad, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent)
+{
+	pthread_t th[3];
+
+	shared_kids[0] = sleeper();
+	shared_kids[1] = sleeper();
+	/* threads at once: the one holding the kept descriptors, the others
+	 * the long way; every list whole */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, list_often, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+	ck_assert_int_eq(concurrent_bad, 0);
+	end(shared_kids[0]);
+	end(shared_kids[1]);
+}
+END_TEST
+
 START_TEST(test_orphan)
 {
 	int p[2];
@@ -211,5 +246,5 @@ START_TEST(test_many)
 END_TEST
 
 CHECK_MAIN(.name = "reaper", .fork = 1, .timeout = 60,
-	   .tests = CHECK_TESTS(test_main_thread, test_other_thread, test_live_thread, test_orphan,
-				test_forked_child, test_many));
+	   .tests = CHECK_TESTS(test_main_thread, test_other_thread, test_live_thread,
+				test_concurrent, test_orphan, test_forked_child, test_many));
