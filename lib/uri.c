@@ -399,8 +399,17 @@ uri_open_dir(struct uri_artifact *a, const char *dir, char *err, size_t errlen)
 	int refused;
 
 	a->dirfd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (a->dirfd < 0)
-		return uri_dir_error(a, errno, err, errlen);
+	if (a->dirfd < 0) {
+		int e = errno;
+
+		/* a key store the worker cannot see (one user: covered in its
+		 * namespaces) is refused as where it can see it, by name */
+		if ((e == ENOENT || e == ENOTDIR) && uri_in_server_dirs(a->cfg, dir)) {
+			snprintf(err, errlen, "Artifact URI not allowed (resolves elsewhere)");
+			return 403;
+		}
+		return uri_dir_error(a, e, err, errlen);
+	}
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", a->dirfd);
 	if (realpath(fdpath, real) == NULL) {
 		int e = errno;
