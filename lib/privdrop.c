@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <signal.h>
 #include <pwd.h>
@@ -123,6 +124,9 @@ write_self(const char *file, const char *text)
 	return rc;
 }
 
+/* priv_hide_store put this process in namespaces of its own. */
+static int in_own_namespaces;
+
 /* A user namespace mapping only our ids, and a mount namespace of its
  * own; 0 or -1. */
 static int
@@ -165,7 +169,67 @@ priv_hide_store(const char *root, const char *creds, char *err, size_t errlen)
 		snprintf(err, errlen, "locking the key store's cover: %s", strerror(errno));
 		return -1;
 	}
+	in_own_namespaces = 1;
 	return 0;
+}
+
+int
+priv_own_namespaces(void)
+{
+	return in_own_namespaces;
+}
+
+/* glibc's capset(2) wrapper (<sys/capability.h> is libcap's). */
+int capset(cap_user_header_t hdr, const cap_user_data_t data);
+
+int
+priv_cover_work_dir(const char *work_dir, const char *job_dir, char *err, size_t errlen)
+{
+	const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+	const char *base = strrchr(job_dir, '/');
+	char self[64];
+	int fd, e;
+
+	if (base == NULL || strncmp(job_dir, work_dir, (size_t)(base - job_dir)) != 0 ||
+	    work_dir[base - job_dir] != '\0') {
+		snprintf(err, errlen, "%s is not directly below %s", job_dir, work_dir);
+		return -1;
+	}
+	/* the real job directory, held while the work directory is covered */
+	if ((fd = open(job_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "%s: %s", job_dir, strerror(errno));
+		return -1;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (mount("none", work_dir, "tmpfs", flags, "size=4k,nr_inodes=4,mode=0711") < 0 ||
+	    mkdir(job_dir, 0700) < 0 || mount(self, job_dir, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, work_dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, NULL) < 0) {
+		e = errno;
+		close(fd);
+		snprintf(err, errlen, "covering the work directory %s: %s", work_dir, strerror(e));
+		return -1;
+	}
+	close(fd);
+	memset(none, 0, sizeof(none));
+	if (capset(&hdr, none) == 0)
+		return 0;
+	e = errno;
+	/* capset refused (a seccomp filter without it): lock the cover as
+	 * the key store's is, in one more pair of namespaces owned by these;
+	 * a non-dumpable process cannot write its id maps */
+	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0) {
+		int locked = own_namespaces(getuid(), getgid()) == 0;
+
+		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			fatal("prctl PR_SET_DUMPABLE");
+		if (locked)
+			return 0;
+	}
+	snprintf(err, errlen, "locking the work directory's cover: capset: %s; namespaces: %s",
+		 strerror(e), strerror(errno));
+	return 1;
 }
 
 /* --- a Landlock domain of its own ----------------------------------------- */

@@ -43,6 +43,24 @@ void priv_drop(const struct priv_user *pu);
  * (user namespaces disabled, say).
  */
 int priv_hide_store(const char *root, const char *creds, char *err, size_t errlen);
+/* 1 when priv_hide_store put this process in namespaces of its own. */
+int priv_own_namespaces(void);
+/*
+ * In those namespaces, once a job's directory job_dir (directly below
+ * work_dir) exists: cover work_dir with a small read-only tmpfs that
+ * holds only job_dir, bound back to the same directory, so that no path
+ * leads this process or what it starts to another job's directory; then
+ * drop every capability (the namespaces' own), so that the cover cannot
+ * be unmounted, and the tool sandbox's namespaces inherit it locked
+ * (where capset is refused, enter one more pair of namespaces owned by
+ * these instead, as priv_hide_store locks its cover).  The
+ * job directory is then a mount point this process cannot remove (its
+ * contents it can): the supervisor removes it after the process ends.
+ * 0; 1 when covered but the capabilities could not be dropped (a seccomp
+ * filter, say: the cover stands but a process taken over could undo it);
+ * -1 when not covered; err says why.
+ */
+int priv_cover_work_dir(const char *work_dir, const char *job_dir, char *err, size_t errlen);
 /*
  * Put this process, and what it starts, in a Landlock domain of its own
  * (Linux 6.12, Landlock ABI 6): no process outside the domain may be

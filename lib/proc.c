@@ -189,8 +189,10 @@ null_stdin(void)
  * Child: one user for every role, so file permissions cannot keep the
  * key store from this one: cover a file:// store and the key store's
  * credentials file (an s3:// store is reached with credentials, not
- * paths).  A failure is logged by the first child only (user namespaces
- * disabled: the same for every one).
+ * paths).  The namespaces that takes are also where a worker of one job
+ * covers the work directory, at its job (priv_cover_work_dir): made even
+ * with nothing to hide then.  A failure is logged by the first child
+ * only (user namespaces disabled: the same for every one).
  */
 static void
 hide_keys(const struct proc_ctx *ctx)
@@ -203,13 +205,15 @@ hide_keys(const struct proc_ctx *ctx)
 		root = NULL;
 	if (creds != NULL && *creds == '\0')
 		creds = NULL;
-	if (root == NULL && creds == NULL)
+	if (root == NULL && creds == NULL && ctx->cfg->jobs_per_worker != 1)
 		return;
 	if (priv_hide_store(root, creds, err, sizeof(err)) == 0)
-		log_debug("key store %s%s hidden from this process", root ? root : "",
-			  creds ? " and its credentials" : "");
+		log_debug("in namespaces of its own; key store %s%s hidden from it",
+			  root ? root : "(none to hide)", creds ? " and its credentials" : "");
 	else if (ctx->generation == 1)
-		log_warnx("%s: the workers are not kept from the keys", err);
+		log_warnx("%s: the workers are kept neither from the keys nor from each other's "
+			  "job directories",
+			  err);
 }
 
 /* A Landlock domain of this process's own (privdrop.h); when there can be

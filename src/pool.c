@@ -305,6 +305,24 @@ remove_job_dir(uint64_t job_id)
 		log_warn("removing %s", path);
 }
 
+/* One user for every role: a worker that served one job covered the work
+ * directory in its namespaces and could empty its job's directory but
+ * not remove it (privdrop.h, priv_cover_work_dir); gone with the worker,
+ * the cover leaves the empty directory to us.  One rmdir, ENOENT when
+ * there was none. */
+static void
+remove_covered_dir(const struct worker *w)
+{
+	char path[4096];
+
+	if (user->valid || w->jobs == 0)
+		return;
+	snprintf(path, sizeof(path), "%s/job-%llu", cfg->work_dir,
+		 (unsigned long long)w->rec.job_id);
+	if (rmdir(path) < 0 && errno != ENOENT && util_rm_rf(path) < 0)
+		log_warn("removing %s", path);
+}
+
 /* Kill a worker and the group it leads: through the spawner that forked
  * it, which signals only its own unreaped child; directly when it is our
  * own unreaped child (forked here, or left to us by a spawner that died),
@@ -818,6 +836,7 @@ worker_gone(struct worker *w, int status, const struct proto_cpu *total)
 	 * setsid, double-forked child) must not outlive it and watch the
 	 * next jobs */
 	orphans = worker_died(w, status) | (w->jobs > 0);
+	remove_covered_dir(w);
 	free_worker(w);
 	if (spawn_failures > 0)
 		throttle_respawn("worker died before it was ready");

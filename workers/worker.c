@@ -37,6 +37,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "proc.h"
+#include "privdrop.h"
 #include "proto.h"
 #include "reply.h"
 #include "signer.h"
@@ -209,13 +210,40 @@ overlong_credential(const struct http_request *req, const struct config *cfg)
 	return NULL;
 }
 
+/*
+ * One user for every worker (not started as root, the shipped unit): in
+ * the namespaces that hide the key store, cover the work directory so
+ * that only this job's directory is there (privdrop.h), when the process
+ * serves one job.  0, or -1 with a 500 set.
+ */
+static int
+cover_work_dir(struct job *job)
+{
+	static int warned;
+	char err[256];
+	int rc;
+
+	if (!priv_own_namespaces() || job->cfg->jobs_per_worker != 1)
+		return 0;
+	if ((rc = priv_cover_work_dir(job->cfg->work_dir, job->dir, err, sizeof(err))) < 0) {
+		log_errorx("job %s: %s", job->idstr, err);
+		job_fail(job, 500, "Cannot create job directory");
+		return -1;
+	}
+	if (rc > 0 && !warned++)
+		log_warnx("job %s: %s: a worker taken over by its upload could reach other "
+			  "jobs' directories",
+			  job->idstr, err);
+	return 0;
+}
+
 /* Create the job's private directory (job->dir); 0, or -1 with a 500 set. */
 static int
 make_job_dir(struct job *job)
 {
 	snprintf(job->dir, sizeof(job->dir), "%s/job-%s", job->cfg->work_dir, job->idstr);
 	if (mkdir(job->dir, 0700) == 0)
-		return 0;
+		return cover_work_dir(job);
 	log_error("job %s: mkdir %s", job->idstr, job->dir);
 	job->dir[0] = '\0';
 	job_fail(job, 500, "Cannot create job directory");
@@ -418,7 +446,9 @@ clear_job(struct job *job, char *selector, size_t size)
 	snprintf(selector, size, "%s", job->selector ? job->selector : "-");
 	job->selector = NULL;
 	form_free(&job->form);
-	if (job->dir[0] && util_rm_rf(job->dir) < 0)
+	/* covered (cover_work_dir), the directory itself is a mount point:
+	 * emptied here, removed by the supervisor */
+	if (job->dir[0] && util_rm_rf(job->dir) < 0 && !(errno == EBUSY && priv_own_namespaces()))
 		log_warn("job %s: removing %s", job->idstr, job->dir);
 	return body_fd;
 }

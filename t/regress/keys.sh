@@ -240,10 +240,166 @@ if [ -n "$DSS_USER" ] && [ -z "${DSS_VALGRIND:-}" ] && [ -z "${DSS_SANITIZED:-}"
 	printf '#!/bin/sh\nexec setpriv --reuid=%s --regid=%s --init-groups %s "$@"\n' \
 		"$DSS_USER" "$(id -g "$DSS_USER")" "$DSS" >"$T/as-user"
 	chmod 0755 "$T/as-user"
+	# A shim (LD_PRELOAD) plays two jobs taken over by their uploads: the
+	# first, once its job directory is made, writes a secret in it and
+	# holds; the second, once its own is made and the work directory
+	# covered (at capset, the cover's last step), tries to read that
+	# secret, lists the work directory and tries to uncover it.
+	shim=
+	if command -v gcc >/dev/null; then
+		mkdir -p "$T/iso"
+		chmod 0777 "$T/iso"
+		cat >"$T/iso.c" <<'EOC'
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void probe(void);
+static const char *try_read(const char *path);
+
+static int
+is_job_dir(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return base != NULL && strncmp(base + 1, "job-", 4) == 0 &&
+	       strncmp(path, WORK "/", strlen(WORK "/")) == 0;
+}
+
+int
+mkdir(const char *path, mode_t mode)
+{
+	static int (*real)(const char *, mode_t);
+	char other[4096];
+	int rc;
+
+	if (real == NULL)
+		real = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
+	rc = real(path, mode);
+	if (rc != 0 || !is_job_dir(path))
+		return rc;
+	if (rename(SHIM_DIR "/early", SHIM_DIR "/probing") == 0) {
+		probe(); /* before this job's cover: the control */
+		return rc;
+	}
+	if (rename(SHIM_DIR "/plant", SHIM_DIR "/planted") != 0)
+		return rc;
+	FILE *f;
+
+	snprintf(other, sizeof(other), "%s/secret", path);
+	if ((f = fopen(other, "w")) != NULL) {
+		fputs("the key\n", f);
+		if (fclose(f) == 0)
+			close(open(SHIM_DIR "/written", O_WRONLY | O_CREAT, 0666));
+	}
+	if ((f = fopen(SHIM_DIR "/jobdir.tmp", "w")) != NULL) {
+		fprintf(f, "%s\n", path);
+		fclose(f);
+		rename(SHIM_DIR "/jobdir.tmp", SHIM_DIR "/jobdir");
+	}
+	for (int i = 0; i < 6000 && access(SHIM_DIR "/release", F_OK) < 0; i++)
+		usleep(5000);
+	return rc;
+}
+
+/* what one try gives: "read", or errno's text */
+static const char *
+try_read(const char *path)
+{
+	char buf[64];
+	int fd = open(path, O_RDONLY);
+
+	if (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+		return "read";
+	return strerror(errno);
+}
+
+/* the second job's look at the first's directory, into result */
+static void
+probe(void)
+{
+	char other[4096];
+	FILE *f = fopen(SHIM_DIR "/jobdir", "r"), *out = fopen(SHIM_DIR "/result.tmp", "w");
+	DIR *d;
+	int n = 0;
+
+	if (f != NULL && out != NULL && fgets(other, sizeof(other) - 8, f) != NULL) {
+		other[strcspn(other, "\n")] = '\0';
+		strcat(other, "/secret");
+		fprintf(out, "secret=%s", try_read(other));
+		if ((d = opendir(WORK)) != NULL) {
+			struct dirent *de;
+
+			while ((de = readdir(d)) != NULL)
+				n += de->d_name[0] != '.';
+			closedir(d);
+		}
+		fprintf(out, " entries=%d", n);
+		fprintf(out, " umount=%s", umount2(WORK, MNT_DETACH) == 0 ? "done" : strerror(errno));
+		fprintf(out, " again=%s\n", try_read(other));
+	}
+	if (f != NULL)
+		fclose(f);
+	if (out != NULL) {
+		fclose(out);
+		rename(SHIM_DIR "/result.tmp", SHIM_DIR "/result");
+	}
+	close(open(SHIM_DIR "/release", O_WRONLY | O_CREAT, 0666));
+}
+
+int
+capset(void *hdr, void *data)
+{
+	static int (*real)(void *, void *);
+	int rc;
+
+	if (real == NULL)
+		real = (int (*)(void *, void *))dlsym(RTLD_NEXT, "capset");
+	if (access(SHIM_DIR "/nocap", F_OK) == 0) {
+		errno = EPERM; /* as a seccomp filter without capset answers */
+		return -1;
+	}
+	rc = real(hdr, data);
+	if (rename(SHIM_DIR "/probe", SHIM_DIR "/probing") == 0)
+		probe();
+	return rc;
+}
+
+/* capset refused: the cover is locked in one more pair of namespaces,
+ * whose last step makes the process non-dumpable again (<sys/prctl.h>
+ * declares prctl variadic: not included) */
+#define PR_SET_DUMPABLE 4
+int
+prctl(int option, unsigned long a2, unsigned long a3, unsigned long a4, unsigned long a5)
+{
+	static int (*real)(int, unsigned long, unsigned long, unsigned long, unsigned long);
+	int rc;
+
+	if (real == NULL)
+		real = (int (*)(int, unsigned long, unsigned long, unsigned long,
+				unsigned long))dlsym(RTLD_NEXT, "prctl");
+	rc = real(option, a2, a3, a4, a5);
+	if (option == PR_SET_DUMPABLE && a2 == 0 &&
+	    rename(SHIM_DIR "/locked", SHIM_DIR "/probing") == 0)
+		probe();
+	return rc;
+}
+EOC
+		gcc -shared -fPIC -DSHIM_DIR="\"$T/iso\"" -DWORK="\"$T/w1\"" -o "$T/iso.so" "$T/iso.c" -ldl
+		chmod 0755 "$T/iso.so"
+		shim="LD_PRELOAD=$T/iso.so"
+	fi
 	_dss=$DSS
 	DSS=$T/as-user
 	dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_KEYFILE_URI="file://$K1" \
-		DIGSIGSERVER_WORK_DIR="$T/w1" DIGSIGSERVER_KEYFILE_CREDENTIALS="$T/k1.cred" || exit 1
+		DIGSIGSERVER_WORK_DIR="$T/w1" DIGSIGSERVER_KEYFILE_CREDENTIALS="$T/k1.cred" $shim || exit 1
 	DSS=$_dss
 	check "one user: the key process is ready" wait_for 10 keys_ready
 	w=$(worker_pids | cut -d' ' -f1)
@@ -259,8 +415,47 @@ if [ -n "$DSS_USER" ] && [ -z "${DSS_VALGRIND:-}" ] && [ -z "${DSS_SANITIZED:-}"
 	check "  ... and the credentials" grep -q one-user-secret "/proc/$kp/root$T/k1.cred"
 	a=$(fresh one-user.mender small.mender)
 	check_eq "  ... mender signs through it" 200 "$(sign demo "$a")"
+	check_eq "  ... an artifact-uri inside the key store, covered in the worker's view: 403 all the same" \
+		403 "$(sign demo "file://$K1/demo/mender/private.key")"
 	check_eq "  ... the log says once that file permissions do not separate the keys" 1 \
 		"$(grep -c 'file permissions do not keep the keys from the workers' "$DSS_LOG")"
+	# two module trees at once (their jobs unpack into job directories)
+	post_mods() { curl -s -o /dev/null -w '%{http_code}' -X POST -F machine=demo \
+		-F artifact=@"$T/mods.tar.gz" "$URL/sign/modules"; }
+	cp "$KEYS/demo/kmodsign/kernel-signkey.x509" "$KEYS/demo/kmodsign/kernel-signkey.priv" \
+		"$K1/demo/kmodsign/"
+	chown -R "$DSS_USER" "$K1/demo/kmodsign"
+	chmod -R go-rwx "$K1/demo/kmodsign"
+	if [ -n "$shim" ]; then
+		# two_jobs WHEN: the first plants and holds, the second probes
+		# WHEN (early: at its mkdir, before its cover; probe: after)
+		two_jobs() {
+			rm -f "$T/iso/"*
+			[ -n "${NOCAP:-}" ] && : >"$T/iso/nocap"
+			: >"$T/iso/plant"
+			post_mods >"$T/iso.code1" &
+			_p=$!
+			wait_for 20 test -s "$T/iso/jobdir" || return 1
+			: >"$T/iso/$1"
+			_c=$(post_mods)
+			wait $_p
+			echo "$_c $(cat "$T/iso.code1") $(cat "$T/iso/result" 2>/dev/null)"
+		}
+		check_eq "  ... two jobs at once, the second looking before its cover: the first's secret is there by path (the probe's control)" \
+			"200 200 secret=read entries=2 umount=Invalid argument again=read" "$(two_jobs early)"
+		check_eq "  ... and once covered: only its own job in the work directory, the first's secret not there, the cover not to be undone" \
+			"200 200 secret=No such file or directory entries=1 umount=Operation not permitted again=No such file or directory" \
+			"$(two_jobs probe)"
+		# capset refused (a unit whose system call filter lacks it)
+		check_eq "  ... capset refused: the cover locked in one more pair of namespaces instead, the same" \
+			"200 200 secret=No such file or directory entries=1 umount=Invalid argument again=No such file or directory" \
+			"$(NOCAP=1 two_jobs locked)"
+	else
+		skip "one user: one job cannot read another's directory" "needs gcc (LD_PRELOAD)"
+	fi
+	w1_empty() { [ -z "$(ls -A "$T/w1")" ]; }
+	check "  ... the work directory is empty after the jobs (covered job directories removed)" \
+		wait_for 20 w1_empty
 else
 	skip "one user for every role" "not root, or under valgrind or sanitizers"
 fi

@@ -44,6 +44,15 @@ if [ "$(id -u)" -eq 0 ]; then
 				--shell /usr/sbin/nologin "$_u"
 	done
 fi
+# DSS_ONE_USER: run a whole script with every role as DIGSIGSERVER's one
+# user (not started as root, as under the shipped unit): the key store
+# and the work directory that user's
+if [ -n "${DSS_ONE_USER:-}" ] && [ -n "$DSS_USER" ]; then
+	DSS_KEY_USER=$DSS_USER
+	DSS_WRAP="setpriv --reuid=$DSS_USER --regid=$(id -g "$DSS_USER") --init-groups"
+	mkdir -p "$T/work"
+	chown "$DSS_USER" "$T/work" "$T" # (the audit trail the tests put in $T)
+fi
 _n=0
 
 ok() {
