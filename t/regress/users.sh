@@ -68,84 +68,16 @@ check "a process running as an id of the range: refused, naming it" \
 kill "$stray"
 check "... (stopped)" wait_for 10 gone "$stray"
 
-# A shim (LD_PRELOAD) plays two jobs taken over by their uploads: the
-# first, once its job directory is made, writes a secret in it and holds;
-# the second, at its own, tries to read that secret and to list the work
-# directory.
+# A shim (LD_PRELOAD, t/regress/isoshim.c) plays two jobs taken over by
+# their uploads: the first, once its job directory is made, writes a
+# secret in it and holds; the second, at its own, tries to read that
+# secret, to list the work directory and to unmount it.
 mkdir -p "$T/iso"
 chmod 0777 "$T/iso" # not sticky: the workers rename what the test made
-cat >"$T/iso.c" <<'EOC'
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-int
-mkdir(const char *path, mode_t mode)
-{
-	static int (*real)(const char *, mode_t);
-	const char *base = strrchr(path, '/');
-	char other[4096], buf[64];
-	int rc;
-
-	if (real == NULL)
-		real = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
-	rc = real(path, mode);
-	if (rc != 0 || base == NULL || strncmp(base + 1, "job-", 4) != 0 ||
-	    strncmp(path, WORK "/", strlen(WORK "/")) != 0)
-		return rc;
-	if (rename(SHIM_DIR "/plant", SHIM_DIR "/planted") == 0) {
-		FILE *f;
-
-		snprintf(other, sizeof(other), "%s/secret", path);
-		if ((f = fopen(other, "w")) != NULL) {
-			fputs("the key\n", f);
-			fclose(f);
-		}
-		if ((f = fopen(SHIM_DIR "/jobdir.tmp", "w")) != NULL) {
-			fprintf(f, "%s\n", path);
-			fclose(f);
-			chmod(SHIM_DIR "/jobdir.tmp", 0644); /* for the other job's user */
-			rename(SHIM_DIR "/jobdir.tmp", SHIM_DIR "/jobdir");
-		}
-		for (int i = 0; i < 6000 && access(SHIM_DIR "/release", F_OK) < 0; i++)
-			usleep(5000);
-	} else if (rename(SHIM_DIR "/probe", SHIM_DIR "/probing") == 0) {
-		FILE *f = fopen(SHIM_DIR "/jobdir", "r"), *out = fopen(SHIM_DIR "/result.tmp", "w");
-		DIR *d;
-		int fd;
-
-		if (f != NULL && out != NULL && fgets(other, sizeof(other) - 8, f) != NULL) {
-			other[strcspn(other, "\n")] = '\0';
-			strcat(other, "/secret");
-			if ((fd = open(other, O_RDONLY)) >= 0 && read(fd, buf, sizeof(buf)) > 0)
-				fprintf(out, "secret=read");
-			else
-				fprintf(out, "secret=%s", strerror(errno));
-			if ((d = opendir(WORK)) != NULL && readdir(d) != NULL)
-				fprintf(out, " list=listed\n");
-			else
-				fprintf(out, " list=%s\n", strerror(errno));
-		}
-		if (f != NULL)
-			fclose(f);
-		if (out != NULL) {
-			fclose(out);
-			rename(SHIM_DIR "/result.tmp", SHIM_DIR "/result");
-		}
-		close(open(SHIM_DIR "/release", O_WRONLY | O_CREAT, 0666));
-	}
-	return rc;
-}
-EOC
 shim=
 if [ -z "${DSS_SANITIZED:-}" ] && [ -z "${DSS_VALGRIND:-}" ] && command -v gcc >/dev/null; then
-	gcc -shared -fPIC -DSHIM_DIR="\"$T/iso\"" -DWORK="\"$T/work\"" -o "$T/iso.so" "$T/iso.c" -ldl
+	gcc -shared -fPIC -DSHIM_DIR="\"$T/iso\"" -DWORK="\"$T/work\"" -o "$T/iso.so" \
+		"$SRC/t/regress/isoshim.c" -ldl
 	chmod 0755 "$T/iso.so"
 	shim="LD_PRELOAD=$T/iso.so"
 fi
@@ -158,7 +90,7 @@ probe() {
 	post_tree >"$T/iso.code1" &
 	_p=$!
 	wait_for 20 test -s "$T/iso/jobdir" || return 1
-	: >"$T/iso/probe"
+	: >"$T/iso/early"
 	_c=$(post_tree)
 	wait $_p
 	echo "$_c $(cat "$T/iso.code1") $(cat "$T/iso/result" 2>/dev/null)"
@@ -205,7 +137,7 @@ check "... every live worker's id is different ($after)" \
 if [ -n "$shim" ]; then
 	r=$(probe)
 	check_eq "two jobs at once: both 200; the second cannot read the first's job directory or list the work directory" \
-		"200 200 secret=Permission denied list=Permission denied" "$r"
+		"200 200 secret=Permission denied list=Permission denied umount=Operation not permitted again=Permission denied" "$r"
 else
 	skip "one job cannot read another's directory" "needs gcc and a plain build (LD_PRELOAD)"
 fi
@@ -247,6 +179,6 @@ if [ -n "$shim" ]; then
 		"$own 700" "$(stat -c '%u %a' "$DSS_WORK")"
 	r=$(probe)
 	check_eq "... and one job can read another's directory (the probe works)" \
-		"200 200 secret=read list=listed" "$r"
+		"200 200 secret=read entries=2 umount=Operation not permitted again=read" "$r"
 fi
 exit 0
