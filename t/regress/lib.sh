@@ -53,6 +53,20 @@ if [ -n "${DSS_ONE_USER:-}" ] && [ -n "$DSS_USER" ]; then
 	mkdir -p "$T/work"
 	chown "$DSS_USER" "$T/work" "$T" # (the audit trail the tests put in $T)
 fi
+# swupdate_check ARGS...: Debian's swupdate, its temporary files in
+# $T/swutmp and in a network namespace of its own: it binds the abstract
+# socket @NotifyServer, one name for every swupdate on the machine, and
+# its "Verified OK" goes to whichever instance holds it, so two scripts
+# verifying at once (the check runs two layers side by side) would take
+# each other's messages
+swupdate_check() {
+	mkdir -p "$T/swutmp"
+	if [ "$(id -u)" -eq 0 ]; then
+		TMPDIR=$T/swutmp unshare -n swupdate "$@"
+	else
+		TMPDIR=$T/swutmp unshare -rn swupdate "$@"
+	fi
+}
 _n=0
 
 ok() {

@@ -144,7 +144,7 @@ check "swupdate CMS: openssl cms -verify accepts it" \
 # and Debian's swupdate, on a .swu holding it
 cp "$T/sig" "$T/sw-description.sig"
 (cd "$T" && printf 'sw-description\nsw-description.sig\n' | cpio -o -H crc --quiet >"$T/update.swu")
-mkdir -p "$T/swutmp" && TMPDIR=$T/swutmp swupdate -v -c -k "$F/rsa2048.x509" -i "$T/update.swu" >"$T/swupdate.log" 2>&1
+swupdate_check -v -c -k "$F/rsa2048.x509" -i "$T/update.swu" >"$T/swupdate.log" 2>&1
 check "swupdate CMS: Debian's swupdate -c verifies the .swu (Verified OK)" \
 	grep -q "Verified OK" "$T/swupdate.log"
 

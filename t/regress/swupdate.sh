@@ -86,7 +86,7 @@ check "CMS: no S/MIME capabilities attribute" sh -c "
 # A .swu: cpio (newc with CRC) of sw-description, its signature, the payload.
 (cd "$T" && printf 'sw-description\nsw-description.sig\npayload.bin\n' |
 	cpio -o -H crc --quiet >"$T/update.swu")
-mkdir -p "$T/swutmp" && TMPDIR=$T/swutmp swupdate -v -c -k "$T/cms.cert" -i "$T/update.swu" >"$T/swupdate.log" 2>&1
+swupdate_check -v -c -k "$T/cms.cert" -i "$T/update.swu" >"$T/swupdate.log" 2>&1
 check "CMS: Debian's swupdate verifies the .swu (Verified OK)" grep -q "Verified OK" "$T/swupdate.log"
 # and a signature over other bytes must not verify
 printf 'tampered' >>"$T/sw-description.sig.bad"
@@ -94,7 +94,7 @@ cp "$T/sw-description" "$T/sw-orig"
 printf '# changed\n' >>"$T/sw-description"
 (cd "$T" && printf 'sw-description\nsw-description.sig\npayload.bin\n' |
 	cpio -o -H crc --quiet >"$T/bad.swu")
-mkdir -p "$T/swutmp" && TMPDIR=$T/swutmp swupdate -v -c -k "$T/cms.cert" -i "$T/bad.swu" >"$T/swupdate-bad.log" 2>&1
+swupdate_check -v -c -k "$T/cms.cert" -i "$T/bad.swu" >"$T/swupdate-bad.log" 2>&1
 check "CMS: swupdate refuses a changed sw-description" sh -c "! grep -q 'Verified OK' '$T/swupdate-bad.log'"
 cp "$T/sw-orig" "$T/sw-description"
 
