@@ -483,7 +483,7 @@ chan_close_locked(struct chan *ch)
 static void
 chan_event(struct chan *ch, union keyproto_msg *m)
 {
-	struct task t;
+	struct task t = {0}; /* what a shorter record leaves of req: zeros */
 	char why[160];
 	int fd, st, r = keyproto_recv(ch->fd, m, &fd, why, sizeof(why));
 
