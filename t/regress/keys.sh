@@ -285,20 +285,9 @@ if [ -n "$DSS_USER" ] && [ -z "${DSS_VALGRIND:-}" ] && [ -z "${DSS_SANITIZED:-}"
 	chown -R "$DSS_USER" "$K1/demo/kmodsign"
 	chmod -R go-rwx "$K1/demo/kmodsign"
 	if [ -n "$shim" ]; then
-		# two_jobs WHEN: the first plants and holds, the second probes
-		# WHEN (early: at its mkdir, before its cover; probe: after)
-		two_jobs() {
-			rm -f "$T/iso/"*
-			[ -n "${NOCAP:-}" ] && : >"$T/iso/nocap"
-			: >"$T/iso/plant"
-			post_mods >"$T/iso.code1" &
-			_p=$!
-			wait_for 20 test -s "$T/iso/jobdir" || return 1
-			: >"$T/iso/$1"
-			_c=$(post_mods)
-			wait $_p
-			echo "$_c $(cat "$T/iso.code1") $(cat "$T/iso/result" 2>/dev/null)"
-		}
+		# two_jobs WHEN: the second probes at WHEN (early: at its mkdir,
+		# before its cover; probe: after it; locked: capset refused)
+		two_jobs() { iso_two_jobs post_mods "$1"; }
 		check_eq "  ... two jobs at once, the second looking before its cover: the first's secret is there by path (the probe's control)" \
 			"200 200 secret=read entries=2 umount=Invalid argument again=read" "$(two_jobs early)"
 		check_eq "  ... and once covered: only its own job in the work directory, the first's secret not there, the cover not to be undone" \

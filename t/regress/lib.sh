@@ -67,6 +67,23 @@ swupdate_check() {
 		TMPDIR=$T/swutmp unshare -rn swupdate "$@"
 	fi
 }
+# iso_two_jobs POST WHEN: two jobs at once under t/regress/isoshim.c
+# (LD_PRELOAD, flag files in $T/iso), each posted by the function POST:
+# the first plants its secret and holds, the second probes at WHEN
+# (early, probe or locked; with NOCAP set, capset is refused); prints
+# both statuses and the probe's line
+iso_two_jobs() {
+	rm -f "$T/iso/"*
+	[ -n "${NOCAP:-}" ] && : >"$T/iso/nocap"
+	: >"$T/iso/plant"
+	"$1" >"$T/iso.code1" &
+	_p=$!
+	wait_for 20 test -s "$T/iso/jobdir" || return 1
+	: >"$T/iso/$2"
+	_c=$("$1")
+	wait $_p
+	echo "$_c $(cat "$T/iso.code1") $(cat "$T/iso/result" 2>/dev/null)"
+}
 _n=0
 
 ok() {

@@ -84,17 +84,7 @@ fi
 
 # probe: two jobs at once, the first holding while the second probes;
 # prints the second's result
-probe() {
-	rm -f "$T/iso/"*
-	: >"$T/iso/plant"
-	post_tree >"$T/iso.code1" &
-	_p=$!
-	wait_for 20 test -s "$T/iso/jobdir" || return 1
-	: >"$T/iso/early"
-	_c=$(post_tree)
-	wait $_p
-	echo "$_c $(cat "$T/iso.code1") $(cat "$T/iso/result" 2>/dev/null)"
-}
+probe() { iso_two_jobs post_tree early; }
 
 dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_WORKER_UIDS="$ids" $shim || exit 1
 check "the log says each worker runs as an id of its own" \
