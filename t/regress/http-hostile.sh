@@ -47,6 +47,9 @@ if mode == "halfclose":
     # halfclose URL CLIENTS EACH OUTDIR: CLIENTS threads each send EACH
     # requests, half-closing after each; the signatures go to OUTDIR/N.sig
     clients, each, out = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+    # one line at a time: print() writes its fields one by one, and two
+    # threads' fields could interleave into lines the test cannot count
+    out_lock = threading.Lock()
     def client(k):
         for i in range(each):
             s = socket.create_connection((host, port))
@@ -55,7 +58,8 @@ if mode == "halfclose":
             st, h, body, complete = dss.parse(dss.recv_all(s))
             s.close()
             n = k * each + i
-            print(n, st, complete, flush=True)
+            with out_lock:
+                print(n, st, complete, flush=True)
             if st == 200 and complete:
                 open("%s/%d.sig" % (out, n), "wb").write(body)
     ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
