@@ -47,22 +47,6 @@ add_pid(pid_t *pids, size_t max, long *n, pid_t pid)
 	(*n)++;
 }
 
-/* Parse the pids of one "children" file; -1 when it cannot be opened. */
-static int
-read_children_file(const char *path, pid_t *pids, size_t max, long *n)
-{
-	FILE *fp = fopen(path, "re");
-	long v;
-
-	if (fp == NULL)
-		return -1;
-	while (fscanf(fp, "%ld", &v) == 1)
-		if (v > 0)
-			add_pid(pids, max, n, (pid_t)v);
-	fclose(fp);
-	return 0;
-}
-
 /* The ppid field of /proc/<name>/stat (after the parenthesised comm). */
 static pid_t
 stat_ppid(const char *name)
@@ -148,6 +132,20 @@ read_children_fd(int fd, pid_t *pids, size_t max, long *n)
 	}
 }
 
+/* The pids of the "children" file path (at dirfd); -1 when it cannot be
+ * opened or read. */
+static int
+read_children_file(int dirfd, const char *path, pid_t *pids, size_t max, long *n)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -1;
+	r = read_children_fd(fd, pids, max, n);
+	close(fd);
+	return r;
+}
+
 /*
  * The descriptors reaper_children keeps open from one call to the next:
  * /proc/self/task, and the main thread's children file, which is where
@@ -201,7 +199,6 @@ cached_children(pid_t *pids, size_t max, long *n)
 		for (long off = 0; off < nread;) {
 			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
 			char path[300];
-			int fd, r;
 
 			off += de->d_reclen;
 			if (!isdigit((unsigned char)de->d_name[0]))
@@ -212,11 +209,9 @@ cached_children(pid_t *pids, size_t max, long *n)
 				continue;
 			}
 			snprintf(path, sizeof(path), "%s/children", de->d_name);
-			if ((fd = openat(cached.task, path, O_RDONLY | O_CLOEXEC)) < 0)
-				continue; /* the thread ended meanwhile */
-			r = read_children_fd(fd, pids, max, n);
-			close(fd);
-			if (r < 0)
+			/* (a thread that ended meanwhile has no file) */
+			if (read_children_file(cached.task, path, pids, max, n) < 0 &&
+			    errno != ENOENT)
 				return -1;
 		}
 	}
@@ -247,7 +242,7 @@ reaper_children(pid_t *pids, size_t max)
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
 		snprintf(path, sizeof(path), "/proc/self/task/%s/children", de->d_name);
-		if (read_children_file(path, pids, max, &n) == 0)
+		if (read_children_file(AT_FDCWD, path, pids, max, &n) == 0)
 			seen = 1;
 	}
 	closedir(d);
