@@ -293,6 +293,14 @@ parse_id(const char **s, unsigned long *out)
 }
 
 int
+conf_job_dir(const struct config *cfg, uint64_t job_id, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/job-%llu", cfg->work_dir, (unsigned long long)job_id);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int
 conf_worker_uids(const struct config *cfg, unsigned long *first, unsigned long *count, char *err,
 		 size_t errlen)
 {

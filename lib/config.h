@@ -9,6 +9,7 @@
 #ifndef DSS_CONFIG_H
 #define DSS_CONFIG_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 enum conf_type { CONF_STR, CONF_INT, CONF_BOOL, CONF_LOGLEVEL };
@@ -65,6 +66,10 @@ int conf_validate(const struct config *cfg, char *err, size_t errlen);
  * running range is kept (options.c). */
 int conf_worker_uids(const struct config *cfg, unsigned long *first, unsigned long *count,
 		     char *err, size_t errlen);
+/* The directory of job job_id in the work directory, into buf (of
+ * len bytes, PATH_MAX is enough); 0, or -1 when it does not fit.  The
+ * worker makes it, the supervisor removes what a worker left. */
+int conf_job_dir(const struct config *cfg, uint64_t job_id, char *buf, size_t len);
 /* A one-line warning about a valid but open configuration (no
  * ARTIFACT_URI_PREFIXES), for --check-config and the start-up log; or NULL. */
 const char *conf_warning(const struct config *cfg);

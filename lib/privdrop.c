@@ -127,31 +127,50 @@ write_self(const char *file, const char *text)
 /* priv_hide_store put this process in namespaces of its own. */
 static int in_own_namespaces;
 
-/* A user namespace mapping only our ids, and a mount namespace of its
- * own; 0 or -1. */
-static int
-own_namespaces(uid_t uid, gid_t gid)
+int
+priv_enter_namespaces(const char **step)
 {
+	int was = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	uid_t uid = getuid(); /* before the new namespace: unmapped in it until uid_map */
+	gid_t gid = getgid();
 	char map[64];
+	int rc = -1, e;
 
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+	/* a non-dumpable process cannot write its own id maps: its /proc
+	 * files belong to root of the first namespace */
+	*step = "prctl";
+	if (was != 1 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
 		return -1;
+	*step = "unshare";
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
+		goto done;
+	*step = "uid_map";
 	snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)uid, (unsigned long)uid);
 	if (write_self("setgroups", "deny") < 0 || write_self("uid_map", map) < 0)
-		return -1;
+		goto done;
+	*step = "gid_map";
 	snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)gid, (unsigned long)gid);
-	return write_self("gid_map", map);
+	if (write_self("gid_map", map) < 0)
+		goto done;
+	rc = 0;
+done:
+	e = errno;
+	if (was != 1 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 && rc == 0) {
+		*step = "prctl";
+		return -1;
+	}
+	errno = e;
+	return rc;
 }
 
 int
 priv_hide_store(const char *root, const char *creds, char *err, size_t errlen)
 {
 	const unsigned long cover = MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY;
-	uid_t uid = getuid();
-	gid_t gid = getgid();
+	const char *step;
 
 	/* the covers, in namespaces of our own */
-	if (own_namespaces(uid, gid) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	if (priv_enter_namespaces(&step) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    (root != NULL && mount("none", root, "tmpfs", cover, "size=4k,mode=0555") < 0)) {
 		snprintf(err, errlen, "covering the key store %s: %s", root ? root : "",
 			 strerror(errno));
@@ -165,8 +184,8 @@ priv_hide_store(const char *root, const char *creds, char *err, size_t errlen)
 	}
 	/* a second pair of namespaces, owned by the first: the cover comes
 	 * into it locked, and cannot be unmounted or made writable */
-	if (own_namespaces(uid, gid) < 0) {
-		snprintf(err, errlen, "locking the key store's cover: %s", strerror(errno));
+	if (priv_enter_namespaces(&step) < 0) {
+		snprintf(err, errlen, "locking the key store's cover: %s: %s", step, strerror(errno));
 		return -1;
 	}
 	in_own_namespaces = 1;
@@ -189,6 +208,7 @@ priv_cover_work_dir(const char *work_dir, const char *job_dir, char *err, size_t
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
 	const char *base = strrchr(job_dir, '/');
+	const char *step;
 	char self[64];
 	int fd, e;
 
@@ -217,18 +237,11 @@ priv_cover_work_dir(const char *work_dir, const char *job_dir, char *err, size_t
 		return 0;
 	e = errno;
 	/* capset refused (a seccomp filter without it): lock the cover as
-	 * the key store's is, in one more pair of namespaces owned by these;
-	 * a non-dumpable process cannot write its id maps */
-	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == 0) {
-		int locked = own_namespaces(getuid(), getgid()) == 0;
-
-		if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-			fatal("prctl PR_SET_DUMPABLE");
-		if (locked)
-			return 0;
-	}
-	snprintf(err, errlen, "locking the work directory's cover: capset: %s; namespaces: %s",
-		 strerror(e), strerror(errno));
+	 * the key store's is, in one more pair of namespaces owned by these */
+	if (priv_enter_namespaces(&step) == 0)
+		return 0;
+	snprintf(err, errlen, "locking the work directory's cover: capset: %s; namespaces: %s: %s",
+		 strerror(e), step, strerror(errno));
 	return 1;
 }
 

@@ -31,6 +31,15 @@ int priv_lookup(const char *name, struct priv_user *pu, char *err, size_t errlen
  */
 void priv_drop(const struct priv_user *pu);
 /*
+ * Enter a user namespace that maps only this process's own uid and gid
+ * (setgroups denied) and a mount namespace of its own, owned by it: root
+ * there, with the namespaces' capabilities only.  Made dumpable for the
+ * id maps and left as it was found.  0, or -1 with errno and *step the
+ * call that failed ("prctl", "unshare", "uid_map", "gid_map").  Calls
+ * only what a child forked from a threaded process may.
+ */
+int priv_enter_namespaces(const char **step);
+/*
  * Hide what only the key process may read from this process and what it
  * starts, when the key process shares its user (not started as root, as
  * under the shipped systemd unit): in a user and mount namespace of its

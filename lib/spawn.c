@@ -40,6 +40,7 @@
 #include "cpus.h"
 #include "log.h"
 #include "mask.h"
+#include "privdrop.h"
 #include "reaper.h"
 #include "util.h"
 
@@ -192,21 +193,6 @@ child_fail(const char *what, const char *arg, int e)
 #endif
 #define COVER_FLAGS (MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
-/* In the child: write text to a /proc/self file; 0 or -1. */
-static int
-write_proc(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = util_write_all(fd, text, strlen(text));
-	if (close(fd) < 0)
-		rc = -1;
-	return rc;
-}
-
 /* In the child: create path and its missing parents (0700). */
 static int
 mkdir_parents(const char *path)
@@ -236,24 +222,14 @@ mkdir_parents(const char *path)
 static void
 enter_namespaces(void)
 {
-	char map[64];
-	uid_t uid = getuid();
-	gid_t gid = getgid();
+	const char *step;
 
-	/* A non-dumpable process may not write its own id maps. */
-	if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
-		child_fail("cannot confine the tool:", "prctl", errno);
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0)
-		child_fail("cannot confine the tool (user namespaces disabled? see "
-			   "DIGSIGSERVER_TOOL_SANDBOX):",
-			   "unshare", errno);
-	snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)uid, (unsigned long)uid);
-	if (write_proc("/proc/self/setgroups", "deny") < 0 ||
-	    write_proc("/proc/self/uid_map", map) < 0)
-		child_fail("cannot confine the tool:", "uid_map", errno);
-	snprintf(map, sizeof(map), "%lu %lu 1\n", (unsigned long)gid, (unsigned long)gid);
-	if (write_proc("/proc/self/gid_map", map) < 0)
-		child_fail("cannot confine the tool:", "gid_map", errno);
+	if (priv_enter_namespaces(&step) < 0)
+		child_fail(strcmp(step, "unshare") == 0
+			       ? "cannot confine the tool (user namespaces disabled? see "
+				 "DIGSIGSERVER_TOOL_SANDBOX):"
+			       : "cannot confine the tool:",
+			   step, errno);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		child_fail("cannot confine the tool:", "mount --make-rprivate /", errno);
 }

@@ -25,6 +25,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@
 #include "reaper.h"
 #include "records.h"
 #include "reply.h"
+#include "route.h"
 #include "roles.h"
 #include "spawner.h"
 #include "uids.h"
@@ -71,7 +73,8 @@ struct worker {
 	int client_fd; /* our copy until RESPONDING, else -1 */
 	char peer[PROTO_PEER_MAX];
 	char path[256];
-	char routed[32];   /* the signer the supervisor routed the job to */
+	int route;	   /* the signer the supervisor routed the job to (route.h) */
+	char routed[32];   /* its name */
 	char endpoint[32]; /* the same, once the worker said STARTED */
 	char selector[PROTO_TEXT_MAX];
 	char identity[PROTO_TEXT_MAX];
@@ -298,27 +301,25 @@ throttle_respawn(const char *what)
 static void
 remove_job_dir(uint64_t job_id)
 {
-	char path[4096];
+	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/job-%llu", cfg->work_dir, (unsigned long long)job_id);
-	if (util_rm_rf(path) < 0)
+	if (conf_job_dir(cfg, job_id, path, sizeof(path)) == 0 && util_rm_rf(path) < 0)
 		log_warn("removing %s", path);
 }
 
 /* One user for every role: a worker that served one job covered the work
  * directory in its namespaces and could empty its job's directory but
  * not remove it (privdrop.h, priv_cover_work_dir); gone with the worker,
- * the cover leaves the empty directory to us.  One rmdir, ENOENT when
- * there was none. */
+ * the cover leaves the empty directory to us.  One rmdir, after a job
+ * whose signer has a directory (ENOENT when it was not covered). */
 static void
 remove_covered_dir(const struct worker *w)
 {
-	char path[4096];
+	char path[PATH_MAX];
 
-	if (user->valid || w->jobs == 0)
+	if (user->valid || w->jobs == 0 || !route_has_dir(w->route) ||
+	    conf_job_dir(cfg, w->rec.job_id, path, sizeof(path)) < 0)
 		return;
-	snprintf(path, sizeof(path), "%s/job-%llu", cfg->work_dir,
-		 (unsigned long long)w->rec.job_id);
 	if (rmdir(path) < 0 && errno != ENOENT && util_rm_rf(path) < 0)
 		log_warn("removing %s", path);
 }
@@ -650,6 +651,7 @@ job_begins(struct worker *w, const struct pool_job *job)
 	snprintf(w->peer, sizeof(w->peer), "%s", job->peer);
 	snprintf(w->path, sizeof(w->path), "%s", job->path);
 	snprintf(w->routed, sizeof(w->routed), "%s", job->endpoint);
+	w->route = job->route;
 	evtimer_add(w->ev_timer, &tv);
 	stat_jobs++;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * route.h: what the supervisor knows of the signers: the path each one
- * answers and the method it takes, nothing of what it signs or how.
+ * answers, the method it takes and whether its job has a directory in
+ * the work directory; nothing of what it signs or how.
  *
  * A route is an index into the signer table (signers.c).  The supervisor
  * routes a request once, on its request line, and sends the index in the
@@ -16,5 +17,9 @@
 
 /* The route of a normalised path (reqline.h), or -1 when no signer has it. */
 int route_find(const char *path);
+
+/* 1 when a job of route has a directory of its own in the work
+ * directory (a signer that is not digest_only, signer.h); 0 otherwise. */
+int route_has_dir(int route);
 
 #endif

@@ -51,6 +51,14 @@ route_find(const char *path)
 	return -1;
 }
 
+int
+route_has_dir(int route)
+{
+	const struct signer *s = route >= 0 ? signer_at((unsigned)route) : NULL;
+
+	return s != NULL && !s->digest_only;
+}
+
 const struct signer *
 signer_at(unsigned route)
 {
