@@ -148,11 +148,13 @@ process_hash(struct ctx *c, const char *image, int node, size_t data, size_t siz
 		    "Invalid artifact: no algo property in the '%s' hash node of image '%s'", name,
 		    image);
 	md = hash_md(algo, &crc);
-	if (!md && !crc)
+	if (!md && !crc) {
+		c->res->unsupported = strcmp(algo, "crc16-ccitt") == 0;
 		return fail(c, 400,
 			    "Invalid artifact: hash algorithm %.60s of image '%s' is not "
 			    "supported",
 			    algo, image);
+	}
 	snprintf(key, sizeof(key), "hash %s %s", image, algo);
 	if ((e = cache_find(c, key)) != NULL) {
 		memcpy(v, e->val, e->len);
@@ -217,12 +219,14 @@ setup_sig(struct ctx *c, int node, const char *where, struct siginfo *si)
 	comma = strchr(si->algo, ',');
 	for (size_t i = 0; comma && i < 3; i++)
 		ok |= strcmp(comma + 1, cryptos[i]) == 0;
-	if (!si->md || !ok)
+	if (!si->md || !ok) {
+		c->res->unsupported = si->md && comma && strncmp(comma + 1, "ecdsa", 5) == 0;
 		return fail(c, 400,
 			    "Invalid parameters: signature algorithm %.60s of the '%s' signature "
 			    "node of %s is not supported (sha1, sha256, sha384 or sha512 with "
 			    "rsa2048, rsa3072 or rsa4096)",
 			    si->algo, si->node, where);
+	}
 	/* image_get_padding_algo: an unknown name is PKCS#1 v1.5 */
 	si->pss = fe_getprop_copy(c->fit, node, "padding", padding, sizeof(padding) - 1) >= 0 &&
 		  strcmp(padding, "pss") == 0;

@@ -52,6 +52,9 @@ struct fitsign_result {
 	unsigned nsigned;  /* signature nodes signed */
 	unsigned nhashes;  /* hash nodes filled */
 	unsigned attempts; /* mkimage's size_inc steps taken */
+	/* the refusal is of something mkimage does and this does not (an
+	 * ECDSA algorithm, a crc16-ccitt hash); not of what mkimage refuses */
+	int unsupported;
 };
 
 /*

@@ -244,6 +244,9 @@ static const char conf_its[] =
     " configurations { default = \"conf-1\"; conf-1 { kernel = \"kernel-1\"; fdt = \"fdt-1\";\n"
     "  signature-1 { algo = \"%s\"; key-name-hint = \"%s\";%s }; }; }; };\n";
 
+/* What the last run reported. */
+static struct fitsign_result last;
+
 /* Sign dir/fit with the callbacks into dir/fit.native; the status. */
 static int
 run(const char *algo, const char *hint, const char *extra, int dtb, char *err, size_t errlen)
@@ -251,7 +254,6 @@ run(const char *algo, const char *hint, const char *extra, int dtb, char *err, s
 	char its[2048], p[256];
 	struct fitsign_opts o = {.timestamp = 1700000000, .require = 1, .comment = "c"};
 	struct fitsign_key k = {.sign = sign_file, .public_key = public_file};
-	struct fitsign_result res;
 	size_t size;
 	struct stat st;
 	int fd, out, dfd = -1, dout = -1, rc;
@@ -267,7 +269,7 @@ run(const char *algo, const char *hint, const char *extra, int dtb, char *err, s
 		dout = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	}
 	fstat(fd, &st);
-	rc = fitsign_run(fd, (size_t)st.st_size, dfd, dtb ? size : 0, &o, &k, out, dout, &res, err,
+	rc = fitsign_run(fd, (size_t)st.st_size, dfd, dtb ? size : 0, &o, &k, out, dout, &last, err,
 			 errlen);
 	close(fd);
 	close(out);
@@ -308,6 +310,10 @@ START_TEST(test_refusals)
 			 0);
 	ck_assert_int_eq(run("sha256,ecdsa256", "dev", "", 0, err, sizeof(err)), 400);
 	ck_assert_ptr_nonnull(strstr(err, "ecdsa256"));
+	ck_assert_int_eq(last.unsupported, 1); /* mkimage signs it */
+	ck_assert_int_eq(run("sha256,foo2048", "dev", "", 0, err, sizeof(err)), 400);
+	ck_assert_ptr_nonnull(strstr(err, "foo2048"));
+	ck_assert_int_eq(last.unsupported, 0); /* mkimage refuses it too */
 }
 END_TEST
 

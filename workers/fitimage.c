@@ -389,9 +389,10 @@ environment(const struct fit_info *fi, struct strv *env)
 		strv_addf(env, "SOURCE_DATE_EPOCH=%u", (unsigned)fi->timestamp);
 }
 
-/* Run mkimage with the key in a directory of its own, removed at once. */
+/* Run mkimage with the key in a directory of its own, removed at once;
+ * *ran set when mkimage was started. */
 static int
-run_mkimage(struct fitjob *fj, const struct fit_info *fi)
+run_mkimage(struct fitjob *fj, const struct fit_info *fi, int *ran)
 {
 	struct strv argv = {0}, env = {0};
 	struct tool tool = {.cwd = fj->work, .tail_lines = FIT_TAIL_LINES};
@@ -417,6 +418,7 @@ run_mkimage(struct fitjob *fj, const struct fit_info *fi)
 	tool.envp = env.v;
 	tool.mask = fj->mask;
 	job_progress(fj->job, "signing");
+	*ran = 1;
 	st = tool_run(fj->job, &tool);
 done:
 	if (made && util_rm_rf(fj->keys) < 0)
@@ -442,12 +444,21 @@ check_signed(struct fitjob *fj)
 	}
 	if (out.nsigs == 0)
 		return job_fail(fj->job, 400, "FIT image not signed: it has no signature node");
-	for (size_t i = 0; i < out.nsigs; i++)
+	for (size_t i = 0; i < out.nsigs; i++) {
+		/* the right hint and still no value: mkimage could not sign
+		 * with that key (an ECDSA algo wants <name>.pem, which the
+		 * store does not hand over; it says so and exits 0) */
+		if (!out.sigs[i].has_value && strcmp(out.sigs[i].hint, fj->keyname) == 0)
+			return job_fail(fj->job, 400,
+					"FIT image not signed: mkimage made no signature for %s "
+					"with the key \"%s\" (does its algo fit an RSA key?)",
+					out.sigs[i].node, fj->keyname);
 		if (!out.sigs[i].has_value || strcmp(out.sigs[i].hint, fj->keyname) != 0)
 			return job_fail(fj->job, 400,
 					"FIT image not signed: %s has key-name-hint \"%s\", "
 					"the key found is \"%s\"",
 					out.sigs[i].node, out.sigs[i].hint, fj->keyname);
+	}
 	return 0;
 }
 
@@ -725,13 +736,74 @@ native_run(struct fitjob *fj, const struct fit_info *fi)
 	return job_reply_file(fj->job, out, "signed-fitImage.tar.gz");
 }
 
+/* Stand-in signatures and no public key: the check of mkimage_refused
+ * asks the key process for nothing. */
+static int
+blank_sign(void *arg, const char *hint, int pss, const EVP_MD *md, const unsigned char *digest,
+	   size_t dlen, unsigned char *sig, size_t *siglen, char *err, size_t errlen)
+{
+	(void)arg, (void)hint, (void)pss, (void)md, (void)digest, (void)dlen, (void)err,
+	    (void)errlen;
+	if (*siglen > 512) /* RSA-4096's */
+		*siglen = 512;
+	memset(sig, 0, *siglen);
+	return 0;
+}
+
+static int
+no_public(void *arg, const char *hint, EVP_PKEY **pub, char *err, size_t errlen)
+{
+	(void)arg, (void)hint;
+	*pub = NULL;
+	snprintf(err, errlen, "Signing error");
+	return 500;
+}
+
+/*
+ * mkimage failed (st, its 500 set): was it the FIT?  The native signer
+ * (lib/fitsign.c) stops where mkimage stops, with the reason; run it on
+ * the FIT (mkimage -F leaves the file as it was when it fails) with
+ * blank signatures, without the dtb and without asking for any key.  A
+ * 400 from it, unless it is one of the native signer's own limits (an
+ * ECDSA algorithm, which mkimage signs), is the answer: the client's
+ * FIT, not the server, is at fault.  Anything else keeps st.
+ */
+static int
+mkimage_refused(struct fitjob *fj, const struct fit_info *fi, int st)
+{
+	struct fitsign_key k = {.sign = blank_sign, .public_key = no_public};
+	struct fitsign_opts o;
+	struct fitsign_result res;
+	char tmp[PATH_MAX + 8], err[KEYPROTO_REASON_MAX];
+	struct stat fs;
+	int fd, out = -1, rc = 0;
+
+	if (native_opts(fj, fi, &o) != 0)
+		return st; /* checked before mkimage: not reached */
+	if ((fd = open(fj->fit, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &fs) < 0 ||
+	    (out = open_new(fj->fit, tmp, sizeof(tmp))) < 0)
+		goto done;
+	rc = fitsign_run(fd, (size_t)fs.st_size, -1, 0, &o, &k, out, -1, &res, err, sizeof(err));
+	if (unlink(tmp) < 0)
+		log_warn("job %s: removing %s", fj->job->idstr, tmp);
+done:
+	if (fd >= 0)
+		close(fd);
+	if (out >= 0)
+		close(out);
+	if (rc != 400 || res.unsupported)
+		return st;
+	log_info("job %s: mkimage refused the FIT: %s", fj->job->idstr, err);
+	return job_fail(fj->job, 400, "%s", err);
+}
+
 static int
 fit_run(struct job *job)
 {
 	struct fitjob fj = {.job = job};
 	struct fit_info in;
 	char err[256], out[PATH_MAX];
-	int st;
+	int st, ran = 0;
 
 	if ((st = stage(&fj)) != 0)
 		return st;
@@ -744,8 +816,10 @@ fit_run(struct job *job)
 	if ((st = resolve_keyname(&fj, &in)) != 0)
 		return st;
 	fj.mask = mask_new();
-	st = run_mkimage(&fj, &in);
+	st = run_mkimage(&fj, &in, &ran);
 	mask_free(fj.mask);
+	if (st != 0 && ran)
+		st = mkimage_refused(&fj, &in, st);
 	if (st != 0 || (st = check_signed(&fj)) != 0)
 		return st;
 	audit(&fj);

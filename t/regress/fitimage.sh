@@ -28,7 +28,7 @@ cp "$T/k/dev.key" "$T/k/dev.crt" "$KEYS/imx/fitimagesign/"
 # with a signature node naming the key (hint), built by mkimage -f.
 head -c 300000 /dev/urandom >"$T/Image"
 printf '/dts-v1/;\n/ { compatible = "test,board"; };\n' | dtc -q -I dts -O dtb -o "$T/board.dtb" -
-mkfit() { # mkfit OUT HINT
+mkfit() { # mkfit OUT HINT [ALGO [KERNEL]]: the configuration's algo and kernel image
 	cat >"$T/fit.its" <<EOF
 /dts-v1/;
 / {
@@ -43,8 +43,8 @@ mkfit() { # mkfit OUT HINT
 	};
 	configurations {
 		default = "conf-1";
-		conf-1 { kernel = "kernel-1"; fdt = "fdt-1";
-			signature-1 { algo = "sha256,rsa2048"; key-name-hint = "$2";
+		conf-1 { kernel = "${4:-kernel-1}"; fdt = "fdt-1";
+			signature-1 { algo = "${3:-sha256,rsa2048}"; key-name-hint = "$2";
 				sign-images = "kernel", "fdt"; }; };
 	};
 };
@@ -175,6 +175,26 @@ check_eq "an option smuggled in algo: 400" 400 \
 cp "$T/fitImage" "$T/trunc"
 truncate -s 1000 "$T/trunc"
 check_eq "a truncated FIT: 400" 400 "$(post "$T/body" -F "artifact=@$T/trunc" -F machine=tegra)"
+# what passes the scan but mkimage refuses: the FIT's fault, with mkimage's
+# reason as the native signer words it (it was 500 Signing error)
+mkfit "$T/fitImage.badalgo" devkey sha256,foo2048
+check_eq "a signature algorithm mkimage does not know: 400 naming it" \
+	"400 Invalid parameters: signature algorithm sha256,foo2048 of the 'signature-1' signature node of configuration 'conf-1' is not supported (sha1, sha256, sha384 or sha512 with rsa2048, rsa3072 or rsa4096)" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage.badalgo" -F machine=tegra -F keyname=devkey) $(cat "$T/body")"
+check_eq "  ... the same through the algo field (mkimage -o)" \
+	"400 Invalid parameters: signature algorithm sha999,rsa2048" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage" -F machine=tegra -F keyname=devkey \
+		-F algo=sha999,rsa2048) $(cut -d' ' -f1-5 "$T/body")"
+mkfit "$T/fitImage.noimage" devkey sha256,rsa2048 kernel-9
+check_eq "a configuration naming an image that is not there: 400 naming it" \
+	"400 Invalid artifact: configuration 'conf-1' names image 'kernel-9', which is not there" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage.noimage" -F machine=tegra -F keyname=devkey) $(cat "$T/body")"
+# mkimage signs ECDSA with <name>.pem, which the store does not hand over:
+# it says so and exits 0, the node left without a value
+mkfit "$T/fitImage.ecdsa" devkey sha256,ecdsa256
+check_eq "an ECDSA FIT, the store's key RSA: 400 saying the node was not signed" \
+	"400 FIT image not signed: mkimage made no signature for /configurations/conf-1/signature-1 with the key \"devkey\" (does its algo fit an RSA key?)" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage.ecdsa" -F machine=tegra -F keyname=devkey) $(cat "$T/body")"
 
 # --- keys ---------------------------------------------------------------------------
 check "no key file is left in any job directory" \
