@@ -591,6 +591,47 @@ uri_tempname(const char *base)
 	return xasprintf(".%.*s.dss-%s", NAME_MAX - 16, base, sfx);
 }
 
+/* A place that takes a fresh temporary name (temp_named). */
+struct temp_place {
+	int dirfd;
+	int fd; /* the file to name (linkat), or -1: create one (openat) */
+};
+
+/* Create name in the place (its fd), or link the place's file there (0);
+ * -1 with errno (EEXIST: the name is taken). */
+static int
+temp_take(const struct temp_place *pl, const char *name)
+{
+	char proc[64];
+
+	if (pl->fd < 0)
+		return openat(pl->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			      0600);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pl->fd);
+	return linkat(AT_FDCWD, proc, pl->dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
+/* Take the first free one of up to 100 random temporary names for base:
+ * temp_take's result with *name set, or -1 with errno and *name NULL. */
+static int
+temp_named(const struct temp_place *pl, const char *base, char **name)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		int rc;
+
+		if ((*name = uri_tempname(base)) == NULL)
+			return -1;
+		if ((rc = temp_take(pl, *name)) >= 0)
+			return rc;
+		free(*name);
+		*name = NULL;
+		if (errno != EEXIST)
+			return -1;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
 /*
  * Make the replacement in dirfd: an unnamed O_TMPFILE when the file system
  * has them and /proc can name it later (*name NULL: a kill while it is
@@ -600,6 +641,7 @@ uri_tempname(const char *base)
 static int
 uri_mktemp(int dirfd, const char *base, char **name)
 {
+	const struct temp_place pl = {.dirfd = dirfd, .fd = -1};
 	int fd;
 
 	*name = NULL;
@@ -611,19 +653,7 @@ uri_mktemp(int dirfd, const char *base, char **name)
 		if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
 			return -1;
 	}
-	for (int tries = 0; tries < 100; tries++) {
-		if ((*name = uri_tempname(base)) == NULL)
-			return -1;
-		fd = openat(dirfd, *name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			return fd;
-		free(*name);
-		*name = NULL;
-		if (errno != EEXIST)
-			return -1;
-	}
-	errno = EEXIST;
-	return -1;
+	return temp_named(&pl, base, name);
 }
 
 /* Give the unnamed replacement (fd) a temporary name in dirfd, for the
@@ -631,21 +661,9 @@ uri_mktemp(int dirfd, const char *base, char **name)
 static int
 uri_name_temp(int dirfd, int fd, const char *base, char **name)
 {
-	char proc[64];
+	const struct temp_place pl = {.dirfd = dirfd, .fd = fd};
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	for (int tries = 0; tries < 100; tries++) {
-		if ((*name = uri_tempname(base)) == NULL)
-			return -1;
-		if (linkat(AT_FDCWD, proc, dirfd, *name, AT_SYMLINK_FOLLOW) == 0)
-			return 0;
-		free(*name);
-		*name = NULL;
-		if (errno != EEXIST)
-			return -1;
-	}
-	errno = EEXIST;
-	return -1;
+	return temp_named(&pl, base, name);
 }
 
 /* 1 when the artifact's directory is sticky and neither it nor the file
