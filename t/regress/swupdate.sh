@@ -177,6 +177,17 @@ check_eq "empty sw-description: 200" 200 "$(curl -s -o "$T/sig" -w '%{http_code}
 check "empty sw-description: signature verifies" \
 	openssl dgst -sha256 -verify "$T/rsa-public.pem" -signature "$T/sig" "$T/empty"
 
+# --- fields and files apart, as the original's request.form and request.files
+echo "not the file" >"$T/text"
+check_eq "a file part named distro before the distro field: the field is read, 200" 200 \
+	"$(curl -s -o "$T/sig" -w '%{http_code}' -X POST -F distro=@"$T/binary" -F distro=distro1 \
+		-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")"
+check_eq "a plain sw-description field before the file: the file is signed, 200" 200 \
+	"$(curl -s -o "$T/sig" -w '%{http_code}' -X POST -F "sw-description=<$T/text" \
+		-F sw-description=@"$T/sw-description" -F distro=distro1 "$URL/sign/swupdate")"
+check "  ... the signature is the file's" \
+	openssl dgst -sha256 -verify "$T/rsa-public.pem" -signature "$T/sig" "$T/sw-description"
+
 # --- errors -----------------------------------------------------------------
 req() { # req EXPECTED_STATUS EXPECTED_BODY DESC curl-args...
 	st=$1 body=$2 desc=$3
