@@ -264,14 +264,18 @@ load(const struct keyproto_keyref *ref, struct entry **out, char *err, size_t er
 }
 
 /* 1 when the entry may still be used: its file unchanged, or its TTL
- * not over. */
+ * not over; for a key on a token both (the file names the key, the token
+ * holds it: re-provisioned under the same label, it is another key). */
 static int
 fresh(const struct entry *e)
 {
 	struct stat now;
+	int young = util_now_ms() - e->loaded_ms < (uint64_t)cfg->key_cache_ttl * 1000;
 
 	if (e->is_s3)
-		return util_now_ms() - e->loaded_ms < (uint64_t)cfg->key_cache_ttl * 1000;
+		return young;
+	if (e->token != NULL && !young)
+		return 0;
 	return identity(&e->ref, e->name, &now) == 0 && same_identity(&now, &e->id);
 }
 
@@ -351,6 +355,19 @@ kcache_put(struct kcache_key *k)
 }
 
 void
+kcache_forget(const struct keyproto_keyref *key)
+{
+	if (pthread_mutex_lock(&lock) != 0)
+		fatalx("kcache: mutex");
+	for (struct entry **pp = &entries; *pp != NULL; pp = &(*pp)->next)
+		if (same_ref(&(*pp)->ref, key)) {
+			evict(pp);
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}
+
+void
 kcache_flush(void)
 {
 	if (pthread_mutex_lock(&lock) != 0)
@@ -373,7 +390,7 @@ kcache_expire(void)
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("kcache: mutex");
 	for (struct entry **pp = &entries; *pp != NULL;)
-		if ((*pp)->is_s3 && !fresh(*pp))
+		if (((*pp)->is_s3 || (*pp)->token != NULL) && !fresh(*pp))
 			evict(pp);
 		else
 			pp = &(*pp)->next;

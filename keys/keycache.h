@@ -53,11 +53,13 @@ int kcache_get(const struct keyproto_keyref *key, int want_bytes, struct kcache_
 	       size_t errlen);
 /* Release what kcache_get handed out, cleansing the bytes. */
 void kcache_put(struct kcache_key *k);
+/* Drop the entry of key, if any: the next kcache_get loads it again. */
+void kcache_forget(const struct keyproto_keyref *key);
 /* Empty the cache (SIGHUP). */
 void kcache_flush(void);
 /* A job's channel closed: with a TTL of 0, forget every key. */
 void kcache_job_ended(void);
-/* Drop s3:// entries past their TTL. */
+/* Drop s3:// entries and keys on a token past their TTL. */
 void kcache_expire(void);
 /* Entries held now. */
 size_t kcache_count(void);

@@ -224,6 +224,10 @@ pss_salt_fits(EVP_PKEY *key, const struct keyproto_sign *req)
 	return (long)req->saltlen + (long)req->digest_len + 2 <= (long)em;
 }
 
+/* do_sign: the token's signature does not verify with the public key
+ * cached for it. */
+#define SIGN_UNVERIFIED (-1)
+
 static int
 do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m, char *err,
 	size_t errlen)
@@ -255,6 +259,13 @@ do_sign(const struct task *t, const struct kcache_key *k, union keyproto_msg *m,
 				snprintf(err, errlen, "Signing error");
 			return st;
 		}
+		/* no token signature leaves here unchecked: a faulty device's
+		 * (an RSA-CRT fault gives the key away) or one made by a key
+		 * re-provisioned under the same label, which the cached public
+		 * key and fingerprint no longer describe */
+		if (!keys_verify_digest(k->pub, t->req.scheme, t->req.md, t->req.digest,
+					t->req.digest_len, m->signature.sig, siglen))
+			return SIGN_UNVERIFIED;
 		m->signature.len = (uint32_t)siglen;
 		snprintf(m->signature.key_sha256, sizeof(m->signature.key_sha256), "%s",
 			 k->fingerprint);
@@ -384,6 +395,39 @@ run_pin_task(const struct task *t, union keyproto_msg *m)
 		close(fd);
 }
 
+/* SIGN, once more when a token's signature does not verify with the
+ * public key cached for it: with the key read again from the token (*k
+ * replaced; *got 0 when it cannot be had now). */
+static int
+sign_task(const struct task *t, struct kcache_key *k, int *got, union keyproto_msg *m, char *err,
+	  size_t errlen)
+{
+	unsigned long long job = (unsigned long long)t->ch->grant.hdr.id;
+	const struct keyproto_keyref *r = &t->req.key;
+	int st = do_sign(t, k, m, err, errlen);
+
+	if (st != SIGN_UNVERIFIED)
+		return st;
+	kcache_put(k);
+	kcache_forget(r);
+	if ((st = kcache_get(r, 0, k, err, errlen)) != 0) {
+		*got = 0;
+		return st;
+	}
+	if ((st = do_sign(t, k, m, err, errlen)) == SIGN_UNVERIFIED) {
+		log_errorx("job %llu: %s/%s/%s: the token's signature does not verify with its "
+			   "public key",
+			   job, r->selector, r->tag, r->file);
+		snprintf(err, errlen, "Signing error");
+		return 500;
+	}
+	if (st == 0)
+		log_warnx("job %llu: %s/%s/%s: the token holds another key than the one cached "
+			  "(re-provisioned?): its public key was read again",
+			  job, r->selector, r->tag, r->file);
+	return st;
+}
+
 /* Do one task and answer it. */
 static void
 run_task(const struct task *t, union keyproto_msg *m)
@@ -401,7 +445,7 @@ run_task(const struct task *t, union keyproto_msg *m)
 	got = st == 0;
 	if (got) {
 		if (op == KEYPROTO_SIGN)
-			st = do_sign(t, &k, m, err, sizeof(err));
+			st = sign_task(t, &k, &got, m, err, sizeof(err));
 		else if (op == KEYPROTO_PUBLIC)
 			st = do_public(t, &k, m, err, sizeof(err));
 		else

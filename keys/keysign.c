@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/rsa.h>
 
 #include "keyproto.h"
 #include "pkey.h"
@@ -37,6 +38,32 @@ md_of(uint32_t md)
 	return NULL;
 }
 
+/* scheme for key, BY_KEY resolved; 0, or -1 when it has none. */
+static int
+resolve_scheme(EVP_PKEY *key, uint32_t *scheme)
+{
+	enum sig_scheme by_key;
+
+	if (*scheme >= KEYPROTO_SCHEME_END)
+		return -1;
+	if (*scheme != KEYPROTO_BY_KEY)
+		return 0;
+	if (pkey_default_scheme(key, &by_key) < 0 || by_key == SIG_ED25519)
+		return -1;
+	*scheme = (uint32_t)by_key;
+	return 0;
+}
+
+int
+keys_verify_digest(EVP_PKEY *pub, uint32_t scheme, uint32_t md, const unsigned char *digest,
+		   size_t dlen, const unsigned char *sig, size_t siglen)
+{
+	if (pub == NULL || resolve_scheme(pub, &scheme) < 0)
+		return 0;
+	return pkey_verify_digest(pub, (enum sig_scheme)scheme, RSA_PSS_SALTLEN_AUTO, md_of(md),
+				  digest, dlen, sig, siglen);
+}
+
 int
 keys_sign_digest(EVP_PKEY *key, uint32_t scheme, int saltlen, uint32_t md,
 		 const unsigned char *digest, size_t dlen, unsigned char *sig, size_t *siglen,
@@ -50,14 +77,9 @@ keys_sign_digest(EVP_PKEY *key, uint32_t scheme, int saltlen, uint32_t md,
 		snprintf(err, errlen, "unknown signature scheme %u", scheme);
 		return -1;
 	}
-	if (scheme == KEYPROTO_BY_KEY) {
-		enum sig_scheme by_key;
-
-		if (pkey_default_scheme(key, &by_key) < 0 || by_key == SIG_ED25519) {
-			snprintf(err, errlen, "the key is not an RSA or EC key");
-			return -1;
-		}
-		scheme = (uint32_t)by_key;
+	if (resolve_scheme(key, &scheme) < 0) {
+		snprintf(err, errlen, "the key is not an RSA or EC key");
+		return -1;
 	}
 	if ((size_t)EVP_PKEY_get_size(key) > *siglen) {
 		snprintf(err, errlen, "the key's signatures are too large");

@@ -24,4 +24,11 @@ int keys_sign_digest(EVP_PKEY *key, uint32_t scheme, int saltlen, uint32_t md,
 		     const unsigned char *digest, size_t dlen, unsigned char *sig, size_t *siglen,
 		     char *err, size_t errlen);
 
+/*
+ * 1 when sig (siglen bytes) is a signature of digest under scheme, as
+ * keys_sign_digest makes it, by the private half of pub; else 0.  An
+ * RSA-PSS signature is checked with any salt length.
+ */
+int keys_verify_digest(EVP_PKEY *pub, uint32_t scheme, uint32_t md, const unsigned char *digest,
+		       size_t dlen, const unsigned char *sig, size_t siglen);
 #endif

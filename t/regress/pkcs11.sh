@@ -80,7 +80,8 @@ L4T=$T/l4t
 sh "$SRC/t/fixtures/mkl4t.sh" "$L4T" "$T/rec" >/dev/null || { not_ok "fake L4T trees"; exit 0; }
 
 dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
-	DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+	DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" SOFTHSM2_CONF="$SOFTHSM2_CONF" \
+	DIGSIGSERVER_AUDIT_FILE="$T/audit" || exit 1
 check "at start the key process logs that each reference resolves" wait_for 20 grep -qF \
 	"token reference rsa4096/kmodsign/kernel-signkey.priv.pkcs11 (pkcs11:token=dss-test;object=rsa4096;type=private) resolves: RSA 4096 bits" \
 	"$DSS_LOG"
@@ -231,7 +232,8 @@ EOC
 	check "  ... byte-identical to openssl dgst -sign with the key file" cmp "$T/sig" "$T/sig.ref"
 	# the daemon of the tests below, as started above
 	dss_start DIGSIGSERVER_PKCS11_MODULE="$MOD" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
-		DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
+		DIGSIGSERVER_L4T_TOOLS_BASE="$L4T" SOFTHSM2_CONF="$SOFTHSM2_CONF" \
+		DIGSIGSERVER_AUDIT_FILE="$T/audit" || exit 1
 else
 	skip "an RSA-PSS salt too long for the key" "needs gcc and a plain build (LD_PRELOAD)"
 fi
@@ -325,6 +327,36 @@ mv "$TOK/tokens.away" "$TOK/tokens"
 check_eq "token directory back: the next request signs" 200 "$(swu RSA)"
 check "  ... the same signature" cmp "$T/sig" "$T/sig.ref"
 check_eq "  ... /status says the token is ready" "ready" "$(status_field "d['keys']['token']")"
+
+# --- the key re-provisioned under the same label ---------------------------------------
+# the token made again with a new rsa2048 (label and id as before): the
+# reference file is unchanged, the public key the key process cached is
+# not the token's any more; every token signature is checked against it
+mv "$TOK/tokens" "$TOK/tokens.old"
+mkdir -p "$TOK/tokens"
+softhsm2-util --init-token --free --label dss-test --pin "$PIN" --so-pin 12345678 >/dev/null
+cert rsa2048b -newkey rsa:2048
+import rsa2048 01 "$F/rsa2048b.priv"
+openssl pkey -in "$F/rsa2048b.priv" -pubout -out "$F/rsa2048b.pub"
+if [ -n "$DSS_KEY_USER" ]; then chown -R "$DSS_KEY_USER" "$TOK"; fi
+# the old token's sessions are gone: the first request may be a 503
+# (Retry-After, as curl --retry takes it)
+for _i in 1 2 3; do
+	code=$(swu RSA)
+	[ "$code" = 503 ] || break
+done
+check_eq "key re-provisioned on the token: 200" 200 "$code"
+check "  ... the signature verifies with the new key" \
+	openssl dgst -sha256 -verify "$F/rsa2048b.pub" -signature "$T/sig" "$T/sw-description"
+check "  ... the key process says it read the token's public key again" \
+	grep -q "swu/swupdate/rsa-private.key: the token holds another key than the one cached" "$DSS_LOG"
+check_eq "  ... the next request: 200, with no second reading" "200 1" \
+	"$(swu RSA) $(grep -c "the token holds another key than the one cached" "$DSS_LOG")"
+newfpr=$(openssl pkey -pubin -in "$F/rsa2048b.pub" -outform DER | sha256sum | cut -d' ' -f1)
+check "  ... its audit record names the new key's fingerprint" \
+	wait_for 10 grep -q "\"endpoint\":\"swupdate\",\"selector\":\"swu\",\"key_sha256\":\"$newfpr\"" "$T/audit"
+rm -rf "$TOK/tokens"
+mv "$TOK/tokens.old" "$TOK/tokens"
 dss_stop
 
 # --- upstream's variable, and a wrong PIN -------------------------------------------
