@@ -274,7 +274,8 @@ fresh(const struct entry *e)
 
 	if (e->is_s3)
 		return young;
-	if (e->token != NULL && !young)
+	/* (a TTL of 0 drops every entry when a job ends, not at each use) */
+	if (e->token != NULL && cfg->key_cache_ttl > 0 && !young)
 		return 0;
 	return identity(&e->ref, e->name, &now) == 0 && same_identity(&now, &e->id);
 }
@@ -355,13 +356,15 @@ kcache_put(struct kcache_key *k)
 }
 
 void
-kcache_forget(const struct keyproto_keyref *key)
+kcache_forget(const struct keyproto_keyref *key, const char *fingerprint)
 {
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("kcache: mutex");
 	for (struct entry **pp = &entries; *pp != NULL; pp = &(*pp)->next)
 		if (same_ref(&(*pp)->ref, key)) {
-			evict(pp);
+			/* not one another thread has just read again */
+			if (strcmp((*pp)->fingerprint, fingerprint) == 0)
+				evict(pp);
 			break;
 		}
 	pthread_mutex_unlock(&lock);

@@ -53,8 +53,10 @@ int kcache_get(const struct keyproto_keyref *key, int want_bytes, struct kcache_
 	       size_t errlen);
 /* Release what kcache_get handed out, cleansing the bytes. */
 void kcache_put(struct kcache_key *k);
-/* Drop the entry of key, if any: the next kcache_get loads it again. */
-void kcache_forget(const struct keyproto_keyref *key);
+/* Drop the entry of key if it still holds the key of that fingerprint
+ * (not one another thread has read again since): the next kcache_get
+ * loads it again. */
+void kcache_forget(const struct keyproto_keyref *key, const char *fingerprint);
 /* Empty the cache (SIGHUP). */
 void kcache_flush(void);
 /* A job's channel closed: with a TTL of 0, forget every key. */

@@ -404,12 +404,14 @@ sign_task(const struct task *t, struct kcache_key *k, int *got, union keyproto_m
 {
 	unsigned long long job = (unsigned long long)t->ch->grant.hdr.id;
 	const struct keyproto_keyref *r = &t->req.key;
+	char was[sizeof(k->fingerprint)];
 	int st = do_sign(t, k, m, err, errlen);
 
 	if (st != SIGN_UNVERIFIED)
 		return st;
+	memcpy(was, k->fingerprint, sizeof(was));
 	kcache_put(k);
-	kcache_forget(r);
+	kcache_forget(r, was);
 	if ((st = kcache_get(r, 0, k, err, errlen)) != 0) {
 		*got = 0;
 		return st;
@@ -421,7 +423,14 @@ sign_task(const struct task *t, struct kcache_key *k, int *got, union keyproto_m
 		snprintf(err, errlen, "Signing error");
 		return 500;
 	}
-	if (st == 0)
+	if (st == 0 && strcmp(was, k->fingerprint) == 0)
+		/* the same key: the device erred once (never ignore that: an
+		 * RSA-CRT fault in a released signature gives the key away) */
+		log_errorx("job %llu: %s/%s/%s: the token made a signature that does not verify "
+			   "with its own public key (a device fault?); made again, this one "
+			   "verifies",
+			   job, r->selector, r->tag, r->file);
+	else if (st == 0)
 		log_warnx("job %llu: %s/%s/%s: the token holds another key than the one cached "
 			  "(re-provisioned?): its public key was read again",
 			  job, r->selector, r->tag, r->file);

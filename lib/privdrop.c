@@ -155,9 +155,9 @@ priv_enter_namespaces(const char **step)
 	rc = 0;
 done:
 	e = errno;
-	if (was != 1 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 && rc == 0) {
+	if (was != 1 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
 		*step = "prctl";
-		return -1;
+		return -2; /* in the namespaces, and dumpable */
 	}
 	errno = e;
 	return rc;
@@ -210,7 +210,7 @@ priv_cover_work_dir(const char *work_dir, const char *job_dir, char *err, size_t
 	const char *base = strrchr(job_dir, '/');
 	const char *step;
 	char self[64];
-	int fd, e;
+	int fd, e, rc;
 
 	if (base == NULL || strncmp(job_dir, work_dir, (size_t)(base - job_dir)) != 0 ||
 	    work_dir[base - job_dir] != '\0') {
@@ -238,8 +238,10 @@ priv_cover_work_dir(const char *work_dir, const char *job_dir, char *err, size_t
 	e = errno;
 	/* capset refused (a seccomp filter without it): lock the cover as
 	 * the key store's is, in one more pair of namespaces owned by these */
-	if (priv_enter_namespaces(&step) == 0)
+	if ((rc = priv_enter_namespaces(&step)) == 0)
 		return 0;
+	if (rc == -2)
+		fatal("prctl PR_SET_DUMPABLE");
 	snprintf(err, errlen, "locking the work directory's cover: capset: %s; namespaces: %s: %s",
 		 strerror(e), step, strerror(errno));
 	return 1;

@@ -35,7 +35,8 @@ void priv_drop(const struct priv_user *pu);
  * (setgroups denied) and a mount namespace of its own, owned by it: root
  * there, with the namespaces' capabilities only.  Made dumpable for the
  * id maps and left as it was found.  0, or -1 with errno and *step the
- * call that failed ("prctl", "unshare", "uid_map", "gid_map").  Calls
+ * call that failed ("prctl", "unshare", "uid_map", "gid_map"); -2 when it
+ * could not be made non-dumpable again (fatal to the caller).  Calls
  * only what a child forked from a threaded process may.
  */
 int priv_enter_namespaces(const char **step);

@@ -240,12 +240,14 @@ static const char conf_its[] =
     "/dts-v1/;\n/ { description = \"t\"; timestamp = <1700000000>; images {\n"
     " kernel-1 { data = /incbin/(\"big.bin\"); type = \"kernel\"; arch = \"arm64\";\n"
     "  os = \"linux\"; compression = \"none\"; hash-1 { algo = \"sha256\"; }; };\n"
-    " fdt-1 { data = [00 01 02]; type = \"flat_dt\"; hash-1 { algo = \"crc32\"; }; }; };\n"
+    " fdt-1 { data = [00 01 02]; type = \"flat_dt\"; hash-1 { algo = \"%s\"; }; }; };\n"
     " configurations { default = \"conf-1\"; conf-1 { kernel = \"kernel-1\"; fdt = \"fdt-1\";\n"
     "  signature-1 { algo = \"%s\"; key-name-hint = \"%s\";%s }; }; }; };\n";
 
 /* What the last run reported. */
 static struct fitsign_result last;
+/* The fdt image's hash algorithm in the next run's FIT. */
+static const char *fdt_hash = "crc32";
 
 /* Sign dir/fit with the callbacks into dir/fit.native; the status. */
 static int
@@ -258,7 +260,7 @@ run(const char *algo, const char *hint, const char *extra, int dtb, char *err, s
 	struct stat st;
 	int fd, out, dfd = -1, dout = -1, rc;
 
-	snprintf(its, sizeof(its), conf_its, algo, hint, extra);
+	snprintf(its, sizeof(its), conf_its, fdt_hash, algo, hint, extra);
 	fd = compile(its, "fit", &size);
 	snprintf(p, sizeof(p), "%s/fit.native", dir);
 	out = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -314,6 +316,16 @@ START_TEST(test_refusals)
 	ck_assert_int_eq(run("sha256,foo2048", "dev", "", 0, err, sizeof(err)), 400);
 	ck_assert_ptr_nonnull(strstr(err, "foo2048"));
 	ck_assert_int_eq(last.unsupported, 0); /* mkimage refuses it too */
+	/* a hash mkimage makes and this does not: its limit, not the FIT's */
+	fdt_hash = "crc16-ccitt";
+	ck_assert_int_eq(run("sha256,rsa2048", "dev", "", 0, err, sizeof(err)), 400);
+	fdt_hash = "crc32";
+	ck_assert_ptr_nonnull(strstr(err, "crc16-ccitt"));
+	ck_assert_int_eq(last.unsupported, 1);
+	fdt_hash = "crc99";
+	ck_assert_int_eq(run("sha256,rsa2048", "dev", "", 0, err, sizeof(err)), 400);
+	fdt_hash = "crc32";
+	ck_assert_int_eq(last.unsupported, 0);
 }
 END_TEST
 

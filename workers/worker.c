@@ -241,8 +241,9 @@ cover_work_dir(struct job *job)
 static int
 make_job_dir(struct job *job)
 {
-	if (conf_job_dir(job->cfg, job->id, job->dir, sizeof(job->dir)) == 0 &&
-	    mkdir(job->dir, 0700) == 0)
+	if (conf_job_dir(job->cfg, job->id, job->dir, sizeof(job->dir)) < 0)
+		errno = ENAMETOOLONG;
+	else if (mkdir(job->dir, 0700) == 0)
 		return cover_work_dir(job);
 	log_error("job %s: mkdir %s", job->idstr, job->dir);
 	job->dir[0] = '\0';

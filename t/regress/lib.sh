@@ -61,10 +61,12 @@ fi
 # each other's messages.  Its output is racy as well: about one run in
 # fifty ends before the verdict is printed (neither "Verified OK" nor
 # "Signature verification failed"); such a run is made again, up to five
-# times, each with temporary files of its own ($T/swutmp.N)
+# times, each with temporary files of its own ($T/swutmp.N).  Fails when
+# none of them came to a verdict
 swupdate_check() {
 	_try=0
-	while [ $_try -lt 5 ]; do
+	_verdict=1
+	while [ $_try -lt 5 ] && [ $_verdict -ne 0 ]; do
 		_try=$((_try + 1))
 		mkdir -p "$T/swutmp.$_try"
 		if [ "$(id -u)" -eq 0 ]; then
@@ -72,9 +74,11 @@ swupdate_check() {
 		else
 			TMPDIR=$T/swutmp.$_try unshare -rn swupdate "$@" >"$T/swutmp.out" 2>&1
 		fi
-		grep -q "Verified OK\|Signature verification failed" "$T/swutmp.out" && break
+		grep -q "Verified OK\|Signature verification failed" "$T/swutmp.out"
+		_verdict=$?
 	done
 	cat "$T/swutmp.out"
+	return $_verdict
 }
 # iso_two_jobs POST WHEN: two jobs at once under t/regress/isoshim.c
 # (LD_PRELOAD, flag files in $T/iso), each posted by the function POST:

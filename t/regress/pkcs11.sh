@@ -427,8 +427,11 @@ dss_stop
 cc -shared -fPIC -I/usr/include/p11-kit-1 -o "$T/p11wrap.so" "$SRC/t/fixtures/p11wrap.c" -ldl
 touch "$T/count"
 [ -n "$DSS_KEY_USER" ] && chown "$DSS_KEY_USER" "$T/count"
+mkdir -p "$T/fault.d"
+chmod 1777 "$T/fault.d"
 dss_start DIGSIGSERVER_PKCS11_MODULE="$T/p11wrap.so" P11WRAP_MODULE="$MOD" \
 	P11WRAP_COUNT="$T/count" DIGSIGSERVER_PKCS11_PIN_FILE="$T/pin" \
+	P11WRAP_FAULT="$T/fault.d/fault" \
 	DIGSIGSERVER_PKCS11_SESSIONS=2 DIGSIGSERVER_SIGN_THREADS=8 DIGSIGSERVER_WORKERS=8 \
 	SOFTHSM2_CONF="$SOFTHSM2_CONF" || exit 1
 pids=
@@ -445,6 +448,30 @@ check "PKCS11_SESSIONS=2: at most 2 sessions were open at once (saw ${most:-none
 unpack par8
 check "  ... and the modules are still identical to sign-file" \
 	diff -r --no-dereference "$T/ref-rsa2048/lib" "$T/par8.dir/lib"
+
+# --- a token signature that does not verify never leaves -----------------------------
+# (p11wrap flips a bit of what C_Sign returns while $T/fault.d/fault exists)
+fault() { # fault once|always
+	echo "$1" >"$T/fault.d/fault"
+	if [ -n "$DSS_KEY_USER" ]; then chown "$DSS_KEY_USER" "$T/fault.d/fault"; fi
+}
+fault once
+check_eq "a device fault, once: 200" 200 "$(swu RSA)"
+check "  ... the signature given verifies" \
+	openssl dgst -sha256 -verify "$F/rsa2048.pub" -signature "$T/sig" "$T/sw-description"
+check "  ... the faulty one was made (and dropped)" test ! -e "$T/fault.d/fault"
+check "  ... the key process says so as an error, not as a new key" grep -q \
+	"error: .*swu/swupdate/rsa-private.key: the token made a signature that does not verify with its own public key (a device fault?)" \
+	"$DSS_LOG"
+fault always
+check_eq "a device that keeps faulting: 500 Signing error" "500 Signing error" \
+	"$(swu RSA) $(cat "$T/sig")"
+check "  ... logged" grep -q \
+	"swu/swupdate/rsa-private.key: the token's signature does not verify with its public key" \
+	"$DSS_LOG"
+rm -f "$T/fault.d/fault"
+check_eq "  ... the device mended: 200" 200 "$(swu RSA)"
+check "  ... byte-identical to openssl dgst -sign with the key file" cmp "$T/sig" "$T/sig.ref"
 dss_stop
 
 # --- a module built with an executable stack (old vendor modules are) -------------

@@ -95,7 +95,8 @@ printf '# changed\n' >>"$T/sw-description"
 (cd "$T" && printf 'sw-description\nsw-description.sig\npayload.bin\n' |
 	cpio -o -H crc --quiet >"$T/bad.swu")
 swupdate_check -v -c -k "$T/cms.cert" -i "$T/bad.swu" >"$T/swupdate-bad.log" 2>&1
-check "CMS: swupdate refuses a changed sw-description" sh -c "! grep -q 'Verified OK' '$T/swupdate-bad.log'"
+check "CMS: swupdate refuses a changed sw-description" sh -c \
+	"grep -q 'Signature verification failed' '$T/swupdate-bad.log' && ! grep -q 'Verified OK' '$T/swupdate-bad.log'"
 cp "$T/sw-orig" "$T/sw-description"
 
 check_eq "CMS with an EC (P-256) key: 200" 200 "$(curl -s -o "$T/sig.ec" -w '%{http_code}' -X POST \
