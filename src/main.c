@@ -33,6 +33,7 @@
 #include "proc.h"
 #include "roles.h"
 #include "statusview.h"
+#include "subid.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -74,6 +75,9 @@ usage(FILE *fp)
 		"config file > default):\n");
 	conf_print_help(fp);
 }
+
+/* Who may map which ids into a user namespace of their own (subuid(5)). */
+#define SUBUID_FILE "/etc/subuid"
 
 /* Ranges of ids that others hand out while the system runs (systemd's
  * DynamicUser= services, its containers and foreign ids; nobody and the
@@ -140,6 +144,7 @@ check_worker_ids(const struct config *cfg, const struct priv_user *pu, uid_t *id
 		 size_t errlen)
 {
 	unsigned long first, count, last, id;
+	struct subid_range sub;
 	struct passwd *pw;
 	pid_t pid;
 
@@ -164,6 +169,17 @@ check_worker_ids(const struct config *cfg, const struct priv_user *pu, uid_t *id
 				 taken_ranges[i].hi);
 			return -1;
 		}
+	switch (subid_file_overlap(SUBUID_FILE, first, last, &sub, err, errlen)) {
+	case -1:
+		return -1;
+	case 1:
+		snprintf(err, errlen,
+			 "DIGSIGSERVER_WORKER_UIDS: %lu-%lu overlaps the subordinate ids of \"%s\" "
+			 "in " SUBUID_FILE " (%lu-%lu): that user may map them into a user "
+			 "namespace and reach the workers; choose ids no one has",
+			 first, last, sub.owner, sub.first, sub.first + (sub.count - 1));
+		return -1;
+	}
 	for (id = first; id <= last; id++)
 		if ((pw = getpwuid((uid_t)id)) != NULL) {
 			snprintf(

@@ -59,6 +59,26 @@ check "a work directory the ids cannot reach: refused, naming what stops them" \
 
 check "a range overlapping systemd's DynamicUser ids: refused" \
 	refused "overlaps systemd's DynamicUser= ids" DIGSIGSERVER_WORKER_UIDS=61000-61200
+# someone's subordinate ids: newuidmap lets that user map them into a
+# namespace of theirs; /etc/subuid as the daemon sees it, in a mount
+# namespace of the check's own
+refused_subuid() { # refused_subuid WHAT SUBUID-TEXT VAR=value...
+	printf '%s\n' "$2" >"$T/subuid"
+	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$T/work" "${@:3}" \
+		unshare -m --propagation private sh -c 'mount --bind "$0" /etc/subuid && exec "$@"' \
+		"$T/subuid" "$DSS" --address 127.0.0.1 --port "$(free_port)" >"$T/out" 2>&1
+	[ $? -eq 1 ] && grep -q "$1" "$T/out"
+}
+if [ -f /etc/subuid ]; then
+	check "a range in someone's subordinate ids (/etc/subuid): refused, naming them" \
+		refused_subuid "overlaps the subordinate ids of \"someone\" in /etc/subuid ($((first + 16))-$((first + 16 + 65535)))" \
+		"someone:$((first + 16)):65536" DIGSIGSERVER_WORKER_UIDS="$ids"
+	check "  ... written in hexadecimal, as newuidmap reads it too" \
+		refused_subuid "overlaps the subordinate ids of \"1234\"" \
+		"$(printf '1234:0x%x:1' "$last")" DIGSIGSERVER_WORKER_UIDS="$ids"
+else
+	skip "a range in someone's subordinate ids" "no /etc/subuid to cover"
+fi
 # A process running as an id of the range: another daemon with the same
 # range, or what an earlier run left.
 sh -c "setpriv --reuid=$((first + 3)) --regid=$(id -g "$DSS_USER") --clear-groups sleep 600 >/dev/null 2>&1 & echo \$!" >"$T/stray"
