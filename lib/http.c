@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "reply.h"
+#include "reqline.h"
 #include "util.h"
 
 #define CONN_READ_SIZE (64 * 1024)
@@ -320,16 +321,14 @@ parse_request_line(struct http_request *req, const char *s, size_t len, char *er
 
 	v = sp2 + 1;
 	vlen = (size_t)(s + len - v);
-	if (vlen < 6 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9')
-		return util_err(err, errlen, 400, "malformed HTTP version");
-	if (vlen == 6 && v[5] != '1')
+	switch (reqline_version(v, vlen, &req->version_minor)) {
+	case 0:
+		return 0;
+	case 505:
 		return util_err(err, errlen, 505, "HTTP version not supported");
-	if (vlen != 8 || v[6] != '.' || v[7] < '0' || v[7] > '9')
+	default:
 		return util_err(err, errlen, 400, "malformed HTTP version");
-	if (v[5] != '1' || (v[7] != '0' && v[7] != '1'))
-		return util_err(err, errlen, 505, "HTTP version not supported");
-	req->version_minor = v[7] - '0';
-	return 0;
+	}
 }
 
 /* One header line into req->headers. */
@@ -660,8 +659,15 @@ body_line(struct http_conn *c, size_t max, const char **line, size_t *len, int *
 		if (nl != NULL) {
 			size_t l = (size_t)(nl - b);
 
-			if (l > 0 && b[l - 1] == '\r')
-				l--;
+			/* CRLF only (RFC 9112 7.1): a bare LF is refused, as a
+			 * bare CR is, where a proxy in front might read the
+			 * body's framing otherwise */
+			if (l == 0 || b[l - 1] != '\r') {
+				*status = util_err(err, errlen, 400,
+						   "bare LF in a chunked body (CRLF expected)");
+				return -1;
+			}
+			l--;
 			if (l > max) {
 				*status = util_err(err, errlen, 400, "chunked body line too long");
 				return -1;
@@ -685,6 +691,76 @@ body_line(struct http_conn *c, size_t max, const char **line, size_t *len, int *
 	}
 }
 
+/* Optional white space at s[*i]. */
+static void
+skip_bws(const char *s, size_t len, size_t *i)
+{
+	while (*i < len && (s[*i] == ' ' || s[*i] == '\t'))
+		(*i)++;
+}
+
+/* A token at s[*i]: 0 (*i past it), or -1 when there is none. */
+static int
+token(const char *s, size_t len, size_t *i)
+{
+	size_t start = *i;
+
+	while (*i < len && util_is_tchar((unsigned char)s[*i]))
+		(*i)++;
+	return *i > start ? 0 : -1;
+}
+
+/* A quoted-string at s[*i] (RFC 9110 5.6.4): 0, or -1. */
+static int
+quoted(const char *s, size_t len, size_t *i)
+{
+	if (*i >= len || s[*i] != '"')
+		return -1;
+	for ((*i)++; *i < len; (*i)++) {
+		unsigned char c = (unsigned char)s[*i];
+
+		if (c == '"') {
+			(*i)++;
+			return 0;
+		}
+		if (c == '\\' && *i + 1 < len)
+			c = (unsigned char)s[++(*i)];
+		else if (c == '\\')
+			return -1;
+		/* qdtext, or what a quoted-pair may hold: HTAB, SP, VCHAR, obs-text */
+		if (c != '\t' && (c < 0x20 || c == 0x7f))
+			return -1;
+	}
+	return -1;
+}
+
+/* The chunk extensions after a chunk size (RFC 9112 7.1.1): *( BWS ";" BWS
+ * name [ BWS "=" BWS ( token / quoted-string ) ] ), read and dropped; 0,
+ * or -1 for anything else, which a proxy might read otherwise. */
+static int
+chunk_exts(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	for (;;) {
+		skip_bws(s, len, &i);
+		if (i == len)
+			return 0;
+		if (s[i++] != ';')
+			return -1;
+		skip_bws(s, len, &i);
+		if (token(s, len, &i) < 0)
+			return -1;
+		skip_bws(s, len, &i);
+		if (i < len && s[i] == '=') {
+			i++;
+			skip_bws(s, len, &i);
+			if (token(s, len, &i) < 0 && quoted(s, len, &i) < 0)
+				return -1;
+		}
+	}
+}
+
 /* A chunk-size line: hex size, optional white space and extensions. */
 static int
 parse_chunk_size(const char *s, size_t len, uint64_t *size)
@@ -700,9 +776,7 @@ parse_chunk_size(const char *s, size_t len, uint64_t *size)
 	}
 	if (i == 0 || n > LENGTH_MAX)
 		return -1;
-	while (i < len && (s[i] == ' ' || s[i] == '\t'))
-		i++;
-	if (i < len && s[i] != ';')
+	if (chunk_exts(s + i, len - i) < 0)
 		return -1;
 	*size = n;
 	return 0;

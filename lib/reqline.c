@@ -53,10 +53,32 @@ copy_path(const char *p, const char *end, struct reqline *rl)
 	return 0;
 }
 
+static int
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int
+reqline_version(const char *v, size_t len, int *minor)
+{
+	if (len < 6 || memcmp(v, "HTTP/", 5) != 0 || !is_digit(v[5]))
+		return 400;
+	if (len == 6) /* "HTTP/3": not 1.x; "HTTP/1": malformed */
+		return v[5] == '1' ? 400 : 505;
+	if (len != 8 || v[6] != '.' || !is_digit(v[7]))
+		return 400;
+	if (v[5] != '1')
+		return 505;
+	*minor = v[7] == '0' ? 0 : 1;
+	return 0;
+}
+
 int
 reqline_parse(const char *line, size_t len, struct reqline *rl)
 {
 	const char *p = line, *end = line + len, *sp1, *sp2, *path;
+	int st, minor;
 	size_t n;
 
 	rl->method[0] = rl->path[0] = '\0';
@@ -74,10 +96,8 @@ reqline_parse(const char *line, size_t len, struct reqline *rl)
 	if (sp2 >= end || sp2 == sp1 + 1)
 		return 400;
 	n = (size_t)(end - (sp2 + 1));
-	if (n < 5 || memcmp(sp2 + 1, "HTTP/", 5) != 0)
-		return 400;
-	if (n != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1'))
-		return 505;
+	if ((st = reqline_version(sp2 + 1, n, &minor)) != 0)
+		return st;
 	if ((path = path_start(sp1 + 1, sp2)) == NULL)
 		return 400;
 	return copy_path(path, sp2, rl);

@@ -20,9 +20,17 @@ struct reqline {
  * not included).  The target is origin-form ("/path?query") or
  * absolute-form ("http://host:port/path", RFC 9112 3.2.2: its path is
  * routed).  Returns 0, 400 for a malformed line, 505 for another HTTP
- * version, 404 for a path longer than any route.
+ * version (reqline_version), 404 for a path longer than any route.
  */
 int reqline_parse(const char *line, size_t len, struct reqline *rl);
+/*
+ * The HTTP-version of a request line, v[0..len): "HTTP/" DIGIT "." DIGIT
+ * (RFC 9112 2.3).  0 with *minor, 0 or 1 (1.2 to 1.9 are 1.1: RFC 9110
+ * 2.5); 505 for another major version ("HTTP/2.0", "HTTP/3"); 400 for
+ * anything else.  The supervisor's reading and the worker's (http.c)
+ * share it, so they answer one request alike.
+ */
+int reqline_version(const char *v, size_t len, int *minor);
 
 /* Empty lines accepted before the request line (RFC 9112 2.2). */
 #define REQLINE_EMPTY_MAX 8

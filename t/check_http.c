@@ -154,7 +154,6 @@ START_TEST(test_request_line_bad)
 	};
 	static const char *const bad505[] = {
 	    "GET / HTTP/2.0\r\n" H11 "\r\n",
-	    "GET / HTTP/1.2\r\n" H11 "\r\n",
 	    "GET / HTTP/0.9\r\n" H11 "\r\n",
 	    "GET / HTTP/3\r\n" H11 "\r\n",
 	};
@@ -170,6 +169,14 @@ START_TEST(test_request_line_bad)
 	}
 	for (size_t i = 0; i < sizeof(bad505) / sizeof(*bad505); i++)
 		ck_assert_msg(status_of(bad505[i]) == 505, "505 case %zu: %s", i, err);
+	/* a later 1.x is handled as 1.1 (RFC 9110 2.5) */
+	{
+		struct http_request req;
+
+		ck_assert_int_eq(parse("GET / HTTP/1.2\r\n" H11 "\r\n", &req), 0);
+		ck_assert_int_eq(req.version_minor, 1);
+		http_request_free(&req);
+	}
 	/* a long (valid) method is not implemented */
 	ck_assert_int_eq(status_of("VERYLONGMETHODNAME / HTTP/1.1\r\n" H11 "\r\n"), 501);
 	ck_assert_int_eq(status_of("ABCDEFGHIJKLMNO / HTTP/1.1\r\n" H11 "\r\n"), 0);
@@ -671,7 +678,7 @@ START_TEST(test_chunked)
 	static const char raw[] = CHUNKED_HEAD "5\r\nhello\r\n"
 					       "1;name=value;other=\"quoted\"\r\n \r\n"
 					       "0000A \t;ext\r\n0123456789\r\n"
-					       "1a\nabcdefghijklmnopqrstuvwxyz\n"
+					       "1a;q=\"a\\\"b; c\" ; e = f\r\nabcdefghijklmnopqrstuvwxyz\r\n"
 					       "0\r\n"
 					       "X-Trailer: one\r\n"
 					       "X-Other: two\r\n"
@@ -711,6 +718,20 @@ START_TEST(test_chunked_bad)
 	    {"5\r\nhel", 400},                    /* closed in a chunk */
 	    {"5\r\nhello\r\n0\r\nX: y\r\n", 400}, /* closed in the trailer */
 	    {"F4241\r\n", 413},                   /* one chunk over body_max */
+	    /* CRLF only: a bare LF anywhere in the framing */
+	    {"5\nhello\r\n0\r\n\r\n", 400},
+	    {"5\r\nhello\n0\r\n\r\n", 400},
+	    {"5\r\nhello\r\n0\n\r\n", 400},
+	    {"5\r\nhello\r\n0\r\nX: 1\n\r\n", 400},
+	    {"5\r\nhello\r\n0\r\n\n", 400},
+	    /* extensions that are not name[=token or quoted-string] */
+	    {"5;\r\nhello\r\n0\r\n\r\n", 400},
+	    {"5;a\x0b" "b\r\nhello\r\n0\r\n\r\n", 400},
+	    {"5;a=\r\nhello\r\n0\r\n\r\n", 400},
+	    {"5;a=\"b\r\nhello\r\n0\r\n\r\n", 400},
+	    {"5;a=\"b\x7f\"\r\nhello\r\n0\r\n\r\n", 400},
+	    {"5;a=b c\r\nhello\r\n0\r\n\r\n", 400},
+	    {"5 x\r\nhello\r\n0\r\n\r\n", 400},
 	};
 	char raw[512], *out = xmalloc(2000000);
 	size_t got;
@@ -984,6 +1005,7 @@ START_TEST(test_reqline_parse)
 	    {"GET http://[::1]:9999/healthz HTTP/1.1", "GET", "/healthz"},
 	    {"GET http://host HTTP/1.1", "GET", "/"},
 	    {"GET http://host?q HTTP/1.1", "GET", "/"},
+	    {"GET /healthz HTTP/1.2", "GET", "/healthz"}, /* as 1.1 */
 	};
 	static const struct {
 		const char *line;
@@ -994,6 +1016,12 @@ START_TEST(test_reqline_parse)
 	    {"GET https:// HTTP/1.1", 400},           {"GET ftp://host/healthz HTTP/1.1", 400},
 	    {"GET http:/host/healthz HTTP/1.1", 400}, {"GET /healthz HTTP/2.0", 505},
 	    {"GET  /healthz HTTP/1.1", 400},          {"", 400},
+	    /* the worker's parser (http.c) says the same of these */
+	    {"GET /healthz HTTP/1.1 ", 400},	      {"GET /healthz HTTP/1.1x", 400},
+	    {"GET /healthz HTTP/1.10", 400},	      {"GET /healthz HTTP/x.y", 400},
+	    {"GET /healthz HTTP/", 400},	      {"GET /healthz HTTP/1", 400},
+	    {"GET /healthz HTTP/1\xbc" "1", 400},	      {"GET /healthz HTTP/3", 505},
+	    {"GET /healthz HTTP/0.9", 505},
 	};
 	struct reqline rl;
 	char line[600];

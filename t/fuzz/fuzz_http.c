@@ -8,7 +8,7 @@
  * rest of the worker relies on: a clean path, one body framing, a body no
  * larger than body_max, every byte accounted for.
  */
-/* fuzz-sources: lib/http.c lib/reply.c lib/buf.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/http.c lib/reqline.c lib/reply.c lib/buf.c lib/util.c lib/log.c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * unique and values NUL-terminated without a NUL inside, and that a
  * failed parse leaves an empty form.
  */
-/* fuzz-sources: lib/form.c lib/multipart.c lib/http.c lib/reply.c lib/buf.c lib/util.c lib/log.c lib/pkey.c */
+/* fuzz-sources: lib/form.c lib/multipart.c lib/http.c lib/reqline.c lib/reply.c lib/buf.c lib/util.c lib/log.c lib/pkey.c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
