@@ -35,6 +35,7 @@ static struct event_base *base;
 static const struct conn_hooks *hooks;
 static unsigned held;	       /* connections held (reading, waiting, lingering) */
 static unsigned held_reserved; /* of which accepted past MAX_CONNECTIONS */
+static TAILQ_HEAD(, conn) reserve_list = TAILQ_HEAD_INITIALIZER(reserve_list); /* those, oldest first */
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
@@ -75,8 +76,10 @@ conn_close(struct conn *c)
 	free(c->out);
 	if (c->fd >= 0)
 		close(c->fd);
-	if (c->reserved)
+	if (c->reserved) {
+		TAILQ_REMOVE(&reserve_list, c, reserve);
 		held_reserved--;
+	}
 	held--;
 	/* what the client sent (a bearer token, the start of its upload) is
 	 * not left in freed memory: a worker forked while the spawner is down
@@ -253,6 +256,21 @@ format_peer(const struct sockaddr_storage *ss, char *out, size_t outlen)
 	}
 }
 
+int
+conn_evict_reserved(void)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &reserve_list, reserve)
+		if ((c->phase == CONN_LINE && !c->scan.have_line) || c->phase == CONN_LINGERING) {
+			log_debug("client %s: its reserved connection closed for a newer one (%s)",
+				  c->peer, c->phase == CONN_LINE ? "no request line" : "answered");
+			conn_close(c);
+			return 1;
+		}
+	return 0;
+}
+
 void
 conn_start(int fd, const struct sockaddr_storage *ss, int reserved, long long timeout_ms)
 {
@@ -264,6 +282,7 @@ conn_start(int fd, const struct sockaddr_storage *ss, int reserved, long long ti
 	format_peer(ss, c->peer, sizeof(c->peer));
 	if (reserved) {
 		c->reserved = 1;
+		TAILQ_INSERT_TAIL(&reserve_list, c, reserve);
 		held_reserved++;
 	}
 	event_add(c->ev_read, NULL);

@@ -15,6 +15,7 @@
 #define DSS_CONN_H
 
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
@@ -46,6 +47,7 @@ struct conn {
 	struct reqline_scan scan; /* how far buf has been scanned */
 	enum conn_phase phase;
 	int reserved; /* accepted past MAX_CONNECTIONS: supervisor pages only */
+	TAILQ_ENTRY(conn) reserve; /* the reserved ones, oldest first */
 	size_t drained;
 	/* the supervisor's own answer, while the client's socket takes it */
 	struct event *ev_write;
@@ -71,6 +73,14 @@ struct conn_hooks {
 };
 
 void conn_init(struct event_base *base, const struct conn_hooks *hooks);
+/*
+ * The reserve is full: close the oldest reserved connection that has not
+ * sent its request line yet, or has been answered and lingers, so that a
+ * new one (a health check) may have its place: 1, or 0 when every
+ * reserved connection is being served.  Idle connections then cannot
+ * keep the reserve from a health check, which sends its request at once.
+ */
+int conn_evict_reserved(void);
 /* Hold a new connection and wait timeout_ms for its request line. */
 void conn_start(int fd, const struct sockaddr_storage *ss, int reserved, long long timeout_ms);
 /* Wait, within the same time, for the rest of the head (431 when it does

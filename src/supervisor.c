@@ -16,9 +16,12 @@
  * MAX_CONNECTIONS bounds the connections held.  Past it, a few more
  * (RESERVED_CONNECTIONS) are accepted for the supervisor's own pages
  * only: such a connection has RESERVED_WAIT_MS to send its request line,
- * and anything but /healthz, /status or /metrics gets 503.  So idle or
- * slow connections cannot starve a health check, while a flood of them
- * still costs no more than the limit plus the reserve.  (Closing the
+ * and anything but /healthz, /status or /metrics gets 503.  When the
+ * reserve is full, a new connection takes the place of the oldest reserved
+ * one that has not sent its request line yet (or was answered and
+ * lingers).  So idle or slow connections cannot starve a health check,
+ * which asks right after connecting, while a flood of them still costs no
+ * more than the limit plus the reserve.  (Closing the
  * oldest held connection instead, as nginx does with idle keep-alive
  * ones, would let a flood push real clients out.)
  *
@@ -446,11 +449,16 @@ take(int fd, const struct sockaddr_storage *ss)
 	unsigned reserved = conn_held_reserved();
 	int over = conn_held() - reserved >= (unsigned)sv.cfg->max_connections;
 
-	if (over && reserved >= (unsigned)sv.cfg->reserved_connections)
-		refuse_at_once(fd);
-	else
-		conn_start(fd, ss, over,
-			   over ? RESERVED_WAIT_MS : sv.cfg->request_line_timeout * 1000);
+	/* a full reserve makes room when one of it is idle or answered: a
+	 * health check comes and asks at once, idle connections do not */
+	if (over && reserved >= (unsigned)sv.cfg->reserved_connections) {
+		if (!conn_evict_reserved()) {
+			refuse_at_once(fd);
+			return;
+		}
+		sv.count.rejected++; /* the one closed for it */
+	}
+	conn_start(fd, ss, over, over ? RESERVED_WAIT_MS : sv.cfg->request_line_timeout * 1000);
 }
 
 /* Accept up to 64 connections; 1 if the backlog may hold more. */

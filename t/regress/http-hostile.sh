@@ -148,6 +148,27 @@ elif mode == "idle":
         except OSError:
             pass
     print(still)
+elif mode == "crowd":
+    # crowd URL N: N connections that send nothing, then GET /healthz on
+    # one more, at once; prints its status line, then, for each of the N,
+    # "closed" when the server closed it without a word (it gave its place
+    # to the health check), else what it said first (or "open")
+    n = int(sys.argv[3])
+    conns = [socket.create_connection((host, port)) for _ in range(n)]
+    s = socket.create_connection((host, port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(30)
+    print(status_line(dss.recv_all(s)))
+    for c in conns:
+        c.settimeout(0.05)
+        try:
+            data = c.recv(64)
+            print("closed" if data == b"" else data.split(b"\r\n")[0].decode("latin-1"))
+        except socket.timeout:
+            print("open")
+        except OSError:
+            print("closed")
+        c.close()
 elif mode == "silent":
     # silent URL: connect, send nothing, print what the server says
     s = socket.create_connection((host, port))
@@ -239,7 +260,7 @@ dss_stop
 
 # --- F16: /healthz while MAX_CONNECTIONS are held -------------------------------------
 dss_start DIGSIGSERVER_WORKERS=1 DIGSIGSERVER_MAX_CONNECTIONS=8 \
-	DIGSIGSERVER_REQUEST_LINE_TIMEOUT=60 || exit 1
+	DIGSIGSERVER_RESERVED_CONNECTIONS=2 DIGSIGSERVER_REQUEST_LINE_TIMEOUT=60 || exit 1
 # at rest first: dss_start's own /status requests may still be closing
 dss_settle
 fd0=$(dss_fds)
@@ -259,6 +280,24 @@ check "a signing request past the limit: 503 with Retry-After" sh -c \
 	"[ '$out' = 503 ] && tr -d '\r' <'$T/h' | grep -q '^Retry-After: [0-9]'"
 check_eq "a reserved connection that sends nothing: 503" "HTTP/1.1 503 Service Unavailable" \
 	"$(hostile silent "$URL")"
+# the reserve (2 here) full of idle connections: a health check takes the
+# place of the oldest (it asks at once; an idle one has 1 s to ask, then
+# a 503 and 2 s of lingering, which held the reserve against it before).
+# The crowd is made again when it came too late to fill the reserve (the
+# log says whether a place was taken)
+evicted_since_mark() {
+	tail -n +$((${_log_mark:-0} + 1)) "$DSS_LOG" | grep -q "its reserved connection closed for a newer one"
+}
+crowd_evicts() {
+	log_mark
+	hostile crowd "$URL" 2 >"$T/crowd.out" && evicted_since_mark
+}
+_ok=1
+for _i in 1 2 3; do crowd_evicts && { _ok=0; break; }; done
+check "the reserve full of idle connections: a health check takes the oldest's place" \
+	test "$_ok" = 0
+check_eq "  ... and is answered 200; the oldest is closed without a word" \
+	"HTTP/1.1 200 OK closed" "$(sed -n 1,2p "$T/crowd.out" | tr '\n' ' ' | sed 's/ $//')"
 touch "$T/idle.stop"
 wait $idle
 check_eq "the 8 idle connections were left alone" 8 "$(cat "$T/idle.out")"
