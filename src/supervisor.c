@@ -57,6 +57,7 @@
 #include "audit.h"
 #include "conn.h"
 #include "grant.h"
+#include "http.h"
 #include "keyproc.h"
 #include "lazylib.h"
 #include "log.h"
@@ -241,12 +242,28 @@ serve_page(struct conn *c)
 		conn_reply(c, 403, "Forbidden", NULL);
 		return;
 	}
-	if (strcmp(c->path, "/status") == 0 && !c->scan.have_head) {
-		/* its Accept header says JSON or the page (head_in) */
-		conn_await_head(c);
-		return;
-	}
 	answer_page(c);
+}
+
+/* A supervisor page's head is in (/status reads its Accept header): it is
+ * checked as a worker checks a signing request's (http.c: Host once, no
+ * framing a proxy could read otherwise, no control bytes, no folding),
+ * then answered. */
+static void
+page_head_in(struct conn *c)
+{
+	struct http_limits lim = {.header_max_size = (size_t)sv.cfg->header_max_size,
+				  .header_max_count = (int)sv.cfg->header_max_count};
+	struct http_request req;
+	char err[256];
+	int st = http_parse_head(c->buf + c->scan.start, c->scan.head_end - c->scan.start, &lim,
+				 &req, err, sizeof(err));
+
+	http_request_free(&req);
+	if (st != 0)
+		conn_reply(c, st, err, NULL);
+	else
+		serve_page(c);
 }
 
 /* conn hook: the request line is complete: answer it here or send it on. */
@@ -273,7 +290,7 @@ route(struct conn *c)
 		return;
 	}
 	if (supervisor_page(c->path)) {
-		serve_page(c);
+		conn_await_head(c); /* then page_head_in */
 		return;
 	}
 	if ((c->route = route_find(c->path)) < 0) {
@@ -326,7 +343,7 @@ static void
 head_in(struct conn *c)
 {
 	if (supervisor_page(c->path)) {
-		answer_page(c); /* /status, its head in */
+		page_head_in(c);
 		return;
 	}
 	if (dispatch(c))

@@ -169,6 +169,14 @@ elif mode == "crowd":
         except OSError:
             print("closed")
         c.close()
+elif mode == "head":
+    # head URL HEX: send the bytes HEX, print the answer's status line and
+    # body, one line
+    s = socket.create_connection((host, port))
+    s.sendall(bytes.fromhex(sys.argv[3]))
+    s.settimeout(30)
+    st, h, body, complete = dss.parse(dss.recv_all(s))
+    print(st, body.decode("latin-1"))
 elif mode == "silent":
     # silent URL: connect, send nothing, print what the server says
     s = socket.create_connection((host, port))
@@ -256,6 +264,21 @@ check_eq "an empty line before a signing request: 200" 200 \
 check "  ... with a valid signature" verify "$T/raw.sig"
 check_eq "nine empty lines before the request line: 400" 400 \
 	"$(hostile raw "$URL" 9 /healthz "$T/raw.txt")"
+# the supervisor's own pages check a head as a worker does
+page_head() { hostile head "$URL" "$(printf '%b' "$1" | od -An -tx1 | tr -d ' \n')"; }
+check_eq "GET /healthz HTTP/1.1 without Host: 400" "400 no Host header" \
+	"$(page_head 'GET /healthz HTTP/1.1\r\n\r\n')"
+check_eq "GET /metrics with two Host headers: 400" "400 several Host headers" \
+	"$(page_head 'GET /metrics HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n')"
+check_eq "GET /status with a folded header: 400" "400 folded header line" \
+	"$(page_head 'GET /status HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n')"
+check_eq "GET /healthz with Content-Length and Transfer-Encoding: 400" \
+	"400 both Content-Length and Transfer-Encoding" \
+	"$(page_head 'GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n')"
+check_eq "GET /healthz HTTP/1.0 without Host (HAProxy's httpchk): 200" "200 ok" \
+	"$(page_head 'GET /healthz HTTP/1.0\r\n\r\n')"
+check_eq "GET /healthz HTTP/1.1 : 400, a malformed version (the supervisor said 505)" \
+	"400 Bad request line" "$(page_head 'GET /healthz HTTP/1.1 \r\nHost: a\r\n\r\n')"
 dss_stop
 
 # --- F16: /healthz while MAX_CONNECTIONS are held -------------------------------------
