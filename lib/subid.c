@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "util.h"
 
 /* The file is small (a line per user): more than this is refused. */
 #define SUBID_FILE_MAX (4u << 20)
@@ -23,18 +24,17 @@
 static int
 number(const char *s, const char *e, unsigned long *v)
 {
-	char text[32], *end;
-	size_t n = (size_t)(e - s);
+	char *text, *end;
+	int rc;
 
-	if (n == 0 || n >= sizeof(text))
+	if (s == e || memchr(s, '-', (size_t)(e - s)) != NULL)
 		return -1;
-	memcpy(text, s, n);
-	text[n] = '\0';
-	if (strchr(text, '-') != NULL)
-		return -1;
+	text = xstrndup(s, (size_t)(e - s)); /* any length: "  000...0100000" too */
 	errno = 0;
 	*v = strtoul(text, &end, 0);
-	return end == text || *end != '\0' || errno == ERANGE ? -1 : 0;
+	rc = end == text || *end != '\0' || errno == ERANGE ? -1 : 0;
+	free(text);
+	return rc;
 }
 
 /* One line [s, e): 1 when it is a range holding any of lo..hi (in *r). */
@@ -45,8 +45,13 @@ line_overlaps(const char *s, const char *e, unsigned long lo, unsigned long hi,
 	const char *c1 = memchr(s, ':', (size_t)(e - s)), *c2;
 	unsigned long first, count, last;
 
+	const char *c3;
+
 	if (c1 == NULL || c1 == s || (c2 = memchr(c1 + 1, ':', (size_t)(e - c1 - 1))) == NULL)
 		return 0;
+	/* newuidmap reads three fields and ignores any after them */
+	if ((c3 = memchr(c2 + 1, ':', (size_t)(e - c2 - 1))) != NULL)
+		e = c3;
 	if (number(c1 + 1, c2, &first) < 0 || number(c2 + 1, e, &count) < 0 || count == 0)
 		return 0;
 	last = count - 1 > ULONG_MAX - first ? ULONG_MAX : first + count - 1;

@@ -21,8 +21,9 @@ struct subid_range {
  * The first range of the text buf (len bytes, the file's contents) that
  * holds any of the ids lo..hi: 1 with it in *r; 0 when none does.  The
  * numbers are read as newuidmap reads them (strtoul, base 0: white space
- * before, hexadecimal or octal); a line that is not "owner:first:count"
- * with count above 0 is skipped, as newuidmap skips it.
+ * before, hexadecimal or octal; fields after the third ignored); a line
+ * that is not "owner:first:count" with count above 0 is skipped, as
+ * newuidmap skips it.
  */
 int subid_overlap(const char *buf, size_t len, unsigned long lo, unsigned long hi,
 		  struct subid_range *r);

@@ -260,15 +260,18 @@ int
 conn_evict_reserved(void)
 {
 	struct conn *c;
+	int fd;
 
 	TAILQ_FOREACH(c, &reserve_list, reserve)
-		if ((c->phase == CONN_LINE && !c->scan.have_line) || c->phase == CONN_LINGERING) {
+		if (c->phase != CONN_WRITING) {
 			log_debug("client %s: its reserved connection closed for a newer one (%s)",
-				  c->peer, c->phase == CONN_LINE ? "no request line" : "answered");
-			conn_close(c);
-			return 1;
+				  c->peer,
+				  c->phase == CONN_LINGERING ? "answered" : "its request not in yet");
+			fd = c->fd;
+			conn_handed_over(c);
+			return fd;
 		}
-	return 0;
+	return -1;
 }
 
 void

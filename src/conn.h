@@ -74,11 +74,13 @@ struct conn_hooks {
 
 void conn_init(struct event_base *base, const struct conn_hooks *hooks);
 /*
- * The reserve is full: close the oldest reserved connection that has not
- * sent its request line yet, or has been answered and lingers, so that a
- * new one (a health check) may have its place: 1, or 0 when every
- * reserved connection is being served.  Idle connections then cannot
- * keep the reserve from a health check, which sends its request at once.
+ * The reserve is full: let go of the oldest reserved connection that is
+ * not being answered (its request, or the rest of its head, not in yet;
+ * or answered, lingering), so that a new one (a health check) may have its
+ * place: its socket, for the caller to answer and close, or -1 when every
+ * reserved connection is being answered.  A health check sends its whole
+ * request at once, so a stream of connections that ask slowly or not at
+ * all cannot keep the reserve from it.
  */
 int conn_evict_reserved(void);
 /* Hold a new connection and wait timeout_ms for its request line. */

@@ -15,11 +15,11 @@
  *
  * MAX_CONNECTIONS bounds the connections held.  Past it, a few more
  * (RESERVED_CONNECTIONS) are accepted for the supervisor's own pages
- * only: such a connection has RESERVED_WAIT_MS to send its request line,
- * and anything but /healthz, /status or /metrics gets 503.  When the
- * reserve is full, a new connection takes the place of the oldest reserved
- * one that has not sent its request line yet (or was answered and
- * lingers).  So idle or slow connections cannot starve a health check,
+ * only: such a connection has RESERVED_WAIT_MS to send its request (its
+ * whole head), and anything but /healthz, /livez, /status or /metrics
+ * gets 503.  When the reserve is full, a new connection takes the place
+ * of the oldest reserved one that is not being answered (its request not
+ * in yet, or answered and lingering), which gets a 503.  So idle or slow connections cannot starve a health check,
  * which asks right after connecting, while a flood of them still costs no
  * more than the limit plus the reserve.  (Closing the
  * oldest held connection instead, as nginx does with idle keep-alive
@@ -469,11 +469,13 @@ take(int fd, const struct sockaddr_storage *ss)
 	/* a full reserve makes room when one of it is idle or answered: a
 	 * health check comes and asks at once, idle connections do not */
 	if (over && reserved >= (unsigned)sv.cfg->reserved_connections) {
-		if (!conn_evict_reserved()) {
+		int old = conn_evict_reserved();
+
+		if (old < 0) {
 			refuse_at_once(fd);
 			return;
 		}
-		sv.count.rejected++; /* the one closed for it */
+		refuse_at_once(old); /* the one that gives its place: 503, as curl --retry takes it */
 	}
 	conn_start(fd, ss, over, over ? RESERVED_WAIT_MS : sv.cfg->request_line_timeout * 1000);
 }

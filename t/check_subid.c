@@ -58,12 +58,16 @@ START_TEST(test_skipped)
 	    "a:100000:0",		    /* no ids */
 	    "a:100000:10 ",		    /* trailing white space */
 	    "a:-1:10",			    /* a sign */
-	    "a:100000:10:x",		    /* a fourth field */
 	    "a:99999999999999999999999:10", /* too large */
 	    "a:1e5:10",			    /* not a number */
 	};
 	/* what newuidmap reads as a number, so do we */
-	const char *good[] = {"a: 100000:10", "a:0x186a0:10", "a:0303240:10", "a:100000:\t10"};
+	const char *good[] = {
+	    "a: 100000:10", "a:0x186a0:10", "a:0303240:10", "a:100000:\t10",
+	    "a:100000:10:x", "a:100000:10:", /* fields after the third ignored */
+	    "a:0000000000000000000000000000000000000000303240:10", /* any length (octal) */
+	    "a:                                        100000:10",
+	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ck_assert_msg(overlap(bad[i], 0, ULONG_MAX, &r) == 0, "%s", bad[i]);

@@ -151,10 +151,15 @@ elif mode == "idle":
 elif mode == "crowd":
     # crowd URL N: N connections that send nothing, then GET /healthz on
     # one more, at once; prints its status line, then, for each of the N,
-    # "closed" when the server closed it without a word (it gave its place
-    # to the health check), else what it said first (or "open")
+    # the status line the server sent it (the one that gave its place to
+    # the health check: a 503), "closed" for a close without a word, or
+    # "open"
+    # (with PARTIAL: each of the N sends a request line and no more)
     n = int(sys.argv[3])
     conns = [socket.create_connection((host, port)) for _ in range(n)]
+    if len(sys.argv) > 4:
+        for c in conns:
+            c.sendall(b"GET /healthz HTTP/1.1\r\n")
     s = socket.create_connection((host, port))
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     s.settimeout(30)
@@ -311,16 +316,24 @@ check_eq "a reserved connection that sends nothing: 503" "HTTP/1.1 503 Service U
 evicted_since_mark() {
 	tail -n +$((${_log_mark:-0} + 1)) "$DSS_LOG" | grep -q "its reserved connection closed for a newer one"
 }
-crowd_evicts() {
+crowd_evicts() { # [PARTIAL]
 	log_mark
-	hostile crowd "$URL" 2 >"$T/crowd.out" && evicted_since_mark
+	hostile crowd "$URL" 2 "$@" >"$T/crowd.out" && evicted_since_mark
 }
 _ok=1
 for _i in 1 2 3; do crowd_evicts && { _ok=0; break; }; done
 check "the reserve full of idle connections: a health check takes the oldest's place" \
 	test "$_ok" = 0
-check_eq "  ... and is answered 200; the oldest is closed without a word" \
-	"HTTP/1.1 200 OK closed" "$(sed -n 1,2p "$T/crowd.out" | tr '\n' ' ' | sed 's/ $//')"
+check_eq "  ... and is answered 200; the oldest gets a 503 (which curl --retry retries)" \
+	"HTTP/1.1 200 OK HTTP/1.1 503 Service Unavailable" \
+	"$(sed -n 1,2p "$T/crowd.out" | tr '\n' ' ' | sed 's/ $//')"
+# the same with connections that send a request line and stall before the
+# rest of their head
+_ok=1
+for _i in 1 2 3; do crowd_evicts partial && { _ok=0; break; }; done
+check "the reserve full of connections stalled in their head: the health check still gets a place" \
+	test "$_ok" = 0
+check_eq "  ... answered 200" "HTTP/1.1 200 OK" "$(sed -n 1p "$T/crowd.out")"
 touch "$T/idle.stop"
 wait $idle
 check_eq "the 8 idle connections were left alone" 8 "$(cat "$T/idle.out")"
