@@ -19,11 +19,12 @@
  * whole head), and anything but /healthz, /livez, /status or /metrics
  * gets 503.  When the reserve is full, a new connection takes the place
  * of the oldest reserved one that is not being answered (its request not
- * in yet, or answered and lingering), which gets a 503.  So idle or slow connections cannot starve a health check,
- * which asks right after connecting, while a flood of them still costs no
- * more than the limit plus the reserve.  (Closing the
- * oldest held connection instead, as nginx does with idle keep-alive
- * ones, would let a flood push real clients out.)
+ * in yet, or answered and lingering), which gets a 503.  So idle or slow
+ * connections cannot starve a health check, which asks right after
+ * connecting, while a flood of them still costs no more than the limit
+ * plus the reserve.  (Closing the oldest held connection instead, as
+ * nginx does with idle keep-alive ones, would let a flood push real
+ * clients out.)
  *
  * Signals: SIGTERM first drains (DRAIN_GRACE seconds during which
  * /healthz answers 503 "draining" to the load balancer while requests are
