@@ -42,10 +42,8 @@ static int
 line_overlaps(const char *s, const char *e, unsigned long lo, unsigned long hi,
 	      struct subid_range *r)
 {
-	const char *c1 = memchr(s, ':', (size_t)(e - s)), *c2;
+	const char *c1 = memchr(s, ':', (size_t)(e - s)), *c2, *c3;
 	unsigned long first, count, last;
-
-	const char *c3;
 
 	if (c1 == NULL || c1 == s || (c2 = memchr(c1 + 1, ':', (size_t)(e - c1 - 1))) == NULL)
 		return 0;
@@ -96,8 +94,8 @@ subid_file_overlap(const char *path, unsigned long lo, unsigned long hi, struct 
 		return -1;
 	}
 	buf_init(&b, SUBID_FILE_MAX, 0);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		if (buf_append(&b, chunk, (size_t)n) < 0) {
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0 && buf_append(&b, chunk, (size_t)n) < 0) {
 			snprintf(err, errlen, "%s: larger than %u bytes", path, SUBID_FILE_MAX);
 			goto done;
 		}
