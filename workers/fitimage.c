@@ -674,43 +674,66 @@ open_new(const char *path, char *tmp, size_t tmplen)
 	return open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
+/*
+ * One pass of the native signer (lib/fitsign.c) with k over fj->fit and,
+ * with_dtb, fj->dtb, into <fit>.new and <dtb>.new.  commit: they then
+ * replace the originals when it succeeded; otherwise they are removed
+ * (a check).  The status, with err set (500 "Signing error" when a file
+ * cannot be opened, closed or renamed); *res what it did.
+ */
+static int
+native_pass(struct fitjob *fj, const struct fitsign_opts *o, const struct fitsign_key *k,
+	    int with_dtb, int commit, struct fitsign_result *res, char *err, size_t errlen)
+{
+	char fitnew[PATH_MAX + 8], dtbnew[PATH_MAX + 8];
+	struct stat fs, ds = {0};
+	int fd = open(fj->fit, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), dfd = -1, out, dout = -1;
+	int st = 500;
+
+	snprintf(err, errlen, "Signing error");
+	memset(res, 0, sizeof(*res));
+	if (fd < 0 || fstat(fd, &fs) < 0 || (out = open_new(fj->fit, fitnew, sizeof(fitnew))) < 0)
+		goto done;
+	if (with_dtb &&
+	    ((dfd = open(fj->dtb, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(dfd, &ds) < 0 ||
+	     (dout = open_new(fj->dtb, dtbnew, sizeof(dtbnew))) < 0)) {
+		close(out);
+		goto done;
+	}
+	st = fitsign_run(fd, (size_t)fs.st_size, dfd, (size_t)ds.st_size, o, k, out, dout, res,
+			 err, errlen);
+	if (close(out) < 0 || (dout >= 0 && close(dout) < 0))
+		st = st ? st : 500;
+	if (!commit) {
+		if (unlink(fitnew) < 0 || (dout >= 0 && unlink(dtbnew) < 0))
+			log_warn("job %s: removing the checked FIT", fj->job->idstr);
+	} else if (st == 0 &&
+		   (rename(fitnew, fj->fit) < 0 || (dfd >= 0 && rename(dtbnew, fj->dtb) < 0))) {
+		st = 500;
+	}
+done:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return st;
+}
+
 /* Sign fj->fit (and its dtb) into new files, then put them in place. */
 static int
 native_sign(struct fitjob *fj, const struct fitsign_opts *o, struct p11key *pk)
 {
 	struct fitsign_key k = {.sign = p11_sign, .public_key = p11_public, .arg = pk};
 	struct fitsign_result res;
-	char fitnew[PATH_MAX + 8], dtbnew[PATH_MAX + 8], err[KEYPROTO_REASON_MAX];
-	struct stat fs, ds = {0};
-	int fd = open(fj->fit, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), dfd = -1, out, dout = -1;
-	int st = 500;
+	char err[KEYPROTO_REASON_MAX];
+	int st;
 
-	snprintf(err, sizeof(err), "Signing error");
-	if (fd < 0 || fstat(fd, &fs) < 0 || (out = open_new(fj->fit, fitnew, sizeof(fitnew))) < 0)
-		goto done;
-	if (fj->dtb[0] &&
-	    ((dfd = open(fj->dtb, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(dfd, &ds) < 0 ||
-	     (dout = open_new(fj->dtb, dtbnew, sizeof(dtbnew))) < 0)) {
-		close(out);
-		goto done;
-	}
 	job_progress(fj->job, "signing");
-	st = fitsign_run(fd, (size_t)fs.st_size, dfd, (size_t)ds.st_size, o, &k, out, dout, &res,
-			 err, sizeof(err));
-	if (close(out) < 0 || (dout >= 0 && close(dout) < 0))
-		st = st ? st : 500;
-	if (st == 0 && (rename(fitnew, fj->fit) < 0 || (dfd >= 0 && rename(dtbnew, fj->dtb) < 0)))
-		st = 500;
-	if (st == 0)
-		log_info(
-		    "job %s: FIT signed on the token: %u signature nodes, %u hashes, %u attempts",
-		    fj->job->idstr, res.nsigned, res.nhashes, res.attempts);
-done:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	return st ? job_fail(fj->job, st, "%s", err) : 0;
+	if ((st = native_pass(fj, o, &k, fj->dtb[0] != '\0', 1, &res, err, sizeof(err))) != 0)
+		return job_fail(fj->job, st, "%s", err);
+	log_info("job %s: FIT signed on the token: %u signature nodes, %u hashes, %u attempts",
+		 fj->job->idstr, res.nsigned, res.nhashes, res.attempts);
+	return 0;
 }
 
 /* backend=pkcs11: mkimage -E -F -N pkcs11 -k <keyname> as upstream runs
@@ -774,23 +797,12 @@ mkimage_refused(struct fitjob *fj, const struct fit_info *fi, int st)
 	struct fitsign_key k = {.sign = blank_sign, .public_key = no_public};
 	struct fitsign_opts o;
 	struct fitsign_result res;
-	char tmp[PATH_MAX + 8], err[KEYPROTO_REASON_MAX];
-	struct stat fs;
-	int fd, out = -1, rc = 0;
+	char err[KEYPROTO_REASON_MAX];
+	int rc;
 
 	if (native_opts(fj, fi, &o) != 0)
 		return st; /* checked before mkimage: not reached */
-	if ((fd = open(fj->fit, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &fs) < 0 ||
-	    (out = open_new(fj->fit, tmp, sizeof(tmp))) < 0)
-		goto done;
-	rc = fitsign_run(fd, (size_t)fs.st_size, -1, 0, &o, &k, out, -1, &res, err, sizeof(err));
-	if (unlink(tmp) < 0)
-		log_warn("job %s: removing %s", fj->job->idstr, tmp);
-done:
-	if (fd >= 0)
-		close(fd);
-	if (out >= 0)
-		close(out);
+	rc = native_pass(fj, &o, &k, 0, 0, &res, err, sizeof(err));
 	if (rc != 400 || res.unsupported)
 		return st;
 	log_info("job %s: mkimage refused the FIT: %s", fj->job->idstr, err);
