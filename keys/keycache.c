@@ -263,6 +263,13 @@ load(const struct keyproto_keyref *ref, struct entry **out, char *err, size_t er
 	return 0;
 }
 
+/* 1 while e is younger than KEY_CACHE_TTL. */
+static int
+young(const struct entry *e)
+{
+	return util_now_ms() - e->loaded_ms < (uint64_t)cfg->key_cache_ttl * 1000;
+}
+
 /* 1 when the entry may still be used: its file unchanged, or its TTL
  * not over; for a key on a token both (the file names the key, the token
  * holds it: re-provisioned under the same label, it is another key). */
@@ -270,12 +277,11 @@ static int
 fresh(const struct entry *e)
 {
 	struct stat now;
-	int young = util_now_ms() - e->loaded_ms < (uint64_t)cfg->key_cache_ttl * 1000;
 
 	if (e->is_s3)
-		return young;
+		return young(e);
 	/* (a TTL of 0 drops every entry when a job ends, not at each use) */
-	if (e->token != NULL && cfg->key_cache_ttl > 0 && !young)
+	if (e->token != NULL && cfg->key_cache_ttl > 0 && !young(e))
 		return 0;
 	return identity(&e->ref, e->name, &now) == 0 && same_identity(&now, &e->id);
 }
