@@ -410,6 +410,7 @@ read_body(struct http_conn *c, struct http_request *req, struct form_ctx *x,
 {
 	unsigned char *buf = xmalloc(FORM_READ_SIZE);
 	int rc, status;
+	uint64_t total = 0;
 
 	for (;;) {
 		ssize_t n = http_read_body(c, req, buf, FORM_READ_SIZE, &status, err, errlen);
@@ -419,12 +420,17 @@ read_body(struct http_conn *c, struct http_request *req, struct form_ctx *x,
 			break;
 		}
 		if (n == 0) {
-			if (mp != NULL)
+			/* an empty body is an empty form, whatever its type
+			 * says (the endpoint then names the field it lacks) */
+			if (mp != NULL && total > 0)
 				rc = multipart_finish(mp, err, errlen);
+			else if (mp != NULL)
+				rc = 0;
 			else
 				rc = url_pair_end(x, err, errlen);
 			break;
 		}
+		total += (uint64_t)n;
 		if (mp != NULL)
 			rc = multipart_feed(mp, buf, (size_t)n, err, errlen);
 		else

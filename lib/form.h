@@ -45,11 +45,12 @@ struct form {
  * Read the whole body of req into f, files into dir as upload-<n> (0600,
  * never the client's filename).  With dir NULL no file is written: each
  * file part is only hashed (form_file.sha256), for signers that need no
- * more than the digest of what they sign.  0, or an HTTP status with a one-line
- * reason in err: 400 (malformed, truncated, too many parts, a NUL byte in
- * a field), 411, 413
- * (body or field too large), 415 (not a form), 507 (no space for a file),
- * or what http_read_body returned.  On error f is left empty and the
+ * more than the digest of what they sign.  An empty body (a POST without
+ * one included) is an empty form, whatever its Content-Type.  0, or an
+ * HTTP status with a one-line reason in err: 400 (malformed, truncated,
+ * too many parts, a NUL byte in a field), 413 (body or field too large),
+ * 415 (not a form), 507 (no space for a file), or what http_read_body
+ * returned.  On error f is left empty and the
  * files written are removed; form_free is harmless either way.
  */
 int form_read(struct http_conn *c, struct http_request *req, const char *dir, struct form *f,

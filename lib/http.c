@@ -816,15 +816,12 @@ body_begin(struct http_conn *c, struct http_request *req, int *status, char *err
 	}
 	if (req->chunked) {
 		c->state = CHUNK_SIZE;
-	} else if (req->content_length >= 0) {
-		c->state = BODY_LENGTH;
-		c->left = (uint64_t)req->content_length;
-	} else if (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0) {
-		return body_fail(c, 411, "Content-Length or chunked encoding required", status, err,
-				 errlen);
 	} else {
+		/* neither: no body, a POST's too (RFC 9112, 6.3), as the
+		 * original's server reads it; its handler then finds its
+		 * fields missing */
 		c->state = BODY_LENGTH;
-		c->left = 0;
+		c->left = req->content_length >= 0 ? (uint64_t)req->content_length : 0;
 	}
 	if (req->expect_continue && (req->chunked || c->left > 0)) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -74,12 +74,12 @@ size_t http_conn_buffered(const struct http_conn *c);
 int http_read_head(struct http_conn *c, struct http_request *req, char *err, size_t errlen);
 /*
  * Read body bytes (len > 0).  Returns the count (> 0), 0 at the end of the
- * body, or -1 with *status (400, 408, 411, 413, 431 ...) and err set; an
- * error sticks.  The first call decides 413 from Content-Length and 411,
- * then sends "HTTP/1.1 100 Continue" when the request expects it and has
- * a body.  A client that closes mid-body gives 400 "client closed the
- * connection".  A request without a body (not POST/PUT, no length) reads
- * as empty.
+ * body, or -1 with *status (400, 408, 413, 431 ...) and err set; an
+ * error sticks.  The first call decides 413 from Content-Length, then
+ * sends "HTTP/1.1 100 Continue" when the request expects it and has a
+ * body.  A client that closes mid-body gives 400 "client closed the
+ * connection".  A request with neither Content-Length nor chunked coding,
+ * a POST included, has no body (RFC 9112, 6.3) and reads as empty.
  */
 ssize_t http_read_body(struct http_conn *c, struct http_request *req, void *buf, size_t len,
 		       int *status, char *err, size_t errlen);

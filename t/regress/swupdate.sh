@@ -198,6 +198,10 @@ req() { # req EXPECTED_STATUS EXPECTED_BODY DESC curl-args...
 }
 req 400 "Distro name missing" "no distro" -F sw-description=@"$T/sw-description"
 req 400 "Distro name missing" "empty distro" -F distro= -F sw-description=@"$T/sw-description"
+# curl -X POST alone sends neither Content-Length nor a body: no body, no
+# fields (RFC 9112, 6.3), as the original's server reads it
+req 400 "Distro name missing" "a POST without a body"
+req 400 "Distro name missing" "an empty multipart body" -H "Content-Type: multipart/form-data; boundary=x"
 req 400 "Invalid sw-description" "no sw-description" -F distro=distro1
 req 400 "Invalid sw-description" "sw-description as text/plain" -F distro=distro1 \
 	-F "sw-description=@$T/sw-description;type=text/plain"
