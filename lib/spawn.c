@@ -31,6 +31,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -335,6 +336,19 @@ child(const struct spawn_opts *o, char **cands, int outfd)
 	}
 	if (o->hide != NULL)
 		confine(o);
+	if (o->as_max > 0) {
+		struct rlimit rl = {.rlim_cur = (rlim_t)o->as_max, .rlim_max = (rlim_t)o->as_max};
+
+		if (setrlimit(RLIMIT_AS, &rl) < 0)
+			child_fail("cannot limit", "its address space", errno);
+	}
+	if (o->cpu_max > 0) {
+		/* SIGXCPU at the limit, SIGKILL a second later */
+		struct rlimit rl = {.rlim_cur = (rlim_t)o->cpu_max, .rlim_max = (rlim_t)o->cpu_max + 1};
+
+		if (setrlimit(RLIMIT_CPU, &rl) < 0)
+			child_fail("cannot limit", "its CPU time", errno);
+	}
 	if (o->cwd != NULL && chdir(o->cwd) < 0)
 		child_fail("cannot enter", o->cwd, errno);
 	for (size_t i = 0; cands[i] != NULL; i++) {

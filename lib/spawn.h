@@ -22,6 +22,10 @@
  * one of them that stays visible at its own path (the job directory), and
  * /tmp, /var/tmp and /dev/shm are the job's own (keep/.tmp, a small
  * tmpfs), so that jobs cannot see or leave files for each other.
+ *
+ * as_max and cpu_max bound a tool that reads what its input names (dtc's
+ * /incbin/ of /dev/zero): past them it dies, and the caller can tell the
+ * client its input was at fault.
  */
 #ifndef DSS_SPAWN_H
 #define DSS_SPAWN_H
@@ -38,6 +42,8 @@ struct spawn_opts {
 	const struct mask *mask;    /* secrets to mask in logged output, or NULL */
 	const char *const *hide;    /* NULL-terminated paths to hide, or NULL: unconfined */
 	const char *keep;	    /* with hide: the directory that stays visible */
+	unsigned long long as_max;  /* address space limit in bytes (RLIMIT_AS), or 0 */
+	unsigned long cpu_max;	    /* CPU seconds (RLIMIT_CPU: SIGXCPU, then SIGKILL), or 0 */
 };
 
 struct spawn_result {

@@ -35,14 +35,19 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include "buf.h"
 #include "dss_archive.h"
+#include "fdtedit.h"
 #include "fsutil.h"
 #include "fit.h"
 #include "job.h"
@@ -78,6 +83,18 @@ struct rk {
 /* ------------------------------------------------------------------------
  * Shared
  */
+
+/* The timestamp mkimage -f writes: the server's SOURCE_DATE_EPOCH, else
+ * now. */
+static uint32_t
+rk_timestamp(void)
+{
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+
+	if (epoch && *epoch && strspn(epoch, "0123456789") == strlen(epoch))
+		return (uint32_t)strtoull(epoch, NULL, 10);
+	return (uint32_t)time(NULL);
+}
 
 /* dir/name into out (PATH_MAX); 0, or -1 when it does not fit. */
 static int
@@ -158,6 +175,9 @@ rk_init(struct rk *r, struct job *job, const char *tag, int own_tools)
 		strv_addf(&r->env, "PATH=%s/_tools:%s:%s", r->work, r->tools, tool_path());
 	else
 		strv_addf(&r->env, "PATH=%s:%s", r->tools, tool_path());
+	/* the timestamps mkimage writes, as upstream's tools inherit it */
+	if (getenv("SOURCE_DATE_EPOCH") != NULL && *getenv("SOURCE_DATE_EPOCH") != '\0')
+		strv_addf(&r->env, "SOURCE_DATE_EPOCH=%" PRIu32, rk_timestamp());
 	r->mask = mask_new();
 	return 0;
 }
@@ -199,21 +219,32 @@ rk_key(struct rk *r, const char *file, int secret, int audit)
 	return tool_key_fetch(r->job, &k);
 }
 
-/* Run one tool (argv[0] found on the environment's PATH); 0 or 500/504. */
+/* Run one tool (argv[0] found on the environment's PATH) within as_max
+ * bytes of address space and cpu_max seconds (0: unlimited); 0 or
+ * 500/504. */
 static int
-rk_tool(struct rk *r, struct strv *argv)
+rk_tool_within(struct rk *r, struct strv *argv, unsigned long long as_max, unsigned long cpu_max)
 {
 	struct tool tool = {.argv = argv->v,
 			    .envp = r->env.v,
 			    .cwd = r->work,
 			    .mask = r->mask,
-			    .tail_lines = RK_TAIL_LINES};
+			    .tail_lines = RK_TAIL_LINES,
+			    .as_max = as_max,
+			    .cpu_max = cpu_max};
 	int st;
 
 	job_progress(r->job, "%s %s", argv->v[0], argv->n > 1 ? argv->v[1] : "");
 	st = tool_run(r->job, &tool);
 	strv_free(argv);
 	return st;
+}
+
+/* Run one tool, unlimited; 0 or 500/504. */
+static int
+rk_tool(struct rk *r, struct strv *argv)
+{
+	return rk_tool_within(r, argv, 0, 0);
 }
 
 /* The upload's tarball into the work directory; 0 or the status set. */
@@ -311,30 +342,98 @@ in_work(const struct rk *r, const char *name)
 }
 
 /*
+ * The root's timestamp in the fitImage dtc made, as mkimage -f sets it
+ * before it hashes and signs (mkimage -F checks it is there: without it
+ * every FIT made from a fit.its is refused).  Written to <job>/fitImage.ts
+ * with the native editor, then renamed over it.  0 or the status set.
+ */
+static int
+rk_stamp_fit(struct rk *r)
+{
+	char path[PATH_MAX], tmp[PATH_MAX] = "", why[160];
+	struct fe_arena arena = {0};
+	struct fe_blob fit = {0};
+	struct stat st;
+	int fd = -1, out = -1, rc, status = 500;
+
+	if (join(path, r->work, "fitImage") < 0 || job_path(r->job, "fitImage.ts", tmp, sizeof(tmp)) < 0)
+		goto done;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode)) {
+		status = job_fail(r->job, 400, "Invalid artifact: fitImage is not a file dtc wrote");
+		goto done;
+	}
+	if (fe_load(&fit, &arena, fd, (size_t)st.st_size, why, sizeof(why)) < 0) {
+		status = job_fail(r->job, 400, "Invalid artifact: %s", why);
+		goto done;
+	}
+	/* dtc's 500 bytes of padding hold it; mkimage would grow the blob
+	 * by 1 KiB when they do not */
+	if ((rc = fe_setprop_u32(&fit, 0, "timestamp", rk_timestamp())) == FE_ERR_NOSPACE) {
+		fe_grow(&fit, 1024);
+		rc = fe_setprop_u32(&fit, 0, "timestamp", rk_timestamp());
+	}
+	if (rc < 0) {
+		status = job_fail(r->job, 400, "Invalid artifact: cannot set the FIT's timestamp");
+		goto done;
+	}
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+	    fe_write_out(&fit, fit.h.totalsize, out, 0) < 0 || close(out) < 0) {
+		status = job_write_failed(r->job, errno, "writing the FIT");
+		out = -1;
+		goto done;
+	}
+	out = -1;
+	if (rename(tmp, path) < 0) {
+		status = job_write_failed(r->job, errno, "renaming the FIT");
+		goto done;
+	}
+	status = 0;
+done:
+	if (status == 500)
+		status = job_fail(r->job, 500, "Signing error");
+	if (out >= 0)
+		close(out);
+	if (status != 0 && tmp[0] != '\0')
+		(void)unlink(tmp);
+	if (fd >= 0)
+		close(fd);
+	fe_free(&fit);
+	fe_arena_free(&arena);
+	return status;
+}
+
+/*
  * fit.its into fitImage, before any key is in the job: its /incbin/ can
  * name any file the tools may read (../keys/dev.key), and the tree goes
  * back to the client.  What mkimage -f runs first (dtc with mkimage's
- * options); mkimage -F then does the rest, as -f would.  0 or the status.
+ * options, then the root's timestamp); mkimage -F then does the rest, as
+ * -f would.  dtc reads what the .its names, so it runs within twice the
+ * tree's bytes and 256 MiB more, and ARCHIVE_MAX_SECONDS of CPU: an
+ * /incbin/ of /dev/zero is the client's 400 at once, not a worker held
+ * until the response timeout.  0 or the status.
  */
 static int
-rk_compile_its(struct rk *r)
+rk_compile_its(struct rk *r, uint64_t tree_bytes)
 {
 	static const char *const dtc[] = {"dtc", "-I", "dts", "-O", "dtb", "-p", "500",
 					  "-o", "fitImage", "fit.its"};
+	unsigned long long as_max = 2 * (unsigned long long)tree_bytes + (256ULL << 20);
 	struct strv argv = {0};
 	int st;
 
 	for (size_t i = 0; i < sizeof(dtc) / sizeof(dtc[0]); i++)
 		strv_add(&argv, dtc[i]);
 	/* what dtc refuses is the upload's (its reason is in the log) */
-	if ((st = rk_tool(r, &argv)) == 500)
-		st = job_fail(r->job, 400, "Invalid artifact: dtc cannot compile fit.its");
-	return st;
+	st = rk_tool_within(r, &argv, as_max, (unsigned long)r->job->cfg->archive_max_seconds);
+	if (st == 500)
+		return job_fail(r->job, 400, "Invalid artifact: dtc cannot compile fit.its");
+	return st != 0 ? st : rk_stamp_fit(r);
 }
 
 /* mkimage on the extracted tree; 0 or the status set. */
 static int
-rk_fit(struct rk *r)
+rk_fit(struct rk *r, uint64_t tree_bytes)
 {
 	const char *off = job_field(r->job, "external_data_offset");
 	struct strv argv = {0};
@@ -347,7 +446,7 @@ rk_fit(struct rk *r)
 	if (off && *off && strtoull(off, NULL, 16) > FIT_EXTERNAL_OFFSET_MAX)
 		return job_fail(r->job, 400, "Invalid parameters: external_data_offset above %#llx",
 				FIT_EXTERNAL_OFFSET_MAX);
-	if (in_work(r, "fit.its") && (st = rk_compile_its(r)) != 0)
+	if (in_work(r, "fit.its") && (st = rk_compile_its(r, tree_bytes)) != 0)
 		return st;
 	/* mkimage requires the certificate next to the key, even unused */
 	if ((st = rk_key(r, "dev.key", 1, 1)) != 0 || (st = rk_key(r, "dev.crt", 0, 0)) != 0)
@@ -377,11 +476,14 @@ rk_fit_run(struct rk *r)
 	struct ar_list list = {0};
 	char out[PATH_MAX], sum[65];
 	struct json_t *o;
+	uint64_t tree_bytes = 0;
 	int st;
 
 	st = rk_extract(r, &list);
+	for (size_t i = 0; i < list.n; i++)
+		tree_bytes += list.v[i].size;
 	ar_list_free(&list);
-	if (st != 0 || (st = rk_fit(r)) != 0)
+	if (st != 0 || (st = rk_fit(r, tree_bytes)) != 0)
 		return st;
 	rk_free(r); /* the keys go before the tree is packed */
 	if ((st = rk_reply_tree(r, out, sum)) != 0)

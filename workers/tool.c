@@ -50,6 +50,8 @@ tool_run(struct job *job, const struct tool *t)
 	    .mask = t->mask,
 	    .hide = job_tool_hide(job, hide),
 	    .keep = job->dir,
+	    .as_max = t->as_max,
+	    .cpu_max = t->cpu_max,
 	};
 	struct spawn_result r;
 	char err[256], how[64];

@@ -20,6 +20,8 @@ struct tool {
 	const char *cwd;   /* working directory (inside the job directory) */
 	const struct mask *mask; /* key material to mask in its output, or NULL */
 	size_t tail_lines; /* last output lines logged on failure */
+	unsigned long long as_max; /* its address space (spawn.h), or 0: unlimited */
+	unsigned long cpu_max;	   /* its CPU seconds, or 0: unlimited */
 };
 
 /* Run it and wait; 0 when it exited 0, else the job's answer set to 500

@@ -76,7 +76,11 @@ no_keys_left() {
 # the job's directories as the fakes see them, for the calls' argv
 J='[^ ]*/job-[^/ ]*'
 
-dss_start DIGSIGSERVER_RK_TOOLS_PATH="$RK" DIGSIGSERVER_AUDIT_FILE="$T/audit" || exit 1
+# SOURCE_DATE_EPOCH: the timestamps a FIT from fit.its gets (as mkimage -f
+# writes them), for the byte comparisons below
+EPOCH=1700000000
+dss_start SOURCE_DATE_EPOCH=$EPOCH DIGSIGSERVER_RK_TOOLS_PATH="$RK" \
+	DIGSIGSERVER_AUDIT_FILE="$T/audit" || exit 1
 
 # ============================================================================
 # /sign/rk: idblock and usbloader
@@ -166,9 +170,15 @@ check "  ... dtc compiled fit.its, then mkimage -F -E -k <keys> -r fitImage" \
 	test ! -e "$REC/fail" -a -s "$REC/calls"
 mkdir -p "$T/fit2out"
 tar -xzf "$T/out" -C "$T/fit2out"
-check "  ... fitImage is fit.its compiled (as mkimage -f runs dtc), then signed" bash -c "
-	cmp '$T/fit2out/fitImage' <(dtc -I dts -O dtb -p 500 '$T/fit2/fit.its' 2>/dev/null
-		printf 'FAKE-mkimage %s\n' '$(ks dev.key)')"
+# what dtc makes, and the same stamped (fdtput packs it: compared as source)
+dtc -I dts -O dtb -p 500 -o "$T/fit2.dtb" "$T/fit2/fit.its" 2>/dev/null
+cp "$T/fit2.dtb" "$T/fit2s.dtb"
+fdtput -t u "$T/fit2s.dtb" / timestamp $EPOCH
+n=$(stat -c %s "$T/fit2.dtb")
+check "  ... fitImage is fit.its compiled and stamped (as mkimage -f does), then signed" bash -c "
+	cmp <(dtc -I dtb -O dts <(head -c $n '$T/fit2out/fitImage') 2>/dev/null) \
+		<(dtc -I dtb -O dts '$T/fit2s.dtb' 2>/dev/null) &&
+	cmp <(tail -c +$((n + 1)) '$T/fit2out/fitImage') <(printf 'FAKE-mkimage %s\n' '$(ks dev.key)')"
 check_eq "  ... named signed-artifact.tar.gz (upstream: \"['fitImage', 'uboot.dtb']\")" \
 	signed-artifact.tar.gz "$(dispo)"
 check_eq "  ... the whole tree, ./ members" "./fit.its ./fitImage ./sub ./sub/Image" \
@@ -186,6 +196,66 @@ check_eq "rk fit-image, fit.its including ../keys/dev.key: 400" \
 	"400 Invalid artifact: dtc cannot compile fit.its" "$(post rk -F machine=$M \
 	-F soctype=rk3588 -F artifact_type=fit-image -F "artifact=@$T/inputx.tar.gz") $(body)"
 check "  ... no mkimage ran, no key was fetched" test ! -e "$REC/calls"
+
+# a fit.its whose /incbin/ never ends (/dev/zero): dtc runs within twice
+# the tree's bytes and 256 MiB more, so it is refused at once, not when
+# the response timeout kills the worker
+mkdir -p "$T/fitz"
+printf '/dts-v1/;\n/ { images { k { data = /incbin/("/dev/zero"); }; }; };\n' >"$T/fitz/fit.its"
+(cd "$T/fitz" && tar -czf "$T/inputz.tar.gz" fit.its)
+fresh
+check_eq "rk fit-image, fit.its including /dev/zero: 400" \
+	"400 Invalid artifact: dtc cannot compile fit.its" "$(post rk -F machine=$M \
+	-F soctype=rk3588 -F artifact_type=fit-image -F "artifact=@$T/inputz.tar.gz") $(body)"
+check "  ... no mkimage ran, no key was fetched" test ! -e "$REC/calls"
+
+# Debian's mkimage (none in the tools tree: PATH finds the system's), on a
+# real fit.its with an image and a signature node: the same bytes as
+# upstream's mkimage -f fit.its -E -k <keys> -r fitImage on the same tree
+if command -v mkimage >/dev/null && command -v dtc >/dev/null; then
+	mkdir -p "$T/fitr" "$T/fitref"
+	head -c 5000 /dev/urandom >"$T/fitr/k1.bin"
+	cat >"$T/fitr/fit.its" <<'EOT'
+/dts-v1/;
+/ {
+	description = "rk";
+	#address-cells = <1>;
+	images {
+		uboot {
+			data = /incbin/("k1.bin");
+			type = "standalone"; arch = "arm64"; os = "U-Boot"; compression = "none";
+			load = <0x200000>;
+			hash-1 { algo = "sha256"; };
+		};
+	};
+	configurations {
+		default = "conf";
+		conf {
+			firmware = "uboot";
+			signature-1 { algo = "sha256,rsa2048"; key-name-hint = "dev"; sign-images = "firmware"; };
+		};
+	};
+};
+EOT
+	(cd "$T/fitr" && tar -czf "$T/inputr.tar.gz" fit.its k1.bin)
+	cp "$T/fitr/fit.its" "$T/fitr/k1.bin" "$T/fitref/"
+	(cd "$T/fitref" && SOURCE_DATE_EPOCH=$EPOCH mkimage -f fit.its -E -k "$T/keycopy/$M/rksign" \
+		-r fitImage >/dev/null)
+	mv "$RK/mkimage" "$RK/mkimage.fake"
+	fresh
+	check_eq "rk fit-image from fit.its, Debian's mkimage: 200" 200 "$(post rk -F machine=$M \
+		-F soctype=rk3588 -F artifact_type=fit-image -F "artifact=@$T/inputr.tar.gz")"
+	mv "$RK/mkimage.fake" "$RK/mkimage"
+	mkdir -p "$T/fitrout"
+	tar -xzf "$T/out" -C "$T/fitrout"
+	check "  ... the bytes upstream's mkimage -f makes" cmp "$T/fitrout/fitImage" "$T/fitref/fitImage"
+	check "  ... mkimage -l: the configuration signed with dev" sh -c "
+		mkimage -l '$T/fitrout/fitImage' | grep -q 'Sign algo: *sha256,rsa2048:dev' &&
+		! mkimage -l '$T/fitrout/fitImage' | grep -q 'Sign value: *unavailable'"
+	check "  ... no key file left" no_keys_left
+else
+	skip "rk fit-image from fit.its with Debian's mkimage" "needs mkimage and dtc"
+fi
 
 # a tarball with _tools/mkimage (upstream's PATH puts <work>/_tools first):
 # the tree's mkimage runs, never the upload's
