@@ -144,6 +144,8 @@ property(struct walk *w)
 		w->fi->has_timestamp = 1;
 		w->fi->timestamp = be32(val);
 	}
+	if (w->depth == DEPTH_ROOT && strcmp(name, "description") == 0)
+		w->fi->has_description = 1;
 	if (w->cur == NULL || w->depth != DEPTH_SIG)
 		return 0;
 	if (strcmp(name, "value") == 0)

@@ -35,6 +35,7 @@ struct fit_sig {
 struct fit_info {
 	int has_timestamp;
 	uint32_t timestamp; /* the root's "timestamp" */
+	int has_description; /* the root has a "description" (mkimage -F wants both) */
 	int has_images;	    /* a node /images */
 	size_t nsigs;
 	struct fit_sig sigs[FIT_SIGS_MAX];

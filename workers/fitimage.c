@@ -50,6 +50,7 @@
 
 #include "buf.h"
 #include "dss_archive.h"
+#include "fdtedit.h"
 #include "fit.h"
 #include "fitsign.h"
 #include "job.h"
@@ -782,8 +783,35 @@ no_public(void *arg, const char *hint, EVP_PKEY **pub, char *err, size_t errlen)
 	return 500;
 }
 
+/* The dtb at path read as a device tree, as mkimage -K maps it: 0, or -1
+ * with the reason. */
+static int
+dtb_check(const char *path, char *why, size_t whylen)
+{
+	struct fe_arena arena = {0};
+	struct fe_blob b = {0};
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		snprintf(why, whylen, "cannot read it");
+	else if (st.st_size == 0)
+		snprintf(why, whylen, "empty");
+	else
+		rc = fe_load(&b, &arena, fd, (size_t)st.st_size, why, whylen);
+	if (fd >= 0)
+		close(fd);
+	fe_free(&b);
+	fe_arena_free(&arena);
+	return rc;
+}
+
 /*
- * mkimage failed (st, its 500 set): was it the FIT?  The native signer
+ * mkimage failed (st, its 500 set): was it the FIT?  First what mkimage
+ * -F checks besides the signing: the dtb it is to put the public key in
+ * is a device tree, and the FIT's root has the description and timestamp
+ * it checks once it has signed (a FIT without them is signed, then
+ * refused).  Then the native signer
  * (lib/fitsign.c) stops where mkimage stops, with the reason; run it on
  * the FIT (mkimage -F leaves the file as it was when it fails) with
  * blank signatures, without the dtb and without asking for any key.  A
@@ -797,9 +825,15 @@ mkimage_refused(struct fitjob *fj, const struct fit_info *fi, int st)
 	struct fitsign_key k = {.sign = blank_sign, .public_key = no_public};
 	struct fitsign_opts o;
 	struct fitsign_result res;
-	char err[KEYPROTO_REASON_MAX];
+	char err[KEYPROTO_REASON_MAX], why[160];
 	int rc;
 
+	if (fj->dtb[0] != '\0' && dtb_check(fj->dtb, why, sizeof(why)) < 0)
+		return job_fail(fj->job, 400, "Invalid dtb: %s", why);
+	if (!fi->has_description || !fi->has_timestamp)
+		return job_fail(fj->job, 400, "Invalid artifact: mkimage refuses a FIT without a %s "
+					      "at its root",
+				!fi->has_description ? "description" : "timestamp");
 	if (native_opts(fj, fi, &o) != 0)
 		return st; /* checked before mkimage: not reached */
 	rc = native_pass(fj, &o, &k, 0, 0, &res, err, sizeof(err));

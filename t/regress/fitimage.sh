@@ -195,6 +195,26 @@ mkfit "$T/fitImage.ecdsa" devkey sha256,ecdsa256
 check_eq "an ECDSA FIT, the store's key RSA: 400 saying the node was not signed" \
 	"400 FIT image not signed: mkimage made no signature for /configurations/conf-1/signature-1 with the key \"devkey\" (does its algo fit an RSA key?)" \
 	"$(post "$T/body" -F "artifact=@$T/fitImage.ecdsa" -F machine=tegra -F keyname=devkey) $(cat "$T/body")"
+# mkimage -K wants a device tree; -F then checks the signed FIT's root:
+# what it refuses there is the upload's 400, not a 500 to retry
+head -c 20 "$T/u-boot.dtb" >"$T/u-boot.trunc"
+check_eq "a truncated dtb: 400" "400 Invalid dtb" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage" -F machine=tegra -F keyname=devkey \
+		-F "dtb=@$T/u-boot.trunc") $(cut -d: -f1 "$T/body")"
+: >"$T/u-boot.empty"
+check_eq "an empty dtb: 400" "400 Invalid dtb: empty" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage" -F machine=tegra -F keyname=devkey \
+		-F "dtb=@$T/u-boot.empty") $(cat "$T/body")"
+cp "$T/fitImage" "$T/fitImage.notime"
+fdtput -d "$T/fitImage.notime" / timestamp
+check_eq "a FIT without a timestamp: 400" \
+	"400 Invalid artifact: mkimage refuses a FIT without a timestamp at its root" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage.notime" -F machine=tegra -F keyname=devkey) $(cat "$T/body")"
+cp "$T/fitImage" "$T/fitImage.nodesc"
+fdtput -d "$T/fitImage.nodesc" / description
+check_eq "a FIT without a description: 400" \
+	"400 Invalid artifact: mkimage refuses a FIT without a description at its root" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage.nodesc" -F machine=tegra -F keyname=devkey) $(cat "$T/body")"
 
 # --- keys ---------------------------------------------------------------------------
 check "no key file is left in any job directory" \
