@@ -332,11 +332,13 @@ kcache_get(const struct keyproto_keyref *key, int want_bytes, struct kcache_key 
 	for (pp = &entries; *pp != NULL; pp = &(*pp)->next)
 		if (same_ref(&(*pp)->ref, key))
 			break;
-	if (*pp != NULL && !fresh(*pp))
-		evict(pp);
-	if (*pp != NULL) {
+	/* evict() moves *pp on to the next entry, another key's: this one
+	 * is then read again, never that one handed out */
+	if (*pp != NULL && fresh(*pp))
 		e = *pp;
-	} else if ((st = load(key, &e, err, errlen)) == 0) {
+	else if (*pp != NULL)
+		evict(pp);
+	if (e == NULL && (st = load(key, &e, err, errlen)) == 0) {
 		e->next = entries;
 		entries = e;
 	}

@@ -403,6 +403,53 @@ START_TEST(test_keyd_key_changes_and_removal)
 }
 END_TEST
 
+/* Sign digest with sel's tegrasign key; the signature must verify with
+ * that key's file, never another cached key's. */
+static void
+sign_with(int ch, uint64_t id, const char *sel, const unsigned char digest[32])
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/tegrasign/rsa_priv.pem", sel);
+	sign(ch, id, sel, "tegrasign", "rsa_priv.pem", digest);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	ck_assert(verifies(path, m->signature.sig, m->signature.len, digest));
+}
+
+/* Two keys cached: the one whose file changed or went is read again, not
+ * answered with the other (the entry after it in the cache). */
+START_TEST(test_keyd_key_changes_beside_another)
+{
+	unsigned char digest[32];
+	int ch;
+
+	ck_assert_int_eq(check_sh(store, "mkdir -p jetson-b/tegrasign && openssl genrsa -out "
+					 "jetson-b/tegrasign/rsa_priv.pem 2048 2>/dev/null"),
+			 0);
+	ch = keyd_with_channel(7, "y", digest);
+	sign_with(ch, 1, "jetson-a", digest);
+	next_report(7, 200);
+	sign_with(ch, 2, "jetson-b", digest); /* the newest entry, first in the cache */
+	next_report(7, 200);
+	ck_assert_int_eq(check_sh(store, "openssl genrsa -out jetson-b/new.pem 2048 2>/dev/null && "
+					 "mv jetson-b/new.pem jetson-b/tegrasign/rsa_priv.pem"),
+			 0);
+	sign_with(ch, 3, "jetson-b", digest);
+	next_report(7, 200);
+	sign_with(ch, 4, "jetson-a", digest);
+	next_report(7, 200);
+	ck_assert_int_eq(check_sh(store, "rm -r jetson-b"), 0);
+	sign(ch, 5, "jetson-b", "tegrasign", "rsa_priv.pem", digest);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_ERROR);
+	ck_assert_uint_eq(m->error.status, 404);
+	next_report(7, 404);
+	sign_with(ch, 6, "jetson-a", digest);
+	next_report(7, 200);
+	close(ch);
+	stop_keyd();
+}
+END_TEST
+
 START_TEST(test_keyd_materialize)
 {
 	int ch, fd;
@@ -545,6 +592,7 @@ keyproc_suite(void)
 	tcase_set_timeout(kd, 60);
 	tcase_add_test(kd, test_keyd_sign_within_and_outside_the_grant);
 	tcase_add_test(kd, test_keyd_key_changes_and_removal);
+	tcase_add_test(kd, test_keyd_key_changes_beside_another);
 	tcase_add_test(kd, test_keyd_materialize);
 	tcase_add_test(kd, test_keyd_pin);
 	tcase_add_test(kd, test_keyd_malformed_record);

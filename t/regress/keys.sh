@@ -178,6 +178,25 @@ a=$(fresh four.mender small.mender)
 check_eq "the key file removed: 404, no stale signature" 404 "$(sign demo "$a")"
 mv "$T/gone.key" "$KEYS/demo/mender/private.key"
 dss_fix_keys
+# the swupdate key was read after the mender key: the cache holds that one
+# after it, and a changed or removed swupdate key must not be answered
+# with it
+swu() { curl -s -o "$T/sw.sig" -w '%{http_code}' -X POST -F distro=demo \
+	-F sw-description=@"$T/sw-description" "$URL/sign/swupdate"; }
+cp "$KEYS/demo/swupdate/rsa-private.key" "$T/swu.key"
+openssl genrsa -out "$T/swu2.key" 2048 2>/dev/null
+openssl pkey -in "$T/swu2.key" -pubout -out "$T/swu2.pub"
+cp "$T/swu2.key" "$KEYS/demo/swupdate/rsa-private.key.new"
+mv "$KEYS/demo/swupdate/rsa-private.key.new" "$KEYS/demo/swupdate/rsa-private.key"
+dss_fix_keys
+check_eq "another key file changed, an older key cached after it: signed" 200 "$(swu)"
+check "  ... with its new key" openssl dgst -sha256 -verify "$T/swu2.pub" \
+	-signature "$T/sw.sig" "$T/sw-description"
+mv "$KEYS/demo/swupdate/rsa-private.key" "$T/gone.key"
+check_eq "  ... then removed: 404" 404 "$(swu)"
+mv "$T/swu.key" "$KEYS/demo/swupdate/rsa-private.key"
+rm -f "$T/gone.key" "$T/swu2.key"
+dss_fix_keys
 
 # --- KEY_CACHE_TTL=0: read for every job ---------------------------------------------
 dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_KEY_CACHE_TTL=0 || exit 1
