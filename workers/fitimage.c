@@ -809,11 +809,11 @@ dtb_check(const char *path, char *why, size_t whylen)
 /*
  * mkimage failed (st, its 500 set): was it the FIT?  First what mkimage
  * -F checks besides the signing: the dtb it is to put the public key in
- * is a device tree, and the FIT's root has the description and timestamp
- * it checks once it has signed (a FIT without them is signed, then
- * refused).  Then the native signer
- * (lib/fitsign.c) stops where mkimage stops, with the reason; run it on
- * the FIT (mkimage -F leaves the file as it was when it fails) with
+ * is a device tree, the FIT's root has the description and timestamp it
+ * checks once it has signed (a FIT without them is signed, then refused),
+ * and every signature node names its key.  Then the native signer
+ * (lib/fitsign.c), which stops where mkimage stops, with the reason: run
+ * on the FIT (mkimage -F leaves the file as it was when it fails) with
  * blank signatures, without the dtb and without asking for any key.  A
  * 400 from it, unless it is one of the native signer's own limits (an
  * ECDSA algorithm, which mkimage signs), is the answer: the client's
@@ -834,6 +834,11 @@ mkimage_refused(struct fitjob *fj, const struct fit_info *fi, int st)
 		return job_fail(fj->job, 400, "Invalid artifact: mkimage refuses a FIT without a %s "
 					      "at its root",
 				!fi->has_description ? "description" : "timestamp");
+	/* mkimage signs a node with the key its hint names: none, it fails */
+	for (size_t i = 0; i < fi->nsigs; i++)
+		if (fi->sigs[i].hint[0] == '\0')
+			return job_fail(fj->job, 400, "Invalid artifact: %s has no key-name-hint",
+					fi->sigs[i].node);
 	if (native_opts(fj, fi, &o) != 0)
 		return st; /* checked before mkimage: not reached */
 	rc = native_pass(fj, &o, &k, 0, 0, &res, err, sizeof(err));

@@ -215,6 +215,11 @@ fdtput -d "$T/fitImage.nodesc" / description
 check_eq "a FIT without a description: 400" \
 	"400 Invalid artifact: mkimage refuses a FIT without a description at its root" \
 	"$(post "$T/body" -F "artifact=@$T/fitImage.nodesc" -F machine=tegra -F keyname=devkey) $(cat "$T/body")"
+cp "$T/fitImage" "$T/fitImage.nohint"
+fdtput -d "$T/fitImage.nohint" /configurations/conf-1/signature-1 key-name-hint
+check_eq "a signature node without a key-name-hint: 400" \
+	"400 Invalid artifact: /configurations/conf-1/signature-1 has no key-name-hint" \
+	"$(post "$T/body" -F "artifact=@$T/fitImage.nohint" -F machine=tegra -F keyname=devkey) $(cat "$T/body")"
 
 # --- keys ---------------------------------------------------------------------------
 check "no key file is left in any job directory" \
