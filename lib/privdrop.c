@@ -64,6 +64,14 @@ priv_lookup(const char *name, struct priv_user *pu, char *err, size_t errlen)
 	}
 	pu->uid = pw->pw_uid;
 	pu->gid = pw->pw_gid;
+	/* its supplementary groups too, as the original's service has them:
+	 * an artifact shared through a group is read and written back */
+	pu->ngroups = PRIV_GROUPS_MAX;
+	if (getgrouplist(name, pw->pw_gid, pu->groups, &pu->ngroups) < 0) {
+		snprintf(err, errlen, "service user \"%s\" is in more than %d groups", name,
+			 PRIV_GROUPS_MAX);
+		return -1;
+	}
 	snprintf(pu->name, sizeof(pu->name), "%s", name);
 	pu->valid = 1;
 	return 0;
@@ -78,7 +86,8 @@ priv_drop(const struct priv_user *pu)
 		uid_t ru, eu, su;
 		gid_t rg, eg, sg;
 
-		if (setgroups(1, &pu->gid) < 0)
+		if (pu->ngroups > 0 ? setgroups((size_t)pu->ngroups, pu->groups) < 0
+				    : setgroups(1, &pu->gid) < 0)
 			fatal("setgroups");
 		if (setresgid(pu->gid, pu->gid, pu->gid) < 0)
 			fatal("setresgid %u", (unsigned)pu->gid);

@@ -7,9 +7,15 @@
 
 #include <sys/types.h>
 
+#define PRIV_GROUPS_MAX 256
+
 struct priv_user {
 	uid_t uid;
 	gid_t gid;
+	/* the user's groups in the group database, gid among them, as
+	 * initgroups gives a login or a systemd service its groups */
+	gid_t groups[PRIV_GROUPS_MAX];
+	int ngroups;
 	char name[64];
 	int valid; /* 0: do not switch user (not started as root) */
 	/* uid is this process's alone (a worker's, from WORKER_UIDS): once
@@ -21,10 +27,12 @@ struct priv_user {
 /* pu, as user id of its own when id is not 0 and pu is valid (started as
  * root): a worker's id from WORKER_UIDS, with pu's group. */
 struct priv_user priv_own_id(const struct priv_user *pu, uid_t id);
-/* Look up the service user when running as root; 0 or -1 with err. */
+/* Look up the service user and its groups when running as root; 0 or
+ * -1 with err. */
 int priv_lookup(const char *name, struct priv_user *pu, char *err, size_t errlen);
 /*
- * Become pu (when valid): setgroups, setresgid, setresuid, verify, and
+ * Become pu (when valid): setgroups (the user's groups), setresgid,
+ * setresuid, verify, and
  * when pu->alone kill(-1, SIGKILL); then, always: RLIMIT_CORE 0, not
  * dumpable, no new privileges, umask 077.
  * Fatal on any failure.

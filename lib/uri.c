@@ -779,9 +779,14 @@ uri_take_over(const struct uri_artifact *art, int fd, char *err, size_t errlen)
 		snprintf(err, errlen, "Cannot set the signed artifact's mode");
 		return 500;
 	}
-	if (fchown(fd, geteuid() == 0 ? art->orig.st_uid : (uid_t)-1, art->orig.st_gid) < 0 &&
-	    errno != EPERM)
-		log_warn("fchown %s", art->tmppath);
+	if (fchown(fd, geteuid() == 0 ? art->orig.st_uid : (uid_t)-1, art->orig.st_gid) < 0) {
+		if (errno != EPERM)
+			log_warn("fchown %s", art->tmppath);
+		else
+			log_warnx("%s: the signed artifact keeps its mode but not its group %lu: "
+				  "the service user is not a member of it",
+				  art->path, (unsigned long)art->orig.st_gid);
+	}
 	return 0;
 }
 

@@ -131,7 +131,11 @@ elif [ -n "$DSS_USER" ]; then
 	check_eq "worker gid is the service user's group" "$(id -g $DSS_USER)" "$(awk '/^Gid:/{print $2}' /proc/$wpid/status)"
 	check "worker real/effective/saved uids all dropped" sh -c "awk '/^Uid:/{exit !(\$2==\$3 && \$3==\$4 && \$4==\$5 && \$2!=0)}' /proc/$wpid/status"
 	check "worker gids all dropped" sh -c "awk '/^Gid:/{exit !(\$2==\$3 && \$3==\$4 && \$2!=0)}' /proc/$wpid/status"
-	check "worker has no supplementary groups but its own" sh -c "[ \"\$(awk '/^Groups:/{print \$2}' /proc/$wpid/status)\" = \"$(id -g $DSS_USER)\" ]"
+	# the service user's groups (as a systemd service gets them), none of
+	# root's
+	check_eq "worker has the service user's groups, none of root's" \
+		"$(id -G $DSS_USER | tr ' ' '\n' | sort -n | paste -sd' ')" \
+		"$(awk '/^Groups:/{for (i = 2; i <= NF; i++) print $i}' /proc/$wpid/status | sort -n | paste -sd' ')"
 	check "worker has no new privileges" sh -c "grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$wpid/status"
 	check "worker is in its own process group" sh -c "[ \"\$(ps -o pgid= -p $wpid | tr -d ' ')\" = $wpid ]"
 else

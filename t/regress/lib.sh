@@ -43,6 +43,15 @@ if [ "$(id -u)" -eq 0 ]; then
 			useradd --system --no-create-home --home-dir /nonexistent \
 				--shell /usr/sbin/nologin "$_u"
 	done
+	# a group the service user is a member of, as a build host shares
+	# its artifact directories (mender.sh): the workers keep it
+	DSS_SHARE_GROUP=digsigserver-share
+	(
+		flock 9
+		getent group "$DSS_SHARE_GROUP" >/dev/null || groupadd --system "$DSS_SHARE_GROUP"
+		id -nG "$DSS_USER" | tr ' ' '\n' | grep -qx "$DSS_SHARE_GROUP" ||
+			usermod -aG "$DSS_SHARE_GROUP" "$DSS_USER"
+	) 9>/run/lock/dss-test-users
 fi
 # DSS_ONE_USER: run a whole script with every role as DIGSIGSERVER's one
 # user (not started as root, as under the shipped unit): the key store

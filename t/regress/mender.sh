@@ -95,6 +95,24 @@ check "RSA (PKCS#1), uncompressed: byte-identical to mender-artifact sign" cmp "
 check "  ... mender-artifact validate -k rsa.pub accepts it" $MA validate -k "$T/rsa.pub" "$f"
 check "  ... mender-artifact read reads it" $MA read "$f"
 
+# a directory and an artifact shared with the service user through a
+# group it is a member of (lib.sh), not through its own ids: read and
+# replaced, the signed artifact still the group's
+if [ -n "${DSS_SHARE_GROUP:-}" ] && [ -z "${DSS_ONE_USER:-}" ]; then
+	mkdir -p "$T/shared"
+	cp "$T/src/plain.mender" "$T/shared/g.mender"
+	chown root:"$DSS_SHARE_GROUP" "$T/shared" "$T/shared/g.mender"
+	chmod 0770 "$T/shared"
+	chmod 0660 "$T/shared/g.mender"
+	check_eq "an artifact shared through a group of the service user: 200" 200 \
+		"$(sign rsa1 "file://$T/shared/g.mender")"
+	check "  ... signed" $MA validate -k "$T/rsa.pub" "$T/shared/g.mender"
+	check_eq "  ... still the group's, with its mode" "$DSS_SHARE_GROUP 660" \
+		"$(stat -c '%G %a' "$T/shared/g.mender")"
+else
+	skip "an artifact shared through a group" "needs root (the service user's groups)"
+fi
+
 f=$(fresh gzip.mender gzip.mender)
 check_eq "RSA (PKCS#8), gzip: 200" 200 "$(sign rsa8 "file://$f")"
 $MA sign -k "$T/rsa.key" -o "$T/ref.mender" "$T/src/gzip.mender" >/dev/null 2>&1
