@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -37,6 +38,38 @@ log_command(const struct job *job, const struct tool *t)
 		log_debug("job %s: env %s", job->idstr, t->envp[i]);
 }
 
+/*
+ * Whether execve would take the command line: no string longer than the
+ * kernel's MAX_ARG_STRLEN (32 pages), and all of them with their
+ * pointers within _SC_ARG_MAX (a quarter of the stack limit).  What
+ * makes it longer is the upload's (a MANIFEST value, thousands of file
+ * names): 1, or 0 with the reason.
+ */
+static int
+command_fits(const struct tool *t, char *why, size_t whylen)
+{
+	long page = sysconf(_SC_PAGESIZE), argmax = sysconf(_SC_ARG_MAX);
+	size_t strmax = (size_t)(page > 0 ? page : 4096) * 32, total = 0;
+	char *const *lists[] = {t->argv, t->envp};
+
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; lists[l] != NULL && lists[l][i] != NULL; i++) {
+			size_t n = strlen(lists[l][i]) + 1;
+
+			if (n > strmax) {
+				snprintf(why, whylen, "an argument of %zu bytes (at most %zu)", n - 1,
+					 strmax - 1);
+				return 0;
+			}
+			total += n + sizeof(char *);
+		}
+	if (argmax > 0 && total > (size_t)argmax) {
+		snprintf(why, whylen, "%zu bytes of arguments (at most %ld)", total, argmax);
+		return 0;
+	}
+	return 1;
+}
+
 int
 tool_run(struct job *job, const struct tool *t)
 {
@@ -56,6 +89,10 @@ tool_run(struct job *job, const struct tool *t)
 	struct spawn_result r;
 	char err[256], how[64];
 
+	if (!command_fits(t, err, sizeof(err))) {
+		log_info("job %s: %s not run: %s", job->idstr, t->argv[0], err);
+		return job_fail(job, 400, "Invalid parameters: %s would get %s", t->argv[0], err);
+	}
 	log_command(job, t);
 	if (spawn_run(&o, &r, err, sizeof(err)) < 0) {
 		log_errorx("job %s: %s: %s", job->idstr, t->argv[0], err);

@@ -25,7 +25,8 @@ struct tool {
 };
 
 /* Run it and wait; 0 when it exited 0, else the job's answer set to 500
- * (the reason logged) and 500. */
+ * (the reason logged) and 500; 400 when its command line is longer than
+ * execve takes (only an upload makes it so). */
 int tool_run(struct job *job, const struct tool *t);
 /* The server's PATH, for the PATH of a tool's environment, or
  * /usr/bin:/bin when it has none. */

@@ -771,6 +771,16 @@ for kv in 'BOARDID=3310$(id)' 'FAB=B0`id`' 'BOARDSKU=1;id' 'boardcfg=a|b' 'CHIPR
 	c=$(post tx2 tegra186 32.7.4 "$T/hkv.tar.gz" "${AUTH[@]}")
 	check "MANIFEST $kv: 400, the helper never runs" sh -c "[ '$c' = 400 ] && [ $(nruns) -eq 0 ]"
 done
+# a value longer than execve takes for one argument (128 KiB): the
+# upload's 400 naming why, not the 500 of a helper that cannot start
+mkpkg "$P" tx2
+{ manifest boot.img | grep -v '^BOARDSKU='; printf 'BOARDSKU=%0131100d\n' 1; } >"$P/MANIFEST"
+pack "$P" "$T/hlong.tar.gz"
+c=$(post tx2 tegra186 32.7.4 "$T/hlong.tar.gz" "${AUTH[@]}")
+check_eq "MANIFEST BOARDSKU of 131100 digits: 400 naming the limit" \
+	"400 Invalid parameters: tegra186-flash-helper would get an argument of" \
+	"$c $(cut -d' ' -f1-8 "$T/out")"
+check_eq "  ... the helper never ran" 0 "$(nruns)"
 mkpkg "$P" tx2
 { manifest boot.img; echo 'BUPGENSPECS=fab=B01;boardsku=$(id)'; } >"$P/MANIFEST"
 pack "$P" "$T/hspec.tar.gz"
