@@ -408,8 +408,8 @@ done:
  * name any file the tools may read (../keys/dev.key), and the tree goes
  * back to the client.  What mkimage -f runs first (dtc with mkimage's
  * options, then the root's timestamp); mkimage -F then does the rest, as
- * -f would.  dtc reads what the .its names, so it runs within twice the
- * tree's bytes and 256 MiB more, and ARCHIVE_MAX_SECONDS of CPU: an
+ * -f would.  dtc reads what the .its names, so it runs within eight times
+ * the tree's bytes and 512 MiB more, and ARCHIVE_MAX_SECONDS of CPU: an
  * /incbin/ of /dev/zero is the client's 400 at once, not a worker held
  * until the response timeout.  0 or the status.
  */
@@ -418,7 +418,8 @@ rk_compile_its(struct rk *r, uint64_t tree_bytes)
 {
 	static const char *const dtc[] = {"dtc", "-I", "dts", "-O", "dtb", "-p", "500",
 					  "-o", "fitImage", "fit.its"};
-	unsigned long long as_max = 2 * (unsigned long long)tree_bytes + (256ULL << 20);
+	/* dtc holds each /incbin/ file, then the blob it grows by realloc */
+	unsigned long long as_max = 8 * (unsigned long long)tree_bytes + (512ULL << 20);
 	struct strv argv = {0};
 	int st;
 

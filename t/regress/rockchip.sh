@@ -197,9 +197,9 @@ check_eq "rk fit-image, fit.its including ../keys/dev.key: 400" \
 	-F soctype=rk3588 -F artifact_type=fit-image -F "artifact=@$T/inputx.tar.gz") $(body)"
 check "  ... no mkimage ran, no key was fetched" test ! -e "$REC/calls"
 
-# a fit.its whose /incbin/ never ends (/dev/zero): dtc runs within twice
-# the tree's bytes and 256 MiB more, so it is refused at once, not when
-# the response timeout kills the worker
+# a fit.its whose /incbin/ never ends (/dev/zero): dtc runs within eight
+# times the tree's bytes and 512 MiB more, so it is refused at once, not
+# when the response timeout kills the worker
 mkdir -p "$T/fitz"
 printf '/dts-v1/;\n/ { images { k { data = /incbin/("/dev/zero"); }; }; };\n' >"$T/fitz/fit.its"
 (cd "$T/fitz" && tar -czf "$T/inputz.tar.gz" fit.its)
