@@ -50,8 +50,8 @@
 
 #include "buf.h"
 #include "dss_archive.h"
-#include "fdtedit.h"
 #include "fit.h"
+#include "fitcheck.h"
 #include "fitsign.h"
 #include "job.h"
 #include "keyclient.h"
@@ -783,35 +783,10 @@ no_public(void *arg, const char *hint, EVP_PKEY **pub, char *err, size_t errlen)
 	return 500;
 }
 
-/* The dtb at path read as a device tree, as mkimage -K maps it: 0, or -1
- * with the reason. */
-static int
-dtb_check(const char *path, char *why, size_t whylen)
-{
-	struct fe_arena arena = {0};
-	struct fe_blob b = {0};
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1;
-
-	if (fd < 0 || fstat(fd, &st) < 0)
-		snprintf(why, whylen, "cannot read it");
-	else if (st.st_size == 0)
-		snprintf(why, whylen, "empty");
-	else
-		rc = fe_load(&b, &arena, fd, (size_t)st.st_size, why, whylen);
-	if (fd >= 0)
-		close(fd);
-	fe_free(&b);
-	fe_arena_free(&arena);
-	return rc;
-}
-
 /*
  * mkimage failed (st, its 500 set): was it the FIT?  First what mkimage
- * -F checks besides the signing: the dtb it is to put the public key in
- * is a device tree, the FIT's root has the description and timestamp it
- * checks once it has signed (a FIT without them is signed, then refused),
- * and every signature node names its key.  Then the native signer
+ * -F checks besides the signing (fitcheck.h: the dtb, the FIT's root,
+ * a key-name-hint in every signature node).  Then the native signer
  * (lib/fitsign.c), which stops where mkimage stops, with the reason: run
  * on the FIT (mkimage -F leaves the file as it was when it fails) with
  * blank signatures, without the dtb and without asking for any key.  A
@@ -825,20 +800,13 @@ mkimage_refused(struct fitjob *fj, const struct fit_info *fi, int st)
 	struct fitsign_key k = {.sign = blank_sign, .public_key = no_public};
 	struct fitsign_opts o;
 	struct fitsign_result res;
-	char err[KEYPROTO_REASON_MAX], why[160];
+	char err[KEYPROTO_REASON_MAX];
 	int rc;
 
-	if (fj->dtb[0] != '\0' && dtb_check(fj->dtb, why, sizeof(why)) < 0)
-		return job_fail(fj->job, 400, "Invalid dtb: %s", why);
-	if (!fi->has_description || !fi->has_timestamp)
-		return job_fail(fj->job, 400, "Invalid artifact: mkimage refuses a FIT without a %s "
-					      "at its root",
-				!fi->has_description ? "description" : "timestamp");
-	/* mkimage signs a node with the key its hint names: none, it fails */
-	for (size_t i = 0; i < fi->nsigs; i++)
-		if (fi->sigs[i].hint[0] == '\0')
-			return job_fail(fj->job, 400, "Invalid artifact: %s has no key-name-hint",
-					fi->sigs[i].node);
+	if (fitcheck_refused(fj->fit, fj->dtb[0] != '\0' ? fj->dtb : NULL, err, sizeof(err))) {
+		log_info("job %s: mkimage refused the FIT: %s", fj->job->idstr, err);
+		return job_fail(fj->job, 400, "%s", err);
+	}
 	if (native_opts(fj, fi, &o) != 0)
 		return st; /* checked before mkimage: not reached */
 	rc = native_pass(fj, &o, &k, 0, 0, &res, err, sizeof(err));

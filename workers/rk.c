@@ -50,6 +50,7 @@
 #include "fdtedit.h"
 #include "fsutil.h"
 #include "fit.h"
+#include "fitcheck.h"
 #include "job.h"
 #include "keyclient.h"
 #include "keystore.h"
@@ -468,7 +469,18 @@ rk_fit(struct rk *r, uint64_t tree_bytes)
 	strv_add(&argv, r->keys);
 	strv_add(&argv, "-r");
 	strv_add(&argv, "fitImage");
-	return rk_tool(r, &argv);
+	if ((st = rk_tool(r, &argv)) == 500) {
+		/* the upload's fault, whatever the key? (fitcheck.h) */
+		char fit[PATH_MAX], dtb[PATH_MAX], why[256];
+		int has_dtb = in_work(r, "uboot.dtb");
+
+		if (join(fit, r->work, "fitImage") == 0 && join(dtb, r->work, "uboot.dtb") == 0 &&
+		    fitcheck_refused(fit, has_dtb ? dtb : NULL, why, sizeof(why))) {
+			log_info("job %s: mkimage refused the FIT: %s", r->job->idstr, why);
+			st = job_fail(r->job, 400, "%s", why);
+		}
+	}
+	return st;
 }
 
 static int

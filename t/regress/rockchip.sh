@@ -253,6 +253,24 @@ EOT
 		mkimage -l '$T/fitrout/fitImage' | grep -q 'Sign algo: *sha256,rsa2048:dev' &&
 		! mkimage -l '$T/fitrout/fitImage' | grep -q 'Sign value: *unavailable'"
 	check "  ... no key file left" no_keys_left
+	mv "$RK/mkimage" "$RK/mkimage.fake"
+	# what Debian's mkimage -F refuses whatever the key: the upload's 400
+	mkdir -p "$T/fitj"
+	head -c 3000 /dev/urandom >"$T/fitj/fitImage"
+	(cd "$T/fitj" && tar -czf "$T/inputj.tar.gz" fitImage)
+	c=$(post rk -F machine=$M -F soctype=rk3588 -F artifact_type=fit-image \
+		-F "artifact=@$T/inputj.tar.gz")
+	check_eq "rk fit-image, a fitImage that is no FIT, Debian's mkimage: 400" \
+		"400 Invalid artifact: not a valid FIT image" "$c $(cut -d: -f1-2 "$T/out")"
+	mkdir -p "$T/fitd"
+	cp "$T/fitref/fitImage" "$T/fitd/fitImage"
+	head -c 30 "$T/fitref/fitImage" >"$T/fitd/uboot.dtb"
+	(cd "$T/fitd" && tar -czf "$T/inputd.tar.gz" fitImage uboot.dtb)
+	c=$(post rk -F machine=$M -F soctype=rk3588 -F artifact_type=fit-image \
+		-F "artifact=@$T/inputd.tar.gz")
+	check_eq "  ... a uboot.dtb that is no device tree: 400" "400 Invalid dtb" \
+		"$c $(cut -d: -f1 "$T/out")"
+	mv "$RK/mkimage.fake" "$RK/mkimage"
 else
 	skip "rk fit-image from fit.its with Debian's mkimage" "needs mkimage and dtc"
 fi
@@ -400,6 +418,13 @@ PY
 # ============================================================================
 # failing tools: 500, the key masked in the log
 # ============================================================================
+# (mkimage's input: a FIT and a dtb mkimage would take, so that what
+# fails is the tool, not the upload: fitcheck.h)
+mkdir -p "$T/fitf"
+printf '/dts-v1/;\n/ { description = "x"; timestamp = <1>; images { }; };\n' |
+	dtc -q -I dts -O dtb -o "$T/fitf/fitImage" -
+printf '/dts-v1/;\n/ { };\n' | dtc -q -I dts -O dtb -o "$T/fitf/uboot.dtb" -
+(cd "$T/fitf" && tar -czf "$T/inputf.tar.gz" fitImage uboot.dtb)
 for t in change_puk resign_ta.py rk_sign_tool mkimage; do
 	fresh
 	touch "$REC/fail.$t"
@@ -408,7 +433,7 @@ for t in change_puk resign_ta.py rk_sign_tool mkimage; do
 	resign_ta.py) args=(rkoptee-ta -F machine=$M -F "artifact=@$T/ta-files.tar.gz") ;;
 	rk_sign_tool) args=(rk -F machine=$M -F soctype=rk3588 -F artifact_type=idblock "${A[@]}") ;;
 	mkimage) args=(rk -F machine=$M -F soctype=rk3588 -F artifact_type=fit-image
-		-F "artifact=@$T/input.tar.gz") ;;
+		-F "artifact=@$T/inputf.tar.gz") ;;
 	esac
 	check_eq "$t fails: 500 Signing error" "500 Signing error" "$(post "${args[@]}") $(body)"
 	check "  ... its line is in the log" grep -q "fake $t: failing as asked" "$DSS_LOG"
