@@ -73,8 +73,11 @@ struct s3_req {
 	char curlerr[CURL_ERROR_SIZE];
 };
 
+/* A request's credentials: copies, so that a reload (SIGHUP) may replace
+ * the process's own while a request that sleeps between retries holds
+ * them; wiped by s3_creds_free. */
 struct s3_creds {
-	const char *id, *secret, *token;
+	char *id, *secret, *token;
 	char sigv4[128];
 };
 
@@ -121,6 +124,9 @@ struct s3_own_creds {
 	char *id, *secret, *token, *region;
 };
 static struct s3_own_creds s3_own;
+/* s3_own is replaced by the thread that reloads (write) while requests
+ * copy it (read) */
+static pthread_rwlock_t s3_own_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 static int
 s3_cred_pair(void *ctx, const char *key, const char *val, char *err, size_t errlen)
@@ -188,13 +194,17 @@ s3_credentials_load(const char *path, int keep, char *err, size_t errlen)
 		s3_cred_clear(&c);
 		return 0;
 	}
+	if (pthread_rwlock_wrlock(&s3_own_lock) != 0)
+		fatalx("s3: lock");
 	s3_cred_clear(&s3_own);
 	s3_own = c;
+	pthread_rwlock_unlock(&s3_own_lock);
 	return 0;
 }
 
-const char *
-s3_region(void)
+/* The region, s3_own's lock held. */
+static const char *
+region_locked(void)
 {
 	const char *r = s3_own.id ? s3_own.region : getenv("AWS_REGION");
 
@@ -203,6 +213,34 @@ s3_region(void)
 	if (r == NULL || *r == '\0')
 		r = "us-east-1";
 	return r;
+}
+
+void
+s3_region(char *buf, size_t len)
+{
+	if (pthread_rwlock_rdlock(&s3_own_lock) != 0)
+		fatalx("s3: lock");
+	snprintf(buf, len, "%s", region_locked());
+	pthread_rwlock_unlock(&s3_own_lock);
+}
+
+/* A copy of s, or NULL. */
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+static void
+s3_creds_free(struct s3_creds *c)
+{
+	char **slots[] = {&c->id, &c->secret, &c->token};
+
+	for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		if (*slots[i] != NULL)
+			util_cleanse_free(*slots[i], strlen(*slots[i]));
+		*slots[i] = NULL;
+	}
 }
 
 static int
@@ -215,37 +253,49 @@ s3_region_valid(const char *r)
 	return strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-") == n;
 }
 
+/* The credentials and region, copied into c (s3_creds_free); 0, or -1
+ * with e set and nothing held. */
 static int
 s3_get_creds(struct s3_creds *c, struct s3_error *e)
 {
-	const char *region = s3_region();
+	char region[128];
 
+	memset(c, 0, sizeof(*c));
+	if (pthread_rwlock_rdlock(&s3_own_lock) != 0)
+		fatalx("s3: lock");
+	snprintf(region, sizeof(region), "%s", region_locked());
 	if (s3_own.id != NULL) {
-		c->id = s3_own.id;
-		c->secret = s3_own.secret;
-		c->token = s3_own.token;
+		c->id = dup_or_null(s3_own.id);
+		c->secret = dup_or_null(s3_own.secret);
+		c->token = dup_or_null(s3_own.token);
 	} else {
-		c->id = getenv("AWS_ACCESS_KEY_ID");
-		c->secret = getenv("AWS_SECRET_ACCESS_KEY");
-		c->token = getenv("AWS_SESSION_TOKEN");
+		c->id = dup_or_null(getenv("AWS_ACCESS_KEY_ID"));
+		c->secret = dup_or_null(getenv("AWS_SECRET_ACCESS_KEY"));
+		c->token = dup_or_null(getenv("AWS_SESSION_TOKEN"));
 	}
-	if (c->token != NULL && *c->token == '\0')
+	pthread_rwlock_unlock(&s3_own_lock);
+	if (c->token != NULL && *c->token == '\0') {
+		free(c->token);
 		c->token = NULL;
+	}
 	if (c->id == NULL || *c->id == '\0' || c->secret == NULL || *c->secret == '\0') {
 		s3_seterr(e, 500, 0, S3_CODE_NO_CREDENTIALS,
 			  "S3 credentials missing: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-		return -1;
+		goto fail;
 	}
 	if (strchr(c->token ? c->token : "", '\n') || strchr(c->token ? c->token : "", '\r')) {
 		s3_seterr(e, 500, 0, "", "AWS_SESSION_TOKEN holds a line break");
-		return -1;
+		goto fail;
 	}
 	if (!s3_region_valid(region)) {
 		s3_seterr(e, 500, 0, "", "invalid AWS region \"%.64s\"", region);
-		return -1;
+		goto fail;
 	}
 	snprintf(c->sigv4, sizeof(c->sigv4), "aws:amz:%s:s3", region);
 	return 0;
+fail:
+	s3_creds_free(c);
+	return -1;
 }
 
 /* Percent-encode every byte but the SigV4 unreserved set (and '/' if kept). */
@@ -340,8 +390,10 @@ s3_vhost_ok(const char *bucket)
 char *
 s3_object_url(const struct config *cfg, const char *bucket, const char *key, const char *query)
 {
-	char *ekey = s3_encode(key, 1), *url;
+	char *ekey = s3_encode(key, 1), *url, region[128];
 	const char *q = query ? "?" : "", *qs = query ? query : "";
+
+	s3_region(region, sizeof(region));
 
 	if (cfg->s3_endpoint != NULL && cfg->s3_endpoint[0] != '\0') {
 		size_t n = strlen(cfg->s3_endpoint);
@@ -353,13 +405,11 @@ s3_object_url(const struct config *cfg, const char *bucket, const char *key, con
 		else
 			url = xasprintf("%.*s/%s%s%s", (int)n, cfg->s3_endpoint, bucket, q, qs);
 	} else if (s3_vhost_ok(bucket)) {
-		url = xasprintf("https://%s.s3.%s.amazonaws.com/%s%s%s", bucket, s3_region(), ekey, q,
-				qs);
+		url = xasprintf("https://%s.s3.%s.amazonaws.com/%s%s%s", bucket, region, ekey, q, qs);
 	} else if (*key) {
-		url = xasprintf("https://s3.%s.amazonaws.com/%s/%s%s%s", s3_region(), bucket, ekey, q,
-				qs);
+		url = xasprintf("https://s3.%s.amazonaws.com/%s/%s%s%s", region, bucket, ekey, q, qs);
 	} else {
-		url = xasprintf("https://s3.%s.amazonaws.com/%s%s%s", s3_region(), bucket, q, qs);
+		url = xasprintf("https://s3.%s.amazonaws.com/%s%s%s", region, bucket, q, qs);
 	}
 	free(ekey);
 	return url;
@@ -766,14 +816,27 @@ s3_outcome(struct s3_req *r, CURLcode rc, int *transient, struct s3_error *e)
 }
 
 /* Run r, retrying transient failures; 0 or a status with e filled. */
+static int s3_attempts(struct s3_req *r, const struct s3_creds *cr, struct s3_error *e);
+
 static int
 s3_perform(struct s3_req *r, struct s3_error *e)
 {
 	struct s3_creds cr;
-	int retries = (int)r->cfg->s3_retries;
+	int status;
 
 	if (s3_get_creds(&cr, e) < 0)
 		return e->status;
+	status = s3_attempts(r, &cr, e);
+	s3_creds_free(&cr);
+	return status;
+}
+
+/* s3_perform's tries with the credentials cr. */
+static int
+s3_attempts(struct s3_req *r, const struct s3_creds *cr, struct s3_error *e)
+{
+	int retries = (int)r->cfg->s3_retries;
+
 	for (int attempt = 0;; attempt++) {
 		struct curl_slist *hdrs = NULL;
 		uint64_t t0 = util_now_ms();
@@ -785,7 +848,7 @@ s3_perform(struct s3_req *r, struct s3_error *e)
 				  strerror(errno));
 			return 500;
 		}
-		if (s3_req_setup(r, &cr, &hdrs) < 0) {
+		if (s3_req_setup(r, cr, &hdrs) < 0) {
 			curl_slist_free_all(hdrs);
 			s3_seterr(e, 500, 0, "", "S3 %s %s: cannot set up the request", r->method,
 				  r->what);

@@ -59,8 +59,9 @@ void s3_global_init(void);
  * characters, empty segments or "." / ".." segments.  0, or -1 with err.
  */
 int s3_parse_uri(const char *uri, char **bucket, char **key, char *err, size_t errlen);
-/* The region requests are signed for (AWS_REGION, AWS_DEFAULT_REGION, us-east-1). */
-const char *s3_region(void);
+/* The region requests are signed for (AWS_REGION, AWS_DEFAULT_REGION,
+ * us-east-1), copied into buf. */
+void s3_region(char *buf, size_t len);
 /*
  * Read an EnvironmentFile-format credentials file (AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY, optional AWS_SESSION_TOKEN and AWS_REGION); with

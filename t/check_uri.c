@@ -13,11 +13,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -570,7 +573,7 @@ END_TEST
 
 START_TEST(test_s3_urls)
 {
-	char *b, *k, *url;
+	char *b, *k, *url, region[64];
 
 	ck_assert_int_eq(s3_parse_uri("s3://bucket/a/b+c d.txt", &b, &k, err, sizeof(err)), 0);
 	ck_assert_str_eq(b, "bucket");
@@ -601,9 +604,11 @@ START_TEST(test_s3_urls)
 	free(url);
 	unsetenv("AWS_REGION");
 	setenv("AWS_DEFAULT_REGION", "ap-south-1", 1);
-	ck_assert_str_eq(s3_region(), "ap-south-1");
+	s3_region(region, sizeof(region));
+	ck_assert_str_eq(region, "ap-south-1");
 	unsetenv("AWS_DEFAULT_REGION");
-	ck_assert_str_eq(s3_region(), "us-east-1");
+	s3_region(region, sizeof(region));
+	ck_assert_str_eq(region, "us-east-1");
 
 	ck_assert_int_eq(s3_parse_uri("s3://b", &b, &k, err, sizeof(err)), 0);
 	ck_assert_str_eq(k, "");
@@ -633,6 +638,103 @@ START_TEST(test_s3_unreachable)
 	unsetenv("AWS_ACCESS_KEY_ID");
 	unsetenv("AWS_SECRET_ACCESS_KEY");
 	free(dst);
+}
+END_TEST
+
+/* An S3 endpoint that answers every request 503 (a store that is busy),
+ * until *stop. */
+struct busy_store {
+	int fd;
+	volatile int stop;
+};
+
+static void *
+busy_store_serve(void *arg)
+{
+	struct busy_store *b = arg;
+	static const char answer[] = "HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\n"
+				     "Connection: close\r\n\r\n";
+
+	while (!b->stop) {
+		char buf[4096];
+		int c = accept(b->fd, NULL, NULL);
+		ssize_t n;
+		size_t got = 0;
+
+		if (c < 0)
+			continue;
+		/* the head, then the answer */
+		while (got < sizeof(buf) - 1 && (n = read(c, buf + got, sizeof(buf) - 1 - got)) > 0) {
+			got += (size_t)n;
+			buf[got] = '\0';
+			if (strstr(buf, "\r\n\r\n") != NULL)
+				break;
+		}
+		(void)!write(c, answer, sizeof(answer) - 1);
+		close(c);
+	}
+	return NULL;
+}
+
+/* A download from the busy store, in a thread: its status. */
+struct busy_download {
+	const char *dst;
+	int status;
+	volatile int done;
+};
+
+static void *
+busy_download(void *arg)
+{
+	struct busy_download *d = arg;
+	char why[256];
+
+	d->status = uri_download(&cfg, "s3://b/a.mender", d->dst, why, sizeof(why));
+	d->done = 1;
+	return NULL;
+}
+
+/* The process's own S3 credentials replaced (a SIGHUP in the key process)
+ * while a request sleeps between its retries: the request keeps its own
+ * copy (the sanitizer build tells a freed one). */
+START_TEST(test_s3_credentials_reloaded_during_a_request)
+{
+	static const char text[] = "AWS_ACCESS_KEY_ID=AKIDEXAMPLE\nAWS_SECRET_ACCESS_KEY=secret\n"
+				   "AWS_SESSION_TOKEN=token\nAWS_REGION=eu-west-1\n";
+	struct busy_store b = {.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	char endpoint[64], *creds = path_in("creds");
+	struct busy_download d = {.dst = path_in("dl")};
+	pthread_t srv, dl;
+	int reloads = 0;
+
+	ck_assert_int_ge(b.fd, 0);
+	ck_assert_int_eq(bind(b.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(b.fd, 16), 0);
+	ck_assert_int_eq(getsockname(b.fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+	ck_assert_int_eq(conf_set(&cfg, "S3_ENDPOINT", endpoint, err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_set(&cfg, "S3_RETRIES", "2", err, sizeof(err)), 0);
+	write_file(creds, text, sizeof(text) - 1, 0600);
+	ck_assert_int_eq(s3_credentials_load(creds, 1, err, sizeof(err)), 0);
+	ck_assert_int_eq(pthread_create(&srv, NULL, busy_store_serve, &b), 0);
+	ck_assert_int_eq(pthread_create(&dl, NULL, busy_download, &d), 0);
+	/* the request retries twice, 125 to 1,000 ms apart: reload all along */
+	while (!d.done) {
+		ck_assert_int_eq(s3_credentials_load(creds, 1, err, sizeof(err)), 0);
+		reloads++;
+		usleep(2000);
+	}
+	pthread_join(dl, NULL);
+	ck_assert_int_eq(d.status, 503);
+	ck_assert_int_gt(reloads, 10);
+	b.stop = 1;
+	shutdown(b.fd, SHUT_RDWR);
+	close(b.fd);
+	pthread_join(srv, NULL);
+	free(creds);
+	free((char *)d.dst);
 }
 END_TEST
 
@@ -688,6 +790,7 @@ uri_suite(void)
 	tcase_add_test(tc, test_download_upload);
 	tcase_add_test(tc, test_s3_urls);
 	tcase_add_test(tc, test_s3_unreachable);
+	tcase_add_test(tc, test_s3_credentials_reloaded_during_a_request);
 	suite_add_tcase(s, tc);
 	return s;
 }
