@@ -278,9 +278,10 @@ fresh(const struct entry *e)
 {
 	struct stat now;
 
+	/* (a TTL of 0 drops every entry when a job ends, not at each use: a
+	 * modules job's thousands of signatures read an s3:// key once) */
 	if (e->is_s3)
-		return young(e);
-	/* (a TTL of 0 drops every entry when a job ends, not at each use) */
+		return cfg->key_cache_ttl == 0 || young(e);
 	if (e->token != NULL && cfg->key_cache_ttl > 0 && !young(e))
 		return 0;
 	return identity(&e->ref, e->name, &now) == 0 && same_identity(&now, &e->id);

@@ -360,6 +360,33 @@ else
 	else
 		not_ok "daemon starts with an s3:// key store"
 	fi
+	# KEY_CACHE_TTL=0 keeps no key between jobs, but within one the key
+	# is read once: a modules job of three signatures, one GET
+	openssl req -new -nodes -utf8 -sha256 -days 30 -batch -x509 \
+		-config "$SRC/t/fixtures/x509.genkey" -newkey rsa:2048 -outform PEM \
+		-out "$T/mod.x509" -keyout "$T/mod.priv" 2>/dev/null
+	s3_put "$T/mod.priv" dss-keys/store/mods1/kmodsign/kernel-signkey.priv >/dev/null
+	s3_put "$T/mod.x509" dss-keys/store/mods1/kmodsign/kernel-signkey.x509 >/dev/null
+	sh "$SRC/t/fixtures/mkmodules.sh" "$T/mods" 6.1.0-s3 3 >/dev/null 2>&1
+	tar -C "$T/mods" -czf "$T/mods.tar.gz" lib
+	if dss_start DIGSIGSERVER_KEYFILE_URI=s3://dss-keys/store DIGSIGSERVER_KEY_CACHE_TTL=0; then
+		mark
+		code=$(curl -s -o "$T/mods.out" -w '%{http_code}' -X POST -F machine=mods1 \
+			-F artifact=@"$T/mods.tar.gz" "$URL/sign/modules")
+		check_eq "KEY_CACHE_TTL=0, s3:// key: a modules job of three modules (200)" 200 "$code"
+		check_eq "  ... three signatures" 3 \
+			"$(tar -xzOf "$T/mods.out" --wildcards '*.ko' | grep -c '~Module signature appended~')"
+		check_eq "  ... the private key read once in the job" 1 \
+			"$(since | grep -c 'GET /dss-keys/store/mods1/kmodsign/kernel-signkey.priv')"
+		mark
+		curl -s -o /dev/null -X POST -F machine=mods1 -F artifact=@"$T/mods.tar.gz" \
+			"$URL/sign/modules"
+		check_eq "  ... and again in the next job (none kept between jobs)" 1 \
+			"$(since | grep -c 'GET /dss-keys/store/mods1/kmodsign/kernel-signkey.priv')"
+		dss_stop
+	else
+		not_ok "daemon starts with KEY_CACHE_TTL=0 and an s3:// key store"
+	fi
 	# The key process's own credentials: the workers' AWS_* (here wrong)
 	# are not what reads the keys, and only the key user can read the file.
 	CRED=$T/keystore.credentials
