@@ -217,8 +217,15 @@ load_file(struct entry *e, struct ks_blob *b, char *err, size_t errlen)
 	snprintf(e->name, sizeof(e->name), "%s.pkcs11", ref->file);
 	if (!e->is_s3 && identity(ref, e->name, &e->id) < 0)
 		memset(&e->id, 0, sizeof(e->id));
-	if (ks_load(cfg, ref->selector, ref->tag, e->name, b, rerr, sizeof(rerr)) == 0)
+	if ((st = ks_load(cfg, ref->selector, ref->tag, e->name, b, rerr, sizeof(rerr))) == 0)
 		return 0;
+	if (st != 404) {
+		/* a reference there that cannot be read (a directory, too
+		 * large, unreadable, a store error) is the server's fault,
+		 * not a missing key */
+		snprintf(err, errlen, "%s", rerr);
+		return st;
+	}
 	snprintf(e->name, sizeof(e->name), "%s", ref->file);
 	return 404; /* the key's reason stands */
 }

@@ -415,9 +415,11 @@ checkout(const struct p11uri *u, struct session *s, char *err, size_t errlen)
 	int st;
 
 	if (!kp11_configured()) {
-		snprintf(err, errlen,
-			 "no PKCS#11 module is configured (DIGSIGSERVER_PKCS11_MODULE)");
-		return 503;
+		/* the configuration's, for good: not a 503 clients retry */
+		log_errorx("a key on a token, and no PKCS#11 module is configured "
+			   "(DIGSIGSERVER_PKCS11_MODULE)");
+		snprintf(err, errlen, "Signing error");
+		return 500;
 	}
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("mutex");
@@ -978,7 +980,7 @@ static int
 check_ref(const struct config *c, const char *sel, const char *tag, const char *name, FILE *out)
 {
 	struct ks_blob b = {0};
-	struct p11uri u;
+	struct p11uri u = {0};
 	EVP_PKEY *pub = NULL;
 	char err[KEYPROTO_REASON_MAX], canon[P11URI_MAX], text[P11URI_MAX + 1];
 	size_t n;

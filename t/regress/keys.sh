@@ -197,6 +197,21 @@ check_eq "  ... then removed: 404" 404 "$(swu)"
 mv "$T/swu.key" "$KEYS/demo/swupdate/rsa-private.key"
 rm -f "$T/gone.key" "$T/swu2.key"
 dss_fix_keys
+# a key on a token with no PKCS#11 module configured: the operator's to
+# mend, 500, not a 503 clients retry; a reference that cannot be read (a
+# directory) is no missing key either
+mkdir -p "$KEYS/p11less/swupdate" "$KEYS/p11dir/swupdate/rsa-private.key.pkcs11"
+echo "pkcs11:token=t;object=k" >"$KEYS/p11less/swupdate/rsa-private.key.pkcs11"
+dss_fix_keys
+code=$(curl -s -D "$T/hdr" -o "$T/body" -w '%{http_code}' -X POST -F distro=p11less \
+	-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "a token key and no PKCS#11 module: 500, no Retry-After" "500 Signing error 0" \
+	"$code $(cat "$T/body") $(grep -ci '^Retry-After' "$T/hdr")"
+check "  ... the log says why" grep -q "no PKCS#11 module is configured" "$DSS_LOG"
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -F distro=p11dir \
+	-F sw-description=@"$T/sw-description" "$URL/sign/swupdate")
+check_eq "a token reference that is a directory: 500, not 404" 500 "$code"
+rm -rf "$KEYS/p11less" "$KEYS/p11dir"
 
 # --- KEY_CACHE_TTL=0: read for every job ---------------------------------------------
 dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_KEY_CACHE_TTL=0 || exit 1
