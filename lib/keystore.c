@@ -233,20 +233,6 @@ ks_load_file(const struct ks_store *s, const char *rel, struct ks_blob *out, cha
 	return status;
 }
 
-/* S3 error codes that mean the credentials themselves were refused. */
-static int
-ks_s3_bad_credentials(const char *code)
-{
-	static const char *const codes[] = {"InvalidAccessKeyId", "SignatureDoesNotMatch",
-					    "ExpiredToken", "InvalidToken", "TokenRefreshRequired",
-					    "RequestTimeTooSkewed", "AuthorizationHeaderMalformed"};
-
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strcmp(code, codes[i]) == 0)
-			return 1;
-	return 0;
-}
-
 static int
 ks_load_s3(const struct config *cfg, const struct ks_store *s, const char *rel,
 	   struct ks_blob *out, char *err, size_t errlen)
@@ -274,7 +260,7 @@ ks_load_s3(const struct config *cfg, const struct ks_store *s, const char *rel,
 		snprintf(err, errlen, "Key file missing: %s", rel);
 		return 404;
 	case 403:
-		if (ks_s3_bad_credentials(e.code))
+		if (s3_bad_credentials(e.code))
 			snprintf(err, errlen, "Key store refused access (check credentials): %s", e.code);
 		else
 			snprintf(err, errlen,
@@ -515,7 +501,7 @@ ks_check_s3_store(const struct config *cfg, const struct ks_store *s, FILE *repo
 				s->bucket, s->prefix);
 		return 0;
 	}
-	if (st == 403 && !ks_s3_bad_credentials(e.code)) {
+	if (st == 403 && !s3_bad_credentials(e.code)) {
 		fprintf(report,
 			"warning: key store s3://%s/%s: listing refused (%s); keys may still be "
 			"readable, but missing keys will be reported as 500, not 404, without "
@@ -552,7 +538,7 @@ ks_probe_store(const struct config *cfg, char *why, size_t whylen)
 	st = s3_probe(cfg, s.bucket, prefix, &found, &e);
 	free(prefix);
 	ks_store_free(&s);
-	if (st == 0 || (st == 403 && !ks_s3_bad_credentials(e.code)))
+	if (st == 0 || (st == 403 && !s3_bad_credentials(e.code)))
 		return 0;
 	snprintf(why, whylen, "%s", e.msg);
 	return -1;

@@ -815,6 +815,19 @@ s3_outcome(struct s3_req *r, CURLcode rc, int *transient, struct s3_error *e)
 	return e->status;
 }
 
+int
+s3_bad_credentials(const char *code)
+{
+	static const char *const codes[] = {"InvalidAccessKeyId", "SignatureDoesNotMatch",
+					    "ExpiredToken", "InvalidToken", "TokenRefreshRequired",
+					    "RequestTimeTooSkewed", "AuthorizationHeaderMalformed"};
+
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(code, codes[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* Run r, retrying transient failures; 0 or a status with e filled. */
 static int s3_attempts(struct s3_req *r, const struct s3_creds *cr, struct s3_error *e);
 

@@ -70,6 +70,10 @@ void s3_region(char *buf, size_t len);
  * without, the file is only checked.  0, or -1 and err.
  */
 int s3_credentials_load(const char *path, int keep, char *err, size_t errlen);
+/* 1 when an S3 error code says the credentials or the signature made with
+ * them were refused (an expired session token, a wrong region, a clock
+ * off): the server's to mend, whatever the request named. */
+int s3_bad_credentials(const char *code);
 /*
  * The URL of an object (or of the bucket when key is ""), with an already
  * canonical query string (or NULL), newly allocated.  The key is encoded

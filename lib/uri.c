@@ -283,6 +283,13 @@ static int
 uri_s3_status(const struct s3_error *e, const char *doing, char *err, size_t errlen)
 {
 	log_warnx("artifact: %s", e->msg);
+	/* the server's credentials refused (an expired token comes as 400,
+	 * a bad key id as 403): not the client's request */
+	if (s3_bad_credentials(e->code)) {
+		snprintf(err, errlen, "Artifact store refused the server's credentials (%s)",
+			 e->code);
+		return 500;
+	}
 	switch (e->status) {
 	case 404:
 		snprintf(err, errlen, "Artifact not found");

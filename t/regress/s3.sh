@@ -228,8 +228,9 @@ check_eq "SIGKILL during a multipart upload: parts had gone up" 2 "$(since | gre
 check_eq "  ... the object is unchanged" 200 "$(s3_get dss-artifacts/ci/a1.mender "$T/a1.kill")"
 check "  ... byte for byte" cmp "$T/a1" "$T/a1.kill"
 
-check_eq "wrong secret on artifacts: 403 with a reason" \
-	"403 Artifact store refused access (SignatureDoesNotMatch)" \
+# the server's credentials refused: its fault, not the request's
+check_eq "wrong secret on artifacts: 500 naming the code" \
+	"500 Artifact store refused the server's credentials (SignatureDoesNotMatch)" \
 	"$(AWS_SECRET_ACCESS_KEY=bad "$S3TEST" get s3://dss-artifacts/ci/a1.mender "$T/x" 2>>"$T/s3test.log")"
 # what S3 refuses for the request itself (a bad argument, a bucket of
 # another region) is 400 with its code, not a 500 that curl --retry
@@ -239,7 +240,8 @@ import http.server, sys
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         code, s3code = (301, "PermanentRedirect") if "moved" in self.path else \
-            (409, "OperationAborted") if "busy" in self.path else (400, "InvalidArgument")
+            (409, "OperationAborted") if "busy" in self.path else \
+            (400, "ExpiredToken") if "expired" in self.path else (400, "InvalidArgument")
         body = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code>'
                 '<Message>x</Message></Error>' % s3code).encode()
         self.send_response(code)
@@ -265,6 +267,9 @@ check_eq "S3 answers 400 InvalidArgument: 400 with the code" \
 check_eq "S3 answers 301 PermanentRedirect (another region): 400 with the code" \
 	"400 Artifact store refused the request (PermanentRedirect)" \
 	"$(DIGSIGSERVER_S3_ENDPOINT=$FAKE_S3 "$S3TEST" get s3://dss-artifacts/moved/a1.mender "$T/x" 2>>"$T/s3test.log")"
+check_eq "S3 answers 400 ExpiredToken (the server's session token): 500 naming the code" \
+	"500 Artifact store refused the server's credentials (ExpiredToken)" \
+	"$(DIGSIGSERVER_S3_ENDPOINT=$FAKE_S3 "$S3TEST" get s3://dss-artifacts/expired/a1.mender "$T/x" 2>>"$T/s3test.log")"
 check_eq "S3 answers 409 OperationAborted (a conflicting operation): 503, asked again later" \
 	"503 Artifact store unavailable" \
 	"$(DIGSIGSERVER_S3_ENDPOINT=$FAKE_S3 DIGSIGSERVER_S3_RETRIES=1 "$S3TEST" get s3://dss-artifacts/busy/a1.mender "$T/x" 2>>"$T/s3test.log")"
