@@ -42,8 +42,22 @@ struct entry {
 	char fingerprint[65];
 };
 
+/*
+ * The lock guards the entries, the keys being read and the generation,
+ * never a read itself: a key is read (a file, an s3:// GET with its
+ * retries, a token's public half) with the lock released, so that a
+ * slow store or token holds up only the requests for that key.  A second
+ * request for a key being read waits for that read (loaded).
+ */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t loaded = PTHREAD_COND_INITIALIZER;
 static struct entry *entries;
+struct reading {
+	struct keyproto_keyref ref;
+	struct reading *next;
+};
+static struct reading *readings; /* the keys being read now */
+static uint64_t generation;      /* kcache_flush: what was read before is not kept */
 static const struct config *cfg;
 
 void
@@ -325,6 +339,16 @@ hand_out(const struct entry *e, int want_bytes, struct kcache_key *out)
 	memcpy(out->fingerprint, e->fingerprint, sizeof(out->fingerprint));
 }
 
+/* 1 when another request is reading key (lock held). */
+static int
+being_read(const struct keyproto_keyref *key)
+{
+	for (const struct reading *r = readings; r != NULL; r = r->next)
+		if (same_ref(&r->ref, key))
+			return 1;
+	return 0;
+}
+
 int
 kcache_get(const struct keyproto_keyref *key, int want_bytes, struct kcache_key *out, char *err,
 	   size_t errlen)
@@ -337,18 +361,49 @@ kcache_get(const struct keyproto_keyref *key, int want_bytes, struct kcache_key 
 	memset(out, 0, sizeof(*out));
 	if (pthread_mutex_lock(&lock) != 0)
 		fatalx("kcache: mutex");
-	for (pp = &entries; *pp != NULL; pp = &(*pp)->next)
-		if (same_ref(&(*pp)->ref, key))
+	for (;;) {
+		struct reading me, **rp;
+		uint64_t gen;
+
+		for (pp = &entries; *pp != NULL; pp = &(*pp)->next)
+			if (same_ref(&(*pp)->ref, key))
+				break;
+		/* evict() moves *pp on to the next entry, another key's: this
+		 * one is then read again, never that one handed out */
+		if (*pp != NULL && fresh(*pp)) {
+			e = *pp;
 			break;
-	/* evict() moves *pp on to the next entry, another key's: this one
-	 * is then read again, never that one handed out */
-	if (*pp != NULL && fresh(*pp))
-		e = *pp;
-	else if (*pp != NULL)
-		evict(pp);
-	if (e == NULL && (st = load(key, &e, err, errlen)) == 0) {
-		e->next = entries;
-		entries = e;
+		}
+		if (*pp != NULL)
+			evict(pp);
+		if (being_read(key)) {
+			pthread_cond_wait(&loaded, &lock);
+			continue;
+		}
+		me.ref = *key;
+		me.next = readings;
+		readings = &me;
+		gen = generation;
+		pthread_mutex_unlock(&lock);
+		st = load(key, &e, err, errlen);
+		if (pthread_mutex_lock(&lock) != 0)
+			fatalx("kcache: mutex");
+		for (rp = &readings; *rp != &me; rp = &(*rp)->next)
+			;
+		*rp = me.next;
+		pthread_cond_broadcast(&loaded);
+		if (st == 0 && gen == generation) {
+			e->next = entries;
+			entries = e;
+		} else if (st == 0) {
+			/* the cache was flushed meanwhile (new settings): this
+			 * request has the key, the cache does not keep it */
+			hand_out(e, want_bytes, out);
+			pthread_mutex_unlock(&lock);
+			entry_free(e);
+			return 0;
+		}
+		break;
 	}
 	if (st == 0)
 		hand_out(e, want_bytes, out);
@@ -393,6 +448,7 @@ kcache_flush(void)
 		fatalx("kcache: mutex");
 	while (entries != NULL)
 		evict(&entries);
+	generation++;
 	pthread_mutex_unlock(&lock);
 }
 

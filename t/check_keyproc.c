@@ -17,9 +17,12 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -450,6 +453,167 @@ START_TEST(test_keyd_key_changes_beside_another)
 }
 END_TEST
 
+/* ---- a slow store holds up only its own key ------------------------------ */
+
+/* An S3 endpoint serving the store's files; a GET of a path holding
+ * "slow" is answered only once released, or after 20 s (gave_up). */
+struct slow_store {
+	int fd;
+	volatile int stop, slow_asked, released, gave_up;
+};
+
+static void
+slow_store_answer(int c, const char *path)
+{
+	char file[PATH_MAX + 64], head[256];
+	const char *rel = strstr(path, "/store/");
+	FILE *fp = NULL;
+	static char body[16384];
+	size_t n = 0;
+
+	if (rel != NULL) {
+		snprintf(file, sizeof(file), "%s/%s", store, rel + strlen("/store/"));
+		fp = fopen(file, "r");
+	}
+	if (fp != NULL) {
+		n = fread(body, 1, sizeof(body), fp);
+		fclose(fp);
+		snprintf(head, sizeof(head),
+			 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", n);
+	} else {
+		snprintf(head, sizeof(head), "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+					     "Connection: close\r\n\r\n");
+	}
+	(void)!write(c, head, strlen(head));
+	if (n > 0)
+		(void)!write(c, body, n);
+}
+
+struct slow_conn {
+	struct slow_store *b;
+	int c;
+};
+
+/* One connection: its request, then the answer. */
+static void *
+slow_store_conn(void *arg)
+{
+	struct slow_conn *sc = arg;
+	struct slow_store *b = sc->b;
+	char buf[4096], path[1024] = "";
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < sizeof(buf) - 1 && (n = read(sc->c, buf + got, sizeof(buf) - 1 - got)) > 0) {
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (strstr(buf, "\r\n\r\n") != NULL)
+			break;
+	}
+	buf[got] = '\0';
+	(void)sscanf(buf, "%*s %1023s", path);
+	if (strstr(path, "slow") != NULL) {
+		b->slow_asked = 1;
+		for (int i = 0; i < 2000 && !b->released && !b->stop; i++)
+			usleep(10000);
+		b->gave_up = !b->released;
+	}
+	slow_store_answer(sc->c, path);
+	close(sc->c);
+	free(sc);
+	return NULL;
+}
+
+/* Each connection in a thread of its own: a held one holds no other. */
+static void *
+slow_store_serve(void *arg)
+{
+	struct slow_store *b = arg;
+
+	while (!b->stop) {
+		struct slow_conn *sc;
+		pthread_t t;
+		int c = accept(b->fd, NULL, NULL);
+
+		if (c < 0)
+			continue;
+		sc = malloc(sizeof(*sc));
+		sc->b = b;
+		sc->c = c;
+		if (pthread_create(&t, NULL, slow_store_conn, sc) != 0) {
+			close(c);
+			free(sc);
+			continue;
+		}
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+/* An s3:// store whose GET of one key hangs: another job's request for
+ * another key is answered meanwhile (the cache's lock is not held while a
+ * key is read), and the slow one is answered once the store answers. */
+START_TEST(test_keyd_slow_store_holds_up_only_its_key)
+{
+	struct slow_store b = {.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	unsigned char digest[32];
+	char endpoint[64], err[256];
+	pthread_t srv;
+	int slow, fast, fd, released_before;
+
+	ck_assert_int_eq(check_sh(store, "mkdir -p jetson-slow/tegrasign jetson-fast/tegrasign && "
+					 "openssl genrsa -out jetson-slow/tegrasign/rsa_priv.pem 2048 "
+					 "2>/dev/null && openssl genrsa -out "
+					 "jetson-fast/tegrasign/rsa_priv.pem 2048 2>/dev/null"),
+			 0);
+	ck_assert_int_ge(b.fd, 0);
+	ck_assert_int_eq(bind(b.fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(b.fd, 16), 0);
+	ck_assert_int_eq(getsockname(b.fd, (struct sockaddr *)&a, &alen), 0);
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u", (unsigned)ntohs(a.sin_port));
+	ck_assert_int_eq(conf_set(&cfg, "KEYFILE_URI", "s3://keys/store", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_set(&cfg, "S3_ENDPOINT", endpoint, err, sizeof(err)), 0);
+	setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+	ck_assert_int_eq(pthread_create(&srv, NULL, slow_store_serve, &b), 0);
+	SHA256((const unsigned char *)"z", 1, digest);
+	start_keyd();
+	slow = channel(10, "tegra", "jetson-*");
+	fast = channel(11, "tegra", "jetson-*");
+	/* the slow key asked for, and its GET under way */
+	keyproto_init(m, KEYPROTO_SIGN, 1);
+	ref(&m->sign.key, "jetson-slow", "tegrasign", "rsa_priv.pem");
+	m->sign.scheme = KEYPROTO_RSA_PKCS1;
+	m->sign.md = KEYPROTO_MD_SHA256;
+	m->sign.digest_len = 32;
+	memcpy(m->sign.digest, digest, 32);
+	ck_assert_int_eq(keyproto_send(slow, m, -1), 0);
+	for (int i = 0; i < 3000 && !b.slow_asked; i++)
+		usleep(10000);
+	ck_assert(b.slow_asked);
+	/* another job's key: answered while the store still holds the first */
+	sign_with(fast, 2, "jetson-fast", digest);
+	released_before = b.released || b.gave_up;
+	b.released = 1;
+	ck_assert_int_eq(released_before, 0);
+	next_report(11, 200);
+	ck_assert_int_eq(keyproto_recv(slow, m, &fd, why, sizeof(why)), 1);
+	ck_assert_uint_eq(m->hdr.type, KEYPROTO_SIGNATURE);
+	ck_assert(verifies("jetson-slow/tegrasign/rsa_priv.pem", m->signature.sig, m->signature.len,
+			   digest));
+	next_report(10, 200);
+	close(slow);
+	close(fast);
+	stop_keyd();
+	b.stop = 1;
+	shutdown(b.fd, SHUT_RDWR);
+	close(b.fd);
+	pthread_join(srv, NULL);
+}
+END_TEST
+
 START_TEST(test_keyd_materialize)
 {
 	int ch, fd;
@@ -593,6 +757,7 @@ keyproc_suite(void)
 	tcase_add_test(kd, test_keyd_sign_within_and_outside_the_grant);
 	tcase_add_test(kd, test_keyd_key_changes_and_removal);
 	tcase_add_test(kd, test_keyd_key_changes_beside_another);
+	tcase_add_test(kd, test_keyd_slow_store_holds_up_only_its_key);
 	tcase_add_test(kd, test_keyd_materialize);
 	tcase_add_test(kd, test_keyd_pin);
 	tcase_add_test(kd, test_keyd_malformed_record);
