@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl.h"
 #include "log.h"
 #include "scheme.h"
 #include "util.h"
@@ -70,7 +71,7 @@ static int
 parse_bool(const char *s, int *out)
 {
 	static const char *const yes[] = {"1", "yes", "true", "on"};
-	static const char *const no[] = {"0", "no", "false", "off", ""};
+	static const char *const no[] = {"0", "no", "false", "off"};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		if (strcasecmp(s, yes[i]) == 0)
@@ -103,6 +104,8 @@ conf_apply(struct config *cfg, const struct conf_setting *s, const char *value, 
 		}
 		return 0;
 	case CONF_BOOL:
+		/* an empty value is no "off": it would turn off unseen what
+		 * is on by default (the tool sandbox) */
 		if (parse_bool(value, (int *)base) < 0) {
 			snprintf(err, errlen, "DIGSIGSERVER_%s: \"%s\" is not a boolean (0/1, yes/no)",
 				 s->name, value);
@@ -150,6 +153,18 @@ conf_set(struct config *cfg, const char *name, const char *value, char *err, siz
 	return conf_apply(cfg, s, value, err, errlen);
 }
 
+/* 1 when s is a shell variable name: [A-Za-z_][A-Za-z0-9_]*. */
+static int
+conf_var_name(const char *s)
+{
+	if (!isalpha((unsigned char)*s) && *s != '_')
+		return 0;
+	for (s++; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return 0;
+	return 1;
+}
+
 int
 conf_parse_pairs(const char *buf, size_t len, const char *what, conf_pair_fn fn, void *ctx,
 		 char *err, size_t errlen)
@@ -157,6 +172,9 @@ conf_parse_pairs(const char *buf, size_t len, const char *what, conf_pair_fn fn,
 	size_t pos = 0;
 	int lineno = 0;
 
+	/* a UTF-8 byte order mark, as some editors write one */
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
 	while (pos < len) {
 		char line[4096], *key, *val, *eq, *end;
 		size_t n = 0;
@@ -180,8 +198,8 @@ conf_parse_pairs(const char *buf, size_t len, const char *what, conf_pair_fn fn,
 			key++;
 		if (*key == '\0' || *key == '#' || *key == ';')
 			continue;
-		if (strncmp(key, "export ", 7) == 0)
-			for (key += 7; isspace((unsigned char)*key); key++)
+		if (strncmp(key, "export", 6) == 0 && isspace((unsigned char)key[6]))
+			for (key += 6; isspace((unsigned char)*key); key++)
 				;
 		if ((eq = strchr(key, '=')) == NULL) {
 			snprintf(err, errlen, "%s:%d: expected KEY=VALUE", what, lineno);
@@ -190,6 +208,14 @@ conf_parse_pairs(const char *buf, size_t len, const char *what, conf_pair_fn fn,
 		*eq = '\0';
 		for (end = eq; end > key && isspace((unsigned char)end[-1]); end--)
 			end[-1] = '\0';
+		/* a line that is no assignment of a variable is a mistake, not
+		 * a foreign variable to pass over */
+		if (!conf_var_name(key)) {
+			snprintf(err, errlen, "%s:%d: \"%.64s\" is not a variable name", what, lineno,
+				 key);
+			explicit_bzero(line, sizeof(line));
+			return -1;
+		}
 		val = eq + 1;
 		while (isspace((unsigned char)*val))
 			val++;
@@ -215,6 +241,11 @@ conf_parse_pairs(const char *buf, size_t len, const char *what, conf_pair_fn fn,
 static int
 conf_pair(void *ctx, const char *key, const char *val, char *err, size_t errlen)
 {
+	if (strncasecmp(key, CONF_PREFIX, strlen(CONF_PREFIX)) == 0 &&
+	    strncmp(key, CONF_PREFIX, strlen(CONF_PREFIX)) != 0) {
+		snprintf(err, errlen, "%.64s: setting names are upper case (DIGSIGSERVER_...)", key);
+		return -1;
+	}
 	if (strncmp(key, CONF_PREFIX, strlen(CONF_PREFIX)) != 0 && conf_find(key) == NULL)
 		return 0; /* foreign variables in a shared EnvironmentFile are fine */
 	return conf_set(ctx, key, val, err, errlen);
@@ -330,6 +361,33 @@ conf_worker_uids(const struct config *cfg, unsigned long *first, unsigned long *
 	return 0;
 }
 
+/* An address list setting (acl.h): 0, or -1 with err naming the entry. */
+static int
+conf_check_acl(const char *name, const char *spec, char *err, size_t errlen)
+{
+	struct acl *acl;
+	char why[256];
+
+	if (acl_parse(spec, &acl, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "DIGSIGSERVER_%s: %s", name, why);
+		return -1;
+	}
+	acl_free(acl);
+	return 0;
+}
+
+/* 1 when s is an HTTP header name (RFC 9110 token). */
+static int
+conf_http_token(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+			return 0;
+	return 1;
+}
+
 int
 conf_validate(const struct config *cfg, char *err, size_t errlen)
 {
@@ -361,6 +419,14 @@ conf_validate(const struct config *cfg, char *err, size_t errlen)
 	if (cfg->instance != NULL && !conf_plain_name(cfg->instance)) {
 		snprintf(err, errlen, "DIGSIGSERVER_INSTANCE must be 1 to 64 characters of "
 				      "[A-Za-z0-9._:-]");
+		return -1;
+	}
+	if (conf_check_acl("STATUS_ALLOW", cfg->status_allow, err, errlen) < 0 ||
+	    conf_check_acl("TRUSTED_PROXIES", cfg->trusted_proxies, err, errlen) < 0)
+		return -1;
+	if (cfg->subject_header != NULL && !conf_http_token(cfg->subject_header)) {
+		snprintf(err, errlen, "DIGSIGSERVER_SUBJECT_HEADER: \"%.64s\" is not a header name",
+			 cfg->subject_header);
 		return -1;
 	}
 	return 0;

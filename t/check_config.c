@@ -72,6 +72,13 @@ START_TEST(test_malformed)
 		"DIGSIGSERVER_NO_SUCH_THING=1\n",
 		"just words\n",
 		"DIGSIGSERVER_WORKERS=-1\n",
+		/* mistakes that were passed over as foreign variables */
+		"digsigserver_workers=3\n",
+		"Digsigserver_TOKENS_FILE=/x\n",
+		"\xc2\xa0" "DIGSIGSERVER_TOKENS_FILE=/x\n",
+		"DIGSIGSERVER-TOKENS-FILE=/x\n",
+		/* an empty boolean turns nothing off unseen */
+		"DIGSIGSERVER_TOOL_SANDBOX=\n",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -81,6 +88,45 @@ START_TEST(test_malformed)
 			      "accepted %s", bad[i]);
 		ck_assert_msg(strstr(err, "t:1:") != NULL, "no line number in \"%s\"", err);
 	}
+}
+END_TEST
+
+/* What editors and shells write: a byte order mark, export and a tab. */
+START_TEST(test_file_forms)
+{
+	const char text[] = "\xef\xbb\xbf" "DIGSIGSERVER_WORKERS=3\n"
+			    "export\tDIGSIGSERVER_QUEUE_MAX=7\n";
+
+	ck_assert_int_eq(conf_load_buffer(&cfg, text, sizeof(text) - 1, "t", err, sizeof(err)), 0);
+	ck_assert_int_eq(cfg.workers, 3);
+	ck_assert_int_eq(cfg.queue_max, 7);
+}
+END_TEST
+
+/* Address lists and the subject header are checked with the rest. */
+START_TEST(test_lists_checked)
+{
+	static const char *const bad[][2] = {
+	    {"STATUS_ALLOW", "garbage"},	    {"STATUS_ALLOW", "10.0.0.0/33"},
+	    {"TRUSTED_PROXIES", "bogus"},	    {"TRUSTED_PROXIES", "127.0.0.2/40"},
+	    {"SUBJECT_HEADER", "X Bad:Header"}, {"SUBJECT_HEADER", "X-Subject\r"},
+	};
+
+	ck_assert_int_eq(conf_set(&cfg, "KEYFILE_URI", "file:///k", err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct config c;
+
+		conf_defaults(&c);
+		ck_assert_int_eq(conf_set(&c, "KEYFILE_URI", "file:///k", err, sizeof(err)), 0);
+		ck_assert_int_eq(conf_set(&c, bad[i][0], bad[i][1], err, sizeof(err)), 0);
+		ck_assert_msg(conf_validate(&c, err, sizeof(err)) == -1, "accepted %s=%s", bad[i][0],
+			      bad[i][1]);
+		ck_assert_msg(strstr(err, bad[i][0]) != NULL, "\"%s\" does not name %s", err,
+			      bad[i][0]);
+		conf_free(&c);
+	}
+	ck_assert_int_eq(conf_set(&cfg, "TRUSTED_PROXIES", "10.0.0.0/8, ::1", err, sizeof(err)), 0);
+	ck_assert_int_eq(conf_validate(&cfg, err, sizeof(err)), 0);
 }
 END_TEST
 
@@ -199,6 +245,8 @@ config_suite(void)
 	tcase_add_test(tc, test_file_format);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_nul_byte);
+	tcase_add_test(tc, test_file_forms);
+	tcase_add_test(tc, test_lists_checked);
 	tcase_add_test(tc, test_env_precedence);
 	tcase_add_test(tc, test_keyfile_uri_forms);
 	tcase_add_test(tc, test_worker_uids);

@@ -4,7 +4,7 @@
  * (conf_load_buffer in lib/config.c) and the WORKER_UIDS range in it
  * (conf_worker_uids): a range it takes is within its bounds.
  */
-/* fuzz-sources: lib/config.c lib/scheme.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/config.c lib/acl.c lib/buf.c lib/scheme.c lib/util.c lib/log.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
  * a pkcs11: URI (lib/p11uri.c) that parses names an object, its canonical
  * form parses back to the same object and never holds a PIN.
  */
-/* fuzz-sources: lib/p11uri.c lib/uri.c lib/scheme.c lib/s3.c lib/keystore.c lib/config.c lib/buf.c lib/fsutil.c lib/util.c lib/log.c */
+/* fuzz-sources: lib/p11uri.c lib/uri.c lib/scheme.c lib/s3.c lib/keystore.c lib/config.c lib/acl.c lib/buf.c lib/fsutil.c lib/util.c lib/log.c */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
