@@ -175,6 +175,34 @@ check "SIGHUP replaces idle workers" wait_for 30 workers_replaced "$old"
 check_eq "still serving after SIGHUP" 200 "$(post_sw)"
 dss_stop
 
+# --- SIGHUP as the shipped unit runs it: the settings file is both the
+# EnvironmentFile= (in the environment from the start) and --config
+pool_size() { status_field 'd["pool"]["size"]'; }
+printf 'DIGSIGSERVER_WORKERS=2\nDIGSIGSERVER_WORK_DIR=%s\n' "$T/work" >"$T/unit.env"
+DSS_ARGS="--config $T/unit.env" dss_start DIGSIGSERVER_WORKERS=2 || exit 1
+check_eq "unit-like start: WORKERS from the file (and the environment)" 2 "$(pool_size)"
+printf 'DIGSIGSERVER_WORKERS=3\nDIGSIGSERVER_WORK_DIR=%s\n' "$T/work" >"$T/unit.env"
+kill -HUP "$DSS_PID"
+check "  ... changed in the file, SIGHUP: 3 workers (the environment only mirrored the file)" \
+	wait_for 30 sh -c "[ \"\$(curl -s '$URL/status' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"pool\"][\"size\"])')\" = 3 ]"
+printf 'DIGSIGSERVER_WORKERS=3\nDIGSIGSERVER_WORK_DIR=/nonexistent/w\n' >"$T/unit.env"
+kill -HUP "$DSS_PID"
+check "  ... a new WORK_DIR needs a restart: the running one kept, said so" \
+	wait_for 30 grep -q "a work directory change needs a restart; keeping $DSS_WORK" "$DSS_LOG"
+check_eq "  ... and jobs still get their directories" 200 "$(post_sw)"
+dss_stop
+printf 'DIGSIGSERVER_WORKERS=2\n' >"$T/unit.env"
+DSS_ARGS="--config $T/unit.env" dss_start DIGSIGSERVER_WORKERS=4 || exit 1
+printf 'DIGSIGSERVER_WORKERS=3\n' >"$T/unit.env"
+wait_for 30 pool_settled
+old=$(worker_pids)
+kill -HUP "$DSS_PID"
+check "  ... SIGHUP: the idle workers replaced (the reload done)" wait_for 30 workers_replaced "$old"
+wait_for 30 pool_settled
+check_eq "  ... a variable of its own in the environment keeps its precedence: 4 workers" 4 \
+	"$(pool_size)"
+dss_stop
+
 # --- leaks ------------------------------------------------------------------
 dss_start DIGSIGSERVER_WORKERS=4 || exit 1
 for i in $(seq 10); do post_sw >/dev/null; done

@@ -188,7 +188,7 @@ dss_start() {
 	# DSS_WORKER_UIDS: run a whole script with a user id per worker
 	env DIGSIGSERVER_KEYFILE_URI="file://$KEYS" DIGSIGSERVER_WORK_DIR="$DSS_WORK" DIGSIGSERVER_DRAIN_GRACE=0 \
 		DIGSIGSERVER_LOG_LEVEL=debug ${DSS_WORKER_UIDS:+DIGSIGSERVER_WORKER_UIDS=$DSS_WORKER_UIDS} "$@" \
-		${DSS_WRAP:-} $_pre "$DSS" --address 127.0.0.1 --port "$PORT" 2>"$DSS_LOG" &
+		${DSS_WRAP:-} $_pre "$DSS" --address 127.0.0.1 --port "$PORT" ${DSS_ARGS:-} 2>"$DSS_LOG" &
 	DSS_PID=$!
 	_i=0
 	while ! curl -s -o /dev/null "$URL/livez" 2>/dev/null; do
