@@ -119,6 +119,35 @@ parse_line(char *line, struct token_client *c, char *err, size_t errlen)
 	return 1;
 }
 
+/*
+ * 1 with the reason when c names a client or holds a credential that an
+ * earlier line has: one client per line, each credential one client's.
+ * The first line would win unseen (a second line's endpoints for the
+ * same client, or a token two clients share, answered as the first's).
+ */
+static int
+repeated(const struct tokens *t, const struct token_client *c, char *err, size_t errlen)
+{
+	size_t n;
+	const struct token_client *v = clients(t, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].name, c->name) == 0) {
+			snprintf(err, errlen, "client %.64s has a line already (one line per client)",
+				 c->name);
+			return 1;
+		}
+		if (v[i].kind == c->kind &&
+		    (c->kind == 1 ? memcmp(v[i].hash, c->hash, sizeof(c->hash)) == 0
+				  : strcmp(v[i].subject, c->subject) == 0)) {
+			snprintf(err, errlen, "client %.64s has the credential of client %.64s",
+				 c->name, v[i].name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int
 tokens_parse(const char *buf, size_t len, const char *what, struct tokens **out, char *err,
 	     size_t errlen)
@@ -152,6 +181,17 @@ tokens_parse(const char *buf, size_t len, const char *what, struct tokens **out,
 		}
 		if (rc == 0)
 			continue;
+		if (repeated(t, &c, err, errlen)) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s:%d: %s", what, lineno, why);
+			free(c.name);
+			free(c.endpoints);
+			free(c.selectors);
+			free(c.subject);
+			goto fail;
+		}
 		if (buf_append(&t->clients, &c, sizeof(c)) < 0)
 			log_panic("the client list cannot grow"); /* BUF_UNLIMITED */
 	}

@@ -11,6 +11,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <limits.h>
@@ -35,6 +36,7 @@
 #include "statusview.h"
 #include "subid.h"
 #include "supervisor.h"
+#include "tokens.h"
 #include "util.h"
 
 /* What the command line asks for besides serving. */
@@ -432,6 +434,58 @@ status_view(struct config *cfg)
 	return statusview_run(status_url, port ? atoll(port) : 9999, status_watch);
 }
 
+/* --check-config: the tokens file loads, as the daemon will not start
+ * without it; 0 or -1 (said). */
+static int
+check_access_control(const struct config *cfg)
+{
+	struct tokens *t = NULL;
+	char err[512];
+
+	if (cfg->tokens_file == NULL)
+		return 0;
+	if (tokens_load(cfg->tokens_file, &t, err, sizeof(err)) < 0) {
+		printf("error: DIGSIGSERVER_TOKENS_FILE: %s\n", err);
+		return -1;
+	}
+	tokens_free(t);
+	return 0;
+}
+
+/* --check-config: the audit trail can be appended to, or made in its
+ * directory (it is not made here); -1 (said) when it cannot and
+ * AUDIT_REQUIRED keeps the daemon from starting, else 0. */
+static int
+check_audit_trail(const struct config *cfg)
+{
+	const char *p = cfg->audit_file;
+	char dir[PATH_MAX], why[PATH_MAX + 64] = "";
+	int fd;
+
+	if (p == NULL)
+		return 0;
+	if ((fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno != ENOENT) {
+		snprintf(why, sizeof(why), "%s: %s", p, strerror(errno));
+	} else {
+		const char *slash = strrchr(p, '/');
+
+		snprintf(dir, sizeof(dir), "%.*s", slash && slash != p ? (int)(slash - p) : 1,
+			 slash ? p : ".");
+		if (access(dir, W_OK | X_OK) < 0)
+			snprintf(why, sizeof(why), "%s cannot be made: %s: %s", p, dir,
+				 strerror(errno));
+	}
+	if (why[0] == '\0')
+		return 0;
+	printf("%s: DIGSIGSERVER_AUDIT_FILE: %s\n", cfg->audit_required ? "error" : "# warning",
+	       why);
+	return cfg->audit_required ? -1 : 0;
+}
+
 /* --check-config: print the settings and what is wrong; 0 or 1. */
 static int
 check_config(const struct config *cfg, const struct priv_user *user, uid_t ids)
@@ -449,6 +503,8 @@ check_config(const struct config *cfg, const struct priv_user *user, uid_t ids)
 	else if (ks_check_separation(cfg, stdout) < 0)
 		ok = 0;
 	if (keyd_check_tokens(cfg, stdout) < 0)
+		ok = 0;
+	if (check_access_control(cfg) < 0 || check_audit_trail(cfg) < 0)
 		ok = 0;
 	printf("# configuration %s\n", ok ? "OK" : "has errors");
 	return ok ? 0 : 1;

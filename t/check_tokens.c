@@ -133,8 +133,8 @@ START_TEST(test_bearer)
 END_TEST
 
 /* Every entry is compared (constant time per entry, whatever matched):
- * the first of two entries with the same hash wins, one at the end of a
- * long table is found, and upper-case hex is the same hash. */
+ * one at the end of a long table is found, and upper-case hex is the same
+ * hash. */
 START_TEST(test_bearer_every_entry)
 {
 	char *text = malloc(200 * 100 + 200), *p = text, upper[80];
@@ -147,7 +147,6 @@ START_TEST(test_bearer_every_entry)
 		snprintf(tok, sizeof(tok), "token-%d", i);
 		p += sprintf(p, "client%d * * %s\n", i, cred(tok));
 	}
-	p += sprintf(p, "again * * %s\n", cred("token-7"));
 	snprintf(upper, sizeof(upper), "%s", cred("shout"));
 	for (char *u = upper + 7; *u; u++)
 		if (*u >= 'a' && *u <= 'f')
@@ -161,6 +160,25 @@ START_TEST(test_bearer_every_entry)
 	ck_assert_ptr_null(tokens_by_bearer(t, "token-200"));
 	tokens_free(t);
 	free(text);
+}
+END_TEST
+
+/* One line per client, each credential one client's: a repeat is
+ * refused, naming both (the first line would otherwise win unseen). */
+START_TEST(test_repeated)
+{
+	char text[512], want[256];
+
+	snprintf(text, sizeof(text), "ci modules demo %s\nci swupdate demo %s\n", cred("a"),
+		 cred("b"));
+	parse_bad(text, strlen(text), "tokens:2: client ci has a line already (one line per client)");
+	snprintf(text, sizeof(text), "ci modules demo %s\ncd swupdate demo %s\n", cred("a"),
+		 cred("a"));
+	snprintf(want, sizeof(want), "tokens:2: client cd has the credential of client ci");
+	parse_bad(text, strlen(text), want);
+	snprintf(text, sizeof(text), "p * * subject:CN=x\nq * * subject:CN=x\n");
+	parse_bad(text, strlen(text), "tokens:2: client q has the credential of client p");
+	tokens_free(parse_ok("p * * subject:CN=x\nq * * subject:CN=y\n"));
 }
 END_TEST
 
@@ -358,6 +376,7 @@ tokens_suite(void)
 	tcase_add_test(tc, test_file_syntax);
 	tcase_add_test(tc, test_bearer);
 	tcase_add_test(tc, test_bearer_every_entry);
+	tcase_add_test(tc, test_repeated);
 	tcase_add_test(tc, test_subjects);
 	tcase_add_test(tc, test_globs);
 	tcase_add_test(tc, test_bad_lines);
