@@ -447,9 +447,11 @@ clear_job(struct job *job, char *selector, size_t size)
 	snprintf(selector, size, "%s", job->selector ? job->selector : "-");
 	job->selector = NULL;
 	form_free(&job->form);
-	/* covered (cover_work_dir), the directory itself is a mount point:
-	 * emptied here, removed by the supervisor */
-	if (job->dir[0] && util_rm_rf(job->dir) < 0 && !(errno == EBUSY && priv_own_namespaces()))
+	/* covered (cover_work_dir), the directory itself is a mount point in
+	 * the read-only cover: emptied here, removed by the supervisor
+	 * (rmdir says EBUSY, or EROFS for the cover) */
+	if (job->dir[0] && util_rm_rf(job->dir) < 0 &&
+	    !((errno == EBUSY || errno == EROFS) && priv_own_namespaces()))
 		log_warn("job %s: removing %s", job->idstr, job->dir);
 	return body_fd;
 }

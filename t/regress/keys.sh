@@ -337,6 +337,8 @@ if [ -n "$DSS_USER" ] && [ -z "${DSS_VALGRIND:-}" ] && [ -z "${DSS_SANITIZED:-}"
 	w1_empty() { [ -z "$(ls -A "$T/w1")" ]; }
 	check "  ... the work directory is empty after the jobs (covered job directories removed)" \
 		wait_for 20 w1_empty
+	check "  ... with no warning for the covered directory the worker leaves to the supervisor" \
+		sh -c "! grep -q 'warning: clear_job' '$DSS_LOG'"
 else
 	skip "one user for every role" "not root, or under valgrind or sanitizers"
 fi
