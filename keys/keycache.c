@@ -102,8 +102,12 @@ same_ref(const struct keyproto_keyref *a, const struct keyproto_keyref *b)
 static int
 same_identity(const struct stat *a, const struct stat *b)
 {
+	/* the change time too: a file rewritten in place with its old size
+	 * and mtime (tar --mtime, cp -p, rsync -t --inplace), or made
+	 * unreadable by chmod or chown, changes only that */
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 /* The identity of a file:// key's file name now; 0, or -1 when it cannot
@@ -304,6 +308,10 @@ fresh(const struct entry *e)
 	if (e->is_s3)
 		return cfg->key_cache_ttl == 0 || young(e);
 	if (e->token != NULL && cfg->key_cache_ttl > 0 && !young(e))
+		return 0;
+	/* a key on a token stands in for a key file that is absent: one
+	 * that appears is used from the next request on */
+	if (e->token != NULL && identity(&e->ref, e->ref.file, &now) == 0)
 		return 0;
 	return identity(&e->ref, e->name, &now) == 0 && same_identity(&now, &e->id);
 }

@@ -453,6 +453,33 @@ START_TEST(test_keyd_key_changes_beside_another)
 }
 END_TEST
 
+/* A key rewritten in place with its old size and modification time
+ * (tar --mtime, cp -p): only the change time says so, and the next
+ * signature is made with the new key. */
+START_TEST(test_keyd_key_rewritten_in_place)
+{
+	unsigned char digest[32];
+	int ch;
+
+	ch = keyd_with_channel(12, "w", digest);
+	sign_with(ch, 1, "jetson-a", digest);
+	next_report(12, 200);
+	ck_assert_int_eq(
+	    check_sh(store,
+		     "f=jetson-a/tegrasign/rsa_priv.pem && cp -p $f ref.pem && n=$(stat -c %%s $f) && "
+		     "while :; do openssl genrsa -out new.pem 2048 2>/dev/null; "
+		     "[ $(stat -c %%s new.pem) -le $n ] && break; done && "
+		     "while [ $(stat -c %%s new.pem) -lt $n ]; do echo >>new.pem; done && "
+		     "cat new.pem >$f && touch -r ref.pem $f && rm ref.pem new.pem && "
+		     "[ $(stat -c %%s $f) -eq $n ]"),
+	    0);
+	sign_with(ch, 2, "jetson-a", digest);
+	next_report(12, 200);
+	close(ch);
+	stop_keyd();
+}
+END_TEST
+
 /* ---- a slow store holds up only its own key ------------------------------ */
 
 /* An S3 endpoint serving the store's files; a GET of a path holding
@@ -758,6 +785,7 @@ keyproc_suite(void)
 	tcase_add_test(kd, test_keyd_key_changes_and_removal);
 	tcase_add_test(kd, test_keyd_key_changes_beside_another);
 	tcase_add_test(kd, test_keyd_slow_store_holds_up_only_its_key);
+	tcase_add_test(kd, test_keyd_key_rewritten_in_place);
 	tcase_add_test(kd, test_keyd_materialize);
 	tcase_add_test(kd, test_keyd_pin);
 	tcase_add_test(kd, test_keyd_malformed_record);

@@ -148,6 +148,20 @@ cp "$T/sig" "$T/sw-description.sig"
 swupdate_check -v -c -k "$F/rsa2048.x509" -i "$T/update.swu" >"$T/swupdate.log" 2>&1
 check "swupdate CMS: Debian's swupdate -c verifies the .swu (Verified OK)" \
 	grep -q "Verified OK" "$T/swupdate.log"
+# a key file put beside the reference (the reference is used only where
+# the file is absent): signed with the file from the next request on,
+# and with the token again once it is gone
+openssl genrsa -out "$T/beside.key" 2048 2>/dev/null
+openssl pkey -in "$T/beside.key" -pubout -out "$T/beside.pub"
+cp "$T/beside.key" "$KEYS/swu/swupdate/rsa-private.key"
+dss_fix_keys
+check_eq "a key file beside the reference: 200" 200 "$(swu RSA)"
+check "  ... signed with the file's key" \
+	openssl dgst -sha256 -verify "$T/beside.pub" -signature "$T/sig" "$T/sw-description"
+rm -f "$KEYS/swu/swupdate/rsa-private.key"
+check_eq "  ... removed: 200" 200 "$(swu RSA)"
+check "  ... signed on the token again" \
+	openssl dgst -sha256 -verify "$F/rsa2048.pub" -signature "$T/sig" "$T/sw-description"
 
 # --- upstream's backend=pkcs11 and key-uri, as curl sends them ----------------------
 # (--form-string: with -F, curl takes ";type=private" for the part's content type)
