@@ -272,6 +272,9 @@ START_TEST(test_confined_in_domain)
 			if (rc != 0)
 				fprintf(stderr, "# the sandboxed tool: %s\n", r.tail);
 		}
+		/* and the mount point of the tool's own /tmp in it */
+		snprintf(err, sizeof(err), "%s/.tmp", keep);
+		rmdir(err);
 		rmdir(keep);
 		_exit(rc);
 	}
