@@ -15,6 +15,29 @@
 #include "fdtedit.h"
 #include "fit.h"
 
+int
+fitcheck_load(const char *path, struct fe_blob *b, struct fe_arena *a, int *fd, char *why,
+	      size_t whylen)
+{
+	struct stat st;
+
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(*fd, &st) < 0) {
+		snprintf(why, whylen, "cannot read it: %s", strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "not a regular file");
+	} else if (st.st_size == 0) {
+		snprintf(why, whylen, "empty");
+	} else if (fe_load(b, a, *fd, (size_t)st.st_size, why, whylen) == 0) {
+		return 0;
+	}
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	fe_free(b);
+	fe_arena_free(a);
+	return -1;
+}
+
 /* The dtb at path read as a device tree, as mkimage -K maps it: 0, or -1
  * with the reason. */
 static int
@@ -22,25 +45,18 @@ dtb_check(const char *path, char *why, size_t whylen)
 {
 	struct fe_arena arena = {0};
 	struct fe_blob b = {0};
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), rc = -1;
+	int fd;
 
-	if (fd < 0 || fstat(fd, &st) < 0)
-		snprintf(why, whylen, "cannot read it: %s", strerror(errno));
-	else if (st.st_size == 0)
-		snprintf(why, whylen, "empty");
-	else
-		rc = fe_load(&b, &arena, fd, (size_t)st.st_size, why, whylen);
-	if (fd >= 0)
-		close(fd);
+	if (fitcheck_load(path, &b, &arena, &fd, why, whylen) < 0)
+		return -1;
+	close(fd);
 	fe_free(&b);
 	fe_arena_free(&arena);
-	return rc;
+	return 0;
 }
 
-/* The FIT at path scanned (fit.h); 0, or -1 with the reason. */
-static int
-fit_check(const char *path, struct fit_info *fi, char *why, size_t whylen)
+int
+fitcheck_scan_file(const char *path, struct fit_info *fi, char *why, size_t whylen)
 {
 	struct stat st;
 	void *p;
@@ -54,7 +70,7 @@ fit_check(const char *path, struct fit_info *fi, char *why, size_t whylen)
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		snprintf(why, whylen, "empty");
+		snprintf(why, whylen, "not a valid FIT image: empty");
 		return -1;
 	}
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -78,8 +94,9 @@ fitcheck_refused(const char *fit, const char *dtb, char *why, size_t whylen)
 		snprintf(why, whylen, "Invalid dtb: %s", r);
 		return 1;
 	}
-	if (fit_check(fit, &fi, r, sizeof(r)) < 0) {
-		snprintf(why, whylen, "Invalid artifact: not a valid FIT image: %s", r);
+	if (fitcheck_scan_file(fit, &fi, r, sizeof(r)) < 0) {
+		snprintf(why, whylen, "Invalid artifact: %s%s", strstr(r, "FIT image") ? "" :
+			 "not a valid FIT image: ", r);
 		return 1;
 	}
 	if (!fi.has_description || !fi.has_timestamp) {

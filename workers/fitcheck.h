@@ -12,6 +12,20 @@
 
 #include <stddef.h>
 
+struct fit_info;
+struct fe_blob;
+struct fe_arena;
+
+/* Map the file at path read-only and scan it as a FIT (fit.h); 0, or -1
+ * with the reason ("cannot read it: ...", "not a valid FIT image:
+ * empty", or fit_scan's). */
+int fitcheck_scan_file(const char *path, struct fit_info *fi, char *why, size_t whylen);
+/* The regular, non-empty file at path (not followed if a link) as a
+ * device tree blob (fdtedit.h) in b with a; *fd stays open for the
+ * blob's file ranges (the caller closes it, then fe_free).  0, or -1 with
+ * the reason and nothing held. */
+int fitcheck_load(const char *path, struct fe_blob *b, struct fe_arena *a, int *fd, char *why,
+		  size_t whylen);
 /*
  * The FIT at fit and the dtb at dtb (NULL: none) as mkimage -F had them:
  * 1 with the client's reason in why ("Invalid dtb: empty", "Invalid

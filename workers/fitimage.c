@@ -114,36 +114,6 @@ fit_precheck(struct job *job)
 	return 0;
 }
 
-/* Map path read-only and scan it as a FIT; 0, or -1 with err. */
-static int
-scan_file(const char *path, struct fit_info *fi, char *err, size_t errlen)
-{
-	struct stat st;
-	void *p;
-	int fd, rc;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "cannot read it: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	if (st.st_size == 0) {
-		close(fd);
-		snprintf(err, errlen, "not a valid FIT image: empty");
-		return -1;
-	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map it: %s", strerror(errno));
-		return -1;
-	}
-	rc = fit_scan(p, (size_t)st.st_size, fi, err, errlen);
-	munmap(p, (size_t)st.st_size);
-	return rc;
-}
-
 /* The dtb's name in the job: the base name of the upload's, when it is a
  * safe file name other than fitImage and not ending in ".new" (the native
  * signer's temporary names: fitImage.new); else u-boot.dtb. */
@@ -439,7 +409,7 @@ check_signed(struct fitjob *fj)
 	struct fit_info out;
 	char err[256];
 
-	if (scan_file(fj->fit, &out, err, sizeof(err)) < 0) {
+	if (fitcheck_scan_file(fj->fit, &out, err, sizeof(err)) < 0) {
 		log_warnx("job %s: mkimage's output: %s", fj->job->idstr, err);
 		return job_fail(fj->job, 500, "Signing error");
 	}
@@ -826,7 +796,7 @@ fit_run(struct job *job)
 
 	if ((st = stage(&fj)) != 0)
 		return st;
-	if (scan_file(fj.fit, &in, err, sizeof(err)) < 0)
+	if (fitcheck_scan_file(fj.fit, &in, err, sizeof(err)) < 0)
 		return job_fail(job, 400, "Invalid artifact: %s", err);
 	if (pkey_sha256_file(fj.fit, fj.in_sha256) < 0)
 		fj.in_sha256[0] = '\0';

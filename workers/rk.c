@@ -354,18 +354,12 @@ rk_stamp_fit(struct rk *r)
 	char path[PATH_MAX], tmp[PATH_MAX] = "", why[160];
 	struct fe_arena arena = {0};
 	struct fe_blob fit = {0};
-	struct stat st;
 	int fd = -1, out = -1, rc, status = 500;
 
 	if (join(path, r->work, "fitImage") < 0 || job_path(r->job, "fitImage.ts", tmp, sizeof(tmp)) < 0)
 		goto done;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
-	    !S_ISREG(st.st_mode)) {
-		status = job_fail(r->job, 400, "Invalid artifact: fitImage is not a file dtc wrote");
-		goto done;
-	}
-	if (fe_load(&fit, &arena, fd, (size_t)st.st_size, why, sizeof(why)) < 0) {
-		status = job_fail(r->job, 400, "Invalid artifact: %s", why);
+	if (fitcheck_load(path, &fit, &arena, &fd, why, sizeof(why)) < 0) {
+		status = job_fail(r->job, 400, "Invalid artifact: fitImage from dtc: %s", why);
 		goto done;
 	}
 	/* dtc's 500 bytes of padding hold it; mkimage would grow the blob

@@ -184,30 +184,27 @@ check_eq "  ... named signed-artifact.tar.gz (upstream: \"['fitImage', 'uboot.dt
 check_eq "  ... the whole tree, ./ members" "./fit.its ./fitImage ./sub ./sub/Image" \
 	"$(tar -tzf "$T/out" | grep -v '^\./$' | sed 's|/$||' | sort | paste -sd' ')"
 
-# a fit.its whose /incbin/ names the key file mkimage gets (the tree goes
-# back to the client): compiled before the key is there, so dtc finds
-# nothing to include and the key never reaches the answer
-mkdir -p "$T/fitx"
-printf '/dts-v1/;\n/ { images { k { data = /incbin/("../keys/dev.key"); }; }; };\n' \
-	>"$T/fitx/fit.its"
-(cd "$T/fitx" && tar -czf "$T/inputx.tar.gz" fit.its)
-fresh
-check_eq "rk fit-image, fit.its including ../keys/dev.key: 400" \
-	"400 Invalid artifact: dtc cannot compile fit.its" "$(post rk -F machine=$M \
-	-F soctype=rk3588 -F artifact_type=fit-image -F "artifact=@$T/inputx.tar.gz") $(body)"
-check "  ... no mkimage ran, no key was fetched" test ! -e "$REC/calls"
-
-# a fit.its whose /incbin/ never ends (/dev/zero): dtc runs within eight
-# times the tree's bytes and 512 MiB more, so it is refused at once, not
-# when the response timeout kills the worker
-mkdir -p "$T/fitz"
-printf '/dts-v1/;\n/ { images { k { data = /incbin/("/dev/zero"); }; }; };\n' >"$T/fitz/fit.its"
-(cd "$T/fitz" && tar -czf "$T/inputz.tar.gz" fit.its)
-fresh
-check_eq "rk fit-image, fit.its including /dev/zero: 400" \
-	"400 Invalid artifact: dtc cannot compile fit.its" "$(post rk -F machine=$M \
-	-F soctype=rk3588 -F artifact_type=fit-image -F "artifact=@$T/inputz.tar.gz") $(body)"
-check "  ... no mkimage ran, no key was fetched" test ! -e "$REC/calls"
+# its_refused NAME INCBIN: a tree of one fit.its whose image is
+# /incbin/(INCBIN) is refused before mkimage runs or a key is fetched
+its_refused() {
+	mkdir -p "$T/its-$1"
+	printf '/dts-v1/;\n/ { images { k { data = /incbin/("%s"); }; }; };\n' "$2" \
+		>"$T/its-$1/fit.its"
+	(cd "$T/its-$1" && tar -czf "$T/its-$1.tar.gz" fit.its)
+	fresh
+	check_eq "rk fit-image, fit.its including $2: 400" \
+		"400 Invalid artifact: dtc cannot compile fit.its" "$(post rk -F machine=$M \
+		-F soctype=rk3588 -F artifact_type=fit-image -F "artifact=@$T/its-$1.tar.gz") $(body)"
+	check "  ... no mkimage ran, no key was fetched" test ! -e "$REC/calls"
+}
+# the key file mkimage gets (the tree goes back to the client): compiled
+# before the key is there, so dtc finds nothing to include and the key
+# never reaches the answer
+its_refused key ../keys/dev.key
+# a file that never ends: dtc runs within eight times the tree's bytes and
+# 512 MiB more, so it is refused at once, not when the response timeout
+# kills the worker
+its_refused zero /dev/zero
 
 # Debian's mkimage (none in the tools tree: PATH finds the system's), on a
 # real fit.its with an image and a signature node: the same bytes as
