@@ -120,10 +120,11 @@ parse_line(char *line, struct token_client *c, char *err, size_t errlen)
 }
 
 /*
- * 1 with the reason when c names a client or holds a credential that an
- * earlier line has: one client per line, each credential one client's.
- * The first line would win unseen (a second line's endpoints for the
- * same client, or a token two clients share, answered as the first's).
+ * 1 with the reason when c holds a credential that an earlier line has:
+ * each credential is one line's, or the first line would win unseen (a
+ * token two clients share, or a second line's endpoints for it, answered
+ * as the first's).  A name may have several lines, each with a
+ * credential of its own (an old and a new token, a token and a subject).
  */
 static int
 repeated(const struct tokens *t, const struct token_client *c, char *err, size_t errlen)
@@ -132,15 +133,10 @@ repeated(const struct tokens *t, const struct token_client *c, char *err, size_t
 	const struct token_client *v = clients(t, &n);
 
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(v[i].name, c->name) == 0) {
-			snprintf(err, errlen, "client %.64s has a line already (one line per client)",
-				 c->name);
-			return 1;
-		}
 		if (v[i].kind == c->kind &&
 		    (c->kind == 1 ? memcmp(v[i].hash, c->hash, sizeof(c->hash)) == 0
 				  : strcmp(v[i].subject, c->subject) == 0)) {
-			snprintf(err, errlen, "client %.64s has the credential of client %.64s",
+			snprintf(err, errlen, "client %.64s: a credential an earlier line gives %.64s",
 				 c->name, v[i].name);
 			return 1;
 		}

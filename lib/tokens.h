@@ -12,6 +12,8 @@
  * token>" or "subject:<certificate subject as the TLS proxy passes it>"
  * (the rest of the line, so a subject may contain spaces).  '#' starts a
  * comment line.  Tokens are compared by their SHA-256 in constant time.
+ * Each credential is one line's (a repeat is refused); a client may have
+ * several lines, one per credential.
  */
 #ifndef DSS_TOKENS_H
 #define DSS_TOKENS_H

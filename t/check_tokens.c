@@ -163,22 +163,30 @@ START_TEST(test_bearer_every_entry)
 }
 END_TEST
 
-/* One line per client, each credential one client's: a repeat is
- * refused, naming both (the first line would otherwise win unseen). */
+/* Each credential is one line's: a repeat is refused, naming both
+ * clients (the first line would otherwise win unseen); a name may have
+ * several lines with credentials of their own (a token being rotated, a
+ * token and a subject). */
 START_TEST(test_repeated)
 {
-	char text[512], want[256];
+	char text[512];
+	struct tokens *t;
 
-	snprintf(text, sizeof(text), "ci modules demo %s\nci swupdate demo %s\n", cred("a"),
-		 cred("b"));
-	parse_bad(text, strlen(text), "tokens:2: client ci has a line already (one line per client)");
 	snprintf(text, sizeof(text), "ci modules demo %s\ncd swupdate demo %s\n", cred("a"),
 		 cred("a"));
-	snprintf(want, sizeof(want), "tokens:2: client cd has the credential of client ci");
-	parse_bad(text, strlen(text), want);
+	parse_bad(text, strlen(text), "tokens:2: client cd: a credential an earlier line gives ci");
+	snprintf(text, sizeof(text), "ci modules demo %s\n# new\nci swupdate demo %s\n", cred("a"),
+		 cred("a"));
+	parse_bad(text, strlen(text), "tokens:3: client ci: a credential an earlier line gives ci");
 	snprintf(text, sizeof(text), "p * * subject:CN=x\nq * * subject:CN=x\n");
-	parse_bad(text, strlen(text), "tokens:2: client q has the credential of client p");
-	tokens_free(parse_ok("p * * subject:CN=x\nq * * subject:CN=y\n"));
+	parse_bad(text, strlen(text), "tokens:2: client q: a credential an earlier line gives p");
+	snprintf(text, sizeof(text), "ci modules demo %s\nci modules demo %s\nci * * subject:CN=ci\n",
+		 cred("old"), cred("new"));
+	t = parse_ok(text);
+	ck_assert_str_eq(tokens_name(tokens_by_bearer(t, "old")), "ci");
+	ck_assert_str_eq(tokens_name(tokens_by_bearer(t, "new")), "ci");
+	ck_assert_str_eq(tokens_name(tokens_by_subject(t, "CN=ci")), "ci");
+	tokens_free(t);
 }
 END_TEST
 
