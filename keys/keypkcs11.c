@@ -418,7 +418,8 @@ checkout(const struct p11uri *u, struct session *s, char *err, size_t errlen)
 		/* the configuration's, for good: not a 503 clients retry */
 		log_errorx("a key on a token, and no PKCS#11 module is configured "
 			   "(DIGSIGSERVER_PKCS11_MODULE)");
-		snprintf(err, errlen, "Signing error");
+		snprintf(err, errlen,
+			 "no PKCS#11 module is configured (DIGSIGSERVER_PKCS11_MODULE)");
 		return 500;
 	}
 	if (pthread_mutex_lock(&lock) != 0)

@@ -36,7 +36,7 @@ struct fs_who {
 	int as_process;
 	const char *name;
 	uid_t uid;
-	gid_t groups[64];
+	gid_t groups[256]; /* as many as privdrop.h keeps (PRIV_GROUPS_MAX) */
 	int ngroups;
 };
 /* 1 when who gets the permission bits need (4 read, 1 search) on path,

@@ -643,9 +643,10 @@ ks_credentials_warning(const struct config *cfg)
 }
 
 /* Report every key file under root (<selector>/<tag>/<file>) that w can
- * read; the count. */
+ * read, but those public() says are public (when given); the count. */
 static int
-ks_check_hidden(const struct fs_who *w, const char *root, FILE *report)
+ks_check_hidden(const struct fs_who *w, const char *root, FILE *report,
+		int (*public)(const char *))
 {
 	char pattern[PATH_MAX];
 	glob_t g;
@@ -660,7 +661,7 @@ ks_check_hidden(const struct fs_who *w, const char *root, FILE *report)
 
 		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (ks_who_reaches(w, path)) {
+		if (ks_who_reaches(w, path) && (public == NULL || !public(path))) {
 			fprintf(report, "error: %s is readable by the workers' user %s\n", path,
 				w->name);
 			bad++;
@@ -670,8 +671,8 @@ ks_check_hidden(const struct fs_who *w, const char *root, FILE *report)
 	return bad;
 }
 
-int
-ks_check_separation(const struct config *cfg, FILE *report)
+static int
+separation(const struct config *cfg, FILE *report, int (*public)(const char *))
 {
 	char err[256];
 	struct ks_store s;
@@ -696,11 +697,23 @@ ks_check_separation(const struct config *cfg, FILE *report)
 		return 0;
 	}
 	ks_who_init(cfg->user, &w);
-	bad = w.as_process ? 0 : ks_check_hidden(&w, s.root, report);
+	bad = w.as_process ? 0 : ks_check_hidden(&w, s.root, report, public);
 	if (bad == 0 && !w.as_process)
 		fprintf(report, "key store %s: no key file the key process alone holds is readable "
 				"by %s\n",
 			s.root, w.name);
 	ks_store_free(&s);
 	return bad ? -1 : 0;
+}
+
+int
+ks_check_separation(const struct config *cfg, FILE *report)
+{
+	return separation(cfg, report, NULL);
+}
+
+int
+ks_check_secrets_hidden(const struct config *cfg, FILE *report, int (*public)(const char *))
+{
+	return separation(cfg, report, public);
 }

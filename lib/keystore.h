@@ -93,5 +93,8 @@ const char *ks_credentials_warning(const struct config *cfg);
  * note that keys are not separated.  0 when separated, else -1.
  */
 int ks_check_separation(const struct config *cfg, FILE *report);
+/* The same, passing over the files public(path) says hold only public
+ * material (a certificate, a public key): what start-up refuses. */
+int ks_check_secrets_hidden(const struct config *cfg, FILE *report, int (*public)(const char *));
 
 #endif

@@ -25,7 +25,7 @@ struct priv_user {
 };
 
 /* pu, as user id of its own when id is not 0 and pu is valid (started as
- * root): a worker's id from WORKER_UIDS, with pu's group. */
+ * root): a worker's id from WORKER_UIDS, with pu's groups. */
 struct priv_user priv_own_id(const struct priv_user *pu, uid_t id);
 /* Look up the service user and its groups when running as root; 0 or
  * -1 with err. */

@@ -22,6 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
 #include "audit.h"
 #include "config.h"
 #include "fsutil.h"
@@ -486,6 +489,69 @@ check_audit_trail(const struct config *cfg)
 	return cfg->audit_required ? -1 : 0;
 }
 
+/* 1 when the file at path holds only public material: a certificate or
+ * a public key (PEM or DER) and no private key. */
+static int
+public_material(const char *path)
+{
+	static const char *const pem[] = {"-----BEGIN CERTIFICATE-----",
+					  "-----BEGIN PUBLIC KEY-----",
+					  "-----BEGIN RSA PUBLIC KEY-----"};
+	unsigned char *buf = xmalloc(1 << 20);
+	const unsigned char *p = buf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), pub = 0;
+	ssize_t n = fd >= 0 ? read(fd, buf, (1 << 20) - 1) : -1;
+	X509 *x;
+	EVP_PKEY *k;
+
+	if (fd >= 0)
+		close(fd);
+	if (n > 0 && memmem(buf, (size_t)n, "PRIVATE KEY", 11) == NULL) {
+		for (size_t i = 0; i < sizeof(pem) / sizeof(pem[0]) && !pub; i++)
+			pub = memmem(buf, (size_t)n, pem[i], strlen(pem[i])) != NULL;
+		if (!pub && (x = d2i_X509(NULL, &p, n)) != NULL) {
+			pub = p == buf + n;
+			X509_free(x);
+		}
+		p = buf;
+		if (!pub && (k = d2i_PUBKEY(NULL, &p, n)) != NULL) {
+			pub = p == buf + n;
+			EVP_PKEY_free(k);
+		}
+	}
+	OPENSSL_cleanse(buf, 1 << 20);
+	free(buf);
+	return pub;
+}
+
+/*
+ * Started as root, file permissions alone keep a file:// key store from
+ * the workers, which run with the service user's groups: refuse to start
+ * when one of them can read a key file that is not public (a certificate,
+ * a public key), naming each.  0 or -1 (said).
+ */
+static int
+check_keys_hidden(const struct config *cfg)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *report = open_memstream(&text, &len);
+	int rc;
+
+	if (report == NULL) {
+		fprintf(stderr, "digsigserver: open_memstream: %s\n", strerror(errno));
+		return -1;
+	}
+	rc = ks_check_secrets_hidden(cfg, report, public_material);
+	fclose(report);
+	if (rc < 0)
+		fprintf(stderr, "%sdigsigserver: the workers' user can read the key store: make it "
+				"readable by DIGSIGSERVER_KEY_USER only\n",
+			text ? text : "");
+	free(text);
+	return rc;
+}
+
 /* --check-config: print the settings and what is wrong; 0 or 1. */
 static int
 check_config(const struct config *cfg, const struct priv_user *user, uid_t ids)
@@ -558,6 +624,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "digsigserver: %s\n", err);
 		return 1;
 	}
+	if (user.valid && act == SERVE && check_keys_hidden(&cfg) < 0)
+		return 1;
 	if (act == CHECK_CONFIG)
 		return check_config(&cfg, &user, ids);
 	if (ks_credentials_check(&cfg, err, sizeof(err)) < 0) {
@@ -568,7 +636,7 @@ main(int argc, char **argv)
 		log_warnx("%s", ks_credentials_warning(&cfg));
 	if (ids)
 		log_info("each worker runs as a user id of its own (DIGSIGSERVER_WORKER_UIDS=%s), "
-			 "with the group of %s",
+			 "with the groups of %s",
 			 cfg.worker_uids, cfg.user);
 	if (prepare_work_dir(&cfg, &user, ids, 1, err, sizeof(err)) < 0) {
 		fprintf(stderr, "digsigserver: %s\n", err);

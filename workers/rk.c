@@ -373,12 +373,16 @@ rk_stamp_fit(struct rk *r)
 		goto done;
 	}
 	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
-	    fe_write_out(&fit, fit.h.totalsize, out, 0) < 0 || close(out) < 0) {
+	    fe_write_out(&fit, fit.h.totalsize, out, 0) < 0) {
 		status = job_write_failed(r->job, errno, "writing the FIT");
-		out = -1;
 		goto done;
 	}
+	rc = close(out);
 	out = -1;
+	if (rc < 0) {
+		status = job_write_failed(r->job, errno, "writing the FIT");
+		goto done;
+	}
 	if (rename(tmp, path) < 0) {
 		status = job_write_failed(r->job, errno, "renaming the FIT");
 		goto done;

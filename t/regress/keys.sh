@@ -105,6 +105,15 @@ for p in open(sys.argv[1]).read().split():
 	check "--check-config names a key file the workers can read" sh -c \
 		"! DIGSIGSERVER_KEYFILE_URI=file://$KEYS DIGSIGSERVER_WORK_DIR=$DSS_WORK '$DSS' --check-config >'$T/cc' &&
 		grep -q '^error: $KEYS/demo/mender/private.key is readable by the workers' '$T/cc'"
+	# the daemon itself will not start so (the workers run with the
+	# service user's groups: through one of them just as well)
+	chgrp "${DSS_SHARE_GROUP:-$(id -gn "$DSS_USER")}" "$KEYS" "$KEYS/demo" "$KEYS/demo/mender" \
+		"$KEYS/demo/mender/private.key"
+	check "... and the daemon refuses to start, naming it" sh -c \
+		"! DIGSIGSERVER_KEYFILE_URI=file://$KEYS DIGSIGSERVER_WORK_DIR=$DSS_WORK '$DSS' \
+			--address 127.0.0.1 --port $(free_port) >'$T/start' 2>&1 &&
+		grep -q '^error: $KEYS/demo/mender/private.key is readable by the workers' '$T/start' &&
+		grep -q 'the workers. user can read the key store' '$T/start'"
 	dss_fix_keys
 else
 	skip "role users and key file access" "not root (or under valgrind)"

@@ -43,16 +43,17 @@ if [ "$(id -u)" -eq 0 ]; then
 			useradd --system --no-create-home --home-dir /nonexistent \
 				--shell /usr/sbin/nologin "$_u"
 	done
-	# a group the service user is a member of, as a build host shares
-	# its artifact directories (mender.sh): the workers keep it
-	DSS_SHARE_GROUP=digsigserver-share
-	(
-		flock 9
-		getent group "$DSS_SHARE_GROUP" >/dev/null || groupadd --system "$DSS_SHARE_GROUP"
-		id -nG "$DSS_USER" | tr ' ' '\n' | grep -qx "$DSS_SHARE_GROUP" ||
-			usermod -aG "$DSS_SHARE_GROUP" "$DSS_USER"
-	) 9>/run/lock/dss-test-users
 fi
+# dss_share_group: (as root) the service user made a member of a group of
+# its own for this script, as a build host shares its artifact
+# directories (mender.sh), in DSS_SHARE_GROUP; a daemon started after it
+# gives the workers that group.  Undone when the script ends.
+DSS_SHARE_GROUP=
+dss_share_group() {
+	[ -n "$DSS_USER" ] || return 1
+	DSS_SHARE_GROUP=dss-share-$$
+	groupadd "$DSS_SHARE_GROUP" && usermod -aG "$DSS_SHARE_GROUP" "$DSS_USER"
+}
 # DSS_ONE_USER: run a whole script with every role as DIGSIGSERVER's one
 # user (not started as root, as under the shipped unit): the key store
 # and the work directory that user's
@@ -464,6 +465,10 @@ _reports() {
 
 _cleanup() {
 	dss_stop
+	if [ -n "$DSS_SHARE_GROUP" ]; then
+		gpasswd -d "$DSS_USER" "$DSS_SHARE_GROUP" >/dev/null 2>&1
+		groupdel "$DSS_SHARE_GROUP" 2>/dev/null
+	fi
 	_reports
 	if [ -n "${DSS_KEEP:-}" ]; then
 		echo "# kept $T"

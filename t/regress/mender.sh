@@ -54,6 +54,8 @@ $MA write module-image -T testmod -t testdev -n module -f "$T/src/f1" -f "$T/src
 	-o "$T/src/lzma.mender" --compression lzma >/dev/null 2>&1
 chmod 0644 "$T"/src/*.mender
 dss_own "$A"
+# a group of the service user's, to share an artifact directory through
+[ -n "$DSS_USER" ] && [ -z "${DSS_ONE_USER:-}" ] && dss_share_group
 
 dss_start || exit 1
 

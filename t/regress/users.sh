@@ -108,7 +108,7 @@ probe() { iso_two_jobs post_tree early; }
 
 dss_start DIGSIGSERVER_WORKERS=2 DIGSIGSERVER_WORKER_UIDS="$ids" $shim || exit 1
 check "the log says each worker runs as an id of its own" \
-	grep -q "each worker runs as a user id of its own (DIGSIGSERVER_WORKER_UIDS=$ids), with the group of $DSS_USER" "$DSS_LOG"
+	grep -q "each worker runs as a user id of its own (DIGSIGSERVER_WORKER_UIDS=$ids), with the groups of $DSS_USER" "$DSS_LOG"
 check_eq "the work directory: root's, the workers' group, 1730" "0 $group 1730" \
 	"$(stat -c '%u %G %a' "$DSS_WORK")"
 two_workers() { [ "$(pids | wc -l)" -eq 2 ]; }
