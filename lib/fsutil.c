@@ -10,9 +10,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -303,4 +305,57 @@ fs_remove_except(const char *dir, int (*keep)(const char *name, void *arg), void
 	}
 	strv_free(&names);
 	return 0;
+}
+
+/* Read len bytes from fd, through interruptions; 0 or -1. */
+static int
+read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = read(fd, (char *)buf + got, len - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int
+fs_grouplist(const char *user, gid_t gid, gid_t *groups, int *n)
+{
+	int fds[2], rc = -1, status, got = 0, room = *n;
+	pid_t pid;
+
+	if (room <= 0 || pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int k = room, r = getgrouplist(user, gid, groups, &k);
+
+		if (r < 0)
+			k = -1;
+		if (util_write_all(fds[1], &k, sizeof(k)) < 0 ||
+		    (k > 0 && util_write_all(fds[1], groups, (size_t)k * sizeof(*groups)) < 0))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	if (read_full(fds[0], &got, sizeof(got)) == 0 && got > 0 && got <= room &&
+	    read_full(fds[0], groups, (size_t)got * sizeof(*groups)) == 0) {
+		*n = got;
+		rc = 0;
+	}
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return rc;
 }

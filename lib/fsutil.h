@@ -43,6 +43,15 @@ struct fs_who {
  * whose stat is st: the owner's bits, else the group's when it is one of
  * who's groups, else the others'. */
 int fs_who_can(const struct fs_who *who, const char *path, const struct stat *st, int need);
+/*
+ * getgrouplist(3) for user (primary group gid) into groups (room for *n;
+ * *n set to how many), asked in a child process: the NSS modules a group
+ * lookup loads (libnss_systemd and what it links) then never map into
+ * this process, which every worker is forked from (15 more mappings
+ * each fork and exit would pay).  0, or -1 when the user has more
+ * groups than fit or the child failed.
+ */
+int fs_grouplist(const char *user, gid_t gid, gid_t *groups, int *n);
 /* Copy everything left to read on in to out. */
 int fs_copy_fd(int in, int out);
 /* Copy the regular file src to the new file dst (O_EXCL) with src's

@@ -390,7 +390,7 @@ ks_who_init(const char *user, struct fs_who *w)
 	w->name = user;
 	w->uid = pw->pw_uid;
 	w->ngroups = (int)(sizeof(w->groups) / sizeof(w->groups[0]));
-	if (getgrouplist(user, pw->pw_gid, w->groups, &w->ngroups) < 0)
+	if (fs_grouplist(user, pw->pw_gid, w->groups, &w->ngroups) < 0)
 		w->ngroups = (int)(sizeof(w->groups) / sizeof(w->groups[0]));
 }
 

@@ -15,6 +15,7 @@
 #include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/mount.h>
@@ -23,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "maps.h"
 #include "util.h"
@@ -66,11 +68,18 @@ priv_lookup(const char *name, struct priv_user *pu, char *err, size_t errlen)
 	pu->gid = pw->pw_gid;
 	/* its supplementary groups too, as the original's service has them:
 	 * an artifact shared through a group is read and written back */
-	pu->ngroups = PRIV_GROUPS_MAX;
-	if (getgrouplist(name, pw->pw_gid, pu->groups, &pu->ngroups) < 0) {
-		snprintf(err, errlen, "service user \"%s\" is in more than %d groups", name,
-			 PRIV_GROUPS_MAX);
-		return -1;
+	{
+		gid_t *groups = xcalloc(PRIV_GROUPS_MAX, sizeof(*groups));
+
+		pu->ngroups = PRIV_GROUPS_MAX;
+		if (fs_grouplist(name, pw->pw_gid, groups, &pu->ngroups) < 0) {
+			snprintf(err, errlen, "service user \"%s\" is in more than %d groups", name,
+				 PRIV_GROUPS_MAX);
+			free(groups);
+			pu->ngroups = 0;
+			return -1;
+		}
+		pu->groups = groups; /* the daemon's, for its life */
 	}
 	snprintf(pu->name, sizeof(pu->name), "%s", name);
 	pu->valid = 1;

@@ -13,8 +13,10 @@ struct priv_user {
 	uid_t uid;
 	gid_t gid;
 	/* the user's groups in the group database, gid among them, as
-	 * initgroups gives a login or a systemd service its groups */
-	gid_t groups[PRIV_GROUPS_MAX];
+	 * initgroups gives a login or a systemd service its groups (read
+	 * once at start and kept for the daemon's life: the struct, copied
+	 * for each worker, stays small) */
+	const gid_t *groups;
 	int ngroups;
 	char name[64];
 	int valid; /* 0: do not switch user (not started as root) */

@@ -137,6 +137,9 @@ elif [ -n "$DSS_USER" ]; then
 		"$(id -G $DSS_USER | tr ' ' '\n' | sort -n | paste -sd' ')" \
 		"$(awk '/^Groups:/{for (i = 2; i <= NF; i++) print $i}' /proc/$wpid/status | sort -n | paste -sd' ')"
 	check "worker has no new privileges" sh -c "grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$wpid/status"
+	# the group lookup at start runs in a child: no NSS module (and what
+	# it links) is inherited, for every fork and exit to pay
+	check_eq "worker maps no NSS module" 0 "$(grep -c 'libnss_' /proc/$wpid/maps)"
 	check "worker is in its own process group" sh -c "[ \"\$(ps -o pgid= -p $wpid | tr -d ' ')\" = $wpid ]"
 else
 	skip "worker runs as the service user" "not root"
