@@ -873,7 +873,9 @@ probe_confinement() {
 		-F artifact=@"$T/slow1.tar.gz" "${AUTH[@]}" "$URL/sign/tegra" &
 	bg=$!
 	wait_for 20 sh -c "ls '$REC'/*.args >/dev/null 2>&1"
-	printf '%s\n' "$KEYS/tx2/tegrasign/rsa_priv.pem" "$KEYS" "$TOKF" "$AUDIT" >"$REC/probe"
+	# (whole or not at all: the running helper may look for it now)
+	printf '%s\n' "$KEYS/tx2/tegrasign/rsa_priv.pem" "$KEYS" "$TOKF" "$AUDIT" >"$REC/probe.tmp"
+	mv "$REC/probe.tmp" "$REC/probe"
 	curl -s -o "$T/out" -X POST -F machine=tx2 -F soctype=tegra186 -F bspversion=32.7.4 \
 		-F artifact=@"$T/in1.tar.gz" "${AUTH[@]}" "$URL/sign/tegra" >/dev/null
 	wait $bg
