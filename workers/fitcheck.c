@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,6 +15,14 @@
 
 #include "fdtedit.h"
 #include "fit.h"
+
+const char *
+fitcheck_epoch(void)
+{
+	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+
+	return epoch && *epoch && strspn(epoch, "0123456789") == strlen(epoch) ? epoch : NULL;
+}
 
 int
 fitcheck_load(const char *path, struct fe_blob *b, struct fe_arena *a, int *fd, char *why,

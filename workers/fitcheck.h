@@ -14,6 +14,10 @@
 
 struct fit_info;
 struct fe_blob;
+
+/* The server's SOURCE_DATE_EPOCH when it is a number (digits only), the
+ * timestamp mkimage writes then; else NULL. */
+const char *fitcheck_epoch(void);
 struct fe_arena;
 
 /* Map the file at path read-only and scan it as a FIT (fit.h); 0, or -1

@@ -351,10 +351,10 @@ options(struct fitjob *fj, struct strv *argv)
 static void
 environment(const struct fit_info *fi, struct strv *env)
 {
-	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	const char *epoch = fitcheck_epoch();
 
 	strv_addf(env, "PATH=%s", tool_path());
-	if (epoch && *epoch && strspn(epoch, "0123456789") == strlen(epoch))
+	if (epoch != NULL)
 		strv_addf(env, "SOURCE_DATE_EPOCH=%s", epoch);
 	else if (fi->has_timestamp)
 		strv_addf(env, "SOURCE_DATE_EPOCH=%u", (unsigned)fi->timestamp);
@@ -617,7 +617,7 @@ p11_key(struct fitjob *fj, struct p11key *pk)
 static int
 native_opts(struct fitjob *fj, const struct fit_info *fi, struct fitsign_opts *o)
 {
-	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	const char *epoch = fitcheck_epoch();
 	struct fit_fields f;
 	int st = read_fields(fj, &f, 1);
 
@@ -629,7 +629,7 @@ native_opts(struct fitjob *fj, const struct fit_info *fi, struct fitsign_opts *o
 	o->require = f.require;
 	o->algo = f.algo;
 	/* the timestamp mkimage would write, as environment() gives it */
-	if (epoch && *epoch && strspn(epoch, "0123456789") == strlen(epoch))
+	if (epoch != NULL)
 		o->timestamp = (uint32_t)strtoull(epoch, NULL, 10);
 	else
 		o->timestamp = fi->has_timestamp ? fi->timestamp : (uint32_t)time(NULL);

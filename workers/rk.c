@@ -90,9 +90,9 @@ struct rk {
 static uint32_t
 rk_timestamp(void)
 {
-	const char *epoch = getenv("SOURCE_DATE_EPOCH");
+	const char *epoch = fitcheck_epoch();
 
-	if (epoch && *epoch && strspn(epoch, "0123456789") == strlen(epoch))
+	if (epoch != NULL)
 		return (uint32_t)strtoull(epoch, NULL, 10);
 	return (uint32_t)time(NULL);
 }
